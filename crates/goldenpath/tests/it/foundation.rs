@@ -1,0 +1,408 @@
+//! The foundation: spec errors, the contract, init, schema, exit codes.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::gp;
+
+const VALID: &str = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+environments:
+  dev:
+    ephemeral: { maxTier: 1 }
+components:
+  - name: cluster
+    plane: disposable
+    tier: 0
+    driver: exec
+  - name: web
+    plane: disposable
+    tier: 1
+    driver: exec
+    needs: [cluster]
+";
+
+/// Runs `validate` on `text` and returns the transcript with the temp dir
+/// redacted.
+fn validate(text: &str) -> gp_test::Output {
+    let dir = gp_test::tempdir();
+    let spec = dir.path().join("goldenpath.yaml");
+    std::fs::write(&spec, text).unwrap();
+    let mut out = gp_test::run(gp().current_dir(dir.path()).args(["validate"]));
+    out.stderr = gp_test::redact_dir(&out.stderr, dir.path());
+    out
+}
+
+#[test]
+fn a_valid_spec_validates() {
+    let out = validate(VALID);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert_eq!(
+        out.stdout,
+        "goldenpath.yaml is valid: 2 components, 1 environments\n"
+    );
+}
+
+#[test]
+fn spec_error_yaml_syntax() {
+    let out = validate(&VALID.replace("needs: [cluster]", "needs: [cluster"));
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn spec_error_unknown_key() {
+    let out = validate(&VALID.replace("    tier: 1\n", "    teir: 1\n"));
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn spec_error_wrong_type() {
+    let out = validate(&VALID.replace("    tier: 1\n", "    tier: high\n"));
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn spec_error_tier_that_does_not_exist() {
+    let out = validate(&VALID.replace("    tier: 1\n", "    tier: 2.5\n"));
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn spec_error_needs_missing_component() {
+    let out = validate(&VALID.replace("needs: [cluster]", "needs: [clustr]"));
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn spec_error_duplicate_component() {
+    let out = validate(&VALID.replace("  - name: web", "  - name: cluster"));
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn spec_error_cycle() {
+    let text = VALID.replace(
+        "    tier: 0\n    driver: exec\n",
+        "    tier: 0\n    driver: exec\n    needs: [web]\n",
+    );
+    let out = validate(&text);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn spec_errors_in_json() {
+    let dir = gp_test::tempdir();
+    std::fs::write(
+        dir.path().join("goldenpath.yaml"),
+        VALID.replace("    tier: 1\n", "    teir: 1\n"),
+    )
+    .unwrap();
+    let out = gp_test::run(
+        gp().current_dir(dir.path())
+            .args(["validate", "--output", "json"]),
+    );
+    assert_eq!(out.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["diagnostics"][0]["line"], 17);
+    assert_eq!(v["diagnostics"][0]["column"], 5);
+    assert_eq!(v["diagnostics"][0]["hint"], "did you mean `tier`?");
+}
+
+#[test]
+fn a_missing_spec_is_invalid_input_with_a_hint() {
+    let dir = gp_test::tempdir();
+    let out = gp_test::run(gp().current_dir(dir.path()).args(["validate"]));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("error: goldenpath.yaml: cannot read the platform spec"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("hint: create one with `goldenpath init`"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The JSON contract of `goldenpath contract`, declared independently of the
+/// implementation's types so that a renamed or added field fails here.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct ContractJson {
+    schema_version: u32,
+    env: String,
+    deployment: String,
+    build_id: Option<String>,
+    lifecycle: String,
+    name_prefix: String,
+    cluster_name: String,
+    irsa_role_suffix: String,
+    state_key: String,
+    foundational_state_keys: BTreeMap<String, String>,
+    host_suffix: String,
+    dns_owner_id: String,
+    zone: String,
+    txt_prefix: String,
+    database_secrets: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    hosts: Vec<HostJson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct HostJson {
+    component: String,
+    name: String,
+    fqdn: String,
+    record_type: String,
+    txt_owner_name: String,
+    scope: String,
+}
+
+#[test]
+fn contract_json_reads_back_into_strict_structs() {
+    let spec = gp_test::example("golden-v1/goldenpath.yaml");
+    let out = gp_test::run(gp().arg("--spec").arg(&spec).args([
+        "contract",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let c: ContractJson = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(c.schema_version, 1);
+    assert_eq!(c.cluster_name, "goldenpath-dev-eks-23-01-26-01");
+    assert_eq!(c.host_suffix, "b-23-01-26-01.dev.goldenpathidp.io");
+    assert_eq!(c.state_key, "envs/dev/builds/23-01-26-01/terraform.tfstate");
+    assert_eq!(
+        c.database_secrets["backstage"],
+        "goldenpath/dev/backstage/postgres"
+    );
+    assert_eq!(c.tags["BuildId"], "23-01-26-01");
+    let backstage = c.hosts.iter().find(|h| h.component == "backstage").unwrap();
+    assert_eq!(
+        backstage.fqdn,
+        "backstage.b-23-01-26-01.dev.goldenpathidp.io"
+    );
+}
+
+#[test]
+fn contract_text_for_both_examples() {
+    for example in ["golden-v1", "local"] {
+        let spec = gp_test::example(&format!("{example}/goldenpath.yaml"));
+        for args in [
+            vec!["contract", "--env", "dev"],
+            vec!["contract", "--env", "dev", "--build-id", "23-01-26-01"],
+        ] {
+            let out = gp_test::run(gp().arg("--spec").arg(&spec).args(&args));
+            assert_eq!(out.code, 0, "{}", out.transcript());
+            assert!(
+                out.stdout.contains("cluster name      goldenpath-dev-eks"),
+                "{}",
+                out.stdout
+            );
+        }
+    }
+    let spec = gp_test::example("golden-v1/goldenpath.yaml");
+    let out = gp_test::run(gp().arg("--spec").arg(&spec).args([
+        "contract",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+    ]));
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn bad_build_ids_exit_2() {
+    let spec = gp_test::example("golden-v1/goldenpath.yaml");
+    for (bad, says) in [
+        ("31-02-26-01", "31-02-2026 is not a calendar date"),
+        ("1-01-26-01", "expected DD-MM-YY-NN"),
+        ("23-01-2026-01", "expected DD-MM-YY-NN"),
+    ] {
+        let out = gp_test::run(gp().arg("--spec").arg(&spec).args([
+            "contract",
+            "--env",
+            "dev",
+            "--build-id",
+            bad,
+        ]));
+        assert_eq!(out.code, 2, "{bad}: {}", out.transcript());
+        assert!(out.stderr.contains(says), "{bad}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn unknown_environment_exits_2_with_the_list() {
+    let spec = gp_test::example("golden-v1/goldenpath.yaml");
+    let out = gp_test::run(
+        gp().arg("--spec")
+            .arg(&spec)
+            .args(["contract", "--env", "qa"]),
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("declared: dev, test, staging, prod"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn init_writes_a_valid_example_and_refuses_to_overwrite() {
+    let dir = gp_test::tempdir();
+    for example in ["local", "golden-v1"] {
+        let target = dir.path().join(example);
+        let out = gp_test::run(gp().args(["init", "--example", example]).arg(&target));
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        let out = gp_test::run(
+            gp().arg("--spec")
+                .arg(target.join("goldenpath.yaml"))
+                .arg("validate"),
+        );
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        // A second init refuses and changes nothing.
+        std::fs::write(target.join("goldenpath.yaml"), "mine").unwrap();
+        let out = gp_test::run(gp().args(["init", "--example", example]).arg(&target));
+        assert_eq!(out.code, 2, "{}", out.transcript());
+        assert_eq!(
+            std::fs::read_to_string(target.join("goldenpath.yaml")).unwrap(),
+            "mine"
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("local"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".goldenpath-init"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn schema_is_json_schema_for_the_spec() {
+    let out = gp_test::run(gp().arg("schema"));
+    assert_eq!(out.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["title"], "goldenpath platform spec");
+    let required = v["required"].as_array().unwrap();
+    for field in [
+        "apiVersion",
+        "kind",
+        "prefix",
+        "domain",
+        "environments",
+        "components",
+    ] {
+        assert!(required.iter().any(|r| r == field), "{field} not required");
+    }
+    assert_eq!(v["additionalProperties"], false);
+}
+
+#[test]
+fn usage_errors_exit_2_help_and_version_exit_0() {
+    assert_eq!(gp_test::run(gp().arg("--no-such-flag")).code, 2);
+    assert_eq!(gp_test::run(gp().arg("contract")).code, 2);
+    let help = gp_test::run(gp().arg("--help"));
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout
+            .contains("Exit status: 0 ok, 1 the operation failed, 2 invalid input")
+    );
+    let version = gp_test::run(gp().arg("--version"));
+    assert_eq!(version.code, 0);
+    assert!(version.stdout.starts_with("goldenpath "));
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = gp_test::run(gp().args(["completions", "bash"]));
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("_goldenpath"));
+}
+
+#[test]
+fn environment_overrides_the_spec_and_flags_override_the_environment() {
+    // The state directory: default < spec `stateDir` < GOLDENPATH_STATE_DIR
+    // < --state-dir, read back through `goldenpath state-dir`.
+    let dir = gp_test::tempdir();
+    std::fs::write(
+        dir.path().join("goldenpath.yaml"),
+        format!("{VALID}stateDir: from-spec\n"),
+    )
+    .unwrap();
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut cmd = gp();
+        cmd.current_dir(dir.path()).arg("state-dir");
+        if let Some(e) = env {
+            cmd.env("GOLDENPATH_STATE_DIR", e);
+        }
+        if let Some(f) = flag {
+            cmd.args(["--state-dir", f]);
+        }
+        let out = gp_test::run(&mut cmd);
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        out.stdout.trim().to_string()
+    };
+    assert!(run(None, None).ends_with("from-spec"));
+    assert_eq!(run(Some("from-env"), None), "from-env");
+    assert_eq!(run(Some("from-env"), Some("from-flag")), "from-flag");
+    // Without a spec setting, the default is .goldenpath beside the spec.
+    std::fs::write(dir.path().join("goldenpath.yaml"), VALID).unwrap();
+    assert!(run(None, None).ends_with(".goldenpath"));
+    // Resolving it created nothing.
+    assert!(!dir.path().join(".goldenpath").exists());
+    assert!(!dir.path().join("from-spec").exists());
+}
+
+#[test]
+fn architecture_crate_map_matches_the_workspace() {
+    let root = gp_test::repo_root();
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let in_map: std::collections::BTreeSet<String> = map
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect();
+    let mut on_disk = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(root.join("crates")).unwrap() {
+        let dir = entry.unwrap().path();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let name = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("name = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap()
+            .to_string();
+        let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(name, folder, "crate folders are named like their packages");
+        on_disk.insert(name);
+    }
+    assert_eq!(
+        in_map, on_disk,
+        "ARCHITECTURE.md's crate map and crates/ differ"
+    );
+}

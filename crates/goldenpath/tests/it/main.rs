@@ -1,0 +1,11 @@
+//! End-to-end tests of the `goldenpath` binary.
+
+mod foundation;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_goldenpath");
+
+/// A `goldenpath` command with a clean environment.
+pub fn gp() -> std::process::Command {
+    gp_test::goldenpath(BIN)
+}

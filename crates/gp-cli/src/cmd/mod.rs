@@ -1,0 +1,7 @@
+//! One module per command.
+
+pub mod completions;
+pub mod contract;
+pub mod init;
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,98 @@
+//! `goldenpath validate`.
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::Context;
+use crate::exit::{Code, Reported};
+
+/// Arguments of `goldenpath validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {}
+
+/// The JSON shape of `goldenpath validate --output json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidateReport {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Whether everything checked is valid.
+    pub valid: bool,
+    /// The spec file.
+    pub spec: String,
+    /// Components declared.
+    pub components: usize,
+    /// Environments declared.
+    pub environments: usize,
+    /// Problems found.
+    pub diagnostics: Vec<DiagnosticJson>,
+}
+
+/// A diagnostic in JSON.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticJson {
+    /// File.
+    pub file: String,
+    /// 1-based line, if known.
+    pub line: Option<u32>,
+    /// 1-based column, if known.
+    pub column: Option<u32>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: Option<String>,
+}
+
+impl From<&gp_core::Diagnostic> for DiagnosticJson {
+    fn from(d: &gp_core::Diagnostic) -> Self {
+        Self {
+            file: d.file.display().to_string(),
+            line: d.pos.map(|p| p.line),
+            column: d.pos.map(|p| p.col),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        }
+    }
+}
+
+/// Checks the spec and reports.
+pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
+    let spec = ctx.global.spec.display().to_string();
+    match ctx.platform() {
+        Ok(p) => {
+            if ctx.printer.is_json() {
+                ctx.printer.json(&ValidateReport {
+                    schema_version: 1,
+                    valid: true,
+                    spec,
+                    components: p.spec.components.len(),
+                    environments: p.spec.environments.len(),
+                    diagnostics: vec![],
+                })?;
+            } else {
+                ctx.printer.data(&format!(
+                    "{spec} is valid: {} components, {} environments",
+                    p.spec.components.len(),
+                    p.spec.environments.len()
+                ))?;
+            }
+            Ok(())
+        }
+        Err(e) if ctx.printer.is_json() => {
+            let Some(invalid) = e.downcast_ref::<gp_core::InvalidInput>() else {
+                return Err(e);
+            };
+            ctx.printer.json(&ValidateReport {
+                schema_version: 1,
+                valid: false,
+                spec,
+                components: 0,
+                environments: 0,
+                diagnostics: invalid.0.iter().map(DiagnosticJson::from).collect(),
+            })?;
+            Err(Reported(Code::Invalid).into())
+        }
+        Err(e) => Err(e),
+    }
+}

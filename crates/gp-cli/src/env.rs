@@ -1,0 +1,71 @@
+//! Every environment variable goldenpath reads, in one place.
+//!
+//! Precedence everywhere: built-in default < spec file < environment
+//! variable < command-line flag.
+
+use serde::Serialize;
+
+use crate::Context;
+
+/// `--spec`: the platform spec file.
+pub const SPEC: &str = "GOLDENPATH_SPEC";
+/// `--state-dir`: where the registry, secrets and local servers live.
+pub const STATE_DIR: &str = "GOLDENPATH_STATE_DIR";
+/// `--output`: `text` or `json`.
+pub const OUTPUT: &str = "GOLDENPATH_OUTPUT";
+
+/// What each variable does, for `goldenpath env` and the README.
+pub const ALL: &[(&str, &str)] = &[
+    (
+        SPEC,
+        "the platform spec file (--spec); default ./goldenpath.yaml",
+    ),
+    (
+        STATE_DIR,
+        "the state directory (--state-dir); default `stateDir` in the spec, else .goldenpath/ beside the spec",
+    ),
+    (OUTPUT, "output format, text or json (--output)"),
+    ("NO_COLOR", "any non-empty value turns colour off"),
+    (
+        "RUST_LOG",
+        "log filter, overriding -v (e.g. goldenpath=debug)",
+    ),
+];
+
+#[derive(Serialize)]
+struct EnvVar {
+    name: &'static str,
+    description: &'static str,
+    set: bool,
+}
+
+/// `goldenpath env`.
+pub fn print(ctx: &Context) -> anyhow::Result<()> {
+    let vars: Vec<EnvVar> = ALL
+        .iter()
+        .map(|(name, description)| EnvVar {
+            name,
+            description,
+            set: std::env::var_os(name).is_some(),
+        })
+        .collect();
+    if ctx.printer.is_json() {
+        ctx.printer.json(&vars)?;
+    } else {
+        let rows: Vec<Vec<String>> = vars
+            .iter()
+            .map(|v| {
+                vec![
+                    v.name.to_string(),
+                    if v.set { "set" } else { "-" }.to_string(),
+                    v.description.to_string(),
+                ]
+            })
+            .collect();
+        ctx.printer.data(&crate::printer::table(
+            &["VARIABLE", "SET", "MEANING"],
+            &rows,
+        ))?;
+    }
+    Ok(())
+}

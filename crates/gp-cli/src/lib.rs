@@ -1,0 +1,140 @@
+//! goldenpath's command line: argument parsing, the commands, the output
+//! printer and exit statuses. `main()` in the `goldenpath` binary calls
+//! [`run`].
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+mod classify;
+mod cmd;
+mod context;
+pub mod env;
+mod examples;
+pub mod exit;
+pub mod printer;
+
+pub use context::Context;
+use printer::{Output, Printer};
+
+const AFTER_HELP: &str = "\
+Exit status: 0 ok, 1 the operation failed, 2 invalid input or usage, 3 refused by a guard.
+Environment variables are listed by `goldenpath env`.";
+
+/// A control plane for golden-path internal developer platforms.
+///
+/// goldenpath reads a platform spec (goldenpath.yaml), derives every name
+/// from one contract, and deploys, reports on and tears down the platform's
+/// foundational plane and its persistent and per-build deployments.
+#[derive(Debug, Parser)]
+#[command(name = "goldenpath", version, about, long_about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Output format: human text, or JSON on stdout.
+    #[arg(long, global = true, value_enum, env = env::OUTPUT, default_value_t = Output::Text)]
+    pub output: Output,
+    /// More log detail on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The platform spec.
+    #[arg(long, global = true, env = env::SPEC, default_value = "goldenpath.yaml")]
+    pub spec: PathBuf,
+    /// Where goldenpath keeps its state (registry, secrets, local servers).
+    /// Default: `stateDir` in the spec, else `.goldenpath/` beside the spec.
+    #[arg(long, global = true, env = env::STATE_DIR)]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the platform spec; every problem is reported with file:line:col.
+    Validate(cmd::validate::ValidateArgs),
+    /// Print every name the contract derives for a deployment.
+    Contract(cmd::contract::ContractArgs),
+    /// Write a runnable example platform.
+    Init(cmd::init::InitArgs),
+    /// Print the JSON Schema of goldenpath.yaml.
+    Schema(cmd::schema::SchemaArgs),
+    /// Print shell completions.
+    Completions(cmd::completions::CompletionsArgs),
+    /// List the environment variables goldenpath reads.
+    Env,
+    /// Print the resolved state directory (without creating it).
+    StateDir,
+}
+
+/// Runs the command line and returns the exit status.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let printer = Printer::new(cli.global.output);
+    init_logging(cli.global.verbose);
+    let ctx = Context::new(cli.global.clone(), printer.clone());
+    match dispatch(&ctx, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => exit::report(&printer, &e),
+    }
+}
+
+fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Validate(args) => cmd::validate::run(ctx, args),
+        Command::Contract(args) => cmd::contract::run(ctx, args),
+        Command::Init(args) => cmd::init::run(ctx, args),
+        Command::Schema(args) => cmd::schema::run(ctx, args),
+        Command::Completions(args) => cmd::completions::run(ctx, args, Cli::command()),
+        Command::Env => env::print(ctx),
+        Command::StateDir => {
+            let dir = ctx.state_dir()?;
+            ctx.printer.data(&dir.display().to_string())?;
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let ansi = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,165 @@
+//! The one place that writes to stdout and stderr.
+//!
+//! Stdout carries data (tables, JSON documents, JSON Lines events); stderr
+//! carries errors, warnings and progress. A closed stdout pipe is not an
+//! error: the command stops quietly.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{self, IsTerminal, Write};
+
+use serde::Serialize;
+
+/// `--output`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Output {
+    /// Human-readable tables and messages.
+    #[default]
+    Text,
+    /// One JSON document (or JSON Lines for streams) on stdout.
+    Json,
+}
+
+/// Raised when stdout was closed under us; `run` turns it into a quiet exit.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout closed")]
+pub struct ClosedPipe;
+
+/// Writes everything the user sees.
+#[derive(Clone, Debug)]
+pub struct Printer {
+    output: Output,
+    color: bool,
+    stderr_tty: bool,
+}
+
+impl Printer {
+    /// A printer for this process: colour only on a terminal and without
+    /// `NO_COLOR`.
+    pub fn new(output: Output) -> Self {
+        let stderr_tty = io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            output,
+            color: stderr_tty && !no_color,
+            stderr_tty,
+        }
+    }
+
+    /// The selected output format.
+    pub fn output(&self) -> Output {
+        self.output
+    }
+
+    /// Whether JSON was asked for.
+    pub fn is_json(&self) -> bool {
+        self.output == Output::Json
+    }
+
+    /// Whether stderr is a terminal (progress bars are drawn only then, and
+    /// never in JSON mode).
+    pub fn progress_allowed(&self) -> bool {
+        self.stderr_tty && self.output == Output::Text
+    }
+
+    /// Writes text to stdout, adding a final newline if missing.
+    pub fn data(&self, text: &str) -> Result<(), ClosedPipe> {
+        let mut out = io::stdout().lock();
+        let r = if text.ends_with('\n') || text.is_empty() {
+            out.write_all(text.as_bytes())
+        } else {
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.write_all(b"\n"))
+        };
+        r.and_then(|_| out.flush()).map_err(|_| ClosedPipe)
+    }
+
+    /// Writes one pretty JSON document to stdout.
+    pub fn json<T: Serialize>(&self, value: &T) -> Result<(), ClosedPipe> {
+        let text = serde_json::to_string_pretty(value)
+            .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise output: {e}\"}}"));
+        self.data(&text)
+    }
+
+    /// Writes one compact JSON line to stdout (for event streams).
+    pub fn json_line<T: Serialize>(&self, value: &T) -> Result<(), ClosedPipe> {
+        let text = serde_json::to_string(value).unwrap_or_default();
+        self.data(&text)
+    }
+
+    /// A status line on stderr (e.g. "created goldenpath.yaml").
+    pub fn status(&self, text: &str) {
+        let _ = writeln!(io::stderr().lock(), "{text}");
+    }
+
+    /// A warning on stderr.
+    pub fn warn(&self, text: &str) {
+        let label = self.paint("warning:", "33");
+        let _ = writeln!(io::stderr().lock(), "{label} {text}");
+    }
+
+    /// An error, its causes and a hint, on stderr.
+    pub fn error(&self, message: &str, causes: &[String], hint: Option<&str>) {
+        let mut err = io::stderr().lock();
+        let label = self.paint("error:", "31");
+        let _ = writeln!(err, "{label} {message}");
+        for cause in causes {
+            let _ = writeln!(err, "  {} {cause}", self.paint("caused by:", "2"));
+        }
+        if let Some(hint) = hint {
+            let _ = writeln!(err, "{} {hint}", self.paint("hint:", "36"));
+        }
+    }
+
+    /// Wraps `text` in an ANSI colour when colour is on.
+    pub fn paint(&self, text: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[1;{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Renders rows as an aligned text table with a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
+                out.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tables_align() {
+        let t = super::table(
+            &["NAME", "STATE"],
+            &[
+                vec!["a".into(), "ok".into()],
+                vec!["long-name".into(), "x".into()],
+            ],
+        );
+        assert_eq!(t, "NAME       STATE\na          ok\nlong-name  x\n");
+    }
+}

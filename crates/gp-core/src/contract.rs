@@ -1,0 +1,542 @@
+//! The contract: every name goldenpath derives, computed in one place from
+//! (platform, environment, deployment). Nothing else in the codebase formats
+//! these strings.
+//!
+//! ```
+//! use gp_core::{Contract, Deployment, Platform};
+//! # let text = "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: goldenpath-idp\nprefix: goldenpath\ndomain: goldenpathidp.io\nowner: platform\nenvironments:\n  dev: {}\ncomponents: []\n";
+//! let platform = Platform::from_source("goldenpath.yaml".as_ref(), text).unwrap();
+//! let build = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
+//! let c = Contract::new(&platform, "dev", build).unwrap();
+//! assert_eq!(c.cluster_name(), "goldenpath-dev-eks-23-01-26-01");
+//! assert_eq!(c.host_suffix(), "b-23-01-26-01.dev.goldenpathidp.io");
+//! assert_eq!(c.state_key(), "envs/dev/builds/23-01-26-01/terraform.tfstate");
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::build_id::BuildId;
+use crate::model::{Deployment, Mode, Plane};
+use crate::names::{self, NameError};
+use crate::spec::{ComponentSpec, Platform};
+
+/// Why a name cannot be derived.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContractError {
+    /// The environment is not declared.
+    #[error("environment `{env}` is not declared in the spec (declared: {declared})")]
+    UnknownEnvironment {
+        /// What was asked for.
+        env: String,
+        /// What exists.
+        declared: String,
+    },
+    /// A derived name breaks a DNS limit.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// The ExternalDNS ownership TXT name does not fit although the record
+    /// name does.
+    #[error(
+        "ownership TXT name `{txt}` for `{host}` breaks a DNS limit ({reason}); ExternalDNS would create `{host}` without its ownership record"
+    )]
+    TxtOverflow {
+        /// The record.
+        host: String,
+        /// The TXT name derived from it.
+        txt: String,
+        /// Which limit.
+        reason: String,
+    },
+    /// An ephemeral deployment tried to publish outside its own suffix.
+    #[error(
+        "`{host}` is outside build {build}'s own suffix `{suffix}`; an ephemeral deployment may only publish names under it"
+    )]
+    OutsideSuffix {
+        /// The name.
+        host: String,
+        /// The build.
+        build: BuildId,
+        /// Its suffix.
+        suffix: String,
+    },
+    /// A database or app name that cannot appear in a secret path.
+    #[error("`{0}` cannot name an app: use 3-63 characters of [a-z0-9_], starting with a letter")]
+    AppName(String),
+}
+
+/// A DNS record type goldenpath manages.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecordType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Alias to another name.
+    Cname,
+}
+
+impl RecordType {
+    /// The type a target implies: an IPv4 → A, IPv6 → AAAA, a name → CNAME.
+    pub fn for_target(target: &str) -> RecordType {
+        match target.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => RecordType::A,
+            Ok(IpAddr::V6(_)) => RecordType::Aaaa,
+            Err(_) => RecordType::Cname,
+        }
+    }
+
+    /// Lower-case, as ExternalDNS writes it into TXT names.
+    pub fn lower(self) -> &'static str {
+        match self {
+            RecordType::A => "a",
+            RecordType::Aaaa => "aaaa",
+            RecordType::Cname => "cname",
+        }
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+        })
+    }
+}
+
+/// The names of one deployment of one environment.
+#[derive(Clone, Debug)]
+pub struct Contract<'p> {
+    platform: &'p Platform,
+    env: String,
+    deployment: Deployment,
+}
+
+impl<'p> Contract<'p> {
+    /// The contract for `deployment` of `env`. Checks the host suffix.
+    pub fn new(
+        platform: &'p Platform,
+        env: &str,
+        deployment: Deployment,
+    ) -> Result<Self, ContractError> {
+        if platform.environment(env).is_none() {
+            return Err(ContractError::UnknownEnvironment {
+                env: env.into(),
+                declared: platform.environment_names().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let c = Self {
+            platform,
+            env: env.into(),
+            deployment,
+        };
+        names::check_name(&c.host_suffix())?;
+        Ok(c)
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &'p Platform {
+        self.platform
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &str {
+        &self.env
+    }
+
+    /// The deployment.
+    pub fn deployment(&self) -> Deployment {
+        self.deployment
+    }
+
+    /// The build id, for an ephemeral deployment.
+    pub fn build_id(&self) -> Option<BuildId> {
+        self.deployment.build_id()
+    }
+
+    fn prefix(&self) -> &str {
+        &self.platform.spec.prefix.value
+    }
+
+    /// `persistent` or `ephemeral` (the foundational plane is persistent).
+    pub fn lifecycle(&self) -> Mode {
+        match self.deployment {
+            Deployment::Ephemeral(_) => Mode::Ephemeral,
+            _ => Mode::Persistent,
+        }
+    }
+
+    /// `{prefix}-{env}` or `{prefix}-{env}-{B}`.
+    pub fn name_prefix(&self) -> String {
+        match self.build_id() {
+            Some(b) => format!("{}-{}-{b}", self.prefix(), self.env),
+            None => format!("{}-{}", self.prefix(), self.env),
+        }
+    }
+
+    /// `{prefix}-{env}-eks` or `{prefix}-{env}-eks-{B}`.
+    pub fn cluster_name(&self) -> String {
+        match self.build_id() {
+            Some(b) => format!("{}-{}-eks-{b}", self.prefix(), self.env),
+            None => format!("{}-{}-eks", self.prefix(), self.env),
+        }
+    }
+
+    /// Empty, or `-{B}`.
+    pub fn irsa_role_suffix(&self) -> String {
+        match self.build_id() {
+            Some(b) => format!("-{b}"),
+            None => String::new(),
+        }
+    }
+
+    /// The Terraform state key of the deployment:
+    /// `envs/{env}/terraform.tfstate` or
+    /// `envs/{env}/builds/{B}/terraform.tfstate`.
+    pub fn state_key(&self) -> String {
+        match self.build_id() {
+            Some(b) => format!("envs/{}/builds/{b}/terraform.tfstate", self.env),
+            None => format!("envs/{}/terraform.tfstate", self.env),
+        }
+    }
+
+    /// The state key of a foundational component:
+    /// `envs/{env}-{component}/terraform.tfstate` (never per build).
+    pub fn foundational_state_key(&self, component: &str) -> String {
+        format!("envs/{}-{component}/terraform.tfstate", self.env)
+    }
+
+    /// The state key a component uses in this deployment: the deployment's
+    /// for a disposable component, its own for a foundational one.
+    pub fn component_state_key(&self, component: &ComponentSpec) -> String {
+        match component.plane.value {
+            Plane::Foundational => self.foundational_state_key(&component.name.value),
+            Plane::Disposable => self.state_key(),
+        }
+    }
+
+    /// The persistent host suffix: `{env}.{domain}` unless the environment
+    /// overrides it.
+    pub fn persistent_host_suffix(&self) -> String {
+        let env = self.platform.environment(&self.env);
+        match env.and_then(|e| e.host_suffix.as_ref()) {
+            Some(s) => s.value.clone(),
+            None => format!("{}.{}", self.env, self.platform.spec.domain.value),
+        }
+    }
+
+    /// `{env}.{domain}` (or the override) or `b-{B}.{env}.{domain}`.
+    pub fn host_suffix(&self) -> String {
+        match self.build_id() {
+            Some(b) => format!("b-{b}.{}.{}", self.env, self.platform.spec.domain.value),
+            None => self.persistent_host_suffix(),
+        }
+    }
+
+    /// The full name of a host of this deployment, checked: every label
+    /// 1-63 bytes of `[a-z0-9-]`, at most 253 bytes, the ownership TXT name
+    /// fits, and an ephemeral host lies under the build's own suffix.
+    pub fn hostname(&self, relative: &str, record: RecordType) -> Result<String, ContractError> {
+        let fqdn = format!("{relative}.{}", self.host_suffix());
+        self.check_host(&fqdn, record)?;
+        Ok(fqdn)
+    }
+
+    /// The persistent deployment's name for a host, as a build refers to a
+    /// persistent-only service (e.g. Keycloak).
+    pub fn persistent_hostname(&self, relative: &str) -> Result<String, ContractError> {
+        let fqdn = format!("{relative}.{}", self.persistent_host_suffix());
+        names::check_name(&fqdn)?;
+        Ok(fqdn)
+    }
+
+    /// Checks a full name this deployment would publish.
+    pub fn check_host(&self, fqdn: &str, record: RecordType) -> Result<(), ContractError> {
+        names::check_name(fqdn)?;
+        if let Some(b) = self.build_id() {
+            let suffix = self.host_suffix();
+            if !names::is_under(fqdn, &suffix) || fqdn == suffix {
+                return Err(ContractError::OutsideSuffix {
+                    host: fqdn.into(),
+                    build: b,
+                    suffix,
+                });
+            }
+        }
+        let txt = self.txt_owner_name(fqdn, record);
+        if let Err(e) = names::check_name(&txt) {
+            let reason = match e {
+                NameError::LabelTooLong { len, .. } => {
+                    format!(
+                        "its first label is {len} bytes, the limit is {}",
+                        names::MAX_LABEL
+                    )
+                }
+                NameError::NameTooLong { len, .. } => {
+                    format!("it is {len} bytes, the limit is {}", names::MAX_NAME)
+                }
+                other => other.to_string(),
+            };
+            return Err(ContractError::TxtOverflow {
+                host: fqdn.into(),
+                txt,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// ExternalDNS's ownership TXT name for a record:
+    /// `{txtPrefix}{type}-{leftmost}.{rest}`, or with `%{record_type}` in
+    /// the prefix replaced by the type.
+    pub fn txt_owner_name(&self, fqdn: &str, record: RecordType) -> String {
+        let prefix = &self.platform.spec.dns.txt_prefix;
+        let (leftmost, rest) = match fqdn.split_once('.') {
+            Some((l, r)) => (l, Some(r)),
+            None => (fqdn, None),
+        };
+        let label = if prefix.contains("%{record_type}") {
+            format!(
+                "{}{leftmost}",
+                prefix.replace("%{record_type}", record.lower())
+            )
+        } else {
+            format!("{prefix}{}-{leftmost}", record.lower())
+        };
+        match rest {
+            Some(r) => format!("{label}.{r}"),
+            None => label,
+        }
+    }
+
+    /// The TXT value that marks a record as owned by this deployment.
+    pub fn txt_owner_value(&self, component: &str) -> String {
+        format!(
+            "heritage=external-dns,external-dns/owner={},external-dns/resource=goldenpath/{component}",
+            self.dns_owner_id()
+        )
+    }
+
+    /// `{prefix}-{env}` or `{prefix}-{env}-{B}`.
+    pub fn dns_owner_id(&self) -> String {
+        self.name_prefix()
+    }
+
+    /// The secret path of a database on the foundational instance:
+    /// `{prefix}/{env}/{app}/postgres`.
+    pub fn database_secret_path(&self, app: &str) -> Result<String, ContractError> {
+        check_app(app)?;
+        Ok(format!("{}/{}/{app}/postgres", self.prefix(), self.env))
+    }
+
+    /// The secret path of a per-build database:
+    /// `{prefix}/{env}/builds/{B}/{app}/postgres`; for the persistent
+    /// deployment the same as [`Self::database_secret_path`].
+    pub fn build_database_secret_path(&self, app: &str) -> Result<String, ContractError> {
+        check_app(app)?;
+        Ok(match self.build_id() {
+            Some(b) => format!("{}/{}/builds/{b}/{app}/postgres", self.prefix(), self.env),
+            None => format!("{}/{}/{app}/postgres", self.prefix(), self.env),
+        })
+    }
+
+    /// The path of a generic secret a component owns:
+    /// `{prefix}/{env}/{name}` (or under `builds/{B}/` for a build).
+    pub fn secret_path(&self, name: &str) -> Result<String, ContractError> {
+        check_app(name)?;
+        Ok(match self.build_id() {
+            Some(b) => format!("{}/{}/builds/{b}/{name}", self.prefix(), self.env),
+            None => format!("{}/{}/{name}", self.prefix(), self.env),
+        })
+    }
+
+    /// Tags on everything this deployment creates.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        let spec = &self.platform.spec;
+        let mut tags = BTreeMap::new();
+        tags.insert("Environment".into(), self.env.clone());
+        tags.insert("Project".into(), spec.project.value.clone());
+        tags.insert("ManagedBy".into(), "goldenpath".into());
+        tags.insert("Owner".into(), spec.owner.value.clone());
+        tags.insert("Lifecycle".into(), self.lifecycle().to_string());
+        if let Some(b) = self.build_id() {
+            tags.insert("BuildId".into(), b.to_string());
+        }
+        tags
+    }
+
+    /// The full view, as `goldenpath contract` prints it. Fails on the first
+    /// host that breaks a limit.
+    pub fn view(&self) -> Result<ContractView, ContractError> {
+        let platform = self.platform;
+        let mut foundational_state_keys = BTreeMap::new();
+        let mut database_secrets = BTreeMap::new();
+        let mut hosts = Vec::new();
+        for c in &platform.spec.components {
+            if c.plane.value == Plane::Foundational && c.driver.value == "terraform" {
+                foundational_state_keys.insert(
+                    c.name.value.clone(),
+                    self.foundational_state_key(&c.name.value),
+                );
+            }
+            for (r, _) in c.need_refs() {
+                let Some(target) = platform.component(&r.component) else {
+                    continue;
+                };
+                let Some(app) = &r.resource else { continue };
+                if target.driver.value != "postgres" {
+                    continue;
+                }
+                let path = match target.plane.value {
+                    Plane::Foundational => self.database_secret_path(app)?,
+                    Plane::Disposable => self.build_database_secret_path(app)?,
+                };
+                database_secrets.insert(app.clone(), path);
+            }
+            let runs_here = match (c.plane.value, self.deployment.mode()) {
+                (Plane::Disposable, Some(mode)) => c.runs_in(mode),
+                _ => false,
+            };
+            for h in &c.hosts {
+                let record = h.record_type();
+                if runs_here {
+                    let fqdn = self.hostname(&h.name.value, record)?;
+                    hosts.push(HostView {
+                        component: c.name.value.clone(),
+                        name: h.name.value.clone(),
+                        txt_owner_name: self.txt_owner_name(&fqdn, record),
+                        record_type: record,
+                        fqdn,
+                        scope: self.lifecycle(),
+                    });
+                } else if c.plane.value == Plane::Disposable && c.runs_in(Mode::Persistent) {
+                    let fqdn = self.persistent_hostname(&h.name.value)?;
+                    hosts.push(HostView {
+                        component: c.name.value.clone(),
+                        name: h.name.value.clone(),
+                        txt_owner_name: self.txt_owner_name(&fqdn, record),
+                        record_type: record,
+                        fqdn,
+                        scope: Mode::Persistent,
+                    });
+                }
+            }
+        }
+        Ok(ContractView {
+            schema_version: 1,
+            env: self.env.clone(),
+            deployment: match self.deployment {
+                Deployment::Ephemeral(_) => "ephemeral".into(),
+                Deployment::Persistent => "persistent".into(),
+                Deployment::Foundational => "foundational".into(),
+            },
+            build_id: self.build_id().map(|b| b.to_string()),
+            lifecycle: self.lifecycle().to_string(),
+            name_prefix: self.name_prefix(),
+            cluster_name: self.cluster_name(),
+            irsa_role_suffix: self.irsa_role_suffix(),
+            state_key: self.state_key(),
+            foundational_state_keys,
+            host_suffix: self.host_suffix(),
+            dns_owner_id: self.dns_owner_id(),
+            zone: platform.zone().to_string(),
+            txt_prefix: platform.spec.dns.txt_prefix.clone(),
+            database_secrets,
+            tags: self.tags(),
+            hosts,
+        })
+    }
+}
+
+fn check_app(app: &str) -> Result<(), ContractError> {
+    let ok = (3..=63).contains(&app.len())
+        && app.as_bytes()[0].is_ascii_lowercase()
+        && app
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ContractError::AppName(app.into()))
+    }
+}
+
+/// Everything the contract derives for one deployment; the JSON shape of
+/// `goldenpath contract --output json` (`schemaVersion` 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContractView {
+    /// Version of this JSON shape.
+    pub schema_version: u32,
+    /// The environment.
+    pub env: String,
+    /// `persistent`, `ephemeral` or `foundational`.
+    pub deployment: String,
+    /// The build id of an ephemeral deployment.
+    pub build_id: Option<String>,
+    /// `persistent` or `ephemeral`.
+    pub lifecycle: String,
+    /// Name prefix.
+    pub name_prefix: String,
+    /// Cluster name.
+    pub cluster_name: String,
+    /// IRSA role suffix.
+    pub irsa_role_suffix: String,
+    /// Terraform state key of the deployment.
+    pub state_key: String,
+    /// State keys of foundational Terraform components.
+    pub foundational_state_keys: BTreeMap<String, String>,
+    /// Host suffix.
+    pub host_suffix: String,
+    /// DNS owner id (ExternalDNS `txtOwnerId`).
+    pub dns_owner_id: String,
+    /// The zone apex.
+    pub zone: String,
+    /// ExternalDNS TXT prefix.
+    pub txt_prefix: String,
+    /// Database secret paths by app.
+    pub database_secrets: BTreeMap<String, String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Hostnames of components that run here, and persistent hosts a build
+    /// refers to.
+    pub hosts: Vec<HostView>,
+}
+
+/// One hostname in a [`ContractView`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostView {
+    /// The component serving it.
+    pub component: String,
+    /// The name relative to the suffix.
+    pub name: String,
+    /// The full name.
+    pub fqdn: String,
+    /// The record type.
+    pub record_type: RecordType,
+    /// The ExternalDNS ownership TXT name.
+    pub txt_owner_name: String,
+    /// `ephemeral` for this build's own hosts; `persistent` for a
+    /// persistent deployment's hosts (and those a build refers to).
+    pub scope: Mode,
+}

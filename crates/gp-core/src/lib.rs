@@ -1,0 +1,33 @@
+//! goldenpath's typed model, with no I/O beyond reading the spec file.
+//!
+//! - [`Platform`]: the platform spec `goldenpath.yaml`, parsed and checked,
+//!   every problem reported with file, line and column ([`Diagnostic`]).
+//! - [`BuildId`] / [`BuildIdArg`]: `DD-MM-YY-NN` build ids and `auto`.
+//! - [`Plane`], [`Tier`], [`Mode`], [`Deployment`]: the vocabulary of the
+//!   platform's architecture decisions.
+//! - [`Contract`]: every derived name (prefixes, cluster, state keys, hosts,
+//!   DNS owner ids, secret paths, tags), computed in one place.
+//! - [`yaml`]: the span-keeping YAML layer every loader uses.
+//!
+//! ```
+//! use gp_core::{Contract, Deployment, Platform};
+//! let text = "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: demo\nprefix: demo\ndomain: example.io\nowner: team\nenvironments:\n  dev: {}\ncomponents: []\n";
+//! let platform = Platform::from_source("goldenpath.yaml".as_ref(), text).unwrap();
+//! let contract = Contract::new(&platform, "dev", Deployment::Persistent).unwrap();
+//! assert_eq!(contract.host_suffix(), "dev.example.io");
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod build_id;
+pub mod contract;
+pub mod diag;
+pub mod model;
+pub mod names;
+pub mod spec;
+pub mod yaml;
+
+pub use build_id::{BuildId, BuildIdArg, BuildIdError};
+pub use contract::{Contract, ContractError, ContractView, HostView, RecordType};
+pub use diag::{Diagnostic, InvalidInput};
+pub use model::{Deployment, Mode, Plane, Tier};
+pub use spec::{ComponentSpec, Platform, PlatformSpec, Ref};

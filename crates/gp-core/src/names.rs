@@ -1,0 +1,134 @@
+//! DNS name rules shared by the spec checks and the contract.
+
+/// The longest DNS label, in bytes.
+pub const MAX_LABEL: usize = 63;
+/// The longest DNS name, in bytes (without the trailing dot).
+pub const MAX_NAME: usize = 253;
+
+/// Why a name is not a valid DNS name for goldenpath.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// A label longer than 63 bytes.
+    #[error("label `{label}` of `{name}` is {len} bytes; a DNS label is at most {MAX_LABEL} bytes")]
+    LabelTooLong {
+        /// The whole name.
+        name: String,
+        /// The offending label.
+        label: String,
+        /// Its length.
+        len: usize,
+    },
+    /// A name longer than 253 bytes.
+    #[error("`{name}` is {len} bytes; a DNS name is at most {MAX_NAME} bytes")]
+    NameTooLong {
+        /// The whole name.
+        name: String,
+        /// Its length.
+        len: usize,
+    },
+    /// An empty label (`a..b`, leading or trailing dot).
+    #[error("`{name}` has an empty label")]
+    EmptyLabel {
+        /// The whole name.
+        name: String,
+    },
+    /// A character outside `[a-z0-9-]`, or a hyphen at either end.
+    #[error(
+        "label `{label}` of `{name}` is not allowed: use lower-case letters, digits and `-`, not starting or ending with `-`"
+    )]
+    BadLabel {
+        /// The whole name.
+        name: String,
+        /// The offending label.
+        label: String,
+    },
+}
+
+/// Checks one label: 1-63 bytes of `[a-z0-9-]`, not starting or ending
+/// with `-`. `name` is the whole name, for the message.
+pub fn check_label(label: &str, name: &str) -> Result<(), NameError> {
+    if label.is_empty() {
+        return Err(NameError::EmptyLabel { name: name.into() });
+    }
+    if label.len() > MAX_LABEL {
+        return Err(NameError::LabelTooLong {
+            name: name.into(),
+            label: label.into(),
+            len: label.len(),
+        });
+    }
+    let ok = label
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-');
+    if !ok {
+        return Err(NameError::BadLabel {
+            name: name.into(),
+            label: label.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a whole DNS name: every label, and at most 253 bytes.
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    if name.len() > MAX_NAME {
+        return Err(NameError::NameTooLong {
+            name: name.into(),
+            len: name.len(),
+        });
+    }
+    for label in name.split('.') {
+        check_label(label, name)?;
+    }
+    Ok(())
+}
+
+/// Whether `name` is `suffix` or lies under it.
+pub fn is_under(name: &str, suffix: &str) -> bool {
+    name == suffix
+        || (name.len() > suffix.len()
+            && name.ends_with(suffix)
+            && name.as_bytes()[name.len() - suffix.len() - 1] == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert!(check_label("backstage", "x").is_ok());
+        assert!(check_label("b-23-01-26-01", "x").is_ok());
+        assert!(matches!(
+            check_label(&"a".repeat(64), "x"),
+            Err(NameError::LabelTooLong { len: 64, .. })
+        ));
+        assert!(check_label(&"a".repeat(63), "x").is_ok());
+        for bad in ["Bad", "a_b", "-a", "a-", "é"] {
+            assert!(
+                matches!(check_label(bad, "x"), Err(NameError::BadLabel { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn names() {
+        let long = format!("{}.io", vec!["a".repeat(50); 5].join("."));
+        assert_eq!(long.len(), 257);
+        assert!(matches!(
+            check_name(&long),
+            Err(NameError::NameTooLong { .. })
+        ));
+        assert!(matches!(
+            check_name("a..b"),
+            Err(NameError::EmptyLabel { .. })
+        ));
+        assert!(is_under("x.dev.example.io", "dev.example.io"));
+        assert!(is_under("dev.example.io", "dev.example.io"));
+        assert!(!is_under("xdev.example.io", "dev.example.io"));
+    }
+}

@@ -1,0 +1,790 @@
+//! The platform spec, `goldenpath.yaml`.
+//!
+//! Loading reads the file once into a [`yaml::Node`](crate::yaml::Node) tree,
+//! types it (unknown keys and wrong types are errors with positions), then
+//! checks what types cannot: names, references, planes, cycles. Every problem
+//! found is reported, each with its file, line and column.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Diagnostic, InvalidInput};
+use crate::model::{Mode, Plane, Tier};
+use crate::names;
+use crate::yaml::{self, Pos, RawNode, Spanned};
+
+/// The `apiVersion` this build of goldenpath reads.
+pub const API_VERSION: &str = "goldenpath.dev/v1alpha1";
+
+/// `goldenpath.yaml` as written.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "goldenpath platform spec")]
+pub struct PlatformSpec {
+    /// Always `goldenpath.dev/v1alpha1`.
+    pub api_version: Spanned<String>,
+    /// Always `Platform`.
+    pub kind: Spanned<String>,
+    /// The project, e.g. `goldenpath-idp`; the `Project` tag.
+    pub project: Spanned<String>,
+    /// The name prefix every derived name starts with, e.g. `goldenpath`.
+    pub prefix: Spanned<String>,
+    /// The platform's DNS domain, e.g. `goldenpathidp.io`.
+    pub domain: Spanned<String>,
+    /// The owning team; the `Owner` tag.
+    pub owner: Spanned<String>,
+    /// Where goldenpath keeps its state, relative to this file (default
+    /// `.goldenpath`). `--state-dir` and `GOLDENPATH_STATE_DIR` override it.
+    #[serde(default)]
+    pub state_dir: Option<Spanned<String>>,
+    /// DNS ownership settings shared with ExternalDNS.
+    #[serde(default)]
+    pub dns: DnsSettings,
+    /// Where secrets live.
+    #[serde(default)]
+    pub secrets: SecretsSettings,
+    /// Environments, in the order they are promoted through.
+    pub environments: IndexMap<Spanned<String>, EnvironmentSpec>,
+    /// Every component of both planes.
+    pub components: Vec<ComponentSpec>,
+    /// Docs-as-code governance settings (`goldenpath docs check`).
+    #[serde(default)]
+    pub docs: Option<RawNode>,
+}
+
+/// DNS settings shared by goldenpath and the ExternalDNS it configures.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DnsSettings {
+    /// The zone apex; defaults to `domain`.
+    #[serde(default)]
+    pub zone: Option<Spanned<String>>,
+    /// ExternalDNS's `--txt-prefix`. May contain `%{record_type}`.
+    #[serde(default)]
+    pub txt_prefix: String,
+}
+
+/// Which secrets store the platform uses.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretsSettings {
+    /// `local` (an encrypted file in the state directory, the default) or
+    /// `aws` (AWS Secrets Manager).
+    #[serde(default)]
+    pub backend: SecretsBackend,
+    /// AWS region, for the `aws` backend.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// A secrets backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretsBackend {
+    /// The local encrypted store.
+    #[default]
+    Local,
+    /// AWS Secrets Manager.
+    Aws,
+}
+
+/// One environment.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentSpec {
+    /// The persistent deployment's policy.
+    #[serde(default)]
+    pub persistent: DeploymentPolicy,
+    /// Policy for every ephemeral (per-build) deployment.
+    #[serde(default)]
+    pub ephemeral: DeploymentPolicy,
+    /// The persistent host suffix, replacing `{env}.{domain}`; e.g. prod
+    /// uses the bare domain. Must be the domain or lie under it.
+    #[serde(default)]
+    pub host_suffix: Option<Spanned<String>>,
+}
+
+/// What a kind of deployment may run.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeploymentPolicy {
+    /// The highest tier that runs; components above it are skipped.
+    #[serde(default = "max_tier")]
+    pub max_tier: Spanned<Tier>,
+    /// How long an ephemeral build may live, e.g. `24h` or `7d`.
+    #[serde(default)]
+    pub ttl: Option<Spanned<String>>,
+}
+
+fn max_tier() -> Spanned<Tier> {
+    Spanned::unpositioned(Tier::MAX)
+}
+
+impl Default for DeploymentPolicy {
+    fn default() -> Self {
+        Self {
+            max_tier: max_tier(),
+            ttl: None,
+        }
+    }
+}
+
+/// One component of the platform.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ComponentSpec {
+    /// Unique name: a DNS label (`[a-z0-9-]`, at most 63 bytes).
+    pub name: Spanned<String>,
+    /// One line saying what it is.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `foundational` or `disposable`.
+    pub plane: Spanned<Plane>,
+    /// 0, 1, 1.5, 2 or 3.
+    pub tier: Spanned<Tier>,
+    /// For disposable components: the deployment kinds it runs in
+    /// (default both).
+    #[serde(default)]
+    pub modes: Option<Spanned<Vec<Mode>>>,
+    /// A protected foundational component can only be torn down with
+    /// `--break-glass NAME`.
+    #[serde(default)]
+    pub protected: Spanned<bool>,
+    /// The driver that deploys it: `exec`, `postgres`, `secrets`, `dns`,
+    /// `terraform`, `gitops`.
+    pub driver: Spanned<String>,
+    /// The driver's settings. Values may reference outputs of needed
+    /// components as `${component.output}`.
+    #[serde(default)]
+    pub settings: Option<RawNode>,
+    /// Components (or `component/resource`, e.g. `rds/backstage`) that must
+    /// be deployed first.
+    #[serde(default)]
+    pub needs: Vec<Spanned<String>>,
+    /// Hostnames it serves, relative to the deployment's host suffix.
+    #[serde(default)]
+    pub hosts: Vec<HostSpec>,
+    /// Secrets it reads.
+    #[serde(default)]
+    pub secrets: Vec<SecretUse>,
+}
+
+/// A hostname a component serves.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostSpec {
+    /// The name relative to the host suffix, e.g. `backstage`.
+    pub name: Spanned<String>,
+    /// What the record points at: an IP address (A/AAAA), a hostname
+    /// (CNAME), or `${component.output}`.
+    #[serde(default)]
+    pub target: Option<Spanned<String>>,
+    /// The record type, when the target is a reference whose kind is not
+    /// known until deploy time; otherwise inferred from the target.
+    #[serde(default, rename = "type")]
+    pub record_type: Option<crate::contract::RecordType>,
+}
+
+impl HostSpec {
+    /// The record type: explicit, else inferred from a literal target, else
+    /// CNAME.
+    pub fn record_type(&self) -> crate::contract::RecordType {
+        use crate::contract::RecordType;
+        if let Some(t) = self.record_type {
+            return t;
+        }
+        match &self.target {
+            Some(t) if !t.value.contains("${") => RecordType::for_target(&t.value),
+            _ => RecordType::Cname,
+        }
+    }
+}
+
+/// A secret a component reads, as its pods will see it.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretUse {
+    /// `component/resource`, e.g. `rds/backstage` for the backstage
+    /// database's credentials.
+    pub from: Spanned<String>,
+    /// The Kubernetes secret name; defaults to `{component}-{resource}`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Kubernetes key ← secret key, e.g. `DB_PASS: password`.
+    #[serde(default)]
+    pub keys: IndexMap<String, Spanned<String>>,
+}
+
+impl<T: std::hash::Hash> std::hash::Hash for Spanned<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.hash(state);
+    }
+}
+impl<T: Eq> Eq for Spanned<T> {}
+
+/// A parsed, checked platform spec and where it came from.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    /// The spec file.
+    pub path: PathBuf,
+    /// Its text, for quoting lines in later diagnostics.
+    pub source: Arc<str>,
+    /// What it says.
+    pub spec: PlatformSpec,
+    index: HashMap<String, usize>,
+}
+
+/// A reference to a component or to a resource it publishes, e.g.
+/// `rds` or `rds/backstage`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ref {
+    /// The component.
+    pub component: String,
+    /// The resource within it, if any.
+    pub resource: Option<String>,
+}
+
+impl Ref {
+    /// Parses `component` or `component/resource`.
+    pub fn parse(s: &str) -> Option<Ref> {
+        let (component, resource) = match s.split_once('/') {
+            Some((c, r)) => (c, Some(r)),
+            None => (s, None),
+        };
+        let resource_ok = resource.is_none_or(|r| {
+            !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && r.as_bytes()[0].is_ascii_lowercase()
+        });
+        if component.is_empty() || !resource_ok {
+            return None;
+        }
+        Some(Ref {
+            component: component.into(),
+            resource: resource.map(Into::into),
+        })
+    }
+}
+
+impl std::fmt::Display for Ref {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.resource {
+            Some(r) => write!(f, "{}/{}", self.component, r),
+            None => f.write_str(&self.component),
+        }
+    }
+}
+
+impl Platform {
+    /// Reads and checks a spec file.
+    pub fn load(path: &Path) -> Result<Platform, InvalidInput> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Diagnostic::file(path, format!("cannot read the platform spec: {e}"))
+                .with_hint("create one with `goldenpath init`, or point at it with --spec PATH")
+        })?;
+        Self::from_source(path, &text)
+    }
+
+    /// Parses and checks spec text; `path` is only used in messages.
+    pub fn from_source(path: &Path, text: &str) -> Result<Platform, InvalidInput> {
+        let node = yaml::parse(text)
+            .map_err(|e| Diagnostic::at(path, text, e.pos, format!("invalid YAML: {}", e.message)))?
+            .ok_or_else(|| Diagnostic::file(path, "the platform spec is empty"))?;
+        let spec: PlatformSpec = yaml::from_node(&node).map_err(|e| {
+            let pos = e.pos.unwrap_or(node.start);
+            Diagnostic::at(path, text, pos, e.message).with_hint_opt(e.hint)
+        })?;
+        let mut platform = Platform {
+            path: path.to_path_buf(),
+            source: Arc::from(text),
+            index: HashMap::new(),
+            spec,
+        };
+        let diagnostics = platform.check();
+        if diagnostics.is_empty() {
+            Ok(platform)
+        } else {
+            Err(InvalidInput(diagnostics))
+        }
+    }
+
+    /// A diagnostic at `pos` in the spec file.
+    pub fn diagnostic(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.path, &self.source, pos, message)
+    }
+
+    /// The component called `name`.
+    pub fn component(&self, name: &str) -> Option<&ComponentSpec> {
+        self.index.get(name).map(|&i| &self.spec.components[i])
+    }
+
+    /// The environment called `name`.
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentSpec> {
+        self.spec
+            .environments
+            .iter()
+            .find(|(k, _)| k.value == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Environment names in declaration order.
+    pub fn environment_names(&self) -> impl Iterator<Item = &str> {
+        self.spec.environments.keys().map(|k| k.value.as_str())
+    }
+
+    /// The zone apex.
+    pub fn zone(&self) -> &str {
+        self.spec
+            .dns
+            .zone
+            .as_ref()
+            .map(|z| z.value.as_str())
+            .unwrap_or(self.spec.domain.value.as_str())
+    }
+
+    /// The directory the spec lives in; relative paths in it resolve here.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    fn check(&mut self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let s = &self.spec;
+        if s.api_version.value != API_VERSION {
+            out.push(
+                self.diagnostic(
+                    s.api_version.start,
+                    format!("unsupported apiVersion `{}`", s.api_version.value),
+                )
+                .with_hint(format!("this goldenpath reads `apiVersion: {API_VERSION}`")),
+            );
+        }
+        if s.kind.value != "Platform" {
+            out.push(self.diagnostic(
+                s.kind.start,
+                format!("expected `kind: Platform`, found `{}`", s.kind.value),
+            ));
+        }
+        if let Err(e) = names::check_label(&s.prefix.value, &s.prefix.value) {
+            out.push(self.diagnostic(s.prefix.start, format!("invalid prefix: {e}")));
+        }
+        if let Err(e) = names::check_name(&s.domain.value) {
+            out.push(self.diagnostic(s.domain.start, format!("invalid domain: {e}")));
+        }
+        if let Some(zone) = &s.dns.zone {
+            if let Err(e) = names::check_name(&zone.value) {
+                out.push(self.diagnostic(zone.start, format!("invalid zone: {e}")));
+            } else if !names::is_under(&s.domain.value, &zone.value) {
+                out.push(self.diagnostic(
+                    zone.start,
+                    format!(
+                        "the zone `{}` must be the domain `{}` or a parent of it",
+                        zone.value, s.domain.value
+                    ),
+                ));
+            }
+        }
+        if s.environments.is_empty() {
+            out.push(self.diagnostic(s.kind.start, "the spec declares no environments"));
+        }
+        for (name, env) in &s.environments {
+            if let Err(e) = names::check_label(&name.value, &name.value) {
+                out.push(self.diagnostic(name.start, format!("invalid environment name: {e}")));
+            }
+            if let Some(suffix) = &env.host_suffix {
+                if let Err(e) = names::check_name(&suffix.value) {
+                    out.push(self.diagnostic(suffix.start, format!("invalid hostSuffix: {e}")));
+                } else if !names::is_under(&suffix.value, &s.domain.value) {
+                    out.push(self.diagnostic(
+                        suffix.start,
+                        format!(
+                            "hostSuffix `{}` must be the domain `{}` or lie under it",
+                            suffix.value, s.domain.value
+                        ),
+                    ));
+                }
+            }
+            if let Some(ttl) = &env.persistent.ttl {
+                out.push(self.diagnostic(
+                    ttl.start,
+                    "a persistent deployment has no ttl; set it under `ephemeral:`",
+                ));
+            }
+            if let Some(ttl) = &env.ephemeral.ttl
+                && parse_duration(&ttl.value).is_none()
+            {
+                out.push(self.diagnostic(
+                    ttl.start,
+                    format!(
+                        "invalid ttl `{}`: expected a number and a unit, e.g. 30m, 24h or 7d",
+                        ttl.value
+                    ),
+                ));
+            }
+        }
+
+        // Names, duplicates.
+        let mut index = HashMap::new();
+        for (i, c) in s.components.iter().enumerate() {
+            let name = &c.name.value;
+            if let Err(e) = names::check_label(name, name) {
+                out.push(self.diagnostic(c.name.start, format!("invalid component name: {e}")));
+            }
+            if let Some(&first) = index.get(name.as_str()) {
+                let first: &ComponentSpec = &s.components[first];
+                out.push(
+                    self.diagnostic(c.name.start, format!("duplicate component `{name}`"))
+                        .with_hint(format!(
+                            "`{name}` is already declared at line {}; component names are unique",
+                            first.name.start.line
+                        )),
+                );
+            } else {
+                index.insert(name.clone(), i);
+            }
+        }
+        self.index = index.clone();
+        let s = &self.spec;
+
+        for c in &s.components {
+            let name = &c.name.value;
+            let plane = c.plane.value;
+            if plane == Plane::Foundational {
+                if let Some(modes) = &c.modes {
+                    out.push(self.diagnostic(
+                        modes.start,
+                        format!(
+                            "`{name}` is foundational; modes apply only to disposable components"
+                        ),
+                    ));
+                }
+            } else {
+                if c.protected.value {
+                    out.push(self.diagnostic(
+                        c.protected.start,
+                        format!(
+                            "`{name}` is disposable; only foundational components can be protected"
+                        ),
+                    ));
+                }
+                if let Some(modes) = &c.modes
+                    && modes.value.is_empty()
+                {
+                    out.push(self.diagnostic(
+                        modes.start,
+                        format!("`{name}` has no modes, so it would never run"),
+                    ));
+                }
+            }
+            let mut seen_needs = Vec::new();
+            for need in &c.needs {
+                let Some(r) = Ref::parse(&need.value) else {
+                    out.push(self.diagnostic(
+                        need.start,
+                        format!(
+                            "invalid need `{}`: expected a component name or `component/resource`",
+                            need.value
+                        ),
+                    ));
+                    continue;
+                };
+                if seen_needs.contains(&r) {
+                    out.push(
+                        self.diagnostic(need.start, format!("`{}` is listed twice", need.value)),
+                    );
+                }
+                seen_needs.push(r.clone());
+                if r.component == *name {
+                    out.push(self.diagnostic(need.start, format!("`{name}` cannot need itself")));
+                    continue;
+                }
+                let Some(&target) = index.get(&r.component) else {
+                    out.push(
+                        self.diagnostic(
+                            need.start,
+                            format!(
+                                "`{name}` needs `{}`, but no component `{}` is declared",
+                                need.value, r.component
+                            ),
+                        )
+                        .with_hint_opt(suggest(&r.component, index.keys())),
+                    );
+                    continue;
+                };
+                let target = &s.components[target];
+                if plane == Plane::Foundational && target.plane.value == Plane::Disposable {
+                    out.push(self.diagnostic(
+                        need.start,
+                        format!(
+                            "foundational `{name}` cannot need disposable `{}`: the foundational plane is deployed before any deployment",
+                            r.component
+                        ),
+                    ));
+                }
+            }
+            for host in &c.hosts {
+                if let Err(e) = names::check_name(&host.name.value) {
+                    out.push(self.diagnostic(host.name.start, format!("invalid host: {e}")));
+                }
+            }
+            for secret in &c.secrets {
+                match Ref::parse(&secret.from.value) {
+                    Some(Ref {
+                        component,
+                        resource: Some(_),
+                    }) if index.contains_key(&component) => {
+                        if !c.needs.iter().any(|n| {
+                            Ref::parse(&n.value).is_some_and(|r| r.component == component)
+                        }) {
+                            out.push(
+                                self.diagnostic(
+                                    secret.from.start,
+                                    format!(
+                                        "`{name}` reads a secret of `{component}` but does not need it"
+                                    ),
+                                )
+                                .with_hint(format!("add `{}` to `needs`", secret.from.value)),
+                            );
+                        }
+                    }
+                    Some(Ref {
+                        component,
+                        resource: Some(_),
+                    }) => out.push(
+                        self.diagnostic(
+                            secret.from.start,
+                            format!("no component `{component}` is declared"),
+                        )
+                        .with_hint_opt(suggest(&component, index.keys())),
+                    ),
+                    _ => out.push(self.diagnostic(
+                        secret.from.start,
+                        format!(
+                            "invalid secret source `{}`: expected `component/resource`, e.g. `rds/backstage`",
+                            secret.from.value
+                        ),
+                    )),
+                }
+            }
+        }
+        // Hosts are unique within a plane's deployment.
+        let mut hosts: BTreeMap<&str, &ComponentSpec> = BTreeMap::new();
+        for c in &s.components {
+            for h in &c.hosts {
+                if let Some(other) = hosts.insert(&h.name.value, c)
+                    && other.name.value != c.name.value
+                {
+                    out.push(self.diagnostic(
+                        h.name.start,
+                        format!(
+                            "host `{}` is already served by `{}`",
+                            h.name.value, other.name.value
+                        ),
+                    ));
+                }
+            }
+        }
+        if out.is_empty()
+            && let Some(cycle) = self.find_cycle()
+        {
+            let first = self
+                .component(&cycle[0])
+                .map(|c| c.name.start)
+                .unwrap_or_default();
+            out.push(
+                self.diagnostic(first, format!("dependency cycle: {}", cycle.join(" -> ")))
+                    .with_hint("remove one of these `needs` so the components can be ordered"),
+            );
+        }
+        out
+    }
+
+    /// A cycle in `needs`, as the list of names with the first repeated at
+    /// the end, or `None`.
+    fn find_cycle(&self) -> Option<Vec<String>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Active,
+            Done,
+        }
+        let comps = &self.spec.components;
+        let mut marks = vec![Mark::New; comps.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        fn visit(
+            p: &Platform,
+            i: usize,
+            marks: &mut [Mark],
+            stack: &mut Vec<usize>,
+        ) -> Option<Vec<String>> {
+            marks[i] = Mark::Active;
+            stack.push(i);
+            for need in &p.spec.components[i].needs {
+                let Some(r) = Ref::parse(&need.value) else {
+                    continue;
+                };
+                let Some(&j) = p.index.get(&r.component) else {
+                    continue;
+                };
+                match marks[j] {
+                    Mark::Active => {
+                        let from = stack.iter().position(|&k| k == j).unwrap_or(0);
+                        let mut names: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|&k| p.spec.components[k].name.value.clone())
+                            .collect();
+                        names.push(p.spec.components[j].name.value.clone());
+                        return Some(names);
+                    }
+                    Mark::New => {
+                        if let Some(c) = visit(p, j, marks, stack) {
+                            return Some(c);
+                        }
+                    }
+                    Mark::Done => {}
+                }
+            }
+            stack.pop();
+            marks[i] = Mark::Done;
+            None
+        }
+        for i in 0..comps.len() {
+            if marks[i] == Mark::New
+                && let Some(c) = visit(self, i, &mut marks, &mut stack)
+            {
+                return Some(c);
+            }
+        }
+        None
+    }
+}
+
+impl ComponentSpec {
+    /// Whether a disposable component runs in deployments of this mode.
+    pub fn runs_in(&self, mode: Mode) -> bool {
+        match &self.modes {
+            None => true,
+            Some(m) => m.value.contains(&mode),
+        }
+    }
+
+    /// The parsed `needs`.
+    pub fn need_refs(&self) -> impl Iterator<Item = (Ref, &Spanned<String>)> {
+        self.needs
+            .iter()
+            .filter_map(|n| Ref::parse(&n.value).map(|r| (r, n)))
+    }
+
+    /// The settings subtree, or an empty mapping positioned at the
+    /// component.
+    pub fn settings_node(&self) -> yaml::Node {
+        match &self.settings {
+            Some(raw) => raw.0.clone(),
+            None => yaml::Node::empty_map(self.name.start),
+        }
+    }
+}
+
+/// "did you mean" for a misspelt name among `candidates`.
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<String> {
+    candidates
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// Parses a duration such as `30m`, `24h` or `7d` into seconds.
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|&v| v > 0)
+}
+
+/// The JSON Schema of `goldenpath.yaml`, for editors.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(PlatformSpec);
+    serde_json::to_value(schema).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+environments:
+  dev: {}
+components:
+  - name: a
+    plane: disposable
+    tier: 0
+    driver: exec
+";
+
+    fn load(text: &str) -> Result<Platform, InvalidInput> {
+        Platform::from_source(Path::new("goldenpath.yaml"), text)
+    }
+
+    #[test]
+    fn minimal_spec_loads() {
+        let p = load(MINIMAL).unwrap();
+        assert_eq!(p.environment_names().collect::<Vec<_>>(), ["dev"]);
+        assert_eq!(p.zone(), "example.io");
+        assert!(p.component("a").is_some());
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let text = format!(
+            "{MINIMAL}    needs: [c]\n  - name: b\n    plane: disposable\n    tier: 0\n    driver: exec\n    needs: [a]\n  - name: c\n    plane: disposable\n    tier: 0\n    driver: exec\n    needs: [b]\n"
+        );
+        let err = load(&text).unwrap_err();
+        assert!(
+            err.0[0]
+                .message
+                .contains("dependency cycle: a -> c -> b -> a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Some(86400));
+        assert_eq!(parse_duration("7d"), Some(604800));
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("3w"), None);
+    }
+
+    #[test]
+    fn refs() {
+        assert_eq!(
+            Ref::parse("rds/backstage"),
+            Some(Ref {
+                component: "rds".into(),
+                resource: Some("backstage".into())
+            })
+        );
+        assert!(Ref::parse("rds/").is_none());
+        assert!(Ref::parse("rds/Bad").is_none());
+    }
+}

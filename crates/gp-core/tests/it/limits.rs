@@ -1,0 +1,153 @@
+use std::path::Path;
+
+use gp_core::{Contract, ContractError, Deployment, Platform, RecordType};
+
+fn platform(txt_prefix: &str) -> Platform {
+    let text = format!(
+        "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: gp
+domain: example.io
+owner: team
+dns:
+  txtPrefix: \"{txt_prefix}\"
+environments:
+  dev: {{}}
+components: []
+"
+    );
+    Platform::from_source(Path::new("goldenpath.yaml"), &text).unwrap()
+}
+
+fn build(p: &Platform) -> Contract<'_> {
+    Contract::new(
+        p,
+        "dev",
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_64_byte_label_is_refused_naming_it_and_the_limit() {
+    let p = platform("");
+    let label = "x".repeat(64);
+    let err = build(&p).hostname(&label, RecordType::A).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&label), "{msg}");
+    assert!(
+        msg.contains("64 bytes") && msg.contains("at most 63"),
+        "{msg}"
+    );
+    // 63 is fine (for the record itself; the TXT name is another matter).
+    assert!(matches!(
+        build(&p).hostname(&"x".repeat(63), RecordType::A),
+        Err(ContractError::TxtOverflow { .. })
+    ));
+}
+
+#[test]
+fn a_254_byte_name_is_refused_naming_it_and_the_limit() {
+    let p = platform("");
+    let c = build(&p);
+    let suffix_len = c.host_suffix().len(); // b-23-01-26-01.dev.example.io
+    // labels of 50 bytes joined by dots, topped up to reach exactly 254.
+    let mut relative = String::new();
+    while relative.len() + 1 + suffix_len < 254 {
+        let room = 254 - (relative.len() + 1 + suffix_len);
+        let take = room.min(50);
+        if !relative.is_empty() {
+            if room < 2 {
+                break;
+            }
+            relative.push('.');
+            relative.push_str(&"y".repeat((take - 1).max(1)));
+        } else {
+            relative.push_str(&"y".repeat(take));
+        }
+    }
+    let fqdn = format!("{relative}.{}", c.host_suffix());
+    assert_eq!(fqdn.len(), 254, "test setup");
+    let err = c.hostname(&relative, RecordType::A).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&fqdn), "{msg}");
+    assert!(
+        msg.contains("254 bytes") && msg.contains("at most 253"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_txt_name_that_overflows_only_because_of_the_prefix_is_refused() {
+    // a-{61 bytes} = 63 bytes fits without a prefix...
+    let label = "z".repeat(61);
+    let plain = platform("");
+    assert!(build(&plain).hostname(&label, RecordType::A).is_ok());
+    // ...and does not with ExternalDNS's txt prefix `gp-`.
+    let prefixed = platform("gp-");
+    let err = build(&prefixed)
+        .hostname(&label, RecordType::A)
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ContractError::TxtOverflow { .. }), "{msg}");
+    assert!(
+        msg.contains(&format!("gp-a-{label}.b-23-01-26-01.dev.example.io")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("66 bytes") && msg.contains("limit is 63"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_record_type_template_goes_into_the_prefix() {
+    let p = platform("%{record_type}-owner-");
+    let c = build(&p);
+    assert_eq!(
+        c.txt_owner_name("api.b-23-01-26-01.dev.example.io", RecordType::Cname),
+        "cname-owner-api.b-23-01-26-01.dev.example.io"
+    );
+}
+
+#[test]
+fn upper_case_and_underscore_labels_are_refused() {
+    let p = platform("");
+    for bad in ["Backstage", "back_stage"] {
+        let err = build(&p).hostname(bad, RecordType::A).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("label `{bad}`")), "{msg}");
+        assert!(msg.contains("lower-case letters, digits and `-`"), "{msg}");
+    }
+}
+
+#[test]
+fn an_ephemeral_host_outside_its_suffix_is_refused() {
+    let p = platform("");
+    let c = build(&p);
+    for outside in [
+        "backstage.dev.example.io",
+        "backstage.b-23-01-26-02.dev.example.io",
+        "b-23-01-26-01.dev.example.io",
+    ] {
+        let err = c.check_host(outside, RecordType::A).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ContractError::OutsideSuffix { .. }), "{msg}");
+        assert!(
+            msg.contains(outside) && msg.contains("b-23-01-26-01.dev.example.io"),
+            "{msg}"
+        );
+    }
+    assert!(
+        c.check_host("api.b-23-01-26-01.dev.example.io", RecordType::A)
+            .is_ok()
+    );
+    // The persistent deployment may publish anywhere under its suffix.
+    let persistent = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+    assert!(
+        persistent
+            .check_host("backstage.dev.example.io", RecordType::A)
+            .is_ok()
+    );
+}
