@@ -23,5 +23,32 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
             Some("build ids look like 23-01-26-01 (DD-MM-YY-NN), or use `auto`".into()),
         ));
     }
+    if let Some(e) = err.downcast_ref::<gp_registry::RegistryError>() {
+        use gp_registry::RegistryError as R;
+        return Some(match e {
+            R::BuildIdRetired { .. } => (
+                Code::Refused,
+                Some("use a new build id (--build-id auto), or re-use this one with --override-reason \"...\" (recorded with your name)".into()),
+            ),
+            R::LeaseHeld { env, deployment, .. } => (
+                Code::Refused,
+                Some(format!(
+                    "wait for it to finish, or if that process is gone: goldenpath lease unlock --env {env} {} --force --reason \"...\"",
+                    deployment_flag(deployment)
+                )),
+            ),
+            R::Location(_) | R::Invalid(_) => (Code::Invalid, None),
+            _ => (Code::Failed, None),
+        });
+    }
     None
+}
+
+/// The command-line flag selecting a deployment key.
+pub fn deployment_flag(key: &str) -> String {
+    match key {
+        "persistent" => String::new(),
+        "foundational" => "--foundational".into(),
+        build => format!("--build-id {build}"),
+    }
 }

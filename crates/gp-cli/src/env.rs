@@ -14,6 +14,15 @@ pub const STATE_DIR: &str = "GOLDENPATH_STATE_DIR";
 /// `--output`: `text` or `json`.
 pub const OUTPUT: &str = "GOLDENPATH_OUTPUT";
 
+/// `--registry`: `postgres://...` for a shared registry, or a SQLite path.
+pub const REGISTRY: &str = "GOLDENPATH_REGISTRY";
+/// Who is acting, recorded in the registry (default `$USER@host`).
+pub const ACTOR: &str = "GOLDENPATH_ACTOR";
+/// The source commit recorded with deployments and phases.
+pub const COMMIT: &str = "GOLDENPATH_COMMIT";
+/// The CI run URL recorded with deployments and phases.
+pub const RUN_URL: &str = "GOLDENPATH_RUN_URL";
+
 /// What each variable does, for `goldenpath env` and the README.
 pub const ALL: &[(&str, &str)] = &[
     (
@@ -25,6 +34,19 @@ pub const ALL: &[(&str, &str)] = &[
         "the state directory (--state-dir); default `stateDir` in the spec, else .goldenpath/ beside the spec",
     ),
     (OUTPUT, "output format, text or json (--output)"),
+    (
+        REGISTRY,
+        "the registry (--registry): postgres://user:password@host/db for a shared one, or a SQLite file; default registry.db in the state directory",
+    ),
+    (
+        ACTOR,
+        "who is acting, recorded in the registry; default $USER@hostname",
+    ),
+    (
+        COMMIT,
+        "source commit recorded with deployments and phases (else GITHUB_SHA)",
+    ),
+    (RUN_URL, "CI run URL recorded with deployments and phases"),
     ("NO_COLOR", "any non-empty value turns colour off"),
     (
         "RUST_LOG",

@@ -53,6 +53,10 @@ pub struct GlobalArgs {
     /// Default: `stateDir` in the spec, else `.goldenpath/` beside the spec.
     #[arg(long, global = true, env = env::STATE_DIR)]
     pub state_dir: Option<PathBuf>,
+    /// The registry: `postgres://...` for a shared one, or a SQLite file.
+    /// Default: registry.db in the state directory.
+    #[arg(long, global = true, env = env::REGISTRY, hide_env_values = true)]
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +71,15 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print shell completions.
     Completions(cmd::completions::CompletionsArgs),
+    /// Builds of an environment, from the registry.
+    #[command(subcommand)]
+    Builds(cmd::builds::BuildsCommand),
+    /// The registry: export, import, report, verify.
+    #[command(subcommand)]
+    Registry(cmd::registry::RegistryCommand),
+    /// Deployment leases: who is changing what.
+    #[command(subcommand)]
+    Lease(cmd::lease::LeaseCommand),
     /// List the environment variables goldenpath reads.
     Env,
     /// Print the resolved state directory (without creating it).
@@ -102,6 +115,9 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Init(args) => cmd::init::run(ctx, args),
         Command::Schema(args) => cmd::schema::run(ctx, args),
         Command::Completions(args) => cmd::completions::run(ctx, args, Cli::command()),
+        Command::Builds(c) => cmd::builds::run(ctx, c),
+        Command::Registry(c) => cmd::registry::run(ctx, c),
+        Command::Lease(c) => cmd::lease::run(ctx, c),
         Command::Env => env::print(ctx),
         Command::StateDir => {
             let dir = ctx.state_dir()?;

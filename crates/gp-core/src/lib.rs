@@ -23,6 +23,7 @@ pub mod contract;
 pub mod diag;
 pub mod model;
 pub mod names;
+pub mod secret;
 pub mod spec;
 pub mod yaml;
 
@@ -30,4 +31,5 @@ pub use build_id::{BuildId, BuildIdArg, BuildIdError};
 pub use contract::{Contract, ContractError, ContractView, HostView, RecordType};
 pub use diag::{Diagnostic, InvalidInput};
 pub use model::{Deployment, Mode, Plane, Tier};
+pub use secret::Secret;
 pub use spec::{ComponentSpec, Platform, PlatformSpec, Ref};

@@ -3,6 +3,8 @@
 //! and [`bind`]) real servers started from their binaries.
 #![allow(missing_docs)]
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -73,4 +75,26 @@ pub fn tempdir() -> tempfile::TempDir {
 /// Replaces `dir` in `text` with `[DIR]`, for stable snapshots.
 pub fn redact_dir(text: &str, dir: &Path) -> String {
     text.replace(&dir.display().to_string(), "[DIR]")
+}
+
+/// A random-looking token of `len` alphanumeric characters for throwaway
+/// test credentials (not for production secrets).
+pub fn random_token(len: usize) -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut h = RandomState::new().build_hasher();
+        h.write_usize(out.len());
+        let mut v = h.finish();
+        for _ in 0..8 {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[(v % ALPHABET.len() as u64) as usize] as char);
+            v /= ALPHABET.len() as u64;
+        }
+    }
+    out
 }

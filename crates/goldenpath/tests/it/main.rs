@@ -1,6 +1,7 @@
 //! End-to-end tests of the `goldenpath` binary.
 
 mod foundation;
+mod registry;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_goldenpath");

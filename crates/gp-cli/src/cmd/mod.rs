@@ -1,7 +1,51 @@
 //! One module per command.
 
+pub mod builds;
 pub mod completions;
 pub mod contract;
 pub mod init;
+pub mod lease;
+pub mod registry;
 pub mod schema;
 pub mod validate;
+
+use gp_core::{BuildId, Deployment};
+
+use crate::exit::CliError;
+
+/// Selects one deployment of an environment: `--build-id B` (a build),
+/// `--foundational` (the foundational plane) or neither (the persistent
+/// deployment).
+#[derive(Debug, clap::Args, Clone)]
+pub struct DeploymentArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// A build (DD-MM-YY-NN); without it, the persistent deployment.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    pub build_id: Option<String>,
+    /// The foundational plane.
+    #[arg(long)]
+    pub foundational: bool,
+}
+
+impl DeploymentArgs {
+    /// The deployment selected; `auto` is refused here.
+    pub fn deployment(&self) -> anyhow::Result<Deployment> {
+        if self.foundational {
+            return Ok(Deployment::Foundational);
+        }
+        match self.build_id.as_deref() {
+            None => Ok(Deployment::Persistent),
+            Some("auto") => Err(CliError::invalid("`auto` only makes sense for `deploy`")
+                .hint("name the build, e.g. --build-id 23-01-26-01")
+                .into()),
+            Some(b) => Ok(Deployment::Ephemeral(b.parse::<BuildId>()?)),
+        }
+    }
+}
+
+/// Formats µs since the epoch for tables.
+pub fn when(us: i64) -> String {
+    gp_registry::format_utc(us)
+}

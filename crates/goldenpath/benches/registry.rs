@@ -1,0 +1,172 @@
+//! `goldenpath registry report` over 1,000,000 finished phases and
+//! `goldenpath builds list` over 10,000 builds, on SQLite, timed end to end
+//! (process start to exit) as a user would see them. Median of 7 runs.
+//!
+//! `cargo bench -p goldenpath --bench registry`
+#![allow(clippy::print_stdout, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use gp_registry::{Location, Registry};
+
+const BIN: &str = env!("CARGO_BIN_EXE_goldenpath");
+const RUNS: usize = 7;
+
+fn time(args: &[&str], db: &Path) -> f64 {
+    let mut samples: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            let status = Command::new(BIN)
+                .args(args)
+                .arg("--registry")
+                .arg(db)
+                .stdout(Stdio::null())
+                .status()
+                .expect("run goldenpath");
+            assert!(status.success(), "{args:?} failed");
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[RUNS / 2]
+}
+
+fn populate(db: &Path, phases: u64, builds: u64) {
+    drop(Registry::open(&Location::Sqlite(db.to_path_buf())).expect("migrate"));
+    let mut conn = rusqlite::Connection::open(db).expect("open");
+    let tx = conn.transaction().expect("tx");
+    {
+        let mut stmt = tx
+            .prepare("INSERT INTO phase_events (id, phase_run, kind, env, deployment, build_id, phase, started_us, ended_us, duration_ms, exit_code, source, at_us) VALUES (?1, ?2, ?3, 'dev', ?4, ?4, ?5, ?6, ?7, ?8, ?9, 'bench', ?6)")
+            .expect("prepare");
+        let names = [
+            "init",
+            "plan",
+            "apply:cluster",
+            "apply:irsa",
+            "apply:argocd",
+            "gitops-render",
+            "dns",
+            "teardown",
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for i in 0..phases {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let run = format!("r{i}");
+            let build = format!("{:02}-01-26-{:02}", 1 + (i / 99) % 28, 1 + i % 99);
+            let phase = names[(i % names.len() as u64) as usize];
+            let start = 1_700_000_000_000_000i64 + i as i64 * 1_000_000;
+            let dur = 1_000 + (x % 600_000) as i64;
+            let exit = if x.is_multiple_of(17) { 1 } else { 0 };
+            stmt.execute(rusqlite::params![
+                format!("{run}:start"),
+                run,
+                "start",
+                build,
+                phase,
+                start,
+                None::<i64>,
+                None::<i64>,
+                None::<i64>
+            ])
+            .expect("insert");
+            stmt.execute(rusqlite::params![
+                format!("{run}:end"),
+                run,
+                "end",
+                build,
+                phase,
+                start,
+                start + dur * 1000,
+                dur,
+                exit
+            ])
+            .expect("insert");
+        }
+        let mut res = tx
+            .prepare("INSERT INTO reservations (id, env, build_id, date_prefix, seq, generation, actor, at_us) VALUES (?1, 'dev', ?2, ?3, ?4, 1, 'bench', ?5)")
+            .expect("prepare");
+        let mut ev = tx
+            .prepare("INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES (?1, 'dev', ?2, ?3, 'bench', ?4)")
+            .expect("prepare");
+        for i in 0..builds {
+            let day = 1 + (i / 99) % 28;
+            let month = 1 + (i / (99 * 28)) % 12;
+            let year = 20 + i / (99 * 28 * 12);
+            let prefix = format!("{day:02}-{month:02}-{year:02}");
+            let seq = 1 + i % 99;
+            let build = format!("{prefix}-{seq:02}");
+            let at = 1_700_000_000_000_000i64 + i as i64 * 60_000_000;
+            res.execute(rusqlite::params![
+                format!("res{i}"),
+                build,
+                prefix,
+                seq as i64,
+                at
+            ])
+            .expect("insert");
+            ev.execute(rusqlite::params![
+                format!("ev{i}a"),
+                build,
+                "deploy_started",
+                at + 1
+            ])
+            .expect("insert");
+            ev.execute(rusqlite::params![
+                format!("ev{i}b"),
+                build,
+                if i % 3 == 0 {
+                    "torn_down"
+                } else {
+                    "deploy_succeeded"
+                },
+                at + 2
+            ])
+            .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("registry.db");
+    let t = Instant::now();
+    populate(&db, 1_000_000, 10_000);
+    println!(
+        "populated 1,000,000 phases (2,000,000 events) and 10,000 builds in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let report = time(&["registry", "report"], &db);
+    println!(
+        "registry report over 1,000,000 phases: median {:.3}s of {RUNS} runs (goal < 0.5s)",
+        report
+    );
+    let report_env = time(
+        &[
+            "registry",
+            "report",
+            "--env",
+            "dev",
+            "--since",
+            "2023-11-20",
+        ],
+        &db,
+    );
+    println!(
+        "registry report --env dev --since 2023-11-20: median {:.3}s of {RUNS} runs",
+        report_env
+    );
+    let list = time(&["builds", "list", "--env", "dev"], &db);
+    println!(
+        "builds list over 10,000 builds: median {:.1}ms of {RUNS} runs (goal < 100ms)",
+        list * 1000.0
+    );
+}

@@ -1,0 +1,234 @@
+//! The registry through the CLI: builds, leases, export/import/report/verify.
+
+use gp_core::BuildIdArg;
+use gp_registry::{DeploymentEvent, Location, Registry, ReserveRequest, new_id, now_us};
+
+use crate::gp;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = gp_test::tempdir();
+        let spec = std::fs::read_to_string(gp_test::example("local/goldenpath.yaml")).unwrap();
+        std::fs::write(dir.path().join("goldenpath.yaml"), spec).unwrap();
+        Fixture { dir }
+    }
+    fn registry(&self) -> Registry {
+        Registry::open(&Location::Sqlite(
+            self.dir.path().join(".goldenpath/registry.db"),
+        ))
+        .unwrap()
+    }
+    fn run(&self, args: &[&str]) -> gp_test::Output {
+        let mut out = gp_test::run(
+            gp().current_dir(self.dir.path())
+                .env("GOLDENPATH_ACTOR", "tester")
+                .args(args),
+        );
+        out.stderr = gp_test::redact_dir(&out.stderr, self.dir.path());
+        out
+    }
+}
+
+#[test]
+fn import_export_report_verify() {
+    let f = Fixture::new();
+    let fixture =
+        gp_test::repo_root().join("crates/gp-registry/tests/it/fixtures/build_timings_mixed.csv");
+    let out = f.run(&["registry", "import", fixture.to_str().unwrap()]);
+    // Readable rows go in; the two unreadable ones are reported by line.
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(
+        out.stdout
+            .contains("7 rows, 5 imported, 0 already present, 2 not readable"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("build_timings_mixed.csv:6: row not imported: row has 4 columns"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "build_timings_mixed.csv:7: row not imported: duration_seconds `four minutes`"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("warning:")
+            && out.stderr.contains("`20250115-06` read as `15-01-25-06`"),
+        "{}",
+        out.stderr
+    );
+
+    let out = f.run(&["registry", "export", "--format", "csv"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert_eq!(out.stdout.lines().count(), 6);
+    assert!(out.stdout.starts_with("start_time_utc,end_time_utc,phase,env,build_id,duration_seconds,exit_code,flags,resources_added,resources_changed,resources_destroyed,log_path"));
+
+    let out = f.run(&[
+        "registry",
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        "build_timings.csv",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert_eq!(
+        std::fs::read_to_string(f.dir.path().join("build_timings.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        6
+    );
+
+    let out = f.run(&["registry", "report", "--env", "dev"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    insta::assert_snapshot!(out.stdout);
+    let out = f.run(&["registry", "report", "--since", "yesterday-ish"]);
+    assert_eq!(out.code, 2);
+
+    let out = f.run(&["registry", "verify"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(out.stdout.starts_with("registry ok"));
+}
+
+#[test]
+fn leases_expire_and_forced_unlocks_show_in_builds_show() {
+    let f = Fixture::new();
+    let reg = f.registry();
+    let mut req = ReserveRequest::new(
+        "dev",
+        BuildIdArg::Id("23-01-26-01".parse().unwrap()),
+        "ci@runner-1",
+    );
+    req.today = Some((23, 1, 26));
+    reg.reserve(&req).unwrap();
+    reg.record_deployment(&DeploymentEvent {
+        id: new_id(),
+        env: "dev".into(),
+        deployment: "23-01-26-01".into(),
+        run_id: None,
+        event: "deploy_started".into(),
+        actor: "ci@runner-1".into(),
+        commit_sha: None,
+        run_url: None,
+        detail: None,
+        at_us: now_us(),
+    })
+    .unwrap();
+    // An expired lease shows as expired, and the build as interrupted.
+    reg.lease_acquire("dev", "23-01-26-01", "ci@runner-1 pid 4242", 0)
+        .unwrap();
+    let out = f.run(&["lease", "list", "--env", "dev"]);
+    assert!(
+        out.stdout.contains("expired") && out.stdout.contains("ci@runner-1 pid 4242"),
+        "{}",
+        out.stdout
+    );
+    let out = f.run(&["builds", "list", "--env", "dev"]);
+    assert!(
+        out.stdout.contains("23-01-26-01  interrupted"),
+        "{}",
+        out.stdout
+    );
+
+    // A held lease: unlocking needs --force and a reason.
+    reg.lease_acquire("dev", "23-01-26-01", "ci@runner-2 pid 99", 600)
+        .unwrap();
+    let out = f.run(&["builds", "list", "--env", "dev"]);
+    assert!(
+        out.stdout.contains("23-01-26-01  deploying"),
+        "{}",
+        out.stdout
+    );
+    let out = f.run(&[
+        "lease",
+        "unlock",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    let out = f.run(&[
+        "lease",
+        "unlock",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--force",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    let out = f.run(&[
+        "lease",
+        "unlock",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--force",
+        "--reason",
+        "runner-2 was deleted",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stdout
+            .contains("ended by tester (runner-2 was deleted)"),
+        "{}",
+        out.stdout
+    );
+
+    let out = f.run(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stdout
+            .contains("force-unlocked by tester: runner-2 was deleted"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("lease-force-unlock") && out.stdout.contains("runner-2 was deleted"),
+        "{}",
+        out.stdout
+    );
+
+    let out = f.run(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["lease"]["state"], "force_unlocked");
+    assert_eq!(v["overrides"][0]["actor"], "tester");
+
+    let out = f.run(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "24-01-26-01",
+    ]);
+    assert_eq!(out.code, 2);
+}

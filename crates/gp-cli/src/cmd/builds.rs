@@ -1,0 +1,238 @@
+//! `goldenpath builds list|show`.
+
+use clap::{Args, Subcommand};
+use gp_core::BuildId;
+use serde::Serialize;
+
+use super::when;
+use crate::Context;
+use crate::exit::CliError;
+use crate::printer::table;
+
+/// `goldenpath builds ...`.
+#[derive(Debug, Subcommand)]
+pub enum BuildsCommand {
+    /// Builds of an environment, newest first, with their status.
+    List(ListArgs),
+    /// Everything the registry knows about one build.
+    Show(ShowArgs),
+}
+
+/// Arguments of `builds list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Show at most this many.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// Arguments of `builds show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// The build.
+    #[arg(long, value_name = "BUILD_ID")]
+    pub build_id: String,
+}
+
+/// The JSON shape of `builds show`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildDetail {
+    schema_version: u32,
+    env: String,
+    build_id: String,
+    reservation: Option<gp_registry::Reservation>,
+    status: String,
+    events: Vec<gp_registry::DeploymentEvent>,
+    phases: Vec<gp_registry::Phase>,
+    journal: Vec<gp_registry::JournalRow>,
+    lease: Option<gp_registry::LeaseState>,
+    overrides: Vec<gp_registry::Override>,
+}
+
+/// Runs `builds ...`.
+pub fn run(ctx: &Context, cmd: BuildsCommand) -> anyhow::Result<()> {
+    match cmd {
+        BuildsCommand::List(a) => list(ctx, a),
+        BuildsCommand::Show(a) => show(ctx, a),
+    }
+}
+
+fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
+    let mut builds = ctx.registry()?.builds(&a.env)?;
+    if let Some(n) = a.limit {
+        builds.truncate(n);
+    }
+    if ctx.printer.is_json() {
+        ctx.printer
+            .json(&serde_json::json!({"schemaVersion": 1, "env": a.env, "builds": builds}))?;
+        return Ok(());
+    }
+    if builds.is_empty() {
+        ctx.printer
+            .data(&format!("no builds recorded in {}", a.env))?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = builds
+        .iter()
+        .map(|b| {
+            vec![
+                b.build_id.clone(),
+                b.status.clone(),
+                when(b.reserved_us),
+                b.reserved_by.clone(),
+                when(b.updated_us),
+            ]
+        })
+        .collect();
+    ctx.printer.data(&table(
+        &["BUILD", "STATUS", "RESERVED", "BY", "UPDATED"],
+        &rows,
+    ))?;
+    Ok(())
+}
+
+fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
+    let build: BuildId = a.build_id.parse()?;
+    let reg = ctx.registry()?;
+    let key = build.to_string();
+    let reservation = reg.reservation(&a.env, build)?;
+    let events = reg.deployment_events(&a.env, &key)?;
+    if reservation.is_none() && events.is_empty() {
+        return Err(
+            CliError::invalid(format!("no build {key} is recorded in {}", a.env))
+                .hint(format!(
+                    "list the builds with: goldenpath builds list --env {}",
+                    a.env
+                ))
+                .into(),
+        );
+    }
+    let status = reg
+        .builds(&a.env)?
+        .into_iter()
+        .find(|b| b.build_id == key)
+        .map(|b| b.status)
+        .unwrap_or_else(|| "unknown".into());
+    let detail = BuildDetail {
+        schema_version: 1,
+        env: a.env.clone(),
+        build_id: key.clone(),
+        reservation,
+        status,
+        events,
+        phases: reg.phases(&a.env, Some(&key))?,
+        journal: reg.journal(&a.env, &key)?,
+        lease: reg.lease(&a.env, &key)?,
+        overrides: reg.overrides(&a.env, Some(&key))?,
+    };
+    if ctx.printer.is_json() {
+        ctx.printer.json(&detail)?;
+        return Ok(());
+    }
+    let mut out = format!("build {key} in {}: {}\n", a.env, detail.status);
+    if let Some(r) = &detail.reservation {
+        out.push_str(&format!(
+            "reserved {} by {} (generation {}{})\n",
+            when(r.at_us),
+            r.actor,
+            r.generation,
+            r.reason
+                .as_ref()
+                .map(|x| format!(", override: {x}"))
+                .unwrap_or_default()
+        ));
+    }
+    if !detail.events.is_empty() {
+        out.push_str("\nEVENTS\n");
+        let rows: Vec<Vec<String>> = detail
+            .events
+            .iter()
+            .map(|e| vec![when(e.at_us), e.event.clone(), e.actor.clone()])
+            .collect();
+        out.push_str(&table(&["AT", "EVENT", "BY"], &rows));
+    }
+    if !detail.phases.is_empty() {
+        out.push_str("\nPHASES\n");
+        let rows: Vec<Vec<String>> = detail
+            .phases
+            .iter()
+            .map(|p| {
+                vec![
+                    p.phase.clone(),
+                    when(p.started_us),
+                    p.duration_ms()
+                        .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                        .unwrap_or_default(),
+                    p.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                    format!(
+                        "+{} ~{} -{}",
+                        p.added.unwrap_or(0),
+                        p.changed.unwrap_or(0),
+                        p.destroyed.unwrap_or(0)
+                    ),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["PHASE", "STARTED", "DURATION", "EXIT", "RESOURCES"],
+            &rows,
+        ));
+    }
+    if !detail.journal.is_empty() {
+        out.push_str(&format!("\nJOURNAL: {} entries\n", detail.journal.len()));
+        let rows: Vec<Vec<String>> = detail
+            .journal
+            .iter()
+            .map(|j| {
+                vec![
+                    j.seq.to_string(),
+                    format!("{:?}", j.entry.stage).to_lowercase(),
+                    j.entry.component.clone(),
+                    j.entry.action.clone(),
+                    j.entry.resource.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["SEQ", "STAGE", "COMPONENT", "ACTION", "RESOURCE"],
+            &rows,
+        ));
+    }
+    if let Some(l) = &detail.lease {
+        out.push_str(&format!(
+            "\nLEASE {} held by {}: {}{}\n",
+            l.lease_id,
+            l.holder,
+            l.state.replace('_', "-"),
+            match (&l.ended_by, &l.reason) {
+                (Some(by), Some(why)) => format!(" by {by}: {why}"),
+                _ => String::new(),
+            }
+        ));
+    }
+    if !detail.overrides.is_empty() {
+        out.push_str("\nOVERRIDES\n");
+        let rows: Vec<Vec<String>> = detail
+            .overrides
+            .iter()
+            .map(|o| {
+                vec![
+                    when(o.at_us),
+                    o.kind.clone(),
+                    o.actor.clone(),
+                    o.reason.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["AT", "KIND", "BY", "REASON"], &rows));
+    }
+    ctx.printer.data(&out)?;
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! `goldenpath registry export|import|report|verify`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::Context;
+use crate::exit::{CliError, Code, Reported};
+use crate::printer::table;
+
+/// `goldenpath registry ...`.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Write every finished phase as build_timings.csv (12 columns) or JSON.
+    Export(ExportArgs),
+    /// Read build_timings.csv files (12-, 11- or 9-column layouts).
+    Import(ImportArgs),
+    /// Per phase: runs, success rate, p50/p95 of successful durations.
+    Report(ReportArgs),
+    /// Check the ledger's own invariants; exit 1 on any breach.
+    Verify,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// build_timings.csv, 12 columns.
+    Csv,
+    /// A JSON array of phases.
+    Json,
+}
+
+/// Arguments of `registry export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// Only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Write to this file instead of stdout (written whole or not at all).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `registry import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `registry report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Only phases that started on or after this date or time (UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+/// Runs `registry ...`.
+pub fn run(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<()> {
+    match cmd {
+        RegistryCommand::Export(a) => export(ctx, a),
+        RegistryCommand::Import(a) => import(ctx, a),
+        RegistryCommand::Report(a) => report(ctx, a),
+        RegistryCommand::Verify => verify(ctx),
+    }
+}
+
+fn export(ctx: &Context, a: ExportArgs) -> anyhow::Result<()> {
+    let reg = ctx.registry()?;
+    let mut buf = Vec::new();
+    match a.format {
+        Format::Csv => {
+            gp_registry::export_csv(reg, a.env.as_deref(), &mut buf)?;
+        }
+        Format::Json => {
+            let phases = match &a.env {
+                Some(e) => reg.phases(e, None)?,
+                None => {
+                    let mut all = Vec::new();
+                    if let Ok(platform) = ctx.platform() {
+                        for env in platform.environment_names() {
+                            all.extend(reg.phases(env, None)?);
+                        }
+                    }
+                    all
+                }
+            };
+            buf = serde_json::to_vec_pretty(
+                &serde_json::json!({"schemaVersion": 1, "phases": phases}),
+            )?;
+            buf.push(b'\n');
+        }
+    }
+    match a.out {
+        None => ctx.printer.data(&String::from_utf8_lossy(&buf))?,
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("cannot write into {}", dir.display()))?;
+            std::io::Write::write_all(&mut tmp, &buf)?;
+            tmp.persist(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            ctx.printer.status(&format!("wrote {}", path.display()));
+        }
+    }
+    Ok(())
+}
+
+fn import(ctx: &Context, a: ImportArgs) -> anyhow::Result<()> {
+    let reg = ctx.registry()?;
+    let mut any_problem = false;
+    let mut reports = Vec::new();
+    for file in &a.files {
+        let mut f = std::fs::File::open(file)
+            .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
+        let report = gp_registry::import_csv(reg, &mut f, &file.display().to_string())?;
+        any_problem |= !report.problems.is_empty();
+        if !ctx.printer.is_json() {
+            for n in &report.notes {
+                ctx.printer
+                    .warn(&format!("{}:{}: {}", file.display(), n.line, n.reason));
+            }
+            for p in &report.problems {
+                ctx.printer.error(
+                    &format!(
+                        "{}:{}: row not imported: {}",
+                        file.display(),
+                        p.line,
+                        p.reason
+                    ),
+                    &[],
+                    None,
+                );
+            }
+            ctx.printer.data(&format!(
+                "{}: {} rows, {} imported, {} already present, {} not readable",
+                file.display(),
+                report.rows,
+                report.imported,
+                report.duplicates,
+                report.problems.len()
+            ))?;
+        }
+        reports.push(serde_json::json!({"file": file.display().to_string(), "report": report}));
+    }
+    if ctx.printer.is_json() {
+        ctx.printer
+            .json(&serde_json::json!({"schemaVersion": 1, "files": reports}))?;
+    }
+    if any_problem {
+        // The readable rows are in; the unreadable ones are listed above.
+        return Err(Reported(Code::Invalid).into());
+    }
+    Ok(())
+}
+
+fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
+    let since = match &a.since {
+        None => None,
+        Some(s) => Some(gp_registry::parse_utc(s).ok_or_else(|| {
+            CliError::invalid(format!("--since `{s}` is not a date or time"))
+                .hint("use e.g. 2026-01-01 or 2026-01-01T12:00:00Z")
+        })?),
+    };
+    let stats = gp_registry::report(ctx.registry()?, a.env.as_deref(), since)?;
+    if ctx.printer.is_json() {
+        ctx.printer
+            .json(&serde_json::json!({"schemaVersion": 1, "phases": stats}))?;
+        return Ok(());
+    }
+    if stats.is_empty() {
+        ctx.printer.data("no finished phases recorded")?;
+        return Ok(());
+    }
+    let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}s")).unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = stats
+        .iter()
+        .map(|s| {
+            vec![
+                s.phase.clone(),
+                s.count.to_string(),
+                s.succeeded.to_string(),
+                s.failed.to_string(),
+                format!("{:.1}%", s.success_rate * 100.0),
+                secs(s.p50_seconds),
+                secs(s.p95_seconds),
+            ]
+        })
+        .collect();
+    ctx.printer.data(&table(
+        &[
+            "PHASE", "RUNS", "OK", "FAILED", "SUCCESS", "P50 (OK)", "P95 (OK)",
+        ],
+        &rows,
+    ))?;
+    Ok(())
+}
+
+fn verify(ctx: &Context) -> anyhow::Result<()> {
+    let breaches = ctx.registry()?.verify()?;
+    if ctx.printer.is_json() {
+        ctx.printer
+            .json(&serde_json::json!({"schemaVersion": 1, "ok": breaches.is_empty(), "breaches": breaches}))?;
+    } else if breaches.is_empty() {
+        ctx.printer.data("registry ok: journals without gaps, every finished phase has a start, leases consistent")?;
+    } else {
+        for b in &breaches {
+            ctx.printer
+                .error(&format!("{}: {}", b.check, b.detail), &[], None);
+        }
+    }
+    if breaches.is_empty() {
+        Ok(())
+    } else {
+        Err(Reported(Code::Failed).into())
+    }
+}

@@ -1,0 +1,115 @@
+//! `registry report`: per phase, how often it ran, how often it succeeded,
+//! and how long successful runs took. Failures are counted apart and never
+//! averaged into durations.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::{Registry, RegistryError};
+
+/// Statistics of one phase.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseStats {
+    /// Phase name.
+    pub phase: String,
+    /// Finished runs.
+    pub count: u64,
+    /// Runs that exited 0.
+    pub succeeded: u64,
+    /// Runs that did not.
+    pub failed: u64,
+    /// `succeeded / count`.
+    pub success_rate: f64,
+    /// Median duration of successful runs, seconds.
+    pub p50_seconds: Option<f64>,
+    /// 95th percentile duration of successful runs, seconds.
+    pub p95_seconds: Option<f64>,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    let idx = rank.clamp(1, sorted.len()) - 1;
+    Some(sorted[idx] as f64 / 1000.0)
+}
+
+/// Per-phase statistics over finished phases, optionally of one
+/// environment and since a time (µs).
+pub fn report(
+    registry: &Registry,
+    env: Option<&str>,
+    since_us: Option<i64>,
+) -> Result<Vec<PhaseStats>, RegistryError> {
+    // One pass over a covering index; no row is materialised beyond the
+    // per-phase duration lists.
+    let mut by_phase: HashMap<String, (u64, Vec<i64>)> = HashMap::new();
+    let since = since_us.unwrap_or(i64::MIN);
+    registry.with_db(|db| {
+        let mut visit = |r: &dyn crate::db::Row| {
+            let phase = r.text(0).unwrap_or_default();
+            let exit = r.int(1);
+            let duration = r.int(2);
+            let entry = match by_phase.get_mut(phase) {
+                Some(e) => e,
+                None => by_phase.entry(phase.to_string()).or_default(),
+            };
+            match (exit, duration) {
+                (Some(0), Some(d)) => entry.1.push(d),
+                _ => entry.0 += 1,
+            }
+            Ok(())
+        };
+        match env {
+            Some(e) => db.query(
+                "SELECT phase, exit_code, duration_ms FROM phase_events WHERE kind = 'end' AND env = ? AND started_us >= ?",
+                &[e.into(), since.into()],
+                &mut visit,
+            ),
+            None => db.query(
+                "SELECT phase, exit_code, duration_ms FROM phase_events WHERE kind = 'end' AND started_us >= ?",
+                &[since.into()],
+                &mut visit,
+            ),
+        }
+    })?;
+    let mut out: Vec<PhaseStats> = by_phase
+        .into_iter()
+        .map(|(phase, (failed, mut ok))| {
+            ok.sort_unstable();
+            let succeeded = ok.len() as u64;
+            let count = succeeded + failed;
+            PhaseStats {
+                phase,
+                count,
+                succeeded,
+                failed,
+                success_rate: if count == 0 {
+                    0.0
+                } else {
+                    succeeded as f64 / count as f64
+                },
+                p50_seconds: percentile(&ok, 50.0),
+                p95_seconds: percentile(&ok, 95.0),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.phase.cmp(&b.phase));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<i64> = (1..=100).map(|s| s * 1000).collect();
+        assert_eq!(super::percentile(&v, 50.0), Some(50.0));
+        assert_eq!(super::percentile(&v, 95.0), Some(95.0));
+        assert_eq!(super::percentile(&[7000], 95.0), Some(7.0));
+        assert_eq!(super::percentile(&[], 50.0), None);
+    }
+}
