@@ -316,6 +316,40 @@ impl Node {
         }
     }
 
+    /// A node holding `value`, positioned at `at` (used when a reference
+    /// is replaced by a structured output).
+    pub fn from_json(value: &serde_json::Value, at: Pos) -> Node {
+        use serde_json::Value;
+        let kind = match value {
+            Value::Null => NodeKind::Scalar("null".into(), Style::Plain),
+            Value::Bool(b) => NodeKind::Scalar(b.to_string(), Style::Plain),
+            Value::Number(n) => NodeKind::Scalar(n.to_string(), Style::Plain),
+            Value::String(s) => NodeKind::Scalar(s.clone(), Style::Quoted),
+            Value::Array(items) => {
+                NodeKind::Seq(items.iter().map(|v| Node::from_json(v, at)).collect())
+            }
+            Value::Object(map) => NodeKind::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        (
+                            Node {
+                                kind: NodeKind::Scalar(k.clone(), Style::Quoted),
+                                start: at,
+                                end: at,
+                            },
+                            Node::from_json(v, at),
+                        )
+                    })
+                    .collect(),
+            ),
+        };
+        Node {
+            kind,
+            start: at,
+            end: at,
+        }
+    }
+
     /// Converts to JSON with YAML 1.2 core-schema typing of plain scalars.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
@@ -495,20 +529,51 @@ impl Error {
 /// Reads a typed value from a node. Errors carry the position of the node
 /// they concern.
 pub fn from_node<'a, T: Deserialize<'a>>(node: &'a Node) -> Result<T, Error> {
-    T::deserialize(NodeDeserializer(node))
+    T::deserialize(NodeDeserializer::new(node))
+}
+
+/// Like [`from_node`], for settings that still hold `${component.output}`
+/// references: a scalar that is exactly a reference reads as a number or
+/// boolean would (zero, false) instead of failing, so the rest of the
+/// settings can be checked before the outputs exist.
+pub fn from_node_with_placeholders<'a, T: Deserialize<'a>>(node: &'a Node) -> Result<T, Error> {
+    T::deserialize(NodeDeserializer {
+        node,
+        placeholders: true,
+    })
+}
+
+/// Whether `s` is exactly one `${...}` reference.
+pub fn is_reference(s: &str) -> bool {
+    s.starts_with("${") && s.ends_with('}') && s[2..s.len() - 1].find(['{', '}']).is_none()
 }
 
 /// A serde deserializer over a borrowed [`Node`].
 #[derive(Clone, Copy)]
-pub struct NodeDeserializer<'a>(pub &'a Node);
+pub struct NodeDeserializer<'a> {
+    node: &'a Node,
+    placeholders: bool,
+}
 
 impl<'a> NodeDeserializer<'a> {
+    /// A strict deserializer over `node`.
+    pub fn new(node: &'a Node) -> Self {
+        Self {
+            node,
+            placeholders: false,
+        }
+    }
+
     fn node(&self) -> &'a Node {
-        self.0
+        self.node
+    }
+
+    fn placeholder(&self) -> bool {
+        self.placeholders && matches!(&self.node.kind, NodeKind::Scalar(s, _) if is_reference(s))
     }
 
     fn invalid(&self, expected: &str) -> Error {
-        let found = match &self.0.kind {
+        let found = match &self.node.kind {
             NodeKind::Scalar(s, Style::Plain) if is_null_text(s) => "null".to_string(),
             NodeKind::Scalar(s, _) => format!("`{s}`"),
             NodeKind::Seq(_) => "a list".into(),
@@ -516,13 +581,13 @@ impl<'a> NodeDeserializer<'a> {
         };
         Error {
             message: format!("expected {expected}, found {found}"),
-            pos: Some(self.0.start),
+            pos: Some(self.node.start),
             hint: None,
         }
     }
 
     fn plain(&self) -> Option<&'a str> {
-        match &self.0.kind {
+        match &self.node.kind {
             NodeKind::Scalar(s, Style::Plain) => Some(s),
             _ => None,
         }
@@ -532,6 +597,9 @@ impl<'a> NodeDeserializer<'a> {
 macro_rules! deserialize_int {
     ($method:ident, $visit:ident, $ty:ty, $what:literal) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            if self.placeholder() {
+                return visitor.$visit::<Error>(0);
+            }
             let value = self
                 .plain()
                 .and_then(parse_int)
@@ -539,7 +607,7 @@ macro_rules! deserialize_int {
                 .ok_or_else(|| self.invalid($what))?;
             visitor
                 .$visit::<Error>(value)
-                .map_err(|e: Error| e.at(self.0.start))
+                .map_err(|e: Error| e.at(self.node.start))
         }
     };
 }
@@ -560,16 +628,21 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
             NodeKind::Scalar(s, _) => visitor.visit_borrowed_str(s),
             NodeKind::Seq(items) => visitor.visit_seq(SeqAccess {
                 items: items.iter(),
+                placeholders: self.placeholders,
             }),
             NodeKind::Map(entries) => visitor.visit_map(MapAccess {
                 entries: entries.iter(),
                 value: None,
+                placeholders: self.placeholders,
             }),
         };
         result.map_err(|e| e.at(node.start))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.placeholder() {
+            return visitor.visit_bool(false);
+        }
         match self.plain().map(resolve_plain) {
             Some(Plain::Bool(b)) => visitor.visit_bool(b),
             _ => Err(self.invalid("`true` or `false`")),
@@ -590,12 +663,15 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        if self.placeholder() {
+            return visitor.visit_f64(0.0);
+        }
         match self.plain().map(resolve_plain) {
             Some(Plain::Int(i)) => visitor.visit_f64(i as f64),
             Some(Plain::Float(f)) => visitor.visit_f64(f),
             _ => Err(self.invalid("a number")),
         }
-        .map_err(|e| e.at(self.0.start))
+        .map_err(|e| e.at(self.node.start))
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -603,13 +679,13 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.0.kind {
+        match &self.node.kind {
             NodeKind::Scalar(s, style) if !(*style == Style::Plain && is_null_text(s)) => {
                 visitor.visit_borrowed_str(s)
             }
             _ => Err(self.invalid("a string")),
         }
-        .map_err(|e| e.at(self.0.start))
+        .map_err(|e| e.at(self.node.start))
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -625,7 +701,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if self.0.is_null() {
+        if self.node.is_null() {
             visitor.visit_none()
         } else {
             visitor.visit_some(self)
@@ -633,7 +709,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if self.0.is_null() {
+        if self.node.is_null() {
             visitor.visit_unit()
         } else {
             Err(self.invalid("null"))
@@ -655,25 +731,30 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     ) -> Result<V::Value, Error> {
         if name == SPANNED_MARKER {
             return visitor.visit_seq(SpannedAccess {
-                node: self.0,
+                node: self.node,
                 step: 0,
+                placeholders: self.placeholders,
             });
         }
         if name == NODE_MARKER {
-            return visitor.visit_u64(node_handoff::put(self.0));
+            return visitor.visit_u64(node_handoff::put(self.node));
         }
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.0.kind {
+        match &self.node.kind {
             NodeKind::Seq(items) => visitor.visit_seq(SeqAccess {
                 items: items.iter(),
+                placeholders: self.placeholders,
             }),
-            _ if self.0.is_null() => visitor.visit_seq(SeqAccess { items: [].iter() }),
+            _ if self.node.is_null() => visitor.visit_seq(SeqAccess {
+                items: [].iter(),
+                placeholders: self.placeholders,
+            }),
             _ => Err(self.invalid("a list")),
         }
-        .map_err(|e| e.at(self.0.start))
+        .map_err(|e| e.at(self.node.start))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -694,18 +775,20 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match &self.0.kind {
+        match &self.node.kind {
             NodeKind::Map(entries) => visitor.visit_map(MapAccess {
                 entries: entries.iter(),
                 value: None,
+                placeholders: self.placeholders,
             }),
-            _ if self.0.is_null() => visitor.visit_map(MapAccess {
+            _ if self.node.is_null() => visitor.visit_map(MapAccess {
                 entries: [].iter(),
                 value: None,
+                placeholders: self.placeholders,
             }),
             _ => Err(self.invalid("a mapping")),
         }
-        .map_err(|e| e.at(self.0.start))
+        .map_err(|e| e.at(self.node.start))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -723,15 +806,19 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match &self.0.kind {
-            NodeKind::Scalar(s, _) if !self.0.is_null() => visitor
+        match &self.node.kind {
+            NodeKind::Scalar(s, _) if !self.node.is_null() => visitor
                 .visit_enum(s.as_str().into_deserializer())
-                .map_err(|e: Error| e.at(self.0.start)),
+                .map_err(|e: Error| e.at(self.node.start)),
             NodeKind::Map(entries) if entries.len() == 1 => {
                 let (k, v) = &entries[0];
                 visitor
-                    .visit_enum(EnumAccess { key: k, value: v })
-                    .map_err(|e| e.at(self.0.start))
+                    .visit_enum(EnumAccess {
+                        key: k,
+                        value: v,
+                        placeholders: self.placeholders,
+                    })
+                    .map_err(|e| e.at(self.node.start))
             }
             _ => Err(self.invalid("one of the listed values")),
         }
@@ -748,6 +835,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
 
 struct SeqAccess<'a> {
     items: std::slice::Iter<'a, Node>,
+    placeholders: bool,
 }
 
 impl<'de> de::SeqAccess<'de> for SeqAccess<'de> {
@@ -759,7 +847,10 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'de> {
         match self.items.next() {
             None => Ok(None),
             Some(node) => seed
-                .deserialize(NodeDeserializer(node))
+                .deserialize(NodeDeserializer {
+                    node,
+                    placeholders: self.placeholders,
+                })
                 .map(Some)
                 .map_err(|e| e.at(node.start)),
         }
@@ -772,6 +863,7 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'de> {
 struct MapAccess<'a> {
     entries: std::slice::Iter<'a, (Node, Node)>,
     value: Option<&'a Node>,
+    placeholders: bool,
 }
 
 impl<'de> de::MapAccess<'de> for MapAccess<'de> {
@@ -784,7 +876,7 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
             None => Ok(None),
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(NodeDeserializer(k))
+                seed.deserialize(NodeDeserializer::new(k))
                     .map(Some)
                     .map_err(|e| e.at(k.start))
             }
@@ -794,8 +886,11 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
         let Some(v) = self.value.take() else {
             return Err(de::Error::custom("value requested before key"));
         };
-        seed.deserialize(NodeDeserializer(v))
-            .map_err(|e| e.at(v.start))
+        seed.deserialize(NodeDeserializer {
+            node: v,
+            placeholders: self.placeholders,
+        })
+        .map_err(|e| e.at(v.start))
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.entries.len())
@@ -805,6 +900,7 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
 struct EnumAccess<'a> {
     key: &'a Node,
     value: &'a Node,
+    placeholders: bool,
 }
 
 impl<'de> de::EnumAccess<'de> for EnumAccess<'de> {
@@ -815,16 +911,22 @@ impl<'de> de::EnumAccess<'de> for EnumAccess<'de> {
         seed: V,
     ) -> Result<(V::Value, Self::Variant), Error> {
         let v = seed
-            .deserialize(NodeDeserializer(self.key))
+            .deserialize(NodeDeserializer::new(self.key))
             .map_err(|e| e.at(self.key.start))?;
-        Ok((v, NodeDeserializer(self.value)))
+        Ok((
+            v,
+            NodeDeserializer {
+                node: self.value,
+                placeholders: self.placeholders,
+            },
+        ))
     }
 }
 
 impl<'de> de::VariantAccess<'de> for NodeDeserializer<'de> {
     type Error = Error;
     fn unit_variant(self) -> Result<(), Error> {
-        if self.0.is_null() {
+        if self.node.is_null() {
             Ok(())
         } else {
             Err(self.invalid("no value"))
@@ -851,6 +953,7 @@ const NODE_MARKER: &str = "$gp::yaml::RawNode";
 struct SpannedAccess<'a> {
     node: &'a Node,
     step: u8,
+    placeholders: bool,
 }
 
 impl<'de> de::SeqAccess<'de> for SpannedAccess<'de> {
@@ -872,7 +975,10 @@ impl<'de> de::SeqAccess<'de> for SpannedAccess<'de> {
             5 => number(n.end.offset as u64),
             6 => {
                 return seed
-                    .deserialize(NodeDeserializer(n))
+                    .deserialize(NodeDeserializer {
+                        node: n,
+                        placeholders: self.placeholders,
+                    })
                     .map(Some)
                     .map_err(|e| e.at(n.start));
             }
@@ -1136,6 +1242,27 @@ mod tests {
         assert_eq!((err.pos.line, err.pos.col), (3, 1));
         let err = parse("a: [1\nb: 2\n").unwrap_err();
         assert_eq!(err.pos.line, 2);
+    }
+
+    #[test]
+    fn placeholders_stand_in_for_numbers_until_resolved() {
+        #[derive(Deserialize)]
+        struct S {
+            port: u16,
+            tls: bool,
+            host: String,
+        }
+        let node = parse("port: ${rds.port}\ntls: ${x.tls}\nhost: ${rds.host}\n")
+            .unwrap()
+            .unwrap();
+        assert!(from_node::<S>(&node).is_err());
+        let s: S = from_node_with_placeholders(&node).unwrap();
+        assert_eq!((s.port, s.tls, s.host.as_str()), (0, false, "${rds.host}"));
+        // Only whole references are tolerated.
+        let node = parse("port: x${rds.port}\ntls: true\nhost: h\n")
+            .unwrap()
+            .unwrap();
+        assert!(from_node_with_placeholders::<S>(&node).is_err());
     }
 
     #[test]

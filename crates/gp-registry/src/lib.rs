@@ -1016,6 +1016,96 @@ impl Registry {
         })
     }
 
+    /// Takes over a lease whose holder is known to be gone (a process on
+    /// this machine that no longer runs): the old lease is recorded as
+    /// expired with that reason, then a new one is acquired. Refused if the
+    /// lease changed hands meanwhile.
+    pub fn lease_take_over_abandoned(
+        &self,
+        env: &str,
+        deployment: &str,
+        abandoned_holder: &str,
+        holder: &str,
+        ttl_s: i64,
+    ) -> Result<Lease, RegistryError> {
+        let lock = format!("lease/{env}/{deployment}");
+        self.tx(Some(&lock), |db| {
+            let now = now_us();
+            if let Some(current) = lease_state(db, env, deployment, now)?
+                && (current.state == "held" || current.state == "expired")
+            {
+                if current.holder != abandoned_holder {
+                    return Err(RegistryError::LeaseHeld {
+                        env: env.into(),
+                        deployment: deployment.into(),
+                        holder: current.holder,
+                        lease_id: current.lease_id,
+                        expires: format_utc(current.expires_us),
+                    });
+                }
+                insert_lease_event(
+                    db,
+                    env,
+                    deployment,
+                    &current.lease_id,
+                    "expire",
+                    &current.holder,
+                    None,
+                    Some(holder),
+                    Some("the holder process is no longer running on this machine"),
+                    now,
+                )?;
+            }
+            let lease = Lease {
+                env: env.into(),
+                deployment: deployment.into(),
+                lease_id: new_id(),
+                holder: holder.into(),
+                expires_us: now + ttl_s * 1_000_000,
+            };
+            insert_lease_event(
+                db,
+                env,
+                deployment,
+                &lease.lease_id,
+                "acquire",
+                holder,
+                Some(lease.expires_us),
+                None,
+                None,
+                now,
+            )?;
+            Ok(lease)
+        })
+    }
+
+    /// The id `auto` would reserve now, without reserving it.
+    pub fn next_auto(
+        &self,
+        env: &str,
+        today: Option<(u8, u8, u8)>,
+    ) -> Result<BuildId, RegistryError> {
+        let (d, m, y) = today.unwrap_or_else(time::today_utc);
+        let first = BuildId::new(d, m, y, 1).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        let max = self
+            .with(|db| {
+                db.scalar(
+                    "SELECT MAX(seq) FROM reservations WHERE env = ? AND date_prefix = ?",
+                    &[env.into(), first.date_prefix().into()],
+                )
+            })?
+            .unwrap_or(0);
+        if max >= 99 {
+            return Err(RegistryError::AutoExhausted {
+                env: env.into(),
+                date: first.date_prefix(),
+            });
+        }
+        first
+            .with_seq(u8::try_from(max + 1).unwrap_or(99))
+            .map_err(|e| RegistryError::Invalid(e.to_string()))
+    }
+
     /// Extends our lease. Fails if it was lost (expired and taken, or
     /// force-unlocked).
     pub fn lease_renew(&self, lease: &Lease, ttl_s: i64) -> Result<Lease, RegistryError> {

@@ -1,0 +1,505 @@
+//! The driver interface: how goldenpath talks to real systems.
+//!
+//! A [`Driver`] deploys one kind of component. It
+//!
+//! - **validates** a component's settings without I/O ([`Driver::validate`]),
+//!   returning diagnostics with file, line and column;
+//! - **observes** what exists ([`Driver::observe`]);
+//! - **applies** the desired state ([`Driver::apply`]), journalling every
+//!   resource-level action through the [`Recorder`] *before* it runs and
+//!   *after* it finishes, so that a crash leaves a journal from which teardown
+//!   can remove exactly what was created;
+//! - **destroys** one journalled resource ([`Driver::destroy`]) and reports
+//!   whether one still exists ([`Driver::exists`]) for the orphan check.
+//!
+//! Every operation is idempotent. Errors say whether retrying can help
+//! ([`ErrorKind`]); the executor's retry policy reads nothing else.
+//! [`conformance`] holds the suite every driver must pass, and [`exec`] the
+//! driver that runs commands for steps no other driver covers.
+//!
+//! ```
+//! use gp_driver::{DriverError, ErrorKind};
+//! let e = DriverError::retryable("server not answering");
+//! assert_eq!(e.kind, ErrorKind::Retryable);
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gp_core::yaml::Node;
+use gp_core::{ComponentSpec, Contract, Diagnostic, Platform};
+use serde::{Deserialize, Serialize};
+
+pub mod conformance;
+pub mod exec;
+pub mod process;
+
+/// Output values of a component: host, port, secret path, cluster name, ...
+pub type Outputs = BTreeMap<String, serde_json::Value>;
+
+/// Everything a component publishes to its dependents: its own outputs and
+/// those of the resources within it (e.g. each database of a database
+/// instance, referenced as `rds/backstage`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentOutputs {
+    /// `${component.key}` values.
+    #[serde(default)]
+    pub values: Outputs,
+    /// `${component/resource.key}` values, by resource name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, Outputs>,
+}
+
+impl ComponentOutputs {
+    /// Looks up `key` on the component or on one of its resources.
+    pub fn get(&self, resource: Option<&str>, key: &str) -> Option<&serde_json::Value> {
+        match resource {
+            None => self.values.get(key),
+            Some(r) => self.resources.get(r).and_then(|o| o.get(key)),
+        }
+    }
+}
+
+/// A resource a driver created or adopted, as journalled: enough to find
+/// and destroy it later even if the spec has changed since. Never secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRef {
+    /// What kind: `database`, `role`, `secret`, `record`, `state`, `exec`...
+    pub kind: String,
+    /// Its identity within that kind.
+    pub id: String,
+    /// Driver-specific, non-secret facts needed to destroy it.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl ResourceRef {
+    /// A resource with no extra data.
+    pub fn new(kind: impl Into<String>, id: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            id: id.into(),
+            data: serde_json::Value::Null,
+        }
+    }
+
+    /// Adds destroy data.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+impl fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.id)
+    }
+}
+
+/// What an action does to a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Make it; teardown will remove it.
+    Create,
+    /// Take over something that already exists; teardown leaves it.
+    Adopt,
+    /// Change something this deployment created or adopted.
+    Update,
+    /// Remove it.
+    Destroy,
+}
+
+impl Action {
+    /// The journal's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Adopt => "adopt",
+            Action::Update => "update",
+            Action::Destroy => "destroy",
+        }
+    }
+
+    /// Parses [`Action::as_str`].
+    pub fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "create" => Action::Create,
+            "adopt" => Action::Adopt,
+            "update" => Action::Update,
+            "destroy" => Action::Destroy,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether trying again can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The settings or the environment are wrong; fix them first.
+    Configuration,
+    /// Transient (network, lock, server starting); retrying may succeed.
+    Retryable,
+    /// The operation failed and will fail again.
+    Permanent,
+    /// The thing looked for does not exist.
+    NotFound,
+    /// A guard refused (protected resource, ownership conflict); exit 3.
+    Refused,
+    /// The run was interrupted before the action finished.
+    Interrupted,
+}
+
+/// A driver failure.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DriverError {
+    /// Whether retrying can help.
+    pub kind: ErrorKind,
+    /// What happened (never contains a secret).
+    pub message: String,
+    /// What to do.
+    pub hint: Option<String>,
+    /// Positioned problems in input files, when there are any.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl DriverError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            hint: None,
+            diagnostics: Vec::new(),
+        }
+    }
+    /// A configuration error.
+    pub fn configuration(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Configuration, message)
+    }
+    /// A transient failure.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Retryable, message)
+    }
+    /// A lasting failure.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Permanent, message)
+    }
+    /// Something is missing.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    /// A guard refused.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Refused, message)
+    }
+    /// The run was interrupted.
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Interrupted, message)
+    }
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// Attaches positioned diagnostics.
+    pub fn with_diagnostics(mut self, d: Vec<Diagnostic>) -> Self {
+        self.diagnostics = d;
+        self
+    }
+}
+
+/// Is a resource there?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// Nothing of it exists.
+    Absent,
+    /// It exists.
+    Present,
+    /// Some of it exists (an interrupted apply).
+    Partial,
+}
+
+/// What a driver sees of a component.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// Whether it exists.
+    pub presence: Presence,
+    /// How the live state differs from the desired state; empty when it
+    /// matches.
+    pub drift: Vec<String>,
+    /// Live outputs, when the driver can read them.
+    pub outputs: Option<ComponentOutputs>,
+    /// Counts of a pending change, when the driver can tell (Terraform).
+    pub counts: Option<Counts>,
+}
+
+impl Observation {
+    /// Nothing there.
+    pub fn absent() -> Self {
+        Self {
+            presence: Presence::Absent,
+            drift: Vec::new(),
+            outputs: None,
+            counts: None,
+        }
+    }
+    /// There, matching.
+    pub fn present(outputs: Option<ComponentOutputs>) -> Self {
+        Self {
+            presence: Presence::Present,
+            drift: Vec::new(),
+            outputs,
+            counts: None,
+        }
+    }
+}
+
+/// Resources added, changed and destroyed by an action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Added.
+    pub added: i64,
+    /// Changed.
+    pub changed: i64,
+    /// Destroyed.
+    pub destroyed: i64,
+}
+
+/// The result of an apply.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Applied {
+    /// What the component now publishes.
+    pub outputs: ComponentOutputs,
+    /// What changed.
+    pub counts: Counts,
+}
+
+/// Whether a journalled resource still exists (the orphan check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Existence {
+    /// It exists.
+    Exists,
+    /// It is gone.
+    Gone,
+    /// The driver cannot tell (e.g. an exec component without a check).
+    Unknown,
+}
+
+/// What the engine decided for a component, which the driver journals its
+/// main resource as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// Nothing of it exists yet.
+    Create,
+    /// It exists but this deployment did not create it.
+    Adopt,
+    /// This deployment created or adopted it before.
+    Update,
+}
+
+/// An action id returned by [`Recorder::before`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionId(pub String);
+
+/// A phase started with [`Recorder::phase_start`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseId(pub String);
+
+/// How a driver reports what it does. The engine implements it on the
+/// registry; the conformance suite in memory.
+pub trait Recorder: Send + Sync {
+    /// Journals an action *before* it runs. An error (e.g. the run is
+    /// interrupted) means the action must not run.
+    fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError>;
+    /// Journals that the action finished.
+    fn after(&self, id: &ActionId, outputs: Option<&Outputs>) -> Result<(), DriverError>;
+    /// Journals that the action failed.
+    fn failed(&self, id: &ActionId, error: &str);
+    /// Starts a timed sub-phase (e.g. `terraform-plan`).
+    fn phase_start(&self, name: &str) -> PhaseId;
+    /// Ends it with the exit code of the process that ran, the counts, and
+    /// its log file.
+    fn phase_end(&self, id: PhaseId, exit_code: i32, counts: Option<Counts>, log: Option<&Path>);
+    /// A line of a child process's output, for `-v`.
+    fn log(&self, line: &str);
+    /// Whether the run was asked to stop (Ctrl-C).
+    fn cancelled(&self) -> bool;
+}
+
+/// What a driver may look at while validating: no I/O is allowed.
+pub struct ValidateCtx<'a> {
+    /// The platform.
+    pub platform: &'a Platform,
+    /// The component.
+    pub component: &'a ComponentSpec,
+    /// Its settings; references (`${x.y}`) are still unresolved.
+    pub settings: &'a Node,
+}
+
+/// What the driver declares about a component after validating it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Validated {
+    /// The outputs it will publish, when known statically; `None` when they
+    /// are only known at apply time.
+    pub outputs: Option<Vec<String>>,
+    /// Resources within it that others can need (`rds/backstage`).
+    pub resources: Vec<String>,
+    /// Per-resource outputs, when known statically.
+    pub resource_outputs: Option<Vec<String>>,
+}
+
+/// Everything a driver needs for one component in one deployment.
+pub struct ComponentCtx<'a> {
+    /// The platform.
+    pub platform: &'a Platform,
+    /// The contract of the deployment.
+    pub contract: &'a Contract<'a>,
+    /// The component.
+    pub component: &'a ComponentSpec,
+    /// Its settings with references resolved (or, when planning before the
+    /// inputs exist, still unresolved).
+    pub settings: &'a Node,
+    /// Outputs of the components it needs, by component name.
+    pub inputs: &'a BTreeMap<String, ComponentOutputs>,
+    /// Outputs of its last successful apply in this deployment.
+    pub last: Option<&'a ComponentOutputs>,
+    /// What the engine decided.
+    pub intent: Intent,
+    /// goldenpath's state directory.
+    pub state_dir: &'a Path,
+    /// The journal and phase recorder.
+    pub recorder: &'a dyn Recorder,
+}
+
+impl ComponentCtx<'_> {
+    /// A directory for this component's working files in this deployment:
+    /// `{state}/work/{env}/{deployment}/{component}`.
+    pub fn work_dir(&self) -> PathBuf {
+        self.state_dir
+            .join("work")
+            .join(self.contract.env())
+            .join(self.contract.deployment().key())
+            .join(&self.component.name.value)
+    }
+
+    /// A log file for one step: `{state}/logs/{env}/{deployment}/{component}-{step}.log`.
+    pub fn log_file(&self, step: &str) -> PathBuf {
+        self.state_dir
+            .join("logs")
+            .join(self.contract.env())
+            .join(self.contract.deployment().key())
+            .join(format!("{}-{step}.log", self.component.name.value))
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &str {
+        &self.component.name.value
+    }
+
+    /// A diagnostic at `pos` in the spec.
+    pub fn diagnostic(&self, pos: gp_core::yaml::Pos, message: impl Into<String>) -> Diagnostic {
+        self.platform.diagnostic(pos, message)
+    }
+}
+
+/// A driver: one kind of component.
+pub trait Driver: Send + Sync {
+    /// The name components use in `driver:`.
+    fn name(&self) -> &'static str;
+
+    /// Checks the settings without I/O.
+    fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<Diagnostic>>;
+
+    /// Looks at what exists.
+    fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError>;
+
+    /// Makes it so; journals each resource action before and after.
+    fn apply(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError>;
+
+    /// Removes one resource this deployment created. Removing something
+    /// already gone is not an error.
+    fn destroy(&self, ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError>;
+
+    /// Whether a journalled resource still exists.
+    fn exists(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resource: &ResourceRef,
+    ) -> Result<Existence, DriverError>;
+}
+
+/// The drivers a run can use, by name.
+#[derive(Clone, Default)]
+pub struct DriverSet {
+    drivers: BTreeMap<&'static str, Arc<dyn Driver>>,
+}
+
+impl DriverSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a driver.
+    pub fn with(mut self, driver: Arc<dyn Driver>) -> Self {
+        self.drivers.insert(driver.name(), driver);
+        self
+    }
+
+    /// The driver called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Driver>> {
+        self.drivers.get(name)
+    }
+
+    /// Every driver name.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.drivers.keys().copied()
+    }
+}
+
+/// Reads a driver's typed settings, turning errors into diagnostics at the
+/// offending node.
+pub fn typed_settings<T: for<'de> Deserialize<'de>>(
+    platform: &Platform,
+    settings: &Node,
+    placeholders: bool,
+) -> Result<T, Vec<Diagnostic>> {
+    let r = if placeholders {
+        gp_core::yaml::from_node_with_placeholders(settings)
+    } else {
+        gp_core::yaml::from_node(settings)
+    };
+    r.map_err(|e| {
+        let pos = e.pos.unwrap_or(settings.start);
+        vec![
+            platform
+                .diagnostic(pos, format!("invalid settings: {}", e.message))
+                .with_hint_opt(e.hint),
+        ]
+    })
+}
+
+/// As [`typed_settings`] at apply time, as a configuration error.
+pub fn settings_at_apply<T: for<'de> Deserialize<'de>>(
+    ctx: &ComponentCtx<'_>,
+) -> Result<T, DriverError> {
+    typed_settings(ctx.platform, ctx.settings, false).map_err(|d| {
+        DriverError::configuration(format!("invalid settings for `{}`", ctx.name()))
+            .with_diagnostics(d)
+    })
+}

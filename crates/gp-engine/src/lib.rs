@@ -1,0 +1,470 @@
+//! goldenpath's engine: it turns the platform spec into the resource graph
+//! of one deployment and runs it through drivers.
+//!
+//! - [`graph`]: targets and read-only foundational dependencies, filtered by
+//!   tier and mode, in a deterministic topological order;
+//! - [`Engine::validate`]: every component's settings checked by its driver,
+//!   and every `${component.output}` reference checked against what the
+//!   referenced component declares — all without I/O;
+//! - [`Engine::plan`]: create / adopt / update / unchanged / skip / blocked
+//!   per component, from what the drivers observe;
+//! - [`Engine::deploy`]: runs the plan with bounded parallelism under the
+//!   deployment's lease, journalling every driver action before and after
+//!   it runs and timing each component as a phase; resumable after a crash;
+//! - [`Engine::teardown`]: replays the journal in reverse, destroys exactly
+//!   what the deployment created, then checks for orphans;
+//! - [`status`]: per component state and, for anything not running, the
+//!   reason phrased as the next command, derived from the registry.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use gp_core::{Diagnostic, InvalidInput, Platform};
+use gp_driver::{DriverSet, ValidateCtx, Validated};
+use gp_registry::Registry;
+use serde::Serialize;
+
+pub mod graph;
+mod lease;
+pub mod plan;
+mod recorder;
+pub mod refs;
+pub mod run;
+pub mod state;
+pub mod status;
+pub mod teardown;
+
+pub use graph::{Disposition, Graph, GraphFormat, Role};
+pub use plan::{Plan, PlanAction, PlanItem};
+pub use run::{DeployOutcome, DeployRequest, DeploymentSelector};
+pub use teardown::{TeardownOutcome, TeardownRequest, TeardownTarget};
+
+/// Why the engine would not (or could not) run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// Input problems with positions (exit 2).
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// A usage problem (exit 2).
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: Option<String>,
+    },
+    /// A guard refused (exit 3).
+    #[error("{message}")]
+    Refused {
+        /// What was refused.
+        message: String,
+        /// What to do.
+        hint: Option<String>,
+    },
+    /// The registry failed or refused.
+    #[error(transparent)]
+    Registry(#[from] gp_registry::RegistryError),
+    /// The graph could not be built.
+    #[error(transparent)]
+    Graph(#[from] graph::GraphError),
+    /// A name could not be derived.
+    #[error(transparent)]
+    Contract(#[from] gp_core::ContractError),
+}
+
+impl EngineError {
+    pub(crate) fn usage(message: impl Into<String>, hint: Option<String>) -> Self {
+        EngineError::Usage {
+            message: message.into(),
+            hint,
+        }
+    }
+    pub(crate) fn refused(message: impl Into<String>, hint: Option<String>) -> Self {
+        EngineError::Refused {
+            message: message.into(),
+            hint,
+        }
+    }
+}
+
+/// Something that happened during a run, for progress display and JSON
+/// Lines output.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run began.
+    RunStarted {
+        /// Environment.
+        env: String,
+        /// Deployment key.
+        deployment: String,
+        /// Run id.
+        run_id: String,
+        /// What kind of run.
+        operation: String,
+        /// Components in the graph.
+        components: usize,
+    },
+    /// A component's action started.
+    ComponentStarted {
+        /// Component.
+        component: String,
+        /// create / adopt / update / destroy.
+        action: String,
+    },
+    /// A component's action finished.
+    ComponentFinished {
+        /// Component.
+        component: String,
+        /// What was done.
+        action: String,
+        /// How long it took.
+        duration_ms: u64,
+        /// Resources added.
+        added: i64,
+        /// Changed.
+        changed: i64,
+        /// Destroyed.
+        destroyed: i64,
+    },
+    /// Nothing to do for a component.
+    ComponentUnchanged {
+        /// Component.
+        component: String,
+    },
+    /// A foundational dependency is in place.
+    DependencyReady {
+        /// Component.
+        component: String,
+    },
+    /// Filtered out by tier or mode.
+    ComponentSkipped {
+        /// Component.
+        component: String,
+        /// Why.
+        reason: String,
+    },
+    /// Cannot run yet; the reason names what it waits for and the command.
+    ComponentPending {
+        /// Component.
+        component: String,
+        /// Why, and what to run.
+        reason: String,
+    },
+    /// A component failed.
+    ComponentFailed {
+        /// Component.
+        component: String,
+        /// The error.
+        error: String,
+        /// What to do.
+        hint: Option<String>,
+    },
+    /// A transient failure is being retried.
+    Retrying {
+        /// Component.
+        component: String,
+        /// Attempt number about to start.
+        attempt: u32,
+        /// The error.
+        error: String,
+    },
+    /// A resource was removed (teardown).
+    ResourceDestroyed {
+        /// Component.
+        component: String,
+        /// The resource.
+        resource: String,
+    },
+    /// A resource could not be removed (teardown).
+    ResourceDestroyFailed {
+        /// Component.
+        component: String,
+        /// The resource.
+        resource: String,
+        /// The error.
+        error: String,
+    },
+    /// A line of a child process's output.
+    Log {
+        /// The line.
+        line: String,
+    },
+    /// Ctrl-C: running actions finish, nothing new starts.
+    Interrupted {
+        /// Components that were not started.
+        not_started: Vec<String>,
+    },
+    /// The run ended.
+    RunFinished {
+        /// `succeeded`, `failed`, `interrupted`, `torn_down`, ...
+        outcome: String,
+        /// How long the run took.
+        duration_ms: u64,
+    },
+}
+
+/// Receives [`Event`]s.
+pub trait EventSink: Send + Sync {
+    /// One event.
+    fn emit(&self, event: &Event);
+}
+
+/// An [`EventSink`] that drops everything.
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _event: &Event) {}
+}
+
+/// The engine for one platform.
+pub struct Engine<'a> {
+    /// The platform.
+    pub platform: &'a Platform,
+    /// The registry.
+    pub registry: &'a Registry,
+    /// The drivers.
+    pub drivers: &'a DriverSet,
+    /// goldenpath's state directory.
+    pub state_dir: PathBuf,
+    /// Who is acting.
+    pub actor: String,
+    /// Source commit, if known.
+    pub commit: Option<String>,
+    /// CI run URL, if known.
+    pub run_url: Option<String>,
+    /// Where progress goes.
+    pub events: &'a dyn EventSink,
+    /// Set by Ctrl-C: stop starting new work.
+    pub cancel: &'a AtomicBool,
+    /// Components run at once.
+    pub parallel: usize,
+    /// Attempts after a retryable failure.
+    pub retries: u32,
+    /// Lease lifetime in seconds (renewed while the run lasts).
+    pub lease_ttl_s: i64,
+}
+
+impl<'a> Engine<'a> {
+    /// An engine with default knobs.
+    pub fn new(
+        platform: &'a Platform,
+        registry: &'a Registry,
+        drivers: &'a DriverSet,
+        state_dir: PathBuf,
+        events: &'a dyn EventSink,
+        cancel: &'a AtomicBool,
+    ) -> Self {
+        Self {
+            platform,
+            registry,
+            drivers,
+            state_dir,
+            actor: "unknown".into(),
+            commit: None,
+            run_url: None,
+            events,
+            cancel,
+            parallel: 4,
+            retries: 2,
+            lease_ttl_s: 300,
+        }
+    }
+
+    /// Checks every component against its driver and every reference against
+    /// what it refers to. No I/O. Returns what each driver declared.
+    pub fn validate(&self) -> Result<BTreeMap<String, Validated>, InvalidInput> {
+        validate(self.platform, self.drivers)
+    }
+}
+
+/// Checks every component against its driver and every reference against
+/// what it refers to, without I/O (and without a registry).
+pub fn validate(
+    platform: &Platform,
+    drivers: &DriverSet,
+) -> Result<BTreeMap<String, Validated>, InvalidInput> {
+    Validator { platform, drivers }.run()
+}
+
+struct Validator<'a> {
+    platform: &'a Platform,
+    drivers: &'a DriverSet,
+}
+
+impl Validator<'_> {
+    fn run(&self) -> Result<BTreeMap<String, Validated>, InvalidInput> {
+        let platform = self.platform;
+        let mut problems: Vec<Diagnostic> = Vec::new();
+        let mut declared: BTreeMap<String, Validated> = BTreeMap::new();
+        for c in &platform.spec.components {
+            let Some(driver) = self.drivers.get(&c.driver.value) else {
+                let names: Vec<String> = self.drivers.names().map(String::from).collect();
+                problems.push(
+                    platform
+                        .diagnostic(
+                            c.driver.start,
+                            format!(
+                                "unknown driver `{}` (available: {})",
+                                c.driver.value,
+                                names.join(", ")
+                            ),
+                        )
+                        .with_hint_opt(gp_core::spec::suggest(&c.driver.value, names.iter())),
+                );
+                continue;
+            };
+            let settings = c.settings_node();
+            match driver.validate(&ValidateCtx {
+                platform,
+                component: c,
+                settings: &settings,
+            }) {
+                Ok(v) => {
+                    declared.insert(c.name.value.clone(), v);
+                }
+                Err(mut d) => problems.append(&mut d),
+            }
+        }
+        // Needs on resources, and references.
+        for c in &platform.spec.components {
+            for (r, need) in c.need_refs() {
+                if let (Some(res), Some(v)) = (&r.resource, declared.get(&r.component))
+                    && !v.resources.contains(res)
+                {
+                    problems.push(platform.diagnostic(
+                        need.start,
+                        format!(
+                            "`{}` needs `{r}`, but `{}` publishes no resource `{res}` (it has: {})",
+                            c.name.value,
+                            r.component,
+                            if v.resources.is_empty() {
+                                "none".to_string()
+                            } else {
+                                v.resources.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+            let mut found = Vec::new();
+            let settings = c.settings_node();
+            let scan = refs::scan(&settings);
+            found.extend(scan.refs);
+            for (e, pos) in scan.errors {
+                problems.push(platform.diagnostic(pos, e));
+            }
+            for h in &c.hosts {
+                if let Some(t) = &h.target {
+                    match refs::split(&t.value) {
+                        Ok(pieces) => {
+                            for p in pieces {
+                                if let refs::Piece::Ref(r) = p {
+                                    found.push((r, t.start));
+                                }
+                            }
+                        }
+                        Err(e) => problems.push(platform.diagnostic(t.start, e)),
+                    }
+                }
+            }
+            for (r, pos) in found {
+                problems.extend(self.check_reference(c, &r, pos, &declared));
+            }
+        }
+        if problems.is_empty() {
+            Ok(declared)
+        } else {
+            Err(InvalidInput(problems))
+        }
+    }
+
+    fn check_reference(
+        &self,
+        c: &gp_core::ComponentSpec,
+        r: &refs::Reference,
+        pos: gp_core::yaml::Pos,
+        declared: &BTreeMap<String, Validated>,
+    ) -> Option<Diagnostic> {
+        let platform = self.platform;
+        let needed = c.need_refs().any(|(n, _)| n.component == r.component);
+        if !needed {
+            let hint = if platform.component(&r.component).is_some() {
+                format!("add `{}` to `needs` of `{}`", r.component, c.name.value)
+            } else {
+                let names: Vec<String> = c.need_refs().map(|(n, _)| n.component).collect();
+                gp_core::spec::suggest(&r.component, names.iter()).unwrap_or_else(|| {
+                    "a component can only reference outputs of what it needs".into()
+                })
+            };
+            return Some(
+                platform
+                    .diagnostic(
+                        pos,
+                        format!(
+                            "`{}` references `{r}`, but does not need `{}`",
+                            c.name.value, r.component
+                        ),
+                    )
+                    .with_hint(hint),
+            );
+        }
+        let v = declared.get(&r.component)?;
+        let (known, what) = match &r.resource {
+            None => (v.outputs.as_ref(), format!("`{}`", r.component)),
+            Some(res) => {
+                if !v.resources.contains(res) {
+                    return Some(platform.diagnostic(
+                        pos,
+                        format!("`{r}`: `{}` publishes no resource `{res}`", r.component),
+                    ));
+                }
+                (
+                    v.resource_outputs.as_ref(),
+                    format!("resources of `{}`", r.component),
+                )
+            }
+        };
+        let known = known?;
+        if known.contains(&r.key) {
+            return None;
+        }
+        Some(
+            platform
+                .diagnostic(
+                    pos,
+                    format!(
+                        "`{r}`: {what} publish no output `{}` (outputs: {})",
+                        r.key,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                )
+                .with_hint_opt(gp_core::spec::suggest(&r.key, known.iter())),
+        )
+    }
+}
+
+/// A stable hash of what a component was applied with: its driver, its
+/// resolved settings, hosts and secrets. A change means `update`.
+pub fn settings_hash(component: &gp_core::ComponentSpec, resolved: &gp_core::yaml::Node) -> String {
+    let doc = serde_json::json!({
+        "driver": component.driver.value,
+        "settings": resolved.to_json(),
+        "hosts": component.hosts.iter().map(|h| (h.name.value.clone(), h.target.as_ref().map(|t| t.value.clone()))).collect::<Vec<_>>(),
+        "secrets": serde_json::to_value(&component.secrets).unwrap_or_default(),
+    });
+    let text = doc.to_string();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

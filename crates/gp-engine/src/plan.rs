@@ -1,0 +1,385 @@
+//! `plan`: what a deploy would do, per component, from what the drivers
+//! observe.
+
+use std::collections::BTreeMap;
+
+use gp_core::{Contract, Deployment, Plane, Tier};
+use gp_driver::{ComponentCtx, ComponentOutputs, Intent, Observation, Presence};
+use serde::Serialize;
+
+use crate::graph::{Disposition, Graph, GraphNode, Role};
+use crate::state::{ComponentRecord, ComponentState, DeploymentState};
+use crate::{Engine, EngineError, refs};
+
+/// What would happen to a component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanAction {
+    /// It does not exist: create it.
+    Create,
+    /// It exists but this deployment did not create it: take it over
+    /// (teardown will leave it).
+    Adopt,
+    /// It exists and differs (or a previous apply did not finish).
+    Update,
+    /// Nothing to do.
+    Unchanged,
+    /// Filtered out by tier or mode.
+    Skip,
+    /// It cannot run: it needs something missing, skipped or failing.
+    Blocked,
+    /// A foundational dependency that is deployed.
+    Ready,
+    /// A foundational dependency that is not deployed.
+    Missing,
+}
+
+impl std::fmt::Display for PlanAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        f.write_str(&s)
+    }
+}
+
+/// One component's line of a plan.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanItem {
+    /// Component.
+    pub component: String,
+    /// Plane.
+    pub plane: Plane,
+    /// Tier.
+    pub tier: Tier,
+    /// `target` or `dependency`.
+    pub role: &'static str,
+    /// What would happen.
+    pub action: PlanAction,
+    /// Why, for skip, blocked and missing.
+    pub reason: Option<String>,
+    /// Drift and counts, for update.
+    pub details: Vec<String>,
+}
+
+/// A plan.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Version of this JSON shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// Deployment key.
+    pub deployment: String,
+    /// Build id, for a build.
+    pub build_id: Option<String>,
+    /// One item per node, in graph order.
+    pub items: Vec<PlanItem>,
+}
+
+/// What the engine decides from an observation and the journal.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Decision {
+    Act(Intent, Vec<String>),
+    Unchanged,
+}
+
+pub(crate) fn decide(
+    obs: &Observation,
+    record: Option<&ComponentRecord>,
+    journalled: bool,
+    hash: &str,
+) -> Decision {
+    match obs.presence {
+        Presence::Absent => {
+            let mut why = Vec::new();
+            if record.is_some_and(|r| r.state == ComponentState::Applied) {
+                why.push("it was applied before but no longer exists".into());
+            }
+            Decision::Act(Intent::Create, why)
+        }
+        Presence::Present | Presence::Partial => {
+            let Some(rec) = record.filter(|r| r.state != ComponentState::TornDown) else {
+                return if journalled {
+                    Decision::Act(
+                        Intent::Update,
+                        vec!["a previous apply did not finish".into()],
+                    )
+                } else {
+                    Decision::Act(
+                        Intent::Adopt,
+                        vec!["it exists and was not created by this deployment".into()],
+                    )
+                };
+            };
+            match &rec.state {
+                ComponentState::Interrupted => Decision::Act(
+                    Intent::Update,
+                    vec!["the last apply was interrupted".into()],
+                ),
+                ComponentState::Failed(e) => {
+                    Decision::Act(Intent::Update, vec![format!("the last apply failed: {e}")])
+                }
+                _ if obs.presence == Presence::Partial => {
+                    Decision::Act(Intent::Update, vec!["only part of it exists".into()])
+                }
+                _ if !obs.drift.is_empty() => Decision::Act(Intent::Update, obs.drift.clone()),
+                _ if rec.settings_hash.as_deref() != Some(hash) => Decision::Act(
+                    Intent::Update,
+                    vec!["its settings changed since the last apply".into()],
+                ),
+                _ => Decision::Unchanged,
+            }
+        }
+    }
+}
+
+/// The kind of thing a driver makes, for messages.
+pub(crate) fn kind_of(driver: &str, resource: bool) -> &'static str {
+    match (driver, resource) {
+        ("postgres", true) => "database",
+        ("postgres", false) => "database instance",
+        ("dns", _) => "DNS zone",
+        ("terraform", _) => "Terraform root",
+        ("secrets", _) => "secret",
+        ("gitops", _) => "GitOps app",
+        _ => "component",
+    }
+}
+
+impl Engine<'_> {
+    /// Why a foundational dependency is unavailable, phrased as the next
+    /// step; `None` when it is deployed (with the resource needed).
+    pub(crate) fn foundational_gap(
+        &self,
+        env: &str,
+        dep: &GraphNode,
+        resource: Option<&str>,
+        fstate: &DeploymentState,
+    ) -> Option<String> {
+        let spec = &self.platform.spec.components[dep.spec_index];
+        let rec = fstate.components.get(&dep.name);
+        let deployed = rec.is_some_and(|r| r.state == ComponentState::Applied);
+        let has_resource = resource.is_none_or(|res| {
+            fstate
+                .outputs(&dep.name)
+                .is_some_and(|o| o.resources.contains_key(res))
+        });
+        if deployed && has_resource {
+            return None;
+        }
+        let what = match resource {
+            Some(res) => format!("{}/{res}", dep.name),
+            None => dep.name.clone(),
+        };
+        let state = match rec.map(|r| &r.state) {
+            Some(ComponentState::Failed(_)) => "whose last deploy failed",
+            Some(ComponentState::Interrupted) => "whose last deploy was interrupted",
+            _ => "not deployed",
+        };
+        Some(format!(
+            "needs {what}, a foundational {} {state} in {env} — run: goldenpath deploy --env {env} --foundational {}",
+            kind_of(&spec.driver.value, resource.is_some()),
+            dep.name
+        ))
+    }
+
+    /// Plans a deployment.
+    pub fn plan(
+        &self,
+        env: &str,
+        deployment: Deployment,
+        targets: &[String],
+    ) -> Result<Plan, EngineError> {
+        self.validate()?;
+        let contract = Contract::new(self.platform, env, deployment)?;
+        let graph = Graph::build(self.platform, env, deployment, targets)?;
+        let key = deployment.key();
+        let state = DeploymentState::load(self.registry, env, &key)?;
+        let fstate = if deployment == Deployment::Foundational {
+            state.clone()
+        } else {
+            DeploymentState::load(self.registry, env, "foundational")?
+        };
+        let recorder = crate::recorder::RunRecorder {
+            registry: self.registry,
+            env,
+            deployment: key.clone(),
+            build_id: deployment
+                .build_id()
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            run_id: "plan",
+            component: "",
+            driver: "",
+            actor: &self.actor,
+            commit: None,
+            run_url: None,
+            flags: None,
+            events: self.events,
+            cancel: self.cancel,
+            open: Default::default(),
+        };
+        let mut items: Vec<PlanItem> = Vec::with_capacity(graph.nodes.len());
+        for node in &graph.nodes {
+            let spec = graph.spec(self.platform, node);
+            let mut item = PlanItem {
+                component: node.name.clone(),
+                plane: spec.plane.value,
+                tier: spec.tier.value,
+                role: match node.role {
+                    Role::Target => "target",
+                    Role::Dependency => "dependency",
+                },
+                action: PlanAction::Unchanged,
+                reason: None,
+                details: Vec::new(),
+            };
+            if node.role == Role::Dependency {
+                match self.foundational_gap(env, node, None, &fstate) {
+                    None => item.action = PlanAction::Ready,
+                    Some(why) => {
+                        item.action = PlanAction::Missing;
+                        item.reason = Some(why);
+                    }
+                }
+                items.push(item);
+                continue;
+            }
+            match &node.disposition {
+                Disposition::Skip(why) => {
+                    item.action = PlanAction::Skip;
+                    item.reason = Some(why.clone());
+                    items.push(item);
+                    continue;
+                }
+                Disposition::Blocked(why) => {
+                    item.action = PlanAction::Blocked;
+                    item.reason = Some(why.clone());
+                    items.push(item);
+                    continue;
+                }
+                Disposition::Run => {}
+            }
+            // Dynamic blocks: a missing foundational dependency, or a
+            // dependency that is itself blocked.
+            let mut blocked = None;
+            let mut waits_on = Vec::new();
+            for (r, d) in &node.needs {
+                let dep = &graph.nodes[*d];
+                if dep.role == Role::Dependency {
+                    if let Some(why) =
+                        self.foundational_gap(env, dep, r.resource.as_deref(), &fstate)
+                    {
+                        blocked = Some(format!("pending: {why}"));
+                        break;
+                    }
+                } else {
+                    match items[*d].action {
+                        PlanAction::Blocked | PlanAction::Skip => {
+                            blocked = Some(format!("needs {r}, which is {}", items[*d].action));
+                            break;
+                        }
+                        PlanAction::Create | PlanAction::Update | PlanAction::Adopt => {
+                            waits_on.push(dep.name.clone())
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(why) = blocked {
+                item.action = PlanAction::Blocked;
+                item.reason = Some(why);
+                items.push(item);
+                continue;
+            }
+            let inputs = self.inputs_from_state(&graph, node, &state, &fstate);
+            let settings = spec.settings_node();
+            let resolved = refs::resolve(&settings, &inputs);
+            let record = state.components.get(&node.name);
+            let journalled = state.resources.iter().any(|r| r.component == node.name);
+            let Ok(resolved) = resolved else {
+                // Its inputs come from components this run creates first.
+                item.action = if record.is_some_and(|r| r.state == ComponentState::Applied) {
+                    PlanAction::Update
+                } else {
+                    PlanAction::Create
+                };
+                item.details.push(format!("after {}", waits_on.join(", ")));
+                items.push(item);
+                continue;
+            };
+            let Some(driver) = self.drivers.get(&spec.driver.value) else {
+                continue;
+            };
+            let hash = crate::settings_hash(spec, &resolved);
+            let ctx = ComponentCtx {
+                platform: self.platform,
+                contract: &contract,
+                component: spec,
+                settings: &resolved,
+                inputs: &inputs,
+                last: state.outputs(&node.name),
+                intent: Intent::Update,
+                state_dir: &self.state_dir,
+                recorder: &recorder,
+            };
+            match driver.observe(&ctx) {
+                Err(e) => {
+                    item.action = PlanAction::Blocked;
+                    item.reason = Some(format!("cannot observe it: {e}"));
+                }
+                Ok(obs) => {
+                    if let Some(c) = obs.counts {
+                        item.details
+                            .push(format!("+{} ~{} -{}", c.added, c.changed, c.destroyed));
+                    }
+                    match decide(&obs, record, journalled, &hash) {
+                        Decision::Unchanged => item.action = PlanAction::Unchanged,
+                        Decision::Act(intent, why) => {
+                            item.action = match intent {
+                                Intent::Create => PlanAction::Create,
+                                Intent::Adopt => PlanAction::Adopt,
+                                Intent::Update => PlanAction::Update,
+                            };
+                            item.details.extend(why);
+                        }
+                    }
+                }
+            }
+            items.push(item);
+        }
+        Ok(Plan {
+            schema_version: 1,
+            env: env.into(),
+            deployment: key,
+            build_id: deployment.build_id().map(|b| b.to_string()),
+            items,
+        })
+    }
+
+    /// Outputs of a node's needs from what the registry recorded.
+    pub(crate) fn inputs_from_state(
+        &self,
+        graph: &Graph,
+        node: &GraphNode,
+        state: &DeploymentState,
+        fstate: &DeploymentState,
+    ) -> BTreeMap<String, ComponentOutputs> {
+        let mut inputs = BTreeMap::new();
+        for (_, d) in &node.needs {
+            let dep = &graph.nodes[*d];
+            let outputs = match dep.role {
+                Role::Dependency => fstate.outputs(&dep.name),
+                Role::Target => state.outputs(&dep.name),
+            };
+            if let Some(o) = outputs {
+                inputs.insert(dep.name.clone(), o.clone());
+            }
+        }
+        inputs
+    }
+}

@@ -1,0 +1,167 @@
+//! The [`Recorder`] drivers see during a run: it writes the journal and
+//! phases to the registry, and streams child output as events.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gp_driver::{Action, ActionId, Counts, DriverError, Outputs, PhaseId, Recorder, ResourceRef};
+use gp_registry::{JournalEntry, Phase, Registry, Stage, new_id, now_us};
+
+use crate::{Event, EventSink};
+
+/// Journals and phases of one component in one run.
+pub(crate) struct RunRecorder<'a> {
+    pub registry: &'a Registry,
+    pub env: &'a str,
+    pub deployment: String,
+    pub build_id: String,
+    pub run_id: &'a str,
+    pub component: &'a str,
+    pub driver: &'a str,
+    pub actor: &'a str,
+    pub commit: Option<&'a str>,
+    pub run_url: Option<&'a str>,
+    pub flags: Option<&'a str>,
+    pub events: &'a dyn EventSink,
+    pub cancel: &'a AtomicBool,
+    /// Open phases: id -> start record.
+    pub open: std::sync::Mutex<Vec<Phase>>,
+}
+
+impl RunRecorder<'_> {
+    pub(crate) fn journal(
+        &self,
+        action_id: &str,
+        stage: Stage,
+        action: &str,
+        resource: &str,
+        outputs: Option<serde_json::Value>,
+        detail: Option<String>,
+    ) -> Result<(), DriverError> {
+        self.registry
+            .journal_append(&JournalEntry {
+                id: new_id(),
+                env: self.env.into(),
+                deployment: self.deployment.clone(),
+                run_id: Some(self.run_id.into()),
+                action_id: action_id.into(),
+                stage,
+                component: self.component.into(),
+                driver: self.driver.into(),
+                action: action.into(),
+                resource: resource.into(),
+                outputs,
+                detail,
+            })
+            .map(|_| ())
+            .map_err(|e| DriverError::permanent(format!("cannot journal {action} {resource}: {e}")))
+    }
+
+    pub(crate) fn start_phase(&self, name: &str, component: Option<&str>) -> Phase {
+        let p = Phase {
+            run: new_id(),
+            env: self.env.into(),
+            deployment: self.deployment.clone(),
+            build_id: self.build_id.clone(),
+            phase: name.into(),
+            component: component.map(str::to_string),
+            started_us: now_us(),
+            flags: self.flags.map(str::to_string),
+            run_url: self.run_url.map(str::to_string),
+            actor: Some(self.actor.into()),
+            commit_sha: self.commit.map(str::to_string),
+            ..Phase::default()
+        };
+        if let Err(e) = self.registry.phase_start(&p) {
+            tracing::warn!("cannot record the start of phase {name}: {e}");
+        }
+        p
+    }
+
+    pub(crate) fn end_phase(
+        &self,
+        mut p: Phase,
+        exit_code: i32,
+        counts: Option<Counts>,
+        log: Option<&Path>,
+    ) {
+        p.ended_us = Some(now_us());
+        p.exit_code = Some(i64::from(exit_code));
+        if let Some(c) = counts {
+            p.added = Some(c.added);
+            p.changed = Some(c.changed);
+            p.destroyed = Some(c.destroyed);
+        }
+        if let Some(l) = log {
+            p.log_path = Some(l.display().to_string());
+        }
+        if let Err(e) = self.registry.phase_end(&p) {
+            tracing::warn!("cannot record the end of phase {}: {e}", p.phase);
+        }
+    }
+}
+
+impl Recorder for RunRecorder<'_> {
+    fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError> {
+        let id = new_id();
+        let r = serde_json::to_value(resource).unwrap_or_default();
+        self.journal(
+            &id,
+            Stage::Before,
+            action.as_str(),
+            &resource.to_string(),
+            Some(serde_json::json!({ "resource": r })),
+            None,
+        )?;
+        Ok(ActionId(format!("{id} {} {resource}", action.as_str())))
+    }
+
+    fn after(&self, id: &ActionId, outputs: Option<&Outputs>) -> Result<(), DriverError> {
+        let (action_id, rest) = id.0.split_once(' ').unwrap_or((&id.0, ""));
+        let (action, resource) = rest.split_once(' ').unwrap_or((rest, ""));
+        let outputs = outputs.map(|o| serde_json::to_value(o).unwrap_or_default());
+        self.journal(action_id, Stage::After, action, resource, outputs, None)
+    }
+
+    fn failed(&self, id: &ActionId, error: &str) {
+        let (action_id, rest) = id.0.split_once(' ').unwrap_or((&id.0, ""));
+        let (action, resource) = rest.split_once(' ').unwrap_or((rest, ""));
+        if let Err(e) = self.journal(
+            action_id,
+            Stage::Failed,
+            action,
+            resource,
+            None,
+            Some(error.into()),
+        ) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    fn phase_start(&self, name: &str) -> PhaseId {
+        let p = self.start_phase(name, Some(self.component));
+        let id = p.run.clone();
+        if let Ok(mut open) = self.open.lock() {
+            open.push(p);
+        }
+        PhaseId(id)
+    }
+
+    fn phase_end(&self, id: PhaseId, exit_code: i32, counts: Option<Counts>, log: Option<&Path>) {
+        let p = self.open.lock().ok().and_then(|mut open| {
+            let i = open.iter().position(|p| p.run == id.0)?;
+            Some(open.remove(i))
+        });
+        if let Some(p) = p {
+            self.end_phase(p, exit_code, counts, log);
+        }
+    }
+
+    fn log(&self, line: &str) {
+        self.events.emit(&Event::Log { line: line.into() });
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,263 @@
+//! `status`: what runs, what waits, and why — derived from the registry and
+//! the graph, without touching the systems (fast enough to run anywhere).
+
+use gp_core::{Contract, Deployment, Plane, Tier};
+use gp_registry::BuildSummary;
+use serde::Serialize;
+
+use crate::graph::{Disposition, Graph, Role};
+use crate::state::{ComponentState, DeploymentState};
+use crate::{Engine, EngineError};
+
+/// One component's status.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    /// Component.
+    pub component: String,
+    /// Plane.
+    pub plane: Plane,
+    /// Tier.
+    pub tier: Tier,
+    /// `target` or `dependency`.
+    pub role: &'static str,
+    /// `ready`, `pending`, `skipped`, `blocked`, `failed`, `interrupted`,
+    /// `not deployed`, `torn down`.
+    pub state: String,
+    /// For anything not ready: why, phrased so that the next step is clear.
+    pub reason: Option<String>,
+    /// The command to run next, when there is one.
+    pub next: Option<String>,
+    /// Published outputs (component values and `resource.key` entries).
+    pub outputs: serde_json::Map<String, serde_json::Value>,
+    /// When its state last changed (µs).
+    pub updated_us: Option<i64>,
+}
+
+/// A deployment's status.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStatus {
+    /// Version of this JSON shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// Deployment key.
+    pub deployment: String,
+    /// Build id.
+    pub build_id: Option<String>,
+    /// Derived from its events: `live`, `deploying`, `failed`, ...
+    pub status: String,
+    /// Per component, in graph order.
+    pub components: Vec<ComponentStatus>,
+}
+
+/// An environment at a glance.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    /// Version of this JSON shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// The foundational plane.
+    pub foundational: DeploymentStatus,
+    /// The persistent deployment.
+    pub persistent: DeploymentStatus,
+    /// Builds that are not torn down.
+    pub builds: Vec<BuildSummary>,
+}
+
+fn deploy_command(env: &str, deployment: Deployment) -> String {
+    match deployment {
+        Deployment::Foundational => format!("goldenpath deploy --env {env} --foundational"),
+        Deployment::Persistent => format!("goldenpath deploy --env {env}"),
+        Deployment::Ephemeral(b) => format!("goldenpath deploy --env {env} --build-id {b}"),
+    }
+}
+
+impl Engine<'_> {
+    /// The status of one deployment.
+    pub fn status(
+        &self,
+        env: &str,
+        deployment: Deployment,
+    ) -> Result<DeploymentStatus, EngineError> {
+        let contract = Contract::new(self.platform, env, deployment)?;
+        let graph = Graph::build(self.platform, env, deployment, &[])?;
+        let key = deployment.key();
+        let state = DeploymentState::load(self.registry, env, &key)?;
+        let fstate = if deployment == Deployment::Foundational {
+            state.clone()
+        } else {
+            DeploymentState::load(self.registry, env, "foundational")?
+        };
+        let deploy = deploy_command(env, deployment);
+        let mut rows: Vec<ComponentStatus> = Vec::with_capacity(graph.nodes.len());
+        for node in &graph.nodes {
+            let spec = graph.spec(self.platform, node);
+            let mut row = ComponentStatus {
+                component: node.name.clone(),
+                plane: spec.plane.value,
+                tier: spec.tier.value,
+                role: match node.role {
+                    Role::Target => "target",
+                    Role::Dependency => "dependency",
+                },
+                state: String::new(),
+                reason: None,
+                next: None,
+                outputs: serde_json::Map::new(),
+                updated_us: None,
+            };
+            let own = if node.role == Role::Dependency {
+                &fstate
+            } else {
+                &state
+            };
+            let record = own.components.get(&node.name);
+            row.updated_us = record.map(|r| r.at_us);
+            if let Some(o) = own.outputs(&node.name) {
+                for (k, v) in &o.values {
+                    row.outputs.insert(k.clone(), v.clone());
+                }
+                for (res, vals) in &o.resources {
+                    for (k, v) in vals {
+                        row.outputs.insert(format!("{res}.{k}"), v.clone());
+                    }
+                }
+            }
+            if node.role == Role::Dependency {
+                match self.foundational_gap(env, node, None, &fstate) {
+                    None => row.state = "ready".into(),
+                    Some(why) => {
+                        row.state = "not deployed".into();
+                        row.reason = Some(why);
+                        row.next = Some(format!(
+                            "goldenpath deploy --env {env} --foundational {}",
+                            node.name
+                        ));
+                    }
+                }
+                rows.push(row);
+                continue;
+            }
+            match &node.disposition {
+                Disposition::Skip(why) => {
+                    row.state = "skipped".into();
+                    let mut reason = why.clone();
+                    if let Some(mode) = deployment.mode()
+                        && !spec.runs_in(mode)
+                        && let Some(h) = spec.hosts.first()
+                        && let Ok(host) = contract.persistent_hostname(&h.name.value)
+                    {
+                        reason.push_str(&format!(" at {host}"));
+                    }
+                    row.reason = Some(reason);
+                    rows.push(row);
+                    continue;
+                }
+                Disposition::Blocked(why) => {
+                    row.state = "blocked".into();
+                    row.reason = Some(why.clone());
+                    rows.push(row);
+                    continue;
+                }
+                Disposition::Run => {}
+            }
+            match record.map(|r| &r.state) {
+                Some(ComponentState::Applied) => row.state = "ready".into(),
+                Some(ComponentState::Failed(e)) => {
+                    row.state = "failed".into();
+                    row.reason = Some(e.clone());
+                    row.next = Some(format!("fix the cause, then: {deploy} --resume"));
+                }
+                Some(ComponentState::Interrupted) => {
+                    row.state = "interrupted".into();
+                    row.reason = Some("its last apply started and never finished".into());
+                    row.next = Some(format!("{deploy} --resume"));
+                }
+                Some(ComponentState::TornDown) => row.state = "torn down".into(),
+                None => {}
+            }
+            if row.state.is_empty() || row.state == "torn down" {
+                // Not deployed: say what it waits for.
+                // Root causes first: a missing foundational dependency,
+                // then a dependency of this deployment that is not ready.
+                let mut waiting = node.needs.iter().find_map(|(r, d)| {
+                    let dep = &graph.nodes[*d];
+                    (dep.role == Role::Dependency)
+                        .then(|| self.foundational_gap(env, dep, r.resource.as_deref(), &fstate))
+                        .flatten()
+                });
+                if waiting.is_none() {
+                    waiting = node.needs.iter().find_map(|(r, d)| {
+                        let dep_row = rows
+                            .get(*d)
+                            .filter(|_| graph.nodes[*d].role == Role::Target)?;
+                        (dep_row.state != "ready")
+                            .then(|| format!("needs {r}, which is {}", dep_row.state))
+                    });
+                }
+                if let Some(why) = waiting {
+                    row.state = "pending".into();
+                    row.next = why
+                        .split(" — run: ")
+                        .nth(1)
+                        .map(str::to_string)
+                        .or(Some(deploy.clone()));
+                    row.reason = Some(format!("pending: {why}"));
+                } else if row.state.is_empty() {
+                    row.state = "not deployed".into();
+                    row.next = Some(deploy.clone());
+                }
+            }
+            rows.push(row);
+        }
+        let status = self.deployment_status(env, &key)?;
+        Ok(DeploymentStatus {
+            schema_version: 1,
+            env: env.into(),
+            deployment: key,
+            build_id: deployment.build_id().map(|b| b.to_string()),
+            status,
+            components: rows,
+        })
+    }
+
+    /// The environment: foundational plane, persistent deployment, and every
+    /// build that is not torn down.
+    pub fn overview(&self, env: &str) -> Result<Overview, EngineError> {
+        Ok(Overview {
+            schema_version: 1,
+            env: env.into(),
+            foundational: self.status(env, Deployment::Foundational)?,
+            persistent: self.status(env, Deployment::Persistent)?,
+            builds: self
+                .registry
+                .builds(env)?
+                .into_iter()
+                .filter(|b| b.status != "torn-down")
+                .collect(),
+        })
+    }
+
+    fn deployment_status(&self, env: &str, key: &str) -> Result<String, EngineError> {
+        let events = self.registry.deployment_events(env, key)?;
+        let mut status =
+            gp_registry::status_from_event(events.last().map(|e| e.event.as_str())).to_string();
+        if status == "reserved" {
+            status = "not deployed".into();
+        }
+        if status == "deploying" || status == "tearing-down" {
+            let held = self
+                .registry
+                .lease(env, key)?
+                .is_some_and(|l| l.state == "held");
+            if !held {
+                status = "interrupted".into();
+            }
+        }
+        Ok(status)
+    }
+}

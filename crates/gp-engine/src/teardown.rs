@@ -1,0 +1,543 @@
+//! `teardown`: replay a deployment's journal in reverse and destroy exactly
+//! what it created — never what it adopted, never a foundational component
+//! unless the foundational plane itself is the target (with `--confirm`,
+//! and `--break-glass NAME` for a protected one). Then the orphan check asks
+//! the drivers whether anything the journal says was created still exists.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use gp_core::{BuildId, ComponentSpec, Contract, Deployment, Plane};
+use gp_driver::{Action, ComponentCtx, ComponentOutputs, Existence, Intent, Recorder};
+use gp_registry::{Override, Stage, new_id, now_us};
+use serde::Serialize;
+
+use crate::recorder::RunRecorder;
+use crate::state::{DeploymentState, ResourceRecord, TEARDOWN};
+use crate::{Engine, EngineError, Event, lease, refs};
+
+/// What to tear down.
+#[derive(Clone, Debug)]
+pub enum TeardownTarget {
+    /// A build.
+    Build(BuildId),
+    /// The persistent deployment (needs `confirm`).
+    Persistent,
+    /// Foundational components (needs `confirm`, and `break_glass` for
+    /// protected ones); all of them when empty.
+    Foundational(Vec<String>),
+}
+
+/// A teardown.
+#[derive(Clone, Debug)]
+pub struct TeardownRequest {
+    /// Environment.
+    pub env: String,
+    /// What.
+    pub target: TeardownTarget,
+    /// `--confirm`.
+    pub confirm: bool,
+    /// `--break-glass NAME`s.
+    pub break_glass: Vec<String>,
+    /// Why (recorded with a break-glass override).
+    pub reason: Option<String>,
+}
+
+/// A resource that survived.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leftover {
+    /// Component.
+    pub component: String,
+    /// Resource.
+    pub resource: String,
+    /// `exists`, `unknown`, or the error met while checking.
+    pub state: String,
+}
+
+/// The result of a teardown.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeardownOutcome {
+    /// Version of this JSON shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// Deployment key.
+    pub deployment: String,
+    /// Resources destroyed (component, resource).
+    pub destroyed: Vec<(String, String)>,
+    /// Resources that could not be destroyed (component, resource, error).
+    pub failed: Vec<(String, String, String)>,
+    /// The orphan check: created resources that still exist.
+    pub orphans: Vec<Leftover>,
+    /// Created resources whose existence no driver can check.
+    pub unverified: Vec<Leftover>,
+    /// Adopted resources left in place on purpose.
+    pub kept: Vec<(String, String)>,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+impl TeardownOutcome {
+    /// Nothing failed and nothing is left.
+    pub fn clean(&self) -> bool {
+        self.failed.is_empty() && self.orphans.is_empty()
+    }
+}
+
+impl Engine<'_> {
+    /// Tears a deployment down.
+    pub fn teardown(&self, req: &TeardownRequest) -> Result<TeardownOutcome, EngineError> {
+        let started = Instant::now();
+        let env = req.env.as_str();
+        let (deployment, targets): (Deployment, BTreeSet<String>) = match &req.target {
+            TeardownTarget::Build(b) => {
+                if self.registry.reservation(env, *b)?.is_none() {
+                    return Err(EngineError::usage(
+                        format!("build {b} was never deployed in {env}"),
+                        Some(format!(
+                            "list the builds with: goldenpath builds list --env {env}"
+                        )),
+                    ));
+                }
+                (Deployment::Ephemeral(*b), BTreeSet::new())
+            }
+            TeardownTarget::Persistent => {
+                if !req.confirm {
+                    return Err(EngineError::refused(
+                        format!("tearing down the persistent deployment of {env} needs --confirm"),
+                        Some(format!("goldenpath teardown --env {env} --confirm")),
+                    ));
+                }
+                (Deployment::Persistent, BTreeSet::new())
+            }
+            TeardownTarget::Foundational(names) => {
+                let graph =
+                    crate::Graph::build(self.platform, env, Deployment::Foundational, names)?;
+                let targets: BTreeSet<String> = graph
+                    .nodes
+                    .iter()
+                    .filter(|n| n.role == crate::Role::Target)
+                    .map(|n| n.name.clone())
+                    .collect();
+                let list = targets.iter().cloned().collect::<Vec<_>>().join(" ");
+                if !req.confirm {
+                    return Err(EngineError::refused(
+                        format!("tearing down foundational {list} in {env} needs --confirm"),
+                        Some(format!(
+                            "goldenpath teardown --env {env} --foundational {list} --confirm"
+                        )),
+                    ));
+                }
+                let protected: Vec<&String> = targets
+                    .iter()
+                    .filter(|t| {
+                        self.platform
+                            .component(t)
+                            .is_some_and(|c| c.protected.value)
+                    })
+                    .filter(|t| !req.break_glass.contains(t))
+                    .collect();
+                if let Some(first) = protected.first() {
+                    return Err(EngineError::refused(
+                        format!(
+                            "`{first}` is protected; tearing it down needs --break-glass {first} (recorded with your name and reason)"
+                        ),
+                        Some(format!(
+                            "goldenpath teardown --env {env} --foundational {first} --confirm --break-glass {first} --reason \"...\""
+                        )),
+                    ));
+                }
+                (Deployment::Foundational, targets)
+            }
+        };
+        let key = deployment.key();
+        let break_glass: Vec<&String> = req
+            .break_glass
+            .iter()
+            .filter(|b| targets.contains(*b))
+            .collect();
+        let reason = req
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if !break_glass.is_empty() && reason.is_none() {
+            return Err(EngineError::usage(
+                "--break-glass needs --reason \"...\" (it is recorded)",
+                None,
+            ));
+        }
+        let contract = Contract::new(self.platform, env, deployment)?;
+        let run_id = new_id();
+        let holder = lease::holder(&self.actor, &run_id);
+        let held = lease::acquire(self.registry, env, &key, &holder, self.lease_ttl_s)?;
+        for b in &break_glass {
+            self.registry.record_override(&Override {
+                id: new_id(),
+                env: env.into(),
+                deployment: Some(key.clone()),
+                kind: "break-glass".into(),
+                subject: format!("teardown of protected foundational component {b}"),
+                actor: self.actor.clone(),
+                reason: reason.unwrap_or_default().into(),
+                at_us: now_us(),
+            })?;
+        }
+        let result = self.run_teardown(env, &contract, &targets, &run_id, started);
+        if let Err(e) = self.registry.lease_release(&held) {
+            tracing::warn!("cannot release the lease: {e}");
+        }
+        result
+    }
+
+    fn run_teardown(
+        &self,
+        env: &str,
+        contract: &Contract<'_>,
+        targets: &BTreeSet<String>,
+        run_id: &str,
+        started: Instant,
+    ) -> Result<TeardownOutcome, EngineError> {
+        let deployment = contract.deployment();
+        let key = deployment.key();
+        let foundational = deployment == Deployment::Foundational;
+        let base = RunRecorder {
+            registry: self.registry,
+            env,
+            deployment: key.clone(),
+            build_id: deployment
+                .build_id()
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            run_id,
+            component: "",
+            driver: "",
+            actor: &self.actor,
+            commit: self.commit.as_deref(),
+            run_url: self.run_url.as_deref(),
+            flags: None,
+            events: self.events,
+            cancel: self.cancel,
+            open: Default::default(),
+        };
+        self.record_event(env, &key, run_id, "teardown_started", None)?;
+        let phase = base.start_phase(
+            if foundational {
+                "teardown-foundational"
+            } else {
+                "teardown"
+            },
+            None,
+        );
+        self.events.emit(&Event::RunStarted {
+            env: env.into(),
+            deployment: key.clone(),
+            run_id: run_id.into(),
+            operation: "teardown".into(),
+            components: targets.len(),
+        });
+        let state = DeploymentState::load(self.registry, env, &key)?;
+        let fstate = if foundational {
+            state.clone()
+        } else {
+            DeploymentState::load(self.registry, env, "foundational")?
+        };
+        // What this teardown may touch.
+        let in_scope = |r: &ResourceRecord| -> bool {
+            let plane = self.platform.component(&r.component).map(|c| c.plane.value);
+            if foundational {
+                targets.contains(&r.component)
+            } else {
+                // Never a foundational component from a deployment.
+                plane != Some(Plane::Foundational)
+            }
+        };
+        let mut outcome = TeardownOutcome {
+            schema_version: 1,
+            env: env.into(),
+            deployment: key.clone(),
+            destroyed: Vec::new(),
+            failed: Vec::new(),
+            orphans: Vec::new(),
+            unverified: Vec::new(),
+            kept: state
+                .resources
+                .iter()
+                .filter(|r| r.action == Action::Adopt && !r.destroyed && in_scope(r))
+                .map(|r| (r.component.clone(), r.resource.to_string()))
+                .collect(),
+            duration_ms: 0,
+        };
+        let mut touched: BTreeMap<String, bool> = BTreeMap::new();
+        let no_cancel = AtomicBool::new(false);
+        for r in state.to_destroy().into_iter().filter(|r| in_scope(r)) {
+            let spec = self.spec_or_placeholder(&r.component, &r.driver);
+            let Some(driver) = self.drivers.get(&r.driver) else {
+                outcome.failed.push((
+                    r.component.clone(),
+                    r.resource.to_string(),
+                    format!("no driver `{}`", r.driver),
+                ));
+                continue;
+            };
+            let inputs = self.inputs_for(&spec, &state, &fstate);
+            let settings = spec.settings_node();
+            let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+            let recorder = RunRecorder {
+                component: &r.component,
+                driver: &r.driver,
+                // Teardown finishes what it starts even after Ctrl-C.
+                cancel: &no_cancel,
+                open: Default::default(),
+                deployment: key.clone(),
+                build_id: base.build_id.clone(),
+                ..base_clone(&base)
+            };
+            let ctx = ComponentCtx {
+                platform: self.platform,
+                contract,
+                component: &spec,
+                settings: &resolved,
+                inputs: &inputs,
+                last: state.outputs(&r.component),
+                intent: Intent::Update,
+                state_dir: &self.state_dir,
+                recorder: &recorder,
+            };
+            let ph = recorder.start_phase(&format!("destroy:{}", r.component), Some(&r.component));
+            let id = match recorder.before(Action::Destroy, &r.resource) {
+                Ok(id) => id,
+                Err(e) => {
+                    recorder.end_phase(ph, 1, None, None);
+                    outcome
+                        .failed
+                        .push((r.component.clone(), r.resource.to_string(), e.message));
+                    continue;
+                }
+            };
+            match driver.destroy(&ctx, &r.resource) {
+                Ok(()) => {
+                    let _ = recorder.after(&id, None);
+                    recorder.end_phase(
+                        ph,
+                        0,
+                        Some(gp_driver::Counts {
+                            added: 0,
+                            changed: 0,
+                            destroyed: 1,
+                        }),
+                        None,
+                    );
+                    self.events.emit(&Event::ResourceDestroyed {
+                        component: r.component.clone(),
+                        resource: r.resource.to_string(),
+                    });
+                    outcome
+                        .destroyed
+                        .push((r.component.clone(), r.resource.to_string()));
+                    touched.entry(r.component.clone()).or_insert(true);
+                }
+                Err(e) => {
+                    recorder.failed(&id, &e.message);
+                    recorder.end_phase(ph, 1, None, None);
+                    self.events.emit(&Event::ResourceDestroyFailed {
+                        component: r.component.clone(),
+                        resource: r.resource.to_string(),
+                        error: e.message.clone(),
+                    });
+                    outcome
+                        .failed
+                        .push((r.component.clone(), r.resource.to_string(), e.message));
+                    touched.insert(r.component.clone(), false);
+                }
+            }
+        }
+        // Components whose resources are all gone are torn down.
+        let components: BTreeSet<String> = state
+            .components
+            .keys()
+            .filter(|c| {
+                if foundational {
+                    targets.contains(*c)
+                } else {
+                    self.platform.component(c).map(|s| s.plane.value) != Some(Plane::Foundational)
+                }
+            })
+            .cloned()
+            .collect();
+        for c in components {
+            if touched.get(&c) == Some(&false) {
+                continue;
+            }
+            let recorder = RunRecorder {
+                component: &c,
+                driver: self
+                    .platform
+                    .component(&c)
+                    .map(|s| s.driver.value.as_str())
+                    .unwrap_or(""),
+                cancel: &no_cancel,
+                open: Default::default(),
+                deployment: key.clone(),
+                build_id: base.build_id.clone(),
+                ..base_clone(&base)
+            };
+            let id = new_id();
+            let _ = recorder.journal(
+                &id,
+                Stage::After,
+                TEARDOWN,
+                &format!("component {c}"),
+                None,
+                None,
+            );
+        }
+        // The orphan check: ask the systems, not the journal.
+        for r in state.ever_created().into_iter().filter(|r| in_scope(r)) {
+            let spec = self.spec_or_placeholder(&r.component, &r.driver);
+            let Some(driver) = self.drivers.get(&r.driver) else {
+                continue;
+            };
+            let inputs = self.inputs_for(&spec, &state, &fstate);
+            let settings = spec.settings_node();
+            let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+            let recorder = RunRecorder {
+                component: &r.component,
+                driver: &r.driver,
+                cancel: &no_cancel,
+                open: Default::default(),
+                deployment: key.clone(),
+                build_id: base.build_id.clone(),
+                ..base_clone(&base)
+            };
+            let ctx = ComponentCtx {
+                platform: self.platform,
+                contract,
+                component: &spec,
+                settings: &resolved,
+                inputs: &inputs,
+                last: None,
+                intent: Intent::Update,
+                state_dir: &self.state_dir,
+                recorder: &recorder,
+            };
+            let leftover = |state: &str| Leftover {
+                component: r.component.clone(),
+                resource: r.resource.to_string(),
+                state: state.into(),
+            };
+            match driver.exists(&ctx, &r.resource) {
+                Ok(Existence::Gone) => {}
+                Ok(Existence::Exists) => outcome.orphans.push(leftover("exists")),
+                Ok(Existence::Unknown) => outcome.unverified.push(leftover("unknown")),
+                Err(e) => outcome
+                    .orphans
+                    .push(leftover(&format!("cannot check: {e}"))),
+            }
+        }
+        // Resources counted once even if created twice (resume).
+        outcome
+            .orphans
+            .dedup_by(|a, b| a.component == b.component && a.resource == b.resource);
+        let clean = outcome.clean();
+        self.record_event(
+            env,
+            &key,
+            run_id,
+            if clean {
+                "torn_down"
+            } else {
+                "teardown_failed"
+            },
+            Some(serde_json::json!({
+                "destroyed": outcome.destroyed.len(),
+                "failed": outcome.failed.len(),
+                "orphans": outcome.orphans.len(),
+            })),
+        )?;
+        base.end_phase(
+            phase,
+            if clean { 0 } else { 1 },
+            Some(gp_driver::Counts {
+                added: 0,
+                changed: 0,
+                destroyed: outcome.destroyed.len() as i64,
+            }),
+            None,
+        );
+        outcome.duration_ms = started.elapsed().as_millis() as u64;
+        self.events.emit(&Event::RunFinished {
+            outcome: if clean {
+                "torn_down".into()
+            } else {
+                "teardown_failed".into()
+            },
+            duration_ms: outcome.duration_ms,
+        });
+        Ok(outcome)
+    }
+
+    fn inputs_for(
+        &self,
+        spec: &ComponentSpec,
+        state: &DeploymentState,
+        fstate: &DeploymentState,
+    ) -> BTreeMap<String, ComponentOutputs> {
+        let mut inputs = BTreeMap::new();
+        for (r, _) in spec.need_refs() {
+            let from = match self.platform.component(&r.component).map(|c| c.plane.value) {
+                Some(Plane::Foundational) => fstate.outputs(&r.component),
+                _ => state.outputs(&r.component),
+            };
+            if let Some(o) = from {
+                inputs.insert(r.component.clone(), o.clone());
+            }
+        }
+        inputs
+    }
+
+    /// The component's spec, or — for a component removed from the spec
+    /// since it was deployed — a stand-in carrying its name and driver, so
+    /// its journalled resources can still be destroyed.
+    fn spec_or_placeholder(&self, name: &str, driver: &str) -> ComponentSpec {
+        if let Some(c) = self.platform.component(name) {
+            return c.clone();
+        }
+        use gp_core::yaml::Spanned;
+        ComponentSpec {
+            name: Spanned::unpositioned(name.into()),
+            description: None,
+            plane: Spanned::unpositioned(Plane::Disposable),
+            tier: Spanned::unpositioned(gp_core::Tier::MAX),
+            modes: None,
+            protected: Spanned::unpositioned(false),
+            driver: Spanned::unpositioned(driver.into()),
+            settings: None,
+            needs: Vec::new(),
+            hosts: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+}
+
+fn base_clone<'a>(b: &RunRecorder<'a>) -> RunRecorder<'a> {
+    RunRecorder {
+        registry: b.registry,
+        env: b.env,
+        deployment: b.deployment.clone(),
+        build_id: b.build_id.clone(),
+        run_id: b.run_id,
+        component: b.component,
+        driver: b.driver,
+        actor: b.actor,
+        commit: b.commit,
+        run_url: b.run_url,
+        flags: b.flags,
+        events: b.events,
+        cancel: b.cancel,
+        open: Default::default(),
+    }
+}
