@@ -359,6 +359,24 @@ impl<'p> Contract<'p> {
         })
     }
 
+    /// The name of an app's database (and login role) in this deployment:
+    /// `{app}` for a database that lives as long as the environment, or
+    /// `{app}_b{DDMMYYNN}` for a per-build one, so that builds sharing one
+    /// instance never collide.
+    pub fn build_database_name(&self, app: &str) -> Result<String, ContractError> {
+        check_app(app)?;
+        Ok(match self.build_id() {
+            Some(b) => format!("{app}_b{}", b.to_string().replace('-', "")),
+            None => app.to_string(),
+        })
+    }
+
+    /// Where a foundational component keeps its own credentials (e.g. the
+    /// database instance's admin password): `{prefix}/{env}/{component}/{name}`.
+    pub fn component_secret_path(&self, component: &str, name: &str) -> String {
+        format!("{}/{}/{component}/{name}", self.prefix(), self.env)
+    }
+
     /// The path of a generic secret a component owns:
     /// `{prefix}/{env}/{name}` (or under `builds/{B}/` for a build).
     pub fn secret_path(&self, name: &str) -> Result<String, ContractError> {

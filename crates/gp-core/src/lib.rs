@@ -23,6 +23,7 @@ pub mod contract;
 pub mod diag;
 pub mod model;
 pub mod names;
+pub mod request;
 pub mod secret;
 pub mod spec;
 pub mod yaml;

@@ -69,6 +69,14 @@ fn build_23_01_26_01_matches_the_design_table() {
         c.build_database_secret_path("backstage").unwrap(),
         "goldenpath/dev/builds/23-01-26-01/backstage/postgres"
     );
+    assert_eq!(
+        c.build_database_name("backstage").unwrap(),
+        "backstage_b23012601"
+    );
+    assert_eq!(
+        c.component_secret_path("rds", "admin"),
+        "goldenpath/dev/rds/admin"
+    );
     let tags = c.tags();
     assert_eq!(tags["Lifecycle"], "ephemeral");
     assert_eq!(tags["BuildId"], "23-01-26-01");

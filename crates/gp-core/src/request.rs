@@ -1,0 +1,382 @@
+//! Self-service requests: `requests/RDS-NNNN.yaml` asks for a database on
+//! an environment's foundational instance.
+//!
+//! Loading checks the file against the request's schema (types, patterns,
+//! ranges) — problems there are invalid input. [`DatabaseRequest::guard`]
+//! then applies the platform's rules (prod keeps backups 14 days, dev
+//! databases are small) — breaking one is a refusal. Whether an approval is
+//! needed is [`DatabaseRequest::needs_approval`]; the registry records
+//! approvals against the request's content hash, so editing an approved
+//! request needs a new approval.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Diagnostic, InvalidInput};
+use crate::spec::Platform;
+use crate::yaml::{self, Pos, Spanned};
+
+/// Instance size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    /// The smallest; the only size dev gets.
+    Small,
+    /// Medium.
+    Medium,
+    /// Large.
+    Large,
+    /// Extra large.
+    Xlarge,
+}
+
+/// Risk profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// None.
+    None,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High: needs an approval.
+    High,
+    /// Access-related.
+    Access,
+}
+
+/// `requests/RDS-NNNN.yaml`: a database on the foundational instance.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "goldenpath database request")]
+pub struct DatabaseRequest {
+    /// `goldenpath.dev/v1alpha1` (optional).
+    #[serde(default)]
+    pub api_version: Option<Spanned<String>>,
+    /// `DatabaseRequest` (optional).
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
+    /// `RDS-NNNN`, matching the file name.
+    #[schemars(regex(pattern = r"^RDS-[0-9]{4}$"))]
+    pub id: Spanned<String>,
+    /// The environment.
+    pub environment: Spanned<String>,
+    /// The database.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{2,62}$"))]
+    pub database_name: Spanned<String>,
+    /// Its login role.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{2,30}$"))]
+    pub username: Spanned<String>,
+    /// Instance size.
+    pub size: Spanned<Size>,
+    /// Storage, GB.
+    #[schemars(range(min = 20, max = 500))]
+    pub storage_gb: Spanned<u32>,
+    /// Storage autoscaling limit, GB; more than `storageGb`.
+    #[schemars(range(min = 20, max = 1000))]
+    pub max_storage_gb: Spanned<u32>,
+    /// Days of backups (default 7).
+    #[serde(default = "seven")]
+    #[schemars(range(min = 1, max = 35))]
+    pub backup_retention_days: Spanned<u32>,
+    /// The owning team.
+    pub owner: Spanned<String>,
+    /// Who asks.
+    pub requester: Spanned<String>,
+    /// The business domain.
+    pub domain: Spanned<String>,
+    /// Risk profile.
+    pub risk: Spanned<Risk>,
+    /// The foundational postgres component to put it on (default: the only
+    /// one).
+    #[serde(default)]
+    pub instance: Option<Spanned<String>>,
+}
+
+fn seven() -> Spanned<u32> {
+    Spanned::unpositioned(7)
+}
+
+/// A request file, read and checked against the schema.
+#[derive(Clone, Debug)]
+pub struct LoadedRequest {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text.
+    pub source: Arc<str>,
+    /// What it asks.
+    pub request: DatabaseRequest,
+    /// A hash of what it asks, for approvals.
+    pub hash: String,
+}
+
+impl LoadedRequest {
+    /// Reads and checks a request file.
+    pub fn load(path: &Path) -> Result<LoadedRequest, InvalidInput> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::file(path, format!("cannot read the request: {e}")))?;
+        Self::from_source(path, &text)
+    }
+
+    /// Parses and checks request text.
+    pub fn from_source(path: &Path, text: &str) -> Result<LoadedRequest, InvalidInput> {
+        let node = yaml::parse(text)
+            .map_err(|e| Diagnostic::at(path, text, e.pos, format!("invalid YAML: {}", e.message)))?
+            .ok_or_else(|| Diagnostic::file(path, "the request is empty"))?;
+        let request: DatabaseRequest = yaml::from_node(&node).map_err(|e| {
+            Diagnostic::at(path, text, e.pos.unwrap_or(node.start), e.message).with_hint_opt(e.hint)
+        })?;
+        let loaded = LoadedRequest {
+            path: path.to_path_buf(),
+            source: Arc::from(text),
+            hash: content_hash(&request),
+            request,
+        };
+        let problems = loaded.schema_problems();
+        if problems.is_empty() {
+            Ok(loaded)
+        } else {
+            Err(InvalidInput(problems))
+        }
+    }
+
+    fn at(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.path, &self.source, pos, message)
+    }
+
+    fn schema_problems(&self) -> Vec<Diagnostic> {
+        let r = &self.request;
+        let mut out = Vec::new();
+        if let Some(v) = &r.api_version
+            && v.value != crate::spec::API_VERSION
+        {
+            out.push(self.at(v.start, format!("unsupported apiVersion `{}`", v.value)));
+        }
+        if let Some(k) = &r.kind
+            && k.value != "DatabaseRequest"
+        {
+            out.push(self.at(
+                k.start,
+                format!("expected `kind: DatabaseRequest`, found `{}`", k.value),
+            ));
+        }
+        let id_ok = r.id.value.len() == 8
+            && r.id.value.starts_with("RDS-")
+            && r.id.value[4..].bytes().all(|b| b.is_ascii_digit());
+        if !id_ok {
+            out.push(self.at(
+                r.id.start,
+                format!(
+                    "invalid id `{}`: expected RDS-NNNN, e.g. RDS-0002",
+                    r.id.value
+                ),
+            ));
+        } else if let Some(stem) = self.path.file_stem().and_then(|s| s.to_str())
+            && stem != r.id.value
+        {
+            out.push(
+                self.at(
+                    r.id.start,
+                    format!(
+                        "the id `{}` does not match the file name `{stem}`",
+                        r.id.value
+                    ),
+                )
+                .with_hint(format!("rename the file to {}.yaml", r.id.value)),
+            );
+        }
+        let name_ok = |s: &str, max: usize| {
+            (3..=max).contains(&s.len())
+                && s.as_bytes()[0].is_ascii_lowercase()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        if !name_ok(&r.database_name.value, 63) {
+            out.push(self.at(
+                r.database_name.start,
+                format!(
+                    "invalid databaseName `{}`: it must match ^[a-z][a-z0-9_]{{2,62}}$",
+                    r.database_name.value.escape_debug()
+                ),
+            ));
+        }
+        if !name_ok(&r.username.value, 31) {
+            out.push(self.at(
+                r.username.start,
+                format!(
+                    "invalid username `{}`: it must match ^[a-z][a-z0-9_]{{2,30}}$",
+                    r.username.value.escape_debug()
+                ),
+            ));
+        }
+        let range = |v: &Spanned<u32>, name: &str, lo: u32, hi: u32| {
+            (!(lo..=hi).contains(&v.value)).then(|| {
+                self.at(
+                    v.start,
+                    format!("{name} must be between {lo} and {hi}, found {}", v.value),
+                )
+            })
+        };
+        out.extend(range(&r.storage_gb, "storageGb", 20, 500));
+        out.extend(range(&r.max_storage_gb, "maxStorageGb", 20, 1000));
+        out.extend(range(
+            &r.backup_retention_days,
+            "backupRetentionDays",
+            1,
+            35,
+        ));
+        if r.max_storage_gb.value <= r.storage_gb.value {
+            out.push(self.at(
+                r.max_storage_gb.start,
+                format!(
+                    "maxStorageGb ({}) must exceed storageGb ({})",
+                    r.max_storage_gb.value, r.storage_gb.value
+                ),
+            ));
+        }
+        for (field, v) in [
+            ("owner", &r.owner),
+            ("requester", &r.requester),
+            ("domain", &r.domain),
+        ] {
+            if v.value.trim().is_empty() {
+                out.push(self.at(v.start, format!("{field} is empty")));
+            }
+        }
+        out
+    }
+
+    /// The platform's rules. Each breach is a positioned refusal.
+    pub fn guard(&self, platform: &Platform) -> Vec<Diagnostic> {
+        let r = &self.request;
+        let mut out = Vec::new();
+        let env = r.environment.value.as_str();
+        if platform.environment(env).is_none() {
+            out.push(self.at(
+                r.environment.start,
+                format!(
+                    "environment `{env}` is not declared (declared: {})",
+                    platform.environment_names().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        if env == "prod" && r.backup_retention_days.value < 14 {
+            out.push(
+                self.at(
+                    r.backup_retention_days.start,
+                    format!(
+                        "prod databases keep backups at least 14 days; this asks for {}",
+                        r.backup_retention_days.value
+                    ),
+                )
+                .with_hint("set backupRetentionDays: 14 or more"),
+            );
+        }
+        if env == "dev" && r.size.value != Size::Small {
+            out.push(
+                self.at(r.size.start, "dev databases must be `small`")
+                    .with_hint(
+                        "use size: small in dev; larger sizes are for test, staging and prod",
+                    ),
+            );
+        }
+        out
+    }
+
+    /// Prod and high-risk requests need a recorded approval.
+    pub fn needs_approval(&self) -> bool {
+        self.request.environment.value == "prod" || self.request.risk.value == Risk::High
+    }
+
+    /// Why it needs an approval, for messages.
+    pub fn approval_reason(&self) -> &'static str {
+        if self.request.environment.value == "prod" {
+            "it is for prod"
+        } else {
+            "its risk is high"
+        }
+    }
+}
+
+/// A stable hash of what a request asks (not of its formatting).
+fn content_hash(r: &DatabaseRequest) -> String {
+    let text = serde_json::to_string(r).unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The request's JSON Schema.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(DatabaseRequest)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "id: RDS-0001
+environment: dev
+databaseName: orders
+username: orders_app
+size: small
+storageGb: 20
+maxStorageGb: 100
+owner: team-orders
+requester: alice
+domain: commerce
+risk: low
+";
+
+    fn load(text: &str) -> Result<LoadedRequest, InvalidInput> {
+        LoadedRequest::from_source(Path::new("requests/RDS-0001.yaml"), text)
+    }
+
+    #[test]
+    fn a_good_request_loads_with_defaults() {
+        let r = load(GOOD).unwrap();
+        assert_eq!(r.request.backup_retention_days.value, 7);
+        assert!(!r.needs_approval());
+        let edited = load(&GOOD.replace("storageGb: 20", "storageGb: 30")).unwrap();
+        assert_ne!(r.hash, edited.hash);
+        let reformatted = load(&GOOD.replace("risk: low", "risk:   low   ")).unwrap();
+        assert_eq!(r.hash, reformatted.hash);
+    }
+
+    #[test]
+    fn schema_problems_are_positioned() {
+        let err = load(
+            &GOOD
+                .replace("maxStorageGb: 100", "maxStorageGb: 20")
+                .replace("orders_app", "Orders"),
+        )
+        .unwrap_err();
+        let lines: Vec<(u32, &str)> = err
+            .0
+            .iter()
+            .map(|d| (d.pos.unwrap().line, d.message.as_str()))
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0].0, 4);
+        assert!(lines[0].1.starts_with("invalid username `Orders`"));
+        assert_eq!(
+            lines[1],
+            (7, "maxStorageGb (20) must exceed storageGb (20)")
+        );
+        let err = load(&GOOD.replace("size: small", "size: huge")).unwrap_err();
+        assert!(err.0[0].message.contains("unknown value `huge`"), "{err}");
+        let err = LoadedRequest::from_source(Path::new("RDS-0009.yaml"), GOOD).unwrap_err();
+        assert!(
+            err.0[0]
+                .message
+                .contains("does not match the file name `RDS-0009`")
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! Secrets for goldenpath.
+//!
+//! - [`store`]: the [`SecretStore`] trait and the local encrypted store (the
+//!   embedded default). Values are [`gp_core::Secret`]s, which never print.
+//! - [`SecretsDriver`]: the `secrets` driver, which adopts or creates
+//!   secrets at the contract's paths.
+//!
+//! ```yaml
+//! - name: app-secrets
+//!   plane: disposable
+//!   tier: 1
+//!   driver: secrets
+//!   settings:
+//!     secrets:
+//!       - name: grafana-admin          # {prefix}/{env}[/builds/{B}]/grafana-admin
+//!         generate: [password]         # created with random values when absent
+//!       - name: github-token
+//!         supplied: [token]            # put by a human: goldenpath secret put PATH
+//! ```
+//!
+//! ```
+//! use gp_driver_secrets::store::{LocalStore, SecretStore};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = LocalStore::new(dir.path());
+//! store.put("gp/dev/app/token", &gp_core::Secret::new("{\"token\":\"t\"}"), &Default::default()).unwrap();
+//! assert!(store.get("gp/dev/app/token").unwrap().is_some());
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gp_core::Secret;
+use gp_core::yaml::Spanned;
+use gp_driver::{
+    Action, Applied, ComponentCtx, ComponentOutputs, Counts, Driver, DriverError, Existence,
+    Observation, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply, typed_settings,
+};
+use serde::Deserialize;
+
+pub mod store;
+
+pub use store::{
+    LocalStore, SecretMeta, SecretStore, SecretsError, StoredSecret, generate_password,
+};
+
+impl From<SecretsError> for DriverError {
+    fn from(e: SecretsError) -> Self {
+        match e {
+            SecretsError::Io { .. } => DriverError::retryable(e.to_string()),
+            SecretsError::Unavailable(_) | SecretsError::Key(_) | SecretsError::Path(_) => {
+                DriverError::configuration(e.to_string())
+            }
+            _ => DriverError::permanent(e.to_string()),
+        }
+    }
+}
+
+/// Tags every goldenpath secret carries: environment, lifecycle, the build
+/// id for a per-build secret, and who manages it.
+pub fn tags(
+    contract: &gp_core::Contract<'_>,
+    component: &str,
+    per_build: bool,
+) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::new();
+    t.insert("Environment".into(), contract.env().to_string());
+    t.insert("ManagedBy".into(), "goldenpath".into());
+    t.insert("Component".into(), component.into());
+    match contract.build_id().filter(|_| per_build) {
+        Some(b) => {
+            t.insert("Lifecycle".into(), "ephemeral".into());
+            t.insert("BuildId".into(), b.to_string());
+        }
+        None => {
+            t.insert("Lifecycle".into(), "persistent".into());
+        }
+    }
+    t
+}
+
+/// One secret a `secrets` component manages.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretSpec {
+    /// Its name; the path is `{prefix}/{env}[/builds/{B}]/{name}`.
+    pub name: Spanned<String>,
+    /// Keys generated randomly when the secret is created.
+    #[serde(default)]
+    pub generate: Vec<String>,
+    /// Keys a human supplies with `goldenpath secret put`.
+    #[serde(default)]
+    pub supplied: Vec<String>,
+    /// Length of generated values (default 40, at least 32).
+    #[serde(default)]
+    pub length: Option<Spanned<usize>>,
+}
+
+/// Settings of a `secrets` component.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretsSettings {
+    /// The secrets.
+    pub secrets: Vec<SecretSpec>,
+}
+
+/// The `secrets` driver.
+pub struct SecretsDriver {
+    store: Arc<dyn SecretStore>,
+}
+
+impl SecretsDriver {
+    /// A driver over `store`.
+    pub fn new(store: Arc<dyn SecretStore>) -> Self {
+        Self { store }
+    }
+
+    fn path(ctx: &ComponentCtx<'_>, name: &str) -> Result<String, DriverError> {
+        ctx.contract
+            .secret_path(name)
+            .map_err(|e| DriverError::configuration(e.to_string()))
+    }
+}
+
+impl Driver for SecretsDriver {
+    fn name(&self) -> &'static str {
+        "secrets"
+    }
+
+    fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
+        let s: SecretsSettings = typed_settings(ctx.platform, ctx.settings, true)?;
+        let mut problems = Vec::new();
+        let mut names = Vec::new();
+        for spec in &s.secrets {
+            let n = &spec.name.value;
+            let ok = (3..=63).contains(&n.len())
+                && n.as_bytes()[0].is_ascii_lowercase()
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                problems.push(ctx.platform.diagnostic(
+                    spec.name.start,
+                    format!("invalid secret name `{n}`: use 3-63 characters of [a-z0-9_], starting with a letter"),
+                ));
+            }
+            if names.contains(n) {
+                problems.push(
+                    ctx.platform
+                        .diagnostic(spec.name.start, format!("secret `{n}` is listed twice")),
+                );
+            }
+            names.push(n.clone());
+            if spec.generate.is_empty() && spec.supplied.is_empty() {
+                problems.push(ctx.platform.diagnostic(
+                    spec.name.start,
+                    format!("secret `{n}` has no keys: list them under `generate` or `supplied`"),
+                ));
+            }
+            if let Some(l) = &spec.length
+                && l.value < 32
+            {
+                problems.push(
+                    ctx.platform
+                        .diagnostic(l.start, "generated values must be at least 32 characters"),
+                );
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Validated {
+            outputs: Some(Vec::new()),
+            resources: names,
+            resource_outputs: Some(vec!["path".into()]),
+        })
+    }
+
+    fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
+        let s: SecretsSettings = settings_at_apply(ctx)?;
+        let mut present = 0;
+        let mut drift = Vec::new();
+        for spec in &s.secrets {
+            let path = Self::path(ctx, &spec.name.value)?;
+            if let Some(found) = self.store.get(&path)? {
+                present += 1;
+                let keys = found.json().unwrap_or_default();
+                for k in spec.generate.iter().chain(&spec.supplied) {
+                    if !keys.contains_key(k) {
+                        drift.push(format!("{path} lacks key `{k}`"));
+                    }
+                }
+            }
+        }
+        Ok(Observation {
+            presence: match present {
+                0 => Presence::Absent,
+                n if n == s.secrets.len() => Presence::Present,
+                _ => Presence::Partial,
+            },
+            drift,
+            outputs: None,
+            counts: None,
+        })
+    }
+
+    fn apply(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
+        let s: SecretsSettings = settings_at_apply(ctx)?;
+        let mut outputs = ComponentOutputs::default();
+        let mut counts = Counts::default();
+        let tags = tags(ctx.contract, ctx.name(), true);
+        for spec in &s.secrets {
+            let name = &spec.name.value;
+            let path = Self::path(ctx, name)?;
+            let existing = self.store.get(&path)?;
+            let mut keys = existing
+                .as_ref()
+                .and_then(StoredSecret::json)
+                .unwrap_or_default();
+            let missing_supplied: Vec<&String> = spec
+                .supplied
+                .iter()
+                .filter(|k| !keys.contains_key(*k))
+                .collect();
+            if !missing_supplied.is_empty() {
+                return Err(DriverError::configuration(format!(
+                    "secret {path} needs {} supplied by a person",
+                    missing_supplied
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .with_hint(format!(
+                    "goldenpath secret put {path} < file.json   (a JSON object with those keys)"
+                )));
+            }
+            let missing_generated: Vec<&String> = spec
+                .generate
+                .iter()
+                .filter(|k| !keys.contains_key(*k))
+                .collect();
+            let resource = ResourceRef::new("secret", &path);
+            let ours = ctx
+                .last
+                .is_some_and(|l| l.resources.contains_key(name.as_str()));
+            let action = match (&existing, ours) {
+                (None, _) => Some(Action::Create),
+                (Some(_), false) => Some(Action::Adopt),
+                (Some(_), true) if !missing_generated.is_empty() => Some(Action::Update),
+                (Some(_), true) => None,
+            };
+            if let Some(action) = action {
+                let id = ctx.recorder.before(action, &resource)?;
+                if !missing_generated.is_empty() {
+                    let len = spec.length.as_ref().map(|l| l.value).unwrap_or(40).max(32);
+                    for k in missing_generated {
+                        keys.insert(
+                            k.clone(),
+                            serde_json::Value::String(generate_password(len)?.expose().to_string()),
+                        );
+                    }
+                    let value = Secret::new(serde_json::Value::Object(keys).to_string());
+                    if let Err(e) = self.store.put(&path, &value, &tags) {
+                        ctx.recorder.failed(&id, &e.to_string());
+                        return Err(e.into());
+                    }
+                }
+                ctx.recorder.after(&id, None)?;
+                match action {
+                    Action::Create => counts.added += 1,
+                    _ => counts.changed += 1,
+                }
+            }
+            outputs.resources.insert(
+                name.clone(),
+                BTreeMap::from([("path".to_string(), serde_json::json!(path))]),
+            );
+        }
+        Ok(Applied { outputs, counts })
+    }
+
+    fn destroy(&self, _ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError> {
+        if resource.kind == "secret" {
+            self.store.delete(&resource.id)?;
+        }
+        Ok(())
+    }
+
+    fn exists(
+        &self,
+        _ctx: &ComponentCtx<'_>,
+        resource: &ResourceRef,
+    ) -> Result<Existence, DriverError> {
+        if resource.kind != "secret" {
+            return Ok(Existence::Unknown);
+        }
+        Ok(if self.store.get(&resource.id)?.is_some() {
+            Existence::Exists
+        } else {
+            Existence::Gone
+        })
+    }
+}
