@@ -42,7 +42,7 @@ pub type PhaseRecord = (String, Option<i32>, Option<Counts>);
 
 /// A [`Recorder`] in memory. With `interrupt_at = Some(n)` the n-th
 /// `before` (1-based) refuses, as a crash or Ctrl-C would stop the run.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct MemoryRecorder {
     /// Everything journalled.
     pub actions: Mutex<Vec<Recorded>>,

@@ -441,6 +441,26 @@ pub trait Driver: Send + Sync {
         ctx: &ComponentCtx<'_>,
         resource: &ResourceRef,
     ) -> Result<Existence, DriverError>;
+
+    /// Removes several resources of one component, in the order given,
+    /// with one result each. Drivers whose systems take batches (DNS
+    /// updates) override it; the default destroys one at a time.
+    fn destroy_many(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[ResourceRef],
+    ) -> Vec<Result<(), DriverError>> {
+        resources.iter().map(|r| self.destroy(ctx, r)).collect()
+    }
+
+    /// [`Driver::exists`] for several resources at once.
+    fn exists_many(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[ResourceRef],
+    ) -> Vec<Result<Existence, DriverError>> {
+        resources.iter().map(|r| self.exists(ctx, r)).collect()
+    }
 }
 
 /// The drivers a run can use, by name.

@@ -273,22 +273,33 @@ impl Engine<'_> {
         };
         let mut touched: BTreeMap<String, bool> = BTreeMap::new();
         let no_cancel = AtomicBool::new(false);
-        for r in state.to_destroy().into_iter().filter(|r| in_scope(r)) {
-            let spec = self.spec_or_placeholder(&r.component, &r.driver);
-            let Some(driver) = self.drivers.get(&r.driver) else {
-                outcome.failed.push((
-                    r.component.clone(),
-                    r.resource.to_string(),
-                    format!("no driver `{}`", r.driver),
-                ));
+        // Newest first, in runs of the same component, so drivers that take
+        // batches (DNS) get them whole.
+        let order: Vec<&ResourceRecord> = state
+            .to_destroy()
+            .into_iter()
+            .filter(|r| in_scope(r))
+            .collect();
+        for group in order.chunk_by(|a, b| a.component == b.component && a.driver == b.driver) {
+            let first = group[0];
+            let spec = self.spec_or_placeholder(&first.component, &first.driver);
+            let Some(driver) = self.drivers.get(&first.driver) else {
+                for r in group {
+                    outcome.failed.push((
+                        r.component.clone(),
+                        r.resource.to_string(),
+                        format!("no driver `{}`", r.driver),
+                    ));
+                }
+                touched.insert(first.component.clone(), false);
                 continue;
             };
             let inputs = self.inputs_for(&spec, &state, &fstate);
             let settings = spec.settings_node();
             let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
             let recorder = RunRecorder {
-                component: &r.component,
-                driver: &r.driver,
+                component: &first.component,
+                driver: &first.driver,
                 // Teardown finishes what it starts even after Ctrl-C.
                 cancel: &no_cancel,
                 open: Default::default(),
@@ -302,58 +313,73 @@ impl Engine<'_> {
                 component: &spec,
                 settings: &resolved,
                 inputs: &inputs,
-                last: state.outputs(&r.component),
+                last: state.outputs(&first.component),
                 intent: Intent::Update,
                 state_dir: &self.state_dir,
                 recorder: &recorder,
             };
-            let ph = recorder.start_phase(&format!("destroy:{}", r.component), Some(&r.component));
-            let id = match recorder.before(Action::Destroy, &r.resource) {
-                Ok(id) => id,
-                Err(e) => {
-                    recorder.end_phase(ph, 1, None, None);
-                    outcome
-                        .failed
-                        .push((r.component.clone(), r.resource.to_string(), e.message));
-                    continue;
-                }
-            };
-            match driver.destroy(&ctx, &r.resource) {
-                Ok(()) => {
-                    let _ = recorder.after(&id, None);
-                    recorder.end_phase(
-                        ph,
-                        0,
-                        Some(gp_driver::Counts {
-                            added: 0,
-                            changed: 0,
-                            destroyed: 1,
-                        }),
-                        None,
-                    );
-                    self.events.emit(&Event::ResourceDestroyed {
-                        component: r.component.clone(),
-                        resource: r.resource.to_string(),
-                    });
-                    outcome
-                        .destroyed
-                        .push((r.component.clone(), r.resource.to_string()));
-                    touched.entry(r.component.clone()).or_insert(true);
-                }
-                Err(e) => {
-                    recorder.failed(&id, &e.message);
-                    recorder.end_phase(ph, 1, None, None);
-                    self.events.emit(&Event::ResourceDestroyFailed {
-                        component: r.component.clone(),
-                        resource: r.resource.to_string(),
-                        error: e.message.clone(),
-                    });
-                    outcome
-                        .failed
-                        .push((r.component.clone(), r.resource.to_string(), e.message));
-                    touched.insert(r.component.clone(), false);
+            let ph = recorder.start_phase(
+                &format!("destroy:{}", first.component),
+                Some(&first.component),
+            );
+            let mut ids = Vec::new();
+            let mut batch = Vec::new();
+            for r in group {
+                match recorder.before(Action::Destroy, &r.resource) {
+                    Ok(id) => {
+                        ids.push((id, *r));
+                        batch.push(r.resource.clone());
+                    }
+                    Err(e) => outcome.failed.push((
+                        r.component.clone(),
+                        r.resource.to_string(),
+                        e.message,
+                    )),
                 }
             }
+            let results = driver.destroy_many(&ctx, &batch);
+            let mut destroyed = 0;
+            for ((id, r), result) in ids.into_iter().zip(results) {
+                match result {
+                    Ok(()) => {
+                        let _ = recorder.after(&id, None);
+                        destroyed += 1;
+                        self.events.emit(&Event::ResourceDestroyed {
+                            component: r.component.clone(),
+                            resource: r.resource.to_string(),
+                        });
+                        outcome
+                            .destroyed
+                            .push((r.component.clone(), r.resource.to_string()));
+                        touched.entry(r.component.clone()).or_insert(true);
+                    }
+                    Err(e) => {
+                        recorder.failed(&id, &e.message);
+                        self.events.emit(&Event::ResourceDestroyFailed {
+                            component: r.component.clone(),
+                            resource: r.resource.to_string(),
+                            error: e.message.clone(),
+                        });
+                        outcome.failed.push((
+                            r.component.clone(),
+                            r.resource.to_string(),
+                            e.message,
+                        ));
+                        touched.insert(r.component.clone(), false);
+                    }
+                }
+            }
+            let ok = touched.get(&first.component) != Some(&false);
+            recorder.end_phase(
+                ph,
+                if ok { 0 } else { 1 },
+                Some(gp_driver::Counts {
+                    added: 0,
+                    changed: 0,
+                    destroyed,
+                }),
+                None,
+            );
         }
         // Components whose resources are all gone are torn down.
         let components: BTreeSet<String> = state
@@ -396,17 +422,33 @@ impl Engine<'_> {
             );
         }
         // The orphan check: ask the systems, not the journal.
-        for r in state.ever_created().into_iter().filter(|r| in_scope(r)) {
-            let spec = self.spec_or_placeholder(&r.component, &r.driver);
-            let Some(driver) = self.drivers.get(&r.driver) else {
+        let created: Vec<&ResourceRecord> = state
+            .ever_created()
+            .into_iter()
+            .filter(|r| in_scope(r))
+            .collect();
+        let mut groups: Vec<Vec<&ResourceRecord>> = Vec::new();
+        for r in created {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].component == r.component && g[0].driver == r.driver)
+            {
+                Some(g) => g.push(r),
+                None => groups.push(vec![r]),
+            }
+        }
+        for group in groups {
+            let first = group[0];
+            let spec = self.spec_or_placeholder(&first.component, &first.driver);
+            let Some(driver) = self.drivers.get(&first.driver) else {
                 continue;
             };
             let inputs = self.inputs_for(&spec, &state, &fstate);
             let settings = spec.settings_node();
             let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
             let recorder = RunRecorder {
-                component: &r.component,
-                driver: &r.driver,
+                component: &first.component,
+                driver: &first.driver,
                 cancel: &no_cancel,
                 open: Default::default(),
                 deployment: key.clone(),
@@ -424,18 +466,22 @@ impl Engine<'_> {
                 state_dir: &self.state_dir,
                 recorder: &recorder,
             };
-            let leftover = |state: &str| Leftover {
-                component: r.component.clone(),
-                resource: r.resource.to_string(),
-                state: state.into(),
-            };
-            match driver.exists(&ctx, &r.resource) {
-                Ok(Existence::Gone) => {}
-                Ok(Existence::Exists) => outcome.orphans.push(leftover("exists")),
-                Ok(Existence::Unknown) => outcome.unverified.push(leftover("unknown")),
-                Err(e) => outcome
-                    .orphans
-                    .push(leftover(&format!("cannot check: {e}"))),
+            let resources: Vec<gp_driver::ResourceRef> =
+                group.iter().map(|r| r.resource.clone()).collect();
+            for (r, result) in group.iter().zip(driver.exists_many(&ctx, &resources)) {
+                let leftover = |state: &str| Leftover {
+                    component: r.component.clone(),
+                    resource: r.resource.to_string(),
+                    state: state.into(),
+                };
+                match result {
+                    Ok(Existence::Gone) => {}
+                    Ok(Existence::Exists) => outcome.orphans.push(leftover("exists")),
+                    Ok(Existence::Unknown) => outcome.unverified.push(leftover("unknown")),
+                    Err(e) => outcome
+                        .orphans
+                        .push(leftover(&format!("cannot check: {e}"))),
+                }
             }
         }
         // Resources counted once even if created twice (resume).

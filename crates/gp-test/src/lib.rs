@@ -3,6 +3,7 @@
 //! and [`bind`]) real servers started from their binaries.
 #![allow(missing_docs)]
 
+pub mod bind;
 pub mod postgres;
 
 use std::path::{Path, PathBuf};

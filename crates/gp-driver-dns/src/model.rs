@@ -1,0 +1,248 @@
+//! Records, changes, and ExternalDNS's ownership rules.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One resource record. Names are lower-case and without the trailing dot.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Rr {
+    /// Owner name.
+    pub name: String,
+    /// `A`, `AAAA`, `CNAME`, `TXT`, `SOA`, `NS`, ...
+    pub rtype: String,
+    /// TTL in seconds.
+    pub ttl: u32,
+    /// The data: an address, a target name (no trailing dot), the text of a
+    /// TXT record (unquoted), or the presentation form for other types.
+    pub value: String,
+}
+
+impl fmt::Display for Rr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.name, self.rtype, self.value)
+    }
+}
+
+/// One atomic change to the zone, with the prerequisites that make a
+/// concurrent change fail it instead of being overwritten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Add a record and its ownership TXT; both RRsets must not exist.
+    Create {
+        /// The record.
+        record: Rr,
+        /// Its TXT.
+        txt: Rr,
+    },
+    /// Replace a record we own; our TXT must still be there, the old RRset
+    /// must be as we saw it.
+    Update {
+        /// What is there now.
+        old: Vec<Rr>,
+        /// What replaces it.
+        new: Rr,
+        /// Our TXT (a prerequisite).
+        txt: Rr,
+    },
+    /// Remove a record we own and its TXT; our TXT must still be there.
+    Delete {
+        /// The RRset.
+        records: Vec<Rr>,
+        /// Our TXT.
+        txt: Rr,
+    },
+}
+
+/// The value ExternalDNS writes in an ownership TXT, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ownership {
+    /// `external-dns/owner`.
+    pub owner: String,
+    /// `external-dns/resource`, if present.
+    pub resource: Option<String>,
+}
+
+/// Parses `"heritage=external-dns,external-dns/owner=X,external-dns/resource=Y"`.
+pub fn parse_ownership(txt: &str) -> Option<Ownership> {
+    let txt = txt.trim_matches('"');
+    let mut heritage = false;
+    let mut owner = None;
+    let mut resource = None;
+    for part in txt.split(',') {
+        match part.split_once('=') {
+            Some(("heritage", "external-dns")) => heritage = true,
+            Some(("external-dns/owner", o)) => owner = Some(o.to_string()),
+            Some(("external-dns/resource", r)) => resource = Some(r.to_string()),
+            _ => {}
+        }
+    }
+    if !heritage {
+        return None;
+    }
+    owner.map(|owner| Ownership { owner, resource })
+}
+
+/// A record goldenpath wants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Desired {
+    /// Full name.
+    pub fqdn: String,
+    /// `A`, `AAAA` or `CNAME`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// Address or target name.
+    pub target: String,
+    /// Its ownership TXT name.
+    pub txt_name: String,
+    /// Its ownership TXT value.
+    pub txt_value: String,
+}
+
+/// What to do about one desired record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing there: create it.
+    Create,
+    /// Ours and different: replace.
+    Update(Vec<Rr>),
+    /// Ours and equal.
+    Unchanged,
+    /// Not ours (another owner, or no ownership TXT): never touched.
+    Conflict(String),
+}
+
+/// Decides what to do about `want`, owned by `owner`, given the zone.
+pub fn decide(want: &Desired, zone: &[Rr], owner: &str) -> Decision {
+    let rrset: Vec<Rr> = zone
+        .iter()
+        .filter(|r| r.name == want.fqdn && r.rtype == want.rtype)
+        .cloned()
+        .collect();
+    // A CNAME cannot live beside other data at the same name.
+    let other_at_name: Vec<&Rr> = zone
+        .iter()
+        .filter(|r| {
+            r.name == want.fqdn
+                && r.rtype != want.rtype
+                && (r.rtype == "CNAME" || want.rtype == "CNAME")
+        })
+        .collect();
+    let txt: Vec<&Rr> = zone
+        .iter()
+        .filter(|r| r.name == want.txt_name && r.rtype == "TXT")
+        .collect();
+    let owners: Vec<Option<Ownership>> = txt.iter().map(|t| parse_ownership(&t.value)).collect();
+    let ours = owners
+        .iter()
+        .any(|o| o.as_ref().is_some_and(|o| o.owner == owner));
+    if let Some(other) = owners.iter().flatten().find(|o| o.owner != owner) {
+        return Decision::Conflict(format!(
+            "{} {} is owned by {}",
+            want.fqdn, want.rtype, other.owner
+        ));
+    }
+    if !ours {
+        if !rrset.is_empty() || !other_at_name.is_empty() {
+            return Decision::Conflict(format!(
+                "{} already has records without an ownership TXT; they belong to someone else",
+                want.fqdn
+            ));
+        }
+        if !txt.is_empty() {
+            return Decision::Conflict(format!(
+                "{} holds a TXT record goldenpath does not own",
+                want.txt_name
+            ));
+        }
+        return Decision::Create;
+    }
+    if rrset.len() == 1 && rrset[0].value == want.target {
+        Decision::Unchanged
+    } else {
+        Decision::Update(rrset)
+    }
+}
+
+/// Whether `zone` holds `want` as ours.
+pub fn is_ours(fqdn: &str, rtype: &str, txt_name: &str, zone: &[Rr], owner: &str) -> bool {
+    zone.iter().any(|r| r.name == fqdn && r.rtype == rtype)
+        && zone
+            .iter()
+            .filter(|r| r.name == txt_name && r.rtype == "TXT")
+            .any(|t| parse_ownership(&t.value).is_some_and(|o| o.owner == owner))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rr(name: &str, rtype: &str, value: &str) -> Rr {
+        Rr {
+            name: name.into(),
+            rtype: rtype.into(),
+            ttl: 300,
+            value: value.into(),
+        }
+    }
+
+    fn want() -> Desired {
+        Desired {
+            fqdn: "app.b-1.dev.x.io".into(),
+            rtype: "A".into(),
+            target: "10.0.0.1".into(),
+            txt_name: "a-app.b-1.dev.x.io".into(),
+            txt_value:
+                "heritage=external-dns,external-dns/owner=me,external-dns/resource=goldenpath/app"
+                    .into(),
+        }
+    }
+
+    #[test]
+    fn ownership_decides() {
+        let txt = |o: &str| {
+            rr(
+                "a-app.b-1.dev.x.io",
+                "TXT",
+                &format!("heritage=external-dns,external-dns/owner={o}"),
+            )
+        };
+        assert_eq!(decide(&want(), &[], "me"), Decision::Create);
+        assert_eq!(
+            decide(
+                &want(),
+                &[rr("app.b-1.dev.x.io", "A", "10.0.0.1"), txt("me")],
+                "me"
+            ),
+            Decision::Unchanged
+        );
+        assert!(matches!(
+            decide(
+                &want(),
+                &[rr("app.b-1.dev.x.io", "A", "10.0.0.9"), txt("me")],
+                "me"
+            ),
+            Decision::Update(_)
+        ));
+        assert!(
+            matches!(decide(&want(), &[rr("app.b-1.dev.x.io", "A", "10.0.0.1"), txt("other")], "me"), Decision::Conflict(m) if m.contains("owned by other"))
+        );
+        assert!(matches!(
+            decide(&want(), &[rr("app.b-1.dev.x.io", "A", "10.0.0.1")], "me"),
+            Decision::Conflict(_)
+        ));
+        assert!(matches!(
+            decide(&want(), &[rr("app.b-1.dev.x.io", "CNAME", "lb.x.io")], "me"),
+            Decision::Conflict(_)
+        ));
+    }
+
+    #[test]
+    fn parses_external_dns_txt() {
+        let o = parse_ownership("\"heritage=external-dns,external-dns/owner=gp-dev,external-dns/resource=ingress/ns/x\"").unwrap();
+        assert_eq!(o.owner, "gp-dev");
+        assert_eq!(o.resource.as_deref(), Some("ingress/ns/x"));
+        assert!(parse_ownership("v=spf1 -all").is_none());
+    }
+}

@@ -1,0 +1,367 @@
+//! RFC 2136 dynamic update with TSIG (HMAC-SHA256), over TCP, with
+//! hickory-proto for the messages. Records are listed by AXFR signed with
+//! the same key; updates go in batches whose prerequisites make a
+//! concurrent change fail the batch instead of being overwritten.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gp_core::Secret;
+use gp_driver::DriverError;
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage};
+use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
+
+use crate::Backend;
+use crate::model::{Change, Rr};
+
+/// Changes per UPDATE message (each a record and its TXT).
+const BATCH: usize = 200;
+
+/// A zone on a server that takes dynamic updates.
+pub struct Rfc2136 {
+    server: SocketAddr,
+    zone: String,
+    key_name: String,
+    key: Secret,
+    timeout: Duration,
+}
+
+impl Rfc2136 {
+    /// A backend for `zone` on `server` (`host:port`), signing with the
+    /// HMAC-SHA256 key `key_name` whose secret is `key_b64` (base64).
+    pub fn new(
+        server: &str,
+        zone: &str,
+        key_name: &str,
+        key_b64: &Secret,
+    ) -> Result<Self, DriverError> {
+        let server = server
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                DriverError::configuration(format!("cannot resolve the DNS server `{server}`"))
+            })?;
+        Ok(Self {
+            server,
+            zone: zone.trim_end_matches('.').to_lowercase(),
+            key_name: key_name.into(),
+            key: key_b64.clone(),
+            timeout: Duration::from_secs(15),
+        })
+    }
+
+    fn signer(&self) -> Result<TSigner, DriverError> {
+        use base64::Engine as _;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(self.key.expose().trim())
+            .ok()
+            .ok_or_else(|| {
+                DriverError::configuration(format!(
+                    "the TSIG secret for key {} is not valid base64",
+                    self.key_name
+                ))
+            })?;
+        let name = Name::from_str(&self.key_name).map_err(|e| {
+            DriverError::configuration(format!("invalid TSIG key name `{}`: {e}", self.key_name))
+        })?;
+        TSigner::new(key, TsigAlgorithm::HmacSha256, name, 300).map_err(|e| {
+            DriverError::configuration(format!("cannot use TSIG key {}: {e}", self.key_name))
+        })
+    }
+
+    fn zone_name(&self) -> Result<Name, DriverError> {
+        fqdn(&self.zone)
+    }
+
+    fn connect(&self) -> Result<TcpStream, DriverError> {
+        let stream = TcpStream::connect_timeout(&self.server, self.timeout).map_err(|e| {
+            DriverError::retryable(format!("cannot reach the DNS server {}: {e}", self.server))
+                .with_hint("check that the server runs and listens on that address (TCP)")
+        })?;
+        stream.set_read_timeout(Some(self.timeout)).ok();
+        stream.set_write_timeout(Some(self.timeout)).ok();
+        stream.set_nodelay(true).ok();
+        Ok(stream)
+    }
+
+    fn io_err(&self, e: std::io::Error) -> DriverError {
+        DriverError::retryable(format!("DNS server {}: {e}", self.server))
+    }
+
+    fn send(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), DriverError> {
+        let len = u16::try_from(bytes.len())
+            .map_err(|_| DriverError::permanent("DNS message too large"))?;
+        let mut buf = Vec::with_capacity(bytes.len() + 2);
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(bytes);
+        stream.write_all(&buf).map_err(|e| self.io_err(e))
+    }
+
+    fn receive(&self, stream: &mut TcpStream) -> Result<Vec<u8>, DriverError> {
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).map_err(|e| self.io_err(e))?;
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut buf).map_err(|e| self.io_err(e))?;
+        Ok(buf)
+    }
+
+    /// Checks a raw response's code before its signature: a server that
+    /// refuses the key answers unsigned.
+    fn check_rcode(&self, bytes: &[u8], what: &str) -> Result<Message, DriverError> {
+        let m = Message::from_vec(bytes)
+            .map_err(|e| DriverError::permanent(format!("unreadable DNS response: {e}")))?;
+        let rc = m.metadata.response_code;
+        match rc {
+            ResponseCode::NoError => Ok(m),
+            ResponseCode::NotAuth
+            | ResponseCode::BADKEY
+            | ResponseCode::BADSIG
+            | ResponseCode::BADTIME => {
+                let tsig_error = m
+                    .signature()
+                    .and_then(|s| s.data.error.as_ref().map(|e| format!(" ({e:?})")))
+                    .unwrap_or_default();
+                Err(DriverError::configuration(format!(
+                    "the DNS server {} refused {what}: {rc}{tsig_error}; the TSIG key {} is wrong or not allowed for {}",
+                    self.server, self.key_name, self.zone
+                ))
+                .with_hint("check the key name and secret against the server's configuration (nothing was changed)"))
+            }
+            ResponseCode::Refused => Err(DriverError::configuration(format!(
+                "the DNS server {} refused {what} for {}",
+                self.server, self.zone
+            ))),
+            ResponseCode::YXRRSet
+            | ResponseCode::NXRRSet
+            | ResponseCode::YXDomain
+            | ResponseCode::NXDomain => Err(DriverError::refused(format!(
+                "concurrent change detected in {} ({rc}): the batch was not applied",
+                self.zone
+            ))
+            .with_hint("run the command again: goldenpath re-reads the zone and decides anew")),
+            ResponseCode::ServFail => Err(DriverError::retryable(format!(
+                "the DNS server {} failed {what} (SERVFAIL)",
+                self.server
+            ))),
+            other => Err(DriverError::permanent(format!(
+                "the DNS server {} answered {what} with {other}",
+                self.server
+            ))),
+        }
+    }
+
+    fn exchange(&self, mut message: Message, what: &str) -> Result<Message, DriverError> {
+        let signer = self.signer()?;
+        message.metadata.id = random_id();
+        let mut verifier = message
+            .finalize(&signer, now())
+            .map_err(|e| DriverError::permanent(format!("cannot sign the DNS message: {e}")))?
+            .ok_or_else(|| DriverError::permanent("no TSIG verifier"))?;
+        let bytes = message
+            .to_vec()
+            .map_err(|e| DriverError::permanent(format!("cannot encode: {e}")))?;
+        let mut stream = self.connect()?;
+        self.send(&mut stream, &bytes)?;
+        let resp = self.receive(&mut stream)?;
+        self.check_rcode(&resp, what)?;
+        verifier.verify(&resp).map_err(|e| {
+            DriverError::configuration(format!(
+                "the DNS server's answer failed TSIG verification: {e}"
+            ))
+        })?;
+        Message::from_vec(&resp)
+            .map_err(|e| DriverError::permanent(format!("unreadable DNS response: {e}")))
+    }
+}
+
+impl Backend for Rfc2136 {
+    fn list(&self) -> Result<Vec<Rr>, DriverError> {
+        let signer = self.signer()?;
+        let mut query = Message::new(random_id(), MessageType::Query, OpCode::Query);
+        query.metadata.recursion_desired = false;
+        query.add_query(Query::query(self.zone_name()?, RecordType::AXFR));
+        let mut verifier = query
+            .finalize(&signer, now())
+            .map_err(|e| DriverError::permanent(format!("cannot sign the transfer request: {e}")))?
+            .ok_or_else(|| DriverError::permanent("no TSIG verifier"))?;
+        let bytes = query
+            .to_vec()
+            .map_err(|e| DriverError::permanent(format!("cannot encode: {e}")))?;
+        let mut stream = self.connect()?;
+        self.send(&mut stream, &bytes)?;
+        let mut out = Vec::new();
+        let mut soas = 0;
+        while soas < 2 {
+            let resp = self.receive(&mut stream)?;
+            let m = self.check_rcode(&resp, "the zone transfer")?;
+            // Messages after the first may be unsigned (RFC 8945 allows up to
+            // 99 between signed ones); verify those that carry a signature.
+            if m.signature().is_some() {
+                verifier.verify(&resp).map_err(|e| {
+                    DriverError::configuration(format!(
+                        "the zone transfer failed TSIG verification: {e}"
+                    ))
+                })?;
+            } else if out.is_empty() {
+                return Err(DriverError::configuration(
+                    "the zone transfer's first message is not signed",
+                ));
+            }
+            if m.answers.is_empty() {
+                return Err(DriverError::permanent("the zone transfer ended early"));
+            }
+            for r in &m.answers {
+                if r.record_type() == RecordType::SOA {
+                    soas += 1;
+                    if soas == 2 {
+                        break;
+                    }
+                }
+                out.push(to_rr(r));
+            }
+        }
+        Ok(out)
+    }
+
+    fn apply(&self, changes: &[Change]) -> Result<(), DriverError> {
+        for batch in changes.chunks(BATCH) {
+            let mut m = Message::new(random_id(), MessageType::Query, OpCode::Update);
+            let mut zone = Query::new();
+            zone.set_name(self.zone_name()?)
+                .set_query_class(DNSClass::IN)
+                .set_query_type(RecordType::SOA);
+            m.add_zone(zone);
+            for c in batch {
+                match c {
+                    Change::Create { record, txt } => {
+                        m.add_pre_requisite(absent(record)?);
+                        m.add_pre_requisite(absent(txt)?);
+                        m.add_update(to_record(record)?);
+                        m.add_update(to_record(txt)?);
+                    }
+                    Change::Update { old, new, txt } => {
+                        m.add_pre_requisite(exact(txt)?);
+                        for o in old {
+                            m.add_pre_requisite(exact(o)?);
+                        }
+                        m.add_update(delete_rrset(new)?);
+                        m.add_update(to_record(new)?);
+                    }
+                    Change::Delete { records, txt } => {
+                        m.add_pre_requisite(exact(txt)?);
+                        for r in records {
+                            m.add_update(delete_rrset(r)?);
+                        }
+                        m.add_update(delete_rrset(txt)?);
+                    }
+                }
+            }
+            self.exchange(m, "the update")?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "RFC 2136 updates to {} for {} (TSIG key {})",
+            self.server, self.zone, self.key_name
+        )
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn random_id() -> u16 {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    u16::from_be_bytes(b)
+}
+
+fn fqdn(name: &str) -> Result<Name, DriverError> {
+    Name::from_str(&format!("{}.", name.trim_end_matches('.')))
+        .map_err(|e| DriverError::configuration(format!("invalid DNS name `{name}`: {e}")))
+}
+
+fn rtype(s: &str) -> Result<RecordType, DriverError> {
+    RecordType::from_str(s)
+        .map_err(|_| DriverError::configuration(format!("unsupported record type {s}")))
+}
+
+fn to_record(r: &Rr) -> Result<Record, DriverError> {
+    let data = match r.rtype.as_str() {
+        "A" => RData::A(A(r.value.parse().map_err(|_| {
+            DriverError::configuration(format!("`{}` is not an IPv4 address", r.value))
+        })?)),
+        "AAAA" => RData::AAAA(AAAA(r.value.parse().map_err(|_| {
+            DriverError::configuration(format!("`{}` is not an IPv6 address", r.value))
+        })?)),
+        "CNAME" => RData::CNAME(CNAME(fqdn(&r.value)?)),
+        "TXT" => RData::TXT(TXT::new(
+            // DNS strings are at most 255 bytes: split longer text.
+            r.value
+                .as_bytes()
+                .chunks(255)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect(),
+        )),
+        other => {
+            return Err(DriverError::configuration(format!(
+                "goldenpath does not write {other} records"
+            )));
+        }
+    };
+    Ok(Record::from_rdata(fqdn(&r.name)?, r.ttl, data))
+}
+
+/// Prerequisite "RRset does not exist" (class NONE, type, no data).
+fn absent(r: &Rr) -> Result<Record, DriverError> {
+    let mut p = Record::update0(fqdn(&r.name)?, 0, rtype(&r.rtype)?);
+    p.dns_class = DNSClass::NONE;
+    Ok(p.into_record_of_rdata())
+}
+
+/// Prerequisite "RRset exists (value dependent)": the record as is, TTL 0.
+fn exact(r: &Rr) -> Result<Record, DriverError> {
+    let mut p = to_record(r)?;
+    p.ttl = 0;
+    Ok(p)
+}
+
+/// Update "delete an RRset" (class ANY, type, no data).
+fn delete_rrset(r: &Rr) -> Result<Record, DriverError> {
+    let mut d = Record::update0(fqdn(&r.name)?, 0, rtype(&r.rtype)?);
+    d.dns_class = DNSClass::ANY;
+    Ok(d.into_record_of_rdata())
+}
+
+fn to_rr(r: &Record) -> Rr {
+    let name = r.name.to_ascii().trim_end_matches('.').to_lowercase();
+    let value = match &r.data {
+        RData::A(a) => a.0.to_string(),
+        RData::AAAA(a) => a.0.to_string(),
+        RData::CNAME(c) => c.0.to_ascii().trim_end_matches('.').to_lowercase(),
+        RData::NS(n) => n.0.to_ascii().trim_end_matches('.').to_lowercase(),
+        RData::TXT(t) => t
+            .txt_data
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect(),
+        other => other.to_string(),
+    };
+    Rr {
+        name,
+        rtype: r.record_type().to_string(),
+        ttl: r.ttl,
+        value,
+    }
+}

@@ -1,0 +1,468 @@
+//! The dns driver against a real BIND and against zone files.
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use gp_core::{Contract, Deployment, Platform, RecordType, Secret};
+use gp_driver::conformance::{Fixture, MemoryRecorder, check};
+use gp_driver::{ComponentCtx, ComponentOutputs, Driver, ErrorKind, Existence, Intent};
+use gp_driver_dns::{DnsDriver, RecordSpec, RecordsSettings};
+use gp_driver_secrets::{LocalStore, SecretStore};
+use gp_test::bind::TestBind;
+
+const ZONE: &str = "example.test";
+
+fn platform(zone_settings: &str, txt_prefix: &str) -> Platform {
+    let text = format!(
+        "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: gp
+domain: {ZONE}
+owner: team
+dns: {{ txtPrefix: \"{txt_prefix}\" }}
+environments:
+  dev: {{}}
+components:
+  - name: dns-zone
+    plane: foundational
+    tier: 0
+    driver: dns
+    settings:
+{zone_settings}
+  - name: web
+    plane: disposable
+    tier: 1
+    driver: exec
+    needs: [dns-zone]
+    settings: {{ apply: 'true' }}
+"
+    );
+    Platform::from_source(Path::new("goldenpath.yaml"), &text).unwrap()
+}
+
+fn rfc2136_settings(bind: &TestBind, policy: &str) -> String {
+    format!(
+        "      backend: rfc2136\n      server: {}\n      policy: {policy}\n      tsig: {{ keyName: {}, secret: gp/dev/dns-zone/tsig }}\n",
+        bind.server(),
+        bind.key_name
+    )
+}
+
+struct World {
+    platform: Platform,
+    store: Arc<LocalStore>,
+    driver: DnsDriver,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(zone_settings: &str, txt_prefix: &str, key: Option<(&str, &str)>) -> World {
+        let dir = gp_test::tempdir();
+        let store = Arc::new(LocalStore::new(dir.path()));
+        if let Some((_, secret)) = key {
+            store
+                .put(
+                    "gp/dev/dns-zone/tsig",
+                    &Secret::new(serde_json::json!({"secret": secret}).to_string()),
+                    &BTreeMap::new(),
+                )
+                .unwrap();
+        }
+        World {
+            platform: platform(zone_settings, txt_prefix),
+            driver: DnsDriver::new(store.clone()),
+            store,
+            dir,
+        }
+    }
+
+    fn zone_outputs(&self) -> ComponentOutputs {
+        let contract = Contract::new(&self.platform, "dev", Deployment::Foundational).unwrap();
+        let c = self.platform.component("dns-zone").unwrap();
+        let settings = c.settings_node();
+        let inputs = BTreeMap::new();
+        let rec = MemoryRecorder::default();
+        let ctx = ComponentCtx {
+            platform: &self.platform,
+            contract: &contract,
+            component: c,
+            settings: &settings,
+            inputs: &inputs,
+            last: None,
+            intent: Intent::Create,
+            state_dir: self.dir.path(),
+            recorder: &rec,
+        };
+        self.driver.apply(&ctx).unwrap().outputs
+    }
+
+    fn records_node(&self, contract: &Contract<'_>, hosts: &[(&str, &str)]) -> gp_core::yaml::Node {
+        let s = RecordsSettings {
+            zone: "dns-zone".into(),
+            records: hosts
+                .iter()
+                .map(|(name, target)| {
+                    let rtype = RecordType::for_target(target);
+                    RecordSpec {
+                        name: (*name).into(),
+                        fqdn: format!("{name}.{}", contract.host_suffix()),
+                        rtype,
+                        target: (*target).into(),
+                    }
+                })
+                .collect(),
+        };
+        gp_core::yaml::Node::from_json(&serde_json::to_value(s).unwrap(), Default::default())
+    }
+
+    /// Publishes `hosts` for `deployment`; returns what was journalled.
+    fn publish(
+        &self,
+        deployment: Deployment,
+        hosts: &[(&str, &str)],
+        zone: &ComponentOutputs,
+    ) -> Result<(MemoryRecorder, ComponentOutputs), gp_driver::DriverError> {
+        let contract = Contract::new(&self.platform, "dev", deployment).unwrap();
+        let settings = self.records_node(&contract, hosts);
+        let inputs = BTreeMap::from([("dns-zone".to_string(), zone.clone())]);
+        let rec = MemoryRecorder::default();
+        let out = {
+            let ctx = ComponentCtx {
+                platform: &self.platform,
+                contract: &contract,
+                component: self.platform.component("web").unwrap(),
+                settings: &settings,
+                inputs: &inputs,
+                last: None,
+                intent: Intent::Create,
+                state_dir: self.dir.path(),
+                recorder: &rec,
+            };
+            self.driver.apply(&ctx)?.outputs
+        };
+        Ok((rec, out))
+    }
+
+    fn teardown(
+        &self,
+        deployment: Deployment,
+        rec: &MemoryRecorder,
+        zone: &ComponentOutputs,
+    ) -> Vec<Existence> {
+        let contract = Contract::new(&self.platform, "dev", deployment).unwrap();
+        let settings = self.records_node(&contract, &[]);
+        let inputs = BTreeMap::from([("dns-zone".to_string(), zone.clone())]);
+        let r2 = MemoryRecorder::default();
+        let ctx = ComponentCtx {
+            platform: &self.platform,
+            contract: &contract,
+            component: self.platform.component("web").unwrap(),
+            settings: &settings,
+            inputs: &inputs,
+            last: None,
+            intent: Intent::Update,
+            state_dir: self.dir.path(),
+            recorder: &r2,
+        };
+        let created = rec.created();
+        for r in created.iter().rev() {
+            self.driver.destroy(&ctx, r).unwrap();
+        }
+        created
+            .iter()
+            .map(|r| self.driver.exists(&ctx, r).unwrap())
+            .collect()
+    }
+}
+
+fn build(id: &str) -> Deployment {
+    Deployment::Ephemeral(id.parse().unwrap())
+}
+
+#[test]
+fn builds_and_the_persistent_deployment_share_a_zone_without_touching_each_other() {
+    let bind = TestBind::start(ZONE);
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "",
+        Some((&bind.key_name, &bind.key_b64)),
+    );
+    let zone = w.zone_outputs();
+    let (p_rec, _) = w
+        .publish(
+            Deployment::Persistent,
+            &[("backstage", "10.0.0.1"), ("argocd", "10.0.0.1")],
+            &zone,
+        )
+        .unwrap();
+    let (b1, _) = w
+        .publish(
+            build("23-01-26-01"),
+            &[
+                ("backstage", "10.1.0.1"),
+                ("argocd", "lb-1.elb.example.com"),
+            ],
+            &zone,
+        )
+        .unwrap();
+    let (_b2, _) = w
+        .publish(build("23-01-26-02"), &[("backstage", "10.2.0.1")], &zone)
+        .unwrap();
+    assert_eq!(
+        bind.dig("backstage.b-23-01-26-01.dev.example.test", "A"),
+        "10.1.0.1"
+    );
+    assert_eq!(
+        bind.dig("argocd.b-23-01-26-01.dev.example.test", "CNAME"),
+        "lb-1.elb.example.com."
+    );
+    assert_eq!(bind.dig("backstage.dev.example.test", "A"), "10.0.0.1");
+    let txt = bind.dig("a-backstage.b-23-01-26-02.dev.example.test", "TXT");
+    assert_eq!(
+        txt,
+        "\"heritage=external-dns,external-dns/owner=gp-dev-23-01-26-02,external-dns/resource=goldenpath/web\""
+    );
+    assert_eq!(p_rec.created().len(), 2);
+
+    let before = bind.axfr();
+    let gone = w.teardown(build("23-01-26-01"), &b1, &zone);
+    assert!(gone.iter().all(|e| *e == Existence::Gone), "{gone:?}");
+    let after = bind.axfr();
+    // Exactly build 1's records and TXTs left; everything else is
+    // byte-for-byte what it was.
+    let expected: Vec<&str> = before
+        .lines()
+        .filter(|l| !l.contains("b-23-01-26-01"))
+        .collect();
+    assert_eq!(after.lines().collect::<Vec<_>>(), expected);
+    assert_eq!(
+        before
+            .lines()
+            .filter(|l| l.contains("b-23-01-26-01"))
+            .count(),
+        4
+    );
+    // Publishing again is a no-op.
+    let (again, _) = w
+        .publish(build("23-01-26-02"), &[("backstage", "10.2.0.1")], &zone)
+        .unwrap();
+    assert!(again.actions.lock().unwrap().is_empty());
+}
+
+#[test]
+fn another_owners_record_is_a_conflict_under_both_policies() {
+    let bind = TestBind::start(ZONE);
+    let theirs = "update add backstage.b-23-01-26-01.dev.example.test 300 A 192.0.2.77\nupdate add a-backstage.b-23-01-26-01.dev.example.test 300 TXT \"heritage=external-dns,external-dns/owner=other-cluster,external-dns/resource=ingress/x/y\"";
+    let out = bind.nsupdate(theirs, None);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    for policy in ["sync", "upsert-only"] {
+        let w = World::new(
+            &rfc2136_settings(&bind, policy),
+            "",
+            Some((&bind.key_name, &bind.key_b64)),
+        );
+        let zone = w.zone_outputs();
+        let before = bind.axfr();
+        let err = w
+            .publish(
+                build("23-01-26-01"),
+                &[("backstage", "10.1.0.1"), ("argocd", "10.1.0.1")],
+                &zone,
+            )
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Refused, "{policy}: {err}");
+        assert!(err.message.contains("is owned by other-cluster"), "{err}");
+        // Nothing was sent: not even the argocd record that had no conflict.
+        assert_eq!(bind.axfr(), before, "{policy}");
+        assert_eq!(
+            bind.dig("backstage.b-23-01-26-01.dev.example.test", "A"),
+            "192.0.2.77"
+        );
+    }
+    // A record without any TXT is someone else's too.
+    bind.nsupdate(
+        "update add api.b-23-01-26-01.dev.example.test 300 A 192.0.2.8",
+        None,
+    );
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "",
+        Some((&bind.key_name, &bind.key_b64)),
+    );
+    let zone = w.zone_outputs();
+    let err = w
+        .publish(build("23-01-26-01"), &[("api", "10.1.0.9")], &zone)
+        .unwrap_err();
+    assert!(err.message.contains("without an ownership TXT"), "{err}");
+}
+
+#[test]
+fn a_wrong_key_is_refused_clearly_and_a_dead_server_is_retryable() {
+    let bind = TestBind::start(ZONE);
+    let before = bind.axfr();
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "",
+        Some((
+            &bind.key_name,
+            "c2VjcmV0IHRoYXQgaXMgbm90IHRoZSBzZXJ2ZXIncyBrZXk=",
+        )),
+    );
+    let contract = Contract::new(&w.platform, "dev", Deployment::Foundational).unwrap();
+    let c = w.platform.component("dns-zone").unwrap();
+    let settings = c.settings_node();
+    let inputs = BTreeMap::new();
+    let rec = MemoryRecorder::default();
+    let ctx = ComponentCtx {
+        platform: &w.platform,
+        contract: &contract,
+        component: c,
+        settings: &settings,
+        inputs: &inputs,
+        last: None,
+        intent: Intent::Create,
+        state_dir: w.dir.path(),
+        recorder: &rec,
+    };
+    let err = w.driver.apply(&ctx).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Configuration, "{err}");
+    assert!(
+        err.message
+            .contains("the TSIG key goldenpath-test-key is wrong or not allowed"),
+        "{err}"
+    );
+    assert!(
+        !err.message.contains("c2VjcmV0"),
+        "the key leaked into the message"
+    );
+    assert_eq!(bind.axfr(), before);
+
+    let dead = "127.0.0.1:9";
+    let w = World::new(
+        &format!(
+            "      backend: rfc2136\n      server: {dead}\n      tsig: {{ keyName: k, secret: gp/dev/dns-zone/tsig }}\n"
+        ),
+        "",
+        Some(("k", &bind.key_b64)),
+    );
+    let c = w.platform.component("dns-zone").unwrap();
+    let settings = c.settings_node();
+    let ctx = ComponentCtx {
+        platform: &w.platform,
+        component: c,
+        settings: &settings,
+        state_dir: w.dir.path(),
+        ..ctx
+    };
+    let err = w.driver.apply(&ctx).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Retryable, "{err}");
+    assert!(
+        err.message
+            .contains("cannot reach the DNS server 127.0.0.1:9"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_txt_name_overflow_is_refused_before_anything_is_sent() {
+    let bind = TestBind::start(ZONE);
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "gp-",
+        Some((&bind.key_name, &bind.key_b64)),
+    );
+    let zone = w.zone_outputs();
+    let before = bind.axfr();
+    let label = "z".repeat(61);
+    let err = w
+        .publish(build("23-01-26-01"), &[(&label, "10.0.0.1")], &zone)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Configuration);
+    assert!(err.message.contains("ownership TXT name"), "{err}");
+    assert_eq!(bind.axfr(), before);
+}
+
+#[test]
+fn the_zone_file_backend_writes_what_named_checkzone_accepts() {
+    let w = World::new("      backend: zonefile\n", "", None);
+    let zone = w.zone_outputs();
+    w.publish(
+        Deployment::Persistent,
+        &[("backstage", "10.0.0.1"), ("argocd", "lb.example.com")],
+        &zone,
+    )
+    .unwrap();
+    let (b, _) = w
+        .publish(build("23-01-26-01"), &[("backstage", "2001:db8::1")], &zone)
+        .unwrap();
+    let file = std::path::PathBuf::from(zone.values["file"].as_str().unwrap());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("backstage.b-23-01-26-01.dev.example.test. 300 IN AAAA 2001:db8::1"),
+        "{text}"
+    );
+    let out = gp_test::bind::checkzone(ZONE, &file);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let serial = |t: &str| {
+        t.lines()
+            .find(|l| l.contains(" SOA "))
+            .unwrap()
+            .split_whitespace()
+            .nth(6)
+            .unwrap()
+            .to_string()
+    };
+    let s1 = serial(&text);
+    w.teardown(build("23-01-26-01"), &b, &zone);
+    let text2 = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        serial(&text2).parse::<u64>().unwrap() > s1.parse::<u64>().unwrap(),
+        "SOA serial increases"
+    );
+    assert!(!text2.contains("b-23-01-26-01"));
+    assert_eq!(gp_test::bind::checkzone(ZONE, &file).code, 0);
+    let _ = w.store.list(None);
+}
+
+fn conformance(w: &World, zone: &ComponentOutputs) {
+    let contract = Contract::new(&w.platform, "dev", build("23-01-26-01")).unwrap();
+    let settings = w.records_node(
+        &contract,
+        &[("backstage", "10.1.0.1"), ("argocd", "lb.example.com")],
+    );
+    let inputs = BTreeMap::from([("dns-zone".to_string(), zone.clone())]);
+    check(
+        &w.driver,
+        &Fixture {
+            platform: &w.platform,
+            contract: &contract,
+            component: w.platform.component("web").unwrap(),
+            settings: &settings,
+            inputs: &inputs,
+            state_dir: w.dir.path().to_path_buf(),
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn conformance_over_rfc2136() {
+    let bind = TestBind::start(ZONE);
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "",
+        Some((&bind.key_name, &bind.key_b64)),
+    );
+    let zone = w.zone_outputs();
+    conformance(&w, &zone);
+}
+
+#[test]
+fn conformance_on_a_zone_file() {
+    let w = World::new("      backend: zonefile\n", "", None);
+    let zone = w.zone_outputs();
+    conformance(&w, &zone);
+}
