@@ -53,6 +53,8 @@ pub struct MemoryRecorder {
     calls: AtomicUsize,
     /// Lines streamed.
     pub lines: Mutex<Vec<String>>,
+    /// Guards overridden, with their reasons.
+    pub overrides: std::collections::BTreeMap<String, String>,
 }
 
 impl MemoryRecorder {
@@ -151,6 +153,10 @@ impl Recorder for MemoryRecorder {
 
     fn cancelled(&self) -> bool {
         false
+    }
+
+    fn guard_override(&self, guard: &str) -> Option<String> {
+        self.overrides.get(guard).cloned()
     }
 }
 

@@ -339,6 +339,13 @@ pub trait Recorder: Send + Sync {
     fn log(&self, line: &str);
     /// Whether the run was asked to stop (Ctrl-C).
     fn cancelled(&self) -> bool;
+
+    /// The recorded reason when the person running goldenpath overrode
+    /// `guard` of this component (`--override-guard COMPONENT[:GUARD]
+    /// --reason ...`); `None` when the guard stands.
+    fn guard_override(&self, _guard: &str) -> Option<String> {
+        None
+    }
 }
 
 /// What a driver may look at while validating: no I/O is allowed.
