@@ -136,7 +136,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir_in(
+        std::env::var("GP_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_string()),
+    )
+    .expect("tempdir");
     let db = dir.path().join("registry.db");
     let t = Instant::now();
     populate(&db, 1_000_000, 10_000);

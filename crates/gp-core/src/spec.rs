@@ -52,6 +52,9 @@ pub struct PlatformSpec {
     pub environments: IndexMap<Spanned<String>, EnvironmentSpec>,
     /// Every component of both planes.
     pub components: Vec<ComponentSpec>,
+    /// Where the gitops driver renders ArgoCD applications.
+    #[serde(default)]
+    pub gitops: GitopsSettings,
     /// Docs-as-code governance settings (`goldenpath docs check`).
     #[serde(default)]
     pub docs: Option<RawNode>,
@@ -67,6 +70,77 @@ pub struct DnsSettings {
     /// ExternalDNS's `--txt-prefix`. May contain `%{record_type}`.
     #[serde(default)]
     pub txt_prefix: String,
+}
+
+/// The GitOps repository the gitops driver renders into.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitopsSettings {
+    /// The directory, relative to the spec (default `gitops`).
+    #[serde(default = "gitops_path")]
+    pub path: Spanned<String>,
+    /// Keep it as a git repository and commit every render.
+    #[serde(default)]
+    pub git: bool,
+    /// The URL ArgoCD pulls the repository from (default: the directory as
+    /// a `file://` URL).
+    #[serde(default)]
+    pub repo_url: Option<String>,
+    /// The branch or revision ArgoCD follows (default `HEAD`).
+    #[serde(default = "head")]
+    pub target_revision: String,
+    /// ArgoCD's namespace (default `argocd`).
+    #[serde(default = "argocd")]
+    pub argocd_namespace: String,
+    /// The ArgoCD project (default `default`).
+    #[serde(default = "default_project")]
+    pub project: String,
+    /// The `ClusterSecretStore` ExternalSecrets read from (default
+    /// `goldenpath`).
+    #[serde(default = "store")]
+    pub secret_store: String,
+    /// How often ExternalSecrets refresh (default `1h`).
+    #[serde(default = "hour")]
+    pub refresh_interval: String,
+    /// Hostnames of persistent services a build may refer to, beyond the
+    /// hosts of persistent-only components (which are always allowed).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+fn gitops_path() -> Spanned<String> {
+    Spanned::unpositioned("gitops".into())
+}
+fn head() -> String {
+    "HEAD".into()
+}
+fn argocd() -> String {
+    "argocd".into()
+}
+fn default_project() -> String {
+    "default".into()
+}
+fn store() -> String {
+    "goldenpath".into()
+}
+fn hour() -> String {
+    "1h".into()
+}
+
+impl Default for GitopsSettings {
+    fn default() -> Self {
+        Self {
+            path: gitops_path(),
+            git: false,
+            repo_url: None,
+            target_revision: head(),
+            argocd_namespace: argocd(),
+            project: default_project(),
+            secret_store: store(),
+            refresh_interval: hour(),
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 /// Which secrets store the platform uses.

@@ -32,7 +32,10 @@ fn main() {
         return;
     }
     let bind = TestBind::start("example.test");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir_in(
+        std::env::var("GP_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_string()),
+    )
+    .expect("tempdir");
     let store = Arc::new(LocalStore::new(dir.path()));
     store
         .put(

@@ -25,7 +25,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir_in(
+        std::env::var("GP_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_string()),
+    )
+    .expect("tempdir");
     std::fs::create_dir_all(dir.path().join("root")).expect("root");
     let mut root = String::from(
         "terraform {\n  backend \"local\" {}\n}\nvariable \"build_id\" { type = string }\n",

@@ -346,6 +346,13 @@ pub trait Recorder: Send + Sync {
     fn guard_override(&self, _guard: &str) -> Option<String> {
         None
     }
+
+    /// Whether a foundational component of this environment is deployed
+    /// (from the registry), for drivers that render it into bootstrap
+    /// values; `None` when the run cannot tell.
+    fn foundational_ready(&self, _component: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// What a driver may look at while validating: no I/O is allowed.

@@ -1,0 +1,147 @@
+//! The GitOps directory: a lock for writers, and (optionally) git commits.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gp_driver::DriverError;
+
+/// An exclusive lock on the GitOps directory for one render or removal.
+pub struct Locked {
+    _file: fs::File,
+}
+
+/// Takes the directory's lock (creating the directory).
+pub fn lock(dir: &Path) -> Result<Locked, DriverError> {
+    fs::create_dir_all(dir)
+        .map_err(|e| DriverError::permanent(format!("cannot create {}: {e}", dir.display())))?;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(".goldenpath.lock"))
+        .map_err(|e| DriverError::permanent(format!("cannot open the GitOps lock: {e}")))?;
+    file.lock()
+        .map_err(|e| DriverError::permanent(format!("cannot lock {}: {e}", dir.display())))?;
+    Ok(Locked { _file: file })
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, DriverError> {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| {
+            DriverError::configuration(format!("cannot run git: {e}")).with_hint("install git")
+        })
+}
+
+fn ok(out: std::process::Output, what: &str) -> Result<String, DriverError> {
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(DriverError::permanent(format!(
+            "git {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Makes `dir` a git repository if it is not one, with a committer
+/// identity of its own (a CI job without one must not fail to commit).
+pub fn ensure_repo(dir: &Path) -> Result<(), DriverError> {
+    if !dir.join(".git").exists() {
+        ok(git(dir, &["init", "-q"])?, "init")?;
+        fs::write(dir.join(".gitignore"), ".goldenpath.lock\n")
+            .map_err(|e| DriverError::permanent(format!("cannot write .gitignore: {e}")))?;
+    }
+    for (key, value) in [
+        ("user.name", "goldenpath"),
+        ("user.email", "goldenpath@localhost"),
+    ] {
+        let current = git(dir, &["config", "--get", key])?;
+        if !current.status.success() {
+            ok(git(dir, &["config", key, value])?, "config")?;
+        }
+    }
+    Ok(())
+}
+
+/// Stages `paths` and commits them with `message` if anything changed.
+/// Returns whether a commit was made.
+pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverError> {
+    let mut add = vec!["add", "-A", "--"];
+    add.extend_from_slice(paths);
+    add.push(".gitignore");
+    ok(git(dir, &add)?, "add")?;
+    let staged = git(dir, &["diff", "--cached", "--quiet"])?;
+    if staged.status.success() {
+        return Ok(false);
+    }
+    ok(
+        git(dir, &["commit", "-q", "--no-verify", "-m", message])?,
+        "commit",
+    )?;
+    Ok(true)
+}
+
+/// The number of commits on HEAD (0 for none), for tests and status.
+pub fn commit_count(dir: &Path) -> usize {
+    git(dir, &["rev-list", "--count", "HEAD"])
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes files atomically (each to a temporary sibling, then renamed),
+/// skipping files whose content is already right; with `owned`, removes
+/// files under that folder that are no longer rendered.
+pub fn write_tree(
+    root: &Path,
+    files: &std::collections::BTreeMap<String, String>,
+    owned: Option<&str>,
+) -> Result<(), DriverError> {
+    let io = |p: &Path, e: std::io::Error| {
+        DriverError::permanent(format!("cannot write {}: {e}", p.display()))
+    };
+    let mut stale: Vec<PathBuf> = Vec::new();
+    if let Some(owned) = owned {
+        collect(&root.join(owned), &mut stale);
+    }
+    let mut made: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    for (rel, content) in files {
+        let path = root.join(rel);
+        stale.retain(|p| p != &path);
+        match fs::read(&path) {
+            Ok(existing) if existing == content.as_bytes() => continue,
+            _ => {}
+        }
+        if let Some(parent) = path.parent()
+            && !made.contains(parent)
+        {
+            fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+            made.insert(parent.to_path_buf());
+        }
+        let tmp = path.with_extension("gp-tmp");
+        fs::write(&tmp, content).map_err(|e| io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    }
+    for p in stale {
+        let _ = fs::remove_file(p);
+    }
+    Ok(())
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The `gitops` driver: renders what ArgoCD applies, for one deployment,
+//! from the contract.
+//!
+//! For each `gitops` component: a child `Application` (labels
+//! `goldenpath.dev/env`, `goldenpath.dev/build-id`, `goldenpath.dev/tier`,
+//! the resources finalizer, automated sync with prune and self-heal), Helm
+//! values with `global: {env, lifecycle, buildId, hostSuffix, dnsOwnerId}`
+//! and the component's full hostnames, its `Namespace`, and an
+//! `ExternalSecret` per secret it reads (`remoteRef.key` the contract's
+//! path; a key mapping to a key the secret will not have is refused). An
+//! ExternalDNS component (`externalDns: true`) gets `txtOwnerId`,
+//! `domainFilters: [zone apex]`, `policy: sync`, `registry: txt`, the TXT
+//! prefix, and for a build a filter that only matches the build's suffix.
+//! Each deployment also gets the app-of-apps root and its bootstrap values.
+//!
+//! Every object is validated against the real schemas ([`schemas`]) before
+//! it is written; files are written atomically and deterministically, and
+//! with `gitops.git: true` committed (nothing to commit, no commit). After
+//! each render, [`propagation::verify`] checks the deployment. Teardown
+//! removes the deployment's folder; the root's finalizer makes ArgoCD
+//! remove the rest.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gp_core::{Plane, Platform};
+use gp_driver::{
+    Action, Applied, ComponentCtx, ComponentOutputs, Counts, Driver, DriverError, Existence,
+    Intent, Observation, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply,
+    typed_settings,
+};
+
+pub mod git;
+pub mod propagation;
+pub mod render;
+pub mod schemas;
+
+use render::{GitopsComponent, RenderCtx};
+
+/// The GitOps directory of a platform (absolute).
+pub fn gitops_dir(platform: &Platform) -> PathBuf {
+    let p = platform.base_dir().join(&platform.spec.gitops.path.value);
+    if p.is_absolute() {
+        p
+    } else {
+        std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+    }
+}
+
+/// The driver.
+#[derive(Debug, Default)]
+pub struct GitopsDriver;
+
+fn render_ctx<'a>(ctx: &'a ComponentCtx<'a>, rds_available: bool) -> RenderCtx<'a> {
+    let gitops = &ctx.platform.spec.gitops;
+    RenderCtx {
+        platform: ctx.platform,
+        contract: ctx.contract,
+        gitops,
+        rds_available,
+        repo_url: gitops
+            .repo_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", gitops_dir(ctx.platform).display())),
+    }
+}
+
+/// Whether every foundational database instance is deployed.
+fn rds_available(ctx: &ComponentCtx<'_>) -> bool {
+    let dbs: Vec<&str> = ctx
+        .platform
+        .spec
+        .components
+        .iter()
+        .filter(|c| c.plane.value == Plane::Foundational && c.driver.value == "postgres")
+        .map(|c| c.name.value.as_str())
+        .collect();
+    !dbs.is_empty()
+        && dbs
+            .iter()
+            .all(|c| ctx.recorder.foundational_ready(c) == Some(true))
+}
+
+impl GitopsDriver {
+    fn render(
+        &self,
+        ctx: &ComponentCtx<'_>,
+    ) -> Result<(render::Files, render::Files), DriverError> {
+        let s: GitopsComponent = settings_at_apply(ctx)?;
+        let rc = render_ctx(ctx, rds_available(ctx));
+        Ok((
+            render::render_root(&rc)?,
+            render::render_component(&rc, ctx.component, &s, ctx.inputs)?,
+        ))
+    }
+
+    fn message(ctx: &ComponentCtx<'_>, verb: &str, what: &str) -> String {
+        let c = ctx.contract;
+        match c.build_id() {
+            Some(b) => format!("goldenpath: {verb} {what} in {} build {b}", c.env()),
+            None => format!(
+                "goldenpath: {verb} {what} in {} {}",
+                c.env(),
+                c.deployment().key()
+            ),
+        }
+    }
+}
+
+fn same(dir: &Path, files: &render::Files) -> bool {
+    files.iter().all(|(rel, content)| {
+        std::fs::read_to_string(dir.join(rel)).ok().as_deref() == Some(content.as_str())
+    })
+}
+
+impl Driver for GitopsDriver {
+    fn name(&self) -> &'static str {
+        "gitops"
+    }
+
+    fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
+        let s: GitopsComponent = typed_settings(ctx.platform, ctx.settings, true)?;
+        let mut problems = Vec::new();
+        if ctx.component.plane.value != Plane::Disposable {
+            problems.push(ctx.platform.diagnostic(
+                ctx.component.plane.start,
+                "gitops components are disposable: they render into a deployment",
+            ));
+        }
+        if let Err(e) = gp_core::names::check_label(&s.namespace.value, &s.namespace.value) {
+            problems.push(
+                ctx.platform
+                    .diagnostic(s.namespace.start, format!("invalid namespace: {e}")),
+            );
+        }
+        if let Some(v) = &s.values
+            && !matches!(v.0.kind, gp_core::yaml::NodeKind::Map(_))
+        {
+            problems.push(
+                ctx.platform
+                    .diagnostic(v.0.start, "`values` must be a mapping"),
+            );
+        }
+        if problems.is_empty() {
+            Ok(Validated {
+                outputs: Some(vec!["path".into(), "application".into()]),
+                resources: Vec::new(),
+                resource_outputs: None,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
+        let dir = gitops_dir(ctx.platform);
+        let (root, component) = self.render(ctx)?;
+        let component_dir = dir
+            .join(render::deployment_dir(ctx.contract))
+            .join(ctx.name());
+        if !component_dir.exists() {
+            return Ok(Observation::absent());
+        }
+        let mut drift = Vec::new();
+        if !same(&dir, &component) {
+            drift.push("the rendered files differ from the contract and spec".into());
+        }
+        if !same(&dir, &root) {
+            drift.push("the deployment's root or bootstrap values are out of date".into());
+        }
+        Ok(Observation {
+            presence: Presence::Present,
+            drift,
+            outputs: Some(outputs(ctx)),
+            counts: None,
+        })
+    }
+
+    fn apply(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
+        let dir = gitops_dir(ctx.platform);
+        let git = ctx.platform.spec.gitops.git;
+        let (root, component) = self.render(ctx)?;
+        let deployment_dir = render::deployment_dir(ctx.contract);
+        let component_dir = format!("{deployment_dir}/{}", ctx.name());
+        let data = serde_json::json!({"dir": dir, "git": git});
+        let _lock = git::lock(&dir)?;
+        if git {
+            git::ensure_repo(&dir)?;
+        }
+        let mut counts = Counts::default();
+        if !dir.join(&deployment_dir).join("root.yaml").exists() {
+            let id = ctx.recorder.before(
+                Action::Create,
+                &ResourceRef::new("gitops-root", &deployment_dir).with_data(data.clone()),
+            )?;
+            git::write_tree(&dir, &root, None)?;
+            ctx.recorder.after(&id, None)?;
+            counts.added += 1;
+        } else {
+            git::write_tree(&dir, &root, None)?;
+        }
+        let exists = dir.join(&component_dir).exists();
+        if !exists || !same(&dir, &component) {
+            let action = match ctx.intent {
+                Intent::Create => Action::Create,
+                Intent::Adopt => Action::Adopt,
+                Intent::Update => Action::Update,
+            };
+            let id = ctx.recorder.before(
+                action,
+                &ResourceRef::new("gitops-app", &component_dir).with_data(data),
+            )?;
+            git::write_tree(&dir, &component, exists.then_some(component_dir.as_str()))?;
+            ctx.recorder.after(&id, None)?;
+            if action == Action::Create {
+                counts.added += 1;
+            } else {
+                counts.changed += 1;
+            }
+        }
+        if git {
+            git::commit(
+                &dir,
+                &[&deployment_dir],
+                &Self::message(ctx, "render", ctx.name()),
+            )?;
+        }
+        // Check what this render wrote (the rest was checked when it was
+        // rendered; `goldenpath verify propagation` walks everything).
+        let mut written: Vec<(PathBuf, String)> = root
+            .iter()
+            .chain(component.iter())
+            .map(|(rel, text)| (dir.join(rel), text.clone()))
+            .collect();
+        for f in propagation::tfvars_files(ctx.contract, ctx.state_dir) {
+            if let Ok(t) = std::fs::read_to_string(&f) {
+                written.push((f, t));
+            }
+        }
+        let findings = propagation::verify_texts(ctx.platform, ctx.contract, &written);
+        if !findings.is_empty() {
+            let list: Vec<String> = findings
+                .iter()
+                .take(10)
+                .map(|f| {
+                    format!(
+                        "{}:{}: {} `{}`",
+                        f.file.display(),
+                        f.line,
+                        f.problem,
+                        f.value
+                    )
+                })
+                .collect();
+            return Err(DriverError::permanent(format!(
+                "propagation check failed after rendering {}:\n{}",
+                ctx.name(),
+                list.join("\n")
+            ))
+            .with_hint(format!(
+                "goldenpath verify propagation --env {}{}",
+                ctx.contract.env(),
+                ctx.contract
+                    .build_id()
+                    .map(|b| format!(" --build-id {b}"))
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(Applied {
+            outputs: outputs(ctx),
+            counts,
+        })
+    }
+
+    fn destroy(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
+        if r.kind != "gitops-root" && r.kind != "gitops-app" {
+            return Ok(());
+        }
+        let dir = r
+            .data
+            .get("dir")
+            .and_then(|d| d.as_str())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| gitops_dir(ctx.platform));
+        let git = r.data.get("git").and_then(|g| g.as_bool()).unwrap_or(false);
+        let _lock = git::lock(&dir)?;
+        let target = dir.join(&r.id);
+        if target.exists() {
+            std::fs::remove_dir_all(&target).map_err(|e| {
+                DriverError::permanent(format!("cannot remove {}: {e}", target.display()))
+            })?;
+        }
+        if git && dir.join(".git").exists() {
+            let what = if r.kind == "gitops-root" {
+                "the deployment".to_string()
+            } else {
+                r.id.rsplit('/').next().unwrap_or_default().to_string()
+            };
+            git::commit(&dir, &[&r.id], &Self::message(ctx, "remove", &what))?;
+        }
+        Ok(())
+    }
+
+    fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
+        if r.kind != "gitops-root" && r.kind != "gitops-app" {
+            return Ok(Existence::Unknown);
+        }
+        let dir = r
+            .data
+            .get("dir")
+            .and_then(|d| d.as_str())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| gitops_dir(ctx.platform));
+        Ok(if dir.join(&r.id).exists() {
+            Existence::Exists
+        } else {
+            Existence::Gone
+        })
+    }
+}
+
+fn outputs(ctx: &ComponentCtx<'_>) -> ComponentOutputs {
+    ComponentOutputs {
+        values: BTreeMap::from([
+            (
+                "path".to_string(),
+                serde_json::json!(format!(
+                    "{}/{}",
+                    render::deployment_dir(ctx.contract),
+                    ctx.name()
+                )),
+            ),
+            (
+                "application".to_string(),
+                serde_json::json!(format!("{}-{}", ctx.contract.name_prefix(), ctx.name())),
+            ),
+        ]),
+        resources: BTreeMap::new(),
+    }
+}

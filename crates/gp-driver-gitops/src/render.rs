@@ -1,0 +1,441 @@
+//! Rendering a deployment's GitOps tree from the contract. Pure: the same
+//! inputs give byte-identical files.
+//!
+//! ```text
+//! apps/{env}/persistent/            or apps/{env}/builds/{B}/
+//!   root.yaml                       the app-of-apps root Application
+//!   bootstrap-values.yaml           {mode, maxTier, env, buildId, rdsAvailable}
+//!   {component}/application.yaml    a child Application
+//!   {component}/values.yaml         Helm values with `global` from the contract
+//!   {component}/manifests/namespace.yaml
+//!   {component}/manifests/externalsecret-{name}.yaml
+//! ```
+
+use std::collections::BTreeMap;
+
+use gp_core::spec::GitopsSettings;
+use gp_core::{ComponentSpec, Contract, Deployment, Plane, Platform, Ref, Tier};
+use gp_driver::{ComponentOutputs, DriverError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The finalizer that makes deleting an Application delete its resources.
+pub const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+/// A Helm chart source.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Chart {
+    /// Helm repository URL (ArgoCD's spelling).
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Chart name.
+    pub chart: String,
+    /// Version.
+    pub target_revision: String,
+}
+
+/// Settings of a `gitops` component.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitopsComponent {
+    /// The namespace its resources go to (rendered as a `Namespace`).
+    pub namespace: gp_core::yaml::Spanned<String>,
+    /// The Helm chart; without one the Application syncs the rendered
+    /// manifests only.
+    #[serde(default)]
+    pub chart: Option<Chart>,
+    /// Helm values merged under the contract's `global`.
+    #[serde(default)]
+    pub values: Option<gp_core::yaml::RawNode>,
+    /// This component is ExternalDNS: render its ownership settings.
+    #[serde(default)]
+    pub external_dns: bool,
+}
+
+/// Everything rendering needs besides the component.
+pub struct RenderCtx<'a> {
+    /// The platform.
+    pub platform: &'a Platform,
+    /// The deployment's contract.
+    pub contract: &'a Contract<'a>,
+    /// GitOps settings.
+    pub gitops: &'a GitopsSettings,
+    /// Whether the foundational database is deployed.
+    pub rds_available: bool,
+    /// The repo URL ArgoCD pulls.
+    pub repo_url: String,
+}
+
+/// A rendered tree: path relative to the GitOps directory → content.
+pub type Files = BTreeMap<String, String>;
+
+/// `apps/{env}/persistent` or `apps/{env}/builds/{B}`.
+pub fn deployment_dir(contract: &Contract<'_>) -> String {
+    match contract.deployment() {
+        Deployment::Ephemeral(b) => format!("apps/{}/builds/{b}", contract.env()),
+        _ => format!("apps/{}/persistent", contract.env()),
+    }
+}
+
+/// YAML text of a value.
+pub fn yaml(v: &Value) -> Result<String, DriverError> {
+    serde_saphyr::to_string(v)
+        .map_err(|e| DriverError::permanent(format!("cannot write YAML: {e}")))
+}
+
+fn labels(rc: &RenderCtx<'_>, tier: Option<Tier>, component: Option<&str>) -> Value {
+    let c = rc.contract;
+    let mut l = serde_json::Map::new();
+    l.insert("app.kubernetes.io/managed-by".into(), json!("goldenpath"));
+    l.insert("goldenpath.dev/env".into(), json!(c.env()));
+    l.insert(
+        "goldenpath.dev/build-id".into(),
+        json!(c.build_id().map(|b| b.to_string()).unwrap_or_default()),
+    );
+    l.insert(
+        "goldenpath.dev/lifecycle".into(),
+        json!(c.lifecycle().to_string()),
+    );
+    if let Some(t) = tier {
+        l.insert("goldenpath.dev/tier".into(), json!(t.to_string()));
+    }
+    if let Some(name) = component {
+        l.insert("goldenpath.dev/component".into(), json!(name));
+    }
+    Value::Object(l)
+}
+
+fn sync_policy() -> Value {
+    // No CreateNamespace: each app renders its Namespace, so deleting the
+    // app (and its finalizer) removes the namespace too.
+    json!({"automated": {"prune": true, "selfHeal": true}})
+}
+
+/// The highest tier this deployment runs.
+pub fn max_tier(platform: &Platform, contract: &Contract<'_>) -> Tier {
+    let env = platform.environment(contract.env());
+    match (env, contract.deployment()) {
+        (Some(e), Deployment::Ephemeral(_)) => e.ephemeral.max_tier.value,
+        (Some(e), _) => e.persistent.max_tier.value,
+        (None, _) => Tier::MAX,
+    }
+}
+
+/// The root Application and the bootstrap values.
+pub fn render_root(rc: &RenderCtx<'_>) -> Result<Files, DriverError> {
+    let c = rc.contract;
+    let dir = deployment_dir(c);
+    let root = json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": format!("{}-root", c.name_prefix()),
+            "namespace": rc.gitops.argocd_namespace,
+            "labels": labels(rc, None, None),
+            "finalizers": [FINALIZER],
+        },
+        "spec": {
+            "project": rc.gitops.project,
+            "source": {
+                "repoURL": rc.repo_url,
+                "targetRevision": rc.gitops.target_revision,
+                "path": dir,
+                "directory": {"recurse": true, "include": "*/application.yaml"},
+            },
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": rc.gitops.argocd_namespace},
+            "syncPolicy": sync_policy(),
+        },
+    });
+    let bootstrap = json!({
+        "mode": c.lifecycle().to_string(),
+        "maxTier": max_tier(rc.platform, c),
+        "env": c.env(),
+        "buildId": c.build_id().map(|b| b.to_string()).unwrap_or_default(),
+        "rdsAvailable": rc.rds_available,
+    });
+    crate::schemas::check_application(&root, &format!("{dir}/root.yaml"))?;
+    Ok(Files::from([
+        (format!("{dir}/root.yaml"), yaml(&root)?),
+        (format!("{dir}/bootstrap-values.yaml"), yaml(&bootstrap)?),
+    ]))
+}
+
+/// Keys a source component's secrets have, for checking key mappings.
+fn secret_keys(platform: &Platform, from: &Ref) -> Result<Vec<String>, DriverError> {
+    let Some(source) = platform.component(&from.component) else {
+        return Err(DriverError::configuration(format!(
+            "no component `{}`",
+            from.component
+        )));
+    };
+    match source.driver.value.as_str() {
+        "postgres" => Ok(["username", "password", "host", "port", "dbname", "engine"]
+            .map(String::from)
+            .to_vec()),
+        "secrets" => {
+            #[derive(Deserialize)]
+            struct S {
+                secrets: Vec<Entry>,
+            }
+            #[derive(Deserialize)]
+            struct Entry {
+                name: String,
+                #[serde(default)]
+                generate: Vec<String>,
+                #[serde(default)]
+                supplied: Vec<String>,
+            }
+            let node = source.settings_node();
+            let s: S = gp_core::yaml::from_node_with_placeholders(&node).map_err(|e| {
+                DriverError::configuration(format!(
+                    "cannot read {}'s settings: {}",
+                    from.component, e.message
+                ))
+            })?;
+            let resource = from.resource.as_deref().unwrap_or_default();
+            s.secrets
+                .into_iter()
+                .find(|e| e.name == resource)
+                .map(|e| e.generate.into_iter().chain(e.supplied).collect())
+                .ok_or_else(|| {
+                    DriverError::configuration(format!(
+                        "`{}` has no secret `{resource}`",
+                        from.component
+                    ))
+                })
+        }
+        other => Err(DriverError::configuration(format!(
+            "cannot tell which keys the secrets of `{}` (driver {other}) have",
+            from.component
+        ))),
+    }
+}
+
+/// The path a secret lives at: what its component published, else the
+/// contract's.
+fn secret_path(
+    rc: &RenderCtx<'_>,
+    from: &Ref,
+    inputs: &BTreeMap<String, ComponentOutputs>,
+) -> Result<String, DriverError> {
+    let resource = from.resource.as_deref().unwrap_or_default();
+    if let Some(o) = inputs.get(&from.component)
+        && let Some(vals) = o.resources.get(resource)
+        && let Some(p) = vals
+            .get("secret_path")
+            .or_else(|| vals.get("path"))
+            .and_then(|p| p.as_str())
+    {
+        return Ok(p.to_string());
+    }
+    let source = rc
+        .platform
+        .component(&from.component)
+        .ok_or_else(|| DriverError::configuration(format!("no component `{}`", from.component)))?;
+    let c = rc.contract;
+    let r = match (source.driver.value.as_str(), source.plane.value) {
+        ("postgres", Plane::Foundational) => c.database_secret_path(resource),
+        ("postgres", Plane::Disposable) => c.build_database_secret_path(resource),
+        _ => c.secret_path(resource),
+    };
+    r.map_err(|e| DriverError::configuration(e.to_string()))
+}
+
+/// Deep-merges `over` into `base` (objects merge; anything else replaces).
+pub fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.replace('.', "\\.")
+}
+
+/// One component's files.
+pub fn render_component(
+    rc: &RenderCtx<'_>,
+    component: &ComponentSpec,
+    settings: &GitopsComponent,
+    inputs: &BTreeMap<String, ComponentOutputs>,
+) -> Result<Files, DriverError> {
+    let c = rc.contract;
+    let name = &component.name.value;
+    let dir = format!("{}/{name}", deployment_dir(c));
+    let namespace = settings.namespace.value.clone();
+    let tier = component.tier.value;
+    let mut files = Files::new();
+
+    // Values: the contract's globals and hostnames, the component's own
+    // values, then the contract again so nothing can hard-code over it.
+    let mut hostnames = serde_json::Map::new();
+    for h in &component.hosts {
+        let rtype = h.record_type();
+        let fqdn = c
+            .hostname(&h.name.value, rtype)
+            .map_err(|e| DriverError::configuration(e.to_string()))?;
+        hostnames.insert(h.name.value.clone(), json!(fqdn));
+    }
+    let global = json!({
+        "env": c.env(),
+        "lifecycle": c.lifecycle().to_string(),
+        "buildId": c.build_id().map(|b| b.to_string()).unwrap_or_default(),
+        "hostSuffix": c.host_suffix(),
+        "dnsOwnerId": c.dns_owner_id(),
+    });
+    let mut values = json!({ "global": global.clone() });
+    if !hostnames.is_empty() {
+        values["hostnames"] = Value::Object(hostnames);
+    }
+    if let Some(v) = &settings.values {
+        merge(&mut values, &v.0.to_json());
+    }
+    merge(&mut values, &json!({ "global": global }));
+    if settings.external_dns {
+        let apex = rc.platform.zone();
+        let mut dns = json!({
+            "txtOwnerId": c.dns_owner_id(),
+            "domainFilters": [apex],
+            "policy": "sync",
+            "registry": "txt",
+        });
+        let prefix = &rc.platform.spec.dns.txt_prefix;
+        if !prefix.is_empty() {
+            dns["txtPrefix"] = json!(prefix);
+        }
+        if c.build_id().is_some() {
+            // A build manages only names under its own suffix; the apex
+            // stays matchable so ExternalDNS still finds the zone.
+            dns["extraArgs"] = json!([format!(
+                "--regex-domain-filter=^(.+\\.)?{}$|^{}$",
+                regex_escape(&c.host_suffix()),
+                regex_escape(apex)
+            )]);
+        }
+        merge(&mut values, &dns);
+        crate::schemas::check_external_dns(&values, &format!("{dir}/values.yaml"))?;
+    }
+    files.insert(format!("{dir}/values.yaml"), yaml(&values)?);
+
+    // Manifests: the namespace, and one ExternalSecret per secret read.
+    let ns = json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": labels(rc, Some(tier), Some(name))},
+    });
+    files.insert(format!("{dir}/manifests/namespace.yaml"), yaml(&ns)?);
+    for secret in &component.secrets {
+        let from = Ref::parse(&secret.from.value).ok_or_else(|| {
+            DriverError::configuration(format!("invalid secret source `{}`", secret.from.value))
+        })?;
+        let available = secret_keys(rc.platform, &from)?;
+        let mapping: Vec<(String, String)> = if secret.keys.is_empty() {
+            available.iter().map(|k| (k.clone(), k.clone())).collect()
+        } else {
+            secret
+                .keys
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect()
+        };
+        let mut missing = Vec::new();
+        for (k8s_key, key) in &mapping {
+            if !available.contains(key) {
+                missing.push(format!("{k8s_key} ← {key}"));
+            }
+        }
+        if !missing.is_empty() {
+            let pos = secret
+                .keys
+                .values()
+                .find(|v| !available.contains(&v.value))
+                .map(|v| v.start)
+                .unwrap_or(secret.from.start);
+            return Err(DriverError::configuration(format!(
+                "`{name}` maps keys the secret {} will not have: {} (it has: {})",
+                secret.from.value,
+                missing.join(", "),
+                available.join(", ")
+            ))
+            .with_diagnostics(vec![rc.platform.diagnostic(
+                pos,
+                format!("`{}` has no key for this mapping", secret.from.value),
+            )]));
+        }
+        let k8s_name = secret.name.clone().unwrap_or_else(|| {
+            format!(
+                "{}-{}",
+                from.component,
+                from.resource.clone().unwrap_or_default().replace('_', "-")
+            )
+        });
+        let remote = secret_path(rc, &from, inputs)?;
+        let es = json!({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": k8s_name, "namespace": namespace, "labels": labels(rc, Some(tier), Some(name))},
+            "spec": {
+                "refreshInterval": rc.gitops.refresh_interval,
+                "secretStoreRef": {"name": rc.gitops.secret_store, "kind": "ClusterSecretStore"},
+                "target": {"name": k8s_name, "creationPolicy": "Owner"},
+                "data": mapping.iter().map(|(k8s_key, key)| json!({
+                    "secretKey": k8s_key,
+                    "remoteRef": {"key": remote, "property": key},
+                })).collect::<Vec<_>>(),
+            },
+        });
+        let path = format!("{dir}/manifests/externalsecret-{k8s_name}.yaml");
+        crate::schemas::check_external_secret(&es, &path)?;
+        files.insert(path, yaml(&es)?);
+    }
+
+    // The Application.
+    let manifests = json!({
+        "repoURL": rc.repo_url,
+        "targetRevision": rc.gitops.target_revision,
+        "path": format!("{dir}/manifests"),
+    });
+    let mut spec = json!({
+        "project": rc.gitops.project,
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+        "syncPolicy": sync_policy(),
+    });
+    match &settings.chart {
+        Some(chart) => {
+            spec["sources"] = json!([
+                {
+                    "repoURL": chart.repo_url,
+                    "chart": chart.chart,
+                    "targetRevision": chart.target_revision,
+                    "helm": {"valueFiles": [format!("$values/{dir}/values.yaml")]},
+                },
+                {"repoURL": rc.repo_url, "targetRevision": rc.gitops.target_revision, "ref": "values"},
+                manifests,
+            ]);
+        }
+        None => spec["source"] = manifests,
+    }
+    let app = json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": format!("{}-{name}", c.name_prefix()),
+            "namespace": rc.gitops.argocd_namespace,
+            "labels": labels(rc, Some(tier), Some(name)),
+            // Lower tiers sync first.
+            "annotations": {"argocd.argoproj.io/sync-wave": format!("{}", (tier.as_f64() * 10.0) as i64)},
+            "finalizers": [FINALIZER],
+        },
+        "spec": spec,
+    });
+    let path = format!("{dir}/application.yaml");
+    crate::schemas::check_application(&app, &path)?;
+    files.insert(path, yaml(&app)?);
+    Ok(files)
+}

@@ -1,0 +1,411 @@
+//! The gitops driver: what it writes, checked from disk against the real
+//! schemas, snapshots of the golden-v1 tree, propagation and git behaviour.
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gp_core::{Contract, Deployment, Mode, Plane, Platform};
+use gp_driver::conformance::MemoryRecorder;
+use gp_driver::{ComponentCtx, ComponentOutputs, Driver, ErrorKind, Intent};
+use gp_driver_gitops::{GitopsDriver, gitops_dir, propagation};
+
+/// golden-v1 copied into a temporary directory (so renders never touch the
+/// repository), with `extra` appended to the spec.
+fn golden(extra: &str) -> (tempfile::TempDir, Platform) {
+    let dir = gp_test::tempdir();
+    let mut spec = std::fs::read_to_string(gp_test::example("golden-v1/goldenpath.yaml")).unwrap();
+    spec.push_str(extra);
+    std::fs::write(dir.path().join("goldenpath.yaml"), spec).unwrap();
+    let p = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
+    (dir, p)
+}
+
+fn rds_outputs() -> ComponentOutputs {
+    let mut o = ComponentOutputs::default();
+    for app in ["keycloak", "backstage"] {
+        o.resources.insert(
+            app.into(),
+            BTreeMap::from([(
+                "secret_path".to_string(),
+                serde_json::json!(format!("goldenpath/dev/{app}/postgres")),
+            )]),
+        );
+    }
+    o
+}
+
+/// Renders every gitops component that runs in `deployment`.
+fn render_all(dir: &Path, p: &Platform, deployment: Deployment) -> Vec<MemoryRecorder> {
+    let contract = Contract::new(p, "dev", deployment).unwrap();
+    let max = match deployment {
+        Deployment::Ephemeral(_) => p.environment("dev").unwrap().ephemeral.max_tier.value,
+        _ => p.environment("dev").unwrap().persistent.max_tier.value,
+    };
+    let inputs = BTreeMap::from([("rds".to_string(), rds_outputs())]);
+    let mut recs = Vec::new();
+    for c in &p.spec.components {
+        if c.driver.value != "gitops"
+            || c.plane.value != Plane::Disposable
+            || c.tier.value > max
+            || !c.runs_in(deployment.mode().unwrap_or(Mode::Persistent))
+        {
+            continue;
+        }
+        let settings = c.settings_node();
+        let rec = MemoryRecorder::default();
+        GitopsDriver
+            .apply(&ComponentCtx {
+                platform: p,
+                contract: &contract,
+                component: c,
+                settings: &settings,
+                inputs: &inputs,
+                last: None,
+                intent: Intent::Create,
+                state_dir: &dir.join("state"),
+                recorder: &rec,
+            })
+            .unwrap();
+        recs.push(rec);
+    }
+    recs
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.file_name().unwrap().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out.sort();
+    out
+}
+
+fn tree(root: &Path, sub: &str) -> String {
+    let mut out = String::new();
+    for f in files_under(&root.join(sub)) {
+        out.push_str(&format!(
+            "=== {} ===\n",
+            f.strip_prefix(root).unwrap().display()
+        ));
+        out.push_str(&std::fs::read_to_string(&f).unwrap());
+    }
+    out
+}
+
+fn schema_dir() -> PathBuf {
+    // The reference copies in ../shared when present, else the vendored
+    // ones (identical).
+    let shared = gp_test::repo_root().join("../shared/schemas");
+    if shared.exists() {
+        shared
+    } else {
+        gp_test::repo_root().join("crates/gp-driver-gitops/schemas")
+    }
+}
+
+fn crd(file: &str, version: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(schema_dir().join("crds").join(file)).unwrap();
+    let schema = gp_driver_gitops::schemas::crd_schema(&text, version).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn read_json(f: &Path) -> serde_json::Value {
+    gp_core::yaml::parse(&std::fs::read_to_string(f).unwrap())
+        .unwrap()
+        .unwrap()
+        .to_json()
+}
+
+#[test]
+fn every_rendered_object_validates_against_the_real_schemas() {
+    let (dir, p) = golden("");
+    render_all(
+        dir.path(),
+        &p,
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    );
+    render_all(dir.path(), &p, Deployment::Persistent);
+    let apps = crd("argoproj.io_applications.yaml", "v1alpha1");
+    let es = crd("external-secrets.io_externalsecrets.yaml", "v1");
+    let dns_schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(schema_dir().join("helm/external-dns.values.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let dns = jsonschema::validator_for(&dns_schema).unwrap();
+    let (mut n_apps, mut n_es, mut n_dns) = (0, 0, 0);
+    for f in files_under(&gitops_dir(&p)) {
+        let v = read_json(&f);
+        let errors: Vec<String> = match v.get("kind").and_then(|k| k.as_str()) {
+            Some("Application") => {
+                n_apps += 1;
+                assert_eq!(v["apiVersion"], "argoproj.io/v1alpha1");
+                assert_eq!(
+                    v["metadata"]["finalizers"][0],
+                    "resources-finalizer.argocd.argoproj.io"
+                );
+                apps.iter_errors(&v).map(|e| e.to_string()).collect()
+            }
+            Some("ExternalSecret") => {
+                n_es += 1;
+                assert_eq!(v["apiVersion"], "external-secrets.io/v1");
+                es.iter_errors(&v).map(|e| e.to_string()).collect()
+            }
+            _ if f.ends_with("external-dns/values.yaml") => {
+                n_dns += 1;
+                assert_eq!(
+                    v["domainFilters"],
+                    serde_json::json!(["goldenpathidp.io"]),
+                    "domainFilters is the zone apex"
+                );
+                assert_eq!(v["policy"], "sync");
+                assert_eq!(v["registry"], "txt");
+                dns.iter_errors(&v).map(|e| e.to_string()).collect()
+            }
+            _ => vec![],
+        };
+        assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+    }
+    // Builds: root + argocd, external-dns, external-secrets, backstage;
+    // persistent adds keycloak.
+    assert_eq!(n_apps, 5 + 6);
+    assert_eq!((n_es, n_dns), (3, 2));
+}
+
+#[test]
+fn golden_v1_dev_persistent_tree() {
+    let (dir, p) = golden("");
+    render_all(dir.path(), &p, Deployment::Persistent);
+    let text = tree(&gitops_dir(&p), "apps/dev/persistent")
+        .replace(&dir.path().display().to_string(), "[DIR]");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn golden_v1_dev_build_tree() {
+    let (dir, p) = golden("");
+    render_all(
+        dir.path(),
+        &p,
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    );
+    let text = tree(&gitops_dir(&p), "apps/dev/builds/23-01-26-01")
+        .replace(&dir.path().display().to_string(), "[DIR]");
+    assert!(
+        !text.contains("keycloak/application.yaml"),
+        "keycloak never runs in a build"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn propagation_reports_each_injected_fault_with_file_and_line() {
+    let (dir, p) = golden("");
+    let build = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
+    render_all(dir.path(), &p, build);
+    let contract = Contract::new(&p, "dev", build).unwrap();
+    let root = gitops_dir(&p);
+    assert_eq!(
+        propagation::verify(&p, &contract, &root, &dir.path().join("state")),
+        vec![]
+    );
+    let b = root.join("apps/dev/builds/23-01-26-01");
+    // A hard-coded host, a stale build id, and a missing build id.
+    let values = b.join("backstage/values.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(
+        &values,
+        format!("{text}app:\n  baseUrl: https://backstage.dev.goldenpathidp.io\n"),
+    )
+    .unwrap();
+    let argocd = b.join("argocd/values.yaml");
+    let text = std::fs::read_to_string(&argocd).unwrap();
+    std::fs::write(
+        &argocd,
+        format!("{text}autoscaler:\n  clusterName: goldenpath-dev-eks-22-01-26-04\n"),
+    )
+    .unwrap();
+    let boot = b.join("bootstrap-values.yaml");
+    let text = std::fs::read_to_string(&boot)
+        .unwrap()
+        .replace("buildId: 23-01-26-01", "buildId: \"\"");
+    std::fs::write(&boot, text).unwrap();
+    let findings = propagation::verify(&p, &contract, &root, &dir.path().join("state"));
+    let found: Vec<(String, usize, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f.file.strip_prefix(&b).unwrap().display().to_string(),
+                f.line,
+                f.value.clone(),
+            )
+        })
+        .collect();
+    let lines = |f: &str| std::fs::read_to_string(b.join(f)).unwrap().lines().count();
+    assert!(
+        found.contains(&(
+            "backstage/values.yaml".into(),
+            lines("backstage/values.yaml"),
+            "backstage.dev.goldenpathidp.io".into()
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(
+            "argocd/values.yaml".into(),
+            lines("argocd/values.yaml"),
+            "22-01-26-04".into()
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(f, l, v)| f == "bootstrap-values.yaml" && *l == 4 && v.is_empty()),
+        "{found:?}"
+    );
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+}
+
+#[test]
+fn a_key_the_database_secret_lacks_is_refused_at_render_time() {
+    let (dir, p) = golden("");
+    let text = std::fs::read_to_string(dir.path().join("goldenpath.yaml"))
+        .unwrap()
+        .replace(
+            "POSTGRES_PASSWORD: password",
+            "POSTGRES_PASSWORD: postgres-password",
+        );
+    std::fs::write(dir.path().join("goldenpath.yaml"), text).unwrap();
+    let p2 = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
+    drop(p);
+    let contract = Contract::new(&p2, "dev", Deployment::Persistent).unwrap();
+    let c = p2.component("backstage").unwrap();
+    let settings = c.settings_node();
+    let inputs = BTreeMap::from([("rds".to_string(), rds_outputs())]);
+    let rec = MemoryRecorder::default();
+    let err = GitopsDriver
+        .apply(&ComponentCtx {
+            platform: &p2,
+            contract: &contract,
+            component: c,
+            settings: &settings,
+            inputs: &inputs,
+            last: None,
+            intent: Intent::Create,
+            state_dir: &dir.path().join("state"),
+            recorder: &rec,
+        })
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Configuration);
+    assert!(
+        err.message
+            .contains("POSTGRES_PASSWORD ← postgres-password"),
+        "{err}"
+    );
+    assert!(
+        err.message
+            .contains("it has: username, password, host, port, dbname, engine"),
+        "{err}"
+    );
+    assert!(
+        !gitops_dir(&p2)
+            .join("apps/dev/persistent/backstage")
+            .exists(),
+        "nothing half-written"
+    );
+}
+
+#[test]
+fn rendering_is_deterministic_and_a_second_render_makes_no_commit() {
+    let (dir, p) = golden("gitops:\n  git: true\n");
+    let build = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
+    render_all(dir.path(), &p, build);
+    let root = gitops_dir(&p);
+    let first = tree(&root, "apps");
+    let commits = gp_driver_gitops::git::commit_count(&root);
+    assert!(commits >= 1);
+    let log = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["log", "-1", "--format=%s"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("in dev build 23-01-26-01"),
+        "{}",
+        String::from_utf8_lossy(&log.stdout)
+    );
+    let recs = render_all(dir.path(), &p, build);
+    assert_eq!(tree(&root, "apps"), first, "byte-identical");
+    assert_eq!(
+        gp_driver_gitops::git::commit_count(&root),
+        commits,
+        "no new commit"
+    );
+    assert!(
+        recs.iter().all(|r| r.actions.lock().unwrap().is_empty()),
+        "nothing journalled"
+    );
+}
+
+#[test]
+fn teardown_removes_exactly_the_builds_folder() {
+    let (dir, p) = golden("gitops:\n  git: true\n");
+    let build = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
+    render_all(dir.path(), &p, Deployment::Persistent);
+    let recs = render_all(dir.path(), &p, build);
+    let root = gitops_dir(&p);
+    let persistent_before = tree(&root, "apps/dev/persistent");
+    let contract = Contract::new(&p, "dev", build).unwrap();
+    let c = p.component("argocd").unwrap();
+    let settings = c.settings_node();
+    let inputs = BTreeMap::new();
+    let rec = MemoryRecorder::default();
+    let ctx = ComponentCtx {
+        platform: &p,
+        contract: &contract,
+        component: c,
+        settings: &settings,
+        inputs: &inputs,
+        last: None,
+        intent: Intent::Update,
+        state_dir: &dir.path().join("state"),
+        recorder: &rec,
+    };
+    let created: Vec<_> = recs.iter().flat_map(|r| r.created()).collect();
+    for r in created.iter().rev() {
+        GitopsDriver.destroy(&ctx, r).unwrap();
+    }
+    assert!(!root.join("apps/dev/builds/23-01-26-01").exists());
+    assert_eq!(tree(&root, "apps/dev/persistent"), persistent_before);
+    for r in &created {
+        assert_eq!(
+            GitopsDriver.exists(&ctx, r).unwrap(),
+            gp_driver::Existence::Gone
+        );
+    }
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["status", "--porcelain"])
+        .output()
+        .unwrap();
+    assert!(
+        status.stdout.is_empty(),
+        "the removal is committed: {}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}
