@@ -23,6 +23,17 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
             Some("build ids look like 23-01-26-01 (DD-MM-YY-NN), or use `auto`".into()),
         ));
     }
+    if let Some(e) = err.downcast_ref::<gp_engine::EngineError>() {
+        use gp_engine::EngineError as E;
+        return match e {
+            E::Usage { hint, .. } => Some((Code::Invalid, hint.clone())),
+            E::Refused { hint, .. } => Some((Code::Refused, hint.clone())),
+            E::Graph(_) => Some((Code::Invalid, None)),
+            E::Registry(r) => classify(r),
+            E::Contract(c) => classify(c),
+            _ => None,
+        };
+    }
     if let Some(e) = err.downcast_ref::<gp_registry::RegistryError>() {
         use gp_registry::RegistryError as R;
         return Some(match e {

@@ -2,6 +2,7 @@
 //! platform spec.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
@@ -113,5 +114,62 @@ impl Context {
         std::env::var(crate::env::RUN_URL)
             .ok()
             .filter(|s| !s.is_empty())
+    }
+}
+
+impl Context {
+    /// The secrets store the platform names: the local encrypted store in
+    /// the state directory, or, for `secrets.backend: aws`, a store that
+    /// refuses every call (this binary carries no AWS SDK).
+    pub fn secret_store(&self) -> anyhow::Result<Arc<dyn gp_driver_secrets::SecretStore>> {
+        let platform = self.platform()?;
+        Ok(match platform.spec.secrets.backend {
+            gp_core::spec::SecretsBackend::Local => {
+                Arc::new(gp_driver_secrets::LocalStore::new(&self.state_dir()?))
+            }
+            gp_core::spec::SecretsBackend::Aws => {
+                Arc::new(gp_driver_secrets::UnavailableStore::new(
+                    "the aws secrets backend (AWS Secrets Manager) is not built into this binary; \
+                 use `secrets: {backend: local}`",
+                ))
+            }
+        })
+    }
+
+    /// The drivers this binary ships, sharing one secrets store.
+    pub fn drivers(&self) -> anyhow::Result<gp_driver::DriverSet> {
+        let store = self.secret_store()?;
+        Ok(gp_driver::DriverSet::new()
+            .with(Arc::new(gp_driver::exec::ExecDriver))
+            .with(Arc::new(gp_driver_secrets::SecretsDriver::new(
+                store.clone(),
+            )))
+            .with(Arc::new(gp_driver_postgres::PostgresDriver::new(
+                store.clone(),
+            )))
+            .with(Arc::new(gp_driver_dns::DnsDriver::new(store)))
+            .with(Arc::new(gp_driver_terraform::TerraformDriver::new()))
+            .with(Arc::new(gp_driver_gitops::GitopsDriver)))
+    }
+
+    /// An engine for this invocation.
+    pub fn engine<'a>(
+        &'a self,
+        drivers: &'a gp_driver::DriverSet,
+        events: &'a dyn gp_engine::EventSink,
+        cancel: &'a std::sync::atomic::AtomicBool,
+    ) -> anyhow::Result<gp_engine::Engine<'a>> {
+        let mut engine = gp_engine::Engine::new(
+            self.platform()?,
+            self.registry()?,
+            drivers,
+            self.state_dir()?,
+            events,
+            cancel,
+        );
+        engine.actor = self.actor();
+        engine.commit = self.commit();
+        engine.run_url = self.run_url();
+        Ok(engine)
     }
 }

@@ -32,6 +32,8 @@ pub const EXAMPLES: &[Example] = &[
         files: &[
             example_file!("local", "goldenpath.yaml"),
             example_file!("local", "README.md"),
+            example_file!("local", "terraform/stand-in-cluster/main.tf"),
+            example_file!("local", "terraform/stand-in-irsa/main.tf"),
         ],
     },
     Example {

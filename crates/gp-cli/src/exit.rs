@@ -85,7 +85,13 @@ pub fn report(printer: &Printer, err: &anyhow::Error) -> ExitCode {
     let mut code = Code::Failed;
     let mut hint: Option<String> = None;
     for cause in err.chain() {
-        if let Some(invalid) = cause.downcast_ref::<InvalidInput>() {
+        let invalid = cause.downcast_ref::<InvalidInput>().or_else(|| match cause
+            .downcast_ref::<gp_engine::EngineError>(
+        ) {
+            Some(gp_engine::EngineError::Invalid(i)) => Some(i),
+            _ => None,
+        });
+        if let Some(invalid) = invalid {
             for d in &invalid.0 {
                 printer.error(&d.to_string(), &[], d.hint.as_deref());
             }

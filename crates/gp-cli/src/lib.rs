@@ -15,6 +15,7 @@ pub mod env;
 mod examples;
 pub mod exit;
 pub mod printer;
+mod progress;
 
 pub use context::Context;
 use printer::{Output, Printer};
@@ -71,6 +72,19 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print shell completions.
     Completions(cmd::completions::CompletionsArgs),
+    /// What a deploy would do, per component: create, adopt, update,
+    /// unchanged, skip (why) or blocked (why).
+    Plan(cmd::status::PlanArgs),
+    /// Deploy a build (--build-id B|auto), the persistent deployment, or the
+    /// foundational plane (--foundational [NAMES]).
+    Deploy(cmd::deploy::DeployArgs),
+    /// What runs, what waits, and why; the next command for anything not
+    /// running.
+    Status(cmd::status::StatusArgs),
+    /// Remove exactly what a deployment created, then check for orphans.
+    Teardown(cmd::deploy::TeardownArgs),
+    /// Print a deployment's graph as Mermaid or DOT.
+    Graph(cmd::status::GraphArgs),
     /// Builds of an environment, from the registry.
     #[command(subcommand)]
     Builds(cmd::builds::BuildsCommand),
@@ -115,6 +129,11 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Init(args) => cmd::init::run(ctx, args),
         Command::Schema(args) => cmd::schema::run(ctx, args),
         Command::Completions(args) => cmd::completions::run(ctx, args, Cli::command()),
+        Command::Plan(a) => cmd::status::plan(ctx, a),
+        Command::Deploy(a) => cmd::deploy::deploy(ctx, a),
+        Command::Status(a) => cmd::status::status(ctx, a),
+        Command::Teardown(a) => cmd::deploy::teardown(ctx, a),
+        Command::Graph(a) => cmd::status::graph(ctx, a),
         Command::Builds(c) => cmd::builds::run(ctx, c),
         Command::Registry(c) => cmd::registry::run(ctx, c),
         Command::Lease(c) => cmd::lease::run(ctx, c),

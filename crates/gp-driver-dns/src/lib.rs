@@ -393,8 +393,10 @@ impl DnsDriver {
                     continue;
                 }
             }
+            // Keyed by full name: the engine rebuilds `last` from the
+            // journal, which knows records by name.
             outputs.resources.insert(
-                spec.name.clone(),
+                spec.fqdn.clone(),
                 BTreeMap::from([
                     ("fqdn".to_string(), serde_json::json!(d.fqdn)),
                     ("type".to_string(), serde_json::json!(d.rtype)),
@@ -417,7 +419,7 @@ impl DnsDriver {
             && let Some(last) = ctx.last
         {
             for (name, old) in &last.resources {
-                if outputs.resources.contains_key(name) || s.records.iter().any(|r| &r.name == name)
+                if outputs.resources.contains_key(name) || s.records.iter().any(|r| &r.fqdn == name)
                 {
                     continue;
                 }

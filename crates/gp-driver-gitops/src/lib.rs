@@ -233,7 +233,17 @@ impl Driver for GitopsDriver {
             .chain(component.iter())
             .map(|(rel, text)| (dir.join(rel), text.clone()))
             .collect();
+        // The variables of the components it needs (settled before it ran;
+        // others may be rewriting theirs right now, in parallel).
         for f in propagation::tfvars_files(ctx.contract, ctx.state_dir) {
+            let needed = f
+                .parent()
+                .and_then(|d| d.file_name())
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| ctx.inputs.contains_key(n));
+            if !needed {
+                continue;
+            }
             if let Ok(t) = std::fs::read_to_string(&f) {
                 written.push((f, t));
             }

@@ -417,11 +417,7 @@ impl PostgresDriver {
         let secret_password = existing_secret
             .as_ref()
             .and_then(|s| s.json())
-            .and_then(|m| {
-                m.get("password")
-                    .and_then(|p| p.as_str())
-                    .map(Secret::new)
-            });
+            .and_then(|m| m.get("password").and_then(|p| p.as_str()).map(Secret::new));
 
         // The role.
         let mut password = None;
@@ -799,10 +795,7 @@ impl Driver for PostgresDriver {
             match json {
                 None => drift.push(format!("secret {} is missing", db.secret_path)),
                 Some(m) => {
-                    let pw = m
-                        .get("password")
-                        .and_then(|p| p.as_str())
-                        .map(Secret::new);
+                    let pw = m.get("password").and_then(|p| p.as_str()).map(Secret::new);
                     let fields_ok = m.get("host").and_then(|h| h.as_str())
                         == Some(inst.app_host.as_str())
                         && m.get("port").and_then(|p| p.as_u64()) == Some(u64::from(inst.app_port))

@@ -41,7 +41,8 @@ use serde::Deserialize;
 pub mod store;
 
 pub use store::{
-    LocalStore, SecretMeta, SecretStore, SecretsError, StoredSecret, generate_password,
+    LocalStore, SecretMeta, SecretStore, SecretsError, StoredSecret, UnavailableStore,
+    generate_password,
 };
 
 impl From<SecretsError> for DriverError {

@@ -465,6 +465,43 @@ pub fn generate_password(len: usize) -> Result<Secret, SecretsError> {
     Ok(Secret::new(out))
 }
 
+/// A backend this binary does not carry (AWS Secrets Manager): every call
+/// fails with a message saying so, so nothing is half-done against the
+/// wrong store.
+pub struct UnavailableStore {
+    why: String,
+}
+
+impl UnavailableStore {
+    /// A store that refuses every call with `why`.
+    pub fn new(why: impl Into<String>) -> Self {
+        Self { why: why.into() }
+    }
+}
+
+impl SecretStore for UnavailableStore {
+    fn get(&self, _path: &str) -> Result<Option<StoredSecret>, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn put(
+        &self,
+        _path: &str,
+        _value: &Secret,
+        _tags: &BTreeMap<String, String>,
+    ) -> Result<bool, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn delete(&self, _path: &str) -> Result<bool, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn list(&self, _prefix: Option<&str>) -> Result<Vec<SecretMeta>, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn describe(&self) -> String {
+        "unavailable store".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@
 //!     backend: { s3: { bucket: b, region: eu-west-2, dynamodbTable: locks } }   # default: local
 //!     variables: { vpc_id: "${vpc.vpc_id}" }
 //!     protect: ["aws_db_instance.*"]    # may never be deleted or replaced
-//!     limits: { maxDestroy: 0 }         # per plan
+//!     limits: { maxDestroy: 0 }         # per deploy plan (a teardown is not limited)
 //! ```
 //!
 //! - **State**: `-backend-config` gives the contract's key (the local
@@ -136,6 +136,8 @@ pub struct PlanSummary {
     pub deletes: Vec<String>,
     /// Replaced (deleted and created).
     pub replaces: Vec<String>,
+    /// Root outputs whose value changes (an apply records them).
+    pub outputs: Vec<String>,
 }
 
 impl PlanSummary {
@@ -166,6 +168,17 @@ impl PlanSummary {
                 _ => {}
             }
         }
+        if let Some(outputs) = v.get("output_changes").and_then(|o| o.as_object()) {
+            for (name, change) in outputs {
+                let noop = change
+                    .pointer("/actions")
+                    .and_then(|a| a.as_array())
+                    .is_some_and(|a| a.iter().all(|x| x.as_str() == Some("no-op")));
+                if !noop {
+                    s.outputs.push(name.clone());
+                }
+            }
+        }
         s
     }
 
@@ -185,6 +198,7 @@ impl PlanSummary {
             && self.updates.is_empty()
             && self.deletes.is_empty()
             && self.replaces.is_empty()
+            && self.outputs.is_empty()
     }
 }
 
@@ -609,8 +623,25 @@ impl TerraformDriver {
             }
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Init in the default workspace: with TF_WORKSPACE naming one that
+        // does not exist yet, init fails once the backend holds any other
+        // workspace. Then select (creating) the component's workspace.
+        let plain = Invocation {
+            workspace: None,
+            ..inv.clone()
+        };
         let phase = ctx.recorder.phase_start("terraform-init");
-        let (f, log) = self.run(ctx, inv, "terraform-init", &refs)?;
+        let (mut f, mut log) = self.run(ctx, &plain, "terraform-init", &refs)?;
+        if f.success()
+            && let Some(w) = &inv.workspace
+        {
+            (f, log) = self.run(
+                ctx,
+                &plain,
+                "terraform-workspace",
+                &["workspace", "select", "-or-create=true", "-no-color", w],
+            )?;
+        }
         ctx.recorder
             .phase_end(phase, f.exit_code(), None, Some(&log));
         if !f.success() {
@@ -734,6 +765,70 @@ impl TerraformDriver {
             ctx.name(),
             guards[0]
         )))
+    }
+
+    /// For the local backend, whether the component's state file exists
+    /// (`None` for other backends, which only Terraform can ask).
+    fn local_state_exists(inv: &Invocation) -> Option<bool> {
+        if inv.backend != serde_json::json!("local") {
+            return None;
+        }
+        let path = inv.state_dir.join("tfstate").join(&inv.key);
+        let file = match &inv.workspace {
+            Some(w) => PathBuf::from(format!("{}.d", path.display()))
+                .join(w)
+                .join("terraform.tfstate"),
+            None => path,
+        };
+        Some(file.exists())
+    }
+
+    /// After a destroy: deletes the component's (now empty) workspace and
+    /// its working directory, so a torn-down build leaves no state behind.
+    fn remove_workspace(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+    ) -> Result<(), DriverError> {
+        if let Some(w) = &inv.workspace {
+            let plain = Invocation {
+                workspace: None,
+                ..inv.clone()
+            };
+            let (f, log) = self.run(
+                ctx,
+                &plain,
+                "terraform-workspace-select",
+                &["workspace", "select", "-no-color", "default"],
+            )?;
+            if !f.success() {
+                return Err(self.failure(ctx, inv, "workspace select default", &f, &log));
+            }
+            let (f, log) = self.run(
+                ctx,
+                &plain,
+                "terraform-workspace-delete",
+                &["workspace", "delete", "-force", "-no-color", w],
+            )?;
+            if !f.success() {
+                return Err(self.failure(ctx, inv, "workspace delete", &f, &log));
+            }
+        }
+        if inv.work.is_dir() {
+            let _ = std::fs::remove_dir_all(&inv.work);
+        }
+        // Empty parents: the workspaces folder, the deployment's work folder.
+        if inv.backend == serde_json::json!("local") {
+            let path = inv.state_dir.join("tfstate").join(&inv.key);
+            let _ = std::fs::remove_dir(format!("{}.d", path.display()));
+            if let Some(deployment) = path.parent() {
+                let _ = std::fs::remove_dir(deployment);
+            }
+        }
+        if let Some(parent) = inv.work.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+        Ok(())
     }
 
     fn state_resources(
@@ -984,6 +1079,11 @@ impl Driver for TerraformDriver {
             presence: Presence::Present,
             drift: if plan.is_empty() {
                 Vec::new()
+            } else if counts == Counts::default() {
+                vec![format!(
+                    "terraform plan: outputs change ({})",
+                    plan.outputs.join(", ")
+                )]
             } else {
                 vec![format!(
                     "terraform plan: +{} ~{} -{}",
@@ -1058,16 +1158,25 @@ impl Driver for TerraformDriver {
         }
         let inv = Self::from_resource(r)?;
         let s: Option<TerraformSettings> = gp_core::yaml::from_node(ctx.settings).ok();
+        if let Some(false) = Self::local_state_exists(&inv) {
+            return Ok(());
+        }
         self.init(ctx, &inv)?;
         if self.state_resources(ctx, &inv)?.is_empty() {
-            return Ok(());
+            return self.remove_workspace(ctx, &inv);
         }
         if let Some(s) = &s {
             self.write_vars(ctx, s, &inv)?;
         }
         let (plan, plan_file) = self.plan(ctx, &inv, true, true)?;
+        // A teardown means to remove everything: the per-plan limits guard
+        // deploys, `protect` guards both.
         if let Some(s) = &s {
-            self.check_guards(ctx, s, &plan)?;
+            let protect_only = TerraformSettings {
+                limits: Limits::default(),
+                ..s.clone()
+            };
+            self.check_guards(ctx, &protect_only, &plan)?;
         }
         let phase = ctx.recorder.phase_start("terraform-destroy");
         let plan_arg = plan_file.display().to_string();
@@ -1090,7 +1199,7 @@ impl Driver for TerraformDriver {
                 left.join(", ")
             )));
         }
-        Ok(())
+        self.remove_workspace(ctx, &inv)
     }
 
     fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
@@ -1098,6 +1207,9 @@ impl Driver for TerraformDriver {
             return Ok(Existence::Unknown);
         }
         let inv = Self::from_resource(r)?;
+        if let Some(false) = Self::local_state_exists(&inv) {
+            return Ok(Existence::Gone);
+        }
         if !inv.root.is_dir() {
             return Ok(Existence::Unknown);
         }

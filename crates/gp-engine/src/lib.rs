@@ -27,6 +27,7 @@ use gp_registry::Registry;
 use serde::Serialize;
 
 pub mod graph;
+mod hosts;
 mod lease;
 pub mod plan;
 mod recorder;
@@ -40,6 +41,34 @@ pub use graph::{Disposition, Graph, GraphFormat, Role};
 pub use plan::{Plan, PlanAction, PlanItem};
 pub use run::{DeployOutcome, DeployRequest, DeploymentSelector};
 pub use teardown::{TeardownOutcome, TeardownRequest, TeardownTarget};
+
+/// A guard the person running goldenpath overrides, with their reason
+/// (`--override-guard COMPONENT[:GUARD] --reason ...`). Recorded in the
+/// registry when the run starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardOverride {
+    /// The component.
+    pub component: String,
+    /// The guard (`protect`, `maxDestroy`, ...); every guard when `None`.
+    pub guard: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+impl GuardOverride {
+    /// Parses `COMPONENT` or `COMPONENT:GUARD`.
+    pub fn parse(spec: &str, reason: &str) -> Option<GuardOverride> {
+        let (component, guard) = match spec.split_once(':') {
+            Some((c, g)) => (c, Some(g.to_string())),
+            None => (spec, None),
+        };
+        (!component.is_empty()).then(|| GuardOverride {
+            component: component.into(),
+            guard,
+            reason: reason.into(),
+        })
+    }
+}
 
 /// Why the engine would not (or could not) run.
 #[derive(Debug, thiserror::Error)]

@@ -222,6 +222,8 @@ impl Engine<'_> {
             events: self.events,
             cancel: self.cancel,
             open: Default::default(),
+            overrides: &[],
+            foundational: Some(&fstate),
         };
         let mut items: Vec<PlanItem> = Vec::with_capacity(graph.nodes.len());
         for node in &graph.nodes {
@@ -348,6 +350,49 @@ impl Engine<'_> {
                             item.details.extend(why);
                         }
                     }
+                }
+            }
+            // Its hosts' DNS records: a record someone else owns blocks it.
+            let mut zone_inputs = inputs.clone();
+            for (_, d) in &node.needs {
+                let dep = &graph.nodes[*d];
+                if let Some(o) = fstate.outputs(&dep.name) {
+                    zone_inputs
+                        .entry(dep.name.clone())
+                        .or_insert_with(|| o.clone());
+                }
+            }
+            if let Ok(Some(records)) =
+                self.host_records(&graph, node, spec, &contract, &zone_inputs, &state)
+                && zone_inputs.contains_key(&records.zone)
+            {
+                match self.observe_records(spec, &contract, &records, &zone_inputs, &recorder) {
+                    Ok(obs) => {
+                        let conflicts: Vec<&String> = obs
+                            .drift
+                            .iter()
+                            .filter(|d| d.starts_with("conflict: "))
+                            .collect();
+                        if !conflicts.is_empty() {
+                            item.action = PlanAction::Blocked;
+                            item.reason = Some(format!(
+                                "DNS {} — deploy would refuse it",
+                                conflicts
+                                    .iter()
+                                    .map(|c| c.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            ));
+                        } else if obs.presence != gp_driver::Presence::Present
+                            || !obs.drift.is_empty()
+                        {
+                            item.details.push("publishes its DNS records".into());
+                            if item.action == PlanAction::Unchanged {
+                                item.action = PlanAction::Update;
+                            }
+                        }
+                    }
+                    Err(e) => item.details.push(format!("cannot read its DNS zone: {e}")),
                 }
             }
             items.push(item);

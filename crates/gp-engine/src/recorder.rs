@@ -26,6 +26,10 @@ pub(crate) struct RunRecorder<'a> {
     pub cancel: &'a AtomicBool,
     /// Open phases: id -> start record.
     pub open: std::sync::Mutex<Vec<Phase>>,
+    /// Guards overridden for this run.
+    pub overrides: &'a [crate::GuardOverride],
+    /// The foundational plane's journal, replayed.
+    pub foundational: Option<&'a crate::state::DeploymentState>,
 }
 
 impl RunRecorder<'_> {
@@ -163,5 +167,23 @@ impl Recorder for RunRecorder<'_> {
 
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
+    }
+
+    fn guard_override(&self, guard: &str) -> Option<String> {
+        self.overrides
+            .iter()
+            .find(|o| {
+                o.component == self.component && o.guard.as_deref().is_none_or(|g| g == guard)
+            })
+            .map(|o| o.reason.clone())
+    }
+
+    fn foundational_ready(&self, component: &str) -> Option<bool> {
+        let f = self.foundational?;
+        Some(
+            f.components
+                .get(component)
+                .is_some_and(|c| c.state == crate::state::ComponentState::Applied),
+        )
     }
 }

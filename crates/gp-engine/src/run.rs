@@ -48,6 +48,22 @@ pub struct DeployRequest {
     pub override_reason: Option<String>,
     /// Today for `auto` (UTC when `None`).
     pub today: Option<(u8, u8, u8)>,
+    /// Guards overridden for this run (recorded in the registry).
+    pub overrides: Vec<crate::GuardOverride>,
+}
+
+impl DeployRequest {
+    /// A plain deploy of `selector` in `env`.
+    pub fn new(env: &str, selector: DeploymentSelector) -> Self {
+        Self {
+            env: env.into(),
+            selector,
+            resume: false,
+            override_reason: None,
+            today: None,
+            overrides: Vec::new(),
+        }
+    }
 }
 
 /// What became of one component.
@@ -78,6 +94,11 @@ pub enum ComponentResult {
     /// It failed.
     Failed {
         /// The error.
+        error: String,
+    },
+    /// A guard or an ownership rule refused it; nothing was changed.
+    Refused {
+        /// Why, and how to proceed.
         error: String,
     },
     /// Not started (interrupted, or the lease was lost).
@@ -133,9 +154,18 @@ impl DeployOutcome {
             && !self.components.iter().any(|c| {
                 matches!(
                     c.result,
-                    ComponentResult::Failed { .. } | ComponentResult::NotStarted
+                    ComponentResult::Failed { .. }
+                        | ComponentResult::Refused { .. }
+                        | ComponentResult::NotStarted
                 )
             })
+    }
+
+    /// Whether a guard or ownership rule refused a component.
+    pub fn refused(&self) -> bool {
+        self.components
+            .iter()
+            .any(|c| matches!(c.result, ComponentResult::Refused { .. }))
     }
 
     /// Components waiting on something.
@@ -269,6 +299,12 @@ impl Engine<'_> {
             .map(|b| b.to_string())
             .unwrap_or_default();
         let flags = if req.resume { Some("--resume") } else { None };
+        let state = DeploymentState::load(self.registry, env, &key)?;
+        let fstate = if deployment == Deployment::Foundational {
+            state.clone()
+        } else {
+            DeploymentState::load(self.registry, env, "foundational")?
+        };
         let base = RunRecorder {
             registry: self.registry,
             env,
@@ -284,6 +320,8 @@ impl Engine<'_> {
             events: self.events,
             cancel: self.cancel,
             open: Default::default(),
+            overrides: &req.overrides,
+            foundational: Some(&fstate),
         };
         self.record_event(
             env,
@@ -292,6 +330,7 @@ impl Engine<'_> {
             "deploy_started",
             Some(serde_json::json!({"resume": req.resume})),
         )?;
+        self.record_guard_overrides(env, &key, &req.overrides)?;
         let phase_name = if deployment == Deployment::Foundational {
             "deploy-foundational"
         } else {
@@ -305,13 +344,6 @@ impl Engine<'_> {
             operation: "deploy".into(),
             components: graph.nodes.len(),
         });
-
-        let state = DeploymentState::load(self.registry, env, &key)?;
-        let fstate = if deployment == Deployment::Foundational {
-            state.clone()
-        } else {
-            DeploymentState::load(self.registry, env, "foundational")?
-        };
 
         let n = graph.nodes.len();
         let mut results: Vec<Option<ComponentResult>> = vec![None; n];
@@ -327,7 +359,15 @@ impl Engine<'_> {
             for _ in 0..workers {
                 let job_rx = &job_rx;
                 let done_tx = done_tx.clone();
-                let state = &state;
+                let work = Work {
+                    graph,
+                    contract,
+                    state: &state,
+                    fstate: &fstate,
+                    run_id,
+                    flags,
+                    overrides: &req.overrides,
+                };
                 scope.spawn(move || {
                     loop {
                         let job = match job_rx.lock() {
@@ -340,7 +380,7 @@ impl Engine<'_> {
                         // A panicking driver is a bug, but it must not hang
                         // the run: report it as that component's failure.
                         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            self.work(graph, contract, node, &inputs, state, run_id, flags)
+                            self.work(&work, node, &inputs)
                         }))
                         .unwrap_or_else(|_| {
                             Done::Failed(
@@ -438,7 +478,15 @@ impl Engine<'_> {
                             hint: e.hint.clone(),
                         });
                         outputs[i] = None;
-                        results[i] = Some(ComponentResult::Failed { error: e.message });
+                        let error = match &e.hint {
+                            Some(h) => format!("{} ({h})", e.message),
+                            None => e.message.clone(),
+                        };
+                        results[i] = Some(if e.kind == ErrorKind::Refused {
+                            ComponentResult::Refused { error }
+                        } else {
+                            ComponentResult::Failed { error }
+                        });
                     }
                 }
             }
@@ -557,14 +605,19 @@ impl Engine<'_> {
                 continue;
             }
             match &results[*d] {
-                Some(ComponentResult::Failed { .. }) => {
+                Some(ComponentResult::Failed { .. }) | Some(ComponentResult::Refused { .. }) => {
                     return Some(ComponentResult::Pending {
                         reason: format!("needs {r}, which failed"),
                     });
                 }
-                Some(ComponentResult::Pending { .. }) | Some(ComponentResult::Skipped { .. }) => {
+                Some(ComponentResult::Pending { .. }) => {
                     return Some(ComponentResult::Pending {
-                        reason: format!("pending: needs {r}, which is not deployed here"),
+                        reason: format!("needs {r}, which is pending"),
+                    });
+                }
+                Some(ComponentResult::Skipped { .. }) => {
+                    return Some(ComponentResult::Pending {
+                        reason: format!("needs {r}, which is not deployed here"),
                     });
                 }
                 Some(ComponentResult::NotStarted) => return Some(ComponentResult::NotStarted),
@@ -591,17 +644,16 @@ impl Engine<'_> {
     }
 
     /// One component's turn on a worker.
-    #[allow(clippy::too_many_arguments)]
-    fn work(
-        &self,
-        graph: &Graph,
-        contract: &Contract<'_>,
-        i: usize,
-        inputs: &BTreeMap<String, ComponentOutputs>,
-        state: &DeploymentState,
-        run_id: &str,
-        flags: Option<&str>,
-    ) -> Done {
+    fn work(&self, w: &Work<'_>, i: usize, inputs: &BTreeMap<String, ComponentOutputs>) -> Done {
+        let Work {
+            graph,
+            contract,
+            state,
+            fstate,
+            run_id,
+            flags,
+            overrides,
+        } = *w;
         let node = &graph.nodes[i];
         let spec = graph.spec(self.platform, node);
         let Some(driver) = self.drivers.get(&spec.driver.value) else {
@@ -642,6 +694,8 @@ impl Engine<'_> {
             events: self.events,
             cancel: self.cancel,
             open: Default::default(),
+            overrides,
+            foundational: Some(fstate),
         };
         let mut ctx = ComponentCtx {
             platform: self.platform,
@@ -667,6 +721,9 @@ impl Engine<'_> {
                     .outputs
                     .or_else(|| state.outputs(&node.name).cloned())
                     .unwrap_or_default();
+                if let Err(e) = self.publish_hosts(w, i, inputs, &recorder) {
+                    return Done::Failed(i, e);
+                }
                 return Done::Unchanged(i, outputs);
             }
             Decision::Act(intent, _) => intent,
@@ -710,7 +767,17 @@ impl Engine<'_> {
                     return Done::Failed(i, e);
                 }
                 recorder.end_phase(phase, 0, Some(applied.counts), None);
-                Done::Applied(i, intent, applied, t.elapsed())
+                match self.publish_hosts(w, i, inputs, &recorder) {
+                    Ok(Some(records)) => {
+                        let mut applied = applied;
+                        applied.counts.added += records.counts.added;
+                        applied.counts.changed += records.counts.changed;
+                        applied.counts.destroyed += records.counts.destroyed;
+                        Done::Applied(i, intent, applied, t.elapsed())
+                    }
+                    Ok(None) => Done::Applied(i, intent, applied, t.elapsed()),
+                    Err(e) => Done::Failed(i, e),
+                }
             }
             Err(e) => {
                 let _ = recorder.journal(
@@ -725,6 +792,72 @@ impl Engine<'_> {
                 Done::Failed(i, e)
             }
         }
+    }
+
+    /// Publishes the DNS records of a component's hosts (see `hosts.rs`)
+    /// under a `dns` recorder, so teardown replays them with the rest.
+    fn publish_hosts(
+        &self,
+        w: &Work<'_>,
+        i: usize,
+        inputs: &BTreeMap<String, ComponentOutputs>,
+        recorder: &RunRecorder<'_>,
+    ) -> Result<Option<Applied>, DriverError> {
+        let node = &w.graph.nodes[i];
+        let spec = w.graph.spec(self.platform, node);
+        let Some(records) = self.host_records(w.graph, node, spec, w.contract, inputs, w.state)?
+        else {
+            return Ok(None);
+        };
+        let mut zone_inputs = inputs.clone();
+        if let Some(z) = w.fstate.outputs(&records.zone) {
+            zone_inputs
+                .entry(records.zone.clone())
+                .or_insert_with(|| z.clone());
+        }
+        let dns = RunRecorder {
+            driver: "dns",
+            open: Default::default(),
+            build_id: recorder.build_id.clone(),
+            deployment: recorder.deployment.clone(),
+            ..*recorder
+        };
+        let phase = dns.start_phase(&format!("records:{}", node.name), Some(&node.name));
+        let result = retry(self, &node.name, || {
+            self.publish_records(spec, w.contract, &records, &zone_inputs, &dns)
+        });
+        match &result {
+            Ok(a) => dns.end_phase(phase, 0, a.as_ref().map(|a| a.counts), None),
+            Err(_) => dns.end_phase(phase, 1, None, None),
+        }
+        result
+    }
+
+    /// Records each guard override as a registry override (kind `guard`),
+    /// with who and why, before anything runs.
+    pub(crate) fn record_guard_overrides(
+        &self,
+        env: &str,
+        deployment: &str,
+        overrides: &[crate::GuardOverride],
+    ) -> Result<(), EngineError> {
+        for o in overrides {
+            let subject = match &o.guard {
+                Some(g) => format!("{}:{g}", o.component),
+                None => o.component.clone(),
+            };
+            self.registry.record_override(&gp_registry::Override {
+                id: new_id(),
+                kind: "guard".into(),
+                env: env.into(),
+                deployment: Some(deployment.into()),
+                subject,
+                actor: self.actor.clone(),
+                reason: o.reason.clone(),
+                at_us: now_us(),
+            })?;
+        }
+        Ok(())
     }
 
     pub(crate) fn record_event(
@@ -749,6 +882,18 @@ impl Engine<'_> {
         })?;
         Ok(())
     }
+}
+
+/// What every component's turn in one run shares.
+#[derive(Clone, Copy)]
+struct Work<'a> {
+    graph: &'a Graph,
+    contract: &'a Contract<'a>,
+    state: &'a DeploymentState,
+    fstate: &'a DeploymentState,
+    run_id: &'a str,
+    flags: Option<&'a str>,
+    overrides: &'a [crate::GuardOverride],
 }
 
 fn intent_word(i: Intent) -> &'static str {

@@ -195,8 +195,10 @@ impl Engine<'_> {
                         let dep_row = rows
                             .get(*d)
                             .filter(|_| graph.nodes[*d].role == Role::Target)?;
-                        (dep_row.state != "ready")
-                            .then(|| format!("needs {r}, which is {}", dep_row.state))
+                        (dep_row.state != "ready").then(|| match dep_row.state.as_str() {
+                            "failed" => format!("needs {r}, which failed"),
+                            state => format!("needs {r}, which is {state}"),
+                        })
                     });
                 }
                 if let Some(why) = waiting {

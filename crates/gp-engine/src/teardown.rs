@@ -42,6 +42,8 @@ pub struct TeardownRequest {
     pub break_glass: Vec<String>,
     /// Why (recorded with a break-glass override).
     pub reason: Option<String>,
+    /// Guards overridden (recorded).
+    pub overrides: Vec<crate::GuardOverride>,
 }
 
 /// A resource that survived.
@@ -186,7 +188,8 @@ impl Engine<'_> {
                 at_us: now_us(),
             })?;
         }
-        let result = self.run_teardown(env, &contract, &targets, &run_id, started);
+        self.record_guard_overrides(env, &key, &req.overrides)?;
+        let result = self.run_teardown(env, &contract, &targets, &run_id, started, &req.overrides);
         if let Err(e) = self.registry.lease_release(&held) {
             tracing::warn!("cannot release the lease: {e}");
         }
@@ -200,6 +203,7 @@ impl Engine<'_> {
         targets: &BTreeSet<String>,
         run_id: &str,
         started: Instant,
+        overrides: &[crate::GuardOverride],
     ) -> Result<TeardownOutcome, EngineError> {
         let deployment = contract.deployment();
         let key = deployment.key();
@@ -222,6 +226,8 @@ impl Engine<'_> {
             events: self.events,
             cancel: self.cancel,
             open: Default::default(),
+            overrides,
+            foundational: None,
         };
         self.record_event(env, &key, run_id, "teardown_started", None)?;
         let phase = base.start_phase(
@@ -585,5 +591,7 @@ fn base_clone<'a>(b: &RunRecorder<'a>) -> RunRecorder<'a> {
         events: b.events,
         cancel: b.cancel,
         open: Default::default(),
+        overrides: b.overrides,
+        foundational: b.foundational,
     }
 }

@@ -127,7 +127,8 @@ zone "{zone}" {{
             });
             let deadline = Instant::now() + Duration::from_secs(30);
             let mut log = String::new();
-            while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 log.push_str(&line);
                 log.push('\n');
                 if line.trim_end().ends_with(" running") {

@@ -20,10 +20,12 @@ components:
     plane: disposable
     tier: 0
     driver: exec
+    settings: { apply: 'true' }
   - name: web
     plane: disposable
     tier: 1
     driver: exec
+    settings: { apply: 'true' }
     needs: [cluster]
 ";
 
@@ -44,7 +46,7 @@ fn a_valid_spec_validates() {
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert_eq!(
         out.stdout,
-        "goldenpath.yaml is valid: 2 components, 1 environments\n"
+        "goldenpath.yaml is valid: 2 component(s), 1 environment(s)\n"
     );
 }
 
@@ -116,7 +118,7 @@ fn spec_errors_in_json() {
     assert_eq!(out.code, 2);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
-    assert_eq!(v["diagnostics"][0]["line"], 17);
+    assert_eq!(v["diagnostics"][0]["line"], 18);
     assert_eq!(v["diagnostics"][0]["column"], 5);
     assert_eq!(v["diagnostics"][0]["hint"], "did you mean `tier`?");
 }

@@ -3,10 +3,12 @@
 pub mod builds;
 pub mod completions;
 pub mod contract;
+pub mod deploy;
 pub mod init;
 pub mod lease;
 pub mod registry;
 pub mod schema;
+pub mod status;
 pub mod validate;
 
 use gp_core::{BuildId, Deployment};

@@ -59,7 +59,12 @@ impl From<&gp_core::Diagnostic> for DiagnosticJson {
 /// Checks the spec and reports.
 pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
     let spec = ctx.global.spec.display().to_string();
-    match ctx.platform() {
+    let checked = ctx.platform().and_then(|p| {
+        let drivers = ctx.drivers()?;
+        gp_engine::validate(p, &drivers)?;
+        Ok(p)
+    });
+    match checked {
         Ok(p) => {
             if ctx.printer.is_json() {
                 ctx.printer.json(&ValidateReport {
@@ -72,7 +77,7 @@ pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
                 })?;
             } else {
                 ctx.printer.data(&format!(
-                    "{spec} is valid: {} components, {} environments",
+                    "{spec} is valid: {} component(s), {} environment(s)",
                     p.spec.components.len(),
                     p.spec.environments.len()
                 ))?;

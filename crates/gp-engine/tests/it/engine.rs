@@ -19,6 +19,7 @@ fn deploy(w: &World, selector: DeploymentSelector) -> DeployOutcome {
             resume: false,
             override_reason: None,
             today: Some((23, 1, 26)),
+            overrides: vec![],
         })
         .unwrap()
 }
@@ -91,6 +92,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             confirm: false,
             break_glass: vec![],
             reason: None,
+            overrides: vec![],
         })
         .unwrap();
     assert!(t.clean(), "{t:?}");
@@ -107,6 +109,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             resume: false,
             override_reason: None,
             today: None,
+            overrides: vec![],
         })
         .unwrap_err();
     assert!(
@@ -125,6 +128,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
         confirm: false,
         break_glass: vec![],
         reason: None,
+        overrides: vec![],
     };
     assert!(matches!(
         w.engine().teardown(&req),
@@ -404,6 +408,7 @@ fn a_failed_component_blocks_its_dependents_and_resume_finishes() {
             resume: true,
             override_reason: None,
             today: None,
+            overrides: vec![],
         })
         .unwrap();
     assert!(r.succeeded(), "{r:?}");
@@ -457,6 +462,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             resume: false,
             override_reason: None,
             today: None,
+            overrides: vec![],
         })
         .unwrap();
     assert!(o.interrupted);
@@ -477,6 +483,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             resume: true,
             override_reason: None,
             today: None,
+            overrides: vec![],
         })
         .unwrap();
     assert!(r.succeeded());
@@ -503,6 +510,7 @@ fn a_held_lease_refuses_a_second_deploy_naming_the_holder() {
         resume: false,
         override_reason: None,
         today: None,
+        overrides: vec![],
     };
     let err = w.engine().deploy(&req).unwrap_err();
     assert!(

@@ -1,0 +1,295 @@
+//! `goldenpath deploy` and `goldenpath teardown`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use clap::Args;
+use gp_core::{BuildId, BuildIdArg};
+use gp_engine::run::ComponentResult;
+use gp_engine::{DeployRequest, DeploymentSelector, TeardownRequest, TeardownTarget};
+
+use crate::Context;
+use crate::exit::{CliError, Code, Reported};
+use crate::printer::table;
+use crate::progress::Progress;
+
+/// Arguments of `goldenpath deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Deploy a build: DD-MM-YY-NN, or `auto` for today's next free id.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    pub build_id: Option<String>,
+    /// Deploy the foundational plane: the named components, or all of them.
+    #[arg(long, num_args = 0.., value_name = "NAME")]
+    pub foundational: Option<Vec<String>>,
+    /// Continue an interrupted deployment from its journal.
+    #[arg(long)]
+    pub resume: bool,
+    /// Components deployed at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+    /// Re-use a torn-down (retired) build id; the reason is recorded with
+    /// your name.
+    #[arg(long, value_name = "REASON")]
+    pub override_reason: Option<String>,
+    /// Override a guard that would refuse a component: `COMPONENT` (every
+    /// guard) or `COMPONENT:GUARD` (`protect`, `maxDestroy`, ...). Needs
+    /// --reason; recorded with your name. Repeatable.
+    #[arg(long, value_name = "COMPONENT[:GUARD]", requires = "reason")]
+    pub override_guard: Vec<String>,
+    /// Why the guards are overridden (recorded).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// Arguments of `goldenpath teardown`.
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Tear down this build.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    pub build_id: Option<String>,
+    /// Tear down foundational components (all of them when none is named).
+    #[arg(long, num_args = 0.., value_name = "NAME")]
+    pub foundational: Option<Vec<String>>,
+    /// Required for the persistent deployment and the foundational plane.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Required, per name, for a protected foundational component.
+    #[arg(long, value_name = "NAME")]
+    pub break_glass: Vec<String>,
+    /// Override a guard that would refuse destroying a component's
+    /// resources: `COMPONENT` or `COMPONENT:GUARD`. Needs --reason; recorded.
+    #[arg(long, value_name = "COMPONENT[:GUARD]", requires = "reason")]
+    pub override_guard: Vec<String>,
+    /// Why (recorded with a break-glass or guard override).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// Parses `--override-guard` values.
+fn overrides(
+    specs: &[String],
+    reason: Option<&str>,
+) -> anyhow::Result<Vec<gp_engine::GuardOverride>> {
+    let reason = reason.unwrap_or_default();
+    if !specs.is_empty() && reason.trim().is_empty() {
+        return Err(CliError::invalid("--override-guard needs a --reason").into());
+    }
+    specs
+        .iter()
+        .map(|s| {
+            gp_engine::GuardOverride::parse(s, reason).ok_or_else(|| {
+                CliError::invalid(format!("invalid --override-guard `{s}`"))
+                    .hint("use COMPONENT or COMPONENT:GUARD")
+                    .into()
+            })
+        })
+        .collect()
+}
+
+/// Ctrl-C sets this: stop starting new work. A second Ctrl-C exits at once.
+fn cancel_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let _ = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+        flag
+    })
+    .clone()
+}
+
+/// Runs `deploy`.
+pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
+    let selector = match (&a.foundational, &a.build_id) {
+        (Some(names), _) => DeploymentSelector::Foundational(names.clone()),
+        (None, Some(b)) => DeploymentSelector::Build(b.parse::<BuildIdArg>()?),
+        (None, None) => DeploymentSelector::Persistent,
+    };
+    let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
+    let cancel = cancel_flag();
+    let drivers = ctx.drivers()?;
+    let mut engine = ctx.engine(&drivers, &progress, &cancel)?;
+    engine.parallel = usize::from(a.parallel);
+    let outcome = engine.deploy(&DeployRequest {
+        env: a.env.clone(),
+        selector,
+        resume: a.resume,
+        override_reason: a.override_reason.clone(),
+        today: None,
+        overrides: overrides(&a.override_guard, a.reason.as_deref())?,
+    })?;
+    if ctx.printer.is_json() {
+        ctx.printer
+            .json_line(&serde_json::json!({"event": "outcome", "outcome": outcome}))?;
+    } else {
+        let rows: Vec<Vec<String>> = outcome
+            .components
+            .iter()
+            .map(|c| {
+                let (result, detail) = match &c.result {
+                    ComponentResult::Applied {
+                        action,
+                        duration_ms,
+                    } => (
+                        crate::progress::past(action),
+                        format!("{:.1}s", *duration_ms as f64 / 1000.0),
+                    ),
+                    ComponentResult::Unchanged => ("unchanged".into(), String::new()),
+                    ComponentResult::Ready => ("ready".into(), "foundational".into()),
+                    ComponentResult::Skipped { reason } => ("skipped".into(), reason.clone()),
+                    ComponentResult::Pending { reason } => (
+                        "pending".into(),
+                        reason
+                            .strip_prefix("pending: ")
+                            .unwrap_or(reason)
+                            .to_string(),
+                    ),
+                    ComponentResult::Failed { error } => ("failed".into(), error.clone()),
+                    ComponentResult::Refused { error } => ("refused".into(), error.clone()),
+                    ComponentResult::NotStarted => ("not started".into(), String::new()),
+                };
+                vec![c.component.clone(), c.tier.to_string(), result, detail]
+            })
+            .collect();
+        let title = match &outcome.build_id {
+            Some(b) => format!(
+                "{} build {b}{}\n",
+                outcome.env,
+                match outcome.reserved {
+                    Some(true) => " (reserved)",
+                    Some(false) => " (existing)",
+                    None => "",
+                }
+            ),
+            None => format!("{} {}\n", outcome.env, outcome.deployment),
+        };
+        ctx.printer.data(&format!(
+            "{title}{}",
+            table(&["COMPONENT", "TIER", "RESULT", "DETAIL"], &rows)
+        ))?;
+    }
+    if outcome.lease_lost {
+        return Err(CliError::failed("the deployment's lease was lost mid-run; stopped starting new work")
+            .hint("someone force-unlocked it or the registry was unreachable; check: goldenpath lease list")
+            .into());
+    }
+    if outcome.interrupted {
+        let resume = match &outcome.build_id {
+            Some(b) => format!(
+                "goldenpath deploy --env {} --build-id {b} --resume",
+                outcome.env
+            ),
+            None => format!("goldenpath deploy --env {} --resume", outcome.env),
+        };
+        return Err(CliError::failed(
+            "interrupted: running actions finished, nothing new was started",
+        )
+        .hint(format!("continue with: {resume}"))
+        .into());
+    }
+    if outcome.refused() {
+        if !ctx.printer.is_json() {
+            ctx.printer.error(
+                "deploy refused: a guard or an ownership rule stopped a component; it was not changed",
+                &[],
+                Some("see the refused components above; override a guard with --override-guard COMPONENT[:GUARD] --reason \"...\""),
+            );
+        }
+        return Err(Reported(Code::Refused).into());
+    }
+    if !outcome.succeeded() {
+        if !ctx.printer.is_json() {
+            ctx.printer.error("deploy failed", &[], Some("see the failed components above; fix and run the same command again (or with --resume)"));
+        }
+        return Err(Reported(Code::Failed).into());
+    }
+    let pending = outcome.pending();
+    if !pending.is_empty() && !ctx.printer.is_json() {
+        ctx.printer.warn(&format!(
+            "{} component(s) pending; see `goldenpath status --env {}{}`",
+            pending.len(),
+            outcome.env,
+            outcome
+                .build_id
+                .as_ref()
+                .map(|b| format!(" --build-id {b}"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `teardown`.
+pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
+    let target = match (&a.foundational, &a.build_id) {
+        (Some(names), _) => TeardownTarget::Foundational(names.clone()),
+        (None, Some(b)) if b == "auto" => {
+            return Err(CliError::invalid("teardown needs the build id, not `auto`").into());
+        }
+        (None, Some(b)) => TeardownTarget::Build(b.parse::<BuildId>()?),
+        (None, None) => TeardownTarget::Persistent,
+    };
+    let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
+    let cancel = cancel_flag();
+    let drivers = ctx.drivers()?;
+    let engine = ctx.engine(&drivers, &progress, &cancel)?;
+    let outcome = engine.teardown(&TeardownRequest {
+        env: a.env.clone(),
+        target,
+        confirm: a.confirm,
+        break_glass: a.break_glass.clone(),
+        reason: a.reason.clone(),
+        overrides: overrides(&a.override_guard, a.reason.as_deref())?,
+    })?;
+    if ctx.printer.is_json() {
+        ctx.printer
+            .json_line(&serde_json::json!({"event": "outcome", "outcome": outcome}))?;
+    } else {
+        let mut out = format!(
+            "teardown of {} in {}: {} destroyed, {} failed, {} kept (adopted)\n",
+            outcome.deployment,
+            outcome.env,
+            outcome.destroyed.len(),
+            outcome.failed.len(),
+            outcome.kept.len()
+        );
+        if outcome.orphans.is_empty() {
+            out.push_str("orphan check: nothing left behind\n");
+        } else {
+            out.push_str(&format!(
+                "orphan check: {} resource(s) still exist\n",
+                outcome.orphans.len()
+            ));
+            let rows: Vec<Vec<String>> = outcome
+                .orphans
+                .iter()
+                .map(|o| vec![o.component.clone(), o.resource.clone(), o.state.clone()])
+                .collect();
+            out.push_str(&table(&["COMPONENT", "RESOURCE", "STATE"], &rows));
+        }
+        for u in &outcome.unverified {
+            out.push_str(&format!(
+                "not verifiable: {} {} (its driver cannot check it)\n",
+                u.component, u.resource
+            ));
+        }
+        ctx.printer.data(&out)?;
+    }
+    if !outcome.clean() {
+        return Err(CliError::failed("teardown left resources behind")
+            .hint("fix the cause and run the same teardown again; it only destroys what is still there")
+            .into());
+    }
+    Ok(())
+}
