@@ -28,11 +28,26 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
         return match e {
             E::Usage { hint, .. } => Some((Code::Invalid, hint.clone())),
             E::Refused { hint, .. } => Some((Code::Refused, hint.clone())),
+            E::Failed { hint, .. } => Some((Code::Failed, hint.clone())),
             E::Graph(_) => Some((Code::Invalid, None)),
             E::Registry(r) => classify(r),
             E::Contract(c) => classify(c),
             _ => None,
         };
+    }
+    if let Some(e) = err.downcast_ref::<gp_driver_secrets::SecretsError>() {
+        use gp_driver_secrets::SecretsError as S;
+        return Some(match e {
+            S::Path(_) | S::Unavailable(_) => (Code::Invalid, None),
+            S::Key(_) => (
+                Code::Failed,
+                Some(format!(
+                    "set {} to the store's key (32 bytes, base64), or restore the key file",
+                    gp_driver_secrets::store::KEY_ENV
+                )),
+            ),
+            _ => (Code::Failed, None),
+        });
     }
     if let Some(e) = err.downcast_ref::<gp_registry::RegistryError>() {
         use gp_registry::RegistryError as R;

@@ -94,6 +94,24 @@ enum Command {
     /// Deployment leases: who is changing what.
     #[command(subcommand)]
     Lease(cmd::lease::LeaseCommand),
+    /// Self-service database requests (requests/RDS-NNNN.yaml).
+    #[command(subcommand)]
+    Request(cmd::request::RequestCommand),
+    /// Databases on the foundational instances.
+    #[command(subcommand)]
+    Db(cmd::db::DbCommand),
+    /// The secrets store: list, get (redacted unless --reveal), put (stdin).
+    #[command(subcommand)]
+    Secret(cmd::secret::SecretCommand),
+    /// A deployment's host records (plan, apply) and the zones' owners (list).
+    #[command(subcommand)]
+    Dns(cmd::dns::DnsCommand),
+    /// Terraform state locks: a recorded force-unlock.
+    #[command(subcommand)]
+    Terraform(cmd::terraform::TerraformCommand),
+    /// Checks across the rendered artifacts (propagation of the contract).
+    #[command(subcommand)]
+    Verify(cmd::verify::VerifyCommand),
     /// List the environment variables goldenpath reads.
     Env,
     /// Print the resolved state directory (without creating it).
@@ -137,6 +155,12 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Builds(c) => cmd::builds::run(ctx, c),
         Command::Registry(c) => cmd::registry::run(ctx, c),
         Command::Lease(c) => cmd::lease::run(ctx, c),
+        Command::Request(c) => cmd::request::run(ctx, c),
+        Command::Db(c) => cmd::db::run(ctx, c),
+        Command::Secret(c) => cmd::secret::run(ctx, c),
+        Command::Dns(c) => cmd::dns::run(ctx, c),
+        Command::Terraform(c) => cmd::terraform::run(ctx, c),
+        Command::Verify(c) => cmd::verify::run(ctx, c),
         Command::Env => env::print(ctx),
         Command::StateDir => {
             let dir = ctx.state_dir()?;

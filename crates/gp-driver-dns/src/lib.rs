@@ -813,6 +813,71 @@ impl Driver for DnsDriver {
         }
     }
 
+    /// For a zone: every record with its owner (from the ownership TXTs).
+    /// For a component's host records: each record and what applying would
+    /// do (`create`, `update`, `unchanged`, `conflict`).
+    fn inventory(&self, ctx: &ComponentCtx<'_>) -> Result<Vec<serde_json::Value>, DriverError> {
+        if Self::is_records(ctx.settings) {
+            return Ok(self
+                .plan_records(ctx)?
+                .into_iter()
+                .map(|(d, decision)| {
+                    let (what, why) = match decision {
+                        Decision::Create => ("create", String::new()),
+                        Decision::Update(old) => (
+                            "update",
+                            format!(
+                                "now {}",
+                                old.iter()
+                                    .map(|r| r.value.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
+                        Decision::Unchanged => ("unchanged", String::new()),
+                        Decision::Conflict(why) => ("conflict", why),
+                    };
+                    serde_json::json!({
+                        "fqdn": d.fqdn, "type": d.rtype, "target": d.target,
+                        "txt": d.txt_name, "action": what, "detail": why,
+                    })
+                })
+                .collect());
+        }
+        let s: ZoneSettings = gp_driver::settings_at_apply(ctx)?;
+        let outputs = self.zone_outputs(ctx, &s);
+        let backend = self.backend(&outputs)?;
+        let zone = match backend.list() {
+            Ok(z) => z,
+            Err(e) if e.kind == gp_driver::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(zone
+            .iter()
+            .filter(|r| !matches!(r.rtype.as_str(), "SOA" | "NS"))
+            .map(|r| {
+                let owner = if r.rtype == "TXT" {
+                    model::parse_ownership(&r.value).map(|o| format!("{} (ownership)", o.owner))
+                } else {
+                    let rtype = match r.rtype.as_str() {
+                        "A" => gp_core::RecordType::A,
+                        "AAAA" => gp_core::RecordType::Aaaa,
+                        _ => gp_core::RecordType::Cname,
+                    };
+                    let txt_name = ctx.contract.txt_owner_name(&r.name, rtype);
+                    zone.iter()
+                        .filter(|t| t.rtype == "TXT" && t.name == txt_name)
+                        .find_map(|t| model::parse_ownership(&t.value))
+                        .map(|o| o.owner)
+                };
+                serde_json::json!({
+                    "name": r.name, "type": r.rtype, "ttl": r.ttl, "value": r.value,
+                    "owner": owner.unwrap_or_else(|| "-".into()),
+                })
+            })
+            .collect())
+    }
+
     fn destroy_many(
         &self,
         ctx: &ComponentCtx<'_>,

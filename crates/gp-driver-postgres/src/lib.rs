@@ -865,6 +865,106 @@ impl Driver for PostgresDriver {
         Ok(Applied { outputs, counts })
     }
 
+    /// A database request: `{request, database, role, journalled: ["role:x", ...]}`
+    /// on this (foundational) instance. Re-running is a no-op; an existing
+    /// role not journalled here is adopted (its password rotated).
+    fn provision(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        request: &serde_json::Value,
+    ) -> Result<Applied, DriverError> {
+        let field = |k: &str| {
+            request
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| DriverError::configuration(format!("the request lacks `{k}`")))
+        };
+        let (id, database, role) = (field("request")?, field("database")?, field("role")?);
+        if ctx.component.plane.value != Plane::Foundational {
+            return Err(DriverError::configuration(format!(
+                "{} is not a foundational instance; requests go to the foundational plane",
+                ctx.name()
+            )));
+        }
+        let s: PostgresSettings = settings_at_apply(ctx)?;
+        let inst = self.instance(ctx, &s, true)?.ok_or_else(|| {
+            DriverError::configuration(format!(
+                "the instance {} has not been created in {}",
+                ctx.name(),
+                ctx.contract.env()
+            ))
+            .with_hint(format!(
+                "goldenpath deploy --env {} --foundational {}",
+                ctx.contract.env(),
+                ctx.name()
+            ))
+        })?;
+        let journalled = |kind: &str, name: &str| {
+            request
+                .get("journalled")
+                .and_then(|j| j.as_array())
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|x| x.as_str() == Some(&format!("{kind}:{name}")))
+                })
+        };
+        let mut tags = gp_driver_secrets::tags(ctx.contract, ctx.name(), false);
+        tags.insert("Request".into(), id);
+        let db = DatabaseSpec {
+            app: database.clone(),
+            secret_path: ctx
+                .contract
+                .database_secret_path(&database)
+                .map_err(|e| DriverError::configuration(e.to_string()))?,
+            database,
+            role,
+            allow_adopt: true,
+            tags,
+        };
+        let known = journalled("role", &db.role);
+        let data = inst.data();
+        let mut on = InstanceConnection {
+            admin: sql::connect(&inst.admin, "postgres")?,
+            host: &inst.app_host,
+            port: inst.app_port,
+            data: &data,
+        };
+        let mut counts = Counts::default();
+        let out = self.ensure_database(ctx, &mut on, &db, known, &mut counts)?;
+        let mut outputs = ComponentOutputs::default();
+        outputs.resources.insert(db.app.clone(), out);
+        Ok(Applied { outputs, counts })
+    }
+
+    /// The databases on the instance and their owners, read live.
+    fn inventory(&self, ctx: &ComponentCtx<'_>) -> Result<Vec<serde_json::Value>, DriverError> {
+        let s: PostgresSettings = settings_at_apply(ctx)?;
+        let Some(inst) = self.instance(ctx, &s, true)? else {
+            return Ok(Vec::new());
+        };
+        let mut admin = sql::connect(&inst.admin, "postgres")?;
+        let rows = admin
+            .query(
+                "SELECT d.datname, pg_catalog.pg_get_userbyid(d.datdba) \
+                 FROM pg_catalog.pg_database d \
+                 WHERE NOT d.datistemplate AND d.datname <> 'postgres' ORDER BY 1",
+                &[],
+            )
+            .map_err(|e| sql::classify(&e, "cannot list the databases"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "database": r.get::<_, String>(0),
+                    "owner": r.get::<_, String>(1),
+                    "host": inst.app_host,
+                    "port": inst.app_port,
+                })
+            })
+            .collect())
+    }
+
     fn destroy(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
         match r.kind.as_str() {
             "secret" => {

@@ -41,8 +41,8 @@ use serde::Deserialize;
 pub mod store;
 
 pub use store::{
-    LocalStore, SecretMeta, SecretStore, SecretsError, StoredSecret, UnavailableStore,
-    generate_password,
+    LocalStore, SecretMeta, SecretStore, SecretsError, StoredSecret, UnavailableStore, check_path,
+    generate_password, redacted_keys,
 };
 
 impl From<SecretsError> for DriverError {

@@ -1202,6 +1202,10 @@ impl Driver for TerraformDriver {
         self.remove_workspace(ctx, &inv)
     }
 
+    fn unlock(&self, ctx: &ComponentCtx<'_>, lock_id: &str) -> Result<(), DriverError> {
+        self.force_unlock(ctx, lock_id)
+    }
+
     fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
         if r.kind != "state" {
             return Ok(Existence::Unknown);

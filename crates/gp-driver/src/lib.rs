@@ -475,6 +475,43 @@ pub trait Driver: Send + Sync {
     ) -> Vec<Result<Existence, DriverError>> {
         resources.iter().map(|r| self.exists(ctx, r)).collect()
     }
+
+    /// Provisions something a self-service request asks of a deployed
+    /// component (a database on an instance), journalling each action
+    /// like [`Driver::apply`]. The request is the driver's own JSON shape.
+    /// Drivers that take no requests refuse.
+    fn provision(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        request: &serde_json::Value,
+    ) -> Result<Applied, DriverError> {
+        let _ = request;
+        Err(DriverError::configuration(format!(
+            "{} (driver {}) takes no requests",
+            ctx.name(),
+            self.name()
+        )))
+    }
+
+    /// Releases a stale lock on the component's state (`terraform
+    /// force-unlock`). The engine records who and why first. Drivers
+    /// without locks refuse.
+    fn unlock(&self, ctx: &ComponentCtx<'_>, lock_id: &str) -> Result<(), DriverError> {
+        let _ = lock_id;
+        Err(DriverError::configuration(format!(
+            "{} (driver {}) has no state locks",
+            ctx.name(),
+            self.name()
+        )))
+    }
+
+    /// What a deployed component holds, read live (the databases on an
+    /// instance), one JSON object per item. Empty for drivers with nothing
+    /// to list.
+    fn inventory(&self, ctx: &ComponentCtx<'_>) -> Result<Vec<serde_json::Value>, DriverError> {
+        let _ = ctx;
+        Ok(Vec::new())
+    }
 }
 
 /// The drivers a run can use, by name.

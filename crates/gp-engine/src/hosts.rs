@@ -14,7 +14,7 @@ use gp_driver::{ComponentCtx, ComponentOutputs, DriverError, Intent, Observation
 
 use crate::graph::{Graph, GraphNode};
 use crate::state::DeploymentState;
-use crate::{Engine, refs};
+use crate::{Engine, EngineError, refs};
 
 /// The records step of one component, ready to run.
 pub(crate) struct HostRecords {
@@ -160,5 +160,345 @@ impl Engine<'_> {
             state_dir: &self.state_dir,
             recorder,
         }
+    }
+}
+
+/// One host record of a deployment and what applying would do.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostRecordPlan {
+    /// The component serving the host.
+    pub component: String,
+    /// Full name.
+    pub fqdn: String,
+    /// Record type.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// Address or target name.
+    pub target: String,
+    /// `create`, `update`, `unchanged`, `conflict`, or `not deployed`.
+    pub action: String,
+    /// Why (a conflict's owner, the current value).
+    pub detail: String,
+}
+
+/// A component that publishes host records, and when it is deployed its
+/// records step with the inputs to resolve it.
+type RecordsStep = (
+    String,
+    Option<(HostRecords, BTreeMap<String, ComponentOutputs>)>,
+);
+
+/// What `dns apply` did for one component.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostRecordsApplied {
+    /// The component.
+    pub component: String,
+    /// Records added, changed, removed.
+    pub counts: gp_driver::Counts,
+    /// The error, if its records could not be published.
+    pub error: Option<String>,
+}
+
+impl Engine<'_> {
+    /// The components of a deployment that publish host records, with the
+    /// records step of each deployed one.
+    fn records_steps(
+        &self,
+        env: &str,
+        deployment: gp_core::Deployment,
+    ) -> Result<Vec<RecordsStep>, EngineError> {
+        let contract = Contract::new(self.platform, env, deployment)?;
+        let graph = Graph::build(self.platform, env, deployment, &[])?;
+        let key = deployment.key();
+        let state = DeploymentState::load(self.registry, env, &key)?;
+        let fstate = if deployment == gp_core::Deployment::Foundational {
+            state.clone()
+        } else {
+            DeploymentState::load(self.registry, env, "foundational")?
+        };
+        let mut out = Vec::new();
+        for node in &graph.nodes {
+            if node.role != crate::graph::Role::Target
+                || !matches!(node.disposition, crate::graph::Disposition::Run)
+            {
+                continue;
+            }
+            let spec = graph.spec(self.platform, node);
+            if !spec.hosts.iter().any(|h| h.target.is_some()) {
+                continue;
+            }
+            let applied = state
+                .components
+                .get(&node.name)
+                .is_some_and(|c| c.state == crate::state::ComponentState::Applied);
+            if !applied {
+                out.push((node.name.clone(), None));
+                continue;
+            }
+            let mut inputs = self.inputs_from_state(&graph, node, &state, &fstate);
+            for (_, d) in &node.needs {
+                let dep = &graph.nodes[*d];
+                if let Some(o) = fstate.outputs(&dep.name) {
+                    inputs.entry(dep.name.clone()).or_insert_with(|| o.clone());
+                }
+            }
+            match self.host_records(&graph, node, spec, &contract, &inputs, &state) {
+                Ok(Some(r)) => out.push((node.name.clone(), Some((r, inputs)))),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(EngineError::usage(format!("{}: {e}", node.name), None));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn spec_named(&self, name: &str) -> Option<&ComponentSpec> {
+        self.platform
+            .spec
+            .components
+            .iter()
+            .find(|c| c.name.value == name)
+    }
+
+    /// What publishing a deployment's host records would do, per record.
+    pub fn dns_plan(
+        &self,
+        env: &str,
+        deployment: gp_core::Deployment,
+    ) -> Result<Vec<HostRecordPlan>, EngineError> {
+        self.validate()?;
+        let contract = Contract::new(self.platform, env, deployment)?;
+        let recorder = self.quiet_recorder(env, &deployment.key());
+        let mut rows = Vec::new();
+        for (component, step) in self.records_steps(env, deployment)? {
+            let Some(spec) = self.spec_named(&component) else {
+                continue;
+            };
+            let Some((records, inputs)) = step else {
+                for h in spec.hosts.iter().filter(|h| h.target.is_some()) {
+                    rows.push(HostRecordPlan {
+                        component: component.clone(),
+                        fqdn: contract
+                            .hostname(&h.name.value, h.record_type())
+                            .unwrap_or_default(),
+                        rtype: h.record_type().to_string(),
+                        target: h
+                            .target
+                            .as_ref()
+                            .map(|t| t.value.clone())
+                            .unwrap_or_default(),
+                        action: "not deployed".into(),
+                        detail: "deploy the component first".into(),
+                    });
+                }
+                continue;
+            };
+            let Some(driver) = self.drivers.get("dns") else {
+                return Err(EngineError::usage("the dns driver is not available", None));
+            };
+            let items = driver
+                .inventory(&self.records_ctx(spec, &contract, &records, &inputs, &recorder))
+                .map_err(|e| EngineError::usage(format!("{component}: {e}"), e.hint))?;
+            for i in items {
+                let s = |k: &str| {
+                    i.get(k)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                rows.push(HostRecordPlan {
+                    component: component.clone(),
+                    fqdn: s("fqdn"),
+                    rtype: s("type"),
+                    target: s("target"),
+                    action: s("action"),
+                    detail: s("detail"),
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Publishes a deployment's host records (deployed components only),
+    /// under the deployment's lease, journalled like a deploy.
+    pub fn dns_apply(
+        &self,
+        env: &str,
+        deployment: gp_core::Deployment,
+    ) -> Result<Vec<HostRecordsApplied>, EngineError> {
+        self.validate()?;
+        let contract = Contract::new(self.platform, env, deployment)?;
+        let key = deployment.key();
+        let run_id = gp_registry::new_id();
+        let holder = crate::lease::holder(&self.actor, &run_id);
+        let held = crate::lease::acquire(self.registry, env, &key, &holder, self.lease_ttl_s)?;
+        let result = (|| {
+            let build_id = deployment
+                .build_id()
+                .map(|b| b.to_string())
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            for (component, step) in self.records_steps(env, deployment)? {
+                let (Some(spec), Some((records, inputs))) = (self.spec_named(&component), step)
+                else {
+                    continue;
+                };
+                let recorder = crate::recorder::RunRecorder {
+                    registry: self.registry,
+                    env,
+                    deployment: key.clone(),
+                    build_id: build_id.clone(),
+                    run_id: &run_id,
+                    component: &component,
+                    driver: "dns",
+                    actor: &self.actor,
+                    commit: self.commit.as_deref(),
+                    run_url: self.run_url.as_deref(),
+                    flags: Some("dns apply"),
+                    events: self.events,
+                    cancel: self.cancel,
+                    open: Default::default(),
+                    overrides: &[],
+                    foundational: None,
+                };
+                let phase = recorder.start_phase(&format!("records:{component}"), Some(&component));
+                match self.publish_records(spec, &contract, &records, &inputs, &recorder) {
+                    Ok(a) => {
+                        let counts = a.map(|a| a.counts).unwrap_or_default();
+                        recorder.end_phase(phase, 0, Some(counts), None);
+                        out.push(HostRecordsApplied {
+                            component,
+                            counts,
+                            error: None,
+                        });
+                    }
+                    Err(e) => {
+                        recorder.end_phase(
+                            phase,
+                            if e.kind == gp_driver::ErrorKind::Refused {
+                                3
+                            } else {
+                                1
+                            },
+                            None,
+                            None,
+                        );
+                        out.push(HostRecordsApplied {
+                            component,
+                            counts: Default::default(),
+                            error: Some(match &e.hint {
+                                Some(h) => format!("{} ({h})", e.message),
+                                None => e.message.clone(),
+                            }),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })();
+        if let Err(e) = self.registry.lease_release(&held) {
+            tracing::warn!("cannot release the lease: {e}");
+        }
+        result
+    }
+
+    /// A recorder for read-only driver calls.
+    pub(crate) fn quiet_recorder<'a>(
+        &'a self,
+        env: &'a str,
+        deployment: &str,
+    ) -> crate::recorder::RunRecorder<'a> {
+        crate::recorder::RunRecorder {
+            registry: self.registry,
+            env,
+            deployment: deployment.to_string(),
+            build_id: String::new(),
+            run_id: "read",
+            component: "",
+            driver: "",
+            actor: &self.actor,
+            commit: None,
+            run_url: None,
+            flags: None,
+            events: self.events,
+            cancel: self.cancel,
+            open: Default::default(),
+            overrides: &[],
+            foundational: None,
+        }
+    }
+
+    /// `terraform force-unlock` (or a driver's like) of a component's state
+    /// lock, recorded first as an override with who and why.
+    pub fn unlock(
+        &self,
+        env: &str,
+        deployment: gp_core::Deployment,
+        component: &str,
+        lock_id: &str,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        self.validate()?;
+        if reason.trim().is_empty() {
+            return Err(EngineError::usage("an unlock needs a --reason", None));
+        }
+        let Some(spec) = self.spec_named(component) else {
+            return Err(EngineError::usage(
+                format!("there is no component `{component}`"),
+                None,
+            ));
+        };
+        let contract = Contract::new(self.platform, env, deployment)?;
+        let key = deployment.key();
+        let state = DeploymentState::load(self.registry, env, &key)?;
+        let fstate = DeploymentState::load(self.registry, env, "foundational")?;
+        let Some(driver) = self.drivers.get(&spec.driver.value) else {
+            return Err(EngineError::usage(
+                format!("no driver `{}`", spec.driver.value),
+                None,
+            ));
+        };
+        self.registry.record_override(&gp_registry::Override {
+            id: gp_registry::new_id(),
+            env: env.into(),
+            deployment: Some(key.clone()),
+            kind: format!("{}-force-unlock", spec.driver.value),
+            subject: format!("{component} lock {lock_id}"),
+            actor: self.actor.clone(),
+            reason: reason.into(),
+            at_us: gp_registry::now_us(),
+        })?;
+        let mut inputs: BTreeMap<String, ComponentOutputs> = BTreeMap::new();
+        for n in &spec.needs {
+            let name = n.value.split('/').next().unwrap_or_default();
+            if let Some(o) = state.outputs(name).or_else(|| fstate.outputs(name)) {
+                inputs.insert(name.to_string(), o.clone());
+            }
+        }
+        let settings = spec.settings_node();
+        let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+        let mut recorder = self.quiet_recorder(env, &key);
+        recorder.component = component;
+        recorder.driver = &spec.driver.value;
+        let ctx = ComponentCtx {
+            platform: self.platform,
+            contract: &contract,
+            component: spec,
+            settings: &resolved,
+            inputs: &inputs,
+            last: state.outputs(component),
+            intent: Intent::Update,
+            state_dir: &self.state_dir,
+            recorder: &recorder,
+        };
+        driver
+            .unlock(&ctx, lock_id)
+            .map_err(|e| EngineError::Failed {
+                message: e.message,
+                hint: e.hint,
+            })
     }
 }

@@ -27,9 +27,10 @@ use gp_registry::Registry;
 use serde::Serialize;
 
 pub mod graph;
-mod hosts;
+pub mod hosts;
 mod lease;
 pub mod plan;
+mod provision;
 mod recorder;
 pub mod refs;
 pub mod run;
@@ -89,6 +90,14 @@ pub enum EngineError {
     #[error("{message}")]
     Refused {
         /// What was refused.
+        message: String,
+        /// What to do.
+        hint: Option<String>,
+    },
+    /// A driver failed (exit 1).
+    #[error("{message}")]
+    Failed {
+        /// What failed.
         message: String,
         /// What to do.
         hint: Option<String>,

@@ -3,13 +3,19 @@
 pub mod builds;
 pub mod completions;
 pub mod contract;
+pub mod db;
 pub mod deploy;
+pub mod dns;
 pub mod init;
 pub mod lease;
 pub mod registry;
+pub mod request;
 pub mod schema;
+pub mod secret;
 pub mod status;
+pub mod terraform;
 pub mod validate;
+pub mod verify;
 
 use gp_core::{BuildId, Deployment};
 

@@ -1,0 +1,168 @@
+//! `goldenpath dns plan|apply|list`: a deployment's host records, and
+//! the zones with who owns each record.
+
+use clap::{Args, Subcommand};
+use gp_core::Plane;
+
+use super::DeploymentArgs;
+use crate::Context;
+use crate::exit::{CliError, Code, Reported};
+use crate::printer::table;
+use crate::progress::Progress;
+
+/// `goldenpath dns ...`.
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// What publishing a deployment's host records would do, per record.
+    Plan(DeploymentArgs),
+    /// Publish a deployment's host records (its deployed components').
+    Apply(DeploymentArgs),
+    /// The records of the environment's zones and who owns each.
+    List(ListArgs),
+}
+
+/// Arguments of `dns list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Only records owned by this build.
+    #[arg(long, value_name = "BUILD_ID")]
+    pub build_id: Option<String>,
+}
+
+/// Runs `dns ...`.
+pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
+    let progress = Progress::new(&ctx.printer, false);
+    let drivers = ctx.drivers()?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let engine = ctx.engine(&drivers, &progress, &cancel)?;
+    match cmd {
+        DnsCommand::Plan(a) => {
+            let rows = engine.dns_plan(&a.env, a.deployment()?)?;
+            if ctx.printer.is_json() {
+                ctx.printer
+                    .json(&serde_json::json!({"schemaVersion": 1, "records": rows}))?;
+            } else if rows.is_empty() {
+                ctx.printer.data("no host records in this deployment")?;
+            } else {
+                let t: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.component.clone(),
+                            r.fqdn.clone(),
+                            r.rtype.clone(),
+                            r.target.clone(),
+                            r.action.clone(),
+                            r.detail.clone(),
+                        ]
+                    })
+                    .collect();
+                ctx.printer.data(&table(
+                    &["COMPONENT", "NAME", "TYPE", "TARGET", "ACTION", "DETAIL"],
+                    &t,
+                ))?;
+            }
+            if rows.iter().any(|r| r.action == "conflict") {
+                return Err(Reported(Code::Refused).into());
+            }
+            Ok(())
+        }
+        DnsCommand::Apply(a) => {
+            let done = engine.dns_apply(&a.env, a.deployment()?)?;
+            if ctx.printer.is_json() {
+                ctx.printer
+                    .json(&serde_json::json!({"schemaVersion": 1, "components": done}))?;
+            } else if done.is_empty() {
+                ctx.printer
+                    .data("no deployed component of this deployment publishes records")?;
+            } else {
+                let t: Vec<Vec<String>> = done
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.component.clone(),
+                            format!(
+                                "+{} ~{} -{}",
+                                d.counts.added, d.counts.changed, d.counts.destroyed
+                            ),
+                            d.error.clone().unwrap_or_else(|| "ok".into()),
+                        ]
+                    })
+                    .collect();
+                ctx.printer
+                    .data(&table(&["COMPONENT", "RECORDS", "RESULT"], &t))?;
+            }
+            if done.iter().any(|d| d.error.is_some()) {
+                let refused = done
+                    .iter()
+                    .filter_map(|d| d.error.as_deref())
+                    .any(|e| e.contains("DNS conflict"));
+                return Err(CliError {
+                    code: if refused { Code::Refused } else { Code::Failed },
+                    message: "some records were not published".into(),
+                    hint: None,
+                }
+                .into());
+            }
+            Ok(())
+        }
+        DnsCommand::List(a) => {
+            let platform = ctx.platform()?;
+            let owner = match &a.build_id {
+                Some(b) => {
+                    let build: gp_core::BuildId = b.parse()?;
+                    Some(
+                        gp_core::Contract::new(
+                            platform,
+                            &a.env,
+                            gp_core::Deployment::Ephemeral(build),
+                        )?
+                        .dns_owner_id(),
+                    )
+                }
+                None => None,
+            };
+            let mut rows = Vec::new();
+            let mut json = Vec::new();
+            for c in &platform.spec.components {
+                if c.plane.value != Plane::Foundational || c.driver.value != "dns" {
+                    continue;
+                }
+                for r in engine.inventory(&a.env, &c.name.value)? {
+                    let s = |k: &str| {
+                        r.get(k)
+                            .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
+                            .unwrap_or_default()
+                    };
+                    let rec_owner = s("owner");
+                    if let Some(o) = &owner
+                        && rec_owner.trim_end_matches(" (ownership)") != o.as_str()
+                    {
+                        continue;
+                    }
+                    rows.push(vec![
+                        c.name.value.clone(),
+                        s("name"),
+                        s("type"),
+                        s("value"),
+                        rec_owner,
+                    ]);
+                    json.push(serde_json::json!({"zone": c.name.value, "record": r}));
+                }
+            }
+            if ctx.printer.is_json() {
+                ctx.printer
+                    .json(&serde_json::json!({"schemaVersion": 1, "records": json}))?;
+            } else if rows.is_empty() {
+                ctx.printer.data("no records")?;
+            } else {
+                ctx.printer
+                    .data(&table(&["ZONE", "NAME", "TYPE", "VALUE", "OWNER"], &rows))?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! `goldenpath terraform unlock`: releases a stale Terraform state lock,
+//! recording who and why before it runs `terraform force-unlock`.
+
+use clap::{Args, Subcommand};
+
+use super::DeploymentArgs;
+use crate::Context;
+use crate::progress::Progress;
+
+/// `goldenpath terraform ...`.
+#[derive(Debug, Subcommand)]
+pub enum TerraformCommand {
+    /// Force-unlock a component's state (the lock id is in the lock error).
+    Unlock(UnlockArgs),
+}
+
+/// Arguments of `terraform unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    deployment: DeploymentArgs,
+    /// The terraform component.
+    pub component: String,
+    /// The lock's id, as the lock error printed it.
+    #[arg(long)]
+    pub lock_id: String,
+    /// Why (recorded with your name).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Runs `terraform ...`.
+pub fn run(ctx: &Context, cmd: TerraformCommand) -> anyhow::Result<()> {
+    let TerraformCommand::Unlock(a) = cmd;
+    let deployment = a.deployment.deployment()?;
+    let progress = Progress::new(&ctx.printer, false);
+    let drivers = ctx.drivers()?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let engine = ctx.engine(&drivers, &progress, &cancel)?;
+    engine.unlock(
+        &a.deployment.env,
+        deployment,
+        &a.component,
+        &a.lock_id,
+        &a.reason,
+    )?;
+    ctx.printer.status(&format!(
+        "unlocked {} ({} in {}); recorded with your name and reason",
+        a.component,
+        deployment.key(),
+        a.deployment.env
+    ));
+    Ok(())
+}

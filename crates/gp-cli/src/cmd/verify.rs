@@ -1,0 +1,67 @@
+//! `goldenpath verify propagation`: proves the build id and hostnames
+//! reached every rendered artifact and Terraform variables file.
+
+use clap::Subcommand;
+
+use super::DeploymentArgs;
+use crate::Context;
+use crate::exit::{Code, Reported};
+
+/// `goldenpath verify ...`.
+#[derive(Debug, Subcommand)]
+pub enum VerifyCommand {
+    /// Check a deployment's rendered GitOps files and Terraform variables:
+    /// each must carry the build id where the contract requires it, no
+    /// other build's id, and only hostnames under the deployment's suffix
+    /// (or allowed persistent ones). Prints file:line and the value.
+    Propagation(DeploymentArgs),
+}
+
+/// Runs `verify ...`.
+pub fn run(ctx: &Context, cmd: VerifyCommand) -> anyhow::Result<()> {
+    let VerifyCommand::Propagation(a) = cmd;
+    let platform = ctx.platform()?;
+    let deployment = a.deployment()?;
+    let contract = gp_core::Contract::new(platform, &a.env, deployment)?;
+    let gitops = gp_driver_gitops::gitops_dir(platform);
+    let state_dir = ctx.state_dir()?;
+    let findings = gp_driver_gitops::propagation::verify(platform, &contract, &gitops, &state_dir);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = |p: &std::path::Path| p.strip_prefix(&cwd).unwrap_or(p).display().to_string();
+    if ctx.printer.is_json() {
+        let list: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({"file": shown(&f.file), "line": f.line, "value": f.value, "problem": f.problem})
+            })
+            .collect();
+        ctx.printer.json(&serde_json::json!({
+            "schemaVersion": 1, "env": a.env, "deployment": deployment.key(),
+            "ok": findings.is_empty(), "findings": list,
+        }))?;
+    } else if findings.is_empty() {
+        ctx.printer.data(&format!(
+            "propagation of {} in {}: every artifact carries the contract",
+            deployment.key(),
+            a.env
+        ))?;
+    } else {
+        let mut out = String::new();
+        for f in &findings {
+            out.push_str(&format!(
+                "{}:{}: {} `{}`\n",
+                shown(&f.file),
+                f.line,
+                f.problem,
+                f.value
+            ));
+        }
+        out.push_str(&format!("{} problem(s)", findings.len()));
+        ctx.printer.data(&out)?;
+    }
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(Reported(Code::Failed).into())
+    }
+}
