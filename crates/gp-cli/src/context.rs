@@ -159,6 +159,9 @@ impl Context {
         events: &'a dyn gp_engine::EventSink,
         cancel: &'a std::sync::atomic::AtomicBool,
     ) -> anyhow::Result<gp_engine::Engine<'a>> {
+        // A spec with errors stops here, before the registry is opened or
+        // created: bad input writes nothing.
+        gp_engine::validate(self.platform()?, drivers).map_err(gp_engine::EngineError::from)?;
         let mut engine = gp_engine::Engine::new(
             self.platform()?,
             self.registry()?,

@@ -462,7 +462,7 @@ impl Validator<'_> {
                 }
                 (
                     v.resource_outputs.as_ref(),
-                    format!("resources of `{}`", r.component),
+                    format!("each resource of `{}`", r.component),
                 )
             }
         };
@@ -475,7 +475,7 @@ impl Validator<'_> {
                 .diagnostic(
                     pos,
                     format!(
-                        "`{r}`: {what} publish no output `{}` (outputs: {})",
+                        "`{r}`: {what} publishes no output `{}` (outputs: {})",
                         r.key,
                         if known.is_empty() {
                             "none".to_string()

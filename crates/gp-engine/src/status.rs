@@ -216,7 +216,11 @@ impl Engine<'_> {
             }
             rows.push(row);
         }
-        let status = self.deployment_status(env, &key)?;
+        let mut status = self.deployment_status(env, &key)?;
+        let pending = rows.iter().filter(|r| r.state == "pending").count();
+        if status == "live" && pending > 0 {
+            status = format!("live, {pending} pending");
+        }
         Ok(DeploymentStatus {
             schema_version: 1,
             env: env.into(),

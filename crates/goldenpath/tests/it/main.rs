@@ -1,5 +1,6 @@
 //! End-to-end tests of the `goldenpath` binary.
 
+mod deploy;
 mod foundation;
 mod registry;
 

@@ -546,7 +546,7 @@ fn references_are_checked_before_anything_runs() {
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert!(
         msgs[0].contains(
-            "`${cluster.endpont}`: `cluster` publish no output `endpont` (outputs: endpoint)"
+            "`${cluster.endpont}`: `cluster` publishes no output `endpont` (outputs: endpoint)"
         ),
         "{msgs:?}"
     );
