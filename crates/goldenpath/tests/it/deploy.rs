@@ -170,9 +170,11 @@ fn a_build_waits_for_the_foundational_plane_then_completes() {
     // Again: nothing to do.
     let again = p.ok(&["plan", "--env", "dev", "--build-id", "23-01-26-01"]);
     assert!(
-        again.stdout.lines().skip(2).all(|l| l.contains("unchanged")
-            || l.contains("ready")
-            || l.contains("skip")),
+        again
+            .stdout
+            .lines()
+            .skip(2)
+            .all(|l| l.contains("unchanged") || l.contains("ready") || l.contains("skip")),
         "{}",
         again.stdout
     );
@@ -194,7 +196,11 @@ fn a_build_waits_for_the_foundational_plane_then_completes() {
 
     // Teardown removes exactly the build's files; the foundational db stays.
     let down = p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-01"]);
-    assert!(down.stdout.contains("orphan check: nothing left behind"), "{}", down.stdout);
+    assert!(
+        down.stdout.contains("orphan check: nothing left behind"),
+        "{}",
+        down.stdout
+    );
     assert_eq!(p.resources(), ["db"]);
 
     // The graph, for humans and for docs.
@@ -204,7 +210,8 @@ fn a_build_waits_for_the_foundational_plane_then_completes() {
 
 #[test]
 fn a_cycle_and_a_missing_output_are_refused_before_anything_runs() {
-    let cycle = Platform::new(&SPEC.replace("    needs: [cluster, db]", "    needs: [cluster, db, web]"));
+    let cycle =
+        Platform::new(&SPEC.replace("    needs: [cluster, db]", "    needs: [cluster, db, web]"));
     let out = cycle.run(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
     assert_eq!(out.code, 2);
     insta::assert_snapshot!("cycle", out.transcript());
@@ -221,7 +228,10 @@ fn a_cycle_and_a_missing_output_are_refused_before_anything_runs() {
 fn two_deploys_of_one_build_conflict_and_two_builds_run_side_by_side() {
     let p = Platform::new(SPEC);
     p.ok(&["deploy", "--env", "dev", "--foundational"]);
-    let mut first = p.spawn(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"], "1");
+    let mut first = p.spawn(
+        &["deploy", "--env", "dev", "--build-id", "23-01-26-01"],
+        "1",
+    );
     wait_until("the first deploy's lease", || lease_held(&p));
     let second = p.run(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
     assert_eq!(second.code, 3, "{}", second.transcript());
@@ -285,7 +295,10 @@ fn a_deploy_killed_with_sigkill_resumes_and_tears_down_clean() {
     for done_before_kill in 0..3usize {
         let p = Platform::new(SPEC);
         p.ok(&["deploy", "--env", "dev", "--foundational"]);
-        let mut child = p.spawn(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"], "1");
+        let mut child = p.spawn(
+            &["deploy", "--env", "dev", "--build-id", "23-01-26-01"],
+            "1",
+        );
         let build_files = |p: &Platform| {
             p.resources()
                 .iter()
@@ -295,7 +308,9 @@ fn a_deploy_killed_with_sigkill_resumes_and_tears_down_clean() {
         if done_before_kill == 0 {
             wait_until("the deploy's lease", || lease_held(&p));
         } else {
-            wait_until("components to finish", || build_files(&p) >= done_before_kill);
+            wait_until("components to finish", || {
+                build_files(&p) >= done_before_kill
+            });
         }
         std::process::Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", child.id())])
@@ -326,10 +341,18 @@ fn a_deploy_killed_with_sigkill_resumes_and_tears_down_clean() {
         );
         assert_eq!(build_files(&p), 3, "kill point {done_before_kill}");
         let status = p.ok(&["status", "--env", "dev", "--build-id", "23-01-26-01"]);
-        assert!(status.stdout.starts_with("dev build 23-01-26-01: live"), "{}", status.stdout);
+        assert!(
+            status.stdout.starts_with("dev build 23-01-26-01: live"),
+            "{}",
+            status.stdout
+        );
 
         let down = p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-01"]);
-        assert!(down.stdout.contains("nothing left behind"), "{}", down.stdout);
+        assert!(
+            down.stdout.contains("nothing left behind"),
+            "{}",
+            down.stdout
+        );
         assert_eq!(p.resources(), ["db"], "kill point {done_before_kill}");
     }
 }

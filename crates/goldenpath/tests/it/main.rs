@@ -3,6 +3,7 @@
 mod deploy;
 mod foundation;
 mod registry;
+mod requests;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_goldenpath");

@@ -521,6 +521,7 @@ fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
 }
 
 fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
+    let platform = ctx.platform()?;
     let events = ctx.registry()?.request_events(None)?;
     let mut ids: Vec<(String, String)> = Vec::new();
     let mut files = std::collections::BTreeMap::new();
@@ -547,7 +548,11 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
         }
         let mine: Vec<&RequestEvent> = events.iter().filter(|e| e.request_id == id).collect();
         let last = mine.last();
+        let breaks_rules = files
+            .get(&id)
+            .is_some_and(|r| !r.guard(platform).is_empty());
         let state = match (last, files.get(&id)) {
+            (None, Some(_)) if breaks_rules => "breaks a rule (request validate)".to_string(),
             (None, Some(r)) if r.needs_approval() => "awaiting approval".to_string(),
             (None, _) => "not applied".to_string(),
             (Some(e), _) => e.event.clone(),
