@@ -58,9 +58,13 @@ impl EventSink for Progress {
                 components,
                 ..
             } => {
-                self.line(&format!(
-                    "{operation} {deployment} of {env}: {components} components"
-                ));
+                if *components == 0 {
+                    self.line(&format!("{operation} {deployment} of {env}"));
+                } else {
+                    self.line(&format!(
+                        "{operation} {deployment} of {env}: {components} component(s)"
+                    ));
+                }
             }
             Event::ComponentStarted { component, action } => match &self.bars {
                 Some(b) => {

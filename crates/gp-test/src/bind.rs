@@ -52,6 +52,23 @@ fn free_port() -> u16 {
 impl TestBind {
     /// Starts `named` serving `zone` (with only SOA, NS and the NS glue).
     pub fn start(zone: &str) -> TestBind {
+        Self::start_with(
+            zone,
+            format!(
+                "$ORIGIN {zone}.\n$TTL 300\n@ IN SOA ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 300\n@ IN NS ns1.{zone}.\nns1 IN A 127.0.0.1\n"
+            ),
+        )
+    }
+
+    /// Starts `named` serving a copy of a zone file (e.g. the one the
+    /// zone-file backend writes), to resolve its names with `dig`.
+    pub fn serve_zone_file(zone: &str, file: &std::path::Path) -> TestBind {
+        let text = std::fs::read_to_string(file)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+        Self::start_with(zone, text)
+    }
+
+    fn start_with(zone: &str, zone_text: String) -> TestBind {
         let named = find("named");
         let dir = crate::tempdir();
         let key_name = "goldenpath-test-key".to_string();
@@ -68,13 +85,7 @@ impl TestBind {
             base64::engine::general_purpose::STANDARD.encode(&bytes)
         };
         let zone_file = dir.path().join(format!("{zone}.zone"));
-        std::fs::write(
-            &zone_file,
-            format!(
-                "$ORIGIN {zone}.\n$TTL 300\n@ IN SOA ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 300\n@ IN NS ns1.{zone}.\nns1 IN A 127.0.0.1\n"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&zone_file, zone_text).unwrap();
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();

@@ -32,7 +32,7 @@ fn request(id: &str, env: &str, extra: &[(&str, &str)]) -> String {
 }
 
 /// Stops the managed servers a test started when it ends.
-struct Servers(std::path::PathBuf);
+pub(crate) struct Servers(pub std::path::PathBuf);
 
 impl Drop for Servers {
     fn drop(&mut self) {

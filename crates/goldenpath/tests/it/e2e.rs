@@ -1,0 +1,479 @@
+//! The V1 story end to end on the local example (issue: end to end), with
+//! every fact checked in the real systems — PostgreSQL's catalogs, the
+//! zone file served by BIND, the secrets store, Terraform's state, the
+//! GitOps repository — not only in goldenpath's own output.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::deploy::Platform;
+use crate::requests::Servers;
+
+const ZONE: &str = "goldenpath.test";
+
+struct Local {
+    p: Platform,
+}
+
+impl Local {
+    fn new() -> Local {
+        let dir = gp_test::tempdir();
+        let out = gp_test::run(
+            crate::gp()
+                .args(["init", "--example", "local"])
+                .arg(dir.path()),
+        );
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        // The managed server runs as another user when tests run as root.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Local {
+            p: Platform { dir },
+        }
+    }
+    fn root(&self) -> &Path {
+        self.p.path()
+    }
+    fn state(&self) -> PathBuf {
+        self.root().join(".goldenpath")
+    }
+    /// Deploys and returns the JSON outcome.
+    fn deploy(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["deploy", "--env", "dev", "--output", "json"];
+        full.extend_from_slice(args);
+        let out = self.p.run(&full);
+        assert_eq!(out.code, 0, "{full:?}\n{}", out.transcript());
+        let last: serde_json::Value =
+            serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+        last["outcome"].clone()
+    }
+    fn result<'a>(outcome: &'a serde_json::Value, component: &str) -> &'a serde_json::Value {
+        outcome["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == component)
+            .unwrap()
+    }
+
+    // ---- the real systems ----
+
+    /// Paths in the local secrets store (its file names paths in clear;
+    /// values are ciphertext).
+    fn secret_paths(&self) -> BTreeSet<String> {
+        let file = self.state().join("secrets/store.json");
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return BTreeSet::new();
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["secrets"]
+            .as_object()
+            .or_else(|| v.as_object())
+            .unwrap()
+            .keys()
+            .filter(|k| k.contains('/'))
+            .cloned()
+            .collect()
+    }
+    fn secret(&self, path: &str) -> serde_json::Value {
+        let out = self
+            .p
+            .ok(&["secret", "get", path, "--reveal", "--output", "json"]);
+        serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()["value"].clone()
+    }
+    /// An admin connection to the managed instance.
+    fn admin(&self) -> postgres::Client {
+        let data = self.state().join("postgres/dev-rds/data");
+        let port = gp_driver_postgres::server::LocalServer::new(&data)
+            .unwrap()
+            .running_port()
+            .expect("the managed instance runs");
+        let admin = self.secret("goldenpath/dev/rds/admin");
+        let password = admin["password"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| admin.as_str().unwrap().to_string());
+        postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={port} user=goldenpath_admin password='{password}' dbname=postgres"
+            ),
+            postgres::NoTls,
+        )
+        .unwrap()
+    }
+    fn databases(&self) -> BTreeSet<String> {
+        self.admin()
+            .query(
+                "SELECT datname FROM pg_database WHERE NOT datistemplate",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+    fn roles(&self) -> BTreeSet<String> {
+        self.admin()
+            .query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+    fn zone_file(&self) -> PathBuf {
+        self.state().join(format!("dns/{ZONE}.zone"))
+    }
+    fn zone(&self) -> String {
+        std::fs::read_to_string(self.zone_file()).unwrap_or_default()
+    }
+    /// Resource instances in a build's Terraform state, per workspace.
+    fn tf_resources(&self, build: &str) -> Vec<(String, usize)> {
+        let dir = self.state().join(format!(
+            "tfstate/envs/dev/builds/{build}/terraform.tfstate.d"
+        ));
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let f = e.path().join("terraform.tfstate");
+            if let Ok(t) = std::fs::read_to_string(&f) {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                out.push((
+                    e.file_name().to_string_lossy().into_owned(),
+                    v["resources"].as_array().map_or(0, |r| {
+                        r.iter()
+                            .map(|x| x["instances"].as_array().map_or(0, |i| i.len()))
+                            .sum()
+                    }),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+    fn gitops_build(&self, build: &str) -> PathBuf {
+        self.root().join(format!("gitops/apps/dev/builds/{build}"))
+    }
+    fn files_under(dir: &Path) -> BTreeSet<String> {
+        fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.insert(p.strip_prefix(base).unwrap().display().to_string());
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+    fn git_commits(&self) -> usize {
+        let out = std::process::Command::new("git")
+            .args(["-C"])
+            .arg(self.root().join("gitops"))
+            .args(["rev-list", "--count", "HEAD"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
+    /// Everything a live build holds, for comparing end states.
+    fn build_footprint(&self, build: &str) -> (BTreeSet<String>, Vec<(String, usize)>, usize) {
+        let records = self
+            .zone()
+            .lines()
+            .filter(|l| l.contains(&format!("b-{build}.")))
+            .count();
+        (
+            Self::files_under(&self.gitops_build(build)),
+            self.tf_resources(build),
+            records,
+        )
+    }
+
+    fn assert_build_gone(&self, build: &str) {
+        assert!(
+            !self.zone().contains(&format!("b-{build}.")),
+            "records of {build} left in the zone:\n{}",
+            self.zone()
+        );
+        assert!(
+            self.tf_resources(build).iter().all(|(_, n)| *n == 0),
+            "terraform state of {build}: {:?}",
+            self.tf_resources(build)
+        );
+        assert!(
+            !self.gitops_build(build).exists(),
+            "gitops folder of {build}"
+        );
+        assert!(
+            !self.secret_paths().iter().any(|p| p.contains(build)),
+            "secrets of {build}: {:?}",
+            self.secret_paths()
+        );
+        let compact = build.replace('-', "");
+        assert!(
+            !self.databases().iter().any(|d| d.contains(&compact)),
+            "{:?}",
+            self.databases()
+        );
+        assert!(
+            !self.roles().iter().any(|r| r.contains(&compact)),
+            "{:?}",
+            self.roles()
+        );
+    }
+}
+
+fn build_id(outcome: &serde_json::Value) -> String {
+    outcome["buildId"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_v1_story_on_one_machine() {
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+
+    // 1. A build before the foundational plane exists.
+    let first = l.deploy(&["--build-id", "auto"]);
+    let b = build_id(&first);
+    for c in [
+        "cluster",
+        "irsa",
+        "argocd",
+        "external-dns",
+        "external-secrets",
+    ] {
+        assert_eq!(
+            Local::result(&first, c)["result"],
+            "applied",
+            "{c}: {first}"
+        );
+    }
+    let backstage = Local::result(&first, "backstage");
+    assert_eq!(backstage["result"], "pending");
+    let reason = backstage["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("pending: needs rds/backstage"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("goldenpath deploy --env dev --foundational rds"),
+        "{reason}"
+    );
+    assert_eq!(Local::result(&first, "keycloak")["result"], "skipped");
+    // Nothing about the database was created by the build.
+    assert!(!l.state().join("postgres").exists());
+    assert!(l.secret_paths().is_empty(), "{:?}", l.secret_paths());
+    assert_eq!(
+        l.tf_resources(&b),
+        [("cluster".to_string(), 1), ("irsa".to_string(), 2)]
+    );
+    assert!(l.gitops_build(&b).join("argocd").is_dir());
+    assert!(!l.gitops_build(&b).join("backstage").exists());
+    let commits_before = l.git_commits();
+    assert!(commits_before >= 3, "{commits_before} commits");
+
+    // 2. The foundational plane: the instance, two databases, their secrets.
+    let f = l.deploy(&["--foundational"]);
+    assert_eq!(Local::result(&f, "rds")["result"], "applied");
+    let dbs = l.databases();
+    assert!(
+        dbs.contains("keycloak") && dbs.contains("backstage"),
+        "{dbs:?}"
+    );
+    for app in ["keycloak", "backstage"] {
+        let c = l.secret(&format!("goldenpath/dev/{app}/postgres"));
+        assert_eq!(c["dbname"], app);
+        assert_eq!(c["engine"], "postgres");
+    }
+
+    // A second build deploys concurrently with step 3 of the first.
+    let second =
+        l.p.cmd(&[
+            "deploy",
+            "--env",
+            "dev",
+            "--build-id",
+            "auto",
+            "--output",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // 3. The same build again: backstage renders; its record is published.
+    let again = l.deploy(&["--build-id", &b]);
+    assert_eq!(Local::result(&again, "backstage")["result"], "applied");
+    let status = l.p.ok(&[
+        "status",
+        "--env",
+        "dev",
+        "--build-id",
+        &b,
+        "--output",
+        "json",
+    ]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["status"], "live");
+    for row in status["components"].as_array().unwrap() {
+        let expected = if row["component"] == "keycloak" {
+            "skipped"
+        } else {
+            "ready"
+        };
+        assert_eq!(row["state"], expected, "{row}");
+    }
+    let secret_manifest =
+        std::fs::read_to_string(l.gitops_build(&b).join("backstage/manifests.yaml"))
+            .or_else(|_| {
+                Local::files_under(&l.gitops_build(&b).join("backstage"))
+                    .iter()
+                    .map(|f| std::fs::read_to_string(l.gitops_build(&b).join("backstage").join(f)))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|v| v.join("\n"))
+            })
+            .unwrap();
+    assert!(
+        secret_manifest.contains("kind: ExternalSecret"),
+        "{secret_manifest}"
+    );
+    assert!(secret_manifest.contains("goldenpath/dev/backstage/postgres"));
+    assert!(l.git_commits() > commits_before);
+
+    let second_out = second.wait_with_output().unwrap();
+    assert!(
+        second_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second_out.stderr)
+    );
+    let b2 = build_id(
+        &serde_json::from_str::<serde_json::Value>(
+            String::from_utf8_lossy(&second_out.stdout)
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap()["outcome"],
+    );
+    assert_ne!(b, b2);
+
+    // 4. Propagation holds, and the hostname resolves from the zone.
+    l.p.ok(&["verify", "propagation", "--env", "dev", "--build-id", &b]);
+    let host = format!("backstage.b-{b}.dev.{ZONE}");
+    {
+        let bind = gp_test::bind::TestBind::serve_zone_file(ZONE, &l.zone_file());
+        assert_eq!(bind.dig(&host, "A").trim(), "127.0.0.1");
+    }
+    let footprint = l.build_footprint(&b);
+
+    // The second build tears down without touching the first.
+    l.p.ok(&["teardown", "--env", "dev", "--build-id", &b2]);
+    l.assert_build_gone(&b2);
+    assert_eq!(l.build_footprint(&b), footprint);
+
+    // SIGKILL during a build's deploy, at a few points, then --resume:
+    // the same end state as an uninterrupted build.
+    for (i, delay_ms) in [150u64, 600, 1200].into_iter().enumerate() {
+        let bk = format!("{}-{:02}", &b[..8], 60 + i);
+        let mut child = {
+            use std::os::unix::process::CommandExt;
+            l.p.cmd(&["deploy", "--env", "dev", "--build-id", &bk])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status()
+            .unwrap();
+        let _ = child.wait();
+        let resumed =
+            l.p.run(&["deploy", "--env", "dev", "--build-id", &bk, "--resume"]);
+        assert_eq!(
+            resumed.code,
+            0,
+            "kill after {delay_ms} ms:\n{}",
+            resumed.transcript()
+        );
+        let (files, tf, records) = l.build_footprint(&bk);
+        assert_eq!(files, footprint.0, "kill after {delay_ms} ms");
+        assert_eq!(tf, footprint.1, "kill after {delay_ms} ms");
+        assert_eq!(records, footprint.2, "kill after {delay_ms} ms");
+        l.p.ok(&["teardown", "--env", "dev", "--build-id", &bk]);
+        l.assert_build_gone(&bk);
+    }
+
+    // 5. Teardown: nothing of the build is left in any system; the
+    // foundational databases are untouched.
+    let down = l.p.ok(&["teardown", "--env", "dev", "--build-id", &b]);
+    assert!(
+        down.stdout.contains("orphan check: nothing left behind"),
+        "{}",
+        down.stdout
+    );
+    l.assert_build_gone(&b);
+    let dbs = l.databases();
+    assert!(
+        dbs.contains("keycloak") && dbs.contains("backstage"),
+        "{dbs:?}"
+    );
+    let c = l.secret("goldenpath/dev/backstage/postgres");
+    let app = postgres::Client::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=backstage password='{}' dbname=backstage",
+            c["port"],
+            c["password"].as_str().unwrap()
+        ),
+        postgres::NoTls,
+    );
+    assert!(
+        app.is_ok(),
+        "the foundational app database still serves its app"
+    );
+
+    // 6. The registry as CSV: every phase, with durations and exit codes.
+    let csv = l.p.ok(&["registry", "export", "--format", "csv"]).stdout;
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (phase, build, duration, exit) = (
+        col("phase"),
+        col("build_id"),
+        col("duration_seconds"),
+        col("exit_code"),
+    );
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    for wanted in [
+        "deploy",
+        "deploy-foundational",
+        "teardown",
+        "terraform-apply",
+        "postgres-initdb",
+    ] {
+        assert!(
+            rows.iter()
+                .any(|r| r[phase] == wanted && r[exit] == "0" && !r[duration].is_empty()),
+            "phase {wanted} in\n{csv}"
+        );
+    }
+    assert!(
+        rows.iter()
+            .filter(|r| r[build] == b && r[phase] == "deploy")
+            .count()
+            >= 2
+    );
+}
