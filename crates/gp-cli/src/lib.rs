@@ -112,6 +112,10 @@ enum Command {
     /// Checks across the rendered artifacts (propagation of the contract).
     #[command(subcommand)]
     Verify(cmd::verify::VerifyCommand),
+    /// Docs-as-code governance: check front matter, schemas, relations,
+    /// ADRs, Markdown and emoji rules; regenerate the ADR index.
+    #[command(subcommand)]
+    Docs(cmd::docs::DocsCommand),
     /// List the environment variables goldenpath reads.
     Env,
     /// Print the resolved state directory (without creating it).
@@ -161,6 +165,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Dns(c) => cmd::dns::run(ctx, c),
         Command::Terraform(c) => cmd::terraform::run(ctx, c),
         Command::Verify(c) => cmd::verify::run(ctx, c),
+        Command::Docs(c) => cmd::docs::run(ctx, c),
         Command::Env => env::print(ctx),
         Command::StateDir => {
             let dir = ctx.state_dir()?;

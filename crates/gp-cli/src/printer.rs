@@ -17,6 +17,9 @@ pub enum Output {
     Text,
     /// One JSON document (or JSON Lines for streams) on stdout.
     Json,
+    /// SARIF 2.1.0 from `docs check`, for code-scanning annotations; other
+    /// commands print their JSON.
+    Sarif,
 }
 
 /// Raised when stdout was closed under us; `run` turns it into a quiet exit.
@@ -52,7 +55,7 @@ impl Printer {
 
     /// Whether JSON was asked for.
     pub fn is_json(&self) -> bool {
-        self.output == Output::Json
+        matches!(self.output, Output::Json | Output::Sarif)
     }
 
     /// Whether stderr is a terminal (progress bars are drawn only then, and

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `goldenpath` binary.
 
 mod deploy;
+mod docs;
 mod e2e;
 mod foundation;
 mod registry;

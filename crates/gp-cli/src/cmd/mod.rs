@@ -6,6 +6,7 @@ pub mod contract;
 pub mod db;
 pub mod deploy;
 pub mod dns;
+pub mod docs;
 pub mod init;
 pub mod lease;
 pub mod registry;

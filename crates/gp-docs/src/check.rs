@@ -1,0 +1,783 @@
+//! One pass over a repository: read every Markdown file and folder
+//! `metadata.yaml` once, check files in parallel, then the cross-file rules.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use gp_core::yaml::{Node, NodeKind, Pos, Style};
+
+use crate::config::{Config, Level, NumberedDocs};
+use crate::frontmatter::{self, FrontMatterError};
+use crate::schema::{Issue, Schema, Schemas};
+use crate::{Finding, rules};
+
+/// Where an effective value came from.
+#[derive(Clone, Debug)]
+pub(crate) enum Origin {
+    /// The document's own front matter.
+    Own,
+    /// A folder's `metadata.yaml` (relative path).
+    Folder(String),
+}
+
+/// A document's effective metadata: folder defaults under its own.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Effective {
+    pub fields: Vec<(String, Node, Origin)>,
+}
+
+impl Effective {
+    pub fn get(&self, key: &str) -> Option<&(String, Node, Origin)> {
+        self.fields.iter().find(|(k, _, _)| k == key)
+    }
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(|(_, n, _)| n.as_str())
+    }
+    fn set(&mut self, key: &str, value: Node, origin: Origin) {
+        match self.fields.iter_mut().find(|(k, _, _)| k == key) {
+            Some(slot) => {
+                slot.1 = value;
+                slot.2 = origin;
+            }
+            None => self.fields.push((key.to_string(), value, origin)),
+        }
+    }
+}
+
+/// Null, or an empty string, list or map: does not override.
+fn is_empty(n: &Node) -> bool {
+    match &n.kind {
+        NodeKind::Scalar(s, Style::Plain) => n.is_null() || s.is_empty(),
+        NodeKind::Scalar(s, _) => s.is_empty(),
+        NodeKind::Seq(v) => v.is_empty(),
+        NodeKind::Map(v) => v.is_empty(),
+    }
+}
+
+/// Merges folder defaults (root first) and the document's own fields.
+pub(crate) fn effective(folders: &[(&str, &Node)], own: Option<&Node>) -> Effective {
+    let mut e = Effective::default();
+    for (rel, node) in folders {
+        if let NodeKind::Map(entries) = &node.kind {
+            for (k, v) in entries {
+                let key = k.as_str().unwrap_or_default();
+                if key == "id" || key == "title" || is_empty(v) {
+                    continue;
+                }
+                e.set(key, v.clone(), Origin::Folder(rel.to_string()));
+            }
+        }
+    }
+    if let Some(NodeKind::Map(entries)) = own.map(|n| &n.kind) {
+        for (k, v) in entries {
+            let key = k.as_str().unwrap_or_default();
+            if is_empty(v) && e.get(key).is_some() {
+                continue;
+            }
+            e.set(key, v.clone(), Origin::Own);
+        }
+    }
+    e
+}
+
+/// What the cross-file rules need of one document.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DocFacts {
+    pub rel: String,
+    pub stem: String,
+    pub id: Option<(String, Pos)>,
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub date: Option<String>,
+    pub domain: Option<String>,
+    /// (field, target, position as reported in this file)
+    pub relations: Vec<(String, String, Pos, Option<String>)>,
+    pub has_front_matter: bool,
+}
+
+/// A read Markdown file.
+pub(crate) struct Doc {
+    pub rel: String,
+    pub text: String,
+}
+
+pub(crate) struct Context<'a> {
+    pub config: &'a Config,
+    pub folders: &'a HashMap<String, Node>,
+    pub schemas: &'a Schemas,
+}
+
+impl Context<'_> {
+    fn finding(
+        &self,
+        rule: &'static str,
+        file: &str,
+        pos: Option<Pos>,
+        message: String,
+    ) -> Option<Finding> {
+        let level = self.config.level(rule);
+        (level != Level::Off).then(|| Finding {
+            file: file.to_string(),
+            line: pos.map_or(0, |p| p.line),
+            column: pos.map_or(0, |p| p.col),
+            rule: rule.to_string(),
+            level,
+            message,
+        })
+    }
+
+    /// The folder `metadata.yaml`s above `rel`, root first.
+    fn ancestors<'x>(&'x self, rel: &str) -> Vec<(&'x str, &'x Node)> {
+        let mut out = Vec::new();
+        let parts: Vec<&str> = rel.split('/').collect();
+        for n in 0..parts.len() {
+            let dir = parts[..n].join("/");
+            let key = if dir.is_empty() {
+                "metadata.yaml".to_string()
+            } else {
+                format!("{dir}/metadata.yaml")
+            };
+            if let Some((k, node)) = self.folders.get_key_value(&key) {
+                out.push((k.as_str(), node));
+            }
+        }
+        out
+    }
+
+    /// Checks one document; returns its findings and facts.
+    pub fn check_doc(&self, doc: &Doc) -> (Vec<Finding>, DocFacts) {
+        let mut out = Vec::new();
+        let stem = Path::new(&doc.rel)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let mut facts = DocFacts {
+            rel: doc.rel.clone(),
+            stem,
+            ..DocFacts::default()
+        };
+        let first = Pos {
+            line: 1,
+            col: 1,
+            offset: 0,
+        };
+        let split = match frontmatter::split(&doc.text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let (rule, pos, message) = match e {
+                    FrontMatterError::Missing => (
+                        rules::NO_FRONT_MATTER,
+                        first,
+                        "no front matter: the file must start with a `---` line".to_string(),
+                    ),
+                    FrontMatterError::Unterminated => (
+                        rules::BAD_FRONT_MATTER,
+                        first,
+                        "the front matter has no closing `---` line".to_string(),
+                    ),
+                    FrontMatterError::Yaml(m, pos) => (
+                        rules::BAD_FRONT_MATTER,
+                        pos,
+                        format!("invalid YAML in the front matter: {m}"),
+                    ),
+                    FrontMatterError::NotAMapping(pos) => (
+                        rules::BAD_FRONT_MATTER,
+                        pos,
+                        "the front matter must be a mapping of fields".to_string(),
+                    ),
+                };
+                out.extend(self.finding(rule, &doc.rel, Some(pos), message));
+                None
+            }
+        };
+        let (body, body_line) = match &split {
+            Some(s) => (s.body, s.body_line),
+            None if doc.text.starts_with("---") => ("", 1),
+            None => (doc.text.as_str(), 1),
+        };
+        if let Some(s) = &split {
+            facts.has_front_matter = true;
+            let folders = self.ancestors(&doc.rel);
+            let eff = effective(&folders, s.meta.as_ref());
+            self.check_meta(doc, &eff, &mut out);
+            if let Some((_, n, Origin::Own)) = eff.get("id")
+                && let Some(id) = n.as_str()
+            {
+                facts.id = Some((id.to_string(), n.start));
+            }
+            facts.title = eff.text("title").map(str::to_string);
+            facts.status = eff.text("status").map(str::to_string);
+            facts.date = eff.text("date").map(str::to_string);
+            facts.domain = eff.text("domain").map(str::to_string);
+            for field in ["relates_to", "supersedes", "superseded_by"] {
+                if let Some((_, n, origin)) = eff.get(field) {
+                    let items: Vec<&Node> = match &n.kind {
+                        NodeKind::Seq(v) => v.iter().collect(),
+                        NodeKind::Scalar(..) if !n.is_null() => vec![n],
+                        _ => Vec::new(),
+                    };
+                    for item in items {
+                        if let Some(t) = item.as_str() {
+                            let (pos, note) = located(item.start, origin);
+                            facts
+                                .relations
+                                .push((field.to_string(), t.to_string(), pos, note));
+                        }
+                    }
+                }
+            }
+        }
+        self.check_body(&doc.rel, body, body_line, &mut out);
+        self.check_emoji(&doc.rel, &doc.text, &mut out);
+        (out, facts)
+    }
+
+    fn check_meta(&self, doc: &Doc, eff: &Effective, out: &mut Vec<Finding>) {
+        let ty = eff.text("type").unwrap_or("documentation");
+        let fallback;
+        let schema: &Schema = match self.schemas.get(ty) {
+            Some(s) => s,
+            None => {
+                fallback = Schema {
+                    required: self.config.default_required.clone(),
+                    properties: Vec::new(),
+                    additional: true,
+                };
+                &fallback
+            }
+        };
+        let at = Node {
+            kind: NodeKind::Map(Vec::new()),
+            start: Pos {
+                line: 1,
+                col: 1,
+                offset: 0,
+            },
+            end: Pos::default(),
+        };
+        let keys: Vec<Node> = eff
+            .fields
+            .iter()
+            .map(|(k, v, _)| Node {
+                kind: NodeKind::Scalar(k.clone(), Style::Plain),
+                start: v.start,
+                end: v.start,
+            })
+            .collect();
+        let mut issues: Vec<Issue> = Vec::new();
+        schema.check_map(
+            &at,
+            keys.iter().zip(eff.fields.iter().map(|(_, v, _)| v)),
+            "",
+            &mut issues,
+        );
+        for issue in issues {
+            // Issues on inherited values point at the document, naming the
+            // folder file the value came from.
+            let origin = eff
+                .fields
+                .iter()
+                .find(|(_, v, _)| contains(v, issue.pos))
+                .map(|(_, _, o)| o.clone())
+                .unwrap_or(Origin::Own);
+            let (pos, note) = located(issue.pos, &origin);
+            let mut message = issue.message;
+            if let Some(n) = note {
+                message.push_str(&format!(" (inherited from {n})"));
+            }
+            if issue.rule == rules::REQUIRED {
+                message.push_str(&format!(" for type `{ty}`"));
+            }
+            out.extend(self.finding(issue.rule, &doc.rel, Some(pos), message));
+        }
+    }
+
+    fn check_body(&self, rel: &str, body: &str, first_line: u32, out: &mut Vec<Finding>) {
+        if self.config.level(rules::BARE_URL) == Level::Off {
+            return;
+        }
+        let mut fence: Option<String> = None;
+        for (i, line) in body.lines().enumerate() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if indent <= 3 && (trimmed.starts_with("```") || trimmed.starts_with("~~~")) {
+                let marker: String = trimmed
+                    .chars()
+                    .take_while(|c| *c == '`' || *c == '~')
+                    .collect();
+                match &fence {
+                    Some(open) if marker.starts_with(open.as_str()) => fence = None,
+                    Some(_) => {}
+                    None => fence = Some(marker),
+                }
+                continue;
+            }
+            if fence.is_some() {
+                continue;
+            }
+            for col in bare_urls(line) {
+                out.extend(self.finding(
+                    rules::BARE_URL,
+                    rel,
+                    Some(Pos {
+                        line: first_line + i as u32,
+                        col: col as u32,
+                        offset: 0,
+                    }),
+                    "bare URL: write it as <url> or [text](url)".into(),
+                ));
+            }
+        }
+    }
+
+    fn check_emoji(&self, rel: &str, text: &str, out: &mut Vec<Finding>) {
+        if self.config.level(rules::EMOJI) == Level::Off {
+            return;
+        }
+        let forbidden = self
+            .config
+            .emoji
+            .forbidden_in
+            .iter()
+            .any(|g| crate::glob::under(g, rel) || crate::glob::matches(g, rel));
+        for e in find_emoji(text) {
+            let allowed = !forbidden && allowed(&self.config.emoji.allowed, &e.text);
+            if !allowed {
+                out.extend(self.finding(
+                    rules::EMOJI,
+                    rel,
+                    Some(Pos {
+                        line: e.line,
+                        col: e.col,
+                        offset: 0,
+                    }),
+                    if forbidden {
+                        format!("emoji {} in a folder where none are allowed", e.text)
+                    } else {
+                        format!(
+                            "emoji {} is not in the allowed set ({})",
+                            e.text,
+                            self.config.emoji.allowed.join(" ")
+                        )
+                    },
+                ));
+            }
+        }
+    }
+
+    /// Rules across documents.
+    pub fn cross(&self, facts: &[DocFacts], out: &mut Vec<Finding>) {
+        // Duplicate ids.
+        let mut by_id: BTreeMap<&str, Vec<&DocFacts>> = BTreeMap::new();
+        for f in facts {
+            if let Some((id, _)) = &f.id {
+                by_id.entry(id).or_default().push(f);
+            }
+        }
+        for (id, docs) in &by_id {
+            if docs.len() > 1 {
+                for d in docs {
+                    let others: Vec<&str> = docs
+                        .iter()
+                        .filter(|o| o.rel != d.rel)
+                        .map(|o| o.rel.as_str())
+                        .collect();
+                    out.extend(self.finding(
+                        rules::DUPLICATE_ID,
+                        &d.rel,
+                        d.id.as_ref().map(|(_, p)| *p),
+                        format!("id `{id}` is also used by {}", others.join(", ")),
+                    ));
+                }
+            }
+        }
+        // Relations.
+        let mut names: HashMap<&str, &DocFacts> = HashMap::new();
+        for f in facts {
+            names.entry(f.stem.as_str()).or_insert(f);
+        }
+        for f in facts {
+            if let Some((id, _)) = &f.id {
+                names.insert(id.as_str(), f);
+            }
+        }
+        let refers = |doc: &DocFacts, field: &str, target: &DocFacts| {
+            doc.relations.iter().any(|(fld, t, _, _)| {
+                fld == field
+                    && (Some(t.as_str()) == target.id.as_ref().map(|(i, _)| i.as_str())
+                        || *t == target.stem)
+            })
+        };
+        for f in facts {
+            for (field, target, pos, note) in &f.relations {
+                let suffix = note
+                    .as_ref()
+                    .map(|n| format!(" (inherited from {n})"))
+                    .unwrap_or_default();
+                match names.get(target.as_str()) {
+                    None => out.extend(self.finding(
+                        rules::UNRESOLVED,
+                        &f.rel,
+                        Some(*pos),
+                        format!(
+                            "{field} target `{target}` is not a document id or file stem{suffix}"
+                        ),
+                    )),
+                    Some(t) => {
+                        let (back, verb) = match field.as_str() {
+                            "supersedes" => ("superseded_by", "supersedes"),
+                            "superseded_by" => ("supersedes", "is superseded by"),
+                            _ => continue,
+                        };
+                        if !refers(t, back, f) {
+                            out.extend(self.finding(
+                                rules::SUPERSEDES,
+                                &f.rel,
+                                Some(*pos),
+                                format!(
+                                    "this document {verb} `{target}`, but {} does not list it in {back}",
+                                    t.rel
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // Numbered documents.
+        for numbered in [&self.config.adr, &self.config.changelog] {
+            self.numbered(numbered, facts, out);
+        }
+    }
+
+    fn numbered(&self, n: &NumberedDocs, facts: &[DocFacts], out: &mut Vec<Finding>) {
+        let dir = n.dir.trim_end_matches('/');
+        let pattern = regex_for(&n.prefix);
+        let mut numbers: BTreeMap<u32, Vec<&DocFacts>> = BTreeMap::new();
+        for f in facts {
+            let Some(name) = f.rel.strip_prefix(&format!("{dir}/")) else {
+                continue;
+            };
+            if name.contains('/')
+                || name.eq_ignore_ascii_case("README.md")
+                || n.index.as_deref() == Some(f.rel.as_str())
+            {
+                continue;
+            }
+            let Some(caps) = pattern.captures(name) else {
+                out.extend(self.finding(
+                    rules::NUMBERED_NAME,
+                    &f.rel,
+                    None,
+                    format!("`{name}` is not named {}-NNNN-slug.md", n.prefix),
+                ));
+                continue;
+            };
+            let number: u32 = caps[1].parse().unwrap_or(0);
+            numbers.entry(number).or_default().push(f);
+            let short = format!("{}-{}", n.prefix, &caps[1]);
+            match &f.id {
+                Some((id, pos)) if *id != short && *id != f.stem => {
+                    let id_number = id
+                        .strip_prefix(&format!("{}-", n.prefix))
+                        .map(|r| r.chars().take(4).collect::<String>());
+                    let message = match id_number {
+                        Some(num) if num.len() == 4 && num != caps[1] => format!(
+                            "id `{id}` has number {num}, but the file is number {}",
+                            &caps[1]
+                        ),
+                        _ => format!("id `{id}` must be `{short}` or `{}`", f.stem),
+                    };
+                    out.extend(self.finding(rules::NUMBERED_ID, &f.rel, Some(*pos), message));
+                }
+                _ => {}
+            }
+        }
+        for (number, docs) in numbers {
+            if docs.len() > 1 {
+                let all: Vec<&str> = docs.iter().map(|d| d.rel.as_str()).collect();
+                for d in &docs {
+                    out.extend(self.finding(
+                        rules::NUMBERED_DUPLICATE,
+                        &d.rel,
+                        None,
+                        format!(
+                            "{}-{number:04} is used by {} files: {}",
+                            n.prefix,
+                            docs.len(),
+                            all.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn regex_for(prefix: &str) -> regex::Regex {
+    regex::Regex::new(&format!(
+        "^{}-([0-9]{{4}})-[a-z0-9]+(?:-[a-z0-9]+)*\\.md$",
+        regex::escape(prefix)
+    ))
+    .unwrap_or_else(|_| regex::Regex::new("^$").unwrap_or_else(|_| unreachable!()))
+}
+
+fn contains(n: &Node, pos: Pos) -> bool {
+    (n.start.line, n.start.col) <= (pos.line, pos.col)
+        && ((pos.line, pos.col) < (n.end.line, n.end.col) || n.start == pos)
+}
+
+/// Where to report a value: its own position, or the document's first
+/// line with a note naming the folder file.
+fn located(pos: Pos, origin: &Origin) -> (Pos, Option<String>) {
+    match origin {
+        Origin::Own => (pos, None),
+        Origin::Folder(rel) => (
+            Pos {
+                line: 1,
+                col: 1,
+                offset: 0,
+            },
+            Some(format!("{rel}:{}:{}", pos.line, pos.col)),
+        ),
+    }
+}
+
+/// Columns (1-based, in characters) of bare URLs in a line.
+pub(crate) fn bare_urls(line: &str) -> Vec<usize> {
+    if !line.contains("://") {
+        return Vec::new();
+    }
+    let chars: Vec<char> = line.chars().collect();
+    let mut masked = vec![false; chars.len()];
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '`' => {
+                let run = chars[i..].iter().take_while(|c| **c == '`').count();
+                let mut j = i + run;
+                let mut closed = None;
+                while j < chars.len() {
+                    if chars[j] == '`' {
+                        let r = chars[j..].iter().take_while(|c| **c == '`').count();
+                        if r == run {
+                            closed = Some(j + r);
+                            break;
+                        }
+                        j += r;
+                    } else {
+                        j += 1;
+                    }
+                }
+                let end = closed.unwrap_or(i + run);
+                masked[i..end].iter_mut().for_each(|m| *m = true);
+                i = end;
+            }
+            '<' => {
+                let end = chars[i..].iter().position(|c| *c == '>').map(|p| i + p + 1);
+                match end {
+                    Some(e) => {
+                        masked[i..e].iter_mut().for_each(|m| *m = true);
+                        i = e;
+                    }
+                    None => i += 1,
+                }
+            }
+            ']' if i + 1 < chars.len() && (chars[i + 1] == '(' || chars[i + 1] == ':') => {
+                // A link destination or a reference definition.
+                let end = if chars[i + 1] == '(' {
+                    let mut depth = 0;
+                    let mut e = chars.len();
+                    for (k, c) in chars.iter().enumerate().skip(i + 1) {
+                        match c {
+                            '(' => depth += 1,
+                            ')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    e = k + 1;
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    e
+                } else {
+                    chars.len()
+                };
+                masked[i..end].iter_mut().for_each(|m| *m = true);
+                i = end;
+            }
+            '[' => {
+                // Link text is not a bare URL either: mask up to the `]` of
+                // a link (`](` or `][`).
+                if let Some(p) = chars[i..].iter().position(|c| *c == ']') {
+                    let close = i + p;
+                    if close + 1 < chars.len() && matches!(chars[close + 1], '(' | '[') {
+                        masked[i..close].iter_mut().for_each(|m| *m = true);
+                    }
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    let mut cols = Vec::new();
+    let text: String = chars.iter().collect();
+    for scheme in ["https://", "http://", "ftp://"] {
+        let mut from = 0;
+        while let Some(p) = text[from..].find(scheme) {
+            let byte = from + p;
+            let col = text[..byte].chars().count();
+            from = byte + scheme.len();
+            if masked[col] {
+                continue;
+            }
+            if scheme == "http://" && text[..byte].ends_with("https:") {
+                continue;
+            }
+            if !cols.contains(&(col + 1)) {
+                cols.push(col + 1);
+            }
+        }
+    }
+    cols.sort_unstable();
+    cols
+}
+
+/// One emoji (a cluster: base, variation selectors, joiners, modifiers).
+pub(crate) struct Emoji {
+    pub text: String,
+    pub line: u32,
+    pub col: u32,
+    pub byte: usize,
+    pub len: usize,
+}
+
+pub(crate) fn is_emoji(c: char) -> bool {
+    let u = c as u32;
+    matches!(u,
+        0x1F000..=0x1FAFF
+        | 0x2600..=0x27BF
+        | 0x2B50 | 0x2B55 | 0x2B1B | 0x2B1C | 0x2B05..=0x2B07
+        | 0x231A | 0x231B | 0x23E9..=0x23F3 | 0x23F8..=0x23FA
+        | 0x3030 | 0x303D | 0x3297 | 0x3299)
+}
+
+pub(crate) fn find_emoji(text: &str) -> Vec<Emoji> {
+    let mut out = Vec::new();
+    let mut line = 1u32;
+    let mut col = 1u32;
+    let mut iter = text.char_indices().peekable();
+    while let Some((byte, c)) = iter.next() {
+        if c == '\n' {
+            line += 1;
+            col = 1;
+            continue;
+        }
+        if is_emoji(c) {
+            let mut s = c.to_string();
+            let mut len = c.len_utf8();
+            let start_col = col;
+            while let Some(&(_, n)) = iter.peek() {
+                let u = n as u32;
+                let joins = u == 0xFE0F || u == 0x200D || (0x1F3FB..=0x1F3FF).contains(&u);
+                let after_zwj = s.ends_with('\u{200D}') && is_emoji(n);
+                if joins || after_zwj {
+                    s.push(n);
+                    len += n.len_utf8();
+                    col += 1;
+                    iter.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(Emoji {
+                text: s,
+                line,
+                col: start_col,
+                byte,
+                len,
+            });
+        }
+        col += 1;
+    }
+    out
+}
+
+pub(crate) fn allowed(set: &[String], emoji: &str) -> bool {
+    let bare = emoji.replace('\u{FE0F}', "");
+    set.iter()
+        .any(|a| a == emoji || a.replace('\u{FE0F}', "") == bare)
+}
+
+/// Folders each of whose direct subfolders must hold a metadata.yaml.
+pub(crate) fn sidecars(ctx: &Context<'_>, dirs: &BTreeSet<String>, out: &mut Vec<Finding>) {
+    for pattern in &ctx.config.sidecars {
+        for dir in dirs.iter().filter(|d| crate::glob::matches(pattern, d)) {
+            for sub in dirs.iter().filter(|s| {
+                s.strip_prefix(&format!("{dir}/"))
+                    .is_some_and(|rest| !rest.contains('/'))
+            }) {
+                if !ctx.folders.contains_key(&format!("{sub}/metadata.yaml")) {
+                    out.extend(ctx.finding(
+                        rules::SIDECAR,
+                        sub,
+                        None,
+                        format!("folder {sub} has no metadata.yaml (required in every subfolder of {dir})"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Makes a relative, `/`-separated path.
+pub(crate) fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Everything under `root` the check reads.
+pub(crate) struct Tree {
+    pub markdown: Vec<PathBuf>,
+    pub metadata: Vec<PathBuf>,
+    pub dirs: BTreeSet<String>,
+}
+
+pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
+    let mut tree = Tree {
+        markdown: Vec::new(),
+        metadata: Vec::new(),
+        dirs: BTreeSet::new(),
+    };
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let r = rel(root, &path);
+            if config.excluded(&r) {
+                continue;
+            }
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                if entry.file_name() == ".git" {
+                    continue;
+                }
+                tree.dirs.insert(r);
+                stack.push(path);
+            } else if entry.file_name() == "metadata.yaml" {
+                tree.metadata.push(path);
+            } else if config.include.iter().any(|g| crate::glob::matches(g, &r)) {
+                tree.markdown.push(path);
+            }
+        }
+    }
+    tree.markdown.sort();
+    tree.metadata.sort();
+    Ok(tree)
+}

@@ -1,0 +1,487 @@
+//! Docs-as-code governance for a platform repository: `goldenpath docs
+//! check|index|fix`.
+//!
+//! One pass reads every Markdown file and every folder `metadata.yaml`
+//! once, merges folder defaults under each file's front matter (root
+//! first; `id` and `title` never inherited; empty values never override),
+//! validates the effective metadata against config-driven schemas
+//! (`schemas/metadata/<type>.schema.yaml` and `enums.yaml`, or the
+//! defaults shipped here), checks Markdown and emoji rules in parallel,
+//! then the rules across files: duplicate ids, `relates_to` /
+//! `supersedes` / `superseded_by` targets, numbered ADRs and changelog
+//! entries, folder sidecars, the ADR index, and with a git range the
+//! session-log gate. Every finding has a stable rule id ([`rules`]).
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use gp_core::InvalidInput;
+use gp_core::diag::Diagnostic;
+use serde::{Deserialize, Serialize};
+
+mod check;
+pub mod config;
+pub mod fixture;
+pub mod frontmatter;
+mod git;
+pub mod glob;
+mod index;
+pub mod rules;
+pub mod schema;
+
+pub use config::{Config, Level};
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Path relative to the root, `/`-separated.
+    pub file: String,
+    /// 1-based line; 0 for the file (or folder) as a whole.
+    pub line: u32,
+    /// 1-based column; 0 when there is no line.
+    pub column: u32,
+    /// Rule id.
+    pub rule: String,
+    /// Error or warning.
+    pub level: Level,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The result of a check.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Report {
+    /// Version of this JSON shape.
+    pub schema_version: u32,
+    /// Markdown files checked.
+    pub documents: usize,
+    /// Folder metadata files read.
+    pub metadata_files: usize,
+    /// Findings, by file and position.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Findings at error level.
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.level == Level::Error)
+            .count()
+    }
+    /// Findings at warning level.
+    pub fn warnings(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.level == Level::Warning)
+            .count()
+    }
+}
+
+/// Why a check could not run (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum DocsError {
+    /// Configuration or schema files with positioned problems.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// Anything else that makes the input unusable.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// What to check beyond the files.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// A git range (`BASE..HEAD`) for the session-log gate.
+    pub diff: Option<String>,
+}
+
+/// Default schemas for repositories without `schemas/metadata/`.
+const DEFAULT_SCHEMAS: &[(&str, &str)] = &[
+    (
+        "documentation",
+        include_str!("../defaults/documentation.schema.yaml"),
+    ),
+    ("adr", include_str!("../defaults/adr.schema.yaml")),
+    (
+        "changelog",
+        include_str!("../defaults/changelog.schema.yaml"),
+    ),
+];
+const DEFAULT_ENUMS: &str = include_str!("../defaults/enums.yaml");
+
+/// The schemas of `root`: its `schemas/metadata/*.schema.yaml`, or the
+/// defaults when it has no such folder.
+pub fn load_schemas(root: &Path, config: &Config) -> Result<schema::Schemas, DocsError> {
+    let dir = root.join(&config.schemas);
+    let mut problems = Vec::new();
+    let mut out = BTreeMap::new();
+    if !dir.is_dir() {
+        let enums = gp_core::yaml::parse(DEFAULT_ENUMS).ok().flatten();
+        for (ty, text) in DEFAULT_SCHEMAS {
+            match schema::parse(
+                text,
+                Path::new(&format!("(default) {ty}.schema.yaml")),
+                enums.as_ref(),
+            ) {
+                Ok(s) => {
+                    out.insert(ty.to_string(), s);
+                }
+                Err(p) => problems.extend(p),
+            }
+        }
+    } else {
+        let enums_path = dir.join("enums.yaml");
+        let enums = schema::load_enums(&enums_path, &shown(root, &enums_path))
+            .map_err(|d| InvalidInput(vec![d]))?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| DocsError::Usage(format!("cannot read {}: {e}", dir.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(".schema.yaml"))
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            let ty = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".schema.yaml"))
+                .unwrap_or_default()
+                .to_string();
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| DocsError::Usage(format!("cannot read {}: {e}", f.display())))?;
+            match schema::parse(&text, &shown(root, &f), enums.as_ref()) {
+                Ok(s) => {
+                    out.insert(ty, s);
+                }
+                Err(p) => problems.extend(p),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(InvalidInput(problems).into())
+    }
+}
+
+fn shown(root: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(root).unwrap_or(p).to_path_buf()
+}
+
+/// Everything read from the repository, and the per-file results.
+struct Pass {
+    report: Report,
+    facts: Vec<check::DocFacts>,
+    docs: Vec<check::Doc>,
+}
+
+fn pass(root: &Path, config: &Config) -> Result<Pass, DocsError> {
+    if !root.is_dir() {
+        return Err(DocsError::Usage(format!(
+            "{} is not a folder",
+            root.display()
+        )));
+    }
+    let schemas = load_schemas(root, config)?;
+    let tree = check::walk(root, config)
+        .map_err(|e| DocsError::Usage(format!("cannot read {}: {e}", root.display())))?;
+    let mut findings = Vec::new();
+    // Folder defaults, parsed once.
+    let mut folders: HashMap<String, gp_core::yaml::Node> = HashMap::new();
+    for path in &tree.metadata {
+        let r = check::rel(root, path);
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        match frontmatter::parse_metadata(&text) {
+            Ok(Some(n)) => {
+                folders.insert(r, n);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let (pos, message) = match e {
+                    frontmatter::FrontMatterError::Yaml(m, p) => {
+                        (Some(p), format!("invalid YAML: {m}"))
+                    }
+                    frontmatter::FrontMatterError::NotAMapping(p) => (
+                        Some(p),
+                        "a folder's metadata.yaml must be a mapping".to_string(),
+                    ),
+                    _ => (None, "unreadable".to_string()),
+                };
+                if config.level(rules::BAD_FRONT_MATTER) != Level::Off {
+                    findings.push(Finding {
+                        file: r,
+                        line: pos.map_or(0, |p| p.line),
+                        column: pos.map_or(0, |p| p.col),
+                        rule: rules::BAD_FRONT_MATTER.into(),
+                        level: config.level(rules::BAD_FRONT_MATTER),
+                        message,
+                    });
+                }
+            }
+        }
+    }
+    // Documents, read and checked in parallel.
+    let ctx = check::Context {
+        config,
+        folders: &folders,
+        schemas: &schemas,
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let chunk = tree.markdown.len().div_ceil(threads).max(1);
+    let results: Vec<(check::Doc, Vec<Finding>, check::DocFacts)> = std::thread::scope(|s| {
+        let handles: Vec<_> = tree
+            .markdown
+            .chunks(chunk)
+            .map(|paths| {
+                let ctx = &ctx;
+                s.spawn(move || {
+                    paths
+                        .iter()
+                        .map(|p| {
+                            let doc = check::Doc {
+                                rel: check::rel(root, p),
+                                text: std::fs::read_to_string(p).unwrap_or_default(),
+                            };
+                            let (f, facts) = ctx.check_doc(&doc);
+                            (doc, f, facts)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut facts = Vec::with_capacity(results.len());
+    let mut docs = Vec::with_capacity(results.len());
+    for (doc, f, fact) in results {
+        findings.extend(f);
+        facts.push(fact);
+        docs.push(doc);
+    }
+    ctx.cross(&facts, &mut findings);
+    check::sidecars(&ctx, &tree.dirs, &mut findings);
+    Ok(Pass {
+        report: Report {
+            schema_version: 1,
+            documents: docs.len(),
+            metadata_files: tree.metadata.len(),
+            findings,
+        },
+        facts,
+        docs,
+    })
+}
+
+/// Checks the repository at `root`. Never writes.
+pub fn check(root: &Path, config: &Config, options: &Options) -> Result<Report, DocsError> {
+    let mut p = pass(root, config)?;
+    if let Some(index) = &config.adr.index
+        && config.level(rules::INDEX_STALE) != Level::Off
+    {
+        let path = root.join(index);
+        let existing = std::fs::read_to_string(&path).ok();
+        let table = index::table(&config.adr, &p.facts);
+        let has_adrs = table.lines().count() > 2;
+        if has_adrs {
+            let fresh = index::render(existing.as_deref(), &table);
+            if existing.as_deref() != Some(fresh.as_str()) {
+                p.report.findings.push(Finding {
+                    file: index.clone(),
+                    line: 0,
+                    column: 0,
+                    rule: rules::INDEX_STALE.into(),
+                    level: config.level(rules::INDEX_STALE),
+                    message: "the ADR index is out of date: run goldenpath docs index".into(),
+                });
+            }
+        }
+    }
+    if let Some(range) = &options.diff {
+        let folders = HashMap::new();
+        let schemas = BTreeMap::new();
+        let ctx = check::Context {
+            config,
+            folders: &folders,
+            schemas: &schemas,
+        };
+        git::session_gate(root, &ctx, range, &mut p.report.findings)?;
+    }
+    p.report.findings.sort();
+    p.report.findings.dedup();
+    Ok(p.report)
+}
+
+/// The ADR index: whether it is stale, and (when `write`) rewrites it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexOutcome {
+    /// The index file, relative to the root.
+    pub file: String,
+    /// Whether it differed from the ADRs.
+    pub stale: bool,
+    /// Whether it was written.
+    pub written: bool,
+    /// ADRs listed.
+    pub adrs: usize,
+}
+
+/// Regenerates the ADR index (or, with `write: false`, only compares).
+pub fn index(root: &Path, config: &Config, write: bool) -> Result<IndexOutcome, DocsError> {
+    let Some(file) = config.adr.index.clone() else {
+        return Err(DocsError::Usage(
+            "no ADR index is configured (adr.index in goldenpath-docs.yaml)".into(),
+        ));
+    };
+    let p = pass(root, config)?;
+    let table = index::table(&config.adr, &p.facts);
+    let path = root.join(&file);
+    let existing = std::fs::read_to_string(&path).ok();
+    let fresh = index::render(existing.as_deref(), &table);
+    let stale = existing.as_deref() != Some(fresh.as_str());
+    if stale && write {
+        write_atomically(&path, &fresh)?;
+    }
+    Ok(IndexOutcome {
+        file,
+        stale,
+        written: stale && write,
+        adrs: table.lines().count().saturating_sub(2),
+    })
+}
+
+/// A file `fix` changed, and what it did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Fixed {
+    /// The file.
+    pub file: String,
+    /// What was done.
+    pub what: String,
+}
+
+/// Applies the safe fixes: removes emoji the policy disallows, and
+/// regenerates the ADR index. Returns each file changed.
+pub fn fix(root: &Path, config: &Config) -> Result<Vec<Fixed>, DocsError> {
+    let p = pass(root, config)?;
+    let mut changed = Vec::new();
+    if config.level(rules::EMOJI) != Level::Off {
+        for doc in &p.docs {
+            let forbidden = config
+                .emoji
+                .forbidden_in
+                .iter()
+                .any(|g| glob::under(g, &doc.rel) || glob::matches(g, &doc.rel));
+            let bad: Vec<check::Emoji> = check::find_emoji(&doc.text)
+                .into_iter()
+                .filter(|e| forbidden || !check::allowed(&config.emoji.allowed, &e.text))
+                .collect();
+            if bad.is_empty() {
+                continue;
+            }
+            let mut text = doc.text.clone();
+            for e in bad.iter().rev() {
+                let mut end = e.byte + e.len;
+                let before_space = e.byte == 0 || text[..e.byte].ends_with([' ', '\n']);
+                if before_space && text[end..].starts_with(' ') {
+                    end += 1;
+                }
+                text.replace_range(e.byte..end, "");
+            }
+            write_atomically(&root.join(&doc.rel), &text)?;
+            changed.push(Fixed {
+                file: doc.rel.clone(),
+                what: format!("removed {} emoji", bad.len()),
+            });
+        }
+    }
+    if config.adr.index.is_some() {
+        let outcome = index(root, config, true)?;
+        if outcome.written {
+            changed.push(Fixed {
+                file: outcome.file,
+                what: format!("regenerated the ADR index ({} ADRs)", outcome.adrs),
+            });
+        }
+    }
+    Ok(changed)
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), DocsError> {
+    let tmp = path.with_extension("goldenpath-tmp");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DocsError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| DocsError::Usage(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The report as SARIF 2.1.0.
+pub fn sarif(report: &Report) -> serde_json::Value {
+    let used: std::collections::BTreeSet<&str> =
+        report.findings.iter().map(|f| f.rule.as_str()).collect();
+    let rules: Vec<serde_json::Value> = rules::ALL
+        .iter()
+        .filter(|r| used.contains(r.id))
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "shortDescription": {"text": r.summary},
+                "helpUri": "https://github.com/goldenpath-dev/goldenpath/blob/main/README.md#docs-as-code",
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut location = serde_json::json!({
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f.file, "uriBaseId": "SRCROOT"},
+                }
+            });
+            if f.line > 0 {
+                location["physicalLocation"]["region"] =
+                    serde_json::json!({"startLine": f.line, "startColumn": f.column.max(1)});
+            }
+            serde_json::json!({
+                "ruleId": f.rule,
+                "level": match f.level { Level::Error => "error", _ => "warning" },
+                "message": {"text": f.message},
+                "locations": [location],
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "goldenpath",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/goldenpath-dev/goldenpath",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// A positioned problem in a configuration file, for callers that report
+/// their own.
+pub fn diagnostic(file: &Path, message: &str) -> Diagnostic {
+    Diagnostic::file(file, message)
+}

@@ -1,0 +1,485 @@
+//! The metadata schema dialect: `required`, `properties` with `type`,
+//! `enum`, `enum_from`, `pattern`, `minimum`, `maximum`, `items`, nested
+//! `properties`, and `additionalProperties`. `enum_from: KEY` names a list
+//! in `enums.yaml`; a dotted key (`security.secret_types`) names a nested
+//! map whose `values:` list holds the allowed values.
+//!
+//! Values are compared as written: a plain `1.0` is the text `1.0`, a plain
+//! `2026-01-23` the text `2026-01-23`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gp_core::diag::Diagnostic;
+use gp_core::yaml::{Node, NodeKind, Pos, Style};
+
+/// An object schema (a document type, or a nested `properties`).
+#[derive(Clone, Debug, Default)]
+pub struct Schema {
+    /// Required fields.
+    pub required: Vec<String>,
+    /// Fields, in the order written.
+    pub properties: Vec<(String, Prop)>,
+    /// Whether fields not listed are allowed.
+    pub additional: bool,
+}
+
+/// One field's rules.
+#[derive(Clone, Debug, Default)]
+pub struct Prop {
+    /// Allowed types (`string`, `integer`, `number`, `boolean`, `array`,
+    /// `object`, `null`); empty: any.
+    pub types: Vec<String>,
+    /// Allowed values, and the enum's name for messages.
+    pub allowed: Option<(String, Vec<String>)>,
+    /// A regular expression the text must match.
+    pub pattern: Option<(String, regex::Regex)>,
+    /// Smallest number.
+    pub minimum: Option<f64>,
+    /// Largest number.
+    pub maximum: Option<f64>,
+    /// Rules for each list item.
+    pub items: Option<Box<Prop>>,
+    /// Rules for a nested mapping.
+    pub object: Option<Schema>,
+}
+
+/// A problem with a value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Issue {
+    /// Rule id.
+    pub rule: &'static str,
+    /// Where the offending value (or its mapping) was written.
+    pub pos: Pos,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads `enums.yaml`.
+pub fn load_enums(path: &Path, shown: &Path) -> Result<Option<Node>, Diagnostic> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    gp_core::yaml::parse(&text)
+        .map_err(|e| Diagnostic::at(shown, &text, e.pos, format!("invalid YAML: {}", e.message)))
+}
+
+/// Parses one `<type>.schema.yaml`.
+pub fn parse(text: &str, shown: &Path, enums: Option<&Node>) -> Result<Schema, Vec<Diagnostic>> {
+    let node = gp_core::yaml::parse(text)
+        .map_err(|e| {
+            vec![Diagnostic::at(
+                shown,
+                text,
+                e.pos,
+                format!("invalid YAML: {}", e.message),
+            )]
+        })?
+        .ok_or_else(|| vec![Diagnostic::file(shown, "the schema is empty")])?;
+    let mut p = Parser {
+        text,
+        shown,
+        enums,
+        problems: Vec::new(),
+    };
+    let schema = p.object(&node);
+    if p.problems.is_empty() {
+        Ok(schema)
+    } else {
+        Err(p.problems)
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    shown: &'a Path,
+    enums: Option<&'a Node>,
+    problems: Vec<Diagnostic>,
+}
+
+impl Parser<'_> {
+    fn err(&mut self, pos: Pos, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::at(self.shown, self.text, pos, message));
+    }
+
+    fn strings(&mut self, node: &Node, what: &str) -> Vec<String> {
+        match &node.kind {
+            NodeKind::Seq(items) => items
+                .iter()
+                .filter_map(|i| match i.as_str() {
+                    Some(s) => Some(s.to_string()),
+                    None => {
+                        self.err(i.start, format!("{what} must list scalars"));
+                        None
+                    }
+                })
+                .collect(),
+            NodeKind::Scalar(s, _) => vec![s.clone()],
+            NodeKind::Map(_) => {
+                self.err(node.start, format!("{what} must be a list"));
+                Vec::new()
+            }
+        }
+    }
+
+    fn object(&mut self, node: &Node) -> Schema {
+        let mut s = Schema {
+            additional: true,
+            ..Schema::default()
+        };
+        let NodeKind::Map(entries) = &node.kind else {
+            self.err(node.start, "a schema must be a mapping");
+            return s;
+        };
+        for (k, v) in entries {
+            match k.as_str().unwrap_or_default() {
+                "required" => s.required = self.strings(v, "required"),
+                "additionalProperties" => match v.as_str() {
+                    Some("false") => s.additional = false,
+                    Some("true") => s.additional = true,
+                    _ => self.err(v.start, "additionalProperties must be true or false"),
+                },
+                "properties" => {
+                    let NodeKind::Map(props) = &v.kind else {
+                        self.err(v.start, "properties must be a mapping");
+                        continue;
+                    };
+                    for (name, rules) in props {
+                        let p = self.prop(rules);
+                        s.properties
+                            .push((name.as_str().unwrap_or_default().to_string(), p));
+                    }
+                }
+                // Documentation and JSON-Schema vocabulary we do not act on.
+                "$schema" | "$id" | "title" | "description" | "type" | "examples" | "default" => {}
+                other => self.err(k.start, format!("unknown schema keyword `{other}`")),
+            }
+        }
+        s
+    }
+
+    fn prop(&mut self, node: &Node) -> Prop {
+        let mut p = Prop::default();
+        let NodeKind::Map(entries) = &node.kind else {
+            self.err(node.start, "a property's rules must be a mapping");
+            return p;
+        };
+        let mut nested: Option<&Node> = None;
+        for (k, v) in entries {
+            match k.as_str().unwrap_or_default() {
+                "type" => {
+                    p.types = self.strings(v, "type");
+                    for t in &p.types {
+                        if ![
+                            "string", "integer", "number", "boolean", "array", "object", "null",
+                        ]
+                        .contains(&t.as_str())
+                        {
+                            self.err(v.start, format!("unknown type `{t}`"));
+                        }
+                    }
+                }
+                "enum" => p.allowed = Some(("the schema's enum".into(), self.strings(v, "enum"))),
+                "enum_from" => {
+                    let key = v.as_str().unwrap_or_default().to_string();
+                    match resolve_enum(self.enums, &key) {
+                        Some(values) => p.allowed = Some((format!("enum `{key}`"), values)),
+                        None => self.err(
+                            v.start,
+                            format!("enum_from `{key}` names no list in enums.yaml"),
+                        ),
+                    }
+                }
+                "pattern" => {
+                    let text = v.as_str().unwrap_or_default();
+                    match regex::Regex::new(text) {
+                        Ok(r) => p.pattern = Some((text.to_string(), r)),
+                        Err(e) => self.err(v.start, format!("invalid pattern: {e}")),
+                    }
+                }
+                "minimum" | "maximum" => {
+                    let n = v.as_str().and_then(|t| t.parse::<f64>().ok());
+                    if n.is_none() {
+                        self.err(v.start, "minimum and maximum must be numbers");
+                    }
+                    if k.as_str() == Some("minimum") {
+                        p.minimum = n;
+                    } else {
+                        p.maximum = n;
+                    }
+                }
+                "items" => p.items = Some(Box::new(self.prop(v))),
+                "properties" | "required" | "additionalProperties" => nested = Some(node),
+                "description" | "title" | "examples" | "default" | "format" => {}
+                other => self.err(k.start, format!("unknown property keyword `{other}`")),
+            }
+        }
+        if let Some(n) = nested {
+            // The object-level keywords of a nested mapping.
+            let mut sub = Schema {
+                additional: true,
+                ..Schema::default()
+            };
+            if let Some(props) = n.get("properties") {
+                let tmp = Node {
+                    kind: NodeKind::Map(vec![(
+                        Node {
+                            kind: NodeKind::Scalar("properties".into(), Style::Plain),
+                            start: props.start,
+                            end: props.start,
+                        },
+                        props.clone(),
+                    )]),
+                    start: n.start,
+                    end: n.end,
+                };
+                sub.properties = self.object(&tmp).properties;
+            }
+            if let Some(r) = n.get("required") {
+                sub.required = self.strings(r, "required");
+            }
+            if let Some(a) = n.get("additionalProperties") {
+                sub.additional = a.as_str() != Some("false");
+            }
+            p.object = Some(sub);
+        }
+        p
+    }
+}
+
+/// The values of `key` in `enums.yaml`: a list, or a map's `values:` list;
+/// dots walk nested maps.
+pub fn resolve_enum(enums: Option<&Node>, key: &str) -> Option<Vec<String>> {
+    let mut node = enums?;
+    for part in key.split('.') {
+        node = node.get(part)?;
+    }
+    let list = match &node.kind {
+        NodeKind::Seq(_) => node,
+        NodeKind::Map(_) => node.get("values")?,
+        NodeKind::Scalar(..) => return None,
+    };
+    match &list.kind {
+        NodeKind::Seq(items) => Some(
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// What a scalar was written as.
+fn scalar_types(text: &str, style: Style) -> &'static [&'static str] {
+    if style != Style::Plain {
+        return &["string"];
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return &["null"];
+    }
+    if matches!(text, "true" | "false" | "True" | "False" | "TRUE" | "FALSE") {
+        return &["boolean", "string"];
+    }
+    let int = {
+        let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+        !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+    };
+    if int {
+        return &["integer", "number", "string"];
+    }
+    if text.parse::<f64>().is_ok() && text.bytes().any(|b| b.is_ascii_digit()) {
+        return &["number", "string"];
+    }
+    &["string"]
+}
+
+impl Prop {
+    /// Checks one value; `field` names it in messages (`risk_profile.level`).
+    pub fn check(&self, node: &Node, field: &str, out: &mut Vec<Issue>) {
+        let actual: Vec<&str> = match &node.kind {
+            NodeKind::Scalar(s, style) => scalar_types(s, *style).to_vec(),
+            NodeKind::Seq(_) => vec!["array"],
+            NodeKind::Map(_) => vec!["object"],
+        };
+        if !self.types.is_empty() && !self.types.iter().any(|t| actual.contains(&t.as_str())) {
+            out.push(Issue {
+                rule: crate::rules::TYPE,
+                pos: node.start,
+                message: format!(
+                    "`{field}` must be {}, found {}",
+                    self.types.join(" or "),
+                    describe(node)
+                ),
+            });
+            return;
+        }
+        match &node.kind {
+            NodeKind::Scalar(text, _) => {
+                if node.is_null() {
+                    return;
+                }
+                if let Some((name, values)) = &self.allowed
+                    && !values.iter().any(|v| v == text)
+                {
+                    out.push(Issue {
+                        rule: crate::rules::ENUM,
+                        pos: node.start,
+                        message: format!(
+                            "`{field}` is `{text}`, not a value of {name} (allowed: {})",
+                            values.join(", ")
+                        ),
+                    });
+                }
+                if let Some((source, re)) = &self.pattern
+                    && !re.is_match(text)
+                {
+                    out.push(Issue {
+                        rule: crate::rules::PATTERN,
+                        pos: node.start,
+                        message: format!("`{field}` is `{text}`, which does not match {source}"),
+                    });
+                }
+                if (self.minimum.is_some() || self.maximum.is_some())
+                    && let Ok(n) = text.parse::<f64>()
+                {
+                    let low = self.minimum.is_some_and(|m| n < m);
+                    let high = self.maximum.is_some_and(|m| n > m);
+                    if low || high {
+                        out.push(Issue {
+                            rule: crate::rules::RANGE,
+                            pos: node.start,
+                            message: format!(
+                                "`{field}` is {text}, outside {}..{}",
+                                self.minimum.map(fmt_num).unwrap_or_default(),
+                                self.maximum.map(fmt_num).unwrap_or_default()
+                            ),
+                        });
+                    }
+                }
+            }
+            NodeKind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(p) = &self.items {
+                        p.check(item, &format!("{field}[{i}]"), out);
+                    } else if self.allowed.is_some() {
+                        // An enum on a list applies to its items.
+                        Prop {
+                            allowed: self.allowed.clone(),
+                            ..Prop::default()
+                        }
+                        .check(item, &format!("{field}[{i}]"), out);
+                    }
+                }
+            }
+            NodeKind::Map(entries) => {
+                if let Some(o) = &self.object {
+                    o.check_map(node, entries.iter().map(|(k, v)| (k, v)), field, out);
+                }
+            }
+        }
+    }
+}
+
+impl Schema {
+    /// Checks a mapping's fields; `prefix` names the mapping (`""` at the
+    /// top).
+    pub fn check_map<'n>(
+        &self,
+        at: &Node,
+        fields: impl Iterator<Item = (&'n Node, &'n Node)>,
+        prefix: &str,
+        out: &mut Vec<Issue>,
+    ) {
+        let fields: Vec<(&Node, &Node)> = fields.collect();
+        let name = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        for r in &self.required {
+            let present = fields
+                .iter()
+                .any(|(k, v)| k.as_str() == Some(r) && !v.is_null());
+            if !present {
+                out.push(Issue {
+                    rule: crate::rules::REQUIRED,
+                    pos: at.start,
+                    message: format!("required field `{}` is missing", name(r)),
+                });
+            }
+        }
+        for (k, v) in &fields {
+            let key = k.as_str().unwrap_or_default();
+            match self.properties.iter().find(|(p, _)| p == key) {
+                Some((_, prop)) => prop.check(v, &name(key), out),
+                None if !self.additional => out.push(Issue {
+                    rule: crate::rules::UNKNOWN_FIELD,
+                    pos: k.start,
+                    message: format!(
+                        "unknown field `{}`{}",
+                        name(key),
+                        suggestion(key, self.properties.iter().map(|(p, _)| p.as_str()))
+                    ),
+                }),
+                None => {}
+            }
+        }
+    }
+}
+
+fn suggestion<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let best = known
+        .map(|k| (strsim_distance(key, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min();
+    match best {
+        Some((_, k)) => format!(" (did you mean `{k}`?)"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, small strings only.
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn fmt_num(n: f64) -> String {
+    if n.fract() == 0.0 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
+fn describe(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Scalar(s, Style::Plain) if node.is_null() => {
+            let _ = s;
+            "null".into()
+        }
+        NodeKind::Scalar(s, Style::Plain) => format!("`{s}`"),
+        NodeKind::Scalar(s, _) => format!("the quoted string \"{s}\""),
+        NodeKind::Seq(_) => "a list".into(),
+        NodeKind::Map(_) => "a mapping".into(),
+    }
+}
+
+/// The schemas of a repository, by type name.
+pub type Schemas = BTreeMap<String, Schema>;
