@@ -94,15 +94,25 @@ fn main() {
             .prefix("gp-bench-e2e-")
             .tempdir_in(&base)
             .unwrap();
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         gp(dir.path(), &["init", "--example", "local", "."]);
         let build = format!("26-11-26-{:02}", 10 + flow);
         let args: [Vec<&str>; 6] = [
             vec!["deploy", "--env", "dev", "--build-id", &build],
             vec!["deploy", "--env", "dev", "--foundational"],
             vec!["deploy", "--env", "dev", "--build-id", &build],
-            vec!["verify", "propagation", "--env", "dev", "--build-id", &build],
+            vec![
+                "verify",
+                "propagation",
+                "--env",
+                "dev",
+                "--build-id",
+                &build,
+            ],
             vec!["teardown", "--env", "dev", "--build-id", &build],
             vec!["registry", "export", "--format", "csv"],
         ];
@@ -110,7 +120,11 @@ fn main() {
         let mut total = 0.0;
         for (i, a) in args.iter().enumerate() {
             let (t, _) = gp(dir.path(), a);
-            let after = if i < 5 { phases(dir.path()) } else { before.clone() };
+            let after = if i < 5 {
+                phases(dir.path())
+            } else {
+                before.clone()
+            };
             let c = child_time(&before, &after);
             wall[i].push(t);
             child[i].push(c);
@@ -121,11 +135,24 @@ fn main() {
         // Stop the managed PostgreSQL.
         gp(
             dir.path(),
-            &["teardown", "--env", "dev", "--foundational", "--confirm", "--break-glass", "rds", "--reason", "bench cleanup"],
+            &[
+                "teardown",
+                "--env",
+                "dev",
+                "--foundational",
+                "--confirm",
+                "--break-glass",
+                "rds",
+                "--reason",
+                "bench cleanup",
+            ],
         );
         println!("flow {}: {:.2} s", flow + 1, total);
     }
-    println!("\n{:<40} {:>8} {:>10} {:>12}", "step", "wall s", "children s", "goldenpath s");
+    println!(
+        "\n{:<40} {:>8} {:>10} {:>12}",
+        "step", "wall s", "children s", "goldenpath s"
+    );
     for (i, s) in steps.iter().enumerate() {
         let (w, c) = (median(wall[i].clone()), median(child[i].clone()));
         println!("{s:<40} {w:>8.3} {c:>10.3} {:>12.3}", (w - c).max(0.0));

@@ -30,7 +30,10 @@ fn names(tag: &str) -> Vec<String> {
 }
 
 fn goldenpath(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
-    let store = Arc::new(LocalStore::with_key(dir, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    let store = Arc::new(LocalStore::with_key(
+        dir,
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    ));
     store
         .put(
             "gp/dev/rds/admin",
@@ -65,7 +68,11 @@ fn goldenpath(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
     let t = Instant::now();
     let applied = driver.apply(&ctx).unwrap();
     let took = t.elapsed().as_secs_f64();
-    assert_eq!(applied.counts.added as usize, APPS * 3, "role, database, secret each");
+    assert_eq!(
+        applied.counts.added as usize,
+        APPS * 3,
+        "role, database, secret each"
+    );
     took
 }
 
@@ -90,13 +97,29 @@ fn floor(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
     let psql = if psql.exists() { psql } else { "psql".into() };
     let t = Instant::now();
     let out = std::process::Command::new(psql)
-        .args(["-q", "-X", "-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", &pg.superuser, "-d", "postgres", "-f"])
+        .args([
+            "-q",
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            &pg.superuser,
+            "-d",
+            "postgres",
+            "-f",
+        ])
         .arg(&file)
         .env("PGPASSWORD", pg.password.expose())
         .output()
         .unwrap();
     let took = t.elapsed().as_secs_f64();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     took
 }
 
@@ -125,14 +148,23 @@ fn main() {
             let g = goldenpath(&pg, dir.path(), &format!("g{run}"));
             (floor(&pg, dir.path(), &format!("f{run}")), g)
         };
-        println!("run {}: goldenpath {:.3} s, psql floor {:.3} s", run + 1, g, f);
+        println!(
+            "run {}: goldenpath {:.3} s, psql floor {:.3} s",
+            run + 1,
+            g,
+            f
+        );
         ours.push(g);
         floors.push(f);
     }
     let ratios: Vec<f64> = ours.iter().zip(&floors).map(|(g, f)| g / f).collect();
     println!(
         "per-run ratios: {}",
-        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ")
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let (g, f) = (median(ours), median(floors));
     println!(

@@ -126,8 +126,10 @@ fn main() {
     let (mut plans, mut deploys, mut statuses, mut replans) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {
-        let registry =
-            Registry::open(&Location::Sqlite(dir.path().join(format!("registry-{run}.db")))).unwrap();
+        let registry = Registry::open(&Location::Sqlite(
+            dir.path().join(format!("registry-{run}.db")),
+        ))
+        .unwrap();
         let mut engine = Engine::new(
             &platform,
             &registry,
