@@ -202,6 +202,25 @@ impl PlanSummary {
     }
 }
 
+/// Removes ANSI colour sequences (some commands take no `-no-color`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for n in chars.by_ref() {
+                if n.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `*` matches any run of characters.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -553,7 +572,7 @@ impl TerraformDriver {
         f: &Finished,
         log: &Path,
     ) -> DriverError {
-        let all = format!("{}\n{}", f.stdout, f.stderr);
+        let all = strip_ansi(&format!("{}\n{}", f.stdout, f.stderr));
         if let Some(lock) = parse_lock_info(&all).or_else(|| {
             json_diagnostics(&f.stdout)
                 .iter()
@@ -585,9 +604,9 @@ impl TerraformDriver {
             diags = text_diagnostics(&all);
         }
         let detail = if diags.is_empty() {
-            f.tail(5)
+            strip_ansi(&f.tail(5))
         } else {
-            diags.join("\n")
+            strip_ansi(&diags.join("\n"))
         };
         DriverError::permanent(format!(
             "terraform {step} of {} exited with {}: {detail}",
@@ -988,6 +1007,14 @@ impl TerraformDriver {
             &["force-unlock", "-force", lock_id],
         )?;
         if !f.success() {
+            let all = strip_ansi(&format!("{}\n{}", f.stdout, f.stderr));
+            if all.contains("LocalState not locked") {
+                return Err(DriverError::permanent(format!(
+                    "{}'s state uses the local backend, whose lock is the holding process's own file lock: it cannot be released from outside, and it disappears when that process exits",
+                    ctx.name()
+                ))
+                .with_hint("wait for the holder, or stop it; force-unlock is for remote backends (s3 with a lock table)"));
+            }
             return Err(self.failure(ctx, &inv, "force-unlock", &f, &log));
         }
         Ok(())

@@ -494,11 +494,28 @@ impl Engine<'_> {
             state_dir: &self.state_dir,
             recorder: &recorder,
         };
-        driver
-            .unlock(&ctx, lock_id)
-            .map_err(|e| EngineError::Failed {
-                message: e.message,
-                hint: e.hint,
-            })
+        // The override above records who asked and why; the outcome is a
+        // deployment event next to it.
+        let result = driver.unlock(&ctx, lock_id);
+        let run_id = gp_registry::new_id();
+        self.record_event(
+            env,
+            &key,
+            &run_id,
+            if result.is_ok() {
+                "force_unlock_succeeded"
+            } else {
+                "force_unlock_failed"
+            },
+            Some(serde_json::json!({
+                "component": component,
+                "lockId": lock_id,
+                "error": result.as_ref().err().map(|e| e.message.clone()),
+            })),
+        )?;
+        result.map_err(|e| EngineError::Failed {
+            message: e.message,
+            hint: e.hint,
+        })
     }
 }

@@ -250,8 +250,14 @@ impl Engine<'_> {
 
     fn deployment_status(&self, env: &str, key: &str) -> Result<String, EngineError> {
         let events = self.registry.deployment_events(env, key)?;
-        let mut status =
-            gp_registry::status_from_event(events.last().map(|e| e.event.as_str())).to_string();
+        let mut status = gp_registry::status_from_event(
+            events
+                .iter()
+                .rev()
+                .map(|e| e.event.as_str())
+                .find(|e| gp_registry::is_lifecycle_event(e)),
+        )
+        .to_string();
         if status == "reserved" {
             status = "not deployed".into();
         }

@@ -521,7 +521,13 @@ fn deployment_event(r: &dyn db::Row) -> DeploymentEvent {
     }
 }
 
-/// Maps a deployment's latest event to a status.
+/// Whether a deployment event changes a deployment's status (others, such
+/// as `force_unlock_failed`, are recorded beside the lifecycle).
+pub fn is_lifecycle_event(event: &str) -> bool {
+    status_from_event(Some(event)) != "unknown"
+}
+
+/// Maps a deployment's latest lifecycle event to a status.
 pub fn status_from_event(event: Option<&str>) -> &'static str {
     match event {
         None => "reserved",
@@ -791,7 +797,7 @@ impl Registry {
             )
         })?;
         let mut latest = BTreeMap::new();
-        for ev in all {
+        for ev in all.into_iter().filter(|e| is_lifecycle_event(&e.event)) {
             latest.insert(ev.deployment.clone(), ev);
         }
         Ok(latest)

@@ -374,6 +374,38 @@ fn the_v1_story_on_one_machine() {
     }
     let footprint = l.build_footprint(&b);
 
+    // A hard-coded host and another build's id in a rendered file are
+    // each reported with file and line; exit 1.
+    let values = l.gitops_build(&b).join("backstage/values.yaml");
+    let original = std::fs::read_to_string(&values).unwrap();
+    let lines = original.lines().count();
+    std::fs::write(
+        &values,
+        format!("{original}legacyUrl: https://grafana.dev.{ZONE}/d/1\nimage: app:01-01-26-01\n"),
+    )
+    .unwrap();
+    let bad =
+        l.p.run(&["verify", "propagation", "--env", "dev", "--build-id", &b]);
+    assert_eq!(bad.code, 1, "{}", bad.transcript());
+    let shown = format!("gitops/apps/dev/builds/{b}/backstage/values.yaml");
+    assert!(
+        bad.stdout.contains(&format!("{shown}:{}:", lines + 1)),
+        "{}",
+        bad.stdout
+    );
+    assert!(
+        bad.stdout.contains(&format!("grafana.dev.{ZONE}")),
+        "{}",
+        bad.stdout
+    );
+    assert!(
+        bad.stdout.contains(&format!("{shown}:{}:", lines + 2)),
+        "{}",
+        bad.stdout
+    );
+    assert!(bad.stdout.contains("01-01-26-01"), "{}", bad.stdout);
+    std::fs::write(&values, original).unwrap();
+
     // The second build tears down without touching the first.
     l.p.ok(&["teardown", "--env", "dev", "--build-id", &b2]);
     l.assert_build_gone(&b2);

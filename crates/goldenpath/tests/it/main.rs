@@ -6,6 +6,7 @@ mod e2e;
 mod foundation;
 mod registry;
 mod requests;
+mod terraform;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_goldenpath");

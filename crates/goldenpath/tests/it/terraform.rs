@@ -1,0 +1,143 @@
+//! Terraform through the binary: a state lock held by a second process is
+//! named with its id, holder and the unlock command; the forced unlock is
+//! recorded with who and why, and its outcome beside it.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use crate::deploy::Platform;
+
+const SPEC: &str = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+environments:
+  dev:
+    ephemeral: { maxTier: 1 }
+components:
+  - name: cluster
+    plane: disposable
+    tier: 0
+    driver: terraform
+    settings:
+      root: root
+";
+
+const ROOT: &str = "terraform {
+  backend \"local\" {}
+}
+variable \"build_id\" { type = string }
+resource \"terraform_data\" \"cluster\" {
+  input = \"v1-${var.build_id}\"
+}
+output \"id\" { value = terraform_data.cluster.output }
+";
+
+#[test]
+fn a_held_lock_is_named_and_a_forced_unlock_is_recorded() {
+    let p = Platform::new(SPEC);
+    std::fs::create_dir_all(p.path().join("root")).unwrap();
+    std::fs::write(p.path().join("root/main.tf"), ROOT).unwrap();
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+
+    // Another terraform holds the lock while it waits for "yes".
+    std::fs::write(p.path().join("root/main.tf"), ROOT.replace("v1-", "v2-")).unwrap();
+    let work = p.path().join(".goldenpath/work/dev/23-01-26-01/cluster");
+    let mut holder = Command::new("terraform")
+        .arg(format!("-chdir={}", p.path().join("root").display()))
+        .args(["apply", "-no-color"])
+        .arg(format!(
+            "-var-file={}",
+            work.join("goldenpath.auto.tfvars.json").display()
+        ))
+        .env("TF_DATA_DIR", work.join(".terraform"))
+        .env("TF_WORKSPACE", "cluster")
+        .env(
+            "TF_CLI_CONFIG_FILE",
+            p.path().join(".goldenpath/terraform/terraformrc"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = holder.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains("Enter a value") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "the holder exited: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+
+    let locked = p.run(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    assert_eq!(locked.code, 1, "{}", locked.transcript());
+    let text = locked.transcript();
+    assert!(text.contains("is locked by"), "{text}");
+    let lock_id = text
+        .split("OperationTypeApply, lock ")
+        .nth(1)
+        .and_then(|r| r.get(..36))
+        .unwrap_or_else(|| panic!("the lock id is named: {text}"))
+        .to_string();
+    assert!(text.contains(&format!(
+        "goldenpath terraform unlock --env dev --build-id 23-01-26-01 cluster --lock-id {lock_id}"
+    )));
+    assert!(!text.contains('\u{1b}'), "no colour codes in messages");
+
+    // The local backend's lock belongs to the live holder: the forced
+    // unlock cannot release it, says why, and is still recorded.
+    let unlock = p.run(&[
+        "terraform",
+        "unlock",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "cluster",
+        "--lock-id",
+        &lock_id,
+        "--reason",
+        "the CI runner was deleted",
+    ]);
+    assert_eq!(unlock.code, 1, "{}", unlock.transcript());
+    assert!(unlock.stderr.contains("local backend"), "{}", unlock.stderr);
+    let show = p.ok(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    let o = &v["overrides"].as_array().unwrap()[0];
+    assert_eq!(o["kind"], "terraform-force-unlock");
+    assert_eq!(o["actor"], "tester");
+    assert_eq!(o["reason"], "the CI runner was deleted");
+    assert_eq!(o["subject"], format!("cluster lock {lock_id}"));
+    assert!(
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "force_unlock_failed"
+                && e["detail"]["lockId"] == lock_id.as_str())
+    );
+
+    // The holder goes; so does its lock; the deploy proceeds.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    let status = p.ok(&["status", "--env", "dev", "--build-id", "23-01-26-01"]);
+    assert!(
+        status.stdout.starts_with("dev build 23-01-26-01: live"),
+        "{}",
+        status.stdout
+    );
+    p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-01"]);
+}
