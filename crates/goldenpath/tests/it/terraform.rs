@@ -141,3 +141,134 @@ fn a_held_lock_is_named_and_a_forced_unlock_is_recorded() {
     );
     p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-01"]);
 }
+
+const PROTECTED: &str = "terraform {
+  backend \"local\" {}
+}
+variable \"build_id\" { type = string }
+resource \"terraform_data\" \"cluster\" {
+  input = \"cluster-${var.build_id}\"
+}
+resource \"terraform_data\" \"db\" {
+  input = \"database\"
+}
+";
+
+#[test]
+fn a_protected_address_refuses_exit_3_until_overridden_and_syntax_errors_exit_1() {
+    let p = Platform::new(&SPEC.replace(
+        "      root: root\n",
+        "      root: root\n      protect: [\"terraform_data.db\"]\n",
+    ));
+    std::fs::create_dir_all(p.path().join("root")).unwrap();
+    std::fs::write(p.path().join("root/main.tf"), PROTECTED).unwrap();
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    let state = p
+        .path()
+        .join(".goldenpath/tfstate/envs/dev/builds/23-01-26-01/terraform.tfstate.d/cluster/terraform.tfstate");
+    let before = std::fs::read_to_string(&state).unwrap();
+
+    // The protected block is removed from the code: the plan would delete it.
+    let cut = PROTECTED
+        .split("resource \"terraform_data\" \"db\"")
+        .next()
+        .unwrap();
+    std::fs::write(p.path().join("root/main.tf"), cut).unwrap();
+    let refused = p.run(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    assert_eq!(refused.code, 3, "{}", refused.transcript());
+    assert!(
+        refused.stdout.contains("terraform_data.db"),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        before,
+        "state unchanged"
+    );
+
+    p.ok(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--override-guard",
+        "cluster:protect",
+        "--reason",
+        "the database moved to the rds root",
+    ]);
+    assert!(!std::fs::read_to_string(&state).unwrap().contains("\"db\""));
+    let show = p.ok(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    let o = &v["overrides"].as_array().unwrap()[0];
+    assert_eq!(o["kind"], "guard");
+    assert_eq!(o["subject"], "cluster:protect");
+    assert_eq!(o["reason"], "the database moved to the rds root");
+
+    // A syntax error: exit 1, Terraform's diagnostic with file and line,
+    // nothing recorded as applied.
+    std::fs::write(
+        p.path().join("root/main.tf"),
+        format!("{cut}\nresource \"terraform_data\" {{\n"),
+    )
+    .unwrap();
+    let journal_before = p.ok(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    let applied_before = finished_actions(&journal_before.stdout);
+    assert!(applied_before > 0);
+    let broken = p.run(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    assert_eq!(broken.code, 1, "{}", broken.transcript());
+    assert!(
+        broken
+            .stdout
+            .contains("main.tf:9: Unclosed configuration block"),
+        "{}",
+        broken.transcript()
+    );
+    let journal_after = p.ok(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        finished_actions(&journal_after.stdout),
+        applied_before,
+        "nothing recorded as applied"
+    );
+    std::fs::write(p.path().join("root/main.tf"), cut).unwrap();
+    p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-01"]);
+}
+
+/// Journal entries of `builds show --output json` that finished.
+fn finished_actions(json: &str) -> usize {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["entry"]["stage"] == "after" || row["stage"] == "after")
+        .count()
+}
