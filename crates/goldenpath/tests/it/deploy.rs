@@ -133,9 +133,17 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Whether build 23-01-26-01's lease is held right now.
 fn lease_held(p: &Platform) -> bool {
     let out = p.run(&["lease", "list", "--output", "json"]);
-    out.code == 0 && out.stdout.contains("\"holder\"")
+    if out.code != 0 {
+        return false;
+    }
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    v["leases"].as_array().is_some_and(|l| {
+        l.iter()
+            .any(|x| x["deployment"] == "23-01-26-01" && x["state"] == "held")
+    })
 }
 
 #[test]

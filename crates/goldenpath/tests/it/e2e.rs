@@ -365,6 +365,25 @@ fn the_v1_story_on_one_machine() {
     );
     assert_ne!(b, b2);
 
+    // The records as goldenpath sees them: ours, unchanged.
+    let dns_plan = l.p.ok(&["dns", "plan", "--env", "dev", "--build-id", &b]);
+    let row = dns_plan
+        .stdout
+        .lines()
+        .find(|r| r.contains(&format!("backstage.b-{b}.dev.{ZONE}")))
+        .unwrap_or_else(|| panic!("{}", dns_plan.stdout));
+    assert!(row.contains("unchanged"), "{row}");
+    let dns_list = l.p.ok(&["dns", "list", "--env", "dev", "--build-id", &b]);
+    assert!(
+        dns_list
+            .stdout
+            .lines()
+            .any(|r| r.contains(&format!("backstage.b-{b}.dev.{ZONE}"))
+                && r.contains(&format!("goldenpath-dev-{b}"))),
+        "{}",
+        dns_list.stdout
+    );
+
     // 4. Propagation holds, and the hostname resolves from the zone.
     l.p.ok(&["verify", "propagation", "--env", "dev", "--build-id", &b]);
     let host = format!("backstage.b-{b}.dev.{ZONE}");
@@ -413,7 +432,7 @@ fn the_v1_story_on_one_machine() {
 
     // SIGKILL during a build's deploy, at a few points, then --resume:
     // the same end state as an uninterrupted build.
-    for (i, delay_ms) in [150u64, 600, 1200].into_iter().enumerate() {
+    for (i, delay_ms) in [0u64, 400, 900].into_iter().enumerate() {
         let bk = format!("{}-{:02}", &b[..8], 60 + i);
         let mut child = {
             use std::os::unix::process::CommandExt;
@@ -424,6 +443,22 @@ fn the_v1_story_on_one_machine() {
                 .spawn()
                 .unwrap()
         };
+        // From the moment it holds the build's lease (it has reserved the
+        // id by then), let it run for the delay, then kill it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = l.p.run(&["lease", "list", "--output", "json"]);
+            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            let held = v["leases"].as_array().is_some_and(|ls| {
+                ls.iter()
+                    .any(|x| x["deployment"] == bk.as_str() && x["state"] == "held")
+            });
+            if held {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no lease for {bk}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::thread::sleep(Duration::from_millis(delay_ms));
         std::process::Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", child.id())])
