@@ -347,22 +347,14 @@ impl Engine<'_> {
                     continue;
                 };
                 let recorder = crate::recorder::RunRecorder {
-                    registry: self.registry,
-                    env,
-                    deployment: key.clone(),
                     build_id: build_id.clone(),
                     run_id: &run_id,
                     component: &component,
                     driver: "dns",
-                    actor: &self.actor,
                     commit: self.commit.as_deref(),
                     run_url: self.run_url.as_deref(),
                     flags: Some("dns apply"),
-                    events: self.events,
-                    cancel: self.cancel,
-                    open: Default::default(),
-                    overrides: &[],
-                    foundational: None,
+                    ..self.quiet_recorder(env, &key)
                 };
                 let phase = recorder.start_phase(&format!("records:{component}"), Some(&component));
                 match self.publish_records(spec, &contract, &records, &inputs, &recorder) {

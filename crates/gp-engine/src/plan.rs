@@ -205,25 +205,13 @@ impl Engine<'_> {
             DeploymentState::load(self.registry, env, "foundational")?
         };
         let recorder = crate::recorder::RunRecorder {
-            registry: self.registry,
-            env,
-            deployment: key.clone(),
             build_id: deployment
                 .build_id()
                 .map(|b| b.to_string())
                 .unwrap_or_default(),
             run_id: "plan",
-            component: "",
-            driver: "",
-            actor: &self.actor,
-            commit: None,
-            run_url: None,
-            flags: None,
-            events: self.events,
-            cancel: self.cancel,
-            open: Default::default(),
-            overrides: &[],
             foundational: Some(&fstate),
+            ..self.quiet_recorder(env, &key)
         };
         let mut items: Vec<PlanItem> = Vec::with_capacity(graph.nodes.len());
         for node in &graph.nodes {

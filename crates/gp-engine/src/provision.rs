@@ -103,22 +103,14 @@ impl Engine<'_> {
                 o.insert("journalled".into(), serde_json::json!(live));
             }
             let recorder = RunRecorder {
-                registry: self.registry,
-                env,
-                deployment: key.clone(),
-                build_id: String::new(),
                 run_id: &run_id,
                 component,
                 driver: &spec.driver.value,
-                actor: &self.actor,
                 commit: self.commit.as_deref(),
                 run_url: self.run_url.as_deref(),
                 flags: Some(label),
-                events: self.events,
-                cancel: self.cancel,
-                open: Default::default(),
-                overrides: &[],
                 foundational: Some(&fstate),
+                ..self.quiet_recorder(env, &key)
             };
             let ctx = ComponentCtx {
                 platform: self.platform,
@@ -169,22 +161,11 @@ impl Engine<'_> {
         let settings = spec.settings_node();
         let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
         let recorder = RunRecorder {
-            registry: self.registry,
-            env,
-            deployment: key.clone(),
-            build_id: String::new(),
             run_id: "inventory",
             component,
             driver: &spec.driver.value,
-            actor: &self.actor,
-            commit: None,
-            run_url: None,
-            flags: None,
-            events: self.events,
-            cancel: self.cancel,
-            open: Default::default(),
-            overrides: &[],
             foundational: Some(&fstate),
+            ..self.quiet_recorder(env, &key)
         };
         let ctx = ComponentCtx {
             platform: self.platform,
