@@ -70,8 +70,22 @@ pub fn ensure_repo(dir: &Path) -> Result<(), DriverError> {
 }
 
 /// Stages `paths` and commits them with `message` if anything changed.
-/// Returns whether a commit was made.
+/// Returns whether a commit was made. Call it holding [`lock`].
 pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverError> {
+    // Every goldenpath write to this repository happens under the
+    // directory's exclusive lock, so an `index.lock` seen here was left by
+    // a git that died with its goldenpath (SIGKILL mid-commit): remove it,
+    // or every later render would fail until someone deletes it by hand.
+    let stale = dir.join(".git/index.lock");
+    if stale.exists() {
+        tracing::warn!(
+            "removing {} left by an interrupted git commit",
+            stale.display()
+        );
+        fs::remove_file(&stale).map_err(|e| {
+            DriverError::permanent(format!("cannot remove the stale {}: {e}", stale.display()))
+        })?;
+    }
     let mut add = vec!["add", "-A", "--"];
     add.extend_from_slice(paths);
     add.push(".gitignore");

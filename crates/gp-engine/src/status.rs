@@ -262,10 +262,12 @@ impl Engine<'_> {
             status = "not deployed".into();
         }
         if status == "deploying" || status == "tearing-down" {
+            // A lease whose holder died on this machine (SIGKILL) is as
+            // good as gone: the next deploy takes it over.
             let held = self
                 .registry
                 .lease(env, key)?
-                .is_some_and(|l| l.state == "held");
+                .is_some_and(|l| l.state == "held" && !crate::lease::is_abandoned(&l.holder));
             if !held {
                 status = "interrupted".into();
             }

@@ -362,6 +362,23 @@ fn rendering_is_deterministic_and_a_second_render_makes_no_commit() {
 }
 
 #[test]
+fn a_git_lock_left_by_a_killed_commit_does_not_block_the_next_render() {
+    let (dir, p) = golden("gitops:\n  git: true\n");
+    render_all(dir.path(), &p, Deployment::Persistent);
+    let root = gitops_dir(&p);
+    let commits = gp_driver_gitops::git::commit_count(&root);
+    // What `git commit` leaves when it is killed mid-way.
+    std::fs::write(root.join(".git/index.lock"), "").unwrap();
+    render_all(
+        dir.path(),
+        &p,
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    );
+    assert!(gp_driver_gitops::git::commit_count(&root) > commits);
+    assert!(!root.join(".git/index.lock").exists());
+}
+
+#[test]
 fn teardown_removes_exactly_the_builds_folder() {
     let (dir, p) = golden("gitops:\n  git: true\n");
     let build = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
