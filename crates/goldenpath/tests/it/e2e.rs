@@ -136,8 +136,14 @@ impl Local {
         let mut out = Vec::new();
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let f = e.path().join("terraform.tfstate");
-            if let Ok(t) = std::fs::read_to_string(&f) {
-                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            // Terraform rewrites the file in place: a read mid-write is
+            // skipped (the kill-point poll reads it while it changes).
+            if let Ok(v) = std::fs::read_to_string(&f)
+                .map_err(|e| e.to_string())
+                .and_then(|t| {
+                    serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string())
+                })
+            {
                 out.push((
                     e.file_name().to_string_lossy().into_owned(),
                     v["resources"].as_array().map_or(0, |r| {
@@ -180,6 +186,16 @@ impl Local {
             .trim()
             .parse()
             .unwrap_or(0)
+    }
+
+    /// Whether `build`'s lease is held right now.
+    fn lease_held(&self, build: &str) -> bool {
+        let out = self.p.run(&["lease", "list", "--output", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        v["leases"].as_array().is_some_and(|ls| {
+            ls.iter()
+                .any(|x| x["deployment"] == build && x["state"] == "held")
+        })
     }
 
     /// Everything a live build holds, for comparing end states.
@@ -227,6 +243,18 @@ impl Local {
             "{:?}",
             self.roles()
         );
+    }
+}
+
+/// Polls `ready` until it holds, failing after a minute.
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -430,10 +458,12 @@ fn the_v1_story_on_one_machine() {
     l.assert_build_gone(&b2);
     assert_eq!(l.build_footprint(&b), footprint);
 
-    // SIGKILL during a build's deploy, at a few points, then --resume:
-    // the same end state as an uninterrupted build.
-    for (i, delay_ms) in [0u64, 400, 900].into_iter().enumerate() {
-        let bk = format!("{}-{:02}", &b[..8], 60 + i);
+    // SIGKILL during a build's deploy at three points — while Terraform
+    // runs the cluster, once the cluster's state holds it, once ArgoCD is
+    // rendered — then --resume: the same end state as an uninterrupted
+    // build.
+    for point in 0..3usize {
+        let bk = format!("{}-{:02}", &b[..8], 60 + point);
         let mut child = {
             use std::os::unix::process::CommandExt;
             l.p.cmd(&["deploy", "--env", "dev", "--build-id", &bk])
@@ -443,40 +473,37 @@ fn the_v1_story_on_one_machine() {
                 .spawn()
                 .unwrap()
         };
-        // From the moment it holds the build's lease (it has reserved the
-        // id by then), let it run for the delay, then kill it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let out = l.p.run(&["lease", "list", "--output", "json"]);
-            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-            let held = v["leases"].as_array().is_some_and(|ls| {
-                ls.iter()
-                    .any(|x| x["deployment"] == bk.as_str() && x["state"] == "held")
-            });
-            if held {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "no lease for {bk}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        wait_for(&format!("kill point {point} of {bk}"), || match point {
+            0 => l.lease_held(&bk),
+            1 => l
+                .tf_resources(&bk)
+                .iter()
+                .any(|(w, n)| w == "cluster" && *n > 0),
+            _ => l.gitops_build(&bk).join("argocd").is_dir(),
+        });
         std::process::Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", child.id())])
             .status()
             .unwrap();
         let _ = child.wait();
+        let status = l.p.ok(&["status", "--env", "dev", "--build-id", &bk]);
+        assert!(
+            status.stdout.contains(": interrupted"),
+            "kill point {point} lands mid-deploy:\n{}",
+            status.stdout
+        );
         let resumed =
             l.p.run(&["deploy", "--env", "dev", "--build-id", &bk, "--resume"]);
         assert_eq!(
             resumed.code,
             0,
-            "kill after {delay_ms} ms:\n{}",
+            "kill point {point}:\n{}",
             resumed.transcript()
         );
         let (files, tf, records) = l.build_footprint(&bk);
-        assert_eq!(files, footprint.0, "kill after {delay_ms} ms");
-        assert_eq!(tf, footprint.1, "kill after {delay_ms} ms");
-        assert_eq!(records, footprint.2, "kill after {delay_ms} ms");
+        assert_eq!(files, footprint.0, "kill point {point}");
+        assert_eq!(tf, footprint.1, "kill point {point}");
+        assert_eq!(records, footprint.2, "kill point {point}");
         l.p.ok(&["teardown", "--env", "dev", "--build-id", &bk]);
         l.assert_build_gone(&bk);
     }
