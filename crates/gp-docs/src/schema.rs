@@ -422,7 +422,7 @@ impl Schema {
                     message: format!(
                         "unknown field `{}`{}",
                         name(key),
-                        suggestion(key, self.properties.iter().map(|(p, _)| p.as_str()))
+                        suggestion(key, self.properties.iter().map(|(p, _)| p))
                     ),
                 }),
                 None => {}
@@ -431,33 +431,10 @@ impl Schema {
     }
 }
 
-fn suggestion<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> String {
-    let best = known
-        .map(|k| (strsim_distance(key, k), k))
-        .filter(|(d, _)| *d <= 2)
-        .min();
-    match best {
-        Some((_, k)) => format!(" (did you mean `{k}`?)"),
-        None => String::new(),
-    }
-}
-
-/// Levenshtein distance, small strings only.
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+fn suggestion<'a>(key: &str, known: impl Iterator<Item = &'a String>) -> String {
+    gp_core::spec::suggest(key, known)
+        .map(|hint| format!(" ({hint})"))
+        .unwrap_or_default()
 }
 
 fn fmt_num(n: f64) -> String {

@@ -15,7 +15,7 @@ use gp_core::request::LoadedRequest;
 use gp_core::{Deployment, Plane};
 use gp_registry::{RequestEvent, new_id, now_us};
 
-use super::when;
+use super::{shown, when};
 use crate::Context;
 use crate::exit::{CliError, Code, Reported};
 use crate::printer::table;
@@ -124,14 +124,6 @@ fn all_files(ctx: &Context) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn display(path: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
 fn record(
     ctx: &Context,
     r: &LoadedRequest,
@@ -154,10 +146,10 @@ fn record(
 /// Loads a request (schema errors exit 2 through the caller's `?`).
 fn load(ctx: &Context, arg: &str) -> anyhow::Result<LoadedRequest> {
     let path = locate(ctx, arg)?;
-    let shown = PathBuf::from(display(&path));
+    let relative = PathBuf::from(shown(&path));
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", shown.display())))?;
-    Ok(LoadedRequest::from_source(&shown, &text)?)
+        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", relative.display())))?;
+    Ok(LoadedRequest::from_source(&relative, &text)?)
 }
 
 /// The platform's rules; prints each breach.
@@ -250,7 +242,7 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
                 if refused.is_empty() {
                     ctx.printer.status(&format!(
                         "{} ({}) is valid{}",
-                        display(&r.path),
+                        shown(&r.path),
                         r.request.id.value,
                         if r.needs_approval() {
                             format!("; it needs an approval ({})", r.approval_reason())
@@ -262,7 +254,7 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
                     worst = Some(Code::Refused);
                 }
                 results.push(serde_json::json!({
-                    "request": r.request.id.value, "file": display(&r.path),
+                    "request": r.request.id.value, "file": shown(&r.path),
                     "valid": true, "refused": refused, "needsApproval": r.needs_approval(),
                 }));
             }
@@ -355,7 +347,7 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
         ctx.printer.data(&format!(
             "request {} ({})\n  environment  {}\n  instance     {}\n  database     {}\n  role         {}\n  secret       {}\n  action       {}\n  approval     {}{}",
             req.id.value,
-            display(&r.path),
+            shown(&r.path),
             req.environment.value,
             d.instance,
             req.database_name.value,

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use super::DeploymentArgs;
+use super::{DeploymentArgs, shown};
 use crate::Context;
 use crate::exit::{Code, Reported};
 
@@ -26,8 +26,6 @@ pub fn run(ctx: &Context, cmd: VerifyCommand) -> anyhow::Result<()> {
     let gitops = gp_driver_gitops::gitops_dir(platform);
     let state_dir = ctx.state_dir()?;
     let findings = gp_driver_gitops::propagation::verify(platform, &contract, &gitops, &state_dir);
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let shown = |p: &std::path::Path| p.strip_prefix(&cwd).unwrap_or(p).display().to_string();
     if ctx.printer.is_json() {
         let list: Vec<serde_json::Value> = findings
             .iter()
