@@ -103,6 +103,16 @@ impl RecordType {
         }
     }
 
+    /// The type written as `A`, `AAAA` or `CNAME` (anything else reads as
+    /// CNAME).
+    pub fn for_type_name(name: &str) -> RecordType {
+        match name {
+            "A" => RecordType::A,
+            "AAAA" => RecordType::Aaaa,
+            _ => RecordType::Cname,
+        }
+    }
+
     /// Lower-case, as ExternalDNS writes it into TXT names.
     pub fn lower(self) -> &'static str {
         match self {
@@ -385,6 +395,31 @@ impl<'p> Contract<'p> {
             Some(b) => format!("{}/{}/builds/{b}/{name}", self.prefix(), self.env),
             None => format!("{}/{}/{name}", self.prefix(), self.env),
         })
+    }
+
+    /// The prefix every secret of this deployment lives under:
+    /// `{prefix}/{env}/`, or `{prefix}/{env}/builds/{B}/` for a build.
+    pub fn secret_scope(&self) -> String {
+        match self.build_id() {
+            Some(b) => format!("{}/{}/builds/{b}/", self.prefix(), self.env),
+            None => format!("{}/{}/", self.prefix(), self.env),
+        }
+    }
+
+    /// Whether a secret path belongs to this deployment: under its
+    /// [`Self::secret_scope`], without `.` or `..` segments, and — for the
+    /// persistent deployment and the foundational plane — not under a
+    /// build's `builds/` folder.
+    pub fn owns_secret_path(&self, path: &str) -> bool {
+        let scope = self.secret_scope();
+        let Some(rest) = path.strip_prefix(&scope) else {
+            return false;
+        };
+        !rest.is_empty()
+            && rest
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+            && (self.build_id().is_some() || !rest.starts_with("builds/"))
     }
 
     /// Tags on everything this deployment creates.

@@ -19,6 +19,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod build_id;
+pub mod child_env;
 pub mod contract;
 pub mod diag;
 pub mod model;

@@ -543,6 +543,26 @@ pub fn from_node_with_placeholders<'a, T: Deserialize<'a>>(node: &'a Node) -> Re
     })
 }
 
+/// Whether `s` contains a `${component.output}` reference anywhere (as
+/// opposed to shell's `${VAR}`, which has no dot).
+pub fn mentions_reference(s: &str) -> bool {
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        rest = &rest[i + 2..];
+        if let Some(end) = rest.find('}') {
+            let inner = &rest[..end];
+            if inner.contains('.')
+                && inner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Whether `s` is exactly one `${...}` reference.
 pub fn is_reference(s: &str) -> bool {
     s.starts_with("${") && s.ends_with('}') && s[2..s.len() - 1].find(['{', '}']).is_none()

@@ -732,11 +732,10 @@ impl Driver for DnsDriver {
         })
     }
 
-    fn destroy(&self, _ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
+    fn destroy(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
         match r.kind.as_str() {
             "zone-file" => {
-                let file =
-                    PathBuf::from(r.data.get("file").and_then(|f| f.as_str()).unwrap_or(&r.id));
+                let file = self.own_zone_file(ctx, r)?;
                 zonefile::ZoneFile::new(&file, "", "", 300).remove()
             }
             "record" => {
@@ -744,7 +743,7 @@ impl Driver for DnsDriver {
                     // upsert-only never deletes; the orphan check will say so.
                     return Ok(());
                 }
-                let (backend, fqdn, rtype, txt_name, txt_value) = self.record_parts(r)?;
+                let (backend, fqdn, rtype, txt_name, txt_value) = self.record_parts(ctx, r)?;
                 let current = match backend.list() {
                     Ok(c) => c,
                     Err(e) if e.kind == gp_driver::ErrorKind::NotFound => return Ok(()),
@@ -774,15 +773,22 @@ impl Driver for DnsDriver {
                     });
                 backend.apply(&[Change::Delete { records, txt }])
             }
-            _ => Ok(()),
+            "zone" => Ok(()),
+            other => Err(DriverError::refused(format!(
+                "the journal names a `{other}` under `{}`, a kind the dns driver never creates; nothing was removed",
+                ctx.name()
+            ))),
         }
     }
 
-    fn exists(&self, _ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["zone-file", "zone", "record"]
+    }
+
+    fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
         match r.kind.as_str() {
             "zone-file" => {
-                let file =
-                    PathBuf::from(r.data.get("file").and_then(|f| f.as_str()).unwrap_or(&r.id));
+                let file = self.own_zone_file(ctx, r)?;
                 Ok(if file.exists() {
                     Existence::Exists
                 } else {
@@ -790,7 +796,7 @@ impl Driver for DnsDriver {
                 })
             }
             "record" => {
-                let (backend, fqdn, rtype, txt_name, txt_value) = self.record_parts(r)?;
+                let (backend, fqdn, rtype, txt_name, txt_value) = self.record_parts(ctx, r)?;
                 let current = match backend.list() {
                     Ok(c) => c,
                     Err(e) if e.kind == gp_driver::ErrorKind::NotFound => {
@@ -892,7 +898,7 @@ impl Driver for DnsDriver {
                 continue;
             }
             let group: Vec<&ResourceRef> = idx.iter().map(|&i| &resources[i]).collect();
-            let r = self.destroy_records(&group);
+            let r = self.destroy_records(ctx, &group);
             for i in idx {
                 results[i] = Some(r.clone());
             }
@@ -913,12 +919,12 @@ impl Driver for DnsDriver {
                 }
                 continue;
             }
-            let current =
-                self.record_parts(&resources[idx[0]])
-                    .and_then(|(b, ..)| match b.list() {
-                        Err(e) if e.kind == gp_driver::ErrorKind::NotFound => Ok(Vec::new()),
-                        other => other,
-                    });
+            let current = self
+                .record_parts(ctx, &resources[idx[0]])
+                .and_then(|(b, ..)| match b.list() {
+                    Err(e) if e.kind == gp_driver::ErrorKind::NotFound => Ok(Vec::new()),
+                    other => other,
+                });
             for i in idx {
                 let r = &resources[i];
                 results[i] = Some(current.clone().map(|zone| {
@@ -972,11 +978,18 @@ fn by_zone(resources: &[ResourceRef]) -> Vec<(String, Vec<usize>)> {
 
 impl DnsDriver {
     /// Deletes many records with one zone read and batched updates.
-    fn destroy_records(&self, resources: &[&ResourceRef]) -> Result<(), DriverError> {
+    fn destroy_records(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[&ResourceRef],
+    ) -> Result<(), DriverError> {
         let Some(first) = resources.first() else {
             return Ok(());
         };
-        let (backend, ..) = self.record_parts(first)?;
+        for r in resources {
+            self.record_parts(ctx, r)?;
+        }
+        let (backend, ..) = self.record_parts(ctx, first)?;
         let current = match backend.list() {
             Ok(c) => c,
             Err(e) if e.kind == gp_driver::ErrorKind::NotFound => return Ok(()),
@@ -1023,14 +1036,26 @@ impl DnsDriver {
         backend.apply(&changes)
     }
 
-    fn record_parts(&self, r: &ResourceRef) -> Result<RecordParts, DriverError> {
-        let zone: Outputs = r
-            .data
-            .get("zone")
-            .and_then(|z| serde_json::from_value(z.clone()).ok())
-            .ok_or_else(|| {
-                DriverError::permanent(format!("the journal entry for {r} lacks its zone"))
-            })?;
+    /// The zone and record a journalled record stands for. The zone — which
+    /// backend, server, file and key — is the zone component's as the
+    /// spec makes it now (from the component's inputs), never the copy in
+    /// the journal row; the record must carry this deployment's ownership
+    /// and, in a build, lie under the build's suffix. Anything else is
+    /// refused before a change is sent.
+    fn record_parts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Result<RecordParts, DriverError> {
+        let refuse = |why: &str| {
+            DriverError::refused(format!(
+                "the journal names {r} under `{}`, which {why}; nothing was sent",
+                ctx.name()
+            ))
+        };
+        if r.kind != "record" {
+            return Err(refuse("is not a record"));
+        }
         let s = |k: &str| {
             r.data
                 .get(k)
@@ -1038,12 +1063,76 @@ impl DnsDriver {
                 .unwrap_or_default()
                 .to_string()
         };
+        let apex = r
+            .data
+            .get("zone")
+            .and_then(|z| z.get("zone"))
+            .and_then(|z| z.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let zone = ctx
+            .inputs
+            .values()
+            .map(|o| &o.values)
+            .find(|v| {
+                v.get("backend").is_some() && v.get("zone").and_then(|z| z.as_str()) == Some(&apex)
+            })
+            .cloned()
+            .ok_or_else(|| {
+                DriverError::permanent(format!(
+                    "the zone {apex} of {r} is not among the deployed inputs of `{}`",
+                    ctx.name()
+                ))
+                .with_hint("deploy the zone's component (the foundational plane) first")
+            })?;
+        let fqdn = s("fqdn");
+        if !gp_core::names::is_under(&fqdn, &apex) {
+            return Err(refuse("lies outside its zone"));
+        }
+        if ctx.contract.build_id().is_some()
+            && ctx
+                .contract
+                .check_host(&fqdn, gp_core::RecordType::for_type_name(&s("type")))
+                .is_err()
+        {
+            return Err(refuse("lies outside the build's own suffix"));
+        }
+        let owner = model::parse_ownership(&s("txtValue"))
+            .map(|o| o.owner)
+            .unwrap_or_default();
+        if owner != ctx.contract.dns_owner_id() {
+            return Err(refuse("is not owned by this deployment"));
+        }
         Ok((
             self.backend(&zone)?,
-            s("fqdn"),
+            fqdn,
             s("type"),
             s("txtName"),
             s("txtValue"),
         ))
+    }
+
+    /// The zone file a journalled `zone-file` stands for: the one the
+    /// component's settings name now.
+    fn own_zone_file(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Result<PathBuf, DriverError> {
+        let settings: ZoneSettings = gp_driver::settings_at_apply(ctx)?;
+        let outputs = self.zone_outputs(ctx, &settings);
+        let file = outputs
+            .get("file")
+            .and_then(|f| f.as_str())
+            .unwrap_or_default()
+            .to_string();
+        if file.is_empty() || r.id != file {
+            return Err(DriverError::refused(format!(
+                "the journal names zone file `{}` under `{}`, but its zone file is `{file}`; nothing was removed",
+                r.id,
+                ctx.name()
+            )));
+        }
+        Ok(PathBuf::from(file))
     }
 }

@@ -26,16 +26,25 @@ pub fn lock(dir: &Path) -> Result<Locked, DriverError> {
     Ok(Locked { _file: file })
 }
 
+/// Environment prefixes git gets beside the base set: its own identity and
+/// SSH settings, never goldenpath's keys.
+pub const GIT_INHERIT: &[&str] = &[
+    "GIT_AUTHOR_*",
+    "GIT_COMMITTER_*",
+    "GIT_SSH*",
+    "SSH_AUTH_SOCK",
+];
+
 fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, DriverError> {
-    Command::new("git")
-        .arg("-C")
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
         .arg(dir)
         .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| {
-            DriverError::configuration(format!("cannot run git: {e}")).with_hint("install git")
-        })
+        .env("GIT_TERMINAL_PROMPT", "0");
+    gp_core::child_env::scrub(&mut cmd, GIT_INHERIT);
+    cmd.output().map_err(|e| {
+        DriverError::configuration(format!("cannot run git: {e}")).with_hint("install git")
+    })
 }
 
 fn ok(out: std::process::Output, what: &str) -> Result<String, DriverError> {
@@ -86,10 +95,25 @@ pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverE
             DriverError::permanent(format!("cannot remove the stale {}: {e}", stale.display()))
         })?;
     }
+    // `git add` of a path that is gone and untracked fails; a removal that
+    // an interrupted run already made on disk is staged with `rm --cached`.
     let mut add = vec!["add", "-A", "--"];
-    add.extend_from_slice(paths);
-    add.push(".gitignore");
-    ok(git(dir, &add)?, "add")?;
+    for p in paths.iter().copied().chain([".gitignore"]) {
+        if dir.join(p).exists() {
+            add.push(p);
+        } else {
+            ok(
+                git(
+                    dir,
+                    &["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", p],
+                )?,
+                "rm",
+            )?;
+        }
+    }
+    if add.len() > 3 {
+        ok(git(dir, &add)?, "add")?;
+    }
     let staged = git(dir, &["diff", "--cached", "--quiet"])?;
     if staged.status.success() {
         return Ok(false);

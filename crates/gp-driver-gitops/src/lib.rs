@@ -183,7 +183,6 @@ impl Driver for GitopsDriver {
         let (root, component) = self.render(ctx)?;
         let deployment_dir = render::deployment_dir(ctx.contract);
         let component_dir = format!("{deployment_dir}/{}", ctx.name());
-        let data = serde_json::json!({"dir": dir, "git": git});
         let _lock = git::lock(&dir)?;
         if git {
             git::ensure_repo(&dir)?;
@@ -192,7 +191,7 @@ impl Driver for GitopsDriver {
         if !dir.join(&deployment_dir).join("root.yaml").exists() {
             let id = ctx.recorder.before(
                 Action::Create,
-                &ResourceRef::new("gitops-root", &deployment_dir).with_data(data.clone()),
+                &ResourceRef::new("gitops-root", &deployment_dir),
             )?;
             git::write_tree(&dir, &root, None)?;
             ctx.recorder.after(&id, None)?;
@@ -207,10 +206,9 @@ impl Driver for GitopsDriver {
                 Intent::Adopt => Action::Adopt,
                 Intent::Update => Action::Update,
             };
-            let id = ctx.recorder.before(
-                action,
-                &ResourceRef::new("gitops-app", &component_dir).with_data(data),
-            )?;
+            let id = ctx
+                .recorder
+                .before(action, &ResourceRef::new("gitops-app", &component_dir))?;
             git::write_tree(&dir, &component, exists.then_some(component_dir.as_str()))?;
             ctx.recorder.after(&id, None)?;
             if action == Action::Create {
@@ -284,50 +282,65 @@ impl Driver for GitopsDriver {
     }
 
     fn destroy(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
-        if r.kind != "gitops-root" && r.kind != "gitops-app" {
-            return Ok(());
-        }
-        let dir = r
-            .data
-            .get("dir")
-            .and_then(|d| d.as_str())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| gitops_dir(ctx.platform));
-        let git = r.data.get("git").and_then(|g| g.as_bool()).unwrap_or(false);
+        let target = owned_path(ctx, r)?;
+        let dir = gitops_dir(ctx.platform);
         let _lock = git::lock(&dir)?;
-        let target = dir.join(&r.id);
-        if target.exists() {
-            std::fs::remove_dir_all(&target).map_err(|e| {
-                DriverError::permanent(format!("cannot remove {}: {e}", target.display()))
+        let path = dir.join(&target);
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| {
+                DriverError::permanent(format!("cannot remove {}: {e}", path.display()))
             })?;
         }
-        if git && dir.join(".git").exists() {
+        // Removing what is already gone is success; the commit records the
+        // removal whether this run or an interrupted one deleted the files.
+        if ctx.platform.spec.gitops.git && dir.join(".git").exists() {
             let what = if r.kind == "gitops-root" {
                 "the deployment".to_string()
             } else {
-                r.id.rsplit('/').next().unwrap_or_default().to_string()
+                ctx.name().to_string()
             };
-            git::commit(&dir, &[&r.id], &Self::message(ctx, "remove", &what))?;
+            git::commit(&dir, &[&target], &Self::message(ctx, "remove", &what))?;
         }
         Ok(())
     }
 
     fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
-        if r.kind != "gitops-root" && r.kind != "gitops-app" {
-            return Ok(Existence::Unknown);
-        }
-        let dir = r
-            .data
-            .get("dir")
-            .and_then(|d| d.as_str())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| gitops_dir(ctx.platform));
-        Ok(if dir.join(&r.id).exists() {
+        let target = owned_path(ctx, r)?;
+        Ok(if gitops_dir(ctx.platform).join(target).exists() {
             Existence::Exists
         } else {
             Existence::Gone
         })
     }
+
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["gitops-root", "gitops-app"]
+    }
+}
+
+/// The folder a journalled gitops resource stands for, derived from the
+/// contract (never taken from the journal): the deployment's folder, or the
+/// component's folder in it. A journalled id naming anything else is
+/// refused, so a forged row cannot point teardown at another directory.
+fn owned_path(ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<String, DriverError> {
+    let deployment_dir = render::deployment_dir(ctx.contract);
+    let expected = match r.kind.as_str() {
+        "gitops-root" => deployment_dir,
+        "gitops-app" => format!("{deployment_dir}/{}", ctx.name()),
+        other => {
+            return Err(DriverError::refused(format!(
+                "the journal names a `{other}` under `{}`, a kind the gitops driver never creates; nothing was removed",
+                ctx.name()
+            )));
+        }
+    };
+    if r.id != expected {
+        return Err(DriverError::refused(format!(
+            "the journal names {r} under `{}`, but this deployment's folder is `{expected}`; nothing was removed",
+            ctx.name()
+        )));
+    }
+    Ok(expected)
 }
 
 fn outputs(ctx: &ComponentCtx<'_>) -> ComponentOutputs {

@@ -159,20 +159,6 @@ struct Instance {
     admin_env: Option<String>,
 }
 
-impl Instance {
-    /// Non-secret facts a journalled role/database needs for teardown.
-    fn data(&self) -> serde_json::Value {
-        serde_json::json!({
-            "host": self.admin.host,
-            "port": self.admin.port,
-            "adminUser": self.admin.user,
-            "adminSecret": self.admin_secret,
-            "adminPasswordEnv": self.admin_env,
-            "dataDir": self.data_dir,
-        })
-    }
-}
-
 /// One database to provision.
 #[derive(Clone, Debug)]
 pub struct DatabaseSpec {
@@ -199,9 +185,13 @@ pub struct InstanceConnection<'a> {
     pub host: &'a str,
     /// The port apps connect to.
     pub port: u16,
-    /// Non-secret facts journalled with each role and database, so teardown
-    /// can find the instance again.
-    pub data: &'a serde_json::Value,
+}
+
+/// Where a managed instance lives: `{state}/postgres/{env}-{component}`.
+fn managed_dir(ctx: &ComponentCtx<'_>, component: &str) -> PathBuf {
+    ctx.state_dir
+        .join("postgres")
+        .join(format!("{}-{component}", ctx.contract.env()))
 }
 
 /// The driver.
@@ -213,12 +203,6 @@ impl PostgresDriver {
     /// A driver keeping credentials in `store`.
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
         Self { store }
-    }
-
-    fn managed_dir(ctx: &ComponentCtx<'_>) -> PathBuf {
-        ctx.state_dir
-            .join("postgres")
-            .join(format!("{}-{}", ctx.contract.env(), ctx.name()))
     }
 
     fn password_from(&self, path: &str) -> Result<Option<Secret>, DriverError> {
@@ -246,52 +230,46 @@ impl PostgresDriver {
         start: bool,
     ) -> Result<Option<Instance>, DriverError> {
         if let Some(name) = &s.instance {
-            let Some(input) = ctx.inputs.get(&name.value) else {
+            // The instance is found from its own spec, never from the
+            // outputs it published: an output is data, not a pointer to a
+            // data directory, a server or an environment variable.
+            let Some(spec) = ctx
+                .platform
+                .component(&name.value)
+                .filter(|c| c.driver.value == "postgres")
+            else {
                 return Err(DriverError::configuration(format!(
-                    "the instance `{}` has not published its outputs; deploy it first",
+                    "`{}` is not a postgres component of the spec",
                     name.value
                 )));
             };
-            let get = |k: &str| {
-                input.values.get(k).and_then(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .or_else(|| v.as_u64().map(|n| n.to_string()))
-                })
-            };
-            let host = get("host").unwrap_or_default();
-            let port: u16 = get("port").and_then(|p| p.parse().ok()).unwrap_or(5432);
-            let admin_secret = get("adminSecret").filter(|s| !s.is_empty());
-            let data_dir = get("dataDir").filter(|d| !d.is_empty()).map(PathBuf::from);
-            if let Some(dir) = &data_dir {
-                ensure_running(dir, Some(port), start)?;
-            }
-            let admin_env = get("adminPasswordEnv").filter(|s| !s.is_empty());
-            let password = match (&admin_secret, &admin_env) {
-                (Some(p), _) => self.password_from(p)?,
-                (None, Some(var)) => std::env::var(var).ok().map(Secret::new),
-                (None, None) => None,
-            }
-            .ok_or_else(|| {
-                DriverError::configuration(format!(
-                    "the admin password of `{}` is not available",
+            let own: PostgresSettings =
+                gp_driver::typed_settings(ctx.platform, &spec.settings_node(), false).map_err(
+                    |d| {
+                        DriverError::configuration(format!("invalid settings for `{}`", name.value))
+                            .with_diagnostics(d)
+                    },
+                )?;
+            if own.instance.is_some() {
+                return Err(DriverError::configuration(format!(
+                    "`{}` names another component's instance; name the instance itself",
                     name.value
-                ))
-            })?;
-            return Ok(Some(Instance {
-                admin: Endpoint {
-                    host: host.clone(),
-                    port,
-                    user: get("adminUser").unwrap_or_else(|| MANAGED_ADMIN.into()),
-                    password,
-                },
-                app_host: host,
-                app_port: port,
-                data_dir,
-                admin_secret,
-                admin_env,
-            }));
+                )));
+            }
+            return self.instance_from(ctx, &name.value, &own, start);
         }
+        self.instance_from(ctx, ctx.name(), s, start)
+    }
+
+    /// The instance a component's own settings describe: an existing
+    /// server, or the managed one under the state directory.
+    fn instance_from(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        component: &str,
+        s: &PostgresSettings,
+        start: bool,
+    ) -> Result<Option<Instance>, DriverError> {
         if let Some(server) = &s.server {
             let url = parse_url(&server.url.value).ok_or_else(|| {
                 DriverError::configuration(format!("invalid server url `{}`", server.url.value))
@@ -332,7 +310,7 @@ impl PostgresDriver {
             }));
         }
         // Managed.
-        let dir = Self::managed_dir(ctx);
+        let dir = managed_dir(ctx, component);
         let data_dir = dir.join("data");
         let local = server::LocalServer::new(&data_dir).map_err(server_error)?;
         if !local.is_initialised() {
@@ -340,7 +318,7 @@ impl PostgresDriver {
         }
         let preferred = s.managed.as_ref().and_then(|m| m.port);
         let port = ensure_running(&data_dir, preferred, start)?;
-        let admin_secret = ctx.contract.component_secret_path(ctx.name(), "admin");
+        let admin_secret = ctx.contract.component_secret_path(component, "admin");
         let password = self.password_from(&admin_secret)?.ok_or_else(|| {
             DriverError::configuration(format!(
                 "the managed instance's admin secret {admin_secret} is missing"
@@ -406,12 +384,11 @@ impl PostgresDriver {
     ) -> Result<Outputs, DriverError> {
         let admin = &mut on.admin;
         let endpoint = (on.host, on.port);
-        let instance_data = on.data;
         sql::check_database(&db.database).map_err(|e| DriverError::configuration(e.to_string()))?;
         sql::check_role(&db.role).map_err(|e| DriverError::configuration(e.to_string()))?;
         let (app_host, app_port) = endpoint;
-        let role_ref = ResourceRef::new("role", &db.role).with_data(instance_data.clone());
-        let db_ref = ResourceRef::new("database", &db.database).with_data(instance_data.clone());
+        let role_ref = ResourceRef::new("role", &db.role);
+        let db_ref = ResourceRef::new("database", &db.database);
         let secret_ref = ResourceRef::new("secret", &db.secret_path);
         let existing_secret = self.store.get(&db.secret_path)?;
         let secret_password = existing_secret
@@ -849,12 +826,10 @@ impl Driver for PostgresDriver {
         let inst = self
             .instance(ctx, &s, true)?
             .ok_or_else(|| DriverError::permanent("the managed instance did not come up"))?;
-        let data = inst.data();
         let mut on = InstanceConnection {
             admin: sql::connect(&inst.admin, "postgres")?,
             host: &inst.app_host,
             port: inst.app_port,
-            data: &data,
         };
         let mut outputs = instance_outputs(&inst);
         for db in self.databases(ctx, &s)? {
@@ -923,12 +898,10 @@ impl Driver for PostgresDriver {
             tags,
         };
         let known = journalled("role", &db.role);
-        let data = inst.data();
         let mut on = InstanceConnection {
             admin: sql::connect(&inst.admin, "postgres")?,
             host: &inst.app_host,
             port: inst.app_port,
-            data: &data,
         };
         let mut counts = Counts::default();
         let out = self.ensure_database(ctx, &mut on, &db, known, &mut counts)?;
@@ -966,18 +939,12 @@ impl Driver for PostgresDriver {
     }
 
     fn destroy(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
-        match r.kind.as_str() {
-            "secret" => {
+        match self.owned(ctx, r)? {
+            Owned::Secret => {
                 self.store.delete(&r.id)?;
                 Ok(())
             }
-            "server" => {
-                let data_dir = r
-                    .data
-                    .get("dataDir")
-                    .and_then(|d| d.as_str())
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| Self::managed_dir(ctx).join("data"));
+            Owned::Server(data_dir) => {
                 let local = server::LocalServer::new(&data_dir).map_err(server_error)?;
                 local.stop().map_err(server_error)?;
                 if let Some(dir) = data_dir.parent()
@@ -989,8 +956,8 @@ impl Driver for PostgresDriver {
                 }
                 Ok(())
             }
-            "role" | "database" => {
-                let Some(mut admin) = self.admin_from(&r.data)? else {
+            Owned::Role | Owned::Database => {
+                let Some(mut admin) = self.admin_for_teardown(ctx)? else {
                     return Ok(());
                 };
                 if r.kind == "database" {
@@ -999,24 +966,15 @@ impl Driver for PostgresDriver {
                     sql::drop_role(&mut admin, &r.id)
                 }
             }
-            _ => Ok(()),
         }
     }
 
     fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
-        let found = match r.kind.as_str() {
-            "secret" => self.store.get(&r.id)?.is_some(),
-            "server" => {
-                let data_dir = r
-                    .data
-                    .get("dataDir")
-                    .and_then(|d| d.as_str())
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| Self::managed_dir(ctx).join("data"));
-                data_dir.join("PG_VERSION").exists()
-            }
-            "role" | "database" => {
-                let Some(mut admin) = self.admin_from(&r.data)? else {
+        let found = match self.owned(ctx, r)? {
+            Owned::Secret => self.store.get(&r.id)?.is_some(),
+            Owned::Server(data_dir) => data_dir.join("PG_VERSION").exists(),
+            Owned::Role | Owned::Database => {
+                let Some(mut admin) = self.admin_for_teardown(ctx)? else {
                     return Ok(Existence::Gone);
                 };
                 if r.kind == "role" {
@@ -1025,13 +983,120 @@ impl Driver for PostgresDriver {
                     sql::database(&mut admin, &r.id)?.is_some()
                 }
             }
-            _ => return Ok(Existence::Unknown),
         };
         Ok(if found {
             Existence::Exists
         } else {
             Existence::Gone
         })
+    }
+
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["secret", "server", "role", "database"]
+    }
+}
+
+/// What a journalled resource is, once checked to be this deployment's.
+enum Owned {
+    Secret,
+    Server(PathBuf),
+    Role,
+    Database,
+}
+
+impl PostgresDriver {
+    /// Checks that a journalled resource is one this component in this
+    /// deployment may own, before anything touches it: a secret under the
+    /// deployment's own paths, the component's own managed data directory,
+    /// a role or database that is neither the admin, nor reserved, nor
+    /// (in a build) outside the build's own names.
+    fn owned(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Owned, DriverError> {
+        let refuse = |why: String| {
+            DriverError::refused(format!(
+                "the journal names {r} under `{}`, which {why}; nothing was touched",
+                ctx.name()
+            ))
+        };
+        if ctx.platform.component(ctx.name()).is_none() {
+            return Err(DriverError::permanent(format!(
+                "`{}` is no longer in the spec, so the instance holding {r} is unknown",
+                ctx.name()
+            ))
+            .with_hint("put the component back into the spec to tear it down, then remove it"));
+        }
+        match r.kind.as_str() {
+            "secret" => {
+                if ctx.contract.owns_secret_path(&r.id) {
+                    Ok(Owned::Secret)
+                } else {
+                    Err(refuse(format!(
+                        "lies outside this deployment's secrets ({}...)",
+                        ctx.contract.secret_scope()
+                    )))
+                }
+            }
+            "server" => {
+                let data_dir = managed_dir(ctx, ctx.name()).join("data");
+                if r.id == data_dir.display().to_string() {
+                    Ok(Owned::Server(data_dir))
+                } else {
+                    Err(refuse(format!(
+                        "is not its managed data directory {}",
+                        data_dir.display()
+                    )))
+                }
+            }
+            "role" | "database" => {
+                let name = r.id.as_str();
+                let valid = if r.kind == "role" {
+                    sql::check_role(name).is_ok()
+                } else {
+                    sql::check_database(name).is_ok()
+                };
+                if !valid || name == MANAGED_ADMIN {
+                    return Err(refuse(
+                        "is reserved or not a name goldenpath creates".into(),
+                    ));
+                }
+                if let Some(b) = ctx.contract.build_id() {
+                    let suffix = format!("_b{}", b.to_string().replace('-', ""));
+                    if !name.ends_with(&suffix) {
+                        return Err(refuse(format!(
+                            "is not a per-build name of build {b} (`..{suffix}`)"
+                        )));
+                    }
+                }
+                Ok(if r.kind == "role" {
+                    Owned::Role
+                } else {
+                    Owned::Database
+                })
+            }
+            other => Err(refuse(format!(
+                "is a `{other}`, a kind the postgres driver never creates"
+            ))),
+        }
+    }
+
+    /// An admin connection to the component's instance, from the spec;
+    /// `None` when a managed instance no longer exists (its databases went
+    /// with it).
+    fn admin_for_teardown(
+        &self,
+        ctx: &ComponentCtx<'_>,
+    ) -> Result<Option<postgres::Client>, DriverError> {
+        let s: PostgresSettings = settings_at_apply(ctx)?;
+        let Some(inst) = self.instance(ctx, &s, true)? else {
+            return Ok(None);
+        };
+        if let Some(admin_env) = &inst.admin_env
+            && admin_env.starts_with(gp_core::child_env::PRIVATE_PREFIX)
+        {
+            return Err(DriverError::configuration(format!(
+                "the admin password may not come from {admin_env}, one of goldenpath's own variables"
+            )));
+        }
+        sql::connect(&inst.admin, "postgres").map(Some)
     }
 }
 
@@ -1073,7 +1138,7 @@ impl PostgresDriver {
         s: &PostgresSettings,
         counts: &mut Counts,
     ) -> Result<(), DriverError> {
-        let dir = Self::managed_dir(ctx);
+        let dir = managed_dir(ctx, ctx.name());
         let data_dir = dir.join("data");
         let local = server::LocalServer::new(&data_dir).map_err(server_error)?;
         if local.is_initialised() {
@@ -1098,8 +1163,7 @@ impl PostgresDriver {
                 pw
             }
         };
-        let server_ref = ResourceRef::new("server", data_dir.display().to_string())
-            .with_data(serde_json::json!({"dataDir": data_dir}));
+        let server_ref = ResourceRef::new("server", data_dir.display().to_string());
         let id = ctx.recorder.before(Action::Create, &server_ref)?;
         let phase = ctx.recorder.phase_start("postgres-initdb");
         if dir.exists() {
@@ -1129,48 +1193,6 @@ impl PostgresDriver {
                 Err(e)
             }
         }
-    }
-
-    /// An admin connection from journalled instance data; `None` when a
-    /// managed instance no longer exists (its databases went with it).
-    fn admin_from(
-        &self,
-        data: &serde_json::Value,
-    ) -> Result<Option<postgres::Client>, DriverError> {
-        let get = |k: &str| {
-            data.get(k).and_then(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .or_else(|| v.as_u64().map(|n| n.to_string()))
-            })
-        };
-        let port: u16 = get("port").and_then(|p| p.parse().ok()).unwrap_or(5432);
-        let mut port = port;
-        if let Some(dir) = get("dataDir").filter(|d| !d.is_empty()) {
-            let dir = PathBuf::from(dir);
-            if !dir.join("PG_VERSION").exists() {
-                return Ok(None);
-            }
-            port = ensure_running(&dir, Some(port), true)?;
-        }
-        let password = match (
-            get("adminSecret").filter(|s| !s.is_empty()),
-            get("adminPasswordEnv").filter(|s| !s.is_empty()),
-        ) {
-            (Some(path), _) => self.password_from(&path)?,
-            (None, Some(var)) => std::env::var(var).ok().map(Secret::new),
-            (None, None) => None,
-        }
-        .ok_or_else(|| {
-            DriverError::configuration("the admin password of the instance is not available")
-        })?;
-        let e = Endpoint {
-            host: get("host").unwrap_or_else(|| "127.0.0.1".into()),
-            port,
-            user: get("adminUser").unwrap_or_else(|| MANAGED_ADMIN.into()),
-            password,
-        };
-        sql::connect(&e, "postgres").map(Some)
     }
 }
 

@@ -105,6 +105,22 @@ pub struct SecretsSettings {
     pub secrets: Vec<SecretSpec>,
 }
 
+/// The longest generated value.
+pub const MAX_GENERATED_LEN: usize = 4096;
+
+/// A journalled secret must be one of this deployment's own paths; a row
+/// naming any other secret is refused and nothing is deleted.
+fn check_owned(ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
+    if r.kind == "secret" && ctx.contract.owns_secret_path(&r.id) {
+        return Ok(());
+    }
+    Err(DriverError::refused(format!(
+        "the journal names {r} under `{}`, which is not one of this deployment's secrets ({}...); nothing was deleted",
+        ctx.name(),
+        ctx.contract.secret_scope()
+    )))
+}
+
 /// The `secrets` driver.
 pub struct SecretsDriver {
     store: Arc<dyn SecretStore>,
@@ -158,12 +174,12 @@ impl Driver for SecretsDriver {
                 ));
             }
             if let Some(l) = &spec.length
-                && l.value < 32
+                && !(32..=MAX_GENERATED_LEN).contains(&l.value)
             {
-                problems.push(
-                    ctx.platform
-                        .diagnostic(l.start, "generated values must be at least 32 characters"),
-                );
+                problems.push(ctx.platform.diagnostic(
+                    l.start,
+                    format!("generated values are 32 to {MAX_GENERATED_LEN} characters long"),
+                ));
             }
         }
         if !problems.is_empty() {
@@ -280,21 +296,22 @@ impl Driver for SecretsDriver {
         Ok(Applied { outputs, counts })
     }
 
-    fn destroy(&self, _ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError> {
-        if resource.kind == "secret" {
-            self.store.delete(&resource.id)?;
-        }
+    fn destroy(&self, ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError> {
+        check_owned(ctx, resource)?;
+        self.store.delete(&resource.id)?;
         Ok(())
+    }
+
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["secret"]
     }
 
     fn exists(
         &self,
-        _ctx: &ComponentCtx<'_>,
+        ctx: &ComponentCtx<'_>,
         resource: &ResourceRef,
     ) -> Result<Existence, DriverError> {
-        if resource.kind != "secret" {
-            return Ok(Existence::Unknown);
-        }
+        check_owned(ctx, resource)?;
         Ok(if self.store.get(&resource.id)?.is_some() {
             Existence::Exists
         } else {

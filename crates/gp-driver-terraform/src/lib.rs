@@ -445,10 +445,14 @@ fn declares_backend(root: &Path) -> bool {
         .any(|t| t.contains("backend \"") || t.contains("\"backend\""))
 }
 
-/// How to run terraform for one component in one deployment; also what is
-/// journalled so teardown can run it again after the spec changed.
-#[derive(Clone, Debug, serde::Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// What a Terraform child inherits beside the base environment: its own
+/// settings (`TF_*`) and the AWS credential chain and endpoints (`AWS_*`)
+/// its S3 backend and providers read. Never goldenpath's keys.
+pub const TERRAFORM_INHERIT: &[&str] = &["TF_*", "AWS_*"];
+
+/// How to run terraform for one component in one deployment, derived from
+/// the spec and the contract every time (never read back from the journal).
+#[derive(Clone, Debug)]
 struct Invocation {
     root: PathBuf,
     binary: PathBuf,
@@ -550,6 +554,7 @@ impl TerraformDriver {
             DriverError::permanent(format!("cannot create {}: {e}", inv.work.display()))
         })?;
         let log = ctx.log_file(step);
+        let children = ctx.children_dir();
         let finished = process::run(
             self.command(inv, args),
             RunOptions {
@@ -557,6 +562,8 @@ impl TerraformDriver {
                 log_file: Some(log.clone()),
                 recorder: Some(ctx.recorder),
                 prefix: format!("{} {step}", ctx.name()),
+                inherit: TERRAFORM_INHERIT,
+                track: Some(&children),
             },
         )?;
         self.process_ns
@@ -986,13 +993,43 @@ impl TerraformDriver {
             Some(w) => format!("{} workspace {w}", inv.key),
             None => inv.key.clone(),
         };
-        ResourceRef::new("state", id).with_data(serde_json::to_value(inv).unwrap_or_default())
+        ResourceRef::new("state", id)
     }
 
-    fn from_resource(r: &ResourceRef) -> Result<Invocation, DriverError> {
-        serde_json::from_value(r.data.clone()).map_err(|e| {
-            DriverError::permanent(format!("the journal entry for {r} is unreadable: {e}"))
-        })
+    /// The invocation that owns a journalled state, derived from the spec
+    /// and the contract (a journal row never says which binary, root or
+    /// backend to use). A row naming another state is refused.
+    fn invocation_for(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Result<(TerraformSettings, Invocation), DriverError> {
+        if r.kind != "state" {
+            return Err(DriverError::refused(format!(
+                "the journal names a `{}` under `{}`, a kind the terraform driver never creates; nothing was run",
+                r.kind,
+                ctx.name()
+            )));
+        }
+        if ctx.platform.component(ctx.name()).is_none() {
+            return Err(DriverError::permanent(format!(
+                "`{}` is no longer in the spec, so its Terraform root and binary are unknown",
+                ctx.name()
+            ))
+            .with_hint("put the component back into the spec to tear it down, then remove it"));
+        }
+        let s: TerraformSettings = settings_at_apply(ctx)?;
+        let inv = self.invocation(ctx, &s)?;
+        let own = Self::state_resource(&inv);
+        if own.id != r.id {
+            return Err(DriverError::refused(format!(
+                "the journal names state `{}` under `{}`, but this deployment's state is `{}`; nothing was run",
+                r.id,
+                ctx.name(),
+                own.id
+            )));
+        }
+        Ok((s, inv))
     }
 
     /// `terraform force-unlock` of a component's state in a deployment.
@@ -1180,11 +1217,8 @@ impl Driver for TerraformDriver {
     }
 
     fn destroy(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
-        if r.kind != "state" {
-            return Ok(());
-        }
-        let inv = Self::from_resource(r)?;
-        let s: Option<TerraformSettings> = gp_core::yaml::from_node(ctx.settings).ok();
+        let (s, inv) = self.invocation_for(ctx, r)?;
+        let s = Some(s);
         if let Some(false) = Self::local_state_exists(&inv) {
             return Ok(());
         }
@@ -1233,11 +1267,12 @@ impl Driver for TerraformDriver {
         self.force_unlock(ctx, lock_id)
     }
 
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["state"]
+    }
+
     fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
-        if r.kind != "state" {
-            return Ok(Existence::Unknown);
-        }
-        let inv = Self::from_resource(r)?;
+        let (_, inv) = self.invocation_for(ctx, r)?;
         if let Some(false) = Self::local_state_exists(&inv) {
             return Ok(Existence::Gone);
         }

@@ -14,6 +14,16 @@
 //!     workdir: scripts                         # relative to the spec
 //! ```
 //!
+//! Outputs of needed components reach a command as data, never as shell
+//! text: reference them in `env:` (they arrive as environment variables) or
+//! in an argument-list command, where each reference fills one argument. A
+//! `${component.output}` inside a shell-line command is refused at
+//! validation.
+//!
+//! A command's environment is explicit: the base set of
+//! [`gp_core::child_env`], the contract below, `env:` — nothing else of
+//! goldenpath's (never its keys).
+//!
 //! Every command sees the contract as `GOLDENPATH_*` variables: `ENV`,
 //! `BUILD_ID` (empty for the persistent deployment), `LIFECYCLE`,
 //! `DEPLOYMENT`, `NAME_PREFIX`, `CLUSTER_NAME`, `IRSA_ROLE_SUFFIX`,
@@ -70,22 +80,11 @@ pub struct ExecSettings {
     /// Working directory, relative to the spec (default: the spec's folder).
     #[serde(default)]
     pub workdir: Option<String>,
-}
-
-impl ExecSettings {
-    /// Settings that run nothing, for teardown of a component no longer in
-    /// the spec (its commands come from the journal).
-    fn inert() -> Self {
-        Self {
-            apply: CommandLine::Shell("true".into()),
-            destroy: None,
-            check: None,
-            outputs: Vec::new(),
-            env: BTreeMap::new(),
-            timeout: None,
-            workdir: None,
-        }
-    }
+    /// Variables of goldenpath's own environment the commands inherit
+    /// beside the base set (PATH, HOME, locale, ...): names, or prefixes
+    /// written `AWS_*`. `GOLDENPATH_*` is never passed on.
+    #[serde(default)]
+    pub inherit_env: Vec<Spanned<String>>,
 }
 
 /// The driver.
@@ -132,13 +131,40 @@ impl ExecDriver {
             .unwrap_or(Duration::from_secs(600))
     }
 
-    fn resource(ctx: &ComponentCtx<'_>, s: &ExecSettings) -> ResourceRef {
-        // Keep the destroy and check commands with the journal, so teardown
-        // works even after the spec has changed.
-        ResourceRef::new("exec", ctx.name()).with_data(serde_json::json!({
-            "destroy": s.destroy,
-            "check": s.check,
-        }))
+    fn options<'a>(
+        ctx: &'a ComponentCtx<'a>,
+        s: &ExecSettings,
+        log: PathBuf,
+        children: &'a std::path::Path,
+        inherit: &'a [&'a str],
+    ) -> RunOptions<'a> {
+        RunOptions {
+            timeout: Self::timeout(s),
+            log_file: Some(log),
+            recorder: Some(ctx.recorder),
+            prefix: ctx.name().into(),
+            inherit,
+            track: Some(children),
+        }
+    }
+
+    /// The journal names the resource; what runs to remove or check it
+    /// always comes from the spec (a journal row never carries a command).
+    fn resource(ctx: &ComponentCtx<'_>) -> ResourceRef {
+        ResourceRef::new("exec", ctx.name())
+    }
+
+    /// The settings teardown and the orphan check use: the spec's, or an
+    /// error when the component is no longer in it.
+    fn settings_for_teardown(ctx: &ComponentCtx<'_>) -> Result<ExecSettings, DriverError> {
+        if ctx.platform.component(ctx.name()).is_none() {
+            return Err(DriverError::permanent(format!(
+                "`{}` is no longer in the spec, so its destroy and check commands are unknown",
+                ctx.name()
+            ))
+            .with_hint("put the component back into the spec to tear it down, then remove it"));
+        }
+        settings_at_apply(ctx)
     }
 
     fn check(
@@ -147,14 +173,10 @@ impl ExecDriver {
         s: &ExecSettings,
         line: &CommandLine,
     ) -> Result<bool, DriverError> {
+        let children = ctx.children_dir();
         let out = process::run(
             self.command(ctx, s, line),
-            RunOptions {
-                timeout: Self::timeout(s),
-                log_file: Some(ctx.log_file("check")),
-                recorder: Some(ctx.recorder),
-                prefix: ctx.name().into(),
-            },
+            Self::options(ctx, s, ctx.log_file("check"), &children, &inherit(s)),
         )?;
         Ok(out.success())
     }
@@ -208,16 +230,25 @@ impl Driver for ExecDriver {
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
         let s: ExecSettings = typed_settings(ctx.platform, ctx.settings, true)?;
         let mut problems = Vec::new();
-        if let Some(t) = &s.timeout
-            && process::parse_timeout(&t.value).is_none()
-        {
-            problems.push(ctx.platform.diagnostic(
-                t.start,
-                format!(
-                    "invalid timeout `{}`: expected e.g. 90s, 10m or 1h",
-                    t.value
-                ),
-            ));
+        if let Some(t) = &s.timeout {
+            match process::parse_timeout(&t.value) {
+                None => problems.push(ctx.platform.diagnostic(
+                    t.start,
+                    format!(
+                        "invalid timeout `{}`: expected e.g. 90s, 10m or 1h",
+                        t.value
+                    ),
+                )),
+                Some(d) if d > process::MAX_TIMEOUT => problems.push(ctx.platform.diagnostic(
+                    t.start,
+                    format!(
+                        "timeout `{}` is longer than the {}h a step may run",
+                        t.value,
+                        process::MAX_TIMEOUT.as_secs() / 3600
+                    ),
+                )),
+                Some(_) => {}
+            }
         }
         for o in &s.outputs {
             let ok = !o.value.is_empty()
@@ -231,6 +262,50 @@ impl Driver for ExecDriver {
                     format!(
                         "invalid output name `{}`: use letters, digits and `_`",
                         o.value
+                    ),
+                ));
+            }
+        }
+        for (what, line) in [
+            ("apply", Some(&s.apply)),
+            ("destroy", s.destroy.as_ref()),
+            ("check", s.check.as_ref()),
+        ] {
+            if let Some(CommandLine::Shell(text)) = line
+                && text.contains("${")
+                && gp_core::yaml::mentions_reference(text)
+            {
+                let at = ctx
+                    .settings
+                    .get(what)
+                    .map(|n| n.start)
+                    .unwrap_or(ctx.settings.start);
+                problems.push(
+                    ctx.platform
+                        .diagnostic(
+                            at,
+                            format!(
+                                "`{what}` splices an output reference into a shell line; outputs are data, not shell text"
+                            ),
+                        )
+                        .with_hint(
+                            "pass it in `env:` (e.g. `env: {ENDPOINT: \"${cluster.endpoint}\"}` and use \"$ENDPOINT\"), or write the command as a list",
+                        ),
+                );
+            }
+        }
+        for n in &s.inherit_env {
+            let name = n.value.strip_suffix('*').unwrap_or(&n.value);
+            let shaped = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if !shaped || name.starts_with(gp_core::child_env::PRIVATE_PREFIX) {
+                problems.push(ctx.platform.diagnostic(
+                    n.start,
+                    format!(
+                        "`{}` cannot be inherited: name a variable (`KUBECONFIG`) or a prefix (`AWS_*`) outside goldenpath's own `GOLDENPATH_*`",
+                        n.value.escape_debug()
                     ),
                 ));
             }
@@ -273,7 +348,7 @@ impl Driver for ExecDriver {
 
     fn apply(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
         let s: ExecSettings = settings_at_apply(ctx)?;
-        let resource = Self::resource(ctx, &s);
+        let resource = Self::resource(ctx);
         let action = match ctx.intent {
             Intent::Create => Action::Create,
             Intent::Adopt => Action::Adopt,
@@ -290,15 +365,9 @@ impl Driver for ExecDriver {
         cmd.env("GOLDENPATH_OUTPUTS", &outputs_file);
         let phase = ctx.recorder.phase_start(&format!("exec:{}", ctx.name()));
         let log = ctx.log_file("apply");
-        let result = process::run(
-            cmd,
-            RunOptions {
-                timeout: Self::timeout(&s),
-                log_file: Some(log.clone()),
-                recorder: Some(ctx.recorder),
-                prefix: ctx.name().into(),
-            },
-        );
+        let children = ctx.children_dir();
+        let names = inherit(&s);
+        let result = process::run(cmd, Self::options(ctx, &s, log.clone(), &children, &names));
         let finished = match result {
             Ok(f) => f,
             Err(e) => {
@@ -320,7 +389,7 @@ impl Driver for ExecDriver {
             return Err(DriverError::permanent(msg).with_hint(format!("see {}", log.display())));
         }
         let mut values = Outputs::new();
-        if let Ok(text) = std::fs::read_to_string(&outputs_file) {
+        if let Some(text) = read_outputs(&outputs_file) {
             for line in text.lines() {
                 if let Some((k, v)) = line.split_once('=') {
                     values.insert(
@@ -361,30 +430,21 @@ impl Driver for ExecDriver {
     }
 
     fn destroy(&self, ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError> {
-        // The journalled command wins: it is what created this resource's
-        // counterpart. Fall back to the current settings.
-        let journalled: Option<CommandLine> = resource
-            .data
-            .get("destroy")
-            .and_then(|d| serde_json::from_value(d.clone()).ok());
-        let current: Option<ExecSettings> = gp_core::yaml::from_node(ctx.settings).ok();
-        let Some(line) = journalled.or_else(|| current.as_ref().and_then(|s| s.destroy.clone()))
-        else {
+        if resource.kind != "exec" {
+            return Err(refuse_kind(ctx, resource));
+        }
+        let settings = Self::settings_for_teardown(ctx)?;
+        let Some(line) = settings.destroy.clone() else {
             return Ok(());
         };
-        let settings = current.unwrap_or_else(ExecSettings::inert);
         let log = ctx.log_file("destroy");
         let phase = ctx
             .recorder
             .phase_start(&format!("exec-destroy:{}", ctx.name()));
+        let children = ctx.children_dir();
         let finished = process::run(
             self.command(ctx, &settings, &line),
-            RunOptions {
-                timeout: Self::timeout(&settings),
-                log_file: Some(log.clone()),
-                recorder: Some(ctx.recorder),
-                prefix: ctx.name().into(),
-            },
+            Self::options(ctx, &settings, log.clone(), &children, &inherit(&settings)),
         )?;
         ctx.recorder
             .phase_end(phase, finished.exit_code(), None, Some(&log));
@@ -406,22 +466,54 @@ impl Driver for ExecDriver {
         ctx: &ComponentCtx<'_>,
         resource: &ResourceRef,
     ) -> Result<Existence, DriverError> {
-        let journalled: Option<CommandLine> = resource
-            .data
-            .get("check")
-            .and_then(|d| serde_json::from_value(d.clone()).ok());
-        let current: Option<ExecSettings> = gp_core::yaml::from_node(ctx.settings).ok();
-        let Some(line) = journalled.or_else(|| current.as_ref().and_then(|s| s.check.clone()))
-        else {
+        if resource.kind != "exec" {
+            return Err(refuse_kind(ctx, resource));
+        }
+        let settings = Self::settings_for_teardown(ctx)?;
+        let Some(line) = settings.check.clone() else {
             return Ok(Existence::Unknown);
         };
-        let settings = current.unwrap_or_else(ExecSettings::inert);
         Ok(if self.check(ctx, &settings, &line)? {
             Existence::Exists
         } else {
             Existence::Gone
         })
     }
+
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["exec"]
+    }
+}
+
+fn inherit(s: &ExecSettings) -> Vec<&str> {
+    s.inherit_env.iter().map(|n| n.value.as_str()).collect()
+}
+
+/// The most an `apply` may write to `$GOLDENPATH_OUTPUTS`.
+const MAX_OUTPUTS_FILE: u64 = 1 << 20;
+/// The longest single output value.
+const MAX_OUTPUT_VALUE: usize = 64 << 10;
+
+/// Reads the outputs file, bounded: a runaway command cannot make goldenpath
+/// hold more than a megabyte of it, nor record a huge value.
+fn read_outputs(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut text = String::new();
+    f.take(MAX_OUTPUTS_FILE).read_to_string(&mut text).ok()?;
+    Some(
+        text.lines()
+            .filter(|l| l.len() <= MAX_OUTPUT_VALUE)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+fn refuse_kind(ctx: &ComponentCtx<'_>, r: &ResourceRef) -> DriverError {
+    DriverError::refused(format!(
+        "the journal names {r} under `{}`, a kind of resource the exec driver never creates; nothing was run",
+        ctx.name()
+    ))
 }
 
 impl From<Presence> for Existence {

@@ -411,6 +411,16 @@ impl ComponentCtx<'_> {
             .join(&self.component.name.value)
     }
 
+    /// Where the process groups of this deployment's running children are
+    /// recorded: `{state}/run/{env}/{deployment}`.
+    pub fn children_dir(&self) -> PathBuf {
+        children_dir(
+            self.state_dir,
+            self.contract.env(),
+            &self.contract.deployment().key(),
+        )
+    }
+
     /// A log file for one step: `{state}/logs/{env}/{deployment}/{component}-{step}.log`.
     pub fn log_file(&self, step: &str) -> PathBuf {
         self.state_dir
@@ -431,6 +441,12 @@ impl ComponentCtx<'_> {
     }
 }
 
+/// `{state}/run/{env}/{deployment}`: the running children of a deployment
+/// (see [`process::kill_tracked`]).
+pub fn children_dir(state_dir: &Path, env: &str, deployment: &str) -> PathBuf {
+    state_dir.join("run").join(env).join(deployment)
+}
+
 /// A driver: one kind of component.
 pub trait Driver: Send + Sync {
     /// The name components use in `driver:`.
@@ -448,6 +464,11 @@ pub trait Driver: Send + Sync {
     /// Removes one resource this deployment created. Removing something
     /// already gone is not an error.
     fn destroy(&self, ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError>;
+
+    /// The resource kinds this driver journals. Teardown refuses a
+    /// journalled resource of any other kind under a component of this
+    /// driver (a forged or misfiled row), running nothing for it.
+    fn resource_kinds(&self) -> &'static [&'static str];
 
     /// Whether a journalled resource still exists.
     fn exists(

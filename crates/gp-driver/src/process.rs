@@ -1,6 +1,12 @@
 //! Running child processes for drivers: in their own process group, with a
 //! timeout that kills the whole group, output captured to a log file and
 //! streamed line by line to the recorder (shown with `-v`).
+//!
+//! A child never outlives the goldenpath that started it: it gets a
+//! parent-death signal (SIGKILL), and its process group is recorded in the
+//! deployment's run directory so that whoever takes the deployment's lease
+//! next kills what a killed goldenpath left running ([`kill_tracked`]).
+//! Its environment is explicit ([`gp_core::child_env`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -57,6 +63,14 @@ pub struct RunOptions<'a> {
     pub recorder: Option<&'a dyn Recorder>,
     /// The prefix for streamed lines, e.g. `cluster`.
     pub prefix: String,
+    /// Variables of the caller's environment the child inherits beside the
+    /// base set: names, or prefixes ending in `*` (see
+    /// [`gp_core::child_env::matches`]); `GOLDENPATH_*` never.
+    pub inherit: &'a [&'a str],
+    /// Where to record the child's process group while it runs (the
+    /// deployment's run directory), so a later run can kill it if this
+    /// goldenpath dies first.
+    pub track: Option<&'a Path>,
 }
 
 impl Default for RunOptions<'_> {
@@ -66,6 +80,8 @@ impl Default for RunOptions<'_> {
             log_file: None,
             recorder: None,
             prefix: String::new(),
+            inherit: &[],
+            track: None,
         }
     }
 }
@@ -85,15 +101,18 @@ fn open_log(path: &Path) -> Option<std::fs::File> {
 pub fn run(mut cmd: Command, opts: RunOptions<'_>) -> Result<Finished, DriverError> {
     use std::os::unix::process::CommandExt;
     let program = format!("{:?}", cmd.get_program());
+    gp_core::child_env::scrub(&mut cmd, opts.inherit);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.process_group(0);
+    die_with_parent(&mut cmd);
     let started = Instant::now();
     let mut child = cmd
         .spawn()
         .map_err(|e| DriverError::configuration(format!("cannot run {program}: {e}")))?;
     let pgid = child.id();
+    let tracked = opts.track.and_then(|dir| record_group(dir, pgid));
     let log = opts
         .log_file
         .as_deref()
@@ -195,6 +214,11 @@ pub fn run(mut cmd: Command, opts: RunOptions<'_>) -> Result<Finished, DriverErr
     for r in readers {
         let _ = r.join();
     }
+    if let Some(file) = tracked {
+        // The group may still hold grandchildren after a timeout kill; it
+        // was killed whole, so the record can go.
+        let _ = std::fs::remove_file(file);
+    }
     for (is_err, line) in line_rx.try_iter() {
         let buf = if is_err { &mut stderr } else { &mut stdout };
         buf.push_str(&line);
@@ -214,6 +238,83 @@ pub fn run(mut cmd: Command, opts: RunOptions<'_>) -> Result<Finished, DriverErr
     })
 }
 
+/// Makes the child die with its parent thread: a SIGKILL when goldenpath
+/// exits, however it exits.
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs between fork and exec and only makes the
+    // async-signal-safe calls prctl and getppid; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the signal was armed.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("the parent exited"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The start time of a process (field 22 of `/proc/PID/stat`), which tells a
+/// live process from a later one that re-used its pid.
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.split_whitespace().nth(19).map(str::to_string)
+}
+
+fn record_group(dir: &Path, pgid: u32) -> Option<PathBuf> {
+    std::fs::create_dir_all(dir).ok()?;
+    let file = dir.join(pgid.to_string());
+    let start = start_time(pgid)?;
+    std::fs::write(&file, format!("{start} {}\n", std::process::id())).ok()?;
+    Some(file)
+}
+
+/// Kills every process group recorded in `dir` that still runs (checked by
+/// its start time, so a re-used pid is left alone), and forgets them all.
+/// Called by whoever takes a deployment's lease: anything recorded belongs
+/// to an earlier holder. Returns how many groups were killed.
+pub fn kill_tracked(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut killed = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        let Some(pgid) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let recorded = std::fs::read_to_string(&path).unwrap_or_default();
+        let recorded_start = recorded.split_whitespace().next().unwrap_or_default();
+        let owner_alive = recorded
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists());
+        if owner_alive {
+            // A live goldenpath still runs it (the lease was forced): it is
+            // not ours to kill from here; that run will stop on its own.
+            continue;
+        }
+        if start_time(pgid).as_deref() == Some(recorded_start) {
+            kill_group(pgid);
+            killed += 1;
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    killed
+}
+
 /// Kills a process group (the child and everything it started).
 pub fn kill_group(pgid: u32) {
     let _ = Command::new("kill")
@@ -222,6 +323,9 @@ pub fn kill_group(pgid: u32) {
         .stderr(Stdio::null())
         .status();
 }
+
+/// The longest a child may be given to run.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Parses a duration like `90s`, `5m`, `1h`.
 pub fn parse_timeout(s: &str) -> Option<Duration> {

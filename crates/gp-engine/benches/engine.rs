@@ -61,6 +61,10 @@ impl Driver for Noop {
     fn destroy(&self, _ctx: &ComponentCtx<'_>, _r: &ResourceRef) -> Result<(), DriverError> {
         Ok(())
     }
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["noop"]
+    }
+
     fn exists(
         &self,
         _ctx: &ComponentCtx<'_>,

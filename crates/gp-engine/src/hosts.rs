@@ -334,7 +334,14 @@ impl Engine<'_> {
         let key = deployment.key();
         let run_id = gp_registry::new_id();
         let holder = crate::lease::holder(&self.actor, &run_id);
-        let held = crate::lease::acquire(self.registry, env, &key, &holder, self.lease_ttl_s)?;
+        let held = crate::lease::acquire(
+            self.registry,
+            &self.state_dir,
+            env,
+            &key,
+            &holder,
+            self.lease_ttl_s,
+        )?;
         let result = (|| {
             let build_id = deployment
                 .build_id()

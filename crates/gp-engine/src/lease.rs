@@ -46,17 +46,29 @@ pub(crate) fn is_abandoned(holder: &str) -> bool {
 /// Takes the lease, taking over one whose holder died on this machine.
 pub(crate) fn acquire(
     registry: &Registry,
+    state_dir: &std::path::Path,
     env: &str,
     deployment: &str,
     holder: &str,
     ttl_s: i64,
 ) -> Result<Lease, RegistryError> {
-    match registry.lease_acquire(env, deployment, holder, ttl_s) {
+    let lease = match registry.lease_acquire(env, deployment, holder, ttl_s) {
         Err(RegistryError::LeaseHeld { holder: other, .. }) if is_abandoned(&other) => {
             registry.lease_take_over_abandoned(env, deployment, &other, holder, ttl_s)
         }
         other => other,
+    }?;
+    // Whatever a killed holder's drivers left running (a child in its own
+    // process group, still about to create something) dies now, before this
+    // run looks at the deployment.
+    let killed =
+        gp_driver::process::kill_tracked(&gp_driver::children_dir(state_dir, env, deployment));
+    if killed > 0 {
+        tracing::warn!(
+            "stopped {killed} process group(s) left running by an earlier run of {deployment} in {env}"
+        );
     }
+    Ok(lease)
 }
 
 /// Renews the lease every third of its lifetime until `stop` is set; on a

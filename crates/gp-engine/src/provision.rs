@@ -68,7 +68,14 @@ impl Engine<'_> {
         let key = Deployment::Foundational.key();
         let run_id = new_id();
         let holder = lease::holder(&self.actor, &run_id);
-        let held = lease::acquire(self.registry, env, &key, &holder, self.lease_ttl_s)?;
+        let held = lease::acquire(
+            self.registry,
+            &self.state_dir,
+            env,
+            &key,
+            &holder,
+            self.lease_ttl_s,
+        )?;
         let result = (|| {
             let fstate = DeploymentState::load(self.registry, env, &key)?;
             if !fstate

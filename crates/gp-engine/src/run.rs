@@ -245,7 +245,14 @@ impl Engine<'_> {
         let key = deployment.key();
         let run_id = new_id();
         let holder = lease::holder(&self.actor, &run_id);
-        let lease = lease::acquire(self.registry, env, &key, &holder, self.lease_ttl_s)?;
+        let lease = lease::acquire(
+            self.registry,
+            &self.state_dir,
+            env,
+            &key,
+            &holder,
+            self.lease_ttl_s,
+        )?;
 
         let stop = AtomicBool::new(false);
         let lost = AtomicBool::new(false);

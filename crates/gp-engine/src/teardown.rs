@@ -175,7 +175,14 @@ impl Engine<'_> {
         let contract = Contract::new(self.platform, env, deployment)?;
         let run_id = new_id();
         let holder = lease::holder(&self.actor, &run_id);
-        let held = lease::acquire(self.registry, env, &key, &holder, self.lease_ttl_s)?;
+        let held = lease::acquire(
+            self.registry,
+            &self.state_dir,
+            env,
+            &key,
+            &holder,
+            self.lease_ttl_s,
+        )?;
         for b in &break_glass {
             self.registry.record_override(&Override {
                 id: new_id(),
@@ -301,8 +308,24 @@ impl Engine<'_> {
                 continue;
             };
             let inputs = self.inputs_for(&spec, &state, &fstate);
-            let settings = spec.settings_node();
-            let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+            let resolved = match refs::resolve(&spec.settings_node(), &inputs) {
+                Ok(r) => r,
+                Err(missing) => {
+                    let names: Vec<String> = missing.iter().map(|r| r.to_string()).collect();
+                    for r in group {
+                        outcome.failed.push((
+                            r.component.clone(),
+                            r.resource.to_string(),
+                            format!(
+                                "its settings reference outputs that are not recorded: {}",
+                                names.join(", ")
+                            ),
+                        ));
+                    }
+                    touched.insert(first.component.clone(), false);
+                    continue;
+                }
+            };
             let recorder = RunRecorder {
                 component: &first.component,
                 driver: &first.driver,
@@ -331,6 +354,22 @@ impl Engine<'_> {
             let mut ids = Vec::new();
             let mut batch = Vec::new();
             for r in group {
+                // A journalled resource is only destroyed by the driver that
+                // owns its kind, under a component of that driver (or the
+                // dns records of a component's hosts). Anything else is a
+                // forged or misfiled row: refused, nothing runs for it.
+                if let Some(why) = misfiled(self.platform, driver.as_ref(), r) {
+                    self.events.emit(&Event::ResourceDestroyFailed {
+                        component: r.component.clone(),
+                        resource: r.resource.to_string(),
+                        error: why.clone(),
+                    });
+                    outcome
+                        .failed
+                        .push((r.component.clone(), r.resource.to_string(), why));
+                    touched.insert(r.component.clone(), false);
+                    continue;
+                }
                 match recorder.before(Action::Destroy, &r.resource) {
                     Ok(id) => {
                         ids.push((id, *r));
@@ -348,7 +387,15 @@ impl Engine<'_> {
             for ((id, r), result) in ids.into_iter().zip(results) {
                 match result {
                     Ok(()) => {
-                        let _ = recorder.after(&id, None);
+                        if let Err(e) = recorder.after(&id, None) {
+                            outcome.failed.push((
+                                r.component.clone(),
+                                r.resource.to_string(),
+                                format!("destroyed, but the journal could not record it: {e}"),
+                            ));
+                            touched.insert(r.component.clone(), false);
+                            continue;
+                        }
                         destroyed += 1;
                         self.events.emit(&Event::ResourceDestroyed {
                             component: r.component.clone(),
@@ -417,15 +464,19 @@ impl Engine<'_> {
                 build_id: base.build_id.clone(),
                 ..base_clone(&base)
             };
+            // Bracketed like every journalled action: a `before`, then the
+            // `after` that marks the component torn down.
             let id = new_id();
-            let _ = recorder.journal(
-                &id,
-                Stage::After,
-                TEARDOWN,
-                &format!("component {c}"),
-                None,
-                None,
-            );
+            let resource = format!("component {c}");
+            let written = recorder
+                .journal(&id, Stage::Before, TEARDOWN, &resource, None, None)
+                .and_then(|_| recorder.journal(&id, Stage::After, TEARDOWN, &resource, None, None));
+            if let Err(e) = written {
+                return Err(EngineError::Failed {
+                    message: format!("cannot record the teardown of {c}: {e}"),
+                    hint: None,
+                });
+            }
         }
         // The orphan check: ask the systems, not the journal.
         let created: Vec<&ResourceRecord> = state
@@ -450,8 +501,17 @@ impl Engine<'_> {
                 continue;
             };
             let inputs = self.inputs_for(&spec, &state, &fstate);
-            let settings = spec.settings_node();
-            let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+            let Ok(resolved) = refs::resolve(&spec.settings_node(), &inputs) else {
+                for r in group {
+                    outcome.unverified.push(Leftover {
+                        component: r.component.clone(),
+                        resource: r.resource.to_string(),
+                        state: "cannot check: its settings reference outputs that are not recorded"
+                            .into(),
+                    });
+                }
+                continue;
+            };
             let recorder = RunRecorder {
                 component: &first.component,
                 driver: &first.driver,
@@ -472,6 +532,12 @@ impl Engine<'_> {
                 state_dir: &self.state_dir,
                 recorder: &recorder,
             };
+            // Misfiled rows were refused above and are never handed to a
+            // driver here either.
+            let group: Vec<&ResourceRecord> = group
+                .into_iter()
+                .filter(|r| misfiled(self.platform, driver.as_ref(), r).is_none())
+                .collect();
             let resources: Vec<gp_driver::ResourceRef> =
                 group.iter().map(|r| r.resource.clone()).collect();
             for (r, result) in group.iter().zip(driver.exists_many(&ctx, &resources)) {
@@ -573,6 +639,34 @@ impl Engine<'_> {
             secrets: Vec::new(),
         }
     }
+}
+
+/// Why a journalled resource may not be handed to its driver: a kind the
+/// driver never journals, or a driver other than the component's own (the
+/// dns records of a component's hosts excepted).
+fn misfiled(
+    platform: &gp_core::Platform,
+    driver: &dyn gp_driver::Driver,
+    r: &ResourceRecord,
+) -> Option<String> {
+    if !driver.resource_kinds().contains(&r.resource.kind.as_str()) {
+        return Some(format!(
+            "refused: the journal names a `{}` under `{}`, a kind the {} driver never creates; nothing was run",
+            r.resource.kind, r.component, r.driver
+        ));
+    }
+    if let Some(spec) = platform.component(&r.component) {
+        let own = spec.driver.value == r.driver;
+        let host_record =
+            r.driver == "dns" && r.resource.kind == "record" && !spec.hosts.is_empty();
+        if !own && !host_record {
+            return Some(format!(
+                "refused: the journal files {} under `{}` with driver {}, but `{}` uses {}; nothing was run",
+                r.resource, r.component, r.driver, r.component, spec.driver.value
+            ));
+        }
+    }
+    None
 }
 
 fn base_clone<'a>(b: &RunRecorder<'a>) -> RunRecorder<'a> {

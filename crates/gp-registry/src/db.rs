@@ -56,9 +56,47 @@ pub trait Row {
     fn int(&self, i: usize) -> Option<i64>;
     /// A text column.
     fn text(&self, i: usize) -> Option<&str>;
+    /// The index of the column called `name` in this result.
+    fn index(&self, name: &str) -> Option<usize>;
     /// A text column as an owned string, empty when NULL.
     fn string(&self, i: usize) -> String {
         self.text(i).unwrap_or_default().to_string()
+    }
+    /// A column as the value it holds (integer, text or NULL), as the
+    /// chain hashes it.
+    fn value(&self, i: usize) -> Value {
+        match self.int(i) {
+            Some(v) if self.text(i).is_none() => Value::Int(Some(v)),
+            _ => Value::Text(self.text(i).map(str::to_string)),
+        }
+    }
+}
+
+/// Reads columns of a row by name.
+pub(crate) struct Named<'a>(pub &'a dyn Row);
+
+impl Named<'_> {
+    /// An integer column by name.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.0.index(name).and_then(|i| self.0.int(i))
+    }
+    /// A text column by name.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.0
+            .index(name)
+            .and_then(|i| self.0.text(i))
+            .map(str::to_string)
+    }
+    /// A text column by name, empty when NULL.
+    pub fn string(&self, name: &str) -> String {
+        self.text(name).unwrap_or_default()
+    }
+    /// A JSON text column by name.
+    pub fn json(&self, name: &str) -> Option<serde_json::Value> {
+        self.0
+            .index(name)
+            .and_then(|i| self.0.text(i))
+            .and_then(|t| serde_json::from_str(t).ok())
     }
 }
 
@@ -87,6 +125,10 @@ pub trait Db: Send {
     /// Starts a write transaction. With `lock`, writers holding the same key
     /// are serialised (SQLite serialises every writer anyway).
     fn begin(&mut self, lock: Option<&str>) -> Result<(), RegistryError>;
+    /// Inside a transaction, serialises with other writers holding `key`
+    /// until the transaction ends (an advisory lock on PostgreSQL; nothing
+    /// on SQLite, whose writers are serialised already).
+    fn lock(&mut self, key: &str) -> Result<(), RegistryError>;
     /// Commits.
     fn commit(&mut self) -> Result<(), RegistryError>;
     /// Rolls back, ignoring errors.

@@ -68,6 +68,18 @@ impl Row for PgRow<'_> {
     fn text(&self, i: usize) -> Option<&str> {
         self.0.try_get::<_, Option<&str>>(i).ok().flatten()
     }
+    fn index(&self, name: &str) -> Option<usize> {
+        self.0.columns().iter().position(|c| c.name() == name)
+    }
+    fn value(&self, i: usize) -> Value {
+        if let Ok(v) = self.0.try_get::<_, Option<i64>>(i) {
+            return Value::Int(v);
+        }
+        if let Ok(v) = self.0.try_get::<_, Option<i32>>(i) {
+            return Value::Int(v.map(i64::from));
+        }
+        Value::Text(self.0.try_get::<_, Option<String>>(i).ok().flatten())
+    }
 }
 
 fn params(values: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
@@ -114,9 +126,15 @@ impl Db for Postgres {
         let sql = number_placeholders(sql);
         let boxed = params(values);
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        let rows = self.client.query(sql.as_str(), &refs).map_err(err)?;
-        for row in &rows {
-            f(&PgRow(row))?;
+        // Streamed, so a large result (a report over a million phases) is
+        // never held in memory at once.
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut rows = self
+            .client
+            .query_raw(sql.as_str(), refs.iter().copied())
+            .map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            f(&PgRow(&row))?;
         }
         Ok(())
     }
@@ -134,6 +152,14 @@ impl Db for Postgres {
             }
         }
         Ok(())
+    }
+
+    fn lock(&mut self, key: &str) -> Result<(), RegistryError> {
+        let k = lock_key(key);
+        self.client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&k])
+            .map(|_| ())
+            .map_err(err)
     }
 
     fn commit(&mut self) -> Result<(), RegistryError> {

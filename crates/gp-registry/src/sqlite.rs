@@ -60,6 +60,16 @@ impl Sqlite {
     }
 }
 
+impl Sqlite {
+    /// An empty in-memory ledger: what a read-only command sees before
+    /// anything was recorded, without creating a file.
+    pub(crate) fn memory() -> Result<Self, RegistryError> {
+        Ok(Self {
+            conn: Connection::open_in_memory().map_err(err)?,
+        })
+    }
+}
+
 struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
 
 impl Row for SqliteRow<'_, '_> {
@@ -75,6 +85,18 @@ impl Row for SqliteRow<'_, '_> {
         match self.0.get_ref(i).ok()? {
             ValueRef::Text(t) => std::str::from_utf8(t).ok(),
             _ => None,
+        }
+    }
+    fn index(&self, name: &str) -> Option<usize> {
+        self.0.as_ref().column_index(name).ok()
+    }
+    fn value(&self, i: usize) -> Value {
+        match self.0.get_ref(i) {
+            Ok(ValueRef::Integer(v)) => Value::Int(Some(v)),
+            Ok(ValueRef::Text(t)) => Value::Text(Some(String::from_utf8_lossy(t).into_owned())),
+            Ok(ValueRef::Real(v)) => Value::Text(Some(v.to_string())),
+            Ok(ValueRef::Blob(b)) => Value::Text(Some(format!("blob:{}", b.len()))),
+            _ => Value::Text(None),
         }
     }
 }
@@ -118,6 +140,10 @@ impl Db for Sqlite {
 
     fn begin(&mut self, _lock: Option<&str>) -> Result<(), RegistryError> {
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)
+    }
+
+    fn lock(&mut self, _key: &str) -> Result<(), RegistryError> {
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), RegistryError> {

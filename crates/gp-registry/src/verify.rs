@@ -1,25 +1,204 @@
-//! `registry verify`: the ledger checks its own invariants.
+//! `registry verify`: every row against the chain, the head file against
+//! the streams, and the ledger's own invariants.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::RegistryError;
+use crate::chain::{self, ChainKey, Head, StoredRow, TABLES};
 use crate::db::{Db, DbExt};
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Breach {
-    /// Which check: `journal-gap`, `journal-orphan`, `phase-without-start`,
-    /// `lease-unknown`, `lease-overlap`, `reservation-gap`.
+    /// Which check: `chain-broken` (a row inserted, replaced, edited or
+    /// reordered), `chain-unsealed` (a row without its HMAC), `chain-seal`
+    /// (rows from before chaining changed), `chain-truncated` (rows deleted
+    /// from a stream's end), `head-file`, `journal-gap`, `journal-orphan`,
+    /// `phase-without-start`, `lease-unknown`, `lease-overlap`,
+    /// `reservation-gap`.
     pub check: String,
     /// What exactly.
     pub detail: String,
 }
 
-pub(crate) fn verify(db: &mut dyn Db) -> Result<Vec<Breach>, RegistryError> {
+type Heads = Option<Result<Option<BTreeMap<String, Head>>, String>>;
+
+/// Checks every chained table, then the head file.
+fn verify_chain(
+    db: &mut dyn Db,
+    key: &ChainKey,
+    legacy: &BTreeMap<String, i64>,
+    heads: Heads,
+    out: &mut Vec<Breach>,
+) -> Result<(), RegistryError> {
+    // The newest (seq, mac) of every stream, for the head file.
+    let mut tips: HashMap<String, (i64, String)> = HashMap::new();
+    for t in TABLES {
+        let width = t.columns.len();
+        let sql = format!(
+            "SELECT {}, chain_stream, chain_seq, chain_mac FROM {} ORDER BY chain_stream NULLS FIRST, chain_seq",
+            t.select_list(),
+            t.name
+        );
+        let mut unchained: Vec<Vec<crate::db::Value>> = Vec::new();
+        let mut legacy_per_stream: HashMap<String, i64> = HashMap::new();
+        let mut current: Option<String> = None;
+        let mut expected = 1i64;
+        let mut prev = String::new();
+        db.query(&sql, &[], &mut |r| {
+            let row = StoredRow {
+                values: (0..width).map(|i| r.value(i)).collect(),
+                stream: r.text(width).map(str::to_string),
+                seq: r.int(width + 1),
+                mac: r.text(width + 2).map(str::to_string),
+            };
+            let id = match row.values.first() {
+                Some(crate::db::Value::Text(Some(s))) => s.clone(),
+                _ => String::new(),
+            };
+            if row.mac.is_none() && row.stream.is_none() {
+                *legacy_per_stream
+                    .entry(t.stream_of(&row.values))
+                    .or_default() += 1;
+                unchained.push(row.values);
+                return Ok(());
+            }
+            let stream = row.stream.clone().unwrap_or_default();
+            if current.as_deref() != Some(stream.as_str()) {
+                current = Some(stream.clone());
+                expected = match t.seq_column {
+                    Some(_) => legacy_per_stream.get(&stream).copied().unwrap_or(0) + 1,
+                    None => 1,
+                };
+                prev = String::new();
+            }
+            let place = row.seq.unwrap_or(0);
+            match chain::check_row(key, t, &row, expected, &prev) {
+                Ok(()) => {}
+                Err(why) => out.push(Breach {
+                    check: "chain-broken".into(),
+                    detail: format!(
+                        "{} row `{id}` (stream {}, position {place}) {why}",
+                        t.name,
+                        stream.replace('\u{1f}', "/")
+                    ),
+                }),
+            }
+            expected = place + 1;
+            prev = row.mac.unwrap_or_default();
+            tips.insert(format!("{}\u{1e}{stream}", t.name), (place, prev.clone()));
+            Ok(())
+        })?;
+        let sealed = legacy.get(t.name).copied();
+        match sealed {
+            Some(n) if n == unchained.len() as i64 => {
+                if n > 0 {
+                    let digest = db.rows(
+                        "SELECT digest FROM chain_seals WHERE tbl = ?",
+                        &[t.name.into()],
+                        |r| r.string(0),
+                    )?;
+                    let ordered = db.rows(
+                        &format!(
+                            "SELECT {} FROM {} WHERE chain_mac IS NULL ORDER BY id",
+                            t.select_list(),
+                            t.name
+                        ),
+                        &[],
+                        |r| (0..width).map(|i| r.value(i)).collect::<Vec<_>>(),
+                    )?;
+                    if digest.first() != Some(&chain::seal_digest(key, t.name, &ordered)) {
+                        out.push(Breach {
+                            check: "chain-seal".into(),
+                            detail: format!(
+                                "{}: the {n} rows written before chaining no longer match their seal (one was edited, replaced or swapped)",
+                                t.name
+                            ),
+                        });
+                    }
+                }
+            }
+            _ => {
+                let allowed = sealed.unwrap_or(0);
+                for v in unchained
+                    .iter()
+                    .skip(usize::try_from(allowed.max(0)).unwrap_or(0))
+                {
+                    let id = match v.first() {
+                        Some(crate::db::Value::Text(Some(s))) => s.clone(),
+                        _ => String::new(),
+                    };
+                    out.push(Breach {
+                        check: "chain-unsealed".into(),
+                        detail: format!(
+                            "{} row `{id}` carries no chain HMAC: it was inserted behind goldenpath's back",
+                            t.name
+                        ),
+                    });
+                }
+                if (unchained.len() as i64) < allowed {
+                    out.push(Breach {
+                        check: "chain-seal".into(),
+                        detail: format!(
+                            "{}: {allowed} rows were sealed before chaining, {} remain (rows deleted)",
+                            t.name,
+                            unchained.len()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    match heads {
+        None | Some(Ok(None)) => {}
+        Some(Err(e)) => out.push(Breach {
+            check: "head-file".into(),
+            detail: e,
+        }),
+        Some(Ok(Some(heads))) => {
+            for (k, h) in heads {
+                let (table, stream) = chain::split_head_key(&k);
+                let shown = stream.replace('\u{1f}', "/");
+                match tips.get(&k) {
+                    Some((seq, _)) if *seq < h.seq => out.push(Breach {
+                        check: "chain-truncated".into(),
+                        detail: format!(
+                            "{table} stream {shown} ends at position {seq}, but position {} was written: rows were deleted from its end",
+                            h.seq
+                        ),
+                    }),
+                    Some((seq, mac)) if *seq == h.seq && *mac != h.mac => out.push(Breach {
+                        check: "chain-broken".into(),
+                        detail: format!(
+                            "{table} stream {shown}: its last row is not the one that was written"
+                        ),
+                    }),
+                    Some(_) => {}
+                    None => out.push(Breach {
+                        check: "chain-truncated".into(),
+                        detail: format!(
+                            "{table} stream {shown} is gone, but {} rows of it were written",
+                            h.seq
+                        ),
+                    }),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn verify(
+    db: &mut dyn Db,
+    key: &ChainKey,
+    legacy: &BTreeMap<String, i64>,
+    heads: Heads,
+) -> Result<Vec<Breach>, RegistryError> {
     let mut out = Vec::new();
+    verify_chain(db, key, legacy, heads, &mut out)?;
     let mut breach = |check: &str, detail: String| {
         out.push(Breach {
             check: check.into(),

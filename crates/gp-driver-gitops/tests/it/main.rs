@@ -387,32 +387,63 @@ fn teardown_removes_exactly_the_builds_folder() {
     let root = gitops_dir(&p);
     let persistent_before = tree(&root, "apps/dev/persistent");
     let contract = Contract::new(&p, "dev", build).unwrap();
-    let c = p.component("argocd").unwrap();
-    let settings = c.settings_node();
     let inputs = BTreeMap::new();
     let rec = MemoryRecorder::default();
-    let ctx = ComponentCtx {
-        platform: &p,
-        contract: &contract,
-        component: c,
-        settings: &settings,
-        inputs: &inputs,
-        last: None,
-        intent: Intent::Update,
-        state_dir: &dir.path().join("state"),
-        recorder: &rec,
+    let state = dir.path().join("state");
+    // Each resource is handed to the driver under its own component, as
+    // the engine does.
+    let with_ctx = |r: &gp_driver::ResourceRef, f: &mut dyn FnMut(&ComponentCtx<'_>)| {
+        let name = match r.kind.as_str() {
+            "gitops-app" => r.id.rsplit('/').next().unwrap(),
+            _ => "argocd",
+        };
+        let c = p.component(name).unwrap();
+        let settings = c.settings_node();
+        let ctx = ComponentCtx {
+            platform: &p,
+            contract: &contract,
+            component: c,
+            settings: &settings,
+            inputs: &inputs,
+            last: None,
+            intent: Intent::Update,
+            state_dir: &state,
+            recorder: &rec,
+        };
+        f(&ctx);
     };
     let created: Vec<_> = recs.iter().flat_map(|r| r.created()).collect();
+    // A forged row naming another deployment's folder, or a path out of
+    // the repository, is refused and removes nothing.
+    for forged in [
+        "apps/dev/persistent",
+        "apps/dev/builds/23-01-26-01/../../persistent",
+        "/",
+    ] {
+        let r = gp_driver::ResourceRef::new("gitops-root", forged);
+        with_ctx(&r, &mut |ctx| {
+            let e = GitopsDriver.destroy(ctx, &r).unwrap_err();
+            assert_eq!(e.kind, gp_driver::ErrorKind::Refused, "{e}");
+        });
+    }
+    assert_eq!(tree(&root, "apps/dev/persistent"), persistent_before);
     for r in created.iter().rev() {
-        GitopsDriver.destroy(&ctx, r).unwrap();
+        with_ctx(r, &mut |ctx| GitopsDriver.destroy(ctx, r).unwrap());
+    }
+    // Removing what is already gone is success (a teardown resumed after
+    // a crash between the removal and its journal entry).
+    for r in created.iter().rev() {
+        with_ctx(r, &mut |ctx| GitopsDriver.destroy(ctx, r).unwrap());
     }
     assert!(!root.join("apps/dev/builds/23-01-26-01").exists());
     assert_eq!(tree(&root, "apps/dev/persistent"), persistent_before);
     for r in &created {
-        assert_eq!(
-            GitopsDriver.exists(&ctx, r).unwrap(),
-            gp_driver::Existence::Gone
-        );
+        with_ctx(r, &mut |ctx| {
+            assert_eq!(
+                GitopsDriver.exists(ctx, r).unwrap(),
+                gp_driver::Existence::Gone
+            )
+        });
     }
     let status = std::process::Command::new("git")
         .arg("-C")

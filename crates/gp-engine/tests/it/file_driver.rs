@@ -116,6 +116,10 @@ impl Driver for FileDriver {
         }
     }
 
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        &["file"]
+    }
+
     fn exists(&self, _ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
         let p = PathBuf::from(r.data["path"].as_str().unwrap());
         Ok(if p.exists() {

@@ -16,7 +16,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use gp_core::{BuildId, BuildIdArg};
-use gp_registry::{Location, Phase, Registry, ReserveRequest, new_id, now_us};
+use gp_registry::{
+    ChainKey, Location, OpenOptions, Phase, Registry, ReserveRequest, new_id, now_us,
+};
 
 struct Args {
     registry: String,
@@ -72,8 +74,18 @@ fn parse() -> Result<Args, String> {
 }
 
 fn run(a: Args) -> Result<(), String> {
-    let registry = Registry::open(&Location::parse(&a.registry).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
+    // The chain key as goldenpath's CLI takes it; a SQLite registry keeps
+    // its own key file.
+    let location = Location::parse(&a.registry).map_err(|e| e.to_string())?;
+    let key = match (&location, std::env::var("GOLDENPATH_REGISTRY_KEY")) {
+        (Location::Postgres(_), Ok(k)) => Some(ChainKey::parse(&k).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let opts = OpenOptions {
+        key,
+        read_only: false,
+    };
+    let registry = Registry::open_with(&location, &opts).map_err(|e| e.to_string())?;
     if let Some(t) = a.start_at_us {
         // Start together with the other workers.
         while now_us() < t {

@@ -21,6 +21,10 @@ fn workers(loc: &Location, n: usize, args: &[&str]) -> Vec<serde_json::Value> {
     let children: Vec<_> = (0..n)
         .map(|i| {
             Command::new(LOAD)
+                .env(
+                    "GOLDENPATH_REGISTRY_KEY",
+                    "test-registry-key-0123456789abcdef",
+                )
                 .arg("--registry")
                 .arg(location_arg(loc))
                 .args(args)

@@ -5,7 +5,24 @@ mod concurrency;
 mod csv_import;
 mod story;
 
-use gp_registry::{Location, Registry};
+use gp_registry::{ChainKey, Location, OpenOptions, Registry};
+
+/// The chain key every test opening a PostgreSQL registry uses.
+pub fn pg_options() -> OpenOptions {
+    OpenOptions {
+        key: Some(ChainKey::parse("test-registry-key-0123456789abcdef").unwrap()),
+        read_only: false,
+    }
+}
+
+/// Opens `loc` as the tests do: the default key for SQLite, the test key for
+/// PostgreSQL.
+pub fn open(loc: &Location) -> Registry {
+    match loc {
+        Location::Sqlite(_) => Registry::open(loc).unwrap(),
+        Location::Postgres(_) => Registry::open_with(loc, &pg_options()).unwrap(),
+    }
+}
 
 /// A registry on a fresh SQLite file, and the directory holding it.
 pub fn sqlite() -> (Registry, tempfile::TempDir, Location) {
@@ -18,5 +35,5 @@ pub fn sqlite() -> (Registry, tempfile::TempDir, Location) {
 pub fn postgres() -> (Registry, gp_test::postgres::TestPostgres, Location) {
     let pg = gp_test::postgres::TestPostgres::start();
     let loc = Location::Postgres(pg.url());
-    (Registry::open(&loc).unwrap(), pg, loc)
+    (Registry::open_with(&loc, &pg_options()).unwrap(), pg, loc)
 }

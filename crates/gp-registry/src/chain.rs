@@ -1,0 +1,636 @@
+//! Tamper evidence. Every row carries the HMAC of its own content chained to
+//! the HMAC of the previous row of its *stream* (a deployment's journal, a
+//! deployment's events, an environment's overrides, one request's events,
+//! ...), keyed with a registry key that is kept outside the database. A row
+//! inserted, replaced, deleted or reordered by anyone without the key breaks
+//! the chain, and `registry verify` (or the engine, reading a journal) names
+//! it.
+//!
+//! A truncated tail cannot be seen from inside the database, so a SQLite
+//! registry also keeps a *head file* beside it: the last sequence number and
+//! HMAC of every stream this machine wrote, itself authenticated.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use hmac::{KeyInit, Mac};
+
+use crate::RegistryError;
+use crate::db::{Db, DbExt, Value};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The registry's chain key. Never printed.
+#[derive(Clone)]
+pub struct ChainKey(pub(crate) Vec<u8>);
+
+impl fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChainKey(***)")
+    }
+}
+
+/// The shortest key accepted, in bytes.
+pub const MIN_KEY_LEN: usize = 32;
+
+impl ChainKey {
+    /// A key from its text (an environment variable, a CI secret): at least
+    /// 32 bytes, used as written.
+    pub fn parse(text: &str) -> Result<ChainKey, RegistryError> {
+        let t = text.trim();
+        if t.len() < MIN_KEY_LEN {
+            return Err(RegistryError::Key(format!(
+                "the registry key must be at least {MIN_KEY_LEN} characters (it is {})",
+                t.len()
+            )));
+        }
+        Ok(ChainKey(t.as_bytes().to_vec()))
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Result<ChainKey, RegistryError> {
+        let mut b = [0u8; 32];
+        getrandom::fill(&mut b)
+            .map_err(|e| RegistryError::Key(format!("no randomness for a registry key: {e}")))?;
+        Ok(ChainKey(hex(&b).into_bytes()))
+    }
+
+    /// Reads the key file; `None` when it does not exist.
+    pub fn read_file(path: &Path) -> Result<Option<ChainKey>, RegistryError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => ChainKey::parse(&text)
+                .map(Some)
+                .map_err(|e| RegistryError::Key(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RegistryError::Key(format!(
+                "cannot read the registry key {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Writes a new key file, readable by its owner only. Fails if one
+    /// appeared meanwhile.
+    pub fn create_file(path: &Path) -> Result<ChainKey, RegistryError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let key = ChainKey::generate()?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                RegistryError::Key(format!(
+                    "cannot create the registry key {}: {e}",
+                    path.display()
+                ))
+            })?;
+        f.write_all(&key.0)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| RegistryError::Key(format!("cannot write {}: {e}", path.display())))?;
+        Ok(key)
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC's own key preparation: a key longer than the block is hashed,
+        // a shorter one padded with zeros. Doing it here keeps the call
+        // infallible.
+        let mut block = [0u8; 64];
+        if self.0.len() > block.len() {
+            use sha2::Digest;
+            block[..32].copy_from_slice(&sha2::Sha256::digest(&self.0));
+        } else {
+            block[..self.0.len()].copy_from_slice(&self.0);
+        }
+        let key: hmac::digest::Key<HmacSha256> = block.into();
+        <HmacSha256 as KeyInit>::new(&key)
+    }
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(DIGITS[usize::from(x >> 4)] as char);
+        s.push(DIGITS[usize::from(x & 15)] as char);
+    }
+    s
+}
+
+fn encode(mac: &mut HmacSha256, v: &Value) {
+    match v {
+        Value::Int(Some(i)) => {
+            mac.update(b"i");
+            mac.update(&i.to_le_bytes());
+        }
+        Value::Text(Some(s)) => {
+            mac.update(b"s");
+            mac.update(&(s.len() as u64).to_le_bytes());
+            mac.update(s.as_bytes());
+        }
+        Value::Int(None) | Value::Text(None) => mac.update(b"n"),
+    }
+}
+
+/// The chain HMAC of one row (128 bits, hex).
+pub(crate) fn row_mac(
+    key: &ChainKey,
+    table: &str,
+    stream: &str,
+    seq: i64,
+    prev: &str,
+    values: &[Value],
+) -> String {
+    let mut mac = key.mac();
+    mac.update(b"goldenpath-registry-chain-v1\0");
+    mac.update(table.as_bytes());
+    mac.update(b"\0");
+    mac.update(&(stream.len() as u64).to_le_bytes());
+    mac.update(stream.as_bytes());
+    mac.update(&seq.to_le_bytes());
+    mac.update(prev.as_bytes());
+    mac.update(&(values.len() as u64).to_le_bytes());
+    for v in values {
+        encode(&mut mac, v);
+    }
+    let out = mac.finalize().into_bytes();
+    hex(&out[..16])
+}
+
+/// The digest sealing rows written before chaining existed (a registry
+/// created by an older goldenpath): every such row of a table, by id.
+pub(crate) fn seal_digest(key: &ChainKey, table: &str, rows: &[Vec<Value>]) -> String {
+    let mut mac = key.mac();
+    mac.update(b"goldenpath-registry-seal-v1\0");
+    mac.update(table.as_bytes());
+    mac.update(&(rows.len() as u64).to_le_bytes());
+    for r in rows {
+        mac.update(&(r.len() as u64).to_le_bytes());
+        for v in r {
+            encode(&mut mac, v);
+        }
+    }
+    hex(&mac.finalize().into_bytes()[..16])
+}
+
+/// A ledger table: its data columns (in the order they are chained), the
+/// columns whose values name its stream, and a column that holds the
+/// chain's sequence number, if the table numbers rows itself.
+pub(crate) struct Table {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub stream: &'static [&'static str],
+    pub seq_column: Option<&'static str>,
+}
+
+impl Table {
+    fn index(&self, col: &str) -> Option<usize> {
+        self.columns.iter().position(|c| *c == col)
+    }
+
+    /// The stream a row belongs to.
+    pub fn stream_of(&self, values: &[Value]) -> String {
+        let mut s = String::new();
+        for (i, col) in self.stream.iter().enumerate() {
+            if i > 0 {
+                s.push('\u{1f}');
+            }
+            if let Some(Value::Text(Some(t))) = self.index(col).and_then(|i| values.get(i)) {
+                s.push_str(t);
+            }
+        }
+        s
+    }
+
+    /// `SELECT` list of the data columns.
+    pub fn select_list(&self) -> String {
+        self.columns.join(", ")
+    }
+}
+
+pub(crate) const RESERVATIONS: Table = Table {
+    name: "reservations",
+    columns: &[
+        "id",
+        "env",
+        "build_id",
+        "date_prefix",
+        "seq",
+        "generation",
+        "actor",
+        "reason",
+        "at_us",
+    ],
+    stream: &["env"],
+    seq_column: None,
+};
+pub(crate) const DEPLOYMENT_EVENTS: Table = Table {
+    name: "deployment_events",
+    columns: &[
+        "id",
+        "env",
+        "deployment",
+        "run_id",
+        "event",
+        "actor",
+        "commit_sha",
+        "run_url",
+        "detail",
+        "at_us",
+    ],
+    stream: &["env", "deployment"],
+    seq_column: None,
+};
+pub(crate) const PHASE_EVENTS: Table = Table {
+    name: "phase_events",
+    columns: &[
+        "id",
+        "phase_run",
+        "kind",
+        "env",
+        "deployment",
+        "build_id",
+        "phase",
+        "component",
+        "started_us",
+        "ended_us",
+        "duration_ms",
+        "exit_code",
+        "added",
+        "changed",
+        "destroyed",
+        "flags",
+        "log_path",
+        "run_url",
+        "actor",
+        "commit_sha",
+        "source",
+        "at_us",
+    ],
+    stream: &["env", "deployment"],
+    seq_column: None,
+};
+pub(crate) const JOURNAL: Table = Table {
+    name: "journal",
+    columns: &[
+        "id",
+        "env",
+        "deployment",
+        "seq",
+        "run_id",
+        "action_id",
+        "stage",
+        "component",
+        "driver",
+        "action",
+        "resource",
+        "outputs",
+        "detail",
+        "at_us",
+    ],
+    stream: &["env", "deployment"],
+    seq_column: Some("seq"),
+};
+pub(crate) const LEASE_EVENTS: Table = Table {
+    name: "lease_events",
+    columns: &[
+        "id",
+        "env",
+        "deployment",
+        "lease_id",
+        "kind",
+        "holder",
+        "expires_us",
+        "actor",
+        "reason",
+        "at_us",
+    ],
+    stream: &["env", "deployment"],
+    seq_column: None,
+};
+pub(crate) const OVERRIDES: Table = Table {
+    name: "overrides",
+    columns: &[
+        "id",
+        "env",
+        "deployment",
+        "kind",
+        "subject",
+        "actor",
+        "reason",
+        "at_us",
+    ],
+    stream: &["env"],
+    seq_column: None,
+};
+pub(crate) const REQUEST_EVENTS: Table = Table {
+    name: "request_events",
+    columns: &[
+        "id",
+        "request_id",
+        "kind",
+        "env",
+        "event",
+        "actor",
+        "detail",
+        "at_us",
+    ],
+    stream: &["request_id"],
+    seq_column: None,
+};
+
+/// Every chained table.
+pub(crate) const TABLES: [&Table; 7] = [
+    &RESERVATIONS,
+    &DEPLOYMENT_EVENTS,
+    &PHASE_EVENTS,
+    &JOURNAL,
+    &LEASE_EVENTS,
+    &OVERRIDES,
+    &REQUEST_EVENTS,
+];
+
+/// The newest row of a stream as written by this process.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Head {
+    pub seq: i64,
+    pub mac: String,
+}
+
+/// What one transaction appended, applied to the head file after commit.
+pub(crate) type PendingHeads = Vec<(String, Head)>;
+
+fn head_key(table: &str, stream: &str) -> String {
+    format!("{table}\u{1e}{stream}")
+}
+
+/// Splits a head key back into (table, stream).
+pub(crate) fn split_head_key(k: &str) -> (&str, &str) {
+    k.split_once('\u{1e}').unwrap_or((k, ""))
+}
+
+/// Appends one row to `table`, chained to its stream. Runs inside the
+/// caller's transaction; on PostgreSQL it takes the stream's advisory lock
+/// first. `values` are the table's data columns in order; the sequence
+/// column, if the table has one, is filled in. Returns the sequence number.
+pub(crate) fn append(
+    db: &mut dyn Db,
+    key: &ChainKey,
+    table: &Table,
+    mut values: Vec<Value>,
+    pending: &mut PendingHeads,
+) -> Result<i64, RegistryError> {
+    let stream = table.stream_of(&values);
+    db.lock(&format!("chain/{}/{stream}", table.name))?;
+    let last = db.rows(
+        &format!(
+            "SELECT chain_seq, chain_mac FROM {} WHERE chain_stream = ? ORDER BY chain_seq DESC LIMIT 1",
+            table.name
+        ),
+        &[stream.clone().into()],
+        |r| (r.int(0).unwrap_or(0), r.string(1)),
+    )?;
+    let (seq, prev) = match last.into_iter().next() {
+        Some((seq, mac)) => (seq + 1, mac),
+        None => {
+            // The first chained row: after the stream's rows from before
+            // chaining, if the table numbers its rows.
+            let start = match table.seq_column {
+                Some(col) => {
+                    let mut sql = format!("SELECT MAX({col}) FROM {} WHERE ", table.name);
+                    let mut params = Vec::new();
+                    for (i, c) in table.stream.iter().enumerate() {
+                        if i > 0 {
+                            sql.push_str(" AND ");
+                        }
+                        sql.push_str(c);
+                        sql.push_str(" = ?");
+                        let v = table
+                            .index(c)
+                            .and_then(|i| values.get(i).cloned())
+                            .unwrap_or(Value::Text(None));
+                        params.push(v);
+                    }
+                    db.scalar(&sql, &params)?.unwrap_or(0)
+                }
+                None => 0,
+            };
+            (start + 1, String::new())
+        }
+    };
+    if let Some(i) = table.seq_column.and_then(|c| table.index(c))
+        && let Some(slot) = values.get_mut(i)
+    {
+        *slot = Value::Int(Some(seq));
+    }
+    let mac = row_mac(key, table.name, &stream, seq, &prev, &values);
+    let placeholders = vec!["?"; table.columns.len() + 3].join(", ");
+    let sql = format!(
+        "INSERT INTO {} ({}, chain_stream, chain_seq, chain_mac) VALUES ({placeholders})",
+        table.name,
+        table.select_list()
+    );
+    values.push(stream.clone().into());
+    values.push(seq.into());
+    values.push(mac.clone().into());
+    db.exec(&sql, &values)?;
+    pending.push((head_key(table.name, &stream), Head { seq, mac }));
+    Ok(seq)
+}
+
+/// One row as stored, for checking.
+pub(crate) struct StoredRow {
+    pub values: Vec<Value>,
+    pub stream: Option<String>,
+    pub seq: Option<i64>,
+    pub mac: Option<String>,
+}
+
+/// Why a row does not check out.
+pub(crate) fn check_row(
+    key: &ChainKey,
+    table: &Table,
+    row: &StoredRow,
+    expected_seq: i64,
+    prev: &str,
+) -> Result<(), String> {
+    let (Some(stream), Some(seq), Some(mac)) = (&row.stream, row.seq, &row.mac) else {
+        return Err("carries no chain HMAC (inserted behind goldenpath's back)".into());
+    };
+    if *stream != table.stream_of(&row.values) {
+        return Err(format!("is filed under stream `{stream}`, not its own"));
+    }
+    if seq != expected_seq {
+        return Err(if seq > expected_seq {
+            format!(
+                "has chain position {seq} where {expected_seq} was expected (rows deleted before it)"
+            )
+        } else {
+            format!("repeats chain position {seq}")
+        });
+    }
+    if let Some(i) = table.seq_column.and_then(|c| table.index(c))
+        && row.values.get(i) != Some(&Value::Int(Some(seq)))
+    {
+        return Err("its sequence number disagrees with its chain position".into());
+    }
+    let want = row_mac(key, table.name, stream, seq, prev, &row.values);
+    if want != *mac {
+        return Err("does not match its HMAC (replaced, edited, reordered or forged)".into());
+    }
+    Ok(())
+}
+
+/// The head file of a SQLite registry.
+pub(crate) struct HeadFile {
+    path: PathBuf,
+    written: Mutex<BTreeMap<String, Head>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadFileContent {
+    version: u32,
+    heads: BTreeMap<String, Head>,
+    mac: String,
+}
+
+fn heads_mac(key: &ChainKey, heads: &BTreeMap<String, Head>) -> String {
+    let mut mac = key.mac();
+    mac.update(b"goldenpath-registry-heads-v1\0");
+    for (k, h) in heads {
+        mac.update(&(k.len() as u64).to_le_bytes());
+        mac.update(k.as_bytes());
+        mac.update(&h.seq.to_le_bytes());
+        mac.update(h.mac.as_bytes());
+    }
+    hex(&mac.finalize().into_bytes()[..16])
+}
+
+impl HeadFile {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            written: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Remembers what a committed transaction appended.
+    pub fn note(&self, pending: PendingHeads) {
+        let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, h) in pending {
+            match w.get(&k) {
+                Some(old) if old.seq >= h.seq => {}
+                _ => {
+                    w.insert(k, h);
+                }
+            }
+        }
+    }
+
+    /// Reads the file; `Ok(None)` when there is none.
+    pub fn read(&self, key: &ChainKey) -> Result<Option<BTreeMap<String, Head>>, String> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {}: {e}", self.path.display())),
+        };
+        let content: HeadFileContent = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a registry head file: {e}", self.path.display()))?;
+        if heads_mac(key, &content.heads) != content.mac {
+            return Err(format!(
+                "{} does not match its HMAC (edited, or written with another key)",
+                self.path.display()
+            ));
+        }
+        Ok(Some(content.heads))
+    }
+
+    /// Merges what this process wrote into the file, under an exclusive
+    /// lock so that concurrent processes only ever raise a head.
+    pub fn flush(&self, key: &ChainKey) -> Result<(), String> {
+        let written = {
+            let w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+            if w.is_empty() {
+                return Ok(());
+            }
+            w.clone()
+        };
+        let lock_path = self.path.with_extension("head.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        lock.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        let mut heads = match self.read(key) {
+            Ok(Some(h)) => h,
+            Ok(None) => BTreeMap::new(),
+            // A damaged head file is reported by verify; do not overwrite
+            // the evidence.
+            Err(e) => return Err(e),
+        };
+        for (k, h) in written {
+            match heads.get(&k) {
+                Some(old) if old.seq >= h.seq => {}
+                _ => {
+                    heads.insert(k, h);
+                }
+            }
+        }
+        let content = HeadFileContent {
+            version: 1,
+            mac: heads_mac(key, &heads),
+            heads,
+        };
+        let tmp = self.path.with_extension("head.tmp");
+        let text = serde_json::to_vec(&content).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let _ = lock.unlock();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_depend_on_every_part() {
+        let k = ChainKey::parse(&"k".repeat(32)).unwrap();
+        let v = vec![Value::from("a"), Value::Int(Some(1)), Value::Text(None)];
+        let m = row_mac(&k, "journal", "s", 1, "", &v);
+        assert_eq!(m.len(), 32);
+        assert_ne!(m, row_mac(&k, "journal", "s", 2, "", &v));
+        assert_ne!(m, row_mac(&k, "journal", "t", 1, "", &v));
+        assert_ne!(m, row_mac(&k, "journal", "s", 1, "x", &v));
+        assert_ne!(m, row_mac(&k, "overrides", "s", 1, "", &v));
+        let w = vec![Value::from("a"), Value::Int(Some(1)), Value::from("")];
+        assert_ne!(m, row_mac(&k, "journal", "s", 1, "", &w));
+        let other = ChainKey::parse(&"j".repeat(32)).unwrap();
+        assert_ne!(m, row_mac(&other, "journal", "s", 1, "", &v));
+    }
+
+    #[test]
+    fn short_keys_are_refused_and_keys_never_print() {
+        assert!(ChainKey::parse("short").is_err());
+        let k = ChainKey::parse(&"s".repeat(40)).unwrap();
+        assert_eq!(format!("{k:?}"), "ChainKey(***)");
+    }
+}

@@ -1,0 +1,229 @@
+//! The action journal: every driver action, before and after it runs. It
+//! is what teardown replays, so reading it checks every row against the
+//! chain first.
+
+use serde::Serialize;
+
+use crate::chain::{self, JOURNAL, StoredRow};
+use crate::db::{DbExt, Named, Value};
+use crate::{Registry, RegistryError, now_us};
+
+/// The stage of a journalled action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// About to run.
+    Before,
+    /// Ran and succeeded.
+    After,
+    /// Ran and failed.
+    Failed,
+}
+
+impl Stage {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Stage::Before => "before",
+            Stage::After => "after",
+            Stage::Failed => "failed",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Option<Stage> {
+        match s {
+            "before" => Some(Stage::Before),
+            "after" => Some(Stage::After),
+            "failed" => Some(Stage::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A driver action, journalled before and after it runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// Event id (retries reuse it).
+    pub id: String,
+    /// Environment.
+    pub env: String,
+    /// Deployment key.
+    pub deployment: String,
+    /// The run.
+    pub run_id: Option<String>,
+    /// Shared by the `before` and `after`/`failed` entries of one action.
+    pub action_id: String,
+    /// Before, after or failed.
+    pub stage: Stage,
+    /// Component.
+    pub component: String,
+    /// Driver.
+    pub driver: String,
+    /// `create`, `adopt`, `update`, `destroy`, ...
+    pub action: String,
+    /// The resource's identity, e.g. `database backstage on rds`.
+    pub resource: String,
+    /// Non-secret outputs.
+    pub outputs: Option<serde_json::Value>,
+    /// Non-secret detail, e.g. an error message.
+    pub detail: Option<String>,
+}
+
+/// A journal entry as stored, with its sequence number.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalRow {
+    /// 1, 2, ... per deployment, without gaps.
+    pub seq: i64,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: JournalEntry,
+    /// When.
+    pub at_us: i64,
+}
+
+impl Registry {
+    /// Appends a journal entry and returns its sequence number. Retrying
+    /// with the same id returns the first write's number.
+    pub fn journal_append(&self, e: &JournalEntry) -> Result<i64, RegistryError> {
+        let outputs = e.outputs.as_ref().map(|o| o.to_string());
+        self.tx(None, |tx| {
+            if let Some(seq) = tx
+                .db
+                .scalar("SELECT seq FROM journal WHERE id = ?", &[(&e.id).into()])?
+            {
+                return Ok(seq);
+            }
+            tx.append(
+                &JOURNAL,
+                vec![
+                    (&e.id).into(),
+                    (&e.env).into(),
+                    (&e.deployment).into(),
+                    Value::Int(None), // numbered by the chain
+                    e.run_id.clone().into(),
+                    (&e.action_id).into(),
+                    e.stage.as_str().into(),
+                    (&e.component).into(),
+                    (&e.driver).into(),
+                    (&e.action).into(),
+                    (&e.resource).into(),
+                    outputs.clone().into(),
+                    e.detail.clone().into(),
+                    now_us().into(),
+                ],
+            )
+        })
+    }
+
+    /// A deployment's journal in order. When the registry key is known,
+    /// every row is checked against the chain first: a row inserted,
+    /// replaced or edited behind goldenpath's back is an error
+    /// ([`RegistryError::Tampered`]), never an instruction.
+    pub fn journal(&self, env: &str, deployment: &str) -> Result<Vec<JournalRow>, RegistryError> {
+        let legacy_sealed = self.legacy.get(JOURNAL.name).copied().unwrap_or(0) > 0;
+        let key = self.key().cloned();
+        let known_head = self
+            .known_heads
+            .get(&format!("journal\u{1e}{env}\u{1f}{deployment}"))
+            .cloned();
+        self.with(|db| {
+            let mut out = Vec::new();
+            let mut expected = 1i64;
+            let mut prev = String::new();
+            let mut chained = false;
+            let mut problem: Option<RegistryError> = None;
+            db.query(
+                &format!(
+                    "SELECT {}, chain_stream, chain_seq, chain_mac FROM journal WHERE env = ? AND deployment = ? ORDER BY seq",
+                    JOURNAL.select_list()
+                ),
+                &[env.into(), deployment.into()],
+                &mut |r| {
+                    if problem.is_some() {
+                        return Ok(());
+                    }
+                    let n = Named(r);
+                    let id = n.string("id");
+                    if let Some(key) = &key {
+                        let width = JOURNAL.columns.len();
+                        let stored = StoredRow {
+                            values: (0..width).map(|i| r.value(i)).collect(),
+                            stream: r.text(width).map(str::to_string),
+                            seq: r.int(width + 1),
+                            mac: r.text(width + 2).map(str::to_string),
+                        };
+                        if stored.mac.is_none() && legacy_sealed && !chained {
+                            // Written before chaining existed: sealed as a
+                            // whole, checked by `registry verify`.
+                            expected = n.int("seq").unwrap_or(0) + 1;
+                        } else {
+                            chained = true;
+                            if let Err(why) =
+                                chain::check_row(key, &JOURNAL, &stored, expected, &prev)
+                            {
+                                problem = Some(RegistryError::Tampered {
+                                    table: "journal".into(),
+                                    id: id.clone(),
+                                    why: format!(
+                                        "(entry {} of {deployment} in {env}) {why}",
+                                        n.int("seq").unwrap_or(0)
+                                    ),
+                                });
+                                return Ok(());
+                            }
+                            expected += 1;
+                            prev = stored.mac.unwrap_or_default();
+                        }
+                    }
+                    let stage = n.string("stage");
+                    let Some(stage) = Stage::parse(&stage) else {
+                        problem = Some(RegistryError::Tampered {
+                            table: "journal".into(),
+                            id,
+                            why: format!("has an unknown stage `{stage}`"),
+                        });
+                        return Ok(());
+                    };
+                    out.push(JournalRow {
+                        seq: n.int("seq").unwrap_or(0),
+                        entry: JournalEntry {
+                            id,
+                            env: n.string("env"),
+                            deployment: n.string("deployment"),
+                            run_id: n.text("run_id"),
+                            action_id: n.string("action_id"),
+                            stage,
+                            component: n.string("component"),
+                            driver: n.string("driver"),
+                            action: n.string("action"),
+                            resource: n.string("resource"),
+                            outputs: n.json("outputs"),
+                            detail: n.text("detail"),
+                        },
+                        at_us: n.int("at_us").unwrap_or(0),
+                    });
+                    Ok(())
+                },
+            )?;
+            if problem.is_none()
+                && key.is_some()
+                && let Some(head) = known_head
+                && head.seq >= expected
+            {
+                problem = Some(RegistryError::Tampered {
+                    table: "journal".into(),
+                    id: format!("{deployment}#{}", head.seq),
+                    why: format!(
+                        "is missing: the journal of {deployment} in {env} ends at entry {}, but entry {} was written (rows deleted from its end)",
+                        expected - 1,
+                        head.seq
+                    ),
+                });
+            }
+            match problem {
+                Some(p) => Err(p),
+                None => Ok(out),
+            }
+        })
+    }
+}

@@ -1,0 +1,185 @@
+//! Phases: timed steps (a component's apply, a Terraform plan, a
+//! teardown), recorded as a start and an end event.
+
+use serde::Serialize;
+
+use crate::chain::PHASE_EVENTS;
+use crate::db::{DbExt, Named, Row, Value};
+use crate::{Registry, RegistryError, Tx, now_us};
+
+/// One phase: a timed step (a component's apply, a Terraform plan, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Phase {
+    /// The phase run id shared by its start and end events.
+    pub run: String,
+    /// Environment.
+    pub env: String,
+    /// Deployment key.
+    pub deployment: String,
+    /// Build id, empty for non-ephemeral deployments.
+    pub build_id: String,
+    /// Phase name, e.g. `apply:cluster` or `terraform-plan`.
+    pub phase: String,
+    /// The component, if the phase is about one.
+    pub component: Option<String>,
+    /// Start.
+    pub started_us: i64,
+    /// End.
+    pub ended_us: Option<i64>,
+    /// Exit code (0 success).
+    pub exit_code: Option<i64>,
+    /// Resources added.
+    pub added: Option<i64>,
+    /// Resources changed.
+    pub changed: Option<i64>,
+    /// Resources destroyed.
+    pub destroyed: Option<i64>,
+    /// Flags the phase ran with.
+    pub flags: Option<String>,
+    /// Its log file.
+    pub log_path: Option<String>,
+    /// CI run URL.
+    pub run_url: Option<String>,
+    /// Who.
+    pub actor: Option<String>,
+    /// Source commit.
+    pub commit_sha: Option<String>,
+}
+
+impl Phase {
+    /// Duration in milliseconds, once ended.
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.ended_us.map(|e| (e - self.started_us) / 1000)
+    }
+}
+
+pub(crate) const PHASE_COLUMNS: &str = "phase_run, env, deployment, build_id, phase, component, started_us, ended_us, exit_code, added, changed, destroyed, flags, log_path, run_url, actor, commit_sha";
+
+pub(crate) fn phase_row(r: &dyn Row) -> Phase {
+    let r = Named(r);
+    Phase {
+        run: r.string("phase_run"),
+        env: r.string("env"),
+        deployment: r.string("deployment"),
+        build_id: r.string("build_id"),
+        phase: r.string("phase"),
+        component: r.text("component"),
+        started_us: r.int("started_us").unwrap_or_default(),
+        ended_us: r.int("ended_us"),
+        exit_code: r.int("exit_code"),
+        added: r.int("added"),
+        changed: r.int("changed"),
+        destroyed: r.int("destroyed"),
+        flags: r.text("flags"),
+        log_path: r.text("log_path"),
+        run_url: r.text("run_url"),
+        actor: r.text("actor"),
+        commit_sha: r.text("commit_sha"),
+    }
+}
+
+/// Appends the start or end event of a phase (idempotent per phase run).
+pub(crate) fn insert_phase(
+    tx: &mut Tx<'_>,
+    p: &Phase,
+    kind: &str,
+    source: &str,
+) -> Result<bool, RegistryError> {
+    let end = kind == "end";
+    let only_end = |v: Option<i64>| -> Value { if end { v.into() } else { Value::Int(None) } };
+    tx.append_once(
+        &PHASE_EVENTS,
+        vec![
+            format!("{}:{kind}", p.run).into(),
+            (&p.run).into(),
+            kind.into(),
+            (&p.env).into(),
+            (&p.deployment).into(),
+            (&p.build_id).into(),
+            (&p.phase).into(),
+            p.component.clone().into(),
+            p.started_us.into(),
+            only_end(p.ended_us),
+            only_end(p.duration_ms()),
+            only_end(p.exit_code),
+            only_end(p.added),
+            only_end(p.changed),
+            only_end(p.destroyed),
+            p.flags.clone().into(),
+            p.log_path.clone().into(),
+            p.run_url.clone().into(),
+            p.actor.clone().into(),
+            p.commit_sha.clone().into(),
+            source.into(),
+            now_us().into(),
+        ],
+    )
+}
+
+impl Registry {
+    /// Records the start of a phase. Idempotent per phase run.
+    pub fn phase_start(&self, p: &Phase) -> Result<(), RegistryError> {
+        self.tx(None, |tx| insert_phase(tx, p, "start", "goldenpath"))?;
+        Ok(())
+    }
+
+    /// Records the end of a phase (with its start fields repeated, so that
+    /// reports read one row). Idempotent per phase run.
+    pub fn phase_end(&self, p: &Phase) -> Result<(), RegistryError> {
+        self.tx(None, |tx| insert_phase(tx, p, "end", "goldenpath"))?;
+        Ok(())
+    }
+
+    /// Finished phases of a deployment (or of every deployment of `env`),
+    /// oldest first.
+    pub fn phases(&self, env: &str, deployment: Option<&str>) -> Result<Vec<Phase>, RegistryError> {
+        self.with(|db| match deployment {
+            Some(d) => db.rows(
+                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? AND deployment = ? ORDER BY started_us, phase_run"),
+                &[env.into(), d.into()],
+                phase_row,
+            ),
+            None => db.rows(
+                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? ORDER BY started_us, phase_run"),
+                &[env.into()],
+                phase_row,
+            ),
+        })
+    }
+
+    /// Phases that started and have not ended, of a deployment.
+    pub fn open_phases(&self, env: &str, deployment: &str) -> Result<Vec<Phase>, RegistryError> {
+        self.with(|db| {
+            db.rows(
+                &format!("SELECT {PHASE_COLUMNS} FROM phase_events s WHERE kind = 'start' AND env = ? AND deployment = ? AND NOT EXISTS (SELECT 1 FROM phase_events e WHERE e.kind = 'end' AND e.phase_run = s.phase_run) ORDER BY started_us"),
+                &[env.into(), deployment.into()],
+                phase_row,
+            )
+        })
+    }
+
+    /// Counts phase events (start and end rows), for tests and verify.
+    pub fn count_phase_events(&self) -> Result<i64, RegistryError> {
+        self.with(|db| {
+            Ok(db
+                .scalar("SELECT COUNT(*) FROM phase_events", &[])?
+                .unwrap_or(0))
+        })
+    }
+
+    pub(crate) fn insert_imported_phase(&self, p: &Phase) -> Result<bool, RegistryError> {
+        self.tx(Some("import"), |tx| {
+            let exists = tx.db.scalar(
+                "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us = ? AND ended_us = ?",
+                &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), p.started_us.into(), p.ended_us.into()],
+            )?;
+            if exists.unwrap_or(0) > 0 {
+                return Ok(false);
+            }
+            insert_phase(tx, p, "start", "import")?;
+            insert_phase(tx, p, "end", "import")?;
+            Ok(true)
+        })
+    }
+}
