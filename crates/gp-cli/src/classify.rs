@@ -40,7 +40,7 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
         return Some(match e {
             S::Path(_) | S::Unavailable(_) => (Code::Invalid, None),
             S::Key(_) => (
-                Code::Failed,
+                Code::Invalid,
                 Some(format!(
                     "set {} to the store's key (32 bytes, base64), or restore the key file",
                     gp_driver_secrets::store::KEY_ENV
@@ -64,6 +64,18 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
                 )),
             ),
             R::Location(_) | R::Invalid(_) => (Code::Invalid, None),
+            R::Tampered { .. } => (
+                Code::Refused,
+                Some("nothing was run; find every changed row with: goldenpath registry verify".into()),
+            ),
+            R::Key(_) => (
+                Code::Invalid,
+                Some(format!(
+                    "set {} (the same on every runner), or restore registry.key beside registry.db",
+                    crate::env::REGISTRY_KEY
+                )),
+            ),
+            R::Missing(_) => (Code::Failed, None),
             _ => (Code::Failed, None),
         });
     }

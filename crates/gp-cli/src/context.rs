@@ -18,6 +18,8 @@ pub struct Context {
     pub global: GlobalArgs,
     /// Where output goes.
     pub printer: Printer,
+    /// The command only reads: the registry is opened read-only.
+    pub read_only: bool,
     platform: OnceLock<Platform>,
     registry: OnceLock<Registry>,
 }
@@ -28,6 +30,7 @@ impl Context {
         Self {
             global,
             printer,
+            read_only: false,
             platform: OnceLock::new(),
             registry: OnceLock::new(),
         }
@@ -72,15 +75,59 @@ impl Context {
         }
     }
 
-    /// The registry, opened (and migrated) on first use.
+    /// The registry, opened (and migrated) on first use; read-only for a
+    /// command that only reads. Its chain key comes from
+    /// `GOLDENPATH_REGISTRY_KEY`, else (SQLite) the key file beside it.
     pub fn registry(&self) -> anyhow::Result<&Registry> {
         if let Some(r) = self.registry.get() {
             return Ok(r);
         }
         let location = self.registry_location()?;
-        let r = Registry::open(&location)
+        let key = match std::env::var(crate::env::REGISTRY_KEY) {
+            Ok(k) if !k.trim().is_empty() => {
+                Some(gp_registry::ChainKey::parse(&k).map_err(|e| {
+                    crate::exit::CliError::invalid(format!("{}: {e}", crate::env::REGISTRY_KEY))
+                })?)
+            }
+            _ => None,
+        };
+        let opts = gp_registry::OpenOptions {
+            key,
+            read_only: self.read_only,
+        };
+        let r = Registry::open_with(&location, &opts)
             .with_context(|| format!("cannot open the registry ({})", location.describe()))?;
+        for w in r.warnings() {
+            self.printer.warn(w);
+        }
         Ok(self.registry.get_or_init(|| r))
+    }
+
+    /// Fails (invalid input) unless `env` is declared in the spec.
+    pub fn check_env(&self, env: &str) -> anyhow::Result<()> {
+        let platform = self.platform()?;
+        if platform.environment(env).is_none() {
+            gp_core::Contract::new(platform, env, gp_core::Deployment::Persistent)?;
+        }
+        Ok(())
+    }
+
+    /// Fails (invalid input) when a SQLite registry does not exist yet: a
+    /// command that changes recorded state (a teardown, an unlock) has
+    /// nothing to act on, and must not create a registry to find that out.
+    pub fn require_registry(&self) -> anyhow::Result<()> {
+        if let Location::Sqlite(path) = self.registry_location()?
+            && !path.exists()
+            && !path.with_extension("head").exists()
+        {
+            return Err(crate::exit::CliError::invalid(format!(
+                "nothing was ever deployed from this state directory (no registry at {})",
+                crate::cmd::shown(&path)
+            ))
+            .hint("check --state-dir / --registry, or deploy first")
+            .into());
+        }
+        Ok(())
     }
 
     /// Who is acting: `GOLDENPATH_ACTOR`, else `$USER@host`.

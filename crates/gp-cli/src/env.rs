@@ -16,6 +16,9 @@ pub const OUTPUT: &str = "GOLDENPATH_OUTPUT";
 
 /// `--registry`: `postgres://...` for a shared registry, or a SQLite path.
 pub const REGISTRY: &str = "GOLDENPATH_REGISTRY";
+/// The registry's chain key (at least 32 characters), the same on every
+/// runner of a shared registry; a SQLite registry defaults to its key file.
+pub const REGISTRY_KEY: &str = "GOLDENPATH_REGISTRY_KEY";
 /// Who is acting, recorded in the registry (default `$USER@host`).
 pub const ACTOR: &str = "GOLDENPATH_ACTOR";
 /// The source commit recorded with deployments and phases.
@@ -37,6 +40,14 @@ pub const ALL: &[(&str, &str)] = &[
     (
         REGISTRY,
         "the registry (--registry): postgres://user:password@host/db for a shared one, or a SQLite file; default registry.db in the state directory",
+    ),
+    (
+        REGISTRY_KEY,
+        "the registry's chain key (32+ characters), shared by every runner of a PostgreSQL registry; default for SQLite: registry.key beside registry.db",
+    ),
+    (
+        "GOLDENPATH_SECRETS_KEY",
+        "the local secrets store's key (32 bytes, base64); default: the key file in the state directory",
     ),
     (
         ACTOR,

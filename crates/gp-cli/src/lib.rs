@@ -137,10 +137,31 @@ pub fn run() -> ExitCode {
     };
     let printer = Printer::new(cli.global.output);
     init_logging(cli.global.verbose);
-    let ctx = Context::new(cli.global.clone(), printer.clone());
+    let mut ctx = Context::new(cli.global.clone(), printer.clone());
+    ctx.read_only = reads_only(&cli.command);
     match dispatch(&ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&printer, &e),
+    }
+}
+
+/// Commands that only read: they open the registry read-only, so they
+/// create nothing (no `registry.db`, no key) where none exists yet.
+fn reads_only(command: &Command) -> bool {
+    use cmd::registry::RegistryCommand as R;
+    match command {
+        Command::Plan(_) | Command::Status(_) | Command::Graph(_) | Command::Builds(_) => true,
+        Command::Registry(r) => matches!(r, R::Export(_) | R::Report(_)),
+        Command::Lease(l) => matches!(l, cmd::lease::LeaseCommand::List(_)),
+        Command::Request(r) => matches!(
+            r,
+            cmd::request::RequestCommand::List(_)
+                | cmd::request::RequestCommand::Validate(_)
+                | cmd::request::RequestCommand::Schema
+        ),
+        Command::Db(_) | Command::Verify(_) => true,
+        Command::Dns(d) => !matches!(d, cmd::dns::DnsCommand::Apply(_)),
+        _ => false,
     }
 }
 

@@ -66,6 +66,7 @@ impl Printer {
 
     /// Writes text to stdout, adding a final newline if missing.
     pub fn data(&self, text: &str) -> Result<(), ClosedPipe> {
+        let text = &visible(text);
         let mut out = io::stdout().lock();
         let r = if text.ends_with('\n') || text.is_empty() {
             out.write_all(text.as_bytes())
@@ -123,8 +124,53 @@ impl Printer {
     }
 }
 
+/// Text as it may reach a terminal: control characters other than newline
+/// and tab (an escape sequence from a registry row or a file name) are shown
+/// escaped, never sent raw.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The widest a table cell is shown; longer values are cut with `…` (the
+/// full value is in `--output json`).
+pub const MAX_CELL: usize = 512;
+
 /// Renders rows as an aligned text table with a header.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let cut: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| {
+                    let c = c.replace(['\n', '\t'], " ");
+                    if c.chars().count() > MAX_CELL {
+                        let mut s: String = c.chars().take(MAX_CELL - 1).collect();
+                        s.push('…');
+                        s
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let rows = &cut;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -164,5 +210,12 @@ mod tests {
             ],
         );
         assert_eq!(t, "NAME       STATE\na          ok\nlong-name  x\n");
+    }
+
+    #[test]
+    fn escapes_and_huge_cells_never_reach_the_terminal_raw() {
+        assert_eq!(super::visible("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        let t = super::table(&["X"], &[vec!["y".repeat(10_000)]]);
+        assert!(t.len() < 600, "{}", t.len());
     }
 }

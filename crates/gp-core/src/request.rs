@@ -127,6 +127,18 @@ impl LoadedRequest {
         let node = yaml::parse(text)
             .map_err(|e| Diagnostic::at(path, text, e.pos, format!("invalid YAML: {}", e.message)))?
             .ok_or_else(|| Diagnostic::file(path, "the request is empty"))?;
+        if let Some((pos, c)) = yaml::find_control(&node) {
+            return Err(Diagnostic::at(
+                path,
+                text,
+                pos,
+                format!(
+                    "control character {} in a value: escape sequences and NULs are not allowed",
+                    c.escape_unicode()
+                ),
+            )
+            .into());
+        }
         let request: DatabaseRequest = yaml::from_node(&node).map_err(|e| {
             Diagnostic::at(path, text, e.pos.unwrap_or(node.start), e.message).with_hint_opt(e.hint)
         })?;
@@ -245,6 +257,71 @@ impl LoadedRequest {
         ] {
             if v.value.trim().is_empty() {
                 out.push(self.at(v.start, format!("{field} is empty")));
+            } else if v.value.len() > 128 {
+                out.push(self.at(v.start, format!("{field} is longer than 128 characters")));
+            }
+        }
+        for (field, v) in [
+            ("databaseName", &r.database_name),
+            ("username", &r.username),
+        ] {
+            if is_reserved_name(&v.value) {
+                out.push(
+                    self.at(
+                        v.start,
+                        format!(
+                            "`{}` is reserved by PostgreSQL and can never be requested",
+                            v.value
+                        ),
+                    )
+                    .with_hint(format!("choose another {field}")),
+                );
+            }
+        }
+        out
+    }
+
+    /// Names a request may not take because someone else owns them: the
+    /// instance's admin role, every role and database a component of the
+    /// spec declares (`owned`: name, kind, component), and — from the
+    /// registry — names applied by another request (`taken`: name, kind,
+    /// request id). Each is a positioned problem (invalid input, exit 2).
+    pub fn ownership_problems(
+        &self,
+        owned: &[(String, &'static str, String)],
+        taken: &[(String, &'static str, String)],
+    ) -> Vec<Diagnostic> {
+        let r = &self.request;
+        let mut out = Vec::new();
+        for (field, v, kind) in [
+            ("databaseName", &r.database_name, "database"),
+            ("username", &r.username, "role"),
+        ] {
+            if let Some((_, k, component)) = owned.iter().find(|(n, _, _)| *n == v.value) {
+                out.push(
+                    self.at(
+                        v.start,
+                        format!(
+                            "`{}` is a {k} the platform spec owns (component `{component}`); a request can never take it over",
+                            v.value
+                        ),
+                    )
+                    .with_hint(format!("choose another {field}")),
+                );
+            } else if let Some((_, k, other)) = taken
+                .iter()
+                .find(|(n, k, id)| *n == v.value && *k == kind && *id != r.id.value)
+            {
+                out.push(
+                    self.at(
+                        v.start,
+                        format!(
+                            "`{}` is a {k} that request {other} created; a request may only adopt what no one else owns",
+                            v.value
+                        ),
+                    )
+                    .with_hint(format!("choose another {field}")),
+                );
             }
         }
         out
@@ -302,15 +379,23 @@ impl LoadedRequest {
     }
 }
 
-/// A stable hash of what a request asks (not of its formatting).
+/// Names PostgreSQL keeps for itself.
+pub fn is_reserved_name(name: &str) -> bool {
+    name.starts_with("pg_")
+        || matches!(
+            name,
+            "postgres" | "template0" | "template1" | "public" | "information_schema"
+        )
+}
+
+/// The SHA-256 (hex) of what a request asks, in a canonical form (its
+/// fields as JSON in declaration order, not its formatting): approvals bind
+/// it, so an edited request needs a new approval.
 fn content_hash(r: &DatabaseRequest) -> String {
+    use sha2::Digest;
     let text = serde_json::to_string(r).unwrap_or_default();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The request's JSON Schema.

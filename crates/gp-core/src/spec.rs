@@ -370,6 +370,15 @@ impl Platform {
         let node = yaml::parse(text)
             .map_err(|e| Diagnostic::at(path, text, e.pos, format!("invalid YAML: {}", e.message)))?
             .ok_or_else(|| Diagnostic::file(path, "the platform spec is empty"))?;
+        if let Some((pos, c)) = yaml::find_control(&node) {
+            return Err(Diagnostic::at(
+                path,
+                text,
+                pos,
+                format!("control character {} in a value: escape sequences and NULs are not allowed in the spec", c.escape_unicode()),
+            )
+            .into());
+        }
         let spec: PlatformSpec = yaml::from_node(&node).map_err(|e| {
             let pos = e.pos.unwrap_or(node.start);
             Diagnostic::at(path, text, pos, e.message).with_hint_opt(e.hint)
@@ -461,6 +470,14 @@ impl Platform {
                         "the zone `{}` must be the domain `{}` or a parent of it",
                         zone.value, s.domain.value
                     ),
+                ));
+            }
+        }
+        for (field, v, max) in [("project", &s.project, 128), ("owner", &s.owner, 128)] {
+            if v.value.len() > max || v.value.trim().is_empty() {
+                out.push(self.diagnostic(
+                    v.start,
+                    format!("`{field}` must be 1 to {max} characters (it becomes a tag on everything goldenpath creates)"),
                 ));
             }
         }

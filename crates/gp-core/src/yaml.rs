@@ -123,15 +123,52 @@ enum Open {
     Map(Node, usize, Option<Node>),
 }
 
+/// The most nodes a document may hold once its aliases are expanded. A
+/// few hundred bytes of nested anchors can stand for billions of nodes (the
+/// "billion laughs"); goldenpath refuses such a document before expanding
+/// it.
+pub const MAX_NODES: usize = 200_000;
+/// The deepest nesting of lists and mappings.
+pub const MAX_DEPTH: usize = 64;
+/// The longest scalar, in bytes.
+pub const MAX_SCALAR: usize = 1 << 20;
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
     documents: usize,
+    nodes: usize,
+}
+
+fn node_count(n: &Node) -> usize {
+    match &n.kind {
+        NodeKind::Scalar(..) => 1,
+        NodeKind::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        NodeKind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| node_count(k) + node_count(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 impl Builder {
+    fn count(&mut self, n: usize, at: Pos) -> Result<(), SyntaxError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            return Err(SyntaxError {
+                message: format!(
+                    "the document expands to more than {MAX_NODES} nodes (aliases of aliases?); goldenpath refuses it"
+                ),
+                pos: at,
+            });
+        }
+        Ok(())
+    }
+
     fn event(&mut self, event: Event<'_>, start: Pos, end: Pos) -> Result<(), SyntaxError> {
         match event {
             Event::DocumentStart(..) => {
@@ -144,6 +181,16 @@ impl Builder {
                 }
             }
             Event::Scalar(text, style, anchor, _tag) => {
+                self.count(1, start)?;
+                if text.len() > MAX_SCALAR {
+                    return Err(SyntaxError {
+                        message: format!(
+                            "a value of {} bytes is longer than the {MAX_SCALAR} allowed",
+                            text.len()
+                        ),
+                        pos: start,
+                    });
+                }
                 let style = match style {
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
@@ -155,11 +202,13 @@ impl Builder {
                     end,
                 };
                 if anchor != 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push(node, start)?;
             }
             Event::SequenceStart(_, anchor, _) => {
+                self.count(1, start)?;
+                self.depth(start)?;
                 let node = Node {
                     kind: NodeKind::Seq(Vec::new()),
                     start,
@@ -168,6 +217,8 @@ impl Builder {
                 self.stack.push(Open::Seq(node, anchor));
             }
             Event::MappingStart(_, anchor, _) => {
+                self.count(1, start)?;
+                self.depth(start)?;
                 let node = Node {
                     kind: NodeKind::Map(Vec::new()),
                     start,
@@ -189,16 +240,24 @@ impl Builder {
                 };
                 node.end = end;
                 if anchor != 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    let n = node_count(&node);
+                    self.anchors.insert(anchor, (node.clone(), n));
                 }
                 self.push(node, start)?;
             }
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id) else {
+                let Some((_, n)) = self.anchors.get(&id) else {
                     return Err(SyntaxError {
                         message: "alias to an unknown anchor".into(),
                         pos: start,
                     });
+                };
+                // Counted before the copy is made, so an expansion bomb is
+                // refused without allocating it.
+                let n = *n;
+                self.count(n, start)?;
+                let Some((target, _)) = self.anchors.get(&id) else {
+                    return Ok(());
                 };
                 let node = Node {
                     kind: target.kind.clone(),
@@ -214,6 +273,16 @@ impl Builder {
                 });
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    fn depth(&self, at: Pos) -> Result<(), SyntaxError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(SyntaxError {
+                message: format!("lists and mappings nest deeper than {MAX_DEPTH} levels"),
+                pos: at,
+            });
         }
         Ok(())
     }
@@ -541,6 +610,22 @@ pub fn from_node_with_placeholders<'a, T: Deserialize<'a>>(node: &'a Node) -> Re
         node,
         placeholders: true,
     })
+}
+
+/// The first scalar (or key) holding a control character other than tab and
+/// newline — an escape sequence that would reach a terminal raw, a NUL —
+/// with its position.
+pub fn find_control(node: &Node) -> Option<(Pos, char)> {
+    match &node.kind {
+        NodeKind::Scalar(s, _) => s
+            .chars()
+            .find(|c| c.is_control() && *c != '\t' && *c != '\n')
+            .map(|c| (node.start, c)),
+        NodeKind::Seq(items) => items.iter().find_map(find_control),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .find_map(|(k, v)| find_control(k).or_else(|| find_control(v))),
+    }
 }
 
 /// Whether `s` contains a `${component.output}` reference anywhere (as
@@ -1283,6 +1368,30 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(from_node_with_placeholders::<S>(&node).is_err());
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_before_they_expand() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+                p = i - 1
+            ));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("more than"), "{err}");
+        let deep = format!("{}x{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&deep).unwrap_err().message.contains("nest deeper"));
+    }
+
+    #[test]
+    fn control_characters_are_found_with_their_position() {
+        let node = parse("a: ok\nb: \"x\\e[31my\"\n").unwrap().unwrap();
+        let (pos, c) = find_control(&node).unwrap();
+        assert_eq!((pos.line, c), (2, '\u{1b}'));
+        let node = parse("a: |\n  tab\there\n  two lines\n").unwrap().unwrap();
+        assert!(find_control(&node).is_none());
     }
 
     #[test]

@@ -297,37 +297,17 @@ impl Context<'_> {
         if self.config.level(rules::BARE_URL) == Level::Off {
             return;
         }
-        let mut fence: Option<String> = None;
-        for (i, line) in body.lines().enumerate() {
-            let trimmed = line.trim_start();
-            let indent = line.len() - trimmed.len();
-            if indent <= 3 && (trimmed.starts_with("```") || trimmed.starts_with("~~~")) {
-                let marker: String = trimmed
-                    .chars()
-                    .take_while(|c| *c == '`' || *c == '~')
-                    .collect();
-                match &fence {
-                    Some(open) if marker.starts_with(open.as_str()) => fence = None,
-                    Some(_) => {}
-                    None => fence = Some(marker),
-                }
-                continue;
-            }
-            if fence.is_some() {
-                continue;
-            }
-            for col in bare_urls(line) {
-                out.extend(self.finding(
-                    rules::BARE_URL,
-                    rel,
-                    Some(Pos {
-                        line: first_line + i as u32,
-                        col: col as u32,
-                        offset: 0,
-                    }),
-                    "bare URL: write it as <url> or [text](url)".into(),
-                ));
-            }
+        for (line, col) in bare_urls(body) {
+            out.extend(self.finding(
+                rules::BARE_URL,
+                rel,
+                Some(Pos {
+                    line: first_line + line - 1,
+                    col,
+                    offset: 0,
+                }),
+                "bare URL: write it as <url> or [text](url)".into(),
+            ));
         }
     }
 
@@ -544,106 +524,63 @@ fn located(pos: Pos, origin: &Origin) -> (Pos, Option<String>) {
     }
 }
 
-/// Columns (1-based, in characters) of bare URLs in a line.
-pub(crate) fn bare_urls(line: &str) -> Vec<usize> {
-    if !line.contains("://") {
+/// Bare URLs in a Markdown body, as (line, column) pairs, 1-based, the
+/// column in characters. The body is read by a CommonMark parser, so code
+/// spans, fenced and indented code, autolinks, links (text and destination)
+/// and HTML are what the parser says they are. Linear in the body's length.
+pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32)> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    if !body.contains("://") {
         return Vec::new();
     }
-    let chars: Vec<char> = line.chars().collect();
-    let mut masked = vec![false; chars.len()];
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '`' => {
-                let run = chars[i..].iter().take_while(|c| **c == '`').count();
-                let mut j = i + run;
-                let mut closed = None;
-                while j < chars.len() {
-                    if chars[j] == '`' {
-                        let r = chars[j..].iter().take_while(|c| **c == '`').count();
-                        if r == run {
-                            closed = Some(j + r);
-                            break;
-                        }
-                        j += r;
-                    } else {
-                        j += 1;
+    let mut offsets = Vec::new();
+    let mut in_link = 0usize;
+    let mut in_code = 0usize;
+    for (event, range) in Parser::new_ext(body, Options::empty()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => in_link += 1,
+            Event::End(TagEnd::Link | TagEnd::Image) => in_link = in_link.saturating_sub(1),
+            Event::Start(Tag::CodeBlock(_)) => in_code += 1,
+            Event::End(TagEnd::CodeBlock) => in_code = in_code.saturating_sub(1),
+            Event::Text(text) if in_link == 0 && in_code == 0 => {
+                // Text events map to their source range unless escapes
+                // were resolved; only a verbatim range is searched.
+                let source = &body[range.clone()];
+                if source != text.as_ref() {
+                    continue;
+                }
+                for (at, _) in source.match_indices("://") {
+                    let scheme = &source[..at];
+                    let start = ["https", "http", "ftp"]
+                        .iter()
+                        .find(|s| scheme.ends_with(*s))
+                        .map(|s| at - s.len());
+                    if let Some(start) = start {
+                        offsets.push(range.start + start);
                     }
                 }
-                let end = closed.unwrap_or(i + run);
-                masked[i..end].iter_mut().for_each(|m| *m = true);
-                i = end;
             }
-            '<' => {
-                let end = chars[i..].iter().position(|c| *c == '>').map(|p| i + p + 1);
-                match end {
-                    Some(e) => {
-                        masked[i..e].iter_mut().for_each(|m| *m = true);
-                        i = e;
-                    }
-                    None => i += 1,
-                }
-            }
-            ']' if i + 1 < chars.len() && (chars[i + 1] == '(' || chars[i + 1] == ':') => {
-                // A link destination or a reference definition.
-                let end = if chars[i + 1] == '(' {
-                    let mut depth = 0;
-                    let mut e = chars.len();
-                    for (k, c) in chars.iter().enumerate().skip(i + 1) {
-                        match c {
-                            '(' => depth += 1,
-                            ')' => {
-                                depth -= 1;
-                                if depth == 0 {
-                                    e = k + 1;
-                                    break;
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    e
-                } else {
-                    chars.len()
-                };
-                masked[i..end].iter_mut().for_each(|m| *m = true);
-                i = end;
-            }
-            '[' => {
-                // Link text is not a bare URL either: mask up to the `]` of
-                // a link (`](` or `][`).
-                if let Some(p) = chars[i..].iter().position(|c| *c == ']') {
-                    let close = i + p;
-                    if close + 1 < chars.len() && matches!(chars[close + 1], '(' | '[') {
-                        masked[i..close].iter_mut().for_each(|m| *m = true);
-                    }
-                }
-                i += 1;
-            }
-            _ => i += 1,
+            _ => {}
         }
     }
-    let mut cols = Vec::new();
-    let text: String = chars.iter().collect();
-    for scheme in ["https://", "http://", "ftp://"] {
-        let mut from = 0;
-        while let Some(p) = text[from..].find(scheme) {
-            let byte = from + p;
-            let col = text[..byte].chars().count();
-            from = byte + scheme.len();
-            if masked[col] {
-                continue;
-            }
-            if scheme == "http://" && text[..byte].ends_with("https:") {
-                continue;
-            }
-            if !cols.contains(&(col + 1)) {
-                cols.push(col + 1);
+    offsets.sort_unstable();
+    offsets.dedup();
+    // One forward pass turns offsets into line and column.
+    let mut out = Vec::with_capacity(offsets.len());
+    let (mut line, mut cursor, mut col) = (1u32, 0usize, 1u32);
+    for off in offsets {
+        for c in body[cursor..off].chars() {
+            if c == '\n' {
+                line += 1;
+                col = 1;
+            } else {
+                col += 1;
             }
         }
+        cursor = off;
+        out.push((line, col));
     }
-    cols.sort_unstable();
-    cols
+    out
 }
 
 /// One emoji (a cluster: base, variation selectors, joiners, modifiers).
@@ -754,6 +691,7 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
         metadata: Vec::new(),
         dirs: BTreeSet::new(),
     };
+    let real_root = root.canonicalize()?;
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -763,7 +701,17 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
             if config.excluded(&r) {
                 continue;
             }
-            let ft = entry.file_type()?;
+            let mut ft = entry.file_type()?;
+            if ft.is_symlink() {
+                // A link is followed only to a file inside the root: never
+                // out of it, and never into a folder (no loops).
+                match path.canonicalize() {
+                    Ok(target) if target.starts_with(&real_root) && target.is_file() => {
+                        ft = std::fs::metadata(&target)?.file_type();
+                    }
+                    _ => continue,
+                }
+            }
             if ft.is_dir() {
                 if entry.file_name() == ".git" {
                     continue;

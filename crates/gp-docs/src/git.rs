@@ -8,10 +8,10 @@ use crate::config::Level;
 use crate::{DocsError, Finding, rules};
 
 fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, DocsError> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(root).args(args);
+    gp_core::child_env::scrub(&mut cmd, &["GIT_*"]);
+    let out = cmd
         .output()
         .map_err(|e| DocsError::Usage(format!("cannot run git: {e}")))?;
     if !out.status.success() {
@@ -22,6 +22,25 @@ fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, DocsError> {
         )));
     }
     Ok(out.stdout)
+}
+
+/// A revision as `--diff` may name it: a branch, tag, commit or
+/// `HEAD~2`-style expression; never something git would read as an option.
+fn check_revision(rev: &str) -> Result<(), DocsError> {
+    let ok = !rev.is_empty()
+        && !rev.starts_with('-')
+        && rev.len() <= 256
+        && rev
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._/~^@{}-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(DocsError::Usage(format!(
+            "`{}` is not a git revision: --diff takes BASE..HEAD, e.g. origin/main..HEAD",
+            rev.escape_debug()
+        )))
+    }
 }
 
 /// `BASE..HEAD`, `BASE...HEAD` or `BASE` (against HEAD).
@@ -43,7 +62,20 @@ pub(crate) fn session_gate(
     out: &mut Vec<Finding>,
 ) -> Result<(), DocsError> {
     let (base, head) = range(spec);
-    let names = git(root, &["diff", "--name-status", "-z", &base, &head, "--"])?;
+    check_revision(&base)?;
+    check_revision(&head)?;
+    let names = git(
+        root,
+        &[
+            "diff",
+            "--name-status",
+            "-z",
+            "--end-of-options",
+            &base,
+            &head,
+            "--",
+        ],
+    )?;
     let mut changed: Vec<(String, String)> = Vec::new();
     let mut parts = names.split(|b| *b == 0).filter(|p| !p.is_empty());
     while let Some(status) = parts.next() {
@@ -118,10 +150,16 @@ pub(crate) fn session_gate(
         if status.starts_with('A') {
             continue;
         }
-        let old =
-            String::from_utf8_lossy(&git(root, &["show", &format!("{base}:{path}")])?).to_string();
-        let new =
-            String::from_utf8_lossy(&git(root, &["show", &format!("{head}:{path}")])?).to_string();
+        let old = String::from_utf8_lossy(&git(
+            root,
+            &["show", "--end-of-options", &format!("{base}:{path}")],
+        )?)
+        .to_string();
+        let new = String::from_utf8_lossy(&git(
+            root,
+            &["show", "--end-of-options", &format!("{head}:{path}")],
+        )?)
+        .to_string();
         let body = |t: &str| -> (String, u32) {
             match crate::frontmatter::split(t) {
                 Ok(s) => (s.body.to_string(), s.body_line),

@@ -632,6 +632,7 @@ impl Driver for DnsDriver {
             ),
             resources: Vec::new(),
             resource_outputs: None,
+            owned: Vec::new(),
         })
     }
 

@@ -147,6 +147,7 @@ impl Driver for GitopsDriver {
                 outputs: Some(vec!["path".into(), "application".into()]),
                 resources: Vec::new(),
                 resource_outputs: None,
+                owned: Vec::new(),
             })
         } else {
             Err(problems)

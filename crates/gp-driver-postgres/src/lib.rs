@@ -710,6 +710,21 @@ impl Driver for PostgresDriver {
                 .map(String::from)
                 .to_vec(),
             ),
+            owned: {
+                let admin = match &s.server {
+                    Some(server) => parse_url(&server.url.value).map(|u| u.user),
+                    None if s.instance.is_none() => Some(MANAGED_ADMIN.to_string()),
+                    None => None,
+                };
+                admin
+                    .map(|a| (a, "role"))
+                    .into_iter()
+                    .chain(
+                        seen.iter()
+                            .flat_map(|d| [(d.clone(), "database"), (d.clone(), "role")]),
+                    )
+                    .collect()
+            },
             resources: seen,
             resource_outputs: Some(
                 ["dbname", "username", "host", "port", "secret_path"]

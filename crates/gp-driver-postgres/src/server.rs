@@ -231,8 +231,19 @@ impl LocalServer {
             cmd.current_dir("/");
         }
         cmd.env("LC_ALL", "C");
+        // The server and its tools get the base environment only: never
+        // goldenpath's keys (a server's environment is readable in
+        // /proc/PID/environ by its OS user).
+        gp_core::child_env::scrub(&mut cmd, &[]);
         cmd.stdin(Stdio::null());
         cmd
+    }
+
+    /// Where `initdb` reads the bootstrap password from. It only ever holds
+    /// a SCRAM verifier, and exists only while `initdb` runs; a file left by
+    /// a killed run is removed by the next one.
+    pub fn bootstrap_file(&self) -> PathBuf {
+        self.data_dir.with_extension("pw")
     }
 
     fn run(&self, mut cmd: Command, what: &str) -> Result<String, ServerError> {
@@ -279,8 +290,9 @@ impl LocalServer {
     }
 
     /// Runs `initdb`: SCRAM-SHA-256 for every connection, `superuser` with
-    /// `password`, UTF-8. The password goes through a 0600 file that is
-    /// removed at once; it is never on a command line.
+    /// `password`, UTF-8. Only the password's SCRAM verifier goes through a
+    /// 0600 file, removed at once (and by the next run if this one is
+    /// killed); the password itself is never on disk or a command line.
     pub fn init(&self, superuser: &str, password: &Secret) -> Result<(), ServerError> {
         if let Some(parent) = self.data_dir.parent() {
             fs::create_dir_all(parent)
@@ -291,7 +303,9 @@ impl LocalServer {
             .map_err(io(format!("cannot create {}", self.data_dir.display())))?;
         fs::set_permissions(&self.data_dir, fs::Permissions::from_mode(0o700))
             .map_err(io("cannot restrict the data directory"))?;
-        let pwfile = self.data_dir.with_extension("pw");
+        let pwfile = self.bootstrap_file();
+        // A bootstrap file left by an initdb killed mid-way.
+        let _ = fs::remove_file(&pwfile);
         {
             let mut f = fs::OpenOptions::new()
                 .write(true)
@@ -300,7 +314,10 @@ impl LocalServer {
                 .mode(0o600)
                 .open(&pwfile)
                 .map_err(io("cannot write the initdb password file"))?;
-            f.write_all(password.expose().as_bytes())
+            // PostgreSQL stores a password that is already a SCRAM verifier
+            // as it is: the clear password never touches the disk.
+            let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+            f.write_all(verifier.as_bytes())
                 .map_err(io("cannot write the initdb password file"))?;
         }
         if let Some(u) = &self.os_user {
@@ -327,6 +344,8 @@ impl LocalServer {
     /// Starts the server on 127.0.0.1:`port` and waits until it accepts
     /// connections.
     pub fn start(&self, port: u16) -> Result<(), ServerError> {
+        // A bootstrap file left by an initdb killed mid-way goes now.
+        let _ = fs::remove_file(self.bootstrap_file());
         if let Some(u) = &self.os_user {
             // The log file must be writable by the server user.
             if !self.log_file.exists() {

@@ -189,6 +189,7 @@ impl Driver for SecretsDriver {
             outputs: Some(Vec::new()),
             resources: names,
             resource_outputs: Some(vec!["path".into()]),
+            owned: Vec::new(),
         })
     }
 

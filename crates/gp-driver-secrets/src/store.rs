@@ -309,11 +309,37 @@ impl LocalStore {
             .open(self.dir.join(".lock"))
             .map_err(io("cannot open the secrets lock"))?;
         lock.lock().map_err(io("cannot lock the secrets store"))?;
-        let cipher = self
-            .cipher(true)?
-            .ok_or_else(|| SecretsError::Key("no secrets key".into()))?;
         let mut store = self.read()?;
+        // A new key only for a store that holds nothing: a missing key file
+        // beside secrets is an error, never a fresh key that would leave
+        // them unreadable.
+        let cipher = match self.cipher(store.secrets.is_empty())? {
+            Some(c) => c,
+            None => {
+                return Err(SecretsError::Key(format!(
+                    "the store {} holds {} secret(s) but its key is missing: restore {} or set {KEY_ENV}; a new key would make them unreadable",
+                    self.file().display(),
+                    store.secrets.len(),
+                    self.key_file().display()
+                )));
+            }
+        };
+        // A store is written with one key only: a write under another key
+        // (no stored secret opens with it) is refused, which would leave a
+        // store mixing keys.
+        let key_fits = store.secrets.is_empty()
+            || store
+                .secrets
+                .iter()
+                .any(|(path, e)| self.open(&cipher, path, e).is_ok());
         let (r, changed) = f(&mut store, &cipher)?;
+        if changed && !key_fits {
+            return Err(SecretsError::Key(format!(
+                "the key does not match the store {} (check {KEY_ENV} or the key file {}); nothing was written",
+                self.file().display(),
+                self.key_file().display()
+            )));
+        }
         if changed {
             self.write(&store)?;
         }

@@ -1125,6 +1125,7 @@ impl Driver for TerraformDriver {
             outputs: declared(&root).map(|(_, o)| o.into_iter().collect()),
             resources: Vec::new(),
             resource_outputs: None,
+            owned: Vec::new(),
         })
     }
 

@@ -325,6 +325,7 @@ impl Driver for ExecDriver {
             outputs: Some(s.outputs.iter().map(|o| o.value.clone()).collect()),
             resources: Vec::new(),
             resource_outputs: None,
+            owned: Vec::new(),
         })
     }
 

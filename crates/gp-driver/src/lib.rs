@@ -375,6 +375,10 @@ pub struct Validated {
     pub resources: Vec<String>,
     /// Per-resource outputs, when known statically.
     pub resource_outputs: Option<Vec<String>>,
+    /// Names in shared systems this component owns (its databases and
+    /// login roles, an instance's admin role): a self-service request can
+    /// never take them over. `(name, kind)`, kind `role` or `database`.
+    pub owned: Vec<(String, &'static str)>,
 }
 
 /// Everything a driver needs for one component in one deployment.

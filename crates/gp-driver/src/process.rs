@@ -306,13 +306,44 @@ pub fn kill_tracked(dir: &Path) -> usize {
             // not ours to kill from here; that run will stop on its own.
             continue;
         }
-        if start_time(pgid).as_deref() == Some(recorded_start) {
+        // The leader may be gone (it died with goldenpath) while what it
+        // started still runs in its group: kill the group when its leader
+        // is the recorded one, or when members started after it remain.
+        let leader_matches = start_time(pgid).as_deref() == Some(recorded_start);
+        if leader_matches || group_outlives_leader(pgid, recorded_start) {
             kill_group(pgid);
             killed += 1;
         }
         let _ = std::fs::remove_file(&path);
     }
     killed
+}
+
+/// Whether processes of group `pgid`, started no earlier than its recorded
+/// leader, still run.
+fn group_outlives_leader(pgid: u32, leader_start: &str) -> bool {
+    let Ok(leader_start) = leader_start.parse::<u64>() else {
+        return false;
+    };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.flatten().any(|e| {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // After the comm: state, ppid, pgrp, ... starttime is field 22.
+        let pgrp = fields.get(2).and_then(|f| f.parse::<u32>().ok());
+        let start = fields.get(19).and_then(|f| f.parse::<u64>().ok());
+        pgrp == Some(pgid) && start.is_some_and(|s| s >= leader_start)
+    })
 }
 
 /// Kills a process group (the child and everything it started).

@@ -34,6 +34,7 @@ impl Driver for Noop {
             outputs: Some(vec!["id".into()]),
             resources: Vec::new(),
             resource_outputs: None,
+            owned: Vec::new(),
         })
     }
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {

@@ -33,6 +33,12 @@ pub(crate) struct RunRecorder<'a> {
 }
 
 impl RunRecorder<'_> {
+    /// A plan or a read-only look writes nothing to the registry: no
+    /// phases, no journal (its run id is `plan` or `read`).
+    fn writes(&self) -> bool {
+        !matches!(self.run_id, "plan" | "read")
+    }
+
     pub(crate) fn journal(
         &self,
         action_id: &str,
@@ -42,6 +48,11 @@ impl RunRecorder<'_> {
         outputs: Option<serde_json::Value>,
         detail: Option<String>,
     ) -> Result<(), DriverError> {
+        if !self.writes() {
+            return Err(DriverError::permanent(format!(
+                "{action} {resource}: a plan changes nothing"
+            )));
+        }
         self.registry
             .journal_append(&JournalEntry {
                 id: new_id(),
@@ -76,7 +87,9 @@ impl RunRecorder<'_> {
             commit_sha: self.commit.map(str::to_string),
             ..Phase::default()
         };
-        if let Err(e) = self.registry.phase_start(&p) {
+        if self.writes()
+            && let Err(e) = self.registry.phase_start(&p)
+        {
             tracing::warn!("cannot record the start of phase {name}: {e}");
         }
         p
@@ -99,7 +112,9 @@ impl RunRecorder<'_> {
         if let Some(l) = log {
             p.log_path = Some(l.display().to_string());
         }
-        if let Err(e) = self.registry.phase_end(&p) {
+        if self.writes()
+            && let Err(e) = self.registry.phase_end(&p)
+        {
             tracing::warn!("cannot record the end of phase {}: {e}", p.phase);
         }
     }

@@ -8,7 +8,8 @@
 //!
 //! A truncated tail cannot be seen from inside the database, so a SQLite
 //! registry also keeps a *head file* beside it: the last sequence number and
-//! HMAC of every stream this machine wrote, itself authenticated.
+//! HMAC of every stream this machine wrote (phase runs excepted), itself
+//! authenticated. On PostgreSQL the runner role cannot delete rows at all.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,13 +20,23 @@ use std::sync::Mutex;
 use hmac::{KeyInit, Mac};
 
 use crate::RegistryError;
-use crate::db::{Db, DbExt, Value};
+use crate::db::{Db, DbExt, Value, ValueRef};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// The registry's chain key. Never printed.
 #[derive(Clone)]
-pub struct ChainKey(pub(crate) Vec<u8>);
+pub struct ChainKey {
+    bytes: Vec<u8>,
+    /// HMAC keyed once; each row's MAC starts from a copy.
+    keyed: HmacSha256,
+}
+
+impl PartialEq for ChainKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
 
 impl fmt::Debug for ChainKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -47,7 +58,7 @@ impl ChainKey {
                 t.len()
             )));
         }
-        Ok(ChainKey(t.as_bytes().to_vec()))
+        Ok(ChainKey::new(t.as_bytes().to_vec()))
     }
 
     /// A fresh random key.
@@ -55,7 +66,7 @@ impl ChainKey {
         let mut b = [0u8; 32];
         getrandom::fill(&mut b)
             .map_err(|e| RegistryError::Key(format!("no randomness for a registry key: {e}")))?;
-        Ok(ChainKey(hex(&b).into_bytes()))
+        Ok(ChainKey::new(hex(&b).into_bytes()))
     }
 
     /// Reads the key file; `None` when it does not exist.
@@ -72,41 +83,60 @@ impl ChainKey {
         }
     }
 
-    /// Writes a new key file, readable by its owner only. Fails if one
-    /// appeared meanwhile.
+    /// Writes a new key file, readable by its owner only — or, when another
+    /// process made one first, reads that one. The file appears whole (a
+    /// temporary file linked into place), so a reader never sees half a key.
     pub fn create_file(path: &Path) -> Result<ChainKey, RegistryError> {
         use std::os::unix::fs::OpenOptionsExt;
         let key = ChainKey::generate()?;
-        let mut f = std::fs::OpenOptions::new()
+        let tmp = path.with_extension(format!("key.{}.tmp", std::process::id()));
+        let written = std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
-            .open(path)
-            .map_err(|e| {
-                RegistryError::Key(format!(
-                    "cannot create the registry key {}: {e}",
-                    path.display()
-                ))
-            })?;
-        f.write_all(&key.0)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| RegistryError::Key(format!("cannot write {}: {e}", path.display())))?;
-        Ok(key)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&key.bytes).and_then(|_| f.sync_all()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(RegistryError::Key(format!(
+                "cannot create the registry key {}: {e}",
+                path.display()
+            )));
+        }
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(key),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => ChainKey::read_file(path)?
+                .ok_or_else(|| RegistryError::Key(format!("{} vanished", path.display()))),
+            Err(e) => Err(RegistryError::Key(format!(
+                "cannot create the registry key {}: {e}",
+                path.display()
+            ))),
+        }
     }
 
-    fn mac(&self) -> HmacSha256 {
+    fn new(bytes: Vec<u8>) -> ChainKey {
         // HMAC's own key preparation: a key longer than the block is hashed,
         // a shorter one padded with zeros. Doing it here keeps the call
         // infallible.
         let mut block = [0u8; 64];
-        if self.0.len() > block.len() {
+        if bytes.len() > block.len() {
             use sha2::Digest;
-            block[..32].copy_from_slice(&sha2::Sha256::digest(&self.0));
+            block[..32].copy_from_slice(&sha2::Sha256::digest(&bytes));
         } else {
-            block[..self.0.len()].copy_from_slice(&self.0);
+            block[..bytes.len()].copy_from_slice(&bytes);
         }
         let key: hmac::digest::Key<HmacSha256> = block.into();
-        <HmacSha256 as KeyInit>::new(&key)
+        ChainKey {
+            keyed: <HmacSha256 as KeyInit>::new(&key),
+            bytes,
+        }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        self.keyed.clone()
     }
 }
 
@@ -121,18 +151,18 @@ pub(crate) fn hex(b: &[u8]) -> String {
     s
 }
 
-fn encode(mac: &mut HmacSha256, v: &Value) {
+fn encode(mac: &mut HmacSha256, v: ValueRef<'_>) {
     match v {
-        Value::Int(Some(i)) => {
+        ValueRef::Int(i) => {
             mac.update(b"i");
             mac.update(&i.to_le_bytes());
         }
-        Value::Text(Some(s)) => {
+        ValueRef::Text(s) => {
             mac.update(b"s");
             mac.update(&(s.len() as u64).to_le_bytes());
             mac.update(s.as_bytes());
         }
-        Value::Int(None) | Value::Text(None) => mac.update(b"n"),
+        ValueRef::Null => mac.update(b"n"),
     }
 }
 
@@ -145,6 +175,27 @@ pub(crate) fn row_mac(
     prev: &str,
     values: &[Value],
 ) -> String {
+    row_mac_refs(
+        key,
+        table,
+        stream,
+        seq,
+        prev,
+        values.iter().map(Value::as_ref),
+        values.len(),
+    )
+}
+
+/// [`row_mac`] over borrowed values.
+pub(crate) fn row_mac_refs<'a>(
+    key: &ChainKey,
+    table: &str,
+    stream: &str,
+    seq: i64,
+    prev: &str,
+    values: impl Iterator<Item = ValueRef<'a>>,
+    width: usize,
+) -> String {
     let mut mac = key.mac();
     mac.update(b"goldenpath-registry-chain-v1\0");
     mac.update(table.as_bytes());
@@ -153,7 +204,7 @@ pub(crate) fn row_mac(
     mac.update(stream.as_bytes());
     mac.update(&seq.to_le_bytes());
     mac.update(prev.as_bytes());
-    mac.update(&(values.len() as u64).to_le_bytes());
+    mac.update(&(width as u64).to_le_bytes());
     for v in values {
         encode(&mut mac, v);
     }
@@ -171,7 +222,7 @@ pub(crate) fn seal_digest(key: &ChainKey, table: &str, rows: &[Vec<Value>]) -> S
     for r in rows {
         mac.update(&(r.len() as u64).to_le_bytes());
         for v in r {
-            encode(&mut mac, v);
+            encode(&mut mac, v.as_ref());
         }
     }
     hex(&mac.finalize().into_bytes()[..16])
@@ -194,16 +245,26 @@ impl Table {
 
     /// The stream a row belongs to.
     pub fn stream_of(&self, values: &[Value]) -> String {
+        self.stream_of_refs(&mut |i| values.get(i).map(Value::as_ref).unwrap_or(ValueRef::Null))
+    }
+
+    /// [`Table::stream_of`], reading column `i` through `get`.
+    pub fn stream_of_refs<'a>(&self, get: &mut dyn FnMut(usize) -> ValueRef<'a>) -> String {
         let mut s = String::new();
         for (i, col) in self.stream.iter().enumerate() {
             if i > 0 {
                 s.push('\u{1f}');
             }
-            if let Some(Value::Text(Some(t))) = self.index(col).and_then(|i| values.get(i)) {
+            if let Some(ValueRef::Text(t)) = self.index(col).map(&mut *get) {
                 s.push_str(t);
             }
         }
         s
+    }
+
+    /// The index of the table's own sequence column, if it has one.
+    pub fn seq_index(&self) -> Option<usize> {
+        self.seq_column.and_then(|c| self.index(c))
     }
 
     /// `SELECT` list of the data columns.
@@ -271,7 +332,11 @@ pub(crate) const PHASE_EVENTS: Table = Table {
         "source",
         "at_us",
     ],
-    stream: &["env", "deployment"],
+    // A phase run (its start and its end) is a stream of its own: phases
+    // are written by every runner at once, and a stream per deployment would
+    // make them wait for each other. Insertions and edits show as for every
+    // row; a lone end shows as `phase-without-start`.
+    stream: &["phase_run"],
     seq_column: None,
 };
 pub(crate) const JOURNAL: Table = Table {
@@ -381,65 +446,106 @@ pub(crate) fn append(
     db: &mut dyn Db,
     key: &ChainKey,
     table: &Table,
-    mut values: Vec<Value>,
+    values: Vec<Value>,
     pending: &mut PendingHeads,
 ) -> Result<i64, RegistryError> {
     let stream = table.stream_of(&values);
     db.lock(&format!("chain/{}/{stream}", table.name))?;
+    let (seq, prev) = next_position(db, table, &stream, &values)?;
+    insert_chained(db, key, table, values, &stream, seq, &prev, false, pending)?;
+    Ok(seq)
+}
+
+/// The position a new row of `stream` takes, and the HMAC it chains to.
+pub(crate) fn next_position(
+    db: &mut dyn Db,
+    table: &Table,
+    stream: &str,
+    values: &[Value],
+) -> Result<(i64, String), RegistryError> {
     let last = db.rows(
         &format!(
             "SELECT chain_seq, chain_mac FROM {} WHERE chain_stream = ? ORDER BY chain_seq DESC LIMIT 1",
             table.name
         ),
-        &[stream.clone().into()],
+        &[stream.into()],
         |r| (r.int(0).unwrap_or(0), r.string(1)),
     )?;
-    let (seq, prev) = match last.into_iter().next() {
-        Some((seq, mac)) => (seq + 1, mac),
-        None => {
-            // The first chained row: after the stream's rows from before
-            // chaining, if the table numbers its rows.
-            let start = match table.seq_column {
-                Some(col) => {
-                    let mut sql = format!("SELECT MAX({col}) FROM {} WHERE ", table.name);
-                    let mut params = Vec::new();
-                    for (i, c) in table.stream.iter().enumerate() {
-                        if i > 0 {
-                            sql.push_str(" AND ");
-                        }
-                        sql.push_str(c);
-                        sql.push_str(" = ?");
-                        let v = table
-                            .index(c)
-                            .and_then(|i| values.get(i).cloned())
-                            .unwrap_or(Value::Text(None));
-                        params.push(v);
-                    }
-                    db.scalar(&sql, &params)?.unwrap_or(0)
+    if let Some((seq, mac)) = last.into_iter().next() {
+        return Ok((seq + 1, mac));
+    }
+    // The first chained row: after the stream's rows from before chaining,
+    // if the table numbers its rows.
+    let start = match table.seq_column {
+        Some(col) => {
+            let mut sql = format!("SELECT MAX({col}) FROM {} WHERE ", table.name);
+            let mut params = Vec::new();
+            for (i, c) in table.stream.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(" AND ");
                 }
-                None => 0,
-            };
-            (start + 1, String::new())
+                sql.push_str(c);
+                sql.push_str(" = ?");
+                let v = table
+                    .index(c)
+                    .and_then(|i| values.get(i).cloned())
+                    .unwrap_or(Value::Text(None));
+                params.push(v);
+            }
+            db.scalar(&sql, &params)?.unwrap_or(0)
         }
+        None => 0,
     };
-    if let Some(i) = table.seq_column.and_then(|c| table.index(c))
+    Ok((start + 1, String::new()))
+}
+
+/// Inserts a row at `seq` of `stream`, chained to `prev`. With `once`, a
+/// row whose id exists already is left alone (0 rows). Returns the rows
+/// inserted and the row's HMAC.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_chained(
+    db: &mut dyn Db,
+    key: &ChainKey,
+    table: &Table,
+    mut values: Vec<Value>,
+    stream: &str,
+    seq: i64,
+    prev: &str,
+    once: bool,
+    pending: &mut PendingHeads,
+) -> Result<(u64, String), RegistryError> {
+    if let Some(i) = table.seq_index()
         && let Some(slot) = values.get_mut(i)
     {
         *slot = Value::Int(Some(seq));
     }
-    let mac = row_mac(key, table.name, &stream, seq, &prev, &values);
+    let mac = row_mac(key, table.name, stream, seq, prev, &values);
     let placeholders = vec!["?"; table.columns.len() + 3].join(", ");
     let sql = format!(
-        "INSERT INTO {} ({}, chain_stream, chain_seq, chain_mac) VALUES ({placeholders})",
+        "INSERT INTO {} ({}, chain_stream, chain_seq, chain_mac) VALUES ({placeholders}){}",
         table.name,
-        table.select_list()
+        table.select_list(),
+        if once {
+            " ON CONFLICT (id) DO NOTHING"
+        } else {
+            ""
+        }
     );
-    values.push(stream.clone().into());
+    values.push(stream.into());
     values.push(seq.into());
     values.push(mac.clone().into());
-    db.exec(&sql, &values)?;
-    pending.push((head_key(table.name, &stream), Head { seq, mac }));
-    Ok(seq)
+    let n = db.exec(&sql, &values)?;
+    // Phase runs are too many and too short to keep a head each.
+    if n > 0 && table.name != PHASE_EVENTS.name {
+        pending.push((
+            head_key(table.name, stream),
+            Head {
+                seq,
+                mac: mac.clone(),
+            },
+        ));
+    }
+    Ok((n, mac))
 }
 
 /// One row as stored, for checking.

@@ -58,6 +58,24 @@ fn seconds(ms: i64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a
+/// tab or carriage return first) is written with a leading `'`, as
+/// spreadsheet tools expect; import takes it off again.
+fn cell(text: String) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text,
+    }
+}
+
+/// The value of a cell written by [`cell`].
+fn uncell(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => text,
+    }
+}
+
 fn opt(v: Option<i64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -90,16 +108,16 @@ pub fn export_csv(
         w.write_record([
             format_utc(p.started_us),
             p.ended_us.map(format_utc).unwrap_or_default(),
-            p.phase.clone(),
-            p.env.clone(),
-            p.build_id.clone(),
+            cell(p.phase.clone()),
+            cell(p.env.clone()),
+            cell(p.build_id.clone()),
             p.duration_ms().map(seconds).unwrap_or_default(),
             opt(p.exit_code),
-            p.flags.clone().unwrap_or_default(),
+            cell(p.flags.clone().unwrap_or_default()),
             opt(p.added),
             opt(p.changed),
             opt(p.destroyed),
-            p.log_path.clone().unwrap_or_default(),
+            cell(p.log_path.clone().unwrap_or_default()),
         ])
         .map_err(io)?;
     }
@@ -163,7 +181,10 @@ pub fn import_csv(
                 continue;
             }
         };
-        let fields: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
+        let fields: Vec<String> = record
+            .iter()
+            .map(|f| uncell(f.trim()).to_string())
+            .collect();
         if fields.iter().all(String::is_empty) {
             continue;
         }
@@ -342,10 +363,13 @@ fn import_row(
         actor: Some(format!("import:{source}")),
         commit_sha: None,
     };
-    if registry.insert_imported_phase(&phase)? {
-        report.imported += 1;
-    } else {
-        report.duplicates += 1;
+    match registry.insert_imported_phase(&phase) {
+        Ok(true) => report.imported += 1,
+        Ok(false) => report.duplicates += 1,
+        // A field over its size limit (a 10 MB phase name): this row is
+        // refused and reported, the rest of the file still goes in.
+        Err(RegistryError::Invalid(why)) => report.problems.push(RowProblem { line, reason: why }),
+        Err(e) => return Err(e),
     }
     Ok(())
 }

@@ -50,6 +50,28 @@ impl From<Option<&str>> for Value {
     }
 }
 
+/// A column's value, borrowed from the row (no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(&'a str),
+    /// NULL.
+    Null,
+}
+
+impl Value {
+    /// The value, borrowed.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Int(Some(i)) => ValueRef::Int(*i),
+            Value::Text(Some(s)) => ValueRef::Text(s),
+            Value::Int(None) | Value::Text(None) => ValueRef::Null,
+        }
+    }
+}
+
 /// One result row, read by column index.
 pub trait Row {
     /// An integer column.
@@ -62,12 +84,14 @@ pub trait Row {
     fn string(&self, i: usize) -> String {
         self.text(i).unwrap_or_default().to_string()
     }
-    /// A column as the value it holds (integer, text or NULL), as the
-    /// chain hashes it.
+    /// A column as the value it holds (integer, text or NULL), borrowed.
+    fn value_ref(&self, i: usize) -> ValueRef<'_>;
+    /// A column as the value it holds, as the chain hashes it.
     fn value(&self, i: usize) -> Value {
-        match self.int(i) {
-            Some(v) if self.text(i).is_none() => Value::Int(Some(v)),
-            _ => Value::Text(self.text(i).map(str::to_string)),
+        match self.value_ref(i) {
+            ValueRef::Int(v) => Value::Int(Some(v)),
+            ValueRef::Text(t) => Value::Text(Some(t.to_string())),
+            ValueRef::Null => Value::Text(None),
         }
     }
 }

@@ -98,23 +98,21 @@ impl Registry {
     /// Records a deployment lifecycle event (idempotent by id).
     pub fn record_deployment(&self, ev: &DeploymentEvent) -> Result<(), RegistryError> {
         let detail = ev.detail.as_ref().map(|d| d.to_string());
-        self.tx(None, |tx| {
-            tx.append_once(
-                &DEPLOYMENT_EVENTS,
-                vec![
-                    (&ev.id).into(),
-                    (&ev.env).into(),
-                    (&ev.deployment).into(),
-                    ev.run_id.clone().into(),
-                    (&ev.event).into(),
-                    (&ev.actor).into(),
-                    ev.commit_sha.clone().into(),
-                    ev.run_url.clone().into(),
-                    detail.clone().into(),
-                    ev.at_us.into(),
-                ],
-            )
-        })?;
+        self.append_one(
+            &DEPLOYMENT_EVENTS,
+            vec![
+                (&ev.id).into(),
+                (&ev.env).into(),
+                (&ev.deployment).into(),
+                ev.run_id.clone().into(),
+                (&ev.event).into(),
+                (&ev.actor).into(),
+                ev.commit_sha.clone().into(),
+                ev.run_url.clone().into(),
+                detail.clone().into(),
+                ev.at_us.into(),
+            ],
+        )?;
         Ok(())
     }
 

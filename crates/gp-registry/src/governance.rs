@@ -135,21 +135,19 @@ impl Registry {
     /// Records a request event.
     pub fn record_request(&self, ev: &RequestEvent) -> Result<(), RegistryError> {
         let detail = ev.detail.as_ref().map(|d| d.to_string());
-        self.tx(None, |tx| {
-            tx.append_once(
-                &REQUEST_EVENTS,
-                vec![
-                    (&ev.id).into(),
-                    (&ev.request_id).into(),
-                    (&ev.kind).into(),
-                    (&ev.env).into(),
-                    (&ev.event).into(),
-                    (&ev.actor).into(),
-                    detail.clone().into(),
-                    ev.at_us.into(),
-                ],
-            )
-        })?;
+        self.append_one(
+            &REQUEST_EVENTS,
+            vec![
+                (&ev.id).into(),
+                (&ev.request_id).into(),
+                (&ev.kind).into(),
+                (&ev.env).into(),
+                (&ev.event).into(),
+                (&ev.actor).into(),
+                detail.clone().into(),
+                ev.at_us.into(),
+            ],
+        )?;
         Ok(())
     }
 

@@ -86,33 +86,32 @@ impl Registry {
     /// with the same id returns the first write's number.
     pub fn journal_append(&self, e: &JournalEntry) -> Result<i64, RegistryError> {
         let outputs = e.outputs.as_ref().map(|o| o.to_string());
-        self.tx(None, |tx| {
-            if let Some(seq) = tx
-                .db
-                .scalar("SELECT seq FROM journal WHERE id = ?", &[(&e.id).into()])?
-            {
-                return Ok(seq);
-            }
-            tx.append(
-                &JOURNAL,
-                vec![
-                    (&e.id).into(),
-                    (&e.env).into(),
-                    (&e.deployment).into(),
-                    Value::Int(None), // numbered by the chain
-                    e.run_id.clone().into(),
-                    (&e.action_id).into(),
-                    e.stage.as_str().into(),
-                    (&e.component).into(),
-                    (&e.driver).into(),
-                    (&e.action).into(),
-                    (&e.resource).into(),
-                    outputs.clone().into(),
-                    e.detail.clone().into(),
-                    now_us().into(),
-                ],
-            )
-        })
+        let appended = self.append_one(
+            &JOURNAL,
+            vec![
+                (&e.id).into(),
+                (&e.env).into(),
+                (&e.deployment).into(),
+                Value::Int(None), // numbered by the chain
+                e.run_id.clone().into(),
+                (&e.action_id).into(),
+                e.stage.as_str().into(),
+                (&e.component).into(),
+                (&e.driver).into(),
+                (&e.action).into(),
+                (&e.resource).into(),
+                outputs.into(),
+                e.detail.clone().into(),
+                now_us().into(),
+            ],
+        )?;
+        match appended {
+            Some(seq) => Ok(seq),
+            // A retry: the first write's number.
+            None => Ok(self
+                .with(|db| db.scalar("SELECT seq FROM journal WHERE id = ?", &[(&e.id).into()]))?
+                .unwrap_or(0)),
+        }
     }
 
     /// A deployment's journal in order. When the registry key is known,

@@ -264,6 +264,9 @@ pub struct Registry {
     legacy: BTreeMap<String, i64>,
     /// The head file as it was when the registry was opened.
     known_heads: BTreeMap<String, chain::Head>,
+    /// HMACs of phase starts this process wrote, by phase run: the end
+    /// chains to its start without reading it back.
+    phase_starts: Mutex<std::collections::HashMap<String, String>>,
     warnings: Vec<String>,
 }
 
@@ -285,7 +288,57 @@ fn column_limit(col: &str) -> usize {
     }
 }
 
+/// Whether an error is the schema refusing a colliding insert of `what`
+/// (`(id)`, `(position)`).
+fn refused_as(e: &RegistryError, what: &str) -> bool {
+    matches!(e, RegistryError::Db { message, .. } if message.contains("cannot be replaced") && message.contains(what))
+}
+
+fn check_limits(table: &chain::Table, values: &[Value]) -> Result<(), RegistryError> {
+    for (col, v) in table.columns.iter().zip(values) {
+        if let Value::Text(Some(s)) = v
+            && s.len() > column_limit(col)
+        {
+            return Err(RegistryError::Invalid(format!(
+                "{}.{col} is {} bytes, more than the {} allowed",
+                table.name,
+                s.len(),
+                column_limit(col)
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Tx<'_> {
+    /// Inserts a chained row at a known position of its stream.
+    fn insert_at(
+        &mut self,
+        table: &chain::Table,
+        values: Vec<Value>,
+        stream: &str,
+        (seq, prev): (i64, String),
+    ) -> Result<(i64, String), RegistryError> {
+        let Some(key) = self.key else {
+            return Err(RegistryError::Key(
+                "this registry was opened without its chain key, so it cannot be written".into(),
+            ));
+        };
+        check_limits(table, &values)?;
+        let (_, mac) = chain::insert_chained(
+            self.db,
+            key,
+            table,
+            values,
+            stream,
+            seq,
+            &prev,
+            false,
+            &mut self.pending,
+        )?;
+        Ok((seq, mac))
+    }
+
     /// Appends a chained row.
     pub fn append(
         &mut self,
@@ -297,18 +350,7 @@ impl Tx<'_> {
                 "this registry was opened without its chain key, so it cannot be written".into(),
             ));
         };
-        for (col, v) in table.columns.iter().zip(&values) {
-            if let Value::Text(Some(s)) = v
-                && s.len() > column_limit(col)
-            {
-                return Err(RegistryError::Invalid(format!(
-                    "{}.{col} is {} bytes, more than the {} allowed",
-                    table.name,
-                    s.len(),
-                    column_limit(col)
-                )));
-            }
-        }
+        check_limits(table, &values)?;
         chain::append(self.db, key, table, values, &mut self.pending)
     }
 
@@ -345,9 +387,17 @@ impl Registry {
         let mut key = opts.key.clone();
         let mut heads = None;
         let mut fresh = false;
+        let mut creating: Option<std::fs::File> = None;
         let mut db: Box<dyn Db> = match location {
             Location::Sqlite(path) => {
                 let head_path = location.head_file().unwrap_or_default();
+                // Opening is serialised with other processes opening the
+                // same file: a registry being created is a zero-length file
+                // for a moment, which must not read as an emptied one.
+                let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+                if !opts.read_only || empty {
+                    creating = Some(open_lock(path)?);
+                }
                 match std::fs::metadata(path) {
                     Ok(m) if m.len() == 0 => {
                         return Err(RegistryError::Missing(format!(
@@ -375,6 +425,7 @@ impl Registry {
                             heads: None,
                             legacy: BTreeMap::new(),
                             known_heads: BTreeMap::new(),
+                            phase_starts: Mutex::default(),
                             warnings: Vec::new(),
                         });
                     }
@@ -383,7 +434,7 @@ impl Registry {
                 if let Some(kf) = location.key_file()
                     && let Some(on_disk) = ChainKey::read_file(&kf)?
                 {
-                    if key.as_ref().is_some_and(|k| k.0 != on_disk.0) {
+                    if key.as_ref().is_some_and(|k| *k != on_disk) {
                         return Err(RegistryError::Key(format!(
                             "the registry key given does not match {}, the key this registry was written with",
                             kf.display()
@@ -418,6 +469,7 @@ impl Registry {
             }
         }
         migrate::migrate(db.as_mut(), key.as_ref())?;
+        drop(creating);
         let legacy = migrate::legacy_counts(db.as_mut())?;
         let warnings = migrate::warnings(db.as_mut())?;
         // A damaged head file is `registry verify`'s to report; reading a
@@ -433,6 +485,7 @@ impl Registry {
             heads,
             legacy,
             known_heads,
+            phase_starts: Mutex::default(),
             warnings,
         })
     }
@@ -456,6 +509,12 @@ impl Registry {
     /// Whether rows can be checked (the chain key is known).
     pub fn has_key(&self) -> bool {
         self.key.is_some()
+    }
+
+    pub(crate) fn phase_starts(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.phase_starts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn key(&self) -> Option<&ChainKey> {
@@ -529,6 +588,98 @@ impl Registry {
         }
     }
 
+    /// Appends one row on its own; `Ok(None)` when a row with its id (the
+    /// first value) exists already (a retried write). On SQLite that is one
+    /// serialised transaction. On PostgreSQL it takes no lock: it reads the
+    /// stream's last row and inserts the next, and the unique (stream,
+    /// position) index turns a race between two writers into a retry — two
+    /// round trips instead of five.
+    pub(crate) fn append_one(
+        &self,
+        table: &chain::Table,
+        values: Vec<Value>,
+    ) -> Result<Option<i64>, RegistryError> {
+        self.append_one_at(table, values, None)
+            .map(|r| r.map(|(seq, _)| seq))
+    }
+
+    /// [`Self::append_one`], trying `hint` (the position and the HMAC to
+    /// chain to, when the caller knows them) before reading the stream.
+    /// Returns the position and HMAC taken.
+    pub(crate) fn append_one_at(
+        &self,
+        table: &chain::Table,
+        values: Vec<Value>,
+        hint: Option<(i64, String)>,
+    ) -> Result<Option<(i64, String)>, RegistryError> {
+        if self.backend() == Backend::Sqlite {
+            // One serialised transaction. The schema's own refusals tell a
+            // retried write (the id is there) and a wrong guess of the
+            // position apart, so neither needs a read first.
+            return self.tx(None, |tx| {
+                let stream = table.stream_of(&values);
+                let first = match hint.clone() {
+                    Some(h) => Ok(h),
+                    None => chain::next_position(tx.db, table, &stream, &values),
+                }?;
+                match tx.insert_at(table, values.clone(), &stream, first) {
+                    Err(e) if refused_as(&e, "") => {
+                        // Either a retried write (its id is there) or a
+                        // wrong guess of the position: tell them apart.
+                        let id = values.first().cloned().unwrap_or(Value::Text(None));
+                        let exists = db::DbExt::scalar(
+                            tx.db,
+                            &format!("SELECT 1 FROM {} WHERE id = ?", table.name),
+                            &[id],
+                        )?;
+                        if exists.is_some() {
+                            return Ok(None);
+                        }
+                        let next = chain::next_position(tx.db, table, &stream, &values)?;
+                        tx.insert_at(table, values.clone(), &stream, next).map(Some)
+                    }
+                    other => other.map(Some),
+                }
+            });
+        }
+        let Some(key) = self.key.as_ref() else {
+            return Err(RegistryError::Key(
+                "this registry was opened without its chain key, so it cannot be written".into(),
+            ));
+        };
+        check_limits(table, &values)?;
+        let stream = table.stream_of(&values);
+        let mut attempt = 0;
+        let mut hint = hint;
+        loop {
+            attempt += 1;
+            let mut pending = Vec::new();
+            let guess = hint.take();
+            let result = self.with(|db| {
+                let (seq, prev) = match guess {
+                    Some(g) => g,
+                    None => chain::next_position(db, table, &stream, &values)?,
+                };
+                let (n, mac) = chain::insert_chained(
+                    db,
+                    key,
+                    table,
+                    values.clone(),
+                    &stream,
+                    seq,
+                    &prev,
+                    true,
+                    &mut pending,
+                )?;
+                Ok((n > 0).then_some((seq, mac)))
+            });
+            match result {
+                Err(e) if e.retryable() && attempt < 1000 => std::thread::yield_now(),
+                other => return other,
+            }
+        }
+    }
+
     /// Checks the ledger: the chain of every row, the head file, and the
     /// ledger's own invariants.
     pub fn verify(&self) -> Result<Vec<Breach>, RegistryError> {
@@ -555,6 +706,35 @@ impl Registry {
     pub fn grant_runner(&self, role: &str) -> Result<(), RegistryError> {
         migrate::grant_runner(self, role)
     }
+}
+
+/// Takes the lock that serialises opening (and so creating and migrating) a
+/// SQLite registry: `registry.lock` beside it.
+fn open_lock(path: &std::path::Path) -> Result<std::fs::File, RegistryError> {
+    let lock_path = path.with_extension("lock");
+    if let Some(parent) = lock_path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| RegistryError::Db {
+            backend: "sqlite",
+            message: format!("cannot open {}: {e}", lock_path.display()),
+            retryable: false,
+            conflict: false,
+        })?;
+    f.lock().map_err(|e| RegistryError::Db {
+        backend: "sqlite",
+        message: format!("cannot lock {}: {e}", lock_path.display()),
+        retryable: true,
+        conflict: false,
+    })?;
+    Ok(f)
 }
 
 impl Drop for Registry {

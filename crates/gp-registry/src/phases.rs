@@ -79,6 +79,36 @@ pub(crate) fn phase_row(r: &dyn Row) -> Phase {
     }
 }
 
+/// The row of the start or end event of a phase.
+fn phase_values(p: &Phase, kind: &str, source: &str) -> Vec<Value> {
+    let end = kind == "end";
+    let only_end = |v: Option<i64>| -> Value { if end { v.into() } else { Value::Int(None) } };
+    vec![
+        format!("{}:{kind}", p.run).into(),
+        (&p.run).into(),
+        kind.into(),
+        (&p.env).into(),
+        (&p.deployment).into(),
+        (&p.build_id).into(),
+        (&p.phase).into(),
+        p.component.clone().into(),
+        p.started_us.into(),
+        only_end(p.ended_us),
+        only_end(p.duration_ms()),
+        only_end(p.exit_code),
+        only_end(p.added),
+        only_end(p.changed),
+        only_end(p.destroyed),
+        p.flags.clone().into(),
+        p.log_path.clone().into(),
+        p.run_url.clone().into(),
+        p.actor.clone().into(),
+        p.commit_sha.clone().into(),
+        source.into(),
+        now_us().into(),
+    ]
+}
+
 /// Appends the start or end event of a phase (idempotent per phase run).
 pub(crate) fn insert_phase(
     tx: &mut Tx<'_>,
@@ -86,48 +116,33 @@ pub(crate) fn insert_phase(
     kind: &str,
     source: &str,
 ) -> Result<bool, RegistryError> {
-    let end = kind == "end";
-    let only_end = |v: Option<i64>| -> Value { if end { v.into() } else { Value::Int(None) } };
-    tx.append_once(
-        &PHASE_EVENTS,
-        vec![
-            format!("{}:{kind}", p.run).into(),
-            (&p.run).into(),
-            kind.into(),
-            (&p.env).into(),
-            (&p.deployment).into(),
-            (&p.build_id).into(),
-            (&p.phase).into(),
-            p.component.clone().into(),
-            p.started_us.into(),
-            only_end(p.ended_us),
-            only_end(p.duration_ms()),
-            only_end(p.exit_code),
-            only_end(p.added),
-            only_end(p.changed),
-            only_end(p.destroyed),
-            p.flags.clone().into(),
-            p.log_path.clone().into(),
-            p.run_url.clone().into(),
-            p.actor.clone().into(),
-            p.commit_sha.clone().into(),
-            source.into(),
-            now_us().into(),
-        ],
-    )
+    tx.append_once(&PHASE_EVENTS, phase_values(p, kind, source))
 }
 
 impl Registry {
     /// Records the start of a phase. Idempotent per phase run.
     pub fn phase_start(&self, p: &Phase) -> Result<(), RegistryError> {
-        self.tx(None, |tx| insert_phase(tx, p, "start", "goldenpath"))?;
+        // A start is the first row of its phase run's stream.
+        let taken = self.append_one_at(
+            &PHASE_EVENTS,
+            phase_values(p, "start", "goldenpath"),
+            Some((1, String::new())),
+        )?;
+        if let Some((_, mac)) = taken {
+            self.phase_starts().insert(p.run.clone(), mac);
+        }
         Ok(())
     }
 
     /// Records the end of a phase (with its start fields repeated, so that
     /// reports read one row). Idempotent per phase run.
     pub fn phase_end(&self, p: &Phase) -> Result<(), RegistryError> {
-        self.tx(None, |tx| insert_phase(tx, p, "end", "goldenpath"))?;
+        let start = self.phase_starts().remove(&p.run);
+        self.append_one_at(
+            &PHASE_EVENTS,
+            phase_values(p, "end", "goldenpath"),
+            start.map(|mac| (2, mac)),
+        )?;
         Ok(())
     }
 

@@ -71,14 +71,18 @@ impl Row for PgRow<'_> {
     fn index(&self, name: &str) -> Option<usize> {
         self.0.columns().iter().position(|c| c.name() == name)
     }
-    fn value(&self, i: usize) -> Value {
+    fn value_ref(&self, i: usize) -> crate::db::ValueRef<'_> {
+        use crate::db::ValueRef as V;
         if let Ok(v) = self.0.try_get::<_, Option<i64>>(i) {
-            return Value::Int(v);
+            return v.map(V::Int).unwrap_or(V::Null);
         }
         if let Ok(v) = self.0.try_get::<_, Option<i32>>(i) {
-            return Value::Int(v.map(i64::from));
+            return v.map(|v| V::Int(i64::from(v))).unwrap_or(V::Null);
         }
-        Value::Text(self.0.try_get::<_, Option<String>>(i).ok().flatten())
+        match self.0.try_get::<_, Option<&str>>(i) {
+            Ok(Some(t)) => V::Text(t),
+            _ => V::Null,
+        }
     }
 }
 

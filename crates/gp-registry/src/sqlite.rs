@@ -90,13 +90,12 @@ impl Row for SqliteRow<'_, '_> {
     fn index(&self, name: &str) -> Option<usize> {
         self.0.as_ref().column_index(name).ok()
     }
-    fn value(&self, i: usize) -> Value {
+    fn value_ref(&self, i: usize) -> crate::db::ValueRef<'_> {
+        use crate::db::ValueRef as V;
         match self.0.get_ref(i) {
-            Ok(ValueRef::Integer(v)) => Value::Int(Some(v)),
-            Ok(ValueRef::Text(t)) => Value::Text(Some(String::from_utf8_lossy(t).into_owned())),
-            Ok(ValueRef::Real(v)) => Value::Text(Some(v.to_string())),
-            Ok(ValueRef::Blob(b)) => Value::Text(Some(format!("blob:{}", b.len()))),
-            _ => Value::Text(None),
+            Ok(ValueRef::Integer(v)) => V::Int(v),
+            Ok(ValueRef::Text(t)) => std::str::from_utf8(t).map(V::Text).unwrap_or(V::Null),
+            _ => V::Null,
         }
     }
 }

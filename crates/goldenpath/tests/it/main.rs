@@ -4,6 +4,7 @@ mod deploy;
 mod docs;
 mod e2e;
 mod foundation;
+mod hostile;
 mod registry;
 mod requests;
 mod terraform;

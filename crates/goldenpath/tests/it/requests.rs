@@ -75,6 +75,16 @@ impl Session {
         assert_eq!(out.code, 0, "{args:?}\n{}", out.transcript());
         out
     }
+    /// Runs as another actor (an approver).
+    fn ok_as(&mut self, actor: &str, args: &[&str]) -> gp_test::Output {
+        let mut c = self.p.cmd(args);
+        c.env("GOLDENPATH_ACTOR", actor);
+        let out = gp_test::run(&mut c);
+        self.seen.push_str(&out.stdout);
+        self.seen.push_str(&out.stderr);
+        assert_eq!(out.code, 0, "{args:?}\n{}", out.transcript());
+        out
+    }
     /// The stored credentials (not added to what was seen).
     fn credentials(&self, path: &str) -> serde_json::Value {
         let out = self
@@ -173,16 +183,16 @@ fn requests_provision_databases_with_rules_approvals_and_no_leaked_password() {
     assert!(
         refused
             .stderr
-            .contains("goldenpath request approve RDS-0002 --by NAME")
+            .contains("goldenpath request approve RDS-0002")
     );
-    s.ok(&["request", "approve", "RDS-0002", "--by", "bob"]);
+    s.ok_as("bob", &["request", "approve", "RDS-0002"]);
     // Changing the request after approval voids the approval.
     s.write(
         "RDS-0002",
         &request("RDS-0002", "dev", &[("risk", "high"), ("storageGb", "30")]),
     );
     assert_eq!(s.run(&["request", "apply", "RDS-0002"]).code, 3);
-    s.ok(&["request", "approve", "RDS-0002", "--by", "bob"]);
+    s.ok_as("bob", &["request", "approve", "RDS-0002"]);
     let applied = s.ok(&["request", "apply", "RDS-0002"]);
     assert!(
         applied

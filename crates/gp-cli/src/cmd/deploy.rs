@@ -116,6 +116,8 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
         (None, Some(b)) => DeploymentSelector::Build(b.parse::<BuildIdArg>()?),
         (None, None) => DeploymentSelector::Persistent,
     };
+    // Bad input stops before the registry is opened (and created).
+    ctx.check_env(&a.env)?;
     let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
     let cancel = cancel_flag();
     let drivers = ctx.drivers()?;
@@ -240,6 +242,10 @@ pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
         (None, Some(b)) => TeardownTarget::Build(b.parse::<BuildId>()?),
         (None, None) => TeardownTarget::Persistent,
     };
+    ctx.check_env(&a.env)?;
+    // Nothing was ever recorded here: nothing to tear down, and nothing is
+    // created to say so.
+    ctx.require_registry()?;
     let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
     let cancel = cancel_flag();
     let drivers = ctx.drivers()?;

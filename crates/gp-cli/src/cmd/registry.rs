@@ -18,8 +18,22 @@ pub enum RegistryCommand {
     Import(ImportArgs),
     /// Per phase: runs, success rate, p50/p95 of successful durations.
     Report(ReportArgs),
-    /// Check the ledger's own invariants; exit 1 on any breach.
+    /// Check every row against the chain and the head file, and the
+    /// ledger's own invariants; exit 1 on any breach.
     Verify,
+    /// Apply the registry's schema migrations (run once as the owner role
+    /// of a shared PostgreSQL registry; other roles never migrate).
+    Migrate,
+    /// Grant a runner role what goldenpath needs on a shared PostgreSQL
+    /// registry: SELECT and INSERT, nothing else (run as the owner).
+    GrantRunner(GrantArgs),
+}
+
+/// Arguments of `registry grant-runner`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The runner role.
+    pub role: String,
 }
 
 /// Export formats.
@@ -71,6 +85,22 @@ pub fn run(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<()> {
         RegistryCommand::Import(a) => import(ctx, a),
         RegistryCommand::Report(a) => report(ctx, a),
         RegistryCommand::Verify => verify(ctx),
+        RegistryCommand::Migrate => {
+            let reg = ctx.registry()?;
+            ctx.printer.status(&format!(
+                "registry {} is at the schema this goldenpath needs",
+                reg.location().describe()
+            ));
+            Ok(())
+        }
+        RegistryCommand::GrantRunner(a) => {
+            ctx.registry()?.grant_runner(&a.role)?;
+            ctx.printer.status(&format!(
+                "granted SELECT and INSERT on the ledger's tables to {}",
+                a.role
+            ));
+            Ok(())
+        }
     }
 }
 
@@ -214,7 +244,7 @@ fn verify(ctx: &Context) -> anyhow::Result<()> {
         ctx.printer
             .json(&serde_json::json!({"schemaVersion": 1, "ok": breaches.is_empty(), "breaches": breaches}))?;
     } else if breaches.is_empty() {
-        ctx.printer.data("registry ok: journals without gaps, every finished phase has a start, leases consistent")?;
+        ctx.printer.data("registry ok: every row checks out against its chain and the head file, journals without gaps, every finished phase has a start, leases consistent")?;
     } else {
         for b in &breaches {
             ctx.printer

@@ -58,9 +58,10 @@ pub struct OneArgs {
 pub struct ApproveArgs {
     /// A file, or an id (RDS-0002) looked up in requests/ beside the spec.
     pub request: String,
-    /// Who approves.
+    /// Who approves: always the person running the command (the actor,
+    /// from the CI identity or GOLDENPATH_ACTOR); given, it must match.
     #[arg(long)]
-    pub by: String,
+    pub by: Option<String>,
     /// A note recorded with the approval.
     #[arg(long)]
     pub reason: Option<String>,
@@ -152,6 +153,51 @@ fn load(ctx: &Context, arg: &str) -> anyhow::Result<LoadedRequest> {
     Ok(LoadedRequest::from_source(&relative, &text)?)
 }
 
+/// Names the request may not take: the instance's admin role, the roles and
+/// databases components of the spec own, and names another request
+/// applied. Positioned, invalid input (exit 2), checked before anything
+/// else so that nothing is ever touched for such a request.
+fn ownership(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<()> {
+    let platform = ctx.platform()?;
+    let drivers = ctx.drivers()?;
+    let declared = gp_engine::validate(platform, &drivers).map_err(gp_engine::EngineError::from)?;
+    let owned: Vec<(String, &'static str, String)> = declared
+        .iter()
+        .flat_map(|(component, v)| {
+            v.owned
+                .iter()
+                .map(move |(name, kind)| (name.clone(), *kind, component.clone()))
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for e in ctx.registry()?.request_events(None)? {
+        if e.event != "applied" {
+            continue;
+        }
+        let field = |k: &str| {
+            e.detail
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        if field("instance").is_some() && e.env == r.request.environment.value {
+            if let Some(d) = field("database") {
+                taken.push((d, "database", e.request_id.clone()));
+            }
+            if let Some(role) = field("role") {
+                taken.push((role, "role", e.request_id.clone()));
+            }
+        }
+    }
+    let problems = r.ownership_problems(&owned, &taken);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(gp_core::InvalidInput(problems).into())
+    }
+}
+
 /// The platform's rules; prints each breach.
 fn refusals(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<Vec<String>> {
     let problems = r.guard(ctx.platform()?);
@@ -238,6 +284,12 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
                 results.push(serde_json::json!({"request": f, "valid": false}));
             }
             Ok(r) => {
+                if let Err(e) = ownership(ctx, &r) {
+                    crate::exit::report(&ctx.printer, &e);
+                    worst = Some(Code::Invalid);
+                    results.push(serde_json::json!({"request": r.request.id.value, "file": shown(&r.path), "valid": false}));
+                    continue;
+                }
                 let refused = refusals(ctx, &r)?;
                 if refused.is_empty() {
                     ctx.printer.status(&format!(
@@ -300,6 +352,7 @@ fn decide(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<Decision> {
 
 fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
     let r = load(ctx, &a.request)?;
+    ownership(ctx, &r)?;
     let refused = refusals(ctx, &r)?;
     let d = decide(ctx, &r)?;
     let req = &r.request;
@@ -330,7 +383,7 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
                 when(e.at_us)
             ),
             None => format!(
-                "required ({}), missing: goldenpath request approve {} --by NAME",
+                "required ({}), missing: an approver runs goldenpath request approve {}",
                 r.approval_reason(),
                 req.id.value
             ),
@@ -366,6 +419,7 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
 
 fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
     let r = load(ctx, &a.request)?;
+    ownership(ctx, &r)?;
     let req = &r.request;
     let refused = refusals(ctx, &r)?;
     if !refused.is_empty() {
@@ -396,7 +450,7 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
         )?;
         return Err(CliError::refused(format!("{why}; nothing was changed"))
             .hint(format!(
-                "an approver runs: goldenpath request approve {} --by NAME",
+                "an approver (not the requester) runs: goldenpath request approve {}",
                 req.id.value
             ))
             .into());
@@ -490,20 +544,59 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Whether two identities name the same person (`alice` and
+/// `alice@runner-1` do).
+fn same_person(a: &str, b: &str) -> bool {
+    let local = |s: &str| {
+        s.trim()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    !a.trim().is_empty() && local(a) == local(b)
+}
+
 fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
     let r = load(ctx, &a.request)?;
-    if a.by.trim().is_empty() {
-        return Err(CliError::invalid("--by needs the approver's name").into());
+    ownership(ctx, &r)?;
+    let approver = ctx.actor();
+    if let Some(by) = &a.by
+        && !same_person(by, &approver)
+    {
+        return Err(CliError::invalid(format!(
+            "--by {by} is not who runs this command ({approver}); an approval is recorded for the person giving it"
+        ))
+        .hint(format!(
+            "run it as the approver (their CI identity, or {}=NAME)",
+            crate::env::ACTOR
+        ))
+        .into());
+    }
+    if same_person(&r.request.requester.value, &approver) {
+        let why = format!(
+            "{approver} asked for request {} and cannot approve it: an approval comes from someone else",
+            r.request.id.value
+        );
+        record(
+            ctx,
+            &r,
+            "refused",
+            serde_json::json!({"reasons": [why.clone()], "hash": r.hash, "approver": approver}),
+        )?;
+        return Err(CliError::refused(why)
+            .hint("ask an approver to run `goldenpath request approve`")
+            .into());
     }
     record(
         ctx,
         &r,
         "approved",
-        serde_json::json!({"by": a.by, "hash": r.hash, "reason": a.reason}),
+        serde_json::json!({"by": approver, "hash": r.hash, "reason": a.reason}),
     )?;
     ctx.printer.status(&format!(
-        "approved {} (content {}) by {}; recorded",
-        r.request.id.value, r.hash, a.by
+        "approved {} (content {}) by {approver}; recorded",
+        r.request.id.value, r.hash
     ));
     if !r.needs_approval() {
         ctx.printer

@@ -47,6 +47,7 @@ impl Driver for FileDriver {
             outputs: Some(vec!["path".into(), "content".into()]),
             resources: s.databases.clone(),
             resource_outputs: Some(vec!["path".into()]),
+            owned: Vec::new(),
         })
     }
 

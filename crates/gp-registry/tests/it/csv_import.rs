@@ -69,7 +69,7 @@ fn export_then_import_is_a_round_trip() {
     assert_eq!(export_csv(&a, None, &mut first).unwrap(), 5);
     let text = String::from_utf8(first.clone()).unwrap();
     assert!(text.starts_with("start_time_utc,end_time_utc,phase,env,build_id,duration_seconds,exit_code,flags,resources_added,resources_changed,resources_destroyed,log_path\n"));
-    assert!(text.contains("2026-01-23T10:00:00Z,2026-01-23T10:05:00Z,terraform-apply,dev,23-01-26-01,300,0,--auto-approve,12,0,0,logs/23-01-26-01/apply.log"), "{text}");
+    assert!(text.contains("2026-01-23T10:00:00Z,2026-01-23T10:05:00Z,terraform-apply,dev,23-01-26-01,300,0,'--auto-approve,12,0,0,logs/23-01-26-01/apply.log"), "{text}");
 
     let (b, _d2, _) = crate::sqlite();
     let report = import_csv(&b, &mut first.as_slice(), "export").unwrap();
