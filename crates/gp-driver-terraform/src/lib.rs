@@ -1099,13 +1099,22 @@ impl Driver for TerraformDriver {
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
         let s: TerraformSettings = typed_settings(ctx.platform, ctx.settings, true)?;
         let mut problems = Vec::new();
-        if let Some(t) = &s.timeout
-            && process::parse_timeout(&t.value).is_none()
-        {
-            problems.push(
-                ctx.platform
-                    .diagnostic(t.start, format!("invalid timeout `{}`", t.value)),
-            );
+        if let Some(t) = &s.timeout {
+            match process::parse_timeout(&t.value) {
+                None => problems.push(
+                    ctx.platform
+                        .diagnostic(t.start, format!("invalid timeout `{}`", t.value)),
+                ),
+                Some(d) if d > process::MAX_TIMEOUT => problems.push(ctx.platform.diagnostic(
+                    t.start,
+                    format!(
+                        "timeout `{}` is longer than the {}h a step may run",
+                        t.value,
+                        process::MAX_TIMEOUT.as_secs() / 3600
+                    ),
+                )),
+                Some(_) => {}
+            }
         }
         if let Some(RawNode(v)) = &s.variables
             && !matches!(v.kind, NodeKind::Map(_))

@@ -262,6 +262,25 @@ impl Table {
         s
     }
 
+    /// Whether `stored` is the stream of the row whose column `i` `get`
+    /// returns, compared without building the name.
+    pub fn stream_is<'a>(&self, stored: &str, get: &mut dyn FnMut(usize) -> ValueRef<'a>) -> bool {
+        let mut parts = stored.split('\u{1f}');
+        for col in self.stream {
+            let Some(part) = parts.next() else {
+                return false;
+            };
+            let value = match self.index(col).map(&mut *get) {
+                Some(ValueRef::Text(t)) => t,
+                _ => "",
+            };
+            if part != value {
+                return false;
+            }
+        }
+        parts.next().is_none()
+    }
+
     /// The index of the table's own sequence column, if it has one.
     pub fn seq_index(&self) -> Option<usize> {
         self.seq_column.and_then(|c| self.index(c))

@@ -49,6 +49,10 @@ fn verify_chain(
         let mut expected = 1i64;
         let mut prev = String::new();
         let seq_index = t.seq_index();
+        // Phase runs keep no head (see chain.rs), so their tips are not
+        // collected either.
+        let keeps_heads = t.name != chain::PHASE_EVENTS.name;
+        let mut last_tip: Option<(i64, String)> = None;
         db.query(&sql, &[], &mut |r| {
             // Checked from the borrowed row: a million rows are verified
             // without a million allocations.
@@ -74,6 +78,11 @@ fn verify_chain(
                 return Ok(());
             };
             if current.as_deref() != Some(stream) {
+                if let (Some(done), Some(tip)) = (current.take(), last_tip.take()) {
+                    if keeps_heads {
+                        tips.insert(format!("{}\u{1e}{done}", t.name), tip);
+                    }
+                }
                 current = Some(stream.to_string());
                 expected = match t.seq_column {
                     Some(_) => legacy_per_stream.get(stream).copied().unwrap_or(0) + 1,
@@ -81,8 +90,7 @@ fn verify_chain(
                 };
                 prev.clear();
             }
-            let own_stream = t.stream_of_refs(&mut |i| r.value_ref(i));
-            let why = if own_stream != stream {
+            let why = if !t.stream_is(stream, &mut |i| r.value_ref(i)) {
                 Some(format!("is filed under stream `{stream}`, not its own"))
             } else if place != expected {
                 Some(if place > expected {
@@ -120,9 +128,16 @@ fn verify_chain(
             expected = place + 1;
             prev.clear();
             prev.push_str(mac);
-            tips.insert(format!("{}\u{1e}{stream}", t.name), (place, mac.to_string()));
+            if keeps_heads {
+                last_tip = Some((place, mac.to_string()));
+            }
             Ok(())
         })?;
+        if let (Some(done), Some(tip)) = (current.take(), last_tip.take())
+            && keeps_heads
+        {
+            tips.insert(format!("{}\u{1e}{done}", t.name), tip);
+        }
         let sealed = legacy.get(t.name).copied();
         match sealed {
             Some(n) if n == unchained.len() as i64 => {

@@ -230,6 +230,16 @@ fn replace_and_upsert_are_refused_on_every_table() {
         "--override-reason",
         "make an override row",
     ]);
+    // And a request event.
+    std::fs::create_dir_all(p.path().join("requests")).unwrap();
+    std::fs::write(
+        p.path().join("requests/RDS-0001.yaml"),
+        request("RDS-0001", "orders", "orders_app", "alice"),
+    )
+    .unwrap();
+    let mut c = p.cmd(&["request", "approve", "RDS-0001"]);
+    c.env("GOLDENPATH_ACTOR", "bob");
+    assert_eq!(gp_test::run(&mut c).code, 0);
     let db = registry(&p);
     for table in [
         "reservations",
@@ -238,6 +248,7 @@ fn replace_and_upsert_are_refused_on_every_table() {
         "journal",
         "lease_events",
         "overrides",
+        "request_events",
     ] {
         let n: i64 = db
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
