@@ -78,11 +78,10 @@ fn verify_chain(
                 return Ok(());
             };
             if current.as_deref() != Some(stream) {
-                if let (Some(done), Some(tip)) = (current.take(), last_tip.take()) {
-                    if keeps_heads {
+                if let (Some(done), Some(tip)) = (current.take(), last_tip.take())
+                    && keeps_heads {
                         tips.insert(format!("{}\u{1e}{done}", t.name), tip);
                     }
-                }
                 current = Some(stream.to_string());
                 expected = match t.seq_column {
                     Some(_) => legacy_per_stream.get(stream).copied().unwrap_or(0) + 1,
