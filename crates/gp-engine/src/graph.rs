@@ -163,24 +163,35 @@ impl Graph {
                 .filter(|j| members.contains(j))
                 .collect()
         };
-        let mut remaining: HashMap<usize, BTreeSet<usize>> =
-            members.iter().map(|&i| (i, deps_of(i))).collect();
+        // Each node counts what it still waits for; finishing a node only
+        // visits its own dependents, so the sort is linear in the edges.
+        let mut waiting: HashMap<usize, usize> = HashMap::with_capacity(members.len());
+        let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+        for &i in &members {
+            let deps = deps_of(i);
+            waiting.insert(i, deps.len());
+            for d in deps {
+                dependents.entry(d).or_default().push(i);
+            }
+        }
         let mut order = Vec::with_capacity(members.len());
-        let mut ready: BTreeSet<usize> = remaining
+        let mut ready: BTreeSet<usize> = waiting
             .iter()
-            .filter(|(_, d)| d.is_empty())
+            .filter(|(_, n)| **n == 0)
             .map(|(&i, _)| i)
             .collect();
         while let Some(i) = ready.pop_first() {
-            remaining.remove(&i);
             order.push(i);
-            for (&j, deps) in remaining.iter_mut() {
-                if deps.remove(&i) && deps.is_empty() {
-                    ready.insert(j);
+            for &j in dependents.get(&i).map(Vec::as_slice).unwrap_or_default() {
+                if let Some(n) = waiting.get_mut(&j) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.insert(j);
+                    }
                 }
             }
         }
-        // The spec check refuses cycles, so `remaining` is empty here.
+        // The spec check refuses cycles, so every member is ordered here.
 
         let index: HashMap<String, usize> = order
             .iter()

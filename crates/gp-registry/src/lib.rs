@@ -63,6 +63,9 @@ pub use reservations::{Reservation, ReserveRequest};
 pub use time::{format_utc, now_us, parse_utc};
 pub use verify::Breach;
 
+mod write;
+pub(crate) use write::*;
+
 /// What went wrong in the registry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -268,111 +271,6 @@ pub struct Registry {
     /// chains to its start without reading it back.
     phase_starts: Mutex<std::collections::HashMap<String, String>>,
     warnings: Vec<String>,
-}
-
-/// One write transaction: the connection and what it appended.
-pub(crate) struct Tx<'a> {
-    pub db: &'a mut dyn Db,
-    key: Option<&'a ChainKey>,
-    pending: chain::PendingHeads,
-}
-
-/// Text columns are capped so that one hostile row cannot make a report or a
-/// table allocate without bound.
-fn column_limit(col: &str) -> usize {
-    match col {
-        "outputs" | "detail" => 1 << 20,
-        "phase" | "component" | "env" | "deployment" | "build_id" | "kind" | "event" | "stage"
-        | "driver" | "action" => 256,
-        _ => 64 << 10,
-    }
-}
-
-/// Whether an error is the schema refusing a colliding insert of `what`
-/// (`(id)`, `(position)`).
-fn refused_as(e: &RegistryError, what: &str) -> bool {
-    matches!(e, RegistryError::Db { message, .. } if message.contains("cannot be replaced") && message.contains(what))
-}
-
-fn check_limits(table: &chain::Table, values: &[Value]) -> Result<(), RegistryError> {
-    for (col, v) in table.columns.iter().zip(values) {
-        if let Value::Text(Some(s)) = v
-            && s.len() > column_limit(col)
-        {
-            return Err(RegistryError::Invalid(format!(
-                "{}.{col} is {} bytes, more than the {} allowed",
-                table.name,
-                s.len(),
-                column_limit(col)
-            )));
-        }
-    }
-    Ok(())
-}
-
-impl Tx<'_> {
-    /// Inserts a chained row at a known position of its stream.
-    fn insert_at(
-        &mut self,
-        table: &chain::Table,
-        values: Vec<Value>,
-        stream: &str,
-        (seq, prev): (i64, String),
-    ) -> Result<(i64, String), RegistryError> {
-        let Some(key) = self.key else {
-            return Err(RegistryError::Key(
-                "this registry was opened without its chain key, so it cannot be written".into(),
-            ));
-        };
-        check_limits(table, &values)?;
-        let (_, mac) = chain::insert_chained(
-            self.db,
-            key,
-            table,
-            values,
-            stream,
-            seq,
-            &prev,
-            false,
-            &mut self.pending,
-        )?;
-        Ok((seq, mac))
-    }
-
-    /// Appends a chained row.
-    pub fn append(
-        &mut self,
-        table: &chain::Table,
-        values: Vec<Value>,
-    ) -> Result<i64, RegistryError> {
-        let Some(key) = self.key else {
-            return Err(RegistryError::Key(
-                "this registry was opened without its chain key, so it cannot be written".into(),
-            ));
-        };
-        check_limits(table, &values)?;
-        chain::append(self.db, key, table, values, &mut self.pending)
-    }
-
-    /// Appends unless a row with the same id (the first value) exists: a
-    /// retried write. Returns whether it appended.
-    pub fn append_once(
-        &mut self,
-        table: &chain::Table,
-        values: Vec<Value>,
-    ) -> Result<bool, RegistryError> {
-        let id = values.first().cloned().unwrap_or(Value::Text(None));
-        let exists = db::DbExt::scalar(
-            self.db,
-            &format!("SELECT 1 FROM {} WHERE id = ?", table.name),
-            &[id],
-        )?;
-        if exists.is_some() {
-            return Ok(false);
-        }
-        self.append(table, values)?;
-        Ok(true)
-    }
 }
 
 impl Registry {
@@ -584,98 +482,6 @@ impl Registry {
                     std::thread::yield_now();
                 }
                 Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Appends one row on its own; `Ok(None)` when a row with its id (the
-    /// first value) exists already (a retried write). On SQLite that is one
-    /// serialised transaction. On PostgreSQL it takes no lock: it reads the
-    /// stream's last row and inserts the next, and the unique (stream,
-    /// position) index turns a race between two writers into a retry — two
-    /// round trips instead of five.
-    pub(crate) fn append_one(
-        &self,
-        table: &chain::Table,
-        values: Vec<Value>,
-    ) -> Result<Option<i64>, RegistryError> {
-        self.append_one_at(table, values, None)
-            .map(|r| r.map(|(seq, _)| seq))
-    }
-
-    /// [`Self::append_one`], trying `hint` (the position and the HMAC to
-    /// chain to, when the caller knows them) before reading the stream.
-    /// Returns the position and HMAC taken.
-    pub(crate) fn append_one_at(
-        &self,
-        table: &chain::Table,
-        values: Vec<Value>,
-        hint: Option<(i64, String)>,
-    ) -> Result<Option<(i64, String)>, RegistryError> {
-        if self.backend() == Backend::Sqlite {
-            // One serialised transaction. The schema's own refusals tell a
-            // retried write (the id is there) and a wrong guess of the
-            // position apart, so neither needs a read first.
-            return self.tx(None, |tx| {
-                let stream = table.stream_of(&values);
-                let first = match hint.clone() {
-                    Some(h) => Ok(h),
-                    None => chain::next_position(tx.db, table, &stream, &values),
-                }?;
-                match tx.insert_at(table, values.clone(), &stream, first) {
-                    Err(e) if refused_as(&e, "") => {
-                        // Either a retried write (its id is there) or a
-                        // wrong guess of the position: tell them apart.
-                        let id = values.first().cloned().unwrap_or(Value::Text(None));
-                        let exists = db::DbExt::scalar(
-                            tx.db,
-                            &format!("SELECT 1 FROM {} WHERE id = ?", table.name),
-                            &[id],
-                        )?;
-                        if exists.is_some() {
-                            return Ok(None);
-                        }
-                        let next = chain::next_position(tx.db, table, &stream, &values)?;
-                        tx.insert_at(table, values.clone(), &stream, next).map(Some)
-                    }
-                    other => other.map(Some),
-                }
-            });
-        }
-        let Some(key) = self.key.as_ref() else {
-            return Err(RegistryError::Key(
-                "this registry was opened without its chain key, so it cannot be written".into(),
-            ));
-        };
-        check_limits(table, &values)?;
-        let stream = table.stream_of(&values);
-        let mut attempt = 0;
-        let mut hint = hint;
-        loop {
-            attempt += 1;
-            let mut pending = Vec::new();
-            let guess = hint.take();
-            let result = self.with(|db| {
-                let (seq, prev) = match guess {
-                    Some(g) => g,
-                    None => chain::next_position(db, table, &stream, &values)?,
-                };
-                let (n, mac) = chain::insert_chained(
-                    db,
-                    key,
-                    table,
-                    values.clone(),
-                    &stream,
-                    seq,
-                    &prev,
-                    true,
-                    &mut pending,
-                )?;
-                Ok((n > 0).then_some((seq, mac)))
-            });
-            match result {
-                Err(e) if e.retryable() && attempt < 1000 => std::thread::yield_now(),
-                other => return other,
             }
         }
     }

@@ -1,0 +1,325 @@
+//! What types cannot check: names, references, planes, hosts and cycles,
+//! every problem with its position.
+
+use super::*;
+
+impl Platform {
+    pub(crate) fn check(&mut self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let s = &self.spec;
+        if s.api_version.value != API_VERSION {
+            out.push(
+                self.diagnostic(
+                    s.api_version.start,
+                    format!("unsupported apiVersion `{}`", s.api_version.value),
+                )
+                .with_hint(format!("this goldenpath reads `apiVersion: {API_VERSION}`")),
+            );
+        }
+        if s.kind.value != "Platform" {
+            out.push(self.diagnostic(
+                s.kind.start,
+                format!("expected `kind: Platform`, found `{}`", s.kind.value),
+            ));
+        }
+        if let Err(e) = names::check_label(&s.prefix.value, &s.prefix.value) {
+            out.push(self.diagnostic(s.prefix.start, format!("invalid prefix: {e}")));
+        }
+        if let Err(e) = names::check_name(&s.domain.value) {
+            out.push(self.diagnostic(s.domain.start, format!("invalid domain: {e}")));
+        }
+        if let Some(zone) = &s.dns.zone {
+            if let Err(e) = names::check_name(&zone.value) {
+                out.push(self.diagnostic(zone.start, format!("invalid zone: {e}")));
+            } else if !names::is_under(&s.domain.value, &zone.value) {
+                out.push(self.diagnostic(
+                    zone.start,
+                    format!(
+                        "the zone `{}` must be the domain `{}` or a parent of it",
+                        zone.value, s.domain.value
+                    ),
+                ));
+            }
+        }
+        for (field, v, max) in [("project", &s.project, 128), ("owner", &s.owner, 128)] {
+            if v.value.len() > max || v.value.trim().is_empty() {
+                out.push(self.diagnostic(
+                    v.start,
+                    format!("`{field}` must be 1 to {max} characters (it becomes a tag on everything goldenpath creates)"),
+                ));
+            }
+        }
+        if s.environments.is_empty() {
+            out.push(self.diagnostic(s.kind.start, "the spec declares no environments"));
+        }
+        for (name, env) in &s.environments {
+            if let Err(e) = names::check_label(&name.value, &name.value) {
+                out.push(self.diagnostic(name.start, format!("invalid environment name: {e}")));
+            }
+            if let Some(suffix) = &env.host_suffix {
+                if let Err(e) = names::check_name(&suffix.value) {
+                    out.push(self.diagnostic(suffix.start, format!("invalid hostSuffix: {e}")));
+                } else if !names::is_under(&suffix.value, &s.domain.value) {
+                    out.push(self.diagnostic(
+                        suffix.start,
+                        format!(
+                            "hostSuffix `{}` must be the domain `{}` or lie under it",
+                            suffix.value, s.domain.value
+                        ),
+                    ));
+                }
+            }
+            if let Some(ttl) = &env.persistent.ttl {
+                out.push(self.diagnostic(
+                    ttl.start,
+                    "a persistent deployment has no ttl; set it under `ephemeral:`",
+                ));
+            }
+            if let Some(ttl) = &env.ephemeral.ttl
+                && parse_duration(&ttl.value).is_none()
+            {
+                out.push(self.diagnostic(
+                    ttl.start,
+                    format!(
+                        "invalid ttl `{}`: expected a number and a unit, e.g. 30m, 24h or 7d",
+                        ttl.value
+                    ),
+                ));
+            }
+        }
+
+        // Names, duplicates.
+        let mut index = HashMap::new();
+        for (i, c) in s.components.iter().enumerate() {
+            let name = &c.name.value;
+            if let Err(e) = names::check_label(name, name) {
+                out.push(self.diagnostic(c.name.start, format!("invalid component name: {e}")));
+            }
+            if let Some(&first) = index.get(name.as_str()) {
+                let first: &ComponentSpec = &s.components[first];
+                out.push(
+                    self.diagnostic(c.name.start, format!("duplicate component `{name}`"))
+                        .with_hint(format!(
+                            "`{name}` is already declared at line {}; component names are unique",
+                            first.name.start.line
+                        )),
+                );
+            } else {
+                index.insert(name.clone(), i);
+            }
+        }
+        self.index = index.clone();
+        let s = &self.spec;
+
+        for c in &s.components {
+            let name = &c.name.value;
+            let plane = c.plane.value;
+            if plane == Plane::Foundational {
+                if let Some(modes) = &c.modes {
+                    out.push(self.diagnostic(
+                        modes.start,
+                        format!(
+                            "`{name}` is foundational; modes apply only to disposable components"
+                        ),
+                    ));
+                }
+            } else {
+                if c.protected.value {
+                    out.push(self.diagnostic(
+                        c.protected.start,
+                        format!(
+                            "`{name}` is disposable; only foundational components can be protected"
+                        ),
+                    ));
+                }
+                if let Some(modes) = &c.modes
+                    && modes.value.is_empty()
+                {
+                    out.push(self.diagnostic(
+                        modes.start,
+                        format!("`{name}` has no modes, so it would never run"),
+                    ));
+                }
+            }
+            let mut seen_needs = Vec::new();
+            for need in &c.needs {
+                let Some(r) = Ref::parse(&need.value) else {
+                    out.push(self.diagnostic(
+                        need.start,
+                        format!(
+                            "invalid need `{}`: expected a component name or `component/resource`",
+                            need.value
+                        ),
+                    ));
+                    continue;
+                };
+                if seen_needs.contains(&r) {
+                    out.push(
+                        self.diagnostic(need.start, format!("`{}` is listed twice", need.value)),
+                    );
+                }
+                seen_needs.push(r.clone());
+                if r.component == *name {
+                    out.push(self.diagnostic(need.start, format!("`{name}` cannot need itself")));
+                    continue;
+                }
+                let Some(&target) = index.get(&r.component) else {
+                    out.push(
+                        self.diagnostic(
+                            need.start,
+                            format!(
+                                "`{name}` needs `{}`, but no component `{}` is declared",
+                                need.value, r.component
+                            ),
+                        )
+                        .with_hint_opt(suggest(&r.component, index.keys())),
+                    );
+                    continue;
+                };
+                let target = &s.components[target];
+                if plane == Plane::Foundational && target.plane.value == Plane::Disposable {
+                    out.push(self.diagnostic(
+                        need.start,
+                        format!(
+                            "foundational `{name}` cannot need disposable `{}`: the foundational plane is deployed before any deployment",
+                            r.component
+                        ),
+                    ));
+                }
+            }
+            for host in &c.hosts {
+                if let Err(e) = names::check_name(&host.name.value) {
+                    out.push(self.diagnostic(host.name.start, format!("invalid host: {e}")));
+                }
+            }
+            for secret in &c.secrets {
+                match Ref::parse(&secret.from.value) {
+                    Some(Ref {
+                        component,
+                        resource: Some(_),
+                    }) if index.contains_key(&component) => {
+                        if !c.needs.iter().any(|n| {
+                            Ref::parse(&n.value).is_some_and(|r| r.component == component)
+                        }) {
+                            out.push(
+                                self.diagnostic(
+                                    secret.from.start,
+                                    format!(
+                                        "`{name}` reads a secret of `{component}` but does not need it"
+                                    ),
+                                )
+                                .with_hint(format!("add `{}` to `needs`", secret.from.value)),
+                            );
+                        }
+                    }
+                    Some(Ref {
+                        component,
+                        resource: Some(_),
+                    }) => out.push(
+                        self.diagnostic(
+                            secret.from.start,
+                            format!("no component `{component}` is declared"),
+                        )
+                        .with_hint_opt(suggest(&component, index.keys())),
+                    ),
+                    _ => out.push(self.diagnostic(
+                        secret.from.start,
+                        format!(
+                            "invalid secret source `{}`: expected `component/resource`, e.g. `rds/backstage`",
+                            secret.from.value
+                        ),
+                    )),
+                }
+            }
+        }
+        // Hosts are unique within a plane's deployment.
+        let mut hosts: BTreeMap<&str, &ComponentSpec> = BTreeMap::new();
+        for c in &s.components {
+            for h in &c.hosts {
+                if let Some(other) = hosts.insert(&h.name.value, c)
+                    && other.name.value != c.name.value
+                {
+                    out.push(self.diagnostic(
+                        h.name.start,
+                        format!(
+                            "host `{}` is already served by `{}`",
+                            h.name.value, other.name.value
+                        ),
+                    ));
+                }
+            }
+        }
+        if out.is_empty()
+            && let Some(cycle) = self.find_cycle()
+        {
+            let first = self
+                .component(&cycle[0])
+                .map(|c| c.name.start)
+                .unwrap_or_default();
+            out.push(
+                self.diagnostic(first, format!("dependency cycle: {}", cycle.join(" -> ")))
+                    .with_hint("remove one of these `needs` so the components can be ordered"),
+            );
+        }
+        out
+    }
+
+    /// A cycle in `needs`, as the list of names with the first repeated at
+    /// the end, or `None`.
+    pub(crate) fn find_cycle(&self) -> Option<Vec<String>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Active,
+            Done,
+        }
+        let comps = &self.spec.components;
+        let mut marks = vec![Mark::New; comps.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        fn visit(
+            p: &Platform,
+            i: usize,
+            marks: &mut [Mark],
+            stack: &mut Vec<usize>,
+        ) -> Option<Vec<String>> {
+            marks[i] = Mark::Active;
+            stack.push(i);
+            for need in &p.spec.components[i].needs {
+                let Some(r) = Ref::parse(&need.value) else {
+                    continue;
+                };
+                let Some(&j) = p.index.get(&r.component) else {
+                    continue;
+                };
+                match marks[j] {
+                    Mark::Active => {
+                        let from = stack.iter().position(|&k| k == j).unwrap_or(0);
+                        let mut names: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|&k| p.spec.components[k].name.value.clone())
+                            .collect();
+                        names.push(p.spec.components[j].name.value.clone());
+                        return Some(names);
+                    }
+                    Mark::New => {
+                        if let Some(c) = visit(p, j, marks, stack) {
+                            return Some(c);
+                        }
+                    }
+                    Mark::Done => {}
+                }
+            }
+            stack.pop();
+            marks[i] = Mark::Done;
+            None
+        }
+        for i in 0..comps.len() {
+            if marks[i] == Mark::New
+                && let Some(c) = visit(self, i, &mut marks, &mut stack)
+            {
+                return Some(c);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,388 @@
+//! The zone's backend and a component's host records: what they should be,
+//! what the zone holds, and the changes that make it so.
+
+use super::*;
+
+impl DnsDriver {
+    /// The backend described by a zone component's outputs.
+    pub fn backend(&self, zone: &Outputs) -> Result<Box<dyn Backend>, DriverError> {
+        let s = |k: &str| {
+            zone.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let ttl = zone.get("ttl").and_then(|v| v.as_u64()).unwrap_or(300) as u32;
+        match s("backend").as_str() {
+            "zonefile" => Ok(Box::new(zonefile::ZoneFile::new(
+                &PathBuf::from(s("file")),
+                &s("zone"),
+                &s("nameserver"),
+                ttl,
+            ))),
+            "rfc2136" => {
+                let key = match (s("keySecret"), s("keyEnv")) {
+                    (path, _) if !path.is_empty() => {
+                        let stored = self.store.get(&path)?.ok_or_else(|| {
+                            DriverError::configuration(format!("the TSIG key secret {path} does not exist"))
+                                .with_hint(format!("goldenpath secret put {path} < key.json   ({{\"secret\": \"BASE64\"}})"))
+                        })?;
+                        match stored.json().and_then(|m| {
+                            m.get("secret").and_then(|v| v.as_str()).map(str::to_string)
+                        }) {
+                            Some(k) => Secret::new(k),
+                            None => stored.value,
+                        }
+                    }
+                    (_, var) if !var.is_empty() => {
+                        Secret::new(std::env::var(&var).map_err(|_| {
+                            DriverError::configuration(format!(
+                                "the environment variable {var} (the TSIG key) is not set"
+                            ))
+                        })?)
+                    }
+                    _ => {
+                        return Err(DriverError::configuration(
+                            "no TSIG key: set tsig.secret or tsig.secretEnv",
+                        ));
+                    }
+                };
+                Ok(Box::new(rfc2136::Rfc2136::new(
+                    &s("server"),
+                    &s("zone"),
+                    &s("keyName"),
+                    &key,
+                )?))
+            }
+            "route53" => Err(DriverError::configuration(
+                "the Route 53 backend is not part of this build of goldenpath; use zonefile or rfc2136",
+            )),
+            other => Err(DriverError::configuration(format!(
+                "unknown DNS backend `{other}`"
+            ))),
+        }
+    }
+
+    pub(crate) fn zone_outputs(&self, ctx: &ComponentCtx<'_>, s: &ZoneSettings) -> Outputs {
+        let zone = s
+            .zone
+            .as_ref()
+            .map(|z| z.value.clone())
+            .unwrap_or_else(|| ctx.platform.zone().to_string());
+        let file = s
+            .file
+            .as_ref()
+            .map(|f| ctx.platform.base_dir().join(f))
+            .unwrap_or_else(|| ctx.state_dir.join("dns").join(format!("{zone}.zone")));
+        let file = if file.is_absolute() {
+            file
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(&file))
+                .unwrap_or(file)
+        };
+        let kind = match s.backend.value {
+            BackendKind::Zonefile => "zonefile",
+            BackendKind::Rfc2136 => "rfc2136",
+            BackendKind::Route53 => "route53",
+        };
+        let tsig = s.tsig.as_ref();
+        BTreeMap::from([
+            ("backend".to_string(), serde_json::json!(kind)),
+            ("zone".to_string(), serde_json::json!(zone)),
+            (
+                "file".to_string(),
+                serde_json::json!(if s.backend.value == BackendKind::Zonefile {
+                    file.display().to_string()
+                } else {
+                    String::new()
+                }),
+            ),
+            (
+                "server".to_string(),
+                serde_json::json!(
+                    s.server
+                        .as_ref()
+                        .map(|x| x.value.clone())
+                        .unwrap_or_default()
+                ),
+            ),
+            (
+                "keyName".to_string(),
+                serde_json::json!(tsig.map(|t| t.key_name.clone()).unwrap_or_default()),
+            ),
+            (
+                "keySecret".to_string(),
+                serde_json::json!(tsig.and_then(|t| t.secret.clone()).unwrap_or_default()),
+            ),
+            (
+                "keyEnv".to_string(),
+                serde_json::json!(tsig.and_then(|t| t.secret_env.clone()).unwrap_or_default()),
+            ),
+            ("ttl".to_string(), serde_json::json!(s.ttl.unwrap_or(300))),
+            (
+                "policy".to_string(),
+                serde_json::to_value(s.policy).unwrap_or_default(),
+            ),
+            (
+                "onConflict".to_string(),
+                serde_json::to_value(s.on_conflict).unwrap_or_default(),
+            ),
+            (
+                "nameserver".to_string(),
+                serde_json::json!(s.nameserver.clone().unwrap_or_else(|| "127.0.0.1".into())),
+            ),
+        ])
+    }
+
+    pub(crate) fn is_records(ctx_settings: &gp_core::yaml::Node) -> bool {
+        ctx_settings.get("records").is_some()
+    }
+
+    /// What the engine's records for a component would do, without doing it.
+    pub fn plan_records(
+        &self,
+        ctx: &ComponentCtx<'_>,
+    ) -> Result<Vec<(Desired, Decision)>, DriverError> {
+        let (s, zone) = self.records_settings(ctx)?;
+        let backend = self.backend(&zone)?;
+        let current = backend.list()?;
+        let owner = ctx.contract.dns_owner_id();
+        let desired = desired(ctx, &s, &zone)?;
+        Ok(desired
+            .into_iter()
+            .map(|d| {
+                let decision = model::decide(&d, &current, &owner);
+                (d, decision)
+            })
+            .collect())
+    }
+
+    pub(crate) fn records_settings(
+        &self,
+        ctx: &ComponentCtx<'_>,
+    ) -> Result<(RecordsSettings, Outputs), DriverError> {
+        let s: RecordsSettings = gp_core::yaml::from_node(ctx.settings).map_err(|e| {
+            DriverError::configuration(format!("invalid record settings: {}", e.message))
+        })?;
+        let zone = ctx
+            .inputs
+            .get(&s.zone)
+            .map(|o| o.values.clone())
+            .ok_or_else(|| {
+                DriverError::configuration(format!(
+                    "the zone `{}` has not published its outputs",
+                    s.zone
+                ))
+            })?;
+        Ok((s, zone))
+    }
+
+    pub(crate) fn apply_records(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
+        let (s, zone) = self.records_settings(ctx)?;
+        let backend = self.backend(&zone)?;
+        let owner = ctx.contract.dns_owner_id();
+        let wanted = desired(ctx, &s, &zone)?;
+        let current = backend.list()?;
+        let policy = zone
+            .get("policy")
+            .and_then(|p| p.as_str())
+            .unwrap_or("sync");
+        let skip_conflicts = zone.get("onConflict").and_then(|p| p.as_str()) == Some("skip");
+        let mut conflicts = Vec::new();
+        let mut planned: Vec<(Action, ResourceRef, Change)> = Vec::new();
+        let mut outputs = ComponentOutputs::default();
+        for (d, spec) in wanted.iter().zip(&s.records) {
+            let resource = record_resource(d, &zone, policy);
+            let record = Rr {
+                name: d.fqdn.clone(),
+                rtype: d.rtype.clone(),
+                ttl: ttl(&zone),
+                value: d.target.clone(),
+            };
+            let txt = txt_rr(d, &zone);
+            match model::decide(d, &current, &owner) {
+                Decision::Create => {
+                    planned.push((Action::Create, resource, Change::Create { record, txt }))
+                }
+                Decision::Update(old) => planned.push((
+                    Action::Update,
+                    resource,
+                    Change::Update {
+                        old,
+                        new: record,
+                        txt,
+                    },
+                )),
+                Decision::Unchanged => {}
+                Decision::Conflict(why) => {
+                    conflicts.push(why);
+                    continue;
+                }
+            }
+            // Keyed by full name: the engine rebuilds `last` from the
+            // journal, which knows records by name.
+            outputs.resources.insert(
+                spec.fqdn.clone(),
+                BTreeMap::from([
+                    ("fqdn".to_string(), serde_json::json!(d.fqdn)),
+                    ("type".to_string(), serde_json::json!(d.rtype)),
+                    ("target".to_string(), serde_json::json!(d.target)),
+                ]),
+            );
+        }
+        if !conflicts.is_empty() {
+            if skip_conflicts {
+                for c in &conflicts {
+                    ctx.recorder.log(&format!("dns conflict skipped: {c}"));
+                }
+            } else {
+                return Err(DriverError::refused(format!("DNS conflict: {}", conflicts.join("; ")))
+                    .with_hint("these records belong to someone else and are left alone; rename the host, or set onConflict: skip on the zone"));
+            }
+        }
+        // Records this component published before and no longer wants.
+        if policy == "sync"
+            && let Some(last) = ctx.last
+        {
+            for (name, old) in &last.resources {
+                if outputs.resources.contains_key(name) || s.records.iter().any(|r| &r.fqdn == name)
+                {
+                    continue;
+                }
+                let fqdn = old
+                    .get("fqdn")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let rtype = old
+                    .get("type")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let Ok(rt) = serde_json::from_value::<RecordType>(serde_json::json!(rtype)) else {
+                    continue;
+                };
+                let d = Desired {
+                    txt_name: ctx.contract.txt_owner_name(&fqdn, rt),
+                    txt_value: ctx.contract.txt_owner_value(ctx.name()),
+                    fqdn: fqdn.clone(),
+                    rtype: rtype.clone(),
+                    target: String::new(),
+                };
+                if model::is_ours(&fqdn, &rtype, &d.txt_name, &current, &owner) {
+                    let records: Vec<Rr> = current
+                        .iter()
+                        .filter(|r| r.name == fqdn && r.rtype == rtype)
+                        .cloned()
+                        .collect();
+                    let txt = txt_rr(&d, &zone);
+                    planned.push((
+                        Action::Destroy,
+                        record_resource(&d, &zone, policy),
+                        Change::Delete { records, txt },
+                    ));
+                }
+            }
+        }
+        let mut ids = Vec::new();
+        for (action, resource, _) in &planned {
+            ids.push(ctx.recorder.before(*action, resource)?);
+        }
+        let changes: Vec<Change> = planned.iter().map(|(_, _, c)| c.clone()).collect();
+        let phase = ctx.recorder.phase_start(&format!("dns:{}", ctx.name()));
+        let result = backend.apply(&changes);
+        ctx.recorder
+            .phase_end(phase, if result.is_ok() { 0 } else { 1 }, None, None);
+        if let Err(e) = result {
+            for id in &ids {
+                ctx.recorder.failed(id, &e.message);
+            }
+            return Err(e);
+        }
+        for id in &ids {
+            ctx.recorder.after(id, None)?;
+        }
+        let counts = Counts {
+            added: planned.iter().filter(|p| p.0 == Action::Create).count() as i64,
+            changed: planned.iter().filter(|p| p.0 == Action::Update).count() as i64,
+            destroyed: planned.iter().filter(|p| p.0 == Action::Destroy).count() as i64,
+        };
+        Ok(Applied { outputs, counts })
+    }
+}
+
+pub(crate) fn ttl(zone: &Outputs) -> u32 {
+    zone.get("ttl").and_then(|v| v.as_u64()).unwrap_or(300) as u32
+}
+
+pub(crate) fn txt_rr(d: &Desired, zone: &Outputs) -> Rr {
+    Rr {
+        name: d.txt_name.clone(),
+        rtype: "TXT".into(),
+        ttl: ttl(zone),
+        value: d.txt_value.clone(),
+    }
+}
+
+pub(crate) fn record_resource(d: &Desired, zone: &Outputs, policy: &str) -> ResourceRef {
+    ResourceRef::new("record", format!("{} {}", d.fqdn, d.rtype)).with_data(serde_json::json!({
+        "fqdn": d.fqdn,
+        "type": d.rtype,
+        "txtName": d.txt_name,
+        "txtValue": d.txt_value,
+        "policy": policy,
+        "zone": zone,
+    }))
+}
+
+/// The records a component wants, checked against the contract again
+/// before anything is sent.
+pub(crate) fn desired(
+    ctx: &ComponentCtx<'_>,
+    s: &RecordsSettings,
+    zone: &Outputs,
+) -> Result<Vec<Desired>, DriverError> {
+    let apex = zone
+        .get("zone")
+        .and_then(|z| z.as_str())
+        .unwrap_or_default()
+        .to_string();
+    s.records
+        .iter()
+        .map(|r| {
+            ctx.contract
+                .check_host(&r.fqdn, r.rtype)
+                .map_err(|e| DriverError::configuration(e.to_string()))?;
+            if !gp_core::names::is_under(&r.fqdn, &apex) {
+                return Err(DriverError::configuration(format!(
+                    "{} is not in the zone {apex}",
+                    r.fqdn
+                )));
+            }
+            let target = match r.rtype {
+                RecordType::Cname => r.target.trim_end_matches('.').to_lowercase(),
+                _ => r.target.clone(),
+            };
+            let parsed = target.parse::<std::net::IpAddr>();
+            let ok = match r.rtype {
+                RecordType::A => matches!(parsed, Ok(std::net::IpAddr::V4(_))),
+                RecordType::Aaaa => matches!(parsed, Ok(std::net::IpAddr::V6(_))),
+                RecordType::Cname => gp_core::names::check_name(&target).is_ok(),
+            };
+            if !ok {
+                return Err(DriverError::configuration(format!(
+                    "the target `{target}` of {} is not valid for a {} record",
+                    r.fqdn, r.rtype
+                )));
+            }
+            Ok(Desired {
+                txt_name: ctx.contract.txt_owner_name(&r.fqdn, r.rtype),
+                txt_value: ctx.contract.txt_owner_value(ctx.name()),
+                fqdn: r.fqdn.clone(),
+                rtype: r.rtype.to_string(),
+                target,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,188 @@
+//! Removing journalled records in batches, each checked to be this
+//! deployment's own before a change is sent.
+
+use super::*;
+
+pub(crate) type RecordParts = (Box<dyn Backend>, String, String, String, String);
+
+/// Records grouped by the zone they live in, so one transfer and one
+/// batch of updates serve them all.
+pub(crate) fn by_zone(resources: &[ResourceRef]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
+        let key = if r.kind == "record" {
+            r.data
+                .get("zone")
+                .map(|z| z.to_string())
+                .unwrap_or_default()
+        } else {
+            format!("other-{i}")
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    groups
+}
+
+impl DnsDriver {
+    /// Deletes many records with one zone read and batched updates.
+    pub(crate) fn destroy_records(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[&ResourceRef],
+    ) -> Result<(), DriverError> {
+        let Some(first) = resources.first() else {
+            return Ok(());
+        };
+        for r in resources {
+            self.record_parts(ctx, r)?;
+        }
+        let (backend, ..) = self.record_parts(ctx, first)?;
+        let current = match backend.list() {
+            Ok(c) => c,
+            Err(e) if e.kind == gp_driver::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut changes = Vec::new();
+        for r in resources {
+            if r.data.get("policy").and_then(|p| p.as_str()) == Some("upsert-only") {
+                continue;
+            }
+            let s = |k: &str| {
+                r.data
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let (fqdn, rtype, txt_name, txt_value) =
+                (s("fqdn"), s("type"), s("txtName"), s("txtValue"));
+            let owner = model::parse_ownership(&txt_value)
+                .map(|o| o.owner)
+                .unwrap_or_default();
+            if !model::is_ours(&fqdn, &rtype, &txt_name, &current, &owner) {
+                continue;
+            }
+            let records: Vec<Rr> = current
+                .iter()
+                .filter(|x| x.name == fqdn && x.rtype == rtype)
+                .cloned()
+                .collect();
+            let ttl = records.first().map(|x| x.ttl).unwrap_or(300);
+            let txt = current
+                .iter()
+                .find(|x| x.name == txt_name && x.rtype == "TXT" && x.value == txt_value)
+                .cloned()
+                .unwrap_or(Rr {
+                    name: txt_name,
+                    rtype: "TXT".into(),
+                    ttl,
+                    value: txt_value,
+                });
+            changes.push(Change::Delete { records, txt });
+        }
+        backend.apply(&changes)
+    }
+
+    /// The zone and record a journalled record stands for. The zone — which
+    /// backend, server, file and key — is the zone component's as the
+    /// spec makes it now (from the component's inputs), never the copy in
+    /// the journal row; the record must carry this deployment's ownership
+    /// and, in a build, lie under the build's suffix. Anything else is
+    /// refused before a change is sent.
+    pub(crate) fn record_parts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Result<RecordParts, DriverError> {
+        let refuse = |why: &str| {
+            DriverError::refused(format!(
+                "the journal names {r} under `{}`, which {why}; nothing was sent",
+                ctx.name()
+            ))
+        };
+        if r.kind != "record" {
+            return Err(refuse("is not a record"));
+        }
+        let s = |k: &str| {
+            r.data
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let apex = r
+            .data
+            .get("zone")
+            .and_then(|z| z.get("zone"))
+            .and_then(|z| z.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let zone = ctx
+            .inputs
+            .values()
+            .map(|o| &o.values)
+            .find(|v| {
+                v.get("backend").is_some() && v.get("zone").and_then(|z| z.as_str()) == Some(&apex)
+            })
+            .cloned()
+            .ok_or_else(|| {
+                DriverError::permanent(format!(
+                    "the zone {apex} of {r} is not among the deployed inputs of `{}`",
+                    ctx.name()
+                ))
+                .with_hint("deploy the zone's component (the foundational plane) first")
+            })?;
+        let fqdn = s("fqdn");
+        if !gp_core::names::is_under(&fqdn, &apex) {
+            return Err(refuse("lies outside its zone"));
+        }
+        if ctx.contract.build_id().is_some()
+            && ctx
+                .contract
+                .check_host(&fqdn, gp_core::RecordType::for_type_name(&s("type")))
+                .is_err()
+        {
+            return Err(refuse("lies outside the build's own suffix"));
+        }
+        let owner = model::parse_ownership(&s("txtValue"))
+            .map(|o| o.owner)
+            .unwrap_or_default();
+        if owner != ctx.contract.dns_owner_id() {
+            return Err(refuse("is not owned by this deployment"));
+        }
+        Ok((
+            self.backend(&zone)?,
+            fqdn,
+            s("type"),
+            s("txtName"),
+            s("txtValue"),
+        ))
+    }
+
+    /// The zone file a journalled `zone-file` stands for: the one the
+    /// component's settings name now.
+    pub(crate) fn own_zone_file(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Result<PathBuf, DriverError> {
+        let settings: ZoneSettings = gp_driver::settings_at_apply(ctx)?;
+        let outputs = self.zone_outputs(ctx, &settings);
+        let file = outputs
+            .get("file")
+            .and_then(|f| f.as_str())
+            .unwrap_or_default()
+            .to_string();
+        if file.is_empty() || r.id != file {
+            return Err(DriverError::refused(format!(
+                "the journal names zone file `{}` under `{}`, but its zone file is `{file}`; nothing was removed",
+                r.id,
+                ctx.name()
+            )));
+        }
+        Ok(PathBuf::from(file))
+    }
+}

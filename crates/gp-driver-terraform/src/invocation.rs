@@ -1,0 +1,651 @@
+//! How goldenpath runs Terraform for one component in one deployment: the
+//! contract's state key and workspace, variables, init, plan, apply,
+//! destroy and locks.
+
+use super::*;
+
+/// What a Terraform child inherits beside the base environment: its own
+/// settings (`TF_*`) and the AWS credential chain and endpoints (`AWS_*`)
+/// its S3 backend and providers read. Never goldenpath's keys.
+pub const TERRAFORM_INHERIT: &[&str] = &["TF_*", "AWS_*"];
+
+/// How to run terraform for one component in one deployment, derived from
+/// the spec and the contract every time (never read back from the journal).
+#[derive(Clone, Debug)]
+pub(crate) struct Invocation {
+    pub(crate) root: PathBuf,
+    pub(crate) binary: PathBuf,
+    pub(crate) work: PathBuf,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) key: String,
+    pub(crate) workspace: Option<String>,
+    pub(crate) backend: serde_json::Value,
+    pub(crate) lock_timeout: String,
+    pub(crate) timeout_s: u64,
+}
+
+impl TerraformDriver {
+    /// A driver.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Time spent in terraform processes since the driver was made (for the
+    /// overhead benchmark).
+    pub fn process_time(&self) -> Duration {
+        Duration::from_nanos(self.process_ns.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn invocation(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        s: &TerraformSettings,
+    ) -> Result<Invocation, DriverError> {
+        let base = ctx.platform.base_dir();
+        let root = absolute(&base.join(&s.root.value));
+        if !root.is_dir() {
+            return Err(DriverError::configuration(format!(
+                "the root module {} does not exist",
+                root.display()
+            )));
+        }
+        if !declares_backend(&root) {
+            return Err(DriverError::configuration(format!(
+                "the root module {} declares no backend, so every deployment would share one state",
+                root.display()
+            ))
+            .with_hint("add `terraform { backend \"local\" {} }` (or a partial s3 backend); goldenpath passes the state key"));
+        }
+        let binary = find_binary(s.binary.as_deref())?;
+        let foundational = ctx.component.plane.value == Plane::Foundational;
+        Ok(Invocation {
+            root,
+            binary,
+            work: absolute(&ctx.work_dir()),
+            state_dir: absolute(ctx.state_dir),
+            key: ctx.contract.component_state_key(ctx.component),
+            workspace: (!foundational).then(|| ctx.name().to_string()),
+            backend: match &s.backend {
+                Some(BackendSettings::S3(b)) => {
+                    serde_json::json!({"s3": {"bucket": b.bucket, "region": b.region, "dynamodbTable": b.dynamodb_table}})
+                }
+                _ => serde_json::json!("local"),
+            },
+            lock_timeout: s.lock_timeout.clone().unwrap_or_else(|| "0s".into()),
+            timeout_s: s
+                .timeout
+                .as_ref()
+                .and_then(|t| process::parse_timeout(&t.value))
+                .unwrap_or(Duration::from_secs(1800))
+                .as_secs(),
+        })
+    }
+
+    pub(crate) fn command(&self, inv: &Invocation, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&inv.binary);
+        cmd.arg(format!("-chdir={}", inv.root.display())).args(args);
+        let tf = inv.state_dir.join("terraform");
+        let _ = std::fs::create_dir_all(tf.join("plugins"));
+        let rc = tf.join("terraformrc");
+        if !rc.exists() {
+            let _ = std::fs::write(&rc, "");
+        }
+        cmd.env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("TF_DATA_DIR", inv.work.join(".terraform"))
+            .env("TF_CLI_CONFIG_FILE", &rc)
+            .env("TF_PLUGIN_CACHE_DIR", tf.join("plugins"))
+            .env_remove("TF_WORKSPACE");
+        if let Some(w) = &inv.workspace {
+            cmd.env("TF_WORKSPACE", w);
+        }
+        cmd
+    }
+
+    pub(crate) fn run(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+        step: &str,
+        args: &[&str],
+    ) -> Result<(Finished, PathBuf), DriverError> {
+        std::fs::create_dir_all(&inv.work).map_err(|e| {
+            DriverError::permanent(format!("cannot create {}: {e}", inv.work.display()))
+        })?;
+        let log = ctx.log_file(step);
+        let children = ctx.children_dir();
+        let finished = process::run(
+            self.command(inv, args),
+            RunOptions {
+                timeout: Duration::from_secs(inv.timeout_s),
+                log_file: Some(log.clone()),
+                recorder: Some(ctx.recorder),
+                prefix: format!("{} {step}", ctx.name()),
+                inherit: TERRAFORM_INHERIT,
+                track: Some(&children),
+            },
+        )?;
+        self.process_ns
+            .fetch_add(finished.elapsed.as_nanos() as u64, Ordering::Relaxed);
+        Ok((finished, log))
+    }
+
+    pub(crate) fn failure(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+        step: &str,
+        f: &Finished,
+        log: &Path,
+    ) -> DriverError {
+        let all = strip_ansi(&format!("{}\n{}", f.stdout, f.stderr));
+        if let Some(lock) = parse_lock_info(&all).or_else(|| {
+            json_diagnostics(&f.stdout)
+                .iter()
+                .find(|d| d.contains("state lock"))
+                .and_then(|d| parse_lock_info(d))
+        }) {
+            let deploy = match ctx.contract.build_id() {
+                Some(b) => format!(" --build-id {b}"),
+                None => String::new(),
+            };
+            return DriverError::retryable(format!(
+                "the Terraform state of {} ({}) is locked by {} since {} ({}, lock {})",
+                ctx.name(),
+                inv.key,
+                if lock.who.is_empty() { "someone" } else { &lock.who },
+                if lock.created.is_empty() { "an unknown time" } else { &lock.created },
+                if lock.operation.is_empty() { "unknown operation" } else { &lock.operation },
+                lock.id
+            ))
+            .with_hint(format!(
+                "wait for it to finish; if that process is gone: goldenpath terraform unlock --env {}{deploy} {} --lock-id {} --reason \"...\"",
+                ctx.contract.env(),
+                ctx.name(),
+                lock.id
+            ));
+        }
+        let mut diags = json_diagnostics(&f.stdout);
+        if diags.is_empty() {
+            diags = text_diagnostics(&all);
+        }
+        let detail = if diags.is_empty() {
+            strip_ansi(&f.tail(5))
+        } else {
+            strip_ansi(&diags.join("\n"))
+        };
+        DriverError::permanent(format!(
+            "terraform {step} of {} exited with {}: {detail}",
+            ctx.name(),
+            f.exit_code()
+        ))
+        .with_hint(format!("see {}", log.display()))
+    }
+
+    pub(crate) fn init(&self, ctx: &ComponentCtx<'_>, inv: &Invocation) -> Result<(), DriverError> {
+        let mut args: Vec<String> = vec!["init".into(), "-input=false".into(), "-no-color".into()];
+        match &inv.backend {
+            serde_json::Value::Object(o) if o.contains_key("s3") => {
+                let s3 = &o["s3"];
+                args.push(format!("-backend-config=key={}", inv.key));
+                for (k, field) in [
+                    ("bucket", "bucket"),
+                    ("region", "region"),
+                    ("dynamodb_table", "dynamodbTable"),
+                ] {
+                    if let Some(v) = s3.get(field).and_then(|v| v.as_str()) {
+                        args.push(format!("-backend-config={k}={v}"));
+                    }
+                }
+            }
+            _ => {
+                let path = inv.state_dir.join("tfstate").join(&inv.key);
+                args.push(format!("-backend-config=path={}", path.display()));
+                args.push(format!(
+                    "-backend-config=workspace_dir={}.d",
+                    path.display()
+                ));
+            }
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Init in the default workspace: with TF_WORKSPACE naming one that
+        // does not exist yet, init fails once the backend holds any other
+        // workspace. Then select (creating) the component's workspace.
+        let plain = Invocation {
+            workspace: None,
+            ..inv.clone()
+        };
+        let phase = ctx.recorder.phase_start("terraform-init");
+        let (mut f, mut log) = self.run(ctx, &plain, "terraform-init", &refs)?;
+        if f.success()
+            && let Some(w) = &inv.workspace
+        {
+            (f, log) = self.run(
+                ctx,
+                &plain,
+                "terraform-workspace",
+                &["workspace", "select", "-or-create=true", "-no-color", w],
+            )?;
+        }
+        ctx.recorder
+            .phase_end(phase, f.exit_code(), None, Some(&log));
+        if !f.success() {
+            return Err(self.failure(ctx, inv, "init", &f, &log));
+        }
+        Ok(())
+    }
+
+    /// `plan -out` then `show -json`; `destroy` plans a destroy.
+    pub(crate) fn plan(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+        destroy: bool,
+        record: bool,
+    ) -> Result<(PlanSummary, PathBuf), DriverError> {
+        let plan_file = inv.work.join(if destroy {
+            "destroy.tfplan"
+        } else {
+            "apply.tfplan"
+        });
+        let vars = inv.work.join("goldenpath.auto.tfvars.json");
+        let mut args = vec![
+            "plan".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-json".into(),
+            format!("-lock-timeout={}", inv.lock_timeout),
+            format!("-out={}", plan_file.display()),
+        ];
+        if vars.exists() {
+            args.push(format!("-var-file={}", vars.display()));
+        }
+        if destroy {
+            args.push("-destroy".into());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let phase = record.then(|| {
+            ctx.recorder.phase_start(if destroy {
+                "terraform-plan-destroy"
+            } else {
+                "terraform-plan"
+            })
+        });
+        let (f, log) = self.run(
+            ctx,
+            inv,
+            if destroy {
+                "terraform-plan-destroy"
+            } else {
+                "terraform-plan"
+            },
+            &refs,
+        )?;
+        if !f.success() {
+            if let Some(p) = phase {
+                ctx.recorder.phase_end(p, f.exit_code(), None, Some(&log));
+            }
+            return Err(self.failure(ctx, inv, "plan", &f, &log));
+        }
+        let (shown, _) = self.run(
+            ctx,
+            inv,
+            "terraform-show",
+            &[
+                "show",
+                "-json",
+                "-no-color",
+                &plan_file.display().to_string(),
+            ],
+        )?;
+        if !shown.success() {
+            return Err(DriverError::permanent(format!(
+                "terraform show of the plan failed: {}",
+                shown.tail(3)
+            )));
+        }
+        let json: serde_json::Value = serde_json::from_str(&shown.stdout).map_err(|e| {
+            DriverError::permanent(format!("terraform show -json printed something else: {e}"))
+        })?;
+        let summary = PlanSummary::from_json(&json);
+        if let Some(p) = phase {
+            ctx.recorder
+                .phase_end(p, f.exit_code(), Some(summary.counts()), Some(&log));
+        }
+        Ok((summary, plan_file))
+    }
+
+    pub(crate) fn check_guards(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        s: &TerraformSettings,
+        plan: &PlanSummary,
+    ) -> Result<(), DriverError> {
+        let protect: Vec<String> = s.protect.iter().map(|p| p.value.clone()).collect();
+        let mut refused = Vec::new();
+        for v in guards(plan, &protect, &s.limits) {
+            match ctx.recorder.guard_override(&v.guard) {
+                Some(reason) => ctx.recorder.log(&format!(
+                    "{}: guard {} overridden ({reason}): {}",
+                    ctx.name(),
+                    v.guard,
+                    v.message
+                )),
+                None => refused.push(v),
+            }
+        }
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let phase = ctx.recorder.phase_start("terraform-guard");
+        ctx.recorder.phase_end(phase, 3, Some(plan.counts()), None);
+        let guards: Vec<&str> = refused.iter().map(|v| v.guard.as_str()).collect();
+        Err(DriverError::refused(format!(
+            "{}: {}; nothing was applied",
+            ctx.name(),
+            refused.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join("; ")
+        ))
+        .with_hint(format!(
+            "if this is intended: --override-guard {}:{} --reason \"...\" (recorded with your name)",
+            ctx.name(),
+            guards[0]
+        )))
+    }
+
+    /// For the local backend, whether the component's state file exists
+    /// (`None` for other backends, which only Terraform can ask).
+    pub(crate) fn local_state_exists(inv: &Invocation) -> Option<bool> {
+        if inv.backend != serde_json::json!("local") {
+            return None;
+        }
+        let path = inv.state_dir.join("tfstate").join(&inv.key);
+        let file = match &inv.workspace {
+            Some(w) => PathBuf::from(format!("{}.d", path.display()))
+                .join(w)
+                .join("terraform.tfstate"),
+            None => path,
+        };
+        Some(file.exists())
+    }
+
+    /// After a destroy: deletes the component's (now empty) workspace and
+    /// its working directory, so a torn-down build leaves no state behind.
+    pub(crate) fn remove_workspace(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+    ) -> Result<(), DriverError> {
+        if let Some(w) = &inv.workspace {
+            let plain = Invocation {
+                workspace: None,
+                ..inv.clone()
+            };
+            let (f, log) = self.run(
+                ctx,
+                &plain,
+                "terraform-workspace-select",
+                &["workspace", "select", "-no-color", "default"],
+            )?;
+            if !f.success() {
+                return Err(self.failure(ctx, inv, "workspace select default", &f, &log));
+            }
+            let (f, log) = self.run(
+                ctx,
+                &plain,
+                "terraform-workspace-delete",
+                &["workspace", "delete", "-force", "-no-color", w],
+            )?;
+            if !f.success() {
+                return Err(self.failure(ctx, inv, "workspace delete", &f, &log));
+            }
+        }
+        if inv.work.is_dir() {
+            let _ = std::fs::remove_dir_all(&inv.work);
+        }
+        // Empty parents: the workspaces folder, the deployment's work folder.
+        if inv.backend == serde_json::json!("local") {
+            let path = inv.state_dir.join("tfstate").join(&inv.key);
+            let _ = std::fs::remove_dir(format!("{}.d", path.display()));
+            if let Some(deployment) = path.parent() {
+                let _ = std::fs::remove_dir(deployment);
+            }
+        }
+        if let Some(parent) = inv.work.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn state_resources(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+    ) -> Result<Vec<String>, DriverError> {
+        let (f, log) = self.run(ctx, inv, "terraform-state", &["state", "list"])?;
+        if !f.success() {
+            // No state yet reads as empty with a message on some versions.
+            if f.stderr.contains("No state file was found") {
+                return Ok(Vec::new());
+            }
+            return Err(self.failure(ctx, inv, "state list", &f, &log));
+        }
+        Ok(f.stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    pub(crate) fn outputs(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+    ) -> Result<ComponentOutputs, DriverError> {
+        let (f, log) = self.run(
+            ctx,
+            inv,
+            "terraform-output",
+            &["output", "-json", "-no-color"],
+        )?;
+        if !f.success() {
+            return Err(self.failure(ctx, inv, "output", &f, &log));
+        }
+        let json: serde_json::Value = serde_json::from_str(f.stdout.trim()).unwrap_or_default();
+        let mut out = ComponentOutputs::default();
+        for (k, v) in json.as_object().into_iter().flatten() {
+            // Sensitive outputs never leave Terraform: not in the journal,
+            // not in status.
+            if v.get("sensitive").and_then(|s| s.as_bool()) == Some(true) {
+                continue;
+            }
+            if let Some(value) = v.get("value") {
+                out.values.insert(k.clone(), value.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn write_vars(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        s: &TerraformSettings,
+        inv: &Invocation,
+    ) -> Result<(), DriverError> {
+        let (declared_vars, _) = declared(&inv.root).unwrap_or_default();
+        let c = ctx.contract;
+        let mut vars = serde_json::Map::new();
+        let contract: [(&str, serde_json::Value); 9] = [
+            (
+                "build_id",
+                serde_json::json!(c.build_id().map(|b| b.to_string()).unwrap_or_default()),
+            ),
+            // `lifecycle` is a reserved name in Terraform.
+            (
+                "deployment_lifecycle",
+                serde_json::json!(c.lifecycle().to_string()),
+            ),
+            ("env", serde_json::json!(c.env())),
+            ("name_prefix", serde_json::json!(c.name_prefix())),
+            ("cluster_name", serde_json::json!(c.cluster_name())),
+            ("irsa_role_suffix", serde_json::json!(c.irsa_role_suffix())),
+            ("host_suffix", serde_json::json!(c.host_suffix())),
+            ("dns_owner_id", serde_json::json!(c.dns_owner_id())),
+            ("tags", serde_json::to_value(c.tags()).unwrap_or_default()),
+        ];
+        for (k, v) in contract {
+            if declared_vars.contains(k) {
+                vars.insert(k.into(), v);
+            }
+        }
+        for (component, outputs) in ctx.inputs {
+            for (k, v) in &outputs.values {
+                let name = format!("{}_{k}", component.replace('-', "_"));
+                if declared_vars.contains(&name) {
+                    vars.insert(name, v.clone());
+                }
+            }
+        }
+        if let Some(RawNode(node)) = &s.variables
+            && let NodeKind::Map(entries) = &node.kind
+            && !declared_vars.is_empty()
+        {
+            let mut undeclared = Vec::new();
+            for (k, v) in entries {
+                let name = k.as_str().unwrap_or_default();
+                if declared_vars.contains(name) {
+                    vars.insert(name.into(), v.to_json());
+                } else {
+                    undeclared.push(ctx.diagnostic(
+                        k.start,
+                        format!(
+                            "`{name}` is not a variable of {} (it declares: {})",
+                            inv.root.display(),
+                            declared_vars.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+            }
+            if !undeclared.is_empty() {
+                return Err(DriverError::configuration(format!(
+                    "{}: variables the root does not declare",
+                    ctx.name()
+                ))
+                .with_diagnostics(undeclared));
+            }
+        }
+        std::fs::create_dir_all(&inv.work).map_err(|e| {
+            DriverError::permanent(format!("cannot create {}: {e}", inv.work.display()))
+        })?;
+        let path = inv.work.join("goldenpath.auto.tfvars.json");
+        let tmp = inv.work.join(".goldenpath.auto.tfvars.json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&serde_json::Value::Object(vars)).unwrap_or_default(),
+        )
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| DriverError::permanent(format!("cannot write {}: {e}", path.display())))
+    }
+
+    pub(crate) fn state_resource(inv: &Invocation) -> ResourceRef {
+        let id = match &inv.workspace {
+            Some(w) => format!("{} workspace {w}", inv.key),
+            None => inv.key.clone(),
+        };
+        ResourceRef::new("state", id)
+    }
+
+    /// The invocation that owns a journalled state, derived from the spec
+    /// and the contract (a journal row never says which binary, root or
+    /// backend to use). A row naming another state is refused.
+    pub(crate) fn invocation_for(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Result<(TerraformSettings, Invocation), DriverError> {
+        if r.kind != "state" {
+            return Err(DriverError::refused(format!(
+                "the journal names a `{}` under `{}`, a kind the terraform driver never creates; nothing was run",
+                r.kind,
+                ctx.name()
+            )));
+        }
+        if ctx.platform.component(ctx.name()).is_none() {
+            return Err(DriverError::permanent(format!(
+                "`{}` is no longer in the spec, so its Terraform root and binary are unknown",
+                ctx.name()
+            ))
+            .with_hint("put the component back into the spec to tear it down, then remove it"));
+        }
+        let s: TerraformSettings = settings_at_apply(ctx)?;
+        let inv = self.invocation(ctx, &s)?;
+        let own = Self::state_resource(&inv);
+        if own.id != r.id {
+            return Err(DriverError::refused(format!(
+                "the journal names state `{}` under `{}`, but this deployment's state is `{}`; nothing was run",
+                r.id,
+                ctx.name(),
+                own.id
+            )));
+        }
+        Ok((s, inv))
+    }
+
+    /// `terraform force-unlock` of a component's state in a deployment.
+    pub fn force_unlock(&self, ctx: &ComponentCtx<'_>, lock_id: &str) -> Result<(), DriverError> {
+        let s: TerraformSettings = settings_at_apply(ctx)?;
+        let inv = self.invocation(ctx, &s)?;
+        self.init(ctx, &inv)?;
+        let (f, log) = self.run(
+            ctx,
+            &inv,
+            "terraform-force-unlock",
+            &["force-unlock", "-force", lock_id],
+        )?;
+        if !f.success() {
+            let all = strip_ansi(&format!("{}\n{}", f.stdout, f.stderr));
+            if all.contains("LocalState not locked") {
+                return Err(DriverError::permanent(format!(
+                    "{}'s state uses the local backend, whose lock is the holding process's own file lock: it cannot be released from outside, and it disappears when that process exits",
+                    ctx.name()
+                ))
+                .with_hint("wait for the holder, or stop it; force-unlock is for remote backends (s3 with a lock table)"));
+            }
+            return Err(self.failure(ctx, &inv, "force-unlock", &f, &log));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+pub(crate) fn find_binary(configured: Option<&str>) -> Result<PathBuf, DriverError> {
+    let names: Vec<&str> = match configured {
+        Some(b) if b.contains('/') => return Ok(PathBuf::from(b)),
+        Some(b) => vec![b],
+        None => vec!["terraform", "tofu"],
+    };
+    for name in &names {
+        for dir in std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    Err(
+        DriverError::configuration(format!("{} not found on PATH", names.join(" or ")))
+            .with_hint("install Terraform or OpenTofu, or set `binary:` to its path"),
+    )
+}

@@ -1,0 +1,381 @@
+//! The scheduler: a bounded pool of workers, and the settle loop that
+//! dispatches a node once everything it needs is settled.
+
+use super::*;
+
+pub(crate) enum Job {
+    Apply {
+        node: usize,
+        inputs: BTreeMap<String, ComponentOutputs>,
+    },
+}
+
+pub(crate) enum Done {
+    Applied(usize, Intent, Applied, Duration),
+    Unchanged(usize, ComponentOutputs),
+    Failed(usize, DriverError),
+}
+impl Engine<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_graph(
+        &self,
+        req: &DeployRequest,
+        contract: &Contract<'_>,
+        graph: &Graph,
+        run_id: &str,
+        reservation: Option<&Reservation>,
+        lost: &AtomicBool,
+        started: Instant,
+    ) -> Result<DeployOutcome, EngineError> {
+        let env = req.env.as_str();
+        let deployment = contract.deployment();
+        let key = deployment.key();
+        let build_id = deployment
+            .build_id()
+            .map(|b| b.to_string())
+            .unwrap_or_default();
+        let flags = if req.resume { Some("--resume") } else { None };
+        let state = DeploymentState::load(self.registry, env, &key)?;
+        let fstate = if deployment == Deployment::Foundational {
+            state.clone()
+        } else {
+            DeploymentState::load(self.registry, env, "foundational")?
+        };
+        let base = RunRecorder {
+            registry: self.registry,
+            env,
+            deployment: key.clone(),
+            build_id: build_id.clone(),
+            run_id,
+            component: "",
+            driver: "",
+            actor: &self.actor,
+            commit: self.commit.as_deref(),
+            run_url: self.run_url.as_deref(),
+            flags,
+            events: self.events,
+            cancel: self.cancel,
+            open: Default::default(),
+            overrides: &req.overrides,
+            foundational: Some(&fstate),
+        };
+        self.record_event(
+            env,
+            &key,
+            run_id,
+            "deploy_started",
+            Some(serde_json::json!({"resume": req.resume})),
+        )?;
+        self.record_guard_overrides(env, &key, &req.overrides)?;
+        let phase_name = if deployment == Deployment::Foundational {
+            "deploy-foundational"
+        } else {
+            "deploy"
+        };
+        let deploy_phase = base.start_phase(phase_name, None);
+        self.events.emit(&Event::RunStarted {
+            env: env.into(),
+            deployment: key.clone(),
+            run_id: run_id.into(),
+            operation: "deploy".into(),
+            components: graph.nodes.len(),
+        });
+
+        let n = graph.nodes.len();
+        let mut results: Vec<Option<ComponentResult>> = vec![None; n];
+        let mut outputs: Vec<Option<ComponentOutputs>> = vec![None; n];
+        let mut dispatched = vec![false; n];
+        let mut running = 0usize;
+        let mut totals = Counts::default();
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let job_rx = Mutex::new(job_rx);
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let workers = self.parallel.max(1).min(n.max(1));
+        let interrupted = std::thread::scope(|scope| -> Result<bool, EngineError> {
+            for _ in 0..workers {
+                let job_rx = &job_rx;
+                let done_tx = done_tx.clone();
+                let work = Work {
+                    graph,
+                    contract,
+                    state: &state,
+                    fstate: &fstate,
+                    run_id,
+                    flags,
+                    overrides: &req.overrides,
+                };
+                scope.spawn(move || {
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(Job::Apply { node, inputs }) = job else {
+                            return;
+                        };
+                        // A panicking driver is a bug, but it must not hang
+                        // the run: report it as that component's failure.
+                        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            self.work(&work, node, &inputs)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Done::Failed(
+                                node,
+                                DriverError::permanent("the driver panicked (a bug in goldenpath)"),
+                            )
+                        });
+                        if done_tx.send(done).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let mut interrupted = false;
+            loop {
+                // Settle every node whose dependencies are settled.
+                let mut progressed = true;
+                while progressed {
+                    progressed = false;
+                    for i in 0..n {
+                        if results[i].is_some() || dispatched[i] {
+                            continue;
+                        }
+                        let node = &graph.nodes[i];
+                        if !node.deps.iter().all(|&d| results[d].is_some()) {
+                            continue;
+                        }
+                        if let Some(r) = self.settle_without_work(graph, i, &results, &fstate) {
+                            self.emit_settled(&node.name, &r);
+                            if r == ComponentResult::Ready {
+                                outputs[i] =
+                                    Some(fstate.outputs(&node.name).cloned().unwrap_or_default());
+                            }
+                            results[i] = Some(r);
+                            progressed = true;
+                            continue;
+                        }
+                        if self.cancel.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        // Dispatch.
+                        let mut inputs = BTreeMap::new();
+                        for (_, d) in &node.needs {
+                            if let Some(o) = &outputs[*d] {
+                                inputs.insert(graph.nodes[*d].name.clone(), o.clone());
+                            }
+                        }
+                        dispatched[i] = true;
+                        running += 1;
+                        if job_tx.send(Job::Apply { node: i, inputs }).is_err() {
+                            return Err(EngineError::usage("the worker pool stopped", None));
+                        }
+                    }
+                }
+                if running == 0 {
+                    if self.cancel.load(Ordering::SeqCst) && results.iter().any(Option::is_none) {
+                        interrupted = true;
+                    }
+                    break;
+                }
+                let Ok(done) = done_rx.recv() else { break };
+                running -= 1;
+                match done {
+                    Done::Applied(i, intent, applied, took) => {
+                        totals.added += applied.counts.added;
+                        totals.changed += applied.counts.changed;
+                        totals.destroyed += applied.counts.destroyed;
+                        let action = intent_word(intent).to_string();
+                        self.events.emit(&Event::ComponentFinished {
+                            component: graph.nodes[i].name.clone(),
+                            action: action.clone(),
+                            duration_ms: took.as_millis() as u64,
+                            added: applied.counts.added,
+                            changed: applied.counts.changed,
+                            destroyed: applied.counts.destroyed,
+                        });
+                        outputs[i] = Some(applied.outputs);
+                        results[i] = Some(ComponentResult::Applied {
+                            action,
+                            duration_ms: took.as_millis() as u64,
+                        });
+                    }
+                    Done::Unchanged(i, o) => {
+                        self.events.emit(&Event::ComponentUnchanged {
+                            component: graph.nodes[i].name.clone(),
+                        });
+                        outputs[i] = Some(o);
+                        results[i] = Some(ComponentResult::Unchanged);
+                    }
+                    Done::Failed(i, e) => {
+                        self.events.emit(&Event::ComponentFailed {
+                            component: graph.nodes[i].name.clone(),
+                            error: e.message.clone(),
+                            hint: e.hint.clone(),
+                        });
+                        outputs[i] = None;
+                        let error = match &e.hint {
+                            Some(h) => format!("{} ({h})", e.message),
+                            None => e.message.clone(),
+                        };
+                        results[i] = Some(if e.kind == ErrorKind::Refused {
+                            ComponentResult::Refused { error }
+                        } else {
+                            ComponentResult::Failed { error }
+                        });
+                    }
+                }
+            }
+            drop(job_tx);
+            Ok(interrupted)
+        })?;
+
+        let not_started: Vec<String> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_none())
+            .map(|(i, _)| graph.nodes[i].name.clone())
+            .collect();
+        if interrupted || !not_started.is_empty() {
+            self.events.emit(&Event::Interrupted {
+                not_started: not_started.clone(),
+            });
+        }
+        let components: Vec<ComponentOutcome> = graph
+            .nodes
+            .iter()
+            .zip(results)
+            .map(|(node, r)| {
+                let spec = graph.spec(self.platform, node);
+                ComponentOutcome {
+                    component: node.name.clone(),
+                    plane: spec.plane.value,
+                    tier: spec.tier.value,
+                    result: r.unwrap_or(ComponentResult::NotStarted),
+                }
+            })
+            .collect();
+        let lease_lost = lost.load(Ordering::SeqCst);
+        let mut outcome = DeployOutcome {
+            schema_version: 1,
+            env: env.into(),
+            deployment: key.clone(),
+            build_id: deployment.build_id().map(|b| b.to_string()),
+            reserved: reservation.map(|r| r.new),
+            run_id: run_id.into(),
+            components,
+            interrupted: interrupted
+                || (!not_started.is_empty() && self.cancel.load(Ordering::SeqCst)),
+            lease_lost,
+            duration_ms: 0,
+        };
+        let (event, label, exit) = if outcome.interrupted || lease_lost {
+            ("deploy_interrupted", "interrupted", 130)
+        } else if outcome.succeeded() {
+            ("deploy_succeeded", "succeeded", 0)
+        } else {
+            ("deploy_failed", "failed", 1)
+        };
+        let pending: Vec<&str> = outcome
+            .pending()
+            .iter()
+            .map(|c| c.component.as_str())
+            .collect();
+        self.record_event(
+            env,
+            &key,
+            run_id,
+            event,
+            Some(serde_json::json!({"pending": pending, "notStarted": not_started})),
+        )?;
+        base.end_phase(deploy_phase, exit, Some(totals), None);
+        outcome.duration_ms = started.elapsed().as_millis() as u64;
+        self.events.emit(&Event::RunFinished {
+            outcome: label.into(),
+            duration_ms: outcome.duration_ms,
+        });
+        Ok(outcome)
+    }
+
+    /// Decides a node that needs no worker: skipped, blocked, pending, a
+    /// ready foundational dependency. `None` means it must run.
+    pub(crate) fn settle_without_work(
+        &self,
+        graph: &Graph,
+        i: usize,
+        results: &[Option<ComponentResult>],
+        fstate: &DeploymentState,
+    ) -> Option<ComponentResult> {
+        let node = &graph.nodes[i];
+        if node.role == Role::Dependency {
+            return Some(
+                match self.foundational_gap(&graph.env, node, None, fstate) {
+                    None => ComponentResult::Ready,
+                    Some(why) => ComponentResult::Pending { reason: why },
+                },
+            );
+        }
+        match &node.disposition {
+            Disposition::Skip(why) => {
+                return Some(ComponentResult::Skipped {
+                    reason: why.clone(),
+                });
+            }
+            Disposition::Blocked(why) => {
+                return Some(ComponentResult::Pending {
+                    reason: why.clone(),
+                });
+            }
+            Disposition::Run => {}
+        }
+        for (r, d) in &node.needs {
+            let dep = &graph.nodes[*d];
+            if dep.role == Role::Dependency {
+                if let Some(why) =
+                    self.foundational_gap(&graph.env, dep, r.resource.as_deref(), fstate)
+                {
+                    return Some(ComponentResult::Pending {
+                        reason: format!("pending: {why}"),
+                    });
+                }
+                continue;
+            }
+            match &results[*d] {
+                Some(ComponentResult::Failed { .. }) | Some(ComponentResult::Refused { .. }) => {
+                    return Some(ComponentResult::Pending {
+                        reason: format!("needs {r}, which failed"),
+                    });
+                }
+                Some(ComponentResult::Pending { .. }) => {
+                    return Some(ComponentResult::Pending {
+                        reason: format!("needs {r}, which is pending"),
+                    });
+                }
+                Some(ComponentResult::Skipped { .. }) => {
+                    return Some(ComponentResult::Pending {
+                        reason: format!("needs {r}, which is not deployed here"),
+                    });
+                }
+                Some(ComponentResult::NotStarted) => return Some(ComponentResult::NotStarted),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    pub(crate) fn emit_settled(&self, name: &str, r: &ComponentResult) {
+        let component = name.to_string();
+        match r {
+            ComponentResult::Ready => self.events.emit(&Event::DependencyReady { component }),
+            ComponentResult::Skipped { reason } => self.events.emit(&Event::ComponentSkipped {
+                component,
+                reason: reason.clone(),
+            }),
+            ComponentResult::Pending { reason } => self.events.emit(&Event::ComponentPending {
+                component,
+                reason: reason.clone(),
+            }),
+            _ => {}
+        }
+    }
+}
