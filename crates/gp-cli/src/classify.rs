@@ -1,6 +1,15 @@
 //! Exit codes and hints for library errors, so that commands can use `?`.
 
-use crate::exit::Code;
+/// goldenpath's exit statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// The operation failed.
+    Failed = 1,
+    /// Invalid input or usage.
+    Invalid = 2,
+    /// Refused by a guard.
+    Refused = 3,
+}
 
 /// The exit code and hint a library error implies, if it is one we know.
 pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option<String>)> {

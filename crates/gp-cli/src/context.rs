@@ -207,8 +207,10 @@ impl Context {
         cancel: &'a std::sync::atomic::AtomicBool,
     ) -> anyhow::Result<gp_engine::Engine<'a>> {
         // A spec with errors stops here, before the registry is opened or
-        // created: bad input writes nothing.
-        gp_engine::validate(self.platform()?, drivers).map_err(gp_engine::EngineError::from)?;
+        // created: bad input writes nothing. The engine keeps the result, so
+        // its workflows do not validate again.
+        let validated =
+            gp_engine::validate(self.platform()?, drivers).map_err(gp_engine::EngineError::from)?;
         let mut engine = gp_engine::Engine::new(
             self.platform()?,
             self.registry()?,
@@ -217,6 +219,7 @@ impl Context {
             events,
             cancel,
         );
+        engine.set_validated(validated);
         engine.actor = self.actor();
         engine.commit = self.commit();
         engine.run_url = self.run_url();

@@ -21,16 +21,7 @@ pub struct CliError {
     pub hint: Option<String>,
 }
 
-/// goldenpath's exit statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
-    /// The operation failed.
-    Failed = 1,
-    /// Invalid input or usage.
-    Invalid = 2,
-    /// Refused by a guard.
-    Refused = 3,
-}
+pub use crate::classify::Code;
 
 impl CliError {
     /// Invalid input or usage (exit 2).

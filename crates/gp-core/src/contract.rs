@@ -14,12 +14,11 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::build_id::BuildId;
+pub use crate::model::RecordType;
 use crate::model::{Deployment, Mode, Plane};
 use crate::names::{self, NameError};
 use crate::spec::{ComponentSpec, Platform};
@@ -67,70 +66,6 @@ pub enum ContractError {
     /// A database or app name that cannot appear in a secret path.
     #[error("`{0}` cannot name an app: use 3-63 characters of [a-z0-9_], starting with a letter")]
     AppName(String),
-}
-
-/// A DNS record type goldenpath manages.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum RecordType {
-    /// IPv4 address.
-    A,
-    /// IPv6 address.
-    Aaaa,
-    /// Alias to another name.
-    Cname,
-}
-
-impl RecordType {
-    /// The type a target implies: an IPv4 → A, IPv6 → AAAA, a name → CNAME.
-    pub fn for_target(target: &str) -> RecordType {
-        match target.parse::<IpAddr>() {
-            Ok(IpAddr::V4(_)) => RecordType::A,
-            Ok(IpAddr::V6(_)) => RecordType::Aaaa,
-            Err(_) => RecordType::Cname,
-        }
-    }
-
-    /// The type written as `A`, `AAAA` or `CNAME` (anything else reads as
-    /// CNAME).
-    pub fn for_type_name(name: &str) -> RecordType {
-        match name {
-            "A" => RecordType::A,
-            "AAAA" => RecordType::Aaaa,
-            _ => RecordType::Cname,
-        }
-    }
-
-    /// Lower-case, as ExternalDNS writes it into TXT names.
-    pub fn lower(self) -> &'static str {
-        match self {
-            RecordType::A => "a",
-            RecordType::Aaaa => "aaaa",
-            RecordType::Cname => "cname",
-        }
-    }
-}
-
-impl fmt::Display for RecordType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RecordType::A => "A",
-            RecordType::Aaaa => "AAAA",
-            RecordType::Cname => "CNAME",
-        })
-    }
 }
 
 /// The names of one deployment of one environment.
@@ -433,6 +368,59 @@ impl<'p> Contract<'p> {
         tags.insert("Lifecycle".into(), self.lifecycle().to_string());
         if let Some(b) = self.build_id() {
             tags.insert("BuildId".into(), b.to_string());
+        }
+        tags
+    }
+
+    /// The Terraform workspace of a component in this deployment: its
+    /// name for a disposable component (under the deployment's state key),
+    /// none for a foundational one (its own state key).
+    pub fn terraform_workspace(&self, component: &ComponentSpec) -> Option<String> {
+        (component.plane.value == Plane::Disposable).then(|| component.name.value.clone())
+    }
+
+    /// The folder of this deployment in the GitOps repository:
+    /// `apps/{env}/persistent` or `apps/{env}/builds/{B}`.
+    pub fn gitops_folder(&self) -> String {
+        match self.build_id() {
+            Some(b) => format!("apps/{}/builds/{b}", self.env),
+            None => format!("apps/{}/persistent", self.env),
+        }
+    }
+
+    /// The ExternalDNS domain filter (a regex) of a build: names under the
+    /// build's own suffix, and the zone apex so ExternalDNS still finds the
+    /// zone.
+    pub fn build_domain_filter(&self, apex: &str) -> String {
+        let escape = |s: &str| s.replace('.', "\\.");
+        format!(
+            "^(.+\\.)?{}$|^{}$",
+            escape(&self.host_suffix()),
+            escape(apex)
+        )
+    }
+
+    /// The Argo CD Application of a component in this deployment:
+    /// `{prefix}-{env}[-{B}]-{component}`.
+    pub fn application_name(&self, component: &str) -> String {
+        format!("{}-{component}", self.name_prefix())
+    }
+
+    /// The deployment's app-of-apps root Application.
+    pub fn root_application_name(&self) -> String {
+        self.application_name("root")
+    }
+
+    /// Tags on a resource a component of this deployment creates (a
+    /// secret, a record's owner): the deployment's [`Self::tags`] and the
+    /// component. A resource that outlives the build (a database secret on
+    /// the foundational instance) is tagged persistent, without the build.
+    pub fn resource_tags(&self, component: &str, per_build: bool) -> BTreeMap<String, String> {
+        let mut tags = self.tags();
+        tags.insert("Component".into(), component.into());
+        if !per_build {
+            tags.insert("Lifecycle".into(), Mode::Persistent.to_string());
+            tags.remove("BuildId");
         }
         tags
     }

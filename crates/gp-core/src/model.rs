@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::build_id::BuildId;
 
+use std::net::IpAddr;
+
 /// Which plane a component lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -180,15 +182,6 @@ impl Deployment {
             Deployment::Ephemeral(b) => b.to_string(),
         }
     }
-
-    /// Parses [`Deployment::key`] back.
-    pub fn from_key(key: &str) -> Option<Self> {
-        match key {
-            "foundational" => Some(Deployment::Foundational),
-            "persistent" => Some(Deployment::Persistent),
-            other => other.parse().ok().map(Deployment::Ephemeral),
-        }
-    }
 }
 
 impl fmt::Display for Deployment {
@@ -198,6 +191,70 @@ impl fmt::Display for Deployment {
             Deployment::Persistent => f.write_str("persistent deployment"),
             Deployment::Ephemeral(b) => write!(f, "build {b}"),
         }
+    }
+}
+
+/// A DNS record type goldenpath manages.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecordType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Alias to another name.
+    Cname,
+}
+
+impl RecordType {
+    /// The type a target implies: an IPv4 → A, IPv6 → AAAA, a name → CNAME.
+    pub fn for_target(target: &str) -> RecordType {
+        match target.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => RecordType::A,
+            Ok(IpAddr::V6(_)) => RecordType::Aaaa,
+            Err(_) => RecordType::Cname,
+        }
+    }
+
+    /// The type written as `A`, `AAAA` or `CNAME` (anything else reads as
+    /// CNAME).
+    pub fn for_type_name(name: &str) -> RecordType {
+        match name {
+            "A" => RecordType::A,
+            "AAAA" => RecordType::Aaaa,
+            _ => RecordType::Cname,
+        }
+    }
+
+    /// Lower-case, as ExternalDNS writes it into TXT names.
+    pub fn lower(self) -> &'static str {
+        match self {
+            RecordType::A => "a",
+            RecordType::Aaaa => "aaaa",
+            RecordType::Cname => "cname",
+        }
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+        })
     }
 }
 
@@ -219,13 +276,12 @@ mod tests {
     }
 
     #[test]
-    fn deployment_keys_round_trip() {
-        for d in [
-            Deployment::Foundational,
-            Deployment::Persistent,
-            Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
-        ] {
-            assert_eq!(Deployment::from_key(&d.key()), Some(d));
-        }
+    fn deployment_keys() {
+        assert_eq!(Deployment::Foundational.key(), "foundational");
+        assert_eq!(Deployment::Persistent.key(), "persistent");
+        assert_eq!(
+            Deployment::Ephemeral("23-01-26-01".parse().unwrap()).key(),
+            "23-01-26-01"
+        );
     }
 }

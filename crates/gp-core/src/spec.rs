@@ -263,14 +263,14 @@ pub struct HostSpec {
     /// The record type, when the target is a reference whose kind is not
     /// known until deploy time; otherwise inferred from the target.
     #[serde(default, rename = "type")]
-    pub record_type: Option<crate::contract::RecordType>,
+    pub record_type: Option<crate::model::RecordType>,
 }
 
 impl HostSpec {
     /// The record type: explicit, else inferred from a literal target, else
     /// CNAME.
-    pub fn record_type(&self) -> crate::contract::RecordType {
-        use crate::contract::RecordType;
+    pub fn record_type(&self) -> crate::model::RecordType {
+        use crate::model::RecordType;
         if let Some(t) = self.record_type {
             return t;
         }

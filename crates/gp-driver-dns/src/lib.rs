@@ -30,11 +30,12 @@ use std::sync::Arc;
 
 use gp_core::yaml::Spanned;
 use gp_core::{RecordType, Secret};
+use gp_driver::secrets::SecretStore;
 use gp_driver::{
     Action, Applied, ComponentCtx, ComponentOutputs, Counts, Driver, DriverError, Existence,
-    Observation, Outputs, Presence, ResourceRef, ValidateCtx, Validated, typed_settings,
+    HostPublisher, HostRecords, Observation, Outputs, Presence, RecordAction, RecordPlan,
+    ResourceRef, ValidateCtx, Validated, typed_settings,
 };
-use gp_driver_secrets::SecretStore;
 use serde::{Deserialize, Serialize};
 
 pub mod model;
@@ -72,9 +73,93 @@ impl DnsDriver {
     }
 }
 
+impl HostPublisher for DnsDriver {
+    fn observe_hosts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+    ) -> Result<Observation, DriverError> {
+        let plan = self.plan_records(ctx, records)?;
+        let mut drift = Vec::new();
+        let mut present = 0;
+        for (d, decision) in &plan {
+            match decision {
+                Decision::Unchanged => present += 1,
+                Decision::Create => {}
+                Decision::Update(_) => {
+                    present += 1;
+                    drift.push(format!("{} {} points elsewhere", d.fqdn, d.rtype));
+                }
+                Decision::Conflict(why) => drift.push(format!("conflict: {why}")),
+            }
+        }
+        Ok(Observation {
+            presence: match present {
+                0 if drift.is_empty() => Presence::Absent,
+                n if n == plan.len() => Presence::Present,
+                _ => Presence::Partial,
+            },
+            drift,
+            outputs: None,
+            counts: None,
+        })
+    }
+
+    fn publish_hosts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+    ) -> Result<Applied, DriverError> {
+        self.apply_records(ctx, records)
+    }
+
+    fn plan_hosts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+    ) -> Result<Vec<RecordPlan>, DriverError> {
+        Ok(self
+            .plan_records(ctx, records)?
+            .into_iter()
+            .map(|(d, decision)| {
+                let (action, detail) = match decision {
+                    Decision::Create => (RecordAction::Create, String::new()),
+                    Decision::Update(old) => (
+                        RecordAction::Update,
+                        format!(
+                            "now {}",
+                            old.iter()
+                                .map(|r| r.value.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                    Decision::Unchanged => (RecordAction::Unchanged, String::new()),
+                    Decision::Conflict(why) => (RecordAction::Conflict, why),
+                };
+                RecordPlan {
+                    fqdn: d.fqdn,
+                    rtype: d.rtype,
+                    target: d.target,
+                    action,
+                    detail,
+                }
+            })
+            .collect())
+    }
+}
+
 impl Driver for DnsDriver {
     fn name(&self) -> &'static str {
         "dns"
+    }
+
+    fn noun(&self, _resource: bool) -> &'static str {
+        "DNS zone"
+    }
+
+    fn host_publisher(&self) -> Option<&dyn HostPublisher> {
+        Some(self)
     }
 
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
@@ -149,32 +234,6 @@ impl Driver for DnsDriver {
     }
 
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
-        if Self::is_records(ctx.settings) {
-            let plan = self.plan_records(ctx)?;
-            let mut drift = Vec::new();
-            let mut present = 0;
-            for (d, decision) in &plan {
-                match decision {
-                    Decision::Unchanged => present += 1,
-                    Decision::Create => {}
-                    Decision::Update(_) => {
-                        present += 1;
-                        drift.push(format!("{} {} points elsewhere", d.fqdn, d.rtype));
-                    }
-                    Decision::Conflict(why) => drift.push(format!("conflict: {why}")),
-                }
-            }
-            return Ok(Observation {
-                presence: match present {
-                    0 if drift.is_empty() => Presence::Absent,
-                    n if n == plan.len() => Presence::Present,
-                    _ => Presence::Partial,
-                },
-                drift,
-                outputs: None,
-                counts: None,
-            });
-        }
         let s: ZoneSettings = gp_driver::settings_at_apply(ctx)?;
         let outputs = self.zone_outputs(ctx, &s);
         let backend = self.backend(&outputs)?;
@@ -195,9 +254,6 @@ impl Driver for DnsDriver {
     }
 
     fn apply(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
-        if Self::is_records(ctx.settings) {
-            return self.apply_records(ctx);
-        }
         let s: ZoneSettings = gp_driver::settings_at_apply(ctx)?;
         let outputs = self.zone_outputs(ctx, &s);
         let mut counts = Counts::default();
@@ -213,14 +269,8 @@ impl Driver for DnsDriver {
                 if !zf.exists() {
                     let r = ResourceRef::new("zone-file", file.display().to_string())
                         .with_data(serde_json::json!({"file": file}));
-                    let id = ctx.recorder.before(Action::Create, &r)?;
-                    match zf.create() {
-                        Ok(_) => ctx.recorder.after(&id, None)?,
-                        Err(e) => {
-                            ctx.recorder.failed(&id, &e.message);
-                            return Err(e);
-                        }
-                    }
+                    ctx.recorder
+                        .journalled(Action::Create, &r, || zf.create())?;
                     counts.added += 1;
                 }
             }
@@ -231,8 +281,7 @@ impl Driver for DnsDriver {
                 backend.list()?;
                 if ctx.last.is_none() {
                     let r = ResourceRef::new("zone", outputs["zone"].as_str().unwrap_or_default());
-                    let id = ctx.recorder.before(Action::Adopt, &r)?;
-                    ctx.recorder.after(&id, None)?;
+                    ctx.recorder.journalled(Action::Adopt, &r, || Ok(()))?;
                 }
             }
         }
@@ -333,36 +382,7 @@ impl Driver for DnsDriver {
     }
 
     /// For a zone: every record with its owner (from the ownership TXTs).
-    /// For a component's host records: each record and what applying would
-    /// do (`create`, `update`, `unchanged`, `conflict`).
     fn inventory(&self, ctx: &ComponentCtx<'_>) -> Result<Vec<serde_json::Value>, DriverError> {
-        if Self::is_records(ctx.settings) {
-            return Ok(self
-                .plan_records(ctx)?
-                .into_iter()
-                .map(|(d, decision)| {
-                    let (what, why) = match decision {
-                        Decision::Create => ("create", String::new()),
-                        Decision::Update(old) => (
-                            "update",
-                            format!(
-                                "now {}",
-                                old.iter()
-                                    .map(|r| r.value.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        ),
-                        Decision::Unchanged => ("unchanged", String::new()),
-                        Decision::Conflict(why) => ("conflict", why),
-                    };
-                    serde_json::json!({
-                        "fqdn": d.fqdn, "type": d.rtype, "target": d.target,
-                        "txt": d.txt_name, "action": what, "detail": why,
-                    })
-                })
-                .collect());
-        }
         let s: ZoneSettings = gp_driver::settings_at_apply(ctx)?;
         let outputs = self.zone_outputs(ctx, &s);
         let backend = self.backend(&outputs)?;
@@ -376,7 +396,7 @@ impl Driver for DnsDriver {
             .filter(|r| !matches!(r.rtype.as_str(), "SOA" | "NS"))
             .map(|r| {
                 let owner = if r.rtype == "TXT" {
-                    model::parse_ownership(&r.value).map(|o| format!("{} (ownership)", o.owner))
+                    model::parse_ownership(&r.value).map(|o| o.owner)
                 } else {
                     let rtype = match r.rtype.as_str() {
                         "A" => gp_core::RecordType::A,
@@ -391,7 +411,10 @@ impl Driver for DnsDriver {
                 };
                 serde_json::json!({
                     "name": r.name, "type": r.rtype, "ttl": r.ttl, "value": r.value,
-                    "owner": owner.unwrap_or_else(|| "-".into()),
+                    "owner": owner,
+                    // An ownership record (a TXT naming its owner) rather
+                    // than a record owned.
+                    "ownership": r.rtype == "TXT" && owner.is_some(),
                 })
             })
             .collect())

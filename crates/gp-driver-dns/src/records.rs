@@ -135,20 +135,17 @@ impl DnsDriver {
         ])
     }
 
-    pub(crate) fn is_records(ctx_settings: &gp_core::yaml::Node) -> bool {
-        ctx_settings.get("records").is_some()
-    }
-
     /// What the engine's records for a component would do, without doing it.
     pub fn plan_records(
         &self,
         ctx: &ComponentCtx<'_>,
+        s: &RecordsSettings,
     ) -> Result<Vec<(Desired, Decision)>, DriverError> {
-        let (s, zone) = self.records_settings(ctx)?;
+        let zone = self.records_zone(ctx, s)?;
         let backend = self.backend(&zone)?;
         let current = backend.list()?;
         let owner = ctx.contract.dns_owner_id();
-        let desired = desired(ctx, &s, &zone)?;
+        let desired = desired(ctx, s, &zone)?;
         Ok(desired
             .into_iter()
             .map(|d| {
@@ -158,15 +155,14 @@ impl DnsDriver {
             .collect())
     }
 
-    pub(crate) fn records_settings(
+    /// The outputs of the zone the records go to (a component the
+    /// publishing component needs).
+    pub(crate) fn records_zone(
         &self,
         ctx: &ComponentCtx<'_>,
-    ) -> Result<(RecordsSettings, Outputs), DriverError> {
-        let s: RecordsSettings = gp_core::yaml::from_node(ctx.settings).map_err(|e| {
-            DriverError::configuration(format!("invalid record settings: {}", e.message))
-        })?;
-        let zone = ctx
-            .inputs
+        s: &RecordsSettings,
+    ) -> Result<Outputs, DriverError> {
+        ctx.inputs
             .get(&s.zone)
             .map(|o| o.values.clone())
             .ok_or_else(|| {
@@ -174,15 +170,18 @@ impl DnsDriver {
                     "the zone `{}` has not published its outputs",
                     s.zone
                 ))
-            })?;
-        Ok((s, zone))
+            })
     }
 
-    pub(crate) fn apply_records(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
-        let (s, zone) = self.records_settings(ctx)?;
+    pub(crate) fn apply_records(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        s: &RecordsSettings,
+    ) -> Result<Applied, DriverError> {
+        let zone = self.records_zone(ctx, s)?;
         let backend = self.backend(&zone)?;
         let owner = ctx.contract.dns_owner_id();
-        let wanted = desired(ctx, &s, &zone)?;
+        let wanted = desired(ctx, s, &zone)?;
         let current = backend.list()?;
         let policy = zone
             .get("policy")

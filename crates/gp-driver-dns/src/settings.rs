@@ -92,26 +92,7 @@ pub(crate) fn zonefile() -> Spanned<BackendKind> {
 }
 
 /// One host record the engine asks for.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RecordSpec {
-    /// The host relative to the deployment's suffix.
-    pub name: String,
-    /// The full name.
-    pub fqdn: String,
-    /// `A`, `AAAA` or `CNAME`.
-    #[serde(rename = "type")]
-    pub rtype: RecordType,
-    /// Address or target name.
-    pub target: String,
-}
+pub type RecordSpec = gp_driver::HostRecord;
 
-/// The settings the engine passes for a component's host records.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RecordsSettings {
-    /// The zone component (one the component needs).
-    pub zone: String,
-    /// The records.
-    pub records: Vec<RecordSpec>,
-}
+/// The records the engine asks for, for one component's hosts.
+pub type RecordsSettings = gp_driver::HostRecords;

@@ -314,6 +314,10 @@ impl Driver for GitopsDriver {
         })
     }
 
+    fn noun(&self, _resource: bool) -> &'static str {
+        "GitOps app"
+    }
+
     fn resource_kinds(&self) -> &'static [&'static str] {
         &["gitops-root", "gitops-app"]
     }
@@ -357,7 +361,7 @@ fn outputs(ctx: &ComponentCtx<'_>) -> ComponentOutputs {
             ),
             (
                 "application".to_string(),
-                serde_json::json!(format!("{}-{}", ctx.contract.name_prefix(), ctx.name())),
+                serde_json::json!(ctx.contract.application_name(ctx.name())),
             ),
         ]),
         resources: BTreeMap::new(),

@@ -72,10 +72,7 @@ pub type Files = BTreeMap<String, String>;
 
 /// `apps/{env}/persistent` or `apps/{env}/builds/{B}`.
 pub fn deployment_dir(contract: &Contract<'_>) -> String {
-    match contract.deployment() {
-        Deployment::Ephemeral(b) => format!("apps/{}/builds/{b}", contract.env()),
-        _ => format!("apps/{}/persistent", contract.env()),
-    }
+    contract.gitops_folder()
 }
 
 /// YAML text of a value.
@@ -130,7 +127,7 @@ pub fn render_root(rc: &RenderCtx<'_>) -> Result<Files, DriverError> {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {
-            "name": format!("{}-root", c.name_prefix()),
+            "name": c.root_application_name(),
             "namespace": rc.gitops.argocd_namespace,
             "labels": labels(rc, None, None),
             "finalizers": [FINALIZER],
@@ -254,10 +251,6 @@ pub fn merge(base: &mut Value, over: &Value) {
     }
 }
 
-fn regex_escape(s: &str) -> String {
-    s.replace('.', "\\.")
-}
-
 /// One component's files.
 pub fn render_component(
     rc: &RenderCtx<'_>,
@@ -313,9 +306,8 @@ pub fn render_component(
             // A build manages only names under its own suffix; the apex
             // stays matchable so ExternalDNS still finds the zone.
             dns["extraArgs"] = json!([format!(
-                "--regex-domain-filter=^(.+\\.)?{}$|^{}$",
-                regex_escape(&c.host_suffix()),
-                regex_escape(apex)
+                "--regex-domain-filter={}",
+                c.build_domain_filter(apex)
             )]);
         }
         merge(&mut values, &dns);
@@ -425,7 +417,7 @@ pub fn render_component(
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {
-            "name": format!("{}-{name}", c.name_prefix()),
+            "name": c.application_name(name),
             "namespace": rc.gitops.argocd_namespace,
             "labels": labels(rc, Some(tier), Some(name)),
             // Lower tiers sync first.

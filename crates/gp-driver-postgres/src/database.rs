@@ -34,12 +34,9 @@ impl PostgresDriver {
         match sql::role(admin, &db.role)? {
             None => {
                 let pw = generate_password(PASSWORD_LEN)?;
-                let id = ctx.recorder.before(Action::Create, &role_ref)?;
-                if let Err(e) = sql::set_role(admin, &db.role, &pw, true) {
-                    ctx.recorder.failed(&id, &e.message);
-                    return Err(e);
-                }
-                ctx.recorder.after(&id, None)?;
+                ctx.recorder.journalled(Action::Create, &role_ref, || {
+                    sql::set_role(admin, &db.role, &pw, true)
+                })?;
                 counts.added += 1;
                 password = Some(pw);
             }
@@ -60,12 +57,9 @@ impl PostgresDriver {
                     // the same way.
                     let pw = generate_password(PASSWORD_LEN)?;
                     let action = if known { Action::Update } else { Action::Adopt };
-                    let id = ctx.recorder.before(action, &role_ref)?;
-                    if let Err(e) = sql::set_role(admin, &db.role, &pw, false) {
-                        ctx.recorder.failed(&id, &e.message);
-                        return Err(e);
-                    }
-                    ctx.recorder.after(&id, None)?;
+                    ctx.recorder.journalled(action, &role_ref, || {
+                        sql::set_role(admin, &db.role, &pw, false)
+                    })?;
                     counts.changed += 1;
                     password = Some(pw);
                 }
@@ -74,12 +68,9 @@ impl PostgresDriver {
         // The database.
         match sql::database(admin, &db.database)? {
             None => {
-                let id = ctx.recorder.before(Action::Create, &db_ref)?;
-                if let Err(e) = sql::create_database(admin, &db.database, &db.role) {
-                    ctx.recorder.failed(&id, &e.message);
-                    return Err(e);
-                }
-                ctx.recorder.after(&id, None)?;
+                ctx.recorder.journalled(Action::Create, &db_ref, || {
+                    sql::create_database(admin, &db.database, &db.role)
+                })?;
                 counts.added += 1;
             }
             Some((owner, public_connect)) => {
@@ -102,12 +93,9 @@ impl PostgresDriver {
                 }
                 if !known || public_connect {
                     let action = if known { Action::Update } else { Action::Adopt };
-                    let id = ctx.recorder.before(action, &db_ref)?;
-                    if let Err(e) = sql::restrict(admin, &db.database, &db.role) {
-                        ctx.recorder.failed(&id, &e.message);
-                        return Err(e);
-                    }
-                    ctx.recorder.after(&id, None)?;
+                    ctx.recorder.journalled(action, &db_ref, || {
+                        sql::restrict(admin, &db.database, &db.role)
+                    })?;
                     counts.changed += 1;
                 }
             }
@@ -139,15 +127,11 @@ impl PostgresDriver {
                 (Some(_), true) => Action::Update,
                 (Some(_), false) => Action::Adopt,
             };
-            let id = ctx.recorder.before(action, &secret_ref)?;
-            if let Err(e) =
+            ctx.recorder.journalled(action, &secret_ref, || {
                 self.store
                     .put(&db.secret_path, &Secret::new(desired.to_string()), &db.tags)
-            {
-                ctx.recorder.failed(&id, &e.to_string());
-                return Err(e.into());
-            }
-            ctx.recorder.after(&id, None)?;
+                    .map_err(DriverError::from)
+            })?;
             if action == Action::Create {
                 counts.added += 1;
             } else {

@@ -197,7 +197,7 @@ impl PostgresDriver {
                 role: name,
                 secret_path,
                 allow_adopt: !per_build,
-                tags: gp_driver_secrets::tags(ctx.contract, ctx.name(), per_build),
+                tags: ctx.contract.resource_tags(ctx.name(), per_build),
             });
         }
         Ok(out)
@@ -331,7 +331,7 @@ impl PostgresDriver {
                 self.store.put(
                     &admin_path,
                     &Secret::new(value.to_string()),
-                    &gp_driver_secrets::tags(ctx.contract, ctx.name(), false),
+                    &ctx.contract.resource_tags(ctx.name(), false),
                 )?;
                 ctx.recorder.after(&id, None)?;
                 counts.added += 1;

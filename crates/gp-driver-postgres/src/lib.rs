@@ -37,12 +37,12 @@ use std::sync::Arc;
 
 use gp_core::yaml::Spanned;
 use gp_core::{Plane, Secret};
+use gp_driver::secrets::{SecretStore, generate_password};
 use gp_driver::{
     Action, Applied, ComponentCtx, ComponentOutputs, Counts, Driver, DriverError, Existence,
     Observation, Outputs, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply,
     typed_settings,
 };
-use gp_driver_secrets::{SecretStore, generate_password};
 use serde::Deserialize;
 
 pub mod server;
@@ -383,7 +383,7 @@ impl Driver for PostgresDriver {
                         .any(|x| x.as_str() == Some(&format!("{kind}:{name}")))
                 })
         };
-        let mut tags = gp_driver_secrets::tags(ctx.contract, ctx.name(), false);
+        let mut tags = ctx.contract.resource_tags(ctx.name(), false);
         tags.insert("Request".into(), id);
         let db = DatabaseSpec {
             app: database.clone(),
@@ -488,6 +488,14 @@ impl Driver for PostgresDriver {
         } else {
             Existence::Gone
         })
+    }
+
+    fn noun(&self, resource: bool) -> &'static str {
+        if resource {
+            "database"
+        } else {
+            "database instance"
+        }
     }
 
     fn resource_kinds(&self) -> &'static [&'static str] {

@@ -45,41 +45,6 @@ pub use store::{
     generate_password, redacted_keys,
 };
 
-impl From<SecretsError> for DriverError {
-    fn from(e: SecretsError) -> Self {
-        match e {
-            SecretsError::Io { .. } => DriverError::retryable(e.to_string()),
-            SecretsError::Unavailable(_) | SecretsError::Key(_) | SecretsError::Path(_) => {
-                DriverError::configuration(e.to_string())
-            }
-            _ => DriverError::permanent(e.to_string()),
-        }
-    }
-}
-
-/// Tags every goldenpath secret carries: environment, lifecycle, the build
-/// id for a per-build secret, and who manages it.
-pub fn tags(
-    contract: &gp_core::Contract<'_>,
-    component: &str,
-    per_build: bool,
-) -> BTreeMap<String, String> {
-    let mut t = BTreeMap::new();
-    t.insert("Environment".into(), contract.env().to_string());
-    t.insert("ManagedBy".into(), "goldenpath".into());
-    t.insert("Component".into(), component.into());
-    match contract.build_id().filter(|_| per_build) {
-        Some(b) => {
-            t.insert("Lifecycle".into(), "ephemeral".into());
-            t.insert("BuildId".into(), b.to_string());
-        }
-        None => {
-            t.insert("Lifecycle".into(), "persistent".into());
-        }
-    }
-    t
-}
-
 /// One secret a `secrets` component manages.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -225,7 +190,7 @@ impl Driver for SecretsDriver {
         let s: SecretsSettings = settings_at_apply(ctx)?;
         let mut outputs = ComponentOutputs::default();
         let mut counts = Counts::default();
-        let tags = tags(ctx.contract, ctx.name(), true);
+        let tags = ctx.contract.resource_tags(ctx.name(), true);
         for spec in &s.secrets {
             let name = &spec.name.value;
             let path = Self::path(ctx, name)?;
@@ -301,6 +266,10 @@ impl Driver for SecretsDriver {
         check_owned(ctx, resource)?;
         self.store.delete(&resource.id)?;
         Ok(())
+    }
+
+    fn noun(&self, _resource: bool) -> &'static str {
+        "secret"
     }
 
     fn resource_kinds(&self) -> &'static [&'static str] {

@@ -57,14 +57,13 @@ impl TerraformDriver {
             .with_hint("add `terraform { backend \"local\" {} }` (or a partial s3 backend); goldenpath passes the state key"));
         }
         let binary = find_binary(s.binary.as_deref())?;
-        let foundational = ctx.component.plane.value == Plane::Foundational;
         Ok(Invocation {
             root,
             binary,
             work: absolute(&ctx.work_dir()),
             state_dir: absolute(ctx.state_dir),
             key: ctx.contract.component_state_key(ctx.component),
-            workspace: (!foundational).then(|| ctx.name().to_string()),
+            workspace: ctx.contract.terraform_workspace(ctx.component),
             backend: match &s.backend {
                 Some(BackendSettings::S3(b)) => {
                     serde_json::json!({"s3": {"bucket": b.bucket, "region": b.region, "dynamodbTable": b.dynamodb_table}})

@@ -41,7 +41,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use gp_core::Plane;
 use gp_core::yaml::{NodeKind, RawNode, Spanned};
 use gp_driver::process::{self, Finished, RunOptions};
 use gp_driver::{
@@ -250,6 +249,10 @@ impl Driver for TerraformDriver {
 
     fn unlock(&self, ctx: &ComponentCtx<'_>, lock_id: &str) -> Result<(), DriverError> {
         self.force_unlock(ctx, lock_id)
+    }
+
+    fn noun(&self, _resource: bool) -> &'static str {
+        "Terraform root"
     }
 
     fn resource_kinds(&self) -> &'static [&'static str] {

@@ -103,13 +103,18 @@ impl Recorder for MemoryRecorder {
             finished: false,
             failed: false,
         });
-        Ok(ActionId((actions.len() - 1).to_string()))
+        Ok(ActionId {
+            id: (actions.len() - 1).to_string(),
+            action,
+            resource: resource.to_string(),
+        })
     }
 
     fn after(&self, id: &ActionId, _outputs: Option<&Outputs>) -> Result<(), DriverError> {
-        let i: usize =
-            id.0.parse()
-                .map_err(|_| DriverError::permanent("bad action id"))?;
+        let i: usize = id
+            .id
+            .parse()
+            .map_err(|_| DriverError::permanent("bad action id"))?;
         if let Ok(mut a) = self.actions.lock()
             && let Some(r) = a.get_mut(i)
         {
@@ -119,7 +124,7 @@ impl Recorder for MemoryRecorder {
     }
 
     fn failed(&self, id: &ActionId, _error: &str) {
-        if let Ok(i) = id.0.parse::<usize>()
+        if let Ok(i) = id.id.parse::<usize>()
             && let Ok(mut a) = self.actions.lock()
             && let Some(r) = a.get_mut(i)
         {

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 pub mod conformance;
 pub mod exec;
 pub mod process;
+pub mod secrets;
 
 /// Output values of a component: host, port, secret path, cluster name, ...
 pub type Outputs = BTreeMap<String, serde_json::Value>;
@@ -314,7 +315,14 @@ pub enum Intent {
 
 /// An action id returned by [`Recorder::before`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ActionId(pub String);
+pub struct ActionId {
+    /// The journal's id of the action (shared by its entries).
+    pub id: String,
+    /// What is being done.
+    pub action: Action,
+    /// The resource, as the journal names it.
+    pub resource: String,
+}
 
 /// A phase started with [`Recorder::phase_start`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -352,6 +360,169 @@ pub trait Recorder: Send + Sync {
     /// values; `None` when the run cannot tell.
     fn foundational_ready(&self, _component: &str) -> Option<bool> {
         None
+    }
+}
+
+/// A DNS record for one of a component's hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostRecord {
+    /// The host relative to the deployment's suffix.
+    pub name: String,
+    /// The full name, derived by the contract.
+    pub fqdn: String,
+    /// A, AAAA or CNAME.
+    #[serde(rename = "type")]
+    pub rtype: gp_core::RecordType,
+    /// The address or name it points at (references resolved).
+    pub target: String,
+}
+
+/// The records of one component's hosts, in the zone of a component it
+/// needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostRecords {
+    /// The zone's component.
+    pub zone: String,
+    /// The records.
+    pub records: Vec<HostRecord>,
+}
+
+/// What publishing one host record would do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordAction {
+    /// It does not exist yet.
+    Create,
+    /// It exists and points elsewhere.
+    Update,
+    /// It is as wanted.
+    Unchanged,
+    /// Another owner holds the name: never touched.
+    Conflict,
+}
+
+/// One row of a host-records plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordPlan {
+    /// Full name.
+    pub fqdn: String,
+    /// Record type.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// Target.
+    pub target: String,
+    /// What applying would do.
+    pub action: RecordAction,
+    /// Why (a conflict's owner, the current value).
+    pub detail: String,
+}
+
+/// A driver that holds a zone and publishes components' host records in
+/// it, with ownership records so that it and ExternalDNS never delete each
+/// other's records. The engine finds this capability, never a driver name.
+pub trait HostPublisher: Send + Sync {
+    /// What exists of the records.
+    fn observe_hosts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+    ) -> Result<Observation, DriverError>;
+    /// Publishes them (journalled under the component); a name another
+    /// owner holds is refused ([`ErrorKind::Refused`]).
+    fn publish_hosts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+    ) -> Result<Applied, DriverError>;
+    /// What publishing would do, per record.
+    fn plan_hosts(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+    ) -> Result<Vec<RecordPlan>, DriverError>;
+}
+
+/// The [`Driver`] face of a driver's [`HostPublisher`] for one set of
+/// records: `apply` publishes them, `observe` observes them, `destroy` and
+/// `exists` are the driver's own. What the shared conformance suite and the
+/// publisher's tests run.
+pub struct PublishHosts<'a> {
+    /// The driver holding the zone.
+    pub driver: &'a dyn Driver,
+    /// The records.
+    pub records: HostRecords,
+}
+
+impl PublishHosts<'_> {
+    fn publisher(&self) -> Result<&dyn HostPublisher, DriverError> {
+        self.driver.host_publisher().ok_or_else(|| {
+            DriverError::configuration(format!(
+                "the {} driver publishes no host records",
+                self.driver.name()
+            ))
+        })
+    }
+}
+
+impl Driver for PublishHosts<'_> {
+    fn name(&self) -> &'static str {
+        self.driver.name()
+    }
+    fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<Diagnostic>> {
+        self.driver.validate(ctx)
+    }
+    fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
+        self.publisher()?.observe_hosts(ctx, &self.records)
+    }
+    fn apply(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
+        self.publisher()?.publish_hosts(ctx, &self.records)
+    }
+    fn destroy(&self, ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError> {
+        self.driver.destroy(ctx, resource)
+    }
+    fn destroy_many(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[ResourceRef],
+    ) -> Vec<Result<(), DriverError>> {
+        self.driver.destroy_many(ctx, resources)
+    }
+    fn resource_kinds(&self) -> &'static [&'static str] {
+        self.driver.resource_kinds()
+    }
+    fn exists(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resource: &ResourceRef,
+    ) -> Result<Existence, DriverError> {
+        self.driver.exists(ctx, resource)
+    }
+}
+
+impl<'r> dyn Recorder + 'r {
+    /// Runs `op` on `resource` journalled as `action`: `before` it runs,
+    /// then `after` it, or `failed` with its error. An error journalling
+    /// `before` means `op` does not run.
+    pub fn journalled<T>(
+        &self,
+        action: Action,
+        resource: &ResourceRef,
+        op: impl FnOnce() -> Result<T, DriverError>,
+    ) -> Result<T, DriverError> {
+        let id = self.before(action, resource)?;
+        match op() {
+            Ok(v) => {
+                self.after(&id, None)?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.failed(&id, &e.message);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -468,6 +639,19 @@ pub trait Driver: Send + Sync {
     /// Removes one resource this deployment created. Removing something
     /// already gone is not an error.
     fn destroy(&self, ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError>;
+
+    /// What one of its components is, in words (`database instance`, `DNS
+    /// zone`), and with `resource` what a resource within it is
+    /// (`database`), for the reasons status and plan give.
+    fn noun(&self, resource: bool) -> &'static str {
+        let _ = resource;
+        "component"
+    }
+
+    /// Its host-publishing capability, for a driver that holds a zone.
+    fn host_publisher(&self) -> Option<&dyn HostPublisher> {
+        None
+    }
 
     /// The resource kinds this driver journals. Teardown refuses a
     /// journalled resource of any other kind under a component of this

@@ -1,11 +1,12 @@
 //! Publishing a component's hostnames as DNS records.
 //!
-//! A component that serves `hosts` with a `target` and needs a component of
-//! the `dns` driver (the zone) gets a record per host through that driver,
-//! in the shape `gp_driver_dns::RecordsSettings` documents: `{zone,
-//! records: [{name, fqdn, type, target}]}`. Targets may reference outputs
+//! A component that serves `hosts` with a `target` and needs a component
+//! whose driver publishes host records (a [`gp_driver::HostPublisher`]: the
+//! zone) gets a record per host through that capability, as typed
+//! [`gp_driver::HostRecords`]. Targets may reference outputs
 //! (`${cluster.ingress_address}`). The records are journalled under the
-//! component with driver `dns`, so teardown removes them with the rest.
+//! component with the zone's driver, so teardown removes them with the
+//! rest.
 
 use std::collections::BTreeMap;
 
@@ -20,13 +21,23 @@ use crate::{Engine, EngineError, refs};
 pub(crate) struct HostRecords {
     /// The zone component.
     pub zone: String,
-    /// The settings node for the dns driver.
+    /// Its driver, which publishes the records.
+    pub zone_driver: String,
+    /// The records.
+    pub records: gp_driver::HostRecords,
+    /// What the publisher's context carries as settings (nothing: the
+    /// records are typed).
     pub settings: gp_core::yaml::Node,
     /// What this component published before, from the journal.
     pub last: Option<ComponentOutputs>,
 }
 
 impl Engine<'_> {
+    /// The host publisher of a driver, if it is one.
+    pub(crate) fn publisher(&self, driver: &str) -> Option<&dyn gp_driver::HostPublisher> {
+        self.drivers.get(driver).and_then(|d| d.host_publisher())
+    }
+
     /// The records a component should have, or `None` when it publishes
     /// none (no host with a target, or no zone among its needs).
     pub(crate) fn host_records(
@@ -40,9 +51,14 @@ impl Engine<'_> {
     ) -> Result<Option<HostRecords>, DriverError> {
         let zone = node.needs.iter().find_map(|(_, d)| {
             let dep = &graph.nodes[*d];
-            (graph.spec(self.platform, dep).driver.value == "dns").then(|| dep.name.clone())
+            let driver = &graph.spec(self.platform, dep).driver.value;
+            self.publisher(driver)
+                .is_some()
+                .then(|| (dep.name.clone(), driver.clone()))
         });
-        let Some(zone) = zone else { return Ok(None) };
+        let Some((zone, zone_driver)) = zone else {
+            return Ok(None);
+        };
         let mut records = Vec::new();
         for h in &spec.hosts {
             let Some(target) = &h.target else { continue };
@@ -61,26 +77,22 @@ impl Engine<'_> {
             let fqdn = contract
                 .hostname(&h.name.value, rtype)
                 .map_err(|e| DriverError::configuration(e.to_string()))?;
-            records.push(serde_json::json!({
-                "name": h.name.value,
-                "fqdn": fqdn,
-                "type": rtype,
-                "target": resolved,
-            }));
+            records.push(gp_driver::HostRecord {
+                name: h.name.value.clone(),
+                fqdn,
+                rtype,
+                target: resolved,
+            });
         }
         if records.is_empty() {
             return Ok(None);
         }
-        let settings = gp_core::yaml::Node::from_json(
-            &serde_json::json!({ "zone": zone, "records": records }),
-            spec.name.start,
-        );
-        // What it published before: its live dns records in the journal.
+        // What it published before: its live records in the journal.
         let mut last = ComponentOutputs::default();
         for r in state
             .resources
             .iter()
-            .filter(|r| r.component == spec.name.value && r.driver == "dns" && !r.destroyed)
+            .filter(|r| r.component == spec.name.value && r.driver == zone_driver && !r.destroyed)
         {
             if let Some(fqdn) = r.resource.data.get("fqdn").and_then(|f| f.as_str()) {
                 last.resources.insert(
@@ -96,8 +108,13 @@ impl Engine<'_> {
             }
         }
         Ok(Some(HostRecords {
+            records: gp_driver::HostRecords {
+                zone: zone.clone(),
+                records,
+            },
             zone,
-            settings,
+            zone_driver,
+            settings: gp_core::yaml::Node::empty_map(spec.name.start),
             last: (!last.resources.is_empty()).then_some(last),
         }))
     }
@@ -111,12 +128,16 @@ impl Engine<'_> {
         inputs: &BTreeMap<String, ComponentOutputs>,
         recorder: &dyn gp_driver::Recorder,
     ) -> Result<Observation, DriverError> {
-        let Some(driver) = self.drivers.get("dns") else {
-            return Err(DriverError::configuration(
-                "the dns driver is not available",
-            ));
+        let Some(publisher) = self.publisher(&records.zone_driver) else {
+            return Err(DriverError::configuration(format!(
+                "the driver {} publishes no host records",
+                records.zone_driver
+            )));
         };
-        driver.observe(&self.records_ctx(spec, contract, records, inputs, recorder))
+        publisher.observe_hosts(
+            &self.records_ctx(spec, contract, records, inputs, recorder),
+            &records.records,
+        )
     }
 
     /// Publishes a component's records if they are not as wanted.
@@ -128,17 +149,18 @@ impl Engine<'_> {
         inputs: &BTreeMap<String, ComponentOutputs>,
         recorder: &dyn gp_driver::Recorder,
     ) -> Result<Option<gp_driver::Applied>, DriverError> {
-        let Some(driver) = self.drivers.get("dns") else {
-            return Err(DriverError::configuration(
-                "the dns driver is not available",
-            ));
+        let Some(publisher) = self.publisher(&records.zone_driver) else {
+            return Err(DriverError::configuration(format!(
+                "the driver {} publishes no host records",
+                records.zone_driver
+            )));
         };
         let ctx = self.records_ctx(spec, contract, records, inputs, recorder);
-        let seen = driver.observe(&ctx)?;
+        let seen = publisher.observe_hosts(&ctx, &records.records)?;
         if seen.presence == Presence::Present && seen.drift.is_empty() {
             return Ok(None);
         }
-        driver.apply(&ctx).map(Some)
+        publisher.publish_hosts(&ctx, &records.records).map(Some)
     }
 
     fn records_ctx<'x>(
@@ -199,6 +221,8 @@ pub struct HostRecordsApplied {
     pub counts: gp_driver::Counts,
     /// The error, if its records could not be published.
     pub error: Option<String>,
+    /// Whether a guard refused them (a name another owner holds).
+    pub refused: bool,
 }
 
 impl Engine<'_> {
@@ -211,13 +235,8 @@ impl Engine<'_> {
     ) -> Result<Vec<RecordsStep>, EngineError> {
         let contract = Contract::new(self.platform, env, deployment)?;
         let graph = Graph::build(self.platform, env, deployment, &[])?;
-        let key = deployment.key();
-        let state = DeploymentState::load(self.registry, env, &key)?;
-        let fstate = if deployment == gp_core::Deployment::Foundational {
-            state.clone()
-        } else {
-            DeploymentState::load(self.registry, env, "foundational")?
-        };
+        let (state, fstate) =
+            DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let mut out = Vec::new();
         for node in &graph.nodes {
             if node.role != crate::graph::Role::Target
@@ -296,26 +315,32 @@ impl Engine<'_> {
                 }
                 continue;
             };
-            let Some(driver) = self.drivers.get("dns") else {
-                return Err(EngineError::usage("the dns driver is not available", None));
+            let Some(publisher) = self.publisher(&records.zone_driver) else {
+                return Err(EngineError::usage(
+                    format!(
+                        "the driver {} publishes no host records",
+                        records.zone_driver
+                    ),
+                    None,
+                ));
             };
-            let items = driver
-                .inventory(&self.records_ctx(spec, &contract, &records, &inputs, &recorder))
+            let items = publisher
+                .plan_hosts(
+                    &self.records_ctx(spec, &contract, &records, &inputs, &recorder),
+                    &records.records,
+                )
                 .map_err(|e| EngineError::usage(format!("{component}: {e}"), e.hint))?;
             for i in items {
-                let s = |k: &str| {
-                    i.get(k)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                };
                 rows.push(HostRecordPlan {
                     component: component.clone(),
-                    fqdn: s("fqdn"),
-                    rtype: s("type"),
-                    target: s("target"),
-                    action: s("action"),
-                    detail: s("detail"),
+                    fqdn: i.fqdn,
+                    rtype: i.rtype,
+                    target: i.target,
+                    action: serde_json::to_value(i.action)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    detail: i.detail,
                 });
             }
         }
@@ -357,7 +382,7 @@ impl Engine<'_> {
                     build_id: build_id.clone(),
                     run_id: &run_id,
                     component: &component,
-                    driver: "dns",
+                    driver: &records.zone_driver,
                     commit: self.commit.as_deref(),
                     run_url: self.run_url.as_deref(),
                     flags: Some("dns apply"),
@@ -372,6 +397,7 @@ impl Engine<'_> {
                             component,
                             counts,
                             error: None,
+                            refused: false,
                         });
                     }
                     Err(e) => {
@@ -392,6 +418,7 @@ impl Engine<'_> {
                                 Some(h) => format!("{} ({h})", e.message),
                                 None => e.message.clone(),
                             }),
+                            refused: e.kind == gp_driver::ErrorKind::Refused,
                         });
                     }
                 }
@@ -477,8 +504,7 @@ impl Engine<'_> {
                 inputs.insert(name.to_string(), o.clone());
             }
         }
-        let settings = spec.settings_node();
-        let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+        let resolved = refs::resolved_settings(spec, &inputs)?;
         let mut recorder = self.quiet_recorder(env, &key);
         recorder.component = component;
         recorder.driver = &spec.driver.value;
@@ -502,9 +528,9 @@ impl Engine<'_> {
             &key,
             &run_id,
             if result.is_ok() {
-                "force_unlock_succeeded"
+                gp_registry::EventKind::ForceUnlockSucceeded
             } else {
-                "force_unlock_failed"
+                gp_registry::EventKind::ForceUnlockFailed
             },
             Some(serde_json::json!({
                 "component": component,

@@ -43,6 +43,26 @@ pub use plan::{Plan, PlanAction, PlanItem};
 pub use run::{DeployOutcome, DeployRequest, DeploymentSelector};
 pub use teardown::{TeardownOutcome, TeardownRequest, TeardownTarget};
 
+/// The plane-safety rule, in one place: whether a run on `deployment` may
+/// change `component`. The foundational plane changes only the foundational
+/// components it targets; a deployment (persistent or a build) never
+/// changes a foundational component. A component no longer in the spec is
+/// a deployment's own (only deployments journal disposable components).
+pub fn may_touch(
+    platform: &Platform,
+    deployment: gp_core::Deployment,
+    targets: &std::collections::BTreeSet<String>,
+    component: &str,
+) -> bool {
+    let plane = platform.component(component).map(|c| c.plane.value);
+    match deployment {
+        gp_core::Deployment::Foundational => {
+            plane == Some(gp_core::Plane::Foundational) && targets.contains(component)
+        }
+        _ => plane != Some(gp_core::Plane::Foundational),
+    }
+}
+
 /// A guard the person running goldenpath overrides, with their reason
 /// (`--override-guard COMPONENT[:GUARD] --reason ...`). Recorded in the
 /// registry when the run starts.
@@ -284,6 +304,7 @@ pub struct Engine<'a> {
     pub retries: u32,
     /// Lease lifetime in seconds (renewed while the run lasts).
     pub lease_ttl_s: i64,
+    validated: std::sync::OnceLock<BTreeMap<String, Validated>>,
 }
 
 impl<'a> Engine<'a> {
@@ -309,13 +330,26 @@ impl<'a> Engine<'a> {
             parallel: 4,
             retries: 2,
             lease_ttl_s: 300,
+            validated: std::sync::OnceLock::new(),
         }
     }
 
     /// Checks every component against its driver and every reference against
     /// what it refers to. No I/O. Returns what each driver declared.
-    pub fn validate(&self) -> Result<BTreeMap<String, Validated>, InvalidInput> {
-        validate(self.platform, self.drivers)
+    /// Hands the engine a validation already made of its platform and
+    /// drivers (the CLI validates before opening the registry).
+    pub fn set_validated(&mut self, v: BTreeMap<String, Validated>) {
+        let _ = self.validated.set(v);
+    }
+
+    /// Validation runs once per engine: every workflow calls this first,
+    /// and only the first call does the work.
+    pub fn validate(&self) -> Result<&BTreeMap<String, Validated>, InvalidInput> {
+        if let Some(v) = self.validated.get() {
+            return Ok(v);
+        }
+        let v = validate(self.platform, self.drivers)?;
+        Ok(self.validated.get_or_init(|| v))
     }
 }
 

@@ -137,19 +137,6 @@ pub(crate) fn decide(
     }
 }
 
-/// The kind of thing a driver makes, for messages.
-pub(crate) fn kind_of(driver: &str, resource: bool) -> &'static str {
-    match (driver, resource) {
-        ("postgres", true) => "database",
-        ("postgres", false) => "database instance",
-        ("dns", _) => "DNS zone",
-        ("terraform", _) => "Terraform root",
-        ("secrets", _) => "secret",
-        ("gitops", _) => "GitOps app",
-        _ => "component",
-    }
-}
-
 impl Engine<'_> {
     /// Why a foundational dependency is unavailable, phrased as the next
     /// step; `None` when it is deployed (with the resource needed).
@@ -182,7 +169,10 @@ impl Engine<'_> {
         };
         Some(format!(
             "needs {what}, a foundational {} {state} in {env} — run: goldenpath deploy --env {env} --foundational {}",
-            kind_of(&spec.driver.value, resource.is_some()),
+            self.drivers
+                .get(&spec.driver.value)
+                .map(|d| d.noun(resource.is_some()))
+                .unwrap_or("component"),
             dep.name
         ))
     }
@@ -198,12 +188,8 @@ impl Engine<'_> {
         let contract = Contract::new(self.platform, env, deployment)?;
         let graph = Graph::build(self.platform, env, deployment, targets)?;
         let key = deployment.key();
-        let state = DeploymentState::load(self.registry, env, &key)?;
-        let fstate = if deployment == Deployment::Foundational {
-            state.clone()
-        } else {
-            DeploymentState::load(self.registry, env, "foundational")?
-        };
+        let (state, fstate) =
+            DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let recorder = crate::recorder::RunRecorder {
             build_id: deployment
                 .build_id()

@@ -97,8 +97,7 @@ impl Engine<'_> {
                 ));
             };
             let inputs = self.foundational_inputs(spec, &fstate);
-            let settings = spec.settings_node();
-            let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+            let resolved = refs::resolved_settings(spec, &inputs)?;
             let mut payload = request.clone();
             if let Some(o) = payload.as_object_mut() {
                 let live: Vec<String> = fstate
@@ -165,8 +164,7 @@ impl Engine<'_> {
             return Ok(Vec::new());
         };
         let inputs = self.foundational_inputs(spec, &fstate);
-        let settings = spec.settings_node();
-        let resolved = refs::resolve(&settings, &inputs).unwrap_or(settings);
+        let resolved = refs::resolved_settings(spec, &inputs)?;
         let recorder = RunRecorder {
             run_id: "inventory",
             component,

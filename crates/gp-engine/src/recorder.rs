@@ -32,11 +32,42 @@ pub(crate) struct RunRecorder<'a> {
     pub foundational: Option<&'a crate::state::DeploymentState>,
 }
 
+impl<'a> RunRecorder<'a> {
+    /// A recorder for one component (and driver) of the same run, with
+    /// `cancel` as its stop flag (teardown finishes what it starts, so it
+    /// passes a flag that never rises).
+    pub(crate) fn scoped(
+        &self,
+        component: &'a str,
+        driver: &'a str,
+        cancel: &'a AtomicBool,
+    ) -> RunRecorder<'a> {
+        RunRecorder {
+            registry: self.registry,
+            env: self.env,
+            deployment: self.deployment.clone(),
+            build_id: self.build_id.clone(),
+            run_id: self.run_id,
+            component,
+            driver,
+            actor: self.actor,
+            commit: self.commit,
+            run_url: self.run_url,
+            flags: self.flags,
+            events: self.events,
+            cancel,
+            open: Default::default(),
+            overrides: self.overrides,
+            foundational: self.foundational,
+        }
+    }
+}
+
 impl RunRecorder<'_> {
     /// A plan or a read-only look writes nothing to the registry: no
-    /// phases, no journal (its run id is `plan` or `read`).
+    /// phases, no journal (its run id is `plan`, `read` or `inventory`).
     fn writes(&self) -> bool {
-        !matches!(self.run_id, "plan" | "read")
+        !matches!(self.run_id, "plan" | "read" | "inventory")
     }
 
     pub(crate) fn journal(
@@ -132,24 +163,31 @@ impl Recorder for RunRecorder<'_> {
             Some(serde_json::json!({ "resource": r })),
             None,
         )?;
-        Ok(ActionId(format!("{id} {} {resource}", action.as_str())))
+        Ok(ActionId {
+            id,
+            action,
+            resource: resource.to_string(),
+        })
     }
 
     fn after(&self, id: &ActionId, outputs: Option<&Outputs>) -> Result<(), DriverError> {
-        let (action_id, rest) = id.0.split_once(' ').unwrap_or((&id.0, ""));
-        let (action, resource) = rest.split_once(' ').unwrap_or((rest, ""));
         let outputs = outputs.map(|o| serde_json::to_value(o).unwrap_or_default());
-        self.journal(action_id, Stage::After, action, resource, outputs, None)
+        self.journal(
+            &id.id,
+            Stage::After,
+            id.action.as_str(),
+            &id.resource,
+            outputs,
+            None,
+        )
     }
 
     fn failed(&self, id: &ActionId, error: &str) {
-        let (action_id, rest) = id.0.split_once(' ').unwrap_or((&id.0, ""));
-        let (action, resource) = rest.split_once(' ').unwrap_or((rest, ""));
         if let Err(e) = self.journal(
-            action_id,
+            &id.id,
             Stage::Failed,
-            action,
-            resource,
+            id.action.as_str(),
+            &id.resource,
             None,
             Some(error.into()),
         ) {

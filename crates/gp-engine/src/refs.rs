@@ -256,6 +256,27 @@ fn resolve_node(
     }
 }
 
+/// A component's settings with every reference resolved, or an error that
+/// names the references whose outputs are not recorded. Never hands a
+/// driver unresolved `${...}` text.
+pub(crate) fn resolved_settings(
+    spec: &gp_core::ComponentSpec,
+    inputs: &std::collections::BTreeMap<String, gp_driver::ComponentOutputs>,
+) -> Result<gp_core::yaml::Node, crate::EngineError> {
+    resolve(&spec.settings_node(), inputs).map_err(|missing| crate::EngineError::Failed {
+        message: format!(
+            "the settings of {} reference outputs that are not recorded: {}",
+            spec.name.value,
+            missing
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        hint: Some("deploy the components it needs first".into()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

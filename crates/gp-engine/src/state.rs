@@ -82,6 +82,22 @@ impl DeploymentState {
         Ok(Self::replay(&registry.journal(env, deployment)?))
     }
 
+    /// The state of `deployment` and of its environment's foundational
+    /// plane (the same state when `deployment` is the foundational plane).
+    pub fn load_with_foundational(
+        registry: &Registry,
+        env: &str,
+        deployment: gp_core::Deployment,
+    ) -> Result<(DeploymentState, DeploymentState), RegistryError> {
+        let own = Self::load(registry, env, &deployment.key())?;
+        let foundational = if deployment == gp_core::Deployment::Foundational {
+            own.clone()
+        } else {
+            Self::load(registry, env, &gp_core::Deployment::Foundational.key())?
+        };
+        Ok((own, foundational))
+    }
+
     /// Replays journal rows.
     pub fn replay(rows: &[JournalRow]) -> DeploymentState {
         let mut state = DeploymentState::default();

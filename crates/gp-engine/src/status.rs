@@ -86,12 +86,8 @@ impl Engine<'_> {
         let contract = Contract::new(self.platform, env, deployment)?;
         let graph = Graph::build(self.platform, env, deployment, &[])?;
         let key = deployment.key();
-        let state = DeploymentState::load(self.registry, env, &key)?;
-        let fstate = if deployment == Deployment::Foundational {
-            state.clone()
-        } else {
-            DeploymentState::load(self.registry, env, "foundational")?
-        };
+        let (state, fstate) =
+            DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let deploy = deploy_command(env, deployment);
         let mut rows: Vec<ComponentStatus> = Vec::with_capacity(graph.nodes.len());
         for node in &graph.nodes {

@@ -236,7 +236,13 @@ impl Engine<'_> {
             overrides,
             foundational: None,
         };
-        self.record_event(env, &key, run_id, "teardown_started", None)?;
+        self.record_event(
+            env,
+            &key,
+            run_id,
+            gp_registry::EventKind::TeardownStarted,
+            None,
+        )?;
         let phase = base.start_phase(
             if foundational {
                 "teardown-foundational"
@@ -252,22 +258,12 @@ impl Engine<'_> {
             operation: "teardown".into(),
             components: targets.len(),
         });
-        let state = DeploymentState::load(self.registry, env, &key)?;
-        let fstate = if foundational {
-            state.clone()
-        } else {
-            DeploymentState::load(self.registry, env, "foundational")?
-        };
+        let (state, fstate) =
+            DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         // What this teardown may touch.
-        let in_scope = |r: &ResourceRecord| -> bool {
-            let plane = self.platform.component(&r.component).map(|c| c.plane.value);
-            if foundational {
-                targets.contains(&r.component)
-            } else {
-                // Never a foundational component from a deployment.
-                plane != Some(Plane::Foundational)
-            }
-        };
+        let may_touch =
+            |component: &str| crate::may_touch(self.platform, deployment, targets, component);
+        let in_scope = |r: &ResourceRecord| may_touch(&r.component);
         let mut outcome = TeardownOutcome {
             schema_version: 1,
             env: env.into(),
@@ -326,16 +322,8 @@ impl Engine<'_> {
                     continue;
                 }
             };
-            let recorder = RunRecorder {
-                component: &first.component,
-                driver: &first.driver,
-                // Teardown finishes what it starts even after Ctrl-C.
-                cancel: &no_cancel,
-                open: Default::default(),
-                deployment: key.clone(),
-                build_id: base.build_id.clone(),
-                ..base_clone(&base)
-            };
+            // Teardown finishes what it starts even after Ctrl-C.
+            let recorder = base.scoped(&first.component, &first.driver, &no_cancel);
             let ctx = ComponentCtx {
                 platform: self.platform,
                 contract,
@@ -438,32 +426,19 @@ impl Engine<'_> {
         let components: BTreeSet<String> = state
             .components
             .keys()
-            .filter(|c| {
-                if foundational {
-                    targets.contains(*c)
-                } else {
-                    self.platform.component(c).map(|s| s.plane.value) != Some(Plane::Foundational)
-                }
-            })
+            .filter(|c| may_touch(c))
             .cloned()
             .collect();
         for c in components {
             if touched.get(&c) == Some(&false) {
                 continue;
             }
-            let recorder = RunRecorder {
-                component: &c,
-                driver: self
-                    .platform
-                    .component(&c)
-                    .map(|s| s.driver.value.as_str())
-                    .unwrap_or(""),
-                cancel: &no_cancel,
-                open: Default::default(),
-                deployment: key.clone(),
-                build_id: base.build_id.clone(),
-                ..base_clone(&base)
-            };
+            let driver = self
+                .platform
+                .component(&c)
+                .map(|s| s.driver.value.as_str())
+                .unwrap_or("");
+            let recorder = base.scoped(&c, driver, &no_cancel);
             // Bracketed like every journalled action: a `before`, then the
             // `after` that marks the component torn down.
             let id = new_id();
@@ -512,15 +487,7 @@ impl Engine<'_> {
                 }
                 continue;
             };
-            let recorder = RunRecorder {
-                component: &first.component,
-                driver: &first.driver,
-                cancel: &no_cancel,
-                open: Default::default(),
-                deployment: key.clone(),
-                build_id: base.build_id.clone(),
-                ..base_clone(&base)
-            };
+            let recorder = base.scoped(&first.component, &first.driver, &no_cancel);
             let ctx = ComponentCtx {
                 platform: self.platform,
                 contract,
@@ -566,9 +533,9 @@ impl Engine<'_> {
             &key,
             run_id,
             if clean {
-                "torn_down"
+                gp_registry::EventKind::TornDown
             } else {
-                "teardown_failed"
+                gp_registry::EventKind::TeardownFailed
             },
             Some(serde_json::json!({
                 "destroyed": outcome.destroyed.len(),
@@ -657,8 +624,9 @@ fn misfiled(
     }
     if let Some(spec) = platform.component(&r.component) {
         let own = spec.driver.value == r.driver;
-        let host_record =
-            r.driver == "dns" && r.resource.kind == "record" && !spec.hosts.is_empty();
+        let host_record = driver.host_publisher().is_some()
+            && r.resource.kind == "record"
+            && !spec.hosts.is_empty();
         if !own && !host_record {
             return Some(format!(
                 "refused: the journal files {} under `{}` with driver {}, but `{}` uses {}; nothing was run",
@@ -667,25 +635,4 @@ fn misfiled(
         }
     }
     None
-}
-
-fn base_clone<'a>(b: &RunRecorder<'a>) -> RunRecorder<'a> {
-    RunRecorder {
-        registry: b.registry,
-        env: b.env,
-        deployment: b.deployment.clone(),
-        build_id: b.build_id.clone(),
-        run_id: b.run_id,
-        component: b.component,
-        driver: b.driver,
-        actor: b.actor,
-        commit: b.commit,
-        run_url: b.run_url,
-        flags: b.flags,
-        events: b.events,
-        cancel: b.cancel,
-        open: Default::default(),
-        overrides: b.overrides,
-        foundational: b.foundational,
-    }
 }

@@ -73,6 +73,119 @@ fn event_row(r: &dyn Row) -> DeploymentEvent {
     }
 }
 
+/// What happened to a deployment, as recorded (the strings are the
+/// registry's and stay as they are).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A deploy began.
+    DeployStarted,
+    /// It succeeded.
+    DeploySucceeded,
+    /// A component failed or was refused.
+    DeployFailed,
+    /// Ctrl-C, or the lease was lost.
+    DeployInterrupted,
+    /// A teardown began.
+    TeardownStarted,
+    /// Everything it created is gone.
+    TornDown,
+    /// Something it created could not be removed, or survived.
+    TeardownFailed,
+    /// A state lock was force-unlocked (beside the lifecycle).
+    ForceUnlockSucceeded,
+    /// A forced unlock failed (beside the lifecycle).
+    ForceUnlockFailed,
+}
+
+impl EventKind {
+    /// The registry's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::DeployStarted => "deploy_started",
+            EventKind::DeploySucceeded => "deploy_succeeded",
+            EventKind::DeployFailed => "deploy_failed",
+            EventKind::DeployInterrupted => "deploy_interrupted",
+            EventKind::TeardownStarted => "teardown_started",
+            EventKind::TornDown => "torn_down",
+            EventKind::TeardownFailed => "teardown_failed",
+            EventKind::ForceUnlockSucceeded => "force_unlock_succeeded",
+            EventKind::ForceUnlockFailed => "force_unlock_failed",
+        }
+    }
+
+    /// The status a deployment has after it; `None` for events beside
+    /// the lifecycle.
+    pub fn status(self) -> Option<DeploymentStatus> {
+        Some(match self {
+            EventKind::DeployStarted => DeploymentStatus::Deploying,
+            EventKind::DeploySucceeded => DeploymentStatus::Live,
+            EventKind::DeployFailed => DeploymentStatus::Failed,
+            EventKind::DeployInterrupted => DeploymentStatus::Interrupted,
+            EventKind::TeardownStarted => DeploymentStatus::TearingDown,
+            EventKind::TornDown => DeploymentStatus::TornDown,
+            EventKind::TeardownFailed => DeploymentStatus::TeardownFailed,
+            EventKind::ForceUnlockSucceeded | EventKind::ForceUnlockFailed => return None,
+        })
+    }
+
+    /// Reads [`EventKind::as_str`] back.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        [
+            EventKind::DeployStarted,
+            EventKind::DeploySucceeded,
+            EventKind::DeployFailed,
+            EventKind::DeployInterrupted,
+            EventKind::TeardownStarted,
+            EventKind::TornDown,
+            EventKind::TeardownFailed,
+            EventKind::ForceUnlockSucceeded,
+            EventKind::ForceUnlockFailed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A deployment's status, derived from its latest lifecycle event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentStatus {
+    /// Reserved, nothing run yet.
+    Reserved,
+    /// A deploy is running.
+    Deploying,
+    /// Deployed.
+    Live,
+    /// The last deploy failed.
+    Failed,
+    /// The last run stopped half-way.
+    Interrupted,
+    /// A teardown is running.
+    TearingDown,
+    /// Torn down: the build id is retired.
+    TornDown,
+    /// The last teardown left something.
+    TeardownFailed,
+}
+
+impl DeploymentStatus {
+    /// The word status and `builds list` show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Reserved => "reserved",
+            DeploymentStatus::Deploying => "deploying",
+            DeploymentStatus::Live => "live",
+            DeploymentStatus::Failed => "failed",
+            DeploymentStatus::Interrupted => "interrupted",
+            DeploymentStatus::TearingDown => "tearing-down",
+            DeploymentStatus::TornDown => "torn-down",
+            DeploymentStatus::TeardownFailed => "teardown-failed",
+        }
+    }
+}
+
 /// Whether a deployment event changes a deployment's status (others, such
 /// as `force_unlock_failed`, are recorded beside the lifecycle).
 pub fn is_lifecycle_event(event: &str) -> bool {
@@ -82,15 +195,11 @@ pub fn is_lifecycle_event(event: &str) -> bool {
 /// Maps a deployment's latest lifecycle event to a status.
 pub fn status_from_event(event: Option<&str>) -> &'static str {
     match event {
-        None => "reserved",
-        Some("deploy_started") => "deploying",
-        Some("deploy_succeeded") => "live",
-        Some("deploy_failed") => "failed",
-        Some("deploy_interrupted") => "interrupted",
-        Some("teardown_started") => "tearing-down",
-        Some("torn_down") => "torn-down",
-        Some("teardown_failed") => "teardown-failed",
-        Some(_) => "unknown",
+        None => DeploymentStatus::Reserved.as_str(),
+        Some(e) => EventKind::parse(e)
+            .and_then(EventKind::status)
+            .map(DeploymentStatus::as_str)
+            .unwrap_or("unknown"),
     }
 }
 

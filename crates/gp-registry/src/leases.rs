@@ -370,7 +370,7 @@ fn lease_state(
     now: i64,
 ) -> Result<Option<LeaseState>, RegistryError> {
     let events = db.rows(
-        "SELECT lease_id, kind, holder, expires_us, actor, reason, at_us FROM lease_events WHERE env = ? AND deployment = ? ORDER BY at_us, id",
+        "SELECT lease_id, kind, holder, expires_us, actor, reason, at_us FROM lease_events WHERE env = ? AND deployment = ? ORDER BY chain_seq NULLS FIRST, at_us, id",
         &[env.into(), deployment.into()],
         |r| {
             let r = Named(r);

@@ -52,7 +52,10 @@ pub use chain::ChainKey;
 pub use csv_io::{ImportReport, RowProblem, export_csv, import_csv};
 pub use db::Backend;
 use db::{Db, Value};
-pub use deployments::{BuildSummary, DeploymentEvent, is_lifecycle_event, status_from_event};
+pub use deployments::{
+    BuildSummary, DeploymentEvent, DeploymentStatus, EventKind, is_lifecycle_event,
+    status_from_event,
+};
 pub use governance::{Override, RequestEvent};
 pub use journal::{JournalEntry, JournalRow, Stage};
 pub use leases::{Lease, LeaseState};

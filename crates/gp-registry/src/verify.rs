@@ -343,7 +343,7 @@ pub(crate) fn verify(
     // Leases: renew/release/expire/force_unlock name an acquired lease, and
     // no lease is acquired while another is held and unexpired.
     let events = db.rows(
-        "SELECT env, deployment, lease_id, kind, holder, expires_us, at_us FROM lease_events ORDER BY env, deployment, at_us, id",
+        "SELECT env, deployment, lease_id, kind, holder, expires_us, at_us FROM lease_events ORDER BY env, deployment, chain_seq NULLS FIRST, at_us, id",
         &[],
         |r| (r.string(0), r.string(1), r.string(2), r.string(3), r.string(4), r.int(5), r.int(6).unwrap_or(0)),
     )?;

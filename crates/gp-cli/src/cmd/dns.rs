@@ -96,10 +96,7 @@ pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
                     .data(&table(&["COMPONENT", "RECORDS", "RESULT"], &t))?;
             }
             if done.iter().any(|d| d.error.is_some()) {
-                let refused = done
-                    .iter()
-                    .filter_map(|d| d.error.as_deref())
-                    .any(|e| e.contains("DNS conflict"));
+                let refused = done.iter().any(|d| d.refused);
                 return Err(CliError {
                     code: if refused { Code::Refused } else { Code::Failed },
                     message: "some records were not published".into(),
@@ -128,7 +125,10 @@ pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
             let mut rows = Vec::new();
             let mut json = Vec::new();
             for c in &platform.spec.components {
-                if c.plane.value != Plane::Foundational || c.driver.value != "dns" {
+                let publishes = drivers
+                    .get(&c.driver.value)
+                    .is_some_and(|d| d.host_publisher().is_some());
+                if c.plane.value != Plane::Foundational || !publishes {
                     continue;
                 }
                 for r in engine.inventory(&a.env, &c.name.value)? {
@@ -137,18 +137,27 @@ pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
                             .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
                             .unwrap_or_default()
                     };
-                    let rec_owner = s("owner");
+                    let rec_owner = r.get("owner").and_then(|o| o.as_str()).map(str::to_string);
+                    let ownership = r
+                        .get("ownership")
+                        .and_then(|o| o.as_bool())
+                        .unwrap_or(false);
                     if let Some(o) = &owner
-                        && rec_owner.trim_end_matches(" (ownership)") != o.as_str()
+                        && rec_owner.as_deref() != Some(o.as_str())
                     {
                         continue;
                     }
+                    let shown_owner = match (&rec_owner, ownership) {
+                        (Some(o), true) => format!("{o} (ownership)"),
+                        (Some(o), false) => o.clone(),
+                        (None, _) => "-".into(),
+                    };
                     rows.push(vec![
                         c.name.value.clone(),
                         s("name"),
                         s("type"),
                         s("value"),
-                        rec_owner,
+                        shown_owner,
                     ]);
                     json.push(serde_json::json!({"zone": c.name.value, "record": r}));
                 }

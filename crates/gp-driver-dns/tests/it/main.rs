@@ -99,8 +99,8 @@ impl World {
         self.driver.apply(&ctx).unwrap().outputs
     }
 
-    fn records_node(&self, contract: &Contract<'_>, hosts: &[(&str, &str)]) -> gp_core::yaml::Node {
-        let s = RecordsSettings {
+    fn records(&self, contract: &Contract<'_>, hosts: &[(&str, &str)]) -> RecordsSettings {
+        RecordsSettings {
             zone: "dns-zone".into(),
             records: hosts
                 .iter()
@@ -114,8 +114,16 @@ impl World {
                     }
                 })
                 .collect(),
-        };
-        gp_core::yaml::Node::from_json(&serde_json::to_value(s).unwrap(), Default::default())
+        }
+    }
+
+    /// The dns driver as it publishes `records` (the engine calls its
+    /// host-publishing capability).
+    fn publisher(&self, records: RecordsSettings) -> gp_driver::PublishHosts<'_> {
+        gp_driver::PublishHosts {
+            driver: &self.driver,
+            records,
+        }
     }
 
     /// Publishes `hosts` for `deployment`; returns what was journalled.
@@ -126,7 +134,8 @@ impl World {
         zone: &ComponentOutputs,
     ) -> Result<(MemoryRecorder, ComponentOutputs), gp_driver::DriverError> {
         let contract = Contract::new(&self.platform, "dev", deployment).unwrap();
-        let settings = self.records_node(&contract, hosts);
+        let publisher = self.publisher(self.records(&contract, hosts));
+        let settings = gp_core::yaml::Node::empty_map(Default::default());
         let inputs = BTreeMap::from([("dns-zone".to_string(), zone.clone())]);
         let rec = MemoryRecorder::default();
         let out = {
@@ -141,7 +150,7 @@ impl World {
                 state_dir: self.dir.path(),
                 recorder: &rec,
             };
-            self.driver.apply(&ctx)?.outputs
+            publisher.apply(&ctx)?.outputs
         };
         Ok((rec, out))
     }
@@ -153,7 +162,7 @@ impl World {
         zone: &ComponentOutputs,
     ) -> Vec<Existence> {
         let contract = Contract::new(&self.platform, "dev", deployment).unwrap();
-        let settings = self.records_node(&contract, &[]);
+        let settings = gp_core::yaml::Node::empty_map(Default::default());
         let inputs = BTreeMap::from([("dns-zone".to_string(), zone.clone())]);
         let r2 = MemoryRecorder::default();
         let ctx = ComponentCtx {
@@ -429,13 +438,14 @@ fn the_zone_file_backend_writes_what_named_checkzone_accepts() {
 
 fn conformance(w: &World, zone: &ComponentOutputs) {
     let contract = Contract::new(&w.platform, "dev", build("23-01-26-01")).unwrap();
-    let settings = w.records_node(
+    let publisher = w.publisher(w.records(
         &contract,
         &[("backstage", "10.1.0.1"), ("argocd", "lb.example.com")],
-    );
+    ));
+    let settings = gp_core::yaml::Node::empty_map(Default::default());
     let inputs = BTreeMap::from([("dns-zone".to_string(), zone.clone())]);
     check(
-        &w.driver,
+        &publisher,
         &Fixture {
             platform: &w.platform,
             contract: &contract,

@@ -35,7 +35,7 @@ impl Engine<'_> {
         env: &str,
         deployment: &str,
         run_id: &str,
-        event: &str,
+        event: gp_registry::EventKind,
         detail: Option<serde_json::Value>,
     ) -> Result<(), EngineError> {
         self.registry.record_deployment(&DeploymentEvent {
@@ -43,7 +43,7 @@ impl Engine<'_> {
             env: env.into(),
             deployment: deployment.into(),
             run_id: Some(run_id.into()),
-            event: event.into(),
+            event: event.as_str().into(),
             actor: self.actor.clone(),
             commit_sha: self.commit.clone(),
             run_url: self.run_url.clone(),

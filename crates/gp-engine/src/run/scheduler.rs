@@ -3,13 +3,6 @@
 
 use super::*;
 
-pub(crate) enum Job {
-    Apply {
-        node: usize,
-        inputs: BTreeMap<String, ComponentOutputs>,
-    },
-}
-
 pub(crate) enum Done {
     Applied(usize, Intent, Applied, Duration),
     Unchanged(usize, ComponentOutputs),
@@ -35,12 +28,8 @@ impl Engine<'_> {
             .map(|b| b.to_string())
             .unwrap_or_default();
         let flags = if req.resume { Some("--resume") } else { None };
-        let state = DeploymentState::load(self.registry, env, &key)?;
-        let fstate = if deployment == Deployment::Foundational {
-            state.clone()
-        } else {
-            DeploymentState::load(self.registry, env, "foundational")?
-        };
+        let (state, fstate) =
+            DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let base = RunRecorder {
             registry: self.registry,
             env,
@@ -63,7 +52,7 @@ impl Engine<'_> {
             env,
             &key,
             run_id,
-            "deploy_started",
+            gp_registry::EventKind::DeployStarted,
             Some(serde_json::json!({"resume": req.resume})),
         )?;
         self.record_guard_overrides(env, &key, &req.overrides)?;
@@ -87,7 +76,7 @@ impl Engine<'_> {
         let mut dispatched = vec![false; n];
         let mut running = 0usize;
         let mut totals = Counts::default();
-        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let (job_tx, job_rx) = mpsc::channel::<(usize, BTreeMap<String, ComponentOutputs>)>();
         let job_rx = Mutex::new(job_rx);
         let (done_tx, done_rx) = mpsc::channel::<Done>();
         let workers = self.parallel.max(1).min(n.max(1));
@@ -110,7 +99,7 @@ impl Engine<'_> {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,
                         };
-                        let Ok(Job::Apply { node, inputs }) = job else {
+                        let Ok((node, inputs)) = job else {
                             return;
                         };
                         // A panicking driver is a bug, but it must not hang
@@ -167,7 +156,7 @@ impl Engine<'_> {
                         }
                         dispatched[i] = true;
                         running += 1;
-                        if job_tx.send(Job::Apply { node: i, inputs }).is_err() {
+                        if job_tx.send((i, inputs)).is_err() {
                             return Err(EngineError::usage("the worker pool stopped", None));
                         }
                     }
@@ -270,11 +259,15 @@ impl Engine<'_> {
             duration_ms: 0,
         };
         let (event, label, exit) = if outcome.interrupted || lease_lost {
-            ("deploy_interrupted", "interrupted", 130)
+            (
+                gp_registry::EventKind::DeployInterrupted,
+                "interrupted",
+                130,
+            )
         } else if outcome.succeeded() {
-            ("deploy_succeeded", "succeeded", 0)
+            (gp_registry::EventKind::DeploySucceeded, "succeeded", 0)
         } else {
-            ("deploy_failed", "failed", 1)
+            (gp_registry::EventKind::DeployFailed, "failed", 1)
         };
         let pending: Vec<&str> = outcome
             .pending()

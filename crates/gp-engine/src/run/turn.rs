@@ -145,15 +145,18 @@ impl Engine<'_> {
                     Err(e) => Done::Failed(i, e),
                 }
             }
-            Err(e) => {
-                let _ = recorder.journal(
+            Err(mut e) => {
+                if let Err(je) = recorder.journal(
                     &action_id,
                     Stage::Failed,
                     APPLY,
                     &component_resource,
                     None,
                     Some(e.message.clone()),
-                );
+                ) {
+                    e.message =
+                        format!("{} (and the journal could not record it: {je})", e.message);
+                }
                 recorder.end_phase(phase, 1, None, None);
                 Done::Failed(i, e)
             }
@@ -181,13 +184,7 @@ impl Engine<'_> {
                 .entry(records.zone.clone())
                 .or_insert_with(|| z.clone());
         }
-        let dns = RunRecorder {
-            driver: "dns",
-            open: Default::default(),
-            build_id: recorder.build_id.clone(),
-            deployment: recorder.deployment.clone(),
-            ..*recorder
-        };
+        let dns = recorder.scoped(recorder.component, &records.zone_driver, recorder.cancel);
         let phase = dns.start_phase(&format!("records:{}", node.name), Some(&node.name));
         let result = retry(self, &node.name, || {
             self.publish_records(spec, w.contract, &records, &zone_inputs, &dns)

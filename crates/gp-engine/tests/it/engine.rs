@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use gp_core::{BuildIdArg, Deployment, Platform};
@@ -246,7 +247,10 @@ fn status_says_what_to_run_next() {
     let registry =
         gp_registry::Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db")))
             .unwrap();
-    let drivers = gp_driver::DriverSet::new();
+    // The real postgres driver words what its components are.
+    let store = Arc::new(gp_driver_secrets::LocalStore::new(dir.path()));
+    let drivers =
+        gp_driver::DriverSet::new().with(Arc::new(gp_driver_postgres::PostgresDriver::new(store)));
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let engine = Engine::new(
         &p,

@@ -1,0 +1,199 @@
+//! What drivers keep secrets in: the [`SecretStore`] trait, its errors, and
+//! the helpers every store and driver shares (path rules, password
+//! generation, redaction). The stores themselves live with their backends
+//! (the local encrypted store in `gp-driver-secrets`).
+
+use std::collections::BTreeMap;
+
+use gp_core::Secret;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// What went wrong with a secret. Messages never contain secret values.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretsError {
+    /// The key is missing, malformed, or does not open the store.
+    #[error("{0}")]
+    Key(String),
+    /// The store file is damaged.
+    #[error("the secrets store {path} is damaged: {why}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never a value).
+        why: String,
+    },
+    /// File system trouble.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A path that is not allowed.
+    #[error("invalid secret path `{0}`: use segments of [a-z0-9_-] separated by `/`")]
+    Path(String),
+    /// The backend is not available in this build.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A secret as stored: its value (JSON text) and metadata.
+#[derive(Clone, Debug)]
+pub struct StoredSecret {
+    /// The value, usually a JSON object.
+    pub value: Secret,
+    /// Tags (not secret).
+    pub tags: BTreeMap<String, String>,
+    /// Created, µs since the epoch.
+    pub created_us: i64,
+    /// Last written.
+    pub updated_us: i64,
+}
+
+impl StoredSecret {
+    /// The value parsed as a JSON object; keys only, values hidden, when
+    /// printed through [`redacted_keys`].
+    pub fn json(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        serde_json::from_str(self.value.expose()).ok()
+    }
+}
+
+/// Metadata of a secret, for listings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretMeta {
+    /// Its path.
+    pub path: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Created.
+    pub created_us: i64,
+    /// Last written.
+    pub updated_us: i64,
+}
+
+/// The keys of a JSON secret with every value replaced by `***`.
+pub fn redacted_keys(s: &StoredSecret) -> serde_json::Value {
+    match s.json() {
+        Some(map) => serde_json::Value::Object(
+            map.into_iter()
+                .map(|(k, _)| (k, serde_json::Value::String("***".into())))
+                .collect(),
+        ),
+        None => serde_json::Value::String("***".into()),
+    }
+}
+
+/// A place secrets live.
+pub trait SecretStore: Send + Sync {
+    /// Reads a secret.
+    fn get(&self, path: &str) -> Result<Option<StoredSecret>, SecretsError>;
+    /// Creates or replaces a secret; returns whether it was created.
+    fn put(
+        &self,
+        path: &str,
+        value: &Secret,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool, SecretsError>;
+    /// Deletes a secret; returns whether it existed.
+    fn delete(&self, path: &str) -> Result<bool, SecretsError>;
+    /// Lists secrets under a prefix.
+    fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretMeta>, SecretsError>;
+    /// A description for messages (`local store at ...`).
+    fn describe(&self) -> String;
+}
+
+/// Checks a secret path: segments of `[a-z0-9_-]`, no empty segment.
+pub fn check_path(path: &str) -> Result<(), SecretsError> {
+    let ok = !path.is_empty()
+        && path.len() <= 512
+        && path.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg.bytes().all(|b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'-'
+                        || b == b'_'
+                        || b == b'.'
+                })
+                && seg != "."
+                && seg != ".."
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(SecretsError::Path(path.into()))
+    }
+}
+
+/// A random password of `len` characters from `[A-Za-z0-9]`, drawn without
+/// bias from the OS random source.
+pub fn generate_password(len: usize) -> Result<Secret, SecretsError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        getrandom::fill(&mut buf)
+            .map_err(|e| SecretsError::Key(format!("no randomness for a password: {e}")))?;
+        for b in buf {
+            // 62 * 4 = 248: reject 248..=255 so every character is equally likely.
+            if b < 248 && out.len() < len {
+                out.push(ALPHABET[(b % 62) as usize] as char);
+            }
+        }
+    }
+    Ok(Secret::new(out))
+}
+
+/// A backend this binary does not carry (AWS Secrets Manager): every call
+/// fails with a message saying so, so nothing is half-done against the
+/// wrong store.
+pub struct UnavailableStore {
+    why: String,
+}
+
+impl UnavailableStore {
+    /// A store that refuses every call with `why`.
+    pub fn new(why: impl Into<String>) -> Self {
+        Self { why: why.into() }
+    }
+}
+
+impl SecretStore for UnavailableStore {
+    fn get(&self, _path: &str) -> Result<Option<StoredSecret>, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn put(
+        &self,
+        _path: &str,
+        _value: &Secret,
+        _tags: &BTreeMap<String, String>,
+    ) -> Result<bool, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn delete(&self, _path: &str) -> Result<bool, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn list(&self, _prefix: Option<&str>) -> Result<Vec<SecretMeta>, SecretsError> {
+        Err(SecretsError::Unavailable(self.why.clone()))
+    }
+    fn describe(&self) -> String {
+        "unavailable store".into()
+    }
+}
+
+impl From<SecretsError> for crate::DriverError {
+    fn from(e: SecretsError) -> Self {
+        match e {
+            SecretsError::Io { .. } => crate::DriverError::retryable(e.to_string()),
+            SecretsError::Unavailable(_) | SecretsError::Key(_) | SecretsError::Path(_) => {
+                crate::DriverError::configuration(e.to_string())
+            }
+            _ => crate::DriverError::permanent(e.to_string()),
+        }
+    }
+}
