@@ -300,41 +300,8 @@ impl Driver for DnsDriver {
                 let file = self.own_zone_file(ctx, r)?;
                 zonefile::ZoneFile::new(&file, "", "", 300).remove()
             }
-            "record" => {
-                if r.data.get("policy").and_then(|p| p.as_str()) == Some("upsert-only") {
-                    // upsert-only never deletes; the orphan check will say so.
-                    return Ok(());
-                }
-                let (backend, fqdn, rtype, txt_name, txt_value) = self.record_parts(ctx, r)?;
-                let current = match backend.list() {
-                    Ok(c) => c,
-                    Err(e) if e.kind == gp_driver::ErrorKind::NotFound => return Ok(()),
-                    Err(e) => return Err(e),
-                };
-                let owner = model::parse_ownership(&txt_value)
-                    .map(|o| o.owner)
-                    .unwrap_or_default();
-                if !model::is_ours(&fqdn, &rtype, &txt_name, &current, &owner) {
-                    return Ok(());
-                }
-                let records: Vec<Rr> = current
-                    .iter()
-                    .filter(|x| x.name == fqdn && x.rtype == rtype)
-                    .cloned()
-                    .collect();
-                let ttl = records.first().map(|x| x.ttl).unwrap_or(300);
-                let txt = current
-                    .iter()
-                    .find(|x| x.name == txt_name && x.rtype == "TXT" && x.value == txt_value)
-                    .cloned()
-                    .unwrap_or(Rr {
-                        name: txt_name,
-                        rtype: "TXT".into(),
-                        ttl,
-                        value: txt_value,
-                    });
-                backend.apply(&[Change::Delete { records, txt }])
-            }
+            // One record is a batch of one.
+            "record" => self.destroy_records(ctx, &[r]),
             "zone" => Ok(()),
             other => Err(DriverError::refused(format!(
                 "the journal names a `{other}` under `{}`, a kind the dns driver never creates; nothing was removed",

@@ -74,21 +74,7 @@ impl Driver for TerraformDriver {
         let s: TerraformSettings = typed_settings(ctx.platform, ctx.settings, true)?;
         let mut problems = Vec::new();
         if let Some(t) = &s.timeout {
-            match process::parse_timeout(&t.value) {
-                None => problems.push(
-                    ctx.platform
-                        .diagnostic(t.start, format!("invalid timeout `{}`", t.value)),
-                ),
-                Some(d) if d > process::MAX_TIMEOUT => problems.push(ctx.platform.diagnostic(
-                    t.start,
-                    format!(
-                        "timeout `{}` is longer than the {}h a step may run",
-                        t.value,
-                        process::MAX_TIMEOUT.as_secs() / 3600
-                    ),
-                )),
-                Some(_) => {}
-            }
+            problems.extend(process::check_timeout(ctx.platform, t));
         }
         if let Some(RawNode(v)) = &s.variables
             && !matches!(v.kind, NodeKind::Map(_))

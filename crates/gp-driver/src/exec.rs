@@ -231,24 +231,7 @@ impl Driver for ExecDriver {
         let s: ExecSettings = typed_settings(ctx.platform, ctx.settings, true)?;
         let mut problems = Vec::new();
         if let Some(t) = &s.timeout {
-            match process::parse_timeout(&t.value) {
-                None => problems.push(ctx.platform.diagnostic(
-                    t.start,
-                    format!(
-                        "invalid timeout `{}`: expected e.g. 90s, 10m or 1h",
-                        t.value
-                    ),
-                )),
-                Some(d) if d > process::MAX_TIMEOUT => problems.push(ctx.platform.diagnostic(
-                    t.start,
-                    format!(
-                        "timeout `{}` is longer than the {}h a step may run",
-                        t.value,
-                        process::MAX_TIMEOUT.as_secs() / 3600
-                    ),
-                )),
-                Some(_) => {}
-            }
+            problems.extend(process::check_timeout(ctx.platform, t));
         }
         for o in &s.outputs {
             let ok = !o.value.is_empty()

@@ -358,6 +358,32 @@ pub fn kill_group(pgid: u32) {
 /// The longest a child may be given to run.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
+/// Checks a `timeout:` setting at validation: a duration of at most
+/// [`MAX_TIMEOUT`], else a positioned problem.
+pub fn check_timeout(
+    platform: &gp_core::Platform,
+    t: &gp_core::yaml::Spanned<String>,
+) -> Option<gp_core::Diagnostic> {
+    match parse_timeout(&t.value) {
+        None => Some(platform.diagnostic(
+            t.start,
+            format!(
+                "invalid timeout `{}`: expected e.g. 90s, 10m or 1h",
+                t.value
+            ),
+        )),
+        Some(d) if d > MAX_TIMEOUT => Some(platform.diagnostic(
+            t.start,
+            format!(
+                "timeout `{}` is longer than the {}h a step may run",
+                t.value,
+                MAX_TIMEOUT.as_secs() / 3600
+            ),
+        )),
+        Some(_) => None,
+    }
+}
+
 /// Parses a duration like `90s`, `5m`, `1h`.
 pub fn parse_timeout(s: &str) -> Option<Duration> {
     gp_core::spec::parse_duration(s).map(Duration::from_secs)

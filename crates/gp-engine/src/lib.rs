@@ -26,6 +26,7 @@ use gp_driver::{DriverSet, ValidateCtx, Validated};
 use gp_registry::Registry;
 use serde::Serialize;
 
+pub mod databases;
 pub mod graph;
 pub mod hosts;
 mod lease;
@@ -33,6 +34,7 @@ pub mod plan;
 mod provision;
 mod recorder;
 pub mod refs;
+pub mod requests;
 pub mod run;
 pub mod state;
 pub mod status;

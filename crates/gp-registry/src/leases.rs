@@ -82,6 +82,37 @@ impl LeaseEvent<'_> {
     }
 }
 
+/// Records a new lease for `holder`.
+fn new_lease(
+    tx: &mut Tx<'_>,
+    env: &str,
+    deployment: &str,
+    holder: &str,
+    ttl_s: i64,
+    now: i64,
+) -> Result<Lease, RegistryError> {
+    let lease = Lease {
+        env: env.into(),
+        deployment: deployment.into(),
+        lease_id: new_id(),
+        holder: holder.into(),
+        expires_us: now + ttl_s * 1_000_000,
+    };
+    LeaseEvent {
+        env,
+        deployment,
+        lease_id: &lease.lease_id,
+        kind: "acquire",
+        holder,
+        expires_us: Some(lease.expires_us),
+        actor: None,
+        reason: None,
+        at_us: now,
+    }
+    .append(tx)?;
+    Ok(lease)
+}
+
 impl Registry {
     /// Takes the lease on a deployment for `ttl_s` seconds. Refused, naming
     /// the holder, while someone else holds it; an expired lease is recorded
@@ -121,26 +152,7 @@ impl Registry {
                     .append(tx)?;
                 }
             }
-            let lease = Lease {
-                env: env.into(),
-                deployment: deployment.into(),
-                lease_id: new_id(),
-                holder: holder.into(),
-                expires_us: now + ttl_s * 1_000_000,
-            };
-            LeaseEvent {
-                env,
-                deployment,
-                lease_id: &lease.lease_id,
-                kind: "acquire",
-                holder,
-                expires_us: Some(lease.expires_us),
-                actor: None,
-                reason: None,
-                at_us: now,
-            }
-            .append(tx)?;
-            Ok(lease)
+            new_lease(tx, env, deployment, holder, ttl_s, now)
         })
     }
 
@@ -184,26 +196,7 @@ impl Registry {
                 }
                 .append(tx)?;
             }
-            let lease = Lease {
-                env: env.into(),
-                deployment: deployment.into(),
-                lease_id: new_id(),
-                holder: holder.into(),
-                expires_us: now + ttl_s * 1_000_000,
-            };
-            LeaseEvent {
-                env,
-                deployment,
-                lease_id: &lease.lease_id,
-                kind: "acquire",
-                holder,
-                expires_us: Some(lease.expires_us),
-                actor: None,
-                reason: None,
-                at_us: now,
-            }
-            .append(tx)?;
-            Ok(lease)
+            new_lease(tx, env, deployment, holder, ttl_s, now)
         })
     }
 

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use gp_core::request::LoadedRequest;
-use gp_core::{Deployment, Plane};
-use gp_registry::{RequestEvent, new_id, now_us};
+use gp_registry::RequestEvent;
 
 use super::{shown, when};
 use crate::Context;
@@ -125,23 +124,16 @@ fn all_files(ctx: &Context) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn record(
+/// The engine the request workflows run on.
+fn with_engine<T>(
     ctx: &Context,
-    r: &LoadedRequest,
-    event: &str,
-    detail: serde_json::Value,
-) -> anyhow::Result<()> {
-    ctx.registry()?.record_request(&RequestEvent {
-        id: new_id(),
-        request_id: r.request.id.value.clone(),
-        kind: "rds".into(),
-        env: r.request.environment.value.clone(),
-        event: event.into(),
-        actor: ctx.actor(),
-        detail: Some(detail),
-        at_us: now_us(),
-    })?;
-    Ok(())
+    f: impl FnOnce(&gp_engine::Engine<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
+    let drivers = ctx.drivers()?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let engine = ctx.engine(&drivers, &progress, &cancel)?;
+    f(&engine)
 }
 
 /// Loads a request (schema errors exit 2 through the caller's `?`).
@@ -153,112 +145,12 @@ fn load(ctx: &Context, arg: &str) -> anyhow::Result<LoadedRequest> {
     Ok(LoadedRequest::from_source(&relative, &text)?)
 }
 
-/// Names the request may not take: the instance's admin role, the roles and
-/// databases components of the spec own, and names another request
-/// applied. Positioned, invalid input (exit 2), checked before anything
-/// else so that nothing is ever touched for such a request.
-fn ownership(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<()> {
-    let platform = ctx.platform()?;
-    let drivers = ctx.drivers()?;
-    let declared = gp_engine::validate(platform, &drivers).map_err(gp_engine::EngineError::from)?;
-    let owned: Vec<(String, &'static str, String)> = declared
-        .iter()
-        .flat_map(|(component, v)| {
-            v.owned
-                .iter()
-                .map(move |(name, kind)| (name.clone(), *kind, component.clone()))
-        })
-        .collect();
-    let mut taken = Vec::new();
-    for e in ctx.registry()?.request_events(None)? {
-        if e.event != "applied" {
-            continue;
-        }
-        let field = |k: &str| {
-            e.detail
-                .as_ref()
-                .and_then(|d| d.get(k))
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
-        if field("instance").is_some() && e.env == r.request.environment.value {
-            if let Some(d) = field("database") {
-                taken.push((d, "database", e.request_id.clone()));
-            }
-            if let Some(role) = field("role") {
-                taken.push((role, "role", e.request_id.clone()));
-            }
-        }
-    }
-    let problems = r.ownership_problems(&owned, &taken);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(gp_core::InvalidInput(problems).into())
-    }
-}
-
-/// The platform's rules; prints each breach.
-fn refusals(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<Vec<String>> {
-    let problems = r.guard(ctx.platform()?);
-    for d in &problems {
+/// Prints each rule a request breaks; returns their messages.
+fn print_refusals(ctx: &Context, problems: &[gp_core::Diagnostic]) -> Vec<String> {
+    for d in problems {
         ctx.printer.error(&d.to_string(), &[], d.hint.as_deref());
     }
-    Ok(problems.iter().map(|d| d.message.clone()).collect())
-}
-
-/// The latest approval of this exact content, if any.
-fn approval(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<Option<RequestEvent>> {
-    Ok(ctx
-        .registry()?
-        .request_events(Some(&r.request.id.value))?
-        .into_iter()
-        .rev()
-        .find(|e| {
-            e.event == "approved"
-                && e.detail
-                    .as_ref()
-                    .and_then(|d| d.get("hash"))
-                    .and_then(|h| h.as_str())
-                    == Some(r.hash.as_str())
-        }))
-}
-
-/// The foundational postgres instance the request goes to.
-fn instance(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<String> {
-    let platform = ctx.platform()?;
-    let candidates: Vec<&str> = platform
-        .spec
-        .components
-        .iter()
-        .filter(|c| c.plane.value == Plane::Foundational && c.driver.value == "postgres")
-        .map(|c| c.name.value.as_str())
-        .collect();
-    if let Some(named) = &r.request.instance {
-        if candidates.contains(&named.value.as_str()) {
-            return Ok(named.value.clone());
-        }
-        return Err(CliError::invalid(format!(
-            "{}: instance `{}` is not a foundational postgres component (there are: {})",
-            r.path.display(),
-            named.value,
-            candidates.join(", ")
-        ))
-        .into());
-    }
-    match candidates.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => Err(CliError::invalid(
-            "the platform has no foundational postgres component to put databases on",
-        )
-        .into()),
-        many => Err(CliError::invalid(format!(
-            "{}: the platform has several instances ({}); name one with `instance:`",
-            r.path.display(),
-            many.join(", ")
-        ))
-        .into()),
-    }
+    problems.iter().map(|d| d.message.clone()).collect()
 }
 
 fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
@@ -274,295 +166,165 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
         ctx.printer.data("no requests to check")?;
         return Ok(());
     }
-    let mut worst: Option<Code> = None;
-    let mut results = Vec::new();
-    for f in &files {
-        match load(ctx, f) {
-            Err(e) => {
-                crate::exit::report(&ctx.printer, &e);
-                worst = Some(Code::Invalid);
-                results.push(serde_json::json!({"request": f, "valid": false}));
-            }
-            Ok(r) => {
-                if let Err(e) = ownership(ctx, &r) {
+    with_engine(ctx, |engine| {
+        let mut worst: Option<Code> = None;
+        let mut results = Vec::new();
+        for f in &files {
+            let loaded = load(ctx, f).and_then(|r| {
+                engine.request_ownership(&r)?;
+                Ok(r)
+            });
+            match loaded {
+                Err(e) => {
                     crate::exit::report(&ctx.printer, &e);
                     worst = Some(Code::Invalid);
-                    results.push(serde_json::json!({"request": r.request.id.value, "file": shown(&r.path), "valid": false}));
-                    continue;
+                    results.push(serde_json::json!({"request": f, "valid": false}));
                 }
-                let refused = refusals(ctx, &r)?;
-                if refused.is_empty() {
-                    ctx.printer.status(&format!(
-                        "{} ({}) is valid{}",
-                        shown(&r.path),
-                        r.request.id.value,
-                        if r.needs_approval() {
-                            format!("; it needs an approval ({})", r.approval_reason())
-                        } else {
-                            String::new()
-                        }
-                    ));
-                } else if worst.is_none() {
-                    worst = Some(Code::Refused);
+                Ok(r) => {
+                    let refused = print_refusals(ctx, &r.guard(engine.platform));
+                    if refused.is_empty() {
+                        ctx.printer.status(&format!(
+                            "{} ({}) is valid{}",
+                            shown(&r.path),
+                            r.request.id.value,
+                            if r.needs_approval() {
+                                format!("; it needs an approval ({})", r.approval_reason())
+                            } else {
+                                String::new()
+                            }
+                        ));
+                    } else if worst.is_none() {
+                        worst = Some(Code::Refused);
+                    }
+                    results.push(serde_json::json!({
+                        "request": r.request.id.value, "file": shown(&r.path),
+                        "valid": true, "refused": refused, "needsApproval": r.needs_approval(),
+                    }));
                 }
-                results.push(serde_json::json!({
-                    "request": r.request.id.value, "file": shown(&r.path),
-                    "valid": true, "refused": refused, "needsApproval": r.needs_approval(),
-                }));
             }
         }
-    }
-    if ctx.printer.is_json() {
-        ctx.printer
-            .json(&serde_json::json!({"schemaVersion": 1, "requests": results}))?;
-    }
-    match worst {
-        None => Ok(()),
-        Some(code) => Err(Reported(code).into()),
-    }
-}
-
-/// What `plan` and `apply` print about a request before acting.
-struct Decision {
-    instance: String,
-    exists: Option<String>,
-    approved: Option<RequestEvent>,
-}
-
-fn decide(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<Decision> {
-    let instance = instance(ctx, r)?;
-    let env = &r.request.environment.value;
-    let progress = Progress::new(&ctx.printer, false);
-    let drivers = ctx.drivers()?;
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let engine = ctx.engine(&drivers, &progress, &cancel)?;
-    let live = engine.inventory(env, &instance).unwrap_or_default();
-    let exists = live
-        .iter()
-        .find(|d| {
-            d.get("database").and_then(|x| x.as_str()) == Some(&r.request.database_name.value)
-        })
-        .and_then(|d| d.get("owner").and_then(|o| o.as_str()).map(str::to_string));
-    Ok(Decision {
-        instance,
-        exists,
-        approved: approval(ctx, r)?,
+        if ctx.printer.is_json() {
+            ctx.printer
+                .json(&serde_json::json!({"schemaVersion": 1, "requests": results}))?;
+        }
+        match worst {
+            None => Ok(()),
+            Some(code) => Err(Reported(code).into()),
+        }
     })
 }
 
 fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
     let r = load(ctx, &a.request)?;
-    ownership(ctx, &r)?;
-    let refused = refusals(ctx, &r)?;
-    let d = decide(ctx, &r)?;
-    let req = &r.request;
-    let contract = gp_core::Contract::new(
-        ctx.platform()?,
-        &req.environment.value,
-        Deployment::Foundational,
-    )?;
-    let secret = contract.database_secret_path(&req.database_name.value)?;
-    let action = match &d.exists {
-        None => "create".to_string(),
-        Some(owner) if owner == &req.username.value => {
-            "unchanged (exists, owned by its role)".into()
-        }
-        Some(owner) => format!("refused: the database exists, owned by {owner}"),
-    };
-    let approval = if !r.needs_approval() {
-        "not needed".to_string()
-    } else {
-        match &d.approved {
-            Some(e) => format!(
-                "recorded by {} at {}",
-                e.detail
-                    .as_ref()
-                    .and_then(|d| d.get("by"))
-                    .and_then(|b| b.as_str())
-                    .unwrap_or(&e.actor),
-                when(e.at_us)
-            ),
-            None => format!(
-                "required ({}), missing: an approver runs goldenpath request approve {}",
-                r.approval_reason(),
+    with_engine(ctx, |engine| {
+        let d = engine.request_plan(&r)?;
+        let refused = print_refusals(ctx, &d.refusals);
+        let req = &r.request;
+        let action = match &d.existing_owner {
+            None => "create".to_string(),
+            Some(owner) if owner == &req.username.value => {
+                "unchanged (exists, owned by its role)".into()
+            }
+            Some(owner) => format!("refused: the database exists, owned by {owner}"),
+        };
+        let approval = match (d.needs_approval, &d.approval) {
+            (None, _) => "not needed".to_string(),
+            (Some(_), Some(a)) => format!("recorded by {} at {}", a.by, when(a.at_us)),
+            (Some(why), None) => format!(
+                "required ({why}), missing: an approver runs goldenpath request approve {}",
                 req.id.value
             ),
+        };
+        if ctx.printer.is_json() {
+            ctx.printer.json(&serde_json::json!({
+                "schemaVersion": 1, "request": req.id.value, "env": req.environment.value,
+                "instance": d.instance, "database": req.database_name.value, "role": req.username.value,
+                "secretPath": d.secret_path, "action": action, "refused": refused,
+                "needsApproval": d.needs_approval.is_some(), "approved": d.approval.is_some(), "hash": r.hash,
+            }))?;
+        } else {
+            ctx.printer.data(&format!(
+                "request {} ({})\n  environment  {}\n  instance     {}\n  database     {}\n  role         {}\n  secret       {}\n  action       {}\n  approval     {}{}",
+                req.id.value,
+                shown(&r.path),
+                req.environment.value,
+                d.instance,
+                req.database_name.value,
+                req.username.value,
+                d.secret_path,
+                action,
+                approval,
+                if refused.is_empty() { String::new() } else { format!("\n  refused      {}", refused.join("; ")) }
+            ))?;
         }
-    };
-    if ctx.printer.is_json() {
-        ctx.printer.json(&serde_json::json!({
-            "schemaVersion": 1, "request": req.id.value, "env": req.environment.value,
-            "instance": d.instance, "database": req.database_name.value, "role": req.username.value,
-            "secretPath": secret, "action": action, "refused": refused,
-            "needsApproval": r.needs_approval(), "approved": d.approved.is_some(), "hash": r.hash,
-        }))?;
-    } else {
-        ctx.printer.data(&format!(
-            "request {} ({})\n  environment  {}\n  instance     {}\n  database     {}\n  role         {}\n  secret       {}\n  action       {}\n  approval     {}{}",
-            req.id.value,
-            shown(&r.path),
-            req.environment.value,
-            d.instance,
-            req.database_name.value,
-            req.username.value,
-            secret,
-            action,
-            approval,
-            if refused.is_empty() { String::new() } else { format!("\n  refused      {}", refused.join("; ")) }
-        ))?;
-    }
-    if !refused.is_empty() {
-        return Err(Reported(Code::Refused).into());
-    }
-    Ok(())
+        if !refused.is_empty() {
+            return Err(Reported(Code::Refused).into());
+        }
+        Ok(())
+    })
 }
 
 fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
     let r = load(ctx, &a.request)?;
-    ownership(ctx, &r)?;
     let req = &r.request;
-    let refused = refusals(ctx, &r)?;
-    if !refused.is_empty() {
-        record(
-            ctx,
-            &r,
-            "refused",
-            serde_json::json!({"reasons": refused, "hash": r.hash}),
-        )?;
-        ctx.printer.status(&format!(
-            "request {} refused; nothing was changed",
-            req.id.value
-        ));
-        return Err(Reported(Code::Refused).into());
-    }
-    let d = decide(ctx, &r)?;
-    if r.needs_approval() && d.approved.is_none() {
-        let why = format!(
-            "request {} needs an approval ({}) and none is recorded for its current content",
-            req.id.value,
-            r.approval_reason()
-        );
-        record(
-            ctx,
-            &r,
-            "refused",
-            serde_json::json!({"reasons": [why.clone()], "hash": r.hash}),
-        )?;
-        return Err(CliError::refused(format!("{why}; nothing was changed"))
-            .hint(format!(
-                "an approver (not the requester) runs: goldenpath request approve {}",
-                req.id.value
-            ))
-            .into());
-    }
-    if let Some(owner) = &d.exists
-        && owner != &req.username.value
-    {
-        let why = format!(
-            "database {} already exists on {} and is owned by {owner}, not {}",
-            req.database_name.value, d.instance, req.username.value
-        );
-        record(
-            ctx,
-            &r,
-            "refused",
-            serde_json::json!({"reasons": [why.clone()], "hash": r.hash}),
-        )?;
-        return Err(CliError::refused(format!("{why}; nothing was changed"))
-            .hint("choose another databaseName, or have the owner hand it over")
-            .into());
-    }
-    let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
-    let drivers = ctx.drivers()?;
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let engine = ctx.engine(&drivers, &progress, &cancel)?;
-    let payload = serde_json::json!({
-        "request": req.id.value,
-        "database": req.database_name.value,
-        "role": req.username.value,
-    });
-    let label = format!("request {}", req.id.value);
-    match engine.provision(&req.environment.value, &d.instance, &payload, &label) {
-        Err(e) => {
-            record(
-                ctx,
-                &r,
-                "failed",
-                serde_json::json!({"error": e.to_string(), "hash": r.hash}),
-            )?;
-            Err(e.into())
-        }
-        Ok(applied) => {
-            let out = applied
-                .outputs
-                .resources
-                .get(&req.database_name.value)
-                .cloned()
-                .unwrap_or_default();
-            let secret = out
-                .get("secret_path")
-                .and_then(|s| s.as_str())
-                .unwrap_or_default()
-                .to_string();
-            record(
-                ctx,
-                &r,
-                "applied",
-                serde_json::json!({
-                    "instance": d.instance, "database": req.database_name.value,
-                    "role": req.username.value, "secretPath": secret, "hash": r.hash,
-                    "added": applied.counts.added, "changed": applied.counts.changed,
-                    "owner": req.owner.value, "requester": req.requester.value,
-                }),
-            )?;
-            if ctx.printer.is_json() {
-                ctx.printer.json(&serde_json::json!({
-                    "schemaVersion": 1, "request": req.id.value, "env": req.environment.value,
-                    "instance": d.instance, "database": req.database_name.value,
-                    "role": req.username.value, "secretPath": secret, "counts": applied.counts,
-                }))?;
-            } else {
-                let what = if applied.counts.added + applied.counts.changed == 0 {
-                    "unchanged"
-                } else if applied.counts.added > 0 {
-                    "created"
-                } else {
-                    "updated"
-                };
-                ctx.printer.data(&format!(
-                    "request {}: database {} on {} in {} {what}\n  role    {}\n  secret  {}",
-                    req.id.value,
-                    req.database_name.value,
-                    d.instance,
-                    req.environment.value,
-                    req.username.value,
-                    secret
-                ))?;
+    with_engine(ctx, |engine| {
+        // The rules it breaks, each shown at its line; the engine records
+        // the refusal.
+        let problems = r.guard(engine.platform);
+        if !problems.is_empty() {
+            print_refusals(ctx, &problems);
+            if let Err(e) = engine.request_apply(&r)
+                && !matches!(e, gp_engine::EngineError::Refused { .. })
+            {
+                return Err(e.into());
             }
-            Ok(())
+            ctx.printer.status(&format!(
+                "request {} refused; nothing was changed",
+                req.id.value
+            ));
+            return Err(Reported(Code::Refused).into());
         }
-    }
-}
-
-/// Whether two identities name the same person (`alice` and
-/// `alice@runner-1` do).
-fn same_person(a: &str, b: &str) -> bool {
-    let local = |s: &str| {
-        s.trim()
-            .split('@')
-            .next()
+        let done = engine.request_apply(&r)?;
+        let secret = done
+            .outputs
+            .get("secret_path")
+            .and_then(|s| s.as_str())
             .unwrap_or_default()
-            .to_lowercase()
-    };
-    !a.trim().is_empty() && local(a) == local(b)
+            .to_string();
+        let counts = done.applied.counts;
+        if ctx.printer.is_json() {
+            ctx.printer.json(&serde_json::json!({
+                "schemaVersion": 1, "request": req.id.value, "env": req.environment.value,
+                "instance": done.instance, "database": req.database_name.value,
+                "role": req.username.value, "secretPath": secret, "counts": counts,
+            }))?;
+        } else {
+            let what = if counts.added + counts.changed == 0 {
+                "unchanged"
+            } else if counts.added > 0 {
+                "created"
+            } else {
+                "updated"
+            };
+            ctx.printer.data(&format!(
+                "request {}: database {} on {} in {} {what}\n  role    {}\n  secret  {}",
+                req.id.value,
+                req.database_name.value,
+                done.instance,
+                req.environment.value,
+                req.username.value,
+                secret
+            ))?;
+        }
+        Ok(())
+    })
 }
 
 fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
     let r = load(ctx, &a.request)?;
-    ownership(ctx, &r)?;
     let approver = ctx.actor();
     if let Some(by) = &a.by
-        && !same_person(by, &approver)
+        && !gp_engine::requests::same_person(by, &approver)
     {
         return Err(CliError::invalid(format!(
             "--by {by} is not who runs this command ({approver}); an approval is recorded for the person giving it"
@@ -573,36 +335,18 @@ fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    if same_person(&r.request.requester.value, &approver) {
-        let why = format!(
-            "{approver} asked for request {} and cannot approve it: an approval comes from someone else",
-            r.request.id.value
-        );
-        record(
-            ctx,
-            &r,
-            "refused",
-            serde_json::json!({"reasons": [why.clone()], "hash": r.hash, "approver": approver}),
-        )?;
-        return Err(CliError::refused(why)
-            .hint("ask an approver to run `goldenpath request approve`")
-            .into());
-    }
-    record(
-        ctx,
-        &r,
-        "approved",
-        serde_json::json!({"by": approver, "hash": r.hash, "reason": a.reason}),
-    )?;
-    ctx.printer.status(&format!(
-        "approved {} (content {}) by {approver}; recorded",
-        r.request.id.value, r.hash
-    ));
-    if !r.needs_approval() {
-        ctx.printer
-            .warn("this request does not need an approval; it was recorded anyway");
-    }
-    Ok(())
+    with_engine(ctx, |engine| {
+        engine.request_approve(&r, &approver, a.reason.as_deref())?;
+        ctx.printer.status(&format!(
+            "approved {} (content {}) by {approver}; recorded",
+            r.request.id.value, r.hash
+        ));
+        if !r.needs_approval() {
+            ctx.printer
+                .warn("this request does not need an approval; it was recorded anyway");
+        }
+        Ok(())
+    })
 }
 
 fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
