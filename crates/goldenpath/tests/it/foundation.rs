@@ -407,4 +407,42 @@ fn architecture_crate_map_matches_the_workspace() {
         in_map, on_disk,
         "ARCHITECTURE.md's crate map and crates/ differ"
     );
+    // The "depends on" column is each crate's workspace dependencies.
+    for line in map.lines().filter(|l| l.starts_with("| `")) {
+        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+        let name = cols[1].trim_matches('`');
+        let said: std::collections::BTreeSet<String> = cols[cols.len() - 2]
+            .split(',')
+            .map(|d| d.trim().to_string())
+            .filter(|d| d.starts_with("gp-"))
+            .collect();
+        let manifest =
+            std::fs::read_to_string(root.join("crates").join(name).join("Cargo.toml")).unwrap();
+        let deps: std::collections::BTreeSet<String> = manifest
+            .split("\n[")
+            .find(|sec| sec.starts_with("dependencies]"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split('.').next())
+            .filter(|d| d.starts_with("gp-"))
+            .map(str::to_string)
+            .collect();
+        let expands =
+            |said: &std::collections::BTreeSet<String>| -> std::collections::BTreeSet<String> {
+                said.iter()
+                    .flat_map(|d| {
+                        if d == "gp-driver-*" {
+                            on_disk
+                                .iter()
+                                .filter(|c| c.starts_with("gp-driver-"))
+                                .cloned()
+                                .collect::<Vec<_>>()
+                        } else {
+                            vec![d.clone()]
+                        }
+                    })
+                    .collect()
+            };
+        assert_eq!(expands(&said), deps, "the map's dependencies of {name}");
+    }
 }
