@@ -93,9 +93,7 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
 
 /// The command-line flag selecting a deployment key.
 pub fn deployment_flag(key: &str) -> String {
-    match key {
-        "persistent" => String::new(),
-        "foundational" => "--foundational".into(),
-        build => format!("--build-id {build}"),
-    }
+    gp_core::Deployment::flags_of_key(key)
+        .trim_start()
+        .to_string()
 }

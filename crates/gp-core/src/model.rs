@@ -184,6 +184,33 @@ impl Deployment {
     }
 }
 
+impl Deployment {
+    /// How a command line selects it, with a leading space (empty for the
+    /// persistent deployment): ` --foundational`, ` --build-id B`. Every
+    /// "run this next" hint builds its flags here.
+    pub fn flags(&self) -> String {
+        match self {
+            Deployment::Foundational => " --foundational".into(),
+            Deployment::Persistent => String::new(),
+            Deployment::Ephemeral(b) => format!(" --build-id {b}"),
+        }
+    }
+
+    /// [`Deployment::flags`] of a registry key (`foundational`,
+    /// `persistent`, a build id); a key that is none of them (an imported
+    /// history's) selects nothing.
+    pub fn flags_of_key(key: &str) -> String {
+        match key {
+            "foundational" => Deployment::Foundational.flags(),
+            "persistent" => Deployment::Persistent.flags(),
+            other => match other.parse() {
+                Ok(b) => Deployment::Ephemeral(b).flags(),
+                Err(_) => String::new(),
+            },
+        }
+    }
+}
+
 impl fmt::Display for Deployment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -270,10 +270,7 @@ impl Driver for GitopsDriver {
             .with_hint(format!(
                 "goldenpath verify propagation --env {}{}",
                 ctx.contract.env(),
-                ctx.contract
-                    .build_id()
-                    .map(|b| format!(" --build-id {b}"))
-                    .unwrap_or_default()
+                ctx.contract.deployment().flags()
             )));
         }
         Ok(Applied {

@@ -144,10 +144,7 @@ impl TerraformDriver {
                 .find(|d| d.contains("state lock"))
                 .and_then(|d| parse_lock_info(d))
         }) {
-            let deploy = match ctx.contract.build_id() {
-                Some(b) => format!(" --build-id {b}"),
-                None => String::new(),
-            };
+            let deploy = ctx.contract.deployment().flags();
             return DriverError::retryable(format!(
                 "the Terraform state of {} ({}) is locked by {} since {} ({}, lock {})",
                 ctx.name(),

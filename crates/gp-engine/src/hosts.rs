@@ -368,10 +368,7 @@ impl Engine<'_> {
             self.lease_ttl_s,
         )?;
         let result = (|| {
-            let build_id = deployment
-                .build_id()
-                .map(|b| b.to_string())
-                .unwrap_or_default();
+            let build_id = deployment.build_id();
             let mut out = Vec::new();
             for (component, step) in self.records_steps(env, deployment)? {
                 let (Some(spec), Some((records, inputs))) = (self.spec_named(&component), step)
@@ -379,7 +376,7 @@ impl Engine<'_> {
                     continue;
                 };
                 let recorder = crate::recorder::RunRecorder {
-                    build_id: build_id.clone(),
+                    build_id,
                     run_id: &run_id,
                     component: &component,
                     driver: &records.zone_driver,
@@ -441,7 +438,7 @@ impl Engine<'_> {
             registry: self.registry,
             env,
             deployment: deployment.to_string(),
-            build_id: String::new(),
+            build_id: None,
             run_id: "read",
             component: "",
             driver: "",

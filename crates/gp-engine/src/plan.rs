@@ -191,10 +191,7 @@ impl Engine<'_> {
         let (state, fstate) =
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let recorder = crate::recorder::RunRecorder {
-            build_id: deployment
-                .build_id()
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
+            build_id: deployment.build_id(),
             run_id: "plan",
             foundational: Some(&fstate),
             ..self.quiet_recorder(env, &key)

@@ -219,10 +219,7 @@ impl Engine<'_> {
             registry: self.registry,
             env,
             deployment: key.clone(),
-            build_id: deployment
-                .build_id()
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
+            build_id: deployment.build_id(),
             run_id,
             component: "",
             driver: "",

@@ -222,11 +222,7 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
             "{} component(s) pending; see `goldenpath status --env {}{}`",
             pending.len(),
             outcome.env,
-            outcome
-                .build_id
-                .as_ref()
-                .map(|b| format!(" --build-id {b}"))
-                .unwrap_or_default()
+            gp_core::Deployment::flags_of_key(&outcome.deployment)
         ));
     }
     Ok(())

@@ -23,10 +23,7 @@ impl Engine<'_> {
         let env = req.env.as_str();
         let deployment = contract.deployment();
         let key = deployment.key();
-        let build_id = deployment
-            .build_id()
-            .map(|b| b.to_string())
-            .unwrap_or_default();
+        let build_id = deployment.build_id();
         let flags = if req.resume { Some("--resume") } else { None };
         let (state, fstate) =
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
@@ -34,7 +31,7 @@ impl Engine<'_> {
             registry: self.registry,
             env,
             deployment: key.clone(),
-            build_id: build_id.clone(),
+            build_id,
             run_id,
             component: "",
             driver: "",

@@ -46,10 +46,7 @@ impl Engine<'_> {
             registry: self.registry,
             env: contract.env(),
             deployment: contract.deployment().key(),
-            build_id: contract
-                .build_id()
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
+            build_id: contract.build_id(),
             run_id,
             component: &node.name,
             driver: &spec.driver.value,
