@@ -38,6 +38,9 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
             E::Usage { hint, .. } => Some((Code::Invalid, hint.clone())),
             E::Refused { hint, .. } => Some((Code::Refused, hint.clone())),
             E::Failed { hint, .. } => Some((Code::Failed, hint.clone())),
+            E::Graph(gp_engine::graph::GraphError::BadTarget { hint, .. }) => {
+                Some((Code::Invalid, hint.clone()))
+            }
             E::Graph(_) => Some((Code::Invalid, None)),
             E::Registry(r) => classify(r),
             E::Contract(c) => classify(c),
@@ -63,7 +66,7 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
         return Some(match e {
             R::BuildIdRetired { .. } => (
                 Code::Refused,
-                Some("use a new build id (--build-id auto), or re-use this one with --override-reason \"...\" (recorded with your name)".into()),
+                Some("use a new build id (--build-id auto), or re-use this one with --reuse-retired \"REASON\" (recorded with your name)".into()),
             ),
             R::LeaseHeld { env, deployment, .. } => (
                 Code::Refused,

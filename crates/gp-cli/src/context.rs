@@ -36,26 +36,49 @@ impl Context {
         }
     }
 
+    /// The platform spec's path: `--spec` / `GOLDENPATH_SPEC` (a file, or a
+    /// directory holding `goldenpath.yaml`), else `goldenpath.yaml` in the
+    /// current directory or the nearest parent that has one, as cargo
+    /// finds `Cargo.toml`.
+    pub fn spec_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.global.spec {
+            Some(p) if p.is_dir() => Ok(p.join(SPEC_FILE)),
+            Some(p) => Ok(p.clone()),
+            None => find_spec(&std::env::current_dir()?).ok_or_else(|| {
+                crate::exit::CliError::invalid(format!(
+                    "no {SPEC_FILE} in this directory or any parent directory"
+                ))
+                .hint("create one with `goldenpath init`, or pass --spec PATH (or set GOLDENPATH_SPEC)")
+                .into()
+            }),
+        }
+    }
+
     /// The platform spec, loaded and checked on first use.
     pub fn platform(&self) -> anyhow::Result<&Platform> {
         if let Some(p) = self.platform.get() {
             return Ok(p);
         }
-        let p = Platform::load(&self.global.spec).with_context(|| {
-            format!(
-                "cannot load the platform spec {}",
-                self.global.spec.display()
-            )
+        let path = self.spec_path()?;
+        let p = Platform::load(&path).with_context(|| {
+            format!("cannot load the platform spec {}", crate::cmd::shown(&path))
         })?;
         Ok(self.platform.get_or_init(|| p))
     }
 
     /// The state directory: `--state-dir` / `GOLDENPATH_STATE_DIR`, else the
-    /// spec's `stateDir`, else `.goldenpath/` beside the spec. Resolving it
-    /// never creates it.
+    /// spec's `stateDir`, else `.goldenpath/` beside the spec (beside where
+    /// the spec would be, `.`, when there is none). Resolving it never
+    /// creates it.
     pub fn state_dir(&self) -> anyhow::Result<PathBuf> {
         if let Some(dir) = &self.global.state_dir {
             return Ok(dir.clone());
+        }
+        if self.global.spec.is_none()
+            && self.platform.get().is_none()
+            && find_spec(&std::env::current_dir()?).is_none()
+        {
+            return Ok(std::env::current_dir()?.join(".goldenpath"));
         }
         let platform = self.platform()?;
         Ok(match &platform.spec.state_dir {
@@ -112,6 +135,20 @@ impl Context {
         Ok(())
     }
 
+    /// Like [`Context::check_env`], for commands that read history: an
+    /// environment the spec no longer declares is fine while the registry
+    /// holds rows for it (an imported or retired one).
+    pub fn check_recorded_env(&self, env: &str) -> anyhow::Result<()> {
+        let declared = self.check_env(env);
+        if declared.is_err() {
+            let reg = self.registry()?;
+            if !reg.builds(env)?.is_empty() || !reg.phases(env, None)?.is_empty() {
+                return Ok(());
+            }
+        }
+        declared
+    }
+
     /// Fails (invalid input) when a SQLite registry does not exist yet: a
     /// command that changes recorded state (a teardown, an unlock) has
     /// nothing to act on, and must not create a registry to find that out.
@@ -130,16 +167,44 @@ impl Context {
         Ok(())
     }
 
-    /// Who is acting: `GOLDENPATH_ACTOR`, else `$USER@host`.
+    /// Who is acting: `GOLDENPATH_ACTOR`; else the CI system's user
+    /// ([`crate::env::CI_ACTORS`]: `GITHUB_ACTOR`, `GITLAB_USER_LOGIN`,
+    /// ...); else git's `user.email` where the spec is; else the login
+    /// name, `@host`.
     pub fn actor(&self) -> String {
-        if let Ok(a) = std::env::var(crate::env::ACTOR)
-            && !a.trim().is_empty()
-        {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(a) = var(crate::env::ACTOR) {
             return a;
         }
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+        for name in crate::env::CI_ACTORS {
+            if let Some(a) = var(name) {
+                return a;
+            }
+        }
+        let dir = self
+            .platform
+            .get()
+            .map(|p| p.base_dir().to_path_buf())
+            .or_else(|| {
+                self.spec_path()
+                    .ok()?
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+            })
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        if let Some(email) = git_user_email(&dir) {
+            return email;
+        }
+        let user = var("USER")
+            .or_else(|| var("LOGNAME"))
+            .or_else(login_name)
+            .unwrap_or_else(|| "unknown".into());
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .ok()
@@ -156,11 +221,21 @@ impl Context {
             .filter(|s| !s.is_empty())
     }
 
-    /// The CI run URL, if known.
+    /// The CI run URL, if known: `GOLDENPATH_RUN_URL`, else GitHub
+    /// Actions' run (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/
+    /// GITHUB_RUN_ID`), else GitLab's `CI_JOB_URL`.
     pub fn run_url(&self) -> Option<String> {
-        std::env::var(crate::env::RUN_URL)
-            .ok()
-            .filter(|s| !s.is_empty())
+        let var = |name: &str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
+        var(crate::env::RUN_URL)
+            .or_else(|| {
+                Some(format!(
+                    "{}/{}/actions/runs/{}",
+                    var("GITHUB_SERVER_URL")?.trim_end_matches('/'),
+                    var("GITHUB_REPOSITORY")?,
+                    var("GITHUB_RUN_ID")?
+                ))
+            })
+            .or_else(|| var("CI_JOB_URL"))
     }
 }
 
@@ -181,6 +256,33 @@ impl Context {
                 ))
             }
         })
+    }
+
+    /// [`gp_engine::preflight`], and that the secrets backend is built
+    /// into this binary: every problem with its position in the spec.
+    pub fn preflight(&self, drivers: &gp_driver::DriverSet) -> Result<(), gp_core::InvalidInput> {
+        let platform = self
+            .platform()
+            .map_err(|_| gp_core::InvalidInput(Vec::new()))?;
+        let mut problems = match gp_engine::preflight(platform, drivers) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.0,
+        };
+        if platform.spec.secrets.backend == gp_core::spec::SecretsBackend::Aws {
+            problems.push(
+                platform
+                    .diagnostic(
+                        platform.position_of(&["secrets", "backend"]),
+                        "the aws secrets backend (AWS Secrets Manager) is not part of this build of goldenpath",
+                    )
+                    .with_hint("use `secrets: {backend: local}`"),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(gp_core::InvalidInput(problems))
+        }
     }
 
     /// The drivers this binary ships, sharing one secrets store.
@@ -225,4 +327,57 @@ impl Context {
         engine.run_url = self.run_url();
         Ok(engine)
     }
+}
+
+/// `git config user.email` in `dir`, when git is installed and one is set.
+fn git_user_email(dir: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["config", "--get", "user.email"])
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let email = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !email.is_empty() && !email.chars().any(char::is_control))
+        .then_some(email)
+}
+
+/// The login name of this process's user, from `/etc/passwd` (no `$USER`
+/// in a container or a cron job).
+fn login_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid).then(|| name.to_string())
+        })
+}
+
+/// The spec's file name, looked for when `--spec` is not given.
+pub const SPEC_FILE: &str = "goldenpath.yaml";
+
+/// `goldenpath.yaml` in `dir` or its nearest parent that has one.
+/// Messages name it as the user would: `goldenpath.yaml` when it is in
+/// `dir`, else its full path.
+fn find_spec(dir: &std::path::Path) -> Option<PathBuf> {
+    let found = dir
+        .ancestors()
+        .map(|d| d.join(SPEC_FILE))
+        .find(|p| p.is_file())?;
+    Some(if found.parent() == Some(dir) {
+        PathBuf::from(SPEC_FILE)
+    } else {
+        found
+    })
 }

@@ -3,8 +3,6 @@
 //! Precedence everywhere: built-in default < spec file < environment
 //! variable < command-line flag.
 
-use serde::Serialize;
-
 use crate::Context;
 
 /// `--spec`: the platform spec file.
@@ -19,8 +17,20 @@ pub const REGISTRY: &str = "GOLDENPATH_REGISTRY";
 /// The registry's chain key (at least 32 characters), the same on every
 /// runner of a shared registry; a SQLite registry defaults to its key file.
 pub const REGISTRY_KEY: &str = "GOLDENPATH_REGISTRY_KEY";
-/// Who is acting, recorded in the registry (default `$USER@host`).
+/// Who is acting, recorded in the registry (default: the CI user, git's
+/// `user.email`, `login@host`).
 pub const ACTOR: &str = "GOLDENPATH_ACTOR";
+/// The CI systems' variables naming who started the run, read in order
+/// when `GOLDENPATH_ACTOR` is unset: GitHub Actions, GitLab CI, CircleCI,
+/// Buildkite, Jenkins (build-user plugin), Azure Pipelines.
+pub const CI_ACTORS: &[&str] = &[
+    "GITHUB_ACTOR",
+    "GITLAB_USER_LOGIN",
+    "CIRCLE_USERNAME",
+    "BUILDKITE_BUILD_CREATOR_EMAIL",
+    "BUILD_USER_ID",
+    "BUILD_REQUESTEDFOREMAIL",
+];
 /// The source commit recorded with deployments and phases.
 pub const COMMIT: &str = "GOLDENPATH_COMMIT";
 /// The CI run URL recorded with deployments and phases.
@@ -51,13 +61,16 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         ACTOR,
-        "who is acting, recorded in the registry; default $USER@hostname",
+        "who is acting, recorded in the registry; default: the CI user (GITHUB_ACTOR, GITLAB_USER_LOGIN, CIRCLE_USERNAME, BUILDKITE_BUILD_CREATOR_EMAIL, BUILD_USER_ID, BUILD_REQUESTEDFOREMAIL), else git's user.email, else login@hostname",
     ),
     (
         COMMIT,
         "source commit recorded with deployments and phases (else GITHUB_SHA)",
     ),
-    (RUN_URL, "CI run URL recorded with deployments and phases"),
+    (
+        RUN_URL,
+        "CI run URL recorded with deployments and phases (else GitHub Actions' run URL, else GitLab's CI_JOB_URL)",
+    ),
     ("NO_COLOR", "any non-empty value turns colour off"),
     (
         "RUST_LOG",
@@ -65,25 +78,21 @@ pub const ALL: &[(&str, &str)] = &[
     ),
 ];
 
-#[derive(Serialize)]
-struct EnvVar {
-    name: &'static str,
-    description: &'static str,
-    set: bool,
-}
-
 /// `goldenpath env`.
 pub fn print(ctx: &Context) -> anyhow::Result<()> {
-    let vars: Vec<EnvVar> = ALL
+    let vars: Vec<crate::outputs::EnvVar> = ALL
         .iter()
-        .map(|(name, description)| EnvVar {
-            name,
-            description,
+        .map(|(name, description)| crate::outputs::EnvVar {
+            name: name.to_string(),
+            description: description.to_string(),
             set: std::env::var_os(name).is_some(),
         })
         .collect();
     if ctx.printer.is_json() {
-        ctx.printer.json(&vars)?;
+        ctx.printer.json(&crate::outputs::EnvOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            variables: vars,
+        })?;
     } else {
         let rows: Vec<Vec<String>> = vars
             .iter()

@@ -41,6 +41,9 @@ pub const EXAMPLES: &[Example] = &[
         files: &[
             example_file!("golden-v1", "goldenpath.yaml"),
             example_file!("golden-v1", "README.md"),
+            example_file!("golden-v1", "infra/vpc/main.tf"),
+            example_file!("golden-v1", "infra/cluster/main.tf"),
+            example_file!("golden-v1", "infra/irsa/main.tf"),
         ],
     },
 ];

@@ -89,6 +89,24 @@ pub fn report(printer: &Printer, err: &anyhow::Error) -> ExitCode {
             if invalid.0.len() > 1 {
                 printer.status(&format!("{} problems found", invalid.0.len()));
             }
+            let first = invalid.0.first();
+            json_error(
+                printer,
+                crate::outputs::ErrorDetail {
+                    code: Code::Invalid as u8,
+                    message: match invalid.0.len() {
+                        1 => first.map(|d| d.message.clone()).unwrap_or_default(),
+                        n => format!("{n} problems found"),
+                    },
+                    causes: Vec::new(),
+                    hint: first.and_then(|d| d.hint.clone()),
+                    diagnostics: invalid
+                        .0
+                        .iter()
+                        .map(crate::cmd::validate::DiagnosticJson::from)
+                        .collect(),
+                },
+            );
             return ExitCode::from(Code::Invalid as u8);
         }
         if let Some(e) = cause.downcast_ref::<CliError>() {
@@ -111,5 +129,34 @@ pub fn report(printer: &Printer, err: &anyhow::Error) -> ExitCode {
         }
     }
     printer.error(&top, &causes_dedup, hint.as_deref());
+    json_error(
+        printer,
+        crate::outputs::ErrorDetail {
+            code: code as u8,
+            message: top,
+            causes: causes_dedup,
+            hint,
+            diagnostics: Vec::new(),
+        },
+    );
     ExitCode::from(code as u8)
+}
+
+/// With `--output json`, the error on stdout too: as the last line of a
+/// stream, or as the document of a command that printed none.
+fn json_error(printer: &Printer, error: crate::outputs::ErrorDetail) {
+    if !printer.is_json() {
+        return;
+    }
+    if printer.streaming() {
+        let _ = printer.json_line(&crate::outputs::ErrorLine {
+            event: crate::outputs::ErrorTag::Error,
+            error,
+        });
+    } else if !printer.wrote() {
+        let _ = printer.json(&crate::outputs::ErrorOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            error,
+        });
+    }
 }

@@ -14,6 +14,7 @@ mod context;
 pub mod env;
 mod examples;
 pub mod exit;
+pub mod outputs;
 pub mod printer;
 mod progress;
 
@@ -30,7 +31,7 @@ Environment variables are listed by `goldenpath env`.";
 /// from one contract, and deploys, reports on and tears down the platform's
 /// foundational plane and its persistent and per-build deployments.
 #[derive(Debug, Parser)]
-#[command(name = "goldenpath", version, about, long_about, after_help = AFTER_HELP)]
+#[command(name = "goldenpath", version, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -38,26 +39,66 @@ pub struct Cli {
     command: Command,
 }
 
-/// Options every command takes.
+const GLOBAL: &str = "Global options";
+
+/// Options every command takes (shown under their own heading, and only
+/// where they mean something: see [`command`]).
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Output format: human text, or JSON on stdout.
-    #[arg(long, global = true, value_enum, env = env::OUTPUT, default_value_t = Output::Text)]
+    /// Output: text, or json (one document, or JSON Lines for a run's
+    /// events); sarif for `docs check`.
+    #[arg(long, global = true, value_enum, env = env::OUTPUT, default_value_t = Output::Text, value_name = "FORMAT", hide_possible_values = true, help_heading = GLOBAL)]
     pub output: Output,
-    /// More log detail on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// More detail on stderr: -v the steps' output, -vv debug, -vvv trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
-    /// The platform spec.
-    #[arg(long, global = true, env = env::SPEC, default_value = "goldenpath.yaml")]
-    pub spec: PathBuf,
+    /// The platform spec: a file, or a directory holding goldenpath.yaml.
+    /// Default: goldenpath.yaml here or in the nearest parent directory.
+    #[arg(long, global = true, env = env::SPEC, value_name = "PATH", help_heading = GLOBAL)]
+    pub spec: Option<PathBuf>,
     /// Where goldenpath keeps its state (registry, secrets, local servers).
     /// Default: `stateDir` in the spec, else `.goldenpath/` beside the spec.
-    #[arg(long, global = true, env = env::STATE_DIR)]
+    #[arg(long, global = true, env = env::STATE_DIR, value_name = "DIR", help_heading = GLOBAL)]
     pub state_dir: Option<PathBuf>,
     /// The registry: `postgres://...` for a shared one, or a SQLite file.
     /// Default: registry.db in the state directory.
-    #[arg(long, global = true, env = env::REGISTRY, hide_env_values = true)]
+    #[arg(long, global = true, env = env::REGISTRY, hide_env_values = true, value_name = "URL|PATH", help_heading = GLOBAL)]
     pub registry: Option<String>,
+}
+
+/// The global options that mean nothing to a command, hidden from its
+/// help (still accepted, so a wrapper that always passes them works).
+const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
+    ("init", &["spec", "state_dir", "registry"]),
+    ("schema", &["spec", "state_dir", "registry"]),
+    ("completions", &["spec", "state_dir", "registry", "output"]),
+    ("env", &["spec", "state_dir", "registry"]),
+    ("docs", &["spec", "state_dir", "registry"]),
+    ("validate", &["state_dir", "registry"]),
+    ("contract", &["state_dir", "registry"]),
+    ("graph", &["state_dir", "registry"]),
+    ("state-dir", &["registry"]),
+    ("secret", &["registry"]),
+];
+
+/// The command line's definition, with each command showing only the
+/// global options it uses.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    for (sub, ids) in UNUSED_GLOBALS {
+        for id in *ids {
+            let Some(arg) = cmd
+                .get_arguments()
+                .find(|a| a.get_id().as_str() == *id)
+                .cloned()
+            else {
+                continue;
+            };
+            // A subcommand's own copy stops clap propagating the visible one.
+            cmd = cmd.mut_subcommand(*sub, |s| s.arg(arg.hide(true)));
+        }
+    }
+    cmd
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,7 +165,10 @@ enum Command {
 
 /// Runs the command line and returns the exit status.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = match e.kind() {
@@ -132,6 +176,27 @@ pub fn run() -> ExitCode {
                 _ => 2,
             };
             let _ = e.print();
+            if code == 2 && json_requested() {
+                let text = e.to_string();
+                let message = text
+                    .split("\n\n")
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let _ = Printer::new(Output::Json).json(&outputs::ErrorOutput {
+                    schema_version: outputs::SCHEMA_VERSION,
+                    error: outputs::ErrorDetail {
+                        code: 2,
+                        message,
+                        causes: Vec::new(),
+                        hint: Some("see: goldenpath help".into()),
+                        diagnostics: Vec::new(),
+                    },
+                });
+            }
             return ExitCode::from(code);
         }
     };
@@ -143,6 +208,16 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&printer, &e),
     }
+}
+
+/// Whether the command line (or `GOLDENPATH_OUTPUT`) asks for JSON, read
+/// without clap: for usage errors, which clap reports before parsing ends.
+fn json_requested() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = args.iter().enumerate().any(|(i, a)| {
+        a == "--output=json" || (a == "--output" && args.get(i + 1).is_some_and(|v| v == "json"))
+    });
+    flag || std::env::var(env::OUTPUT).is_ok_and(|v| v == "json")
 }
 
 /// Commands that only read: they open the registry read-only, so they
@@ -171,7 +246,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Contract(args) => cmd::contract::run(ctx, args),
         Command::Init(args) => cmd::init::run(ctx, args),
         Command::Schema(args) => cmd::schema::run(ctx, args),
-        Command::Completions(args) => cmd::completions::run(ctx, args, Cli::command()),
+        Command::Completions(args) => cmd::completions::run(ctx, args, self::command()),
         Command::Plan(a) => cmd::status::plan(ctx, a),
         Command::Deploy(a) => cmd::deploy::deploy(ctx, a),
         Command::Status(a) => cmd::status::status(ctx, a),
@@ -190,7 +265,14 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Env => env::print(ctx),
         Command::StateDir => {
             let dir = ctx.state_dir()?;
-            ctx.printer.data(&dir.display().to_string())?;
+            if ctx.printer.is_json() {
+                ctx.printer.json(&outputs::StateDirOutput {
+                    schema_version: outputs::SCHEMA_VERSION,
+                    state_dir: dir.display().to_string(),
+                })?;
+            } else {
+                ctx.printer.data(&dir.display().to_string())?;
+            }
             Ok(())
         }
     }
@@ -219,7 +301,11 @@ fn init_logging(verbose: u8) {
 mod tests {
     #[test]
     fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
-        super::Cli::command().debug_assert();
+        super::command().debug_assert();
+        // Every hidden global names a real command and option.
+        let cmd = super::command();
+        for (sub, _) in super::UNUSED_GLOBALS {
+            assert!(cmd.find_subcommand(sub).is_some(), "{sub}");
+        }
     }
 }

@@ -33,6 +33,10 @@ pub struct Printer {
     output: Output,
     color: bool,
     stderr_tty: bool,
+    /// Something was written to stdout.
+    wrote: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// A JSON Lines stream was started on stdout.
+    streaming: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Printer {
@@ -45,7 +49,19 @@ impl Printer {
             output,
             color: stderr_tty && !no_color,
             stderr_tty,
+            wrote: Default::default(),
+            streaming: Default::default(),
         }
+    }
+
+    /// Whether anything was written to stdout yet.
+    pub fn wrote(&self) -> bool {
+        self.wrote.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether stdout carries a JSON Lines stream.
+    pub fn streaming(&self) -> bool {
+        self.streaming.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The selected output format.
@@ -66,6 +82,7 @@ impl Printer {
 
     /// Writes text to stdout, adding a final newline if missing.
     pub fn data(&self, text: &str) -> Result<(), ClosedPipe> {
+        self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
         let text = &visible(text);
         let mut out = io::stdout().lock();
         let r = if text.ends_with('\n') || text.is_empty() {
@@ -86,6 +103,8 @@ impl Printer {
 
     /// Writes one compact JSON line to stdout (for event streams).
     pub fn json_line<T: Serialize>(&self, value: &T) -> Result<(), ClosedPipe> {
+        self.streaming
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let text = serde_json::to_string(value).unwrap_or_default();
         self.data(&text)
     }
@@ -151,7 +170,29 @@ pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
 /// full value is in `--output json`).
 pub const MAX_CELL: usize = 512;
 
-/// Renders rows as an aligned text table with a header.
+/// The commands to run next, each once, in order: `next: CMD` lines after
+/// a blank line, or nothing.
+pub fn next_steps<'a>(commands: impl IntoIterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for c in commands {
+        if !seen.contains(&c) {
+            seen.push(c);
+        }
+    }
+    if seen.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n");
+    for c in seen {
+        out.push_str("next: ");
+        out.push_str(&visible(c));
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders rows as an aligned text table with a header; no line ends in
+/// blanks.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let cut: Vec<Vec<String>> = rows
         .iter()
@@ -189,6 +230,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
                 out.push_str(&" ".repeat(pad));
             }
         }
+        let kept = out.trim_end_matches(' ').len();
+        out.truncate(kept);
         out.push('\n');
     };
     line(header.to_vec(), &mut out);
@@ -210,6 +253,11 @@ mod tests {
             ],
         );
         assert_eq!(t, "NAME       STATE\na          ok\nlong-name  x\n");
+        let t = super::table(&["A", "B"], &[vec!["x".into(), String::new()]]);
+        assert_eq!(
+            t, "A  B\nx\n",
+            "an empty last cell leaves no trailing blanks"
+        );
     }
 
     #[test]

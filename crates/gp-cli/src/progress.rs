@@ -107,12 +107,18 @@ impl EventSink for Progress {
             Event::DependencyReady { component } => {
                 self.line(&format!("  ready     {component} (foundational)"))
             }
-            Event::ComponentSkipped { component, reason } => {
-                self.line(&format!("  skipped   {component}: {reason}"))
+            Event::ComponentSkipped { component, .. } => {
+                self.line(&format!("  skipped   {component}"))
             }
-            Event::ComponentPending { component, reason } => {
-                let reason = reason.strip_prefix("pending: ").unwrap_or(reason);
-                self.line(&format!("  pending   {component}: {reason}"))
+            // Why it waits is in the table at the end, once.
+            Event::ComponentPending { component, .. } => {
+                self.line(&format!("  pending   {component}"))
+            }
+            Event::ComponentBlocked { component, .. } => {
+                self.line(&format!("  blocked   {component}"))
+            }
+            Event::DependencyNotDeployed { component, .. } => {
+                self.line(&format!("  not-deployed {component} (foundational)"))
             }
             Event::ComponentFailed {
                 component,

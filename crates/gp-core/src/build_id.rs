@@ -132,6 +132,19 @@ impl Serialize for BuildId {
     }
 }
 
+impl schemars::JsonSchema for BuildId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BuildId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "DD-MM-YY-NN: a calendar date and a sequence number",
+            "type": "string",
+            "pattern": "^[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}$"
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for BuildId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

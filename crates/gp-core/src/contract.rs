@@ -523,7 +523,7 @@ fn check_app(app: &str) -> Result<(), ContractError> {
 
 /// Everything the contract derives for one deployment; the JSON shape of
 /// `goldenpath contract --output json` (`schemaVersion` 1).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContractView {
     /// Version of this JSON shape.
@@ -564,7 +564,7 @@ pub struct ContractView {
 }
 
 /// One hostname in a [`ContractView`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HostView {
     /// The component serving it.

@@ -185,13 +185,13 @@ impl Deployment {
 }
 
 impl Deployment {
-    /// How a command line selects it, with a leading space (empty for the
-    /// persistent deployment): ` --foundational`, ` --build-id B`. Every
-    /// "run this next" hint builds its flags here.
+    /// How a command line selects it, with a leading space:
+    /// ` --foundational`, ` --persistent`, ` --build-id B`. Every "run this
+    /// next" hint builds its flags here.
     pub fn flags(&self) -> String {
         match self {
             Deployment::Foundational => " --foundational".into(),
-            Deployment::Persistent => String::new(),
+            Deployment::Persistent => " --persistent".into(),
             Deployment::Ephemeral(b) => format!(" --build-id {b}"),
         }
     }

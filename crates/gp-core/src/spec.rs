@@ -404,6 +404,32 @@ impl Platform {
         Diagnostic::at(&self.path, &self.source, pos, message)
     }
 
+    /// Where a top-level setting is written, by its path of keys
+    /// (`["secrets", "backend"]`): the value's position, else the nearest
+    /// written parent's, else the file's start.
+    pub fn position_of(&self, path: &[&str]) -> Pos {
+        let start = Pos {
+            line: 1,
+            col: 1,
+            offset: 0,
+        };
+        let Ok(Some(root)) = crate::yaml::parse(&self.source) else {
+            return start;
+        };
+        let mut node = &root;
+        let mut pos = start;
+        for key in path {
+            match node.get(key) {
+                Some(n) => {
+                    pos = n.start;
+                    node = n;
+                }
+                None => break,
+            }
+        }
+        pos
+    }
+
     /// The component called `name`.
     pub fn component(&self, name: &str) -> Option<&ComponentSpec> {
         self.index.get(name).map(|&i| &self.spec.components[i])
@@ -467,11 +493,16 @@ impl ComponentSpec {
 
 /// "did you mean" for a misspelt name among `candidates`.
 pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The candidate closest to `name`, when one is close enough to be a typo.
+pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a String> {
     candidates
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
 }
 
 /// Parses a duration such as `30m`, `24h` or `7d` into seconds.

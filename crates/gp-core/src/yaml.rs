@@ -100,19 +100,112 @@ pub struct SyntaxError {
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| SyntaxError {
-            message: e.info().to_string(),
-            pos: Pos {
-                line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
-                col: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
-                offset: e.marker().byte_offset().unwrap_or(0),
-            },
+        let (event, span) = event.map_err(|e| {
+            located(
+                text,
+                &e.info(),
+                Pos {
+                    line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
+                    col: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
+                    offset: e.marker().byte_offset().unwrap_or(0),
+                },
+            )
         })?;
         let start = pos(&span.start);
         let end = pos(&span.end);
         builder.event(event, start, end)?;
     }
     Ok(builder.root)
+}
+
+/// A syntax error at the place a person would fix: the parser reports a
+/// tab where the scalar before it started, and an unclosed `{` or `[`
+/// where it gave up (lines later); point at the tab and at the opener.
+fn located(text: &str, info: &str, at: Pos) -> SyntaxError {
+    let at_offset = at.offset.min(text.len());
+    if info.contains("found a tab")
+        && let Some(i) = text[at_offset..].find('\t')
+    {
+        return SyntaxError {
+            message: "a tab character; YAML indents with spaces only".into(),
+            pos: pos_of(text, at_offset + i),
+        };
+    }
+    if (info.contains("flow mapping")
+        || info.contains("flow sequence")
+        || info.contains("illegal placement"))
+        && let Some((opener, ch)) = unclosed_flow(&text[..at_offset])
+    {
+        let pos = pos_of(text, opener);
+        if pos.line < at.line {
+            return SyntaxError {
+                message: format!(
+                    "this `{ch}` is never closed (the parser gave up at line {}: {info})",
+                    at.line
+                ),
+                pos,
+            };
+        }
+    }
+    SyntaxError {
+        message: info.to_string(),
+        pos: at,
+    }
+}
+
+/// The innermost `{` or `[` of `text` that is still open at its end
+/// (outside quotes and comments): its byte offset and the character.
+fn unclosed_flow(text: &str) -> Option<(usize, char)> {
+    let mut stack: Vec<(usize, char)> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if comment {
+            if c == '\n' {
+                comment = false;
+            }
+        } else if let Some(q) = quote {
+            if q == '\'' && c == '\'' {
+                if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                    chars.next();
+                } else {
+                    quote = None;
+                }
+            } else if q == '"' && c == '\\' {
+                chars.next();
+            } else if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '\'' | '"' if matches!(prev, ' ' | '\t' | '\n' | '{' | '[' | ',' | ':') => {
+                    quote = Some(c)
+                }
+                '{' | '[' => stack.push((i, c)),
+                '}' | ']' => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    stack.pop()
+}
+
+/// The 1-based line and column of byte `offset` in `text`.
+fn pos_of(text: &str, offset: usize) -> Pos {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Pos {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        col: u32::try_from(before[line_start..].chars().count() + 1).unwrap_or(u32::MAX),
+        offset,
+    }
 }
 
 fn pos(m: &serde_saphyr::granit_parser::Marker) -> Pos {
@@ -556,6 +649,31 @@ mod tests {
     }
 
     #[test]
+    fn syntax_errors_point_where_the_fix_is() {
+        let at = |text: &str| {
+            let e = parse(text).unwrap_err();
+            (e.pos.line, e.pos.col, e.message)
+        };
+        // An unclosed `{` on line 2 is reported there, not where the
+        // parser gave up.
+        let (line, col, msg) = at("a: 1\nb: { x: 1, y: 2\nc: 3\nd: 4\n");
+        assert_eq!((line, col), (2, 4), "{msg}");
+        assert!(msg.starts_with("this `{` is never closed"), "{msg}");
+        let (line, col, msg) = at("a: 1\nb: [1, 2\nc: 3\n");
+        assert_eq!((line, col), (2, 4), "{msg}");
+        assert!(msg.starts_with("this `[` is never closed"), "{msg}");
+        // Brackets inside quotes and comments do not count.
+        let (line, col, _) = at("a: '{'  # [\nb: { x: \"}\"\nc: 3\n");
+        assert_eq!((line, col), (2, 4));
+        // A tab on line 4 is reported on line 4, not at the scalar above.
+        let (line, col, msg) = at("a: 1\nb:\n  c: x\n\td: 2\n");
+        assert_eq!((line, col), (4, 1), "{msg}");
+        assert!(msg.contains("tab"), "{msg}");
+        // A flow collection that spans lines and is closed is fine.
+        assert!(parse("a: [1,\n    2]\nb: {x: 1,\n  y: 2}\n").is_ok());
+    }
+
+    #[test]
     fn positions_are_one_based() {
         let node = parse("tags: [x]\nname: svc\n").unwrap().unwrap();
         let doc: Doc = from_node(&node).unwrap();
@@ -604,7 +722,7 @@ mod tests {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!((err.pos.line, err.pos.col), (3, 1));
         let err = parse("a: [1\nb: 2\n").unwrap_err();
-        assert_eq!(err.pos.line, 2);
+        assert_eq!((err.pos.line, err.pos.col), (1, 4), "the unclosed `[`");
     }
 
     #[test]

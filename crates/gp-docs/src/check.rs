@@ -96,6 +96,8 @@ pub(crate) struct DocFacts {
     /// (field, target, position as reported in this file)
     pub relations: Vec<(String, String, Pos, Option<String>)>,
     pub has_front_matter: bool,
+    /// Every scalar field of its effective metadata (own or inherited).
+    pub scalars: BTreeMap<String, String>,
 }
 
 /// A read Markdown file.
@@ -213,6 +215,11 @@ impl Context<'_> {
             facts.status = eff.text("status").map(str::to_string);
             facts.date = eff.text("date").map(str::to_string);
             facts.domain = eff.text("domain").map(str::to_string);
+            for (k, n, _) in &eff.fields {
+                if let Some(v) = n.as_str() {
+                    facts.scalars.insert(k.clone(), v.to_string());
+                }
+            }
             for field in ["relates_to", "supersedes", "superseded_by"] {
                 if let Some((_, n, origin)) = eff.get(field) {
                     let items: Vec<&Node> = match &n.kind {

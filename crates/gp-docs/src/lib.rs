@@ -33,7 +33,9 @@ pub mod schema;
 pub use config::{Config, Level};
 
 /// One finding.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
     /// Path relative to the root, `/`-separated.
@@ -51,7 +53,7 @@ pub struct Finding {
 }
 
 /// The result of a check.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Report {
     /// Version of this JSON shape.
@@ -180,6 +182,8 @@ struct Pass {
     report: Report,
     facts: Vec<check::DocFacts>,
     docs: Vec<check::Doc>,
+    /// The fields a document of type `index` must carry.
+    index_required: Vec<String>,
 }
 
 fn pass(root: &Path, config: &Config) -> Result<Pass, DocsError> {
@@ -282,6 +286,10 @@ fn pass(root: &Path, config: &Config) -> Result<Pass, DocsError> {
         },
         facts,
         docs,
+        index_required: schemas
+            .get("index")
+            .map(|s| s.required.clone())
+            .unwrap_or_else(|| config.default_required.clone()),
     })
 }
 
@@ -295,18 +303,18 @@ pub fn check(root: &Path, config: &Config, options: &Options) -> Result<Report, 
         let existing = std::fs::read_to_string(&path).ok();
         let table = index::table(&config.adr, &p.facts);
         let has_adrs = table.lines().count() > 2;
-        if has_adrs {
-            let fresh = index::render(existing.as_deref(), &table);
-            if existing.as_deref() != Some(fresh.as_str()) {
-                p.report.findings.push(Finding {
-                    file: index.clone(),
-                    line: 0,
-                    column: 0,
-                    rule: rules::INDEX_STALE.into(),
-                    level: config.level(rules::INDEX_STALE),
-                    message: "the ADR index is out of date: run goldenpath docs index".into(),
-                });
-            }
+        let stale = has_adrs
+            && index::render(existing.as_deref(), &table, &p.new_index_fields())
+                .map_or(true, |fresh| existing.as_deref() != Some(fresh.as_str()));
+        if stale {
+            p.report.findings.push(Finding {
+                file: index.clone(),
+                line: 0,
+                column: 0,
+                rule: rules::INDEX_STALE.into(),
+                level: config.level(rules::INDEX_STALE),
+                message: "the ADR index is out of date: run goldenpath docs index".into(),
+            });
         }
     }
     if let Some(range) = &options.diff {
@@ -325,7 +333,7 @@ pub fn check(root: &Path, config: &Config, options: &Options) -> Result<Report, 
 }
 
 /// The ADR index: whether it is stale, and (when `write`) rewrites it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexOutcome {
     /// The index file, relative to the root.
@@ -347,9 +355,25 @@ pub fn index(root: &Path, config: &Config, write: bool) -> Result<IndexOutcome, 
     };
     let p = pass(root, config)?;
     let table = index::table(&config.adr, &p.facts);
+    let adrs = table.lines().count().saturating_sub(2);
     let path = root.join(&file);
     let existing = std::fs::read_to_string(&path).ok();
-    let fresh = index::render(existing.as_deref(), &table);
+    if existing.is_none() && adrs == 0 {
+        // Nothing to index: no file is created (an empty index would be a
+        // document to maintain, and to check).
+        return Ok(IndexOutcome {
+            file,
+            stale: false,
+            written: false,
+            adrs,
+        });
+    }
+    let fresh = index::render(existing.as_deref(), &table, &p.new_index_fields())
+        .map_err(|field| {
+            DocsError::Usage(format!(
+                "cannot create {file}: the index type requires `{field}` and no document has a value to copy; create {file} with front matter (id, title, type: index, {field}) and run again"
+            ))
+        })?;
     let stale = existing.as_deref() != Some(fresh.as_str());
     if stale && write {
         write_atomically(&path, &fresh)?;
@@ -358,12 +382,39 @@ pub fn index(root: &Path, config: &Config, write: bool) -> Result<IndexOutcome, 
         file,
         stale,
         written: stale && write,
-        adrs: table.lines().count().saturating_sub(2),
+        adrs,
     })
 }
 
+impl Pass {
+    /// The front matter of a new index file: every field its type requires,
+    /// with the value most ADRs (else most documents) carry; `Err` names a
+    /// required field no document has.
+    fn new_index_fields(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for field in &self.index_required {
+            if matches!(field.as_str(), "id" | "title" | "type") {
+                continue;
+            }
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for f in &self.facts {
+                if let Some(v) = f.scalars.get(field) {
+                    *counts.entry(v.as_str()).or_default() += 1;
+                }
+            }
+            let best = counts
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(v, _)| v.to_string())
+                .ok_or_else(|| field.clone())?;
+            out.push((field.clone(), best));
+        }
+        Ok(out)
+    }
+}
+
 /// A file `fix` changed, and what it did.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Fixed {
     /// The file.
     pub file: String,

@@ -162,6 +162,16 @@ impl Driver for DnsDriver {
         Some(self)
     }
 
+    fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {
+        let Ok(s) = typed_settings::<ZoneSettings>(ctx.platform, ctx.settings, true) else {
+            return Vec::new();
+        };
+        match records::backend_available(s.backend.value) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![ctx.platform.diagnostic(s.backend.start, e)],
+        }
+    }
+
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
         let s: ZoneSettings = typed_settings(ctx.platform, ctx.settings, true)?;
         let p = ctx.platform;

@@ -55,7 +55,9 @@ impl DnsDriver {
                 )?))
             }
             "route53" => Err(DriverError::configuration(
-                "the Route 53 backend is not part of this build of goldenpath; use zonefile or rfc2136",
+                backend_available(BackendKind::Route53)
+                    .err()
+                    .unwrap_or_default(),
             )),
             other => Err(DriverError::configuration(format!(
                 "unknown DNS backend `{other}`"
@@ -384,4 +386,16 @@ pub(crate) fn desired(
             })
         })
         .collect()
+}
+
+/// Whether this build of goldenpath can talk to `backend`; `Err` says why
+/// not.
+pub(crate) fn backend_available(backend: BackendKind) -> Result<(), String> {
+    match backend {
+        BackendKind::Route53 => Err(
+            "the route53 backend is not part of this build of goldenpath; use zonefile or rfc2136"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
 }

@@ -119,6 +119,20 @@ impl Driver for GitopsDriver {
         "gitops"
     }
 
+    fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {
+        if gp_driver::find_program("git").is_none() {
+            return vec![
+                ctx.platform
+                    .diagnostic(
+                        ctx.component.driver.start,
+                        "git is not installed (not on PATH)",
+                    )
+                    .with_hint("the gitops driver commits what it renders: install git"),
+            ];
+        }
+        Vec::new()
+    }
+
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
         let s: GitopsComponent = typed_settings(ctx.platform, ctx.settings, true)?;
         let mut problems = Vec::new();

@@ -218,12 +218,10 @@ pub(crate) fn password_works(host: &str, port: u16, role: &str, password: &Secre
 
 pub(crate) fn server_error(e: server::ServerError) -> DriverError {
     let hint = e.hint();
-    let mut d = match e {
-        server::ServerError::BinariesMissing | server::ServerError::Unreachable { .. } => {
-            DriverError::configuration(e.to_string())
-        }
-        _ => DriverError::permanent(e.to_string()),
-    };
+    // A server that cannot be reached (or started) is an operation that
+    // failed (exit 1), not bad input: the spec may be right and the server
+    // down.
+    let mut d = DriverError::permanent(e.to_string());
     d.hint = hint;
     d
 }

@@ -96,6 +96,24 @@ impl Driver for PostgresDriver {
         "postgres"
     }
 
+    fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {
+        let Ok(s) = typed_settings::<PostgresSettings>(ctx.platform, ctx.settings, true) else {
+            return Vec::new();
+        };
+        // A managed local instance needs the server's binaries here.
+        if s.server.is_none()
+            && s.instance.is_none()
+            && let Err(e) = server::find_bin_dir()
+        {
+            return vec![
+                ctx.platform
+                    .diagnostic(ctx.component.driver.start, e.to_string())
+                    .with_hint_opt(e.hint()),
+            ];
+        }
+        Vec::new()
+    }
+
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
         let s: PostgresSettings = typed_settings(ctx.platform, ctx.settings, true)?;
         let mut problems = Vec::new();

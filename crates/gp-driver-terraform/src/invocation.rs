@@ -211,15 +211,16 @@ impl TerraformDriver {
             workspace: None,
             ..inv.clone()
         };
+        // Both steps are the init phase and write its one log.
         let phase = ctx.recorder.phase_start("terraform-init");
-        let (mut f, mut log) = self.run(ctx, &plain, "terraform-init", &refs)?;
+        let (mut f, log) = self.run(ctx, &plain, "terraform-init", &refs)?;
         if f.success()
             && let Some(w) = &inv.workspace
         {
-            (f, log) = self.run(
+            (f, _) = self.run(
                 ctx,
                 &plain,
-                "terraform-workspace",
+                "terraform-init",
                 &["workspace", "select", "-or-create=true", "-no-color", w],
             )?;
         }
@@ -625,23 +626,17 @@ pub(crate) fn absolute(p: &Path) -> PathBuf {
 
 pub(crate) fn find_binary(configured: Option<&str>) -> Result<PathBuf, DriverError> {
     let names: Vec<&str> = match configured {
-        Some(b) if b.contains('/') => return Ok(PathBuf::from(b)),
         Some(b) => vec![b],
         None => vec!["terraform", "tofu"],
     };
-    for name in &names {
-        for dir in std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-    }
-    Err(
-        DriverError::configuration(format!("{} not found on PATH", names.join(" or ")))
-            .with_hint("install Terraform or OpenTofu, or set `binary:` to its path"),
-    )
+    names
+        .iter()
+        .find_map(|n| gp_driver::find_program(n))
+        .ok_or_else(|| {
+            DriverError::configuration(match configured {
+                Some(b) if b.contains('/') => format!("{b} is not an executable file"),
+                _ => format!("{} not found on PATH", names.join(" or ")),
+            })
+            .with_hint("install Terraform or OpenTofu, or set `binary:` to its path")
+        })
 }

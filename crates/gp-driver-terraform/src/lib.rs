@@ -70,6 +70,45 @@ impl Driver for TerraformDriver {
         "terraform"
     }
 
+    fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {
+        let Ok(s) = typed_settings::<TerraformSettings>(ctx.platform, ctx.settings, true) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let root = ctx.platform.base_dir().join(&s.root.value);
+        let has_tf = std::fs::read_dir(&root).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "tf"))
+        });
+        if !root.is_dir() {
+            out.push(
+                ctx.platform
+                    .diagnostic(
+                        s.root.start,
+                        format!(
+                            "the Terraform root `{}` does not exist ({})",
+                            s.root.value,
+                            root.display()
+                        ),
+                    )
+                    .with_hint("`root` is relative to the spec's directory"),
+            );
+        } else if !has_tf {
+            out.push(ctx.platform.diagnostic(
+                s.root.start,
+                format!("the Terraform root `{}` has no .tf files", s.root.value),
+            ));
+        }
+        if let Err(e) = invocation::find_binary(s.binary.as_deref()) {
+            out.push(
+                ctx.platform
+                    .diagnostic(ctx.component.driver.start, e.message)
+                    .with_hint_opt(e.hint),
+            );
+        }
+        out
+    }
+
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {
         let s: TerraformSettings = typed_settings(ctx.platform, ctx.settings, true)?;
         let mut problems = Vec::new();

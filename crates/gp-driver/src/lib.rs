@@ -44,7 +44,7 @@ pub type Outputs = BTreeMap<String, serde_json::Value>;
 /// Everything a component publishes to its dependents: its own outputs and
 /// those of the resources within it (e.g. each database of a database
 /// instance, referenced as `rds/backstage`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentOutputs {
     /// `${component.key}` values.
@@ -67,7 +67,7 @@ impl ComponentOutputs {
 
 /// A resource a driver created or adopted, as journalled: enough to find
 /// and destroy it later even if the spec has changed since. Never secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRef {
     /// What kind: `database`, `role`, `secret`, `record`, `state`, `exec`...
@@ -103,7 +103,7 @@ impl fmt::Display for ResourceRef {
 }
 
 /// What an action does to a resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Make it; teardown will remove it.
@@ -223,7 +223,7 @@ impl DriverError {
 }
 
 /// Is a resource there?
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Presence {
     /// Nothing of it exists.
@@ -270,7 +270,9 @@ impl Observation {
 }
 
 /// Resources added, changed and destroyed by an action.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Counts {
     /// Added.
     pub added: i64,
@@ -290,7 +292,7 @@ pub struct Applied {
 }
 
 /// Whether a journalled resource still exists (the orphan check).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Existence {
     /// It exists.
@@ -361,10 +363,17 @@ pub trait Recorder: Send + Sync {
     fn foundational_ready(&self, _component: &str) -> Option<bool> {
         None
     }
+
+    /// The run this recorder belongs to, as a file-name-safe id: every run
+    /// writes its logs under its own directory, so a phase recorded in the
+    /// registry keeps pointing at its own log.
+    fn run_id(&self) -> &str {
+        "run"
+    }
 }
 
 /// A DNS record for one of a component's hosts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HostRecord {
     /// The host relative to the deployment's suffix.
@@ -380,7 +389,7 @@ pub struct HostRecord {
 
 /// The records of one component's hosts, in the zone of a component it
 /// needs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HostRecords {
     /// The zone's component.
@@ -390,7 +399,7 @@ pub struct HostRecords {
 }
 
 /// What publishing one host record would do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordAction {
     /// It does not exist yet.
@@ -404,7 +413,7 @@ pub enum RecordAction {
 }
 
 /// One row of a host-records plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordPlan {
     /// Full name.
@@ -473,6 +482,9 @@ impl Driver for PublishHosts<'_> {
     }
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<Diagnostic>> {
         self.driver.validate(ctx)
+    }
+    fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<Diagnostic> {
+        self.driver.preflight(ctx)
     }
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
         self.publisher()?.observe_hosts(ctx, &self.records)
@@ -596,12 +608,27 @@ impl ComponentCtx<'_> {
         )
     }
 
-    /// A log file for one step: `{state}/logs/{env}/{deployment}/{component}-{step}.log`.
+    /// A log file for one step of this run:
+    /// `{state}/logs/{env}/{deployment}/{run}/{component}-{step}.log`
+    /// (appended to when a step runs again within the run).
     pub fn log_file(&self, step: &str) -> PathBuf {
+        let run: String = self
+            .recorder
+            .run_id()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         self.state_dir
             .join("logs")
             .join(self.contract.env())
             .join(self.contract.deployment().key())
+            .join(run)
             .join(format!("{}-{step}.log", self.component.name.value))
     }
 
@@ -629,6 +656,16 @@ pub trait Driver: Send + Sync {
 
     /// Checks the settings without I/O.
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<Diagnostic>>;
+
+    /// Checks that this machine can run the component as written — its
+    /// files exist, its programs are installed, its backend is built in —
+    /// reading only local files (no network, no registry). `validate` and
+    /// `deploy` report these with the spec's positions before anything
+    /// runs.
+    fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<Diagnostic> {
+        let _ = ctx;
+        Vec::new()
+    }
 
     /// Looks at what exists.
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError>;
@@ -782,4 +819,23 @@ pub fn settings_at_apply<T: for<'de> Deserialize<'de>>(
         DriverError::configuration(format!("invalid settings for `{}`", ctx.name()))
             .with_diagnostics(d)
     })
+}
+
+/// A program on `PATH` (or `name` itself when it holds a `/`), when it is
+/// an executable file.
+pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let p = std::path::PathBuf::from(name);
+        return executable(&p).then_some(p);
+    }
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| executable(p))
 }

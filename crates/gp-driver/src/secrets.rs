@@ -63,7 +63,7 @@ impl StoredSecret {
 }
 
 /// Metadata of a secret, for listings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretMeta {
     /// Its path.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::{Engine, EngineError};
 
 /// One database on an instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseRow {
     /// The instance's component.

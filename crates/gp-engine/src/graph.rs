@@ -20,6 +20,16 @@ pub enum Role {
     Dependency,
 }
 
+impl Role {
+    /// `target` or `dependency`, as JSON and tables show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Target => "target",
+            Self::Dependency => "dependency",
+        }
+    }
+}
+
 /// What the graph already knows about a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Disposition {
@@ -65,8 +75,13 @@ pub struct Graph {
 #[non_exhaustive]
 pub enum GraphError {
     /// A named foundational target does not exist or is not foundational.
-    #[error("{0}")]
-    BadTarget(String),
+    #[error("{message}")]
+    BadTarget {
+        /// What is wrong.
+        message: String,
+        /// A did-you-mean, when a name is close.
+        hint: Option<String>,
+    },
     /// The environment is not declared.
     #[error("environment `{0}` is not declared in the spec")]
     UnknownEnvironment(String),
@@ -110,9 +125,12 @@ impl Graph {
                                 target_set.insert(i);
                             }
                             Some(_) => {
-                                return Err(GraphError::BadTarget(format!(
-                                    "`{t}` is disposable; --foundational takes foundational components"
-                                )));
+                                return Err(GraphError::BadTarget {
+                                    message: format!(
+                                        "`{t}` is disposable; --foundational takes foundational components"
+                                    ),
+                                    hint: None,
+                                });
                             }
                             None => {
                                 let names: Vec<&str> = comps
@@ -120,10 +138,20 @@ impl Graph {
                                     .filter(|c| c.plane.value == Plane::Foundational)
                                     .map(|c| c.name.value.as_str())
                                     .collect();
-                                return Err(GraphError::BadTarget(format!(
-                                    "no foundational component `{t}` (declared: {})",
-                                    names.join(", ")
-                                )));
+                                let hint = gp_core::spec::suggest(
+                                    t,
+                                    comps
+                                        .iter()
+                                        .filter(|c| c.plane.value == Plane::Foundational)
+                                        .map(|c| &c.name.value),
+                                );
+                                return Err(GraphError::BadTarget {
+                                    message: format!(
+                                        "no foundational component `{t}` (declared: {})",
+                                        names.join(", ")
+                                    ),
+                                    hint,
+                                });
                             }
                         }
                     }

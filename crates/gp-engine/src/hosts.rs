@@ -186,7 +186,7 @@ impl Engine<'_> {
 }
 
 /// One host record of a deployment and what applying would do.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostRecordPlan {
     /// The component serving the host.
@@ -212,7 +212,7 @@ type RecordsStep = (
 );
 
 /// What `dns apply` did for one component.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostRecordsApplied {
     /// The component.

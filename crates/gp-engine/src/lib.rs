@@ -39,11 +39,13 @@ pub mod run;
 pub mod state;
 pub mod status;
 pub mod teardown;
+pub mod wait;
 
 pub use graph::{Disposition, Graph, GraphFormat, Role};
 pub use plan::{Plan, PlanAction, PlanItem};
 pub use run::{DeployOutcome, DeployRequest, DeploymentSelector};
 pub use teardown::{TeardownOutcome, TeardownRequest, TeardownTarget};
+pub use wait::{RowState, Wait};
 
 /// The plane-safety rule, in one place: whether a run on `deployment` may
 /// change `component`. The foundational plane changes only the foundational
@@ -142,6 +144,12 @@ impl EngineError {
             hint,
         }
     }
+    pub(crate) fn failed(message: impl Into<String>, hint: Option<String>) -> Self {
+        EngineError::Failed {
+            message: message.into(),
+            hint,
+        }
+    }
     pub(crate) fn refused(message: impl Into<String>, hint: Option<String>) -> Self {
         EngineError::Refused {
             message: message.into(),
@@ -152,8 +160,12 @@ impl EngineError {
 
 /// Something that happened during a run, for progress display and JSON
 /// Lines output.
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(
+    tag = "event",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Event {
     /// The run began.
     RunStarted {
@@ -207,12 +219,31 @@ pub enum Event {
         /// Why.
         reason: String,
     },
-    /// Cannot run yet; the reason names what it waits for and the command.
+    /// Waits for a foundational dependency that is not deployed.
     ComponentPending {
         /// Component.
         component: String,
-        /// Why, and what to run.
+        /// What it waits for.
         reason: String,
+        /// The command that unblocks it.
+        next: Option<String>,
+    },
+    /// Cannot run because of this deployment (a failed, skipped or blocked
+    /// dependency).
+    ComponentBlocked {
+        /// Component.
+        component: String,
+        /// Why.
+        reason: String,
+    },
+    /// A foundational dependency is not deployed.
+    DependencyNotDeployed {
+        /// Component.
+        component: String,
+        /// Its state.
+        reason: String,
+        /// The command that deploys it.
+        next: Option<String>,
     },
     /// A component failed.
     ComponentFailed {
@@ -364,6 +395,30 @@ pub fn validate(
     Validator { platform, drivers }.run()
 }
 
+/// Checks that this machine can run the spec's components as written
+/// (each driver's [`gp_driver::Driver::preflight`]: roots and programs
+/// present, backends built in), reading only local files. Run by
+/// `validate` and before a deploy reserves anything.
+pub fn preflight(platform: &Platform, drivers: &DriverSet) -> Result<(), InvalidInput> {
+    let mut problems = Vec::new();
+    for c in &platform.spec.components {
+        let Some(driver) = drivers.get(&c.driver.value) else {
+            continue;
+        };
+        let settings = c.settings_node();
+        problems.extend(driver.preflight(&ValidateCtx {
+            platform,
+            component: c,
+            settings: &settings,
+        }));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidInput(problems))
+    }
+}
+
 struct Validator<'a> {
     platform: &'a Platform,
     drivers: &'a DriverSet,
@@ -409,19 +464,23 @@ impl Validator<'_> {
                 if let (Some(res), Some(v)) = (&r.resource, declared.get(&r.component))
                     && !v.resources.contains(res)
                 {
-                    problems.push(platform.diagnostic(
-                        need.start,
-                        format!(
-                            "`{}` needs `{r}`, but `{}` publishes no resource `{res}` (it has: {})",
-                            c.name.value,
-                            r.component,
-                            if v.resources.is_empty() {
-                                "none".to_string()
-                            } else {
-                                v.resources.join(", ")
-                            }
-                        ),
-                    ));
+                    problems.push(
+                        platform
+                            .diagnostic(
+                                need.start,
+                                format!(
+                                    "`{}` needs `{r}`, but `{}` publishes no resource `{res}` (it has: {})",
+                                    c.name.value,
+                                    r.component,
+                                    if v.resources.is_empty() {
+                                        "none".to_string()
+                                    } else {
+                                        v.resources.join(", ")
+                                    }
+                                ),
+                            )
+                            .with_hint_opt(resource_suggestion(&r.component, res, &v.resources)),
+                    );
                 }
             }
             let mut found = Vec::new();
@@ -491,10 +550,14 @@ impl Validator<'_> {
             None => (v.outputs.as_ref(), format!("`{}`", r.component)),
             Some(res) => {
                 if !v.resources.contains(res) {
-                    return Some(platform.diagnostic(
-                        pos,
-                        format!("`{r}`: `{}` publishes no resource `{res}`", r.component),
-                    ));
+                    return Some(
+                        platform
+                            .diagnostic(
+                                pos,
+                                format!("`{r}`: `{}` publishes no resource `{res}`", r.component),
+                            )
+                            .with_hint_opt(resource_suggestion(&r.component, res, &v.resources)),
+                    );
                 }
                 (
                     v.resource_outputs.as_ref(),
@@ -541,4 +604,11 @@ pub fn settings_hash(component: &gp_core::ComponentSpec, resolved: &gp_core::yam
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+/// "did you mean `rds/backstage`?" for a resource name close to one the
+/// component publishes.
+fn resource_suggestion(component: &str, res: &str, resources: &[String]) -> Option<String> {
+    gp_core::spec::closest(res, resources.iter())
+        .map(|r| format!("did you mean `{component}/{r}`?"))
 }

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use crate::graph::{Disposition, Graph, GraphNode, Role};
 use crate::state::{ComponentRecord, ComponentState, DeploymentState};
-use crate::{Engine, EngineError, refs};
+use crate::{Engine, EngineError, Wait, refs};
 
 /// What would happen to a component.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum PlanAction {
     /// It does not exist: create it.
     Create,
@@ -26,12 +26,16 @@ pub enum PlanAction {
     Unchanged,
     /// Filtered out by tier or mode.
     Skip,
-    /// It cannot run: it needs something missing, skipped or failing.
+    /// It cannot run because of this deployment: it needs a component
+    /// that is skipped or blocked, or another owner holds its DNS names.
     Blocked,
+    /// It waits for a foundational dependency that is not deployed (or a
+    /// component that does); `next` deploys it.
+    Pending,
     /// A foundational dependency that is deployed.
     Ready,
     /// A foundational dependency that is not deployed.
-    Missing,
+    NotDeployed,
 }
 
 impl std::fmt::Display for PlanAction {
@@ -45,7 +49,7 @@ impl std::fmt::Display for PlanAction {
 }
 
 /// One component's line of a plan.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanItem {
     /// Component.
@@ -58,14 +62,16 @@ pub struct PlanItem {
     pub role: &'static str,
     /// What would happen.
     pub action: PlanAction,
-    /// Why, for skip, blocked and missing.
+    /// Why, for skip, blocked, pending and not-deployed.
     pub reason: Option<String>,
+    /// The command that unblocks it, for pending and not-deployed.
+    pub next: Option<String>,
     /// Drift and counts, for update.
     pub details: Vec<String>,
 }
 
 /// A plan.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Version of this JSON shape.
@@ -138,45 +144,6 @@ pub(crate) fn decide(
 }
 
 impl Engine<'_> {
-    /// Why a foundational dependency is unavailable, phrased as the next
-    /// step; `None` when it is deployed (with the resource needed).
-    pub(crate) fn foundational_gap(
-        &self,
-        env: &str,
-        dep: &GraphNode,
-        resource: Option<&str>,
-        fstate: &DeploymentState,
-    ) -> Option<String> {
-        let spec = &self.platform.spec.components[dep.spec_index];
-        let rec = fstate.components.get(&dep.name);
-        let deployed = rec.is_some_and(|r| r.state == ComponentState::Applied);
-        let has_resource = resource.is_none_or(|res| {
-            fstate
-                .outputs(&dep.name)
-                .is_some_and(|o| o.resources.contains_key(res))
-        });
-        if deployed && has_resource {
-            return None;
-        }
-        let what = match resource {
-            Some(res) => format!("{}/{res}", dep.name),
-            None => dep.name.clone(),
-        };
-        let state = match rec.map(|r| &r.state) {
-            Some(ComponentState::Failed(_)) => "whose last deploy failed",
-            Some(ComponentState::Interrupted) => "whose last deploy was interrupted",
-            _ => "not deployed",
-        };
-        Some(format!(
-            "needs {what}, a foundational {} {state} in {env} — run: goldenpath deploy --env {env} --foundational {}",
-            self.drivers
-                .get(&spec.driver.value)
-                .map(|d| d.noun(resource.is_some()))
-                .unwrap_or("component"),
-            dep.name
-        ))
-    }
-
     /// Plans a deployment.
     pub fn plan(
         &self,
@@ -203,20 +170,19 @@ impl Engine<'_> {
                 component: node.name.clone(),
                 plane: spec.plane.value,
                 tier: spec.tier.value,
-                role: match node.role {
-                    Role::Target => "target",
-                    Role::Dependency => "dependency",
-                },
+                role: node.role.as_str(),
                 action: PlanAction::Unchanged,
                 reason: None,
+                next: None,
                 details: Vec::new(),
             };
             if node.role == Role::Dependency {
-                match self.foundational_gap(env, node, None, &fstate) {
+                match self.dependency_gap(env, node, &fstate) {
                     None => item.action = PlanAction::Ready,
-                    Some(why) => {
-                        item.action = PlanAction::Missing;
-                        item.reason = Some(why);
+                    Some(wait) => {
+                        item.action = PlanAction::NotDeployed;
+                        item.reason = Some(wait.reason);
+                        item.next = wait.next;
                     }
                 }
                 items.push(item);
@@ -237,23 +203,45 @@ impl Engine<'_> {
                 }
                 Disposition::Run => {}
             }
-            // Dynamic blocks: a missing foundational dependency, or a
-            // dependency that is itself blocked.
-            let mut blocked = None;
+            // What it waits for: a foundational dependency that is not
+            // deployed, or a dependency that is itself pending or blocked.
+            let mut stopped = None;
             let mut waits_on = Vec::new();
             for (r, d) in &node.needs {
                 let dep = &graph.nodes[*d];
                 if dep.role == Role::Dependency {
-                    if let Some(why) =
+                    if let Some(wait) =
                         self.foundational_gap(env, dep, r.resource.as_deref(), &fstate)
                     {
-                        blocked = Some(format!("pending: {why}"));
+                        stopped = Some((PlanAction::Pending, wait));
                         break;
                     }
                 } else {
-                    match items[*d].action {
+                    let dep_item = &items[*d];
+                    match dep_item.action {
+                        PlanAction::Pending => {
+                            let wait = Wait {
+                                reason: String::new(),
+                                next: dep_item.next.clone(),
+                            };
+                            stopped = Some((
+                                PlanAction::Pending,
+                                wait.inherited(format!("needs {r}, which is pending")),
+                            ));
+                            break;
+                        }
                         PlanAction::Blocked | PlanAction::Skip => {
-                            blocked = Some(format!("needs {r}, which is {}", items[*d].action));
+                            stopped = Some((
+                                PlanAction::Blocked,
+                                Wait::because(format!(
+                                    "needs {r}, which is {}",
+                                    if dep_item.action == PlanAction::Skip {
+                                        "skipped here"
+                                    } else {
+                                        "blocked"
+                                    }
+                                )),
+                            ));
                             break;
                         }
                         PlanAction::Create | PlanAction::Update | PlanAction::Adopt => {
@@ -263,9 +251,10 @@ impl Engine<'_> {
                     }
                 }
             }
-            if let Some(why) = blocked {
-                item.action = PlanAction::Blocked;
-                item.reason = Some(why);
+            if let Some((action, wait)) = stopped {
+                item.action = action;
+                item.reason = Some(wait.reason);
+                item.next = wait.next;
                 items.push(item);
                 continue;
             }

@@ -152,6 +152,10 @@ impl RunRecorder<'_> {
 }
 
 impl Recorder for RunRecorder<'_> {
+    fn run_id(&self) -> &str {
+        self.run_id
+    }
+
     fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError> {
         let id = new_id();
         let r = serde_json::to_value(resource).unwrap_or_default();

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::{Engine, EngineError};
 
 /// What applying a request would do.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestPlan {
     /// The foundational instance it goes to.
@@ -31,7 +31,7 @@ pub struct RequestPlan {
 }
 
 /// A recorded approval.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     /// Who approved.

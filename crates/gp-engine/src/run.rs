@@ -18,7 +18,7 @@ use gp_driver::{Applied, ComponentCtx, ComponentOutputs, Counts, DriverError, Er
 use gp_registry::{DeploymentEvent, Reservation, ReserveRequest, Stage, new_id, now_us};
 use serde::Serialize;
 
-use crate::graph::{Disposition, Graph, Role};
+use crate::graph::{Disposition, Graph, GraphNode, Role};
 use crate::plan::{Decision, decide};
 use crate::recorder::RunRecorder;
 use crate::state::{APPLY, ComponentState, DeploymentState};
@@ -73,8 +73,12 @@ impl DeployRequest {
 }
 
 /// What became of one component.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(
+    tag = "result",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum ComponentResult {
     /// Created, adopted or updated.
     Applied {
@@ -92,10 +96,26 @@ pub enum ComponentResult {
         /// Why.
         reason: String,
     },
-    /// Waiting for something; the reason names it and the next command.
+    /// Waits for a foundational dependency that is not deployed (or a
+    /// component that does); not a failure.
     Pending {
+        /// What it waits for.
+        reason: String,
+        /// The command that unblocks it.
+        next: Option<String>,
+    },
+    /// Cannot run because of this deployment: it needs a component that
+    /// failed, is skipped here or is itself blocked.
+    Blocked {
         /// Why.
         reason: String,
+    },
+    /// A foundational dependency that is not deployed.
+    NotDeployed {
+        /// Its state.
+        reason: String,
+        /// The command that deploys it.
+        next: Option<String>,
     },
     /// It failed.
     Failed {
@@ -112,7 +132,7 @@ pub enum ComponentResult {
 }
 
 /// One row of a deploy's outcome.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentOutcome {
     /// Component.
@@ -121,13 +141,15 @@ pub struct ComponentOutcome {
     pub plane: Plane,
     /// Tier.
     pub tier: Tier,
+    /// `target` (this deployment's) or `dependency` (foundational).
+    pub role: &'static str,
     /// What became of it.
     #[serde(flatten)]
     pub result: ComponentResult,
 }
 
 /// The result of a deploy.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeployOutcome {
     /// Version of this JSON shape.
@@ -153,10 +175,12 @@ pub struct DeployOutcome {
 }
 
 impl DeployOutcome {
-    /// No component failed and the run was not interrupted.
+    /// No component failed, something was deployed, and the run was not
+    /// interrupted.
     pub fn succeeded(&self) -> bool {
         !self.interrupted
             && !self.lease_lost
+            && !self.deployed_nothing()
             && !self.components.iter().any(|c| {
                 matches!(
                     c.result,
@@ -174,16 +198,170 @@ impl DeployOutcome {
             .any(|c| matches!(c.result, ComponentResult::Refused { .. }))
     }
 
-    /// Components waiting on something.
+    /// This deployment's components that wait on something outside it
+    /// (foundational dependencies are not counted: they are the cause).
     pub fn pending(&self) -> Vec<&ComponentOutcome> {
         self.components
             .iter()
             .filter(|c| matches!(c.result, ComponentResult::Pending { .. }))
             .collect()
     }
+
+    /// Whether the run deployed nothing: every component of the
+    /// deployment is skipped, pending or blocked.
+    pub fn deployed_nothing(&self) -> bool {
+        self.components.iter().all(|c| {
+            matches!(
+                c.result,
+                ComponentResult::Skipped { .. }
+                    | ComponentResult::Pending { .. }
+                    | ComponentResult::Blocked { .. }
+                    | ComponentResult::NotDeployed { .. }
+                    | ComponentResult::Ready
+            )
+        })
+    }
+}
+
+/// The deployment a selector names, for a graph built before a build id
+/// is reserved (the graph depends on the mode, not on which build), and
+/// how messages name it.
+fn probe(selector: &DeploymentSelector) -> Option<(Deployment, Vec<String>, String, String)> {
+    Some(match selector {
+        DeploymentSelector::Foundational(t) => (
+            Deployment::Foundational,
+            t.clone(),
+            Deployment::Foundational.to_string(),
+            Deployment::Foundational.flags(),
+        ),
+        DeploymentSelector::Persistent => (
+            Deployment::Persistent,
+            Vec::new(),
+            Deployment::Persistent.to_string(),
+            Deployment::Persistent.flags(),
+        ),
+        DeploymentSelector::Build(BuildIdArg::Id(b)) => {
+            let d = Deployment::Ephemeral(*b);
+            (d, Vec::new(), d.to_string(), d.flags())
+        }
+        DeploymentSelector::Build(BuildIdArg::Auto) => (
+            Deployment::Ephemeral(gp_core::BuildId::new(1, 1, 26, 1).ok()?),
+            Vec::new(),
+            "build".into(),
+            " --build-id auto".into(),
+        ),
+    })
+}
+
+/// Refuses, before anything is opened or recorded, a deployment in which
+/// no component can ever run: every target is skipped (tier or mode) or
+/// needs a skipped one. Exit 2: the spec makes it so.
+pub fn check_deployable(
+    platform: &gp_core::Platform,
+    env: &str,
+    selector: &DeploymentSelector,
+) -> Result<(), EngineError> {
+    let Some((d, targets, what, flags)) = probe(selector) else {
+        return Ok(());
+    };
+    let graph = Graph::build(platform, env, d, &targets)?;
+    let nodes: Vec<&GraphNode> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Target)
+        .collect();
+    if nodes.iter().any(|n| n.disposition == Disposition::Run) {
+        return Ok(());
+    }
+    Err(EngineError::usage(
+        format!(
+            "nothing to deploy in {env} {what}: {}",
+            summary(nodes.iter().map(|n| match &n.disposition {
+                Disposition::Skip(r) | Disposition::Blocked(r) => format!("{}: {r}", n.name),
+                Disposition::Run => n.name.clone(),
+            }))
+        ),
+        Some(format!(
+            "see why with: goldenpath plan --env {env}{flags}; nothing was reserved or recorded"
+        )),
+    ))
+}
+
+/// The first few of a list, then how many more.
+fn summary(items: impl Iterator<Item = String>) -> String {
+    let all: Vec<String> = items.collect();
+    if all.is_empty() {
+        return "it has no components".into();
+    }
+    let shown = all.iter().take(4).cloned().collect::<Vec<_>>().join("; ");
+    match all.len().saturating_sub(4) {
+        0 => shown,
+        more => format!("{shown}; and {more} more"),
+    }
 }
 
 impl Engine<'_> {
+    /// Refuses a deployment whose every runnable target waits for a
+    /// foundational dependency that is not deployed (directly or through
+    /// another target): nothing would be deployed. Exit 1, naming the
+    /// commands that unblock it; nothing is reserved.
+    fn check_runnable(&self, env: &str, selector: &DeploymentSelector) -> Result<(), EngineError> {
+        let Some((d, targets, what, _)) = probe(selector) else {
+            return Ok(());
+        };
+        if d == Deployment::Foundational {
+            return Ok(());
+        }
+        let graph = Graph::build(self.platform, env, d, &targets)?;
+        let fstate = crate::state::DeploymentState::load(
+            self.registry,
+            env,
+            &Deployment::Foundational.key(),
+        )?;
+        let mut waits: Vec<Option<crate::Wait>> = Vec::with_capacity(graph.nodes.len());
+        let mut runnable = false;
+        for node in &graph.nodes {
+            let wait = if node.role == Role::Dependency || node.disposition != Disposition::Run {
+                None
+            } else {
+                node.needs.iter().find_map(|(r, i)| {
+                    let dep = &graph.nodes[*i];
+                    if dep.role == Role::Dependency {
+                        self.foundational_gap(env, dep, r.resource.as_deref(), &fstate)
+                    } else {
+                        waits[*i].clone()
+                    }
+                })
+            };
+            runnable |=
+                node.role == Role::Target && node.disposition == Disposition::Run && wait.is_none();
+            waits.push(wait);
+        }
+        if runnable {
+            return Ok(());
+        }
+        let mut next: Vec<String> = Vec::new();
+        for n in waits.iter().flatten().filter_map(|w| w.next.clone()) {
+            if !next.contains(&n) {
+                next.push(n);
+            }
+        }
+        Err(EngineError::failed(
+            format!(
+                "nothing to deploy in {env} {what} yet: {}",
+                summary(
+                    graph.nodes.iter().zip(&waits).filter_map(|(n, w)| w
+                        .as_ref()
+                        .map(|w| format!("{} {}", n.name, w.reason)))
+                )
+            ),
+            Some(format!(
+                "deploy what it waits for first: {}; nothing was reserved or recorded",
+                next.join(", then ")
+            )),
+        ))
+    }
+
     /// Deploys.
     pub fn deploy(&self, req: &DeployRequest) -> Result<DeployOutcome, EngineError> {
         let started = Instant::now();
@@ -199,6 +377,11 @@ impl Engine<'_> {
                     }),
             );
         }
+        // A deployment in which nothing can run is refused before a build id
+        // is reserved or anything is recorded: a green run that deployed
+        // nothing would hide it.
+        check_deployable(self.platform, env, &req.selector)?;
+        self.check_runnable(env, &req.selector)?;
         // Resolve the deployment; reserve a build id.
         let (deployment, targets, reservation) = match &req.selector {
             DeploymentSelector::Foundational(t) => (Deployment::Foundational, t.clone(), None),

@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use crate::graph::{Disposition, Graph, Role};
 use crate::state::{ComponentState, DeploymentState};
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, RowState, Wait};
 
 /// One component's status.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatus {
     /// Component.
@@ -21,9 +21,8 @@ pub struct ComponentStatus {
     pub tier: Tier,
     /// `target` or `dependency`.
     pub role: &'static str,
-    /// `ready`, `pending`, `skipped`, `blocked`, `failed`, `interrupted`,
-    /// `not deployed`, `torn down`.
-    pub state: String,
+    /// Its state.
+    pub state: RowState,
     /// For anything not ready: why, phrased so that the next step is clear.
     pub reason: Option<String>,
     /// The command to run next, when there is one.
@@ -35,7 +34,7 @@ pub struct ComponentStatus {
 }
 
 /// A deployment's status.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentStatus {
     /// Version of this JSON shape.
@@ -46,14 +45,17 @@ pub struct DeploymentStatus {
     pub deployment: String,
     /// Build id.
     pub build_id: Option<String>,
-    /// Derived from its events: `live`, `deploying`, `failed`, ...
+    /// Derived from its events: `not-deployed`, `deploying`, `live`,
+    /// `failed`, `interrupted`, `tearing-down`, `torn-down`.
     pub status: String,
+    /// How many of its components are pending.
+    pub pending: usize,
     /// Per component, in graph order.
     pub components: Vec<ComponentStatus>,
 }
 
 /// An environment at a glance.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     /// Version of this JSON shape.
@@ -69,11 +71,7 @@ pub struct Overview {
 }
 
 fn deploy_command(env: &str, deployment: Deployment) -> String {
-    match deployment {
-        Deployment::Foundational => format!("goldenpath deploy --env {env} --foundational"),
-        Deployment::Persistent => format!("goldenpath deploy --env {env}"),
-        Deployment::Ephemeral(b) => format!("goldenpath deploy --env {env} --build-id {b}"),
-    }
+    format!("goldenpath deploy --env {env}{}", deployment.flags())
 }
 
 impl Engine<'_> {
@@ -96,11 +94,8 @@ impl Engine<'_> {
                 component: node.name.clone(),
                 plane: spec.plane.value,
                 tier: spec.tier.value,
-                role: match node.role {
-                    Role::Target => "target",
-                    Role::Dependency => "dependency",
-                },
-                state: String::new(),
+                role: node.role.as_str(),
+                state: RowState::NotDeployed,
                 reason: None,
                 next: None,
                 outputs: serde_json::Map::new(),
@@ -124,15 +119,12 @@ impl Engine<'_> {
                 }
             }
             if node.role == Role::Dependency {
-                match self.foundational_gap(env, node, None, &fstate) {
-                    None => row.state = "ready".into(),
-                    Some(why) => {
-                        row.state = "not deployed".into();
-                        row.reason = Some(why);
-                        row.next = Some(format!(
-                            "goldenpath deploy --env {env} --foundational {}",
-                            node.name
-                        ));
+                match self.dependency_gap(env, node, &fstate) {
+                    None => row.state = RowState::Ready,
+                    Some(wait) => {
+                        row.state = RowState::NotDeployed;
+                        row.reason = Some(wait.reason);
+                        row.next = wait.next;
                     }
                 }
                 rows.push(row);
@@ -140,7 +132,7 @@ impl Engine<'_> {
             }
             match &node.disposition {
                 Disposition::Skip(why) => {
-                    row.state = "skipped".into();
+                    row.state = RowState::Skipped;
                     let mut reason = why.clone();
                     if let Some(mode) = deployment.mode()
                         && !spec.runs_in(mode)
@@ -154,7 +146,7 @@ impl Engine<'_> {
                     continue;
                 }
                 Disposition::Blocked(why) => {
-                    row.state = "blocked".into();
+                    row.state = RowState::Blocked;
                     row.reason = Some(why.clone());
                     rows.push(row);
                     continue;
@@ -162,67 +154,79 @@ impl Engine<'_> {
                 Disposition::Run => {}
             }
             match record.map(|r| &r.state) {
-                Some(ComponentState::Applied) => row.state = "ready".into(),
+                Some(ComponentState::Applied) => row.state = RowState::Ready,
                 Some(ComponentState::Failed(e)) => {
-                    row.state = "failed".into();
+                    row.state = RowState::Failed;
                     row.reason = Some(e.clone());
-                    row.next = Some(format!("fix the cause, then: {deploy} --resume"));
+                    row.next = Some(format!("{deploy} --resume"));
                 }
                 Some(ComponentState::Interrupted) => {
-                    row.state = "interrupted".into();
+                    row.state = RowState::Interrupted;
                     row.reason = Some("its last apply started and never finished".into());
                     row.next = Some(format!("{deploy} --resume"));
                 }
-                Some(ComponentState::TornDown) => row.state = "torn down".into(),
-                None => {}
+                Some(ComponentState::TornDown) => row.state = RowState::TornDown,
+                None => row.state = RowState::NotDeployed,
             }
-            if row.state.is_empty() || row.state == "torn down" {
-                // Not deployed: say what it waits for.
-                // Root causes first: a missing foundational dependency,
-                // then a dependency of this deployment that is not ready.
-                let mut waiting = node.needs.iter().find_map(|(r, d)| {
+            if matches!(row.state, RowState::NotDeployed | RowState::TornDown) {
+                // Not deployed: say what it waits for. Root causes first: a
+                // foundational dependency that is not deployed, then a
+                // dependency of this deployment that is pending or broken.
+                let mut stopped = node.needs.iter().find_map(|(r, d)| {
                     let dep = &graph.nodes[*d];
                     (dep.role == Role::Dependency)
                         .then(|| self.foundational_gap(env, dep, r.resource.as_deref(), &fstate))
                         .flatten()
+                        .map(|w| (RowState::Pending, w))
                 });
-                if waiting.is_none() {
-                    waiting = node.needs.iter().find_map(|(r, d)| {
+                if stopped.is_none() {
+                    stopped = node.needs.iter().find_map(|(r, d)| {
                         let dep_row = rows
                             .get(*d)
                             .filter(|_| graph.nodes[*d].role == Role::Target)?;
-                        (dep_row.state != "ready").then(|| match dep_row.state.as_str() {
-                            "failed" => format!("needs {r}, which failed"),
-                            state => format!("needs {r}, which is {state}"),
-                        })
+                        let wait = Wait {
+                            reason: String::new(),
+                            next: dep_row.next.clone(),
+                        };
+                        match dep_row.state {
+                            RowState::Pending => Some((
+                                RowState::Pending,
+                                wait.inherited(format!("needs {r}, which is pending")),
+                            )),
+                            RowState::Failed | RowState::Blocked | RowState::Interrupted => Some((
+                                RowState::Blocked,
+                                wait.inherited(format!("needs {r}, which is {}", dep_row.state)),
+                            )),
+                            _ => None,
+                        }
                     });
                 }
-                if let Some(why) = waiting {
-                    row.state = "pending".into();
-                    row.next = why
-                        .split(" — run: ")
-                        .nth(1)
-                        .map(str::to_string)
-                        .or(Some(deploy.clone()));
-                    row.reason = Some(format!("pending: {why}"));
-                } else if row.state.is_empty() {
-                    row.state = "not deployed".into();
-                    row.next = Some(deploy.clone());
+                match stopped {
+                    Some((state, wait)) => {
+                        row.state = state;
+                        row.reason = Some(wait.reason);
+                        row.next = wait.next;
+                    }
+                    None if row.state == RowState::NotDeployed => {
+                        row.next = Some(deploy.clone());
+                    }
+                    None => {}
                 }
             }
             rows.push(row);
         }
-        let mut status = self.deployment_status(env, &key)?;
-        let pending = rows.iter().filter(|r| r.state == "pending").count();
-        if status == "live" && pending > 0 {
-            status = format!("live, {pending} pending");
-        }
+        let status = self.deployment_status(env, &key)?;
+        let pending = rows
+            .iter()
+            .filter(|r| r.role == "target" && r.state == RowState::Pending)
+            .count();
         Ok(DeploymentStatus {
             schema_version: 1,
             env: env.into(),
             deployment: key,
             build_id: deployment.build_id().map(|b| b.to_string()),
             status,
+            pending,
             components: rows,
         })
     }
@@ -255,7 +259,7 @@ impl Engine<'_> {
         )
         .to_string();
         if status == "reserved" {
-            status = "not deployed".into();
+            status = "not-deployed".into();
         }
         if status == "deploying" || status == "tearing-down" {
             // A lease whose holder died on this machine (SIGKILL) is as

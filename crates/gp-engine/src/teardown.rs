@@ -47,7 +47,7 @@ pub struct TeardownRequest {
 }
 
 /// A resource that survived.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Leftover {
     /// Component.
@@ -58,8 +58,31 @@ pub struct Leftover {
     pub state: String,
 }
 
+/// One resource a teardown destroyed, failed to destroy, or kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceOutcome {
+    /// Component.
+    pub component: String,
+    /// The resource, as the journal names it.
+    pub resource: String,
+    /// Why it could not be destroyed (for `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ResourceOutcome {
+    fn new(component: &str, resource: String, error: Option<String>) -> Self {
+        Self {
+            component: component.to_string(),
+            resource,
+            error,
+        }
+    }
+}
+
 /// The result of a teardown.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TeardownOutcome {
     /// Version of this JSON shape.
@@ -68,16 +91,16 @@ pub struct TeardownOutcome {
     pub env: String,
     /// Deployment key.
     pub deployment: String,
-    /// Resources destroyed (component, resource).
-    pub destroyed: Vec<(String, String)>,
-    /// Resources that could not be destroyed (component, resource, error).
-    pub failed: Vec<(String, String, String)>,
+    /// Resources destroyed.
+    pub destroyed: Vec<ResourceOutcome>,
+    /// Resources that could not be destroyed, with the error.
+    pub failed: Vec<ResourceOutcome>,
     /// The orphan check: created resources that still exist.
     pub orphans: Vec<Leftover>,
     /// Created resources whose existence no driver can check.
     pub unverified: Vec<Leftover>,
     /// Adopted resources left in place on purpose.
-    pub kept: Vec<(String, String)>,
+    pub kept: Vec<ResourceOutcome>,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -273,7 +296,7 @@ impl Engine<'_> {
                 .resources
                 .iter()
                 .filter(|r| r.action == Action::Adopt && !r.destroyed && in_scope(r))
-                .map(|r| (r.component.clone(), r.resource.to_string()))
+                .map(|r| ResourceOutcome::new(&r.component, r.resource.to_string(), None))
                 .collect(),
             duration_ms: 0,
         };
@@ -291,10 +314,10 @@ impl Engine<'_> {
             let spec = self.spec_or_placeholder(&first.component, &first.driver);
             let Some(driver) = self.drivers.get(&first.driver) else {
                 for r in group {
-                    outcome.failed.push((
-                        r.component.clone(),
+                    outcome.failed.push(ResourceOutcome::new(
+                        &r.component,
                         r.resource.to_string(),
-                        format!("no driver `{}`", r.driver),
+                        Some(format!("no driver `{}`", r.driver)),
                     ));
                 }
                 touched.insert(first.component.clone(), false);
@@ -306,13 +329,13 @@ impl Engine<'_> {
                 Err(missing) => {
                     let names: Vec<String> = missing.iter().map(|r| r.to_string()).collect();
                     for r in group {
-                        outcome.failed.push((
-                            r.component.clone(),
+                        outcome.failed.push(ResourceOutcome::new(
+                            &r.component,
                             r.resource.to_string(),
-                            format!(
+                            Some(format!(
                                 "its settings reference outputs that are not recorded: {}",
                                 names.join(", ")
-                            ),
+                            )),
                         ));
                     }
                     touched.insert(first.component.clone(), false);
@@ -349,9 +372,11 @@ impl Engine<'_> {
                         resource: r.resource.to_string(),
                         error: why.clone(),
                     });
-                    outcome
-                        .failed
-                        .push((r.component.clone(), r.resource.to_string(), why));
+                    outcome.failed.push(ResourceOutcome::new(
+                        &r.component,
+                        r.resource.to_string(),
+                        Some(why),
+                    ));
                     touched.insert(r.component.clone(), false);
                     continue;
                 }
@@ -360,10 +385,10 @@ impl Engine<'_> {
                         ids.push((id, *r));
                         batch.push(r.resource.clone());
                     }
-                    Err(e) => outcome.failed.push((
-                        r.component.clone(),
+                    Err(e) => outcome.failed.push(ResourceOutcome::new(
+                        &r.component,
                         r.resource.to_string(),
-                        e.message,
+                        Some(e.message),
                     )),
                 }
             }
@@ -373,10 +398,12 @@ impl Engine<'_> {
                 match result {
                     Ok(()) => {
                         if let Err(e) = recorder.after(&id, None) {
-                            outcome.failed.push((
-                                r.component.clone(),
+                            outcome.failed.push(ResourceOutcome::new(
+                                &r.component,
                                 r.resource.to_string(),
-                                format!("destroyed, but the journal could not record it: {e}"),
+                                Some(format!(
+                                    "destroyed, but the journal could not record it: {e}"
+                                )),
                             ));
                             touched.insert(r.component.clone(), false);
                             continue;
@@ -386,9 +413,11 @@ impl Engine<'_> {
                             component: r.component.clone(),
                             resource: r.resource.to_string(),
                         });
-                        outcome
-                            .destroyed
-                            .push((r.component.clone(), r.resource.to_string()));
+                        outcome.destroyed.push(ResourceOutcome::new(
+                            &r.component,
+                            r.resource.to_string(),
+                            None,
+                        ));
                         touched.entry(r.component.clone()).or_insert(true);
                     }
                     Err(e) => {
@@ -398,10 +427,10 @@ impl Engine<'_> {
                             resource: r.resource.to_string(),
                             error: e.message.clone(),
                         });
-                        outcome.failed.push((
-                            r.component.clone(),
+                        outcome.failed.push(ResourceOutcome::new(
+                            &r.component,
                             r.resource.to_string(),
-                            e.message,
+                            Some(e.message),
                         ));
                         touched.insert(r.component.clone(), false);
                     }

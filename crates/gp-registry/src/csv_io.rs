@@ -127,7 +127,7 @@ pub fn export_csv(
 }
 
 /// A row that could not be imported.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RowProblem {
     /// 1-based line in the file.
@@ -137,7 +137,7 @@ pub struct RowProblem {
 }
 
 /// What an import did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     /// Data rows read.

@@ -9,7 +9,7 @@ use crate::db::{DbExt, Named, Row};
 use crate::{LeaseState, Registry, RegistryError};
 
 /// A deployment lifecycle event.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentEvent {
     /// Event id.
@@ -37,7 +37,7 @@ pub struct DeploymentEvent {
 }
 
 /// A build as `builds list` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildSummary {
     /// Environment.
@@ -75,7 +75,7 @@ fn event_row(r: &dyn Row) -> DeploymentEvent {
 
 /// What happened to a deployment, as recorded (the strings are the
 /// registry's and stay as they are).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EventKind {
@@ -149,7 +149,7 @@ impl EventKind {
 }
 
 /// A deployment's status, derived from its latest lifecycle event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeploymentStatus {
     /// Reserved, nothing run yet.

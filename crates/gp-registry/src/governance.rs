@@ -8,7 +8,7 @@ use crate::db::{DbExt, Named, Row};
 use crate::{Registry, RegistryError, Tx};
 
 /// A recorded override of a guard.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Override {
     /// Event id.
@@ -31,7 +31,7 @@ pub struct Override {
 }
 
 /// A self-service request event.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestEvent {
     /// Event id.

@@ -9,7 +9,7 @@ use crate::db::{DbExt, Named, Value};
 use crate::{Registry, RegistryError, now_us};
 
 /// The stage of a journalled action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// About to run.
@@ -39,7 +39,7 @@ impl Stage {
 }
 
 /// A driver action, journalled before and after it runs.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
     /// Event id (retries reuse it).
@@ -69,7 +69,7 @@ pub struct JournalEntry {
 }
 
 /// A journal entry as stored, with its sequence number.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalRow {
     /// 1, 2, ... per deployment, without gaps.

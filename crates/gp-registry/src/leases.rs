@@ -25,7 +25,7 @@ pub struct Lease {
 }
 
 /// The derived state of a deployment's lease.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseState {
     /// Environment.

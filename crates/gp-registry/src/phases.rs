@@ -8,7 +8,7 @@ use crate::db::{DbExt, Named, Row, Value};
 use crate::{Registry, RegistryError, Tx, now_us};
 
 /// One phase: a timed step (a component's apply, a Terraform plan, ...).
-#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Phase {
     /// The phase run id shared by its start and end events.
@@ -163,6 +163,18 @@ impl Registry {
         })
     }
 
+    /// Every finished phase of every environment (imported history
+    /// included), oldest first.
+    pub fn all_phases(&self) -> Result<Vec<Phase>, RegistryError> {
+        self.with(|db| {
+            db.rows(
+                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' ORDER BY started_us, phase_run"),
+                &[],
+                phase_row,
+            )
+        })
+    }
+
     /// Phases that started and have not ended, of a deployment.
     pub fn open_phases(&self, env: &str, deployment: &str) -> Result<Vec<Phase>, RegistryError> {
         self.with(|db| {
@@ -184,11 +196,21 @@ impl Registry {
     }
 
     pub(crate) fn insert_imported_phase(&self, p: &Phase) -> Result<bool, RegistryError> {
+        // The same phase at the precision CSV carries (whole seconds): a
+        // registry's own export imported back into it adds nothing.
+        let second = |us: i64| us.div_euclid(1_000_000) * 1_000_000;
+        let start = second(p.started_us);
         self.tx(Some("import"), |tx| {
-            let exists = tx.db.scalar(
-                "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us = ? AND ended_us = ?",
-                &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), p.started_us.into(), p.ended_us.into()],
-            )?;
+            let exists = match p.ended_us {
+                Some(end) => tx.db.scalar(
+                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us >= ? AND started_us < ? AND ended_us >= ? AND ended_us < ?",
+                    &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into(), second(end).into(), (second(end) + 1_000_000).into()],
+                )?,
+                None => tx.db.scalar(
+                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us >= ? AND started_us < ? AND ended_us IS NULL",
+                    &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into()],
+                )?,
+            };
             if exists.unwrap_or(0) > 0 {
                 return Ok(false);
             }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::{Registry, RegistryError};
 
 /// Statistics of one phase.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PhaseStats {
     /// Phase name.

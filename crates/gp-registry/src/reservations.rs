@@ -38,7 +38,7 @@ impl<'a> ReserveRequest<'a> {
 }
 
 /// A reservation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reservation {
     /// Environment.

@@ -10,7 +10,7 @@ use crate::chain::{self, ChainKey, Head, TABLES};
 use crate::db::{Db, DbExt};
 
 /// A broken invariant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Breach {
     /// Which check: `chain-broken` (a row inserted, replaced, edited or

@@ -53,13 +53,29 @@ pub fn run(cmd: &mut Command) -> Output {
 }
 
 /// A `goldenpath` command for `bin` (pass `env!("CARGO_BIN_EXE_goldenpath")`)
-/// with a clean environment: no colour, no inherited GOLDENPATH_* settings.
+/// with a clean environment: no colour, no inherited GOLDENPATH_* settings,
+/// no CI identity.
 pub fn goldenpath(bin: &str) -> Command {
     let mut cmd = Command::new(bin);
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("GOLDENPATH_") {
             cmd.env_remove(k);
         }
+    }
+    // CI identities and run URLs (a test sets the ones it means).
+    for k in [
+        "GITHUB_ACTOR",
+        "GITLAB_USER_LOGIN",
+        "CIRCLE_USERNAME",
+        "BUILDKITE_BUILD_CREATOR_EMAIL",
+        "BUILD_USER_ID",
+        "BUILD_REQUESTEDFOREMAIL",
+        "GITHUB_SERVER_URL",
+        "GITHUB_REPOSITORY",
+        "GITHUB_RUN_ID",
+        "CI_JOB_URL",
+    ] {
+        cmd.env_remove(k);
     }
     cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
     cmd

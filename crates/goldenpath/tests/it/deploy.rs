@@ -50,7 +50,7 @@ impl Platform {
 
     /// Starts a deploy in its own process group with `SLOW` seconds per
     /// component.
-    fn spawn(&self, args: &[&str], slow: &str) -> Child {
+    pub(crate) fn spawn(&self, args: &[&str], slow: &str) -> Child {
         self.cmd(args)
             .env("SLOW", slow)
             .stdout(Stdio::null())
@@ -60,7 +60,7 @@ impl Platform {
             .unwrap()
     }
 
-    fn resources(&self) -> Vec<String> {
+    pub(crate) fn resources(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path().join("res"))
             .map(|d| {
                 d.filter_map(|e| e.ok())
@@ -72,7 +72,7 @@ impl Platform {
         v
     }
 
-    fn registry_file(&self) -> PathBuf {
+    pub(crate) fn registry_file(&self) -> PathBuf {
         self.path().join(".goldenpath/registry.db")
     }
 }
@@ -125,7 +125,7 @@ pub(crate) fn timestamps(text: &str) -> String {
     out
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -134,7 +134,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// Whether build 23-01-26-01's lease is held right now.
-fn lease_held(p: &Platform) -> bool {
+pub(crate) fn lease_held(p: &Platform) -> bool {
     let out = p.run(&["lease", "list", "--output", "json"]);
     if out.code != 0 {
         return false;
@@ -274,7 +274,7 @@ fn a_retired_build_id_is_refused_unless_overridden_with_a_reason() {
         "dev",
         "--build-id",
         "23-01-26-01",
-        "--override-reason",
+        "--reuse-retired",
         "re-run of a flaky pipeline",
     ]);
     let show = p.ok(&[
@@ -329,7 +329,7 @@ fn a_deploy_killed_with_sigkill_resumes_and_tears_down_clean() {
 
         let status = p.ok(&["status", "--env", "dev", "--build-id", "23-01-26-01"]);
         assert!(
-            status.stdout.contains("interrupted") || status.stdout.contains("not deployed"),
+            status.stdout.contains("interrupted") || status.stdout.contains("not-deployed"),
             "kill point {done_before_kill}:\n{}",
             status.stdout
         );
@@ -373,7 +373,7 @@ fn golden_v1_status_before_anything_is_deployed() {
             .arg(gp_test::example("golden-v1/goldenpath.yaml"))
             .arg("--state-dir")
             .arg(dir.path())
-            .args(["status", "--env", "dev", "--build-id", "23-01-26-01"]),
+            .args(["status", "--env", "dev", "--persistent"]),
     );
     assert_eq!(out.code, 0, "{}", out.transcript());
     insta::assert_snapshot!("golden_v1_status", out.stdout);

@@ -285,14 +285,13 @@ fn the_v1_story_on_one_machine() {
     }
     let backstage = Local::result(&first, "backstage");
     assert_eq!(backstage["result"], "pending");
-    let reason = backstage["reason"].as_str().unwrap();
-    assert!(
-        reason.starts_with("pending: needs rds/backstage"),
-        "{reason}"
+    assert_eq!(
+        backstage["reason"],
+        "needs rds/backstage, a foundational database not deployed in dev"
     );
-    assert!(
-        reason.contains("goldenpath deploy --env dev --foundational rds"),
-        "{reason}"
+    assert_eq!(
+        backstage["next"],
+        "goldenpath deploy --env dev --foundational rds"
     );
     assert_eq!(Local::result(&first, "keycloak")["result"], "skipped");
     // Nothing about the database was created by the build.

@@ -227,7 +227,7 @@ fn replace_and_upsert_are_refused_on_every_table() {
         "dev",
         "--build-id",
         "23-01-26-01",
-        "--override-reason",
+        "--reuse-retired",
         "make an override row",
     ]);
     // And a request event.
@@ -898,7 +898,7 @@ fn a_teardown_killed_at_any_step_converges() {
             "dev",
             "--build-id",
             "23-01-26-01",
-            "--override-reason",
+            "--reuse-retired",
             "trial",
         ]);
         let folder = p.path().join("gitops/apps/dev/builds/23-01-26-01");

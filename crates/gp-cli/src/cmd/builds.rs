@@ -24,9 +24,9 @@ pub struct ListArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
-    /// Show at most this many.
-    #[arg(long)]
-    pub limit: Option<usize>,
+    /// Show at most this many (1 or more).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
 }
 
 /// Arguments of `builds show`.
@@ -41,9 +41,9 @@ pub struct ShowArgs {
 }
 
 /// The JSON shape of `builds show`.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct BuildDetail {
+pub(crate) struct BuildDetail {
     schema_version: u32,
     env: String,
     build_id: String,
@@ -65,13 +65,17 @@ pub fn run(ctx: &Context, cmd: BuildsCommand) -> anyhow::Result<()> {
 }
 
 fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
+    ctx.check_recorded_env(&a.env)?;
     let mut builds = ctx.registry()?.builds(&a.env)?;
     if let Some(n) = a.limit {
-        builds.truncate(n);
+        builds.truncate(n as usize);
     }
     if ctx.printer.is_json() {
-        ctx.printer
-            .json(&serde_json::json!({"schemaVersion": 1, "env": a.env, "builds": builds}))?;
+        ctx.printer.json(&crate::outputs::BuildsOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.env.clone(),
+            builds,
+        })?;
         return Ok(());
     }
     if builds.is_empty() {
@@ -100,6 +104,7 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
 
 fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
     let build: BuildId = a.build_id.parse()?;
+    ctx.check_recorded_env(&a.env)?;
     let reg = ctx.registry()?;
     let key = build.to_string();
     let reservation = reg.reservation(&a.env, build)?;

@@ -15,6 +15,12 @@ pub struct CompletionsArgs {
 
 /// Prints a completion script for `shell`.
 pub fn run(ctx: &Context, args: CompletionsArgs, mut command: clap::Command) -> anyhow::Result<()> {
+    if ctx.printer.is_json() {
+        return Err(crate::exit::CliError::invalid(
+            "`completions` prints a shell script; --output json does not apply",
+        )
+        .into());
+    }
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut command, "goldenpath", &mut buf);
     ctx.printer.data(&String::from_utf8_lossy(&buf))?;

@@ -14,8 +14,11 @@ pub struct ContractArgs {
     pub env: String,
     /// A build id (DD-MM-YY-NN) for an ephemeral deployment; without it, the
     /// persistent deployment.
-    #[arg(long, value_name = "BUILD_ID")]
+    #[arg(long, value_name = "BUILD_ID", conflicts_with = "persistent")]
     pub build_id: Option<String>,
+    /// The persistent deployment (the default).
+    #[arg(long)]
+    pub persistent: bool,
 }
 
 /// Prints the contract of one deployment.

@@ -26,33 +26,24 @@ pub struct ListArgs {
 /// Runs `db ...`.
 pub fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
     let DbCommand::List(a) = cmd;
-    let platform = ctx.platform()?;
+    ctx.check_env(&a.env)?;
     let progress = Progress::new(&ctx.printer, false);
     let drivers = ctx.drivers()?;
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let engine = ctx.engine(&drivers, &progress, &cancel)?;
-    let _ = platform;
-    let rows_typed = engine.databases(&a.env)?;
-    let mut rows = Vec::new();
-    let mut json = Vec::new();
-    for d in rows_typed {
-        json.push(serde_json::json!({
-            "instance": d.instance, "database": d.database, "owner": d.owner,
-            "secretPath": d.secret_path, "askedBy": d.asked_by,
-        }));
-        rows.push(vec![
-            d.instance,
-            d.database,
-            d.owner,
-            d.secret_path,
-            d.asked_by,
-        ]);
-    }
+    let databases = engine.databases(&a.env)?;
     if ctx.printer.is_json() {
-        ctx.printer
-            .json(&serde_json::json!({"schemaVersion": 1, "env": a.env, "databases": json}))?;
+        ctx.printer.json(&crate::outputs::DatabasesOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.env.clone(),
+            databases,
+        })?;
         return Ok(());
     }
+    let rows: Vec<Vec<String>> = databases
+        .into_iter()
+        .map(|d| vec![d.instance, d.database, d.owner, d.secret_path, d.asked_by])
+        .collect();
     if rows.is_empty() {
         ctx.printer.data(&format!(
             "no databases in {} (is the instance deployed? goldenpath status --env {} --foundational)",

@@ -15,13 +15,17 @@ use crate::progress::Progress;
 
 /// Arguments of `goldenpath deploy`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("deployment").required(true).args(["build_id", "persistent", "foundational"])))]
 pub struct DeployArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
     /// Deploy a build: DD-MM-YY-NN, or `auto` for today's next free id.
-    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    #[arg(long, value_name = "BUILD_ID")]
     pub build_id: Option<String>,
+    /// Deploy the environment's persistent deployment.
+    #[arg(long)]
+    pub persistent: bool,
     /// Deploy the foundational plane: the named components, or all of them.
     #[arg(long, num_args = 0.., value_name = "NAME")]
     pub foundational: Option<Vec<String>>,
@@ -31,29 +35,37 @@ pub struct DeployArgs {
     /// Components deployed at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
-    /// Re-use a torn-down (retired) build id; the reason is recorded with
-    /// your name.
-    #[arg(long, value_name = "REASON")]
-    pub override_reason: Option<String>,
-    /// Override a guard that would refuse a component: `COMPONENT` (every
-    /// guard) or `COMPONENT:GUARD` (`protect`, `maxDestroy`, ...). Needs
-    /// --reason; recorded with your name. Repeatable.
-    #[arg(long, value_name = "COMPONENT[:GUARD]", requires = "reason")]
+    /// Deploy a torn-down (retired) build id again; REASON is recorded
+    /// with your name.
+    #[arg(long, value_name = "REASON", alias = "override-reason")]
+    pub reuse_retired: Option<String>,
+    /// Override a guard that refuses a component: COMPONENT (every guard)
+    /// or COMPONENT:GUARD (protect, maxDestroy, ...); repeatable.
+    #[arg(
+        long,
+        value_name = "COMPONENT[:GUARD]",
+        requires = "reason",
+        help_heading = "Guard overrides"
+    )]
     pub override_guard: Vec<String>,
-    /// Why the guards are overridden (recorded).
-    #[arg(long)]
+    /// Why the guards are overridden (recorded with your name).
+    #[arg(long, help_heading = "Guard overrides")]
     pub reason: Option<String>,
 }
 
 /// Arguments of `goldenpath teardown`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("deployment").required(true).args(["build_id", "persistent", "foundational"])))]
 pub struct TeardownArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
     /// Tear down this build.
-    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    #[arg(long, value_name = "BUILD_ID")]
     pub build_id: Option<String>,
+    /// Tear down the environment's persistent deployment (needs --confirm).
+    #[arg(long)]
+    pub persistent: bool,
     /// Tear down foundational components (all of them when none is named).
     #[arg(long, num_args = 0.., value_name = "NAME")]
     pub foundational: Option<Vec<String>>,
@@ -61,14 +73,19 @@ pub struct TeardownArgs {
     #[arg(long)]
     pub confirm: bool,
     /// Required, per name, for a protected foundational component.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = "Guard overrides")]
     pub break_glass: Vec<String>,
-    /// Override a guard that would refuse destroying a component's
-    /// resources: `COMPONENT` or `COMPONENT:GUARD`. Needs --reason; recorded.
-    #[arg(long, value_name = "COMPONENT[:GUARD]", requires = "reason")]
+    /// Override a guard that refuses destroying a component's resources:
+    /// COMPONENT or COMPONENT:GUARD; repeatable.
+    #[arg(
+        long,
+        value_name = "COMPONENT[:GUARD]",
+        requires = "reason",
+        help_heading = "Guard overrides"
+    )]
     pub override_guard: Vec<String>,
-    /// Why (recorded with a break-glass or guard override).
-    #[arg(long)]
+    /// Why (recorded with a break-glass or a guard override).
+    #[arg(long, help_heading = "Guard overrides")]
     pub reason: Option<String>,
 }
 
@@ -116,18 +133,24 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
         (None, Some(b)) => DeploymentSelector::Build(b.parse::<BuildIdArg>()?),
         (None, None) => DeploymentSelector::Persistent,
     };
-    // Bad input stops before the registry is opened (and created).
+    // Bad input stops before the registry is opened (and created): an
+    // unknown environment, a deployment in which nothing can run.
     ctx.check_env(&a.env)?;
+    gp_engine::run::check_deployable(ctx.platform()?, &a.env, &selector)?;
+    let drivers = ctx.drivers()?;
+    // What this machine lacks (a Terraform root, a program, a backend) is
+    // reported with the spec's positions before anything is reserved.
+    gp_engine::validate(ctx.platform()?, &drivers)?;
+    ctx.preflight(&drivers)?;
     let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
     let cancel = cancel_flag();
-    let drivers = ctx.drivers()?;
     let mut engine = ctx.engine(&drivers, &progress, &cancel)?;
     engine.parallel = usize::from(a.parallel);
     let outcome = engine.deploy(&DeployRequest {
         env: a.env.clone(),
         selector,
         resume: a.resume,
-        override_reason: a.override_reason.clone(),
+        override_reason: a.reuse_retired.clone(),
         today: None,
         overrides: overrides(&a.override_guard, a.reason.as_deref())?,
     })?;
@@ -150,16 +173,14 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
                     ComponentResult::Unchanged => ("unchanged".into(), String::new()),
                     ComponentResult::Ready => ("ready".into(), "foundational".into()),
                     ComponentResult::Skipped { reason } => ("skipped".into(), reason.clone()),
-                    ComponentResult::Pending { reason } => (
-                        "pending".into(),
-                        reason
-                            .strip_prefix("pending: ")
-                            .unwrap_or(reason)
-                            .to_string(),
-                    ),
+                    ComponentResult::Pending { reason, .. } => ("pending".into(), reason.clone()),
+                    ComponentResult::Blocked { reason } => ("blocked".into(), reason.clone()),
+                    ComponentResult::NotDeployed { reason, .. } => {
+                        ("not-deployed".into(), reason.clone())
+                    }
                     ComponentResult::Failed { error } => ("failed".into(), error.clone()),
                     ComponentResult::Refused { error } => ("refused".into(), error.clone()),
-                    ComponentResult::NotStarted => ("not started".into(), String::new()),
+                    ComponentResult::NotStarted => ("not-started".into(), String::new()),
                 };
                 vec![c.component.clone(), c.tier.to_string(), result, detail]
             })
@@ -177,27 +198,34 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
             None => format!("{} {}\n", outcome.env, outcome.deployment),
         };
         ctx.printer.data(&format!(
-            "{title}{}",
-            table(&["COMPONENT", "TIER", "RESULT", "DETAIL"], &rows)
+            "{title}{}{}",
+            table(&["COMPONENT", "TIER", "RESULT", "DETAIL"], &rows),
+            crate::printer::next_steps(outcome.components.iter().filter_map(|c| match &c.result {
+                ComponentResult::Pending { next, .. } => next.as_deref(),
+                _ => None,
+            }))
         ))?;
     }
+    // The same command, naming the build: `auto` again would reserve a new
+    // id and leave this one behind.
+    let again = match &outcome.build_id {
+        Some(b) => format!("goldenpath deploy --env {} --build-id {b}", outcome.env),
+        None => format!(
+            "goldenpath deploy --env {}{}",
+            outcome.env,
+            gp_core::Deployment::flags_of_key(&outcome.deployment)
+        ),
+    };
     if outcome.lease_lost {
         return Err(CliError::failed("the deployment's lease was lost mid-run; stopped starting new work")
             .hint("someone force-unlocked it or the registry was unreachable; check: goldenpath lease list")
             .into());
     }
     if outcome.interrupted {
-        let resume = match &outcome.build_id {
-            Some(b) => format!(
-                "goldenpath deploy --env {} --build-id {b} --resume",
-                outcome.env
-            ),
-            None => format!("goldenpath deploy --env {} --resume", outcome.env),
-        };
         return Err(CliError::failed(
             "interrupted: running actions finished, nothing new was started",
         )
-        .hint(format!("continue with: {resume}"))
+        .hint(format!("continue with: {again} --resume"))
         .into());
     }
     if outcome.refused() {
@@ -210,19 +238,45 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
         }
         return Err(Reported(Code::Refused).into());
     }
+    if outcome.deployed_nothing() {
+        if !ctx.printer.is_json() {
+            ctx.printer.error(
+                "deploy failed: nothing was deployed; every component is pending, blocked or skipped",
+                &[],
+                Some(&format!(
+                    "deploy what they wait for (above), then: {again}"
+                )),
+            );
+        }
+        return Err(Reported(Code::Failed).into());
+    }
     if !outcome.succeeded() {
         if !ctx.printer.is_json() {
-            ctx.printer.error("deploy failed", &[], Some("see the failed components above; fix and run the same command again (or with --resume)"));
+            ctx.printer.error(
+                "deploy failed",
+                &[],
+                Some(&format!(
+                    "see the failed components above; fix the cause, then continue with: {again} --resume"
+                )),
+            );
         }
         return Err(Reported(Code::Failed).into());
     }
     let pending = outcome.pending();
     if !pending.is_empty() && !ctx.printer.is_json() {
         ctx.printer.warn(&format!(
-            "{} component(s) pending; see `goldenpath status --env {}{}`",
+            "{} of {} component(s) pending: {}",
             pending.len(),
-            outcome.env,
-            gp_core::Deployment::flags_of_key(&outcome.deployment)
+            outcome
+                .components
+                .iter()
+                .filter(|c| c.role == "target")
+                .count(),
+            pending
+                .iter()
+                .map(|c| c.component.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(())

@@ -42,8 +42,10 @@ pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
         DnsCommand::Plan(a) => {
             let rows = engine.dns_plan(&a.env, a.deployment()?)?;
             if ctx.printer.is_json() {
-                ctx.printer
-                    .json(&serde_json::json!({"schemaVersion": 1, "records": rows}))?;
+                ctx.printer.json(&crate::outputs::DnsPlanOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    records: rows.clone(),
+                })?;
             } else if rows.is_empty() {
                 ctx.printer.data("no host records in this deployment")?;
             } else {
@@ -73,8 +75,10 @@ pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
         DnsCommand::Apply(a) => {
             let done = engine.dns_apply(&a.env, a.deployment()?)?;
             if ctx.printer.is_json() {
-                ctx.printer
-                    .json(&serde_json::json!({"schemaVersion": 1, "components": done}))?;
+                ctx.printer.json(&crate::outputs::DnsApplyOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    components: done.clone(),
+                })?;
             } else if done.is_empty() {
                 ctx.printer
                     .data("no deployed component of this deployment publishes records")?;
@@ -159,12 +163,17 @@ pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
                         s("value"),
                         shown_owner,
                     ]);
-                    json.push(serde_json::json!({"zone": c.name.value, "record": r}));
+                    json.push(crate::outputs::ZoneRecord {
+                        zone: c.name.value.clone(),
+                        record: r,
+                    });
                 }
             }
             if ctx.printer.is_json() {
-                ctx.printer
-                    .json(&serde_json::json!({"schemaVersion": 1, "records": json}))?;
+                ctx.printer.json(&crate::outputs::DnsListOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    records: json,
+                })?;
             } else if rows.is_empty() {
                 ctx.printer.data("no records")?;
             } else {

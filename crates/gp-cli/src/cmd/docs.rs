@@ -94,8 +94,10 @@ pub fn run(ctx: &Context, cmd: DocsCommand) -> anyhow::Result<()> {
             let config = load(&a)?;
             let fixed = gp_docs::fix(&a.root, &config).map_err(docs_error)?;
             if ctx.printer.is_json() {
-                ctx.printer
-                    .json(&serde_json::json!({"schemaVersion": 1, "changed": fixed}))?;
+                ctx.printer.json(&crate::outputs::DocsFixOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    changed: fixed.clone(),
+                })?;
             } else if fixed.is_empty() {
                 ctx.printer.data("nothing to fix")?;
             } else {
@@ -109,11 +111,16 @@ pub fn run(ctx: &Context, cmd: DocsCommand) -> anyhow::Result<()> {
         }
         DocsCommand::Rules => {
             if ctx.printer.is_json() {
-                let list: Vec<serde_json::Value> = gp_docs::rules::ALL
-                    .iter()
-                    .map(|r| serde_json::json!({"id": r.id, "summary": r.summary}))
-                    .collect();
-                ctx.printer.json(&list)?;
+                ctx.printer.json(&crate::outputs::DocsRulesOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    rules: gp_docs::rules::ALL
+                        .iter()
+                        .map(|r| crate::outputs::DocsRule {
+                            id: r.id.to_string(),
+                            summary: r.summary.to_string(),
+                        })
+                        .collect(),
+                })?;
             } else {
                 let rows: Vec<Vec<String>> = gp_docs::rules::ALL
                     .iter()

@@ -67,13 +67,28 @@ pub fn run(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         std::fs::rename(staging.path().join(path), &target)
             .with_context(|| format!("cannot move {path} into place"))?;
     }
+    if ctx.printer.is_json() {
+        ctx.printer.json(&crate::outputs::InitOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            example: example.name.into(),
+            dir: args.dir.display().to_string(),
+            files: example.files.iter().map(|(p, _)| p.to_string()).collect(),
+        })?;
+        return Ok(());
+    }
     for (path, _) in example.files {
         ctx.printer
             .status(&format!("wrote {}", args.dir.join(path).display()));
     }
-    ctx.printer.status(&format!(
-        "next: goldenpath --spec {} validate",
-        args.dir.join("goldenpath.yaml").display()
-    ));
+    // goldenpath finds goldenpath.yaml from the directory (or below it).
+    let next = if args.dir == std::path::Path::new(".") {
+        "next: goldenpath validate".to_string()
+    } else {
+        format!(
+            "next: cd {} && goldenpath validate",
+            crate::cmd::shown(&args.dir)
+        )
+    };
+    ctx.printer.status(&next);
     Ok(())
 }

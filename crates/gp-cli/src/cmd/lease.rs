@@ -43,8 +43,10 @@ pub fn run(ctx: &Context, cmd: LeaseCommand) -> anyhow::Result<()> {
         LeaseCommand::List(a) => {
             let leases = ctx.registry()?.leases(a.env.as_deref())?;
             if ctx.printer.is_json() {
-                ctx.printer
-                    .json(&serde_json::json!({"schemaVersion": 1, "leases": leases}))?;
+                ctx.printer.json(&crate::outputs::LeasesOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    leases,
+                })?;
                 return Ok(());
             }
             if leases.is_empty() {
@@ -89,6 +91,20 @@ pub fn run(ctx: &Context, cmd: LeaseCommand) -> anyhow::Result<()> {
                 &ctx.actor(),
                 &reason,
             )?;
+            if ctx.printer.is_json() {
+                ctx.printer.json(&crate::outputs::LeaseUnlockOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    env: a.deployment.env.clone(),
+                    deployment: key.clone(),
+                    ended: ended.as_ref().map(|l| crate::outputs::EndedLease {
+                        lease_id: l.lease_id.clone(),
+                        holder: l.holder.clone(),
+                        by: ctx.actor(),
+                        reason: reason.clone(),
+                    }),
+                })?;
+                return Ok(());
+            }
             match ended {
                 Some(l) => ctx.printer.data(&format!(
                     "unlocked {key} in {}: lease {} of {} ended by {} ({reason})",

@@ -30,9 +30,13 @@ pub struct DeploymentArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
-    /// A build (DD-MM-YY-NN); without it, the persistent deployment.
-    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    /// A build (DD-MM-YY-NN); without it (or --foundational), the
+    /// persistent deployment.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with_all = ["foundational", "persistent"])]
     pub build_id: Option<String>,
+    /// The persistent deployment (the default).
+    #[arg(long, conflicts_with = "foundational")]
+    pub persistent: bool,
     /// The foundational plane.
     #[arg(long)]
     pub foundational: bool,

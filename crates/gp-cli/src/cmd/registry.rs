@@ -48,9 +48,9 @@ pub enum Format {
 /// Arguments of `registry export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    pub format: Format,
+    /// File format [default: csv, or json with --output json].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Only this environment.
     #[arg(long)]
     pub env: Option<String>,
@@ -87,6 +87,13 @@ pub fn run(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<()> {
         RegistryCommand::Verify => verify(ctx),
         RegistryCommand::Migrate => {
             let reg = ctx.registry()?;
+            if ctx.printer.is_json() {
+                ctx.printer.json(&crate::outputs::MigrateOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    registry: reg.location().describe(),
+                    current: true,
+                })?;
+            }
             ctx.printer.status(&format!(
                 "registry {} is at the schema this goldenpath needs",
                 reg.location().describe()
@@ -95,6 +102,12 @@ pub fn run(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<()> {
         }
         RegistryCommand::GrantRunner(a) => {
             ctx.registry()?.grant_runner(&a.role)?;
+            if ctx.printer.is_json() {
+                ctx.printer.json(&crate::outputs::GrantOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    role: a.role.clone(),
+                })?;
+            }
             ctx.printer.status(&format!(
                 "granted SELECT and INSERT on the ledger's tables to {}",
                 a.role
@@ -105,28 +118,30 @@ pub fn run(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<()> {
 }
 
 fn export(ctx: &Context, a: ExportArgs) -> anyhow::Result<()> {
+    if let Some(env) = &a.env {
+        ctx.check_recorded_env(env)?;
+    }
     let reg = ctx.registry()?;
     let mut buf = Vec::new();
-    match a.format {
+    // `--format` wins; without it `--output json` means JSON.
+    let format = a.format.unwrap_or(if ctx.printer.is_json() {
+        Format::Json
+    } else {
+        Format::Csv
+    });
+    match format {
         Format::Csv => {
             gp_registry::export_csv(reg, a.env.as_deref(), &mut buf)?;
         }
         Format::Json => {
             let phases = match &a.env {
                 Some(e) => reg.phases(e, None)?,
-                None => {
-                    let mut all = Vec::new();
-                    if let Ok(platform) = ctx.platform() {
-                        for env in platform.environment_names() {
-                            all.extend(reg.phases(env, None)?);
-                        }
-                    }
-                    all
-                }
+                None => reg.all_phases()?,
             };
-            buf = serde_json::to_vec_pretty(
-                &serde_json::json!({"schemaVersion": 1, "phases": phases}),
-            )?;
+            buf = serde_json::to_vec_pretty(&crate::outputs::ExportOutput {
+                schema_version: crate::outputs::SCHEMA_VERSION,
+                phases,
+            })?;
             buf.push(b'\n');
         }
     }
@@ -183,11 +198,16 @@ fn import(ctx: &Context, a: ImportArgs) -> anyhow::Result<()> {
                 report.problems.len()
             ))?;
         }
-        reports.push(serde_json::json!({"file": file.display().to_string(), "report": report}));
+        reports.push(crate::outputs::FileImport {
+            file: file.display().to_string(),
+            report,
+        });
     }
     if ctx.printer.is_json() {
-        ctx.printer
-            .json(&serde_json::json!({"schemaVersion": 1, "files": reports}))?;
+        ctx.printer.json(&crate::outputs::ImportOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            files: reports,
+        })?;
     }
     if any_problem {
         // The readable rows are in; the unreadable ones are listed above.
@@ -204,10 +224,15 @@ fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
                 .hint("use e.g. 2026-01-01 or 2026-01-01T12:00:00Z")
         })?),
     };
+    if let Some(env) = &a.env {
+        ctx.check_recorded_env(env)?;
+    }
     let stats = gp_registry::report(ctx.registry()?, a.env.as_deref(), since)?;
     if ctx.printer.is_json() {
-        ctx.printer
-            .json(&serde_json::json!({"schemaVersion": 1, "phases": stats}))?;
+        ctx.printer.json(&crate::outputs::ReportOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            phases: stats,
+        })?;
         return Ok(());
     }
     if stats.is_empty() {
@@ -241,8 +266,11 @@ fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
 fn verify(ctx: &Context) -> anyhow::Result<()> {
     let breaches = ctx.registry()?.verify()?;
     if ctx.printer.is_json() {
-        ctx.printer
-            .json(&serde_json::json!({"schemaVersion": 1, "ok": breaches.is_empty(), "breaches": breaches}))?;
+        ctx.printer.json(&crate::outputs::VerifyOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            ok: breaches.is_empty(),
+            breaches: breaches.clone(),
+        })?;
     } else if breaches.is_empty() {
         ctx.printer.data("registry ok: every row checks out against its chain and the head file, journals without gaps, every finished phase has a start, leases consistent")?;
     } else {

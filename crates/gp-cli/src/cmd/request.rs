@@ -163,7 +163,14 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
         a.requests
     };
     if files.is_empty() {
-        ctx.printer.data("no requests to check")?;
+        if ctx.printer.is_json() {
+            ctx.printer.json(&crate::outputs::RequestChecksOutput {
+                schema_version: crate::outputs::SCHEMA_VERSION,
+                requests: Vec::new(),
+            })?;
+        } else {
+            ctx.printer.data("no requests to check")?;
+        }
         return Ok(());
     }
     with_engine(ctx, |engine| {
@@ -178,7 +185,13 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
                 Err(e) => {
                     crate::exit::report(&ctx.printer, &e);
                     worst = Some(Code::Invalid);
-                    results.push(serde_json::json!({"request": f, "valid": false}));
+                    results.push(crate::outputs::RequestCheck {
+                        request: f.clone(),
+                        file: f.clone(),
+                        valid: false,
+                        refused: Vec::new(),
+                        needs_approval: false,
+                    });
                 }
                 Ok(r) => {
                     let refused = print_refusals(ctx, &r.guard(engine.platform));
@@ -196,16 +209,21 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
                     } else if worst.is_none() {
                         worst = Some(Code::Refused);
                     }
-                    results.push(serde_json::json!({
-                        "request": r.request.id.value, "file": shown(&r.path),
-                        "valid": true, "refused": refused, "needsApproval": r.needs_approval(),
-                    }));
+                    results.push(crate::outputs::RequestCheck {
+                        request: r.request.id.value.clone(),
+                        file: shown(&r.path),
+                        valid: true,
+                        refused,
+                        needs_approval: r.needs_approval(),
+                    });
                 }
             }
         }
         if ctx.printer.is_json() {
-            ctx.printer
-                .json(&serde_json::json!({"schemaVersion": 1, "requests": results}))?;
+            ctx.printer.json(&crate::outputs::RequestChecksOutput {
+                schema_version: crate::outputs::SCHEMA_VERSION,
+                requests: results,
+            })?;
         }
         match worst {
             None => Ok(()),
@@ -236,12 +254,20 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
             ),
         };
         if ctx.printer.is_json() {
-            ctx.printer.json(&serde_json::json!({
-                "schemaVersion": 1, "request": req.id.value, "env": req.environment.value,
-                "instance": d.instance, "database": req.database_name.value, "role": req.username.value,
-                "secretPath": d.secret_path, "action": action, "refused": refused,
-                "needsApproval": d.needs_approval.is_some(), "approved": d.approval.is_some(), "hash": r.hash,
-            }))?;
+            ctx.printer.json(&crate::outputs::RequestPlanOutput {
+                schema_version: crate::outputs::SCHEMA_VERSION,
+                request: req.id.value.clone(),
+                env: req.environment.value.clone(),
+                instance: d.instance.clone(),
+                database: req.database_name.value.clone(),
+                role: req.username.value.clone(),
+                secret_path: d.secret_path.clone(),
+                action: action.clone(),
+                refused: refused.clone(),
+                needs_approval: d.needs_approval.is_some(),
+                approved: d.approval.is_some(),
+                hash: r.hash.clone(),
+            })?;
         } else {
             ctx.printer.data(&format!(
                 "request {} ({})\n  environment  {}\n  instance     {}\n  database     {}\n  role         {}\n  secret       {}\n  action       {}\n  approval     {}{}",
@@ -293,11 +319,16 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
             .to_string();
         let counts = done.applied.counts;
         if ctx.printer.is_json() {
-            ctx.printer.json(&serde_json::json!({
-                "schemaVersion": 1, "request": req.id.value, "env": req.environment.value,
-                "instance": done.instance, "database": req.database_name.value,
-                "role": req.username.value, "secretPath": secret, "counts": counts,
-            }))?;
+            ctx.printer.json(&crate::outputs::RequestAppliedOutput {
+                schema_version: crate::outputs::SCHEMA_VERSION,
+                request: req.id.value.clone(),
+                env: req.environment.value.clone(),
+                instance: done.instance.clone(),
+                database: req.database_name.value.clone(),
+                role: req.username.value.clone(),
+                secret_path: secret.clone(),
+                counts,
+            })?;
         } else {
             let what = if counts.added + counts.changed == 0 {
                 "unchanged"
@@ -337,6 +368,15 @@ fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
     }
     with_engine(ctx, |engine| {
         engine.request_approve(&r, &approver, a.reason.as_deref())?;
+        if ctx.printer.is_json() {
+            ctx.printer.json(&crate::outputs::RequestApprovedOutput {
+                schema_version: crate::outputs::SCHEMA_VERSION,
+                request: r.request.id.value.clone(),
+                by: approver.clone(),
+                hash: r.hash.clone(),
+                needed: r.needs_approval(),
+            })?;
+        }
         ctx.printer.status(&format!(
             "approved {} (content {}) by {approver}; recorded",
             r.request.id.value, r.hash
@@ -402,15 +442,22 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
         let (by, at) = last
             .map(|e| (e.actor.clone(), when(e.at_us)))
             .unwrap_or_default();
-        json.push(serde_json::json!({
-            "request": id, "env": env, "database": database, "state": state,
-            "by": by, "at": at, "events": mine,
-        }));
+        json.push(crate::outputs::RequestRow {
+            request: id.clone(),
+            env: env.clone(),
+            database: database.clone(),
+            state: state.clone(),
+            by: by.clone(),
+            at: at.clone(),
+            events: mine.iter().map(|e| (*e).clone()).collect(),
+        });
         rows.push(vec![id, env, database, state, by, at]);
     }
     if ctx.printer.is_json() {
-        ctx.printer
-            .json(&serde_json::json!({"schemaVersion": 1, "requests": json}))?;
+        ctx.printer.json(&crate::outputs::RequestListOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            requests: json,
+        })?;
         return Ok(());
     }
     if rows.is_empty() {

@@ -60,8 +60,10 @@ pub fn run(ctx: &Context, cmd: SecretCommand) -> anyhow::Result<()> {
         SecretCommand::List(a) => {
             let list = store.list(a.prefix.as_deref())?;
             if ctx.printer.is_json() {
-                ctx.printer
-                    .json(&serde_json::json!({"schemaVersion": 1, "secrets": list}))?;
+                ctx.printer.json(&crate::outputs::SecretsOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    secrets: list,
+                })?;
                 return Ok(());
             }
             if list.is_empty() {
@@ -89,7 +91,7 @@ pub fn run(ctx: &Context, cmd: SecretCommand) -> anyhow::Result<()> {
         SecretCommand::Get(a) => {
             check_path(&a.path)?;
             let Some(s) = store.get(&a.path)? else {
-                return Err(CliError::failed(format!("no secret {}", a.path))
+                return Err(CliError::invalid(format!("no secret {}", a.path))
                     .hint("list them with: goldenpath secret list")
                     .into());
             };
@@ -97,9 +99,15 @@ pub fn run(ctx: &Context, cmd: SecretCommand) -> anyhow::Result<()> {
                 if ctx.printer.is_json() {
                     let value = serde_json::from_str::<serde_json::Value>(s.value.expose())
                         .unwrap_or_else(|_| serde_json::json!(s.value.expose()));
-                    ctx.printer.json(
-                        &serde_json::json!({"path": a.path, "value": value, "tags": s.tags}),
-                    )?;
+                    ctx.printer.json(&crate::outputs::SecretOutput {
+                        schema_version: crate::outputs::SCHEMA_VERSION,
+                        path: a.path.clone(),
+                        value,
+                        revealed: true,
+                        tags: s.tags.clone(),
+                        created: when(s.created_us),
+                        updated: when(s.updated_us),
+                    })?;
                 } else {
                     ctx.printer.data(s.value.expose())?;
                 }
@@ -107,10 +115,15 @@ pub fn run(ctx: &Context, cmd: SecretCommand) -> anyhow::Result<()> {
             }
             let redacted = redacted_keys(&s);
             if ctx.printer.is_json() {
-                ctx.printer.json(&serde_json::json!({
-                    "path": a.path, "value": redacted, "tags": s.tags,
-                    "created": when(s.created_us), "updated": when(s.updated_us),
-                }))?;
+                ctx.printer.json(&crate::outputs::SecretOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    path: a.path.clone(),
+                    value: redacted,
+                    revealed: false,
+                    tags: s.tags.clone(),
+                    created: when(s.created_us),
+                    updated: when(s.updated_us),
+                })?;
             } else {
                 let mut out = format!("{}\n", a.path);
                 match redacted.as_object() {
@@ -156,6 +169,13 @@ pub fn run(ctx: &Context, cmd: SecretCommand) -> anyhow::Result<()> {
             tags.entry("ManagedBy".into())
                 .or_insert_with(|| "human".into());
             let created = store.put(&a.path, &value, &tags)?;
+            if ctx.printer.is_json() {
+                ctx.printer.json(&crate::outputs::SecretPutOutput {
+                    schema_version: crate::outputs::SCHEMA_VERSION,
+                    path: a.path.clone(),
+                    created,
+                })?;
+            }
             ctx.printer.status(&format!(
                 "{} {}",
                 if created { "created" } else { "updated" },

@@ -17,10 +17,14 @@ pub struct StatusArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
-    /// One build; without it, the foundational plane, the persistent
-    /// deployment and a line per live build.
-    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    /// One build; without it (and without --persistent or
+    /// --foundational), the foundational plane, the persistent deployment
+    /// and a line per live build.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with_all = ["foundational", "persistent"])]
     pub build_id: Option<String>,
+    /// Only the persistent deployment.
+    #[arg(long, conflicts_with = "foundational")]
+    pub persistent: bool,
     /// Only the foundational plane.
     #[arg(long)]
     pub foundational: bool,
@@ -32,9 +36,13 @@ pub struct PlanArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
-    /// A build (DD-MM-YY-NN, or `auto` for the id a deploy would reserve now).
-    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    /// A build (DD-MM-YY-NN, or `auto` for the id a deploy would reserve
+    /// now); without it (or --foundational), the persistent deployment.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with_all = ["foundational", "persistent"])]
     pub build_id: Option<String>,
+    /// The persistent deployment (the default).
+    #[arg(long, conflicts_with = "foundational")]
+    pub persistent: bool,
     /// The foundational plane: the named components, or all of them.
     #[arg(long, num_args = 0.., value_name = "NAME")]
     pub foundational: Option<Vec<String>>,
@@ -55,9 +63,12 @@ pub struct GraphArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
-    /// A build.
-    #[arg(long, value_name = "BUILD_ID", conflicts_with = "foundational")]
+    /// A build; without it (or --foundational), the persistent deployment.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with_all = ["foundational", "persistent"])]
     pub build_id: Option<String>,
+    /// The persistent deployment (the default).
+    #[arg(long, conflicts_with = "foundational")]
+    pub persistent: bool,
     /// The foundational plane.
     #[arg(long)]
     pub foundational: bool,
@@ -77,44 +88,55 @@ fn deployment(build_id: &Option<String>, foundational: bool) -> anyhow::Result<D
     }
 }
 
+/// An output value as a table shows it: strings bare, paths below the
+/// current directory relative to it; `None` for an empty value.
+fn output_cell(v: &serde_json::Value) -> Option<String> {
+    let text = match v {
+        serde_json::Value::Null => return None,
+        serde_json::Value::String(s) if s.is_empty() => return None,
+        serde_json::Value::String(s) if s.starts_with('/') => {
+            crate::cmd::shown(std::path::Path::new(s))
+        }
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some(text)
+}
+
 fn render_status(s: &DeploymentStatus, title: &str) -> String {
-    let mut out = format!("{title}: {}\n", s.status);
+    let status = if s.pending > 0 {
+        format!("{}, {} pending", s.status, s.pending)
+    } else {
+        s.status.clone()
+    };
+    let mut out = format!("{title}: {status}\n");
     let rows: Vec<Vec<String>> = s
         .components
         .iter()
         .map(|c| {
-            let outputs = c
-                .outputs
-                .iter()
-                .take(3)
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string())
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
-            let note = match (&c.reason, &c.next) {
-                (Some(r), Some(n)) if !r.contains(n.as_str()) => format!("{r} — run: {n}"),
-                (Some(r), _) => r.clone(),
-                (None, Some(n)) => format!("run: {n}"),
-                (None, None) => outputs,
-            };
+            let detail = c.reason.clone().unwrap_or_else(|| {
+                c.outputs
+                    .iter()
+                    .filter_map(|(k, v)| output_cell(v).map(|v| format!("{k}={v}")))
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
             vec![
                 c.component.clone(),
                 c.plane.to_string(),
                 c.tier.to_string(),
-                c.state.clone(),
-                note,
+                c.state.to_string(),
+                detail,
             ]
         })
         .collect();
     out.push_str(&table(
         &["COMPONENT", "PLANE", "TIER", "STATE", "DETAIL"],
         &rows,
+    ));
+    out.push_str(&crate::printer::next_steps(
+        s.components.iter().filter_map(|c| c.next.as_deref()),
     ));
     out
 }
@@ -124,8 +146,25 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
     let drivers = ctx.drivers()?;
     let cancel = AtomicBool::new(false);
     let engine = ctx.engine(&drivers, &NoEvents, &cancel)?;
-    if a.build_id.is_some() || a.foundational {
+    if a.build_id.is_some() || a.foundational || a.persistent {
         let d = deployment(&a.build_id, a.foundational)?;
+        ctx.check_env(&a.env)?;
+        if let Deployment::Ephemeral(b) = d {
+            let reg = ctx.registry()?;
+            if reg.reservation(&a.env, b)?.is_none()
+                && reg.deployment_events(&a.env, &b.to_string())?.is_empty()
+            {
+                return Err(CliError::invalid(format!(
+                    "build {b} was never deployed in {}",
+                    a.env
+                ))
+                .hint(format!(
+                    "list the builds with: goldenpath builds list --env {}; see what a deploy would do with: goldenpath plan --env {} --build-id {b}",
+                    a.env, a.env
+                ))
+                .into());
+            }
+        }
         let s = engine.status(&a.env, d)?;
         if ctx.printer.is_json() {
             ctx.printer.json(&s)?;
@@ -138,6 +177,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    ctx.check_env(&a.env)?;
     let o = engine.overview(&a.env)?;
     if ctx.printer.is_json() {
         ctx.printer.json(&o)?;
@@ -211,12 +251,13 @@ pub fn plan(ctx: &Context, a: PlanArgs) -> anyhow::Result<()> {
             ]
         })
         .collect();
+    let next = crate::printer::next_steps(p.items.iter().filter_map(|i| i.next.as_deref()));
     let title = match &p.build_id {
         Some(b) => format!("plan for {} build {b}\n", p.env),
         None => format!("plan for {} {}\n", p.env, p.deployment),
     };
     ctx.printer.data(&format!(
-        "{title}{}",
+        "{title}{}{next}",
         table(&["COMPONENT", "PLANE", "TIER", "ACTION", "DETAIL"], &rows)
     ))?;
     Ok(())
@@ -227,6 +268,48 @@ pub fn graph(ctx: &Context, a: GraphArgs) -> anyhow::Result<()> {
     let platform = ctx.platform()?;
     let d = deployment(&a.build_id, a.foundational)?;
     let g = gp_engine::Graph::build(platform, &a.env, d, &[])?;
+    if ctx.printer.is_json() {
+        use crate::outputs::{GraphEdge, GraphNode, GraphOutput};
+        let nodes = g
+            .nodes
+            .iter()
+            .map(|n| {
+                let spec = g.spec(platform, n);
+                let (disposition, reason) = match &n.disposition {
+                    gp_engine::Disposition::Run => ("run", None),
+                    gp_engine::Disposition::Skip(r) => ("skip", Some(r.clone())),
+                    gp_engine::Disposition::Blocked(r) => ("blocked", Some(r.clone())),
+                };
+                GraphNode {
+                    component: n.name.clone(),
+                    plane: spec.plane.value,
+                    tier: spec.tier.value,
+                    role: n.role.as_str().into(),
+                    disposition: disposition.into(),
+                    reason,
+                }
+            })
+            .collect();
+        let edges = g
+            .nodes
+            .iter()
+            .flat_map(|n| {
+                n.needs.iter().map(|(r, i)| GraphEdge {
+                    from: n.name.clone(),
+                    to: g.nodes[*i].name.clone(),
+                    need: r.to_string(),
+                })
+            })
+            .collect();
+        ctx.printer.json(&GraphOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.env.clone(),
+            deployment: d.key(),
+            nodes,
+            edges,
+        })?;
+        return Ok(());
+    }
     let format = match a.format {
         Format::Mermaid => gp_engine::GraphFormat::Mermaid,
         Format::Dot => gp_engine::GraphFormat::Dot,

@@ -44,6 +44,15 @@ pub fn run(ctx: &Context, cmd: TerraformCommand) -> anyhow::Result<()> {
         &a.lock_id,
         &a.reason,
     )?;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&crate::outputs::TerraformUnlockOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.deployment.env.clone(),
+            deployment: deployment.key(),
+            component: a.component.clone(),
+            lock_id: a.lock_id.clone(),
+        })?;
+    }
     ctx.printer.status(&format!(
         "unlocked {} ({} in {}); recorded with your name and reason",
         a.component,

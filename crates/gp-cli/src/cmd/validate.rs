@@ -11,7 +11,7 @@ use crate::exit::{Code, Reported};
 pub struct ValidateArgs {}
 
 /// The JSON shape of `goldenpath validate --output json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidateReport {
     /// Version of this shape.
@@ -29,7 +29,7 @@ pub struct ValidateReport {
 }
 
 /// A diagnostic in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiagnosticJson {
     /// File.
@@ -58,10 +58,33 @@ impl From<&gp_core::Diagnostic> for DiagnosticJson {
 
 /// Checks the spec and reports.
 pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
-    let spec = ctx.global.spec.display().to_string();
+    let spec = crate::cmd::shown(&ctx.spec_path()?);
     let checked = ctx.platform().and_then(|p| {
         let drivers = ctx.drivers()?;
-        gp_engine::validate(p, &drivers)?;
+        let declared = gp_engine::validate(p, &drivers)?;
+        ctx.preflight(&drivers)?;
+        if ctx.global.verbose > 0 {
+            for c in &p.spec.components {
+                let d = declared.get(&c.name.value);
+                let outputs = d
+                    .and_then(|d| d.outputs.as_ref())
+                    .map(|o| o.join(", "))
+                    .unwrap_or_else(|| "known at apply".into());
+                let resources = d.map(|d| d.resources.join(", ")).unwrap_or_default();
+                ctx.printer.status(&format!(
+                    "  {} ({}, {} tier {}): outputs {outputs}{}",
+                    c.name.value,
+                    c.driver.value,
+                    c.plane.value,
+                    c.tier.value,
+                    if resources.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; resources {resources}")
+                    }
+                ));
+            }
+        }
         Ok(p)
     });
     match checked {

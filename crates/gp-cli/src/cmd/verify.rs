@@ -27,16 +27,21 @@ pub fn run(ctx: &Context, cmd: VerifyCommand) -> anyhow::Result<()> {
     let state_dir = ctx.state_dir()?;
     let findings = gp_driver_gitops::propagation::verify(platform, &contract, &gitops, &state_dir);
     if ctx.printer.is_json() {
-        let list: Vec<serde_json::Value> = findings
-            .iter()
-            .map(|f| {
-                serde_json::json!({"file": shown(&f.file), "line": f.line, "value": f.value, "problem": f.problem})
-            })
-            .collect();
-        ctx.printer.json(&serde_json::json!({
-            "schemaVersion": 1, "env": a.env, "deployment": deployment.key(),
-            "ok": findings.is_empty(), "findings": list,
-        }))?;
+        ctx.printer.json(&crate::outputs::PropagationOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.env.clone(),
+            deployment: deployment.key(),
+            ok: findings.is_empty(),
+            findings: findings
+                .iter()
+                .map(|f| crate::outputs::PropagationFinding {
+                    file: shown(&f.file),
+                    line: f.line,
+                    value: f.value.clone(),
+                    problem: f.problem.clone(),
+                })
+                .collect(),
+        })?;
     } else if findings.is_empty() {
         ctx.printer.data(&format!(
             "propagation of {} in {}: every artifact carries the contract",

@@ -405,7 +405,7 @@ fn recorded_counts_match_terraforms_plan_for_create_change_and_destroy() {
     let driver = TerraformDriver::new();
     let log = w
         .state()
-        .join("logs/dev/23-01-26-01/cluster-terraform-plan.log");
+        .join("logs/dev/23-01-26-01/run/cluster-terraform-plan.log");
     let counts = |rec: &MemoryRecorder| {
         rec.phases
             .lock()

@@ -216,17 +216,8 @@ impl Engine<'_> {
             Ok(interrupted)
         })?;
 
-        let not_started: Vec<String> = results
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.is_none())
-            .map(|(i, _)| graph.nodes[i].name.clone())
-            .collect();
-        if interrupted || !not_started.is_empty() {
-            self.events.emit(&Event::Interrupted {
-                not_started: not_started.clone(),
-            });
-        }
+        // What an interrupted run never reached still has the state the
+        // graph gives it: a skipped component is skipped, not "not started".
         let components: Vec<ComponentOutcome> = graph
             .nodes
             .iter()
@@ -237,10 +228,29 @@ impl Engine<'_> {
                     component: node.name.clone(),
                     plane: spec.plane.value,
                     tier: spec.tier.value,
-                    result: r.unwrap_or(ComponentResult::NotStarted),
+                    role: node.role.as_str(),
+                    result: r.unwrap_or_else(|| match (&node.role, &node.disposition) {
+                        (Role::Target, Disposition::Skip(why)) => ComponentResult::Skipped {
+                            reason: why.clone(),
+                        },
+                        (Role::Target, Disposition::Blocked(why)) => ComponentResult::Blocked {
+                            reason: why.clone(),
+                        },
+                        _ => ComponentResult::NotStarted,
+                    }),
                 }
             })
             .collect();
+        let not_started: Vec<String> = components
+            .iter()
+            .filter(|c| c.result == ComponentResult::NotStarted)
+            .map(|c| c.component.clone())
+            .collect();
+        if interrupted || !not_started.is_empty() {
+            self.events.emit(&Event::Interrupted {
+                not_started: not_started.clone(),
+            });
+        }
         let lease_lost = lost.load(Ordering::SeqCst);
         let mut outcome = DeployOutcome {
             schema_version: 1,
@@ -298,12 +308,13 @@ impl Engine<'_> {
     ) -> Option<ComponentResult> {
         let node = &graph.nodes[i];
         if node.role == Role::Dependency {
-            return Some(
-                match self.foundational_gap(&graph.env, node, None, fstate) {
-                    None => ComponentResult::Ready,
-                    Some(why) => ComponentResult::Pending { reason: why },
+            return Some(match self.dependency_gap(&graph.env, node, fstate) {
+                None => ComponentResult::Ready,
+                Some(w) => ComponentResult::NotDeployed {
+                    reason: w.reason,
+                    next: w.next,
                 },
-            );
+            });
         }
         match &node.disposition {
             Disposition::Skip(why) => {
@@ -312,7 +323,7 @@ impl Engine<'_> {
                 });
             }
             Disposition::Blocked(why) => {
-                return Some(ComponentResult::Pending {
+                return Some(ComponentResult::Blocked {
                     reason: why.clone(),
                 });
             }
@@ -321,29 +332,36 @@ impl Engine<'_> {
         for (r, d) in &node.needs {
             let dep = &graph.nodes[*d];
             if dep.role == Role::Dependency {
-                if let Some(why) =
+                if let Some(w) =
                     self.foundational_gap(&graph.env, dep, r.resource.as_deref(), fstate)
                 {
                     return Some(ComponentResult::Pending {
-                        reason: format!("pending: {why}"),
+                        reason: w.reason,
+                        next: w.next,
                     });
                 }
                 continue;
             }
             match &results[*d] {
                 Some(ComponentResult::Failed { .. }) | Some(ComponentResult::Refused { .. }) => {
-                    return Some(ComponentResult::Pending {
+                    return Some(ComponentResult::Blocked {
                         reason: format!("needs {r}, which failed"),
                     });
                 }
-                Some(ComponentResult::Pending { .. }) => {
+                Some(ComponentResult::Blocked { .. }) => {
+                    return Some(ComponentResult::Blocked {
+                        reason: format!("needs {r}, which is blocked"),
+                    });
+                }
+                Some(ComponentResult::Pending { next, .. }) => {
                     return Some(ComponentResult::Pending {
                         reason: format!("needs {r}, which is pending"),
+                        next: next.clone(),
                     });
                 }
                 Some(ComponentResult::Skipped { .. }) => {
-                    return Some(ComponentResult::Pending {
-                        reason: format!("needs {r}, which is not deployed here"),
+                    return Some(ComponentResult::Blocked {
+                        reason: format!("needs {r}, which is skipped here"),
                     });
                 }
                 Some(ComponentResult::NotStarted) => return Some(ComponentResult::NotStarted),
@@ -361,10 +379,24 @@ impl Engine<'_> {
                 component,
                 reason: reason.clone(),
             }),
-            ComponentResult::Pending { reason } => self.events.emit(&Event::ComponentPending {
+            ComponentResult::Pending { reason, next } => {
+                self.events.emit(&Event::ComponentPending {
+                    component,
+                    reason: reason.clone(),
+                    next: next.clone(),
+                })
+            }
+            ComponentResult::Blocked { reason } => self.events.emit(&Event::ComponentBlocked {
                 component,
                 reason: reason.clone(),
             }),
+            ComponentResult::NotDeployed { reason, next } => {
+                self.events.emit(&Event::DependencyNotDeployed {
+                    component,
+                    reason: reason.clone(),
+                    next: next.clone(),
+                })
+            }
             _ => {}
         }
     }

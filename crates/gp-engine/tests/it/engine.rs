@@ -51,16 +51,38 @@ const PLANES: &str = "components:
 #[test]
 fn builds_never_create_or_touch_the_foundational_plane() {
     let w = World::new(&format!("{HEADER}{PLANES}"));
-    // Before the foundational plane exists: svc waits, nothing of db appears.
-    let o = deploy(&w, build("23-01-26-01"));
-    assert!(o.succeeded());
-    match result(&o, "svc") {
-        ComponentResult::Pending { reason } => assert_eq!(
-            reason,
-            "pending: needs db/app, a foundational component not deployed in dev — run: goldenpath deploy --env dev --foundational db"
-        ),
+    // Before the foundational plane exists: svc, the build's only
+    // component, waits; nothing would be deployed, so the deploy is refused
+    // before the build id is reserved, and nothing of db appears.
+    let err = w
+        .engine()
+        .deploy(&DeployRequest {
+            today: Some((23, 1, 26)),
+            ..DeployRequest::new("dev", build("23-01-26-01"))
+        })
+        .unwrap_err();
+    match &err {
+        EngineError::Failed { message, hint } => {
+            assert_eq!(
+                message,
+                "nothing to deploy in dev build 23-01-26-01 yet: svc needs db/app, a foundational component not deployed in dev"
+            );
+            assert!(
+                hint.as_deref()
+                    .unwrap()
+                    .contains("goldenpath deploy --env dev --foundational db"),
+                "{hint:?}"
+            );
+        }
         other => panic!("{other:?}"),
     }
+    assert!(
+        w.registry
+            .reservation("dev", "23-01-26-01".parse().unwrap())
+            .unwrap()
+            .is_none(),
+        "nothing deployable: the build id must not be reserved"
+    );
     assert!(
         !w.files().exists(),
         "the build created files: nothing about the database may be created by a build"
@@ -264,18 +286,16 @@ fn status_says_what_to_run_next() {
         .status("dev", Deployment::Ephemeral("23-01-26-01".parse().unwrap()))
         .unwrap();
     let row = |c: &str| s.components.iter().find(|r| r.component == c).unwrap();
-    assert_eq!(row("backstage").state, "pending");
+    assert_eq!(row("backstage").state, RowState::Pending);
     assert_eq!(
         row("backstage").reason.as_deref(),
-        Some(
-            "pending: needs rds/backstage, a foundational database not deployed in dev — run: goldenpath deploy --env dev --foundational rds"
-        )
+        Some("needs rds/backstage, a foundational database not deployed in dev")
     );
     assert_eq!(
         row("backstage").next.as_deref(),
         Some("goldenpath deploy --env dev --foundational rds")
     );
-    assert_eq!(row("keycloak").state, "skipped");
+    assert_eq!(row("keycloak").state, RowState::Skipped);
     assert!(
         row("keycloak")
             .reason
@@ -283,9 +303,20 @@ fn status_says_what_to_run_next() {
             .unwrap()
             .ends_with("at keycloak.dev.goldenpathidp.io")
     );
-    assert_eq!(row("cluster").state, "pending", "cluster needs the vpc");
-    assert_eq!(row("rds").state, "not deployed");
-    assert_eq!(s.status, "not deployed");
+    assert_eq!(
+        row("cluster").state,
+        RowState::Pending,
+        "cluster needs the vpc"
+    );
+    assert_eq!(row("rds").state, RowState::NotDeployed);
+    assert_eq!(
+        row("rds").next.as_deref(),
+        Some("goldenpath deploy --env dev --foundational rds")
+    );
+    assert_eq!(s.status, "not-deployed");
+    // Only this deployment's components count as pending (all six of
+    // them), not the foundational rds, vpc and zone they wait for.
+    assert_eq!(s.pending, 6);
 }
 
 #[test]
@@ -379,7 +410,7 @@ fn a_failed_component_blocks_its_dependents_and_resume_finishes() {
     ));
     assert_eq!(
         result(&o, "after"),
-        &ComponentResult::Pending {
+        &ComponentResult::Blocked {
             reason: "needs flaky, which failed".into()
         }
     );
@@ -396,10 +427,10 @@ fn a_failed_component_blocks_its_dependents_and_resume_finishes() {
         .iter()
         .find(|c| c.component == "flaky")
         .unwrap();
-    assert_eq!(flaky.state, "failed");
+    assert_eq!(flaky.state, RowState::Failed);
     assert_eq!(
         flaky.next.as_deref(),
-        Some("fix the cause, then: goldenpath deploy --env dev --build-id 23-01-26-01 --resume")
+        Some("goldenpath deploy --env dev --build-id 23-01-26-01 --resume")
     );
     assert_eq!(failed.status, "failed");
 
