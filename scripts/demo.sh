@@ -10,13 +10,19 @@
 #   3. deploy the same build again: backstage renders, its record is published
 #   4. verify propagation; resolve the build's hostname (named loading the
 #      zone file, when BIND is installed)
-#   5. tear the build down: the orphan check reports nothing left behind
+#   5. tear the build down: the orphan check reports nothing left behind,
+#      and `registry verify` checks every row of the registry
 #   6. export the registry as CSV: every phase with durations and exit codes
 #
 # Then it stops the local PostgreSQL. Set KEEP=1 to keep the scratch
 # directory (and the server running); GP=path to use a built binary.
+#
+# Needs: the Rust toolchain and terraform on PATH; PostgreSQL's server
+# binaries, BIND and git are installed from Debian's packages when missing
+# (root or sudo, and the package registry).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+source "$repo/scripts/prereqs.sh"
 if [ -z "${GP:-}" ]; then
   cargo build --release --locked --manifest-path "$repo/Cargo.toml" -p goldenpath >&2
   GP="${CARGO_TARGET_DIR:-$repo/target}/release/goldenpath"
@@ -43,18 +49,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$1"; shift; }
-run() { printf '\033[2m$ goldenpath %s\033[0m\n' "$*"; "$gp" "$@"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$1" >&2; }
+# The command line goes to stderr, so a pipe after `run` only sees output.
+run() { printf '\033[2m$ goldenpath %s\033[0m\n' "$*" >&2; "$gp" "$@"; }
 
-step "0. the spec and its contract"
+step "0. the spec, and what a build would do"
 run validate
-run contract --env dev --build-id 23-01-26-01 | head -12
+run plan --env dev --build-id auto
 
 step "1. a build before the foundational plane exists"
 run deploy --env dev --build-id auto
 build="$("$gp" builds list --env dev --limit 1 --output json \
   | sed -n 's/.*"buildId": *"\([0-9-]*\)".*/\1/p' | head -1)"
 [ -n "$build" ] || { echo "the first deploy did not reserve a build id" >&2; exit 1; }
+run contract --env dev --build-id "$build"
 run status --env dev --build-id "$build"
 
 step "2. the foundational plane"
@@ -92,9 +100,12 @@ else
   grep "^$host" .goldenpath/dns/goldenpath.test.zone
 fi
 
-step "5. teardown of the build"
+step "5. teardown of the build, and the registry checked"
 run teardown --env dev --build-id "$build"
+run registry verify
 run status --env dev --foundational
 
-step "6. the registry as CSV"
-run registry export --format csv | cut -d, -f1-9 | column -s, -t | head -60
+step "6. the registry as CSV (build_timings.csv's 12 columns)"
+run registry export --format csv --out timings.csv
+column -s, -t < timings.csv
+run registry report --env dev

@@ -71,6 +71,17 @@ impl Context {
     /// the spec would be, `.`, when there is none). Resolving it never
     /// creates it.
     pub fn state_dir(&self) -> anyhow::Result<PathBuf> {
+        // Absolute, so every path recorded in the registry (logs, data
+        // directories) means the same from wherever it is read.
+        let dir = self.state_dir_as_given()?;
+        Ok(if dir.is_absolute() {
+            dir
+        } else {
+            std::env::current_dir()?.join(dir)
+        })
+    }
+
+    fn state_dir_as_given(&self) -> anyhow::Result<PathBuf> {
         if let Some(dir) = &self.global.state_dir {
             return Ok(dir.clone());
         }

@@ -653,6 +653,8 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["docs", "rules"] => doc::<DocsRulesOutput>(),
         ["env"] => doc::<EnvOutput>(),
         ["state-dir"] => doc::<StateDirOutput>(),
+        // A shell script, never JSON: with --output json, the error.
+        ["completions"] => doc::<ErrorOutput>(),
         _ => return None,
     };
     Some(s)
@@ -763,6 +765,7 @@ pub const COMMANDS: &[&str] = &[
     "docs rules",
     "env",
     "state-dir",
+    "completions",
 ];
 
 #[cfg(test)]

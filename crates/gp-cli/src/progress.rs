@@ -15,11 +15,15 @@ use crate::printer::Printer;
 pub struct Progress {
     printer: Printer,
     verbose: bool,
+    /// With `--output json`, stream events as JSON Lines (a run) or drop
+    /// them (a command whose output is one document).
+    stream: bool,
     bars: Option<Mutex<(MultiProgress, HashMap<String, ProgressBar>)>>,
 }
 
 impl Progress {
-    /// A renderer that draws bars only on a terminal and never in JSON.
+    /// A run's renderer (`deploy`, `teardown`): bars only on a terminal;
+    /// with `--output json`, every event as a JSON line.
     pub fn new(printer: &Printer, verbose: bool) -> Self {
         let bars = printer
             .progress_allowed()
@@ -27,7 +31,17 @@ impl Progress {
         Self {
             printer: printer.clone(),
             verbose,
+            stream: true,
             bars,
+        }
+    }
+
+    /// For a command that prints one document: lines on stderr in text
+    /// mode (with `-v`, the steps' output), nothing in JSON.
+    pub fn for_command(printer: &Printer, verbose: bool) -> Self {
+        Self {
+            stream: false,
+            ..Self::new(printer, verbose)
         }
     }
 
@@ -47,7 +61,9 @@ impl EventSink for Progress {
     fn emit(&self, event: &Event) {
         if self.printer.is_json() {
             // JSON Lines on stdout: the event stream is the data.
-            let _ = self.printer.json_line(event);
+            if self.stream {
+                let _ = self.printer.json_line(event);
+            }
             return;
         }
         match event {

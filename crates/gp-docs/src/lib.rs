@@ -491,7 +491,7 @@ pub fn sarif(report: &Report) -> serde_json::Value {
             serde_json::json!({
                 "id": r.id,
                 "shortDescription": {"text": r.summary},
-                "helpUri": "https://github.com/goldenpath-dev/goldenpath/blob/main/README.md#docs-as-code",
+                "help": {"text": format!("{}: {} (goldenpath docs rules lists every rule)", r.id, r.summary)},
             })
         })
         .collect();
@@ -523,7 +523,6 @@ pub fn sarif(report: &Report) -> serde_json::Value {
             "tool": {"driver": {
                 "name": "goldenpath",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/goldenpath-dev/goldenpath",
                 "rules": rules,
             }},
             "results": results,

@@ -119,6 +119,12 @@ impl TerraformDriver {
                 timeout: Duration::from_secs(inv.timeout_s),
                 log_file: Some(log.clone()),
                 recorder: Some(ctx.recorder),
+                // What goldenpath reads back (plans as JSON, outputs with
+                // their sensitive values) stays out of logs and `-v`.
+                stdout_is_data: matches!(
+                    step,
+                    "terraform-show" | "terraform-output" | "terraform-state"
+                ),
                 prefix: format!("{} {step}", ctx.name()),
                 inherit: TERRAFORM_INHERIT,
                 track: Some(&children),

@@ -88,7 +88,7 @@ impl Driver for TerraformDriver {
                         format!(
                             "the Terraform root `{}` does not exist ({})",
                             s.root.value,
-                            root.display()
+                            std::path::absolute(&root).unwrap_or(root.clone()).display()
                         ),
                     )
                     .with_hint("`root` is relative to the spec's directory"),

@@ -142,6 +142,7 @@ impl ExecDriver {
             timeout: Self::timeout(s),
             log_file: Some(log),
             recorder: Some(ctx.recorder),
+            stdout_is_data: false,
             prefix: ctx.name().into(),
             inherit,
             track: Some(children),

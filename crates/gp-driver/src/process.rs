@@ -61,6 +61,10 @@ pub struct RunOptions<'a> {
     pub log_file: Option<PathBuf>,
     /// Stream lines here, prefixed.
     pub recorder: Option<&'a dyn Recorder>,
+    /// Its stdout is data read by goldenpath (`terraform show -json`,
+    /// `terraform output -json`, which holds sensitive values): captured,
+    /// never written to the log file nor streamed to `-v`.
+    pub stdout_is_data: bool,
     /// The prefix for streamed lines, e.g. `cluster`.
     pub prefix: String,
     /// Variables of the caller's environment the child inherits beside the
@@ -79,6 +83,7 @@ impl Default for RunOptions<'_> {
             timeout: Duration::from_secs(600),
             log_file: None,
             recorder: None,
+            stdout_is_data: false,
             prefix: String::new(),
             inherit: &[],
             track: None,
@@ -143,7 +148,7 @@ pub fn run(mut cmd: Command, opts: RunOptions<'_>) -> Result<Finished, DriverErr
     ] {
         let Some(stream) = stream else { continue };
         let tx = line_tx.clone();
-        let log = log.clone();
+        let log = log.clone().filter(|_| is_err || !opts.stdout_is_data);
         readers.push(std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
                 if let Some(log) = &log
@@ -173,7 +178,9 @@ pub fn run(mut cmd: Command, opts: RunOptions<'_>) -> Result<Finished, DriverErr
         // full pipe.
         match line_rx.recv_timeout(Duration::from_millis(50)) {
             Ok((is_err, line)) => {
-                if let Some(r) = opts.recorder {
+                if let Some(r) = opts.recorder
+                    && (is_err || !opts.stdout_is_data)
+                {
                     r.log(&format!("{}: {line}", opts.prefix));
                 }
                 let buf = if is_err { &mut stderr } else { &mut stdout };

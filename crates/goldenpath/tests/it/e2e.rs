@@ -516,6 +516,13 @@ fn the_v1_story_on_one_machine() {
         down.stdout
     );
     l.assert_build_gone(&b);
+    // Every row of the registry still checks out after the teardowns.
+    let verify = l.p.ok(&["registry", "verify"]);
+    assert!(
+        verify.stdout.starts_with("registry ok"),
+        "{}",
+        verify.stdout
+    );
     let dbs = l.databases();
     assert!(
         dbs.contains("keycloak") && dbs.contains("backstage"),

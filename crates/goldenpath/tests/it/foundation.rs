@@ -382,8 +382,17 @@ fn environment_overrides_the_spec_and_flags_override_the_environment() {
         out.stdout.trim().to_string()
     };
     assert!(run(None, None).ends_with("from-spec"));
-    assert_eq!(run(Some("from-env"), None), "from-env");
-    assert_eq!(run(Some("from-env"), Some("from-flag")), "from-flag");
+    // Relative paths are resolved against the current directory: what the
+    // registry records means the same from anywhere.
+    let here = dir.path().canonicalize().unwrap();
+    assert_eq!(
+        run(Some("from-env"), None),
+        here.join("from-env").display().to_string()
+    );
+    assert_eq!(
+        run(Some("from-env"), Some("from-flag")),
+        here.join("from-flag").display().to_string()
+    );
     // Without a spec setting, the default is .goldenpath beside the spec.
     std::fs::write(dir.path().join("goldenpath.yaml"), VALID).unwrap();
     assert!(run(None, None).ends_with(".goldenpath"));

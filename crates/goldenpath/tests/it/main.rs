@@ -5,9 +5,11 @@ mod docs;
 mod e2e;
 mod foundation;
 mod hostile;
+mod json;
 mod registry;
 mod requests;
 mod terraform;
+mod truth;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_goldenpath");

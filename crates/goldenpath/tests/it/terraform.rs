@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use crate::deploy::Platform;
 
-const SPEC: &str = "apiVersion: goldenpath.dev/v1alpha1
+pub(crate) const SPEC: &str = "apiVersion: goldenpath.dev/v1alpha1
 kind: Platform
 project: demo
 prefix: demo
@@ -25,7 +25,7 @@ components:
       root: root
 ";
 
-const ROOT: &str = "terraform {
+pub(crate) const ROOT: &str = "terraform {
   backend \"local\" {}
 }
 variable \"build_id\" { type = string }

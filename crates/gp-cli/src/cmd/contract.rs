@@ -70,12 +70,6 @@ pub fn run(ctx: &Context, args: ContractArgs) -> anyhow::Result<()> {
             },
         ),
     ];
-    for (k, v) in &view.foundational_state_keys {
-        rows.push(("state key", format!("{v}  (foundational {k})")));
-    }
-    for (app, path) in &view.database_secrets {
-        rows.push(("database secret", format!("{path}  ({app})")));
-    }
     let tags = view
         .tags
         .iter()
@@ -85,6 +79,27 @@ pub fn run(ctx: &Context, args: ContractArgs) -> anyhow::Result<()> {
     rows.push(("tags", tags));
     for (k, v) in rows {
         out.push_str(&format!("{k:<18}{v}\n"));
+    }
+    if !view.foundational_state_keys.is_empty() {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = view
+            .foundational_state_keys
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect();
+        out.push_str(&crate::printer::table(
+            &["FOUNDATIONAL", "STATE KEY"],
+            &rows,
+        ));
+    }
+    if !view.database_secrets.is_empty() {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = view
+            .database_secrets
+            .iter()
+            .map(|(app, path)| vec![app.clone(), path.clone()])
+            .collect();
+        out.push_str(&crate::printer::table(&["DATABASE", "SECRET"], &rows));
     }
     if !view.hosts.is_empty() {
         out.push('\n');

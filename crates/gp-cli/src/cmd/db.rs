@@ -27,7 +27,7 @@ pub struct ListArgs {
 pub fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
     let DbCommand::List(a) = cmd;
     ctx.check_env(&a.env)?;
-    let progress = Progress::new(&ctx.printer, false);
+    let progress = Progress::for_command(&ctx.printer, ctx.global.verbose > 0);
     let drivers = ctx.drivers()?;
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let engine = ctx.engine(&drivers, &progress, &cancel)?;

@@ -293,6 +293,17 @@ pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
         (None, None) => TeardownTarget::Persistent,
     };
     ctx.check_env(&a.env)?;
+    // A misspelt foundational name is reported (with a did-you-mean)
+    // before anything else.
+    if let TeardownTarget::Foundational(names) = &target {
+        gp_engine::Graph::build(
+            ctx.platform()?,
+            &a.env,
+            gp_core::Deployment::Foundational,
+            names,
+        )
+        .map_err(gp_engine::EngineError::from)?;
+    }
     // Nothing was ever recorded here: nothing to tear down, and nothing is
     // created to say so.
     ctx.require_registry()?;

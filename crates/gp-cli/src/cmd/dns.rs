@@ -34,7 +34,7 @@ pub struct ListArgs {
 
 /// Runs `dns ...`.
 pub fn run(ctx: &Context, cmd: DnsCommand) -> anyhow::Result<()> {
-    let progress = Progress::new(&ctx.printer, false);
+    let progress = Progress::for_command(&ctx.printer, ctx.global.verbose > 0);
     let drivers = ctx.drivers()?;
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let engine = ctx.engine(&drivers, &progress, &cancel)?;

@@ -129,7 +129,7 @@ fn with_engine<T>(
     ctx: &Context,
     f: impl FnOnce(&gp_engine::Engine<'_>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let progress = Progress::new(&ctx.printer, ctx.global.verbose > 0);
+    let progress = Progress::for_command(&ctx.printer, ctx.global.verbose > 0);
     let drivers = ctx.drivers()?;
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let engine = ctx.engine(&drivers, &progress, &cancel)?;

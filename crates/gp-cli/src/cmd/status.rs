@@ -135,8 +135,14 @@ fn render_status(s: &DeploymentStatus, title: &str) -> String {
         &["COMPONENT", "PLANE", "TIER", "STATE", "DETAIL"],
         &rows,
     ));
+    // The commands that move this deployment on, from its own components
+    // (a foundational dependency's row says it is missing; the components
+    // waiting on it carry the command).
     out.push_str(&crate::printer::next_steps(
-        s.components.iter().filter_map(|c| c.next.as_deref()),
+        s.components
+            .iter()
+            .filter(|c| c.role == "target" || s.deployment == "foundational")
+            .filter_map(|c| c.next.as_deref()),
     ));
     out
 }
@@ -214,7 +220,10 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
 pub fn plan(ctx: &Context, a: PlanArgs) -> anyhow::Result<()> {
     let drivers = ctx.drivers()?;
     let cancel = AtomicBool::new(false);
-    let engine = ctx.engine(&drivers, &NoEvents, &cancel)?;
+    // `-v` shows what the drivers run to observe (terraform init and plan,
+    // the checks); JSON stays one document.
+    let progress = crate::progress::Progress::for_command(&ctx.printer, ctx.global.verbose > 0);
+    let engine = ctx.engine(&drivers, &progress, &cancel)?;
     let (d, targets) = match (&a.foundational, a.build_id.as_deref()) {
         (Some(t), _) => (Deployment::Foundational, t.clone()),
         (None, None) => (Deployment::Persistent, Vec::new()),
@@ -251,7 +260,12 @@ pub fn plan(ctx: &Context, a: PlanArgs) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    let next = crate::printer::next_steps(p.items.iter().filter_map(|i| i.next.as_deref()));
+    let next = crate::printer::next_steps(
+        p.items
+            .iter()
+            .filter(|i| i.role == "target")
+            .filter_map(|i| i.next.as_deref()),
+    );
     let title = match &p.build_id {
         Some(b) => format!("plan for {} build {b}\n", p.env),
         None => format!("plan for {} {}\n", p.env, p.deployment),

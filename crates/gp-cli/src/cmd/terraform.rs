@@ -33,7 +33,7 @@ pub struct UnlockArgs {
 pub fn run(ctx: &Context, cmd: TerraformCommand) -> anyhow::Result<()> {
     let TerraformCommand::Unlock(a) = cmd;
     let deployment = a.deployment.deployment()?;
-    let progress = Progress::new(&ctx.printer, false);
+    let progress = Progress::for_command(&ctx.printer, ctx.global.verbose > 0);
     let drivers = ctx.drivers()?;
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let engine = ctx.engine(&drivers, &progress, &cancel)?;

@@ -105,14 +105,7 @@ fn tree(root: &Path, sub: &str) -> String {
 }
 
 fn schema_dir() -> PathBuf {
-    // The reference copies in ../shared when present, else the vendored
-    // ones (identical).
-    let shared = gp_test::repo_root().join("../shared/schemas");
-    if shared.exists() {
-        shared
-    } else {
-        gp_test::repo_root().join("crates/gp-driver-gitops/schemas")
-    }
+    gp_test::repo_root().join("crates/gp-driver-gitops/schemas")
 }
 
 fn crd(file: &str, version: &str) -> jsonschema::Validator {
