@@ -16,7 +16,7 @@
 //! Every object is validated against the real schemas ([`schemas`]) before
 //! it is written; files are written atomically and deterministically, and
 //! with `gitops.git: true` committed (nothing to commit, no commit). After
-//! each render, [`propagation::verify`] checks the deployment. Teardown
+//! each render, the contract's propagation rules check what it wrote. Teardown
 //! removes the deployment's folder; the root's finalizer makes ArgoCD
 //! remove the rest.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -117,6 +117,10 @@ fn same(dir: &Path, files: &render::Files) -> bool {
 impl Driver for GitopsDriver {
     fn name(&self) -> &'static str {
         "gitops"
+    }
+
+    fn artifacts(&self, ctx: &gp_driver::ArtifactCtx<'_>) -> Vec<gp_core::propagation::Artifact> {
+        propagation::artifacts(ctx.platform, ctx.contract)
     }
 
     fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {
@@ -240,28 +244,14 @@ impl Driver for GitopsDriver {
             )?;
         }
         // Check what this render wrote (the rest was checked when it was
-        // rendered; `goldenpath verify propagation` walks everything).
-        let mut written: Vec<(PathBuf, String)> = root
+        // rendered; `goldenpath verify propagation` checks every driver's
+        // artifacts of the deployment).
+        let written: Vec<gp_core::propagation::Artifact> = root
             .iter()
             .chain(component.iter())
-            .map(|(rel, text)| (dir.join(rel), text.clone()))
+            .map(|(rel, text)| propagation::artifact(dir.join(rel), text.clone()))
             .collect();
-        // The variables of the components it needs (settled before it ran;
-        // others may be rewriting theirs right now, in parallel).
-        for f in propagation::tfvars_files(ctx.contract, ctx.state_dir) {
-            let needed = f
-                .parent()
-                .and_then(|d| d.file_name())
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| ctx.inputs.contains_key(n));
-            if !needed {
-                continue;
-            }
-            if let Ok(t) = std::fs::read_to_string(&f) {
-                written.push((f, t));
-            }
-        }
-        let findings = propagation::verify_texts(ctx.platform, ctx.contract, &written);
+        let findings = gp_core::propagation::check(ctx.platform, ctx.contract, &written);
         if !findings.is_empty() {
             let list: Vec<String> = findings
                 .iter()

@@ -251,7 +251,7 @@ impl TerraformDriver {
         } else {
             "apply.tfplan"
         });
-        let vars = inv.work.join("goldenpath.auto.tfvars.json");
+        let vars = inv.work.join(VARS_FILE);
         let mut args = vec![
             "plan".to_string(),
             "-input=false".into(),
@@ -540,8 +540,8 @@ impl TerraformDriver {
         std::fs::create_dir_all(&inv.work).map_err(|e| {
             DriverError::permanent(format!("cannot create {}: {e}", inv.work.display()))
         })?;
-        let path = inv.work.join("goldenpath.auto.tfvars.json");
-        let tmp = inv.work.join(".goldenpath.auto.tfvars.json.tmp");
+        let path = inv.work.join(VARS_FILE);
+        let tmp = inv.work.join(format!(".{VARS_FILE}.tmp"));
         std::fs::write(
             &tmp,
             serde_json::to_vec_pretty(&serde_json::Value::Object(vars)).unwrap_or_default(),

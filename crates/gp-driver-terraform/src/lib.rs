@@ -54,6 +54,10 @@ mod diagnostics;
 mod invocation;
 mod plan;
 mod settings;
+
+/// The variables file goldenpath writes into each component's working
+/// directory.
+pub(crate) const VARS_FILE: &str = "goldenpath.auto.tfvars.json";
 pub use diagnostics::*;
 pub use invocation::*;
 pub use plan::*;
@@ -68,6 +72,30 @@ pub struct TerraformDriver {
 impl Driver for TerraformDriver {
     fn name(&self) -> &'static str {
         "terraform"
+    }
+
+    fn artifacts(&self, ctx: &gp_driver::ArtifactCtx<'_>) -> Vec<gp_core::propagation::Artifact> {
+        // The variables each terraform component of the deployment was
+        // last given (the contract's build id among them).
+        let work = gp_driver::deployment_work_dir(ctx.state_dir, ctx.contract);
+        ctx.platform
+            .spec
+            .components
+            .iter()
+            .filter(|c| c.driver.value == self.name())
+            .filter_map(|c| {
+                let path = work.join(&c.name.value).join(VARS_FILE);
+                let text = std::fs::read_to_string(&path).ok()?;
+                Some(gp_core::propagation::Artifact {
+                    path,
+                    text,
+                    build_id_field: Some(gp_core::propagation::BuildIdField {
+                        pointer: "/build_id",
+                        field: "build_id",
+                    }),
+                })
+            })
+            .collect()
     }
 
     fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {

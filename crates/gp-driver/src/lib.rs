@@ -486,6 +486,9 @@ impl Driver for PublishHosts<'_> {
     fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<Diagnostic> {
         self.driver.preflight(ctx)
     }
+    fn artifacts(&self, ctx: &ArtifactCtx<'_>) -> Vec<gp_core::propagation::Artifact> {
+        self.driver.artifacts(ctx)
+    }
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
         self.publisher()?.observe_hosts(ctx, &self.records)
     }
@@ -587,15 +590,30 @@ pub struct ComponentCtx<'a> {
     pub recorder: &'a dyn Recorder,
 }
 
+/// What [`Driver::artifacts`] gets: one deployment.
+pub struct ArtifactCtx<'a> {
+    /// The platform.
+    pub platform: &'a Platform,
+    /// The deployment's contract.
+    pub contract: &'a Contract<'a>,
+    /// goldenpath's state directory.
+    pub state_dir: &'a Path,
+}
+
+/// The working directory of a deployment's components:
+/// `{state}/work/{env}/{deployment}` (one folder per component below).
+pub fn deployment_work_dir(state_dir: &Path, contract: &Contract<'_>) -> PathBuf {
+    state_dir
+        .join("work")
+        .join(contract.env())
+        .join(contract.deployment().key())
+}
+
 impl ComponentCtx<'_> {
     /// A directory for this component's working files in this deployment:
     /// `{state}/work/{env}/{deployment}/{component}`.
     pub fn work_dir(&self) -> PathBuf {
-        self.state_dir
-            .join("work")
-            .join(self.contract.env())
-            .join(self.contract.deployment().key())
-            .join(&self.component.name.value)
+        deployment_work_dir(self.state_dir, self.contract).join(&self.component.name.value)
     }
 
     /// Where the process groups of this deployment's running children are
@@ -663,6 +681,14 @@ pub trait Driver: Send + Sync {
     /// `deploy` report these with the spec's positions before anything
     /// runs.
     fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<Diagnostic> {
+        let _ = ctx;
+        Vec::new()
+    }
+
+    /// The files this driver wrote for a deployment that carry the
+    /// contract (rendered objects, variable files), for `verify
+    /// propagation`; each says where it must hold the build id.
+    fn artifacts(&self, ctx: &ArtifactCtx<'_>) -> Vec<gp_core::propagation::Artifact> {
         let _ = ctx;
         Vec::new()
     }

@@ -5,14 +5,64 @@ use std::time::Duration;
 
 use gp_registry::{Lease, Registry, RegistryError};
 
-/// `"{actor} pid {pid} on {host} run {run}"`: enough to recognise a holder
-/// that died on this machine.
+/// Who holds a lease: the actor, and the process and run on a host,
+/// enough to recognise a holder that died on this machine. Stored in the
+/// registry as `"{actor} pid {pid} on {host} run {run}"` (the text `lease
+/// list` shows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Holder {
+    pub actor: String,
+    pub pid: u32,
+    pub host: String,
+    pub run: String,
+}
+
+impl Holder {
+    /// This process, for `run_id`.
+    pub(crate) fn this_process(actor: &str, run_id: &str) -> Self {
+        Self {
+            actor: actor.to_string(),
+            pid: std::process::id(),
+            host: hostname(),
+            run: run_id.to_string(),
+        }
+    }
+
+    /// Reads a holder back; `None` for text in another form (an old or a
+    /// foreign row), which is never taken over.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        // From the right: the actor may hold spaces, the rest never does.
+        let (rest, run) = text.rsplit_once(" run ")?;
+        let (rest, host) = rest.rsplit_once(" on ")?;
+        let (actor, pid) = rest.rsplit_once(" pid ")?;
+        Some(Self {
+            actor: actor.to_string(),
+            pid: pid.parse().ok()?,
+            host: host.to_string(),
+            run: run.to_string(),
+        })
+    }
+
+    /// A process on this host that no longer runs (a deploy killed with
+    /// SIGKILL): its lease may be taken over.
+    pub(crate) fn is_dead_here(&self) -> bool {
+        self.host == hostname() && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} pid {} on {} run {}",
+            self.actor, self.pid, self.host, self.run
+        )
+    }
+}
+
+/// The holder text of this process for `run_id`.
 pub(crate) fn holder(actor: &str, run_id: &str) -> String {
-    format!(
-        "{actor} pid {} on {} run {run_id}",
-        std::process::id(),
-        hostname()
-    )
+    Holder::this_process(actor, run_id).to_string()
 }
 
 pub(crate) fn hostname() -> String {
@@ -22,25 +72,9 @@ pub(crate) fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// Whether a holder string names a process on this host that no longer
-/// runs (a deploy killed with SIGKILL): its lease may be taken over.
+/// Whether a holder recorded in the registry died on this machine.
 pub(crate) fn is_abandoned(holder: &str) -> bool {
-    let mut words = holder.split_whitespace();
-    let mut pid = None;
-    let mut host = None;
-    while let Some(w) = words.next() {
-        match w {
-            "pid" => pid = words.next().and_then(|p| p.parse::<u32>().ok()),
-            "on" => host = words.next(),
-            _ => {}
-        }
-    }
-    match (pid, host) {
-        (Some(pid), Some(host)) => {
-            host == hostname() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-        _ => false,
-    }
+    Holder::parse(holder).is_some_and(|h| h.is_dead_here())
 }
 
 /// Takes the lease, taking over one whose holder died on this machine.
@@ -99,4 +133,22 @@ pub(crate) fn heartbeat(
         }
     }
     lease
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Holder;
+
+    #[test]
+    fn a_holder_reads_back_even_with_spaces_in_the_actor() {
+        let h = Holder {
+            actor: "Jane Doe on call".into(),
+            pid: 42,
+            host: "runner-1".into(),
+            run: "abc".into(),
+        };
+        assert_eq!(Holder::parse(&h.to_string()), Some(h));
+        assert_eq!(Holder::parse("someone else"), None);
+        assert_eq!(Holder::parse("x pid nan on h run r"), None);
+    }
 }

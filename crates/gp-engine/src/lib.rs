@@ -39,6 +39,7 @@ pub mod run;
 pub mod state;
 pub mod status;
 pub mod teardown;
+mod verify;
 pub mod wait;
 
 pub use graph::{Disposition, Graph, GraphFormat, Role};

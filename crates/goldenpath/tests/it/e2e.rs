@@ -451,6 +451,25 @@ fn the_v1_story_on_one_machine() {
     );
     assert!(bad.stdout.contains("01-01-26-01"), "{}", bad.stdout);
     std::fs::write(&values, original).unwrap();
+    // The Terraform driver's artifacts are checked too: a variables file
+    // that lost the build id is reported at its line.
+    let vars = l
+        .state()
+        .join(format!("work/dev/{b}/cluster/goldenpath.auto.tfvars.json"));
+    let original = std::fs::read_to_string(&vars).unwrap();
+    std::fs::write(&vars, original.replace(&format!("\"{b}\""), "\"\"")).unwrap();
+    let bad =
+        l.p.run(&["verify", "propagation", "--env", "dev", "--build-id", &b]);
+    assert_eq!(bad.code, 1, "{}", bad.transcript());
+    assert!(
+        bad.stdout.contains("goldenpath.auto.tfvars.json:")
+            && bad
+                .stdout
+                .contains(&format!("lacks the build id {b} (build_id)")),
+        "{}",
+        bad.stdout
+    );
+    std::fs::write(&vars, original).unwrap();
 
     // The second build tears down without touching the first.
     l.p.ok(&["teardown", "--env", "dev", "--build-id", &b2]);

@@ -20,12 +20,12 @@ pub enum VerifyCommand {
 /// Runs `verify ...`.
 pub fn run(ctx: &Context, cmd: VerifyCommand) -> anyhow::Result<()> {
     let VerifyCommand::Propagation(a) = cmd;
-    let platform = ctx.platform()?;
     let deployment = a.deployment()?;
-    let contract = gp_core::Contract::new(platform, &a.env, deployment)?;
-    let gitops = gp_driver_gitops::gitops_dir(platform);
-    let state_dir = ctx.state_dir()?;
-    let findings = gp_driver_gitops::propagation::verify(platform, &contract, &gitops, &state_dir);
+    ctx.check_env(&a.env)?;
+    let drivers = ctx.drivers()?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let engine = ctx.engine(&drivers, &gp_engine::NoEvents, &cancel)?;
+    let findings = engine.verify_propagation(&a.env, deployment)?;
     if ctx.printer.is_json() {
         ctx.printer.json(&crate::outputs::PropagationOutput {
             schema_version: crate::outputs::SCHEMA_VERSION,

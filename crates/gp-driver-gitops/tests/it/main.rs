@@ -211,7 +211,7 @@ fn propagation_reports_each_injected_fault_with_file_and_line() {
     let contract = Contract::new(&p, "dev", build).unwrap();
     let root = gitops_dir(&p);
     assert_eq!(
-        propagation::verify(&p, &contract, &root, &dir.path().join("state")),
+        gp_core::propagation::check(&p, &contract, &propagation::artifacts(&p, &contract)),
         vec![]
     );
     let b = root.join("apps/dev/builds/23-01-26-01");
@@ -235,7 +235,8 @@ fn propagation_reports_each_injected_fault_with_file_and_line() {
         .unwrap()
         .replace("buildId: 23-01-26-01", "buildId: \"\"");
     std::fs::write(&boot, text).unwrap();
-    let findings = propagation::verify(&p, &contract, &root, &dir.path().join("state"));
+    let findings =
+        gp_core::propagation::check(&p, &contract, &propagation::artifacts(&p, &contract));
     let found: Vec<(String, usize, String)> = findings
         .iter()
         .map(|f| {
