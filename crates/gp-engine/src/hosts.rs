@@ -357,16 +357,7 @@ impl Engine<'_> {
         self.validate()?;
         let contract = Contract::new(self.platform, env, deployment)?;
         let key = deployment.key();
-        let run_id = gp_registry::new_id();
-        let holder = crate::lease::holder(&self.actor, &run_id);
-        let held = crate::lease::acquire(
-            self.registry,
-            &self.state_dir,
-            env,
-            &key,
-            &holder,
-            self.lease_ttl_s,
-        )?;
+        let (run_id, held) = self.take_lease(env, &key)?;
         let result = (|| {
             let build_id = deployment.build_id();
             let mut out = Vec::new();

@@ -78,6 +78,28 @@ pub(crate) fn is_abandoned(holder: &str) -> bool {
 }
 
 /// Takes the lease, taking over one whose holder died on this machine.
+impl crate::Engine<'_> {
+    /// A new run id and the deployment's lease for it, taken over from a
+    /// holder that died on this machine.
+    pub(crate) fn take_lease(
+        &self,
+        env: &str,
+        key: &str,
+    ) -> Result<(String, Lease), RegistryError> {
+        let run_id = gp_registry::new_id();
+        let holder = holder(&self.actor, &run_id);
+        let lease = acquire(
+            self.registry,
+            &self.state_dir,
+            env,
+            key,
+            &holder,
+            self.lease_ttl_s,
+        )?;
+        Ok((run_id, lease))
+    }
+}
+
 pub(crate) fn acquire(
     registry: &Registry,
     state_dir: &std::path::Path,

@@ -10,11 +10,10 @@ use std::collections::BTreeMap;
 
 use gp_core::{ComponentSpec, Contract, Deployment, Plane};
 use gp_driver::{Applied, ComponentCtx, ComponentOutputs, DriverError, Intent};
-use gp_registry::new_id;
 
 use crate::recorder::RunRecorder;
 use crate::state::{ComponentState, DeploymentState};
-use crate::{Engine, EngineError, lease, refs};
+use crate::{Engine, EngineError, refs};
 
 impl Engine<'_> {
     fn foundational_spec(&self, component: &str) -> Result<&ComponentSpec, EngineError> {
@@ -66,16 +65,7 @@ impl Engine<'_> {
         let spec = self.foundational_spec(component)?;
         let contract = Contract::new(self.platform, env, Deployment::Foundational)?;
         let key = Deployment::Foundational.key();
-        let run_id = new_id();
-        let holder = lease::holder(&self.actor, &run_id);
-        let held = lease::acquire(
-            self.registry,
-            &self.state_dir,
-            env,
-            &key,
-            &holder,
-            self.lease_ttl_s,
-        )?;
+        let (run_id, held) = self.take_lease(env, &key)?;
         let result = (|| {
             let fstate = DeploymentState::load(self.registry, env, &key)?;
             if !fstate

@@ -419,16 +419,7 @@ impl Engine<'_> {
         contract.view()?;
         let graph = Graph::build(self.platform, env, deployment, &targets)?;
         let key = deployment.key();
-        let run_id = new_id();
-        let holder = lease::holder(&self.actor, &run_id);
-        let lease = lease::acquire(
-            self.registry,
-            &self.state_dir,
-            env,
-            &key,
-            &holder,
-            self.lease_ttl_s,
-        )?;
+        let (run_id, lease) = self.take_lease(env, &key)?;
 
         let stop = AtomicBool::new(false);
         let lost = AtomicBool::new(false);

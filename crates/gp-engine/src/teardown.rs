@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::recorder::RunRecorder;
 use crate::state::{DeploymentState, ResourceRecord, TEARDOWN};
-use crate::{Engine, EngineError, Event, lease, refs};
+use crate::{Engine, EngineError, Event, refs};
 
 /// What to tear down.
 #[derive(Clone, Debug)]
@@ -196,16 +196,7 @@ impl Engine<'_> {
             ));
         }
         let contract = Contract::new(self.platform, env, deployment)?;
-        let run_id = new_id();
-        let holder = lease::holder(&self.actor, &run_id);
-        let held = lease::acquire(
-            self.registry,
-            &self.state_dir,
-            env,
-            &key,
-            &holder,
-            self.lease_ttl_s,
-        )?;
+        let (run_id, held) = self.take_lease(env, &key)?;
         for b in &break_glass {
             self.registry.record_override(&Override {
                 id: new_id(),

@@ -113,6 +113,17 @@ fn new_lease(
     Ok(lease)
 }
 
+/// The refusal naming who holds a lease.
+fn held_by(env: &str, deployment: &str, current: LeaseState) -> RegistryError {
+    RegistryError::LeaseHeld {
+        env: env.into(),
+        deployment: deployment.into(),
+        holder: current.holder,
+        lease_id: current.lease_id,
+        expires: format_utc(current.expires_us),
+    }
+}
+
 impl Registry {
     /// Takes the lease on a deployment for `ttl_s` seconds. Refused, naming
     /// the holder, while someone else holds it; an expired lease is recorded
@@ -129,13 +140,7 @@ impl Registry {
             let now = now_us();
             if let Some(current) = lease_state(tx.db, env, deployment, now)? {
                 if current.state == "held" {
-                    return Err(RegistryError::LeaseHeld {
-                        env: env.into(),
-                        deployment: deployment.into(),
-                        holder: current.holder,
-                        lease_id: current.lease_id,
-                        expires: format_utc(current.expires_us),
-                    });
+                    return Err(held_by(env, deployment, current));
                 }
                 if current.state == "expired" {
                     LeaseEvent {
@@ -175,13 +180,7 @@ impl Registry {
                 && (current.state == "held" || current.state == "expired")
             {
                 if current.holder != abandoned_holder {
-                    return Err(RegistryError::LeaseHeld {
-                        env: env.into(),
-                        deployment: deployment.into(),
-                        holder: current.holder,
-                        lease_id: current.lease_id,
-                        expires: format_utc(current.expires_us),
-                    });
+                    return Err(held_by(env, deployment, current));
                 }
                 LeaseEvent {
                     env,
