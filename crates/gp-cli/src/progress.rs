@@ -140,6 +140,7 @@ impl EventSink for Progress {
                 component,
                 error,
                 hint,
+                refused,
             } => {
                 if let Some(b) = &self.bars
                     && let Ok(mut b) = b.lock()
@@ -147,8 +148,12 @@ impl EventSink for Progress {
                 {
                     bar.finish_and_clear();
                 }
-                let label = self.printer.paint("failed", "31");
-                self.line(&format!("  {label}    {component}: {error}"));
+                let label = if *refused {
+                    self.printer.paint("refused ", "31")
+                } else {
+                    self.printer.paint("failed  ", "31")
+                };
+                self.line(&format!("  {label}  {component}: {error}"));
                 if let Some(h) = hint {
                     self.line(&format!("            {h}"));
                 }

@@ -82,11 +82,11 @@ pub fn ensure_repo(dir: &Path) -> Result<(), DriverError> {
 /// Returns whether a commit was made. Call it holding [`lock`].
 pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverError> {
     // Every goldenpath write to this repository happens under the
-    // directory's exclusive lock, so an `index.lock` seen here was left by
-    // a git that died with its goldenpath (SIGKILL mid-commit): remove it,
-    // or every later render would fail until someone deletes it by hand.
-    let stale = dir.join(".git/index.lock");
-    if stale.exists() {
+    // directory's exclusive lock, so a lock file of git's seen here (the
+    // index's, HEAD's, a branch's) was left by a git that died with its
+    // goldenpath (SIGKILL mid-commit): remove it, or every later render
+    // would fail until someone deletes it by hand.
+    for stale in stale_git_locks(&dir.join(".git")) {
         tracing::warn!(
             "removing {} left by an interrupted git commit",
             stale.display()
@@ -182,4 +182,27 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// The lock files a killed `git commit` can leave: `index.lock`,
+/// `HEAD.lock`, and a ref's under `refs/` (never anything else).
+fn stale_git_locks(git_dir: &Path) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                walk(&p, out);
+            } else if t.is_file() && p.extension().is_some_and(|x| x == "lock") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out: Vec<std::path::PathBuf> = ["index.lock", "HEAD.lock", "ORIG_HEAD.lock"]
+        .iter()
+        .map(|n| git_dir.join(n))
+        .filter(|p| p.is_file())
+        .collect();
+    walk(&git_dir.join("refs"), &mut out);
+    out
 }

@@ -350,14 +350,18 @@ impl Driver for PostgresDriver {
         };
         let mut outputs = instance_outputs(&inst);
         for db in self.databases(ctx, &s)? {
-            let known = ctx.last.is_some_and(|l| l.resources.contains_key(&db.app));
+            // Ours: published by the last apply, or journalled by this
+            // deployment (a run killed between creating the role and
+            // finishing).
+            let known = ctx.last.is_some_and(|l| l.resources.contains_key(&db.app))
+                || ctx.recorder.owns(&ResourceRef::new("role", &db.role));
             let out = self.ensure_database(ctx, &mut on, &db, known, &mut counts)?;
             outputs.resources.insert(db.app.clone(), out);
         }
         Ok(Applied { outputs, counts })
     }
 
-    /// A database request: `{request, database, role, journalled: ["role:x", ...]}`
+    /// A database request: `{request, database, role}`
     /// on this (foundational) instance. Re-running is a no-op; an existing
     /// role not journalled here is adopted (its password rotated).
     fn provision(
@@ -392,15 +396,6 @@ impl Driver for PostgresDriver {
                 ctx.name()
             ))
         })?;
-        let journalled = |kind: &str, name: &str| {
-            request
-                .get("journalled")
-                .and_then(|j| j.as_array())
-                .is_some_and(|a| {
-                    a.iter()
-                        .any(|x| x.as_str() == Some(&format!("{kind}:{name}")))
-                })
-        };
         let mut tags = ctx.contract.resource_tags(ctx.name(), false);
         tags.insert("Request".into(), id);
         let db = DatabaseSpec {
@@ -414,7 +409,9 @@ impl Driver for PostgresDriver {
             allow_adopt: true,
             tags,
         };
-        let known = journalled("role", &db.role);
+        // A role the instance's journal holds is this instance's (an
+        // earlier, perhaps interrupted, apply of the same request).
+        let known = ctx.recorder.owns(&ResourceRef::new("role", &db.role));
         let mut on = InstanceConnection {
             admin: sql::connect(&inst.admin, "postgres")?,
             host: &inst.app_host,

@@ -204,8 +204,17 @@ impl Driver for TerraformDriver {
         let (plan, plan_file) = self.plan(ctx, &inv, false, true)?;
         self.check_guards(ctx, &s, &plan)?;
         if plan.is_empty() {
+            let outputs = self.outputs(ctx, &inv)?;
+            // Taking over state nobody journalled is recorded even when
+            // there is nothing to change: teardown keeps what was adopted.
+            if ctx.intent == Intent::Adopt {
+                let id = ctx
+                    .recorder
+                    .before(Action::Adopt, &Self::state_resource(&inv))?;
+                ctx.recorder.after(&id, Some(&outputs.values))?;
+            }
             return Ok(Applied {
-                outputs: self.outputs(ctx, &inv)?,
+                outputs,
                 counts: Counts::default(),
             });
         }

@@ -156,6 +156,14 @@ impl Recorder for MemoryRecorder {
         }
     }
 
+    /// What this recorder journalled (finished or not) is the run's own.
+    fn owns(&self, resource: &ResourceRef) -> bool {
+        self.actions.lock().is_ok_and(|a| {
+            a.iter()
+                .any(|r| r.resource.kind == resource.kind && r.resource.id == resource.id)
+        })
+    }
+
     fn cancelled(&self) -> bool {
         false
     }

@@ -14,6 +14,10 @@
 //!     workdir: scripts                         # relative to the spec
 //! ```
 //!
+//! A command that exits with 75 (`EX_TEMPFAIL` of sysexits.h) failed for a
+//! reason that may pass — a service still starting, a lock held — and is
+//! retried with backoff; any other non-zero status fails the component.
+//!
 //! Outputs of needed components reach a command as data, never as shell
 //! text: reference them in `env:` (they arrive as environment variables) or
 //! in an argument-list command, where each reference fills one argument. A
@@ -44,6 +48,9 @@ use crate::{
     Intent, Observation, Outputs, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply,
     typed_settings,
 };
+
+/// The exit status that asks for a retry (`EX_TEMPFAIL`).
+pub const TEMPFAIL: i32 = 75;
 
 /// A command: a shell line (`sh -c`) or an argument list.
 #[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
@@ -371,7 +378,12 @@ impl Driver for ExecDriver {
                 finished.tail(5)
             );
             ctx.recorder.failed(&id, &msg);
-            return Err(DriverError::permanent(msg).with_hint(format!("see {}", log.display())));
+            let e = if finished.code == Some(TEMPFAIL) {
+                DriverError::retryable(msg)
+            } else {
+                DriverError::permanent(msg)
+            };
+            return Err(e.with_hint(format!("see {}", log.display())));
         }
         let mut values = Outputs::new();
         if let Some(text) = read_outputs(&outputs_file) {
@@ -434,16 +446,20 @@ impl Driver for ExecDriver {
         ctx.recorder
             .phase_end(phase, finished.exit_code(), None, Some(&log));
         if finished.success() {
-            Ok(())
-        } else {
-            Err(DriverError::permanent(format!(
-                "`destroy` of {} exited with {}: {}",
-                ctx.name(),
-                finished.exit_code(),
-                finished.tail(5)
-            ))
-            .with_hint(format!("see {}", log.display())))
+            return Ok(());
         }
+        let msg = format!(
+            "`destroy` of {} exited with {}: {}",
+            ctx.name(),
+            finished.exit_code(),
+            finished.tail(5)
+        );
+        let e = if finished.code == Some(TEMPFAIL) {
+            DriverError::retryable(msg)
+        } else {
+            DriverError::permanent(msg)
+        };
+        Err(e.with_hint(format!("see {}", log.display())))
     }
 
     fn exists(

@@ -364,6 +364,15 @@ pub trait Recorder: Send + Sync {
         None
     }
 
+    /// Whether this deployment's journal holds an action of this component
+    /// on `resource` (finished or not) that was not destroyed since: a
+    /// resource found in the system is then its own — for instance one an
+    /// interrupted run created — not someone else's.
+    fn owns(&self, resource: &ResourceRef) -> bool {
+        let _ = resource;
+        false
+    }
+
     /// The run this recorder belongs to, as a file-name-safe id: every run
     /// writes its logs under its own directory, so a phase recorded in the
     /// registry keeps pointing at its own log.

@@ -49,6 +49,23 @@ impl Engine<'_> {
         inputs: &BTreeMap<String, ComponentOutputs>,
         state: &DeploymentState,
     ) -> Result<Option<HostRecords>, DriverError> {
+        self.host_records_with(graph, node, spec, contract, inputs, state, false)
+    }
+
+    /// [`Engine::host_records`]; with `names_only`, a target whose inputs
+    /// are not published yet stays as written (a plan asks who owns the
+    /// names before the component that yields the address has run).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn host_records_with(
+        &self,
+        graph: &Graph,
+        node: &GraphNode,
+        spec: &ComponentSpec,
+        contract: &Contract<'_>,
+        inputs: &BTreeMap<String, ComponentOutputs>,
+        state: &DeploymentState,
+        names_only: bool,
+    ) -> Result<Option<HostRecords>, DriverError> {
         let zone = node.needs.iter().find_map(|(_, d)| {
             let dep = &graph.nodes[*d];
             let driver = &graph.spec(self.platform, dep).driver.value;
@@ -62,7 +79,18 @@ impl Engine<'_> {
         let mut records = Vec::new();
         for h in &spec.hosts {
             let Some(target) = &h.target else { continue };
-            let resolved = refs::resolve_str(&target.value, inputs).map_err(|missing| {
+            let rtype = h.record_type();
+            let resolved = match refs::resolve_str(&target.value, inputs) {
+                // A documentation address (RFC 5737, 3849) or name stands in:
+                // only the names' owners matter before the address exists.
+                Err(_) if names_only => Ok(match rtype {
+                    gp_core::RecordType::A => "192.0.2.1".to_string(),
+                    gp_core::RecordType::Aaaa => "2001:db8::1".to_string(),
+                    gp_core::RecordType::Cname => "target.invalid".to_string(),
+                }),
+                other => other,
+            }
+            .map_err(|missing| {
                 DriverError::configuration(format!(
                     "the target of host {} references outputs that were not published: {}",
                     h.name.value,
@@ -73,7 +101,6 @@ impl Engine<'_> {
                         .join(", ")
                 ))
             })?;
-            let rtype = h.record_type();
             let fqdn = contract
                 .hostname(&h.name.value, rtype)
                 .map_err(|e| DriverError::configuration(e.to_string()))?;
@@ -442,6 +469,7 @@ impl Engine<'_> {
             open: Default::default(),
             overrides: &[],
             foundational: None,
+            own: None,
         }
     }
 

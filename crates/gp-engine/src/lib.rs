@@ -254,6 +254,8 @@ pub enum Event {
         error: String,
         /// What to do.
         hint: Option<String>,
+        /// A guard or an ownership rule refused it (nothing was changed).
+        refused: bool,
     },
     /// A transient failure is being retried.
     Retrying {

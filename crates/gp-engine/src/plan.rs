@@ -323,7 +323,7 @@ impl Engine<'_> {
                 }
             }
             if let Ok(Some(records)) =
-                self.host_records(&graph, node, spec, &contract, &zone_inputs, &state)
+                self.host_records_with(&graph, node, spec, &contract, &zone_inputs, &state, true)
                 && zone_inputs.contains_key(&records.zone)
             {
                 match self.observe_records(spec, &contract, &records, &zone_inputs, &recorder) {

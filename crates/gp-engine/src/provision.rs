@@ -51,9 +51,9 @@ impl Engine<'_> {
     }
 
     /// Provisions `request` (the driver's JSON shape) on the deployed
-    /// foundational `component` of `env`. The payload gains `journalled`:
-    /// the live resources the journal holds for the component
-    /// (`kind:id`), so the driver can tell its own from others'.
+    /// foundational `component` of `env`. The driver tells its own
+    /// resources from others' through the recorder (`Recorder::owns`), which
+    /// reads the foundational plane's journal.
     pub fn provision(
         &self,
         env: &str,
@@ -88,16 +88,7 @@ impl Engine<'_> {
             };
             let inputs = self.foundational_inputs(spec, &fstate);
             let resolved = refs::resolved_settings(spec, &inputs)?;
-            let mut payload = request.clone();
-            if let Some(o) = payload.as_object_mut() {
-                let live: Vec<String> = fstate
-                    .resources
-                    .iter()
-                    .filter(|r| r.component == component && !r.destroyed)
-                    .map(|r| format!("{}:{}", r.resource.kind, r.resource.id))
-                    .collect();
-                o.insert("journalled".into(), serde_json::json!(live));
-            }
+            let payload = request.clone();
             let recorder = RunRecorder {
                 run_id: &run_id,
                 component,
@@ -106,6 +97,7 @@ impl Engine<'_> {
                 run_url: self.run_url.as_deref(),
                 flags: Some(label),
                 foundational: Some(&fstate),
+                own: Some(&fstate),
                 ..self.quiet_recorder(env, &key)
             };
             let ctx = ComponentCtx {

@@ -30,6 +30,8 @@ pub(crate) struct RunRecorder<'a> {
     pub overrides: &'a [crate::GuardOverride],
     /// The foundational plane's journal, replayed.
     pub foundational: Option<&'a crate::state::DeploymentState>,
+    /// The journal of the deployment this run changes, replayed.
+    pub own: Option<&'a crate::state::DeploymentState>,
 }
 
 impl<'a> RunRecorder<'a> {
@@ -59,6 +61,7 @@ impl<'a> RunRecorder<'a> {
             open: Default::default(),
             overrides: self.overrides,
             foundational: self.foundational,
+            own: self.own,
         }
     }
 }
@@ -154,6 +157,17 @@ impl RunRecorder<'_> {
 impl Recorder for RunRecorder<'_> {
     fn run_id(&self) -> &str {
         self.run_id
+    }
+
+    fn owns(&self, resource: &ResourceRef) -> bool {
+        self.own.is_some_and(|state| {
+            state.resources.iter().any(|r| {
+                r.component == self.component
+                    && !r.destroyed
+                    && r.resource.kind == resource.kind
+                    && r.resource.id == resource.id
+            })
+        })
     }
 
     fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError> {

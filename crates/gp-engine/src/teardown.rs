@@ -246,6 +246,7 @@ impl Engine<'_> {
             open: Default::default(),
             overrides,
             foundational: None,
+            own: None,
         };
         self.record_event(
             env,

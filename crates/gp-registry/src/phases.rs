@@ -196,15 +196,17 @@ impl Registry {
     }
 
     pub(crate) fn insert_imported_phase(&self, p: &Phase) -> Result<bool, RegistryError> {
-        // The same phase at the precision CSV carries (whole seconds): a
-        // registry's own export imported back into it adds nothing.
+        // The same phase at the precision CSV carries — the start to the
+        // second, the duration to the millisecond (the end is stored as
+        // start + duration) — so a registry's own export imported back into
+        // it, or a file imported twice, adds nothing.
         let second = |us: i64| us.div_euclid(1_000_000) * 1_000_000;
         let start = second(p.started_us);
         self.tx(Some("import"), |tx| {
-            let exists = match p.ended_us {
-                Some(end) => tx.db.scalar(
-                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us >= ? AND started_us < ? AND ended_us >= ? AND ended_us < ?",
-                    &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into(), second(end).into(), (second(end) + 1_000_000).into()],
+            let exists = match p.duration_ms() {
+                Some(ms) => tx.db.scalar(
+                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us >= ? AND started_us < ? AND (ended_us - started_us) / 1000 = ?",
+                    &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into(), ms.into()],
                 )?,
                 None => tx.db.scalar(
                     "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us >= ? AND started_us < ? AND ended_us IS NULL",

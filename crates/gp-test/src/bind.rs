@@ -227,6 +227,12 @@ zone "{zone}" {{
                 .arg(rtype)
                 .arg("+short"),
         );
+        assert_eq!(
+            out.code,
+            0,
+            "dig {name} {rtype} failed: {}",
+            out.transcript()
+        );
         out.stdout.trim().to_string()
     }
 }

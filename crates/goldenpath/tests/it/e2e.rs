@@ -128,34 +128,81 @@ impl Local {
     fn zone(&self) -> String {
         std::fs::read_to_string(self.zone_file()).unwrap_or_default()
     }
-    /// Resource instances in a build's Terraform state, per workspace.
-    fn tf_resources(&self, build: &str) -> Vec<(String, usize)> {
+    /// Resource instances in a build's Terraform state, per workspace;
+    /// `None` when the build has no state folder. A state file that cannot
+    /// be read or parsed fails the test (Terraform rewrites the file in
+    /// place: a read mid-write is retried, never skipped).
+    fn tf_resources(&self, build: &str) -> Option<Vec<(String, usize)>> {
         let dir = self.state().join(format!(
             "tfstate/envs/dev/builds/{build}/terraform.tfstate.d"
         ));
+        let entries = std::fs::read_dir(&dir).ok()?;
         let mut out = Vec::new();
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        for e in entries.flatten() {
             let f = e.path().join("terraform.tfstate");
-            // Terraform rewrites the file in place: a read mid-write is
-            // skipped (the kill-point poll reads it while it changes).
-            if let Ok(v) = std::fs::read_to_string(&f)
-                .map_err(|e| e.to_string())
-                .and_then(|t| {
-                    serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string())
-                })
-            {
-                out.push((
-                    e.file_name().to_string_lossy().into_owned(),
-                    v["resources"].as_array().map_or(0, |r| {
-                        r.iter()
-                            .map(|x| x["instances"].as_array().map_or(0, |i| i.len()))
-                            .sum()
-                    }),
-                ));
-            }
+            let mut tries = 0;
+            let v = loop {
+                let read = std::fs::read_to_string(&f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| {
+                        serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string())
+                    });
+                match read {
+                    Ok(v) => break v,
+                    Err(e) if tries < 50 => {
+                        tries += 1;
+                        let _ = e;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => panic!("{}: unreadable state: {e}", f.display()),
+                }
+            };
+            out.push((
+                e.file_name().to_string_lossy().into_owned(),
+                v["resources"].as_array().map_or(0, |r| {
+                    r.iter()
+                        .map(|x| x["instances"].as_array().map_or(0, |i| i.len()))
+                        .sum()
+                }),
+            ));
         }
         out.sort();
-        out
+        Some(out)
+    }
+    /// What git's HEAD of the GitOps repository holds under `build`'s folder.
+    fn git_tracked(&self, build: &str) -> Vec<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.root().join("gitops"))
+            .args(["ls-tree", "-r", "--name-only", "HEAD"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git ls-tree failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&format!("builds/{build}/")))
+            .map(str::to_string)
+            .collect()
+    }
+    fn git_clean(&self) -> bool {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.root().join("gitops"))
+            .args(["status", "--porcelain"])
+            .output()
+            .unwrap();
+        out.status.success() && out.stdout.is_empty()
+    }
+    /// The build's bootstrap values, as YAML text.
+    fn bootstrap(&self, build: &str) -> String {
+        std::fs::read_to_string(self.gitops_build(build).join("bootstrap-values.yaml")).unwrap()
+    }
+    /// A build's scratch database (the local example's `build-db`).
+    fn scratch_db(build: &str) -> String {
+        format!("scratch_b{}", build.replace('-', ""))
+    }
+    fn scratch_secret(build: &str) -> String {
+        format!("goldenpath/dev/builds/{build}/scratch/postgres")
     }
     fn gitops_build(&self, build: &str) -> PathBuf {
         self.root().join(format!("gitops/apps/dev/builds/{build}"))
@@ -205,11 +252,11 @@ impl Local {
             .lines()
             .filter(|l| l.contains(&format!("b-{build}.")))
             .count();
-        (
-            Self::files_under(&self.gitops_build(build)),
-            self.tf_resources(build),
-            records,
-        )
+        let tf = self
+            .tf_resources(build)
+            .unwrap_or_else(|| panic!("no Terraform state of live build {build}"));
+        assert!(!tf.is_empty(), "no workspace in the state of {build}");
+        (Self::files_under(&self.gitops_build(build)), tf, records)
     }
 
     fn assert_build_gone(&self, build: &str) {
@@ -218,14 +265,21 @@ impl Local {
             "records of {build} left in the zone:\n{}",
             self.zone()
         );
+        // The state folder is gone, or holds only empty workspaces.
+        let tf = self.tf_resources(build);
         assert!(
-            self.tf_resources(build).iter().all(|(_, n)| *n == 0),
-            "terraform state of {build}: {:?}",
-            self.tf_resources(build)
+            tf.as_ref().is_none_or(|w| w.iter().all(|(_, n)| *n == 0)),
+            "terraform state of {build}: {tf:?}"
         );
         assert!(
             !self.gitops_build(build).exists(),
             "gitops folder of {build}"
+        );
+        // ... and its removal is committed, not only done on disk.
+        assert_eq!(self.git_tracked(build), Vec::<String>::new());
+        assert!(
+            self.git_clean(),
+            "uncommitted changes in the GitOps repository"
         );
         assert!(
             !self.secret_paths().iter().any(|p| p.contains(build)),
@@ -297,12 +351,19 @@ fn the_v1_story_on_one_machine() {
     // Nothing about the database was created by the build.
     assert!(!l.state().join("postgres").exists());
     assert!(l.secret_paths().is_empty(), "{:?}", l.secret_paths());
+    assert_eq!(Local::result(&first, "build-db")["result"], "pending");
     assert_eq!(
-        l.tf_resources(&b),
+        l.tf_resources(&b).unwrap(),
         [("cluster".to_string(), 1), ("irsa".to_string(), 2)]
     );
     assert!(l.gitops_build(&b).join("argocd").is_dir());
     assert!(!l.gitops_build(&b).join("backstage").exists());
+    // The bootstrap values say the database is not there yet.
+    assert!(
+        l.bootstrap(&b).contains("rdsAvailable: false"),
+        "{}",
+        l.bootstrap(&b)
+    );
     let commits_before = l.git_commits();
     assert!(commits_before >= 3, "{commits_before} commits");
 
@@ -320,7 +381,29 @@ fn the_v1_story_on_one_machine() {
         assert_eq!(c["engine"], "postgres");
     }
 
-    // A second build deploys concurrently with step 3 of the first.
+    // A second build deploys concurrently with step 3 of the first: its
+    // IRSA roles take three seconds (a provisioner of the stand-in, for the
+    // second build only), and step 3 starts once its cluster is up, so the
+    // two runs overlap for certain.
+    assert!(b.ends_with("-01"), "{b}");
+    let b2 = format!("{}-02", &b[..8]);
+    let irsa = l.root().join("terraform/stand-in-irsa/main.tf");
+    let text = std::fs::read_to_string(&irsa).unwrap();
+    std::fs::write(
+        &irsa,
+        text.replace(
+            "resource \"terraform_data\" \"role\" {\n  for_each = toset(local.roles)\n",
+            &format!(
+                "resource \"terraform_data\" \"role\" {{\n  for_each = toset(local.roles)\n  provisioner \"local-exec\" {{\n    command = \"sleep ${{var.build_id == \"{b2}\" ? 3 : 0}}\"\n  }}\n"
+            ),
+        ),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(&irsa)
+            .unwrap()
+            .contains("local-exec")
+    );
     let second =
         l.p.cmd(&[
             "deploy",
@@ -335,6 +418,23 @@ fn the_v1_story_on_one_machine() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+
+    wait_for("the second build's cluster", || {
+        let show = l.p.run(&[
+            "builds",
+            "show",
+            "--env",
+            "dev",
+            "--build-id",
+            &b2,
+            "--output",
+            "json",
+        ]);
+        serde_json::from_str::<serde_json::Value>(&show.stdout)
+            .ok()
+            .and_then(|v| v["phases"].as_array().cloned())
+            .is_some_and(|p| p.iter().any(|x| x["phase"] == "apply:cluster"))
+    });
 
     // 3. The same build again: backstage renders; its record is published.
     let again = l.deploy(&["--build-id", &b]);
@@ -381,16 +481,94 @@ fn the_v1_story_on_one_machine() {
         "{}",
         String::from_utf8_lossy(&second_out.stderr)
     );
-    let b2 = build_id(
-        &serde_json::from_str::<serde_json::Value>(
-            String::from_utf8_lossy(&second_out.stdout)
-                .lines()
-                .last()
-                .unwrap(),
-        )
-        .unwrap()["outcome"],
+    assert_eq!(
+        build_id(
+            &serde_json::from_str::<serde_json::Value>(
+                String::from_utf8_lossy(&second_out.stdout)
+                    .lines()
+                    .last()
+                    .unwrap(),
+            )
+            .unwrap()["outcome"],
+        ),
+        b2
     );
-    assert_ne!(b, b2);
+    // The registry shows the two runs overlapping: the second build's
+    // deploy phase spans the first's third deploy.
+    let phases = |build: &str| -> Vec<(i64, i64)> {
+        let show = l.p.ok(&[
+            "builds",
+            "show",
+            "--env",
+            "dev",
+            "--build-id",
+            build,
+            "--output",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+        v["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["phase"] == "deploy")
+            .map(|p| {
+                (
+                    p["startedUs"].as_i64().unwrap(),
+                    p["endedUs"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (s1, e1) = *phases(&b).last().unwrap();
+    let (s2, e2) = phases(&b2)[0];
+    assert!(
+        s2 < e1 && s1 < e2,
+        "the builds did not overlap: {s1}..{e1} and {s2}..{e2}"
+    );
+    // Step 3 found the database: the scratch database of the build, its
+    // secret, and the bootstrap values say so.
+    assert_eq!(Local::result(&again, "build-db")["result"], "applied");
+    let scratch = Local::scratch_db(&b);
+    assert!(l.databases().contains(&scratch), "{:?}", l.databases());
+    assert!(l.roles().contains(&scratch), "{:?}", l.roles());
+    let c = l.secret(&Local::scratch_secret(&b));
+    assert_eq!(c["dbname"], scratch.as_str());
+    assert!(
+        l.bootstrap(&b).contains("rdsAvailable: true"),
+        "{}",
+        l.bootstrap(&b)
+    );
+    // Passwords are stored as SCRAM verifiers, and the managed instance
+    // accepts nothing weaker.
+    let mut admin = l.admin();
+    let weak: Vec<String> = admin
+        .query(
+            "SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL AND rolpassword NOT LIKE 'SCRAM-SHA-256$%'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(weak.is_empty(), "roles without a SCRAM verifier: {weak:?}");
+    let with_password: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_authid WHERE rolpassword IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(with_password >= 4, "{with_password}");
+    let hba = std::fs::read_to_string(l.state().join("postgres/dev-rds/data/pg_hba.conf")).unwrap();
+    for line in hba
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let method = line.split_whitespace().last().unwrap();
+        assert_eq!(method, "scram-sha-256", "pg_hba.conf allows `{line}`");
+    }
 
     // The records as goldenpath sees them: ours, unchanged.
     let dns_plan = l.p.ok(&["dns", "plan", "--env", "dev", "--build-id", &b]);
@@ -495,8 +673,9 @@ fn the_v1_story_on_one_machine() {
             0 => l.lease_held(&bk),
             1 => l
                 .tf_resources(&bk)
-                .iter()
-                .any(|(w, n)| w == "cluster" && *n > 0),
+                .into_iter()
+                .flatten()
+                .any(|(w, n)| w == "cluster" && n > 0),
             _ => l.gitops_build(&bk).join("argocd").is_dir(),
         });
         std::process::Command::new("kill")

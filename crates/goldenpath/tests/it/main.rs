@@ -6,6 +6,7 @@ mod e2e;
 mod foundation;
 mod hostile;
 mod json;
+mod proofs;
 mod registry;
 mod requests;
 mod terraform;

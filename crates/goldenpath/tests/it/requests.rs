@@ -261,8 +261,10 @@ fn requests_provision_databases_with_rules_approvals_and_no_leaked_password() {
     s.ok(&["builds", "list", "--env", "dev"]);
     s.ok(&["-vv", "deploy", "--env", "dev", "--foundational"]);
 
-    // No password anywhere but in the store: every output captured, the
-    // logs, the registry file.
+    // No password anywhere in clear: every output captured, and every file
+    // under the state directory — the logs, the registry, the managed
+    // server's data directory, its log and bootstrap files, the encrypted
+    // store.
     let mut secrets = vec![password, "human-supplied-value-0000".to_string()];
     for app in ["keycloak", "backstage"] {
         secrets.push(
@@ -280,11 +282,14 @@ fn requests_provision_databases_with_rules_approvals_and_no_leaked_password() {
     );
     let mut haystack = s.seen.clone().into_bytes();
     haystack.extend(std::fs::read(s.p.path().join(".goldenpath/registry.db")).unwrap());
-    for f in walk(&s.p.path().join(".goldenpath")) {
-        let name = f.to_string_lossy();
-        if name.contains("/secrets/") || name.contains("/postgres/") {
-            continue;
-        }
+    let files = walk(&s.p.path().join(".goldenpath"));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("/postgres/")),
+        "the managed server's files are searched too"
+    );
+    for f in files {
         haystack.extend(std::fs::read(&f).unwrap_or_default());
     }
     for secret in &secrets {

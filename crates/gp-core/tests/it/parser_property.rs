@@ -55,16 +55,28 @@ const SIGNIFICANT: &[&[u8]] = &[
 ];
 
 fn check(bytes: &[u8]) {
-    // Through the file loader (which must refuse invalid UTF-8) ...
+    // Through the file loader, which refuses invalid UTF-8 and otherwise
+    // agrees with loading the text ...
     let dir = gp_test::tempdir();
     let path = dir.path().join("goldenpath.yaml");
     std::fs::write(&path, bytes).unwrap();
-    let _ = Platform::load(&path);
-    // ... and straight from text.
+    let loaded = Platform::load(&path);
     let text = String::from_utf8_lossy(bytes);
-    if let Err(e) = Platform::from_source(Path::new("goldenpath.yaml"), &text) {
-        // Rendering the diagnostics must not panic either.
-        let _ = e.to_string();
+    let parsed = Platform::from_source(Path::new("goldenpath.yaml"), &text);
+    match std::str::from_utf8(bytes) {
+        Err(_) => assert!(loaded.is_err(), "invalid UTF-8 was accepted"),
+        Ok(_) => assert_eq!(
+            loaded.is_ok(),
+            parsed.is_ok(),
+            "the loader and the parser disagree"
+        ),
+    }
+    // ... and every refusal renders with a position (no panic, no empty
+    // message).
+    if let Err(e) = parsed {
+        let shown = e.to_string();
+        assert!(!shown.trim().is_empty(), "an empty error");
+        assert!(!e.0.is_empty(), "an error without a diagnostic");
     }
 }
 
@@ -110,7 +122,10 @@ fn mutated_specs_never_panic() {
         }
         let text = String::from_utf8_lossy(&doc);
         if let Err(e) = Platform::from_source(Path::new("goldenpath.yaml"), &text) {
-            let _ = e.to_string();
+            assert!(!e.to_string().trim().is_empty(), "an empty error");
+            for d in &e.0 {
+                assert!(!d.message.is_empty(), "a diagnostic without a message");
+            }
         }
     }
 }

@@ -361,15 +361,27 @@ fn a_git_lock_left_by_a_killed_commit_does_not_block_the_next_render() {
     render_all(dir.path(), &p, Deployment::Persistent);
     let root = gitops_dir(&p);
     let commits = gp_driver_gitops::git::commit_count(&root);
-    // What `git commit` leaves when it is killed mid-way.
-    std::fs::write(root.join(".git/index.lock"), "").unwrap();
+    // What `git commit` leaves when it is killed mid-way: the index's
+    // lock, HEAD's, the branch's.
+    let head = std::fs::read_to_string(root.join(".git/HEAD")).unwrap();
+    let branch = head.trim().strip_prefix("ref: ").unwrap().to_string();
+    let locks = [
+        root.join(".git/index.lock"),
+        root.join(".git/HEAD.lock"),
+        root.join(".git").join(format!("{branch}.lock")),
+    ];
+    for l in &locks {
+        std::fs::write(l, "").unwrap();
+    }
     render_all(
         dir.path(),
         &p,
         Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
     );
     assert!(gp_driver_gitops::git::commit_count(&root) > commits);
-    assert!(!root.join(".git/index.lock").exists());
+    for l in &locks {
+        assert!(!l.exists(), "{} is left", l.display());
+    }
 }
 
 #[test]

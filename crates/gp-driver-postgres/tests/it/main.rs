@@ -390,6 +390,85 @@ fn a_database_owned_by_someone_else_is_an_error() {
 }
 
 #[test]
+fn a_per_build_database_interrupted_after_its_role_resumes_as_its_own() {
+    let pg = TestPostgres::start();
+    let components = format!(
+        "{}  - name: scratch
+    plane: disposable
+    tier: 2
+    driver: postgres
+    needs: [rds]
+    settings: {{ instance: rds, databases: [scratch] }}
+",
+        server_component(&pg, "keycloak")
+    );
+    let w = World::new(&components);
+    put_admin(&w, &pg);
+    let fcontract = Contract::new(&w.platform, "dev", Deployment::Foundational).unwrap();
+    let rds_settings = w.platform.component("rds").unwrap().settings_node();
+    let none = BTreeMap::new();
+    let rds = w
+        .driver
+        .apply(&w.ctx(
+            &fcontract,
+            "rds",
+            &rds_settings,
+            &none,
+            None,
+            &MemoryRecorder::default(),
+        ))
+        .unwrap();
+    let contract = Contract::new(
+        &w.platform,
+        "dev",
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    )
+    .unwrap();
+    let settings = w.platform.component("scratch").unwrap().settings_node();
+    let inputs = BTreeMap::from([("rds".to_string(), rds.outputs.clone())]);
+    // Killed after the role was created, before the database: the journal
+    // holds the role; nothing was published.
+    let mut rec = MemoryRecorder::interrupting_at(2);
+    let err = w
+        .driver
+        .apply(&w.ctx(&contract, "scratch", &settings, &inputs, None, &rec))
+        .unwrap_err();
+    assert_eq!(err.kind, gp_driver::ErrorKind::Interrupted, "{err:?}");
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let role: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'scratch_b23012601'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(role, 1, "the role was created before the interruption");
+    // The resume sees the role as its own and finishes.
+    rec.interrupt_at = None;
+    let applied = w
+        .driver
+        .apply(&w.ctx(&contract, "scratch", &settings, &inputs, None, &rec))
+        .unwrap();
+    assert_eq!(
+        applied.outputs.resources["scratch"]["dbname"],
+        "scratch_b23012601"
+    );
+    // A role nobody journalled is still refused.
+    let stranger = MemoryRecorder::default();
+    admin
+        .batch_execute("DROP DATABASE scratch_b23012601")
+        .unwrap();
+    let err = w
+        .driver
+        .apply(&w.ctx(&contract, "scratch", &settings, &inputs, None, &stranger))
+        .unwrap_err();
+    assert!(
+        err.message.contains("never takes over an existing role"),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn a_per_build_database_goes_with_its_build_even_with_a_session_open() {
     let pg = TestPostgres::start();
     let components = format!(

@@ -44,6 +44,7 @@ impl Engine<'_> {
             open: Default::default(),
             overrides: &req.overrides,
             foundational: Some(&fstate),
+            own: Some(&state),
         };
         self.record_event(
             env,
@@ -198,6 +199,7 @@ impl Engine<'_> {
                             component: graph.nodes[i].name.clone(),
                             error: e.message.clone(),
                             hint: e.hint.clone(),
+                            refused: e.kind == ErrorKind::Refused,
                         });
                         outputs[i] = None;
                         let error = match &e.hint {

@@ -59,6 +59,7 @@ impl Engine<'_> {
             open: Default::default(),
             overrides,
             foundational: Some(fstate),
+            own: Some(w.state),
         };
         let mut ctx = ComponentCtx {
             platform: self.platform,
