@@ -347,7 +347,13 @@ impl Driver for DnsDriver {
                     .map(|o| o.owner)
                     .unwrap_or_default();
                 Ok(
-                    if model::is_ours(&fqdn, &rtype, &txt_name, &current, &owner) {
+                    if model::is_ours(
+                        &fqdn,
+                        &rtype,
+                        &txt_name,
+                        &model::Zone::new(&current),
+                        &owner,
+                    ) {
                         Existence::Exists
                     } else {
                         Existence::Gone
@@ -438,25 +444,31 @@ impl Driver for DnsDriver {
                     Err(e) if e.kind == gp_driver::ErrorKind::NotFound => Ok(Vec::new()),
                     other => other,
                 });
+            // One read of the zone, indexed once, for every record of it.
+            let index = current.as_ref().ok().map(|c| model::Zone::new(c));
             for i in idx {
                 let r = &resources[i];
-                results[i] = Some(current.clone().map(|zone| {
-                    let s = |k: &str| {
-                        r.data
-                            .get(k)
-                            .and_then(|v| v.as_str())
-                            .unwrap_or_default()
-                            .to_string()
-                    };
-                    let owner = model::parse_ownership(&s("txtValue"))
-                        .map(|o| o.owner)
-                        .unwrap_or_default();
-                    if model::is_ours(&s("fqdn"), &s("type"), &s("txtName"), &zone, &owner) {
-                        Existence::Exists
-                    } else {
-                        Existence::Gone
-                    }
-                }));
+                results[i] = Some(match (&current, &index) {
+                    (Err(e), _) => Err(e.clone()),
+                    (Ok(_), None) => Ok(Existence::Unknown),
+                    (Ok(_), Some(zone)) => Ok({
+                        let s = |k: &str| {
+                            r.data
+                                .get(k)
+                                .and_then(|v| v.as_str())
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        let owner = model::parse_ownership(&s("txtValue"))
+                            .map(|o| o.owner)
+                            .unwrap_or_default();
+                        if model::is_ours(&s("fqdn"), &s("type"), &s("txtName"), zone, &owner) {
+                            Existence::Exists
+                        } else {
+                            Existence::Gone
+                        }
+                    }),
+                });
             }
         }
         results

@@ -113,25 +113,44 @@ pub enum Decision {
     Conflict(String),
 }
 
+/// A zone's records indexed by name: deciding about a thousand records
+/// looks each name up once instead of scanning the zone per record.
+pub struct Zone<'a> {
+    by_name: std::collections::HashMap<&'a str, Vec<&'a Rr>>,
+}
+
+impl<'a> Zone<'a> {
+    /// The index of `records`.
+    pub fn new(records: &'a [Rr]) -> Self {
+        let mut by_name: std::collections::HashMap<&'a str, Vec<&'a Rr>> =
+            std::collections::HashMap::with_capacity(records.len());
+        for r in records {
+            by_name.entry(r.name.as_str()).or_default().push(r);
+        }
+        Self { by_name }
+    }
+
+    /// The records at `name`.
+    pub fn at(&self, name: &str) -> impl Iterator<Item = &'a Rr> + '_ {
+        self.by_name.get(name).into_iter().flatten().copied()
+    }
+}
+
 /// Decides what to do about `want`, owned by `owner`, given the zone.
-pub fn decide(want: &Desired, zone: &[Rr], owner: &str) -> Decision {
+pub fn decide(want: &Desired, zone: &Zone<'_>, owner: &str) -> Decision {
     let rrset: Vec<Rr> = zone
-        .iter()
-        .filter(|r| r.name == want.fqdn && r.rtype == want.rtype)
+        .at(&want.fqdn)
+        .filter(|r| r.rtype == want.rtype)
         .cloned()
         .collect();
     // A CNAME cannot live beside other data at the same name.
     let other_at_name: Vec<&Rr> = zone
-        .iter()
-        .filter(|r| {
-            r.name == want.fqdn
-                && r.rtype != want.rtype
-                && (r.rtype == "CNAME" || want.rtype == "CNAME")
-        })
+        .at(&want.fqdn)
+        .filter(|r| r.rtype != want.rtype && (r.rtype == "CNAME" || want.rtype == "CNAME"))
         .collect();
     let txt: Vec<&Rr> = zone
-        .iter()
-        .filter(|r| r.name == want.txt_name && r.rtype == "TXT")
+        .at(&want.txt_name)
+        .filter(|r| r.rtype == "TXT")
         .collect();
     let owners: Vec<Option<Ownership>> = txt.iter().map(|t| parse_ownership(&t.value)).collect();
     let ours = owners
@@ -166,11 +185,11 @@ pub fn decide(want: &Desired, zone: &[Rr], owner: &str) -> Decision {
 }
 
 /// Whether `zone` holds `want` as ours.
-pub fn is_ours(fqdn: &str, rtype: &str, txt_name: &str, zone: &[Rr], owner: &str) -> bool {
-    zone.iter().any(|r| r.name == fqdn && r.rtype == rtype)
+pub fn is_ours(fqdn: &str, rtype: &str, txt_name: &str, zone: &Zone<'_>, owner: &str) -> bool {
+    zone.at(fqdn).any(|r| r.rtype == rtype)
         && zone
-            .iter()
-            .filter(|r| r.name == txt_name && r.rtype == "TXT")
+            .at(txt_name)
+            .filter(|r| r.rtype == "TXT")
             .any(|t| parse_ownership(&t.value).is_some_and(|o| o.owner == owner))
 }
 
@@ -208,11 +227,11 @@ mod tests {
                 &format!("heritage=external-dns,external-dns/owner={o}"),
             )
         };
-        assert_eq!(decide(&want(), &[], "me"), Decision::Create);
+        assert_eq!(decide(&want(), &Zone::new(&[]), "me"), Decision::Create);
         assert_eq!(
             decide(
                 &want(),
-                &[rr("app.b-1.dev.x.io", "A", "10.0.0.1"), txt("me")],
+                &Zone::new(&[rr("app.b-1.dev.x.io", "A", "10.0.0.1"), txt("me")]),
                 "me"
             ),
             Decision::Unchanged
@@ -220,20 +239,28 @@ mod tests {
         assert!(matches!(
             decide(
                 &want(),
-                &[rr("app.b-1.dev.x.io", "A", "10.0.0.9"), txt("me")],
+                &Zone::new(&[rr("app.b-1.dev.x.io", "A", "10.0.0.9"), txt("me")]),
                 "me"
             ),
             Decision::Update(_)
         ));
         assert!(
-            matches!(decide(&want(), &[rr("app.b-1.dev.x.io", "A", "10.0.0.1"), txt("other")], "me"), Decision::Conflict(m) if m.contains("owned by other"))
+            matches!(decide(&want(), &Zone::new(&[rr("app.b-1.dev.x.io", "A", "10.0.0.1"), txt("other")]), "me"), Decision::Conflict(m) if m.contains("owned by other"))
         );
         assert!(matches!(
-            decide(&want(), &[rr("app.b-1.dev.x.io", "A", "10.0.0.1")], "me"),
+            decide(
+                &want(),
+                &Zone::new(&[rr("app.b-1.dev.x.io", "A", "10.0.0.1")]),
+                "me"
+            ),
             Decision::Conflict(_)
         ));
         assert!(matches!(
-            decide(&want(), &[rr("app.b-1.dev.x.io", "CNAME", "lb.x.io")], "me"),
+            decide(
+                &want(),
+                &Zone::new(&[rr("app.b-1.dev.x.io", "CNAME", "lb.x.io")]),
+                "me"
+            ),
             Decision::Conflict(_)
         ));
     }

@@ -148,10 +148,11 @@ impl DnsDriver {
         let current = backend.list()?;
         let owner = ctx.contract.dns_owner_id();
         let desired = desired(ctx, s, &zone)?;
+        let index = model::Zone::new(&current);
         Ok(desired
             .into_iter()
             .map(|d| {
-                let decision = model::decide(&d, &current, &owner);
+                let decision = model::decide(&d, &index, &owner);
                 (d, decision)
             })
             .collect())
@@ -185,6 +186,7 @@ impl DnsDriver {
         let owner = ctx.contract.dns_owner_id();
         let wanted = desired(ctx, s, &zone)?;
         let current = backend.list()?;
+        let index = model::Zone::new(&current);
         let policy = zone
             .get("policy")
             .and_then(|p| p.as_str())
@@ -202,7 +204,7 @@ impl DnsDriver {
                 value: d.target.clone(),
             };
             let txt = txt_rr(d, &zone);
-            match model::decide(d, &current, &owner) {
+            match model::decide(d, &index, &owner) {
                 Decision::Create => {
                     planned.push((Action::Create, resource, Change::Create { record, txt }))
                 }
@@ -271,10 +273,10 @@ impl DnsDriver {
                     rtype: rtype.clone(),
                     target: String::new(),
                 };
-                if model::is_ours(&fqdn, &rtype, &d.txt_name, &current, &owner) {
-                    let records: Vec<Rr> = current
-                        .iter()
-                        .filter(|r| r.name == fqdn && r.rtype == rtype)
+                if model::is_ours(&fqdn, &rtype, &d.txt_name, &index, &owner) {
+                    let records: Vec<Rr> = index
+                        .at(&fqdn)
+                        .filter(|r| r.rtype == rtype)
                         .cloned()
                         .collect();
                     let txt = txt_rr(&d, &zone);
@@ -286,10 +288,10 @@ impl DnsDriver {
                 }
             }
         }
-        let mut ids = Vec::new();
-        for (action, resource, _) in &planned {
-            ids.push(ctx.recorder.before(*action, resource)?);
-        }
+        // One journal write for the batch before, one after.
+        let actions: Vec<(Action, &ResourceRef)> =
+            planned.iter().map(|(a, r, _)| (*a, r)).collect();
+        let ids = ctx.recorder.before_many(&actions)?;
         let changes: Vec<Change> = planned.iter().map(|(_, _, c)| c.clone()).collect();
         let phase = ctx.recorder.phase_start(&format!("dns:{}", ctx.name()));
         let result = backend.apply(&changes);
@@ -301,9 +303,7 @@ impl DnsDriver {
             }
             return Err(e);
         }
-        for id in &ids {
-            ctx.recorder.after(id, None)?;
-        }
+        ctx.recorder.after_many(&ids)?;
         let counts = Counts {
             added: planned.iter().filter(|p| p.0 == Action::Create).count() as i64,
             changed: planned.iter().filter(|p| p.0 == Action::Update).count() as i64,

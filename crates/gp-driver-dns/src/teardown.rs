@@ -45,6 +45,7 @@ impl DnsDriver {
             Err(e) if e.kind == gp_driver::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        let index = model::Zone::new(&current);
         let mut changes = Vec::new();
         for r in resources {
             if r.data.get("policy").and_then(|p| p.as_str()) == Some("upsert-only") {
@@ -62,18 +63,18 @@ impl DnsDriver {
             let owner = model::parse_ownership(&txt_value)
                 .map(|o| o.owner)
                 .unwrap_or_default();
-            if !model::is_ours(&fqdn, &rtype, &txt_name, &current, &owner) {
+            if !model::is_ours(&fqdn, &rtype, &txt_name, &index, &owner) {
                 continue;
             }
-            let records: Vec<Rr> = current
-                .iter()
-                .filter(|x| x.name == fqdn && x.rtype == rtype)
+            let records: Vec<Rr> = index
+                .at(&fqdn)
+                .filter(|x| x.rtype == rtype)
                 .cloned()
                 .collect();
             let ttl = records.first().map(|x| x.ttl).unwrap_or(300);
-            let txt = current
-                .iter()
-                .find(|x| x.name == txt_name && x.rtype == "TXT" && x.value == txt_value)
+            let txt = index
+                .at(&txt_name)
+                .find(|x| x.rtype == "TXT" && x.value == txt_value)
                 .cloned()
                 .unwrap_or(Rr {
                     name: txt_name,

@@ -340,6 +340,21 @@ pub trait Recorder: Send + Sync {
     fn after(&self, id: &ActionId, outputs: Option<&Outputs>) -> Result<(), DriverError>;
     /// Journals that the action failed.
     fn failed(&self, id: &ActionId, error: &str);
+
+    /// [`Recorder::before`] for several actions at once (a batch of DNS
+    /// changes): the registry writes them as one transaction. All or
+    /// nothing: an error means none may run.
+    fn before_many(
+        &self,
+        actions: &[(Action, &ResourceRef)],
+    ) -> Result<Vec<ActionId>, DriverError> {
+        actions.iter().map(|(a, r)| self.before(*a, r)).collect()
+    }
+
+    /// [`Recorder::after`] for several finished actions at once.
+    fn after_many(&self, ids: &[ActionId]) -> Result<(), DriverError> {
+        ids.iter().try_for_each(|id| self.after(id, None))
+    }
     /// Starts a timed sub-phase (e.g. `terraform-plan`).
     fn phase_start(&self, name: &str) -> PhaseId;
     /// Ends it with the exit code of the process that ran, the counts, and

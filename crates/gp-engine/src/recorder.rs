@@ -106,6 +106,40 @@ impl RunRecorder<'_> {
             .map_err(|e| DriverError::permanent(format!("cannot journal {action} {resource}: {e}")))
     }
 
+    /// A journal entry of this recorder's component for `id` at `stage`.
+    fn entry(
+        &self,
+        id: &ActionId,
+        stage: Stage,
+        outputs: Option<serde_json::Value>,
+        detail: Option<String>,
+    ) -> JournalEntry {
+        JournalEntry {
+            id: new_id(),
+            env: self.env.into(),
+            deployment: self.deployment.clone(),
+            run_id: Some(self.run_id.into()),
+            action_id: id.id.clone(),
+            stage,
+            component: self.component.into(),
+            driver: self.driver.into(),
+            action: id.action.as_str().into(),
+            resource: id.resource.clone(),
+            outputs,
+            detail,
+        }
+    }
+
+    /// Several entries in one registry write.
+    fn append_entries(&self, entries: &[JournalEntry]) -> Result<(), DriverError> {
+        if !self.writes() {
+            return Err(DriverError::permanent("a plan changes nothing"));
+        }
+        self.registry.journal_append_many(entries).map_err(|e| {
+            DriverError::permanent(format!("cannot journal {} actions: {e}", entries.len()))
+        })
+    }
+
     pub(crate) fn start_phase(&self, name: &str, component: Option<&str>) -> Phase {
         let p = Phase {
             run: new_id(),
@@ -157,6 +191,46 @@ impl RunRecorder<'_> {
 impl Recorder for RunRecorder<'_> {
     fn run_id(&self) -> &str {
         self.run_id
+    }
+
+    fn before_many(
+        &self,
+        actions: &[(Action, &ResourceRef)],
+    ) -> Result<Vec<ActionId>, DriverError> {
+        if !self.writes() {
+            return Err(DriverError::permanent("a plan changes nothing"));
+        }
+        let ids: Vec<ActionId> = actions
+            .iter()
+            .map(|(action, resource)| ActionId {
+                id: new_id(),
+                action: *action,
+                resource: resource.to_string(),
+            })
+            .collect();
+        let entries: Vec<JournalEntry> = ids
+            .iter()
+            .zip(actions)
+            .map(|(id, (_, resource))| {
+                let r = serde_json::to_value(resource).unwrap_or_default();
+                self.entry(
+                    id,
+                    Stage::Before,
+                    Some(serde_json::json!({ "resource": r })),
+                    None,
+                )
+            })
+            .collect();
+        self.append_entries(&entries)?;
+        Ok(ids)
+    }
+
+    fn after_many(&self, ids: &[ActionId]) -> Result<(), DriverError> {
+        let entries: Vec<JournalEntry> = ids
+            .iter()
+            .map(|id| self.entry(id, Stage::After, None, None))
+            .collect();
+        self.append_entries(&entries)
     }
 
     fn owns(&self, resource: &ResourceRef) -> bool {

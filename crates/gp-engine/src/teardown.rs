@@ -353,6 +353,7 @@ impl Engine<'_> {
             );
             let mut ids = Vec::new();
             let mut batch = Vec::new();
+            let mut accepted: Vec<&ResourceRecord> = Vec::new();
             for r in group {
                 // A journalled resource is only destroyed by the driver that
                 // owns its kind, under a component of that driver (or the
@@ -372,24 +373,43 @@ impl Engine<'_> {
                     touched.insert(r.component.clone(), false);
                     continue;
                 }
-                match recorder.before(Action::Destroy, &r.resource) {
-                    Ok(id) => {
+                accepted.push(*r);
+            }
+            // The batch is journalled as one write before and one after.
+            let actions: Vec<(Action, &gp_driver::ResourceRef)> = accepted
+                .iter()
+                .map(|r| (Action::Destroy, &r.resource))
+                .collect();
+            match recorder.before_many(&actions) {
+                Ok(journalled) => {
+                    for (id, r) in journalled.into_iter().zip(&accepted) {
                         ids.push((id, *r));
                         batch.push(r.resource.clone());
                     }
-                    Err(e) => outcome.failed.push(ResourceOutcome::new(
-                        &r.component,
-                        r.resource.to_string(),
-                        Some(e.message),
-                    )),
+                }
+                Err(e) => {
+                    for r in &accepted {
+                        outcome.failed.push(ResourceOutcome::new(
+                            &r.component,
+                            r.resource.to_string(),
+                            Some(e.message.clone()),
+                        ));
+                    }
                 }
             }
             let results = driver.destroy_many(&ctx, &batch);
+            let done: Vec<gp_driver::ActionId> = ids
+                .iter()
+                .zip(&results)
+                .filter(|(_, res)| res.is_ok())
+                .map(|((id, _), _)| id.clone())
+                .collect();
+            let journal_error = recorder.after_many(&done).err();
             let mut destroyed = 0;
             for ((id, r), result) in ids.into_iter().zip(results) {
                 match result {
                     Ok(()) => {
-                        if let Err(e) = recorder.after(&id, None) {
+                        if let Some(e) = &journal_error {
                             outcome.failed.push(ResourceOutcome::new(
                                 &r.component,
                                 r.resource.to_string(),

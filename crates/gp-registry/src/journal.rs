@@ -85,26 +85,7 @@ impl Registry {
     /// Appends a journal entry and returns its sequence number. Retrying
     /// with the same id returns the first write's number.
     pub fn journal_append(&self, e: &JournalEntry) -> Result<i64, RegistryError> {
-        let outputs = e.outputs.as_ref().map(|o| o.to_string());
-        let appended = self.append_one(
-            &JOURNAL,
-            vec![
-                (&e.id).into(),
-                (&e.env).into(),
-                (&e.deployment).into(),
-                Value::Int(None), // numbered by the chain
-                e.run_id.clone().into(),
-                (&e.action_id).into(),
-                e.stage.as_str().into(),
-                (&e.component).into(),
-                (&e.driver).into(),
-                (&e.action).into(),
-                (&e.resource).into(),
-                outputs.into(),
-                e.detail.clone().into(),
-                now_us().into(),
-            ],
-        )?;
+        let appended = self.append_one(&JOURNAL, journal_values(e))?;
         match appended {
             Some(seq) => Ok(seq),
             // A retry: the first write's number.
@@ -112,6 +93,21 @@ impl Registry {
                 .with(|db| db.scalar("SELECT seq FROM journal WHERE id = ?", &[(&e.id).into()]))?
                 .unwrap_or(0)),
         }
+    }
+
+    /// Appends several entries: on SQLite in one transaction (a driver that
+    /// changes a thousand DNS records journals them as one write), on
+    /// PostgreSQL one by one, each chained as [`Self::journal_append`]. An
+    /// entry already there (a retry) is skipped.
+    pub fn journal_append_many(&self, entries: &[JournalEntry]) -> Result<(), RegistryError> {
+        if self.backend() != crate::Backend::Sqlite {
+            for e in entries {
+                self.journal_append(e)?;
+            }
+            return Ok(());
+        }
+        let rows: Vec<Vec<Value>> = entries.iter().map(journal_values).collect();
+        self.append_many(&JOURNAL, rows)
     }
 
     /// A deployment's journal in order. When the registry key is known,
@@ -225,4 +221,24 @@ impl Registry {
             }
         })
     }
+}
+
+/// A journal entry's column values, as the `journal` table takes them.
+fn journal_values(e: &JournalEntry) -> Vec<Value> {
+    vec![
+        (&e.id).into(),
+        (&e.env).into(),
+        (&e.deployment).into(),
+        Value::Int(None), // numbered by the chain
+        e.run_id.clone().into(),
+        (&e.action_id).into(),
+        e.stage.as_str().into(),
+        (&e.component).into(),
+        (&e.driver).into(),
+        (&e.action).into(),
+        (&e.resource).into(),
+        e.outputs.as_ref().map(|o| o.to_string()).into(),
+        e.detail.clone().into(),
+        now_us().into(),
+    ]
 }

@@ -56,6 +56,11 @@ impl Sqlite {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        // Statement journals (every insert runs the tables' BEFORE INSERT
+        // triggers) stay in memory instead of a temporary file per
+        // statement; the WAL is still the durable copy.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(err)?;
         Ok(Self { conn })
     }
 }

@@ -124,6 +124,50 @@ impl Registry {
             .map(|r| r.map(|(seq, _)| seq))
     }
 
+    /// Appends rows in one SQLite transaction, each chained after the one
+    /// before it in its stream; a row whose id is there already (a retry)
+    /// is skipped.
+    pub(crate) fn append_many(
+        &self,
+        table: &chain::Table,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<(), RegistryError> {
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        self.tx(None, |tx| {
+            // The batch is one transaction, so a retried batch is all there
+            // or not at all: its first id tells.
+            let id = first.first().cloned().unwrap_or(Value::Text(None));
+            let exists = db::DbExt::scalar(
+                tx.db,
+                &format!("SELECT 1 FROM {} WHERE id = ?", table.name),
+                &[id],
+            )?;
+            if exists.is_some() {
+                // Some rows may be there: each is checked on its own.
+                for values in &rows {
+                    tx.append_once(table, values.clone())?;
+                }
+                return Ok(());
+            }
+            // Each stream's position is read once; the rows after it chain
+            // to the one just written.
+            let mut heads: std::collections::HashMap<String, (i64, String)> =
+                std::collections::HashMap::new();
+            for values in &rows {
+                let stream = table.stream_of(values);
+                let at = match heads.get(&stream) {
+                    Some((seq, mac)) => (seq + 1, mac.clone()),
+                    None => chain::next_position(tx.db, table, &stream, values)?,
+                };
+                let written = tx.insert_at(table, values.clone(), &stream, at)?;
+                heads.insert(stream, written);
+            }
+            Ok(())
+        })
+    }
+
     /// [`Self::append_one`], trying `hint` (the position and the HMAC to
     /// chain to, when the caller knows them) before reading the stream.
     /// Returns the position and HMAC taken.

@@ -361,3 +361,46 @@ fn locations_parse_and_never_show_passwords() {
     let err = Location::parse("mysql://u:s3cr3t@h/db").unwrap_err();
     assert!(!err.to_string().contains("s3cr3t"), "{err}");
 }
+
+/// A batch of journal entries (a driver's thousand DNS changes) goes in as
+/// one write, chained like single appends, on both backends; a retried
+/// batch adds nothing.
+#[test]
+fn a_journal_batch_is_chained_like_single_appends() {
+    fn check(reg: &Registry) {
+        let entries: Vec<JournalEntry> = (0..300)
+            .map(|i| JournalEntry {
+                id: new_id(),
+                env: "dev".into(),
+                deployment: if i % 2 == 0 {
+                    "23-01-26-01"
+                } else {
+                    "23-01-26-02"
+                }
+                .into(),
+                run_id: Some("run-1".into()),
+                action_id: format!("act-{i}"),
+                stage: Stage::Before,
+                component: "web".into(),
+                driver: "dns".into(),
+                action: "create".into(),
+                resource: format!("record h{i}.example.test A"),
+                outputs: None,
+                detail: None,
+            })
+            .collect();
+        reg.journal_append(&entries[0]).unwrap();
+        reg.journal_append_many(&entries).unwrap();
+        reg.journal_append_many(&entries[..10]).unwrap();
+        let a = reg.journal("dev", "23-01-26-01").unwrap();
+        let b = reg.journal("dev", "23-01-26-02").unwrap();
+        assert_eq!((a.len(), b.len()), (150, 150));
+        let seqs: Vec<i64> = a.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (1..=150).collect::<Vec<_>>());
+        assert_eq!(reg.verify().unwrap(), vec![], "the chain checks out");
+    }
+    let (reg, _dir, _) = crate::sqlite();
+    check(&reg);
+    let (reg, _pg, _) = crate::postgres();
+    check(&reg);
+}
