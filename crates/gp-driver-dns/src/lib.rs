@@ -276,12 +276,16 @@ impl Driver for DnsDriver {
                     outputs["nameserver"].as_str().unwrap_or("127.0.0.1"),
                     ttl(&outputs),
                 );
+                let r = ResourceRef::new("zone-file", file.display().to_string())
+                    .with_data(serde_json::json!({"file": file}));
                 if !zf.exists() {
-                    let r = ResourceRef::new("zone-file", file.display().to_string())
-                        .with_data(serde_json::json!({"file": file}));
                     ctx.recorder
                         .journalled(Action::Create, &r, || zf.create())?;
                     counts.added += 1;
+                } else if ctx.last.is_none() && !ctx.recorder.owns(&r) {
+                    // A zone file that was there before goldenpath: taken
+                    // over, and kept by teardown.
+                    ctx.recorder.journalled(Action::Adopt, &r, || Ok(()))?;
                 }
             }
             _ => {

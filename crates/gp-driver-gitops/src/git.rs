@@ -61,6 +61,13 @@ fn ok(out: std::process::Output, what: &str) -> Result<String, DriverError> {
 /// Makes `dir` a git repository if it is not one, with a committer
 /// identity of its own (a CI job without one must not fail to commit).
 pub fn ensure_repo(dir: &Path) -> Result<(), DriverError> {
+    // Checked once per process and repository: a deploy renders many
+    // components into the same one.
+    static READY: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let ready = |d: &Path| READY.lock().is_ok_and(|r| r.iter().any(|p| p == d));
+    if dir.join(".git").exists() && ready(dir) {
+        return Ok(());
+    }
     if !dir.join(".git").exists() {
         ok(git(dir, &["init", "-q"])?, "init")?;
         fs::write(dir.join(".gitignore"), ".goldenpath.lock\n")
@@ -74,6 +81,9 @@ pub fn ensure_repo(dir: &Path) -> Result<(), DriverError> {
         if !current.status.success() {
             ok(git(dir, &["config", key, value])?, "config")?;
         }
+    }
+    if let Ok(mut r) = READY.lock() {
+        r.push(dir.to_path_buf());
     }
     Ok(())
 }
@@ -114,14 +124,17 @@ pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverE
     if add.len() > 3 {
         ok(git(dir, &add)?, "add")?;
     }
-    let staged = git(dir, &["diff", "--cached", "--quiet"])?;
-    if staged.status.success() {
+    // Commit straight away (two git processes per render, not three); a
+    // commit that fails is checked afterwards for the one harmless reason,
+    // nothing staged.
+    let committed = git(dir, &["commit", "-q", "--no-verify", "-m", message])?;
+    if committed.status.success() {
+        return Ok(true);
+    }
+    if git(dir, &["diff", "--cached", "--quiet"])?.status.success() {
         return Ok(false);
     }
-    ok(
-        git(dir, &["commit", "-q", "--no-verify", "-m", message])?,
-        "commit",
-    )?;
+    ok(committed, "commit")?;
     Ok(true)
 }
 

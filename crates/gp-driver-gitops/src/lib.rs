@@ -235,6 +235,11 @@ impl Driver for GitopsDriver {
             } else {
                 counts.changed += 1;
             }
+        } else if ctx.intent == Intent::Adopt {
+            // Already rendered as it should be, by nobody this journal
+            // knows: taken over as it is, and kept by teardown.
+            let app = ResourceRef::new("gitops-app", &component_dir);
+            ctx.recorder.journalled(Action::Adopt, &app, || Ok(()))?;
         }
         if git {
             git::commit(

@@ -541,3 +541,165 @@ fn the_cli_story_runs_the_same_on_a_postgresql_registry() {
         .get(0);
     assert_eq!(torn, 1);
 }
+
+#[test]
+fn an_existing_zone_is_adopted_and_kept_on_a_server_and_in_a_file() {
+    // A zone on a DNS server (BIND over RFC 2136): goldenpath adopts it.
+    let bind = gp_test::bind::TestBind::start("example.io");
+    let spec = format!(
+        "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+environments:
+  dev: {{}}
+components:
+  - name: dns-zone
+    plane: foundational
+    tier: 0
+    driver: dns
+    settings: {{ backend: rfc2136, server: '{}', tsig: {{ keyName: {}, secret: demo/dev/dns-zone/tsig }} }}
+",
+        bind.server(),
+        bind.key_name
+    );
+    let p = Platform::new(&spec);
+    let mut put = p.cmd(&["secret", "put", "demo/dev/dns-zone/tsig"]);
+    put.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = put.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(
+                serde_json::json!({"secret": bind.key_b64})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    let down = p.ok(&[
+        "teardown",
+        "--env",
+        "dev",
+        "--foundational",
+        "--confirm",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        resources(&outcome(&down.stdout), "kept"),
+        ["dns-zone:zone example.io"]
+    );
+    assert!(
+        bind.dig("example.io", "SOA").contains("ns1.example.io."),
+        "the server still serves the zone"
+    );
+
+    // A zone file that was there before: adopted, kept with its records.
+    let spec = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+environments:
+  dev: {}
+components:
+  - name: dns-zone
+    plane: foundational
+    tier: 0
+    driver: dns
+    settings: { backend: zonefile, zone: example.io }
+";
+    let p = Platform::new(spec);
+    let file = p.path().join(".goldenpath/dns/example.io.zone");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let theirs = "$ORIGIN example.io.\n$TTL 300\n@ 300 IN SOA ns1.example.io. hostmaster.example.io. 7 3600 600 86400 300\n@ 300 IN NS ns1\nns1 300 IN A 127.0.0.1\nlegacy 300 IN A 10.1.1.1\n";
+    std::fs::write(&file, theirs).unwrap();
+    p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    let down = p.ok(&[
+        "teardown",
+        "--env",
+        "dev",
+        "--foundational",
+        "--confirm",
+        "--output",
+        "json",
+    ]);
+    let t = outcome(&down.stdout);
+    assert_eq!(resources(&t, "kept").len(), 1, "{t}");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("legacy 300 IN A 10.1.1.1")
+    );
+}
+
+#[test]
+fn gitops_folders_found_without_a_journal_are_adopted_and_kept_in_git() {
+    let spec = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+gitops: { git: true }
+environments:
+  dev: {}
+components:
+  - name: app
+    plane: disposable
+    tier: 0
+    driver: gitops
+    settings: { namespace: app }
+";
+    let p = Platform::new(spec);
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    for f in ["registry.db", "registry.key", "registry.head"] {
+        std::fs::remove_file(p.path().join(".goldenpath").join(f)).unwrap();
+    }
+    let again = p.ok(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(outcome(&again.stdout)["components"][0]["action"], "adopt");
+    let down = p.ok(&[
+        "teardown",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    let t = outcome(&down.stdout);
+    assert!(
+        resources(&t, "kept")
+            .iter()
+            .any(|r| r.starts_with("app:gitops-app")),
+        "{t}"
+    );
+    // Still in git's HEAD.
+    let tree = std::process::Command::new("git")
+        .arg("-C")
+        .arg(p.path().join("gitops"))
+        .args(["ls-tree", "-r", "--name-only", "HEAD"])
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    assert!(tree.contains("apps/dev/builds/23-01-26-01/app/"), "{tree}");
+}
