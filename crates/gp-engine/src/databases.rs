@@ -32,7 +32,7 @@ impl Engine<'_> {
         let mut asked: Vec<(String, String, String)> = Vec::new(); // (database, by, secret)
         let mut deployments = vec!["foundational".to_string(), "persistent".to_string()];
         for b in self.registry.builds(env)? {
-            if b.status != "torn-down" {
+            if b.status != "torn-down" && !b.imported {
                 deployments.push(b.build_id);
             }
         }

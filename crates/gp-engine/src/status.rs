@@ -243,7 +243,7 @@ impl Engine<'_> {
                 .registry
                 .builds(env)?
                 .into_iter()
-                .filter(|b| b.status != "torn-down")
+                .filter(|b| b.status != "torn-down" && !b.imported)
                 .collect(),
         })
     }

@@ -1,10 +1,16 @@
 //! `build_timings.csv`: export in the platform's 12-column layout, and
-//! import of that layout and the older 9- and 11-column ones.
+//! import of that layout and the older 7-, 9- and 11-column ones.
 //!
 //! Columns are matched by header name; a row whose width disagrees with the
 //! header is read by its own width when that is one of the known layouts.
-//! Every row that cannot be read is reported with its line number and why;
-//! none is dropped silently. Importing the same rows twice adds nothing.
+//! Import keeps every row that has a phase, an environment and a start
+//! time: the `build_id` column places it — a build id, `persistent`, a
+//! component of the spec (its foundational deployment), anything else a
+//! deployment of that name, kept as written — and every cell is kept as
+//! written, so export writes the row back as it was read. Only a row
+//! without those fields is refused, reported with its line; none is
+//! dropped silently. Importing the same rows twice, or a registry's own
+//! export back into it, adds nothing.
 
 use std::io::{Read, Write};
 
@@ -39,6 +45,16 @@ const HEADER_9: [&str; 9] = [
     "flags",
     "log_path",
 ];
+/// The oldest layout: no exit code, flags or resource counts.
+const HEADER_7: [&str; 7] = [
+    "start_time_utc",
+    "end_time_utc",
+    "phase",
+    "env",
+    "build_id",
+    "duration_seconds",
+    "log_path",
+];
 const HEADER_11: [&str; 11] = [
     "start_time_utc",
     "end_time_utc",
@@ -58,20 +74,43 @@ fn seconds(ms: i64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a
-/// tab or carriage return first) is written with a leading `'`, as
-/// spreadsheet tools expect; import takes it off again.
+/// A cell a spreadsheet would run as a formula is written with a leading
+/// `'`, as spreadsheet tools expect, and import takes it off again: one
+/// that starts with `=`, `@`, a tab or a carriage return, or with `+` or
+/// `-` unless it is a number or command-line flags (`--auto-approve -lock=false`),
+/// which stay as written so a real file survives a round trip byte for byte.
 fn cell(text: String) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text,
+    if needs_escape(&text) {
+        format!("'{text}")
+    } else {
+        text
     }
+}
+
+fn needs_escape(text: &str) -> bool {
+    match text.chars().next() {
+        Some('=' | '@' | '\t' | '\r') => true,
+        Some('+' | '-') => !(text.parse::<f64>().is_ok() || is_flags(text)),
+        _ => false,
+    }
+}
+
+/// `--flag`, `-x`, `--key=value`, separated by single spaces, of the
+/// characters options are made of: nothing a formula (`(`, `|`, `!`, quotes)
+/// needs.
+fn is_flags(text: &str) -> bool {
+    text.split(' ').all(|t| {
+        t.starts_with('-')
+            && t.len() > 1
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=.,/:".contains(&b))
+    })
 }
 
 /// The value of a cell written by [`cell`].
 fn uncell(text: &str) -> &str {
     match text.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        Some(rest) if needs_escape(rest) => rest,
         _ => text,
     }
 }
@@ -81,6 +120,10 @@ fn opt(v: Option<i64>) -> String {
 }
 
 /// Writes every finished phase (of `env`) as 12-column CSV, oldest first.
+/// An imported phase is written back with its cells as they were read;
+/// goldenpath's own phases name their deployment in `build_id` as the
+/// platform's history does: the build id, `persistent`, or the foundational
+/// component (`foundational` for a phase of the whole plane).
 pub fn export_csv(
     registry: &Registry,
     env: Option<&str>,
@@ -105,25 +148,86 @@ pub fn export_csv(
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER_12).map_err(io)?;
     for p in &phases {
-        w.write_record([
+        let computed = [
             format_utc(p.started_us),
             p.ended_us.map(format_utc).unwrap_or_default(),
-            cell(p.phase.clone()),
-            cell(p.env.clone()),
-            cell(p.build_id.clone()),
+            p.phase.clone(),
+            p.env.clone(),
+            native_build_id(p),
             p.duration_ms().map(seconds).unwrap_or_default(),
             opt(p.exit_code),
-            cell(p.flags.clone().unwrap_or_default()),
+            p.flags.clone().unwrap_or_default(),
             opt(p.added),
             opt(p.changed),
             opt(p.destroyed),
-            cell(p.log_path.clone().unwrap_or_default()),
-        ])
-        .map_err(io)?;
+            p.log_path.clone().unwrap_or_default(),
+        ];
+        let row: Vec<String> = HEADER_12
+            .iter()
+            .zip(computed)
+            .map(|(name, mine)| match &p.imported {
+                // What the file said, or nothing where its layout had no
+                // such column.
+                Some(i) => i.cells.get(*name).cloned().unwrap_or_default(),
+                None => mine,
+            })
+            .map(cell)
+            .collect();
+        w.write_record(&row).map_err(io)?;
     }
     w.flush()
         .map_err(|e| RegistryError::Invalid(format!("cannot write CSV: {e}")))?;
     Ok(phases.len())
+}
+
+/// How goldenpath's own phase names its deployment in `build_id`.
+fn native_build_id(p: &Phase) -> String {
+    match p.deployment.as_str() {
+        "persistent" => "persistent".into(),
+        "foundational" => p.component.clone().unwrap_or_else(|| "foundational".into()),
+        _ if !p.build_id.is_empty() => p.build_id.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Where a `build_id` cell places a phase: the deployment key, the
+/// foundational component it names, and a note for a value that is none of
+/// the known kinds (kept as a deployment of that name).
+pub fn place(raw: &str, components: &[String]) -> (String, Option<String>, Option<String>) {
+    if raw.is_empty() || raw == "persistent" {
+        return ("persistent".into(), None, None);
+    }
+    if raw == "foundational" {
+        return ("foundational".into(), None, None);
+    }
+    if let Ok(b) = raw.parse::<gp_core::BuildId>()
+        && b.to_string() == raw
+    {
+        return (raw.into(), None, None);
+    }
+    if components.iter().any(|c| c == raw) {
+        return ("foundational".into(), Some(raw.into()), None);
+    }
+    // A legacy (YYYYMMDD-NN) or malformed id, free text: kept exactly as
+    // written, as a deployment of that name (never converted into a date
+    // it may not be).
+    let key: String = if raw.len() <= 200 {
+        raw.into()
+    } else {
+        let mut cut = 200;
+        while !raw.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!(
+            "{}…{}",
+            &raw[..cut],
+            content_id(&[raw]).get(..8).unwrap_or_default()
+        )
+    };
+    let note = format!(
+        "build_id `{raw}` is not a build id (DD-MM-YY-NN), `persistent` or a component of the spec: kept as written, as a deployment of that name"
+    );
+    (key, None, Some(note))
 }
 
 /// A row that could not be imported.
@@ -152,12 +256,22 @@ pub struct ImportReport {
     pub notes: Vec<RowProblem>,
 }
 
+/// What an import needs to know besides the file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions<'a> {
+    /// The file's name, recorded with every row.
+    pub source: &'a str,
+    /// The spec's foundational components: a `build_id` naming one places
+    /// the row in the foundational plane.
+    pub components: &'a [String],
+}
+
 /// Imports phases from CSV. Problems are reported, never fatal; only an
 /// unreadable file or a registry failure is an error.
 pub fn import_csv(
     registry: &Registry,
     input: &mut dyn Read,
-    source: &str,
+    opts: &ImportOptions<'_>,
 ) -> Result<ImportReport, RegistryError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -205,14 +319,14 @@ pub fn import_csv(
                 &fields,
                 header.as_deref().unwrap_or_default(),
                 line,
-                source,
+                opts,
                 &mut report,
             )?;
             continue;
         };
         report.rows += 1;
         let h = h.clone();
-        import_row(registry, &fields, &h, line, source, &mut report)?;
+        import_row(registry, &fields, &h, line, opts, &mut report)?;
     }
     Ok(report)
 }
@@ -222,7 +336,7 @@ fn import_row(
     fields: &[String],
     header: &[String],
     line: u64,
-    source: &str,
+    opts: &ImportOptions<'_>,
     report: &mut ImportReport,
 ) -> Result<(), RegistryError> {
     let layout: Vec<String> = if fields.len() == header.len() {
@@ -232,11 +346,12 @@ fn import_row(
             12 => HEADER_12.iter().map(|s| s.to_string()).collect(),
             11 => HEADER_11.iter().map(|s| s.to_string()).collect(),
             9 => HEADER_9.iter().map(|s| s.to_string()).collect(),
+            7 => HEADER_7.iter().map(|s| s.to_string()).collect(),
             n => {
                 report.problems.push(RowProblem {
                     line,
                     reason: format!(
-                        "row has {n} columns; the header has {} and the known layouts have 9, 11 or 12",
+                        "row has {n} columns; the header has {} and the known layouts have 7, 9, 11 or 12",
                         header.len()
                     ),
                 });
@@ -244,55 +359,85 @@ fn import_row(
             }
         }
     };
+    // Every cell as written (the layout's columns), for export.
+    let cells: std::collections::BTreeMap<String, String> = layout
+        .iter()
+        .zip(fields)
+        .map(|(h, v)| (h.clone(), v.clone()))
+        .collect();
     let get = |name: &str| -> Option<&str> {
-        layout
-            .iter()
-            .position(|h| h == name)
-            .and_then(|i| fields.get(i))
+        cells
+            .get(name)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     };
-    let mut problem = |reason: String| {
-        report.problems.push(RowProblem { line, reason });
+    let mut note = |reason: String| report.notes.push(RowProblem { line, reason });
+    let mut refusals: Vec<String> = Vec::new();
+    let start = get("start_time_utc");
+    let started_us = match start {
+        None => {
+            refusals.push("start_time_utc is empty".into());
+            None
+        }
+        Some(t) => {
+            let v = parse_utc(t);
+            if v.is_none() {
+                refusals.push(format!("start_time_utc `{t}` is not a time"));
+            }
+            v
+        }
     };
-    let Some(start) = get("start_time_utc") else {
-        problem("start_time_utc is empty".into());
-        return Ok(());
-    };
-    let Some(started_us) = parse_utc(start) else {
-        problem(format!("start_time_utc `{start}` is not a time"));
-        return Ok(());
-    };
-    let Some(phase) = get("phase") else {
-        problem("phase is empty".into());
-        return Ok(());
-    };
-    let Some(env) = get("env") else {
-        problem("env is empty".into());
-        return Ok(());
-    };
+    let phase = get("phase");
+    if phase.is_none() {
+        refusals.push("phase is empty".into());
+    }
+    let env = get("env");
+    if env.is_none() {
+        refusals.push("env is empty".into());
+    }
     let duration_ms = match get("duration_seconds") {
         None => None,
         Some(d) => match d.parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 => Some((v * 1000.0).round() as i64),
+            // The times still say how long it took; the cell stays as
+            // written.
+            _ if get("end_time_utc").and_then(parse_utc).is_some() => {
+                note(format!(
+                    "duration_seconds `{d}` is not a number of seconds: kept as written, the duration taken from the times"
+                ));
+                None
+            }
             _ => {
-                problem(format!("duration_seconds `{d}` is not a number of seconds"));
-                return Ok(());
+                refusals.push(format!("duration_seconds `{d}` is not a number of seconds"));
+                None
             }
         },
     };
     let ended_us = match get("end_time_utc") {
-        Some(e) => match parse_utc(e) {
-            Some(v) => Some(v),
-            None => {
-                problem(format!("end_time_utc `{e}` is not a time"));
-                return Ok(());
+        Some(e) => {
+            let v = parse_utc(e);
+            if v.is_none() {
+                refusals.push(format!("end_time_utc `{e}` is not a time"));
+            }
+            v
+        }
+        None => match (started_us, duration_ms) {
+            (Some(s), Some(d)) => Some(s + d * 1000),
+            _ => {
+                if refusals.is_empty() {
+                    refusals.push("neither end_time_utc nor duration_seconds is given".into());
+                }
+                None
             }
         },
-        None => duration_ms.map(|d| started_us + d * 1000),
     };
-    let Some(ended_us) = ended_us else {
-        problem("neither end_time_utc nor duration_seconds is given".into());
+    let (Some(started_us), Some(phase), Some(env), Some(ended_us), true) =
+        (started_us, phase, env, ended_us, refusals.is_empty())
+    else {
+        report.problems.push(RowProblem {
+            line,
+            reason: refusals.join("; "),
+        });
         return Ok(());
     };
     // The stored duration is end - start; prefer the recorded duration when
@@ -301,56 +446,51 @@ fn import_row(
         Some(d) if (ended_us - started_us - d * 1000).abs() < 1_000_000 => started_us + d * 1000,
         _ => ended_us,
     };
-    let int = |name: &str, report: &mut Vec<RowProblem>| -> Result<Option<i64>, ()> {
-        match get(name) {
-            None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                report.push(RowProblem {
-                    line,
-                    reason: format!("{name} `{v}` is not a whole number"),
-                });
-            }),
-        }
-    };
-    let (Ok(exit_code), Ok(added), Ok(changed), Ok(destroyed)) = (
-        int("exit_code", &mut report.problems),
-        int("resources_added", &mut report.problems),
-        int("resources_changed", &mut report.problems),
-        int("resources_destroyed", &mut report.problems),
-    ) else {
-        return Ok(());
-    };
-    let raw_build = get("build_id").unwrap_or_default();
-    let build_id = match normalise_build_id(raw_build) {
-        Ok(b) => {
-            if b != raw_build {
-                report.notes.push(RowProblem {
-                    line,
-                    reason: format!("legacy build id `{raw_build}` read as `{b}`"),
-                });
+    // Counts and exit codes that are not whole numbers stay in the cells
+    // (and in an export) but count as unknown.
+    let mut int = |name: &str| -> Option<i64> {
+        let v = get(name)?;
+        match v.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                note(format!(
+                    "{name} `{v}` is not a whole number: kept as written, counted as unknown"
+                ));
+                None
             }
-            b
-        }
-        Err(why) => {
-            report.problems.push(RowProblem { line, reason: why });
-            return Ok(());
         }
     };
-    let deployment = if build_id.is_empty() {
-        "persistent".to_string()
+    let exit_code = int("exit_code");
+    let added = int("resources_added");
+    let changed = int("resources_changed");
+    let destroyed = int("resources_destroyed");
+    let raw_build = get("build_id").unwrap_or_default();
+    let (deployment, component, placed) = place(raw_build, opts.components);
+    if let Some(n) = placed {
+        note(n);
+    }
+    let build_id: String = if raw_build.len() <= 200 {
+        raw_build.into()
     } else {
-        build_id.clone()
+        deployment.clone()
     };
+    let log = get("log_path").map(str::to_string);
     let phase = Phase {
         run: format!(
             "import-{}",
-            content_id(&[start, phase, env, raw_build, &ended_us.to_string()])
+            content_id(&[
+                start.unwrap_or_default(),
+                phase,
+                env,
+                raw_build,
+                &ended_us.to_string()
+            ])
         ),
         env: env.into(),
         deployment,
         build_id,
         phase: phase.into(),
-        component: None,
+        component,
         started_us,
         ended_us: Some(ended_us),
         exit_code,
@@ -358,10 +498,15 @@ fn import_row(
         changed,
         destroyed,
         flags: get("flags").map(str::to_string),
-        log_path: get("log_path").map(str::to_string),
+        // A path or a CI run's URL, as written.
+        log_path: log,
         run_url: get("workflow_run_url").map(str::to_string),
-        actor: Some(format!("import:{source}")),
+        actor: Some(format!("import:{}", opts.source)),
         commit_sha: None,
+        imported: Some(crate::ImportedRow {
+            file: opts.source.into(),
+            cells,
+        }),
     };
     match registry.insert_imported_phase(&phase) {
         Ok(true) => report.imported += 1,
@@ -372,34 +517,6 @@ fn import_row(
         Err(e) => return Err(e),
     }
     Ok(())
-}
-
-/// Accepts `DD-MM-YY-NN`, an empty id (a persistent deployment), or the
-/// legacy `YYYYMMDD-NN`, which is read as `DD-MM-YY-NN`.
-fn normalise_build_id(raw: &str) -> Result<String, String> {
-    if raw.is_empty() || raw == "persistent" {
-        return Ok(String::new());
-    }
-    if let Ok(b) = raw.parse::<gp_core::BuildId>() {
-        return Ok(b.to_string());
-    }
-    if let Some((date, seq)) = raw.split_once('-')
-        && date.len() == 8
-        && date.bytes().all(|b| b.is_ascii_digit())
-        && let Ok(seq) = seq.parse::<u8>()
-    {
-        let year: u32 = date[0..4].parse().unwrap_or(0);
-        let month: u8 = date[4..6].parse().unwrap_or(0);
-        let day: u8 = date[6..8].parse().unwrap_or(0);
-        if (2000..2100).contains(&year) {
-            return gp_core::BuildId::new(day, month, (year % 100) as u8, seq)
-                .map(|b| b.to_string())
-                .map_err(|e| format!("legacy build id `{raw}`: {e}"));
-        }
-    }
-    Err(format!(
-        "build_id `{raw}` is neither DD-MM-YY-NN nor the legacy YYYYMMDD-NN"
-    ))
 }
 
 /// A stable id from content, so re-imports are recognised.
@@ -423,12 +540,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn legacy_ids_are_read_as_build_ids() {
-        assert_eq!(normalise_build_id("20250115-06").unwrap(), "15-01-25-06");
-        assert_eq!(normalise_build_id("23-01-26-01").unwrap(), "23-01-26-01");
-        assert_eq!(normalise_build_id("").unwrap(), "");
-        assert!(normalise_build_id("20251315-06").is_err());
-        assert!(normalise_build_id("build-7").is_err());
+    fn build_ids_place_a_row_without_inventing_one() {
+        let comps = vec!["rds".to_string()];
+        assert_eq!(place("23-01-26-01", &comps).0, "23-01-26-01");
+        assert_eq!(place("persistent", &comps).0, "persistent");
+        assert_eq!(place("", &comps).0, "persistent");
+        assert_eq!(
+            place("rds", &comps),
+            ("foundational".into(), Some("rds".into()), None)
+        );
+        let (key, _, note) = place("20250115-067", &comps);
+        assert_eq!(
+            key, "20250115-067",
+            "a legacy id is kept, never turned into a date"
+        );
+        assert!(note.is_some());
+        let (key, _, _) = place("23-01-26-01 (retry after the outage)", &comps);
+        assert_eq!(key, "23-01-26-01 (retry after the outage)");
+    }
+
+    #[test]
+    fn only_formula_cells_are_escaped() {
+        assert_eq!(cell("=HYPERLINK(\"x\")".into()), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("+cmd|' /C calc'!A0".into()), "'+cmd|' /C calc'!A0");
+        assert_eq!(
+            cell("-2+3+cmd|' /C calc'!A0".into()),
+            "'-2+3+cmd|' /C calc'!A0"
+        );
+        assert_eq!(
+            cell("--auto-approve -lock=false".into()),
+            "--auto-approve -lock=false"
+        );
+        assert_eq!(cell("-1".into()), "-1");
+        assert_eq!(uncell("'=x"), "=x");
+        assert_eq!(uncell("'--auto-approve"), "'--auto-approve");
     }
 
     #[test]

@@ -51,10 +51,16 @@ pub struct BuildSummary {
     /// When.
     pub reserved_us: i64,
     /// Derived status: `reserved`, `deploying`, `live`, `failed`,
-    /// `interrupted`, `tearing-down`, `torn-down`, `teardown-failed`.
+    /// `interrupted`, `tearing-down`, `torn-down`, `teardown-failed`, or
+    /// `imported` for a build known only from imported history,
+    /// `imported-legacy-id` when its id is in an older form or free text
+    /// (kept as written).
     pub status: String,
     /// When its status last changed.
     pub updated_us: i64,
+    /// Known only from imported history (`registry import`): no
+    /// reservation, its id as the history wrote it (a legacy id, free text).
+    pub imported: bool,
 }
 
 fn event_row(r: &dyn Row) -> DeploymentEvent {
@@ -304,8 +310,47 @@ impl Registry {
                 reserved_us: at_us,
                 status,
                 updated_us: ev.map(|e| e.at_us).unwrap_or(at_us),
+                imported: false,
             });
         }
+        // Builds only the imported history knows, under the id it wrote.
+        let imported = self.with(|db| {
+            db.rows(
+                "SELECT deployment, MIN(started_us), MAX(ended_us) FROM phase_events WHERE kind = 'end' AND env = ? AND deployment <> 'persistent' AND deployment <> 'foundational' AND source LIKE '{%' GROUP BY deployment",
+                &[env.into()],
+                |r| (r.string(0), r.int(1).unwrap_or(0), r.int(2).unwrap_or(0)),
+            )
+        })?;
+        for (key, first, last) in imported {
+            if seen.contains(&key) {
+                continue;
+            }
+            // An id in an older form (YYYYMMDD-NN) or free text is kept as
+            // written and marked, never converted.
+            let legacy = key
+                .parse::<gp_core::BuildId>()
+                .map_or(true, |b| b.to_string() != key);
+            let status = if legacy {
+                "imported-legacy-id"
+            } else {
+                "imported"
+            };
+            out.push(BuildSummary {
+                env: env.into(),
+                build_id: key,
+                generation: 0,
+                reserved_by: "import".into(),
+                reserved_us: first,
+                status: status.into(),
+                updated_us: last,
+                imported: true,
+            });
+        }
+        out.sort_by(|a, b| {
+            b.reserved_us
+                .cmp(&a.reserved_us)
+                .then(b.build_id.cmp(&a.build_id))
+        });
         Ok(out)
     }
 }

@@ -49,7 +49,7 @@ mod time;
 mod verify;
 
 pub use chain::ChainKey;
-pub use csv_io::{ImportReport, RowProblem, export_csv, import_csv};
+pub use csv_io::{ImportOptions, ImportReport, RowProblem, export_csv, import_csv, place};
 pub use db::Backend;
 use db::{Db, Value};
 pub use deployments::{
@@ -59,7 +59,7 @@ pub use deployments::{
 pub use governance::{Override, RequestEvent};
 pub use journal::{JournalEntry, JournalRow, Stage};
 pub use leases::{Lease, LeaseState};
-pub use phases::Phase;
+pub use phases::{ImportedRow, Phase};
 pub(crate) use phases::{PHASE_COLUMNS, phase_row};
 pub use report::{PhaseStats, report};
 pub use reservations::{Reservation, ReserveRequest};

@@ -45,6 +45,38 @@ pub struct Phase {
     pub actor: Option<String>,
     /// Source commit.
     pub commit_sha: Option<String>,
+    /// For a phase read from a `build_timings.csv`: the file and its cells
+    /// as written, which export writes back.
+    pub imported: Option<ImportedRow>,
+}
+
+/// A phase imported from history: where from, and its cells as written.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, Default, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedRow {
+    /// The file it came from, as given to `registry import`.
+    pub file: String,
+    /// Every cell of its row, by column name, as written (a spreadsheet's
+    /// `'` escape taken off).
+    pub cells: std::collections::BTreeMap<String, String>,
+}
+
+impl ImportedRow {
+    /// The `source` column's text.
+    pub(crate) fn to_source(&self) -> String {
+        serde_json::json!({"import": self.file, "cells": self.cells}).to_string()
+    }
+
+    /// Reads the `source` column back.
+    pub(crate) fn from_source(source: &str) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_str(source).ok()?;
+        Some(Self {
+            file: v.get("import")?.as_str()?.to_string(),
+            cells: serde_json::from_value(v.get("cells")?.clone()).ok()?,
+        })
+    }
 }
 
 impl Phase {
@@ -54,7 +86,7 @@ impl Phase {
     }
 }
 
-pub(crate) const PHASE_COLUMNS: &str = "phase_run, env, deployment, build_id, phase, component, started_us, ended_us, exit_code, added, changed, destroyed, flags, log_path, run_url, actor, commit_sha";
+pub(crate) const PHASE_COLUMNS: &str = "phase_run, env, deployment, build_id, phase, component, started_us, ended_us, exit_code, added, changed, destroyed, flags, log_path, run_url, actor, commit_sha, source";
 
 pub(crate) fn phase_row(r: &dyn Row) -> Phase {
     let r = Named(r);
@@ -76,6 +108,10 @@ pub(crate) fn phase_row(r: &dyn Row) -> Phase {
         run_url: r.text("run_url"),
         actor: r.text("actor"),
         commit_sha: r.text("commit_sha"),
+        imported: r
+            .text("source")
+            .filter(|s| s.starts_with('{'))
+            .and_then(|s| ImportedRow::from_source(&s)),
     }
 }
 
@@ -196,7 +232,8 @@ impl Registry {
     }
 
     pub(crate) fn insert_imported_phase(&self, p: &Phase) -> Result<bool, RegistryError> {
-        // The same phase at the precision CSV carries — the start to the
+        // The same phase of the same deployment at the precision CSV
+        // carries — the start to the
         // second, the duration to the millisecond (the end is stored as
         // start + duration) — so a registry's own export imported back into
         // it, or a file imported twice, adds nothing.
@@ -205,19 +242,24 @@ impl Registry {
         self.tx(Some("import"), |tx| {
             let exists = match p.duration_ms() {
                 Some(ms) => tx.db.scalar(
-                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us >= ? AND started_us < ? AND (ended_us - started_us) / 1000 = ?",
-                    &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into(), ms.into()],
+                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND deployment = ? AND phase = ? AND started_us >= ? AND started_us < ? AND (ended_us - started_us) / 1000 = ?",
+                    &[(&p.env).into(), (&p.deployment).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into(), ms.into()],
                 )?,
                 None => tx.db.scalar(
-                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND build_id = ? AND phase = ? AND started_us >= ? AND started_us < ? AND ended_us IS NULL",
-                    &[(&p.env).into(), (&p.build_id).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into()],
+                    "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND deployment = ? AND phase = ? AND started_us >= ? AND started_us < ? AND ended_us IS NULL",
+                    &[(&p.env).into(), (&p.deployment).into(), (&p.phase).into(), start.into(), (start + 1_000_000).into()],
                 )?,
             };
             if exists.unwrap_or(0) > 0 {
                 return Ok(false);
             }
-            insert_phase(tx, p, "start", "import")?;
-            insert_phase(tx, p, "end", "import")?;
+            let source = p
+                .imported
+                .as_ref()
+                .map(ImportedRow::to_source)
+                .unwrap_or_else(|| "import".into());
+            insert_phase(tx, p, "start", &source)?;
+            insert_phase(tx, p, "end", &source)?;
             Ok(true)
         })
     }

@@ -14,6 +14,10 @@ use crate::{Registry, RegistryError};
 pub struct PhaseStats {
     /// Phase name.
     pub phase: String,
+    /// The kind of deployment it ran in: `build`, `persistent`,
+    /// `foundational`, or `other` (history imported under a name that is
+    /// none of those, such as a legacy id).
+    pub kind: String,
     /// Finished runs.
     pub count: u64,
     /// Runs that exited 0.
@@ -26,6 +30,33 @@ pub struct PhaseStats {
     pub p50_seconds: Option<f64>,
     /// 95th percentile duration of successful runs, seconds.
     pub p95_seconds: Option<f64>,
+}
+
+/// The kind of deployment a deployment key names.
+pub fn kind_of(deployment: &str) -> &'static str {
+    match deployment {
+        "persistent" => "persistent",
+        "foundational" => "foundational",
+        d if d
+            .parse::<gp_core::BuildId>()
+            .is_ok_and(|b| b.to_string() == d) =>
+        {
+            "build"
+        }
+        // The older YYYYMMDD-NN form: a build, kept under the id it had.
+        d if is_legacy_build_id(d) => "build",
+        _ => "other",
+    }
+}
+
+/// A build id in the older `YYYYMMDD-NN` form.
+pub fn is_legacy_build_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() >= 11
+        && b.len() <= 13
+        && b[8] == b'-'
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[9..].iter().all(u8::is_ascii_digit)
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -47,17 +78,15 @@ pub fn report(
 ) -> Result<Vec<PhaseStats>, RegistryError> {
     // One pass over a covering index; no row is materialised beyond the
     // per-phase duration lists.
-    let mut by_phase: HashMap<String, (u64, Vec<i64>)> = HashMap::new();
+    let mut by_phase: HashMap<(String, &'static str), (u64, Vec<i64>)> = HashMap::new();
     let since = since_us.unwrap_or(i64::MIN);
     registry.with_db(|db| {
         let mut visit = |r: &dyn crate::db::Row| {
             let phase = r.text(0).unwrap_or_default();
             let exit = r.int(1);
             let duration = r.int(2);
-            let entry = match by_phase.get_mut(phase) {
-                Some(e) => e,
-                None => by_phase.entry(phase.to_string()).or_default(),
-            };
+            let kind = kind_of(r.text(3).unwrap_or_default());
+            let entry = by_phase.entry((phase.to_string(), kind)).or_default();
             match (exit, duration) {
                 (Some(0), Some(d)) => entry.1.push(d),
                 _ => entry.0 += 1,
@@ -66,12 +95,12 @@ pub fn report(
         };
         match env {
             Some(e) => db.query(
-                "SELECT phase, exit_code, duration_ms FROM phase_events WHERE kind = 'end' AND env = ? AND started_us >= ?",
+                "SELECT phase, exit_code, duration_ms, deployment FROM phase_events WHERE kind = 'end' AND env = ? AND started_us >= ?",
                 &[e.into(), since.into()],
                 &mut visit,
             ),
             None => db.query(
-                "SELECT phase, exit_code, duration_ms FROM phase_events WHERE kind = 'end' AND started_us >= ?",
+                "SELECT phase, exit_code, duration_ms, deployment FROM phase_events WHERE kind = 'end' AND started_us >= ?",
                 &[since.into()],
                 &mut visit,
             ),
@@ -79,12 +108,13 @@ pub fn report(
     })?;
     let mut out: Vec<PhaseStats> = by_phase
         .into_iter()
-        .map(|(phase, (failed, mut ok))| {
+        .map(|((phase, kind), (failed, mut ok))| {
             ok.sort_unstable();
             let succeeded = ok.len() as u64;
             let count = succeeded + failed;
             PhaseStats {
                 phase,
+                kind: kind.to_string(),
                 count,
                 succeeded,
                 failed,
@@ -98,7 +128,7 @@ pub fn report(
             }
         })
         .collect();
-    out.sort_by(|a, b| a.phase.cmp(&b.phase));
+    out.sort_by(|a, b| a.phase.cmp(&b.phase).then(a.kind.cmp(&b.kind)));
     Ok(out)
 }
 

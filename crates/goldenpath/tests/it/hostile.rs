@@ -796,21 +796,29 @@ fn formula_cells_are_neutralised_in_the_csv_and_read_back() {
     let csv = p.path().join("history.csv");
     std::fs::write(
         &csv,
-        "start_time_utc,end_time_utc,phase,env,build_id,duration_seconds,exit_code,flags,resources_added,resources_changed,resources_destroyed,log_path\n2026-01-23T10:00:00Z,2026-01-23T10:01:00Z,\"=HYPERLINK(\"\"http://evil\"\")\",dev,23-01-26-01,60,0,@SUM(1),0,0,0,-cmd\n",
+        "start_time_utc,end_time_utc,phase,env,build_id,duration_seconds,exit_code,flags,resources_added,resources_changed,resources_destroyed,log_path\n2026-01-23T10:00:00Z,2026-01-23T10:01:00Z,\"=HYPERLINK(\"\"http://evil\"\")\",dev,23-01-26-01,60,0,@SUM(1),0,0,0,\"-2+3+cmd|' /C calc'!A0\"\n2026-01-23T10:02:00Z,2026-01-23T10:03:00Z,bootstrap,dev,23-01-26-01,60,0,--auto-approve -lock=false,0,0,0,+cmd|x\n",
     )
     .unwrap();
     assert_eq!(p.run(&["registry", "import", "history.csv"]).code, 0);
     let exported = p.ok(&["registry", "export", "--format", "csv"]).stdout;
     assert!(exported.contains("'=HYPERLINK"), "{exported}");
     assert!(
-        exported.contains("'@SUM(1)") && exported.contains("'-cmd"),
+        exported.contains("'@SUM(1)")
+            && exported.contains("'-2+3+cmd|")
+            && exported.contains(",'+cmd|x"),
+        "{exported}"
+    );
+    // Command-line flags are not formulas: they stay as written.
+    assert!(
+        exported.contains(",--auto-approve -lock=false,"),
         "{exported}"
     );
     for line in exported.lines().skip(1) {
         for cell in line.split(',') {
             let c = cell.trim_start_matches('"');
             assert!(
-                !c.starts_with(['=', '+', '-', '@']),
+                !(c.starts_with(['=', '@'])
+                    || (c.starts_with(['+', '-']) && c.contains(['|', '(', '!']))),
                 "a live formula cell: {line}"
             );
         }

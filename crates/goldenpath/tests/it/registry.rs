@@ -39,11 +39,11 @@ fn import_export_report_verify() {
     let fixture =
         gp_test::repo_root().join("crates/gp-registry/tests/it/fixtures/build_timings_mixed.csv");
     let out = f.run(&["registry", "import", fixture.to_str().unwrap()]);
-    // Readable rows go in; the two unreadable ones are reported by line.
+    // Every readable row goes in; the one without times is reported by line.
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
         out.stdout
-            .contains("7 rows, 5 imported, 0 already present, 2 not readable"),
+            .contains("7 rows, 6 imported, 0 already present, 1 not readable"),
         "{}",
         out.stdout
     );
@@ -53,23 +53,39 @@ fn import_export_report_verify() {
         "{}",
         out.stderr
     );
+    // A duration that is not a number is kept as written, with a warning.
     assert!(
-        out.stderr.contains(
-            "build_timings_mixed.csv:7: row not imported: duration_seconds `four minutes`"
-        ),
+        out.stderr
+            .contains("build_timings_mixed.csv:7: duration_seconds `four minutes` is not a number"),
         "{}",
         out.stderr
     );
+    // A legacy id is kept exactly as written: no date is invented.
     assert!(
-        out.stderr.contains("warning:")
-            && out.stderr.contains("`20250115-06` read as `15-01-25-06`"),
+        out.stderr
+            .contains("build_timings_mixed.csv:4: build_id `20250115-06`")
+            && !out.stderr.contains("15-01-25-06"),
         "{}",
         out.stderr
+    );
+    let out = f.run(&["builds", "list", "--env", "dev"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("20250115-06 ") && l.contains("imported-legacy-id")),
+        "{}",
+        out.stdout
     );
 
     let out = f.run(&["registry", "export", "--format", "csv"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
-    assert_eq!(out.stdout.lines().count(), 6);
+    assert_eq!(out.stdout.lines().count(), 7);
+    assert!(
+        out.stdout
+            .contains(",20250115-06,600,1,,,,,logs/20250115-06/apply.log\n")
+    );
+    assert!(out.stdout.contains(",four minutes,"));
     assert!(out.stdout.starts_with("start_time_utc,end_time_utc,phase,env,build_id,duration_seconds,exit_code,flags,resources_added,resources_changed,resources_destroyed,log_path"));
 
     let out = f.run(&[
@@ -86,7 +102,7 @@ fn import_export_report_verify() {
             .unwrap()
             .lines()
             .count(),
-        6
+        7
     );
 
     let out = f.run(&["registry", "report", "--env", "dev"]);

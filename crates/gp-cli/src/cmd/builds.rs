@@ -103,13 +103,26 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
 }
 
 fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
-    let build: BuildId = a.build_id.parse()?;
     ctx.check_recorded_env(&a.env)?;
     let reg = ctx.registry()?;
-    let key = build.to_string();
-    let reservation = reg.reservation(&a.env, build)?;
+    // A build id, or the id an imported history wrote (a legacy id, free
+    // text): shown from its phases.
+    let (key, reservation) = match a.build_id.parse::<BuildId>() {
+        Ok(build) => (build.to_string(), reg.reservation(&a.env, build)?),
+        Err(e) => {
+            let imported = reg
+                .builds(&a.env)?
+                .into_iter()
+                .any(|b| b.imported && b.build_id == a.build_id);
+            if !imported {
+                return Err(e.into());
+            }
+            (a.build_id.clone(), None)
+        }
+    };
     let events = reg.deployment_events(&a.env, &key)?;
-    if reservation.is_none() && events.is_empty() {
+    let imported_phases = reg.phases(&a.env, Some(&key))?;
+    if reservation.is_none() && events.is_empty() && imported_phases.is_empty() {
         return Err(
             CliError::invalid(format!("no build {key} is recorded in {}", a.env))
                 .hint(format!(
@@ -132,7 +145,7 @@ fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
         reservation,
         status,
         events,
-        phases: reg.phases(&a.env, Some(&key))?,
+        phases: imported_phases,
         journal: reg.journal(&a.env, &key)?,
         lease: reg.lease(&a.env, &key)?,
         overrides: reg.overrides(&a.env, Some(&key))?,

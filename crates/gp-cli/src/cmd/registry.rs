@@ -164,13 +164,34 @@ fn export(ctx: &Context, a: ExportArgs) -> anyhow::Result<()> {
 }
 
 fn import(ctx: &Context, a: ImportArgs) -> anyhow::Result<()> {
+    // A history row whose build_id names a foundational component of the
+    // spec belongs to the foundational plane.
+    let components: Vec<String> = ctx
+        .platform()
+        .map(|p| {
+            p.spec
+                .components
+                .iter()
+                .filter(|c| c.plane.value == gp_core::Plane::Foundational)
+                .map(|c| c.name.value.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     let reg = ctx.registry()?;
     let mut any_problem = false;
     let mut reports = Vec::new();
     for file in &a.files {
         let mut f = std::fs::File::open(file)
             .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
-        let report = gp_registry::import_csv(reg, &mut f, &file.display().to_string())?;
+        let name = file.display().to_string();
+        let report = gp_registry::import_csv(
+            reg,
+            &mut f,
+            &gp_registry::ImportOptions {
+                source: &name,
+                components: &components,
+            },
+        )?;
         any_problem |= !report.problems.is_empty();
         if !ctx.printer.is_json() {
             for n in &report.notes {
@@ -245,6 +266,7 @@ fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
         .map(|s| {
             vec![
                 s.phase.clone(),
+                s.kind.clone(),
                 s.count.to_string(),
                 s.succeeded.to_string(),
                 s.failed.to_string(),
@@ -256,7 +278,7 @@ fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
         .collect();
     ctx.printer.data(&table(
         &[
-            "PHASE", "RUNS", "OK", "FAILED", "SUCCESS", "P50 (OK)", "P95 (OK)",
+            "PHASE", "KIND", "RUNS", "OK", "FAILED", "SUCCESS", "P50 (OK)", "P95 (OK)",
         ],
         &rows,
     ))?;
