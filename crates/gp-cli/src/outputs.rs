@@ -507,6 +507,20 @@ pub struct DocsFixOutput {
     pub changed: Vec<gp_docs::Fixed>,
 }
 
+/// `goldenpath docs baseline`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocsBaselineOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The baseline file written.
+    pub file: String,
+    /// Entries in it.
+    pub entries: usize,
+    /// Findings they accept.
+    pub findings: usize,
+}
+
 /// `goldenpath docs rules`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -650,6 +664,8 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["docs", "check"] => doc::<gp_docs::Report>(),
         ["docs", "index"] => doc::<gp_docs::IndexOutcome>(),
         ["docs", "fix"] => doc::<DocsFixOutput>(),
+        ["docs", "baseline"] => doc::<DocsBaselineOutput>(),
+        ["docs", "init"] => doc::<gp_docs::init::Initialised>(),
         ["docs", "rules"] => doc::<DocsRulesOutput>(),
         ["env"] => doc::<EnvOutput>(),
         ["state-dir"] => doc::<StateDirOutput>(),
@@ -762,6 +778,8 @@ pub const COMMANDS: &[&str] = &[
     "docs check",
     "docs index",
     "docs fix",
+    "docs baseline",
+    "docs init",
     "docs rules",
     "env",
     "state-dir",

@@ -20,6 +20,9 @@ pub enum Output {
     /// SARIF 2.1.0 from `docs check`, for code-scanning annotations; other
     /// commands print their JSON.
     Sarif,
+    /// GitHub Actions annotations from `docs check` (and a Markdown summary
+    /// to `$GITHUB_STEP_SUMMARY` when it is set); other commands print text.
+    Github,
 }
 
 /// Raised when stdout was closed under us; `run` turns it into a quiet exit.

@@ -307,7 +307,7 @@ impl Context<'_> {
         if self.config.level(rules::BARE_URL) == Level::Off {
             return;
         }
-        for (line, col) in bare_urls(body) {
+        for (line, col, url) in bare_urls(body) {
             out.extend(self.finding(
                 rules::BARE_URL,
                 rel,
@@ -316,7 +316,7 @@ impl Context<'_> {
                     col,
                     offset: 0,
                 }),
-                "bare URL: write it as <url> or [text](url)".into(),
+                format!("bare URL {url}: write it as <url> or [text](url)"),
             ));
         }
     }
@@ -325,12 +325,11 @@ impl Context<'_> {
         if self.config.level(rules::EMOJI) == Level::Off {
             return;
         }
-        let forbidden = self
-            .config
-            .emoji
-            .forbidden_in
-            .iter()
-            .any(|g| crate::glob::under(g, rel) || crate::glob::matches(g, rel));
+        let globs = self.config.globs();
+        if globs.emoji_exempt.under(rel) {
+            return;
+        }
+        let forbidden = globs.emoji_forbidden.under(rel);
         for e in find_emoji(text) {
             let allowed = !forbidden && allowed(&self.config.emoji.allowed, &e.text);
             if !allowed {
@@ -571,44 +570,92 @@ pub(crate) struct Tree {
 }
 
 pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
-    let mut tree = Tree {
-        markdown: Vec::new(),
-        metadata: Vec::new(),
-        dirs: BTreeSet::new(),
-    };
+    use std::sync::Mutex;
     let real_root = root.canonicalize()?;
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let r = rel(root, &path);
-            if config.excluded(&r) {
-                continue;
+    let globs = config.globs().clone();
+    let filter_globs = globs.clone();
+    let filter_root = root.to_path_buf();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    // ripgrep's walker: `.gitignore` files (also outside a git checkout)
+    // and `.git/info/exclude` are honoured; the user's global excludes are
+    // not, so every machine sees the same files.
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .ignore(false)
+        .git_global(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .require_git(false)
+        .follow_links(false)
+        .threads(threads)
+        .filter_entry(move |e| {
+            e.file_name() != ".git" && !filter_globs.exclude.under(&rel(&filter_root, e.path()))
+        })
+        .build_parallel();
+    let found: Mutex<(Tree, Option<std::io::Error>)> = Mutex::new((
+        Tree {
+            markdown: Vec::new(),
+            metadata: Vec::new(),
+            dirs: BTreeSet::new(),
+        },
+        None,
+    ));
+    walker.run(|| {
+        let found = &found;
+        let globs = &globs;
+        let real_root = &real_root;
+        Box::new(move |entry| {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
+                    if f.1.is_none() {
+                        f.1 =
+                            Some(e.into_io_error().unwrap_or_else(|| {
+                                std::io::Error::other("the folder walk failed")
+                            }));
+                    }
+                    return ignore::WalkState::Quit;
+                }
+            };
+            if entry.depth() == 0 {
+                return ignore::WalkState::Continue;
             }
-            let mut ft = entry.file_type()?;
+            let path = entry.path();
+            let r = rel(root, path);
+            let Some(mut ft) = entry.file_type() else {
+                return ignore::WalkState::Continue;
+            };
             if ft.is_symlink() {
                 // A link is followed only to a file inside the root: never
                 // out of it, and never into a folder (no loops).
                 match path.canonicalize() {
-                    Ok(target) if target.starts_with(&real_root) && target.is_file() => {
-                        ft = std::fs::metadata(&target)?.file_type();
+                    Ok(target) if target.starts_with(real_root) && target.is_file() => {
+                        match std::fs::metadata(&target) {
+                            Ok(m) => ft = m.file_type(),
+                            Err(_) => return ignore::WalkState::Continue,
+                        }
                     }
-                    _ => continue,
+                    _ => return ignore::WalkState::Continue,
                 }
             }
+            let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
             if ft.is_dir() {
-                if entry.file_name() == ".git" {
-                    continue;
-                }
-                tree.dirs.insert(r);
-                stack.push(path);
+                f.0.dirs.insert(r);
             } else if entry.file_name() == "metadata.yaml" {
-                tree.metadata.push(path);
-            } else if config.include.iter().any(|g| crate::glob::matches(g, &r)) {
-                tree.markdown.push(path);
+                f.0.metadata.push(path.to_path_buf());
+            } else if globs.include.matches(&r) {
+                f.0.markdown.push(path.to_path_buf());
             }
-        }
+            ignore::WalkState::Continue
+        })
+    });
+    let (mut tree, error) = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = error {
+        return Err(e);
     }
     tree.markdown.sort();
     tree.metadata.sort();

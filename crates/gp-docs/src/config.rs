@@ -11,6 +11,8 @@ use gp_core::diag::Diagnostic;
 use gp_core::yaml;
 use serde::Deserialize;
 
+use crate::glob::Set;
+
 /// The configuration file's name at the repository root.
 pub const FILE: &str = "goldenpath-docs.yaml";
 
@@ -45,8 +47,10 @@ pub struct Config {
     pub include: Vec<String>,
     /// Paths never looked at.
     pub exclude: Vec<String>,
-    /// Where `<type>.schema.yaml` and `enums.yaml` live.
+    /// Where `<type>.schema.yaml` (or `.schema.json`) and `enums.yaml` live.
     pub schemas: String,
+    /// The enums file, when it is not `enums.yaml` in the schemas folder.
+    pub enums: Option<String>,
     /// Required fields of a type that has no schema.
     pub default_required: Vec<String>,
     /// ADRs.
@@ -62,6 +66,25 @@ pub struct Config {
     pub session_log: SessionLog,
     /// Rule levels by id.
     pub rules: BTreeMap<String, Level>,
+    /// The baseline of accepted findings (default:
+    /// `goldenpath-docs-baseline.json` at the root, when it exists).
+    pub baseline: Option<String>,
+    /// The globs above, compiled once.
+    #[serde(skip)]
+    globs: std::sync::OnceLock<Globs>,
+}
+
+/// The configuration's globs, compiled.
+#[derive(Clone, Debug, Default)]
+pub struct Globs {
+    /// `include`.
+    pub include: Set,
+    /// `exclude`.
+    pub exclude: Set,
+    /// `emoji.forbiddenIn`.
+    pub emoji_forbidden: Set,
+    /// `emoji.exempt`.
+    pub emoji_exempt: Set,
 }
 
 /// A folder of numbered documents (`ADR-NNNN-slug.md`).
@@ -85,6 +108,8 @@ pub struct EmojiPolicy {
     pub allowed: Vec<String>,
     /// Folders (globs) where no emoji is allowed at all.
     pub forbidden_in: Vec<String>,
+    /// Files or folders (globs) the emoji rule does not look at.
+    pub exempt: Vec<String>,
 }
 
 /// The session-log gate.
@@ -110,6 +135,7 @@ impl Default for Config {
                 ".goldenpath/**".into(),
             ],
             schemas: "schemas/metadata".into(),
+            enums: None,
             default_required: vec!["id".into(), "title".into(), "owner".into()],
             adr: NumberedDocs {
                 dir: "docs/adrs".into(),
@@ -125,6 +151,8 @@ impl Default for Config {
             emoji: EmojiPolicy::default(),
             session_log: SessionLog::default(),
             rules: BTreeMap::new(),
+            baseline: None,
+            globs: std::sync::OnceLock::new(),
         }
     }
 }
@@ -134,6 +162,7 @@ impl Default for EmojiPolicy {
         EmojiPolicy {
             allowed: ["✅", "❌", "⚠️", "⚠"].map(String::from).to_vec(),
             forbidden_in: Vec::new(),
+            exempt: Vec::new(),
         }
     }
 }
@@ -185,6 +214,25 @@ impl Config {
                 .with_hint_opt(e.hint)
         })?;
         let mut problems = Vec::new();
+        let globs = config
+            .include
+            .iter()
+            .chain(&config.exclude)
+            .chain(&config.sidecars)
+            .chain(&config.emoji.forbidden_in)
+            .chain(&config.emoji.exempt)
+            .chain(&config.session_log.watch)
+            .chain(std::iter::once(&config.session_log.logs))
+            .chain(&config.session_log.append_only);
+        if let Some((bad, why)) = crate::glob::first_invalid(globs) {
+            let pos = scalar_at(&node, bad).unwrap_or(node.start);
+            problems.push(Diagnostic::at(
+                &shown,
+                &text,
+                pos,
+                format!("invalid glob `{bad}`: {why}"),
+            ));
+        }
         for rule in config.rules.keys() {
             if !crate::rules::ALL.iter().any(|r| r.id == rule) {
                 let pos = node
@@ -205,6 +253,16 @@ impl Config {
         }
     }
 
+    /// The globs, compiled on first use.
+    pub fn globs(&self) -> &Globs {
+        self.globs.get_or_init(|| Globs {
+            include: Set::new(&self.include),
+            exclude: Set::new(&self.exclude),
+            emoji_forbidden: Set::new(&self.emoji.forbidden_in),
+            emoji_exempt: Set::new(&self.emoji.exempt),
+        })
+    }
+
     /// The level a rule reports at.
     pub fn level(&self, rule: &str) -> Level {
         self.rules.get(rule).copied().unwrap_or(Level::Error)
@@ -212,8 +270,15 @@ impl Config {
 
     /// Whether a relative path is excluded.
     pub fn excluded(&self, rel: &str) -> bool {
-        self.exclude
-            .iter()
-            .any(|g| crate::glob::matches(g, rel) || crate::glob::under(g, rel))
+        self.globs().exclude.under(rel)
+    }
+}
+
+/// Where a scalar with this text is written in `node`.
+fn scalar_at(node: &yaml::Node, text: &str) -> Option<yaml::Pos> {
+    match &node.kind {
+        yaml::NodeKind::Scalar(s, _) => (s == text).then_some(node.start),
+        yaml::NodeKind::Seq(items) => items.iter().find_map(|i| scalar_at(i, text)),
+        yaml::NodeKind::Map(entries) => entries.iter().find_map(|(_, v)| scalar_at(v, text)),
     }
 }

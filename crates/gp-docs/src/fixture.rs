@@ -17,6 +17,13 @@ fn write(root: &Path, rel: &str, text: &str) {
 
 /// Writes the fixture under `root`; returns a one-line summary.
 pub fn generate(root: &Path) -> String {
+    generate_sized(root, 1000, 16, false)
+}
+
+/// The fixture with `documents` documents spread over `areas` areas (each
+/// with 7 topic folders and their `metadata.yaml`); `dense` adds a
+/// disallowed emoji to every second document, for a large baseline.
+pub fn generate_sized(root: &Path, documents: usize, areas: usize, dense: bool) -> String {
     let domains = ["platform", "delivery", "identity", "data", "observability"];
     let owners = ["platform-team", "sre", "app-team"];
     write(
@@ -66,7 +73,7 @@ pub fn generate(root: &Path) -> String {
     );
     n_meta += 2;
     let mut folders = Vec::new();
-    for a in 0..16 {
+    for a in 0..areas {
         let area = format!("docs/areas/area-{a:02}");
         // One area lacks its sidecar.
         if a != 7 {
@@ -97,7 +104,7 @@ pub fn generate(root: &Path) -> String {
     }
     let mut docs = 0;
     let mut ids = Vec::new();
-    for i in 0..1000 {
+    for i in 0..documents {
         let folder = &folders[i % folders.len()];
         let id = format!("doc-{i:04}");
         let mut fm = String::new();
@@ -130,7 +137,7 @@ pub fn generate(root: &Path) -> String {
         let target = if i % 71 == 9 {
             "doc-9999".to_string()
         } else {
-            format!("doc-{:04}", (i + 1) % 1000)
+            format!("doc-{:04}", (i + 1) % documents)
         };
         let _ = writeln!(fm, "relates_to: [{target}, ADR-{:04}]", 1 + i % 180);
         let _ = writeln!(
@@ -148,6 +155,9 @@ pub fn generate(root: &Path) -> String {
         }
         if i % 59 == 0 {
             body.push_str("\nShipped 🚀\n");
+        }
+        if dense && i % 2 == 0 {
+            body.push_str("\nOn target 🎯\n");
         }
         for p in 0..20 {
             let _ = writeln!(

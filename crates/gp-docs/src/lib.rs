@@ -20,6 +20,7 @@ use gp_core::InvalidInput;
 use gp_core::diag::Diagnostic;
 use serde::{Deserialize, Serialize};
 
+pub mod baseline;
 mod check;
 pub mod config;
 pub mod fixture;
@@ -27,6 +28,7 @@ pub mod frontmatter;
 mod git;
 pub mod glob;
 mod index;
+pub mod init;
 pub mod rules;
 pub mod schema;
 
@@ -62,8 +64,18 @@ pub struct Report {
     pub documents: usize,
     /// Folder metadata files read.
     pub metadata_files: usize,
-    /// Findings, by file and position.
+    /// Findings, by file and position (with a baseline: only those it
+    /// does not accept).
     pub findings: Vec<Finding>,
+    /// The baseline file used, relative to the root when inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Findings the baseline accepted.
+    #[serde(default)]
+    pub baselined: usize,
+    /// Baseline entries that no longer occur (`docs baseline` drops them).
+    #[serde(default)]
+    pub gone: Vec<baseline::Entry>,
 }
 
 impl Report {
@@ -99,6 +111,10 @@ pub enum DocsError {
 pub struct Options {
     /// A git range (`BASE..HEAD`) for the session-log gate.
     pub diff: Option<String>,
+    /// Schema keywords that are not checked are errors, not warnings.
+    pub strict: bool,
+    /// Accepted findings, and the file they were read from (as shown).
+    pub baseline: Option<(baseline::Baseline, String)>,
 }
 
 /// Default schemas for repositories without `schemas/metadata/`.
@@ -115,11 +131,18 @@ const DEFAULT_SCHEMAS: &[(&str, &str)] = &[
 ];
 const DEFAULT_ENUMS: &str = include_str!("../defaults/enums.yaml");
 
-/// The schemas of `root`: its `schemas/metadata/*.schema.yaml`, or the
-/// defaults when it has no such folder.
-pub fn load_schemas(root: &Path, config: &Config) -> Result<schema::Schemas, DocsError> {
+/// The schemas of `root`: every `<type>.schema.yaml` and
+/// `<type>.schema.json` under its schemas folder (subfolders too), or the
+/// defaults when it has no such folder; and the keywords they carry that
+/// are not checked, as findings (warnings, errors when `strict`).
+pub fn load_schemas(
+    root: &Path,
+    config: &Config,
+    strict: bool,
+) -> Result<(schema::Schemas, Vec<Finding>), DocsError> {
     let dir = root.join(&config.schemas);
     let mut problems = Vec::new();
+    let mut findings = Vec::new();
     let mut out = BTreeMap::new();
     if !dir.is_dir() {
         let enums = gp_core::yaml::parse(DEFAULT_ENUMS).ok().flatten();
@@ -129,48 +152,93 @@ pub fn load_schemas(root: &Path, config: &Config) -> Result<schema::Schemas, Doc
                 Path::new(&format!("(default) {ty}.schema.yaml")),
                 enums.as_ref(),
             ) {
-                Ok(s) => {
+                Ok((s, _)) => {
                     out.insert(ty.to_string(), s);
                 }
                 Err(p) => problems.extend(p),
             }
         }
     } else {
-        let enums_path = dir.join("enums.yaml");
+        let enums_path = match &config.enums {
+            Some(e) => root.join(e),
+            None => dir.join("enums.yaml"),
+        };
         let enums = schema::load_enums(&enums_path, &shown(root, &enums_path))
             .map_err(|d| InvalidInput(vec![d]))?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| DocsError::Usage(format!("cannot read {}: {e}", dir.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(".schema.yaml"))
-            })
-            .collect();
+        let mut files = Vec::new();
+        schema_files(&dir, 0, &mut files)
+            .map_err(|e| DocsError::Usage(format!("cannot read {}: {e}", dir.display())))?;
         files.sort();
-        for f in files {
-            let ty = f
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".schema.yaml"))
-                .unwrap_or_default()
-                .to_string();
+        let level = if strict { Level::Error } else { Level::Warning };
+        for (ty, f) in files {
             let text = std::fs::read_to_string(&f)
                 .map_err(|e| DocsError::Usage(format!("cannot read {}: {e}", f.display())))?;
-            match schema::parse(&text, &shown(root, &f), enums.as_ref()) {
-                Ok(s) => {
-                    out.insert(ty, s);
+            let rel = shown(root, &f);
+            let rel_text = rel.to_string_lossy().replace('\\', "/");
+            match schema::parse(&text, &rel, enums.as_ref()) {
+                Ok((s, warnings)) => {
+                    if config.level(rules::SCHEMA_KEYWORD) != Level::Off {
+                        findings.extend(warnings.into_iter().map(|w| Finding {
+                            file: rel_text.clone(),
+                            line: w.pos.line,
+                            column: w.pos.col,
+                            rule: rules::SCHEMA_KEYWORD.into(),
+                            level,
+                            message: w.message,
+                        }));
+                    }
+                    match out.entry(ty) {
+                        std::collections::btree_map::Entry::Occupied(e) => findings.push(Finding {
+                            file: rel_text.clone(),
+                            line: 0,
+                            column: 0,
+                            rule: rules::SCHEMA_KEYWORD.into(),
+                            level,
+                            message: format!(
+                                "a second schema for type `{}`: the first one found is used",
+                                e.key()
+                            ),
+                        }),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(s);
+                        }
+                    }
                 }
                 Err(p) => problems.extend(p),
             }
         }
     }
     if problems.is_empty() {
-        Ok(out)
+        Ok((out, findings))
     } else {
         Err(InvalidInput(problems).into())
     }
+}
+
+/// `(type, path)` of the schema files under `dir`, two folder levels deep.
+fn schema_files(dir: &Path, depth: usize, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let ft = entry.file_type()?;
+        if ft.is_dir() && depth < 2 {
+            schema_files(&path, depth + 1, out)?;
+            continue;
+        }
+        if !ft.is_file() {
+            continue;
+        }
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let ty = name
+            .strip_suffix(".schema.yaml")
+            .or_else(|| name.strip_suffix(".schema.yml"))
+            .or_else(|| name.strip_suffix(".schema.json"));
+        if let Some(ty) = ty {
+            out.push((ty.to_string(), path));
+        }
+    }
+    Ok(())
 }
 
 fn shown(root: &Path, p: &Path) -> PathBuf {
@@ -186,17 +254,16 @@ struct Pass {
     index_required: Vec<String>,
 }
 
-fn pass(root: &Path, config: &Config) -> Result<Pass, DocsError> {
+fn pass(root: &Path, config: &Config, strict: bool) -> Result<Pass, DocsError> {
     if !root.is_dir() {
         return Err(DocsError::Usage(format!(
             "{} is not a folder",
             root.display()
         )));
     }
-    let schemas = load_schemas(root, config)?;
+    let (schemas, mut findings) = load_schemas(root, config, strict)?;
     let tree = check::walk(root, config)
         .map_err(|e| DocsError::Usage(format!("cannot read {}: {e}", root.display())))?;
-    let mut findings = Vec::new();
     // Folder defaults, parsed once.
     let mut folders: HashMap<String, gp_core::yaml::Node> = HashMap::new();
     for path in &tree.metadata {
@@ -283,6 +350,9 @@ fn pass(root: &Path, config: &Config) -> Result<Pass, DocsError> {
             documents: docs.len(),
             metadata_files: tree.metadata.len(),
             findings,
+            baseline: None,
+            baselined: 0,
+            gone: Vec::new(),
         },
         facts,
         docs,
@@ -295,7 +365,7 @@ fn pass(root: &Path, config: &Config) -> Result<Pass, DocsError> {
 
 /// Checks the repository at `root`. Never writes.
 pub fn check(root: &Path, config: &Config, options: &Options) -> Result<Report, DocsError> {
-    let mut p = pass(root, config)?;
+    let mut p = pass(root, config, options.strict)?;
     if let Some(index) = &config.adr.index
         && config.level(rules::INDEX_STALE) != Level::Off
     {
@@ -329,6 +399,13 @@ pub fn check(root: &Path, config: &Config, options: &Options) -> Result<Report, 
     }
     p.report.findings.sort();
     p.report.findings.dedup();
+    if let Some((b, shown)) = &options.baseline {
+        let (fresh, accepted, gone) = b.apply(std::mem::take(&mut p.report.findings));
+        p.report.findings = fresh;
+        p.report.baselined = accepted;
+        p.report.gone = gone;
+        p.report.baseline = Some(shown.clone());
+    }
     Ok(p.report)
 }
 
@@ -353,7 +430,7 @@ pub fn index(root: &Path, config: &Config, write: bool) -> Result<IndexOutcome, 
             "no ADR index is configured (adr.index in goldenpath-docs.yaml)".into(),
         ));
     };
-    let p = pass(root, config)?;
+    let p = pass(root, config, false)?;
     let table = index::table(&config.adr, &p.facts);
     let adrs = table.lines().count().saturating_sub(2);
     let path = root.join(&file);
@@ -425,15 +502,15 @@ pub struct Fixed {
 /// Applies the safe fixes: removes emoji the policy disallows, and
 /// regenerates the ADR index. Returns each file changed.
 pub fn fix(root: &Path, config: &Config) -> Result<Vec<Fixed>, DocsError> {
-    let p = pass(root, config)?;
+    let p = pass(root, config, false)?;
     let mut changed = Vec::new();
     if config.level(rules::EMOJI) != Level::Off {
+        let globs = config.globs();
         for doc in &p.docs {
-            let forbidden = config
-                .emoji
-                .forbidden_in
-                .iter()
-                .any(|g| glob::under(g, &doc.rel) || glob::matches(g, &doc.rel));
+            if globs.emoji_exempt.under(&doc.rel) {
+                continue;
+            }
+            let forbidden = globs.emoji_forbidden.under(&doc.rel);
             let bad: Vec<check::Emoji> = check::find_emoji(&doc.text)
                 .into_iter()
                 .filter(|e| forbidden || !check::allowed(&config.emoji.allowed, &e.text))
@@ -528,6 +605,82 @@ pub fn sarif(report: &Report) -> serde_json::Value {
             "results": results,
         }],
     })
+}
+
+/// The report as GitHub Actions workflow commands, one per finding:
+/// `::error file=F,line=L,col=C,title=RULE::message` (`::warning` for
+/// warnings), escaped as the runner reads them.
+pub fn github(report: &Report) -> String {
+    fn data(s: &str) -> String {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    }
+    fn property(s: &str) -> String {
+        data(s).replace(':', "%3A").replace(',', "%2C")
+    }
+    let mut out = String::new();
+    for f in &report.findings {
+        let level = match f.level {
+            Level::Error => "error",
+            _ => "warning",
+        };
+        let mut props = format!("file={}", property(&f.file));
+        if f.line > 0 {
+            props.push_str(&format!(",line={},col={}", f.line, f.column.max(1)));
+        }
+        props.push_str(&format!(",title={}", property(&f.rule)));
+        out.push_str(&format!("::{level} {props}::{}\n", data(&f.message)));
+    }
+    out
+}
+
+/// A Markdown summary of the report, for `$GITHUB_STEP_SUMMARY`.
+pub fn summary_markdown(report: &Report) -> String {
+    fn cell(s: &str) -> String {
+        s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    }
+    let mut out = String::from("## goldenpath docs check\n\n");
+    out.push_str(&format!(
+        "{} document(s), {} folder metadata file(s): **{} error(s)**, {} warning(s)",
+        report.documents,
+        report.metadata_files,
+        report.errors(),
+        report.warnings()
+    ));
+    if let Some(b) = &report.baseline {
+        out.push_str(&format!(
+            "; {} accepted by the baseline `{}`, {} baseline entr{} no longer found",
+            report.baselined,
+            cell(b),
+            report.gone.len(),
+            if report.gone.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    out.push_str("\n\n");
+    if !report.findings.is_empty() {
+        out.push_str("| file | line | rule | level | message |\n|---|---|---|---|---|\n");
+        for f in report.findings.iter().take(500) {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                cell(&f.file),
+                f.line,
+                f.rule,
+                match f.level {
+                    Level::Error => "error",
+                    _ => "warning",
+                },
+                cell(&f.message)
+            ));
+        }
+        if report.findings.len() > 500 {
+            out.push_str(&format!(
+                "\n{} more not shown.\n",
+                report.findings.len() - 500
+            ));
+        }
+    }
+    out
 }
 
 /// A positioned problem in a configuration file, for callers that report

@@ -41,4 +41,5 @@ rules! {
     SESSION_LOG = "GP-SESSION-001": "A change to watched paths includes a session log.";
     APPEND_ONLY = "GP-SESSION-002": "Append-only files only grow below their front matter.";
     INDEX_STALE = "GP-INDEX-001": "The ADR index matches the ADRs (goldenpath docs index).";
+    SCHEMA_KEYWORD = "GP-SCHEMA-001": "Schema files use only keywords goldenpath checks; annotations (title, id, status, x-*...) are ignored, any other keyword is reported (a warning, an error with --strict).";
 }

@@ -4,6 +4,13 @@
 //! in `enums.yaml`; a dotted key (`security.secret_types`) names a nested
 //! map whose `values:` list holds the allowed values.
 //!
+//! Schema files may carry their own metadata and JSON Schema annotations
+//! (`id`, `title`, `type` at the top, `status`, `version`, `description`,
+//! `$schema`, `$id`, `$comment`, `examples`, `default`, `deprecated`,
+//! `readOnly`, `writeOnly`, `format`, `x-*`): they are ignored. Any other
+//! keyword is reported as a [`Warning`] with its position and otherwise
+//! ignored; the caller decides whether that fails (`--strict`).
+//!
 //! Values are compared as written: a plain `1.0` is the text `1.0`, a plain
 //! `2026-01-23` the text `2026-01-23`.
 
@@ -42,6 +49,16 @@ pub struct Prop {
     pub items: Option<Box<Prop>>,
     /// Rules for a nested mapping.
     pub object: Option<Schema>,
+    /// Shortest text, in characters.
+    pub min_length: Option<usize>,
+    /// Longest text, in characters.
+    pub max_length: Option<usize>,
+    /// Fewest list items.
+    pub min_items: Option<usize>,
+    /// Most list items.
+    pub max_items: Option<usize>,
+    /// List items must differ.
+    pub unique_items: bool,
 }
 
 /// A problem with a value.
@@ -55,6 +72,67 @@ pub struct Issue {
     pub message: String,
 }
 
+/// A keyword of a schema file that is not checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Warning {
+    /// Where it is written.
+    pub pos: Pos,
+    /// What it is.
+    pub message: String,
+}
+
+/// Keys that describe a schema (or a field) and validate nothing.
+fn is_annotation(key: &str) -> bool {
+    key.starts_with("x-")
+        || matches!(
+            key,
+            "id" | "title"
+                | "type"
+                | "status"
+                | "version"
+                | "description"
+                | "$schema"
+                | "$id"
+                | "$comment"
+                | "examples"
+                | "default"
+                | "deprecated"
+                | "readOnly"
+                | "writeOnly"
+                | "format"
+                | "owner"
+        )
+}
+
+/// JSON Schema validation keywords this dialect does not check.
+fn is_unchecked_json_schema(key: &str) -> bool {
+    matches!(
+        key,
+        "oneOf"
+            | "anyOf"
+            | "allOf"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "$ref"
+            | "$defs"
+            | "definitions"
+            | "patternProperties"
+            | "propertyNames"
+            | "dependentRequired"
+            | "dependentSchemas"
+            | "dependencies"
+            | "contains"
+            | "multipleOf"
+            | "exclusiveMinimum"
+            | "exclusiveMaximum"
+            | "minProperties"
+            | "maxProperties"
+            | "unevaluatedProperties"
+    )
+}
+
 /// Reads `enums.yaml`.
 pub fn load_enums(path: &Path, shown: &Path) -> Result<Option<Node>, Diagnostic> {
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -64,8 +142,13 @@ pub fn load_enums(path: &Path, shown: &Path) -> Result<Option<Node>, Diagnostic>
         .map_err(|e| Diagnostic::at(shown, &text, e.pos, format!("invalid YAML: {}", e.message)))
 }
 
-/// Parses one `<type>.schema.yaml`.
-pub fn parse(text: &str, shown: &Path, enums: Option<&Node>) -> Result<Schema, Vec<Diagnostic>> {
+/// Parses one `<type>.schema.yaml` (or `.schema.json`): the schema, and
+/// the keywords it does not check.
+pub fn parse(
+    text: &str,
+    shown: &Path,
+    enums: Option<&Node>,
+) -> Result<(Schema, Vec<Warning>), Vec<Diagnostic>> {
     let node = gp_core::yaml::parse(text)
         .map_err(|e| {
             vec![Diagnostic::at(
@@ -81,10 +164,11 @@ pub fn parse(text: &str, shown: &Path, enums: Option<&Node>) -> Result<Schema, V
         shown,
         enums,
         problems: Vec::new(),
+        warnings: Vec::new(),
     };
     let schema = p.object(&node);
     if p.problems.is_empty() {
-        Ok(schema)
+        Ok((schema, p.warnings))
     } else {
         Err(p.problems)
     }
@@ -95,12 +179,22 @@ struct Parser<'a> {
     shown: &'a Path,
     enums: Option<&'a Node>,
     problems: Vec<Diagnostic>,
+    warnings: Vec<Warning>,
 }
 
 impl Parser<'_> {
     fn err(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems
             .push(Diagnostic::at(self.shown, self.text, pos, message));
+    }
+
+    fn unchecked(&mut self, pos: Pos, key: &str, level: &str) {
+        let message = if is_unchecked_json_schema(key) {
+            format!("`{key}` is a JSON Schema keyword goldenpath does not check: ignored")
+        } else {
+            format!("unknown {level} keyword `{key}`: ignored")
+        };
+        self.warnings.push(Warning { pos, message });
     }
 
     fn strings(&mut self, node: &Node, what: &str) -> Vec<String> {
@@ -135,9 +229,15 @@ impl Parser<'_> {
         for (k, v) in entries {
             match k.as_str().unwrap_or_default() {
                 "required" => s.required = self.strings(v, "required"),
-                "additionalProperties" => match v.as_str() {
-                    Some("false") => s.additional = false,
-                    Some("true") => s.additional = true,
+                "additionalProperties" => match (&v.kind, v.as_str()) {
+                    (_, Some("false")) => s.additional = false,
+                    (_, Some("true")) => s.additional = true,
+                    (NodeKind::Map(_), _) => {
+                        self.warnings.push(Warning {
+                            pos: v.start,
+                            message: "additionalProperties as a schema is not checked: other fields are allowed".into(),
+                        });
+                    }
                     _ => self.err(v.start, "additionalProperties must be true or false"),
                 },
                 "properties" => {
@@ -151,9 +251,9 @@ impl Parser<'_> {
                             .push((name.as_str().unwrap_or_default().to_string(), p));
                     }
                 }
-                // Documentation and JSON-Schema vocabulary we do not act on.
-                "$schema" | "$id" | "title" | "description" | "type" | "examples" | "default" => {}
-                other => self.err(k.start, format!("unknown schema keyword `{other}`")),
+                // The schema's own metadata and JSON Schema annotations.
+                other if is_annotation(other) => {}
+                other => self.unchecked(k.start, other, "schema"),
             }
         }
         s
@@ -185,10 +285,12 @@ impl Parser<'_> {
                     let key = v.as_str().unwrap_or_default().to_string();
                     match resolve_enum(self.enums, &key) {
                         Some(values) => p.allowed = Some((format!("enum `{key}`"), values)),
-                        None => self.err(
-                            v.start,
-                            format!("enum_from `{key}` names no list in enums.yaml"),
-                        ),
+                        None => self.warnings.push(Warning {
+                            pos: v.start,
+                            message: format!(
+                                "enum_from `{key}` names no list in the enums file: not checked"
+                            ),
+                        }),
                     }
                 }
                 "pattern" => {
@@ -211,8 +313,30 @@ impl Parser<'_> {
                 }
                 "items" => p.items = Some(Box::new(self.prop(v))),
                 "properties" | "required" | "additionalProperties" => nested = Some(node),
-                "description" | "title" | "examples" | "default" | "format" => {}
-                other => self.err(k.start, format!("unknown property keyword `{other}`")),
+                "const" => {
+                    p.allowed = Some((
+                        "the schema's const".into(),
+                        v.as_str().map(|s| vec![s.to_string()]).unwrap_or_default(),
+                    ))
+                }
+                "minLength" | "maxLength" | "minItems" | "maxItems" => {
+                    let n = v.as_str().and_then(|t| t.parse::<usize>().ok());
+                    if n.is_none() {
+                        self.err(
+                            v.start,
+                            format!("{} must be a whole number", k.as_str().unwrap_or_default()),
+                        );
+                    }
+                    match k.as_str().unwrap_or_default() {
+                        "minLength" => p.min_length = n,
+                        "maxLength" => p.max_length = n,
+                        "minItems" => p.min_items = n,
+                        _ => p.max_items = n,
+                    }
+                }
+                "uniqueItems" => p.unique_items = v.as_str() == Some("true"),
+                other if is_annotation(other) => {}
+                other => self.unchecked(k.start, other, "property"),
             }
         }
         if let Some(n) = nested {
@@ -341,6 +465,20 @@ impl Prop {
                         message: format!("`{field}` is `{text}`, which does not match {source}"),
                     });
                 }
+                let chars = text.chars().count();
+                if self.min_length.is_some_and(|m| chars < m)
+                    || self.max_length.is_some_and(|m| chars > m)
+                {
+                    out.push(Issue {
+                        rule: crate::rules::RANGE,
+                        pos: node.start,
+                        message: format!(
+                            "`{field}` is {chars} characters long, outside {}..{}",
+                            self.min_length.map(|n| n.to_string()).unwrap_or_default(),
+                            self.max_length.map(|n| n.to_string()).unwrap_or_default()
+                        ),
+                    });
+                }
                 if (self.minimum.is_some() || self.maximum.is_some())
                     && let Ok(n) = text.parse::<f64>()
                 {
@@ -360,6 +498,36 @@ impl Prop {
                 }
             }
             NodeKind::Seq(items) => {
+                if self.min_items.is_some_and(|m| items.len() < m)
+                    || self.max_items.is_some_and(|m| items.len() > m)
+                {
+                    out.push(Issue {
+                        rule: crate::rules::RANGE,
+                        pos: node.start,
+                        message: format!(
+                            "`{field}` has {} items, outside {}..{}",
+                            items.len(),
+                            self.min_items.map(|n| n.to_string()).unwrap_or_default(),
+                            self.max_items.map(|n| n.to_string()).unwrap_or_default()
+                        ),
+                    });
+                }
+                if self.unique_items {
+                    let mut seen = std::collections::BTreeSet::new();
+                    for item in items {
+                        if let Some(t) = item.as_str()
+                            && !seen.insert(t)
+                        {
+                            out.push(Issue {
+                                rule: crate::rules::ENUM,
+                                pos: item.start,
+                                message: format!(
+                                    "`{field}` lists `{t}` twice; its items must be unique"
+                                ),
+                            });
+                        }
+                    }
+                }
                 for (i, item) in items.iter().enumerate() {
                     if let Some(p) = &self.items {
                         p.check(item, &format!("{field}[{i}]"), out);

@@ -226,6 +226,10 @@ struct Report {
     documents: usize,
     metadata_files: usize,
     findings: Vec<Finding>,
+    #[serde(default)]
+    baseline: Option<String>,
+    baselined: usize,
+    gone: Vec<serde_json::Value>,
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -407,10 +411,28 @@ fn bad_configuration_exits_2_with_its_position() {
         "schemas/metadata/documentation.schema.yaml",
         "properties:\n  status: { enum_from: missing.key }\n",
     );
+    // An enum the enums file lacks is reported at its position: a warning
+    // (the gate still runs), an error with --strict.
+    let out = docs(dir.path(), &["check"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stdout.contains(
+            "documentation.schema.yaml:2:24 warning GP-SCHEMA-001 enum_from `missing.key`"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(docs(dir.path(), &["check", "--strict"]).code, 1);
+    // A schema that is not YAML still stops the check, with its position.
+    write(
+        dir.path(),
+        "schemas/metadata/documentation.schema.yaml",
+        "properties:\n  status: { enum: [a, b }\n",
+    );
     let out = docs(dir.path(), &["check"]);
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
-        out.stderr.contains("documentation.schema.yaml:2:24"),
+        out.stderr.contains("documentation.schema.yaml:2:"),
         "{}",
         out.stderr
     );

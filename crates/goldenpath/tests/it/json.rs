@@ -180,7 +180,9 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
         &["--env", "dev", "--build-id", "23-01-26-01"],
         0,
     );
+    case("docs baseline", &[], 0);
     case("docs check", &[], 0);
+    case("docs init", &[], 0);
     case("docs index", &[], 0);
     case("docs fix", &[], 0);
     case("docs rules", &[], 0);

@@ -2,6 +2,7 @@
 
 mod deploy;
 mod docs;
+mod docs_adoption;
 mod e2e;
 mod foundation;
 mod hostile;

@@ -1,11 +1,11 @@
 //! Rules on Markdown bodies: bare URLs (read by a CommonMark parser) and
 //! emoji.
 
-/// Bare URLs in a Markdown body, as (line, column) pairs, 1-based, the
+/// Bare URLs in a Markdown body, as (line, column, URL), 1-based, the
 /// column in characters. The body is read by a CommonMark parser, so code
 /// spans, fenced and indented code, autolinks, links (text and destination)
 /// and HTML are what the parser says they are. Linear in the body's length.
-pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32)> {
+pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32, &str)> {
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     if !body.contains("://") {
         return Vec::new();
@@ -44,6 +44,15 @@ pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32)> {
     offsets.dedup();
     // One forward pass turns offsets into line and column.
     let mut out = Vec::with_capacity(offsets.len());
+    let url_at = |off: usize| {
+        let rest = &body[off..];
+        let end = rest
+            .find(|c: char| {
+                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\'' | '`')
+            })
+            .unwrap_or(rest.len());
+        rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']'])
+    };
     let (mut line, mut cursor, mut col) = (1u32, 0usize, 1u32);
     for off in offsets {
         for c in body[cursor..off].chars() {
@@ -55,7 +64,7 @@ pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32)> {
             }
         }
         cursor = off;
-        out.push((line, col));
+        out.push((line, col, url_at(off)));
     }
     out
 }
