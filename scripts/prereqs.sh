@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs, when missing, the programs goldenpath's demo and tests run:
-# PostgreSQL's server binaries, BIND with its tools, and git, from Debian's
-# packages (needs root or sudo, and the package registry). Terraform (or
-# OpenTofu) must already be on PATH. Sourced by demo.sh and test.sh.
+# PostgreSQL's server binaries, BIND with its tools, git and Python's venv,
+# from Debian's packages (needs root or sudo, and the package registry), and
+# the local AWS endpoint the AWS tests start (moto's server) with boto3, in a
+# Python virtual environment at .venv (or $GP_TEST_VENV), from PyPI.
+# Terraform (or OpenTofu) must already be on PATH. Sourced by demo.sh and
+# test.sh.
 need_pkgs=()
 have_pg() {
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
@@ -12,6 +15,11 @@ command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need_pkgs+=(bind9)
 command -v nsupdate >/dev/null 2>&1 || need_pkgs+=(bind9-dnsutils)
 command -v named-checkzone >/dev/null 2>&1 || [ -x /usr/sbin/named-checkzone ] || need_pkgs+=(bind9-utils)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+if ! command -v python3 >/dev/null 2>&1; then
+  need_pkgs+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  need_pkgs+=(python3-venv)
+fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "installing ${need_pkgs[*]} (apt-get; needs root or sudo)" >&2
@@ -36,3 +44,16 @@ if ! command -v terraform >/dev/null 2>&1 && ! command -v tofu >/dev/null 2>&1; 
   echo "the terraform (or tofu) CLI is needed on PATH: https://developer.hashicorp.com/terraform/install" >&2
   exit 1
 fi
+
+# moto's server (the local AWS endpoint) and boto3 (the independent client),
+# at the versions the tests were written against; only the tests need them
+# (test.sh calls this; the demo does not).
+prereqs_aws() {
+  GP_TEST_VENV="${GP_TEST_VENV:-$(pwd)/.venv}"
+  export GP_TEST_VENV
+  if [ ! -x "$GP_TEST_VENV/bin/moto_server" ] || ! "$GP_TEST_VENV/bin/python" -c 'import boto3, moto' >/dev/null 2>&1; then
+    echo "creating $GP_TEST_VENV with moto's server and boto3 (pip, from PyPI)" >&2
+    python3 -m venv "$GP_TEST_VENV"
+    "$GP_TEST_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "boto3==1.44.8"
+  fi
+}

@@ -252,17 +252,24 @@ impl Context {
 
 impl Context {
     /// The secrets store the platform names: the local encrypted store in
-    /// the state directory, or, for `secrets.backend: aws`, a store that
-    /// refuses every call (this binary carries no AWS SDK).
+    /// the state directory, or, for `secrets.backend: aws`, AWS Secrets
+    /// Manager (a store that refuses every call in a build without the
+    /// `aws` feature).
     pub fn secret_store(&self) -> anyhow::Result<Arc<dyn gp_driver_secrets::SecretStore>> {
         let platform = self.platform()?;
         Ok(match platform.spec.secrets.backend {
             gp_core::spec::SecretsBackend::Local => {
                 Arc::new(gp_driver_secrets::LocalStore::new(&self.state_dir()?))
             }
+            #[cfg(feature = "aws")]
+            gp_core::spec::SecretsBackend::Aws => Arc::new(gp_aws::SecretsManagerStore::new(
+                platform.spec.secrets.region.as_deref(),
+                platform.spec.secrets.kms_key_id.clone(),
+            )?),
+            #[cfg(not(feature = "aws"))]
             gp_core::spec::SecretsBackend::Aws => {
                 Arc::new(gp_driver_secrets::UnavailableStore::new(
-                    "the aws secrets backend (AWS Secrets Manager) is not built into this binary; \
+                    "the aws secrets backend (AWS Secrets Manager) is not built into this binary (built without the `aws` feature); \
                  use `secrets: {backend: local}`",
                 ))
             }
@@ -275,16 +282,18 @@ impl Context {
         let platform = self
             .platform()
             .map_err(|_| gp_core::InvalidInput(Vec::new()))?;
+        #[allow(unused_mut)]
         let mut problems = match gp_engine::preflight(platform, drivers) {
             Ok(()) => Vec::new(),
             Err(e) => e.0,
         };
+        #[cfg(not(feature = "aws"))]
         if platform.spec.secrets.backend == gp_core::spec::SecretsBackend::Aws {
             problems.push(
                 platform
                     .diagnostic(
                         platform.position_of(&["secrets", "backend"]),
-                        "the aws secrets backend (AWS Secrets Manager) is not part of this build of goldenpath",
+                        "the aws secrets backend (AWS Secrets Manager) is not part of this build of goldenpath (built without the `aws` feature)",
                     )
                     .with_hint("use `secrets: {backend: local}`"),
             );
@@ -299,7 +308,7 @@ impl Context {
     /// The drivers this binary ships, sharing one secrets store.
     pub fn drivers(&self) -> anyhow::Result<gp_driver::DriverSet> {
         let store = self.secret_store()?;
-        Ok(gp_driver::DriverSet::new()
+        let set = gp_driver::DriverSet::new()
             .with(Arc::new(gp_driver::exec::ExecDriver))
             .with(Arc::new(gp_driver_secrets::SecretsDriver::new(
                 store.clone(),
@@ -307,9 +316,22 @@ impl Context {
             .with(Arc::new(gp_driver_postgres::PostgresDriver::new(
                 store.clone(),
             )))
-            .with(Arc::new(gp_driver_dns::DnsDriver::new(store)))
+            .with(Arc::new(dns_driver(store)))
             .with(Arc::new(gp_driver_terraform::TerraformDriver::new()))
-            .with(Arc::new(gp_driver_gitops::GitopsDriver)))
+            .with(Arc::new(gp_driver_gitops::GitopsDriver));
+        #[cfg(feature = "aws")]
+        let set = if uses_aws(self.platform()?) {
+            set.with_tag_sweep(Arc::new(gp_aws::AwsTagSweep::new(self.aws_region())))
+        } else {
+            set
+        };
+        Ok(set)
+    }
+
+    /// The region AWS calls of this platform use beyond the secrets store
+    /// (the tag sweep): `secrets.region`, else the chain's.
+    pub fn aws_region(&self) -> Option<String> {
+        self.platform().ok()?.spec.secrets.region.clone()
     }
 
     /// An engine for this invocation.
@@ -391,4 +413,29 @@ fn find_spec(dir: &std::path::Path) -> Option<PathBuf> {
     } else {
         found
     })
+}
+
+/// The DNS driver, with Route 53 when the binary carries the AWS SDK.
+fn dns_driver(store: Arc<dyn gp_driver_secrets::SecretStore>) -> gp_driver_dns::DnsDriver {
+    let d = gp_driver_dns::DnsDriver::new(store);
+    #[cfg(feature = "aws")]
+    let d = d.with_route53(gp_aws::route53_factory());
+    d
+}
+
+/// Whether the platform keeps anything in AWS (Secrets Manager, a Route 53
+/// zone, Terraform state in S3): then a build's teardown also sweeps AWS
+/// for resources still tagged with it.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub fn uses_aws(platform: &Platform) -> bool {
+    platform.spec.secrets.backend == gp_core::spec::SecretsBackend::Aws
+        || platform.spec.components.iter().any(|c| {
+            let settings = c.settings_node();
+            let backend = settings.get("backend");
+            match c.driver.value.as_str() {
+                "dns" => backend.and_then(|b| b.as_str()) == Some("route53"),
+                "terraform" => backend.is_some_and(|b| b.get("s3").is_some()),
+                _ => false,
+            }
+        })
 }

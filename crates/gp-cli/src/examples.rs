@@ -44,6 +44,11 @@ pub const EXAMPLES: &[Example] = &[
             example_file!("golden-v1", "infra/vpc/main.tf"),
             example_file!("golden-v1", "infra/cluster/main.tf"),
             example_file!("golden-v1", "infra/irsa/main.tf"),
+            example_file!("golden-v1", "local-aws/run.sh"),
+            example_file!("golden-v1", "local-aws/local_aws.py"),
+            example_file!("golden-v1", "local-aws/stand-ins/vpc/main.tf"),
+            example_file!("golden-v1", "local-aws/stand-ins/cluster/main.tf"),
+            example_file!("golden-v1", "local-aws/stand-ins/irsa/main.tf"),
         ],
     },
 ];

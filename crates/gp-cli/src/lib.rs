@@ -153,6 +153,9 @@ enum Command {
     /// Checks across the rendered artifacts (propagation of the contract).
     #[command(subcommand)]
     Verify(cmd::verify::VerifyCommand),
+    /// The orphan sweep: resources still tagged with a build that is gone
+    /// (AWS Resource Groups Tagging API); --delete removes secrets.
+    Orphans(cmd::orphans::OrphansArgs),
     /// Docs-as-code governance: check front matter, schemas, relations,
     /// ADRs, Markdown and emoji rules; regenerate the ADR index.
     #[command(subcommand)]
@@ -261,6 +264,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Dns(c) => cmd::dns::run(ctx, c),
         Command::Terraform(c) => cmd::terraform::run(ctx, c),
         Command::Verify(c) => cmd::verify::run(ctx, c),
+        Command::Orphans(a) => cmd::orphans::run(ctx, a),
         Command::Docs(c) => cmd::docs::run(ctx, c),
         Command::Env => env::print(ctx),
         Command::StateDir => {

@@ -507,6 +507,18 @@ pub struct DocsFixOutput {
     pub changed: Vec<gp_docs::Fixed>,
 }
 
+/// `goldenpath orphans`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrphansOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The environment.
+    pub env: String,
+    /// What the sweep found, and what became of it.
+    pub resources: Vec<gp_engine::sweep::SweptResource>,
+}
+
 /// `goldenpath docs baseline`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -665,6 +677,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["docs", "index"] => doc::<gp_docs::IndexOutcome>(),
         ["docs", "fix"] => doc::<DocsFixOutput>(),
         ["docs", "baseline"] => doc::<DocsBaselineOutput>(),
+        ["orphans"] => doc::<OrphansOutput>(),
         ["docs", "init"] => doc::<gp_docs::init::Initialised>(),
         ["docs", "rules"] => doc::<DocsRulesOutput>(),
         ["env"] => doc::<EnvOutput>(),
@@ -779,6 +792,7 @@ pub const COMMANDS: &[&str] = &[
     "docs index",
     "docs fix",
     "docs baseline",
+    "orphans",
     "docs init",
     "docs rules",
     "env",

@@ -372,6 +372,21 @@ impl<'p> Contract<'p> {
         tags
     }
 
+    /// The tags that find what this deployment left in a cloud (the orphan
+    /// sweep): `ManagedBy`, `Environment`, `Project`, and for a build its
+    /// `BuildId`. `Owner`, `Lifecycle` and `Component` are left out, so a
+    /// resource tagged by a module with fewer tags is still found.
+    pub fn sweep_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.tags();
+        tags.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "ManagedBy" | "Environment" | "Project" | "BuildId"
+            )
+        });
+        tags
+    }
+
     /// The Terraform workspace of a component in this deployment: its
     /// name for a disposable component (under the deployment's state key),
     /// none for a foundational one (its own state key).

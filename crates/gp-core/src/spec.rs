@@ -153,9 +153,14 @@ pub struct SecretsSettings {
     /// `aws` (AWS Secrets Manager).
     #[serde(default)]
     pub backend: SecretsBackend,
-    /// AWS region, for the `aws` backend.
+    /// AWS region, for the `aws` backend (default: the SDK's chain,
+    /// `AWS_REGION` or the profile's).
     #[serde(default)]
     pub region: Option<String>,
+    /// The KMS key (id, alias or ARN) new secrets are encrypted with, for
+    /// the `aws` backend (default: the account's `aws/secretsmanager` key).
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
 }
 
 /// A secrets backend.

@@ -61,15 +61,30 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// Makes the Route 53 backend from a zone component's outputs (`zone`,
+/// `hostedZoneId`, `region`, `requestsPerSecond`, `syncTimeout`, `ttl`).
+pub type BackendFactory =
+    Arc<dyn Fn(&Outputs) -> Result<Box<dyn Backend>, DriverError> + Send + Sync>;
+
 /// The driver.
 pub struct DnsDriver {
     store: Arc<dyn SecretStore>,
+    route53: Option<BackendFactory>,
 }
 
 impl DnsDriver {
     /// A driver that reads TSIG keys from `store`.
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            route53: None,
+        }
+    }
+
+    /// The same, with the Route 53 backend (the binary's `aws` feature).
+    pub fn with_route53(mut self, make: BackendFactory) -> Self {
+        self.route53 = Some(make);
+        self
     }
 }
 
@@ -166,7 +181,7 @@ impl Driver for DnsDriver {
         let Ok(s) = typed_settings::<ZoneSettings>(ctx.platform, ctx.settings, true) else {
             return Vec::new();
         };
-        match records::backend_available(s.backend.value) {
+        match self.backend_available(s.backend.value) {
             Ok(()) => Vec::new(),
             Err(e) => vec![ctx.platform.diagnostic(s.backend.start, e)],
         }
@@ -204,10 +219,15 @@ impl Driver for DnsDriver {
                     _ => {}
                 }
             }
-            BackendKind::Route53 if s.hosted_zone_id.is_none() => {
-                problems.push(
-                    p.diagnostic(s.backend.start, "the route53 backend needs `hostedZoneId`"),
-                );
+            BackendKind::Route53 => {
+                if let Some(r) = s.requests_per_second
+                    && !(0.1..=100.0).contains(&r)
+                {
+                    problems.push(p.diagnostic(
+                        s.backend.start,
+                        "requestsPerSecond must lie between 0.1 and 100",
+                    ));
+                }
             }
             _ => {}
         }
@@ -233,6 +253,10 @@ impl Driver for DnsDriver {
                     "policy",
                     "onConflict",
                     "nameserver",
+                    "hostedZoneId",
+                    "region",
+                    "requestsPerSecond",
+                    "syncTimeout",
                 ]
                 .map(String::from)
                 .to_vec(),

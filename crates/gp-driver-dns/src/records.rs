@@ -54,11 +54,14 @@ impl DnsDriver {
                     &key,
                 )?))
             }
-            "route53" => Err(DriverError::configuration(
-                backend_available(BackendKind::Route53)
-                    .err()
-                    .unwrap_or_default(),
-            )),
+            "route53" => match &self.route53 {
+                Some(make) => make(zone),
+                None => Err(DriverError::configuration(
+                    self.backend_available(BackendKind::Route53)
+                        .err()
+                        .unwrap_or_default(),
+                )),
+            },
             other => Err(DriverError::configuration(format!(
                 "unknown DNS backend `{other}`"
             ))),
@@ -133,6 +136,22 @@ impl DnsDriver {
             (
                 "nameserver".to_string(),
                 serde_json::json!(s.nameserver.clone().unwrap_or_else(|| "127.0.0.1".into())),
+            ),
+            (
+                "hostedZoneId".to_string(),
+                serde_json::json!(s.hosted_zone_id.clone().unwrap_or_default()),
+            ),
+            (
+                "region".to_string(),
+                serde_json::json!(s.region.clone().unwrap_or_default()),
+            ),
+            (
+                "requestsPerSecond".to_string(),
+                serde_json::json!(s.requests_per_second.unwrap_or(5.0)),
+            ),
+            (
+                "syncTimeout".to_string(),
+                serde_json::json!(s.sync_timeout.unwrap_or(300)),
             ),
         ])
     }
@@ -390,12 +409,14 @@ pub(crate) fn desired(
 
 /// Whether this build of goldenpath can talk to `backend`; `Err` says why
 /// not.
-pub(crate) fn backend_available(backend: BackendKind) -> Result<(), String> {
-    match backend {
-        BackendKind::Route53 => Err(
-            "the route53 backend is not part of this build of goldenpath; use zonefile or rfc2136"
-                .into(),
-        ),
-        _ => Ok(()),
+impl DnsDriver {
+    pub(crate) fn backend_available(&self, backend: BackendKind) -> Result<(), String> {
+        match backend {
+            BackendKind::Route53 if self.route53.is_none() => Err(
+                "the route53 backend is not part of this build of goldenpath (built without the `aws` feature); use zonefile or rfc2136"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
     }
 }

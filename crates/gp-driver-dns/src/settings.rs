@@ -82,9 +82,19 @@ pub struct ZoneSettings {
     /// The zone file (default `{state}/dns/{zone}.zone`).
     #[serde(default)]
     pub file: Option<String>,
-    /// Route 53 hosted zone.
+    /// Route 53 hosted zone id (default: the public zone named `zone`).
     #[serde(default)]
     pub hosted_zone_id: Option<String>,
+    /// Route 53: the SDK's region (default: the chain's, else us-east-1).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Route 53: requests per second at most (default 5, the account's
+    /// limit).
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
+    /// Route 53: seconds to wait for a change to be INSYNC (default 300).
+    #[serde(default)]
+    pub sync_timeout: Option<u64>,
 }
 
 pub(crate) fn zonefile() -> Spanned<BackendKind> {

@@ -292,7 +292,7 @@ impl Driver for PostgresDriver {
                     let pw = m.get("password").and_then(|p| p.as_str()).map(Secret::new);
                     let fields_ok = m.get("host").and_then(|h| h.as_str())
                         == Some(inst.app_host.as_str())
-                        && m.get("port").and_then(|p| p.as_u64()) == Some(u64::from(inst.app_port))
+                        && gp_driver::secrets::port_of(&m) == Some(inst.app_port)
                         && m.get("dbname").and_then(|d| d.as_str()) == Some(db.database.as_str())
                         && m.get("username").and_then(|u| u.as_str()) == Some(db.role.as_str())
                         && m.get("engine").and_then(|e| e.as_str()) == Some("postgres");
@@ -455,7 +455,15 @@ impl Driver for PostgresDriver {
     fn destroy(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<(), DriverError> {
         match self.owned(ctx, r)? {
             Owned::Secret => {
-                self.store.delete(&r.id)?;
+                // A per-build secret goes at once; the persistent or
+                // foundational one (a break-glass teardown) keeps the
+                // backend's recovery window.
+                if ctx.contract.build_id().is_some() {
+                    self.store.delete(&r.id)?;
+                } else {
+                    self.store
+                        .delete_recoverable(&r.id, gp_driver::secrets::RECOVERY_WINDOW_DAYS)?;
+                }
                 Ok(())
             }
             Owned::Server(data_dir) => {

@@ -162,9 +162,14 @@ impl Driver for SecretsDriver {
         let s: SecretsSettings = settings_at_apply(ctx)?;
         let mut present = 0;
         let mut drift = Vec::new();
-        for spec in &s.secrets {
-            let path = Self::path(ctx, &spec.name.value)?;
-            if let Some(found) = self.store.get(&path)? {
+        let paths = s
+            .secrets
+            .iter()
+            .map(|spec| Self::path(ctx, &spec.name.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        let found_all = self.store.get_many(&paths)?;
+        for ((spec, path), found) in s.secrets.iter().zip(&paths).zip(found_all) {
+            if let Some(found) = found {
                 present += 1;
                 let keys = found.json().unwrap_or_default();
                 for k in spec.generate.iter().chain(&spec.supplied) {
@@ -191,10 +196,14 @@ impl Driver for SecretsDriver {
         let mut outputs = ComponentOutputs::default();
         let mut counts = Counts::default();
         let tags = ctx.contract.resource_tags(ctx.name(), true);
-        for spec in &s.secrets {
+        let paths = s
+            .secrets
+            .iter()
+            .map(|spec| Self::path(ctx, &spec.name.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        let existing_all = self.store.get_many(&paths)?;
+        for ((spec, path), existing) in s.secrets.iter().zip(paths).zip(existing_all) {
             let name = &spec.name.value;
-            let path = Self::path(ctx, name)?;
-            let existing = self.store.get(&path)?;
             let mut keys = existing
                 .as_ref()
                 .and_then(StoredSecret::json)
@@ -243,9 +252,27 @@ impl Driver for SecretsDriver {
                         );
                     }
                     let value = Secret::new(serde_json::Value::Object(keys).to_string());
-                    if let Err(e) = self.store.put(&path, &value, &tags) {
-                        ctx.recorder.failed(&id, &e.to_string());
-                        return Err(e.into());
+                    let written = if action == Action::Create {
+                        // Only if it is still absent: one that appeared since
+                        // it was read is never written over.
+                        self.store.create(&path, &value, &tags)
+                    } else {
+                        self.store.put(&path, &value, &tags).map(|_| true)
+                    };
+                    match written {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let why = format!(
+                                "secret {path} appeared while it was being created; nothing was written"
+                            );
+                            ctx.recorder.failed(&id, &why);
+                            return Err(DriverError::retryable(why)
+                                .with_hint("run again: it is then adopted, its value kept"));
+                        }
+                        Err(e) => {
+                            ctx.recorder.failed(&id, &e.to_string());
+                            return Err(e.into());
+                        }
                     }
                 }
                 ctx.recorder.after(&id, None)?;
@@ -264,7 +291,14 @@ impl Driver for SecretsDriver {
 
     fn destroy(&self, ctx: &ComponentCtx<'_>, resource: &ResourceRef) -> Result<(), DriverError> {
         check_owned(ctx, resource)?;
-        self.store.delete(&resource.id)?;
+        // A per-build secret goes at once; a persistent or foundational one
+        // keeps the backend's recovery window.
+        if ctx.contract.build_id().is_some() {
+            self.store.delete(&resource.id)?;
+        } else {
+            self.store
+                .delete_recoverable(&resource.id, gp_driver::secrets::RECOVERY_WINDOW_DAYS)?;
+        }
         Ok(())
     }
 

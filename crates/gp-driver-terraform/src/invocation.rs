@@ -66,7 +66,18 @@ impl TerraformDriver {
             workspace: ctx.contract.terraform_workspace(ctx.component),
             backend: match &s.backend {
                 Some(BackendSettings::S3(b)) => {
-                    serde_json::json!({"s3": {"bucket": b.bucket, "region": b.region, "dynamodbTable": b.dynamodb_table}})
+                    let pairs = b
+                        .config(
+                            ctx.contract.env(),
+                            &ctx.platform.spec.project,
+                            &ctx.platform.spec.prefix,
+                        )
+                        .map_err(|e| DriverError::configuration(format!("backend.s3: {e}")))?;
+                    let map: serde_json::Map<String, serde_json::Value> = pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                        .collect();
+                    serde_json::json!({ "s3": map })
                 }
                 _ => serde_json::json!("local"),
             },
@@ -185,18 +196,27 @@ impl TerraformDriver {
     }
 
     pub(crate) fn init(&self, ctx: &ComponentCtx<'_>, inv: &Invocation) -> Result<(), DriverError> {
+        self.init_with(ctx, inv, true).map(|_| ())
+    }
+
+    /// `init`, then the component's workspace: created when `create`, else
+    /// only selected (returns `false` when it does not exist, so asking
+    /// whether a torn-down build's state exists never recreates it).
+    pub(crate) fn init_with(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+        create: bool,
+    ) -> Result<bool, DriverError> {
         let mut args: Vec<String> = vec!["init".into(), "-input=false".into(), "-no-color".into()];
         match &inv.backend {
             serde_json::Value::Object(o) if o.contains_key("s3") => {
-                let s3 = &o["s3"];
                 args.push(format!("-backend-config=key={}", inv.key));
-                for (k, field) in [
-                    ("bucket", "bucket"),
-                    ("region", "region"),
-                    ("dynamodb_table", "dynamodbTable"),
-                ] {
-                    if let Some(v) = s3.get(field).and_then(|v| v.as_str()) {
-                        args.push(format!("-backend-config={k}={v}"));
+                if let Some(pairs) = o["s3"].as_object() {
+                    for (k, v) in pairs {
+                        if let Some(v) = v.as_str() {
+                            args.push(format!("-backend-config={k}={v}"));
+                        }
                     }
                 }
             }
@@ -223,19 +243,23 @@ impl TerraformDriver {
         if f.success()
             && let Some(w) = &inv.workspace
         {
-            (f, _) = self.run(
-                ctx,
-                &plain,
-                "terraform-init",
-                &["workspace", "select", "-or-create=true", "-no-color", w],
-            )?;
+            let select: &[&str] = if create {
+                &["workspace", "select", "-or-create=true", "-no-color", w]
+            } else {
+                &["workspace", "select", "-no-color", w]
+            };
+            (f, _) = self.run(ctx, &plain, "terraform-init", select)?;
+            if !create && !f.success() && f.stderr.contains("doesn't exist") {
+                ctx.recorder.phase_end(phase, 0, None, Some(&log));
+                return Ok(false);
+            }
         }
         ctx.recorder
             .phase_end(phase, f.exit_code(), None, Some(&log));
         if !f.success() {
             return Err(self.failure(ctx, inv, "init", &f, &log));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// `plan -out` then `show -json`; `destroy` plans a destroy.

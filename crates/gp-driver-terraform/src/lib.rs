@@ -86,13 +86,25 @@ impl Driver for TerraformDriver {
             .filter_map(|c| {
                 let path = work.join(&c.name.value).join(VARS_FILE);
                 let text = std::fs::read_to_string(&path).ok()?;
+                // The root takes the build id as `build_id`, or (a root that
+                // declares no such variable) in its `tags`.
+                let vars: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                let field =
+                    if vars.get("build_id").is_none() && vars.pointer("/tags/BuildId").is_some() {
+                        gp_core::propagation::BuildIdField {
+                            pointer: "/tags/BuildId",
+                            field: "BuildId",
+                        }
+                    } else {
+                        gp_core::propagation::BuildIdField {
+                            pointer: "/build_id",
+                            field: "build_id",
+                        }
+                    };
                 Some(gp_core::propagation::Artifact {
                     path,
                     text,
-                    build_id_field: Some(gp_core::propagation::BuildIdField {
-                        pointer: "/build_id",
-                        field: "build_id",
-                    }),
+                    build_id_field: Some(field),
                 })
             })
             .collect()
@@ -142,6 +154,15 @@ impl Driver for TerraformDriver {
         let mut problems = Vec::new();
         if let Some(t) = &s.timeout {
             problems.extend(process::check_timeout(ctx.platform, t));
+        }
+        if let Some(BackendSettings::S3(b)) = &s.backend
+            && let Err(e) = b.config("env", "project", "prefix")
+        {
+            let at = ctx
+                .settings
+                .get("backend")
+                .map_or(ctx.settings.start, |n| n.start);
+            problems.push(ctx.platform.diagnostic(at, format!("backend.s3: {e}")));
         }
         if let Some(RawNode(v)) = &s.variables
             && !matches!(v.kind, NodeKind::Map(_))
@@ -329,7 +350,10 @@ impl Driver for TerraformDriver {
         if !inv.root.is_dir() {
             return Ok(Existence::Unknown);
         }
-        self.init(ctx, &inv)?;
+        // A workspace that is gone stays gone: asking never recreates it.
+        if !self.init_with(ctx, &inv, false)? {
+            return Ok(Existence::Gone);
+        }
         Ok(if self.state_resources(ctx, &inv)?.is_empty() {
             Existence::Gone
         } else {

@@ -13,7 +13,9 @@ pub enum BackendSettings {
     S3(S3Backend),
 }
 
-/// S3 backend settings.
+/// S3 backend settings. `bucket`, `region` and `dynamodbTable` may name
+/// `{env}`, `{project}` and `{prefix}` (one bucket per environment:
+/// `goldenpath-idp-{env}-tfstate`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct S3Backend {
@@ -24,6 +26,74 @@ pub struct S3Backend {
     /// DynamoDB lock table.
     #[serde(default)]
     pub dynamodb_table: Option<String>,
+    /// S3's native lock file beside the state (`use_lockfile`).
+    #[serde(default)]
+    pub use_lockfile: Option<bool>,
+    /// Path-style bucket addressing (`use_path_style`), for S3-compatible
+    /// endpoints.
+    #[serde(default)]
+    pub use_path_style: Option<bool>,
+    /// Server-side encryption of the state (`encrypt`).
+    #[serde(default)]
+    pub encrypt: Option<bool>,
+    /// The KMS key of the state's encryption (`kms_key_id`).
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+}
+
+impl S3Backend {
+    /// `text` with `{env}`, `{project}` and `{prefix}` replaced; an unknown
+    /// placeholder is an error naming it.
+    pub fn expand(text: &str, env: &str, project: &str, prefix: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            let Some(j) = rest[i..].find('}') else {
+                return Err(format!("`{text}` has an unclosed `{{`"));
+            };
+            match &rest[i + 1..i + j] {
+                "env" => out.push_str(env),
+                "project" => out.push_str(project),
+                "prefix" => out.push_str(prefix),
+                other => {
+                    return Err(format!(
+                        "`{text}` names `{{{other}}}`: only {{env}}, {{project}} and {{prefix}} are known"
+                    ));
+                }
+            }
+            rest = &rest[i + j + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// The backend's `-backend-config` pairs for one environment.
+    pub fn config(
+        &self,
+        env: &str,
+        project: &str,
+        prefix: &str,
+    ) -> Result<Vec<(&'static str, String)>, String> {
+        let x = |t: &str| Self::expand(t, env, project, prefix);
+        let mut out = vec![("bucket", x(&self.bucket)?), ("region", x(&self.region)?)];
+        if let Some(t) = &self.dynamodb_table {
+            out.push(("dynamodb_table", x(t)?));
+        }
+        if let Some(b) = self.use_lockfile {
+            out.push(("use_lockfile", b.to_string()));
+        }
+        if let Some(b) = self.use_path_style {
+            out.push(("use_path_style", b.to_string()));
+        }
+        if let Some(b) = self.encrypt {
+            out.push(("encrypt", b.to_string()));
+        }
+        if let Some(k) = &self.kms_key_id {
+            out.push(("kms_key_id", x(k)?));
+        }
+        Ok(out)
+    }
 }
 
 /// Per-plan limits.

@@ -814,6 +814,30 @@ pub trait Driver: Send + Sync {
 #[derive(Clone, Default)]
 pub struct DriverSet {
     drivers: BTreeMap<&'static str, Arc<dyn Driver>>,
+    sweep: Option<Arc<dyn TagSweep>>,
+}
+
+/// A resource a cloud still holds with a deployment's tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaggedResource {
+    /// Its id (an ARN).
+    pub id: String,
+    /// Its kind (`secretsmanager:secret`).
+    pub kind: String,
+    /// Whether goldenpath owns resources of this kind and may delete it.
+    pub deletable: bool,
+    /// Its `BuildId` tag, if it has one.
+    pub build_id: Option<String>,
+}
+
+/// Finds what a cloud still holds tagged for a deployment, beyond the
+/// journal (resources made by Terraform modules, by controllers, by hand):
+/// the orphan sweep.
+pub trait TagSweep: Send + Sync {
+    /// Every resource carrying all of `tags`.
+    fn tagged(&self, tags: &BTreeMap<String, String>) -> Result<Vec<TaggedResource>, DriverError>;
+    /// Deletes one (only a `deletable` one is ever passed).
+    fn delete(&self, r: &TaggedResource) -> Result<(), DriverError>;
 }
 
 impl DriverSet {
@@ -826,6 +850,17 @@ impl DriverSet {
     pub fn with(mut self, driver: Arc<dyn Driver>) -> Self {
         self.drivers.insert(driver.name(), driver);
         self
+    }
+
+    /// Adds the orphan sweep by tags.
+    pub fn with_tag_sweep(mut self, sweep: Arc<dyn TagSweep>) -> Self {
+        self.sweep = Some(sweep);
+        self
+    }
+
+    /// The orphan sweep by tags, when this platform has one.
+    pub fn tag_sweep(&self) -> Option<&Arc<dyn TagSweep>> {
+        self.sweep.as_ref()
     }
 
     /// The driver called `name`.

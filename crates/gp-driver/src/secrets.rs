@@ -99,12 +99,51 @@ pub trait SecretStore: Send + Sync {
         value: &Secret,
         tags: &BTreeMap<String, String>,
     ) -> Result<bool, SecretsError>;
-    /// Deletes a secret; returns whether it existed.
+    /// Reads several secrets (a store may answer with fewer calls than one
+    /// per path); the answers are in the order of `paths`.
+    fn get_many(&self, paths: &[String]) -> Result<Vec<Option<StoredSecret>>, SecretsError> {
+        paths.iter().map(|p| self.get(p)).collect()
+    }
+    /// Creates a secret only if there is none at `path`; returns `false`
+    /// (and writes nothing) when one exists.
+    fn create(
+        &self,
+        path: &str,
+        value: &Secret,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool, SecretsError> {
+        if self.get(path)?.is_some() {
+            return Ok(false);
+        }
+        self.put(path, value, tags).map(|_| true)
+    }
+    /// Deletes a secret at once, without a recovery window; returns
+    /// whether it existed.
     fn delete(&self, path: &str) -> Result<bool, SecretsError>;
+    /// Deletes a secret keeping the backend's recovery window (days) where
+    /// it has one (AWS Secrets Manager); a store without one deletes.
+    fn delete_recoverable(&self, path: &str, window_days: u32) -> Result<bool, SecretsError> {
+        let _ = window_days;
+        self.delete(path)
+    }
     /// Lists secrets under a prefix.
     fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretMeta>, SecretsError>;
     /// A description for messages (`local store at ...`).
     fn describe(&self) -> String;
+}
+
+/// Days a recoverable deletion keeps a secret (AWS Secrets Manager's
+/// longest window).
+pub const RECOVERY_WINDOW_DAYS: u32 = 30;
+
+/// The `port` of a database secret, written as a number or (as some
+/// platforms write it) a string.
+pub fn port_of(m: &serde_json::Map<String, serde_json::Value>) -> Option<u16> {
+    match m.get("port")? {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 /// Checks a secret path: segments of `[a-z0-9_-]`, no empty segment.
@@ -195,5 +234,28 @@ impl From<SecretsError> for crate::DriverError {
             }
             _ => crate::DriverError::permanent(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    #[test]
+    fn a_port_is_read_as_a_number_or_a_string() {
+        let m = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        assert_eq!(
+            super::port_of(&m(serde_json::json!({"port": 5432}))),
+            Some(5432)
+        );
+        assert_eq!(
+            super::port_of(&m(serde_json::json!({"port": "5432"}))),
+            Some(5432)
+        );
+        assert_eq!(
+            super::port_of(&m(serde_json::json!({"port": " 6543 "}))),
+            Some(6543)
+        );
+        assert_eq!(super::port_of(&m(serde_json::json!({"port": "x"}))), None);
+        assert_eq!(super::port_of(&m(serde_json::json!({"port": 70000}))), None);
+        assert_eq!(super::port_of(&m(serde_json::json!({}))), None);
     }
 }

@@ -38,6 +38,7 @@ pub mod requests;
 pub mod run;
 pub mod state;
 pub mod status;
+pub mod sweep;
 pub mod teardown;
 mod verify;
 pub mod wait;

@@ -565,6 +565,35 @@ impl Engine<'_> {
         outcome
             .orphans
             .dedup_by(|a, b| a.component == b.component && a.resource == b.resource);
+        // What the cloud still holds tagged with the build, beyond the
+        // journal (Terraform modules, controllers, a hand).
+        if let (Some(sweep), Deployment::Ephemeral(b)) = (self.drivers.tag_sweep(), &deployment) {
+            let tags = contract.sweep_tags();
+            match sweep.tagged(&tags) {
+                Ok(found) => {
+                    for r in found {
+                        // A journalled secret still there is listed once.
+                        let listed = outcome.orphans.iter().any(|o| {
+                            o.resource
+                                .strip_prefix("secret ")
+                                .is_some_and(|p| r.id.contains(&format!(":secret:{p}-")))
+                        });
+                        if !listed {
+                            outcome.orphans.push(Leftover {
+                                component: "(tag sweep)".into(),
+                                resource: format!("{} {}", r.kind, r.id),
+                                state: format!("still tagged BuildId={b}"),
+                            });
+                        }
+                    }
+                }
+                Err(e) => outcome.unverified.push(Leftover {
+                    component: "(tag sweep)".into(),
+                    resource: format!("resources tagged BuildId={b}"),
+                    state: format!("cannot check: {}", e.message),
+                }),
+            }
+        }
         let clean = outcome.clean();
         self.record_event(
             env,

@@ -103,6 +103,9 @@ pub enum EventKind {
     ForceUnlockSucceeded,
     /// A forced unlock failed (beside the lifecycle).
     ForceUnlockFailed,
+    /// The orphan sweep deleted a resource still tagged for the
+    /// deployment (beside the lifecycle).
+    OrphanDeleted,
 }
 
 impl EventKind {
@@ -118,6 +121,7 @@ impl EventKind {
             EventKind::TeardownFailed => "teardown_failed",
             EventKind::ForceUnlockSucceeded => "force_unlock_succeeded",
             EventKind::ForceUnlockFailed => "force_unlock_failed",
+            EventKind::OrphanDeleted => "orphan_deleted",
         }
     }
 
@@ -132,7 +136,9 @@ impl EventKind {
             EventKind::TeardownStarted => DeploymentStatus::TearingDown,
             EventKind::TornDown => DeploymentStatus::TornDown,
             EventKind::TeardownFailed => DeploymentStatus::TeardownFailed,
-            EventKind::ForceUnlockSucceeded | EventKind::ForceUnlockFailed => return None,
+            EventKind::ForceUnlockSucceeded
+            | EventKind::ForceUnlockFailed
+            | EventKind::OrphanDeleted => return None,
         })
     }
 
@@ -148,6 +154,7 @@ impl EventKind {
             EventKind::TeardownFailed,
             EventKind::ForceUnlockSucceeded,
             EventKind::ForceUnlockFailed,
+            EventKind::OrphanDeleted,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -41,7 +41,7 @@ pub fn tool(name: &str) -> PathBuf {
     find(name)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -4,7 +4,9 @@
 #![allow(missing_docs)]
 
 pub mod bind;
+pub mod moto;
 pub mod postgres;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -186,6 +186,8 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("docs index", &[], 0);
     case("docs fix", &[], 0);
     case("docs rules", &[], 0);
+    // No AWS backend in this platform: the sweep has nothing to ask.
+    case("orphans", &["--env", "dev"], 2);
     case("env", &[], 0);
     case("state-dir", &[], 0);
     cases.insert(

@@ -9,6 +9,7 @@ pub mod dns;
 pub mod docs;
 pub mod init;
 pub mod lease;
+pub mod orphans;
 pub mod registry;
 pub mod request;
 pub mod schema;
