@@ -419,6 +419,8 @@ pub struct RequestPlanOutput {
     pub secret_path: String,
     /// What apply would do.
     pub action: String,
+    /// What apply would change, step by step.
+    pub steps: Vec<String>,
     /// The platform rules it breaks.
     pub refused: Vec<String>,
     /// Whether it needs a recorded approval.

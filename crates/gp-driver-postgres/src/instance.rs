@@ -7,6 +7,8 @@ use super::*;
 /// Where an instance is and how to administer it.
 pub(crate) struct Instance {
     pub(crate) admin: Endpoint,
+    /// The database the admin connects to (the server URL's).
+    pub(crate) admin_database: String,
     /// Host and port apps use.
     pub(crate) app_host: String,
     pub(crate) app_port: u16,
@@ -34,12 +36,41 @@ pub struct DatabaseSpec {
     pub allow_adopt: bool,
     /// Tags on the secret.
     pub tags: BTreeMap<String, String>,
+    /// The role may create databases.
+    pub createdb: bool,
+    /// The role's connection limit (-1: none).
+    pub connection_limit: i32,
+    /// Extensions in the database.
+    pub extensions: Vec<String>,
+    /// How an existing one is adopted.
+    pub adopt: AdoptMode,
+}
+
+impl DatabaseSpec {
+    /// A database named after its app, with the defaults (role = name, no
+    /// CREATEDB, no limit, no extensions, adopted as it is).
+    pub fn named(app: &str, database: &str, role: &str, secret_path: String) -> DatabaseSpec {
+        DatabaseSpec {
+            app: app.into(),
+            database: database.into(),
+            role: role.into(),
+            secret_path,
+            allow_adopt: true,
+            tags: BTreeMap::new(),
+            createdb: false,
+            connection_limit: -1,
+            extensions: Vec::new(),
+            adopt: AdoptMode::Keep,
+        }
+    }
 }
 
 /// An admin connection to an instance, and how apps reach it.
 pub struct InstanceConnection<'a> {
-    /// Connected as the admin, to the `postgres` database.
+    /// Connected as the admin, to the admin database.
     pub admin: postgres::Client,
+    /// How the admin connects (for other databases of the instance).
+    pub admin_endpoint: Endpoint,
     /// The host apps connect to.
     pub host: &'a str,
     /// The port apps connect to.
@@ -124,12 +155,21 @@ impl PostgresDriver {
                     ));
                 }
             };
+            let tls = crate::tls::Tls {
+                mode: server.sslmode.as_ref().map(|m| m.value).unwrap_or_default(),
+                ca_bundle: server
+                    .ca_bundle
+                    .as_ref()
+                    .map(|b| ctx.platform.base_dir().join(&b.value)),
+            };
             return Ok(Some(Instance {
+                admin_database: url.database.clone(),
                 admin: Endpoint {
                     host: url.host.clone(),
                     port: url.port,
                     user: url.user,
                     password,
+                    tls,
                 },
                 app_host: server.app_host.clone().unwrap_or(url.host),
                 app_port: url.port,
@@ -157,11 +197,13 @@ impl PostgresDriver {
             ))
         })?;
         Ok(Some(Instance {
+            admin_database: "postgres".into(),
             admin: Endpoint {
                 host: "127.0.0.1".into(),
                 port,
                 user: MANAGED_ADMIN.into(),
                 password,
+                tls: crate::tls::Tls::disabled(),
             },
             app_host: "127.0.0.1".into(),
             app_port: port,
@@ -178,42 +220,66 @@ impl PostgresDriver {
         s: &PostgresSettings,
     ) -> Result<Vec<DatabaseSpec>, DriverError> {
         let per_build = ctx.component.plane.value == Plane::Disposable;
+        let decls = s.database_decls().map_err(|p| {
+            DriverError::configuration(p.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; "))
+        })?;
         let mut out = Vec::new();
-        for app in &s.databases {
-            let app = &app.value;
+        for d in &decls {
+            let app = &d.name.value;
             let name = ctx
                 .contract
                 .build_database_name(app)
                 .map_err(|e| DriverError::configuration(e.to_string()))?;
+            let role = match &d.username {
+                Some(u) => ctx
+                    .contract
+                    .build_database_name(&u.value)
+                    .map_err(|e| DriverError::configuration(e.to_string()))?,
+                None => name.clone(),
+            };
             let secret_path = if per_build {
                 ctx.contract.build_database_secret_path(app)
             } else {
                 ctx.contract.database_secret_path(app)
             }
             .map_err(|e| DriverError::configuration(e.to_string()))?;
+            let mut tags = ctx.contract.resource_tags(ctx.name(), per_build);
+            if let Some(o) = &d.owner {
+                tags.insert("Owner".into(), o.clone());
+            }
             out.push(DatabaseSpec {
                 app: app.clone(),
-                database: name.clone(),
-                role: name,
+                database: name,
+                role,
                 secret_path,
                 allow_adopt: !per_build,
-                tags: ctx.contract.resource_tags(ctx.name(), per_build),
+                tags,
+                createdb: d.createdb,
+                connection_limit: d.connection_limit.as_ref().map_or(-1, |c| c.value),
+                extensions: d.extensions.iter().map(|e| e.value.clone()).collect(),
+                adopt: s.adopt_of(d),
             });
         }
         Ok(out)
     }
 }
 
-/// Whether `password` logs `role` in (to the `postgres` database, which
-/// PUBLIC may connect to).
-pub(crate) fn password_works(host: &str, port: u16, role: &str, password: &Secret) -> bool {
+/// Whether `password` logs `role` in to `database` at the apps' host and
+/// port, over the admin's TLS settings.
+pub(crate) fn password_works(
+    on: &InstanceConnection<'_>,
+    role: &str,
+    database: &str,
+    password: &Secret,
+) -> bool {
     let e = Endpoint {
-        host: host.into(),
-        port,
+        host: on.host.into(),
+        port: on.port,
         user: role.into(),
         password: password.clone(),
+        tls: on.admin_endpoint.tls.clone(),
     };
-    sql::connect(&e, "postgres").is_ok()
+    sql::connect(&e, database).is_ok()
 }
 
 pub(crate) fn server_error(e: server::ServerError) -> DriverError {

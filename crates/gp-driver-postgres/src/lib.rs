@@ -22,20 +22,30 @@
 //!   settings: { instance: rds, databases: [scratch] }
 //! ```
 //!
-//! For each database: a login role without superuser, createrole or
-//! createdb that owns the database; `CONNECT` revoked from `PUBLIC`; a
-//! random 40-character password set as a SCRAM-SHA-256 verifier; and a
-//! secret at the contract's path holding
-//! `{username, password, host, port, dbname, engine}`. An existing role is
-//! adopted by rotating its password; an existing database owned by someone
-//! else is an error. [`server`] runs the managed instance.
+//! Each entry of `databases:` is a name, or `{name, username, createdb,
+//! connectionLimit, extensions, owner, adopt}`: a login role (`username`,
+//! default the name) that owns the database, never superuser or
+//! createrole, with CREATEDB and a connection limit only when declared;
+//! `CONNECT` revoked from `PUBLIC`; the declared extensions created by the
+//! admin; a random 40-character password set as a SCRAM-SHA-256 verifier;
+//! a secret at the contract's path holding
+//! `{username, password, host, port, dbname, engine}`.
+//!
+//! What exists already is adopted ([`database`]): with `adopt: keep` (the
+//! default) as it is — only a password that no secret holds, or that no
+//! longer logs in, is rotated (or all of a component's with `deploy
+//! --rotate COMPONENT`); with `adopt: reconcile` it is brought to the
+//! spec. Plan lists each step; apply runs exactly those. A database owned
+//! by another role is refused before anything changes. An existing server
+//! is reached with libpq's `sslmode` ([`tls`]). [`server`] runs the
+//! managed instance.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gp_core::yaml::Spanned;
+use gp_core::yaml::{RawNode, Spanned};
 use gp_core::{Plane, Secret};
 use gp_driver::secrets::{SecretStore, generate_password};
 use gp_driver::{
@@ -43,10 +53,11 @@ use gp_driver::{
     Observation, Outputs, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply,
     typed_settings,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub mod server;
 pub mod sql;
+pub mod tls;
 
 use sql::Endpoint;
 
@@ -54,7 +65,7 @@ mod database;
 mod instance;
 mod scope;
 mod settings;
-pub(crate) use database::*;
+pub use database::*;
 pub use instance::*;
 pub(crate) use scope::*;
 pub use settings::*;
@@ -169,31 +180,84 @@ impl Driver for PostgresDriver {
                 ));
             }
         }
+        if let Some(server) = &s.server {
+            let mode = server.sslmode.as_ref().map(|m| m.value).unwrap_or_default();
+            if matches!(mode, tls::SslMode::VerifyCa | tls::SslMode::VerifyFull)
+                && server.ca_bundle.is_none()
+            {
+                problems.push(
+                    p.diagnostic(
+                        server
+                            .sslmode
+                            .as_ref()
+                            .map_or(server.url.start, |m| m.start),
+                        format!(
+                            "sslmode {} needs `caBundle`: the PEM file of the server's CA",
+                            mode.as_str()
+                        ),
+                    ),
+                );
+            }
+        }
+        let decls = match s.database_decls() {
+            Ok(d) => d,
+            Err(ps) => {
+                for (pos, m) in ps {
+                    problems.push(p.diagnostic(pos, m));
+                }
+                Vec::new()
+            }
+        };
         let mut seen = Vec::new();
-        for db in &s.databases {
+        let mut roles: Vec<String> = Vec::new();
+        for d in &decls {
+            let db = &d.name;
             // Per-build names carry a suffix: check the longest they can be.
-            let longest = if disposable {
-                format!("{}_b00000000", db.value)
-            } else {
-                db.value.clone()
+            let longest = |n: &str| {
+                if disposable {
+                    format!("{n}_b00000000")
+                } else {
+                    n.to_string()
+                }
             };
-            if let Err(e) = sql::check_database(&db.value).and_then(|_| sql::check_role(&longest)) {
-                let why = if disposable && sql::check_role(&db.value).is_ok() {
+            let role = d.username.as_ref().unwrap_or(&d.name);
+            if let Err(e) = sql::check_database(&db.value) {
+                problems.push(p.diagnostic(db.start, e.to_string()));
+            } else if let Err(e) = sql::check_role(&longest(&role.value)) {
+                let why = if disposable && sql::check_role(&role.value).is_ok() {
                     format!(
-                        "`{}` is too long for a per-build database: `{longest}` must fit a role name (31 characters)",
-                        db.value
+                        "`{}` is too long for a per-build role: `{}` must fit a role name (31 characters)",
+                        role.value,
+                        longest(&role.value)
                     )
                 } else {
                     e.to_string()
                 };
-                problems.push(p.diagnostic(db.start, why));
+                problems.push(p.diagnostic(role.start, why));
+            }
+            for e in &d.extensions {
+                if let Err(err) = sql::check_extension(&e.value) {
+                    problems.push(p.diagnostic(e.start, err.to_string()));
+                }
+            }
+            if let Some(c) = &d.connection_limit
+                && c.value < -1
+            {
+                problems.push(p.diagnostic(c.start, "connectionLimit is -1 (none) or more"));
             }
             if seen.contains(&db.value) {
                 problems.push(
                     p.diagnostic(db.start, format!("database `{}` is listed twice", db.value)),
                 );
             }
+            if roles.contains(&role.value) {
+                problems.push(p.diagnostic(
+                    role.start,
+                    format!("role `{}` is used by two databases", role.value),
+                ));
+            }
             seen.push(db.value.clone());
+            roles.push(role.value.clone());
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -221,10 +285,8 @@ impl Driver for PostgresDriver {
                 admin
                     .map(|a| (a, "role"))
                     .into_iter()
-                    .chain(
-                        seen.iter()
-                            .flat_map(|d| [(d.clone(), "database"), (d.clone(), "role")]),
-                    )
+                    .chain(seen.iter().map(|d| (d.clone(), "database")))
+                    .chain(roles.iter().map(|r| (r.clone(), "role")))
                     .collect()
             },
             resources: seen,
@@ -255,61 +317,29 @@ impl Driver for PostgresDriver {
             }
             Err(e) => return Err(e),
         };
-        let mut admin = sql::connect(&inst.admin, "postgres")?;
+        let mut on = InstanceConnection {
+            admin: sql::connect(&inst.admin, &inst.admin_database)?,
+            admin_endpoint: inst.admin.clone(),
+            host: &inst.app_host,
+            port: inst.app_port,
+        };
         let dbs = self.databases(ctx, &s)?;
         let mut drift = Vec::new();
         let mut present = 0usize;
         let mut outputs = instance_outputs(&inst);
         for db in &dbs {
-            let role = sql::role(&mut admin, &db.role)?;
-            let database = sql::database(&mut admin, &db.database)?;
-            let secret = self.store.get(&db.secret_path)?;
-            if role.is_none() && database.is_none() && secret.is_none() {
+            let state = self.db_state(&mut on, db)?;
+            if state.role.is_none() && state.database.is_none() && state.secret.is_none() {
                 continue;
             }
             present += 1;
-            match role {
-                None => drift.push(format!("role {} is missing", db.role)),
-                Some((su, cr, cd, login)) if su || cr || cd || !login => {
-                    drift.push(format!("role {} has privileges it must not have", db.role))
+            let rotate = ctx.recorder.guard_override(ROTATE).is_some();
+            // What apply would do, step by step; a refusal is shown as such.
+            match plan(&state, db, Origin::of(ctx, db), rotate, (on.host, on.port)) {
+                Ok(steps) => {
+                    drift.extend(steps.iter().filter(|s| s.changes()).map(|s| s.describe(db)))
                 }
-                _ => {}
-            }
-            match database {
-                None => drift.push(format!("database {} is missing", db.database)),
-                Some((owner, _)) if owner != db.role => {
-                    drift.push(format!("database {} is owned by {owner}", db.database))
-                }
-                Some((_, true)) => {
-                    drift.push(format!("PUBLIC may connect to database {}", db.database))
-                }
-                _ => {}
-            }
-            let json = secret.as_ref().and_then(|s| s.json());
-            match json {
-                None => drift.push(format!("secret {} is missing", db.secret_path)),
-                Some(m) => {
-                    let pw = m.get("password").and_then(|p| p.as_str()).map(Secret::new);
-                    let fields_ok = m.get("host").and_then(|h| h.as_str())
-                        == Some(inst.app_host.as_str())
-                        && gp_driver::secrets::port_of(&m) == Some(inst.app_port)
-                        && m.get("dbname").and_then(|d| d.as_str()) == Some(db.database.as_str())
-                        && m.get("username").and_then(|u| u.as_str()) == Some(db.role.as_str())
-                        && m.get("engine").and_then(|e| e.as_str()) == Some("postgres");
-                    if !fields_ok {
-                        drift.push(format!(
-                            "secret {} does not match the database",
-                            db.secret_path
-                        ));
-                    } else if !pw.is_some_and(|p| {
-                        password_works(&inst.app_host, inst.app_port, &db.role, &p)
-                    }) {
-                        drift.push(format!(
-                            "the password in {} does not log in",
-                            db.secret_path
-                        ));
-                    }
-                }
+                Err(e) => drift.push(format!("refused: {}", e.message)),
             }
             outputs.resources.insert(
                 db.app.clone(),
@@ -344,18 +374,16 @@ impl Driver for PostgresDriver {
             .instance(ctx, &s, true)?
             .ok_or_else(|| DriverError::permanent("the managed instance did not come up"))?;
         let mut on = InstanceConnection {
-            admin: sql::connect(&inst.admin, "postgres")?,
+            admin: sql::connect(&inst.admin, &inst.admin_database)?,
+            admin_endpoint: inst.admin.clone(),
             host: &inst.app_host,
             port: inst.app_port,
         };
         let mut outputs = instance_outputs(&inst);
         for db in self.databases(ctx, &s)? {
-            // Ours: published by the last apply, or journalled by this
-            // deployment (a run killed between creating the role and
-            // finishing).
-            let known = ctx.last.is_some_and(|l| l.resources.contains_key(&db.app))
-                || ctx.recorder.owns(&ResourceRef::new("role", &db.role));
-            let out = self.ensure_database(ctx, &mut on, &db, known, &mut counts)?;
+            // Ours: journalled by this deployment (created, or adopted),
+            // or published by the last apply.
+            let out = self.ensure_database(ctx, &mut on, &db, Origin::of(ctx, &db), &mut counts)?;
             outputs.resources.insert(db.app.clone(), out);
         }
         Ok(Applied { outputs, counts })
@@ -364,61 +392,44 @@ impl Driver for PostgresDriver {
     /// A database request: `{request, database, role}`
     /// on this (foundational) instance. Re-running is a no-op; an existing
     /// role not journalled here is adopted (its password rotated).
+    fn plan_provision(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        request: &serde_json::Value,
+    ) -> Result<Vec<String>, DriverError> {
+        let (inst, db) = self.request_db(ctx, request)?;
+        let origin = Origin::of(ctx, &db);
+        let mut on = InstanceConnection {
+            admin: sql::connect(&inst.admin, &inst.admin_database)?,
+            admin_endpoint: inst.admin.clone(),
+            host: &inst.app_host,
+            port: inst.app_port,
+        };
+        let rotate = ctx.recorder.guard_override(ROTATE).is_some();
+        Ok(self
+            .plan_database(&mut on, &db, origin, rotate)?
+            .iter()
+            .map(|s| s.describe(&db))
+            .collect())
+    }
+
     fn provision(
         &self,
         ctx: &ComponentCtx<'_>,
         request: &serde_json::Value,
     ) -> Result<Applied, DriverError> {
-        let field = |k: &str| {
-            request
-                .get(k)
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .ok_or_else(|| DriverError::configuration(format!("the request lacks `{k}`")))
-        };
-        let (id, database, role) = (field("request")?, field("database")?, field("role")?);
-        if ctx.component.plane.value != Plane::Foundational {
-            return Err(DriverError::configuration(format!(
-                "{} is not a foundational instance; requests go to the foundational plane",
-                ctx.name()
-            )));
-        }
-        let s: PostgresSettings = settings_at_apply(ctx)?;
-        let inst = self.instance(ctx, &s, true)?.ok_or_else(|| {
-            DriverError::configuration(format!(
-                "the instance {} has not been created in {}",
-                ctx.name(),
-                ctx.contract.env()
-            ))
-            .with_hint(format!(
-                "goldenpath deploy --env {} --foundational {}",
-                ctx.contract.env(),
-                ctx.name()
-            ))
-        })?;
-        let mut tags = ctx.contract.resource_tags(ctx.name(), false);
-        tags.insert("Request".into(), id);
-        let db = DatabaseSpec {
-            app: database.clone(),
-            secret_path: ctx
-                .contract
-                .database_secret_path(&database)
-                .map_err(|e| DriverError::configuration(e.to_string()))?,
-            database,
-            role,
-            allow_adopt: true,
-            tags,
-        };
+        let (inst, db) = self.request_db(ctx, request)?;
         // A role the instance's journal holds is this instance's (an
         // earlier, perhaps interrupted, apply of the same request).
-        let known = ctx.recorder.owns(&ResourceRef::new("role", &db.role));
+        let origin = Origin::of(ctx, &db);
         let mut on = InstanceConnection {
-            admin: sql::connect(&inst.admin, "postgres")?,
+            admin: sql::connect(&inst.admin, &inst.admin_database)?,
+            admin_endpoint: inst.admin.clone(),
             host: &inst.app_host,
             port: inst.app_port,
         };
         let mut counts = Counts::default();
-        let out = self.ensure_database(ctx, &mut on, &db, known, &mut counts)?;
+        let out = self.ensure_database(ctx, &mut on, &db, origin, &mut counts)?;
         let mut outputs = ComponentOutputs::default();
         outputs.resources.insert(db.app.clone(), out);
         Ok(Applied { outputs, counts })
@@ -523,6 +534,63 @@ impl Driver for PostgresDriver {
 
     fn resource_kinds(&self) -> &'static [&'static str] {
         &["secret", "server", "role", "database"]
+    }
+}
+
+impl PostgresDriver {
+    /// The instance and the database a request asks for.
+    fn request_db(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        request: &serde_json::Value,
+    ) -> Result<(Instance, DatabaseSpec), DriverError> {
+        let field = |k: &str| {
+            request
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| DriverError::configuration(format!("the request lacks `{k}`")))
+        };
+        let (id, database, role) = (field("request")?, field("database")?, field("role")?);
+        if ctx.component.plane.value != Plane::Foundational {
+            return Err(DriverError::configuration(format!(
+                "{} is not a foundational instance; requests go to the foundational plane",
+                ctx.name()
+            )));
+        }
+        let s: PostgresSettings = settings_at_apply(ctx)?;
+        let inst = self.instance(ctx, &s, true)?.ok_or_else(|| {
+            DriverError::configuration(format!(
+                "the instance {} has not been created in {}",
+                ctx.name(),
+                ctx.contract.env()
+            ))
+            .with_hint(format!(
+                "goldenpath deploy --env {} --foundational {}",
+                ctx.contract.env(),
+                ctx.name()
+            ))
+        })?;
+        let mut tags = ctx.contract.resource_tags(ctx.name(), false);
+        tags.insert("Request".into(), id);
+        let mut db = DatabaseSpec::named(
+            &database,
+            &database,
+            &role,
+            ctx.contract
+                .database_secret_path(&database)
+                .map_err(|e| DriverError::configuration(e.to_string()))?,
+        );
+        db.tags = tags;
+        db.createdb = request
+            .get("createdb")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        db.adopt = match request.get("adopt").and_then(|v| v.as_str()) {
+            Some("reconcile") => AdoptMode::Reconcile,
+            _ => AdoptMode::Keep,
+        };
+        Ok((inst, db))
     }
 }
 

@@ -9,6 +9,8 @@ use gp_core::Secret;
 use gp_driver::DriverError;
 use postgres::{Client, NoTls};
 
+pub use crate::tls::{SslMode, Tls};
+
 /// Why a database or role name is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -75,6 +77,8 @@ pub struct Endpoint {
     pub user: String,
     /// Password.
     pub password: Secret,
+    /// TLS.
+    pub tls: Tls,
 }
 
 /// Connects; errors say whether retrying helps and never contain the
@@ -88,12 +92,33 @@ pub fn connect(e: &Endpoint, database: &str) -> Result<Client, DriverError> {
         .password(e.password.expose())
         .dbname(database)
         .application_name("goldenpath")
-        .connect_timeout(Duration::from_secs(10));
-    config.connect(NoTls).map_err(|err| {
-        classify(
-            &err,
-            &format!("cannot connect to {}:{} as {}", e.host, e.port, e.user),
-        )
+        .connect_timeout(Duration::from_secs(10))
+        .ssl_mode(match e.tls.mode {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Prefer => postgres::config::SslMode::Prefer,
+            _ => postgres::config::SslMode::Require,
+        });
+    let context = format!(
+        "cannot connect to {}:{} as {} (sslmode {})",
+        e.host,
+        e.port,
+        e.user,
+        e.tls.mode.as_str()
+    );
+    let result = match e.tls.connector()? {
+        None => config.connect(NoTls),
+        Some(tls) => config.connect(tls),
+    };
+    result.map_err(|err| {
+        let d = classify(&err, &context);
+        let text = d.message.to_lowercase();
+        if text.contains("no encryption") || text.contains("ssl off") {
+            d.with_hint("the server accepts only TLS connections: set `sslmode: require` (or `verify-full` with `caBundle`) on the server")
+        } else if text.contains("certificate") || text.contains("tls") {
+            d.with_hint("check `caBundle` (the server's CA, PEM) and that the server's certificate names the host; `sslmode: require` encrypts without checking")
+        } else {
+            d
+        }
     })
 }
 
@@ -113,13 +138,143 @@ pub fn classify(err: &postgres::Error, context: &str) -> DriverError {
                 _ => DriverError::permanent(msg),
             }
         }
-        None => DriverError::retryable(format!("{context}: {err}")),
+        None => {
+            // The cause chain says why (a TLS handshake names the
+            // certificate problem only there).
+            let mut text = err.to_string();
+            let mut cause = std::error::Error::source(err);
+            while let Some(c) = cause {
+                let c_text = c.to_string();
+                if !text.contains(&c_text) {
+                    text.push_str(": ");
+                    text.push_str(&c_text);
+                }
+                cause = c.source();
+            }
+            let lower = text.to_lowercase();
+            if lower.contains("certificate") || lower.contains("handshake") {
+                DriverError::configuration(format!("{context}: {text}"))
+            } else {
+                DriverError::retryable(format!("{context}: {text}"))
+            }
+        }
     }
 }
 
 /// Runs one statement.
 pub fn exec(client: &mut Client, sql: &str, what: &str) -> Result<(), DriverError> {
     client.batch_execute(sql).map_err(|e| classify(&e, what))
+}
+
+/// A role's attributes.
+pub fn role_state(
+    client: &mut Client,
+    name: &str,
+) -> Result<Option<crate::RoleState>, DriverError> {
+    let rows = client
+        .query(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1",
+            &[&name],
+        )
+        .map_err(|e| classify(&e, "cannot read pg_roles"))?;
+    Ok(rows.first().map(|r| crate::RoleState {
+        superuser: r.get(0),
+        createrole: r.get(1),
+        createdb: r.get(2),
+        login: r.get(3),
+        connection_limit: r.get(4),
+    }))
+}
+
+/// Creates a login role with `password` and the declared attributes
+/// (never superuser, createrole, replication or bypassrls).
+pub fn create_role(
+    client: &mut Client,
+    name: &str,
+    password: &Secret,
+    createdb: bool,
+    connection_limit: i32,
+) -> Result<(), DriverError> {
+    let sql = format!(
+        "CREATE ROLE {} WITH LOGIN NOSUPERUSER {} NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT {connection_limit} PASSWORD {}",
+        ident(name),
+        if createdb { "CREATEDB" } else { "NOCREATEDB" },
+        literal(&scram(password))
+    );
+    exec(client, &sql, &format!("cannot create role {name}"))
+}
+
+/// `ALTER ROLE name WITH clauses` (clauses from a fixed vocabulary).
+pub fn alter_role(client: &mut Client, name: &str, clauses: &[String]) -> Result<(), DriverError> {
+    for c in clauses {
+        let ok = matches!(
+            c.as_str(),
+            "NOSUPERUSER" | "NOCREATEROLE" | "CREATEDB" | "NOCREATEDB" | "LOGIN"
+        ) || c
+            .strip_prefix("CONNECTION LIMIT ")
+            .is_some_and(|n| n.parse::<i32>().is_ok());
+        if !ok {
+            return Err(DriverError::permanent(format!("refused role clause `{c}`")));
+        }
+    }
+    exec(
+        client,
+        &format!("ALTER ROLE {} WITH {}", ident(name), clauses.join(" ")),
+        &format!("cannot alter role {name}"),
+    )
+}
+
+/// A new password for a role, nothing else changed.
+pub fn set_password(client: &mut Client, name: &str, password: &Secret) -> Result<(), DriverError> {
+    exec(
+        client,
+        &format!(
+            "ALTER ROLE {} WITH PASSWORD {}",
+            ident(name),
+            literal(&scram(password))
+        ),
+        &format!("cannot set the password of {name}"),
+    )
+}
+
+/// `^[a-z][a-z0-9_-]{1,62}$`: an extension's name (`pg_trgm`, `uuid-ossp`).
+pub fn check_extension(name: &str) -> Result<(), NameError> {
+    let ok = (2..=63).contains(&name.len())
+        && name.as_bytes()[0].is_ascii_lowercase()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError(format!(
+            "`{}` is not a valid extension name: it must match ^[a-z][a-z0-9_-]{{1,62}}$",
+            name.escape_debug()
+        )))
+    }
+}
+
+/// The extensions installed in `database`.
+pub fn extensions(
+    admin: &Endpoint,
+    database: &str,
+) -> Result<std::collections::BTreeSet<String>, DriverError> {
+    let mut c = connect(admin, database)?;
+    let rows = c
+        .query("SELECT extname::text FROM pg_extension", &[])
+        .map_err(|e| classify(&e, "cannot read pg_extension"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// `CREATE EXTENSION IF NOT EXISTS` in `database`, as the admin.
+pub fn create_extension(admin: &Endpoint, database: &str, name: &str) -> Result<(), DriverError> {
+    check_extension(name).map_err(|e| DriverError::configuration(e.to_string()))?;
+    let mut c = connect(admin, database)?;
+    exec(
+        &mut c,
+        &format!("CREATE EXTENSION IF NOT EXISTS {}", ident(name)),
+        &format!("cannot create extension {name} in {database}"),
+    )
 }
 
 /// A role's dangerous attributes: (superuser, createrole, createdb, login).

@@ -164,6 +164,16 @@ impl Recorder for MemoryRecorder {
         })
     }
 
+    fn created(&self, resource: &ResourceRef) -> bool {
+        self.actions.lock().is_ok_and(|a| {
+            a.iter().any(|r| {
+                r.action == Action::Create
+                    && r.resource.kind == resource.kind
+                    && r.resource.id == resource.id
+            })
+        })
+    }
+
     fn cancelled(&self) -> bool {
         false
     }

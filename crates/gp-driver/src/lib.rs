@@ -379,6 +379,12 @@ pub trait Recorder: Send + Sync {
         None
     }
 
+    /// Whether this deployment's journal holds a create of `resource`
+    /// (not only its adoption) that was not destroyed since.
+    fn created(&self, resource: &ResourceRef) -> bool {
+        self.owns(resource)
+    }
+
     /// Whether this deployment's journal holds an action of this component
     /// on `resource` (finished or not) that was not destroyed since: a
     /// resource found in the system is then its own — for instance one an
@@ -787,6 +793,17 @@ pub trait Driver: Send + Sync {
             ctx.name(),
             self.name()
         )))
+    }
+
+    /// What [`Driver::provision`] of `request` would change, one line per
+    /// step, reading only (drivers that take no requests: nothing).
+    fn plan_provision(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        request: &serde_json::Value,
+    ) -> Result<Vec<String>, DriverError> {
+        let _ = (ctx, request);
+        Ok(Vec::new())
     }
 
     /// Releases a stale lock on the component's state (`terraform

@@ -115,9 +115,12 @@ pub(crate) fn decide(
                         vec!["a previous apply did not finish".into()],
                     )
                 } else {
+                    // What adopting it will change, as the driver says.
                     Decision::Act(
                         Intent::Adopt,
-                        vec!["it exists and was not created by this deployment".into()],
+                        std::iter::once("it exists and was not created by this deployment".into())
+                            .chain(obs.drift.iter().cloned())
+                            .collect(),
                     )
                 };
             };

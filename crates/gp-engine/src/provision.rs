@@ -125,6 +125,63 @@ impl Engine<'_> {
         result
     }
 
+    /// What provisioning `request` would change on the deployed
+    /// foundational `component` of `env`, step by step (read only: no
+    /// lease, nothing recorded).
+    pub fn provision_plan(
+        &self,
+        env: &str,
+        component: &str,
+        request: &serde_json::Value,
+    ) -> Result<Vec<String>, EngineError> {
+        self.validate()?;
+        let spec = self.foundational_spec(component)?;
+        let contract = Contract::new(self.platform, env, Deployment::Foundational)?;
+        let key = Deployment::Foundational.key();
+        let fstate = DeploymentState::load(self.registry, env, &key)?;
+        if !fstate
+            .components
+            .get(component)
+            .is_some_and(|c| c.state == ComponentState::Applied)
+        {
+            return Err(EngineError::usage(
+                format!("{component} is not deployed in {env}"),
+                Some(format!(
+                    "deploy it first: goldenpath deploy --env {env} --foundational {component}"
+                )),
+            ));
+        }
+        let Some(driver) = self.drivers.get(&spec.driver.value) else {
+            return Err(EngineError::usage(
+                format!("no driver `{}`", spec.driver.value),
+                None,
+            ));
+        };
+        let inputs = self.foundational_inputs(spec, &fstate);
+        let resolved = refs::resolved_settings(spec, &inputs)?;
+        let run_id = "plan".to_string();
+        let recorder = RunRecorder {
+            run_id: &run_id,
+            component,
+            driver: &spec.driver.value,
+            foundational: Some(&fstate),
+            own: Some(&fstate),
+            ..self.quiet_recorder(env, &key)
+        };
+        let ctx = ComponentCtx {
+            platform: self.platform,
+            contract: &contract,
+            component: spec,
+            settings: &resolved,
+            inputs: &inputs,
+            last: fstate.outputs(component),
+            intent: Intent::Update,
+            state_dir: &self.state_dir,
+            recorder: &recorder,
+        };
+        driver.plan_provision(&ctx, request).map_err(driver_error)
+    }
+
     /// What a deployed foundational component holds, read live from it.
     pub fn inventory(
         &self,

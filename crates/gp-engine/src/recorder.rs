@@ -233,6 +233,18 @@ impl Recorder for RunRecorder<'_> {
         self.append_entries(&entries)
     }
 
+    fn created(&self, resource: &ResourceRef) -> bool {
+        self.own.is_some_and(|state| {
+            state.resources.iter().any(|r| {
+                r.component == self.component
+                    && !r.destroyed
+                    && r.action == gp_driver::Action::Create
+                    && r.resource.kind == resource.kind
+                    && r.resource.id == resource.id
+            })
+        })
+    }
+
     fn owns(&self, resource: &ResourceRef) -> bool {
         self.own.is_some_and(|state| {
             state.resources.iter().any(|r| {

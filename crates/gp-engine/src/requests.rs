@@ -21,6 +21,9 @@ pub struct RequestPlan {
     pub secret_path: String,
     /// The owner of a database of that name on the instance, if one exists.
     pub existing_owner: Option<String>,
+    /// What apply would change, step by step (what apply then does, and
+    /// nothing else); a refusal the instance would give, as one line.
+    pub steps: Vec<String>,
     /// The platform's rules it breaks (each a refusal).
     #[serde(skip)]
     pub refusals: Vec<Diagnostic>,
@@ -220,10 +223,20 @@ impl Engine<'_> {
                 d.get("database").and_then(|x| x.as_str()) == Some(&r.request.database_name.value)
             })
             .and_then(|d| d.get("owner").and_then(|o| o.as_str()).map(str::to_string));
+        let payload = serde_json::json!({
+            "request": r.request.id.value,
+            "database": r.request.database_name.value,
+            "role": r.request.username.value,
+        });
+        let steps = match self.provision_plan(env, &instance, &payload) {
+            Ok(s) => s,
+            Err(e) => vec![format!("cannot plan: {e}")],
+        };
         Ok(RequestPlan {
             instance,
             secret_path,
             existing_owner,
+            steps,
             refusals: r.guard(self.platform),
             needs_approval: r.needs_approval().then(|| r.approval_reason()),
             approval: self.request_approval(r)?,

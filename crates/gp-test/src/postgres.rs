@@ -52,6 +52,101 @@ impl TestPostgres {
         panic!("cannot start PostgreSQL: {last:?}");
     }
 
+    /// Starts a server that accepts only TLS connections (`ssl = on`,
+    /// `hostssl` lines only in `pg_hba.conf`), with a CA and a server
+    /// certificate made here with `openssl`; the certificate names
+    /// `localhost` only. Returns the server and the CA's PEM file.
+    pub fn start_tls() -> (TestPostgres, std::path::PathBuf) {
+        let pg = TestPostgres::start();
+        let data = pg.server.data_dir.clone();
+        let certs = data.parent().unwrap().join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .current_dir(&certs)
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run openssl (apt-get install openssl): {e}"));
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=goldenpath test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            certs.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        pg.server.stop().unwrap();
+        for f in ["server.crt", "server.key"] {
+            std::fs::copy(certs.join(f), data.join(f)).unwrap();
+            std::fs::set_permissions(data.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some(u) = server::server_os_user() {
+                std::os::unix::fs::chown(data.join(f), Some(u.uid), Some(u.gid)).unwrap();
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n",
+        )
+        .unwrap();
+        pg.server.start(pg.port).unwrap();
+        (pg, certs.join("ca.crt"))
+    }
+
     /// `postgres://user:password@127.0.0.1:port/postgres`.
     pub fn url(&self) -> String {
         self.url_for("postgres")

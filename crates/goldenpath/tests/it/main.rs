@@ -1,5 +1,6 @@
 //! End-to-end tests of the `goldenpath` binary.
 
+mod adoption;
 mod aws;
 mod deploy;
 mod docs;

@@ -48,6 +48,16 @@ pub struct DeployArgs {
         help_heading = "Guard overrides"
     )]
     pub override_guard: Vec<String>,
+    /// New passwords for the database roles of a postgres COMPONENT, even
+    /// where the stored ones still log in (written to the secrets in the
+    /// same step); repeatable, needs --reason (recorded with your name).
+    #[arg(
+        long,
+        value_name = "COMPONENT",
+        requires = "reason",
+        help_heading = "Guard overrides"
+    )]
+    pub rotate: Vec<String>,
     /// Why the guards are overridden (recorded with your name).
     #[arg(long, help_heading = "Guard overrides")]
     pub reason: Option<String>,
@@ -152,7 +162,14 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
         resume: a.resume,
         override_reason: a.reuse_retired.clone(),
         today: None,
-        overrides: overrides(&a.override_guard, a.reason.as_deref())?,
+        overrides: overrides(
+            &a.override_guard
+                .iter()
+                .cloned()
+                .chain(a.rotate.iter().map(|c| format!("{c}:rotate-credentials")))
+                .collect::<Vec<_>>(),
+            a.reason.as_deref(),
+        )?,
     })?;
     if ctx.printer.is_json() {
         ctx.printer

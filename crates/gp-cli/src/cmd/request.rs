@@ -239,11 +239,11 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
         let refused = print_refusals(ctx, &d.refusals);
         let req = &r.request;
         let action = match &d.existing_owner {
-            None => "create".to_string(),
-            Some(owner) if owner == &req.username.value => {
-                "unchanged (exists, owned by its role)".into()
+            Some(owner) if owner != &req.username.value => {
+                format!("refused: the database exists, owned by {owner}")
             }
-            Some(owner) => format!("refused: the database exists, owned by {owner}"),
+            _ if d.steps.is_empty() => "nothing to change".to_string(),
+            _ => d.steps.join("; "),
         };
         let approval = match (d.needs_approval, &d.approval) {
             (None, _) => "not needed".to_string(),
@@ -263,6 +263,7 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
                 role: req.username.value.clone(),
                 secret_path: d.secret_path.clone(),
                 action: action.clone(),
+                steps: d.steps.clone(),
                 refused: refused.clone(),
                 needs_approval: d.needs_approval.is_some(),
                 approved: d.approval.is_some(),

@@ -9,6 +9,7 @@ use gp_core::{Contract, Deployment, Platform, Secret};
 use gp_driver::conformance::{Fixture, MemoryRecorder, check};
 use gp_driver::{Action, ComponentCtx, ComponentOutputs, Driver, Intent, ValidateCtx};
 use gp_driver_postgres::PostgresDriver;
+use gp_driver_postgres::sql::{self, Endpoint, SslMode, Tls};
 use gp_driver_secrets::{LocalStore, SecretStore};
 use gp_test::postgres::TestPostgres;
 
@@ -303,7 +304,7 @@ fn each_app_gets_its_own_database_and_nothing_more() {
 }
 
 #[test]
-fn adopting_an_existing_role_rotates_its_password() {
+fn adopting_a_role_whose_secret_is_missing_rotates_only_its_password() {
     let pg = TestPostgres::start();
     let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
     admin
@@ -326,12 +327,16 @@ fn adopting_an_existing_role_rotates_its_password() {
         .iter()
         .map(|a| (a.action, a.resource.kind.clone()))
         .collect();
+    // No secret holds its password: adopted as it is, the password
+    // rotated and written to the secret in the same step, then the
+    // database.
     assert_eq!(
         actions,
         [
             (Action::Adopt, "role".into()),
+            (Action::Update, "role".into()),
+            (Action::Create, "secret".into()),
             (Action::Create, "database".into()),
-            (Action::Create, "secret".into())
         ]
     );
     let at = ("127.0.0.1", pg.port);
@@ -348,7 +353,10 @@ fn adopting_an_existing_role_rotates_its_password() {
         )
         .unwrap()
         .get(0);
-    assert!(!createdb, "adoption removes CREATEDB");
+    assert!(
+        createdb,
+        "adopt: keep leaves the role's attributes as they are"
+    );
     // Teardown of the foundational plane leaves an adopted role in place.
     let again = MemoryRecorder::default();
     w.driver
@@ -605,4 +613,86 @@ fn a_password_in_the_url_is_refused() {
         err[0].message
     );
     assert!(!err[0].message.contains("hunter2"));
+}
+
+fn tls_endpoint(pg: &TestPostgres, host: &str, mode: SslMode, ca: Option<&Path>) -> Endpoint {
+    Endpoint {
+        host: host.into(),
+        port: pg.port,
+        user: pg.superuser.clone(),
+        password: pg.password.clone(),
+        tls: Tls {
+            mode,
+            ca_bundle: ca.map(Path::to_path_buf),
+        },
+    }
+}
+
+#[test]
+fn a_tls_only_server_takes_require_and_verified_connections_and_refuses_plain_ones() {
+    let (pg, ca) = TestPostgres::start_tls();
+    // Plain TCP: refused by pg_hba.conf, with the fix in the hint.
+    let err = sql::connect(
+        &tls_endpoint(&pg, "127.0.0.1", SslMode::Disable, None),
+        "postgres",
+    )
+    .err()
+    .expect("a plain connection is refused");
+    assert!(err.message.contains("no encryption"), "{}", err.message);
+    assert!(
+        err.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sslmode: require"),
+        "{err:?}"
+    );
+    // Encrypted without a check, and encrypted when offered.
+    for mode in [SslMode::Prefer, SslMode::Require] {
+        let mut c = sql::connect(&tls_endpoint(&pg, "127.0.0.1", mode, None), "postgres")
+            .unwrap_or_else(|e| panic!("{mode:?}: {e:?}"));
+        let ssl: bool = c
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(ssl, "{mode:?} is encrypted");
+    }
+    // Chained to the CA: by IP (verify-ca ignores the name), and by the
+    // name the certificate carries (verify-full).
+    sql::connect(
+        &tls_endpoint(&pg, "127.0.0.1", SslMode::VerifyCa, Some(&ca)),
+        "postgres",
+    )
+    .unwrap();
+    sql::connect(
+        &tls_endpoint(&pg, "localhost", SslMode::VerifyFull, Some(&ca)),
+        "postgres",
+    )
+    .unwrap();
+    // verify-full to a name the certificate does not carry fails.
+    let err = sql::connect(
+        &tls_endpoint(&pg, "127.0.0.1", SslMode::VerifyFull, Some(&ca)),
+        "postgres",
+    )
+    .err()
+    .expect("the certificate does not name 127.0.0.1");
+    assert!(
+        err.message.to_lowercase().contains("certificate") || err.message.contains("name"),
+        "{}",
+        err.message
+    );
+    // Another CA: refused, however the name is written.
+    let (_other, other_ca) = TestPostgres::start_tls();
+    for mode in [SslMode::VerifyCa, SslMode::VerifyFull] {
+        assert!(
+            sql::connect(
+                &tls_endpoint(&pg, "localhost", mode, Some(&other_ca)),
+                "postgres"
+            )
+            .is_err(),
+            "{mode:?} with another CA"
+        );
+    }
 }
