@@ -431,6 +431,18 @@ pub struct RequestPlanOutput {
     pub hash: String,
 }
 
+/// `goldenpath request new`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestNewOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The new request's id.
+    pub request: String,
+    /// The file written.
+    pub file: String,
+}
+
 /// `goldenpath request approve`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -465,6 +477,8 @@ pub struct RequestAppliedOutput {
     pub role: String,
     /// Where its credentials are.
     pub secret_path: String,
+    /// The ExternalSecret written for the requesting app.
+    pub external_secret: String,
     /// What changed.
     pub counts: gp_driver::Counts,
 }
@@ -646,6 +660,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["contract"] => doc::<gp_core::contract::ContractView>(),
         ["init"] => doc::<InitOutput>(),
         ["schema"] | ["request", "schema"] => doc::<SchemaDocument>(),
+        ["request", "new"] => doc::<RequestNewOutput>(),
         ["plan"] => doc::<gp_engine::Plan>(),
         ["deploy"] => doc::<RunLine<gp_engine::DeployOutcome>>(),
         ["teardown"] => doc::<RunLine<gp_engine::TeardownOutcome>>(),
@@ -781,6 +796,7 @@ pub const COMMANDS: &[&str] = &[
     "request apply",
     "request list",
     "request schema",
+    "request new",
     "db list",
     "secret list",
     "secret get",

@@ -1,5 +1,24 @@
-//! Self-service requests: `requests/RDS-NNNN.yaml` asks for a database on
-//! an environment's foundational instance.
+//! Self-service requests: a file (`requests/RDS-NNNN.yaml`, or wherever
+//! `requests.paths` says) asks for a database on an environment's
+//! foundational instance. Two layouts are read: goldenpath's flat one, and
+//! the platform's nested one —
+//!
+//! ```yaml
+//! id: RDS-0007
+//! service: postgres
+//! environment: dev
+//! owner: team-orders
+//! requester: alice
+//! metadata: { title: Orders database, description: ..., created: 2026-01-05 }
+//! spec: { databaseName: orders, username: orders_app, size: small, domain: commerce,
+//!         storageGb: 20, maxStorageGb: 100, backupRetentionDays: 7,
+//!         multiAz: false, performanceInsights: false, risk: low }
+//! ```
+//!
+//! with the platform's defaults: `size: small`, `storageGb: 20`,
+//! `maxStorageGb: 100`, `risk: low`, `backupRetentionDays: 7`, `multiAz` and
+//! `performanceInsights` false. A file's name need not be its id; ids are
+//! unique across files.
 //!
 //! Loading checks the file against the request's schema (types, patterns,
 //! ranges) — problems there are invalid input. [`DatabaseRequest::guard`]
@@ -49,7 +68,23 @@ pub enum Risk {
     Access,
 }
 
-/// `requests/RDS-NNNN.yaml`: a database on the foundational instance.
+/// A request's description (the nested layout's `metadata`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestMetadata {
+    /// A title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// When it was written.
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+/// A database on the foundational instance (the flat layout; the nested
+/// one is read into the same fields).
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "goldenpath database request")]
@@ -60,9 +95,15 @@ pub struct DatabaseRequest {
     /// `DatabaseRequest` (optional).
     #[serde(default)]
     pub kind: Option<Spanned<String>>,
-    /// `RDS-NNNN`, matching the file name.
+    /// `RDS-NNNN`.
     #[schemars(regex(pattern = r"^RDS-[0-9]{4}$"))]
     pub id: Spanned<String>,
+    /// `postgres` (the nested layout names the service).
+    #[serde(default)]
+    pub service: Option<Spanned<String>>,
+    /// Title, description, creation date.
+    #[serde(default)]
+    pub metadata: Option<RequestMetadata>,
     /// The environment.
     pub environment: Spanned<String>,
     /// The database.
@@ -71,12 +112,15 @@ pub struct DatabaseRequest {
     /// Its login role.
     #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{2,30}$"))]
     pub username: Spanned<String>,
-    /// Instance size.
+    /// Instance size (default `small`).
+    #[serde(default = "small")]
     pub size: Spanned<Size>,
-    /// Storage, GB.
+    /// Storage, GB (default 20).
+    #[serde(default = "twenty")]
     #[schemars(range(min = 20, max = 500))]
     pub storage_gb: Spanned<u32>,
-    /// Storage autoscaling limit, GB; more than `storageGb`.
+    /// Storage autoscaling limit, GB; more than `storageGb` (default 100).
+    #[serde(default = "hundred")]
     #[schemars(range(min = 20, max = 1000))]
     pub max_storage_gb: Spanned<u32>,
     /// Days of backups (default 7).
@@ -89,8 +133,15 @@ pub struct DatabaseRequest {
     pub requester: Spanned<String>,
     /// The business domain.
     pub domain: Spanned<String>,
-    /// Risk profile.
+    /// Risk profile (default `low`).
+    #[serde(default = "low")]
     pub risk: Spanned<Risk>,
+    /// Multi-AZ (default false; prod needs it).
+    #[serde(default)]
+    pub multi_az: Option<Spanned<bool>>,
+    /// Performance Insights (default false).
+    #[serde(default)]
+    pub performance_insights: Option<Spanned<bool>>,
     /// The foundational postgres component to put it on (default: the only
     /// one).
     #[serde(default)]
@@ -99,6 +150,99 @@ pub struct DatabaseRequest {
 
 fn seven() -> Spanned<u32> {
     Spanned::unpositioned(7)
+}
+fn twenty() -> Spanned<u32> {
+    Spanned::unpositioned(20)
+}
+fn hundred() -> Spanned<u32> {
+    Spanned::unpositioned(100)
+}
+fn small() -> Spanned<Size> {
+    Spanned::unpositioned(Size::Small)
+}
+fn low() -> Spanned<Risk> {
+    Spanned::unpositioned(Risk::Low)
+}
+
+/// Who must approve a request, by tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// Nobody: it applies on its own.
+    SelfServe,
+    /// The platform group (a `large` or `xlarge` size).
+    Platform,
+    /// The security group (an access-related risk).
+    Security,
+    /// One of each (prod, or a high risk).
+    PlatformAndSecurity,
+}
+
+impl Route {
+    /// The groups whose approval it needs.
+    pub fn groups(self) -> &'static [&'static str] {
+        match self {
+            Route::SelfServe => &[],
+            Route::Platform => &["platform"],
+            Route::Security => &["security"],
+            Route::PlatformAndSecurity => &["platform", "security"],
+        }
+    }
+    /// As written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::SelfServe => "self-serve",
+            Route::Platform => "platform",
+            Route::Security => "security",
+            Route::PlatformAndSecurity => "platform-and-security",
+        }
+    }
+}
+
+/// The nested layout (`service`, `metadata`, `spec: {...}`) read into the
+/// flat one: `spec`'s fields moved up, each node keeping its position.
+fn flatten(node: &yaml::Node) -> yaml::Node {
+    let yaml::NodeKind::Map(entries) = &node.kind else {
+        return node.clone();
+    };
+    let Some((_, spec)) = entries.iter().find(|(k, _)| k.as_str() == Some("spec")) else {
+        return node.clone();
+    };
+    let yaml::NodeKind::Map(inner) = &spec.kind else {
+        return node.clone();
+    };
+    let mut out: Vec<(yaml::Node, yaml::Node)> = entries
+        .iter()
+        .filter(|(k, _)| k.as_str() != Some("spec"))
+        .cloned()
+        .collect();
+    out.extend(inner.iter().cloned());
+    yaml::Node {
+        kind: yaml::NodeKind::Map(out),
+        start: node.start,
+        end: node.end,
+    }
+}
+
+/// Why a file is not a database request (another service's request, or
+/// no request at all), if it is not.
+fn foreign_kind(node: &yaml::Node) -> Option<String> {
+    let service = node.get("service").and_then(|s| s.as_str());
+    let id = node.get("id").and_then(|s| s.as_str()).unwrap_or_default();
+    match service {
+        Some("postgres" | "rds" | "postgresql") | None
+            if id.starts_with("RDS-") || service.is_some() =>
+        {
+            None
+        }
+        Some(other) => Some(format!(
+            "a `{other}` request ({id}): goldenpath applies only database requests (service: postgres)"
+        )),
+        None if id.is_empty() => Some("not a request: it has no `id`".into()),
+        None => Some(format!(
+            "`{id}` is not a database request id (RDS-NNNN), and the file names no service"
+        )),
+    }
 }
 
 /// A request file, read and checked against the schema.
@@ -139,6 +283,12 @@ impl LoadedRequest {
             )
             .into());
         }
+        if let Some(kind) = foreign_kind(&node) {
+            return Err(Diagnostic::at(path, text, node.start, kind)
+                .with_hint("goldenpath applies database requests (service: postgres, ids RDS-NNNN); list only their files in requests.paths")
+                .into());
+        }
+        let node = flatten(&node);
         let request: DatabaseRequest = yaml::from_node(&node).map_err(|e| {
             Diagnostic::at(path, text, e.pos.unwrap_or(node.start), e.message).with_hint_opt(e.hint)
         })?;
@@ -168,6 +318,11 @@ impl LoadedRequest {
         {
             out.push(self.at(v.start, format!("unsupported apiVersion `{}`", v.value)));
         }
+        if let Some(sv) = &r.service
+            && !matches!(sv.value.as_str(), "postgres" | "rds" | "postgresql")
+        {
+            out.push(self.at(sv.start, format!("service `{}` is not postgres", sv.value)));
+        }
         if let Some(k) = &r.kind
             && k.value != "DatabaseRequest"
         {
@@ -187,19 +342,6 @@ impl LoadedRequest {
                     r.id.value
                 ),
             ));
-        } else if let Some(stem) = self.path.file_stem().and_then(|s| s.to_str())
-            && stem != r.id.value
-        {
-            out.push(
-                self.at(
-                    r.id.start,
-                    format!(
-                        "the id `{}` does not match the file name `{stem}`",
-                        r.id.value
-                    ),
-                )
-                .with_hint(format!("rename the file to {}.yaml", r.id.value)),
-            );
         }
         let name_ok = |s: &str, max: usize| {
             (3..=max).contains(&s.len())
@@ -353,6 +495,15 @@ impl LoadedRequest {
                 .with_hint("set backupRetentionDays: 14 or more"),
             );
         }
+        if env == "prod" && !r.multi_az.as_ref().is_some_and(|m| m.value) {
+            out.push(
+                self.at(
+                    r.multi_az.as_ref().map_or(r.environment.start, |m| m.start),
+                    "prod databases run in several availability zones",
+                )
+                .with_hint("set multiAz: true"),
+            );
+        }
         if env == "dev" && r.size.value != Size::Small {
             out.push(
                 self.at(r.size.start, "dev databases must be `small`")
@@ -364,18 +515,71 @@ impl LoadedRequest {
         out
     }
 
-    /// Prod and high-risk requests need a recorded approval.
+    /// Who must approve it: prod and high risk need the platform and the
+    /// security groups, a `large` or `xlarge` size the platform group, an
+    /// access-related risk the security group; the rest is self-serve.
+    pub fn route(&self) -> Route {
+        let r = &self.request;
+        if r.environment.value == "prod" || r.risk.value == Risk::High {
+            Route::PlatformAndSecurity
+        } else if matches!(r.size.value, Size::Large | Size::Xlarge) {
+            Route::Platform
+        } else if r.risk.value == Risk::Access {
+            Route::Security
+        } else {
+            Route::SelfServe
+        }
+    }
+
+    /// Whether it needs a recorded approval.
     pub fn needs_approval(&self) -> bool {
-        self.request.environment.value == "prod" || self.request.risk.value == Risk::High
+        self.route() != Route::SelfServe
     }
 
     /// Why it needs an approval, for messages.
     pub fn approval_reason(&self) -> &'static str {
-        if self.request.environment.value == "prod" {
+        let r = &self.request;
+        if r.environment.value == "prod" {
             "it is for prod"
-        } else {
+        } else if r.risk.value == Risk::High {
             "its risk is high"
+        } else if matches!(r.size.value, Size::Large | Size::Xlarge) {
+            "its size is large"
+        } else if r.risk.value == Risk::Access {
+            "its risk is access-related"
+        } else {
+            "it does not"
         }
+    }
+
+    /// `domain` and `owner` against an enums file of the platform's shape
+    /// (top-level keys, each a list): keys `domains`/`domain` and
+    /// `owners`/`owner`. Positioned problems (invalid input).
+    pub fn enum_problems(&self, enums: &yaml::Node, enums_file: &Path) -> Vec<Diagnostic> {
+        let r = &self.request;
+        let mut out = Vec::new();
+        for (field, value, keys) in [
+            ("domain", &r.domain, ["domains", "domain"]),
+            ("owner", &r.owner, ["owners", "owner"]),
+        ] {
+            let list = keys.iter().find_map(|k| enums.get(k));
+            let Some(yaml::NodeKind::Seq(items)) = list.map(|l| &l.kind) else {
+                continue;
+            };
+            let allowed: Vec<&str> = items.iter().filter_map(|i| i.as_str()).collect();
+            if !allowed.contains(&value.value.as_str()) {
+                out.push(self.at(
+                    value.start,
+                    format!(
+                        "{field} `{}` is not in {} (allowed: {})",
+                        value.value,
+                        enums_file.display(),
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -435,6 +639,87 @@ risk: low
         assert_eq!(r.hash, reformatted.hash);
     }
 
+    const NESTED: &str = "# the platform's layout
+id: RDS-0007
+service: postgres
+environment: dev
+owner: team-orders
+requester: alice
+metadata:
+  title: Orders
+  description: the orders service's database
+  created: 2026-01-05
+spec:
+  databaseName: orders
+  username: orders_app
+  domain: commerce
+  multiAz: false
+  performanceInsights: true
+";
+
+    #[test]
+    fn the_nested_layout_reads_with_the_platforms_defaults() {
+        let r = LoadedRequest::from_source(Path::new("rds-requests/dev/RDS-0007.yaml"), NESTED)
+            .unwrap();
+        let q = &r.request;
+        assert_eq!(q.id.value, "RDS-0007");
+        assert_eq!(q.database_name.value, "orders");
+        assert_eq!(q.database_name.start.line, 12, "positions are the file's");
+        assert_eq!(
+            (
+                q.size.value,
+                q.storage_gb.value,
+                q.max_storage_gb.value,
+                q.risk.value
+            ),
+            (Size::Small, 20, 100, Risk::Low)
+        );
+        assert_eq!(
+            q.metadata.as_ref().unwrap().title.as_deref(),
+            Some("Orders")
+        );
+        assert_eq!(r.route(), Route::SelfServe);
+        // A typo inside `spec` is found at its line.
+        let err =
+            LoadedRequest::from_source(Path::new("x.yaml"), &NESTED.replace("multiAz", "multiAZ"))
+                .unwrap_err();
+        assert_eq!(err.0[0].pos.unwrap().line, 15, "{err}");
+        // Another service's request, and a file that is no request.
+        let err = LoadedRequest::from_source(
+            Path::new("SEC-0007-simulated.yaml"),
+            "id: SEC-0007\nservice: secretsmanager\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.0[0]
+                .message
+                .contains("a `secretsmanager` request (SEC-0007)"),
+            "{err}"
+        );
+        let err =
+            LoadedRequest::from_source(Path::new("notes.yaml"), "title: notes\n").unwrap_err();
+        assert!(err.0[0].message.contains("not a request"), "{err}");
+        // Routing by tier.
+        let large = LoadedRequest::from_source(
+            Path::new("x.yaml"),
+            &NESTED.replace("  domain: commerce", "  domain: commerce\n  size: large"),
+        )
+        .unwrap();
+        assert_eq!(large.route(), Route::Platform);
+        let access = LoadedRequest::from_source(
+            Path::new("x.yaml"),
+            &NESTED.replace("  domain: commerce", "  domain: commerce\n  risk: access"),
+        )
+        .unwrap();
+        assert_eq!(access.route(), Route::Security);
+        let prod = LoadedRequest::from_source(
+            Path::new("x.yaml"),
+            &NESTED.replace("environment: dev", "environment: prod"),
+        )
+        .unwrap();
+        assert_eq!(prod.route(), Route::PlatformAndSecurity);
+    }
+
     #[test]
     fn schema_problems_are_positioned() {
         let err = load(
@@ -457,11 +742,8 @@ risk: low
         );
         let err = load(&GOOD.replace("size: small", "size: huge")).unwrap_err();
         assert!(err.0[0].message.contains("unknown value `huge`"), "{err}");
-        let err = LoadedRequest::from_source(Path::new("RDS-0009.yaml"), GOOD).unwrap_err();
-        assert!(
-            err.0[0]
-                .message
-                .contains("does not match the file name `RDS-0009`")
-        );
+        // A file's name need not be its id (the platform writes
+        // `SEC-0007-simulated.yaml`).
+        assert!(LoadedRequest::from_source(Path::new("RDS-0001-orders.yaml"), GOOD).is_ok());
     }
 }

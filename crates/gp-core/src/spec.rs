@@ -57,6 +57,9 @@ pub struct PlatformSpec {
     /// Where the gitops driver renders ArgoCD applications.
     #[serde(default)]
     pub gitops: GitopsSettings,
+    /// Where self-service request files are and who approves them.
+    #[serde(default)]
+    pub requests: Option<RequestsSettings>,
     /// Docs-as-code governance settings (`goldenpath docs check`).
     #[serde(default)]
     pub docs: Option<RawNode>,
@@ -108,6 +111,28 @@ pub struct GitopsSettings {
     /// hosts of persistent-only components (which are always allowed).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+}
+
+/// Self-service requests: where their files are, the enums their `domain`
+/// and `owner` are checked against, and who approves.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestsSettings {
+    /// Globs of request files, relative to the spec (`**` crosses
+    /// folders): e.g. `docs/20-contracts/rds-requests/**/*.yaml`. Default
+    /// `requests/**/*.yaml`. A configured glob that matches no file is an
+    /// error.
+    #[serde(default)]
+    pub paths: Vec<Spanned<String>>,
+    /// An enums file of the platform's shape (top-level keys, each a list),
+    /// e.g. `schemas/metadata/enums.yaml`: `domain` (key `domains` or
+    /// `domain`) and `owner` (`owners` or `owner`) must be among its values.
+    #[serde(default)]
+    pub enums: Option<Spanned<String>>,
+    /// Approvers by group (`platform`, `security`): who may approve what
+    /// routes to the group. Without it, anyone but the requester approves.
+    #[serde(default)]
+    pub approvers: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 fn gitops_path() -> Spanned<String> {

@@ -130,14 +130,21 @@ impl Engine<'_> {
         }
     }
 
-    /// The latest approval of this exact content, if any.
+    /// The approval of this exact content, if it is complete: the latest
+    /// one, or with approvers configured, one from each group the
+    /// request's route needs.
     pub fn request_approval(&self, r: &LoadedRequest) -> Result<Option<Approval>, EngineError> {
-        Ok(self
+        let configured = self
+            .platform
+            .spec
+            .requests
+            .as_ref()
+            .is_some_and(|q| !q.approvers.is_empty());
+        let approvals: Vec<gp_registry::RequestEvent> = self
             .registry
             .request_events(Some(&r.request.id.value))?
             .into_iter()
-            .rev()
-            .find(|e| {
+            .filter(|e| {
                 e.event == "approved"
                     && e.detail
                         .as_ref()
@@ -145,16 +152,43 @@ impl Engine<'_> {
                         .and_then(|h| h.as_str())
                         == Some(r.hash.as_str())
             })
-            .map(|e| Approval {
-                by: e
-                    .detail
-                    .as_ref()
-                    .and_then(|d| d.get("by"))
-                    .and_then(|b| b.as_str())
-                    .unwrap_or(&e.actor)
-                    .to_string(),
-                at_us: e.at_us,
-            }))
+            .collect();
+        let by = |e: &gp_registry::RequestEvent| {
+            e.detail
+                .as_ref()
+                .and_then(|d| d.get("by"))
+                .and_then(|b| b.as_str())
+                .unwrap_or(&e.actor)
+                .to_string()
+        };
+        if configured {
+            let mut who = Vec::new();
+            for g in r.route().groups() {
+                let found = approvals.iter().rev().find(|e| {
+                    e.detail
+                        .as_ref()
+                        .and_then(|d| d.get("groups"))
+                        .and_then(|v| v.as_array())
+                        .is_some_and(|a| a.iter().any(|x| x == g))
+                });
+                match found {
+                    Some(e) => who.push((format!("{} ({g})", by(e)), e.at_us)),
+                    None => return Ok(None),
+                }
+            }
+            return Ok(who.last().map(|(_, at)| Approval {
+                by: who
+                    .iter()
+                    .map(|(b, _)| b.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                at_us: *at,
+            }));
+        }
+        Ok(approvals.last().map(|e| Approval {
+            by: by(e),
+            at_us: e.at_us,
+        }))
     }
 
     /// The foundational postgres instance the request goes to.
@@ -367,10 +401,59 @@ impl Engine<'_> {
                 Some("ask an approver to run `goldenpath request approve`".into()),
             ));
         }
+        // With approvers configured, the approval counts for the groups of
+        // the request's route the approver belongs to.
+        let approvers = self
+            .platform
+            .spec
+            .requests
+            .as_ref()
+            .map(|q| q.approvers.clone())
+            .unwrap_or_default();
+        let route = r.route();
+        let groups: Vec<&str> = route
+            .groups()
+            .iter()
+            .copied()
+            .filter(|g| {
+                approvers
+                    .get(*g)
+                    .is_some_and(|people| people.iter().any(|p| same_person(p, approver)))
+            })
+            .collect();
+        if !approvers.is_empty() && route != gp_core::request::Route::SelfServe && groups.is_empty()
+        {
+            let why = format!(
+                "{approver} is not an approver for request {} (it routes to {}: {})",
+                r.request.id.value,
+                route.as_str(),
+                route
+                    .groups()
+                    .iter()
+                    .map(|g| format!(
+                        "{g}: {}",
+                        approvers
+                            .get(*g)
+                            .map(|p| p.join(", "))
+                            .unwrap_or_else(|| "nobody configured".into())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            self.record_request(
+                r,
+                "refused",
+                serde_json::json!({"reasons": [why.clone()], "hash": r.hash, "approver": approver}),
+            )?;
+            return Err(EngineError::refused(
+                why,
+                Some("ask someone of that group (requests.approvers in the spec)".into()),
+            ));
+        }
         self.record_request(
             r,
             "approved",
-            serde_json::json!({"by": approver, "hash": r.hash, "reason": reason}),
+            serde_json::json!({"by": approver, "hash": r.hash, "reason": reason, "groups": groups, "route": route.as_str()}),
         )
     }
 }

@@ -145,6 +145,23 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("request plan", &["RDS-0001"], 0);
     case("request list", &[], 0);
     case("request schema", &[], 0);
+    case(
+        "request new",
+        &[
+            "rds",
+            "--env",
+            "dev",
+            "--database",
+            "ledger",
+            "--username",
+            "ledger_app",
+            "--owner",
+            "team-ledger",
+            "--domain",
+            "finance",
+        ],
+        0,
+    );
     case("db list", &["--env", "dev"], 0);
     case("secret list", &[], 0);
     case("secret get", &["goldenpath/dev/backstage/postgres"], 0);

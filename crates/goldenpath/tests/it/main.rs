@@ -11,6 +11,7 @@ mod hostile;
 mod json;
 mod proofs;
 mod registry;
+mod request_files;
 mod requests;
 mod terraform;
 mod truth;

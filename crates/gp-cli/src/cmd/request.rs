@@ -35,6 +35,56 @@ pub enum RequestCommand {
     List(ListArgs),
     /// Print the JSON Schema of a request file.
     Schema,
+    /// Write a new request file in the platform's layout (the next free
+    /// id, in the first requests.paths folder under the environment).
+    New(NewArgs),
+}
+
+/// Arguments of `request new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The kind: `rds` (a database).
+    #[arg(value_parser = ["rds"])]
+    pub kind: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// The database.
+    #[arg(long)]
+    pub database: String,
+    /// Its login role.
+    #[arg(long)]
+    pub username: String,
+    /// The owning team.
+    #[arg(long)]
+    pub owner: String,
+    /// Who asks (default: you).
+    #[arg(long)]
+    pub requester: Option<String>,
+    /// The business domain.
+    #[arg(long)]
+    pub domain: String,
+    /// small (default), medium, large, xlarge.
+    #[arg(long, default_value = "small")]
+    pub size: String,
+    /// Storage, GB.
+    #[arg(long, default_value_t = 20)]
+    pub storage_gb: u32,
+    /// Storage autoscaling limit, GB.
+    #[arg(long, default_value_t = 100)]
+    pub max_storage_gb: u32,
+    /// Days of backups.
+    #[arg(long, default_value_t = 7)]
+    pub backup_retention_days: u32,
+    /// none, low (default), medium, high, access.
+    #[arg(long, default_value = "low")]
+    pub risk: String,
+    /// Run in several availability zones (prod needs it).
+    #[arg(long)]
+    pub multi_az: bool,
+    /// A title.
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 /// Request files.
@@ -86,6 +136,7 @@ pub fn run(ctx: &Context, cmd: RequestCommand) -> anyhow::Result<()> {
             ctx.printer.json(&gp_core::request::json_schema())?;
             Ok(())
         }
+        RequestCommand::New(a) => new(ctx, a),
     }
 }
 
@@ -93,35 +144,253 @@ fn requests_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
     Ok(ctx.platform()?.base_dir().join("requests"))
 }
 
-/// A file path, or an id in requests/.
+/// A file path, or an id: the request file holding that id (a file's name
+/// need not be its id).
 fn locate(ctx: &Context, arg: &str) -> anyhow::Result<PathBuf> {
     let p = Path::new(arg);
     if p.exists() {
         return Ok(p.to_path_buf());
     }
-    let by_id = requests_dir(ctx)?.join(format!("{arg}.yaml"));
-    if by_id.exists() {
-        return Ok(by_id);
+    let mut found = Vec::new();
+    for f in all_files(ctx)? {
+        let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let holds = stem == arg
+            || std::fs::read_to_string(&f).is_ok_and(|t| {
+                gp_core::yaml::parse(&t)
+                    .ok()
+                    .flatten()
+                    .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(|i| i == arg))
+                    .unwrap_or(false)
+            });
+        if holds {
+            found.push(f);
+        }
     }
-    Err(CliError::invalid(format!("no request file {arg}"))
-        .hint(format!(
-            "give a path, or an id with a file in {}",
-            requests_dir(ctx)?.display()
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(CliError::invalid(format!("no request file {arg}"))
+            .hint("give a path, or the id of a request in requests.paths (default requests/)")
+            .into()),
+        many => Err(CliError::invalid(format!(
+            "request id {arg} is in {} files: {}",
+            many.len(),
+            many.iter().map(|f| shown(f)).collect::<Vec<_>>().join(", ")
         ))
-        .into())
+        .into()),
+    }
 }
 
+/// Files under `base` matching `pattern` (relative, `/`-separated globs).
+fn glob_files(base: &Path, pattern: &str) -> Vec<PathBuf> {
+    let literal: Vec<&str> = pattern
+        .split('/')
+        .take_while(|seg| !seg.contains(['*', '?', '[', '{']))
+        .collect();
+    let start = base.join(literal.join("/"));
+    if start.is_file() {
+        return vec![start];
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![start];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                let rel = path
+                    .strip_prefix(base)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if gp_docs::glob::matches(pattern, &rel) {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every request file: `requests.paths` of the spec (each must match a
+/// file), else `requests/**/*.yaml` (an existing requests/ folder must
+/// hold one).
 fn all_files(ctx: &Context) -> anyhow::Result<Vec<PathBuf>> {
-    let dir = requests_dir(ctx)?;
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(d) => d
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+    let platform = ctx.platform()?;
+    let base = platform.base_dir();
+    let mut files = Vec::new();
+    match platform
+        .spec
+        .requests
+        .as_ref()
+        .filter(|q| !q.paths.is_empty())
+    {
+        Some(q) => {
+            let mut problems = Vec::new();
+            for g in &q.paths {
+                let found = glob_files(base, &g.value);
+                if found.is_empty() {
+                    problems.push(
+                        platform
+                            .diagnostic(g.start, format!("requests.paths `{}` matches no file", g.value))
+                            .with_hint("a configured location must hold its requests; fix the glob or remove it"),
+                    );
+                }
+                files.extend(found);
+            }
+            if !problems.is_empty() {
+                return Err(gp_core::InvalidInput(problems).into());
+            }
+        }
+        None => {
+            let dir = requests_dir(ctx)?;
+            if dir.is_dir() {
+                files = glob_files(base, "requests/**/*.yaml");
+                files.extend(glob_files(base, "requests/**/*.yml"));
+                if files.is_empty() {
+                    return Err(CliError::invalid(format!(
+                        "{} holds no request files (*.yaml)",
+                        shown(&dir)
+                    ))
+                    .hint("put requests there, or set requests.paths in the spec")
+                    .into());
+                }
+            }
+        }
+    }
     files.sort();
+    files.dedup();
     Ok(files)
+}
+
+/// `domain` and `owner` against the configured enums file.
+fn check_enums(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<()> {
+    let platform = ctx.platform()?;
+    let Some(enums) = platform
+        .spec
+        .requests
+        .as_ref()
+        .and_then(|q| q.enums.as_ref())
+    else {
+        return Ok(());
+    };
+    let path = platform.base_dir().join(&enums.value);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        gp_core::InvalidInput(vec![platform.diagnostic(
+            enums.start,
+            format!("cannot read requests.enums {}: {e}", enums.value),
+        )])
+    })?;
+    let node = gp_core::yaml::parse(&text)
+        .map_err(|e| {
+            gp_core::InvalidInput(vec![gp_core::Diagnostic::at(
+                Path::new(&enums.value),
+                &text,
+                e.pos,
+                format!("invalid YAML: {}", e.message),
+            )])
+        })?
+        .unwrap_or_else(|| gp_core::yaml::Node {
+            kind: gp_core::yaml::NodeKind::Map(Vec::new()),
+            start: Default::default(),
+            end: Default::default(),
+        });
+    let problems = r.enum_problems(&node, Path::new(&enums.value));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(gp_core::InvalidInput(problems).into())
+    }
+}
+
+/// Writes a new request in the platform's layout.
+fn new(ctx: &Context, a: NewArgs) -> anyhow::Result<()> {
+    let platform = ctx.platform()?;
+    ctx.check_env(&a.env)?;
+    let base = platform.base_dir();
+    let dir = match platform
+        .spec
+        .requests
+        .as_ref()
+        .and_then(|q| q.paths.first())
+    {
+        Some(g) => {
+            let literal: Vec<&str> = g
+                .value
+                .split('/')
+                .take_while(|seg| !seg.contains(['*', '?', '[', '{']))
+                .collect();
+            base.join(literal.join("/"))
+        }
+        None => base.join("requests"),
+    }
+    .join(&a.env);
+    // The next free id across every request file there is.
+    let existing = all_files(ctx).unwrap_or_default();
+    let mut max = 0u32;
+    for f in &existing {
+        if let Ok(t) = std::fs::read_to_string(f)
+            && let Some(id) = gp_core::yaml::parse(&t)
+                .ok()
+                .flatten()
+                .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(str::to_string))
+            && let Some(n) = id.strip_prefix("RDS-").and_then(|n| n.parse::<u32>().ok())
+        {
+            max = max.max(n);
+        }
+    }
+    let id = format!("RDS-{:04}", max + 1);
+    let requester = a.requester.clone().unwrap_or_else(|| ctx.actor());
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let text = format!(
+        "# A database request, written by `goldenpath request new rds`.\nid: {id}\nservice: postgres\nenvironment: {}\nowner: {}\nrequester: {}\nmetadata:\n  title: {}\n  created: {}\nspec:\n  databaseName: {}\n  username: {}\n  size: {}\n  domain: {}\n  storageGb: {}\n  maxStorageGb: {}\n  backupRetentionDays: {}\n  multiAz: {}\n  performanceInsights: false\n  risk: {}\n",
+        q(&a.env),
+        q(&a.owner),
+        q(&requester),
+        q(a.title
+            .as_deref()
+            .unwrap_or(&format!("{} database", a.database))),
+        chrono::Utc::now().format("%Y-%m-%d"),
+        q(&a.database),
+        q(&a.username),
+        a.size,
+        q(&a.domain),
+        a.storage_gb,
+        a.max_storage_gb,
+        a.backup_retention_days,
+        a.multi_az,
+        a.risk,
+    );
+    let path = dir.join(format!("{id}.yaml"));
+    let relative = PathBuf::from(shown(&path));
+    // What is written must read back as a valid request.
+    let loaded = LoadedRequest::from_source(&relative, &text)?;
+    check_enums(ctx, &loaded)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::invalid(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(|e| CliError::invalid(format!("cannot write {}: {e}", relative.display())))?;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&crate::outputs::RequestNewOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            request: id.clone(),
+            file: relative.display().to_string(),
+        })?;
+    } else {
+        ctx.printer.data(&format!(
+            "wrote {} ({id}); next: goldenpath request validate {id}",
+            relative.display()
+        ))?;
+    }
+    Ok(())
 }
 
 /// The engine the request workflows run on.
@@ -142,7 +411,9 @@ fn load(ctx: &Context, arg: &str) -> anyhow::Result<LoadedRequest> {
     let relative = PathBuf::from(shown(&path));
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", relative.display())))?;
-    Ok(LoadedRequest::from_source(&relative, &text)?)
+    let r = LoadedRequest::from_source(&relative, &text)?;
+    check_enums(ctx, &r)?;
+    Ok(r)
 }
 
 /// Prints each rule a request breaks; returns their messages.
@@ -176,6 +447,32 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
     with_engine(ctx, |engine| {
         let mut worst: Option<Code> = None;
         let mut results = Vec::new();
+        // Ids are unique across files: a duplicate names both (exit 2).
+        let mut by_id: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for f in &files {
+            if let Some(id) = std::fs::read_to_string(f).ok().and_then(|t| {
+                gp_core::yaml::parse(&t)
+                    .ok()
+                    .flatten()
+                    .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(str::to_string))
+            }) {
+                by_id.entry(id).or_default().push(shown(Path::new(f)));
+            }
+        }
+        for (id, holders) in &by_id {
+            if holders.len() > 1 {
+                ctx.printer.error(
+                    &format!(
+                        "request id {id} is used by {} files: {}",
+                        holders.len(),
+                        holders.join(", ")
+                    ),
+                    &[],
+                    Some("give each request its own id"),
+                );
+                worst = Some(Code::Invalid);
+            }
+        }
         for f in &files {
             let loaded = load(ctx, f).and_then(|r| {
                 engine.request_ownership(&r)?;
@@ -237,6 +534,16 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
     with_engine(ctx, |engine| {
         let d = engine.request_plan(&r)?;
         let refused = print_refusals(ctx, &d.refusals);
+        // Its status: planned (with what it would change), or refused.
+        engine.record_request(
+            &r,
+            if refused.is_empty() {
+                "planned"
+            } else {
+                "refused"
+            },
+            serde_json::json!({"hash": r.hash, "steps": d.steps, "reasons": refused}),
+        )?;
         let req = &r.request;
         let action = match &d.existing_owner {
             Some(owner) if owner != &req.username.value => {
@@ -319,6 +626,7 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_string();
         let counts = done.applied.counts;
+        let external_secret = write_external_secret(ctx, &r, &secret)?;
         if ctx.printer.is_json() {
             ctx.printer.json(&crate::outputs::RequestAppliedOutput {
                 schema_version: crate::outputs::SCHEMA_VERSION,
@@ -328,6 +636,7 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
                 database: req.database_name.value.clone(),
                 role: req.username.value.clone(),
                 secret_path: secret.clone(),
+                external_secret: shown(&external_secret),
                 counts,
             })?;
         } else {
@@ -339,13 +648,14 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
                 "updated"
             };
             ctx.printer.data(&format!(
-                "request {}: database {} on {} in {} {what}\n  role    {}\n  secret  {}",
+                "request {}: database {} on {} in {} {what}\n  role    {}\n  secret  {}\n  ExternalSecret {}",
                 req.id.value,
                 req.database_name.value,
                 done.instance,
                 req.environment.value,
                 req.username.value,
-                secret
+                secret,
+                shown(&external_secret)
             ))?;
         }
         Ok(())
@@ -425,6 +735,13 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
             (None, Some(_)) if breaks_rules => "breaks a rule (request validate)".to_string(),
             (None, Some(r)) if r.needs_approval() => "awaiting approval".to_string(),
             (None, _) => "not applied".to_string(),
+            (Some(e), Some(r))
+                if e.event == "planned"
+                    && r.needs_approval()
+                    && !mine.iter().any(|x| x.event == "approved") =>
+            {
+                "planned, awaiting approval".to_string()
+            }
             (Some(e), _) => e.event.clone(),
         };
         let database = files
@@ -470,4 +787,65 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
         &rows,
     ))?;
     Ok(())
+}
+
+/// A Kubernetes name from a database's: lower case, `_` → `-`, only
+/// `[a-z0-9-]`, no leading or trailing `-`, at most 63 characters.
+pub fn k8s_name(text: &str) -> String {
+    let mut out: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    out.truncate(63);
+    out.trim_matches('-').to_string()
+}
+
+/// The ExternalSecret the requesting app reads its credentials through,
+/// written beside the GitOps repository's renders:
+/// `{gitops}/requests/{env}/{id}-externalsecret.yaml`.
+fn write_external_secret(
+    ctx: &Context,
+    r: &LoadedRequest,
+    secret_path: &str,
+) -> anyhow::Result<PathBuf> {
+    let platform = ctx.platform()?;
+    let req = &r.request;
+    let app = k8s_name(&req.database_name.value);
+    let name = format!("{app}-postgres");
+    let data: Vec<serde_json::Value> = ["username", "password", "host", "port", "dbname", "engine"]
+        .iter()
+        .map(|k| serde_json::json!({"secretKey": k, "remoteRef": {"key": secret_path, "property": k}}))
+        .collect();
+    let es = serde_json::json!({
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {
+            "name": name,
+            "namespace": app,
+            "labels": {
+                "app.kubernetes.io/managed-by": "goldenpath",
+                "goldenpath.dev/request": req.id.value,
+            },
+        },
+        "spec": {
+            "refreshInterval": platform.spec.gitops.refresh_interval,
+            "secretStoreRef": {"name": platform.spec.gitops.secret_store, "kind": "ClusterSecretStore"},
+            "target": {"name": name, "creationPolicy": "Owner"},
+            "data": data,
+        },
+    });
+    let dir = platform
+        .base_dir()
+        .join(&platform.spec.gitops.path.value)
+        .join("requests")
+        .join(&req.environment.value);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::invalid(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(format!("{}-externalsecret.yaml", req.id.value));
+    // JSON is YAML: one line a reader and kubectl both take.
+    let text = serde_json::to_string_pretty(&es).unwrap_or_default() + "\n";
+    std::fs::write(&path, text)
+        .map_err(|e| CliError::invalid(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
 }

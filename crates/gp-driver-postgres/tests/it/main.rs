@@ -148,6 +148,43 @@ fn conformance_on_an_existing_server() {
 }
 
 #[test]
+fn conformance_with_roles_named_apart_from_their_databases_and_createdb() {
+    let pg = TestPostgres::start();
+    let w = World::new(&server_component(
+        &pg,
+        "{name: appone, username: appone_user, createdb: true, connectionLimit: 20}, {name: apptwo, username: apptwo_user, extensions: [pg_trgm]}",
+    ));
+    put_admin(&w, &pg);
+    let contract = Contract::new(&w.platform, "dev", Deployment::Foundational).unwrap();
+    let c = w.platform.component("rds").unwrap();
+    let settings = c.settings_node();
+    let inputs = BTreeMap::new();
+    check(
+        &w.driver,
+        &Fixture {
+            platform: &w.platform,
+            contract: &contract,
+            component: c,
+            settings: &settings,
+            inputs: &inputs,
+            state_dir: w.dir.path().to_path_buf(),
+        },
+    )
+    .unwrap();
+    // The roles were created as declared (and are gone after the suite's
+    // destroys).
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let left: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_roles WHERE rolname IN ('appone_user', 'apptwo_user')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
+
+#[test]
 fn conformance_on_a_managed_instance() {
     let w = World::new(
         "  - name: rds
