@@ -6,6 +6,10 @@
 //! generating 50 passwords, journalling every action, and writing 50
 //! encrypted secrets; the floor does none of that.
 //!
+//! Then the same over TLS: a server that accepts only TLS, goldenpath with
+//! `sslmode: verify-full` and the test CA, `psql` with `sslmode=verify-full`
+//! and the same CA.
+//!
 //! `cargo bench -p gp-driver-postgres --bench provision`
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
 
@@ -29,7 +33,7 @@ fn names(tag: &str) -> Vec<String> {
     (0..APPS).map(|i| format!("{tag}_app{i:02}")).collect()
 }
 
-fn goldenpath(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
+fn goldenpath(pg: &TestPostgres, dir: &Path, tag: &str, tls: Option<&Path>) -> f64 {
     let store = Arc::new(LocalStore::with_key(
         dir,
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
@@ -42,9 +46,19 @@ fn goldenpath(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
         )
         .unwrap();
     let spec = format!(
-        "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: demo\nprefix: gp\ndomain: example.io\nowner: team\nenvironments:\n  dev: {{}}\ncomponents:\n  - name: rds\n    plane: foundational\n    tier: 2\n    driver: postgres\n    settings:\n      server:\n        url: postgres://{}@127.0.0.1:{}/postgres\n        passwordSecret: gp/dev/rds/admin\n      databases: [{}]\n",
+        "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: demo\nprefix: gp\ndomain: example.io\nowner: team\nenvironments:\n  dev: {{}}\ncomponents:\n  - name: rds\n    plane: foundational\n    tier: 2\n    driver: postgres\n    settings:\n      server:\n        url: postgres://{}@{}:{}/postgres\n        passwordSecret: gp/dev/rds/admin\n{}      databases: [{}]\n",
         pg.superuser,
+        if tls.is_some() {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        },
         pg.port,
+        tls.map(|ca| format!(
+            "        sslmode: verify-full\n        caBundle: {}\n",
+            ca.display()
+        ))
+        .unwrap_or_default(),
         names(tag).join(", ")
     );
     let platform = Platform::from_source(Path::new("goldenpath.yaml"), &spec).unwrap();
@@ -76,7 +90,7 @@ fn goldenpath(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
     took
 }
 
-fn floor(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
+fn floor(pg: &TestPostgres, dir: &Path, tag: &str, tls: Option<&Path>) -> f64 {
     let mut script = String::from("\\set ON_ERROR_STOP on\n");
     for name in names(tag) {
         let pw = gp_driver_secrets::generate_password(40).unwrap();
@@ -95,25 +109,31 @@ fn floor(pg: &TestPostgres, dir: &Path, tag: &str) -> f64 {
     std::fs::write(&file, script).unwrap();
     let psql = server::find_bin_dir().unwrap().join("psql");
     let psql = if psql.exists() { psql } else { "psql".into() };
+    let mut cmd = std::process::Command::new(psql);
+    cmd.args([
+        "-q",
+        "-X",
+        "-h",
+        if tls.is_some() {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        },
+        "-p",
+        &pg.port.to_string(),
+        "-U",
+        &pg.superuser,
+        "-d",
+        "postgres",
+        "-f",
+    ])
+    .arg(&file)
+    .env("PGPASSWORD", pg.password.expose());
+    if let Some(ca) = tls {
+        cmd.env("PGSSLMODE", "verify-full").env("PGSSLROOTCERT", ca);
+    }
     let t = Instant::now();
-    let out = std::process::Command::new(psql)
-        .args([
-            "-q",
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port.to_string(),
-            "-U",
-            &pg.superuser,
-            "-d",
-            "postgres",
-            "-f",
-        ])
-        .arg(&file)
-        .env("PGPASSWORD", pg.password.expose())
-        .output()
-        .unwrap();
+    let out = cmd.output().unwrap();
     let took = t.elapsed().as_secs_f64();
     assert!(
         out.status.success(),
@@ -132,24 +152,30 @@ fn main() {
     let base = std::env::var_os("GP_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    let pg = TestPostgres::start();
+    let plain = TestPostgres::start();
+    measure(&base, &plain, None, "plain");
+    let (secure, ca) = TestPostgres::start_tls();
+    measure(&base, &secure, Some(&ca), "TLS verify-full");
+}
+
+fn measure(base: &Path, pg: &TestPostgres, tls: Option<&Path>, label: &str) {
     let (mut ours, mut floors) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
         let dir = tempfile::Builder::new()
             .prefix("gp-bench-pg-")
-            .tempdir_in(&base)
+            .tempdir_in(base)
             .unwrap();
         // Alternate which goes first: each side's CREATE DATABASEs slow
         // down as the cluster grows.
         let (f, g) = if run % 2 == 0 {
-            let f = floor(&pg, dir.path(), &format!("f{run}"));
-            (f, goldenpath(&pg, dir.path(), &format!("g{run}")))
+            let f = floor(pg, dir.path(), &format!("f{run}"), tls);
+            (f, goldenpath(pg, dir.path(), &format!("g{run}"), tls))
         } else {
-            let g = goldenpath(&pg, dir.path(), &format!("g{run}"));
-            (floor(&pg, dir.path(), &format!("f{run}")), g)
+            let g = goldenpath(pg, dir.path(), &format!("g{run}"), tls);
+            (floor(pg, dir.path(), &format!("f{run}"), tls), g)
         };
         println!(
-            "run {}: goldenpath {:.3} s, psql floor {:.3} s",
+            "{label} run {}: goldenpath {:.3} s, psql floor {:.3} s",
             run + 1,
             g,
             f
@@ -159,7 +185,7 @@ fn main() {
     }
     let ratios: Vec<f64> = ours.iter().zip(&floors).map(|(g, f)| g / f).collect();
     println!(
-        "per-run ratios: {}",
+        "{label} per-run ratios: {}",
         ratios
             .iter()
             .map(|r| format!("{r:.2}"))
@@ -168,7 +194,7 @@ fn main() {
     );
     let (g, f) = (median(ours), median(floors));
     println!(
-        "{APPS} databases: goldenpath median {g:.3} s, psql floor median {f:.3} s, ratio {:.2}x (goal <= 1.3x)",
+        "{label}: {APPS} databases: goldenpath median {g:.3} s, psql floor median {f:.3} s, ratio {:.2}x (goal <= 1.3x)",
         g / f
     );
 }
