@@ -107,6 +107,12 @@ pub struct GitopsSettings {
     /// How often ExternalSecrets refresh (default `1h`).
     #[serde(default = "hour")]
     pub refresh_interval: String,
+    /// The External Secrets API version rendered: `v1` or `v1beta1`.
+    /// Default: from the chart version of the component that installs the
+    /// `external-secrets` chart (before 0.16: `v1beta1`, which 0.17
+    /// dropped; else `v1`), `v1` without one.
+    #[serde(default)]
+    pub external_secrets_api_version: Option<Spanned<String>>,
     /// Hostnames of persistent services a build may refer to, beyond the
     /// hosts of persistent-only components (which are always allowed).
     #[serde(default)]
@@ -165,6 +171,7 @@ impl Default for GitopsSettings {
             project: default_project(),
             secret_store: store(),
             refresh_interval: hour(),
+            external_secrets_api_version: None,
             allowed_hosts: Vec::new(),
         }
     }

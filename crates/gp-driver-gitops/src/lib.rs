@@ -146,6 +146,17 @@ impl Driver for GitopsDriver {
                 "gitops components are disposable: they render into a deployment",
             ));
         }
+        if let Some(v) = &ctx.platform.spec.gitops.external_secrets_api_version
+            && !matches!(v.value.as_str(), "v1" | "v1beta1")
+        {
+            problems.push(ctx.platform.diagnostic(
+                v.start,
+                format!(
+                    "externalSecretsApiVersion is v1 or v1beta1, not `{}`",
+                    v.value
+                ),
+            ));
+        }
         if let Err(e) = gp_core::names::check_label(&s.namespace.value, &s.namespace.value) {
             problems.push(
                 ctx.platform

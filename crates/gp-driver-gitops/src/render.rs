@@ -51,6 +51,54 @@ pub struct GitopsComponent {
     /// This component is ExternalDNS: render its ownership settings.
     #[serde(default)]
     pub external_dns: bool,
+    /// Render (and own) its `Namespace` (default: yes, except for the
+    /// system namespaces `kube-system`, `kube-public`, `kube-node-lease`
+    /// and `default`, which are never rendered).
+    #[serde(default)]
+    pub create_namespace: Option<bool>,
+}
+
+/// Namespaces a cluster has of its own: never rendered, never owned.
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["kube-system", "kube-public", "kube-node-lease", "default"];
+
+/// The External Secrets API version to render: `gitops.externalSecretsApiVersion`,
+/// else from the chart version of the component installing the
+/// `external-secrets` chart (ESO serves `v1` from 0.16 and dropped
+/// `v1beta1` in 0.17), else `v1`.
+pub fn external_secrets_api_version(platform: &Platform) -> &'static str {
+    if let Some(v) = &platform.spec.gitops.external_secrets_api_version {
+        return if v.value == "v1beta1" {
+            "v1beta1"
+        } else {
+            "v1"
+        };
+    }
+    for c in &platform.spec.components {
+        if c.driver.value != "gitops" {
+            continue;
+        }
+        let node = c.settings_node();
+        let Some(chart) = node.get("chart") else {
+            continue;
+        };
+        if chart.get("chart").and_then(|n| n.as_str()) != Some("external-secrets") {
+            continue;
+        }
+        let version = chart
+            .get("targetRevision")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default();
+        let mut parts = version.trim_start_matches('v').split('.');
+        let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(1);
+        let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        return if major == 0 && minor < 16 {
+            "v1beta1"
+        } else {
+            "v1"
+        };
+    }
+    "v1"
 }
 
 /// Everything rendering needs besides the component.
@@ -304,24 +352,74 @@ pub fn render_component(
         }
         if c.build_id().is_some() {
             // A build manages only names under its own suffix; the apex
-            // stays matchable so ExternalDNS still finds the zone.
-            dns["extraArgs"] = json!([format!(
+            // stays matchable so ExternalDNS still finds the zone. The
+            // user's own arguments are kept (`--aws-zone-type=public`).
+            let mut args: Vec<Value> = values
+                .get("extraArgs")
+                .and_then(|a| a.as_array())
+                .cloned()
+                .unwrap_or_default();
+            args.retain(|a| {
+                !a.as_str()
+                    .is_some_and(|s| s.starts_with("--regex-domain-filter"))
+            });
+            args.push(json!(format!(
                 "--regex-domain-filter={}",
                 c.build_domain_filter(apex)
-            )]);
+            )));
+            dns["extraArgs"] = Value::Array(args);
         }
         merge(&mut values, &dns);
         crate::schemas::check_external_dns(&values, &format!("{dir}/values.yaml"))?;
     }
     files.insert(format!("{dir}/values.yaml"), yaml(&values)?);
 
-    // Manifests: the namespace, and one ExternalSecret per secret read.
-    let ns = json!({
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": namespace, "labels": labels(rc, Some(tier), Some(name))},
-    });
-    files.insert(format!("{dir}/manifests/namespace.yaml"), yaml(&ns)?);
+    // Manifests: the namespace (not a system one), the ClusterSecretStore
+    // (on the component installing External Secrets), and one
+    // ExternalSecret per secret read.
+    let owns_namespace = settings
+        .create_namespace
+        .unwrap_or(!SYSTEM_NAMESPACES.contains(&namespace.as_str()))
+        && !SYSTEM_NAMESPACES.contains(&namespace.as_str());
+    if owns_namespace {
+        let ns = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace, "labels": labels(rc, Some(tier), Some(name))},
+        });
+        files.insert(format!("{dir}/manifests/namespace.yaml"), yaml(&ns)?);
+    }
+    let es_version = external_secrets_api_version(rc.platform);
+    if settings
+        .chart
+        .as_ref()
+        .is_some_and(|ch| ch.chart == "external-secrets")
+        && rc.platform.spec.secrets.backend == gp_core::spec::SecretsBackend::Aws
+    {
+        // The store every ExternalSecret names, authenticated by the
+        // operator's service account (its IRSA role), synced before the
+        // apps.
+        let mut aws = json!({
+            "service": "SecretsManager",
+            "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": namespace}}},
+        });
+        if let Some(region) = &rc.platform.spec.secrets.region {
+            aws["region"] = json!(region);
+        }
+        let store = json!({
+            "apiVersion": format!("external-secrets.io/{es_version}"),
+            "kind": "ClusterSecretStore",
+            "metadata": {
+                "name": rc.gitops.secret_store,
+                "labels": labels(rc, Some(tier), Some(name)),
+                "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
+            },
+            "spec": {"provider": {"aws": aws}},
+        });
+        let path = format!("{dir}/manifests/clustersecretstore.yaml");
+        crate::schemas::check_cluster_secret_store(&store, &path)?;
+        files.insert(path, yaml(&store)?);
+    }
     for secret in &component.secrets {
         let from = Ref::parse(&secret.from.value).ok_or_else(|| {
             DriverError::configuration(format!("invalid secret source `{}`", secret.from.value))
@@ -369,7 +467,7 @@ pub fn render_component(
         });
         let remote = secret_path(rc, &from, inputs)?;
         let es = json!({
-            "apiVersion": "external-secrets.io/v1",
+            "apiVersion": format!("external-secrets.io/{es_version}"),
             "kind": "ExternalSecret",
             "metadata": {"name": k8s_name, "namespace": namespace, "labels": labels(rc, Some(tier), Some(name))},
             "spec": {

@@ -11,6 +11,8 @@ use serde_json::Value;
 const APPLICATION_CRD: &str = include_str!("../schemas/crds/argoproj.io_applications.yaml");
 const EXTERNAL_SECRET_CRD: &str =
     include_str!("../schemas/crds/external-secrets.io_externalsecrets.yaml");
+const CLUSTER_SECRET_STORE_CRD: &str =
+    include_str!("../schemas/crds/external-secrets.io_clustersecretstores.yaml");
 const EXTERNAL_DNS_VALUES: &str = include_str!("../schemas/helm/external-dns.values.schema.json");
 
 /// The `openAPIV3Schema` of a CRD's `version`.
@@ -70,13 +72,45 @@ pub fn check_application(app: &Value, file: &str) -> Result<(), DriverError> {
     )
 }
 
-/// Checks an `ExternalSecret` (external-secrets.io/v1).
+/// Checks an `ExternalSecret` against the CRD version it is written in
+/// (`v1`, or `v1beta1` for External Secrets Operator before 0.16).
 pub fn check_external_secret(es: &Value, file: &str) -> Result<(), DriverError> {
-    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    static V1: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    static V1BETA1: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    let beta = es["apiVersion"] == "external-secrets.io/v1beta1";
     check(
-        validator(&V, || crd_schema(EXTERNAL_SECRET_CRD, "v1")),
-        "ExternalSecret (v1)",
+        if beta {
+            validator(&V1BETA1, || crd_schema(EXTERNAL_SECRET_CRD, "v1beta1"))
+        } else {
+            validator(&V1, || crd_schema(EXTERNAL_SECRET_CRD, "v1"))
+        },
+        if beta {
+            "ExternalSecret (v1beta1)"
+        } else {
+            "ExternalSecret (v1)"
+        },
         es,
+        file,
+    )
+}
+
+/// Checks a `ClusterSecretStore` against the CRD version it is written in.
+pub fn check_cluster_secret_store(store: &Value, file: &str) -> Result<(), DriverError> {
+    static V1: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    static V1BETA1: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    let beta = store["apiVersion"] == "external-secrets.io/v1beta1";
+    check(
+        if beta {
+            validator(&V1BETA1, || crd_schema(CLUSTER_SECRET_STORE_CRD, "v1beta1"))
+        } else {
+            validator(&V1, || crd_schema(CLUSTER_SECRET_STORE_CRD, "v1"))
+        },
+        if beta {
+            "ClusterSecretStore (v1beta1)"
+        } else {
+            "ClusterSecretStore (v1)"
+        },
+        store,
         file,
     )
 }

@@ -121,9 +121,21 @@ fn read_json(f: &Path) -> serde_json::Value {
         .to_json()
 }
 
-#[test]
-fn every_rendered_object_validates_against_the_real_schemas() {
+/// Renders golden-v1 (with `extra` and `chart_version` of External
+/// Secrets) and checks every object against its CRD at the version it is
+/// written in; returns the ExternalSecret API version seen.
+fn validate_golden(chart_version: &str) -> String {
     let (dir, p) = golden("");
+    let spec = std::fs::read_to_string(dir.path().join("goldenpath.yaml"))
+        .unwrap()
+        .replace(
+            "chart: external-secrets, targetRevision: 0.10.4",
+            &format!("chart: external-secrets, targetRevision: {chart_version}"),
+        );
+    std::fs::write(dir.path().join("goldenpath.yaml"), spec).unwrap();
+    let p2 = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
+    let _ = p;
+    let p = p2;
     render_all(
         dir.path(),
         &p,
@@ -131,16 +143,23 @@ fn every_rendered_object_validates_against_the_real_schemas() {
     );
     render_all(dir.path(), &p, Deployment::Persistent);
     let apps = crd("argoproj.io_applications.yaml", "v1alpha1");
-    let es = crd("external-secrets.io_externalsecrets.yaml", "v1");
     let dns_schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(schema_dir().join("helm/external-dns.values.schema.json"))
             .unwrap(),
     )
     .unwrap();
     let dns = jsonschema::validator_for(&dns_schema).unwrap();
-    let (mut n_apps, mut n_es, mut n_dns) = (0, 0, 0);
+    let (mut n_apps, mut n_es, mut n_dns, mut n_store) = (0, 0, 0, 0);
+    let mut es_version = String::new();
     for f in files_under(&gitops_dir(&p)) {
         let v = read_json(&f);
+        let version = v["apiVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let errors: Vec<String> = match v.get("kind").and_then(|k| k.as_str()) {
             Some("Application") => {
                 n_apps += 1;
@@ -153,8 +172,23 @@ fn every_rendered_object_validates_against_the_real_schemas() {
             }
             Some("ExternalSecret") => {
                 n_es += 1;
-                assert_eq!(v["apiVersion"], "external-secrets.io/v1");
-                es.iter_errors(&v).map(|e| e.to_string()).collect()
+                es_version = version.clone();
+                crd("external-secrets.io_externalsecrets.yaml", &version)
+                    .iter_errors(&v)
+                    .map(|e| e.to_string())
+                    .collect()
+            }
+            Some("ClusterSecretStore") => {
+                n_store += 1;
+                assert_eq!(v["spec"]["provider"]["aws"]["region"], "eu-west-2");
+                assert_eq!(
+                    v["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"],
+                    "-1"
+                );
+                crd("external-secrets.io_clustersecretstores.yaml", &version)
+                    .iter_errors(&v)
+                    .map(|e| e.to_string())
+                    .collect()
             }
             _ if f.ends_with("external-dns/values.yaml") => {
                 n_dns += 1;
@@ -172,9 +206,53 @@ fn every_rendered_object_validates_against_the_real_schemas() {
         assert!(errors.is_empty(), "{}: {errors:?}", f.display());
     }
     // Builds: root + argocd, external-dns, external-secrets, backstage;
-    // persistent adds keycloak.
+    // persistent adds keycloak. One store per deployment (its cluster).
     assert_eq!(n_apps, 5 + 6);
-    assert_eq!((n_es, n_dns), (3, 2));
+    assert_eq!((n_es, n_dns, n_store), (3, 2, 2));
+    es_version
+}
+
+#[test]
+fn every_rendered_object_validates_against_the_crd_version_its_chart_serves() {
+    // golden-v1 pins External Secrets 0.10.4 (v1beta1 only); the platform
+    // 0.9.13; 0.16 serves v1, 0.17 drops v1beta1.
+    assert_eq!(validate_golden("0.10.4"), "v1beta1");
+    assert_eq!(validate_golden("0.9.13"), "v1beta1");
+    assert_eq!(validate_golden("0.17.0"), "v1");
+    assert_eq!(validate_golden("1.0.0"), "v1");
+}
+
+#[test]
+fn system_namespaces_are_not_rendered_and_user_extra_args_are_kept() {
+    let (dir, p) = golden("");
+    let spec = std::fs::read_to_string(dir.path().join("goldenpath.yaml"))
+        .unwrap()
+        .replace(
+            "      namespace: external-dns\n      externalDns: true\n",
+            "      namespace: kube-system\n      externalDns: true\n      values: { extraArgs: [\"--aws-zone-type=public\"] }\n",
+        );
+    std::fs::write(dir.path().join("goldenpath.yaml"), &spec).unwrap();
+    let p2 = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
+    let _ = p;
+    render_all(
+        dir.path(),
+        &p2,
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    );
+    let base = gitops_dir(&p2).join("apps/dev/builds/23-01-26-01/external-dns");
+    assert!(
+        !base.join("manifests/namespace.yaml").exists(),
+        "kube-system is not ours"
+    );
+    let values = read_json(&base.join("values.yaml"));
+    assert_eq!(
+        values["extraArgs"],
+        serde_json::json!([
+            "--aws-zone-type=public",
+            "--regex-domain-filter=^(.+\\.)?b-23-01-26-01\\.dev\\.goldenpathidp\\.io$|^goldenpathidp\\.io$"
+        ]),
+        "{values}"
+    );
 }
 
 #[test]
