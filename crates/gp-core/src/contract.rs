@@ -66,6 +66,11 @@ pub enum ContractError {
     /// A database or app name that cannot appear in a secret path.
     #[error("`{0}` cannot name an app: use 3-63 characters of [a-z0-9_], starting with a letter")]
     AppName(String),
+    /// A secret name that cannot appear below the deployment's scope.
+    #[error(
+        "`{0}` cannot name a secret: use segments of [a-z0-9_-] separated by `/`, the first starting with a letter and not `builds`"
+    )]
+    SecretName(String),
 }
 
 /// The names of one deployment of one environment.
@@ -325,7 +330,7 @@ impl<'p> Contract<'p> {
     /// The path of a generic secret a component owns:
     /// `{prefix}/{env}/{name}` (or under `builds/{B}/` for a build).
     pub fn secret_path(&self, name: &str) -> Result<String, ContractError> {
-        check_app(name)?;
+        check_secret_name(name)?;
         Ok(match self.build_id() {
             Some(b) => format!("{}/{}/builds/{b}/{name}", self.prefix(), self.env),
             None => format!("{}/{}/{name}", self.prefix(), self.env),
@@ -520,6 +525,28 @@ impl<'p> Contract<'p> {
             tags: self.tags(),
             hosts,
         })
+    }
+}
+
+/// A secret's name below the deployment's scope: segments of
+/// `[a-z0-9_-]` separated by `/` (`backstage/secrets`, `github-token`),
+/// the first starting with a letter and never `builds` (a build's folder).
+fn check_secret_name(name: &str) -> Result<(), ContractError> {
+    let first = name.split('/').next().unwrap_or_default();
+    let ok = (3..=200).contains(&name.len())
+        && name.as_bytes()[0].is_ascii_lowercase()
+        && first != "builds"
+        && name.split('/').all(|seg| {
+            (1..=63).contains(&seg.len())
+                && seg.as_bytes()[0].is_ascii_alphanumeric()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ContractError::SecretName(name.into()))
     }
 }
 

@@ -328,9 +328,31 @@ pub struct SecretUse {
     /// The Kubernetes secret name; defaults to `{component}-{resource}`.
     #[serde(default)]
     pub name: Option<String>,
-    /// Kubernetes key ← secret key, e.g. `DB_PASS: password`.
+    /// Kubernetes key ← secret key, e.g. `DB_PASS: password`. Several
+    /// entries with the same `name` fill one Secret (a key twice is an
+    /// error).
     #[serde(default)]
     pub keys: IndexMap<String, Spanned<String>>,
+    /// How often this Secret is refreshed (default `gitops.refreshInterval`).
+    #[serde(default)]
+    pub refresh_interval: Option<String>,
+}
+
+impl SecretUse {
+    /// The Kubernetes Secret it fills: `name`, else `{component}-{resource}`
+    /// with `_` written `-`.
+    pub fn target_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| match crate::Ref::parse(&self.from.value) {
+                Some(r) => format!(
+                    "{}-{}",
+                    r.component,
+                    r.resource.unwrap_or_default().replace('_', "-")
+                ),
+                None => self.from.value.replace(['/', '_'], "-"),
+            })
+    }
 }
 
 impl<T: std::hash::Hash> std::hash::Hash for Spanned<T> {
@@ -363,7 +385,9 @@ pub struct Ref {
 }
 
 impl Ref {
-    /// Parses `component` or `component/resource`.
+    /// Parses `component` or `component/resource`; a resource may have
+    /// segments of its own (`app-secrets/backstage/secrets`, a secret named
+    /// `backstage/secrets`).
     pub fn parse(s: &str) -> Option<Ref> {
         let (component, resource) = match s.split_once('/') {
             Some((c, r)) => (c, Some(r)),
@@ -371,9 +395,14 @@ impl Ref {
         };
         let resource_ok = resource.is_none_or(|r| {
             !r.is_empty()
-                && r.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 && r.as_bytes()[0].is_ascii_lowercase()
+                && r.split('/').all(|seg| {
+                    !seg.is_empty()
+                        && seg.as_bytes()[0].is_ascii_alphanumeric()
+                        && seg.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                        })
+                })
         });
         if component.is_empty() || !resource_ok {
             return None;

@@ -420,6 +420,9 @@ pub fn render_component(
         crate::schemas::check_cluster_secret_store(&store, &path)?;
         files.insert(path, yaml(&store)?);
     }
+    // One ExternalSecret per target Secret: entries naming the same
+    // Secret are merged (validation refuses a key filled twice).
+    let mut targets: BTreeMap<String, (Vec<Value>, Option<String>)> = BTreeMap::new();
     for secret in &component.secrets {
         let from = Ref::parse(&secret.from.value).ok_or_else(|| {
             DriverError::configuration(format!("invalid secret source `{}`", secret.from.value))
@@ -458,26 +461,29 @@ pub fn render_component(
                 format!("`{}` has no key for this mapping", secret.from.value),
             )]));
         }
-        let k8s_name = secret.name.clone().unwrap_or_else(|| {
-            format!(
-                "{}-{}",
-                from.component,
-                from.resource.clone().unwrap_or_default().replace('_', "-")
-            )
-        });
+        let k8s_name = secret.target_name();
         let remote = secret_path(rc, &from, inputs)?;
+        let entry = targets.entry(k8s_name).or_default();
+        entry.0.extend(mapping.iter().map(|(k8s_key, key)| {
+            json!({
+                "secretKey": k8s_key,
+                "remoteRef": {"key": remote, "property": key},
+            })
+        }));
+        if entry.1.is_none() {
+            entry.1 = secret.refresh_interval.clone();
+        }
+    }
+    for (k8s_name, (data, refresh)) in targets {
         let es = json!({
             "apiVersion": format!("external-secrets.io/{es_version}"),
             "kind": "ExternalSecret",
             "metadata": {"name": k8s_name, "namespace": namespace, "labels": labels(rc, Some(tier), Some(name))},
             "spec": {
-                "refreshInterval": rc.gitops.refresh_interval,
+                "refreshInterval": refresh.unwrap_or_else(|| rc.gitops.refresh_interval.clone()),
                 "secretStoreRef": {"name": rc.gitops.secret_store, "kind": "ClusterSecretStore"},
                 "target": {"name": k8s_name, "creationPolicy": "Owner"},
-                "data": mapping.iter().map(|(k8s_key, key)| json!({
-                    "secretKey": k8s_key,
-                    "remoteRef": {"key": remote, "property": key},
-                })).collect::<Vec<_>>(),
+                "data": data,
             },
         });
         let path = format!("{dir}/manifests/externalsecret-{k8s_name}.yaml");

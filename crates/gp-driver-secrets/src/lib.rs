@@ -115,14 +115,22 @@ impl Driver for SecretsDriver {
         let mut names = Vec::new();
         for spec in &s.secrets {
             let n = &spec.name.value;
-            let ok = (3..=63).contains(&n.len())
+            // A name below the contract's prefix: segments of [a-z0-9_-]
+            // separated by `/` (`backstage/secrets`, `github-token`).
+            let ok = (3..=200).contains(&n.len())
                 && n.as_bytes()[0].is_ascii_lowercase()
-                && n.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                && n.split('/').next() != Some("builds")
+                && n.split('/').all(|seg| {
+                    (1..=63).contains(&seg.len())
+                        && seg.as_bytes()[0].is_ascii_alphanumeric()
+                        && seg.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                        })
+                });
             if !ok {
                 problems.push(ctx.platform.diagnostic(
                     spec.name.start,
-                    format!("invalid secret name `{n}`: use 3-63 characters of [a-z0-9_], starting with a letter"),
+                    format!("invalid secret name `{n}`: use segments of [a-z0-9_-] (1-63 characters each, starting with a letter or digit, the first with a letter) separated by `/`, 3-200 characters in all"),
                 ));
             }
             if names.contains(n) {

@@ -192,6 +192,26 @@ impl Platform {
                     out.push(self.diagnostic(host.name.start, format!("invalid host: {e}")));
                 }
             }
+            // Several entries may fill one target Secret; a key twice is an
+            // error naming both places.
+            let mut keys_of: BTreeMap<String, BTreeMap<String, crate::yaml::Pos>> = BTreeMap::new();
+            for secret in &c.secrets {
+                let target = secret.target_name();
+                let seen = keys_of.entry(target.clone()).or_default();
+                for (k8s_key, source) in &secret.keys {
+                    if let Some(first) = seen.get(k8s_key) {
+                        out.push(self.diagnostic(
+                            source.start,
+                            format!(
+                                "key `{k8s_key}` of Secret `{target}` is already filled at line {}",
+                                first.line
+                            ),
+                        ));
+                    } else {
+                        seen.insert(k8s_key.clone(), source.start);
+                    }
+                }
+            }
             for secret in &c.secrets {
                 match Ref::parse(&secret.from.value) {
                     Some(Ref {

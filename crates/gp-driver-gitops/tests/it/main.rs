@@ -541,3 +541,81 @@ fn teardown_removes_exactly_the_builds_folder() {
         String::from_utf8_lossy(&status.stdout)
     );
 }
+
+/// golden-v1 with the platform's Backstage wiring: one Secret
+/// `backstage-secrets` filled from the database secret and from
+/// `goldenpath/dev/backstage/secrets`.
+fn platform_wiring(extra_key: &str) -> String {
+    let spec = std::fs::read_to_string(gp_test::example("golden-v1/goldenpath.yaml")).unwrap();
+    spec.replace(
+        "    needs: [cluster, argocd, external-secrets, rds/backstage, dns-zone]",
+        "    needs: [cluster, argocd, external-secrets, rds/backstage, dns-zone, app-secrets]",
+    )
+    .replace(
+        "      - from: rds/backstage\n        name: backstage-postgres\n        keys: { POSTGRES_HOST: host, POSTGRES_PORT: port, POSTGRES_USER: username, POSTGRES_PASSWORD: password, POSTGRES_DB: dbname }\n",
+        &format!("      - from: rds/backstage\n        name: backstage-secrets\n        keys: {{ POSTGRES_USER: username, POSTGRES_PASSWORD: password }}\n      - from: app-secrets/backstage/secrets\n        name: backstage-secrets\n        refreshInterval: 15m\n        keys: {{ GITHUB_TOKEN: token{extra_key} }}\n"),
+    ) + "
+  - name: app-secrets
+    plane: disposable
+    tier: 1
+    driver: secrets
+    settings:
+      secrets:
+        - name: backstage/secrets
+          supplied: [token]
+"
+}
+
+#[test]
+fn two_sources_fill_one_secret_and_a_key_filled_twice_is_refused_at_its_line() {
+    let dir = gp_test::tempdir();
+    let path = dir.path().join("goldenpath.yaml");
+    std::fs::write(&path, platform_wiring("")).unwrap();
+    let p = Platform::load(&path).unwrap();
+    render_all(dir.path(), &p, Deployment::Persistent);
+    let es = read_json(
+        &gitops_dir(&p)
+            .join("apps/dev/persistent/backstage/manifests/externalsecret-backstage-secrets.yaml"),
+    );
+    let data: Vec<(String, String, String)> = es["spec"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["secretKey"].as_str().unwrap().to_string(),
+                d["remoteRef"]["key"].as_str().unwrap().to_string(),
+                d["remoteRef"]["property"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        data,
+        [
+            (
+                "POSTGRES_USER".to_string(),
+                "goldenpath/dev/backstage/postgres".to_string(),
+                "username".to_string()
+            ),
+            (
+                "POSTGRES_PASSWORD".into(),
+                "goldenpath/dev/backstage/postgres".into(),
+                "password".into()
+            ),
+            (
+                "GITHUB_TOKEN".into(),
+                "goldenpath/dev/backstage/secrets".into(),
+                "token".into()
+            ),
+        ]
+    );
+    assert_eq!(es["spec"]["refreshInterval"], "15m");
+    crd("external-secrets.io_externalsecrets.yaml", "v1beta1");
+    // The same key from both: refused when the spec is read, at the second.
+    std::fs::write(&path, platform_wiring(", POSTGRES_USER: token")).unwrap();
+    let err = Platform::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("key `POSTGRES_USER` of Secret `backstage-secrets` is already filled at line"),
+        "{err}"
+    );
+}
