@@ -221,7 +221,7 @@ impl<'p> Contract<'p> {
 
     /// Checks a full name this deployment would publish.
     pub fn check_host(&self, fqdn: &str, record: RecordType) -> Result<(), ContractError> {
-        names::check_name(fqdn)?;
+        names::check_host_name(fqdn)?;
         if let Some(b) = self.build_id() {
             let suffix = self.host_suffix();
             if !names::is_under(fqdn, &suffix) || fqdn == suffix {
@@ -233,7 +233,7 @@ impl<'p> Contract<'p> {
             }
         }
         let txt = self.txt_owner_name(fqdn, record);
-        if let Err(e) = names::check_name(&txt) {
+        if let Err(e) = names::check_record_name(&txt) {
             let reason = match e {
                 NameError::LabelTooLong { len, .. } => {
                     format!(
@@ -255,26 +255,48 @@ impl<'p> Contract<'p> {
         Ok(())
     }
 
-    /// ExternalDNS's ownership TXT name for a record:
-    /// `{txtPrefix}{type}-{leftmost}.{rest}`, or with `%{record_type}` in
-    /// the prefix replaced by the type.
+    /// ExternalDNS's ownership TXT name for a record, as its affix name
+    /// mapper writes it: `{prefix}{type}-{leftmost}{suffix}.{rest}`; with
+    /// `%{record_type}` in the prefix or the suffix, the type goes there
+    /// instead; a leading `*` becomes `txtWildcardReplacement` when set.
     pub fn txt_owner_name(&self, fqdn: &str, record: RecordType) -> String {
-        let prefix = &self.platform.spec.dns.txt_prefix;
+        let dns = &self.platform.spec.dns;
+        let rtype = record.lower();
+        let templated =
+            dns.txt_prefix.contains("%{record_type}") || dns.txt_suffix.contains("%{record_type}");
+        let prefix = dns.txt_prefix.replace("%{record_type}", rtype);
+        let suffix = dns.txt_suffix.replace("%{record_type}", rtype);
         let (leftmost, rest) = match fqdn.split_once('.') {
             Some((l, r)) => (l, Some(r)),
             None => (fqdn, None),
         };
-        let label = if prefix.contains("%{record_type}") {
-            format!(
-                "{}{leftmost}",
-                prefix.replace("%{record_type}", record.lower())
-            )
+        let mut first = if leftmost == "*" && !dns.txt_wildcard_replacement.is_empty() {
+            dns.txt_wildcard_replacement.clone()
         } else {
-            format!("{prefix}{}-{leftmost}", record.lower())
+            leftmost.to_string()
         };
+        if !templated {
+            first = format!("{rtype}-{first}");
+        }
         match rest {
-            Some(r) => format!("{label}.{r}"),
-            None => label,
+            Some(r) => format!("{prefix}{first}{suffix}.{r}"),
+            None => format!("{prefix}{first}{suffix}"),
+        }
+    }
+
+    /// The TXT name ExternalDNS before 0.12 wrote (and 0.14 still writes
+    /// beside the new one): `{prefix}{name}`, or with a suffix
+    /// `{leftmost}{suffix}.{rest}`. Read as ownership too.
+    pub fn legacy_txt_owner_name(&self, fqdn: &str) -> String {
+        let dns = &self.platform.spec.dns;
+        let prefix = dns.txt_prefix.replace("%{record_type}", "");
+        let suffix = dns.txt_suffix.replace("%{record_type}", "");
+        if suffix.is_empty() {
+            return format!("{prefix}{fqdn}");
+        }
+        match fqdn.split_once('.') {
+            Some((l, r)) => format!("{l}{suffix}.{r}"),
+            None => format!("{fqdn}{suffix}"),
         }
     }
 

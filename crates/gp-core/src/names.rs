@@ -86,6 +86,55 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// A host name: [`check_name`], except that the first label may be `*` (a
+/// wildcard record).
+pub fn check_host_name(name: &str) -> Result<(), NameError> {
+    match name.strip_prefix("*.") {
+        Some(rest) => check_name(rest),
+        None if name == "*" => Ok(()),
+        None => check_name(name),
+    }
+}
+
+/// A DNS name whose labels may also hold `_` (TXT and service names:
+/// `_external_dns.a-api.example.io`) and `*` (a wildcard, or ExternalDNS's
+/// `a-*` TXT label). The length limits are the same.
+pub fn check_record_name(name: &str) -> Result<(), NameError> {
+    if name.len() > MAX_NAME {
+        return Err(NameError::NameTooLong {
+            name: name.into(),
+            len: name.len(),
+        });
+    }
+    for (i, label) in name.split('.').enumerate() {
+        if i == 0 && label == "*" {
+            continue;
+        }
+        if label.len() > MAX_LABEL {
+            return Err(NameError::LabelTooLong {
+                label: label.into(),
+                name: name.into(),
+                len: label.len(),
+            });
+        }
+        // ExternalDNS writes `a-*` for a wildcard without a replacement.
+        let plain = label.replace(['_', '*'], "a");
+        let ok = !label.is_empty()
+            && plain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !plain.ends_with('-')
+            && (!plain.starts_with('-') || label.starts_with('_'));
+        if !ok {
+            return Err(NameError::BadLabel {
+                label: label.into(),
+                name: name.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Whether `name` is `suffix` or lies under it.
 pub fn is_under(name: &str, suffix: &str) -> bool {
     name == suffix

@@ -75,6 +75,14 @@ pub struct DnsSettings {
     /// ExternalDNS's `--txt-prefix`. May contain `%{record_type}`.
     #[serde(default)]
     pub txt_prefix: String,
+    /// ExternalDNS's `--txt-suffix` (may hold `%{record_type}`): the TXT
+    /// is `{prefix}{type}-{leftmost}{suffix}.{rest}`.
+    #[serde(default)]
+    pub txt_suffix: String,
+    /// ExternalDNS's `--txt-wildcard-replacement`: what a leading `*`
+    /// becomes in a TXT name.
+    #[serde(default)]
+    pub txt_wildcard_replacement: String,
 }
 
 /// The GitOps repository the gitops driver renders into.

@@ -96,6 +96,9 @@ pub struct Desired {
     pub target: String,
     /// Its ownership TXT name.
     pub txt_name: String,
+    /// The TXT name older ExternalDNS versions wrote (read as ownership).
+    #[serde(default)]
+    pub legacy_txt_name: String,
     /// Its ownership TXT value.
     pub txt_value: String,
 }
@@ -152,7 +155,22 @@ pub fn decide(want: &Desired, zone: &Zone<'_>, owner: &str) -> Decision {
         .at(&want.txt_name)
         .filter(|r| r.rtype == "TXT")
         .collect();
-    let owners: Vec<Option<Ownership>> = txt.iter().map(|t| parse_ownership(&t.value)).collect();
+    // The legacy format's TXT (at the record's own name without a prefix)
+    // counts only when it is an ownership record.
+    let legacy: Vec<Ownership> =
+        if want.legacy_txt_name.is_empty() || want.legacy_txt_name == want.txt_name {
+            Vec::new()
+        } else {
+            zone.at(&want.legacy_txt_name)
+                .filter(|r| r.rtype == "TXT")
+                .filter_map(|t| parse_ownership(&t.value))
+                .collect()
+        };
+    let owners: Vec<Option<Ownership>> = txt
+        .iter()
+        .map(|t| parse_ownership(&t.value))
+        .chain(legacy.into_iter().map(Some))
+        .collect();
     let ours = owners
         .iter()
         .any(|o| o.as_ref().is_some_and(|o| o.owner == owner));
@@ -212,6 +230,7 @@ mod tests {
             rtype: "A".into(),
             target: "10.0.0.1".into(),
             txt_name: "a-app.b-1.dev.x.io".into(),
+            legacy_txt_name: String::new(),
             txt_value:
                 "heritage=external-dns,external-dns/owner=me,external-dns/resource=goldenpath/app"
                     .into(),

@@ -287,6 +287,7 @@ impl DnsDriver {
                 };
                 let d = Desired {
                     txt_name: ctx.contract.txt_owner_name(&fqdn, rt),
+                    legacy_txt_name: ctx.contract.legacy_txt_owner_name(&fqdn),
                     txt_value: ctx.contract.txt_owner_value(ctx.name()),
                     fqdn: fqdn.clone(),
                     rtype: rtype.clone(),
@@ -398,6 +399,7 @@ pub(crate) fn desired(
             }
             Ok(Desired {
                 txt_name: ctx.contract.txt_owner_name(&r.fqdn, r.rtype),
+                legacy_txt_name: ctx.contract.legacy_txt_owner_name(&r.fqdn),
                 txt_value: ctx.contract.txt_owner_value(ctx.name()),
                 fqdn: r.fqdn.clone(),
                 rtype: r.rtype.to_string(),

@@ -350,15 +350,28 @@ pub fn render_component(
         if !prefix.is_empty() {
             dns["txtPrefix"] = json!(prefix);
         }
+        let suffix = &rc.platform.spec.dns.txt_suffix;
+        if !suffix.is_empty() {
+            dns["txtSuffix"] = json!(suffix);
+        }
+        let wildcard = &rc.platform.spec.dns.txt_wildcard_replacement;
+        let mut args: Vec<Value> = values
+            .get("extraArgs")
+            .and_then(|a| a.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if !wildcard.is_empty() {
+            args.retain(|a| {
+                !a.as_str()
+                    .is_some_and(|s| s.starts_with("--txt-wildcard-replacement"))
+            });
+            args.push(json!(format!("--txt-wildcard-replacement={wildcard}")));
+            dns["extraArgs"] = Value::Array(args.clone());
+        }
         if c.build_id().is_some() {
             // A build manages only names under its own suffix; the apex
             // stays matchable so ExternalDNS still finds the zone. The
             // user's own arguments are kept (`--aws-zone-type=public`).
-            let mut args: Vec<Value> = values
-                .get("extraArgs")
-                .and_then(|a| a.as_array())
-                .cloned()
-                .unwrap_or_default();
             args.retain(|a| {
                 !a.as_str()
                     .is_some_and(|s| s.starts_with("--regex-domain-filter"))

@@ -703,3 +703,74 @@ components:
     let tree = String::from_utf8_lossy(&tree.stdout);
     assert!(tree.contains("apps/dev/builds/23-01-26-01/app/"), "{tree}");
 }
+
+#[test]
+fn a_record_owned_through_the_legacy_txt_format_is_recognised_against_bind() {
+    // ExternalDNS before 0.12 (and 0.14 beside the new one) wrote the
+    // ownership TXT at the record's own name.
+    let bind = gp_test::bind::TestBind::start("example.io");
+    let out = bind.nsupdate(
+        "update add grafana.dev.example.io. 300 A 10.0.0.9\nupdate add grafana.dev.example.io. 300 TXT \"heritage=external-dns,external-dns/owner=cluster-dev,external-dns/resource=ingress/monitoring/grafana\"",
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let spec = format!(
+        "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+dns: {{ txtPrefix: \"\" }}
+environments:
+  dev: {{}}
+components:
+  - name: dns-zone
+    plane: foundational
+    tier: 0
+    driver: dns
+    settings: {{ backend: rfc2136, server: '{}', tsig: {{ keyName: {}, secret: demo/dev/dns-zone/tsig }} }}
+  - name: monitoring
+    plane: disposable
+    tier: 1
+    driver: exec
+    needs: [dns-zone]
+    hosts:
+      - {{ name: grafana, target: 10.0.0.5 }}
+    settings: {{ apply: \"true\", destroy: \"true\" }}
+",
+        bind.server(),
+        bind.key_name
+    );
+    let p = Platform::new(&spec);
+    let mut put = p.cmd(&["secret", "put", "demo/dev/dns-zone/tsig"]);
+    put.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = put.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(
+                serde_json::json!({"secret": bind.key_b64})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    let before = bind.axfr();
+    let out = p.run(&["deploy", "--env", "dev", "--persistent"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.transcript()
+            .contains("grafana.dev.example.io A is owned by cluster-dev"),
+        "the legacy TXT names its owner: {}",
+        out.transcript()
+    );
+    assert_eq!(bind.axfr(), before, "nothing changed");
+}

@@ -188,7 +188,7 @@ impl Platform {
                 }
             }
             for host in &c.hosts {
-                if let Err(e) = names::check_name(&host.name.value) {
+                if let Err(e) = names::check_host_name(&host.name.value) {
                     out.push(self.diagnostic(host.name.start, format!("invalid host: {e}")));
                 }
             }

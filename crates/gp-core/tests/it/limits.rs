@@ -151,3 +151,132 @@ fn an_ephemeral_host_outside_its_suffix_is_refused() {
             .is_ok()
     );
 }
+
+fn platform_with(dns: &str) -> Platform {
+    Platform::from_source(
+        std::path::Path::new("goldenpath.yaml"),
+        &format!(
+            "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+dns: {{ {dns} }}
+environments:
+  dev: {{}}
+components: []
+"
+        ),
+    )
+    .unwrap()
+}
+
+/// The TXT names ExternalDNS's affix name mapper writes (its
+/// `registry/txt.go`), case by case: prefix, suffix, `%{record_type}` in
+/// either, a wildcard with and without a replacement, the apex, an
+/// underscore prefix; and the legacy names it used to write.
+#[test]
+fn txt_names_match_external_dns_for_every_affix() {
+    let cases: &[(&str, &str, RecordType, &str)] = &[
+        (
+            "txtPrefix: \"\"",
+            "api.dev.example.io",
+            RecordType::A,
+            "a-api.dev.example.io",
+        ),
+        (
+            "txtPrefix: external-dns-",
+            "api.dev.example.io",
+            RecordType::A,
+            "external-dns-a-api.dev.example.io",
+        ),
+        (
+            "txtPrefix: \"_external_dns.\"",
+            "api.dev.example.io",
+            RecordType::Cname,
+            "_external_dns.cname-api.dev.example.io",
+        ),
+        (
+            "txtPrefix: \"%{record_type}-\"",
+            "api.dev.example.io",
+            RecordType::Cname,
+            "cname-api.dev.example.io",
+        ),
+        (
+            "txtPrefix: \"txt-%{record_type}.\"",
+            "api.dev.example.io",
+            RecordType::Aaaa,
+            "txt-aaaa.api.dev.example.io",
+        ),
+        (
+            "txtSuffix: -txt",
+            "api.dev.example.io",
+            RecordType::A,
+            "a-api-txt.dev.example.io",
+        ),
+        (
+            "txtSuffix: \"-%{record_type}\"",
+            "api.dev.example.io",
+            RecordType::A,
+            "api-a.dev.example.io",
+        ),
+        (
+            "txtPrefix: p-, txtSuffix: -s",
+            "api.dev.example.io",
+            RecordType::A,
+            "p-a-api-s.dev.example.io",
+        ),
+        (
+            "txtWildcardReplacement: wildcard",
+            "*.apps.example.io",
+            RecordType::A,
+            "a-wildcard.apps.example.io",
+        ),
+        (
+            "txtPrefix: \"\"",
+            "*.apps.example.io",
+            RecordType::A,
+            "a-*.apps.example.io",
+        ),
+        (
+            "txtPrefix: \"\"",
+            "example.io",
+            RecordType::A,
+            "a-example.io",
+        ),
+    ];
+    for (dns, fqdn, rt, want) in cases {
+        let p = platform_with(dns);
+        let c = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+        assert_eq!(&c.txt_owner_name(fqdn, *rt), want, "{dns} {fqdn}");
+    }
+    let legacy: &[(&str, &str, &str)] = &[
+        (
+            "txtPrefix: \"\"",
+            "api.dev.example.io",
+            "api.dev.example.io",
+        ),
+        (
+            "txtPrefix: external-dns-",
+            "api.dev.example.io",
+            "external-dns-api.dev.example.io",
+        ),
+        (
+            "txtSuffix: -txt",
+            "api.dev.example.io",
+            "api-txt.dev.example.io",
+        ),
+    ];
+    for (dns, fqdn, want) in legacy {
+        let p = platform_with(dns);
+        let c = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+        assert_eq!(&c.legacy_txt_owner_name(fqdn), want, "{dns} {fqdn}");
+    }
+    // Underscores pass the TXT name check; a wildcard host is accepted.
+    let p = platform_with("txtPrefix: \"_external_dns.\"");
+    let c = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+    assert!(c.check_host("api.dev.example.io", RecordType::A).is_ok());
+    assert!(c.check_host("*.apps.dev.example.io", RecordType::A).is_ok());
+    assert!(c.check_host("a*.dev.example.io", RecordType::A).is_err());
+}
