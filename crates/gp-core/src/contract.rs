@@ -443,12 +443,61 @@ impl<'p> Contract<'p> {
     }
 
     /// The Argo CD Application of a component in this deployment:
-    /// `{prefix}-{env}[-{B}]-{component}`.
+    /// The Argo CD Application name of a component: `gitops.applicationName`
+    /// (default `{prefix}-{env}-{build}-{component}`, the build part only in
+    /// a build), lower case, at most 63 characters (checked by
+    /// [`Contract::check_application_names`]).
     pub fn application_name(&self, component: &str) -> String {
-        format!("{}-{component}", self.name_prefix())
+        let template = self
+            .platform
+            .spec
+            .gitops
+            .application_name
+            .as_ref()
+            .map(|t| t.value.as_str())
+            .unwrap_or("{prefix}-{env}-{build}-{component}");
+        let build = self.build_id().map(|b| b.to_string()).unwrap_or_default();
+        let name = template
+            .replace("{prefix}", self.prefix())
+            .replace("{env}", &self.env)
+            .replace("{build}", &build)
+            .replace("{component}", component);
+        // A placeholder left empty leaves no doubled or dangling dash.
+        let mut out = String::with_capacity(name.len());
+        for part in name.split('-').filter(|p| !p.is_empty()) {
+            if !out.is_empty() {
+                out.push('-');
+            }
+            out.push_str(part);
+        }
+        out
     }
 
-    /// The deployment's app-of-apps root Application.
+    /// The Application names of `components` in this deployment: each a
+    /// valid Kubernetes name (DNS label rules, at most 63 characters), and
+    /// no two alike (they share the cluster's Argo CD).
+    pub fn check_application_names<'c>(
+        &self,
+        components: impl IntoIterator<Item = &'c str>,
+    ) -> Result<(), String> {
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+        for c in components.into_iter().chain(std::iter::once("root")) {
+            let name = self.application_name(c);
+            if let Err(e) = names::check_label(&name, &name) {
+                return Err(format!(
+                    "the Application name `{name}` of `{c}` is not a valid Kubernetes name: {e}"
+                ));
+            }
+            if let Some(other) = seen.insert(name.clone(), c.to_string()) {
+                return Err(format!(
+                    "`{other}` and `{c}` would both be the Application `{name}`: put {{component}} in gitops.applicationName"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The app-of-apps root Application's name.
     pub fn root_application_name(&self) -> String {
         self.application_name("root")
     }

@@ -115,6 +115,13 @@ pub struct GitopsSettings {
     /// How often ExternalSecrets refresh (default `1h`).
     #[serde(default = "hour")]
     pub refresh_interval: String,
+    /// The Argo CD Application name, a template of `{prefix}`, `{env}`,
+    /// `{build}` (the build id, empty in the persistent deployment; a `-`
+    /// left dangling by it is dropped) and `{component}`. Default
+    /// `{prefix}-{env}-{build}-{component}`; the platform's is
+    /// `{env}-{component}`.
+    #[serde(default)]
+    pub application_name: Option<Spanned<String>>,
     /// The External Secrets API version rendered: `v1` or `v1beta1`.
     /// Default: from the chart version of the component that installs the
     /// `external-secrets` chart (before 0.16: `v1beta1`, which 0.17
@@ -180,6 +187,7 @@ impl Default for GitopsSettings {
             secret_store: store(),
             refresh_interval: hour(),
             external_secrets_api_version: None,
+            application_name: None,
             allowed_hosts: Vec::new(),
         }
     }

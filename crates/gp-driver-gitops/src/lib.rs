@@ -146,6 +146,27 @@ impl Driver for GitopsDriver {
                 "gitops components are disposable: they render into a deployment",
             ));
         }
+        if let Some(ch) = &s.chart
+            && (ch.chart.is_empty() == ch.path.is_none())
+        {
+            problems.push(ctx.platform.diagnostic(
+                ctx.settings.get("chart").map_or(ctx.settings.start, |n| n.start),
+                "a chart is `chart` (a Helm repository's) or `path` (a folder of a git repository), one of them",
+            ));
+        }
+        for env in s.environments.keys() {
+            if ctx.platform.environment(env).is_none() {
+                let at = ctx
+                    .settings
+                    .get("environments")
+                    .and_then(|e| e.key(env))
+                    .map_or(ctx.settings.start, |k| k.start);
+                problems.push(
+                    ctx.platform
+                        .diagnostic(at, format!("environment `{env}` is not declared")),
+                );
+            }
+        }
         if let Some(v) = &ctx.platform.spec.gitops.external_secrets_api_version
             && !matches!(v.value.as_str(), "v1" | "v1beta1")
         {

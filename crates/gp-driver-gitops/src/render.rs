@@ -22,17 +22,38 @@ use serde_json::{Value, json};
 /// The finalizer that makes deleting an Application delete its resources.
 pub const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
-/// A Helm chart source.
+/// A Helm chart source: a chart of a Helm repository (`chart`), or a chart
+/// at a `path` of a git repository.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Chart {
-    /// Helm repository URL (ArgoCD's spelling).
+    /// Helm repository or git URL (ArgoCD's spelling).
     #[serde(rename = "repoURL")]
     pub repo_url: String,
-    /// Chart name.
+    /// Chart name in a Helm repository.
+    #[serde(default)]
     pub chart: String,
-    /// Version.
+    /// Or the chart's folder in a git repository
+    /// (`gitops/helm/backstage/chart`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Version (or the git revision).
     pub target_revision: String,
+}
+
+/// What a component changes in one environment.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentOverride {
+    /// The chart version there (Keycloak runs another in dev).
+    #[serde(default)]
+    pub target_revision: Option<String>,
+    /// Values files (relative to the spec) merged after the component's.
+    #[serde(default)]
+    pub values_files: Vec<String>,
+    /// Values merged after those.
+    #[serde(default)]
+    pub values: Option<gp_core::yaml::RawNode>,
 }
 
 /// Settings of a `gitops` component.
@@ -45,9 +66,16 @@ pub struct GitopsComponent {
     /// manifests only.
     #[serde(default)]
     pub chart: Option<Chart>,
+    /// Values files (relative to the spec, e.g. `values/common.yaml`),
+    /// merged in order before `values`.
+    #[serde(default)]
+    pub values_files: Vec<String>,
     /// Helm values merged under the contract's `global`.
     #[serde(default)]
     pub values: Option<gp_core::yaml::RawNode>,
+    /// Per environment: chart version, values files and values.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentOverride>,
     /// This component is ExternalDNS: render its ownership settings.
     #[serde(default)]
     pub external_dns: bool,
@@ -66,7 +94,7 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 /// else from the chart version of the component installing the
 /// `external-secrets` chart (ESO serves `v1` from 0.16 and dropped
 /// `v1beta1` in 0.17), else `v1`.
-pub fn external_secrets_api_version(platform: &Platform) -> &'static str {
+pub fn external_secrets_api_version(platform: &Platform, env: &str) -> &'static str {
     if let Some(v) = &platform.spec.gitops.external_secrets_api_version {
         return if v.value == "v1beta1" {
             "v1beta1"
@@ -85,9 +113,13 @@ pub fn external_secrets_api_version(platform: &Platform) -> &'static str {
         if chart.get("chart").and_then(|n| n.as_str()) != Some("external-secrets") {
             continue;
         }
-        let version = chart
-            .get("targetRevision")
+        // This environment's chart version, else the component's.
+        let version = node
+            .get("environments")
+            .and_then(|e| e.get(env))
+            .and_then(|e| e.get("targetRevision"))
             .and_then(|n| n.as_str())
+            .or_else(|| chart.get("targetRevision").and_then(|n| n.as_str()))
             .unwrap_or_default();
         let mut parts = version.trim_start_matches('v').split('.');
         let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(1);
@@ -334,8 +366,39 @@ pub fn render_component(
     if !hostnames.is_empty() {
         values["hostnames"] = Value::Object(hostnames);
     }
+    // The documented order: the component's values files, its values, the
+    // environment's values files, the environment's values; the contract's
+    // `global` last, so nothing hard-codes over it.
+    let env_override = settings.environments.get(c.env());
+    let files_of = |list: &[String]| -> Result<Vec<Value>, DriverError> {
+        list.iter()
+            .map(|f| {
+                let path = rc.platform.base_dir().join(f);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    DriverError::configuration(format!("cannot read the values file {f}: {e}"))
+                })?;
+                Ok(gp_core::yaml::parse(&text)
+                    .map_err(|e| {
+                        DriverError::configuration(format!("{f}: invalid YAML: {}", e.message))
+                    })?
+                    .map(|n| n.to_json())
+                    .unwrap_or(Value::Null))
+            })
+            .collect()
+    };
+    for v in files_of(&settings.values_files)? {
+        merge(&mut values, &v);
+    }
     if let Some(v) = &settings.values {
         merge(&mut values, &v.0.to_json());
+    }
+    if let Some(o) = env_override {
+        for v in files_of(&o.values_files)? {
+            merge(&mut values, &v);
+        }
+        if let Some(v) = &o.values {
+            merge(&mut values, &v.0.to_json());
+        }
     }
     merge(&mut values, &json!({ "global": global }));
     if settings.external_dns {
@@ -402,7 +465,7 @@ pub fn render_component(
         });
         files.insert(format!("{dir}/manifests/namespace.yaml"), yaml(&ns)?);
     }
-    let es_version = external_secrets_api_version(rc.platform);
+    let es_version = external_secrets_api_version(rc.platform, c.env());
     if settings
         .chart
         .as_ref()
@@ -517,13 +580,23 @@ pub fn render_component(
     });
     match &settings.chart {
         Some(chart) => {
+            let revision = env_override
+                .and_then(|o| o.target_revision.clone())
+                .unwrap_or_else(|| chart.target_revision.clone());
+            let mut source = serde_json::Map::new();
+            source.insert("repoURL".into(), json!(chart.repo_url));
+            match &chart.path {
+                Some(p) => source.insert("path".into(), json!(p)),
+                None => source.insert("chart".into(), json!(chart.chart)),
+            };
+            source.insert("targetRevision".into(), json!(revision));
+            source.insert(
+                "helm".into(),
+                json!({"valueFiles": [format!("$values/{dir}/values.yaml")]}),
+            );
+            let source = Value::Object(source);
             spec["sources"] = json!([
-                {
-                    "repoURL": chart.repo_url,
-                    "chart": chart.chart,
-                    "targetRevision": chart.target_revision,
-                    "helm": {"valueFiles": [format!("$values/{dir}/values.yaml")]},
-                },
+                source,
                 {"repoURL": rc.repo_url, "targetRevision": rc.gitops.target_revision, "ref": "values"},
                 manifests,
             ]);

@@ -269,6 +269,37 @@ impl Platform {
                 }
             }
         }
+        // Application names: valid and unique, in every environment, for
+        // the persistent deployment and (the longest) a build.
+        let gitops: Vec<&str> = s
+            .components
+            .iter()
+            .filter(|c| c.driver.value == "gitops")
+            .map(|c| c.name.value.as_str())
+            .collect();
+        if out.is_empty() && !gitops.is_empty() {
+            let at = s
+                .gitops
+                .application_name
+                .as_ref()
+                .map_or(Default::default(), |t| t.start);
+            'envs: for env in s.environments.keys() {
+                for d in [
+                    crate::Deployment::Persistent,
+                    crate::Deployment::Ephemeral(
+                        "31-12-99-99".parse().unwrap_or_else(|_| unreachable!()),
+                    ),
+                ] {
+                    let Ok(c) = crate::Contract::new(self, env, d) else {
+                        continue;
+                    };
+                    if let Err(e) = c.check_application_names(gitops.iter().copied()) {
+                        out.push(self.diagnostic(at, format!("in {}: {e}", env.value)));
+                        break 'envs;
+                    }
+                }
+            }
+        }
         if out.is_empty()
             && let Some(cycle) = self.find_cycle()
         {

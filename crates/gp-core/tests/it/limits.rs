@@ -280,3 +280,66 @@ fn txt_names_match_external_dns_for_every_affix() {
     assert!(c.check_host("*.apps.dev.example.io", RecordType::A).is_ok());
     assert!(c.check_host("a*.dev.example.io", RecordType::A).is_err());
 }
+
+fn with_gitops(gitops: &str) -> Result<Platform, gp_core::InvalidInput> {
+    Platform::from_source(
+        std::path::Path::new("goldenpath.yaml"),
+        &format!(
+            "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: goldenpath
+domain: example.io
+owner: team
+gitops: {{ {gitops} }}
+environments:
+  dev: {{}}
+components:
+  - {{ name: backstage, plane: disposable, tier: 1, driver: gitops, settings: {{ namespace: backstage }} }}
+  - {{ name: keycloak, plane: disposable, tier: 1, driver: gitops, settings: {{ namespace: keycloak }} }}
+"
+        ),
+    )
+}
+
+#[test]
+fn application_names_follow_the_template_and_are_checked() {
+    let p = with_gitops("").unwrap();
+    let build = Contract::new(
+        &p,
+        "dev",
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    )
+    .unwrap();
+    let persistent = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+    assert_eq!(
+        build.application_name("backstage"),
+        "goldenpath-dev-23-01-26-01-backstage"
+    );
+    assert_eq!(
+        persistent.application_name("backstage"),
+        "goldenpath-dev-backstage"
+    );
+    // The platform's own names.
+    let p = with_gitops("applicationName: \"{env}-{component}\"").unwrap();
+    let persistent = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+    assert_eq!(persistent.application_name("keycloak"), "dev-keycloak");
+    assert_eq!(persistent.root_application_name(), "dev-root");
+    // Two components one name, and a name over 63 characters: refused at
+    // the template's line.
+    let err = with_gitops("applicationName: \"{env}-apps\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("would both be the Application `dev-apps`"),
+        "{err}"
+    );
+    assert!(err.contains("goldenpath.yaml:7:"), "{err}");
+    let err = with_gitops(&format!(
+        "applicationName: \"{}-{{component}}\"",
+        "x".repeat(60)
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("is not a valid Kubernetes name"), "{err}");
+}

@@ -619,3 +619,58 @@ fn two_sources_fill_one_secret_and_a_key_filled_twice_is_refused_at_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn git_path_charts_and_per_environment_versions_and_values() {
+    let dir = gp_test::tempdir();
+    let spec = std::fs::read_to_string(gp_test::example("golden-v1/goldenpath.yaml"))
+        .unwrap()
+        .replace(
+            "      chart: { repoURL: https://charts.bitnami.com/bitnami, chart: keycloak, targetRevision: 24.0.0 }\n",
+            "      chart: { repoURL: https://charts.bitnami.com/bitnami, chart: keycloak, targetRevision: 24.0.0 }\n      valuesFiles: [values/common.yaml]\n      values: { replicaCount: 2 }\n      environments:\n        dev: { targetRevision: 23.0.0, valuesFiles: [values/dev.yaml], values: { replicaCount: 1 } }\n",
+        )
+        .replace(
+            "      chart: { repoURL: https://backstage.github.io/charts, chart: backstage, targetRevision: 2.3.0 }\n",
+            "      chart: { repoURL: https://github.com/acme/platform, path: gitops/helm/backstage/chart, targetRevision: main }\n",
+        );
+    std::fs::write(dir.path().join("goldenpath.yaml"), spec).unwrap();
+    std::fs::create_dir_all(dir.path().join("values")).unwrap();
+    std::fs::write(
+        dir.path().join("values/common.yaml"),
+        "replicaCount: 3\nauth: { adminUser: admin }\nglobal: { env: hard-coded }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("values/dev.yaml"),
+        "resources: { requests: { cpu: 100m } }\n",
+    )
+    .unwrap();
+    let p = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
+    render_all(dir.path(), &p, Deployment::Persistent);
+    let base = gitops_dir(&p).join("apps/dev/persistent");
+    let kc = read_json(&base.join("keycloak/application.yaml"));
+    assert_eq!(
+        kc["spec"]["sources"][0]["targetRevision"], "23.0.0",
+        "dev's chart version"
+    );
+    assert_eq!(kc["spec"]["sources"][0]["chart"], "keycloak");
+    let values = read_json(&base.join("keycloak/values.yaml"));
+    assert_eq!(
+        values["replicaCount"], 1,
+        "files, values, the env's files, the env's values: {values}"
+    );
+    assert_eq!(values["auth"]["adminUser"], "admin");
+    assert_eq!(values["resources"]["requests"]["cpu"], "100m");
+    assert_eq!(values["global"]["env"], "dev", "the contract's global wins");
+    let bs = read_json(&base.join("backstage/application.yaml"));
+    assert_eq!(
+        bs["spec"]["sources"][0]["path"],
+        "gitops/helm/backstage/chart"
+    );
+    assert!(bs["spec"]["sources"][0].get("chart").is_none());
+    let apps = crd("argoproj.io_applications.yaml", "v1alpha1");
+    for app in [&kc, &bs] {
+        let errors: Vec<String> = apps.iter_errors(app).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+}
