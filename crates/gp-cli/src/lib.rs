@@ -74,6 +74,7 @@ const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
     ("completions", &["spec", "state_dir", "registry", "output"]),
     ("env", &["spec", "state_dir", "registry"]),
     ("docs", &["spec", "state_dir", "registry"]),
+    ("gitops", &["state_dir", "registry"]),
     ("validate", &["state_dir", "registry"]),
     ("contract", &["state_dir", "registry"]),
     ("graph", &["state_dir", "registry"]),
@@ -153,6 +154,9 @@ enum Command {
     /// Checks across the rendered artifacts (propagation of the contract).
     #[command(subcommand)]
     Verify(cmd::verify::VerifyCommand),
+    /// The GitOps repository: the root Application a cluster bootstraps from.
+    #[command(subcommand)]
+    Gitops(cmd::gitops::GitopsCommand),
     /// The orphan sweep: resources still tagged with a build that is gone
     /// (AWS Resource Groups Tagging API); --delete removes secrets.
     Orphans(cmd::orphans::OrphansArgs),
@@ -237,7 +241,7 @@ fn reads_only(command: &Command) -> bool {
                 | cmd::request::RequestCommand::Validate(_)
                 | cmd::request::RequestCommand::Schema
         ),
-        Command::Db(_) | Command::Verify(_) => true,
+        Command::Db(_) | Command::Verify(_) | Command::Gitops(_) => true,
         Command::Dns(d) => !matches!(d, cmd::dns::DnsCommand::Apply(_)),
         _ => false,
     }
@@ -265,6 +269,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Terraform(c) => cmd::terraform::run(ctx, c),
         Command::Verify(c) => cmd::verify::run(ctx, c),
         Command::Orphans(a) => cmd::orphans::run(ctx, a),
+        Command::Gitops(c) => cmd::gitops::run(ctx, c),
         Command::Docs(c) => cmd::docs::run(ctx, c),
         Command::Env => env::print(ctx),
         Command::StateDir => {

@@ -523,6 +523,16 @@ pub struct DocsFixOutput {
     pub changed: Vec<gp_docs::Fixed>,
 }
 
+/// `goldenpath gitops bootstrap`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitopsBootstrapOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The root Application (argoproj.io/v1alpha1).
+    pub application: serde_json::Value,
+}
+
 /// `goldenpath orphans`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -695,6 +705,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["docs", "fix"] => doc::<DocsFixOutput>(),
         ["docs", "baseline"] => doc::<DocsBaselineOutput>(),
         ["orphans"] => doc::<OrphansOutput>(),
+        ["gitops", "bootstrap"] => doc::<GitopsBootstrapOutput>(),
         ["docs", "init"] => doc::<gp_docs::init::Initialised>(),
         ["docs", "rules"] => doc::<DocsRulesOutput>(),
         ["env"] => doc::<EnvOutput>(),
@@ -811,6 +822,7 @@ pub const COMMANDS: &[&str] = &[
     "docs fix",
     "docs baseline",
     "orphans",
+    "gitops bootstrap",
     "docs init",
     "docs rules",
     "env",

@@ -115,6 +115,11 @@ pub struct GitopsSettings {
     /// How often ExternalSecrets refresh (default `1h`).
     #[serde(default = "hour")]
     pub refresh_interval: String,
+    /// The remote Argo CD pulls from: every render and removal is committed
+    /// and pushed there (a rejected push is rebased and retried), and the
+    /// Applications reference it.
+    #[serde(default)]
+    pub remote: Option<GitopsRemote>,
     /// The Argo CD Application name, a template of `{prefix}`, `{env}`,
     /// `{build}` (the build id, empty in the persistent deployment; a `-`
     /// left dangling by it is dropped) and `{component}`. Default
@@ -132,6 +137,21 @@ pub struct GitopsSettings {
     /// hosts of persistent-only components (which are always allowed).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+}
+
+/// A GitOps remote.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitopsRemote {
+    /// Its URL (`git@github.com:acme/gitops.git`, `https://...`, a path).
+    pub url: String,
+    /// The branch (default `main`).
+    #[serde(default = "main_branch")]
+    pub branch: String,
+}
+
+fn main_branch() -> String {
+    "main".into()
 }
 
 /// Self-service requests: where their files are, the enums their `domain`
@@ -188,6 +208,7 @@ impl Default for GitopsSettings {
             refresh_interval: hour(),
             external_secrets_api_version: None,
             application_name: None,
+            remote: None,
             allowed_hosts: Vec::new(),
         }
     }

@@ -138,6 +138,89 @@ pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverE
     Ok(true)
 }
 
+/// Brings the local repository up to the remote's branch before a render
+/// (fetch, then rebase what is local onto it); a remote without the branch
+/// yet is fine. Call it holding [`lock`].
+pub fn sync(dir: &Path, remote: &gp_core::spec::GitopsRemote) -> Result<(), DriverError> {
+    let current = git(dir, &["remote", "get-url", "origin"])?;
+    if !current.status.success() {
+        ok(
+            git(dir, &["remote", "add", "origin", &remote.url])?,
+            "remote add",
+        )?;
+    } else if String::from_utf8_lossy(&current.stdout).trim() != remote.url {
+        ok(
+            git(dir, &["remote", "set-url", "origin", &remote.url])?,
+            "remote set-url",
+        )?;
+    }
+    let fetched = git(dir, &["fetch", "-q", "origin", &remote.branch])?;
+    if !fetched.status.success() {
+        let why = String::from_utf8_lossy(&fetched.stderr);
+        if why.contains("couldn't find remote ref") {
+            return Ok(());
+        }
+        return Err(DriverError::retryable(format!(
+            "git fetch of {} failed: {}",
+            remote.url,
+            why.trim()
+        )));
+    }
+    let upstream = format!("origin/{}", remote.branch);
+    if commit_count(dir) == 0 {
+        // A new local repository: start from the remote's history.
+        ok(git(dir, &["reset", "-q", "--hard", &upstream])?, "reset")?;
+        return Ok(());
+    }
+    rebase_onto(dir, &upstream)
+}
+
+fn rebase_onto(dir: &Path, upstream: &str) -> Result<(), DriverError> {
+    let rebased = git(dir, &["rebase", "-q", "--autostash", upstream])?;
+    if rebased.status.success() {
+        return Ok(());
+    }
+    let _ = git(dir, &["rebase", "--abort"]);
+    Err(DriverError::permanent(format!(
+        "cannot rebase the GitOps repository onto {upstream}: {}",
+        String::from_utf8_lossy(&rebased.stderr).trim()
+    ))
+    .with_hint("two renders changed the same files; resolve it in the GitOps repository"))
+}
+
+/// Pushes HEAD to the remote's branch; a push rejected because someone
+/// else pushed first is rebased onto theirs and retried (up to 8 times),
+/// so two builds rendering at once both land.
+pub fn push(dir: &Path, remote: &gp_core::spec::GitopsRemote) -> Result<(), DriverError> {
+    let refspec = format!("HEAD:refs/heads/{}", remote.branch);
+    let mut last = String::new();
+    for attempt in 0..8u32 {
+        let pushed = git(dir, &["push", "-q", "origin", &refspec])?;
+        if pushed.status.success() {
+            return Ok(());
+        }
+        last = String::from_utf8_lossy(&pushed.stderr).trim().to_string();
+        let rejected = last.contains("rejected")
+            || last.contains("fetch first")
+            || last.contains("non-fast-forward")
+            || last.contains("failed to update ref")
+            || last.contains("cannot lock ref");
+        if !rejected {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(
+            50 * u64::from(attempt + 1),
+        ));
+        let fetched = git(dir, &["fetch", "-q", "origin", &remote.branch])?;
+        ok(fetched, "fetch")?;
+        rebase_onto(dir, &format!("origin/{}", remote.branch))?;
+    }
+    Err(DriverError::retryable(format!(
+        "git push to {} failed: {last}",
+        remote.url
+    )))
+}
+
 /// The number of commits on HEAD (0 for none), for tests and status.
 pub fn commit_count(dir: &Path) -> usize {
     git(dir, &["rev-list", "--count", "HEAD"])

@@ -59,11 +59,40 @@ fn render_ctx<'a>(ctx: &'a ComponentCtx<'a>, rds_available: bool) -> RenderCtx<'
         contract: ctx.contract,
         gitops,
         rds_available,
-        repo_url: gitops
-            .repo_url
-            .clone()
-            .unwrap_or_else(|| format!("file://{}", gitops_dir(ctx.platform).display())),
+        repo_url: repo_url(ctx.platform),
     }
+}
+
+/// The root Application of a deployment (what `kubectl apply -f -` gives a
+/// cluster to bootstrap it from the GitOps repository), as YAML.
+pub fn root_application(
+    platform: &gp_core::Platform,
+    contract: &gp_core::Contract<'_>,
+) -> Result<String, DriverError> {
+    let rc = RenderCtx {
+        platform,
+        contract,
+        gitops: &platform.spec.gitops,
+        rds_available: false,
+        repo_url: repo_url(platform),
+    };
+    let files = render::render_root(&rc)?;
+    let dir = render::deployment_dir(contract);
+    files
+        .get(&format!("{dir}/root.yaml"))
+        .cloned()
+        .ok_or_else(|| DriverError::permanent("the root Application was not rendered"))
+}
+
+/// The repository Argo CD pulls: `gitops.repoUrl`, else the remote's URL,
+/// else the directory as a `file://` URL.
+pub fn repo_url(platform: &gp_core::Platform) -> String {
+    let gitops = &platform.spec.gitops;
+    gitops
+        .repo_url
+        .clone()
+        .or_else(|| gitops.remote.as_ref().map(|r| r.url.clone()))
+        .unwrap_or_else(|| format!("file://{}", gitops_dir(platform).display()))
 }
 
 /// Whether every foundational database instance is deployed.
@@ -237,6 +266,9 @@ impl Driver for GitopsDriver {
         let _lock = git::lock(&dir)?;
         if git {
             git::ensure_repo(&dir)?;
+            if let Some(remote) = &ctx.platform.spec.gitops.remote {
+                git::sync(&dir, remote)?;
+            }
         }
         let mut counts = Counts::default();
         if !dir.join(&deployment_dir).join("root.yaml").exists() {
@@ -279,6 +311,9 @@ impl Driver for GitopsDriver {
                 &[&deployment_dir],
                 &Self::message(ctx, "render", ctx.name()),
             )?;
+            if let Some(remote) = &ctx.platform.spec.gitops.remote {
+                git::push(&dir, remote)?;
+            }
         }
         // Check what this render wrote (the rest was checked when it was
         // rendered; `goldenpath verify propagation` checks every driver's
@@ -338,7 +373,13 @@ impl Driver for GitopsDriver {
             } else {
                 ctx.name().to_string()
             };
+            if let Some(remote) = &ctx.platform.spec.gitops.remote {
+                git::sync(&dir, remote)?;
+            }
             git::commit(&dir, &[&target], &Self::message(ctx, "remove", &what))?;
+            if let Some(remote) = &ctx.platform.spec.gitops.remote {
+                git::push(&dir, remote)?;
+            }
         }
         Ok(())
     }

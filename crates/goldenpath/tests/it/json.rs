@@ -203,6 +203,11 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("docs index", &[], 0);
     case("docs fix", &[], 0);
     case("docs rules", &[], 0);
+    case(
+        "gitops bootstrap",
+        &["--env", "dev", "--build-id", "23-01-26-01"],
+        0,
+    );
     // No AWS backend in this platform: the sweep has nothing to ask.
     case("orphans", &["--env", "dev"], 2);
     case("env", &[], 0);

@@ -7,6 +7,7 @@ mod docs;
 mod docs_adoption;
 mod e2e;
 mod foundation;
+mod gitops_remote;
 mod hostile;
 mod json;
 mod proofs;

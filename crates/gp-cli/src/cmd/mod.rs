@@ -7,6 +7,7 @@ pub mod db;
 pub mod deploy;
 pub mod dns;
 pub mod docs;
+pub mod gitops;
 pub mod init;
 pub mod lease;
 pub mod orphans;
