@@ -63,7 +63,10 @@ impl TerraformDriver {
             work: absolute(&ctx.work_dir()),
             state_dir: absolute(ctx.state_dir),
             key: ctx.contract.component_state_key(ctx.component),
-            workspace: ctx.contract.terraform_workspace(ctx.component),
+            workspace: match s.state_key.as_ref().map(|k| k.value) {
+                Some(StateKeyMode::Deployment) => None,
+                _ => ctx.contract.terraform_workspace(ctx.component),
+            },
             backend: match &s.backend {
                 Some(BackendSettings::S3(b)) => {
                     let pairs = b

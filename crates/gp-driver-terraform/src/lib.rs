@@ -164,6 +164,34 @@ impl Driver for TerraformDriver {
                 .map_or(ctx.settings.start, |n| n.start);
             problems.push(ctx.platform.diagnostic(at, format!("backend.s3: {e}")));
         }
+        if let Some(k) = &s.state_key
+            && k.value == StateKeyMode::Deployment
+        {
+            let others: Vec<&str> = ctx
+                .platform
+                .spec
+                .components
+                .iter()
+                .filter(|c| {
+                    c.name.value != ctx.component.name.value && c.driver.value == "terraform"
+                })
+                .filter(|c| {
+                    c.settings_node().get("stateKey").and_then(|n| n.as_str()) == Some("deployment")
+                })
+                .map(|c| c.name.value.as_str())
+                .collect();
+            if ctx.component.plane.value != gp_core::Plane::Disposable {
+                problems.push(ctx.platform.diagnostic(
+                    k.start,
+                    "stateKey: deployment is for a disposable component (a foundational one has its own key)",
+                ));
+            } else if let Some(other) = others.first() {
+                problems.push(ctx.platform.diagnostic(
+                    k.start,
+                    format!("`{other}` already owns the deployment's state key (stateKey: deployment); one component per spec may"),
+                ));
+            }
+        }
         if let Some(RawNode(v)) = &s.variables
             && !matches!(v.kind, NodeKind::Map(_))
         {

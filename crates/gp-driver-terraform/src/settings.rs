@@ -123,6 +123,13 @@ pub struct TerraformSettings {
     /// `local` (default) or `{s3: {...}}`.
     #[serde(default)]
     pub backend: Option<BackendSettings>,
+    /// Where a disposable component's state is: `workspace` (the default:
+    /// a workspace of its own under the deployment's key) or `deployment`
+    /// (the deployment's key exactly, `envs/{env}/builds/{B}/terraform.tfstate`,
+    /// as platforms with one root per deployment keep it; one component per
+    /// spec).
+    #[serde(default)]
+    pub state_key: Option<Spanned<StateKeyMode>>,
     /// Extra variables; values may reference outputs.
     #[serde(default)]
     pub variables: Option<RawNode>,
@@ -139,4 +146,15 @@ pub struct TerraformSettings {
     /// How long to wait for a state lock (default 0s: fail at once).
     #[serde(default)]
     pub lock_timeout: Option<String>,
+}
+
+/// Where a disposable component's state lives.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StateKeyMode {
+    /// A workspace per component under the deployment's key.
+    #[default]
+    Workspace,
+    /// The deployment's key itself.
+    Deployment,
 }

@@ -272,3 +272,76 @@ fn finished_actions(json: &str) -> usize {
         .filter(|row| row["entry"]["stage"] == "after" || row["stage"] == "after")
         .count()
 }
+
+#[test]
+fn state_at_the_deployments_key_is_found_and_adopted() {
+    // The platform keeps one root per deployment at exactly the contract's
+    // key: a build it ran before goldenpath has its state there.
+    let spec = SPEC.replace(
+        "      root: root\n",
+        "      root: root\n      stateKey: deployment\n",
+    );
+    let p = Platform::new(&spec);
+    std::fs::create_dir_all(p.path().join("root")).unwrap();
+    std::fs::write(p.path().join("root/main.tf"), ROOT).unwrap();
+    let key = p
+        .path()
+        .join(".goldenpath/tfstate/envs/dev/builds/23-01-26-01/terraform.tfstate");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    let old = p.path().join("old-runner");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("main.tf"), ROOT).unwrap();
+    for args in [
+        vec![
+            "init".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            format!("-backend-config=path={}", key.display()),
+        ],
+        vec![
+            "apply".into(),
+            "-auto-approve".into(),
+            "-no-color".into(),
+            "-var".into(),
+            "build_id=23-01-26-01".into(),
+        ],
+    ] {
+        let out = Command::new("terraform")
+            .arg(format!("-chdir={}", old.display()))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let before = std::fs::read_to_string(&key).unwrap();
+    assert!(before.contains("v1-23-01-26-01"));
+    let plan = p
+        .ok(&["plan", "--env", "dev", "--build-id", "23-01-26-01"])
+        .stdout;
+    assert!(
+        plan.lines()
+            .any(|l| l.starts_with("cluster") && l.contains("adopt")),
+        "the existing state is adopted, not created: {plan}"
+    );
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    // No workspace: the state stays at the key, and has the one resource.
+    let after = std::fs::read_to_string(&key).unwrap();
+    assert!(after.contains("terraform_data"), "{after}");
+    assert!(!key.with_file_name("terraform.tfstate.d").exists());
+    // Two components may not own one key.
+    let two = spec.clone()
+        + "  - name: extra\n    plane: disposable\n    tier: 0\n    driver: terraform\n    settings:\n      root: root\n      stateKey: deployment\n";
+    std::fs::write(p.path().join("goldenpath.yaml"), two).unwrap();
+    let out = p.run(&["validate"]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("already owns the deployment's state key"),
+        "{}",
+        out.stderr
+    );
+}
