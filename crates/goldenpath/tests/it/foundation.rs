@@ -460,3 +460,107 @@ fn architecture_crate_map_matches_the_workspace() {
         assert_eq!(expands(&said), deps, "the map's dependencies of {name}");
     }
 }
+
+/// Every YAML example the documentation shows parses, and its keys are the
+/// spec's: a block of components has only component fields, a block of
+/// top-level settings only top-level keys. Every YAML file under examples/
+/// parses, and each example's goldenpath.yaml validates.
+#[test]
+fn every_yaml_example_in_readme_and_examples_is_valid() {
+    const TOP: &[&str] = &[
+        "apiVersion",
+        "kind",
+        "project",
+        "prefix",
+        "domain",
+        "owner",
+        "stateDir",
+        "dns",
+        "secrets",
+        "environments",
+        "components",
+        "gitops",
+        "requests",
+        "docs",
+    ];
+    const COMPONENT: &[&str] = &[
+        "name",
+        "description",
+        "plane",
+        "tier",
+        "protected",
+        "modes",
+        "driver",
+        "needs",
+        "hosts",
+        "secrets",
+        "settings",
+    ];
+    let readme = std::fs::read_to_string(gp_test::repo_root().join("README.md")).unwrap();
+    let mut blocks = 0;
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```yaml\n") {
+        let body = &rest[start + 8..];
+        let end = body.find("```").expect("a closed yaml block");
+        let text = &body[..end];
+        rest = &body[end + 3..];
+        blocks += 1;
+        let node = gp_core::yaml::parse(text)
+            .unwrap_or_else(|e| panic!("README yaml block {blocks} does not parse: {e:?}\n{text}"))
+            .expect("not empty");
+        let check_component = |n: &gp_core::yaml::Node| {
+            if let gp_core::yaml::NodeKind::Map(entries) = &n.kind {
+                for (k, _) in entries {
+                    let k = k.as_str().unwrap_or_default();
+                    assert!(
+                        COMPONENT.contains(&k),
+                        "README block {blocks}: `{k}` is no component field\n{text}"
+                    );
+                }
+            }
+        };
+        match &node.kind {
+            gp_core::yaml::NodeKind::Seq(items) => items.iter().for_each(check_component),
+            gp_core::yaml::NodeKind::Map(entries) => {
+                let keys: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+                if keys.contains(&"name") && keys.contains(&"driver") {
+                    check_component(&node);
+                } else if keys.iter().all(|k| TOP.contains(k)) {
+                    if let Some(gp_core::yaml::NodeKind::Seq(items)) =
+                        node.get("components").map(|c| &c.kind)
+                    {
+                        items.iter().for_each(check_component);
+                    }
+                } else {
+                    // A request file or a fragment of one layout.
+                    assert!(
+                        keys.contains(&"id")
+                            || keys.contains(&"databases")
+                            || keys.contains(&"server"),
+                        "README block {blocks} is neither a spec, components nor a request: {keys:?}"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(blocks >= 7, "{blocks} yaml blocks");
+    let mut stack = vec![gp_test::repo_root().join("examples")];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                files += 1;
+                let text = std::fs::read_to_string(&p).unwrap();
+                gp_core::yaml::parse(&text).unwrap_or_else(|e| panic!("{}: {e:?}", p.display()));
+                if p.file_name().is_some_and(|n| n == "goldenpath.yaml") {
+                    gp_core::Platform::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                }
+            }
+        }
+    }
+    assert!(files >= 2);
+}
