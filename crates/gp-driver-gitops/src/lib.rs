@@ -63,6 +63,38 @@ fn render_ctx<'a>(ctx: &'a ComponentCtx<'a>, rds_available: bool) -> RenderCtx<'
     }
 }
 
+/// GitOps directories with renders not yet committed and pushed (with a
+/// remote), and the commit message.
+type Pending =
+    std::collections::BTreeMap<std::path::PathBuf, (String, std::collections::BTreeSet<String>)>;
+
+fn pending() -> &'static std::sync::Mutex<Pending> {
+    static PENDING: std::sync::OnceLock<std::sync::Mutex<Pending>> = std::sync::OnceLock::new();
+    PENDING.get_or_init(Default::default)
+}
+
+/// Commits and pushes what this process rendered into GitOps directories
+/// with a remote (one commit per run). Called by the engine at the end of a
+/// run; callers driving the driver directly call it themselves.
+pub fn flush(platform: &gp_core::Platform) -> Result<(), DriverError> {
+    let Some(remote) = &platform.spec.gitops.remote else {
+        return Ok(());
+    };
+    let dirs: Vec<(
+        std::path::PathBuf,
+        (String, std::collections::BTreeSet<String>),
+    )> = std::mem::take(&mut *pending().lock().unwrap_or_else(|p| p.into_inner()))
+        .into_iter()
+        .collect();
+    for (dir, (message, paths)) in dirs {
+        let _lock = git::lock(&dir)?;
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        git::commit(&dir, &paths, &message)?;
+        git::push(&dir, remote)?;
+    }
+    Ok(())
+}
+
 /// The root Application of a deployment (what `kubectl apply -f -` gives a
 /// cluster to bootstrap it from the GitOps repository), as YAML.
 pub fn root_application(
@@ -144,6 +176,10 @@ fn same(dir: &Path, files: &render::Files) -> bool {
 }
 
 impl Driver for GitopsDriver {
+    fn run_finished(&self, platform: &gp_core::Platform) -> Result<(), DriverError> {
+        flush(platform)
+    }
+
     fn name(&self) -> &'static str {
         "gitops"
     }
@@ -266,7 +302,14 @@ impl Driver for GitopsDriver {
         let _lock = git::lock(&dir)?;
         if git {
             git::ensure_repo(&dir)?;
-            if let Some(remote) = &ctx.platform.spec.gitops.remote {
+            // Brought up to the remote once per run (the renders of a run
+            // are pushed together by `flush`).
+            if let Some(remote) = &ctx.platform.spec.gitops.remote
+                && !pending()
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains_key(&dir)
+            {
                 git::sync(&dir, remote)?;
             }
         }
@@ -306,13 +349,23 @@ impl Driver for GitopsDriver {
             ctx.recorder.journalled(Action::Adopt, &app, || Ok(()))?;
         }
         if git {
-            git::commit(
-                &dir,
-                &[&deployment_dir],
-                &Self::message(ctx, "render", ctx.name()),
-            )?;
-            if let Some(remote) = &ctx.platform.spec.gitops.remote {
-                git::push(&dir, remote)?;
+            if ctx.platform.spec.gitops.remote.is_some() {
+                // With a remote, one commit and one push per run: the
+                // engine calls `run_finished` when the run ends.
+                let mut p = pending().lock().unwrap_or_else(|p| p.into_inner());
+                let entry = p.entry(dir.clone()).or_insert_with(|| {
+                    (
+                        Self::message(ctx, "render", "the deployment"),
+                        Default::default(),
+                    )
+                });
+                entry.1.insert(deployment_dir.clone());
+            } else {
+                git::commit(
+                    &dir,
+                    &[&deployment_dir],
+                    &Self::message(ctx, "render", ctx.name()),
+                )?;
             }
         }
         // Check what this render wrote (the rest was checked when it was

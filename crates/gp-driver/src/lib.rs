@@ -795,6 +795,14 @@ pub trait Driver: Send + Sync {
         )))
     }
 
+    /// Called once at the end of a deploy run (successful or not), for work
+    /// a driver batches across its components (the gitops driver's one
+    /// commit and push to a remote).
+    fn run_finished(&self, platform: &gp_core::Platform) -> Result<(), DriverError> {
+        let _ = platform;
+        Ok(())
+    }
+
     /// What [`Driver::provision`] of `request` would change, one line per
     /// step, reading only (drivers that take no requests: nothing).
     fn plan_provision(

@@ -434,7 +434,7 @@ impl Engine<'_> {
                     self.cancel,
                 )
             });
-            let result = self.run_graph(
+            let mut result = self.run_graph(
                 req,
                 &contract,
                 &graph,
@@ -443,6 +443,19 @@ impl Engine<'_> {
                 &lost,
                 started,
             );
+            // Work drivers batch across the run (a GitOps commit and push),
+            // still under the lease.
+            for name in self.drivers.names() {
+                if let Some(d) = self.drivers.get(name)
+                    && let Err(e) = d.run_finished(self.platform)
+                    && result.is_ok()
+                {
+                    result = Err(EngineError::Failed {
+                        message: format!("after the run, the {name} driver failed: {}", e.message),
+                        hint: e.hint,
+                    });
+                }
+            }
             stop.store(true, Ordering::SeqCst);
             heartbeat.thread().unpark();
             let lease = heartbeat.join().unwrap_or(lease.clone());
