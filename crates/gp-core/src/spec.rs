@@ -373,6 +373,14 @@ pub struct SecretUse {
     /// How often this Secret is refreshed (default `gitops.refreshInterval`).
     #[serde(default)]
     pub refresh_interval: Option<String>,
+    /// Take the whole source secret, every key as it is (External Secrets'
+    /// `dataFrom.extract`), instead of `keys`.
+    #[serde(default)]
+    pub extract: bool,
+    /// External Secrets' `target.template` for the Secret, as written
+    /// (`{type, data: {KEY: "{{ .password }}"}}`).
+    #[serde(default)]
+    pub template: Option<crate::yaml::RawNode>,
 }
 
 impl SecretUse {

@@ -498,7 +498,13 @@ pub fn render_component(
     }
     // One ExternalSecret per target Secret: entries naming the same
     // Secret are merged (validation refuses a key filled twice).
-    let mut targets: BTreeMap<String, (Vec<Value>, Option<String>)> = BTreeMap::new();
+    struct Target {
+        data: Vec<Value>,
+        data_from: Vec<Value>,
+        refresh: Option<String>,
+        template: Option<Value>,
+    }
+    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     for secret in &component.secrets {
         let from = Ref::parse(&secret.from.value).ok_or_else(|| {
             DriverError::configuration(format!("invalid secret source `{}`", secret.from.value))
@@ -539,28 +545,50 @@ pub fn render_component(
         }
         let k8s_name = secret.target_name();
         let remote = secret_path(rc, &from, inputs)?;
-        let entry = targets.entry(k8s_name).or_default();
-        entry.0.extend(mapping.iter().map(|(k8s_key, key)| {
-            json!({
-                "secretKey": k8s_key,
-                "remoteRef": {"key": remote, "property": key},
-            })
-        }));
-        if entry.1.is_none() {
-            entry.1 = secret.refresh_interval.clone();
+        let entry = targets.entry(k8s_name).or_insert_with(|| Target {
+            data: Vec::new(),
+            data_from: Vec::new(),
+            refresh: None,
+            template: None,
+        });
+        if secret.extract {
+            entry.data_from.push(json!({"extract": {"key": remote}}));
+        } else {
+            entry.data.extend(mapping.iter().map(|(k8s_key, key)| {
+                json!({
+                    "secretKey": k8s_key,
+                    "remoteRef": {"key": remote, "property": key},
+                })
+            }));
+        }
+        if entry.refresh.is_none() {
+            entry.refresh = secret.refresh_interval.clone();
+        }
+        if entry.template.is_none() {
+            entry.template = secret.template.as_ref().map(|t| t.0.to_json());
         }
     }
-    for (k8s_name, (data, refresh)) in targets {
+    for (k8s_name, t) in targets {
+        let mut target = json!({"name": k8s_name, "creationPolicy": "Owner"});
+        if let Some(template) = t.template {
+            target["template"] = template;
+        }
+        let mut spec = json!({
+            "refreshInterval": t.refresh.unwrap_or_else(|| rc.gitops.refresh_interval.clone()),
+            "secretStoreRef": {"name": rc.gitops.secret_store, "kind": "ClusterSecretStore"},
+            "target": target,
+        });
+        if !t.data.is_empty() {
+            spec["data"] = Value::Array(t.data);
+        }
+        if !t.data_from.is_empty() {
+            spec["dataFrom"] = Value::Array(t.data_from);
+        }
         let es = json!({
             "apiVersion": format!("external-secrets.io/{es_version}"),
             "kind": "ExternalSecret",
             "metadata": {"name": k8s_name, "namespace": namespace, "labels": labels(rc, Some(tier), Some(name))},
-            "spec": {
-                "refreshInterval": refresh.unwrap_or_else(|| rc.gitops.refresh_interval.clone()),
-                "secretStoreRef": {"name": rc.gitops.secret_store, "kind": "ClusterSecretStore"},
-                "target": {"name": k8s_name, "creationPolicy": "Owner"},
-                "data": data,
-            },
+            "spec": spec,
         });
         let path = format!("{dir}/manifests/externalsecret-{k8s_name}.yaml");
         crate::schemas::check_external_secret(&es, &path)?;

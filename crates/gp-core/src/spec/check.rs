@@ -196,6 +196,12 @@ impl Platform {
             // error naming both places.
             let mut keys_of: BTreeMap<String, BTreeMap<String, crate::yaml::Pos>> = BTreeMap::new();
             for secret in &c.secrets {
+                if secret.extract && !secret.keys.is_empty() {
+                    out.push(self.diagnostic(
+                        secret.from.start,
+                        "`extract: true` takes the whole secret: drop `keys` (or `extract`)",
+                    ));
+                }
                 let target = secret.target_name();
                 let seen = keys_of.entry(target.clone()).or_default();
                 for (k8s_key, source) in &secret.keys {

@@ -674,3 +674,56 @@ fn git_path_charts_and_per_environment_versions_and_values() {
         assert!(errors.is_empty(), "{errors:?}");
     }
 }
+
+#[test]
+fn a_whole_secret_extracted_through_a_template_validates() {
+    let dir = gp_test::tempdir();
+    let path = dir.path().join("goldenpath.yaml");
+    let spec = platform_wiring("").replace(
+        "      - from: rds/keycloak\n",
+        "      - from: app-secrets/keycloak/admin\n        name: keycloak-admin-secret\n        extract: true\n        template: { type: Opaque, data: { admin-password: \"{{ .password }}\" } }\n      - from: rds/keycloak\n",
+    )
+    .replace(
+        "    needs: [cluster, argocd, external-secrets, rds/keycloak, dns-zone]",
+        "    needs: [cluster, argocd, external-secrets, rds/keycloak, dns-zone, app-secrets]",
+    )
+    .replace(
+        "        - name: backstage/secrets\n          supplied: [token]\n",
+        "        - name: backstage/secrets\n          supplied: [token]\n        - name: keycloak/admin\n          generate: [password]\n",
+    );
+    std::fs::write(&path, &spec).unwrap();
+    let p = Platform::load(&path).unwrap();
+    render_all(dir.path(), &p, Deployment::Persistent);
+    let es =
+        read_json(&gitops_dir(&p).join(
+            "apps/dev/persistent/keycloak/manifests/externalsecret-keycloak-admin-secret.yaml",
+        ));
+    assert_eq!(
+        es["spec"]["dataFrom"][0]["extract"]["key"],
+        "goldenpath/dev/keycloak/admin"
+    );
+    assert_eq!(
+        es["spec"]["target"]["template"]["data"]["admin-password"],
+        "{{ .password }}"
+    );
+    assert!(es["spec"].get("data").is_none());
+    let errors: Vec<String> = crd("external-secrets.io_externalsecrets.yaml", "v1beta1")
+        .iter_errors(&es)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // `extract` with `keys` is refused when the spec is read.
+    std::fs::write(
+        &path,
+        spec.replace(
+            "        extract: true\n",
+            "        extract: true\n        keys: { A: password }\n",
+        ),
+    )
+    .unwrap();
+    let err = Platform::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("`extract: true` takes the whole secret"),
+        "{err}"
+    );
+}
