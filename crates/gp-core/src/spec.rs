@@ -139,6 +139,15 @@ pub struct GitopsSettings {
     pub allowed_hosts: Vec<String>,
 }
 
+/// Whether a path from the spec stays inside the spec's folder: relative,
+/// with no `..` segment (files the spec names are read and may end up in
+/// rendered output).
+pub fn stays_inside(path: &str) -> bool {
+    !path.starts_with('/')
+        && !path.starts_with('\\')
+        && !path.split(['/', '\\']).any(|seg| seg == "..")
+}
+
 /// A GitOps remote.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -219,6 +219,18 @@ impl Driver for GitopsDriver {
                 "a chart is `chart` (a Helm repository's) or `path` (a folder of a git repository), one of them",
             ));
         }
+        let files = s
+            .values_files
+            .iter()
+            .chain(s.environments.values().flat_map(|o| o.values_files.iter()));
+        for f in files {
+            if !gp_core::spec::stays_inside(f) {
+                problems.push(ctx.platform.diagnostic(
+                    ctx.settings.start,
+                    format!("values file `{f}` leaves the spec's folder: use a relative path without `..`"),
+                ));
+            }
+        }
         for env in s.environments.keys() {
             if ctx.platform.environment(env).is_none() {
                 let at = ctx

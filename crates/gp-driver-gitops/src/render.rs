@@ -373,6 +373,11 @@ pub fn render_component(
     let files_of = |list: &[String]| -> Result<Vec<Value>, DriverError> {
         list.iter()
             .map(|f| {
+                if !gp_core::spec::stays_inside(f) {
+                    return Err(DriverError::configuration(format!(
+                        "values file `{f}` leaves the spec's folder"
+                    )));
+                }
                 let path = rc.platform.base_dir().join(f);
                 let text = std::fs::read_to_string(&path).map_err(|e| {
                     DriverError::configuration(format!("cannot read the values file {f}: {e}"))

@@ -560,7 +560,6 @@ fn terraform_state_in_s3_two_builds_side_by_side_and_a_stale_lock_force_unlocked
         &[("TF_VAR_delay", "60")],
     );
     wait_until("the state lock", || !locks(&a).is_empty());
-    std::thread::sleep(Duration::from_millis(500));
     kill_group(&mut child);
     let stale = locks(&a);
     assert_eq!(stale.len(), 1, "{stale:?}");
@@ -725,7 +724,6 @@ fn golden_v1_killed_mid_deploy_resumes_after_the_stale_lock_and_tears_down_to_no
         &[("TF_VAR_delay", "60")],
     );
     wait_until("the cluster's state lock", || !lock_items().is_empty());
-    std::thread::sleep(Duration::from_millis(500));
     kill_group(&mut child);
     let stale = lock_items();
     let id = stale[0]["ID"].as_str().unwrap().to_string();

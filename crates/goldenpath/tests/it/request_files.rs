@@ -372,3 +372,62 @@ fn request_new_writes_a_file_that_validates_and_apply_writes_its_external_secret
         "{list}"
     );
 }
+
+#[test]
+fn files_the_spec_names_never_lie_outside_its_folder() {
+    // A request glob, an enums file and a values file reaching out of the
+    // spec's folder (their content would be read, and values rendered).
+    let p = platform();
+    let outside = p.path().parent().unwrap().join("secret-elsewhere.yaml");
+    std::fs::write(&outside, "password: hunter2\n").unwrap();
+    for (from, to) in [
+        (
+            "paths: [\"docs/20-contracts/rds-requests/**/*.yaml\"]",
+            "paths: [\"../*.yaml\"]",
+        ),
+        (
+            "enums: schemas/metadata/enums.yaml",
+            "enums: ../secret-elsewhere.yaml",
+        ),
+    ] {
+        std::fs::write(p.path().join("goldenpath.yaml"), SPEC.replace(from, to)).unwrap();
+        let out = p.run(&["request", "validate"]);
+        assert_eq!(out.code, 2, "{to}: {}", out.transcript());
+        assert!(
+            out.stderr.contains("leaves the spec's folder"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.transcript().contains("hunter2"));
+    }
+    let spec = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: demo
+domain: example.io
+owner: team
+environments:
+  dev: {}
+components:
+  - name: web
+    plane: disposable
+    tier: 1
+    driver: gitops
+    settings: { namespace: web, valuesFiles: [/etc/passwd], environments: { dev: { valuesFiles: [../secret-elsewhere.yaml] } } }
+";
+    std::fs::write(p.path().join("goldenpath.yaml"), spec).unwrap();
+    let out = p.run(&["validate"]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("values file `/etc/passwd` leaves the spec's folder"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("values file `../secret-elsewhere.yaml` leaves"),
+        "{}",
+        out.stderr
+    );
+}

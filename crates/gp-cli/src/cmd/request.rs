@@ -232,6 +232,13 @@ fn all_files(ctx: &Context) -> anyhow::Result<Vec<PathBuf>> {
         Some(q) => {
             let mut problems = Vec::new();
             for g in &q.paths {
+                if !gp_core::spec::stays_inside(&g.value) {
+                    problems.push(platform.diagnostic(
+                        g.start,
+                        format!("requests.paths `{}` leaves the spec's folder: use a relative path without `..`", g.value),
+                    ));
+                    continue;
+                }
                 let found = glob_files(base, &g.value);
                 if found.is_empty() {
                     problems.push(
@@ -278,6 +285,16 @@ fn check_enums(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    if !gp_core::spec::stays_inside(&enums.value) {
+        return Err(gp_core::InvalidInput(vec![platform.diagnostic(
+            enums.start,
+            format!(
+                "requests.enums `{}` leaves the spec's folder: use a relative path without `..`",
+                enums.value
+            ),
+        )])
+        .into());
+    }
     let path = platform.base_dir().join(&enums.value);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         gp_core::InvalidInput(vec![platform.diagnostic(
