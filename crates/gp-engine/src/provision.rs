@@ -15,6 +15,14 @@ use crate::recorder::RunRecorder;
 use crate::state::{ComponentState, DeploymentState};
 use crate::{Engine, EngineError, refs};
 
+/// A deployed foundational component's driver, inputs and resolved
+/// settings.
+type Deployed<'a> = (
+    &'a std::sync::Arc<dyn gp_driver::Driver>,
+    BTreeMap<String, ComponentOutputs>,
+    gp_core::yaml::Node,
+);
+
 impl Engine<'_> {
     fn foundational_spec(&self, component: &str) -> Result<&ComponentSpec, EngineError> {
         let spec = self
@@ -68,26 +76,7 @@ impl Engine<'_> {
         let (run_id, held) = self.take_lease(env, &key)?;
         let result = (|| {
             let fstate = DeploymentState::load(self.registry, env, &key)?;
-            if !fstate
-                .components
-                .get(component)
-                .is_some_and(|c| c.state == ComponentState::Applied)
-            {
-                return Err(EngineError::usage(
-                    format!("{component} is not deployed in {env}"),
-                    Some(format!(
-                        "deploy it first: goldenpath deploy --env {env} --foundational {component}"
-                    )),
-                ));
-            }
-            let Some(driver) = self.drivers.get(&spec.driver.value) else {
-                return Err(EngineError::usage(
-                    format!("no driver `{}`", spec.driver.value),
-                    None,
-                ));
-            };
-            let inputs = self.foundational_inputs(spec, &fstate);
-            let resolved = refs::resolved_settings(spec, &inputs)?;
+            let (driver, inputs, resolved) = self.deployed_foundational(env, spec, &fstate)?;
             let payload = request.clone();
             let recorder = RunRecorder {
                 run_id: &run_id,
@@ -125,20 +114,15 @@ impl Engine<'_> {
         result
     }
 
-    /// What provisioning `request` would change on the deployed
-    /// foundational `component` of `env`, step by step (read only: no
-    /// lease, nothing recorded).
-    pub fn provision_plan(
+    /// A foundational component that is deployed: its driver, its inputs
+    /// and its resolved settings, or why it cannot take a request.
+    fn deployed_foundational(
         &self,
         env: &str,
-        component: &str,
-        request: &serde_json::Value,
-    ) -> Result<Vec<String>, EngineError> {
-        self.validate()?;
-        let spec = self.foundational_spec(component)?;
-        let contract = Contract::new(self.platform, env, Deployment::Foundational)?;
-        let key = Deployment::Foundational.key();
-        let fstate = DeploymentState::load(self.registry, env, &key)?;
+        spec: &ComponentSpec,
+        fstate: &DeploymentState,
+    ) -> Result<Deployed<'_>, EngineError> {
+        let component = spec.name.value.as_str();
         if !fstate
             .components
             .get(component)
@@ -157,8 +141,26 @@ impl Engine<'_> {
                 None,
             ));
         };
-        let inputs = self.foundational_inputs(spec, &fstate);
+        let inputs = self.foundational_inputs(spec, fstate);
         let resolved = refs::resolved_settings(spec, &inputs)?;
+        Ok((driver, inputs, resolved))
+    }
+
+    /// What provisioning `request` would change on the deployed
+    /// foundational `component` of `env`, step by step (read only: no
+    /// lease, nothing recorded).
+    pub fn provision_plan(
+        &self,
+        env: &str,
+        component: &str,
+        request: &serde_json::Value,
+    ) -> Result<Vec<String>, EngineError> {
+        self.validate()?;
+        let spec = self.foundational_spec(component)?;
+        let contract = Contract::new(self.platform, env, Deployment::Foundational)?;
+        let key = Deployment::Foundational.key();
+        let fstate = DeploymentState::load(self.registry, env, &key)?;
+        let (driver, inputs, resolved) = self.deployed_foundational(env, spec, &fstate)?;
         let run_id = "plan".to_string();
         let recorder = RunRecorder {
             run_id: &run_id,
