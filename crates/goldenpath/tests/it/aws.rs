@@ -559,7 +559,12 @@ fn terraform_state_in_s3_two_builds_side_by_side_and_a_stale_lock_force_unlocked
         &["deploy", "--env", "dev", "--build-id", B1],
         &[("TF_VAR_delay", "60")],
     );
-    wait_until("the state lock", || !locks(&a).is_empty());
+    // The apply's lock (plan takes and releases one before it).
+    wait_until("the apply's state lock", || {
+        locks(&a)
+            .iter()
+            .any(|l| l["Operation"] == "OperationTypeApply")
+    });
     kill_group(&mut child);
     let stale = locks(&a);
     assert_eq!(stale.len(), 1, "{stale:?}");
@@ -723,7 +728,11 @@ fn golden_v1_killed_mid_deploy_resumes_after_the_stale_lock_and_tears_down_to_no
         &["deploy", "--env", "dev", "--build-id", B1],
         &[("TF_VAR_delay", "60")],
     );
-    wait_until("the cluster's state lock", || !lock_items().is_empty());
+    wait_until("the cluster apply's state lock", || {
+        lock_items()
+            .iter()
+            .any(|l| l["Operation"] == "OperationTypeApply")
+    });
     kill_group(&mut child);
     let stale = lock_items();
     let id = stale[0]["ID"].as_str().unwrap().to_string();
