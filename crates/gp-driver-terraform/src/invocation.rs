@@ -585,6 +585,23 @@ impl TerraformDriver {
         ResourceRef::new("state", id)
     }
 
+    /// An adopted state as journalled. With `stateKey: deployment` the spec
+    /// says the component owns the build's contract key exactly (the
+    /// platform's `envs/{env}/builds/{B}/terraform.tfstate`): state found
+    /// there is the build's, claimed, and its teardown destroys it. State
+    /// found in a workspace nobody journalled is kept.
+    pub(crate) fn adopted_resource(ctx: &ComponentCtx<'_>, inv: &Invocation) -> ResourceRef {
+        let r = Self::state_resource(inv);
+        if ctx.contract.build_id().is_some()
+            && ctx.component.plane.value == gp_core::Plane::Disposable
+            && inv.workspace.is_none()
+        {
+            r.claimed()
+        } else {
+            r
+        }
+    }
+
     /// The invocation that owns a journalled state, derived from the spec
     /// and the contract (a journal row never says which binary, root or
     /// backend to use). A row naming another state is refused.

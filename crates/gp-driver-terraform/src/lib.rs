@@ -255,11 +255,12 @@ impl Driver for TerraformDriver {
         if plan.is_empty() {
             let outputs = self.outputs(ctx, &inv)?;
             // Taking over state nobody journalled is recorded even when
-            // there is nothing to change: teardown keeps what was adopted.
+            // there is nothing to change: teardown keeps what was adopted,
+            // except a build's own state (claimed).
             if ctx.intent == Intent::Adopt {
                 let id = ctx
                     .recorder
-                    .before(Action::Adopt, &Self::state_resource(&inv))?;
+                    .before(Action::Adopt, &Self::adopted_resource(ctx, &inv))?;
                 ctx.recorder.after(&id, Some(&outputs.values))?;
             }
             return Ok(Applied {
@@ -272,7 +273,11 @@ impl Driver for TerraformDriver {
             Intent::Adopt => Action::Adopt,
             Intent::Update => Action::Update,
         };
-        let id = ctx.recorder.before(action, &Self::state_resource(&inv))?;
+        let resource = match action {
+            Action::Adopt => Self::adopted_resource(ctx, &inv),
+            _ => Self::state_resource(&inv),
+        };
+        let id = ctx.recorder.before(action, &resource)?;
         let phase = ctx.recorder.phase_start("terraform-apply");
         let plan_arg = plan_file.display().to_string();
         let lock = format!("-lock-timeout={}", inv.lock_timeout);

@@ -94,6 +94,24 @@ impl ResourceRef {
         self.data = data;
         self
     }
+
+    /// Marks an adopted resource as the deployment's own from now on: a
+    /// build's state found at the build's own key is the build's, and its
+    /// teardown removes it. Honoured by teardown for ephemeral builds only.
+    pub fn claimed(mut self) -> Self {
+        match &mut self.data {
+            serde_json::Value::Object(m) => {
+                m.insert("claimed".into(), serde_json::Value::Bool(true));
+            }
+            _ => self.data = serde_json::json!({ "claimed": true }),
+        }
+        self
+    }
+
+    /// Whether [`Self::claimed`] marked it.
+    pub fn is_claimed(&self) -> bool {
+        self.data.get("claimed").and_then(|v| v.as_bool()) == Some(true)
+    }
 }
 
 impl fmt::Display for ResourceRef {
@@ -108,7 +126,8 @@ impl fmt::Display for ResourceRef {
 pub enum Action {
     /// Make it; teardown will remove it.
     Create,
-    /// Take over something that already exists; teardown leaves it.
+    /// Take over something that already exists; teardown leaves it
+    /// (unless the resource is [`ResourceRef::claimed`] in a build).
     Adopt,
     /// Change something this deployment created or adopted.
     Update,

@@ -63,6 +63,14 @@ pub struct ResourceRecord {
     pub seq: i64,
 }
 
+impl ResourceRecord {
+    /// Created here, or adopted and claimed (counted only with `claims`).
+    pub fn owned(&self, claims: bool) -> bool {
+        self.action == Action::Create
+            || (claims && self.action == Action::Adopt && self.resource.is_claimed())
+    }
+}
+
 /// A deployment's journal, replayed.
 #[derive(Clone, Debug, Default)]
 pub struct DeploymentState {
@@ -225,23 +233,23 @@ impl DeploymentState {
     }
 
     /// Resources created by this deployment and not destroyed, newest first:
-    /// the order teardown removes them in.
-    pub fn to_destroy(&self) -> Vec<&ResourceRecord> {
+    /// the order teardown removes them in. With `claims` (a build's
+    /// teardown), adopted resources the driver claimed as the build's own
+    /// are among them.
+    pub fn to_destroy(&self, claims: bool) -> Vec<&ResourceRecord> {
         let mut v: Vec<&ResourceRecord> = self
             .resources
             .iter()
-            .filter(|r| r.action == Action::Create && !r.destroyed)
+            .filter(|r| r.owned(claims) && !r.destroyed)
             .collect();
         v.sort_by_key(|r| std::cmp::Reverse(r.seq));
         v
     }
 
-    /// Every resource this deployment ever created, for the orphan check.
-    pub fn ever_created(&self) -> Vec<&ResourceRecord> {
-        self.resources
-            .iter()
-            .filter(|r| r.action == Action::Create)
-            .collect()
+    /// Every resource this deployment ever created (or, with `claims`,
+    /// claimed), for the orphan check.
+    pub fn ever_created(&self, claims: bool) -> Vec<&ResourceRecord> {
+        self.resources.iter().filter(|r| r.owned(claims)).collect()
     }
 
     /// The outputs of a component's last successful apply.

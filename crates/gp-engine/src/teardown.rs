@@ -276,6 +276,8 @@ impl Engine<'_> {
         let may_touch =
             |component: &str| crate::may_touch(self.platform, deployment, targets, component);
         let in_scope = |r: &ResourceRecord| may_touch(&r.component);
+        // Only a build's own adopted state can be claimed by it.
+        let claims = matches!(deployment, Deployment::Ephemeral(_));
         let mut outcome = TeardownOutcome {
             schema_version: 1,
             env: env.into(),
@@ -287,7 +289,9 @@ impl Engine<'_> {
             kept: state
                 .resources
                 .iter()
-                .filter(|r| r.action == Action::Adopt && !r.destroyed && in_scope(r))
+                .filter(|r| {
+                    r.action == Action::Adopt && !r.owned(claims) && !r.destroyed && in_scope(r)
+                })
                 .map(|r| ResourceOutcome::new(&r.component, r.resource.to_string(), None))
                 .collect(),
             duration_ms: 0,
@@ -297,7 +301,7 @@ impl Engine<'_> {
         // Newest first, in runs of the same component, so drivers that take
         // batches (DNS) get them whole.
         let order: Vec<&ResourceRecord> = state
-            .to_destroy()
+            .to_destroy(claims)
             .into_iter()
             .filter(|r| in_scope(r))
             .collect();
@@ -493,7 +497,7 @@ impl Engine<'_> {
         }
         // The orphan check: ask the systems, not the journal.
         let created: Vec<&ResourceRecord> = state
-            .ever_created()
+            .ever_created(claims)
             .into_iter()
             .filter(|r| in_scope(r))
             .collect();

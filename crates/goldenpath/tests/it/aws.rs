@@ -608,6 +608,83 @@ fn terraform_state_in_s3_two_builds_side_by_side_and_a_stale_lock_force_unlocked
 }
 
 #[test]
+fn state_at_the_platforms_key_in_s3_is_adopted_and_its_teardown_destroys_it() {
+    let a = tf_platform();
+    a.spec(&TF.replace(
+        "      root: root\n",
+        "      root: root\n      stateKey: deployment\n",
+    ));
+    // The platform's runner applied build B1 before goldenpath, with one
+    // root per deployment at exactly the contract's key.
+    let key = format!("envs/dev/builds/{B1}/terraform.tfstate");
+    let old = a.path().join("old-runner");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("main.tf"), TF_ROOT).unwrap();
+    for args in [
+        vec![
+            "init".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-backend-config=bucket=demo-dev-tfstate".into(),
+            "-backend-config=region=eu-west-2".into(),
+            "-backend-config=use_path_style=true".into(),
+            format!("-backend-config=key={key}"),
+        ],
+        vec![
+            "apply".into(),
+            "-auto-approve".into(),
+            "-no-color".into(),
+            "-var".into(),
+            format!("build_id={B1}"),
+            "-var".into(),
+            "tags={}".into(),
+        ],
+    ] {
+        let mut c = std::process::Command::new("terraform");
+        c.arg(format!("-chdir={}", old.display())).args(&args);
+        a.moto.apply(&mut c);
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(state_objects(&a), vec![key.clone()]);
+    let resources_in_state = || {
+        a.py_json(&format!(
+            "body = boto3.client('s3', endpoint_url=e).get_object(Bucket='demo-dev-tfstate', Key='{key}')['Body'].read()\nprint(json.dumps(len(json.loads(body)['resources'])))"
+        ))
+    };
+    assert_eq!(resources_in_state(), 1);
+    let plan = a.ok(&["plan", "--env", "dev", "--build-id", B1]).stdout;
+    assert!(
+        plan.lines()
+            .any(|l| l.starts_with("thing") && l.contains("adopt")),
+        "the existing state is adopted, not created: {plan}"
+    );
+    a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
+    assert_eq!(
+        state_objects(&a),
+        vec![key.clone()],
+        "no workspace beside the platform's key"
+    );
+    let down = a.ok(&[
+        "teardown",
+        "--env",
+        "dev",
+        "--build-id",
+        B1,
+        "--output",
+        "json",
+    ]);
+    let t = crate::proofs::outcome(&down.stdout);
+    assert_eq!(t["kept"], serde_json::json!([]), "{t}");
+    assert_eq!(resources_in_state(), 0, "the teardown destroyed it");
+    assert!(locks(&a).is_empty());
+}
+
+#[test]
 fn the_tag_sweep_finds_what_was_made_behind_goldenpaths_back() {
     let a = Aws::new(&SECRETS.replace(", kmsKeyId: KMS_KEY", ""));
     a.ok(&["deploy", "--env", "dev", "--build-id", B1]);

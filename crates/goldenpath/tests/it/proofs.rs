@@ -17,7 +17,7 @@ fn json(text: &str) -> serde_json::Value {
 }
 
 /// The `outcome` line of a run's JSON Lines.
-fn outcome(stdout: &str) -> serde_json::Value {
+pub(crate) fn outcome(stdout: &str) -> serde_json::Value {
     stdout
         .lines()
         .map(json)

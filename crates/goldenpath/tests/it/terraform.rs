@@ -332,6 +332,22 @@ fn state_at_the_deployments_key_is_found_and_adopted() {
     let after = std::fs::read_to_string(&key).unwrap();
     assert!(after.contains("terraform_data"), "{after}");
     assert!(!key.with_file_name("terraform.tfstate.d").exists());
+    // The build owns its key: its teardown destroys what was adopted there.
+    let down = p.ok(&[
+        "teardown",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    let t = crate::proofs::outcome(&down.stdout);
+    assert_eq!(t["kept"], serde_json::json!([]), "{t}");
+    assert_eq!(t["destroyed"].as_array().unwrap().len(), 1, "{t}");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+    assert_eq!(state["resources"], serde_json::json!([]), "{state}");
     // Two components may not own one key.
     let two = spec.clone()
         + "  - name: extra\n    plane: disposable\n    tier: 0\n    driver: terraform\n    settings:\n      root: root\n      stateKey: deployment\n";
