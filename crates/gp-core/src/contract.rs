@@ -162,17 +162,33 @@ impl<'p> Contract<'p> {
     /// The Terraform state key of the deployment:
     /// `envs/{env}/terraform.tfstate` or
     /// `envs/{env}/builds/{B}/terraform.tfstate`.
+    /// (`stateKeys.build` and `stateKeys.persistent` when the spec sets
+    /// them.)
     pub fn state_key(&self) -> String {
+        let [build, persistent, _] = self.platform.spec.state_keys.templates();
         match self.build_id() {
-            Some(b) => format!("envs/{}/builds/{b}/terraform.tfstate", self.env),
-            None => format!("envs/{}/terraform.tfstate", self.env),
+            Some(_) => self.expand_state_key(build, ""),
+            None => self.expand_state_key(persistent, ""),
         }
     }
 
     /// The state key of a foundational component:
-    /// `envs/{env}-{component}/terraform.tfstate` (never per build).
+    /// `envs/{env}-{component}/terraform.tfstate` (never per build;
+    /// `stateKeys.foundational` when set).
     pub fn foundational_state_key(&self, component: &str) -> String {
-        format!("envs/{}-{component}/terraform.tfstate", self.env)
+        let [_, _, foundational] = self.platform.spec.state_keys.templates();
+        self.expand_state_key(foundational, component)
+    }
+
+    /// A state key template with this deployment's values.
+    fn expand_state_key(&self, template: &str, component: &str) -> String {
+        let build = self.build_id().map(|b| b.to_string()).unwrap_or_default();
+        template
+            .replace("{env}", &self.env)
+            .replace("{build}", &build)
+            .replace("{component}", component)
+            .replace("{project}", &self.platform.spec.project.value)
+            .replace("{prefix}", self.prefix())
     }
 
     /// The state key a component uses in this deployment: the deployment's

@@ -47,6 +47,10 @@ pub struct PlatformSpec {
     /// DNS ownership settings shared with ExternalDNS.
     #[serde(default)]
     pub dns: DnsSettings,
+    /// Terraform state keys as templates, for a platform whose existing
+    /// state is laid out differently from the defaults.
+    #[serde(default)]
+    pub state_keys: StateKeys,
     /// Where secrets live.
     #[serde(default)]
     pub secrets: SecretsSettings,
@@ -83,6 +87,49 @@ pub struct DnsSettings {
     /// becomes in a TXT name.
     #[serde(default)]
     pub txt_wildcard_replacement: String,
+}
+
+/// Terraform state keys (the `key` of every backend; a path under
+/// `{state}/tfstate/` for the local one), as templates of `{env}`,
+/// `{build}`, `{component}`, `{project}` and `{prefix}`. Checked at
+/// validate: relative, no `..`, `{env}` in each, `{build}` in the build's
+/// and only there, `{component}` in the foundational one, and no two keys
+/// of an environment alike.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StateKeys {
+    /// A build's key (default `envs/{env}/builds/{build}/terraform.tfstate`).
+    #[serde(default)]
+    pub build: Option<Spanned<String>>,
+    /// The persistent deployment's key (default `envs/{env}/terraform.tfstate`).
+    #[serde(default)]
+    pub persistent: Option<Spanned<String>>,
+    /// A foundational component's key (default
+    /// `envs/{env}-{component}/terraform.tfstate`).
+    #[serde(default)]
+    pub foundational: Option<Spanned<String>>,
+}
+
+/// The default build state key template.
+pub const BUILD_STATE_KEY: &str = "envs/{env}/builds/{build}/terraform.tfstate";
+/// The default persistent state key template.
+pub const PERSISTENT_STATE_KEY: &str = "envs/{env}/terraform.tfstate";
+/// The default foundational state key template.
+pub const FOUNDATIONAL_STATE_KEY: &str = "envs/{env}-{component}/terraform.tfstate";
+
+impl StateKeys {
+    /// The three templates, defaults filled in: build, persistent,
+    /// foundational.
+    pub fn templates(&self) -> [&str; 3] {
+        fn t<'a>(o: &'a Option<Spanned<String>>, d: &'static str) -> &'a str {
+            o.as_ref().map_or(d, |s| s.value.as_str())
+        }
+        [
+            t(&self.build, BUILD_STATE_KEY),
+            t(&self.persistent, PERSISTENT_STATE_KEY),
+            t(&self.foundational, FOUNDATIONAL_STATE_KEY),
+        ]
+    }
 }
 
 /// The GitOps repository the gitops driver renders into.

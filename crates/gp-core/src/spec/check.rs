@@ -306,6 +306,7 @@ impl Platform {
                 }
             }
         }
+        out.extend(self.check_state_keys());
         if out.is_empty()
             && let Some(cycle) = self.find_cycle()
         {
@@ -379,4 +380,132 @@ impl Platform {
         }
         None
     }
+}
+
+impl Platform {
+    /// `stateKeys`: each template well formed, and no two keys of one
+    /// environment alike (a build's, the persistent one, each foundational
+    /// component's).
+    fn check_state_keys(&self) -> Vec<Diagnostic> {
+        let keys = &self.spec.state_keys;
+        let mut out = Vec::new();
+        let named = [
+            ("build", &keys.build, true, false),
+            ("persistent", &keys.persistent, false, false),
+            ("foundational", &keys.foundational, false, true),
+        ];
+        for (name, t, build, component) in named {
+            let Some(t) = t else { continue };
+            if let Err(e) = check_state_key_template(&t.value, build, component) {
+                out.push(self.diagnostic(t.start, format!("stateKeys.{name}: {e}")));
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+        let foundational: Vec<&str> = self
+            .spec
+            .components
+            .iter()
+            .filter(|c| c.plane.value == Plane::Foundational)
+            .map(|c| c.name.value.as_str())
+            .collect();
+        for env in self.spec.environments.keys() {
+            let sample = crate::Deployment::Ephemeral(
+                "31-12-99-99".parse().unwrap_or_else(|_| unreachable!()),
+            );
+            let (Ok(p), Ok(b)) = (
+                crate::Contract::new(self, env, crate::Deployment::Persistent),
+                crate::Contract::new(self, env, sample),
+            ) else {
+                continue;
+            };
+            let mut seen: BTreeMap<String, String> = BTreeMap::new();
+            let all = [
+                ("the persistent deployment".to_string(), p.state_key()),
+                ("a build".to_string(), b.state_key()),
+            ]
+            .into_iter()
+            .chain(
+                foundational
+                    .iter()
+                    .map(|c| (format!("`{c}`"), p.foundational_state_key(c))),
+            );
+            for (who, key) in all {
+                if let Some(other) = seen.insert(key.clone(), who.clone()) {
+                    let at = self.position_of(&["stateKeys"]);
+                    out.push(self.diagnostic(
+                        at,
+                        format!(
+                            "in {}: {other} and {who} would share the state key `{key}`",
+                            env.value
+                        ),
+                    ));
+                    return out;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One `stateKeys` template: a relative path of plain segments, known
+/// placeholders, `{env}` always, `{build}` exactly when `build`,
+/// `{component}` when `component`.
+fn check_state_key_template(t: &str, build: bool, component: bool) -> Result<(), String> {
+    let mut rest = t;
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(i) = rest.find('{') {
+        let Some(j) = rest[i..].find('}') else {
+            return Err(format!("`{t}` has an unclosed `{{`"));
+        };
+        let name = &rest[i + 1..i + j];
+        match name {
+            "env" | "build" | "component" | "project" | "prefix" => {
+                seen.insert(name.to_string());
+            }
+            other => {
+                return Err(format!(
+                    "`{t}` names `{{{other}}}`: only {{env}}, {{build}}, {{component}}, {{project}} and {{prefix}} are known"
+                ));
+            }
+        }
+        rest = &rest[i + j + 1..];
+    }
+    let plain: String = t.replace(['{', '}'], "");
+    if let Some(c) = plain
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '=' | ':')))
+    {
+        return Err(format!(
+            "`{t}` holds `{c}`: a key is letters, digits and . _ - / = :"
+        ));
+    }
+    if t.starts_with('/') || t.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(format!(
+            "`{t}` must be a relative path of plain segments (no leading /, no empty, . or .. segment)"
+        ));
+    }
+    let has = |p: &str| seen.contains(p);
+    if !has("env") {
+        return Err(format!(
+            "`{t}` must hold {{env}}: environments never share a key"
+        ));
+    }
+    if build && !has("build") {
+        return Err(format!(
+            "`{t}` must hold {{build}}: two builds never share a key"
+        ));
+    }
+    if !build && has("build") {
+        return Err(format!(
+            "`{t}` names {{build}}, which only a build's key has"
+        ));
+    }
+    if component && !has("component") {
+        return Err(format!(
+            "`{t}` must hold {{component}}: each foundational component has its own key"
+        ));
+    }
+    Ok(())
 }

@@ -161,3 +161,92 @@ fn the_local_example_has_a_contract_too() {
     assert_eq!(c.host_suffix(), "b-23-01-26-01.dev.goldenpath.test");
     c.view().unwrap();
 }
+
+fn with_state_keys(keys: &str) -> Result<Platform, gp_core::InvalidInput> {
+    Platform::from_source(
+        std::path::Path::new("goldenpath.yaml"),
+        &format!(
+            "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: idp
+prefix: gp
+domain: example.io
+owner: team
+stateKeys:
+{keys}
+environments:
+  dev: {{}}
+  prod: {{}}
+components:
+  - name: vpc
+    plane: foundational
+    tier: 0
+    driver: exec
+    settings: {{ apply: [\"true\"] }}
+"
+        ),
+    )
+}
+
+#[test]
+fn state_keys_follow_the_spec_templates() {
+    let p = with_state_keys(
+        "  build: \"{project}/{env}/b/{build}.tfstate\"\n  persistent: \"{project}/{env}/main.tfstate\"\n  foundational: \"{prefix}/{env}/{component}.tfstate\"",
+    )
+    .unwrap();
+    let b = "23-01-26-01".parse().unwrap();
+    let build = Contract::new(&p, "prod", Deployment::Ephemeral(b)).unwrap();
+    assert_eq!(build.state_key(), "idp/prod/b/23-01-26-01.tfstate");
+    assert_eq!(build.foundational_state_key("vpc"), "gp/prod/vpc.tfstate");
+    let persistent = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+    assert_eq!(persistent.state_key(), "idp/dev/main.tfstate");
+    // Unset templates keep the defaults.
+    let p = with_state_keys("  persistent: \"state/{env}.tfstate\"").unwrap();
+    let build = Contract::new(&p, "dev", Deployment::Ephemeral(b)).unwrap();
+    assert_eq!(
+        build.state_key(),
+        "envs/dev/builds/23-01-26-01/terraform.tfstate"
+    );
+}
+
+#[test]
+fn a_state_key_template_that_could_collide_or_escape_is_refused_at_its_position() {
+    for (keys, says) in [
+        (
+            "  build: \"envs/{env}/terraform.tfstate\"",
+            "must hold {build}",
+        ),
+        (
+            "  persistent: \"envs/{build}/{env}.tfstate\"",
+            "only a build's key has",
+        ),
+        (
+            "  foundational: \"envs/{env}/f.tfstate\"",
+            "must hold {component}",
+        ),
+        ("  build: \"builds/{build}.tfstate\"", "must hold {env}"),
+        ("  build: \"../{env}/{build}\"", "relative path"),
+        ("  build: \"/{env}/{build}\"", "relative path"),
+        ("  build: \"{env}//{build}\"", "relative path"),
+        ("  build: \"{env}/{build}/{owner}\"", "names `{owner}`"),
+        ("  build: \"{env}/{build} x\"", "holds ` `"),
+        (
+            "  persistent: \"{env}/vpc.tfstate\"\n  foundational: \"{env}/{component}.tfstate\"",
+            "would share the state key `dev/vpc.tfstate`",
+        ),
+    ] {
+        let e = with_state_keys(keys)
+            .err()
+            .unwrap_or_else(|| panic!("{keys}"));
+        let text = e.to_string();
+        assert!(text.contains(says), "{keys}: {text}");
+        assert!(text.contains("goldenpath.yaml:"), "{text}");
+        assert!(
+            text.contains("stateKeys") || text.contains("share"),
+            "{text}"
+        );
+    }
+    // Positioned at the template (line 8, after `stateKeys:` on line 7).
+    let e = with_state_keys("  build: \"envs/{env}/x\"").err().unwrap();
+    assert!(e.to_string().contains("goldenpath.yaml:8:"), "{e}");
+}
