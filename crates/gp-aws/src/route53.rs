@@ -196,10 +196,20 @@ impl Route53 {
     /// The Route 53 changes of one driver change, in order.
     fn changes_of(&self, c: &Change) -> Result<Vec<AwsChange>, DriverError> {
         Ok(match c {
-            Change::Create { record, txt } => vec![
-                self.change(ChangeAction::Create, &[record])?,
-                self.change(ChangeAction::Create, &[txt])?,
-            ],
+            Change::Create {
+                record,
+                txt,
+                legacy,
+            } => {
+                let mut v = vec![
+                    self.change(ChangeAction::Create, &[record])?,
+                    self.change(ChangeAction::Create, &[txt])?,
+                ];
+                if let Some(l) = legacy {
+                    v.push(self.change(ChangeAction::Create, &[l])?);
+                }
+                v
+            }
             Change::Update { old, new, txt } => {
                 let old: Vec<&Rr> = old.iter().collect();
                 vec![
@@ -211,12 +221,20 @@ impl Route53 {
                     self.change(ChangeAction::Create, &[txt])?,
                 ]
             }
-            Change::Delete { records, txt } => {
+            Change::Delete {
+                records,
+                txt,
+                legacy,
+            } => {
                 let records: Vec<&Rr> = records.iter().collect();
-                vec![
+                let mut v = vec![
                     self.change(ChangeAction::Delete, &records)?,
                     self.change(ChangeAction::Delete, &[txt])?,
-                ]
+                ];
+                if let Some(l) = legacy {
+                    v.push(self.change(ChangeAction::Delete, &[l])?);
+                }
+                v
             }
         })
     }

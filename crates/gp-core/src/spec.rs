@@ -87,6 +87,12 @@ pub struct DnsSettings {
     /// becomes in a TXT name.
     #[serde(default)]
     pub txt_wildcard_replacement: String,
+    /// Also write the legacy-format ownership TXT (`{prefix}{name}`, as
+    /// ExternalDNS before 0.12 wrote and 0.14 still writes beside the new
+    /// one), for an older ExternalDNS reading the same zone. Read as
+    /// ownership either way.
+    #[serde(default)]
+    pub txt_legacy: bool,
 }
 
 /// Terraform state keys (the `key` of every backend; a path under

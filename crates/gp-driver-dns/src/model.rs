@@ -34,6 +34,9 @@ pub enum Change {
         record: Rr,
         /// Its TXT.
         txt: Rr,
+        /// The legacy-format TXT too (`txtLegacy: true`); its RRset must
+        /// not exist either.
+        legacy: Option<Rr>,
     },
     /// Replace a record we own; our TXT must still be there, the old RRset
     /// must be as we saw it.
@@ -51,6 +54,8 @@ pub enum Change {
         records: Vec<Rr>,
         /// Our TXT.
         txt: Rr,
+        /// Our legacy-format TXT, when the zone holds exactly it.
+        legacy: Option<Rr>,
     },
 }
 
@@ -199,6 +204,47 @@ pub fn decide(want: &Desired, zone: &Zone<'_>, owner: &str) -> Decision {
         Decision::Unchanged
     } else {
         Decision::Update(rrset)
+    }
+}
+
+/// The legacy-format TXT to write beside a new record, when `txtLegacy` is
+/// on: none when its name is the new TXT's, when it would sit beside a
+/// CNAME at the record's own name (DNS forbids it; ExternalDNS needs a
+/// prefix there too), or when a TXT RRset is already at that name (an SPF
+/// record, say: never appended to).
+pub fn legacy_to_write(want: &Desired, zone: &Zone<'_>, ttl: u32) -> Option<Rr> {
+    let name = &want.legacy_txt_name;
+    if name.is_empty()
+        || *name == want.txt_name
+        || (*name == want.fqdn && want.rtype == "CNAME")
+        || zone.at(name).any(|r| r.rtype == "TXT")
+    {
+        return None;
+    }
+    Some(Rr {
+        name: name.clone(),
+        rtype: "TXT".into(),
+        ttl,
+        value: want.txt_value.clone(),
+    })
+}
+
+/// The legacy-format TXT to remove with a record: only an RRset that is
+/// exactly our one ownership value (what goldenpath or our own ExternalDNS
+/// wrote), never one holding anything else.
+pub fn legacy_to_delete(
+    legacy_name: &str,
+    txt_name: &str,
+    zone: &Zone<'_>,
+    value: &str,
+) -> Option<Rr> {
+    if legacy_name.is_empty() || legacy_name == txt_name {
+        return None;
+    }
+    let set: Vec<&Rr> = zone.at(legacy_name).filter(|r| r.rtype == "TXT").collect();
+    match set.as_slice() {
+        [only] if only.value == value => Some((*only).clone()),
+        _ => None,
     }
 }
 

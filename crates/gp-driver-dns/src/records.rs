@@ -225,7 +225,20 @@ impl DnsDriver {
             let txt = txt_rr(d, &zone);
             match model::decide(d, &index, &owner) {
                 Decision::Create => {
-                    planned.push((Action::Create, resource, Change::Create { record, txt }))
+                    let legacy = if ctx.platform.spec.dns.txt_legacy {
+                        model::legacy_to_write(d, &index, ttl(&zone))
+                    } else {
+                        None
+                    };
+                    planned.push((
+                        Action::Create,
+                        resource,
+                        Change::Create {
+                            record,
+                            txt,
+                            legacy,
+                        },
+                    ))
                 }
                 Decision::Update(old) => planned.push((
                     Action::Update,
@@ -300,10 +313,20 @@ impl DnsDriver {
                         .cloned()
                         .collect();
                     let txt = txt_rr(&d, &zone);
+                    let legacy = model::legacy_to_delete(
+                        &d.legacy_txt_name,
+                        &d.txt_name,
+                        &index,
+                        &d.txt_value,
+                    );
                     planned.push((
                         Action::Destroy,
                         record_resource(&d, &zone, policy),
-                        Change::Delete { records, txt },
+                        Change::Delete {
+                            records,
+                            txt,
+                            legacy,
+                        },
                     ));
                 }
             }

@@ -238,11 +238,21 @@ impl Backend for Rfc2136 {
             m.add_zone(zone);
             for c in batch {
                 match c {
-                    Change::Create { record, txt } => {
+                    Change::Create {
+                        record,
+                        txt,
+                        legacy,
+                    } => {
                         m.add_pre_requisite(absent(record)?);
                         m.add_pre_requisite(absent(txt)?);
+                        if let Some(l) = legacy {
+                            m.add_pre_requisite(absent(l)?);
+                        }
                         m.add_update(to_record(record)?);
                         m.add_update(to_record(txt)?);
+                        if let Some(l) = legacy {
+                            m.add_update(to_record(l)?);
+                        }
                     }
                     Change::Update { old, new, txt } => {
                         m.add_pre_requisite(exact(txt)?);
@@ -252,12 +262,22 @@ impl Backend for Rfc2136 {
                         m.add_update(delete_rrset(new)?);
                         m.add_update(to_record(new)?);
                     }
-                    Change::Delete { records, txt } => {
+                    Change::Delete {
+                        records,
+                        txt,
+                        legacy,
+                    } => {
                         m.add_pre_requisite(exact(txt)?);
+                        if let Some(l) = legacy {
+                            m.add_pre_requisite(exact(l)?);
+                        }
                         for r in records {
                             m.add_update(delete_rrset(r)?);
                         }
                         m.add_update(delete_rrset(txt)?);
+                        if let Some(l) = legacy {
+                            m.add_update(delete_rrset(l)?);
+                        }
                     }
                 }
             }

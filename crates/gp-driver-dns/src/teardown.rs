@@ -82,7 +82,18 @@ impl DnsDriver {
                     ttl,
                     value: txt_value,
                 });
-            changes.push(Change::Delete { records, txt });
+            // The legacy name from the contract, never from the row.
+            let legacy = model::legacy_to_delete(
+                &ctx.contract.legacy_txt_owner_name(&fqdn),
+                &txt.name,
+                &index,
+                &txt.value,
+            );
+            changes.push(Change::Delete {
+                records,
+                txt,
+                legacy,
+            });
         }
         backend.apply(&changes)
     }

@@ -284,15 +284,21 @@ fn check_prerequisites(zone: &[Rr], change: &Change) -> Result<(), String> {
             .collect()
     };
     match change {
-        Change::Create { record, txt } => {
+        Change::Create {
+            record,
+            txt,
+            legacy,
+        } => {
             if !rrset(&record.name, &record.rtype).is_empty() {
                 return Err(format!(
                     "{} {} appeared meanwhile",
                     record.name, record.rtype
                 ));
             }
-            if !rrset(&txt.name, "TXT").is_empty() {
-                return Err(format!("{} TXT appeared meanwhile", txt.name));
+            for t in std::iter::once(txt).chain(legacy) {
+                if !rrset(&t.name, "TXT").is_empty() {
+                    return Err(format!("{} TXT appeared meanwhile", t.name));
+                }
             }
         }
         Change::Update { old, txt, new } => {
@@ -306,7 +312,7 @@ fn check_prerequisites(zone: &[Rr], change: &Change) -> Result<(), String> {
                 return Err(format!("{} is no longer owned by us", new.name));
             }
         }
-        Change::Delete { txt, records } => {
+        Change::Delete { txt, records, .. } => {
             if !rrset(&txt.name, "TXT").iter().any(|t| t.value == txt.value) {
                 return Err(format!(
                     "{} is no longer owned by us",
@@ -339,21 +345,33 @@ impl Backend for ZoneFile {
         }
         for c in changes {
             match c {
-                Change::Create { record, txt } => {
+                Change::Create {
+                    record,
+                    txt,
+                    legacy,
+                } => {
                     zone.push(record.clone());
                     zone.push(txt.clone());
+                    zone.extend(legacy.iter().cloned());
                 }
                 Change::Update { new, .. } => {
                     zone.retain(|r| !(r.name == new.name && r.rtype == new.rtype));
                     zone.push(new.clone());
                 }
-                Change::Delete { records, txt } => {
+                Change::Delete {
+                    records,
+                    txt,
+                    legacy,
+                } => {
                     zone.retain(|r| {
                         !records
                             .iter()
                             .any(|d| d.name == r.name && d.rtype == r.rtype)
                     });
                     zone.retain(|r| !(r.name == txt.name && r.rtype == "TXT"));
+                    if let Some(l) = legacy {
+                        zone.retain(|r| r != l);
+                    }
                 }
             }
         }
@@ -386,5 +404,59 @@ mod tests {
         assert_eq!(rrs[2].name, "app.x.io");
         assert_eq!(rrs[3].value, "heritage=external-dns,external-dns/owner=o");
         assert_eq!(rrs[4].value, "lb.example.com");
+    }
+
+    #[test]
+    fn the_legacy_txt_is_written_and_removed_with_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.io.zone");
+        std::fs::write(
+            &file,
+            "$ORIGIN x.io.\n$TTL 300\nx.io. 300 IN SOA ns1.x.io. hostmaster.x.io. 7 3600 600 86400 300\n@ 300 IN NS ns1\n",
+        )
+        .unwrap();
+        let zf = ZoneFile::new(&file, "x.io", "ns1.x.io", 300);
+        let rr = |name: &str, rtype: &str, value: &str| Rr {
+            name: name.into(),
+            rtype: rtype.into(),
+            ttl: 300,
+            value: value.into(),
+        };
+        let record = rr("app.x.io", "A", "10.0.0.1");
+        let txt = rr(
+            "p.a-app.x.io",
+            "TXT",
+            "heritage=external-dns,external-dns/owner=o",
+        );
+        let legacy = rr(
+            "p.app.x.io",
+            "TXT",
+            "heritage=external-dns,external-dns/owner=o",
+        );
+        zf.apply(&[Change::Create {
+            record: record.clone(),
+            txt: txt.clone(),
+            legacy: Some(legacy.clone()),
+        }])
+        .unwrap();
+        let now = zf.list().unwrap();
+        assert!(now.contains(&legacy) && now.contains(&txt), "{now:?}");
+        // A create whose legacy name was taken meanwhile writes nothing.
+        let other = rr("other.x.io", "A", "10.0.0.2");
+        let clash = zf.apply(&[Change::Create {
+            record: other.clone(),
+            txt: rr("p.a-other.x.io", "TXT", "v"),
+            legacy: Some(rr("p.app.x.io", "TXT", "v")),
+        }]);
+        assert!(clash.is_err());
+        assert!(!zf.list().unwrap().contains(&other));
+        zf.apply(&[Change::Delete {
+            records: vec![record],
+            txt,
+            legacy: Some(legacy.clone()),
+        }])
+        .unwrap();
+        let now = zf.list().unwrap();
+        assert!(now.iter().all(|r| !r.name.contains("app")), "{now:?}");
     }
 }

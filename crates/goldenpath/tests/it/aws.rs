@@ -405,6 +405,36 @@ fn route53_records_are_written_as_external_dns_writes_them_and_others_are_never_
 }
 
 #[test]
+fn route53_with_txt_legacy_gets_both_ownership_txts_and_loses_both_at_teardown() {
+    let moto = Moto::start();
+    let zone = make_zone(&moto);
+    let a = Aws {
+        dir: gp_test::tempdir(),
+        moto,
+    };
+    a.spec(&dns_spec(Some(&zone), &[("api", "10.0.0.7")]).replace(
+        "dns: { txtPrefix: \"\" }",
+        "dns: { txtPrefix: external-dns., txtLegacy: true }",
+    ));
+    let before = records(&a, &zone);
+    a.ok(&["deploy", "--env", "dev", "--foundational"]);
+    a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
+    let owner = format!(
+        "\"heritage=external-dns,external-dns/owner=demo-dev-{B1},external-dns/resource=goldenpath/web\""
+    );
+    let now = records(&a, &zone);
+    for want in [
+        format!("api.b-{B1}.dev.r53.example.io. A 10.0.0.7"),
+        format!("external-dns.a-api.b-{B1}.dev.r53.example.io. TXT {owner}"),
+        format!("external-dns.api.b-{B1}.dev.r53.example.io. TXT {owner}"),
+    ] {
+        assert!(now.contains(&want), "{want} in {now:#?}");
+    }
+    a.ok(&["teardown", "--env", "dev", "--build-id", B1]);
+    assert_eq!(records(&a, &zone), before);
+}
+
+#[test]
 fn route53_changes_go_in_batches_of_at_most_1000_and_throttling_is_retried() {
     let moto = Moto::start();
     let zone = make_zone(&moto);

@@ -714,6 +714,24 @@ fn a_record_owned_through_the_legacy_txt_format_is_recognised_against_bind() {
         None,
     );
     assert_eq!(out.code, 0, "{}", out.transcript());
+    let p = bind_platform(&bind, "txtPrefix: \"\"");
+    p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    let before = bind.axfr();
+    let out = p.run(&["deploy", "--env", "dev", "--persistent"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.transcript()
+            .contains("grafana.dev.example.io A is owned by cluster-dev"),
+        "the legacy TXT names its owner: {}",
+        out.transcript()
+    );
+    assert_eq!(bind.axfr(), before, "nothing changed");
+}
+
+/// A platform whose zone is `bind` (RFC 2136 with its TSIG key in the
+/// store), with `dns` settings and one host, `grafana`, on a disposable
+/// component.
+fn bind_platform(bind: &gp_test::bind::TestBind, dns: &str) -> Platform {
     let spec = format!(
         "apiVersion: goldenpath.dev/v1alpha1
 kind: Platform
@@ -721,7 +739,7 @@ project: demo
 prefix: demo
 domain: example.io
 owner: team
-dns: {{ txtPrefix: \"\" }}
+dns: {{ {dns} }}
 environments:
   dev: {{}}
 components:
@@ -762,15 +780,49 @@ components:
             .unwrap();
     }
     assert!(child.wait().unwrap().success());
-    p.ok(&["deploy", "--env", "dev", "--foundational"]);
-    let before = bind.axfr();
-    let out = p.run(&["deploy", "--env", "dev", "--persistent"]);
-    assert_eq!(out.code, 3, "{}", out.transcript());
-    assert!(
-        out.transcript()
-            .contains("grafana.dev.example.io A is owned by cluster-dev"),
-        "the legacy TXT names its owner: {}",
-        out.transcript()
+    p
+}
+
+#[test]
+fn txt_legacy_writes_both_ownership_formats_and_teardown_removes_both_against_bind() {
+    let bind = gp_test::bind::TestBind::start("example.io");
+    // Beside one build's name, a TXT someone else keeps at the legacy name
+    // of the other build's host: never appended to.
+    let out = bind.nsupdate(
+        "update add external-dns.grafana.b-23-01-26-02.dev.example.io. 300 TXT \"v=spf1 -all\"",
+        None,
     );
-    assert_eq!(bind.axfr(), before, "nothing changed");
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let p = bind_platform(&bind, "txtPrefix: external-dns., txtLegacy: true");
+    p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-02"]);
+    let zone = bind.axfr();
+    let owner = "heritage=external-dns,external-dns/owner=demo-dev-23-01-26-01,external-dns/resource=goldenpath/monitoring";
+    for name in [
+        "external-dns.a-grafana.b-23-01-26-01.dev.example.io.",
+        "external-dns.grafana.b-23-01-26-01.dev.example.io.",
+    ] {
+        assert!(
+            zone.lines()
+                .any(|l| l.starts_with(name) && l.contains("TXT") && l.contains(owner)),
+            "{name} holds the ownership TXT:\n{zone}"
+        );
+    }
+    let legacy2: Vec<&str> = zone
+        .lines()
+        .filter(|l| l.starts_with("external-dns.grafana.b-23-01-26-02.dev.example.io."))
+        .collect();
+    assert_eq!(legacy2.len(), 1, "{zone}");
+    assert!(legacy2[0].contains("v=spf1 -all"), "{zone}");
+    p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-01"]);
+    p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-02"]);
+    let zone = bind.axfr();
+    assert!(!zone.contains("b-23-01-26-01"), "both TXTs gone:\n{zone}");
+    assert!(
+        zone.contains("external-dns.grafana.b-23-01-26-02.dev.example.io.")
+            && zone.contains("v=spf1 -all"),
+        "the other TXT is left alone:\n{zone}"
+    );
+    assert!(!zone.contains("a-grafana.b-23-01-26-02"), "{zone}");
 }
