@@ -121,21 +121,26 @@ fn read_json(f: &Path) -> serde_json::Value {
         .to_json()
 }
 
-/// Renders golden-v1 (with `extra` and `chart_version` of External
-/// Secrets) and checks every object against its CRD at the version it is
-/// written in; returns the ExternalSecret API version seen.
-fn validate_golden(chart_version: &str) -> String {
-    let (dir, p) = golden("");
+/// golden-v1 with External Secrets' chart at `chart_version`.
+fn golden_with_eso(chart_version: &str) -> (tempfile::TempDir, Platform) {
+    let (dir, _) = golden("");
     let spec = std::fs::read_to_string(dir.path().join("goldenpath.yaml"))
         .unwrap()
         .replace(
             "chart: external-secrets, targetRevision: 0.10.4",
             &format!("chart: external-secrets, targetRevision: {chart_version}"),
         );
+    assert!(spec.contains(chart_version));
     std::fs::write(dir.path().join("goldenpath.yaml"), spec).unwrap();
-    let p2 = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
-    let _ = p;
-    let p = p2;
+    let p = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
+    (dir, p)
+}
+
+/// Renders golden-v1 (with `extra` and `chart_version` of External
+/// Secrets) and checks every object against its CRD at the version it is
+/// written in; returns the ExternalSecret API version seen.
+fn validate_golden(chart_version: &str) -> String {
+    let (dir, p) = golden_with_eso(chart_version);
     render_all(
         dir.path(),
         &p,
@@ -278,6 +283,34 @@ fn golden_v1_dev_build_tree() {
         !text.contains("keycloak/application.yaml"),
         "keycloak never runs in a build"
     );
+    insta::assert_snapshot!(text);
+}
+
+/// The build tree with External Secrets at `chart_version`.
+fn build_tree_with_eso(chart_version: &str) -> String {
+    let (dir, p) = golden_with_eso(chart_version);
+    render_all(
+        dir.path(),
+        &p,
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    );
+    tree(&gitops_dir(&p), "apps/dev/builds/23-01-26-01")
+        .replace(&dir.path().display().to_string(), "[DIR]")
+}
+
+#[test]
+fn golden_v1_dev_build_tree_with_the_platforms_eso_0_9_13() {
+    let text = build_tree_with_eso("0.9.13");
+    assert!(text.contains("apiVersion: external-secrets.io/v1beta1"));
+    assert!(!text.contains("apiVersion: external-secrets.io/v1\n"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn golden_v1_dev_build_tree_with_eso_0_17() {
+    let text = build_tree_with_eso("0.17.0");
+    assert!(text.contains("apiVersion: external-secrets.io/v1\n"));
+    assert!(!text.contains("v1beta1"));
     insta::assert_snapshot!(text);
 }
 
