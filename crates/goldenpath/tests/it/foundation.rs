@@ -463,7 +463,12 @@ fn architecture_crate_map_matches_the_workspace() {
 
 /// Every YAML example the documentation shows parses, and its keys are the
 /// spec's: a block of components has only component fields, a block of
-/// top-level settings only top-level keys. Every YAML file under examples/
+/// top-level settings only top-level keys. Each block of components or
+/// settings is then validated by goldenpath itself, put into a minimal spec
+/// (a missing plane or tier filled in, `needs` outside the block dropped,
+/// Terraform roots created), so a wrong key or type in a driver's settings
+/// fails here; only problems of the fragment's surroundings (a component
+/// the block does not show) are allowed. Every YAML file under examples/
 /// parses, and each example's goldenpath.yaml validates.
 #[test]
 fn every_yaml_example_in_readme_and_examples_is_valid() {
@@ -475,6 +480,7 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
         "domain",
         "owner",
         "stateDir",
+        "stateKeys",
         "dns",
         "secrets",
         "environments",
@@ -498,6 +504,7 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
     ];
     let readme = std::fs::read_to_string(gp_test::repo_root().join("README.md")).unwrap();
     let mut blocks = 0;
+    let mut validated = 0;
     let mut rest = readme.as_str();
     while let Some(start) = rest.find("```yaml\n") {
         let body = &rest[start + 8..];
@@ -519,17 +526,30 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
                 }
             }
         };
+        // What goes into the minimal spec: top-level settings, components.
+        let mut top = serde_json::Map::new();
+        let mut components: Vec<serde_json::Value> = Vec::new();
         match &node.kind {
-            gp_core::yaml::NodeKind::Seq(items) => items.iter().for_each(check_component),
+            gp_core::yaml::NodeKind::Seq(items) => {
+                items.iter().for_each(check_component);
+                components = items.iter().map(|i| i.to_json()).collect();
+            }
             gp_core::yaml::NodeKind::Map(entries) => {
                 let keys: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
                 if keys.contains(&"name") && keys.contains(&"driver") {
                     check_component(&node);
+                    components.push(node.to_json());
                 } else if keys.iter().all(|k| TOP.contains(k)) {
                     if let Some(gp_core::yaml::NodeKind::Seq(items)) =
                         node.get("components").map(|c| &c.kind)
                     {
                         items.iter().for_each(check_component);
+                    }
+                    if let serde_json::Value::Object(m) = node.to_json() {
+                        top = m;
+                    }
+                    if let Some(serde_json::Value::Array(c)) = top.remove("components") {
+                        components = c;
                     }
                 } else {
                     // A request file or a fragment of one layout.
@@ -539,11 +559,74 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
                             || keys.contains(&"server"),
                         "README block {blocks} is neither a spec, components nor a request: {keys:?}"
                     );
+                    continue;
                 }
             }
-            _ => {}
+            _ => continue,
         }
+        let dir = gp_test::tempdir();
+        let names: Vec<String> = components
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect();
+        for c in components.iter_mut() {
+            let c = c.as_object_mut().expect("a component is a mapping");
+            c.entry("plane").or_insert("disposable".into());
+            c.entry("tier").or_insert(1.into());
+            if let Some(serde_json::Value::Array(needs)) = c.get_mut("needs") {
+                needs.retain(|n| n.as_str().is_some_and(|n| names.iter().any(|x| x == n)));
+            }
+            if let Some(root) = c
+                .get("settings")
+                .and_then(|s| s.get("root"))
+                .and_then(|r| r.as_str())
+            {
+                let root = dir.path().join(root);
+                std::fs::create_dir_all(&root).unwrap();
+                std::fs::write(
+                    root.join("main.tf"),
+                    "terraform {\n  backend \"local\" {}\n}\n",
+                )
+                .unwrap();
+            }
+        }
+        let mut spec = serde_json::json!({
+            "apiVersion": "goldenpath.dev/v1alpha1",
+            "kind": "Platform",
+            "project": "demo",
+            "prefix": "demo",
+            "domain": "example.io",
+            "owner": "team",
+            "environments": {"dev": {}},
+        });
+        for (k, v) in top {
+            spec[k] = v;
+        }
+        spec["components"] = serde_json::Value::Array(components);
+        std::fs::write(
+            dir.path().join("goldenpath.yaml"),
+            serde_json::to_string_pretty(&spec).unwrap(),
+        )
+        .unwrap();
+        let out = gp_test::run(gp().current_dir(dir.path()).arg("validate"));
+        if out.code != 0 {
+            let problems: Vec<&str> = out
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .filter(|l| !(l.contains("no component `") && l.contains("is declared")))
+                .filter(|l| !l.contains("does not exist"))
+                .collect();
+            assert!(
+                problems.is_empty(),
+                "README block {blocks}, validated in a minimal spec:\n{}\n{}",
+                serde_json::to_string_pretty(&spec).unwrap(),
+                out.stderr
+            );
+        }
+        validated += 1;
     }
+    assert!(validated >= 7, "{validated} blocks validated");
     assert!(blocks >= 7, "{blocks} yaml blocks");
     let mut stack = vec![gp_test::repo_root().join("examples")];
     let mut files = 0;
