@@ -65,8 +65,9 @@ fn main() {
 }
 
 fn measure(label: &str, env_values: bool, git: bool) {
-    let runs = if git { 3 } else { RUNS };
+    let runs = if git { 5 } else { RUNS };
     let mut times = Vec::new();
+    let (mut pushes, mut baseline) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let dir = tempfile::tempdir_in(
             std::env::var("GP_BENCH_DIR")
@@ -136,14 +137,15 @@ fn measure(label: &str, env_values: bool, git: bool) {
                     })
                     .expect("render");
             }
-            // With a remote: the one commit and push of the run.
-            gp_driver_gitops::flush(&p).expect("push");
         };
+        // With a remote: the one commit and push of the run.
+        let flush = || gp_driver_gitops::flush(&p).expect("push");
         if git {
             // The repository and the remote exist already (a first build
             // rendered and pushed, untimed); the timed run is the next
             // build: 200 new components, one commit, one push.
             render(&contract);
+            flush();
             let next = Contract::new(
                 &p,
                 "dev",
@@ -152,17 +154,72 @@ fn measure(label: &str, env_values: bool, git: bool) {
             .expect("contract");
             let t = Instant::now();
             render(&next);
+            let rendered = t.elapsed().as_secs_f64();
+            flush();
             times.push(t.elapsed().as_secs_f64());
+            pushes.push(t.elapsed().as_secs_f64() - rendered);
+            // The baseline, side by side: the same 200 folders as a third
+            // build would have them, committed and pushed as git's
+            // porcelain does it (`add -A`, `commit`, `push`).
+            let repo = dir.path().join("gitops");
+            let from = repo.join("apps/dev/builds/23-01-26-02");
+            let to = repo.join("apps/dev/builds/23-01-26-03");
+            copy_tree(&from, &to);
+            let git = |args: &[&str]| {
+                let ok = std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(&repo)
+                    .args(args)
+                    .status()
+                    .expect("git");
+                assert!(ok.success(), "git {args:?}");
+            };
+            let t = Instant::now();
+            git(&["add", "-A", "--", "apps/dev/builds/23-01-26-03"]);
+            git(&["commit", "-q", "--no-verify", "-m", "baseline"]);
+            git(&["push", "-q", "origin", "HEAD:refs/heads/main"]);
+            baseline.push(t.elapsed().as_secs_f64());
         } else {
             let t = Instant::now();
             render(&contract);
             times.push(t.elapsed().as_secs_f64());
         }
     }
-    let all: Vec<String> = times.iter().map(|t| format!("{:.1}", t * 1000.0)).collect();
+    let ms = |v: &[f64]| -> String {
+        v.iter()
+            .map(|t| format!("{:.1}", t * 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
         "gitops render of {N} components, {label} (validated, propagation-checked): median {:.1} ms of {runs} runs (ms: {})",
         median(times.clone()) * 1000.0,
-        all.join(", ")
+        ms(&times)
     );
+    if git {
+        let (ours, theirs) = (median(pushes.clone()), median(baseline.clone()));
+        println!(
+            "  of which the commit and push: median {:.1} ms (ms: {}); the same folders by `git add -A && git commit && git push`: median {:.1} ms (ms: {}); ratio {:.2}",
+            ours * 1000.0,
+            ms(&pushes),
+            theirs * 1000.0,
+            ms(&baseline),
+            ours / theirs
+        );
+    }
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            // As the third build's render would write it: its own id, so
+            // no object is shared with the second's.
+            let text = std::fs::read_to_string(e.path()).expect("read");
+            std::fs::write(dest, text.replace("23-01-26-02", "23-01-26-03")).expect("write");
+        }
+    }
 }

@@ -105,6 +105,9 @@ pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverE
             DriverError::permanent(format!("cannot remove the stale {}: {e}", stale.display()))
         })?;
     }
+    if let Some(made) = commit_import(dir, paths, message)? {
+        return Ok(made);
+    }
     // `git add` of a path that is gone and untracked fails; a removal that
     // an interrupted run already made on disk is staged with `rm --cached`.
     let mut add = vec!["add", "-A", "--"];
@@ -136,6 +139,159 @@ pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverE
     }
     ok(committed, "commit")?;
     Ok(true)
+}
+
+/// The ref a commit is built on before it becomes the branch's.
+const IMPORT_REF: &str = "refs/goldenpath/import";
+
+/// Commits `paths` as they are on disk through one `git fast-import`: the
+/// objects go into one pack (no loose object per file, no scan of the
+/// index), which a push then sends without compressing again; the branch
+/// moves only if the tree changed and HEAD is still the parent, and the
+/// index is brought up to the commit for those paths. `Ok(None)` when this
+/// way does not apply (a detached HEAD, a path outside plain names, a
+/// special file in the tree): the caller stages and commits the usual way.
+/// Everything under `paths` is goldenpath's rendering (no ignore rules
+/// apply inside it).
+fn commit_import(dir: &Path, paths: &[&str], message: &str) -> Result<Option<bool>, DriverError> {
+    use std::io::Write;
+    let plain = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+            && p.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
+    };
+    let branch = git(dir, &["symbolic-ref", "-q", "HEAD"])?;
+    if !branch.status.success() {
+        return Ok(None);
+    }
+    let branch = String::from_utf8_lossy(&branch.stdout).trim().to_string();
+    let parent = git(dir, &["rev-parse", "-q", "--verify", "HEAD^{commit}"])?;
+    let parent = parent
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&parent.stdout).trim().to_string());
+    // Who, as `git commit` would have it (GIT_AUTHOR_*, GIT_COMMITTER_*,
+    // user.name and user.email): `Name <email> seconds zone`.
+    let ident = |var: &str| -> Result<String, DriverError> {
+        let v = ok(git(dir, &["var", var])?, "var")?.trim().to_string();
+        if v.is_empty() || v.contains('\n') {
+            return Err(DriverError::permanent(format!("git var {var} is empty")));
+        }
+        Ok(v)
+    };
+    let author = ident("GIT_AUTHOR_IDENT")?;
+    let committer = ident("GIT_COMMITTER_IDENT")?;
+    let mut stream: Vec<u8> = Vec::with_capacity(1 << 20);
+    let _ = write!(
+        stream,
+        "commit {IMPORT_REF}\nauthor {author}\ncommitter {committer}\ndata {}\n{message}\n",
+        message.len()
+    );
+    if let Some(p) = &parent {
+        let _ = writeln!(stream, "from {p}");
+    }
+    let mut files: Vec<(String, PathBuf, bool)> = Vec::new();
+    for p in paths.iter().copied().chain([".gitignore"]) {
+        if !plain(p) {
+            return Ok(None);
+        }
+        // The path is replaced whole: what is gone on disk goes from git.
+        let _ = writeln!(stream, "D {p}");
+        let mut stack = vec![(p.to_string(), dir.join(p))];
+        while let Some((rel, full)) = stack.pop() {
+            let meta = match fs::symlink_metadata(&full) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(DriverError::permanent(format!(
+                        "cannot read {}: {e}",
+                        full.display()
+                    )));
+                }
+            };
+            if meta.is_file() {
+                use std::os::unix::fs::PermissionsExt;
+                files.push((rel, full, meta.permissions().mode() & 0o111 != 0));
+            } else if meta.is_dir() {
+                let entries = fs::read_dir(&full).map_err(|e| {
+                    DriverError::permanent(format!("cannot read {}: {e}", full.display()))
+                })?;
+                for e in entries.flatten() {
+                    let Some(n) = e.file_name().to_str().map(str::to_string) else {
+                        return Ok(None);
+                    };
+                    let child = format!("{rel}/{n}");
+                    if !plain(&child) {
+                        return Ok(None);
+                    }
+                    stack.push((child, e.path()));
+                }
+            } else {
+                return Ok(None);
+            }
+        }
+    }
+    for (rel, full, exec) in files {
+        let data = fs::read(&full)
+            .map_err(|e| DriverError::permanent(format!("cannot read {}: {e}", full.display())))?;
+        let mode = if exec { "100755" } else { "100644" };
+        let _ = write!(stream, "M {mode} inline {rel}\ndata {}\n", data.len());
+        stream.extend_from_slice(&data);
+        stream.push(b'\n');
+    }
+    stream.extend_from_slice(b"done\n");
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .args(["fast-import", "--quiet", "--done", "--force"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    gp_core::child_env::scrub(&mut cmd, GIT_INHERIT);
+    let mut child = cmd.spawn().map_err(|e| {
+        DriverError::configuration(format!("cannot run git: {e}")).with_hint("install git")
+    })?;
+    let Some(mut stdin) = child.stdin.take() else {
+        return Err(DriverError::permanent("git fast-import has no stdin"));
+    };
+    let writer = std::thread::spawn(move || stdin.write_all(&stream));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| DriverError::permanent(format!("git fast-import: {e}")))?;
+    let written = writer.join().unwrap_or(Ok(()));
+    ok(out, "fast-import")?;
+    written.map_err(|e| DriverError::permanent(format!("git fast-import: {e}")))?;
+    let tree = |rev: &str| -> Result<String, DriverError> {
+        ok(
+            git(dir, &["rev-parse", &format!("{rev}^{{tree}}")])?,
+            "rev-parse",
+        )
+        .map(|t| t.trim().to_string())
+    };
+    let made = match &parent {
+        Some(p) => tree(IMPORT_REF)? != tree(p)?,
+        None => true,
+    };
+    if made {
+        // Moves the branch only from the parent seen (nobody moved it).
+        let old = parent.clone().unwrap_or_else(|| "0".repeat(40));
+        ok(
+            git(
+                dir,
+                &["update-ref", "-m", "goldenpath", &branch, IMPORT_REF, &old],
+            )?,
+            "update-ref",
+        )?;
+    }
+    ok(git(dir, &["update-ref", "-d", IMPORT_REF])?, "update-ref")?;
+    if made {
+        let mut reset = vec!["reset", "-q", "--"];
+        reset.extend(paths.iter().copied().chain([".gitignore"]));
+        ok(git(dir, &reset)?, "reset")?;
+    }
+    Ok(Some(made))
 }
 
 /// Brings the local repository up to the remote's branch before a render
@@ -301,4 +457,92 @@ fn stale_git_locks(git_dir: &Path) -> Vec<std::path::PathBuf> {
         .collect();
     walk(&git_dir.join("refs"), &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(dir: &Path) -> String {
+        ok(git(dir, &["status", "--porcelain"]).unwrap(), "status").unwrap()
+    }
+
+    fn tree(dir: &Path) -> String {
+        ok(
+            git(dir, &["ls-tree", "-r", "--name-only", "HEAD"]).unwrap(),
+            "ls-tree",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn commits_through_fast_import_keep_the_index_and_the_tree_true_to_disk() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        ensure_repo(dir).unwrap();
+        fs::create_dir_all(dir.join("apps/dev/a/manifests")).unwrap();
+        fs::write(dir.join("apps/dev/a/values.yaml"), "x: 1\n").unwrap();
+        fs::write(
+            dir.join("apps/dev/a/manifests/ns.yaml"),
+            "kind: Namespace\n",
+        )
+        .unwrap();
+        assert!(commit(dir, &["apps/dev/a"], "first").unwrap());
+        assert_eq!(commit_count(dir), 1);
+        assert_eq!(
+            tree(dir),
+            ".gitignore\napps/dev/a/manifests/ns.yaml\napps/dev/a/values.yaml\n"
+        );
+        assert_eq!(status(dir), "", "the index matches the commit");
+        // Nothing changed: no commit.
+        assert!(!commit(dir, &["apps/dev/a"], "again").unwrap());
+        assert_eq!(commit_count(dir), 1);
+        // A file gone on disk goes from the tree; other paths are untouched.
+        fs::create_dir_all(dir.join("apps/dev/b")).unwrap();
+        fs::write(dir.join("apps/dev/b/values.yaml"), "y: 2\n").unwrap();
+        assert!(commit(dir, &["apps/dev/b"], "b").unwrap());
+        fs::remove_file(dir.join("apps/dev/a/manifests/ns.yaml")).unwrap();
+        fs::write(dir.join("apps/dev/a/values.yaml"), "x: 2\n").unwrap();
+        assert!(commit(dir, &["apps/dev/a"], "second").unwrap());
+        assert_eq!(
+            tree(dir),
+            ".gitignore\napps/dev/a/values.yaml\napps/dev/b/values.yaml\n"
+        );
+        assert_eq!(status(dir), "");
+        let shown = ok(
+            git(dir, &["show", "HEAD:apps/dev/a/values.yaml"]).unwrap(),
+            "show",
+        )
+        .unwrap();
+        assert_eq!(shown, "x: 2\n");
+        // A folder removed whole.
+        fs::remove_dir_all(dir.join("apps/dev/b")).unwrap();
+        assert!(commit(dir, &["apps/dev/b"], "gone").unwrap());
+        assert_eq!(tree(dir), ".gitignore\napps/dev/a/values.yaml\n");
+        assert_eq!(status(dir), "");
+        assert!(
+            !ok(git(dir, &["for-each-ref"]).unwrap(), "refs")
+                .unwrap()
+                .contains(IMPORT_REF),
+            "no import ref left"
+        );
+    }
+
+    #[test]
+    fn a_detached_head_or_an_odd_name_falls_back_to_add_and_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        ensure_repo(dir).unwrap();
+        fs::create_dir_all(dir.join("apps/x")).unwrap();
+        fs::write(dir.join("apps/x/a b.yaml"), "x\n").unwrap();
+        assert_eq!(commit_import(dir, &["apps/x"], "m").unwrap(), None);
+        assert!(commit(dir, &["apps/x"], "odd name").unwrap());
+        assert_eq!(tree(dir), ".gitignore\napps/x/a b.yaml\n");
+        ok(git(dir, &["checkout", "-q", "--detach"]).unwrap(), "detach").unwrap();
+        fs::write(dir.join("apps/y"), "y\n").unwrap();
+        assert_eq!(commit_import(dir, &["apps/y"], "m").unwrap(), None);
+        assert!(commit(dir, &["apps/y"], "detached").unwrap());
+        assert_eq!(status(dir), "");
+        assert_eq!(commit_count(dir), 2);
+    }
 }
