@@ -408,9 +408,18 @@ pub fn render_component(
     merge(&mut values, &json!({ "global": global }));
     if settings.external_dns {
         let apex = rc.platform.zone();
+        // The user's domain filters are kept, the zone apex added.
+        let mut filters: Vec<Value> = values
+            .get("domainFilters")
+            .and_then(|a| a.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if !filters.iter().any(|f| f.as_str() == Some(apex)) {
+            filters.push(json!(apex));
+        }
         let mut dns = json!({
             "txtOwnerId": c.dns_owner_id(),
-            "domainFilters": [apex],
+            "domainFilters": filters,
             "policy": "sync",
             "registry": "txt",
         });

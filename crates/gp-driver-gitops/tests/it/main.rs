@@ -228,13 +228,13 @@ fn every_rendered_object_validates_against_the_crd_version_its_chart_serves() {
 }
 
 #[test]
-fn system_namespaces_are_not_rendered_and_user_extra_args_are_kept() {
+fn system_namespaces_are_not_rendered_and_user_extra_args_and_domain_filters_are_kept() {
     let (dir, p) = golden("");
     let spec = std::fs::read_to_string(dir.path().join("goldenpath.yaml"))
         .unwrap()
         .replace(
             "      namespace: external-dns\n      externalDns: true\n",
-            "      namespace: kube-system\n      externalDns: true\n      values: { extraArgs: [\"--aws-zone-type=public\"] }\n",
+            "      namespace: kube-system\n      externalDns: true\n      values: { extraArgs: [\"--aws-zone-type=public\"], domainFilters: [internal.goldenpathidp.net] }\n",
         );
     std::fs::write(dir.path().join("goldenpath.yaml"), &spec).unwrap();
     let p2 = Platform::load(&dir.path().join("goldenpath.yaml")).unwrap();
@@ -257,6 +257,11 @@ fn system_namespaces_are_not_rendered_and_user_extra_args_are_kept() {
             "--regex-domain-filter=^(.+\\.)?b-23-01-26-01\\.dev\\.goldenpathidp\\.io$|^goldenpathidp\\.io$"
         ]),
         "{values}"
+    );
+    assert_eq!(
+        values["domainFilters"],
+        serde_json::json!(["internal.goldenpathidp.net", "goldenpathidp.io"]),
+        "the user's filters kept, the apex added: {values}"
     );
 }
 
