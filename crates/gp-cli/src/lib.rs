@@ -75,6 +75,7 @@ const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
     ("env", &["spec", "state_dir", "registry"]),
     ("docs", &["spec", "state_dir", "registry"]),
     ("gitops", &["state_dir", "registry"]),
+    ("policy", &["state_dir", "registry"]),
     ("validate", &["state_dir", "registry"]),
     ("contract", &["state_dir", "registry"]),
     ("graph", &["state_dir", "registry"]),
@@ -164,6 +165,16 @@ enum Command {
     /// ADRs, Markdown and emoji rules; regenerate the ADR index.
     #[command(subcommand)]
     Docs(cmd::docs::DocsCommand),
+    /// Policies (Rego) over rendered manifests and Terraform plans: list
+    /// the rules, check, run their unit tests.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// The policy evaluation's own process (run by goldenpath, with limits).
+    #[command(name = "__policy-worker", hide = true)]
+    PolicyWorker {
+        /// The request file.
+        request: PathBuf,
+    },
     /// List the environment variables goldenpath reads.
     Env,
     /// Print the resolved state directory (without creating it).
@@ -241,7 +252,7 @@ fn reads_only(command: &Command) -> bool {
                 | cmd::request::RequestCommand::Validate(_)
                 | cmd::request::RequestCommand::Schema
         ),
-        Command::Db(_) | Command::Verify(_) | Command::Gitops(_) => true,
+        Command::Db(_) | Command::Verify(_) | Command::Gitops(_) | Command::Policy(_) => true,
         Command::Dns(d) => !matches!(d, cmd::dns::DnsCommand::Apply(_)),
         _ => false,
     }
@@ -271,6 +282,14 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Orphans(a) => cmd::orphans::run(ctx, a),
         Command::Gitops(c) => cmd::gitops::run(ctx, c),
         Command::Docs(c) => cmd::docs::run(ctx, c),
+        Command::Policy(c) => cmd::policy::run(ctx, c),
+        Command::PolicyWorker { request } => {
+            let code = gp_policy::worker_main(&request);
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Env => env::print(ctx),
         Command::StateDir => {
             let dir = ctx.state_dir()?;

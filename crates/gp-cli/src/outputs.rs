@@ -533,6 +533,44 @@ pub struct GitopsBootstrapOutput {
     pub application: serde_json::Value,
 }
 
+/// `goldenpath policy list`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyListOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The rules, built-in first.
+    pub rules: Vec<gp_policy::Rule>,
+}
+
+/// `goldenpath policy check`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyCheckOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Findings that refuse (not overridden).
+    pub denied: usize,
+    /// Warnings.
+    pub warned: usize,
+    /// Every finding, in the order of the objects.
+    pub findings: Vec<gp_policy::Finding>,
+}
+
+/// `goldenpath policy test`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyTestOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed.
+    pub failed: usize,
+    /// Each test.
+    pub tests: Vec<gp_policy::TestResult>,
+}
+
 /// `goldenpath orphans`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -706,6 +744,9 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["docs", "baseline"] => doc::<DocsBaselineOutput>(),
         ["orphans"] => doc::<OrphansOutput>(),
         ["gitops", "bootstrap"] => doc::<GitopsBootstrapOutput>(),
+        ["policy", "list"] => doc::<PolicyListOutput>(),
+        ["policy", "check"] => doc::<PolicyCheckOutput>(),
+        ["policy", "test"] => doc::<PolicyTestOutput>(),
         ["docs", "init"] => doc::<gp_docs::init::Initialised>(),
         ["docs", "rules"] => doc::<DocsRulesOutput>(),
         ["env"] => doc::<EnvOutput>(),
@@ -823,6 +864,9 @@ pub const COMMANDS: &[&str] = &[
     "docs baseline",
     "orphans",
     "gitops bootstrap",
+    "policy list",
+    "policy check",
+    "policy test",
     "docs init",
     "docs rules",
     "env",

@@ -64,6 +64,10 @@ pub struct PlatformSpec {
     /// Where self-service request files are and who approves them.
     #[serde(default)]
     pub requests: Option<RequestsSettings>,
+    /// Policies checked before anything reaches the cluster or Terraform
+    /// applies (`goldenpath policy`).
+    #[serde(default)]
+    pub policy: PolicySettings,
     /// Docs-as-code governance settings (`goldenpath docs check`).
     #[serde(default)]
     pub docs: Option<RawNode>,
@@ -190,6 +194,71 @@ pub struct GitopsSettings {
     /// hosts of persistent-only components (which are always allowed).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+}
+
+/// Policy settings: the user's Rego files beside the built-in set, rules
+/// turned off, and the facts the built-in rules check against.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySettings {
+    /// Run policies at all during `deploy` (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Files or folders (searched for `*.rego`, `*_test.rego` included)
+    /// relative to the spec. A file whose package is a built-in rule's
+    /// replaces that rule.
+    #[serde(default)]
+    pub paths: Vec<Spanned<String>>,
+    /// Rule ids turned off (built-in or the user's).
+    #[serde(default)]
+    pub disable: Vec<Spanned<String>>,
+    /// Packages of the user's rules whose `deny`, `violation` and `warn`
+    /// count (conftest's `--namespace`; default `main`).
+    #[serde(default = "main_namespace")]
+    pub namespaces: Vec<String>,
+    /// Namespaces an Application may deploy to, beside those of the
+    /// spec's gitops components.
+    #[serde(default)]
+    pub allowed_namespaces: Vec<String>,
+    /// Argo CD projects an Application may use (default: `gitops.project`).
+    #[serde(default)]
+    pub allowed_projects: Vec<String>,
+    /// Environments held to production rules (default `prod`).
+    #[serde(default = "prod_envs")]
+    pub production_environments: Vec<String>,
+    /// Stop an evaluation after this long (default `10s`).
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    /// Stop an evaluation that needs more memory than this, in MiB
+    /// (default 1024).
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            paths: Vec::new(),
+            disable: Vec::new(),
+            namespaces: main_namespace(),
+            allowed_namespaces: Vec::new(),
+            allowed_projects: Vec::new(),
+            production_environments: prod_envs(),
+            timeout: None,
+            memory_mib: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn main_namespace() -> Vec<String> {
+    vec!["main".into()]
+}
+fn prod_envs() -> Vec<String> {
+    vec!["prod".into()]
 }
 
 /// Whether a path from the spec stays inside the spec's folder: relative,

@@ -142,6 +142,7 @@ impl TerraformDriver {
                 prefix: format!("{} {step}", ctx.name()),
                 inherit: TERRAFORM_INHERIT,
                 track: Some(&children),
+                memory_limit: None,
             },
         )?;
         self.process_ns

@@ -153,6 +153,7 @@ impl ExecDriver {
             prefix: ctx.name().into(),
             inherit,
             track: Some(children),
+            memory_limit: None,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct RunOptions<'a> {
     /// deployment's run directory), so a later run can kill it if this
     /// goldenpath dies first.
     pub track: Option<&'a Path>,
+    /// Limit the child's address space to this many bytes (`RLIMIT_AS`):
+    /// an allocation beyond it fails in the child, not in goldenpath.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for RunOptions<'_> {
@@ -87,6 +90,7 @@ impl Default for RunOptions<'_> {
             prefix: String::new(),
             inherit: &[],
             track: None,
+            memory_limit: None,
         }
     }
 }
@@ -112,6 +116,9 @@ pub fn run(mut cmd: Command, opts: RunOptions<'_>) -> Result<Finished, DriverErr
         .stderr(Stdio::piped());
     cmd.process_group(0);
     die_with_parent(&mut cmd);
+    if let Some(bytes) = opts.memory_limit {
+        limit_memory(&mut cmd, bytes);
+    }
     let started = Instant::now();
     let mut child = cmd
         .spawn()
@@ -261,6 +268,27 @@ fn die_with_parent(cmd: &mut Command) {
             // The parent may have died before the signal was armed.
             if libc::getppid() != parent {
                 return Err(std::io::Error::other("the parent exited"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Caps the child's address space (`RLIMIT_AS`) at `bytes`.
+#[allow(unsafe_code)]
+fn limit_memory(cmd: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: the closure runs between fork and exec and only makes the
+    // async-signal-safe call setrlimit on a value copied in; it allocates
+    // nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });

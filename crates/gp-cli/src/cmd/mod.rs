@@ -11,6 +11,7 @@ pub mod gitops;
 pub mod init;
 pub mod lease;
 pub mod orphans;
+pub mod policy;
 pub mod registry;
 pub mod request;
 pub mod schema;

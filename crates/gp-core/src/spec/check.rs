@@ -307,6 +307,28 @@ impl Platform {
             }
         }
         out.extend(self.check_state_keys());
+        for path in &s.policy.paths {
+            if !crate::spec::stays_inside(&path.value) {
+                out.push(self.diagnostic(
+                    path.start,
+                    format!(
+                        "policy.paths: `{}` leaves the spec's folder (absolute, or through `..`)",
+                        path.value
+                    ),
+                ));
+            }
+        }
+        if let Some(t) = &s.policy.timeout
+            && crate::spec::parse_duration(&t.value).is_none()
+        {
+            out.push(self.diagnostic(
+                t.start,
+                format!(
+                    "policy.timeout: `{}` is not a duration (`10s`, `1m`)",
+                    t.value
+                ),
+            ));
+        }
         if out.is_empty()
             && let Some(cycle) = self.find_cycle()
         {
