@@ -346,6 +346,10 @@ impl Context {
         // its workflows do not validate again.
         let validated =
             gp_engine::validate(self.platform()?, drivers).map_err(gp_engine::EngineError::from)?;
+        // So are policy files that do not parse.
+        if self.platform()?.spec.policy.enabled {
+            gp_policy::PolicySet::load(self.platform()?)?;
+        }
         let mut engine = gp_engine::Engine::new(
             self.platform()?,
             self.registry()?,
@@ -358,6 +362,8 @@ impl Context {
         engine.actor = self.actor();
         engine.commit = self.commit();
         engine.run_url = self.run_url();
+        // Policies are evaluated by this binary in a child process.
+        engine.policy = Some(gp_policy::Runner::current_exe());
         Ok(engine)
     }
 }

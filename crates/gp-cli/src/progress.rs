@@ -180,6 +180,24 @@ impl EventSink for Progress {
             } => {
                 self.line(&format!("  failed    {component}: {resource}: {error}"));
             }
+            Event::PolicyFinding {
+                component,
+                rule,
+                severity,
+                message,
+                file,
+                line,
+                overridden,
+            } => {
+                let label = match (severity.as_str(), overridden) {
+                    ("deny", false) => self.printer.paint("deny    ", "31"),
+                    ("deny", true) => "deny (overridden)".to_string(),
+                    _ => self.printer.paint("warn    ", "33"),
+                };
+                self.line(&format!(
+                    "  policy    {component}: {label} {rule} {file}:{line} {message}"
+                ));
+            }
             Event::Log { line } => {
                 if self.verbose {
                     self.line(&format!("    | {line}"));

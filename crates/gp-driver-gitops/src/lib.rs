@@ -309,6 +309,11 @@ impl Driver for GitopsDriver {
         let dir = gitops_dir(ctx.platform);
         let git = ctx.platform.spec.gitops.git;
         let (root, component) = self.render(ctx)?;
+        // The platform's policies see everything before it is written.
+        let mut all = component.clone();
+        all.extend(root.iter().map(|(k, v)| (k.clone(), v.clone())));
+        ctx.recorder
+            .check_policy(gp_driver::PolicySubject::Rendered(&all))?;
         let deployment_dir = render::deployment_dir(ctx.contract);
         let component_dir = format!("{deployment_dir}/{}", ctx.name());
         let _lock = git::lock(&dir)?;

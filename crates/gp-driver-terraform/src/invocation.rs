@@ -343,6 +343,14 @@ impl TerraformDriver {
             ctx.recorder
                 .phase_end(p, f.exit_code(), Some(summary.counts()), Some(&log));
         }
+        // A plan about to be applied is checked by the platform's policies.
+        if record && !destroy {
+            let name = format!("{}/apply.tfplan", ctx.name());
+            ctx.recorder.check_policy(gp_driver::PolicySubject::Plan {
+                name: &name,
+                json: &json,
+            })?;
+        }
         Ok((summary, plan_file))
     }
 

@@ -391,6 +391,14 @@ pub trait Recorder: Send + Sync {
         None
     }
 
+    /// Checks what the driver is about to deliver against the platform's
+    /// policies (rendered files before they are written and committed, a
+    /// Terraform plan before it is applied). An error refuses: nothing may
+    /// be delivered. Without policies (the default), always `Ok`.
+    fn check_policy(&self, _subject: PolicySubject<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+
     /// Whether a foundational component of this environment is deployed
     /// (from the registry), for drivers that render it into bootstrap
     /// values; `None` when the run cannot tell.
@@ -419,6 +427,19 @@ pub trait Recorder: Send + Sync {
     fn run_id(&self) -> &str {
         "run"
     }
+}
+
+/// What [`Recorder::check_policy`] checks.
+pub enum PolicySubject<'a> {
+    /// Rendered files: path in the GitOps repository, and text.
+    Rendered(&'a BTreeMap<String, String>),
+    /// A Terraform plan as `terraform show -json` printed it.
+    Plan {
+        /// What to call it in findings (`cluster/apply.tfplan`).
+        name: &'a str,
+        /// The plan.
+        json: &'a serde_json::Value,
+    },
 }
 
 /// A DNS record for one of a component's hosts.

@@ -470,6 +470,7 @@ impl Engine<'_> {
             overrides: &[],
             foundational: None,
             own: None,
+            policy: None,
         }
     }
 

@@ -31,6 +31,7 @@ pub mod graph;
 pub mod hosts;
 mod lease;
 pub mod plan;
+pub mod policy;
 mod provision;
 mod recorder;
 pub mod refs;
@@ -45,6 +46,7 @@ pub mod wait;
 
 pub use graph::{Disposition, Graph, GraphFormat, Role};
 pub use plan::{Plan, PlanAction, PlanItem};
+pub use policy::PolicyOverride;
 pub use run::{DeployOutcome, DeployRequest, DeploymentSelector};
 pub use teardown::{TeardownOutcome, TeardownRequest, TeardownTarget};
 pub use wait::{RowState, Wait};
@@ -283,6 +285,23 @@ pub enum Event {
         /// The error.
         error: String,
     },
+    /// A policy's finding on what a component was about to deliver.
+    PolicyFinding {
+        /// Component.
+        component: String,
+        /// The rule's id.
+        rule: String,
+        /// `deny` or `warn`.
+        severity: String,
+        /// The message.
+        message: String,
+        /// The file (in the GitOps repository, or the plan).
+        file: String,
+        /// The line its object starts on.
+        line: usize,
+        /// Let through by `--override-policy`.
+        overridden: bool,
+    },
     /// A line of a child process's output.
     Log {
         /// The line.
@@ -341,6 +360,8 @@ pub struct Engine<'a> {
     pub retries: u32,
     /// Lease lifetime in seconds (renewed while the run lasts).
     pub lease_ttl_s: i64,
+    /// Where policies are evaluated during a deploy; `None` runs none.
+    pub policy: Option<gp_policy::Runner>,
     validated: std::sync::OnceLock<BTreeMap<String, Validated>>,
 }
 
@@ -367,6 +388,7 @@ impl<'a> Engine<'a> {
             parallel: 4,
             retries: 2,
             lease_ttl_s: 300,
+            policy: None,
             validated: std::sync::OnceLock::new(),
         }
     }

@@ -32,6 +32,8 @@ pub(crate) struct RunRecorder<'a> {
     pub foundational: Option<&'a crate::state::DeploymentState>,
     /// The journal of the deployment this run changes, replayed.
     pub own: Option<&'a crate::state::DeploymentState>,
+    /// The run's policies (deploys only).
+    pub policy: Option<&'a crate::policy::PolicyGate>,
 }
 
 impl<'a> RunRecorder<'a> {
@@ -62,6 +64,7 @@ impl<'a> RunRecorder<'a> {
             overrides: self.overrides,
             foundational: self.foundational,
             own: self.own,
+            policy: self.policy,
         }
     }
 }
@@ -69,7 +72,7 @@ impl<'a> RunRecorder<'a> {
 impl RunRecorder<'_> {
     /// A plan or a read-only look writes nothing to the registry: no
     /// phases, no journal (its run id is `plan`, `read` or `inventory`).
-    fn writes(&self) -> bool {
+    pub(crate) fn writes(&self) -> bool {
         !matches!(self.run_id, "plan" | "read" | "inventory")
     }
 
@@ -324,6 +327,10 @@ impl Recorder for RunRecorder<'_> {
 
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
+    }
+
+    fn check_policy(&self, subject: gp_driver::PolicySubject<'_>) -> Result<(), DriverError> {
+        self.policy_check(subject)
     }
 
     fn guard_override(&self, guard: &str) -> Option<String> {

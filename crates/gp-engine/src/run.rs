@@ -56,6 +56,8 @@ pub struct DeployRequest {
     pub today: Option<(u8, u8, u8)>,
     /// Guards overridden for this run (recorded in the registry).
     pub overrides: Vec<crate::GuardOverride>,
+    /// Policy rules let through for this run (recorded in the registry).
+    pub policy_overrides: Vec<crate::PolicyOverride>,
 }
 
 impl DeployRequest {
@@ -68,6 +70,7 @@ impl DeployRequest {
             override_reason: None,
             today: None,
             overrides: Vec::new(),
+            policy_overrides: Vec::new(),
         }
     }
 }

@@ -247,6 +247,7 @@ impl Engine<'_> {
             overrides,
             foundational: None,
             own: None,
+            policy: None,
         };
         self.record_event(
             env,

@@ -19,6 +19,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod docs;
 mod eval;
 mod format;
 mod load;
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use docs::{component_for, docs_under, read_docs};
 pub use eval::evaluate;
 pub use format::{github, sarif};
 pub use load::{BUILTIN, PolicySet, Rule, split_documents};

@@ -406,6 +406,11 @@ impl PolicySet {
         self.rules = rules;
     }
 
+    /// Whether every module is goldenpath's own (no user file).
+    pub fn only_builtin(&self) -> bool {
+        self.modules.iter().all(|m| m.builtin)
+    }
+
     /// Every module, for the worker.
     pub fn modules(&self) -> Vec<(String, String)> {
         self.modules

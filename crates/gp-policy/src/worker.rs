@@ -31,7 +31,9 @@ impl Runner {
 
     fn run(&self, set: &PolicySet, req: &Request) -> Result<Response, PolicyError> {
         let exe = match self {
-            Runner::InProcess => return Ok(crate::evaluate(req)),
+            // The built-in rules alone are goldenpath's own code: no child.
+            _ if set.only_builtin() => return in_process(req),
+            Runner::InProcess => return in_process(req),
             Runner::Child(exe) => exe,
         };
         let mut file = tempfile::Builder::new()
@@ -140,6 +142,17 @@ impl Runner {
             tests,
         };
         Ok(self.run(set, &req)?.tests)
+    }
+}
+
+fn in_process(req: &Request) -> Result<Response, PolicyError> {
+    let resp = crate::evaluate(req);
+    match &resp.error {
+        Some(e) if resp.limit => Err(PolicyError::Limit(format!(
+            "the policy evaluation stopped at its limit: {e}"
+        ))),
+        Some(e) => Err(PolicyError::Failed(format!("a policy failed: {e}"))),
+        None => Ok(resp),
     }
 }
 

@@ -106,6 +106,11 @@ pub enum EventKind {
     /// The orphan sweep deleted a resource still tagged for the
     /// deployment (beside the lifecycle).
     OrphanDeleted,
+    /// A policy denied what a component was about to deliver (beside the
+    /// lifecycle; the findings in the detail).
+    PolicyDenied,
+    /// Policies warned, or a denial was overridden (beside the lifecycle).
+    PolicyWarned,
 }
 
 impl EventKind {
@@ -122,6 +127,8 @@ impl EventKind {
             EventKind::ForceUnlockSucceeded => "force_unlock_succeeded",
             EventKind::ForceUnlockFailed => "force_unlock_failed",
             EventKind::OrphanDeleted => "orphan_deleted",
+            EventKind::PolicyDenied => "policy_denied",
+            EventKind::PolicyWarned => "policy_warned",
         }
     }
 
@@ -138,7 +145,9 @@ impl EventKind {
             EventKind::TeardownFailed => DeploymentStatus::TeardownFailed,
             EventKind::ForceUnlockSucceeded
             | EventKind::ForceUnlockFailed
-            | EventKind::OrphanDeleted => return None,
+            | EventKind::OrphanDeleted
+            | EventKind::PolicyDenied
+            | EventKind::PolicyWarned => return None,
         })
     }
 
@@ -155,6 +164,8 @@ impl EventKind {
             EventKind::ForceUnlockSucceeded,
             EventKind::ForceUnlockFailed,
             EventKind::OrphanDeleted,
+            EventKind::PolicyDenied,
+            EventKind::PolicyWarned,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -58,6 +58,16 @@ pub struct DeployArgs {
         help_heading = "Guard overrides"
     )]
     pub rotate: Vec<String>,
+    /// Let a policy rule's denials through for this run (its id, as
+    /// `goldenpath policy list` shows it); repeatable, needs --reason
+    /// (recorded with your name, the findings recorded as overridden).
+    #[arg(
+        long,
+        value_name = "RULE",
+        requires = "reason",
+        help_heading = "Guard overrides"
+    )]
+    pub override_policy: Vec<String>,
     /// Why the guards are overridden (recorded with your name).
     #[arg(long, help_heading = "Guard overrides")]
     pub reason: Option<String>,
@@ -170,6 +180,14 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>(),
             a.reason.as_deref(),
         )?,
+        policy_overrides: a
+            .override_policy
+            .iter()
+            .map(|rule| gp_engine::PolicyOverride {
+                rule: rule.clone(),
+                reason: a.reason.clone().unwrap_or_default(),
+            })
+            .collect(),
     })?;
     if ctx.printer.is_json() {
         ctx.printer
@@ -248,7 +266,7 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
     if outcome.refused() {
         if !ctx.printer.is_json() {
             ctx.printer.error(
-                "deploy refused: a guard or an ownership rule stopped a component; it was not changed",
+                "deploy refused: a guard, a policy or an ownership rule stopped a component; it was not changed",
                 &[],
                 Some("see the refused components above; override a guard with --override-guard COMPONENT[:GUARD] --reason \"...\""),
             );

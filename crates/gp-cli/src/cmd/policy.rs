@@ -1,11 +1,11 @@
 //! `goldenpath policy list|check|test`: Rego policies over rendered
 //! manifests and Terraform plans, the built-in set, and unit tests.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use gp_core::{Deployment, Diagnostic, InvalidInput};
-use gp_policy::{Context as PolicyContext, Doc, Finding, PolicySet, Runner, Severity, Subject};
+use gp_core::Deployment;
+use gp_policy::{Context as PolicyContext, Finding, PolicySet, Runner, Severity, Subject};
 
 use crate::Context;
 use crate::exit::CliError;
@@ -126,92 +126,6 @@ fn contract_for<'p>(
         .map_err(|e| CliError::invalid(e.to_string()))?)
 }
 
-/// The objects of the YAML and JSON files under `root` (paths shown
-/// relative to `shown_from`).
-pub fn docs_under(root: &Path, shown_from: &Path) -> Result<Vec<Doc>, InvalidInput> {
-    let files = gp_policy::files_under(root)
-        .map_err(|e| InvalidInput(vec![Diagnostic::file(root, format!("cannot read it: {e}"))]))?;
-    let mut docs = Vec::new();
-    let mut problems = Vec::new();
-    for f in files {
-        let rel = f
-            .strip_prefix(shown_from)
-            .unwrap_or(&f)
-            .display()
-            .to_string();
-        match read_docs(&f, &rel) {
-            Ok(d) => docs.extend(d),
-            Err(mut e) => problems.append(&mut e.0),
-        }
-    }
-    if problems.is_empty() {
-        Ok(docs)
-    } else {
-        Err(InvalidInput(problems))
-    }
-}
-
-fn component_for(rel: &str) -> String {
-    let c = gp_policy::component_of(rel);
-    if !c.is_empty() {
-        return c;
-    }
-    let parts: Vec<&str> = rel.split('/').collect();
-    match parts.as_slice() {
-        [first, _, ..] => (*first).to_string(),
-        [file] => file.split('.').next().unwrap_or_default().to_string(),
-        [] => String::new(),
-    }
-}
-
-fn read_docs(path: &Path, rel: &str) -> Result<Vec<Doc>, InvalidInput> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InvalidInput(vec![Diagnostic::file(path, format!("cannot read it: {e}"))]))?;
-    let component = component_for(rel);
-    if path.extension().is_some_and(|x| x == "json") {
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            InvalidInput(vec![Diagnostic::at(
-                path,
-                &text,
-                gp_core::yaml::Pos {
-                    line: e.line() as u32,
-                    col: e.column() as u32,
-                    offset: 0,
-                },
-                format!("not JSON: {e}"),
-            )])
-        })?;
-        if v.get("resource_changes").is_none() {
-            return Ok(Vec::new());
-        }
-        return Ok(vec![Doc {
-            subject: Subject::Plan,
-            file: rel.to_string(),
-            line: 1,
-            component,
-            input: gp_policy::redact_plan(&v),
-        }]);
-    }
-    let mut out = Vec::new();
-    for (line, chunk) in gp_policy::split_documents(&text) {
-        let node = gp_core::yaml::parse(&chunk).map_err(|e| {
-            let mut pos = e.pos;
-            pos.line += line as u32 - 1;
-            InvalidInput(vec![Diagnostic::at(path, &text, pos, e.message)])
-        })?;
-        if let Some(node) = node {
-            out.push(Doc {
-                subject: Subject::Manifests,
-                file: rel.to_string(),
-                line,
-                component: component.clone(),
-                input: node.to_json(),
-            });
-        }
-    }
-    Ok(out)
-}
-
 fn check(
     ctx: &Context,
     platform: &gp_core::Platform,
@@ -224,7 +138,7 @@ fn check(
             if !dir.is_dir() {
                 return Err(CliError::invalid(format!("{} is not a folder", dir.display())).into());
             }
-            docs_under(dir, dir)?
+            gp_policy::docs_under(dir, dir)?
         }
         None if a.plans.is_empty() || a.env.is_some() => {
             let repo = gp_driver_gitops::gitops_dir(platform);
@@ -238,7 +152,7 @@ fn check(
                 .hint("deploy it first, or check a folder: goldenpath policy check --dir PATH")
                 .into());
             }
-            docs_under(&folder, &repo)?
+            gp_policy::docs_under(&folder, &repo)?
         }
         None => Vec::new(),
     };
@@ -248,7 +162,7 @@ fn check(
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let mut d = read_docs(p, &name)?;
+        let mut d = gp_policy::read_docs(p, &name)?;
         for doc in &mut d {
             doc.file = shown.clone();
         }

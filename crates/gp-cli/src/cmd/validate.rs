@@ -63,6 +63,7 @@ pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
         let drivers = ctx.drivers()?;
         let declared = gp_engine::validate(p, &drivers)?;
         ctx.preflight(&drivers)?;
+        gp_policy::PolicySet::load(p)?;
         if ctx.global.verbose > 0 {
             for c in &p.spec.components {
                 let d = declared.get(&c.name.value);

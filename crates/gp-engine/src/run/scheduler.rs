@@ -27,6 +27,9 @@ impl Engine<'_> {
         let flags = if req.resume { Some("--resume") } else { None };
         let (state, fstate) =
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
+        // Policies load before anything runs: a bad policy file stops the
+        // deploy at once (exit 2), an unknown override too.
+        let gate = self.policy_gate(contract, &req.policy_overrides)?;
         let base = RunRecorder {
             registry: self.registry,
             env,
@@ -45,6 +48,7 @@ impl Engine<'_> {
             overrides: &req.overrides,
             foundational: Some(&fstate),
             own: Some(&state),
+            policy: None,
         };
         self.record_event(
             env,
@@ -90,6 +94,7 @@ impl Engine<'_> {
                     run_id,
                     flags,
                     overrides: &req.overrides,
+                    policy: gate.as_ref(),
                 };
                 scope.spawn(move || {
                     loop {

@@ -19,6 +19,7 @@ impl Engine<'_> {
             run_id,
             flags,
             overrides,
+            policy,
         } = *w;
         let node = &graph.nodes[i];
         let spec = graph.spec(self.platform, node);
@@ -60,6 +61,7 @@ impl Engine<'_> {
             overrides,
             foundational: Some(fstate),
             own: Some(w.state),
+            policy,
         };
         let mut ctx = ComponentCtx {
             platform: self.platform,
@@ -205,6 +207,7 @@ pub(crate) struct Work<'a> {
     pub(crate) run_id: &'a str,
     pub(crate) flags: Option<&'a str>,
     pub(crate) overrides: &'a [crate::GuardOverride],
+    pub(crate) policy: Option<&'a crate::policy::PolicyGate>,
 }
 
 pub(crate) fn intent_word(i: Intent) -> &'static str {
