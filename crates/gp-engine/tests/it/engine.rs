@@ -21,6 +21,7 @@ fn deploy(w: &World, selector: DeploymentSelector) -> DeployOutcome {
             override_reason: None,
             today: Some((23, 1, 26)),
             overrides: vec![],
+            policy_overrides: vec![],
         })
         .unwrap()
 }
@@ -116,6 +117,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             break_glass: vec![],
             reason: None,
             overrides: vec![],
+            policy_overrides: vec![],
         })
         .unwrap();
     assert!(t.clean(), "{t:?}");
@@ -133,6 +135,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             override_reason: None,
             today: None,
             overrides: vec![],
+            policy_overrides: vec![],
         })
         .unwrap_err();
     assert!(
@@ -444,6 +447,7 @@ fn a_failed_component_blocks_its_dependents_and_resume_finishes() {
             override_reason: None,
             today: None,
             overrides: vec![],
+            policy_overrides: vec![],
         })
         .unwrap();
     assert!(r.succeeded(), "{r:?}");
@@ -498,6 +502,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             override_reason: None,
             today: None,
             overrides: vec![],
+            policy_overrides: vec![],
         })
         .unwrap();
     assert!(o.interrupted);
@@ -519,6 +524,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             override_reason: None,
             today: None,
             overrides: vec![],
+            policy_overrides: vec![],
         })
         .unwrap();
     assert!(r.succeeded());
@@ -546,6 +552,7 @@ fn a_held_lease_refuses_a_second_deploy_naming_the_holder() {
         override_reason: None,
         today: None,
         overrides: vec![],
+        policy_overrides: vec![],
     };
     let err = w.engine().deploy(&req).unwrap_err();
     assert!(
