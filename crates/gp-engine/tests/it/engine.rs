@@ -117,7 +117,6 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             break_glass: vec![],
             reason: None,
             overrides: vec![],
-            policy_overrides: vec![],
         })
         .unwrap();
     assert!(t.clean(), "{t:?}");
