@@ -765,3 +765,95 @@ fn a_whole_secret_extracted_through_a_template_validates() {
         "{err}"
     );
 }
+
+/// Every finding of the built-in policy set over the rendered tree.
+fn builtin_findings(p: &Platform, deployment: Deployment) -> Vec<gp_policy::Finding> {
+    let repo = gitops_dir(p);
+    let contract = Contract::new(p, "dev", deployment).unwrap();
+    let folder = repo.join(gp_driver_gitops::render::deployment_dir(&contract));
+    let docs = gp_policy::docs_under(&folder, &repo).unwrap();
+    assert!(docs.len() > 10, "{} objects", docs.len());
+    gp_policy::Runner::InProcess
+        .check(
+            &gp_policy::PolicySet::builtin(),
+            &gp_policy::Context::of(p, &contract),
+            docs,
+        )
+        .unwrap()
+}
+
+#[test]
+fn golden_v1_as_rendered_passes_every_builtin_policy() {
+    let (dir, p) = golden("");
+    for d in [
+        Deployment::Persistent,
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    ] {
+        render_all(dir.path(), &p, d);
+        assert_eq!(builtin_findings(&p, d), vec![], "{d:?}");
+    }
+}
+
+#[test]
+fn golden_v1_with_each_builtin_manifest_rule_violated_once_reports_rule_component_file_line() {
+    let (dir, _) = golden("");
+    let path = dir.path().join("goldenpath.yaml");
+    let spec = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "      chart: { repoURL: https://backstage.github.io/charts, chart: backstage, targetRevision: 2.3.0 }\n",
+            "      chart: { repoURL: https://backstage.github.io/charts, chart: backstage, targetRevision: 2.3.0 }\n      values:\n        image: { repository: backstage, tag: latest }\n        ingress: { hosts: [ { host: portal.other.example } ] }\n",
+        )
+        .replace(
+            "      chart: { repoURL: https://charts.bitnami.com/bitnami, chart: keycloak, targetRevision: 24.0.0 }\n",
+            "      chart: { repoURL: https://charts.bitnami.com/bitnami, chart: keycloak, targetRevision: 24.0.0 }\n      values: { containerSecurityContext: { privileged: true } }\n",
+        )
+        .replace(
+            "      namespace: external-dns\n      externalDns: true\n",
+            "      namespace: external-dns\n      externalDns: true\n      values: { hostNetwork: true }\n",
+        );
+    std::fs::write(&path, spec).unwrap();
+    let p = Platform::load(&path).unwrap();
+    render_all(dir.path(), &p, Deployment::Persistent);
+    // What a chart's rendered output adds beside goldenpath's files.
+    let extra = "apps/dev/persistent/backstage/manifests/extra.yaml";
+    std::fs::write(
+        gitops_dir(&p).join(extra),
+        "# rendered by the chart\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: { name: worker }\nspec:\n  template:\n    spec:\n      volumes: [ { name: host, hostPath: { path: /var/run } } ]\n      containers:\n        - name: worker\n          image: ghcr.io/acme/worker:1.4.2\n          resources: { requests: { cpu: 100m } }\n---\napiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: { name: extra, namespace: backstage }\nspec:\n  secretStoreRef: { name: vault-backend, kind: ClusterSecretStore }\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: { name: extra, namespace: argocd }\nspec:\n  project: default\n  destination: { server: https://kubernetes.default.svc, namespace: kube-system }\n",
+    )
+    .unwrap();
+    let findings = builtin_findings(&p, Deployment::Persistent);
+    let values = |c: &str| format!("apps/dev/persistent/{c}/values.yaml");
+    let want = [
+        ("image-pinned", "backstage", values("backstage"), 1),
+        ("ingress-host-in-suffix", "backstage", values("backstage"), 1),
+        ("no-privileged", "keycloak", values("keycloak"), 1),
+        ("no-host-namespaces", "external-dns", values("external-dns"), 1),
+        ("resources-set", "backstage", extra.to_string(), 3),
+        ("no-host-path", "backstage", extra.to_string(), 3),
+        ("external-secret-store", "backstage", extra.to_string(), 15),
+        ("application-destination", "backstage", extra.to_string(), 21),
+    ];
+    for (rule, component, file, line) in &want {
+        let hits: Vec<&gp_policy::Finding> = findings.iter().filter(|f| f.rule == *rule).collect();
+        assert_eq!(hits.len(), 1, "{rule} once: {findings:#?}");
+        let f = hits[0];
+        assert_eq!(
+            (f.component.as_str(), f.file.as_str(), f.line),
+            (*component, file.as_str(), *line),
+            "{f:#?}"
+        );
+        assert_eq!(f.severity, gp_policy::Severity::Deny);
+    }
+    assert_eq!(findings.len(), want.len(), "{findings:#?}");
+    // Every built-in manifest rule is among them.
+    let manifest_rules: Vec<String> = gp_policy::PolicySet::builtin()
+        .rules
+        .iter()
+        .filter(|r| r.subject == Some(gp_policy::Subject::Manifests))
+        .map(|r| r.id.clone())
+        .collect();
+    for r in &manifest_rules {
+        assert!(want.iter().any(|w| w.0 == r), "{r} is tested");
+    }
+}
