@@ -115,7 +115,11 @@ fn each_builtin_plan_rule_violated_once_is_reported_once() {
             }],
         )
         .unwrap();
-    assert!(!findings.iter().any(|f| f.rule == "plan-prod-deletion-protection"));
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.rule == "plan-prod-deletion-protection")
+    );
 }
 
 #[test]
@@ -144,7 +148,10 @@ fn a_user_folder_replaces_one_rule_adds_one_and_turns_one_off() {
     assert!(rule("image-pinned").overridden);
     assert_eq!(rule("image-pinned").file, "policy/image_pinned.rego");
     assert!(rule("resources-set").disabled);
-    assert_eq!(rule("no-default-namespace").rationale, "nothing runs in default");
+    assert_eq!(
+        rule("no-default-namespace").rationale,
+        "nothing runs in default"
+    );
     let c = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
     let pod = |component: &str| Doc {
         subject: Subject::Manifests,
@@ -162,18 +169,45 @@ fn a_user_folder_replaces_one_rule_adds_one_and_turns_one_off() {
         .unwrap();
     let got: Vec<(&str, &str, Severity, &str)> = findings
         .iter()
-        .map(|f| (f.component.as_str(), f.rule.as_str(), f.severity, f.message.as_str()))
+        .map(|f| {
+            (
+                f.component.as_str(),
+                f.rule.as_str(),
+                f.severity,
+                f.message.as_str(),
+            )
+        })
         .collect();
     // Legacy: latest allowed by the replacement; everyone: the added rule
     // and its warning; no resources finding (disabled).
     assert_eq!(
         got,
         [
-            ("legacy", "no-default-namespace", Severity::Deny, "p is in default"),
-            ("legacy", "no-default-namespace", Severity::Warn, "a pod without labels"),
+            (
+                "legacy",
+                "no-default-namespace",
+                Severity::Deny,
+                "p is in default"
+            ),
+            (
+                "legacy",
+                "no-default-namespace",
+                Severity::Warn,
+                "a pod without labels"
+            ),
             ("web", "image-pinned", Severity::Deny, "c runs latest"),
-            ("web", "no-default-namespace", Severity::Deny, "p is in default"),
-            ("web", "no-default-namespace", Severity::Warn, "a pod without labels"),
+            (
+                "web",
+                "no-default-namespace",
+                Severity::Deny,
+                "p is in default"
+            ),
+            (
+                "web",
+                "no-default-namespace",
+                Severity::Warn,
+                "a pod without labels"
+            ),
         ]
     );
 }

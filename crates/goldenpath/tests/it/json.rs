@@ -198,6 +198,13 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
         0,
     );
     case("docs baseline", &[], 0);
+    case("policy list", &[], 0);
+    case(
+        "policy check",
+        &["--env", "dev", "--build-id", "23-01-26-01"],
+        0,
+    );
+    case("policy test", &["--builtin"], 0);
     case("docs check", &[], 0);
     case("docs init", &[], 0);
     case("docs index", &[], 0);

@@ -10,6 +10,7 @@ mod foundation;
 mod gitops_remote;
 mod hostile;
 mod json;
+mod policy;
 mod proofs;
 mod registry;
 mod request_files;

@@ -826,13 +826,28 @@ fn golden_v1_with_each_builtin_manifest_rule_violated_once_reports_rule_componen
     let values = |c: &str| format!("apps/dev/persistent/{c}/values.yaml");
     let want = [
         ("image-pinned", "backstage", values("backstage"), 1),
-        ("ingress-host-in-suffix", "backstage", values("backstage"), 1),
+        (
+            "ingress-host-in-suffix",
+            "backstage",
+            values("backstage"),
+            1,
+        ),
         ("no-privileged", "keycloak", values("keycloak"), 1),
-        ("no-host-namespaces", "external-dns", values("external-dns"), 1),
+        (
+            "no-host-namespaces",
+            "external-dns",
+            values("external-dns"),
+            1,
+        ),
         ("resources-set", "backstage", extra.to_string(), 3),
         ("no-host-path", "backstage", extra.to_string(), 3),
         ("external-secret-store", "backstage", extra.to_string(), 15),
-        ("application-destination", "backstage", extra.to_string(), 21),
+        (
+            "application-destination",
+            "backstage",
+            extra.to_string(),
+            21,
+        ),
     ];
     for (rule, component, file, line) in &want {
         let hits: Vec<&gp_policy::Finding> = findings.iter().filter(|f| f.rule == *rule).collect();
