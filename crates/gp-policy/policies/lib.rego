@@ -25,11 +25,16 @@ is_values if {
 	endswith(data.goldenpath.object.file, "values.yaml")
 }
 
-# Every value under a key named `key` in a values file, with its path.
-values_at(key) := {[path, value] |
+# Every [path, value] of a values file, walked once per object.
+values_walk := [[path, value] |
 	is_values
 	walk(input, [path, value])
 	count(path) > 0
+]
+
+# Every value under a key named `key` in a values file, with its path.
+values_at(key) := {[path, value] |
+	some [path, value] in values_walk
 	path[count(path) - 1] == key
 }
 

@@ -1,7 +1,7 @@
 //! The evaluation itself (run by the worker process): every query over
 //! every object, or the unit tests.
 
-use crate::{Doc, Finding, Request, Response, Severity, TestResult};
+use crate::{Doc, Finding, Request, Response, Severity, Subject, TestResult};
 
 /// Evaluates `req` in this process. Errors (a runtime error in a policy,
 /// the time limit) come back in [`Response::error`].
@@ -62,30 +62,75 @@ fn run(req: &Request) -> anyhow_like::Result<Response> {
             ..Default::default()
         });
     }
+    // One generated module per subject gathers every rule's messages, so
+    // one evaluation per object shares what the rules have in common
+    // (the helpers' walks of the object) instead of one per rule.
+    for subject in [Subject::Manifests, Subject::Plan] {
+        let mut module = format!("package {}\n\n", gather_package(subject));
+        for (i, q) in req.queries.iter().enumerate() {
+            if q.subject.is_some_and(|s| s != subject) {
+                continue;
+            }
+            module.push_str(&format!(
+                "found contains [{i}, m] if {{\n\tsome m in data.{}.{}\n}}\n\n",
+                q.package, q.rule
+            ));
+        }
+        module.push_str("found contains [-1, \"\"] if false\n");
+        engine.add_policy(format!("gather:{}", subject.as_str()), module)?;
+    }
+    // The deployment's facts once; each object's own (file, line,
+    // component) through `with`, which does not make the engine prepare
+    // its modules again as a change of data does.
+    engine.add_data(regorus::Value::from(
+        serde_json::json!({ "goldenpath": req.context }),
+    ))?;
     let mut findings = Vec::new();
     for doc in &req.docs {
-        let mut data = req.context.clone();
-        data["object"] = serde_json::json!({
+        let object = serde_json::json!({
             "file": doc.file,
             "line": doc.line,
             "component": doc.component,
         });
-        engine.clear_data();
-        engine.add_data(regorus::Value::from(
-            serde_json::json!({ "goldenpath": data }),
-        ))?;
         engine.set_input(regorus::Value::from(doc.input.clone()));
-        for q in &req.queries {
-            if q.subject.is_some_and(|s| s != doc.subject) {
+        let results = engine.eval_query(
+            format!(
+                "x := data.{}.found with data.goldenpath.object as {object}",
+                gather_package(doc.subject)
+            ),
+            false,
+        )?;
+        let value = results
+            .result
+            .first()
+            .and_then(|r| {
+                r.bindings
+                    .as_object()
+                    .ok()
+                    .and_then(|b| b.get(&regorus::Value::from("x")).cloned())
+            })
+            .unwrap_or(regorus::Value::Undefined);
+        let json: serde_json::Value = serde_json::from_str(&value.to_json_str()?)?;
+        let mut found: Vec<(usize, serde_json::Value)> = json
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|pair| {
+                let i = pair.get(0)?.as_i64()?;
+                Some((usize::try_from(i).ok()?, pair.get(1)?.clone()))
+            })
+            .collect();
+        found.sort_by_key(|(i, _)| *i);
+        for (i, item) in found {
+            let Some(q) = req.queries.get(i) else {
                 continue;
-            }
+            };
             let severity = if q.rule == "warn" {
                 Severity::Warn
             } else {
                 Severity::Deny
             };
-            let value = engine.eval_rule(format!("data.{}.{}", q.package, q.rule))?;
-            collect(&value, q, severity, doc, &mut findings)?;
+            collect(item, q, severity, doc, &mut findings);
         }
     }
     Ok(Response {
@@ -94,50 +139,44 @@ fn run(req: &Request) -> anyhow_like::Result<Response> {
     })
 }
 
-/// The messages of one rule's value: a set (or array) of strings or of
-/// objects with `msg` (an `id` or `rule` key names the rule).
+/// One message of a rule: a string, or an object with `msg` (an `id` or
+/// `rule` key names the rule).
 fn collect(
-    value: &regorus::Value,
+    item: serde_json::Value,
     q: &crate::Query,
     severity: Severity,
     doc: &Doc,
     out: &mut Vec<Finding>,
-) -> anyhow_like::Result<()> {
-    if *value == regorus::Value::Undefined {
-        return Ok(());
-    }
-    let json: serde_json::Value = serde_json::from_str(&value.to_json_str()?)?;
-    let items: Vec<serde_json::Value> = match json {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::String(s) if s == "<undefined>" => return Ok(()),
-        serde_json::Value::Bool(false) | serde_json::Value::Null => return Ok(()),
-        other => vec![other],
+) {
+    let (rule, message) = match &item {
+        serde_json::Value::String(s) => (q.id.clone(), s.clone()),
+        serde_json::Value::Object(m) => (
+            m.get("id")
+                .or_else(|| m.get("rule"))
+                .and_then(|v| v.as_str())
+                .map_or_else(|| q.id.clone(), str::to_string),
+            m.get("msg")
+                .and_then(|v| v.as_str())
+                .map_or_else(|| item.to_string(), str::to_string),
+        ),
+        other => (q.id.clone(), other.to_string()),
     };
-    for item in items {
-        let (rule, message) = match &item {
-            serde_json::Value::String(s) => (q.id.clone(), s.clone()),
-            serde_json::Value::Object(m) => (
-                m.get("id")
-                    .or_else(|| m.get("rule"))
-                    .and_then(|v| v.as_str())
-                    .map_or_else(|| q.id.clone(), str::to_string),
-                m.get("msg")
-                    .and_then(|v| v.as_str())
-                    .map_or_else(|| item.to_string(), str::to_string),
-            ),
-            other => (q.id.clone(), other.to_string()),
-        };
-        out.push(Finding {
-            rule,
-            severity,
-            message,
-            component: doc.component.clone(),
-            file: doc.file.clone(),
-            line: doc.line,
-            overridden: false,
-        });
+    out.push(Finding {
+        rule,
+        severity,
+        message,
+        component: doc.component.clone(),
+        file: doc.file.clone(),
+        line: doc.line,
+        overridden: false,
+    });
+}
+
+fn gather_package(subject: Subject) -> &'static str {
+    match subject {
+        Subject::Manifests => "goldenpath_gather.manifests",
+        Subject::Plan => "goldenpath_gather.plan",
     }
-    Ok(())
 }
 
 /// regorus's errors, and ours, as one boxed error.
