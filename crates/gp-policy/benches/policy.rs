@@ -3,7 +3,8 @@
 //! built-in rules plus 20 user rules; and a Terraform plan of 5,000
 //! resource changes against the built-in plan rules. Median of 9 runs, in
 //! this process (`Runner::InProcess`); with `GP_POLICY_WORKER=path/to/goldenpath`
-//! also through the worker process, as a deploy with user rules runs it.
+//! also through the worker process, as a deploy with user rules runs it;
+//! with `GP_POLICY_BENCH_SPLIT=1` the built-in set alone per kind of object.
 //!
 //! `cargo bench -p gp-policy --bench policy`
 #![allow(clippy::print_stdout, missing_docs)]
@@ -165,9 +166,9 @@ fn main() {
             &docs,
         );
         measure(
-            &format!("plan of 5,000 resource changes x built-in plan rules, {name}"),
+            &format!("plan of 5,000 resource changes x built-in + 20 user rules, {name}"),
             runner,
-            &builtin,
+            &with_user,
             &ctx,
             &plan,
         );

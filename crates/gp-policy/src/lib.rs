@@ -251,12 +251,36 @@ impl Context {
                 .iter()
                 .any(|e| e == contract.env()),
             host_suffix: contract.host_suffix(),
-            stores: vec![spec.gitops.secret_store.clone()],
+            stores: Self::stores(platform),
             allowed_namespaces: namespaces,
             allowed_projects: projects,
             protect,
             tags: contract.tags(),
         }
+    }
+}
+
+impl Context {
+    /// The secret stores a deployment has: with the aws backend the
+    /// ClusterSecretStore goldenpath renders on the component installing the
+    /// External Secrets chart (none without one); with the local store, the
+    /// store the cluster is set up with (goldenpath renders none), named by
+    /// `gitops.secretStore` too.
+    fn stores(platform: &gp_core::Platform) -> Vec<String> {
+        let spec = &platform.spec;
+        let store = spec.gitops.secret_store.clone();
+        if spec.secrets.backend != gp_core::spec::SecretsBackend::Aws {
+            return vec![store];
+        }
+        let renders = spec.components.iter().any(|c| {
+            c.driver.value == "gitops"
+                && c.settings_node()
+                    .get("chart")
+                    .and_then(|ch| ch.get("chart"))
+                    .and_then(|n| n.as_str())
+                    == Some("external-secrets")
+        });
+        if renders { vec![store] } else { Vec::new() }
     }
 }
 

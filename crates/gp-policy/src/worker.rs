@@ -41,9 +41,10 @@ impl Runner {
             .suffix(".json")
             .tempfile()
             .map_err(|e| PolicyError::Failed(format!("cannot write the policy request: {e}")))?;
-        serde_json::to_writer(&mut file, req)
+        let text = serde_json::to_vec(req)
             .map_err(|e| PolicyError::Failed(format!("cannot write the policy request: {e}")))?;
-        file.flush()
+        file.write_all(&text)
+            .and_then(|()| file.flush())
             .map_err(|e| PolicyError::Failed(format!("cannot write the policy request: {e}")))?;
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("__policy-worker").arg(file.path());
