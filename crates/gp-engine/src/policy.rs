@@ -132,8 +132,15 @@ impl RunRecorder<'_> {
         if findings.is_empty() {
             return Ok(());
         }
+        // The protected-address policy is the `protect` guard's own rule:
+        // overriding the guard (`--override-guard C:protect`) lets both
+        // through, one override for one cause.
+        let protect_overridden = gp_driver::Recorder::guard_override(self, "protect").is_some();
         for f in &mut findings {
-            if f.severity == Severity::Deny && gate.overrides.iter().any(|o| o.rule == f.rule) {
+            if f.severity == Severity::Deny
+                && (gate.overrides.iter().any(|o| o.rule == f.rule)
+                    || (f.rule == "plan-protected-address" && protect_overridden))
+            {
                 f.overridden = true;
             }
         }

@@ -481,6 +481,7 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
         "owner",
         "stateDir",
         "stateKeys",
+        "policy",
         "dns",
         "secrets",
         "environments",
