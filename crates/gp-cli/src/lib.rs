@@ -126,6 +126,10 @@ enum Command {
     Status(cmd::status::StatusArgs),
     /// Remove exactly what a deployment created, then check for orphans.
     Teardown(cmd::deploy::TeardownArgs),
+    /// Tear down every build whose TTL has passed (not kept, not held by a
+    /// live run), after notices at the configured lead times; for a
+    /// scheduled CI job.
+    Reap(cmd::reap::ReapArgs),
     /// Print a deployment's graph as Mermaid or DOT.
     Graph(cmd::status::GraphArgs),
     /// Builds of an environment, from the registry.
@@ -243,7 +247,11 @@ fn json_requested() -> bool {
 fn reads_only(command: &Command) -> bool {
     use cmd::registry::RegistryCommand as R;
     match command {
-        Command::Plan(_) | Command::Status(_) | Command::Graph(_) | Command::Builds(_) => true,
+        Command::Plan(_) | Command::Status(_) | Command::Graph(_) => true,
+        Command::Builds(b) => matches!(
+            b,
+            cmd::builds::BuildsCommand::List(_) | cmd::builds::BuildsCommand::Show(_)
+        ),
         Command::Registry(r) => matches!(r, R::Export(_) | R::Report(_)),
         Command::Lease(l) => matches!(l, cmd::lease::LeaseCommand::List(_)),
         Command::Request(r) => matches!(
@@ -269,6 +277,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Deploy(a) => cmd::deploy::deploy(ctx, a),
         Command::Status(a) => cmd::status::status(ctx, a),
         Command::Teardown(a) => cmd::deploy::teardown(ctx, a),
+        Command::Reap(a) => cmd::reap::run(ctx, a),
         Command::Graph(a) => cmd::status::graph(ctx, a),
         Command::Builds(c) => cmd::builds::run(ctx, c),
         Command::Registry(c) => cmd::registry::run(ctx, c),

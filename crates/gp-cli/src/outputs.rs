@@ -533,6 +533,22 @@ pub struct GitopsBootstrapOutput {
     pub application: serde_json::Value,
 }
 
+/// `goldenpath builds extend` and `builds keep`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildExpiryOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// The build.
+    pub build_id: String,
+    /// When it expires (µs since the epoch).
+    pub expires_us: Option<i64>,
+    /// Why it is kept, if it is.
+    pub kept: Option<String>,
+}
+
 /// `goldenpath policy list`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -745,6 +761,8 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["orphans"] => doc::<OrphansOutput>(),
         ["gitops", "bootstrap"] => doc::<GitopsBootstrapOutput>(),
         ["policy", "list"] => doc::<PolicyListOutput>(),
+        ["builds", "extend"] | ["builds", "keep"] => doc::<BuildExpiryOutput>(),
+        ["reap"] => doc::<gp_engine::expiry::ReapOutcome>(),
         ["policy", "check"] => doc::<PolicyCheckOutput>(),
         ["policy", "test"] => doc::<PolicyTestOutput>(),
         ["docs", "init"] => doc::<gp_docs::init::Initialised>(),
@@ -865,6 +883,9 @@ pub const COMMANDS: &[&str] = &[
     "orphans",
     "gitops bootstrap",
     "policy list",
+    "builds extend",
+    "builds keep",
+    "reap",
     "policy check",
     "policy test",
     "docs init",

@@ -64,6 +64,9 @@ pub struct PlatformSpec {
     /// Where self-service request files are and who approves them.
     #[serde(default)]
     pub requests: Option<RequestsSettings>,
+    /// Notices before a build expires (`goldenpath reap`).
+    #[serde(default)]
+    pub reaper: ReaperSettings,
     /// Policies checked before anything reaches the cluster or Terraform
     /// applies (`goldenpath policy`).
     #[serde(default)]
@@ -397,9 +400,47 @@ pub struct DeploymentPolicy {
     /// The highest tier that runs; components above it are skipped.
     #[serde(default = "max_tier")]
     pub max_tier: Spanned<Tier>,
-    /// How long an ephemeral build may live, e.g. `24h` or `7d`.
+    /// How long an ephemeral build may live, e.g. `24h` or `7d`: its
+    /// expiry is set at its reservation, and `goldenpath reap` tears it
+    /// down after.
     #[serde(default)]
     pub ttl: Option<Spanned<String>>,
+    /// The most `deploy --ttl` and `builds extend` may give a build, from
+    /// now (default: `7d`, or the ttl when longer).
+    #[serde(default)]
+    pub max_ttl: Option<Spanned<String>>,
+}
+
+impl DeploymentPolicy {
+    /// The ttl in seconds, if set.
+    pub fn ttl_s(&self) -> Option<u64> {
+        self.ttl.as_ref().and_then(|t| parse_duration(&t.value))
+    }
+
+    /// The longest life a build may be given from now, in seconds.
+    pub fn max_ttl_s(&self) -> u64 {
+        let max = self
+            .max_ttl
+            .as_ref()
+            .and_then(|t| parse_duration(&t.value))
+            .unwrap_or(7 * 86_400);
+        max.max(self.ttl_s().unwrap_or(0))
+    }
+}
+
+/// What `goldenpath reap` does before a build expires.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReaperSettings {
+    /// Lead times before an expiry at which a notice is recorded and the
+    /// command runs, e.g. `[2h, 30m]`.
+    #[serde(default)]
+    pub notices: Vec<Spanned<String>>,
+    /// The notice command (a program and its arguments, relative to the
+    /// spec), run with `GOLDENPATH_NOTICE_ENV`, `_BUILD`, `_LEAD_S`,
+    /// `_TIME_LEFT_S` and `_EXPIRES_AT` in its environment.
+    #[serde(default)]
+    pub command: Vec<String>,
 }
 
 fn max_tier() -> Spanned<Tier> {
@@ -411,6 +452,7 @@ impl Default for DeploymentPolicy {
         Self {
             max_tier: max_tier(),
             ttl: None,
+            max_ttl: None,
         }
     }
 }

@@ -27,6 +27,7 @@ use gp_registry::Registry;
 use serde::Serialize;
 
 pub mod databases;
+pub mod expiry;
 pub mod graph;
 pub mod hosts;
 mod lease;

@@ -58,6 +58,9 @@ pub struct DeployRequest {
     pub overrides: Vec<crate::GuardOverride>,
     /// Policy rules let through for this run (recorded in the registry).
     pub policy_overrides: Vec<crate::PolicyOverride>,
+    /// A new build's life, in seconds, instead of the environment's ttl
+    /// (at most its `maxTtl`).
+    pub ttl_s: Option<u64>,
 }
 
 impl DeployRequest {
@@ -71,6 +74,7 @@ impl DeployRequest {
             today: None,
             overrides: Vec::new(),
             policy_overrides: Vec::new(),
+            ttl_s: None,
         }
     }
 }
@@ -412,7 +416,30 @@ impl Engine<'_> {
                 let mut r = ReserveRequest::new(env, *arg, &self.actor);
                 r.override_reason = req.override_reason.as_deref();
                 r.today = req.today;
+                let policy = &self
+                    .platform
+                    .environment(env)
+                    .map(|e| e.ephemeral.clone())
+                    .unwrap_or_default();
+                if let Some(t) = req.ttl_s
+                    && t > policy.max_ttl_s()
+                {
+                    return Err(EngineError::usage(
+                        format!(
+                            "--ttl {} is more than {env} allows ({})",
+                            crate::expiry::human(t as i64),
+                            crate::expiry::human(policy.max_ttl_s() as i64)
+                        ),
+                        Some("ask for less, or raise ephemeral.maxTtl in the spec".into()),
+                    ));
+                }
                 let res: Reservation = self.registry.reserve(&r)?;
+                // A new build gets its expiry with its reservation.
+                if res.new
+                    && let Some(ttl) = req.ttl_s.or(policy.ttl_s())
+                {
+                    self.record_expiry_set(env, &res, ttl)?;
+                }
                 (Deployment::Ephemeral(res.build_id), Vec::new(), Some(res))
             }
         };

@@ -50,6 +50,12 @@ pub struct DeploymentStatus {
     pub status: String,
     /// How many of its components are pending.
     pub pending: usize,
+    /// A build's expiry (µs since the epoch), if it has a TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_us: Option<i64>,
+    /// Why a build is kept past its expiry, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
     /// Per component, in graph order.
     pub components: Vec<ComponentStatus>,
 }
@@ -220,6 +226,10 @@ impl Engine<'_> {
             .iter()
             .filter(|r| r.role == "target" && r.state == RowState::Pending)
             .count();
+        let expiry = match deployment.build_id() {
+            Some(b) => self.registry.expiry(env, &b.to_string())?,
+            None => Default::default(),
+        };
         Ok(DeploymentStatus {
             schema_version: 1,
             env: env.into(),
@@ -227,6 +237,8 @@ impl Engine<'_> {
             build_id: deployment.build_id().map(|b| b.to_string()),
             status,
             pending,
+            expires_us: expiry.expires_us,
+            kept: expiry.kept,
             components: rows,
         })
     }

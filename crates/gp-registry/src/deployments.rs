@@ -61,6 +61,67 @@ pub struct BuildSummary {
     /// Known only from imported history (`registry import`): no
     /// reservation, its id as the history wrote it (a legacy id, free text).
     pub imported: bool,
+    /// When it expires (µs since the epoch), if it has a TTL.
+    pub expires_us: Option<i64>,
+    /// Why it is kept past its expiry, if it is.
+    pub kept: Option<String>,
+}
+
+/// A build's expiry, derived from its events since its reservation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Expiry {
+    /// When it expires (µs since the epoch); `None`: no TTL.
+    pub expires_us: Option<i64>,
+    /// Why it is kept, if it is.
+    pub kept: Option<String>,
+    /// Lead times (seconds) whose notice was given.
+    pub noticed: Vec<u64>,
+    /// How many times it was extended.
+    pub extensions: u32,
+}
+
+impl Expiry {
+    /// From a build's events (oldest first), counting those at or after
+    /// `since_us` (its reservation: an older generation's do not count).
+    pub fn from_events(events: &[DeploymentEvent], since_us: i64) -> Expiry {
+        let mut e = Expiry::default();
+        let detail_i64 = |ev: &DeploymentEvent, k: &str| {
+            ev.detail
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .and_then(|v| v.as_i64())
+        };
+        for ev in events.iter().filter(|ev| ev.at_us >= since_us) {
+            match EventKind::parse(&ev.event) {
+                Some(EventKind::ExpirySet) => e.expires_us = detail_i64(ev, "expiresUs"),
+                Some(EventKind::ExpiryExtended) => {
+                    e.expires_us = detail_i64(ev, "expiresUs").or(e.expires_us);
+                    e.extensions += 1;
+                }
+                Some(EventKind::BuildKept) => {
+                    e.kept = Some(
+                        ev.detail
+                            .as_ref()
+                            .and_then(|d| d.get("reason"))
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
+                Some(EventKind::BuildReleased) => e.kept = None,
+                Some(EventKind::ExpiryNotice) => {
+                    if let Some(lead) = detail_i64(ev, "leadS").and_then(|l| u64::try_from(l).ok())
+                        && !e.noticed.contains(&lead)
+                    {
+                        e.noticed.push(lead);
+                    }
+                }
+                _ => {}
+            }
+        }
+        e
+    }
 }
 
 fn event_row(r: &dyn Row) -> DeploymentEvent {
@@ -111,6 +172,16 @@ pub enum EventKind {
     PolicyDenied,
     /// Policies warned, or a denial was overridden (beside the lifecycle).
     PolicyWarned,
+    /// A build's expiry was set at its reservation (`expiresUs`, `ttlS`).
+    ExpirySet,
+    /// Someone moved a build's expiry (`expiresUs`, `byS`, `reason`).
+    ExpiryExtended,
+    /// A build is kept past its expiry (`reason`).
+    BuildKept,
+    /// A kept build expires again.
+    BuildReleased,
+    /// The reaper gave notice of an expiry (`leadS`, `timeLeftS`).
+    ExpiryNotice,
 }
 
 impl EventKind {
@@ -129,6 +200,11 @@ impl EventKind {
             EventKind::OrphanDeleted => "orphan_deleted",
             EventKind::PolicyDenied => "policy_denied",
             EventKind::PolicyWarned => "policy_warned",
+            EventKind::ExpirySet => "expiry_set",
+            EventKind::ExpiryExtended => "expiry_extended",
+            EventKind::BuildKept => "build_kept",
+            EventKind::BuildReleased => "build_released",
+            EventKind::ExpiryNotice => "expiry_notice",
         }
     }
 
@@ -147,7 +223,12 @@ impl EventKind {
             | EventKind::ForceUnlockFailed
             | EventKind::OrphanDeleted
             | EventKind::PolicyDenied
-            | EventKind::PolicyWarned => return None,
+            | EventKind::PolicyWarned
+            | EventKind::ExpirySet
+            | EventKind::ExpiryExtended
+            | EventKind::BuildKept
+            | EventKind::BuildReleased
+            | EventKind::ExpiryNotice => return None,
         })
     }
 
@@ -166,6 +247,11 @@ impl EventKind {
             EventKind::OrphanDeleted,
             EventKind::PolicyDenied,
             EventKind::PolicyWarned,
+            EventKind::ExpirySet,
+            EventKind::ExpiryExtended,
+            EventKind::BuildKept,
+            EventKind::BuildReleased,
+            EventKind::ExpiryNotice,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -290,6 +376,22 @@ impl Registry {
         Ok(latest)
     }
 
+    /// A build's expiry, from its events since its latest reservation.
+    pub fn expiry(&self, env: &str, build: &str) -> Result<Expiry, RegistryError> {
+        let since = self.with(|db| {
+            db.rows(
+                "SELECT MAX(at_us) FROM reservations WHERE env = ? AND build_id = ?",
+                &[env.into(), build.into()],
+                |r| r.int(0).unwrap_or(0),
+            )
+        })?;
+        let events = self.deployment_events(env, build)?;
+        Ok(Expiry::from_events(
+            &events,
+            since.first().copied().unwrap_or(0),
+        ))
+    }
+
     /// Builds of `env`, newest first, with their derived status.
     pub fn builds(&self, env: &str) -> Result<Vec<BuildSummary>, RegistryError> {
         let reservations = self.with(|db| {
@@ -300,6 +402,23 @@ impl Registry {
             )
         })?;
         let latest = self.latest_deployment_events(env)?;
+        let all_events = self.with(|db| {
+            db.rows(
+                &format!(
+                    "SELECT {} FROM deployment_events WHERE env = ? ORDER BY at_us, id",
+                    DEPLOYMENT_EVENTS.select_list()
+                ),
+                &[env.into()],
+                event_row,
+            )
+        })?;
+        let mut by_deployment: BTreeMap<String, Vec<DeploymentEvent>> = BTreeMap::new();
+        for ev in all_events {
+            by_deployment
+                .entry(ev.deployment.clone())
+                .or_default()
+                .push(ev);
+        }
         let leases: BTreeMap<String, LeaseState> = self
             .leases(Some(env))?
             .into_iter()
@@ -320,6 +439,10 @@ impl Registry {
                     status = "interrupted".into();
                 }
             }
+            let expiry = Expiry::from_events(
+                by_deployment.get(&build_id).map_or(&[][..], Vec::as_slice),
+                at_us,
+            );
             out.push(BuildSummary {
                 env: env.into(),
                 build_id,
@@ -329,6 +452,8 @@ impl Registry {
                 status,
                 updated_us: ev.map(|e| e.at_us).unwrap_or(at_us),
                 imported: false,
+                expires_us: expiry.expires_us,
+                kept: expiry.kept,
             });
         }
         // Builds only the imported history knows, under the id it wrote.
@@ -362,6 +487,8 @@ impl Registry {
                 status: status.into(),
                 updated_us: last,
                 imported: true,
+                expires_us: None,
+                kept: None,
             });
         }
         out.sort_by(|a, b| {

@@ -53,7 +53,7 @@ pub use csv_io::{ImportOptions, ImportReport, RowProblem, export_csv, import_csv
 pub use db::Backend;
 use db::{Db, Value};
 pub use deployments::{
-    BuildSummary, DeploymentEvent, DeploymentStatus, EventKind, is_lifecycle_event,
+    BuildSummary, DeploymentEvent, DeploymentStatus, EventKind, Expiry, is_lifecycle_event,
     status_from_event,
 };
 pub use governance::{Override, RequestEvent};

@@ -16,6 +16,46 @@ pub enum BuildsCommand {
     List(ListArgs),
     /// Everything the registry knows about one build.
     Show(ShowArgs),
+    /// Move a build's expiry later (recorded with who and why), within the
+    /// environment's `maxTtl` from now.
+    Extend(ExtendArgs),
+    /// Keep a build past its expiry (the reaper leaves it), with a reason;
+    /// `--release` lets it expire again.
+    Keep(KeepArgs),
+}
+
+/// Arguments of `builds extend`.
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// The build.
+    #[arg(long, value_name = "BUILD_ID")]
+    pub build_id: String,
+    /// How much longer: `12h`, `30m`, `2d`.
+    #[arg(long, value_name = "DURATION")]
+    pub by: String,
+    /// Why (recorded with your name).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Arguments of `builds keep`.
+#[derive(Debug, Args)]
+pub struct KeepArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// The build.
+    #[arg(long, value_name = "BUILD_ID")]
+    pub build_id: String,
+    /// Why (recorded with your name).
+    #[arg(long)]
+    pub reason: String,
+    /// Let it expire again.
+    #[arg(long)]
+    pub release: bool,
 }
 
 /// Arguments of `builds list`.
@@ -61,7 +101,76 @@ pub fn run(ctx: &Context, cmd: BuildsCommand) -> anyhow::Result<()> {
     match cmd {
         BuildsCommand::List(a) => list(ctx, a),
         BuildsCommand::Show(a) => show(ctx, a),
+        BuildsCommand::Extend(a) => extend(ctx, a),
+        BuildsCommand::Keep(a) => keep(ctx, a),
     }
+}
+
+fn non_empty(reason: &str) -> anyhow::Result<()> {
+    if reason.trim().is_empty() {
+        return Err(CliError::invalid("--reason is empty").into());
+    }
+    Ok(())
+}
+
+fn extend(ctx: &Context, a: ExtendArgs) -> anyhow::Result<()> {
+    ctx.check_env(&a.env)?;
+    non_empty(&a.reason)?;
+    let by = gp_core::spec::parse_duration(&a.by).ok_or_else(|| {
+        CliError::invalid(format!("--by `{}` is not a duration", a.by)).hint("e.g. 12h, 30m, 2d")
+    })?;
+    let build: BuildId = a.build_id.parse()?;
+    let drivers = ctx.drivers()?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let engine = ctx.engine(&drivers, &gp_engine::NoEvents, &cancel)?;
+    let expires = engine.extend(&a.env, build, by, &a.reason)?;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&crate::outputs::BuildExpiryOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.env.clone(),
+            build_id: build.to_string(),
+            expires_us: Some(expires),
+            kept: None,
+        })?;
+    } else {
+        ctx.printer.data(&format!(
+            "build {build} now expires {} ({})",
+            when(expires),
+            gp_engine::expiry::time_left(Some(expires), None, gp_registry::now_us())
+        ))?;
+    }
+    Ok(())
+}
+
+fn keep(ctx: &Context, a: KeepArgs) -> anyhow::Result<()> {
+    ctx.check_env(&a.env)?;
+    non_empty(&a.reason)?;
+    let build: BuildId = a.build_id.parse()?;
+    let drivers = ctx.drivers()?;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let engine = ctx.engine(&drivers, &gp_engine::NoEvents, &cancel)?;
+    engine.keep(&a.env, build, !a.release, &a.reason)?;
+    let expiry = ctx.registry()?.expiry(&a.env, &build.to_string())?;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&crate::outputs::BuildExpiryOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.env.clone(),
+            build_id: build.to_string(),
+            expires_us: expiry.expires_us,
+            kept: expiry.kept,
+        })?;
+    } else if a.release {
+        ctx.printer.data(&format!(
+            "build {build} expires again: {}",
+            gp_engine::expiry::time_left(expiry.expires_us, None, gp_registry::now_us())
+        ))?;
+    } else {
+        ctx.printer.data(&format!(
+            "build {build} is kept past its expiry: {}",
+            a.reason
+        ))?;
+    }
+    Ok(())
 }
 
 fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
@@ -83,6 +192,7 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
             .data(&format!("no builds recorded in {}", a.env))?;
         return Ok(());
     }
+    let now = gp_registry::now_us();
     let rows: Vec<Vec<String>> = builds
         .iter()
         .map(|b| {
@@ -92,11 +202,16 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
                 when(b.reserved_us),
                 b.reserved_by.clone(),
                 when(b.updated_us),
+                if b.status == "torn-down" {
+                    "-".into()
+                } else {
+                    gp_engine::expiry::time_left(b.expires_us, b.kept.as_deref(), now)
+                },
             ]
         })
         .collect();
     ctx.printer.data(&table(
-        &["BUILD", "STATUS", "RESERVED", "BY", "UPDATED"],
+        &["BUILD", "STATUS", "RESERVED", "BY", "UPDATED", "EXPIRES"],
         &rows,
     ))?;
     Ok(())

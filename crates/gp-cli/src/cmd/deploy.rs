@@ -35,6 +35,10 @@ pub struct DeployArgs {
     /// Components deployed at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
+    /// A new build's life instead of the environment's ttl (`6h`, `2d`),
+    /// at most its `maxTtl`; `goldenpath reap` tears it down after.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
     /// Deploy a torn-down (retired) build id again; REASON is recorded
     /// with your name.
     #[arg(long, value_name = "REASON", alias = "override-reason")]
@@ -157,6 +161,15 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
     // unknown environment, a deployment in which nothing can run.
     ctx.check_env(&a.env)?;
     gp_engine::run::check_deployable(ctx.platform()?, &a.env, &selector)?;
+    let ttl_s = match &a.ttl {
+        None => None,
+        Some(_) if a.build_id.is_none() => {
+            return Err(CliError::invalid("--ttl is for a build (--build-id)").into());
+        }
+        Some(t) => Some(gp_core::spec::parse_duration(t).ok_or_else(|| {
+            CliError::invalid(format!("--ttl `{t}` is not a duration")).hint("e.g. 6h, 30m, 2d")
+        })?),
+    };
     let drivers = ctx.drivers()?;
     // What this machine lacks (a Terraform root, a program, a backend) is
     // reported with the spec's positions before anything is reserved.
@@ -180,6 +193,7 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>(),
             a.reason.as_deref(),
         )?,
+        ttl_s,
         policy_overrides: a
             .override_policy
             .iter()

@@ -12,6 +12,7 @@ pub mod init;
 pub mod lease;
 pub mod orphans;
 pub mod policy;
+pub mod reap;
 pub mod registry;
 pub mod request;
 pub mod schema;

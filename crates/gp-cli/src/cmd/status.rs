@@ -110,6 +110,17 @@ fn render_status(s: &DeploymentStatus, title: &str) -> String {
         s.status.clone()
     };
     let mut out = format!("{title}: {status}\n");
+    if s.expires_us.is_some() || s.kept.is_some() {
+        let left =
+            gp_engine::expiry::time_left(s.expires_us, s.kept.as_deref(), gp_registry::now_us());
+        match &s.kept {
+            Some(reason) => out.push_str(&format!("expiry: kept ({reason})\n")),
+            None => out.push_str(&format!(
+                "expiry: {left} ({})\n",
+                s.expires_us.map(crate::cmd::when).unwrap_or_default()
+            )),
+        }
+    }
     let rows: Vec<Vec<String>> = s
         .components
         .iter()
@@ -201,8 +212,21 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
     } else {
         out.push_str("builds:\n");
         for b in &o.builds {
+            let expiry = if b.expires_us.is_some() || b.kept.is_some() {
+                format!(
+                    ", {}",
+                    gp_engine::expiry::time_left(
+                        b.expires_us,
+                        b.kept.as_deref(),
+                        gp_registry::now_us()
+                    )
+                    .replace("in ", "expires in ")
+                )
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "  {}  {}  (reserved {} by {}) — goldenpath status --env {} --build-id {}\n",
+                "  {}  {}  (reserved {} by {}{expiry}) — goldenpath status --env {} --build-id {}\n",
                 b.build_id,
                 b.status,
                 crate::cmd::when(b.reserved_us),

@@ -75,6 +75,23 @@ impl Platform {
                     "a persistent deployment has no ttl; set it under `ephemeral:`",
                 ));
             }
+            if let Some(ttl) = &env.persistent.max_ttl {
+                out.push(self.diagnostic(
+                    ttl.start,
+                    "a persistent deployment has no maxTtl; set it under `ephemeral:`",
+                ));
+            }
+            if let Some(ttl) = &env.ephemeral.max_ttl
+                && parse_duration(&ttl.value).is_none()
+            {
+                out.push(self.diagnostic(
+                    ttl.start,
+                    format!(
+                        "invalid maxTtl `{}`: expected a number and a unit, e.g. 30m, 24h or 7d",
+                        ttl.value
+                    ),
+                ));
+            }
             if let Some(ttl) = &env.ephemeral.ttl
                 && parse_duration(&ttl.value).is_none()
             {
@@ -307,6 +324,17 @@ impl Platform {
             }
         }
         out.extend(self.check_state_keys());
+        for lead in &s.reaper.notices {
+            if parse_duration(&lead.value).is_none() {
+                out.push(self.diagnostic(
+                    lead.start,
+                    format!(
+                        "reaper.notices: `{}` is not a duration (`2h`, `30m`)",
+                        lead.value
+                    ),
+                ));
+            }
+        }
         for path in &s.policy.paths {
             if !crate::spec::stays_inside(&path.value) {
                 out.push(self.diagnostic(
