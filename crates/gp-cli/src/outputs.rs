@@ -762,7 +762,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["gitops", "bootstrap"] => doc::<GitopsBootstrapOutput>(),
         ["policy", "list"] => doc::<PolicyListOutput>(),
         ["builds", "extend"] | ["builds", "keep"] => doc::<BuildExpiryOutput>(),
-        ["reap"] => doc::<gp_engine::expiry::ReapOutcome>(),
+        ["reap"] => doc::<RunLine<gp_engine::expiry::ReapOutcome>>(),
         ["policy", "check"] => doc::<PolicyCheckOutput>(),
         ["policy", "test"] => doc::<PolicyTestOutput>(),
         ["docs", "init"] => doc::<gp_docs::init::Initialised>(),

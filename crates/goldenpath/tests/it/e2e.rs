@@ -13,12 +13,12 @@ use crate::requests::Servers;
 
 const ZONE: &str = "goldenpath.test";
 
-struct Local {
-    p: Platform,
+pub(crate) struct Local {
+    pub(crate) p: Platform,
 }
 
 impl Local {
-    fn new() -> Local {
+    pub(crate) fn new() -> Local {
         let dir = gp_test::tempdir();
         let out = gp_test::run(
             crate::gp()
@@ -33,14 +33,14 @@ impl Local {
             p: Platform { dir },
         }
     }
-    fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.p.path()
     }
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.root().join(".goldenpath")
     }
     /// Deploys and returns the JSON outcome.
-    fn deploy(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn deploy(&self, args: &[&str]) -> serde_json::Value {
         let mut full = vec!["deploy", "--env", "dev", "--output", "json"];
         full.extend_from_slice(args);
         let out = self.p.run(&full);
@@ -103,7 +103,7 @@ impl Local {
         )
         .unwrap()
     }
-    fn databases(&self) -> BTreeSet<String> {
+    pub(crate) fn databases(&self) -> BTreeSet<String> {
         self.admin()
             .query(
                 "SELECT datname FROM pg_database WHERE NOT datistemplate",
@@ -125,14 +125,14 @@ impl Local {
     fn zone_file(&self) -> PathBuf {
         self.state().join(format!("dns/{ZONE}.zone"))
     }
-    fn zone(&self) -> String {
+    pub(crate) fn zone(&self) -> String {
         std::fs::read_to_string(self.zone_file()).unwrap_or_default()
     }
     /// Resource instances in a build's Terraform state, per workspace;
     /// `None` when the build has no state folder. A state file that cannot
     /// be read or parsed fails the test (Terraform rewrites the file in
     /// place: a read mid-write is retried, never skipped).
-    fn tf_resources(&self, build: &str) -> Option<Vec<(String, usize)>> {
+    pub(crate) fn tf_resources(&self, build: &str) -> Option<Vec<(String, usize)>> {
         let dir = self.state().join(format!(
             "tfstate/envs/dev/builds/{build}/terraform.tfstate.d"
         ));
@@ -204,7 +204,7 @@ impl Local {
     fn scratch_secret(build: &str) -> String {
         format!("goldenpath/dev/builds/{build}/scratch/postgres")
     }
-    fn gitops_build(&self, build: &str) -> PathBuf {
+    pub(crate) fn gitops_build(&self, build: &str) -> PathBuf {
         self.root().join(format!("gitops/apps/dev/builds/{build}"))
     }
     fn files_under(dir: &Path) -> BTreeSet<String> {
@@ -236,7 +236,7 @@ impl Local {
     }
 
     /// Whether `build`'s lease is held right now.
-    fn lease_held(&self, build: &str) -> bool {
+    pub(crate) fn lease_held(&self, build: &str) -> bool {
         let out = self.p.run(&["lease", "list", "--output", "json"]);
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
         v["leases"].as_array().is_some_and(|ls| {
@@ -259,7 +259,7 @@ impl Local {
         (Self::files_under(&self.gitops_build(build)), tf, records)
     }
 
-    fn assert_build_gone(&self, build: &str) {
+    pub(crate) fn assert_build_gone(&self, build: &str) {
         assert!(
             !self.zone().contains(&format!("b-{build}.")),
             "records of {build} left in the zone:\n{}",

@@ -12,6 +12,7 @@ mod hostile;
 mod json;
 mod policy;
 mod proofs;
+mod reap;
 mod registry;
 mod request_files;
 mod requests;

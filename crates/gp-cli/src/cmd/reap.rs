@@ -35,7 +35,9 @@ pub fn run(ctx: &Context, a: ReapArgs) -> anyhow::Result<()> {
         parallel: usize::from(a.parallel),
     })?;
     if ctx.printer.is_json() {
-        ctx.printer.json(&outcome)?;
+        // After the teardowns' progress lines, as `teardown` ends its own.
+        ctx.printer
+            .json_line(&serde_json::json!({"event": "outcome", "outcome": outcome}))?;
     } else if outcome.builds.is_empty() {
         ctx.printer
             .data(&format!("no live build of {} has an expiry", a.env))?;
