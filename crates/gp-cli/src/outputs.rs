@@ -783,7 +783,7 @@ pub enum StatusOutput {
     /// `--build-id`, `--persistent` or `--foundational`.
     Deployment(gp_engine::status::DeploymentStatus),
     /// Neither: the foundational plane, the persistent deployment, builds.
-    Environment(gp_engine::status::Overview),
+    Environment(Box<gp_engine::status::Overview>),
 }
 
 /// The schema of `T` or an [`ErrorOutput`], strict: an object accepts only
