@@ -22,6 +22,7 @@ fn deploy(w: &World, selector: DeploymentSelector) -> DeployOutcome {
             today: Some((23, 1, 26)),
             overrides: vec![],
             policy_overrides: vec![],
+            ttl_s: None,
         })
         .unwrap()
 }
@@ -135,6 +136,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             today: None,
             overrides: vec![],
             policy_overrides: vec![],
+            ttl_s: None,
         })
         .unwrap_err();
     assert!(
@@ -447,6 +449,7 @@ fn a_failed_component_blocks_its_dependents_and_resume_finishes() {
             today: None,
             overrides: vec![],
             policy_overrides: vec![],
+            ttl_s: None,
         })
         .unwrap();
     assert!(r.succeeded(), "{r:?}");
@@ -502,6 +505,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             today: None,
             overrides: vec![],
             policy_overrides: vec![],
+            ttl_s: None,
         })
         .unwrap();
     assert!(o.interrupted);
@@ -524,6 +528,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             today: None,
             overrides: vec![],
             policy_overrides: vec![],
+            ttl_s: None,
         })
         .unwrap();
     assert!(r.succeeded());
@@ -552,6 +557,7 @@ fn a_held_lease_refuses_a_second_deploy_naming_the_holder() {
         today: None,
         overrides: vec![],
         policy_overrides: vec![],
+        ttl_s: None,
     };
     let err = w.engine().deploy(&req).unwrap_err();
     assert!(
