@@ -199,6 +199,33 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     );
     case("docs baseline", &[], 0);
     case("policy list", &[], 0);
+    case("reap", &["--env", "dev", "--dry-run"], 0);
+    case(
+        "builds extend",
+        &[
+            "--env",
+            "dev",
+            "--build-id",
+            "23-01-26-01",
+            "--by",
+            "1h",
+            "--reason",
+            "test",
+        ],
+        0,
+    );
+    case(
+        "builds keep",
+        &[
+            "--env",
+            "dev",
+            "--build-id",
+            "23-01-26-01",
+            "--reason",
+            "test",
+        ],
+        0,
+    );
     case(
         "policy check",
         &["--env", "dev", "--build-id", "23-01-26-01"],
