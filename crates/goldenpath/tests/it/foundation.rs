@@ -482,6 +482,7 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
         "stateDir",
         "stateKeys",
         "policy",
+        "reaper",
         "dns",
         "secrets",
         "environments",
