@@ -57,3 +57,20 @@ prereqs_aws() {
     "$GP_TEST_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "boto3==1.44.8"
   fi
 }
+
+# Node.js with Backstage's own catalog model (`@backstage/catalog-model`,
+# pinned by tests/backstage/package-lock.json, from npm), which the catalog
+# tests validate every entity with; only the tests need them.
+prereqs_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "installing nodejs npm (apt-get; needs root or sudo)" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  if [ ! -d tests/backstage/node_modules/@backstage/catalog-model ]; then
+    echo "installing @backstage/catalog-model into tests/backstage (npm ci, from npm)" >&2
+    npm ci --prefix tests/backstage --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+}

@@ -2,17 +2,20 @@
 # Runs every goldenpath test on a fresh machine of this kind.
 #
 # Installs what the tests need when it is missing (PostgreSQL server
-# binaries, BIND and its tools, Python's venv; needs root or sudo; moto's
-# server and boto3 in .venv from PyPI), then runs formatting, lint, the
+# binaries, BIND and its tools, Python's venv, Node.js; needs root or sudo;
+# moto's server and boto3 in .venv from PyPI; Backstage's catalog model in
+# tests/backstage from npm), then runs formatting, lint, the
 # build without the AWS SDK, and the whole test suite. The tests start their own throwaway servers;
 # nothing has to be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# PostgreSQL, BIND, git, Python's venv, moto (installed when missing);
+# PostgreSQL, BIND, git, Python's venv, moto, Node.js with Backstage's catalog
+# model (installed when missing);
 # terraform required.
 source scripts/prereqs.sh
 prereqs_aws
+prereqs_node
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -126,6 +126,10 @@ enum Command {
     Status(cmd::status::StatusArgs),
     /// Remove exactly what a deployment created, then check for orphans.
     Teardown(cmd::deploy::TeardownArgs),
+    /// Backstage entities computed from what goldenpath deployed: a
+    /// System per environment, a Component per app, a Resource per
+    /// database, cluster, zone and secret; `--out DIR` for a Location.
+    Catalog(cmd::catalog::CatalogArgs),
     /// Tear down every build whose TTL has passed (not kept, not held by a
     /// live run), after notices at the configured lead times; for a
     /// scheduled CI job.
@@ -247,7 +251,7 @@ fn json_requested() -> bool {
 fn reads_only(command: &Command) -> bool {
     use cmd::registry::RegistryCommand as R;
     match command {
-        Command::Plan(_) | Command::Status(_) | Command::Graph(_) => true,
+        Command::Plan(_) | Command::Status(_) | Command::Graph(_) | Command::Catalog(_) => true,
         Command::Builds(b) => matches!(
             b,
             cmd::builds::BuildsCommand::List(_) | cmd::builds::BuildsCommand::Show(_)
@@ -278,6 +282,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Status(a) => cmd::status::status(ctx, a),
         Command::Teardown(a) => cmd::deploy::teardown(ctx, a),
         Command::Reap(a) => cmd::reap::run(ctx, a),
+        Command::Catalog(a) => cmd::catalog::run(ctx, a),
         Command::Graph(a) => cmd::status::graph(ctx, a),
         Command::Builds(c) => cmd::builds::run(ctx, c),
         Command::Registry(c) => cmd::registry::run(ctx, c),

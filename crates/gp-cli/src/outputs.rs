@@ -533,6 +533,16 @@ pub struct GitopsBootstrapOutput {
     pub application: serde_json::Value,
 }
 
+/// `goldenpath catalog --output json`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Backstage entities (`backstage.io/v1alpha1`), by kind and name.
+    pub entities: Vec<serde_json::Value>,
+}
+
 /// `goldenpath builds extend` and `builds keep`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -763,6 +773,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["policy", "list"] => doc::<PolicyListOutput>(),
         ["builds", "extend"] | ["builds", "keep"] => doc::<BuildExpiryOutput>(),
         ["reap"] => doc::<RunLine<gp_engine::expiry::ReapOutcome>>(),
+        ["catalog"] => doc::<CatalogOutput>(),
         ["policy", "check"] => doc::<PolicyCheckOutput>(),
         ["policy", "test"] => doc::<PolicyTestOutput>(),
         ["docs", "init"] => doc::<gp_docs::init::Initialised>(),
@@ -886,6 +897,7 @@ pub const COMMANDS: &[&str] = &[
     "builds extend",
     "builds keep",
     "reap",
+    "catalog",
     "policy check",
     "policy test",
     "docs init",

@@ -26,6 +26,7 @@ use gp_driver::{DriverSet, ValidateCtx, Validated};
 use gp_registry::Registry;
 use serde::Serialize;
 
+pub mod catalog;
 pub mod databases;
 pub mod expiry;
 pub mod graph;

@@ -200,6 +200,7 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("docs baseline", &[], 0);
     case("policy list", &[], 0);
     case("reap", &["--env", "dev", "--dry-run"], 0);
+    case("catalog", &["--env", "dev"], 0);
     case(
         "builds extend",
         &[

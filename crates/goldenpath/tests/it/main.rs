@@ -2,6 +2,7 @@
 
 mod adoption;
 mod aws;
+mod catalog;
 mod deploy;
 mod docs;
 mod docs_adoption;

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod builds;
+pub mod catalog;
 pub mod completions;
 pub mod contract;
 pub mod db;

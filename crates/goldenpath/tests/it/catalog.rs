@@ -1,0 +1,180 @@
+//! The Backstage catalog as a projection of goldenpath: the local example's
+//! entities validated by Backstage's own `@backstage/catalog-model` (Node.js,
+//! `tests/backstage`), every relation against the deployment graph, and a
+//! torn-down build's entities gone from the catalog and from `--out`.
+
+use crate::e2e::Local;
+use crate::requests::Servers;
+
+const B: &str = "23-01-26-01";
+
+/// Backstage's validators over `entities` (as `catalog --output json`
+/// prints them): the problems they report.
+fn backstage_problems(dir: &std::path::Path, json: &str) -> Vec<String> {
+    let validator = gp_test::repo_root().join("tests/backstage");
+    assert!(
+        validator
+            .join("node_modules/@backstage/catalog-model")
+            .is_dir(),
+        "Backstage's catalog model is not installed: npm ci --prefix tests/backstage (scripts/test.sh does it)"
+    );
+    let file = dir.join("entities.json");
+    std::fs::write(&file, json).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(validator.join("validate.js"))
+        .arg(&file)
+        .output()
+        .expect("node (Node.js) on PATH");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "the validator answered: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(v["checked"].as_u64().unwrap() > 0);
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn entities(l: &Local) -> (String, Vec<serde_json::Value>) {
+    let out = l.p.ok(&["catalog", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    (
+        out.stdout.clone(),
+        v["entities"].as_array().unwrap().clone(),
+    )
+}
+
+#[test]
+fn the_catalog_is_what_backstage_accepts_follows_the_graph_and_forgets_torn_down_builds() {
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+    l.deploy(&["--foundational"]);
+    l.deploy(&["--build-id", B]);
+    let (json, all) = entities(&l);
+    let scratch = gp_test::tempdir();
+    assert_eq!(
+        backstage_problems(scratch.path(), &json),
+        Vec::<String>::new()
+    );
+    let named = |kind: &str, name: &str| {
+        all.iter()
+            .find(|e| e["kind"] == kind && e["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name} in {all:#?}"))
+            .clone()
+    };
+    // The platform, the environment, the owner.
+    named("Domain", "goldenpath-local");
+    named("System", "goldenpath-local-dev");
+    named("Group", "platform-team");
+    // The build's app, with its expiry and where the registry shows it.
+    let app = named("Component", &format!("backstage-dev-{B}"));
+    assert_eq!(app["spec"]["lifecycle"], "ephemeral");
+    let ann = &app["metadata"]["annotations"];
+    assert_eq!(ann["goldenpath.io/build-id"], B);
+    assert!(
+        ann["goldenpath.io/expires-at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(
+        ann["goldenpath.io/registry"],
+        format!("goldenpath builds show --env dev --build-id {B}")
+    );
+    // Foundational resources once, with their databases and secrets.
+    assert_eq!(
+        named("Resource", "rds-dev")["spec"]["type"],
+        "database-instance"
+    );
+    named("Resource", "backstage-db-rds-dev");
+    named("Resource", "secret-goldenpath-dev-backstage-postgres");
+    // Every edge of the build's graph is a dependsOn of the entity it
+    // starts from, naming the entity it ends at; and nothing more.
+    let graph =
+        l.p.ok(&["graph", "--env", "dev", "--build-id", B, "--output", "json"]);
+    let graph: serde_json::Value = serde_json::from_str(&graph.stdout).unwrap();
+    // What runs in the build (keycloak, persistent-only, is skipped).
+    let runs: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["disposition"] == "run")
+        .map(|n| n["component"].as_str().unwrap())
+        .collect();
+    let mut edges: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for e in graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| runs.contains(&e["from"].as_str().unwrap()))
+    {
+        edges
+            .entry(e["from"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                e["to"].as_str().unwrap().to_string(),
+                e["need"].as_str().unwrap().to_string(),
+            ));
+    }
+    let mut checked = 0;
+    for (from, tos) in &edges {
+        let entity = all
+            .iter()
+            .find(|e| e["metadata"]["name"] == format!("{from}-dev-{B}"))
+            .unwrap_or_else(|| panic!("an entity for {from}"));
+        let depends: Vec<&str> = entity["spec"]["dependsOn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        assert_eq!(depends.len(), tos.len(), "{from}: {depends:?} for {tos:?}");
+        for (to, need) in tos {
+            let want = match need.split_once('/') {
+                Some((_, db)) => format!("/{db}-db-{to}-dev"),
+                None => format!("/{to}-dev"),
+            };
+            assert!(
+                depends
+                    .iter()
+                    .any(|d| d.ends_with(&want) || d.ends_with(&format!("{want}-{B}"))),
+                "{from} -> {need}: {depends:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "{checked} edges");
+    // As files for a Backstage location, then the build torn down.
+    let out = l.root().join("catalog");
+    l.p.ok(&["catalog", "--out", out.to_str().unwrap()]);
+    let location = std::fs::read_to_string(out.join("catalog-info.yaml")).unwrap();
+    let app_file = format!("component-backstage-dev-{B}.yaml");
+    assert!(location.contains(&format!("./{app_file}")), "{location}");
+    assert!(out.join(&app_file).exists());
+    l.p.ok(&["teardown", "--env", "dev", "--build-id", B]);
+    let (json, after) = entities(&l);
+    assert!(
+        !after
+            .iter()
+            .any(|e| e["metadata"]["annotations"]["goldenpath.io/build-id"] == B),
+        "{json}"
+    );
+    assert_eq!(
+        backstage_problems(scratch.path(), &json),
+        Vec::<String>::new()
+    );
+    l.p.ok(&["catalog", "--out", out.to_str().unwrap()]);
+    assert!(
+        !out.join(&app_file).exists(),
+        "the torn-down build's file is removed"
+    );
+    let location = std::fs::read_to_string(out.join("catalog-info.yaml")).unwrap();
+    assert!(!location.contains(B), "{location}");
+    assert!(out.join("resource-rds-dev.yaml").exists());
+}
