@@ -116,6 +116,17 @@ impl Context {
         if let Some(r) = self.registry.get() {
             return Ok(r);
         }
+        let r = self.open_registry()?;
+        Ok(self.registry.get_or_init(|| r))
+    }
+
+    /// A registry of its own (for a server whose handlers outlive the
+    /// command's borrows), opened as [`Self::registry`] opens it.
+    pub fn open_registry_shared(&self) -> anyhow::Result<Registry> {
+        self.open_registry()
+    }
+
+    fn open_registry(&self) -> anyhow::Result<Registry> {
         let location = self.registry_location()?;
         let key = match std::env::var(crate::env::REGISTRY_KEY) {
             Ok(k) if !k.trim().is_empty() => {
@@ -134,7 +145,7 @@ impl Context {
         for w in r.warnings() {
             self.printer.warn(w);
         }
-        Ok(self.registry.get_or_init(|| r))
+        Ok(r)
     }
 
     /// Fails (invalid input) unless `env` is declared in the spec.

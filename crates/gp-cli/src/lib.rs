@@ -130,6 +130,9 @@ enum Command {
     /// System per environment, a Component per app, a Resource per
     /// database, cluster, zone and secret; `--out DIR` for a Location.
     Catalog(cmd::catalog::CatalogArgs),
+    /// The registry over HTTP, read-only, on a loopback address: for now
+    /// the Backstage catalog at one URL and health endpoints.
+    Serve(cmd::serve::ServeArgs),
     /// Tear down every build whose TTL has passed (not kept, not held by a
     /// live run), after notices at the configured lead times; for a
     /// scheduled CI job.
@@ -251,7 +254,11 @@ fn json_requested() -> bool {
 fn reads_only(command: &Command) -> bool {
     use cmd::registry::RegistryCommand as R;
     match command {
-        Command::Plan(_) | Command::Status(_) | Command::Graph(_) | Command::Catalog(_) => true,
+        Command::Plan(_)
+        | Command::Status(_)
+        | Command::Graph(_)
+        | Command::Catalog(_)
+        | Command::Serve(_) => true,
         Command::Builds(b) => matches!(
             b,
             cmd::builds::BuildsCommand::List(_) | cmd::builds::BuildsCommand::Show(_)
@@ -283,6 +290,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Teardown(a) => cmd::deploy::teardown(ctx, a),
         Command::Reap(a) => cmd::reap::run(ctx, a),
         Command::Catalog(a) => cmd::catalog::run(ctx, a),
+        Command::Serve(a) => cmd::serve::run(ctx, a),
         Command::Graph(a) => cmd::status::graph(ctx, a),
         Command::Builds(c) => cmd::builds::run(ctx, c),
         Command::Registry(c) => cmd::registry::run(ctx, c),

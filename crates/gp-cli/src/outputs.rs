@@ -774,6 +774,8 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["builds", "extend"] | ["builds", "keep"] => doc::<BuildExpiryOutput>(),
         ["reap"] => doc::<RunLine<gp_engine::expiry::ReapOutcome>>(),
         ["catalog"] => doc::<CatalogOutput>(),
+        // A server prints no JSON; with --output json, a refused start's error.
+        ["serve"] => doc::<ErrorOutput>(),
         ["policy", "check"] => doc::<PolicyCheckOutput>(),
         ["policy", "test"] => doc::<PolicyTestOutput>(),
         ["docs", "init"] => doc::<gp_docs::init::Initialised>(),
@@ -898,6 +900,7 @@ pub const COMMANDS: &[&str] = &[
     "builds keep",
     "reap",
     "catalog",
+    "serve",
     "policy check",
     "policy test",
     "docs init",

@@ -1,7 +1,8 @@
 //! The Backstage catalog as a projection of goldenpath: the local example's
 //! entities validated by Backstage's own `@backstage/catalog-model` (Node.js,
-//! `tests/backstage`), every relation against the deployment graph, and a
-//! torn-down build's entities gone from the catalog and from `--out`.
+//! `tests/backstage`), every relation against the deployment graph, a
+//! torn-down build's entities gone from the catalog and from `--out`, and
+//! the catalog served by `goldenpath serve` at one URL, always current.
 
 use crate::e2e::Local;
 use crate::requests::Servers;
@@ -177,4 +178,82 @@ fn the_catalog_is_what_backstage_accepts_follows_the_graph_and_forgets_torn_down
     let location = std::fs::read_to_string(out.join("catalog-info.yaml")).unwrap();
     assert!(!location.contains(B), "{location}");
     assert!(out.join("resource-rds-dev.yaml").exists());
+}
+
+/// A GET over a plain TCP connection (an HTTP client of its own): the
+/// status, the headers and the body.
+fn http_get(addr: &str, path: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[test]
+fn serve_gives_backstage_one_url_that_is_always_current() {
+    use std::io::BufRead;
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+    l.deploy(&["--foundational"]);
+    l.deploy(&["--build-id", B]);
+    // Anywhere but loopback is refused at start: no tokens in this version.
+    let open = l.p.run(&["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(open.code, 2, "{}", open.transcript());
+    let mut server =
+        l.p.cmd(&["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    assert_eq!(http_get(&addr, "/healthz").0, 200);
+    assert_eq!(http_get(&addr, "/readyz").0, 200);
+    let (status, head, json) = http_get(&addr, "/api/v1/catalog");
+    assert_eq!(status, 200);
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    let scratch = gp_test::tempdir();
+    assert_eq!(
+        backstage_problems(scratch.path(), &json),
+        Vec::<String>::new()
+    );
+    let (status, head, yaml) = http_get(&addr, "/catalog/catalog-info.yaml");
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: application/yaml"), "{head}");
+    let served: usize = yaml.matches("\n---\n").count() + usize::from(yaml.starts_with("---\n"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(served, v["entities"].as_array().unwrap().len());
+    assert!(yaml.contains(&format!("name: backstage-dev-{B}")));
+    // Always current: the build torn down is gone from the same URL.
+    l.p.ok(&["teardown", "--env", "dev", "--build-id", B]);
+    let (_, _, yaml) = http_get(&addr, "/catalog/catalog-info.yaml");
+    assert!(!yaml.contains(B), "{yaml}");
+    // Errors are problem documents without internals.
+    let (status, head, body) = http_get(&addr, "/api/v1/nothing");
+    assert_eq!(status, 404);
+    assert!(head.contains("application/problem+json"), "{head}");
+    assert!(body.contains("\"status\":404"), "{body}");
+    // SIGTERM stops it cleanly.
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
 }

@@ -201,6 +201,8 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("policy list", &[], 0);
     case("reap", &["--env", "dev", "--dry-run"], 0);
     case("catalog", &["--env", "dev"], 0);
+    // A server runs until stopped: the error document of a refused start.
+    case("serve", &["--listen", "0.0.0.0:1"], 2);
     case(
         "builds extend",
         &[

@@ -18,6 +18,7 @@ pub mod registry;
 pub mod request;
 pub mod schema;
 pub mod secret;
+pub mod serve;
 pub mod status;
 pub mod terraform;
 pub mod validate;
