@@ -17,10 +17,10 @@ pub enum Output {
     Text,
     /// One JSON document (or JSON Lines for streams) on stdout.
     Json,
-    /// SARIF 2.1.0 from `docs check`, for code-scanning annotations; other
+    /// SARIF 2.1.0 from `docs check` and `policy check`, for code-scanning annotations; other
     /// commands print their JSON.
     Sarif,
-    /// GitHub Actions annotations from `docs check` (and a Markdown summary
+    /// GitHub Actions annotations from `docs check` and `policy check` (and, for docs, a Markdown summary
     /// to `$GITHUB_STEP_SUMMARY` when it is set); other commands print text.
     Github,
 }
