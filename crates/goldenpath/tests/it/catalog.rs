@@ -241,6 +241,54 @@ fn serve_gives_backstage_one_url_that_is_always_current() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(served, v["entities"].as_array().unwrap().len());
     assert!(yaml.contains(&format!("name: backstage-dev-{B}")));
+    // Every endpoint of the OpenAPI document answers as its schema says.
+    let (status, _, doc) = http_get(&addr, "/api/v1/openapi.json");
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut answered = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{env}", "dev")
+            .replace("{deployment}", B)
+            .replace("{build}", B);
+        let (status, _, body) = http_get(&addr, &path);
+        assert_eq!(status, 200, "{path}: {body}");
+        let schema = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "components": doc["components"],
+        });
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{path}: {errors:?}");
+        answered += 1;
+    }
+    assert!(answered >= 8, "{answered} endpoints");
+    // Paged builds; a missing build, environment or deployment is a 404.
+    let (_, _, page) = http_get(&addr, "/api/v1/environments/dev/builds?limit=1&offset=0");
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["builds"].as_array().unwrap().len(), 1);
+    assert_eq!(page["total"], 1);
+    for missing in [
+        "/api/v1/environments/nope",
+        "/api/v1/environments/dev/builds/01-01-26-09",
+        "/api/v1/environments/dev/deployments/sideways",
+    ] {
+        let (status, head, body) = http_get(&addr, missing);
+        assert_eq!(status, 404, "{missing}: {body}");
+        assert!(
+            head.contains("application/problem+json"),
+            "{missing}: {head}"
+        );
+    }
+    // Bounded queries.
+    let long = format!("/api/v1/catalog?env={}", "x".repeat(3000));
+    assert_eq!(http_get(&addr, &long).0, 414);
     // Always current: the build torn down is gone from the same URL.
     l.p.ok(&["teardown", "--env", "dev", "--build-id", B]);
     let (_, _, yaml) = http_get(&addr, "/catalog/catalog-info.yaml");

@@ -96,6 +96,39 @@ pub(crate) struct BuildDetail {
     overrides: Vec<gp_registry::Override>,
 }
 
+/// Everything the registry knows about one build (`builds show`, and the
+/// server's build page); `None` when nothing is recorded.
+pub(crate) fn build_detail(
+    reg: &gp_registry::Registry,
+    env: &str,
+    key: &str,
+    reservation: Option<gp_registry::Reservation>,
+) -> anyhow::Result<Option<BuildDetail>> {
+    let events = reg.deployment_events(env, key)?;
+    let imported_phases = reg.phases(env, Some(key))?;
+    if reservation.is_none() && events.is_empty() && imported_phases.is_empty() {
+        return Ok(None);
+    }
+    let status = reg
+        .builds(env)?
+        .into_iter()
+        .find(|b| b.build_id == key)
+        .map(|b| b.status)
+        .unwrap_or_else(|| "unknown".into());
+    Ok(Some(BuildDetail {
+        schema_version: 1,
+        env: env.into(),
+        build_id: key.into(),
+        reservation,
+        status,
+        events,
+        phases: imported_phases,
+        journal: reg.journal(env, key)?,
+        lease: reg.lease(env, key)?,
+        overrides: reg.overrides(env, Some(key))?,
+    }))
+}
+
 /// Runs `builds ...`.
 pub fn run(ctx: &Context, cmd: BuildsCommand) -> anyhow::Result<()> {
     match cmd {
@@ -235,9 +268,7 @@ fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
             (a.build_id.clone(), None)
         }
     };
-    let events = reg.deployment_events(&a.env, &key)?;
-    let imported_phases = reg.phases(&a.env, Some(&key))?;
-    if reservation.is_none() && events.is_empty() && imported_phases.is_empty() {
+    let Some(detail) = build_detail(reg, &a.env, &key, reservation)? else {
         return Err(
             CliError::invalid(format!("no build {key} is recorded in {}", a.env))
                 .hint(format!(
@@ -246,24 +277,6 @@ fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
                 ))
                 .into(),
         );
-    }
-    let status = reg
-        .builds(&a.env)?
-        .into_iter()
-        .find(|b| b.build_id == key)
-        .map(|b| b.status)
-        .unwrap_or_else(|| "unknown".into());
-    let detail = BuildDetail {
-        schema_version: 1,
-        env: a.env.clone(),
-        build_id: key.clone(),
-        reservation,
-        status,
-        events,
-        phases: imported_phases,
-        journal: reg.journal(&a.env, &key)?,
-        lease: reg.lease(&a.env, &key)?,
-        overrides: reg.overrides(&a.env, Some(&key))?,
     };
     if ctx.printer.is_json() {
         ctx.printer.json(&detail)?;

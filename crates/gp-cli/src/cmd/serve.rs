@@ -1,12 +1,16 @@
-//! `goldenpath serve`: the registry over HTTP — so far the Backstage
-//! catalog at one URL (always computed from the registry as it is) and the
-//! health endpoints. Read-only; loopback only (binding elsewhere needs
-//! tokens, which this version does not have yet).
+//! `goldenpath serve`: the registry over HTTP, read-only — the JSON API
+//! under `/api/v1/` (the CLI's `--output json` shapes: an environment's
+//! overview, a deployment's status, builds paged, a build's events,
+//! phases, journal, lease and overrides, the registry report, leases, the
+//! Backstage catalog), its OpenAPI 3.1 document generated from the same
+//! types, the catalog as YAML at one URL for Backstage, and the health
+//! endpoints. Loopback only (binding elsewhere needs tokens, which this
+//! version does not have yet).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,7 +37,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn catalog(&self, envs: &[String]) -> Result<Vec<serde_json::Value>, String> {
+    /// Runs `f` with an engine over the shared platform and registry.
+    fn with_engine<T>(
+        &self,
+        f: impl FnOnce(&gp_engine::Engine<'_>) -> Result<T, gp_engine::EngineError>,
+    ) -> Result<T, String> {
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let engine = gp_engine::Engine::new(
             &self.platform,
@@ -43,8 +51,413 @@ impl Shared {
             &gp_engine::NoEvents,
             &cancel,
         );
-        engine.catalog(envs).map_err(|e| e.to_string())
+        f(&engine).map_err(|e| e.to_string())
     }
+
+    fn catalog(&self, envs: &[String]) -> Result<Vec<serde_json::Value>, String> {
+        self.with_engine(|e| e.catalog(envs))
+    }
+}
+
+/// A problem document (RFC 9457).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Problem {
+    /// Always `about:blank`.
+    r#type: String,
+    /// What kind of problem.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What happened, without internals.
+    detail: String,
+}
+
+/// `GET /api/v1/environments/{env}/builds`: one page, newest first.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct BuildsPage {
+    /// Version of this shape.
+    schema_version: u32,
+    /// Environment.
+    env: String,
+    /// How many builds match.
+    total: usize,
+    /// The first one's index.
+    offset: usize,
+    /// At most this many.
+    limit: usize,
+    /// The page.
+    builds: Vec<gp_registry::BuildSummary>,
+}
+
+/// `GET /api/v1/environments`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct EnvironmentsOutput {
+    /// Version of this shape.
+    schema_version: u32,
+    /// In the spec's order.
+    environments: Vec<String>,
+}
+
+/// The most bytes of a query string (the rest is refused, 414).
+const MAX_QUERY: usize = 2048;
+
+/// Serializes `v`, or a problem.
+fn json_of<T: serde::Serialize>(v: &T) -> Response {
+    match serde_json::to_string(v) {
+        Ok(text) => with_type(text, "application/json"),
+        Err(_) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the answer cannot be written",
+            "a value could not be written as JSON",
+        ),
+    }
+}
+
+/// `f` on a blocking thread; its error as a problem.
+async fn blocking<T: serde::Serialize + Send + 'static>(
+    s: Arc<Shared>,
+    f: impl FnOnce(&Shared) -> Result<Option<T>, String> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(move || f(&s)).await {
+        Ok(Ok(Some(v))) => json_of(&v),
+        Ok(Ok(None)) => problem(
+            StatusCode::NOT_FOUND,
+            "not found",
+            "nothing is recorded there",
+        ),
+        Ok(Err(_)) | Err(_) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be read",
+            "the answer could not be computed from the registry",
+        ),
+    }
+}
+
+fn known_env(s: &Shared, env: &str) -> bool {
+    s.platform.environment(env).is_some()
+}
+
+async fn environments(State(s): State<Arc<Shared>>) -> Response {
+    json_of(&EnvironmentsOutput {
+        schema_version: 1,
+        environments: s
+            .platform
+            .spec
+            .environments
+            .keys()
+            .map(|k| k.value.clone())
+            .collect(),
+    })
+}
+
+async fn environment(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    blocking(s, move |s| s.with_engine(|e| e.overview(&env)).map(Some)).await
+}
+
+async fn deployment(
+    State(s): State<Arc<Shared>>,
+    Path((env, deployment)): Path<(String, String)>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let d = match deployment.as_str() {
+        "persistent" => gp_core::Deployment::Persistent,
+        "foundational" => gp_core::Deployment::Foundational,
+        b => match b.parse::<gp_core::BuildId>() {
+            Ok(b) => gp_core::Deployment::Ephemeral(b),
+            Err(_) => {
+                return problem(
+                    StatusCode::NOT_FOUND,
+                    "no such deployment",
+                    "a deployment is persistent, foundational or a build id (DD-MM-YY-NN)",
+                );
+            }
+        },
+    };
+    blocking(s, move |s| s.with_engine(|e| e.status(&env, d)).map(Some)).await
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    limit: Option<usize>,
+    offset: Option<usize>,
+    status: Option<String>,
+}
+
+async fn builds(
+    State(s): State<Arc<Shared>>,
+    Path(env): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let offset = q.offset.unwrap_or(0);
+    blocking(s, move |s| {
+        let all = s.registry.builds(&env).map_err(|e| e.to_string())?;
+        let matching: Vec<gp_registry::BuildSummary> = all
+            .into_iter()
+            .filter(|b| q.status.as_deref().is_none_or(|st| b.status == st))
+            .collect();
+        Ok(Some(BuildsPage {
+            schema_version: 1,
+            total: matching.len(),
+            env,
+            offset,
+            limit,
+            builds: matching.into_iter().skip(offset).take(limit).collect(),
+        }))
+    })
+    .await
+}
+
+async fn build(
+    State(s): State<Arc<Shared>>,
+    Path((env, build)): Path<(String, String)>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    blocking(s, move |s| {
+        let reservation = match build.parse::<gp_core::BuildId>() {
+            Ok(b) => s.registry.reservation(&env, b).map_err(|e| e.to_string())?,
+            Err(_) => None,
+        };
+        super::builds::build_detail(&s.registry, &env, &build, reservation)
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    since: Option<String>,
+}
+
+async fn report(
+    State(s): State<Arc<Shared>>,
+    Path(env): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let since = match &q.since {
+        None => None,
+        Some(t) => match gp_registry::parse_utc(t) {
+            Some(us) => Some(us),
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad since",
+                    "since is a date or a time (2026-01-01, 2026-01-01T12:00:00Z)",
+                );
+            }
+        },
+    };
+    blocking(s, move |s| {
+        let phases =
+            gp_registry::report(&s.registry, Some(&env), since).map_err(|e| e.to_string())?;
+        Ok(Some(crate::outputs::ReportOutput {
+            schema_version: 1,
+            phases,
+        }))
+    })
+    .await
+}
+
+async fn leases(State(s): State<Arc<Shared>>) -> Response {
+    blocking(s, |s| {
+        let leases = s.registry.leases(None).map_err(|e| e.to_string())?;
+        Ok(Some(crate::outputs::LeasesOutput {
+            schema_version: 1,
+            leases,
+        }))
+    })
+    .await
+}
+
+/// Every path, its summary and the type it answers with.
+fn api() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![
+        (
+            "/api/v1/environments",
+            "The environments of the spec",
+            "EnvironmentsOutput",
+        ),
+        (
+            "/api/v1/environments/{env}",
+            "An environment at a glance: the foundational plane, the persistent deployment, live builds (status --env E)",
+            "Overview",
+        ),
+        (
+            "/api/v1/environments/{env}/deployments/{deployment}",
+            "A deployment's components with state, reason and next command (status --env E --build-id B|--persistent|--foundational)",
+            "DeploymentStatus",
+        ),
+        (
+            "/api/v1/environments/{env}/builds",
+            "Builds, newest first, paged (limit, offset) and filtered by status",
+            "BuildsPage",
+        ),
+        (
+            "/api/v1/environments/{env}/builds/{build}",
+            "A build's reservation, events, phases, journal, lease and overrides (builds show)",
+            "BuildDetail",
+        ),
+        (
+            "/api/v1/environments/{env}/report",
+            "Per phase: runs, success rate, p50/p95 (registry report)",
+            "ReportOutput",
+        ),
+        (
+            "/api/v1/leases",
+            "Every lease recorded (lease list)",
+            "LeasesOutput",
+        ),
+        (
+            "/api/v1/catalog",
+            "Backstage entities (catalog --output json)",
+            "CatalogOutput",
+        ),
+    ]
+}
+
+/// The OpenAPI 3.1 document, its schemas generated from the same types the
+/// handlers answer with.
+fn openapi() -> serde_json::Value {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas/".into();
+    let mut generator = settings.into_generator();
+    let refs: std::collections::BTreeMap<&str, serde_json::Value> = [
+        (
+            "EnvironmentsOutput",
+            generator.subschema_for::<EnvironmentsOutput>().to_value(),
+        ),
+        (
+            "Overview",
+            generator
+                .subschema_for::<gp_engine::status::Overview>()
+                .to_value(),
+        ),
+        (
+            "DeploymentStatus",
+            generator
+                .subschema_for::<gp_engine::status::DeploymentStatus>()
+                .to_value(),
+        ),
+        (
+            "BuildsPage",
+            generator.subschema_for::<BuildsPage>().to_value(),
+        ),
+        (
+            "BuildDetail",
+            generator
+                .subschema_for::<super::builds::BuildDetail>()
+                .to_value(),
+        ),
+        (
+            "ReportOutput",
+            generator
+                .subschema_for::<crate::outputs::ReportOutput>()
+                .to_value(),
+        ),
+        (
+            "LeasesOutput",
+            generator
+                .subschema_for::<crate::outputs::LeasesOutput>()
+                .to_value(),
+        ),
+        (
+            "CatalogOutput",
+            generator
+                .subschema_for::<crate::outputs::CatalogOutput>()
+                .to_value(),
+        ),
+        ("Problem", generator.subschema_for::<Problem>().to_value()),
+    ]
+    .into_iter()
+    .collect();
+    let mut schemas = serde_json::Map::new();
+    for (name, schema) in generator.take_definitions(true) {
+        schemas.insert(name, schema);
+    }
+    let problem_ref = refs["Problem"].clone();
+    let mut paths = serde_json::Map::new();
+    for (path, summary, ty) in api() {
+        let mut params: Vec<serde_json::Value> = Vec::new();
+        for name in ["env", "deployment", "build"] {
+            if path.contains(&format!("{{{name}}}")) {
+                params.push(serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}}));
+            }
+        }
+        if ty == "BuildsPage" {
+            params.push(serde_json::json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}));
+            params.push(serde_json::json!({"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}));
+            params.push(serde_json::json!({"name": "status", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
+        }
+        if ty == "ReportOutput" {
+            params.push(serde_json::json!({"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
+        }
+        if ty == "CatalogOutput" {
+            params.push(serde_json::json!({"name": "env", "in": "query", "schema": {"type": "string", "maxLength": 64}}));
+        }
+        let problem = serde_json::json!({"description": "a problem document", "content": {"application/problem+json": {"schema": problem_ref}}});
+        paths.insert(
+            path.to_string(),
+            serde_json::json!({"get": {
+                "summary": summary,
+                "parameters": params,
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": refs[ty]}}},
+                    "400": problem, "404": problem, "414": problem, "503": problem,
+                },
+            }}),
+        );
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "goldenpath", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "The goldenpath registry, read-only: the CLI's --output json shapes."},
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "paths": paths,
+        "components": {"schemas": schemas},
+    })
+}
+
+async fn openapi_json() -> Response {
+    json_of(&openapi())
+}
+
+/// Refuses query strings past [`MAX_QUERY`] bytes and bodies (nothing
+/// here takes one).
+async fn bounded(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.uri().query().is_some_and(|q| q.len() > MAX_QUERY) {
+        return problem(
+            StatusCode::URI_TOO_LONG,
+            "query too long",
+            "the query string is longer than 2048 bytes",
+        );
+    }
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|l| l.as_bytes() != b"0")
+    {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "no body expected",
+            "this read-only API takes no request body",
+        );
+    }
+    next.run(req).await
 }
 
 /// An RFC 9457 problem document, without internals.
@@ -202,9 +615,21 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/environments", get(environments))
+        .route("/api/v1/environments/{env}", get(environment))
+        .route(
+            "/api/v1/environments/{env}/deployments/{deployment}",
+            get(deployment),
+        )
+        .route("/api/v1/environments/{env}/builds", get(builds))
+        .route("/api/v1/environments/{env}/builds/{build}", get(build))
+        .route("/api/v1/environments/{env}/report", get(report))
+        .route("/api/v1/leases", get(leases))
         .route("/api/v1/catalog", get(catalog_json))
         .route("/catalog/catalog-info.yaml", get(catalog_yaml))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(bounded))
         .layer(axum::middleware::from_fn(headers))
         .with_state(shared);
     let rt = tokio::runtime::Builder::new_multi_thread()
