@@ -268,7 +268,14 @@ fn serve_gives_backstage_one_url_that_is_always_current() {
         assert!(errors.is_empty(), "{path}: {errors:?}");
         answered += 1;
     }
-    assert!(answered >= 8, "{answered} endpoints");
+    assert!(answered >= 9, "{answered} endpoints");
+    let (status, _, mermaid) = http_get(
+        &addr,
+        &format!("/api/v1/environments/dev/deployments/{B}/graph?format=mermaid"),
+    );
+    assert_eq!(status, 200);
+    let cli = l.p.ok(&["graph", "--env", "dev", "--build-id", B]).stdout;
+    assert_eq!(mermaid.trim_end(), cli.trim_end(), "the CLI's graph");
     // Paged builds; a missing build, environment or deployment is a 404.
     let (_, _, page) = http_get(&addr, "/api/v1/environments/dev/builds?limit=1&offset=0");
     let page: serde_json::Value = serde_json::from_str(&page).unwrap();

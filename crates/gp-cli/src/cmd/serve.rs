@@ -166,21 +166,73 @@ async fn deployment(
     if !known_env(&s, &env) {
         return no_such_environment();
     }
-    let d = match deployment.as_str() {
-        "persistent" => gp_core::Deployment::Persistent,
-        "foundational" => gp_core::Deployment::Foundational,
-        b => match b.parse::<gp_core::BuildId>() {
-            Ok(b) => gp_core::Deployment::Ephemeral(b),
-            Err(_) => {
-                return problem(
-                    StatusCode::NOT_FOUND,
-                    "no such deployment",
-                    "a deployment is persistent, foundational or a build id (DD-MM-YY-NN)",
-                );
-            }
-        },
+    let Some(d) = parse_deployment(&deployment) else {
+        return no_such_deployment();
     };
     blocking(s, move |s| s.with_engine(|e| e.status(&env, d)).map(Some)).await
+}
+
+#[derive(serde::Deserialize)]
+struct GraphQuery {
+    format: Option<String>,
+}
+
+fn parse_deployment(deployment: &str) -> Option<gp_core::Deployment> {
+    match deployment {
+        "persistent" => Some(gp_core::Deployment::Persistent),
+        "foundational" => Some(gp_core::Deployment::Foundational),
+        b => b
+            .parse::<gp_core::BuildId>()
+            .ok()
+            .map(gp_core::Deployment::Ephemeral),
+    }
+}
+
+async fn graph(
+    State(s): State<Arc<Shared>>,
+    Path((env, deployment)): Path<(String, String)>,
+    Query(q): Query<GraphQuery>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let Some(d) = parse_deployment(&deployment) else {
+        return no_such_deployment();
+    };
+    let g = match gp_engine::Graph::build(&s.platform, &env, d, &[]) {
+        Ok(g) => g,
+        Err(_) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "no graph",
+                "nothing of the spec runs in that deployment",
+            );
+        }
+    };
+    match q.format.as_deref() {
+        None | Some("json") => json_of(&super::status::graph_output(&s.platform, &env, d, &g)),
+        Some("mermaid") => with_type(
+            gp_engine::graph::render(&g, &s.platform, gp_engine::GraphFormat::Mermaid),
+            "text/plain; charset=utf-8",
+        ),
+        Some("dot") => with_type(
+            gp_engine::graph::render(&g, &s.platform, gp_engine::GraphFormat::Dot),
+            "text/vnd.graphviz; charset=utf-8",
+        ),
+        Some(_) => problem(
+            StatusCode::BAD_REQUEST,
+            "bad format",
+            "format is json, mermaid or dot",
+        ),
+    }
+}
+
+fn no_such_deployment() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "no such deployment",
+        "a deployment is persistent, foundational or a build id (DD-MM-YY-NN)",
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -303,6 +355,11 @@ fn api() -> Vec<(&'static str, &'static str, &'static str)> {
             "DeploymentStatus",
         ),
         (
+            "/api/v1/environments/{env}/deployments/{deployment}/graph",
+            "A deployment's graph (graph --output json; format=mermaid|dot for text)",
+            "GraphOutput",
+        ),
+        (
             "/api/v1/environments/{env}/builds",
             "Builds, newest first, paged (limit, offset) and filtered by status",
             "BuildsPage",
@@ -358,6 +415,12 @@ fn openapi() -> serde_json::Value {
             generator.subschema_for::<BuildsPage>().to_value(),
         ),
         (
+            "GraphOutput",
+            generator
+                .subschema_for::<crate::outputs::GraphOutput>()
+                .to_value(),
+        ),
+        (
             "BuildDetail",
             generator
                 .subschema_for::<super::builds::BuildDetail>()
@@ -402,6 +465,9 @@ fn openapi() -> serde_json::Value {
             params.push(serde_json::json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}));
             params.push(serde_json::json!({"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}));
             params.push(serde_json::json!({"name": "status", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
+        }
+        if ty == "GraphOutput" {
+            params.push(serde_json::json!({"name": "format", "in": "query", "schema": {"enum": ["json", "mermaid", "dot"]}}));
         }
         if ty == "ReportOutput" {
             params.push(serde_json::json!({"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
@@ -621,6 +687,10 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         .route(
             "/api/v1/environments/{env}/deployments/{deployment}",
             get(deployment),
+        )
+        .route(
+            "/api/v1/environments/{env}/deployments/{deployment}/graph",
+            get(graph),
         )
         .route("/api/v1/environments/{env}/builds", get(builds))
         .route("/api/v1/environments/{env}/builds/{build}", get(build))

@@ -302,50 +302,60 @@ pub fn plan(ctx: &Context, a: PlanArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `graph`.
+/// A deployment's graph as `graph --output json` prints it.
+pub(crate) fn graph_output(
+    platform: &gp_core::Platform,
+    env: &str,
+    d: Deployment,
+    g: &gp_engine::Graph,
+) -> crate::outputs::GraphOutput {
+    use crate::outputs::{GraphEdge, GraphNode, GraphOutput};
+    let nodes = g
+        .nodes
+        .iter()
+        .map(|n| {
+            let spec = g.spec(platform, n);
+            let (disposition, reason) = match &n.disposition {
+                gp_engine::Disposition::Run => ("run", None),
+                gp_engine::Disposition::Skip(r) => ("skip", Some(r.clone())),
+                gp_engine::Disposition::Blocked(r) => ("blocked", Some(r.clone())),
+            };
+            GraphNode {
+                component: n.name.clone(),
+                plane: spec.plane.value,
+                tier: spec.tier.value,
+                role: n.role.as_str().into(),
+                disposition: disposition.into(),
+                reason,
+            }
+        })
+        .collect();
+    let edges = g
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.needs.iter().map(|(r, i)| GraphEdge {
+                from: n.name.clone(),
+                to: g.nodes[*i].name.clone(),
+                need: r.to_string(),
+            })
+        })
+        .collect();
+    GraphOutput {
+        schema_version: crate::outputs::SCHEMA_VERSION,
+        env: env.into(),
+        deployment: d.key(),
+        nodes,
+        edges,
+    }
+}
+
 pub fn graph(ctx: &Context, a: GraphArgs) -> anyhow::Result<()> {
     let platform = ctx.platform()?;
     let d = deployment(&a.build_id, a.foundational)?;
     let g = gp_engine::Graph::build(platform, &a.env, d, &[])?;
     if ctx.printer.is_json() {
-        use crate::outputs::{GraphEdge, GraphNode, GraphOutput};
-        let nodes = g
-            .nodes
-            .iter()
-            .map(|n| {
-                let spec = g.spec(platform, n);
-                let (disposition, reason) = match &n.disposition {
-                    gp_engine::Disposition::Run => ("run", None),
-                    gp_engine::Disposition::Skip(r) => ("skip", Some(r.clone())),
-                    gp_engine::Disposition::Blocked(r) => ("blocked", Some(r.clone())),
-                };
-                GraphNode {
-                    component: n.name.clone(),
-                    plane: spec.plane.value,
-                    tier: spec.tier.value,
-                    role: n.role.as_str().into(),
-                    disposition: disposition.into(),
-                    reason,
-                }
-            })
-            .collect();
-        let edges = g
-            .nodes
-            .iter()
-            .flat_map(|n| {
-                n.needs.iter().map(|(r, i)| GraphEdge {
-                    from: n.name.clone(),
-                    to: g.nodes[*i].name.clone(),
-                    need: r.to_string(),
-                })
-            })
-            .collect();
-        ctx.printer.json(&GraphOutput {
-            schema_version: crate::outputs::SCHEMA_VERSION,
-            env: a.env.clone(),
-            deployment: d.key(),
-            nodes,
-            edges,
-        })?;
+        ctx.printer.json(&graph_output(platform, &a.env, d, &g))?;
         return Ok(());
     }
     let format = match a.format {
