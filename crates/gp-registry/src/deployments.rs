@@ -124,7 +124,7 @@ impl Expiry {
     }
 }
 
-fn event_row(r: &dyn Row) -> DeploymentEvent {
+pub(crate) fn event_row(r: &dyn Row) -> DeploymentEvent {
     let r = Named(r);
     DeploymentEvent {
         id: r.string("id"),

@@ -45,6 +45,7 @@ mod postgres;
 mod report;
 mod reservations;
 mod sqlite;
+mod stream;
 mod time;
 mod verify;
 
@@ -63,6 +64,7 @@ pub use phases::{ImportedRow, Phase};
 pub(crate) use phases::{PHASE_COLUMNS, phase_row};
 pub use report::{PhaseStats, report};
 pub use reservations::{Reservation, ReserveRequest};
+pub use stream::{StreamItem, parse_cursor};
 pub use time::{format_utc, now_us, parse_utc};
 pub use verify::Breach;
 

@@ -182,7 +182,7 @@ fn the_catalog_is_what_backstage_accepts_follows_the_graph_and_forgets_torn_down
 
 /// A GET over a plain TCP connection (an HTTP client of its own): the
 /// status, the headers and the body.
-fn http_get(addr: &str, path: &str) -> (u16, String, String) {
+pub(crate) fn http_get(addr: &str, path: &str) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(

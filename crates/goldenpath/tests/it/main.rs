@@ -17,6 +17,7 @@ mod reap;
 mod registry;
 mod request_files;
 mod requests;
+mod serve;
 mod terraform;
 mod truth;
 

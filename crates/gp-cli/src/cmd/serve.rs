@@ -30,6 +30,8 @@ pub struct ServeArgs {
 
 /// What the handlers share: everything one engine needs, built once.
 struct Shared {
+    /// Set at SIGTERM: open event streams end, so the server can stop.
+    stopping: std::sync::atomic::AtomicBool,
     platform: gp_core::Platform,
     registry: gp_registry::Registry,
     drivers: gp_driver::DriverSet,
@@ -498,6 +500,76 @@ fn openapi() -> serde_json::Value {
     })
 }
 
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    after: Option<String>,
+}
+
+/// `GET /api/v1/events`: Server-Sent Events of what the registry records
+/// (deployment events and phases, by any process or runner), oldest first,
+/// from `after` or `Last-Event-ID` (a cursor a previous event carried), or
+/// from the beginning.
+async fn events(
+    State(s): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let start = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(q.after);
+    let cursor = match start {
+        None => None,
+        Some(c) => match gp_registry::parse_cursor(&c) {
+            Some(c) => Some(c),
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad cursor",
+                    "a cursor is what an event's id said: {atUs}.{id}",
+                );
+            }
+        },
+    };
+    let stream = futures_util::stream::unfold(
+        (s, cursor, std::collections::VecDeque::new()),
+        |(s, cursor, mut pending)| async move {
+            loop {
+                if s.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
+                }
+                if let Some(item) = pending.pop_front() {
+                    let item: gp_registry::StreamItem = item;
+                    let next = gp_registry::parse_cursor(&item.cursor);
+                    let ev = Event::default()
+                        .id(item.cursor.clone())
+                        .event(item.kind.clone())
+                        .data(serde_json::to_string(&item).unwrap_or_default());
+                    return Some((Ok::<_, std::convert::Infallible>(ev), (s, next, pending)));
+                }
+                let (s2, c2) = (s.clone(), cursor.clone());
+                // Up to half a second ago: a writer that read the clock just
+                // before another still lands in order.
+                let batch = tokio::task::spawn_blocking(move || {
+                    s2.registry
+                        .stream_after(c2.as_ref(), gp_registry::now_us() - 500_000, 200)
+                })
+                .await;
+                match batch {
+                    Ok(Ok(items)) if !items.is_empty() => pending.extend(items),
+                    Ok(Ok(_)) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                    _ => return None,
+                }
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
 async fn openapi_json() -> Response {
     json_of(&openapi())
 }
@@ -673,6 +745,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
     let drivers = ctx.drivers()?;
     let registry = ctx.open_registry_shared()?;
     let shared = Arc::new(Shared {
+        stopping: std::sync::atomic::AtomicBool::new(false),
         platform,
         registry,
         drivers,
@@ -696,12 +769,13 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         .route("/api/v1/environments/{env}/builds/{build}", get(build))
         .route("/api/v1/environments/{env}/report", get(report))
         .route("/api/v1/leases", get(leases))
+        .route("/api/v1/events", get(events))
         .route("/api/v1/catalog", get(catalog_json))
         .route("/catalog/catalog-info.yaml", get(catalog_yaml))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(bounded))
         .layer(axum::middleware::from_fn(headers))
-        .with_state(shared);
+        .with_state(shared.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -718,7 +792,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
             "listening on http://{bound} (catalog: http://{bound}/catalog/catalog-info.yaml)"
         ));
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let term = async {
                     if let Ok(mut s) =
                         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -730,6 +804,9 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
                     _ = tokio::signal::ctrl_c() => {},
                     _ = term => {},
                 }
+                shared
+                    .stopping
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
             })
             .await
             .map_err(|e| CliError::failed(format!("the server stopped: {e}")))?;
