@@ -29,6 +29,28 @@ pub(crate) struct PolicyGate {
 }
 
 impl Engine<'_> {
+    /// Every policy override names a rule the spec's set has (checked
+    /// before anything is reserved or recorded).
+    pub(crate) fn check_policy_overrides(
+        &self,
+        overrides: &[PolicyOverride],
+    ) -> Result<(), EngineError> {
+        if overrides.is_empty() || self.policy.is_none() {
+            return Ok(());
+        }
+        let set = gp_policy::PolicySet::load(self.platform)?;
+        for o in overrides {
+            if !set.rules.iter().any(|r| r.id == o.rule) {
+                let known: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+                return Err(EngineError::usage(
+                    format!("--override-policy names no rule `{}`", o.rule),
+                    Some(format!("the rules are: {}", known.join(", "))),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The run's gate: the spec's policies (`None` when the engine runs
     /// none, or the spec turns them off). Every override must name a rule
     /// the set has; each is recorded before anything runs.

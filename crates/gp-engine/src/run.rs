@@ -389,6 +389,7 @@ impl Engine<'_> {
         // nothing would hide it.
         check_deployable(self.platform, env, &req.selector)?;
         self.check_runnable(env, &req.selector)?;
+        self.check_policy_overrides(&req.policy_overrides)?;
         // Resolve the deployment; reserve a build id.
         let (deployment, targets, reservation) = match &req.selector {
             DeploymentSelector::Foundational(t) => (Deployment::Foundational, t.clone(), None),

@@ -27,9 +27,6 @@ impl Engine<'_> {
         let flags = if req.resume { Some("--resume") } else { None };
         let (state, fstate) =
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
-        // Policies load before anything runs: a bad policy file stops the
-        // deploy at once (exit 2), an unknown override too.
-        let gate = self.policy_gate(contract, &req.policy_overrides)?;
         let base = RunRecorder {
             registry: self.registry,
             env,
@@ -58,6 +55,10 @@ impl Engine<'_> {
             Some(serde_json::json!({"resume": req.resume})),
         )?;
         self.record_guard_overrides(env, &key, &req.overrides)?;
+        // The run's policies (checked before the reservation, so nothing
+        // fails here that a bad file or override could cause); their
+        // overrides are recorded like the guards'.
+        let gate = self.policy_gate(contract, &req.policy_overrides)?;
         let phase_name = if deployment == Deployment::Foundational {
             "deploy-foundational"
         } else {
