@@ -199,7 +199,6 @@ pub(crate) fn http_get(addr: &str, path: &str) -> (u16, String, String) {
 
 #[test]
 fn serve_gives_backstage_one_url_that_is_always_current() {
-    use std::io::BufRead;
     let l = Local::new();
     let _servers = Servers(l.root().to_path_buf());
     l.deploy(&["--foundational"]);
@@ -207,22 +206,7 @@ fn serve_gives_backstage_one_url_that_is_always_current() {
     // Anywhere but loopback is refused at start: no tokens in this version.
     let open = l.p.run(&["serve", "--listen", "0.0.0.0:0"]);
     assert_eq!(open.code, 2, "{}", open.transcript());
-    let mut server =
-        l.p.cmd(&["serve", "--listen", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(server.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_string();
+    let (mut server, addr) = crate::serve::start(&l);
     assert_eq!(http_get(&addr, "/healthz").0, 200);
     assert_eq!(http_get(&addr, "/readyz").0, 200);
     let (status, head, json) = http_get(&addr, "/api/v1/catalog");

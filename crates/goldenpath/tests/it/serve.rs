@@ -16,7 +16,7 @@ const B: &str = "23-01-26-01";
 type Sse = (String, String, serde_json::Value);
 
 /// Starts `serve` on a free port: the child and its address.
-fn start(l: &Local) -> (std::process::Child, String) {
+pub(crate) fn start(l: &Local) -> (std::process::Child, String) {
     let mut server =
         l.p.cmd(&["serve", "--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::null())
