@@ -252,7 +252,7 @@ fn serve_gives_backstage_one_url_that_is_always_current() {
         assert!(errors.is_empty(), "{path}: {errors:?}");
         answered += 1;
     }
-    assert!(answered >= 9, "{answered} endpoints");
+    assert!(answered >= 10, "{answered} endpoints");
     let (status, _, mermaid) = http_get(
         &addr,
         &format!("/api/v1/environments/dev/deployments/{B}/graph?format=mermaid"),

@@ -140,10 +140,6 @@ pub fn run(ctx: &Context, cmd: RequestCommand) -> anyhow::Result<()> {
     }
 }
 
-fn requests_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
-    Ok(ctx.platform()?.base_dir().join("requests"))
-}
-
 /// A file path, or an id: the request file holding that id (a file's name
 /// need not be its id).
 fn locate(ctx: &Context, arg: &str) -> anyhow::Result<PathBuf> {
@@ -220,7 +216,11 @@ fn glob_files(base: &Path, pattern: &str) -> Vec<PathBuf> {
 /// file), else `requests/**/*.yaml` (an existing requests/ folder must
 /// hold one).
 fn all_files(ctx: &Context) -> anyhow::Result<Vec<PathBuf>> {
-    let platform = ctx.platform()?;
+    request_files(ctx.platform()?)
+}
+
+/// The request files `requests.paths` (or `requests/`) names.
+pub(crate) fn request_files(platform: &gp_core::Platform) -> anyhow::Result<Vec<PathBuf>> {
     let base = platform.base_dir();
     let mut files = Vec::new();
     match platform
@@ -254,7 +254,7 @@ fn all_files(ctx: &Context) -> anyhow::Result<Vec<PathBuf>> {
             }
         }
         None => {
-            let dir = requests_dir(ctx)?;
+            let dir = base.join("requests");
             if dir.is_dir() {
                 files = glob_files(base, "requests/**/*.yaml");
                 files.extend(glob_files(base, "requests/**/*.yml"));
@@ -718,11 +718,36 @@ fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
 }
 
 fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
-    let platform = ctx.platform()?;
-    let events = ctx.registry()?.request_events(None)?;
+    let (json, rows) = request_rows(ctx.platform()?, ctx.registry()?, a.env.as_deref())?;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&crate::outputs::RequestListOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            requests: json,
+        })?;
+        return Ok(());
+    }
+    if rows.is_empty() {
+        ctx.printer.data("no requests")?;
+        return Ok(());
+    }
+    ctx.printer.data(&table(
+        &["REQUEST", "ENV", "DATABASE", "STATE", "BY", "AT"],
+        &rows,
+    ))?;
+    Ok(())
+}
+
+/// Every request (files and registry) with its state, for `request list`
+/// and the server: the JSON rows and the table's.
+pub(crate) fn request_rows(
+    platform: &gp_core::Platform,
+    registry: &gp_registry::Registry,
+    only_env: Option<&str>,
+) -> anyhow::Result<(Vec<crate::outputs::RequestRow>, Vec<Vec<String>>)> {
+    let events = registry.request_events(None)?;
     let mut ids: Vec<(String, String)> = Vec::new();
     let mut files = std::collections::BTreeMap::new();
-    for f in all_files(ctx)? {
+    for f in request_files(platform)? {
         if let Ok(r) = LoadedRequest::load(&f) {
             ids.push((
                 r.request.id.value.clone(),
@@ -740,7 +765,7 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut json = Vec::new();
     for (id, env) in ids {
-        if a.env.as_ref().is_some_and(|e| e != &env) {
+        if only_env.is_some_and(|e| e != env) {
             continue;
         }
         let mine: Vec<&RequestEvent> = events.iter().filter(|e| e.request_id == id).collect();
@@ -788,22 +813,7 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
         });
         rows.push(vec![id, env, database, state, by, at]);
     }
-    if ctx.printer.is_json() {
-        ctx.printer.json(&crate::outputs::RequestListOutput {
-            schema_version: crate::outputs::SCHEMA_VERSION,
-            requests: json,
-        })?;
-        return Ok(());
-    }
-    if rows.is_empty() {
-        ctx.printer.data("no requests")?;
-        return Ok(());
-    }
-    ctx.printer.data(&table(
-        &["REQUEST", "ENV", "DATABASE", "STATE", "BY", "AT"],
-        &rows,
-    ))?;
-    Ok(())
+    Ok((json, rows))
 }
 
 /// A Kubernetes name from a database's: lower case, `_` → `-`, only

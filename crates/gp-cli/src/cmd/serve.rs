@@ -327,6 +327,22 @@ async fn report(
     .await
 }
 
+async fn requests(State(s): State<Arc<Shared>>, Query(q): Query<CatalogQuery>) -> Response {
+    if q.env.as_deref().is_some_and(|e| !known_env(&s, e)) {
+        return no_such_environment();
+    }
+    blocking(s, move |s| {
+        let (requests, _) =
+            super::request::request_rows(&s.platform, &s.registry, q.env.as_deref())
+                .map_err(|e| e.to_string())?;
+        Ok(Some(crate::outputs::RequestListOutput {
+            schema_version: 1,
+            requests,
+        }))
+    })
+    .await
+}
+
 async fn leases(State(s): State<Arc<Shared>>) -> Response {
     blocking(s, |s| {
         let leases = s.registry.leases(None).map_err(|e| e.to_string())?;
@@ -380,6 +396,11 @@ fn api() -> Vec<(&'static str, &'static str, &'static str)> {
             "/api/v1/leases",
             "Every lease recorded (lease list)",
             "LeasesOutput",
+        ),
+        (
+            "/api/v1/requests",
+            "Self-service requests with their state and events (request list)",
+            "RequestListOutput",
         ),
         (
             "/api/v1/catalog",
@@ -441,6 +462,12 @@ fn openapi() -> serde_json::Value {
                 .to_value(),
         ),
         (
+            "RequestListOutput",
+            generator
+                .subschema_for::<crate::outputs::RequestListOutput>()
+                .to_value(),
+        ),
+        (
             "CatalogOutput",
             generator
                 .subschema_for::<crate::outputs::CatalogOutput>()
@@ -474,7 +501,7 @@ fn openapi() -> serde_json::Value {
         if ty == "ReportOutput" {
             params.push(serde_json::json!({"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
         }
-        if ty == "CatalogOutput" {
+        if ty == "CatalogOutput" || ty == "RequestListOutput" {
             params.push(serde_json::json!({"name": "env", "in": "query", "schema": {"type": "string", "maxLength": 64}}));
         }
         let problem = serde_json::json!({"description": "a problem document", "content": {"application/problem+json": {"schema": problem_ref}}});
@@ -769,6 +796,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         .route("/api/v1/environments/{env}/builds/{build}", get(build))
         .route("/api/v1/environments/{env}/report", get(report))
         .route("/api/v1/leases", get(leases))
+        .route("/api/v1/requests", get(requests))
         .route("/api/v1/events", get(events))
         .route("/api/v1/catalog", get(catalog_json))
         .route("/catalog/catalog-info.yaml", get(catalog_yaml))
