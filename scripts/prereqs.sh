@@ -74,3 +74,16 @@ prereqs_node() {
     npm ci --prefix tests/backstage --no-audit --no-fund --loglevel=error >/dev/null
   fi
 }
+
+# Headless Chromium and its WebDriver (Debian's chromium and
+# chromium-driver), which the dashboard's browser test drives; only the
+# tests need them.
+prereqs_browser() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "installing chromium chromium-driver (apt-get; needs root or sudo)" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}

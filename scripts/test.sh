@@ -2,7 +2,8 @@
 # Runs every goldenpath test on a fresh machine of this kind.
 #
 # Installs what the tests need when it is missing (PostgreSQL server
-# binaries, BIND and its tools, Python's venv, Node.js; needs root or sudo;
+# binaries, BIND and its tools, Python's venv, Node.js, Chromium and its
+# WebDriver; needs root or sudo;
 # moto's server and boto3 in .venv from PyPI; Backstage's catalog model in
 # tests/backstage from npm), then runs formatting, lint, the
 # build without the AWS SDK, and the whole test suite. The tests start their own throwaway servers;
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 source scripts/prereqs.sh
 prereqs_aws
 prereqs_node
+prereqs_browser
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -2,6 +2,7 @@
 
 mod adoption;
 mod aws;
+mod browser;
 mod catalog;
 mod deploy;
 mod docs;

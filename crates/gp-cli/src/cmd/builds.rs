@@ -84,16 +84,16 @@ pub struct ShowArgs {
 #[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct BuildDetail {
-    schema_version: u32,
-    env: String,
-    build_id: String,
-    reservation: Option<gp_registry::Reservation>,
-    status: String,
-    events: Vec<gp_registry::DeploymentEvent>,
-    phases: Vec<gp_registry::Phase>,
-    journal: Vec<gp_registry::JournalRow>,
-    lease: Option<gp_registry::LeaseState>,
-    overrides: Vec<gp_registry::Override>,
+    pub(crate) schema_version: u32,
+    pub(crate) env: String,
+    pub(crate) build_id: String,
+    pub(crate) reservation: Option<gp_registry::Reservation>,
+    pub(crate) status: String,
+    pub(crate) events: Vec<gp_registry::DeploymentEvent>,
+    pub(crate) phases: Vec<gp_registry::Phase>,
+    pub(crate) journal: Vec<gp_registry::JournalRow>,
+    pub(crate) lease: Option<gp_registry::LeaseState>,
+    pub(crate) overrides: Vec<gp_registry::Override>,
 }
 
 /// Everything the registry knows about one build (`builds show`, and the

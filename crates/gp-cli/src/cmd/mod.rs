@@ -4,6 +4,7 @@ pub mod builds;
 pub mod catalog;
 pub mod completions;
 pub mod contract;
+pub mod dashboard;
 pub mod db;
 pub mod deploy;
 pub mod dns;

@@ -597,6 +597,102 @@ async fn events(
         .into_response()
 }
 
+fn html(body: String) -> Response {
+    with_type(body, "text/html; charset=utf-8")
+}
+
+async fn ui_overview(State(s): State<Arc<Shared>>) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let mut envs = Vec::new();
+        for env in s.platform.spec.environments.keys() {
+            let overview = s.with_engine(|e| e.overview(&env.value))?;
+            let mut builds = Vec::new();
+            for b in &overview.builds {
+                builds.push(match b.build_id.parse::<gp_core::BuildId>() {
+                    Ok(id) if !b.imported => Some(s.with_engine(|e| {
+                        e.status(&env.value, gp_core::Deployment::Ephemeral(id))
+                    })?),
+                    _ => None,
+                });
+            }
+            envs.push(super::dashboard::EnvView {
+                env: env.value.clone(),
+                overview,
+                builds,
+            });
+        }
+        Ok::<_, String>(super::dashboard::overview(&envs, gp_registry::now_us()))
+    })
+    .await;
+    match r {
+        Ok(Ok(page)) => html(page),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be read",
+            "the overview could not be computed",
+        ),
+    }
+}
+
+async fn ui_deployment(
+    State(s): State<Arc<Shared>>,
+    Path((env, deployment)): Path<(String, String)>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let Some(d) = parse_deployment(&deployment) else {
+        return no_such_deployment();
+    };
+    let r = tokio::task::spawn_blocking(move || {
+        let status = s.with_engine(|e| e.status(&env, d))?;
+        let g = gp_engine::Graph::build(&s.platform, &env, d, &[]).map_err(|e| e.to_string())?;
+        let graph = super::status::graph_output(&s.platform, &env, d, &g);
+        Ok::<_, String>(super::dashboard::deployment(&status, &graph))
+    })
+    .await;
+    match r {
+        Ok(Ok(page)) => html(page),
+        _ => problem(
+            StatusCode::NOT_FOUND,
+            "no such deployment",
+            "nothing of the spec runs there",
+        ),
+    }
+}
+
+async fn ui_build(
+    State(s): State<Arc<Shared>>,
+    Path((env, build)): Path<(String, String)>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let r = tokio::task::spawn_blocking(move || {
+        let reservation = match build.parse::<gp_core::BuildId>() {
+            Ok(b) => s.registry.reservation(&env, b).map_err(|e| e.to_string())?,
+            Err(_) => None,
+        };
+        let detail = super::builds::build_detail(&s.registry, &env, &build, reservation)
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(detail.map(|d| super::dashboard::build(&d)))
+    })
+    .await;
+    match r {
+        Ok(Ok(Some(page))) => html(page),
+        Ok(Ok(None)) => problem(
+            StatusCode::NOT_FOUND,
+            "not found",
+            "no such build is recorded",
+        ),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be read",
+            "the build could not be read",
+        ),
+    }
+}
+
 async fn openapi_json() -> Response {
     json_of(&openapi())
 }
@@ -746,7 +842,9 @@ async fn headers(req: axum::extract::Request, next: axum::middleware::Next) -> R
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
     );
     h.insert(
         header::REFERRER_POLICY,
@@ -779,6 +877,13 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         state_dir: ctx.state_dir()?,
     });
     let app = axum::Router::new()
+        .route("/", get(ui_overview))
+        .route("/ui/{env}/{deployment}", get(ui_deployment))
+        .route("/ui/{env}/builds/{build}", get(ui_build))
+        .route(
+            "/assets/style.css",
+            get(|| async { with_type(super::dashboard::STYLE.into(), "text/css; charset=utf-8") }),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi_json))

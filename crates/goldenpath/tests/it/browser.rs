@@ -1,0 +1,258 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium`
+//! and `chromium-driver`, driven over WebDriver) loads the overview, sees
+//! backstage pending with its reason before the foundational plane is
+//! deployed and the build green after, opens the build's page and finds a
+//! point for each finished phase in its chart. Screenshots are saved under
+//! the test's target directory.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use crate::e2e::Local;
+use crate::requests::Servers;
+
+const B: &str = "23-01-26-01";
+
+/// One HTTP/1.1 request with an optional JSON body: status and body
+/// (chunked bodies decoded).
+fn http(addr: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // Headers, then the body by its length (a server may keep the
+    // connection open), or its chunks.
+    let mut raw: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the connection closed before the headers");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_lowercase();
+    let mut rest: Vec<u8> = raw[head_end + 4..].to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    let body = if let Some(n) = length {
+        while rest.len() < n {
+            let got = s.read(&mut buf).unwrap();
+            assert!(got > 0, "the connection closed mid-body");
+            rest.extend_from_slice(&buf[..got]);
+        }
+        String::from_utf8_lossy(&rest[..n]).to_string()
+    } else {
+        // Chunked until the last chunk, or until the server closes.
+        loop {
+            if rest.ends_with(b"0\r\n\r\n") {
+                break;
+            }
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(got) => rest.extend_from_slice(&buf[..got]),
+            }
+        }
+        let text = String::from_utf8_lossy(&rest).to_string();
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n.min(after.len())]);
+            rest = after.get(n + 2..).unwrap_or("");
+        }
+        out
+    };
+    (status, body)
+}
+
+struct Browser {
+    driver: std::process::Child,
+    addr: String,
+    session: String,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) on PATH; scripts/test.sh installs it");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"],
+            },
+        }}});
+        let (status, body) = http(&addr, "POST", "/session", Some(&caps));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let session = v["value"]["sessionId"].as_str().unwrap().to_string();
+        Browser {
+            driver,
+            addr,
+            session,
+        }
+    }
+    fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let (status, text) = http(
+            &self.addr,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body.as_ref(),
+        );
+        assert_eq!(status, 200, "{method} {path}: {text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["value"].clone()
+    }
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", Some(serde_json::json!({"url": url})));
+    }
+    fn text(&self, css: &str) -> String {
+        let el = self.call(
+            "POST",
+            "/element",
+            Some(serde_json::json!({"using": "css selector", "value": css})),
+        );
+        let id = el
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.call("GET", &format!("/element/{id}/text"), None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    fn count(&self, css: &str) -> usize {
+        self.call(
+            "POST",
+            "/elements",
+            Some(serde_json::json!({"using": "css selector", "value": css})),
+        )
+        .as_array()
+        .unwrap()
+        .len()
+    }
+    fn screenshot(&self, name: &str) {
+        let png = self.call("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = http(
+            &self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[test]
+fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+    // A build before the foundational plane: backstage waits for it.
+    l.deploy(&["--build-id", B]);
+    let (mut server, addr) = crate::serve::start(&l);
+    let base = format!("http://{addr}");
+    let browser = Browser::start();
+    browser.open(&format!("{base}/"));
+    let title = browser.text("h1");
+    assert_eq!(title, "Platform overview");
+    let overview = browser.text("main");
+    assert!(
+        overview.contains(
+            "backstage pending: needs rds/backstage, a foundational database not deployed in dev"
+        ),
+        "{overview}"
+    );
+    browser.screenshot("overview-before");
+    // The foundational plane, then the build again: green, nothing waits.
+    l.deploy(&["--foundational"]);
+    l.deploy(&["--build-id", B]);
+    browser.open(&format!("{base}/"));
+    let row = browser.text(&format!("a[href='/ui/dev/{B}']"));
+    assert_eq!(row, format!("build {B}"));
+    assert_eq!(
+        browser.count("span.state.green"),
+        2,
+        "the foundational plane and the build"
+    );
+    assert!(!browser.text("main").contains("backstage pending"));
+    browser.screenshot("overview-after");
+    // The deployment page: components and the graph.
+    browser.open(&format!("{base}/ui/dev/{B}"));
+    assert!(browser.count("svg[role='img'] rect.node") >= 8);
+    // The build's page: a point per finished phase.
+    browser.open(&format!("{base}/ui/dev/builds/{B}"));
+    let shown = l.p.ok(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        B,
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let finished = v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["endedUs"].is_null())
+        .count();
+    assert!(finished > 5);
+    assert_eq!(browser.count("svg circle.point"), finished);
+    browser.screenshot("build");
+    drop(browser);
+    let _ = server.kill();
+    let _ = server.wait();
+}

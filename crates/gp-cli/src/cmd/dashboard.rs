@@ -1,0 +1,300 @@
+//! The dashboard `goldenpath serve` draws at `/`: plain HTML with tables
+//! and server-side SVG (no script at all, one embedded stylesheet), from
+//! the same engine calls as the CLI and the JSON API.
+//!
+//! - `/`: every environment's foundational plane, persistent deployment and
+//!   live builds, green/amber/red with what waits and why;
+//! - `/ui/{env}/{deployment}`: its components (state, tier, plane, reason,
+//!   next command) and its graph drawn as SVG;
+//! - `/ui/{env}/builds/{build}`: a build's phases, with a chart of each
+//!   finished phase's duration (one point per phase).
+
+use gp_engine::status::DeploymentStatus;
+
+/// The stylesheet, served at `/assets/style.css`.
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#111;background:#fff}
+a{color:#0645ad}a:focus{outline:3px solid #f59e0b}
+table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #999;padding:.3rem .6rem;text-align:left}
+.state{font-weight:600;padding:.1rem .4rem;border-radius:.2rem}
+.green{background:#d1fae5;color:#064e3b}.amber{background:#fef3c7;color:#78350f}
+.red{background:#fee2e2;color:#7f1d1d}.grey{background:#e5e7eb;color:#111827}
+svg text{font-size:12px;fill:#111}svg .node{fill:#eef2ff;stroke:#312e81}svg .edge{stroke:#555}
+svg .point{fill:#1d4ed8}svg .axis{stroke:#333}";
+
+/// Text for HTML.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body><header><nav aria-label=\"goldenpath\"><a href=\"/\">goldenpath</a></nav></header><main><h1>{}</h1>{body}</main></body></html>\n",
+        esc(title),
+        esc(title)
+    )
+}
+
+/// green, amber, red or grey for a deployment's status and what waits.
+fn colour(status: &str, pending: usize) -> &'static str {
+    match status {
+        "live" if pending == 0 => "green",
+        "live" | "deploying" | "reserved" | "tearing-down" => "amber",
+        "failed" | "interrupted" | "teardown-failed" => "red",
+        _ => "grey",
+    }
+}
+
+fn state_word(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// One environment as the overview shows it: its overview, and the status
+/// of each live build.
+pub struct EnvView {
+    /// The environment.
+    pub env: String,
+    /// Its overview.
+    pub overview: gp_engine::status::Overview,
+    /// Each live build's status, as `overview.builds` lists them (`None`
+    /// for one only imported history knows).
+    pub builds: Vec<Option<DeploymentStatus>>,
+}
+
+/// The overview of `envs`.
+pub fn overview(envs: &[EnvView], now_us: i64) -> String {
+    let mut body = String::new();
+    for v in envs {
+        let (env, o) = (&v.env, &v.overview);
+        body.push_str(&format!(
+            "<section aria-labelledby=\"env-{e}\"><h2 id=\"env-{e}\">{e}</h2><table><caption>Deployments of {e}</caption><thead><tr><th scope=\"col\">deployment</th><th scope=\"col\">status</th><th scope=\"col\">waiting</th><th scope=\"col\">expires</th></tr></thead><tbody>",
+            e = esc(env)
+        ));
+        let rows: Vec<(String, String, &DeploymentStatus, String)> = vec![
+            (
+                "foundational".into(),
+                "foundational plane".into(),
+                &o.foundational,
+                String::new(),
+            ),
+            (
+                "persistent".into(),
+                "persistent deployment".into(),
+                &o.persistent,
+                String::new(),
+            ),
+        ];
+        for (key, label, s, expires) in &rows {
+            body.push_str(&row(env, key, label, s, expires));
+        }
+        for (b, s) in o.builds.iter().zip(&v.builds) {
+            let expires = gp_engine::expiry::time_left(b.expires_us, b.kept.as_deref(), now_us);
+            match s {
+                Some(s) => body.push_str(&row(
+                    env,
+                    &b.build_id,
+                    &format!("build {}", b.build_id),
+                    s,
+                    &expires,
+                )),
+                None => body.push_str(&format!(
+                    "<tr><td>build {}</td><td><span class=\"state grey\">{}</span></td><td></td><td></td></tr>",
+                    esc(&b.build_id),
+                    esc(&b.status)
+                )),
+            }
+        }
+        body.push_str("</tbody></table></section>");
+    }
+    page("Platform overview", &body)
+}
+
+fn row(env: &str, key: &str, label: &str, s: &DeploymentStatus, expires: &str) -> String {
+    let waiting: Vec<String> = s
+        .components
+        .iter()
+        .filter(|c| c.role == "target" && state_word(&c.state) == "pending")
+        .map(|c| {
+            format!(
+                "<li><strong>{}</strong> pending: {}</li>",
+                esc(&c.component),
+                esc(c.reason.as_deref().unwrap_or(""))
+            )
+        })
+        .collect();
+    format!(
+        "<tr><td><a href=\"/ui/{e}/{k}\">{l}</a></td><td><span class=\"state {c}\">{st}</span></td><td>{w}</td><td>{x}</td></tr>",
+        e = esc(env),
+        k = esc(key),
+        l = esc(label),
+        c = colour(&s.status, s.pending),
+        st = esc(&if s.pending > 0 {
+            format!("{}, {} pending", s.status, s.pending)
+        } else {
+            s.status.clone()
+        }),
+        w = if waiting.is_empty() {
+            String::new()
+        } else {
+            format!("<ul>{}</ul>", waiting.join(""))
+        },
+        x = esc(expires)
+    )
+}
+
+/// A deployment's page: its components and its graph.
+pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> String {
+    let mut body = format!(
+        "<p>Status: <span class=\"state {}\">{}</span></p><table><caption>Components</caption><thead><tr><th scope=\"col\">component</th><th scope=\"col\">state</th><th scope=\"col\">tier</th><th scope=\"col\">plane</th><th scope=\"col\">reason</th><th scope=\"col\">next</th></tr></thead><tbody>",
+        colour(&s.status, s.pending),
+        esc(&s.status)
+    );
+    for c in &s.components {
+        let st = state_word(&c.state);
+        let class = match st.as_str() {
+            "running" | "ready" | "applied" | "live" => "green",
+            "pending" | "deploying" => "amber",
+            "failed" | "blocked" | "interrupted" => "red",
+            _ => "grey",
+        };
+        body.push_str(&format!(
+            "<tr><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(&c.component),
+            esc(&st),
+            esc(&state_word(&c.tier)),
+            esc(&state_word(&c.plane)),
+            esc(c.reason.as_deref().unwrap_or("")),
+            esc(c.next.as_deref().unwrap_or(""))
+        ));
+    }
+    body.push_str("</tbody></table>");
+    if let Some(b) = &s.build_id {
+        body.push_str(&format!(
+            "<p><a href=\"/ui/{}/builds/{}\">Phases and their durations</a></p>",
+            esc(&s.env),
+            esc(b)
+        ));
+    }
+    body.push_str("<h2>Graph</h2>");
+    body.push_str(&graph_svg(graph));
+    page(&format!("{} {}", s.env, s.deployment), &body)
+}
+
+/// The graph in columns by depth (a component right of what it needs).
+fn graph_svg(g: &crate::outputs::GraphOutput) -> String {
+    let names: Vec<&str> = g.nodes.iter().map(|n| n.component.as_str()).collect();
+    let mut depth = vec![0usize; names.len()];
+    for _ in 0..names.len() {
+        for e in &g.edges {
+            let (Some(f), Some(t)) = (
+                names.iter().position(|n| *n == e.from),
+                names.iter().position(|n| *n == e.to),
+            ) else {
+                continue;
+            };
+            depth[f] = depth[f].max(depth[t] + 1);
+        }
+    }
+    let mut row_in_col = std::collections::BTreeMap::new();
+    let mut pos = Vec::new();
+    for d in &depth {
+        let r = row_in_col.entry(*d).or_insert(0usize);
+        pos.push((*d, *r));
+        *r += 1;
+    }
+    let (w, h) = (170, 50);
+    let cols = depth.iter().max().map_or(1, |m| m + 1);
+    let rows = row_in_col.values().max().copied().unwrap_or(1);
+    let mut svg = format!(
+        "<svg role=\"img\" aria-label=\"dependency graph of {} components\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" xmlns=\"http://www.w3.org/2000/svg\"><title>dependency graph</title>",
+        names.len(),
+        cols * w + 20,
+        rows * h + 20,
+        cols * w + 20,
+        rows * h + 20
+    );
+    let centre = |i: usize| {
+        let (c, r) = pos[i];
+        (c * w + 10, r * h + 10)
+    };
+    for e in &g.edges {
+        let (Some(f), Some(t)) = (
+            names.iter().position(|n| *n == e.from),
+            names.iter().position(|n| *n == e.to),
+        ) else {
+            continue;
+        };
+        let ((fx, fy), (tx, ty)) = (centre(f), centre(t));
+        svg.push_str(&format!(
+            "<line class=\"edge\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
+            fx,
+            fy + 15,
+            tx + 140,
+            ty + 15
+        ));
+    }
+    for (i, n) in names.iter().enumerate() {
+        let (x, y) = centre(i);
+        svg.push_str(&format!(
+            "<g><rect class=\"node\" x=\"{x}\" y=\"{y}\" width=\"140\" height=\"30\" rx=\"4\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
+            x + 6,
+            y + 19,
+            esc(n)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A build's page: its phases, and a chart of their durations.
+pub fn build(detail: &super::builds::BuildDetail) -> String {
+    let finished: Vec<&gp_registry::Phase> = detail
+        .phases
+        .iter()
+        .filter(|p| p.ended_us.is_some())
+        .collect();
+    let mut body = format!(
+        "<p>Status: <span class=\"state {}\">{}</span></p><h2>Phase durations</h2>",
+        colour(&detail.status, 0),
+        esc(&detail.status)
+    );
+    let ms = |p: &gp_registry::Phase| (p.ended_us.unwrap_or(p.started_us) - p.started_us) / 1000;
+    let max = finished.iter().map(|p| ms(p)).max().unwrap_or(1).max(1);
+    let (w, h) = (40 + finished.len().max(1) * 16, 160);
+    body.push_str(&format!(
+        "<svg role=\"img\" aria-label=\"duration of {} finished phases, longest {} ms\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\"><title>phase durations</title><line class=\"axis\" x1=\"30\" y1=\"140\" x2=\"{}\" y2=\"140\"/><line class=\"axis\" x1=\"30\" y1=\"10\" x2=\"30\" y2=\"140\"/>",
+        finished.len(),
+        max,
+        w - 5
+    ));
+    for (i, p) in finished.iter().enumerate() {
+        let x = 40 + i * 16;
+        let y = 140 - (ms(p) * 120 / max);
+        body.push_str(&format!(
+            "<circle class=\"point\" cx=\"{x}\" cy=\"{y}\" r=\"4\"><title>{}: {} ms</title></circle>",
+            esc(&p.phase),
+            ms(p)
+        ));
+    }
+    body.push_str("</svg><table><caption>Phases</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">component</th><th scope=\"col\">ms</th><th scope=\"col\">exit</th></tr></thead><tbody>");
+    for p in &finished {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.phase),
+            esc(p.component.as_deref().unwrap_or("")),
+            ms(p),
+            p.exit_code.map(|c| c.to_string()).unwrap_or_default()
+        ));
+    }
+    body.push_str("</tbody></table>");
+    page(
+        &format!("build {} in {}", detail.build_id, detail.env),
+        &body,
+    )
+}
