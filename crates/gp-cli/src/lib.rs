@@ -130,8 +130,9 @@ enum Command {
     /// System per environment, a Component per app, a Resource per
     /// database, cluster, zone and secret; `--out DIR` for a Location.
     Catalog(cmd::catalog::CatalogArgs),
-    /// The registry over HTTP, read-only, on a loopback address: for now
-    /// the Backstage catalog at one URL and health endpoints.
+    /// The registry over HTTP: the JSON API and its OpenAPI document, the
+    /// live event stream, the dashboard, the Backstage catalog at one URL;
+    /// changes (approvals, unlocks) only with a token from --tokens.
     Serve(cmd::serve::ServeArgs),
     /// Tear down every build whose TTL has passed (not kept, not held by a
     /// live run), after notices at the configured lead times; for a

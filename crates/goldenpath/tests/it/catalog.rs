@@ -232,6 +232,9 @@ fn serve_gives_backstage_one_url_that_is_always_current() {
     assert_eq!(doc["openapi"], "3.1.0");
     let mut answered = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
+        if item.get("get").is_none() {
+            continue; // a change (tested with tokens in serve.rs)
+        }
         let path = template
             .replace("{env}", "dev")
             .replace("{deployment}", B)

@@ -160,3 +160,172 @@ fn a_deploy_in_another_process_streams_live_in_order_and_resumes_from_last_event
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A POST with a bearer token (when given) and a JSON body: the status and
+/// the body.
+fn post(addr: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
+}
+
+fn sha256_hex(text: &str) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(text.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn changes_need_a_token_of_an_approver_and_keep_the_separation_of_duties() {
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+    let spec_path = l.root().join("goldenpath.yaml");
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    std::fs::write(
+        &spec_path,
+        spec.replacen(
+            "components:\n",
+            "requests:\n  approvers: { platform: [bob], security: [bob] }\ncomponents:\n",
+            1,
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(l.root().join("requests")).unwrap();
+    std::fs::write(
+        l.root().join("requests/RDS-0001.yaml"),
+        "id: RDS-0001\nenvironment: dev\ndatabaseName: orders\nusername: orders_app\nsize: small\nowner: team-orders\nrequester: alice\ndomain: commerce\nrisk: high\n",
+    )
+    .unwrap();
+    l.deploy(&["--foundational"]);
+    // Tokens at rest as hashes only.
+    let tokens = l.root().join("tokens.txt");
+    std::fs::write(
+        &tokens,
+        format!(
+            "# who may change things\nalice sha256:{}\nbob sha256:{}\ncarol sha256:{}\n",
+            sha256_hex("alice-token-0123456789"),
+            sha256_hex("bob-token-0123456789"),
+            sha256_hex("carol-token-0123456789")
+        ),
+    )
+    .unwrap();
+    assert!(
+        !std::fs::read_to_string(&tokens)
+            .unwrap()
+            .contains("bob-token")
+    );
+    // A tokens file that is not one: exit 2 at its line.
+    let bad = l.root().join("bad-tokens.txt");
+    std::fs::write(&bad, "alice hunter2\n").unwrap();
+    let out = l.p.run(&["serve", "--tokens", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(out.stderr.contains("bad-tokens.txt:1:1"), "{}", out.stderr);
+    let mut server =
+        l.p.cmd(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tokens",
+            tokens.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let approve = "/api/v1/requests/RDS-0001/approve";
+    let reason = "{\"reason\": \"capacity checked\"}";
+    assert_eq!(post(&addr, approve, None, reason).0, 401, "no token");
+    assert_eq!(
+        post(&addr, approve, Some("guess"), reason).0,
+        401,
+        "wrong token"
+    );
+    let (status, body) = post(&addr, approve, Some("alice-token-0123456789"), reason);
+    assert_eq!(status, 403, "the requester approving her own: {body}");
+    assert!(body.contains("cannot approve it"), "{body}");
+    let (status, body) = post(&addr, approve, Some("carol-token-0123456789"), reason);
+    assert_eq!(status, 403, "not an approver: {body}");
+    let (status, body) = post(&addr, approve, Some("bob-token-0123456789"), reason);
+    assert_eq!(status, 200, "{body}");
+    // Recorded like the CLI's: the refusals and the approval, by whom.
+    let listed = l.p.ok(&["request", "list", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let events: Vec<(String, String)> = v["requests"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().into(),
+                e["actor"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("refused".to_string(), "alice".to_string()),
+            ("refused".into(), "carol".into()),
+            ("approved".into(), "bob".into()),
+        ],
+        "{v}"
+    );
+    // A forced unlock: an approver with a reason.
+    let unlock = "/api/v1/leases/dev/foundational/unlock";
+    assert_eq!(
+        post(&addr, unlock, Some("carol-token-0123456789"), reason).0,
+        403
+    );
+    assert_eq!(
+        post(&addr, unlock, Some("bob-token-0123456789"), "{}").0,
+        400
+    );
+    assert_eq!(
+        post(&addr, unlock, Some("bob-token-0123456789"), reason).0,
+        200
+    );
+    // Bodies are bounded.
+    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(5000));
+    assert_eq!(
+        post(&addr, approve, Some("bob-token-0123456789"), &big).0,
+        413
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

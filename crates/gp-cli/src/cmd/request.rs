@@ -276,7 +276,10 @@ pub(crate) fn request_files(platform: &gp_core::Platform) -> anyhow::Result<Vec<
 
 /// `domain` and `owner` against the configured enums file.
 fn check_enums(ctx: &Context, r: &LoadedRequest) -> anyhow::Result<()> {
-    let platform = ctx.platform()?;
+    check_enums_of(ctx.platform()?, r)
+}
+
+fn check_enums_of(platform: &gp_core::Platform, r: &LoadedRequest) -> anyhow::Result<()> {
     let Some(enums) = platform
         .spec
         .requests
@@ -420,6 +423,35 @@ fn with_engine<T>(
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let engine = ctx.engine(&drivers, &progress, &cancel)?;
     f(&engine)
+}
+
+/// The request whose id is `id`, among the files the spec names (never a
+/// path from the caller), read and checked as `load` does.
+pub(crate) fn load_by_id(
+    platform: &gp_core::Platform,
+    id: &str,
+) -> anyhow::Result<Option<LoadedRequest>> {
+    let base = platform.base_dir();
+    for f in request_files(platform)? {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let holds = gp_core::yaml::parse(&text)
+            .ok()
+            .flatten()
+            .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(|i| i == id))
+            .unwrap_or(false);
+        if holds {
+            let relative = f
+                .strip_prefix(base)
+                .map(Path::to_path_buf)
+                .unwrap_or(f.clone());
+            let r = LoadedRequest::from_source(&relative, &text)?;
+            check_enums_of(platform, &r)?;
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
 }
 
 /// Loads a request (schema errors exit 2 through the caller's `?`).

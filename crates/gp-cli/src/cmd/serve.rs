@@ -3,9 +3,11 @@
 //! overview, a deployment's status, builds paged, a build's events,
 //! phases, journal, lease and overrides, the registry report, leases, the
 //! Backstage catalog), its OpenAPI 3.1 document generated from the same
-//! types, the catalog as YAML at one URL for Backstage, and the health
-//! endpoints. Loopback only (binding elsewhere needs tokens, which this
-//! version does not have yet).
+//! types, Server-Sent Events of what the registry records, the dashboard,
+//! the catalog as YAML at one URL for Backstage, and the health endpoints.
+//! Changes (an approval, a forced unlock) need a bearer token of a holder
+//! in `--tokens` and follow the CLI's rules; without tokens nothing
+//! changes and only loopback is listened on.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,10 +28,90 @@ pub struct ServeArgs {
     /// free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR:PORT")]
     pub listen: String,
+    /// Bearer tokens that may change things (approve a request, force-unlock
+    /// a lease), one per line: `NAME sha256:HEX`, the SHA-256 of the token
+    /// (`printf %s "$TOKEN" | sha256sum`); NAME is who is recorded. Without
+    /// it nothing can be changed, and only loopback is listened on.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<std::path::PathBuf>,
+}
+
+/// Who holds which token: names and the SHA-256 of their tokens.
+struct Tokens(Vec<(String, [u8; 32])>);
+
+impl Tokens {
+    /// Reads a tokens file; a line that is not `NAME sha256:HEX` is invalid
+    /// input at its line.
+    fn load(path: &std::path::Path) -> Result<Tokens, gp_core::InvalidInput> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            gp_core::InvalidInput(vec![gp_core::Diagnostic::file(
+                path,
+                format!("cannot read the tokens file: {e}"),
+            )])
+        })?;
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let pos = gp_core::yaml::Pos {
+                line: i as u32 + 1,
+                col: 1,
+                offset: 0,
+            };
+            let parsed = t.split_once(char::is_whitespace).and_then(|(name, hash)| {
+                let hex = hash.trim().strip_prefix("sha256:")?;
+                if hex.len() != 64 || name.chars().any(|c| c.is_control()) {
+                    return None;
+                }
+                let mut h = [0u8; 32];
+                for (k, b) in h.iter_mut().enumerate() {
+                    *b = u8::from_str_radix(hex.get(2 * k..2 * k + 2)?, 16).ok()?;
+                }
+                Some((name.to_string(), h))
+            });
+            match parsed {
+                Some(e) => out.push(e),
+                None => problems.push(gp_core::Diagnostic::at(
+                    path,
+                    &text,
+                    pos,
+                    "expected `NAME sha256:HEX` (64 hex digits): the SHA-256 of the token, never the token",
+                )),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Tokens(out))
+        } else {
+            Err(gp_core::InvalidInput(problems))
+        }
+    }
+
+    /// Whose token this is (compared in constant time per entry).
+    fn holder(&self, token: &str) -> Option<&str> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let mut found = None;
+        for (name, h) in &self.0 {
+            let same = h
+                .iter()
+                .zip(digest.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+            if same && found.is_none() {
+                found = Some(name.as_str());
+            }
+        }
+        found
+    }
 }
 
 /// What the handlers share: everything one engine needs, built once.
 struct Shared {
+    /// Who may change things; `None`: nobody.
+    tokens: Option<Tokens>,
     /// Set at SIGTERM: open event streams end, so the server can stop.
     stopping: std::sync::atomic::AtomicBool,
     platform: gp_core::Platform,
@@ -39,6 +121,32 @@ struct Shared {
 }
 
 impl Shared {
+    /// An engine acting for `actor` (what it records is theirs), telling a
+    /// refusal (403) from invalid input (400) and the rest (503).
+    fn with_engine_error<T>(
+        &self,
+        actor: &str,
+        f: impl FnOnce(&gp_engine::Engine<'_>) -> Result<T, gp_engine::EngineError>,
+    ) -> Result<T, (u16, String)> {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let mut engine = gp_engine::Engine::new(
+            &self.platform,
+            &self.registry,
+            &self.drivers,
+            self.state_dir.clone(),
+            &gp_engine::NoEvents,
+            &cancel,
+        );
+        engine.actor = actor.to_string();
+        f(&engine).map_err(|e| match &e {
+            gp_engine::EngineError::Refused { .. } => (403, e.to_string()),
+            gp_engine::EngineError::Invalid(_) | gp_engine::EngineError::Usage { .. } => {
+                (400, e.to_string())
+            }
+            _ => (503, e.to_string()),
+        })
+    }
+
     /// Runs `f` with an engine over the shared platform and registry.
     fn with_engine<T>(
         &self,
@@ -517,13 +625,56 @@ fn openapi() -> serde_json::Value {
             }}),
         );
     }
+    // The changes: a bearer token of a holder in --tokens.
+    let approved = generator
+        .subschema_for::<crate::outputs::RequestApprovedOutput>()
+        .to_value();
+    let unlocked = generator.subschema_for::<UnlockOutput>().to_value();
+    for (name, schema) in generator.take_definitions(true) {
+        schemas.insert(name, schema);
+    }
+    let reason = serde_json::json!({"required": false, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"reason": {"type": "string", "maxLength": 2048}}}}}});
+    let problem = serde_json::json!({"description": "a problem document", "content": {"application/problem+json": {"schema": problem_ref}}});
+    for (path, summary, ok, params) in [
+        (
+            "/api/v1/requests/{id}/approve",
+            "Approve a request as the token's holder (never its requester; an approver of its route)",
+            approved,
+            vec!["id"],
+        ),
+        (
+            "/api/v1/leases/{env}/{deployment}/unlock",
+            "Force-unlock a lease, with a reason, as an approver",
+            unlocked,
+            vec!["env", "deployment"],
+        ),
+    ] {
+        let params: Vec<serde_json::Value> = params
+            .iter()
+            .map(|n| serde_json::json!({"name": n, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}}))
+            .collect();
+        paths.insert(
+            path.to_string(),
+            serde_json::json!({"post": {
+                "summary": summary,
+                "security": [{"bearer": []}],
+                "parameters": params,
+                "requestBody": reason,
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": ok}}},
+                    "400": problem, "401": problem, "403": problem, "404": problem, "413": problem, "503": problem,
+                },
+            }}),
+        );
+    }
     serde_json::json!({
         "openapi": "3.1.0",
         "info": {"title": "goldenpath", "version": env!("CARGO_PKG_VERSION"),
                  "description": "The goldenpath registry, read-only: the CLI's --output json shapes."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     })
 }
 
@@ -693,6 +844,174 @@ async fn ui_build(
     }
 }
 
+/// The holder of the request's bearer token, or a 401.
+fn authorised(s: &Shared, headers: &axum::http::HeaderMap) -> Result<String, Box<Response>> {
+    let unauthorised = |detail: &str| {
+        let mut r = problem(StatusCode::UNAUTHORIZED, "unauthorised", detail);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        Box::new(r)
+    };
+    let Some(tokens) = &s.tokens else {
+        return Err(unauthorised(
+            "this server takes no changes (started without --tokens)",
+        ));
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorised("a bearer token is needed"))?;
+    tokens
+        .holder(token.trim())
+        .map(str::to_string)
+        .ok_or_else(|| unauthorised("the token is not one this server knows"))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ReasonBody {
+    reason: Option<String>,
+}
+
+fn reason_of(body: &axum::body::Bytes) -> Result<ReasonBody, Box<Response>> {
+    if body.is_empty() {
+        return Ok(ReasonBody::default());
+    }
+    serde_json::from_slice(body).map_err(|_| {
+        Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            "bad body",
+            "the body is JSON: {\"reason\": \"...\"}",
+        ))
+    })
+}
+
+/// `POST /api/v1/requests/{id}/approve`: an approval by the token's holder,
+/// with the CLI's rules (never the requester; an approver of the request's
+/// route); a refusal is recorded and answered 403.
+async fn approve(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let actor = match authorised(&s, &headers) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let body = match reason_of(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "no such request",
+            "no request has that id",
+        );
+    }
+    let r = tokio::task::spawn_blocking(move || {
+        let Some(req) =
+            super::request::load_by_id(&s.platform, &id).map_err(|e| (400, e.to_string()))?
+        else {
+            return Err((404, "no request has that id".to_string()));
+        };
+        s.with_engine_error(&actor, |e| {
+            e.request_approve(&req, &actor, body.reason.as_deref())
+        })?;
+        Ok(crate::outputs::RequestApprovedOutput {
+            schema_version: 1,
+            request: req.request.id.value.clone(),
+            by: actor,
+            hash: req.hash.clone(),
+            needed: req.needs_approval(),
+        })
+    })
+    .await;
+    match r {
+        Ok(Ok(out)) => json_of(&out),
+        Ok(Err((403, why))) => problem(StatusCode::FORBIDDEN, "refused", &why),
+        Ok(Err((404, why))) => problem(StatusCode::NOT_FOUND, "no such request", &why),
+        Ok(Err((400, why))) => problem(StatusCode::BAD_REQUEST, "the request is not valid", &why),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be written",
+            "the approval could not be recorded",
+        ),
+    }
+}
+
+/// What `POST .../unlock` answers.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct UnlockOutput {
+    /// Version of this shape.
+    schema_version: u32,
+    /// Environment.
+    env: String,
+    /// Deployment key.
+    deployment: String,
+    /// The lease that was ended, if one was held.
+    ended: Option<gp_registry::LeaseState>,
+}
+
+/// `POST /api/v1/leases/{env}/{deployment}/unlock`: a forced unlock by the
+/// token's holder, who must be one of the spec's approvers, with a reason.
+async fn unlock(
+    State(s): State<Arc<Shared>>,
+    Path((env, deployment)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let actor = match authorised(&s, &headers) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let body = match reason_of(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    if parse_deployment(&deployment).is_none() {
+        return no_such_deployment();
+    }
+    let Some(reason) = body.reason.filter(|r| !r.trim().is_empty()) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "no reason",
+            "a forced unlock needs a reason",
+        );
+    };
+    let approver = s.platform.spec.requests.as_ref().is_some_and(|q| {
+        q.approvers
+            .values()
+            .flatten()
+            .any(|p| gp_engine::requests::same_person(p, &actor))
+    });
+    if !approver {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "refused",
+            "only someone of requests.approvers may force-unlock a lease",
+        );
+    }
+    blocking(s, move |s| {
+        let ended = s
+            .registry
+            .lease_force_unlock(&env, &deployment, &actor, &reason)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(UnlockOutput {
+            schema_version: 1,
+            env,
+            deployment,
+            ended,
+        }))
+    })
+    .await
+}
+
 async fn openapi_json() -> Response {
     json_of(&openapi())
 }
@@ -707,17 +1026,34 @@ async fn bounded(req: axum::extract::Request, next: axum::middleware::Next) -> R
             "the query string is longer than 2048 bytes",
         );
     }
-    if req
+    let length: usize = req
         .headers()
         .get(header::CONTENT_LENGTH)
-        .is_some_and(|l| l.as_bytes() != b"0")
-    {
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    let limit = if req.method() == axum::http::Method::POST {
+        4096
+    } else {
+        0
+    };
+    if length > limit || (chunked && limit == 0) {
         return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "no body expected",
-            "this read-only API takes no request body",
+            "body too large",
+            "a change takes a JSON body of at most 4 KiB; a read takes none",
         );
     }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body too large",
+            "a change takes a JSON body of at most 4 KiB",
+        );
+    };
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
     next.run(req).await
 }
 
@@ -859,17 +1195,22 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         CliError::invalid(format!("--listen `{}` is not ADDR:PORT", a.listen))
             .hint("e.g. --listen 127.0.0.1:8480")
     })?;
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && a.tokens.is_none() {
         return Err(CliError::invalid(format!(
-            "refusing to listen on {addr}: a non-loopback address needs access tokens, which this version of serve does not have"
+            "refusing to listen on {addr} without --tokens: anyone who can reach it would read the registry"
         ))
-        .hint("listen on 127.0.0.1 and put a reverse proxy with authentication in front")
+        .hint("listen on 127.0.0.1, or give --tokens FILE")
         .into());
     }
+    let tokens = match &a.tokens {
+        Some(p) => Some(Tokens::load(p)?),
+        None => None,
+    };
     let platform = ctx.platform()?.clone();
     let drivers = ctx.drivers()?;
     let registry = ctx.open_registry_shared()?;
     let shared = Arc::new(Shared {
+        tokens,
         stopping: std::sync::atomic::AtomicBool::new(false),
         platform,
         registry,
@@ -902,6 +1243,14 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         .route("/api/v1/environments/{env}/report", get(report))
         .route("/api/v1/leases", get(leases))
         .route("/api/v1/requests", get(requests))
+        .route(
+            "/api/v1/requests/{id}/approve",
+            axum::routing::post(approve),
+        )
+        .route(
+            "/api/v1/leases/{env}/{deployment}/unlock",
+            axum::routing::post(unlock),
+        )
         .route("/api/v1/events", get(events))
         .route("/api/v1/catalog", get(catalog_json))
         .route("/catalog/catalog-info.yaml", get(catalog_yaml))
