@@ -148,6 +148,11 @@ fn row(env: &str, key: &str, label: &str, s: &DeploymentStatus, expires: &str) -
     )
 }
 
+/// The dashboard page of a build's phases: `/ui/{env}/builds/{build}`.
+fn build_page(env: &str, build: &str) -> String {
+    ["/ui/", &esc(env), "/", "builds", "/", &esc(build)].concat()
+}
+
 /// A deployment's page: its components and its graph.
 pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> String {
     let mut body = format!(
@@ -175,10 +180,10 @@ pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> 
     }
     body.push_str("</tbody></table>");
     if let Some(b) = &s.build_id {
+        // A dashboard URL, not a derived name.
+        let href = build_page(&s.env, b);
         body.push_str(&format!(
-            "<p><a href=\"/ui/{}/builds/{}\">Phases and their durations</a></p>",
-            esc(&s.env),
-            esc(b)
+            "<p><a href=\"{href}\">Phases and their durations</a></p>"
         ));
     }
     body.push_str("<h2>Graph</h2>");
