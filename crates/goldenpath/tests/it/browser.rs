@@ -252,6 +252,26 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
     assert!(finished > 5);
     assert_eq!(browser.count("svg circle.point"), finished);
     browser.screenshot("build");
+    // The environment's history: a point per build deploy, p50 and p95.
+    browser.open(&format!("{base}/ui/dev/history"));
+    let deploys = v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["phase"] == "deploy" && !p["endedUs"].is_null())
+        .count();
+    assert_eq!(deploys, 2, "deployed twice");
+    assert_eq!(
+        browser.count("svg[aria-label^='deploy duration'] circle.point"),
+        deploys
+    );
+    assert_eq!(browser.count("svg line.p50"), 2, "one per chart");
+    assert!(
+        browser
+            .text("#success-rate")
+            .contains("2 of 2 build deploys succeeded")
+    );
+    browser.screenshot("history");
     drop(browser);
     let _ = server.kill();
     let _ = server.wait();

@@ -73,7 +73,7 @@ pub fn overview(envs: &[EnvView], now_us: i64) -> String {
     for v in envs {
         let (env, o) = (&v.env, &v.overview);
         body.push_str(&format!(
-            "<section aria-labelledby=\"env-{e}\"><h2 id=\"env-{e}\">{e}</h2><table><caption>Deployments of {e}</caption><thead><tr><th scope=\"col\">deployment</th><th scope=\"col\">status</th><th scope=\"col\">waiting</th><th scope=\"col\">expires</th></tr></thead><tbody>",
+            "<section aria-labelledby=\"env-{e}\"><h2 id=\"env-{e}\">{e}</h2><p><a href=\"/ui/{e}/history\">History of {e}: deploys, teardowns, the slowest phases</a></p><table><caption>Deployments of {e}</caption><thead><tr><th scope=\"col\">deployment</th><th scope=\"col\">status</th><th scope=\"col\">waiting</th><th scope=\"col\">expires</th></tr></thead><tbody>",
             e = esc(env)
         ));
         let rows: Vec<(String, String, &DeploymentStatus, String)> = vec![
@@ -302,4 +302,104 @@ pub fn build(detail: &super::builds::BuildDetail) -> String {
         &format!("build {} in {}", detail.build_id, detail.env),
         &body,
     )
+}
+
+/// The `p`th percentile (0–100) of sorted `v`, nearest rank.
+fn percentile(sorted: &[i64], p: usize) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// A line chart of `points` (milliseconds, in time order) with its p50 and
+/// p95 drawn across: one `circle.point` per run.
+fn runs_chart(label: &str, points: &[i64]) -> String {
+    let mut sorted = points.to_vec();
+    sorted.sort_unstable();
+    let (p50, p95) = (percentile(&sorted, 50), percentile(&sorted, 95));
+    let max = sorted.last().copied().unwrap_or(1).max(1);
+    let (w, h) = (60 + points.len().max(1) * 14, 170);
+    let y = |ms: i64| 150 - (ms * 130 / max);
+    let mut svg = format!(
+        "<svg role=\"img\" aria-label=\"{} of {} runs: p50 {} ms, p95 {} ms\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title><line class=\"axis\" x1=\"40\" y1=\"150\" x2=\"{}\" y2=\"150\"/><line class=\"axis\" x1=\"40\" y1=\"15\" x2=\"40\" y2=\"150\"/>",
+        esc(label),
+        points.len(),
+        p50,
+        p95,
+        esc(label),
+        w - 5
+    );
+    for (name, v) in [("p50", p50), ("p95", p95)] {
+        svg.push_str(&format!(
+            "<line class=\"edge {name}\" x1=\"40\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke-dasharray=\"4 3\"/><text x=\"2\" y=\"{2}\">{name}</text>",
+            y(v),
+            w - 5,
+            y(v) + 4
+        ));
+    }
+    for (i, ms) in points.iter().enumerate() {
+        svg.push_str(&format!(
+            "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"4\"><title>{ms} ms</title></circle>",
+            50 + i * 14,
+            y(*ms)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// An environment's history: deploys and teardowns of builds over time
+/// (a point per run, p50 and p95 across), the success rate, the slowest
+/// phases.
+pub fn history(env: &str, phases: &[gp_registry::Phase]) -> String {
+    let ms = |p: &gp_registry::Phase| p.ended_us.map(|e| (e - p.started_us) / 1000);
+    let runs = |name: &str| -> Vec<(i64, i64, bool)> {
+        phases
+            .iter()
+            .filter(|p| p.phase == name && !p.build_id.is_empty())
+            .filter_map(|p| ms(p).map(|d| (p.started_us, d, p.exit_code == Some(0))))
+            .collect()
+    };
+    let deploys = runs("deploy");
+    let teardowns = runs("teardown");
+    let ok = deploys.iter().filter(|r| r.2).count();
+    let rate = if deploys.is_empty() {
+        "no deploys yet".to_string()
+    } else {
+        format!(
+            "{ok} of {} build deploys succeeded ({}%)",
+            deploys.len(),
+            ok * 100 / deploys.len()
+        )
+    };
+    let mut body = format!("<p id=\"success-rate\">{}</p>", esc(&rate));
+    body.push_str("<h2>Build deploys</h2>");
+    body.push_str(&runs_chart(
+        "deploy duration",
+        &deploys.iter().map(|r| r.1).collect::<Vec<_>>(),
+    ));
+    body.push_str("<h2>Build teardowns</h2>");
+    body.push_str(&runs_chart(
+        "teardown duration",
+        &teardowns.iter().map(|r| r.1).collect::<Vec<_>>(),
+    ));
+    let mut slowest: Vec<(&gp_registry::Phase, i64)> = phases
+        .iter()
+        .filter(|p| p.component.is_some())
+        .filter_map(|p| ms(p).map(|d| (p, d)))
+        .collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+    body.push_str("<h2>Slowest phases</h2><table><caption>The ten slowest component phases</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">component</th><th scope=\"col\">deployment</th><th scope=\"col\">ms</th></tr></thead><tbody>");
+    for (p, d) in slowest.iter().take(10) {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{d}</td></tr>",
+            esc(&p.phase),
+            esc(p.component.as_deref().unwrap_or("")),
+            esc(&p.deployment)
+        ));
+    }
+    body.push_str("</tbody></table>");
+    page(&format!("{env} history"), &body)
 }

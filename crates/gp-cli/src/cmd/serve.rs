@@ -812,6 +812,25 @@ async fn ui_deployment(
     }
 }
 
+async fn ui_history(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let r = tokio::task::spawn_blocking(move || {
+        let phases = s.registry.phases(&env, None).map_err(|e| e.to_string())?;
+        Ok::<_, String>(super::dashboard::history(&env, &phases))
+    })
+    .await;
+    match r {
+        Ok(Ok(page)) => html(page),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be read",
+            "the history could not be read",
+        ),
+    }
+}
+
 async fn ui_build(
     State(s): State<Arc<Shared>>,
     Path((env, build)): Path<(String, String)>,
@@ -1221,6 +1240,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         .route("/", get(ui_overview))
         .route("/ui/{env}/{deployment}", get(ui_deployment))
         .route("/ui/{env}/builds/{build}", get(ui_build))
+        .route("/ui/{env}/history", get(ui_history))
         .route(
             "/assets/style.css",
             get(|| async { with_type(super::dashboard::STYLE.into(), "text/css; charset=utf-8") }),
