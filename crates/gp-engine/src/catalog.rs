@@ -6,6 +6,9 @@
 //! deployment (the foundational plane, the persistent deployment, every
 //! live build). A torn-down build has no entities.
 //!
+//! A database a self-service request created is owned by the requesting
+//! team, a Group of its own.
+//!
 //! Names: `{component}-{env}` for the foundational plane and the persistent
 //! deployment, `{component}-{env}-{build}` in a build; lifecycle
 //! `foundational`, `persistent` or `ephemeral`; every entity annotated with
@@ -139,6 +142,57 @@ impl Engine<'_> {
                     &foundational_names,
                     &mut entities,
                 );
+            }
+            // Databases self-service requests created: owned by the team
+            // that asked (a Group of its own), wherever the instance's
+            // entity lists them.
+            let applied: Vec<gp_registry::RequestEvent> = self
+                .registry
+                .request_events(None)?
+                .into_iter()
+                .filter(|e| e.env == *env && e.event == "applied")
+                .collect();
+            for e in applied {
+                let field = |k: &str| {
+                    e.detail
+                        .as_ref()
+                        .and_then(|d| d.get(k))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                };
+                let (Some(db), Some(instance), Some(team)) =
+                    (field("database"), field("instance"), field("owner"))
+                else {
+                    continue;
+                };
+                let team = entity_name(&team);
+                let team_ref = format!("group:default/{team}");
+                entities.push(json!({
+                    "apiVersion": API, "kind": "Group",
+                    "metadata": {"name": team, "annotations": {"goldenpath.io/owner": field("owner")}},
+                    "spec": {"type": "team", "children": []},
+                }));
+                let instance_name = entity_name(&format!("{instance}-{env}"));
+                let name = entity_name(&format!("{db}-db-{instance_name}"));
+                let mut annotations = serde_json::Map::new();
+                annotations.insert("goldenpath.io/env".into(), json!(env));
+                annotations.insert("goldenpath.io/request".into(), json!(e.request_id));
+                annotations.insert("goldenpath.io/database".into(), json!(db));
+                if let Some(existing) = entities
+                    .iter_mut()
+                    .find(|x| x["kind"] == "Resource" && x["metadata"]["name"] == name)
+                {
+                    existing["spec"]["owner"] = json!(team_ref);
+                    existing["metadata"]["annotations"]["goldenpath.io/request"] =
+                        json!(e.request_id);
+                } else {
+                    entities.push(json!({
+                        "apiVersion": API, "kind": "Resource",
+                        "metadata": {"name": name, "annotations": annotations},
+                        "spec": {"type": "database", "owner": team_ref, "system": system,
+                                 "dependsOn": [format!("resource:default/{instance_name}")]},
+                    }));
+                }
             }
         }
         // One entity per kind and name (a Group named twice, say).

@@ -151,6 +151,34 @@ fn the_catalog_is_what_backstage_accepts_follows_the_graph_and_forgets_torn_down
         }
     }
     assert!(checked >= 8, "{checked} edges");
+    // A database a self-service request created: the requesting team owns
+    // it, a Group of its own; Backstage still accepts every entity.
+    std::fs::create_dir_all(l.root().join("requests")).unwrap();
+    std::fs::write(
+        l.root().join("requests/RDS-0001.yaml"),
+        "id: RDS-0001\nenvironment: dev\ndatabaseName: orders\nusername: orders_app\nsize: small\nowner: team-orders\nrequester: alice\ndomain: commerce\nrisk: low\n",
+    )
+    .unwrap();
+    l.p.ok(&["request", "apply", "RDS-0001"]);
+    let (json, with_request) = entities(&l);
+    assert_eq!(
+        backstage_problems(scratch.path(), &json),
+        Vec::<String>::new()
+    );
+    let orders = with_request
+        .iter()
+        .find(|e| e["kind"] == "Resource" && e["metadata"]["name"] == "orders-db-rds-dev")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(orders["spec"]["owner"], "group:default/team-orders");
+    assert_eq!(
+        orders["metadata"]["annotations"]["goldenpath.io/request"],
+        "RDS-0001"
+    );
+    assert!(
+        with_request
+            .iter()
+            .any(|e| e["kind"] == "Group" && e["metadata"]["name"] == "team-orders")
+    );
     // As files for a Backstage location, then the build torn down.
     let out = l.root().join("catalog");
     l.p.ok(&["catalog", "--out", out.to_str().unwrap()]);
