@@ -2,6 +2,11 @@
 //! `goldenpath builds list` over 10,000 builds, on SQLite, timed end to end
 //! (process start to exit) as a user would see them. Median of 7 runs.
 //!
+//! Then `goldenpath serve` over the same registry: the environment status
+//! endpoint under `wrk` (Debian's, when installed) on loopback, the
+//! overview page's first byte and a page of the build history (medians of
+//! 7), and the server's peak memory (VmHWM).
+//!
 //! `cargo bench -p goldenpath --bench registry`
 #![allow(clippy::print_stdout, missing_docs)]
 
@@ -172,4 +177,111 @@ fn main() {
         "builds list over 10,000 builds: median {:.1}ms of {RUNS} runs (goal < 100ms)",
         list * 1000.0
     );
+    serve(dir.path(), &db);
+}
+
+/// The first byte of `GET path`, in milliseconds, over a fresh connection.
+fn first_byte(addr: &str, path: &str) -> f64 {
+    use std::io::{Read, Write};
+    let t = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut one = [0u8; 1];
+    s.read_exact(&mut one).expect("first byte");
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    ms
+}
+
+fn median_ms(mut f: impl FnMut() -> f64) -> f64 {
+    let mut v: Vec<f64> = (0..RUNS).map(|_| f()).collect();
+    v.sort_by(f64::total_cmp);
+    v[RUNS / 2]
+}
+
+fn serve(dir: &Path, db: &Path) {
+    use std::io::BufRead;
+    let spec = dir.join("goldenpath.yaml");
+    std::fs::write(
+        &spec,
+        "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: bench\nprefix: bench\ndomain: example.io\nowner: team\nenvironments:\n  dev: {}\ncomponents:\n  - name: web\n    plane: disposable\n    tier: 1\n    driver: gitops\n    settings: { namespace: web }\n",
+    )
+    .expect("spec");
+    let mut server = Command::new(BIN)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--spec"])
+        .arg(&spec)
+        .arg("--registry")
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut first = String::new();
+    std::io::BufReader::new(server.stderr.take().expect("stderr"))
+        .read_line(&mut first)
+        .expect("address");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the address")
+        .to_string();
+    let status = "/api/v1/environments/dev/deployments/persistent";
+    match Command::new("wrk")
+        .args(["-t2", "-c16", "-d10s", "--latency"])
+        .arg(format!("http://{addr}{status}"))
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rps = text
+                .lines()
+                .find(|l| l.starts_with("Requests/sec:"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let p99 = text
+                .lines()
+                .find(|l| l.trim_start().starts_with("99%"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            println!(
+                "serve {status} under wrk -t2 -c16 -d10s: {rps}; latency {p99} (goal >= 2,000 req/s, p99 <= 50ms)"
+            );
+        }
+        _ => println!(
+            "serve: wrk is not installed (apt-get install wrk); the status endpoint was not measured under load"
+        ),
+    }
+    let overview = median_ms(|| first_byte(&addr, "/"));
+    println!("serve / (the overview) first byte: median {overview:.1}ms of {RUNS} (goal <= 100ms)");
+    let page = median_ms(|| {
+        first_byte(
+            &addr,
+            "/api/v1/environments/dev/builds?limit=50&offset=5000",
+        )
+    });
+    println!("serve a page of 50 of 10,000 builds: first byte median {page:.1}ms of {RUNS}");
+    let hwm = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .nth(1)
+        .and_then(|k| k.parse::<u64>().ok())
+        .unwrap_or(0);
+    println!(
+        "serve peak memory (VmHWM): {:.1} MB (goal <= 100 MB)",
+        hwm as f64 / 1024.0
+    );
+    let _ = server.kill();
+    let _ = server.wait();
 }

@@ -210,6 +210,10 @@ struct EnvironmentsOutput {
     environments: Vec<String>,
 }
 
+/// How many of an environment's newest live builds the overview shows
+/// with what waits in them.
+const OVERVIEW_DETAILED: usize = 20;
+
 /// The most bytes of a query string (the rest is refused, 414).
 const MAX_QUERY: usize = 2048;
 
@@ -758,9 +762,12 @@ async fn ui_overview(State(s): State<Arc<Shared>>) -> Response {
         for env in s.platform.spec.environments.keys() {
             let overview = s.with_engine(|e| e.overview(&env.value))?;
             let mut builds = Vec::new();
-            for b in &overview.builds {
+            // What waits is worked out for the newest builds only: an
+            // environment with thousands of live builds still answers at
+            // once (the rest show their status).
+            for (i, b) in overview.builds.iter().enumerate() {
                 builds.push(match b.build_id.parse::<gp_core::BuildId>() {
-                    Ok(id) if !b.imported => Some(s.with_engine(|e| {
+                    Ok(id) if !b.imported && i < OVERVIEW_DETAILED => Some(s.with_engine(|e| {
                         e.status(&env.value, gp_core::Deployment::Ephemeral(id))
                     })?),
                     _ => None,
