@@ -459,7 +459,9 @@ impl Registry {
         // Builds only the imported history knows, under the id it wrote.
         let imported = self.with(|db| {
             db.rows(
-                "SELECT deployment, MIN(started_us), MAX(ended_us) FROM phase_events WHERE kind = 'end' AND env = ? AND deployment <> 'persistent' AND deployment <> 'foundational' AND source LIKE '{%' GROUP BY deployment",
+                // A source that is a JSON object (an imported row's cells), found
+                // by a range over `phase_events_source`.
+                "SELECT deployment, MIN(started_us), MAX(ended_us) FROM phase_events WHERE kind = 'end' AND env = ? AND source >= '{' AND source < '|' AND deployment <> 'persistent' AND deployment <> 'foundational' GROUP BY deployment",
                 &[env.into()],
                 |r| (r.string(0), r.int(1).unwrap_or(0), r.int(2).unwrap_or(0)),
             )

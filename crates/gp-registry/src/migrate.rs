@@ -14,6 +14,11 @@ const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0001_ledger.sql"),
     ),
     (2, "chain", include_str!("migrations/sqlite/0002_chain.sql")),
+    (
+        3,
+        "source-index",
+        include_str!("migrations/sqlite/0003_source_index.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -25,6 +30,11 @@ const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "chain",
         include_str!("migrations/postgres/0002_chain.sql"),
+    ),
+    (
+        3,
+        "source-index",
+        include_str!("migrations/postgres/0003_source_index.sql"),
     ),
 ];
 
