@@ -11,6 +11,14 @@ use serde::Serialize;
 
 use crate::{Engine, EngineError, TeardownRequest, TeardownTarget};
 
+/// Seconds as microseconds, saturating: a huge duration (from a spec, a
+/// flag or a registry row) never overflows.
+fn us(secs: u64) -> i64 {
+    i64::try_from(secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000_000)
+}
+
 /// `3h12m`, `45s`, `2d4h`: a duration in seconds, two units at most.
 pub fn human(secs: i64) -> String {
     let s = secs.unsigned_abs();
@@ -44,8 +52,13 @@ pub fn time_left(expiry: Option<i64>, kept: Option<&str>, now_us: i64) -> String
     match (kept, expiry) {
         (Some(_), _) => "kept".into(),
         (None, None) => "-".into(),
-        (None, Some(at)) if at > now_us => format!("in {}", human((at - now_us) / 1_000_000)),
-        (None, Some(at)) => format!("expired {} ago", human((now_us - at) / 1_000_000)),
+        (None, Some(at)) if at > now_us => {
+            format!("in {}", human(at.saturating_sub(now_us) / 1_000_000))
+        }
+        (None, Some(at)) => format!(
+            "expired {} ago",
+            human(now_us.saturating_sub(at) / 1_000_000)
+        ),
     }
 }
 
@@ -124,7 +137,7 @@ impl Engine<'_> {
         res: &Reservation,
         ttl_s: u64,
     ) -> Result<(), EngineError> {
-        let expires = res.at_us + (ttl_s as i64) * 1_000_000;
+        let expires = res.at_us.saturating_add(us(ttl_s));
         self.expiry_event(
             env,
             &res.build_id.to_string(),
@@ -170,20 +183,20 @@ impl Engine<'_> {
         let expiry = self.live_build(env, build)?;
         let now = now_us();
         let from = expiry.expires_us.unwrap_or(now).max(now);
-        let new = from + (by_s as i64) * 1_000_000;
+        let new = from.saturating_add(us(by_s));
         let max = self
             .platform
             .environment(env)
             .map(|e| e.ephemeral.max_ttl_s())
             .unwrap_or(7 * 86_400);
-        let limit = now + (max as i64) * 1_000_000;
+        let limit = now.saturating_add(us(max));
         if new > limit {
             return Err(EngineError::Refused {
                 message: format!(
                     "extending build {build} by {} would make it live {} from now; {env} allows at most {}",
-                    human(by_s as i64),
-                    human((new - now) / 1_000_000),
-                    human(max as i64)
+                    human(i64::try_from(by_s).unwrap_or(i64::MAX)),
+                    human(new.saturating_sub(now) / 1_000_000),
+                    human(i64::try_from(max).unwrap_or(i64::MAX))
                 ),
                 hint: Some(
                     "extend by less, keep it (goldenpath builds keep), or raise ephemeral.maxTtl"
@@ -272,12 +285,12 @@ impl Engine<'_> {
                 continue;
             }
             if expires > now {
-                let left_s = (expires - now) / 1_000_000;
+                let left_s = expires.saturating_sub(now) / 1_000_000;
                 let noticed = self.registry.expiry(env, &b.build_id)?.noticed;
                 let crossed: Vec<u64> = leads
                     .iter()
                     .copied()
-                    .filter(|l| (*l as i64) * 1_000_000 >= expires - now && !noticed.contains(l))
+                    .filter(|l| us(*l) >= expires.saturating_sub(now) && !noticed.contains(l))
                     .collect();
                 if crossed.is_empty() {
                     items.push(item("waiting", format!("expires in {}", human(left_s))));
@@ -328,7 +341,10 @@ impl Engine<'_> {
             due.push((items.len(), id));
             items.push(item(
                 if req.dry_run { "would-reap" } else { "reaped" },
-                format!("expired {} ago", human((now - expires) / 1_000_000)),
+                format!(
+                    "expired {} ago",
+                    human(now.saturating_sub(expires) / 1_000_000)
+                ),
             ));
         }
         if !req.dry_run && !due.is_empty() {

@@ -115,6 +115,31 @@ fn expired_builds_are_reaped_for_real_and_kept_held_and_extended_ones_are_not() 
         "--reason",
         "pairing on the migration",
     ]);
+    // Hostile sizes: an extension past any maximum is a refusal, not an
+    // overflow; a ttl beyond a year is invalid input at its line.
+    let huge = l.p.run(&[
+        "builds",
+        "extend",
+        "--env",
+        "dev",
+        "--build-id",
+        LONG,
+        "--by",
+        "100000000000d",
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(huge.code, 3, "{}", huge.transcript());
+    let spec_now = std::fs::read_to_string(&spec_path).unwrap();
+    std::fs::write(
+        &spec_path,
+        spec_now.replace("ttl: 24h", "ttl: 99999999999d"),
+    )
+    .unwrap();
+    let bad = l.p.run(&["validate"]);
+    assert_eq!(bad.code, 2, "{}", bad.transcript());
+    assert!(bad.stderr.contains("more than a year"), "{}", bad.stderr);
+    std::fs::write(&spec_path, spec_now).unwrap();
     let after = build(&builds(&l), LONG)["expiresUs"].as_i64().unwrap();
     assert_eq!(after - before, 20 * 60 * 1_000_000);
     let shown =

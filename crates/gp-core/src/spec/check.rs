@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The longest a build may be given to live (`ttl`, `maxTtl`).
+const MAX_TTL_S: u64 = 366 * 86_400;
+
 impl Platform {
     pub(crate) fn check(&mut self) -> Vec<Diagnostic> {
         let mut out = Vec::new();
@@ -91,6 +94,20 @@ impl Platform {
                         ttl.value
                     ),
                 ));
+            }
+            for t in [&env.ephemeral.ttl, &env.ephemeral.max_ttl]
+                .into_iter()
+                .flatten()
+            {
+                if parse_duration(&t.value).is_some_and(|s| s > MAX_TTL_S) {
+                    out.push(self.diagnostic(
+                        t.start,
+                        format!(
+                            "`{}` is more than a year: a build lives at most 366d",
+                            t.value
+                        ),
+                    ));
+                }
             }
             if let Some(ttl) = &env.ephemeral.ttl
                 && parse_duration(&ttl.value).is_none()
