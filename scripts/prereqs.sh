@@ -45,16 +45,18 @@ if ! command -v terraform >/dev/null 2>&1 && ! command -v tofu >/dev/null 2>&1; 
   exit 1
 fi
 
-# moto's server (the local AWS endpoint) and boto3 (the independent client),
-# at the versions the tests were written against; only the tests need them
-# (test.sh calls this; the demo does not).
+# moto's server (the local AWS endpoint), boto3 (the independent client)
+# and schemathesis (the API fuzzer), at the versions the tests were written
+# against; only the tests need them (test.sh calls this; the demo does not).
 prereqs_aws() {
   GP_TEST_VENV="${GP_TEST_VENV:-$(pwd)/.venv}"
   export GP_TEST_VENV
-  if [ ! -x "$GP_TEST_VENV/bin/moto_server" ] || ! "$GP_TEST_VENV/bin/python" -c 'import boto3, moto' >/dev/null 2>&1; then
-    echo "creating $GP_TEST_VENV with moto's server and boto3 (pip, from PyPI)" >&2
+  if [ ! -x "$GP_TEST_VENV/bin/moto_server" ] || [ ! -x "$GP_TEST_VENV/bin/schemathesis" ] \
+    || ! "$GP_TEST_VENV/bin/python" -c 'import boto3, moto, schemathesis' >/dev/null 2>&1; then
+    echo "creating $GP_TEST_VENV with moto's server, boto3 and schemathesis (pip, from PyPI)" >&2
     python3 -m venv "$GP_TEST_VENV"
-    "$GP_TEST_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "boto3==1.44.8"
+    "$GP_TEST_VENV/bin/pip" install --quiet --disable-pip-version-check \
+      "moto[server]==5.2.5" "boto3==1.44.8" "schemathesis==4.32.5"
   fi
 }
 

@@ -145,9 +145,17 @@ fn main() {
         std::env::var("GP_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_string()),
     )
     .expect("tempdir");
-    let db = dir.path().join("registry.db");
+    // GP_BENCH_REGISTRY names a registry to keep between runs: filled on the
+    // first run, reused after (for looking into one figure without waiting
+    // for the fill again).
+    let kept = std::env::var_os("GP_BENCH_REGISTRY").map(std::path::PathBuf::from);
+    let db = kept
+        .clone()
+        .unwrap_or_else(|| dir.path().join("registry.db"));
     let t = Instant::now();
-    populate(&db, 1_000_000, 10_000);
+    if !kept.as_ref().is_some_and(|k| k.exists()) {
+        populate(&db, 1_000_000, 10_000);
+    }
     println!(
         "populated 1,000,000 phases (2,000,000 events) and 10,000 builds in {:.1}s",
         t.elapsed().as_secs_f64()

@@ -359,20 +359,26 @@ impl Registry {
         &self,
         env: &str,
     ) -> Result<BTreeMap<String, DeploymentEvent>, RegistryError> {
-        let all = self.with(|db| {
-            db.rows(
+        // Row by row: only the latest lifecycle event of each deployment is
+        // kept, never every event of the environment at once.
+        let mut latest = BTreeMap::new();
+        self.with(|db| {
+            db.query(
                 &format!(
                     "SELECT {} FROM deployment_events WHERE env = ? ORDER BY at_us, id",
                     DEPLOYMENT_EVENTS.select_list()
                 ),
                 &[env.into()],
-                event_row,
+                &mut |r| {
+                    let event = r.index("event").and_then(|i| r.text(i)).unwrap_or("");
+                    if is_lifecycle_event(event) {
+                        let ev = event_row(r);
+                        latest.insert(ev.deployment.clone(), ev);
+                    }
+                    Ok(())
+                },
             )
         })?;
-        let mut latest = BTreeMap::new();
-        for ev in all.into_iter().filter(|e| is_lifecycle_event(&e.event)) {
-            latest.insert(ev.deployment.clone(), ev);
-        }
         Ok(latest)
     }
 
@@ -402,10 +408,12 @@ impl Registry {
             )
         })?;
         let latest = self.latest_deployment_events(env)?;
+        // Only the events an expiry is made of: the lifecycle (most rows)
+        // is in `latest` already.
         let all_events = self.with(|db| {
             db.rows(
                 &format!(
-                    "SELECT {} FROM deployment_events WHERE env = ? ORDER BY at_us, id",
+                    "SELECT {} FROM deployment_events WHERE env = ? AND event IN ('expiry_set', 'expiry_extended', 'build_kept', 'build_released', 'expiry_notice') ORDER BY at_us, id",
                     DEPLOYMENT_EVENTS.select_list()
                 ),
                 &[env.into()],

@@ -199,6 +199,61 @@ impl Registry {
         })
     }
 
+    /// The newest `limit` finished runs of `phase` over builds of `env`
+    /// (not the persistent deployment or the foundational plane), oldest
+    /// first: what the dashboard's history charts draw without reading
+    /// every phase the registry holds.
+    pub fn recent_build_phases(
+        &self,
+        env: &str,
+        phase: &str,
+        limit: usize,
+    ) -> Result<Vec<Phase>, RegistryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut v = self.with(|db| {
+            db.rows(
+                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? AND phase = ? AND build_id <> '' ORDER BY started_us DESC, phase_run DESC LIMIT ?"),
+                &[env.into(), phase.into(), limit.into()],
+                phase_row,
+            )
+        })?;
+        v.reverse();
+        Ok(v)
+    }
+
+    /// How many finished runs of `phase` over builds of `env` there are,
+    /// and how many of them exited 0.
+    pub fn build_phase_outcomes(
+        &self,
+        env: &str,
+        phase: &str,
+    ) -> Result<(i64, i64), RegistryError> {
+        self.with(|db| {
+            let all = db.scalar(
+                "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND phase = ? AND build_id <> ''",
+                &[env.into(), phase.into()],
+            )?;
+            let ok = db.scalar(
+                "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND phase = ? AND build_id <> '' AND exit_code = 0",
+                &[env.into(), phase.into()],
+            )?;
+            Ok((all.unwrap_or(0), ok.unwrap_or(0)))
+        })
+    }
+
+    /// The `limit` longest finished component phases of `env`, longest
+    /// first.
+    pub fn slowest_phases(&self, env: &str, limit: usize) -> Result<Vec<Phase>, RegistryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|db| {
+            db.rows(
+                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? AND component IS NOT NULL AND ended_us IS NOT NULL ORDER BY ended_us - started_us DESC, phase_run LIMIT ?"),
+                &[env.into(), limit.into()],
+                phase_row,
+            )
+        })
+    }
+
     /// Every finished phase of every environment (imported history
     /// included), oldest first.
     pub fn all_phases(&self) -> Result<Vec<Phase>, RegistryError> {

@@ -140,21 +140,56 @@ impl Browser {
     fn open(&self, url: &str) {
         self.call("POST", "/url", Some(serde_json::json!({"url": url})));
     }
-    fn text(&self, css: &str) -> String {
+    /// The WebDriver id of the first element `css` selects.
+    fn element(&self, css: &str) -> String {
         let el = self.call(
             "POST",
             "/element",
             Some(serde_json::json!({"using": "css selector", "value": css})),
         );
-        let id = el
-            .as_object()
+        el.as_object()
             .unwrap()
             .values()
             .next()
             .unwrap()
             .as_str()
             .unwrap()
-            .to_string();
+            .to_string()
+    }
+    /// Types `text` into the field `css` selects (as a user's keys).
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/clear"),
+            Some(serde_json::json!({})),
+        );
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(serde_json::json!({"text": text})),
+        );
+    }
+    /// Clicks what `css` selects.
+    fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/click"),
+            Some(serde_json::json!({})),
+        );
+    }
+    /// Waits (up to a minute) until `css` selects something: a form's
+    /// answer arrives after the click returns.
+    fn wait_for(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.count(css) == 0 {
+            assert!(Instant::now() < deadline, "{css} never appeared");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    fn text(&self, css: &str) -> String {
+        let id = self.element(css);
         self.call("GET", &format!("/element/{id}/text"), None)
             .as_str()
             .unwrap()
@@ -198,9 +233,11 @@ impl Drop for Browser {
 fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
     let l = Local::new();
     let _servers = Servers(l.root().to_path_buf());
+    // RDS-0001 (alice's, high risk) waits for an approval by bob.
+    let tokens = crate::serve::approvals(&l);
     // A build before the foundational plane: backstage waits for it.
     l.deploy(&["--build-id", B]);
-    let (mut server, addr) = crate::serve::start(&l);
+    let (mut server, addr) = crate::serve::start_with(&l, &["--tokens", tokens.to_str().unwrap()]);
     let base = format!("http://{addr}");
     let browser = Browser::start();
     browser.open(&format!("{base}/"));
@@ -272,6 +309,61 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
             .contains("2 of 2 build deploys succeeded")
     );
     browser.screenshot("history");
+    // The registry report, as `registry report` gives it.
+    let report =
+        l.p.ok(&["registry", "report", "--env", "dev", "--output", "json"]);
+    let r: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(
+        browser.count("table:last-of-type tbody tr"),
+        r["phases"].as_array().unwrap().len()
+    );
+    // Requests: RDS-0001 waits; alice (its requester) is refused in the
+    // browser too, bob approves it with his token.
+    browser.open(&format!("{base}/ui/requests"));
+    assert_eq!(
+        browser.text("#waiting"),
+        "1 of 1 requests wait for an approval."
+    );
+    assert!(
+        browser
+            .text("#request-RDS-0001")
+            .contains("awaiting approval")
+    );
+    browser.screenshot("requests-waiting");
+    browser.type_into("#token-RDS-0001", "alice-token-0123456789");
+    browser.type_into("#reason-RDS-0001", "mine");
+    browser.click("#request-RDS-0001 button");
+    browser.wait_for("#outcome");
+    let refused = browser.text("#outcome");
+    assert!(refused.contains("cannot approve it"), "{refused}");
+    browser.open(&format!("{base}/ui/requests"));
+    browser.type_into("#token-RDS-0001", "bob-token-0123456789");
+    browser.type_into("#reason-RDS-0001", "capacity checked");
+    browser.click("#request-RDS-0001 button");
+    browser.wait_for("#outcome");
+    assert_eq!(browser.text("#outcome"), "RDS-0001 approved by bob");
+    browser.screenshot("request-approved");
+    browser.open(&format!("{base}/ui/requests"));
+    assert_eq!(
+        browser.text("#waiting"),
+        "0 of 1 requests wait for an approval."
+    );
+    assert!(browser.text("#request-RDS-0001").contains("bob"));
+    // Recorded as the CLI records it, read back by the CLI.
+    let listed = l.p.ok(&["request", "list", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let events: Vec<(&str, &str)> = v["requests"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(events, [("refused", "alice"), ("approved", "bob")], "{v}");
+    // Leases: each deploy's lease, released; no unlock form for those.
+    browser.open(&format!("{base}/ui/leases"));
+    assert!(browser.count("tbody tr") >= 2);
+    assert_eq!(browser.count("form"), 0, "nothing is held");
+    browser.screenshot("leases");
     drop(browser);
     let _ = server.kill();
     let _ = server.wait();

@@ -17,8 +17,15 @@ type Sse = (String, String, serde_json::Value);
 
 /// Starts `serve` on a free port: the child and its address.
 pub(crate) fn start(l: &Local) -> (std::process::Child, String) {
+    start_with(l, &[])
+}
+
+/// Starts `serve` on a free port with `extra` arguments.
+pub(crate) fn start_with(l: &Local, extra: &[&str]) -> (std::process::Child, String) {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
     let mut server =
-        l.p.cmd(&["serve", "--listen", "127.0.0.1:0"])
+        l.p.cmd(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -201,10 +208,10 @@ fn sha256_hex(text: &str) -> String {
         .to_string()
 }
 
-#[test]
-fn changes_need_a_token_of_an_approver_and_keep_the_separation_of_duties() {
-    let l = Local::new();
-    let _servers = Servers(l.root().to_path_buf());
+/// Approvers in the spec (bob for both routes), RDS-0001 requested by
+/// alice (high risk: it needs an approval), and a tokens file holding the
+/// hashes of alice's, bob's and carol's tokens: its path.
+pub(crate) fn approvals(l: &Local) -> std::path::PathBuf {
     let spec_path = l.root().join("goldenpath.yaml");
     let spec = std::fs::read_to_string(&spec_path).unwrap();
     std::fs::write(
@@ -222,7 +229,6 @@ fn changes_need_a_token_of_an_approver_and_keep_the_separation_of_duties() {
         "id: RDS-0001\nenvironment: dev\ndatabaseName: orders\nusername: orders_app\nsize: small\nowner: team-orders\nrequester: alice\ndomain: commerce\nrisk: high\n",
     )
     .unwrap();
-    l.deploy(&["--foundational"]);
     // Tokens at rest as hashes only.
     let tokens = l.root().join("tokens.txt");
     std::fs::write(
@@ -240,34 +246,22 @@ fn changes_need_a_token_of_an_approver_and_keep_the_separation_of_duties() {
             .unwrap()
             .contains("bob-token")
     );
+    tokens
+}
+
+#[test]
+fn changes_need_a_token_of_an_approver_and_keep_the_separation_of_duties() {
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+    let tokens = approvals(&l);
+    l.deploy(&["--foundational"]);
     // A tokens file that is not one: exit 2 at its line.
     let bad = l.root().join("bad-tokens.txt");
     std::fs::write(&bad, "alice hunter2\n").unwrap();
     let out = l.p.run(&["serve", "--tokens", bad.to_str().unwrap()]);
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(out.stderr.contains("bad-tokens.txt:1:1"), "{}", out.stderr);
-    let mut server =
-        l.p.cmd(&[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tokens",
-            tokens.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(server.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let (mut server, addr) = start_with(&l, &["--tokens", tokens.to_str().unwrap()]);
     let approve = "/api/v1/requests/RDS-0001/approve";
     let reason = "{\"reason\": \"capacity checked\"}";
     assert_eq!(post(&addr, approve, None, reason).0, 401, "no token");
@@ -326,6 +320,65 @@ fn changes_need_a_token_of_an_approver_and_keep_the_separation_of_duties() {
         post(&addr, approve, Some("bob-token-0123456789"), &big).0,
         413
     );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// The API fuzzed from its own OpenAPI document by schemathesis (PyPI,
+/// in the test virtual environment): a bounded number of generated cases
+/// per operation, over a registry filled by real deploys, with a token so
+/// the changes are reached too. No 5xx, no response outside the document
+/// (schema, status code, content type).
+#[test]
+fn the_api_fuzzed_from_its_openapi_document_answers_within_it() {
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+    let tokens = approvals(&l);
+    l.deploy(&["--foundational"]);
+    l.deploy(&["--build-id", B]);
+    let (mut server, addr) = start_with(&l, &["--tokens", tokens.to_str().unwrap()]);
+    let st = gp_test::moto::venv().join("bin/schemathesis");
+    assert!(
+        st.exists(),
+        "{} is missing: scripts/prereqs.sh installs schemathesis into the test virtual environment",
+        st.display()
+    );
+    let work = l.root().join("fuzz");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = std::process::Command::new(&st)
+        .current_dir(&work)
+        .args([
+            "run",
+            &format!("http://{addr}/api/v1/openapi.json"),
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            "--max-examples",
+            "30",
+            "--seed",
+            "20261201",
+            "--no-color",
+            "-H",
+            "Authorization: Bearer bob-token-0123456789",
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "schemathesis found failures:\n{text}");
+    // It ran every operation and generated cases.
+    assert!(text.contains("Tested: 12"), "{text}");
+    let generated: u32 = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .split_once(" generated, ")
+                .and_then(|(n, _)| n.parse().ok())
+        })
+        .unwrap_or(0);
+    assert!(generated >= 100, "{generated} cases:\n{text}");
     let _ = server.kill();
     let _ = server.wait();
 }

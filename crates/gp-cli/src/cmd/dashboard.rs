@@ -7,7 +7,12 @@
 //! - `/ui/{env}/{deployment}`: its components (state, tier, plane, reason,
 //!   next command) and its graph drawn as SVG;
 //! - `/ui/{env}/builds/{build}`: a build's phases, with a chart of each
-//!   finished phase's duration (one point per phase).
+//!   finished phase's duration (one point per phase);
+//! - `/ui/{env}/history`: deploys and teardowns over time, the success
+//!   rate, the slowest phases and the registry report;
+//! - `/ui/requests`: every request with its state and approvals, and (when
+//!   the server holds tokens) a form to approve one with a token;
+//! - `/ui/leases`: every deployment's lease, and a form to force-unlock one.
 
 use gp_engine::status::DeploymentStatus;
 
@@ -19,7 +24,11 @@ table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #999;padding
 .green{background:#d1fae5;color:#064e3b}.amber{background:#fef3c7;color:#78350f}
 .red{background:#fee2e2;color:#7f1d1d}.grey{background:#e5e7eb;color:#111827}
 svg text{font-size:12px;fill:#111}svg .node{fill:#eef2ff;stroke:#312e81}svg .edge{stroke:#555}
-svg .point{fill:#1d4ed8}svg .axis{stroke:#333}";
+svg .point{fill:#1d4ed8}svg .axis{stroke:#333}
+form.inline{display:flex;gap:.4rem;align-items:center;flex-wrap:wrap;margin:0}
+input,button{font:inherit;padding:.2rem .4rem}button{background:#1e3a8a;color:#fff;border:0;border-radius:.2rem}
+button:focus,input:focus{outline:3px solid #f59e0b}
+.notice{padding:.6rem;border:2px solid #333}";
 
 /// Text for HTML.
 pub fn esc(s: &str) -> String {
@@ -32,7 +41,7 @@ pub fn esc(s: &str) -> String {
 
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body><header><nav aria-label=\"goldenpath\"><a href=\"/\">goldenpath</a></nav></header><main><h1>{}</h1>{body}</main></body></html>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body><header><nav aria-label=\"goldenpath\"><a href=\"/\">goldenpath</a> · <a href=\"/ui/requests\">Requests</a> · <a href=\"/ui/leases\">Leases</a></nav></header><main><h1>{}</h1>{body}</main></body></html>\n",
         esc(title),
         esc(title)
     )
@@ -350,56 +359,205 @@ fn runs_chart(label: &str, points: &[i64]) -> String {
     svg
 }
 
+/// What an environment's history page draws, each part read with a
+/// bound: the newest runs only, counts and the slowest phases from the
+/// registry's own queries.
+pub struct History {
+    /// The newest build deploys, oldest first.
+    pub deploys: Vec<gp_registry::Phase>,
+    /// The newest build teardowns, oldest first.
+    pub teardowns: Vec<gp_registry::Phase>,
+    /// Every build deploy: how many, how many succeeded.
+    pub outcomes: (i64, i64),
+    /// The slowest component phases, slowest first.
+    pub slowest: Vec<gp_registry::Phase>,
+    /// The registry report of the environment.
+    pub report: Vec<gp_registry::PhaseStats>,
+}
+
 /// An environment's history: deploys and teardowns of builds over time
 /// (a point per run, p50 and p95 across), the success rate, the slowest
-/// phases.
-pub fn history(env: &str, phases: &[gp_registry::Phase]) -> String {
+/// phases, the registry report.
+pub fn history(env: &str, h: &History) -> String {
     let ms = |p: &gp_registry::Phase| p.ended_us.map(|e| (e - p.started_us) / 1000);
-    let runs = |name: &str| -> Vec<(i64, i64, bool)> {
-        phases
-            .iter()
-            .filter(|p| p.phase == name && !p.build_id.is_empty())
-            .filter_map(|p| ms(p).map(|d| (p.started_us, d, p.exit_code == Some(0))))
-            .collect()
-    };
-    let deploys = runs("deploy");
-    let teardowns = runs("teardown");
-    let ok = deploys.iter().filter(|r| r.2).count();
-    let rate = if deploys.is_empty() {
+    let durations = |v: &[gp_registry::Phase]| -> Vec<i64> { v.iter().filter_map(ms).collect() };
+    let (all, ok) = h.outcomes;
+    let rate = if all == 0 {
         "no deploys yet".to_string()
     } else {
         format!(
-            "{ok} of {} build deploys succeeded ({}%)",
-            deploys.len(),
-            ok * 100 / deploys.len()
+            "{ok} of {all} build deploys succeeded ({}%)",
+            ok * 100 / all
         )
     };
     let mut body = format!("<p id=\"success-rate\">{}</p>", esc(&rate));
-    body.push_str("<h2>Build deploys</h2>");
-    body.push_str(&runs_chart(
-        "deploy duration",
-        &deploys.iter().map(|r| r.1).collect::<Vec<_>>(),
+    let newest = |n: usize, of: i64| {
+        if i64::try_from(n).unwrap_or(i64::MAX) < of {
+            format!(" (the newest {n})")
+        } else {
+            String::new()
+        }
+    };
+    body.push_str(&format!(
+        "<h2>Build deploys{}</h2>",
+        newest(h.deploys.len(), all)
     ));
+    body.push_str(&runs_chart("deploy duration", &durations(&h.deploys)));
     body.push_str("<h2>Build teardowns</h2>");
-    body.push_str(&runs_chart(
-        "teardown duration",
-        &teardowns.iter().map(|r| r.1).collect::<Vec<_>>(),
-    ));
-    let mut slowest: Vec<(&gp_registry::Phase, i64)> = phases
-        .iter()
-        .filter(|p| p.component.is_some())
-        .filter_map(|p| ms(p).map(|d| (p, d)))
-        .collect();
-    slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+    body.push_str(&runs_chart("teardown duration", &durations(&h.teardowns)));
     body.push_str("<h2>Slowest phases</h2><table><caption>The ten slowest component phases</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">component</th><th scope=\"col\">deployment</th><th scope=\"col\">ms</th></tr></thead><tbody>");
-    for (p, d) in slowest.iter().take(10) {
+    for p in &h.slowest {
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{d}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&p.phase),
             esc(p.component.as_deref().unwrap_or("")),
-            esc(&p.deployment)
+            esc(&p.deployment),
+            ms(p).unwrap_or_default()
+        ));
+    }
+    body.push_str("</tbody></table>");
+    body.push_str("<h2>Registry report</h2><table><caption>Every phase by deployment kind: runs, success rate, p50 and p95</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">kind</th><th scope=\"col\">runs</th><th scope=\"col\">succeeded</th><th scope=\"col\">failed</th><th scope=\"col\">success rate</th><th scope=\"col\">p50 s</th><th scope=\"col\">p95 s</th></tr></thead><tbody>");
+    let secs = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_default();
+    for r in &h.report {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}%</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.phase),
+            esc(&r.kind),
+            r.count,
+            r.succeeded,
+            r.failed,
+            r.success_rate * 100.0,
+            secs(r.p50_seconds),
+            secs(r.p95_seconds)
         ));
     }
     body.push_str("</tbody></table>");
     page(&format!("{env} history"), &body)
+}
+
+/// Whether a request's state asks for an approval.
+fn awaits_approval(state: &str) -> bool {
+    state.contains("awaiting approval")
+}
+
+/// A form that posts a token and a reason to `action`; the token goes in
+/// the body, never in a URL or a cookie.
+fn token_form(action: &str, id: &str, button: &str, reason_required: bool) -> String {
+    format!(
+        "<form class=\"inline\" method=\"post\" action=\"{a}\"><label for=\"token-{i}\">Token</label><input type=\"password\" id=\"token-{i}\" name=\"token\" autocomplete=\"off\" required><label for=\"reason-{i}\">Reason</label><input type=\"text\" id=\"reason-{i}\" name=\"reason\" maxlength=\"500\"{r}><button type=\"submit\">{b}</button></form>",
+        a = esc(action),
+        i = esc(id),
+        b = esc(button),
+        r = if reason_required { " required" } else { "" }
+    )
+}
+
+/// The requests page: every request with its state and who approved it;
+/// one waiting for approval gets a form when the server takes changes.
+pub fn requests(rows: &[crate::outputs::RequestRow], takes_changes: bool) -> String {
+    let waiting = rows.iter().filter(|r| awaits_approval(&r.state)).count();
+    let mut body = format!(
+        "<p id=\"waiting\">{waiting} of {} requests wait for an approval.</p>",
+        rows.len()
+    );
+    if !takes_changes {
+        body.push_str("<p>This server takes no changes (started without <code>--tokens</code>): approve with <code>goldenpath request approve</code>.</p>");
+    }
+    body.push_str("<table><caption>Requests</caption><thead><tr><th scope=\"col\">request</th><th scope=\"col\">environment</th><th scope=\"col\">resource</th><th scope=\"col\">state</th><th scope=\"col\">last by</th><th scope=\"col\">at</th><th scope=\"col\">approved by</th><th scope=\"col\">approve</th></tr></thead><tbody>");
+    for r in rows {
+        let approvals: Vec<&str> = r
+            .events
+            .iter()
+            .filter(|e| e.event == "approved")
+            .map(|e| e.actor.as_str())
+            .collect();
+        let class = if awaits_approval(&r.state) {
+            "amber"
+        } else if r.state.contains("rule") || r.state == "refused" || r.state == "failed" {
+            "red"
+        } else if r.state == "applied" {
+            "green"
+        } else {
+            "grey"
+        };
+        let form = if takes_changes && awaits_approval(&r.state) {
+            token_form(
+                &["/ui/requests/", &r.request, "/approve"].concat(),
+                &r.request,
+                &format!("Approve {}", r.request),
+                false,
+            )
+        } else {
+            String::new()
+        };
+        body.push_str(&format!(
+            "<tr id=\"request-{i}\"><td>{i}</td><td>{}</td><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{form}</td></tr>",
+            esc(&r.env),
+            esc(&r.database),
+            esc(&r.state),
+            esc(&r.by),
+            esc(&r.at),
+            esc(&approvals.join(", ")),
+            i = esc(&r.request)
+        ));
+    }
+    body.push_str("</tbody></table>");
+    page("Requests", &body)
+}
+
+/// The leases page: each deployment's latest lease; a held one gets a
+/// force-unlock form when the server takes changes.
+pub fn leases(leases: &[gp_registry::LeaseState], takes_changes: bool) -> String {
+    let mut body = String::from(
+        "<table><caption>Leases</caption><thead><tr><th scope=\"col\">environment</th><th scope=\"col\">deployment</th><th scope=\"col\">state</th><th scope=\"col\">holder</th><th scope=\"col\">acquired</th><th scope=\"col\">expires</th><th scope=\"col\">ended by</th><th scope=\"col\">unlock</th></tr></thead><tbody>",
+    );
+    let when = gp_registry::format_utc;
+    for l in leases {
+        let class = match l.state.as_str() {
+            "held" => "amber",
+            "force_unlocked" => "red",
+            _ => "grey",
+        };
+        let form = if takes_changes && l.state == "held" {
+            let id = format!("{}-{}", l.env, l.deployment);
+            token_form(
+                &["/ui/leases/", &l.env, "/", &l.deployment, "/unlock"].concat(),
+                &id,
+                &format!("Force-unlock {} {}", l.env, l.deployment),
+                true,
+            )
+        } else {
+            String::new()
+        };
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{form}</td></tr>",
+            esc(&l.env),
+            esc(&l.deployment),
+            esc(&l.state),
+            esc(&l.holder),
+            esc(&when(l.acquired_us)),
+            esc(&when(l.expires_us)),
+            esc(&match (&l.ended_by, &l.reason) {
+                (Some(b), Some(r)) => format!("{b}: {r}"),
+                (Some(b), None) => b.clone(),
+                _ => String::new(),
+            }),
+        ));
+    }
+    body.push_str("</tbody></table>");
+    page("Leases", &body)
+}
+
+/// What a change from a form came to: `ok` or not, in words, with a way
+/// back.
+pub fn outcome(title: &str, ok: bool, message: &str, back: &str) -> String {
+    page(
+        title,
+        &format!(
+            "<p class=\"notice state {}\" role=\"status\" id=\"outcome\">{}</p><p><a href=\"{}\">Back</a></p>",
+            if ok { "green" } else { "red" },
+            esc(message),
+            esc(back)
+        ),
+    )
 }

@@ -802,10 +802,22 @@ pub(crate) fn request_rows(
         }
         let mine: Vec<&RequestEvent> = events.iter().filter(|e| e.request_id == id).collect();
         let last = mine.last();
+        // A refused approval (the requester, or someone of no group of its
+        // route) leaves the request where it was.
+        let moved = mine
+            .iter()
+            .rev()
+            .find(|e| {
+                !(e.event == "refused"
+                    && e.detail
+                        .as_ref()
+                        .is_some_and(|d| d.get("approver").is_some()))
+            })
+            .copied();
         let breaks_rules = files
             .get(&id)
             .is_some_and(|r| !r.guard(platform).is_empty());
-        let state = match (last, files.get(&id)) {
+        let state = match (moved, files.get(&id)) {
             (None, Some(_)) if breaks_rules => "breaks a rule (request validate)".to_string(),
             (None, Some(r)) if r.needs_approval() => "awaiting approval".to_string(),
             (None, _) => "not applied".to_string(),

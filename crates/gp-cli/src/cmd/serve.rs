@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -105,6 +105,56 @@ impl Tokens {
             }
         }
         found
+    }
+}
+
+/// axum's `Query`, with a query it cannot read answered as a problem
+/// document (400) instead of axum's plain-text rejection.
+struct Query<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for Query<T>
+{
+    type Rejection = Response;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|_| {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad query",
+                    "the query string is not one this endpoint takes (see /api/v1/openapi.json)",
+                )
+            })
+    }
+}
+
+/// axum's `Path`, with a path it cannot read answered as a problem
+/// document (404: nothing lives there).
+struct Path<T>(T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for Path<T>
+{
+    type Rejection = Response;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|_| {
+                problem(
+                    StatusCode::NOT_FOUND,
+                    "not found",
+                    "nothing lives at this path",
+                )
+            })
     }
 }
 
@@ -213,6 +263,9 @@ struct EnvironmentsOutput {
 /// How many of an environment's newest live builds the overview shows
 /// with what waits in them.
 const OVERVIEW_DETAILED: usize = 20;
+/// How many of the newest build deploys and teardowns the history page
+/// charts.
+const HISTORY_RUNS: usize = 200;
 
 /// The most bytes of a query string (the rest is refused, 414).
 const MAX_QUERY: usize = 2048;
@@ -524,7 +577,19 @@ fn api() -> Vec<(&'static str, &'static str, &'static str)> {
 
 /// The OpenAPI 3.1 document, its schemas generated from the same types the
 /// handlers answer with.
-fn openapi() -> serde_json::Value {
+///
+/// The path parameters carry examples from the spec (its first
+/// environment, the persistent deployment), so that a client generated
+/// from it, or a fuzzer, reaches something that exists.
+fn openapi(envs: &[String]) -> serde_json::Value {
+    let env_example = envs.first().cloned().unwrap_or_default();
+    let example = |name: &str| -> serde_json::Value {
+        match name {
+            "env" => env_example.clone().into(),
+            "deployment" => "persistent".into(),
+            _ => serde_json::Value::Null,
+        }
+    };
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();
     settings.definitions_path = "/components/schemas/".into();
     let mut generator = settings.into_generator();
@@ -599,7 +664,11 @@ fn openapi() -> serde_json::Value {
         let mut params: Vec<serde_json::Value> = Vec::new();
         for name in ["env", "deployment", "build"] {
             if path.contains(&format!("{{{name}}}")) {
-                params.push(serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}}));
+                let mut p = serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}});
+                if !example(name).is_null() {
+                    p["example"] = example(name);
+                }
+                params.push(p);
             }
         }
         if ty == "BuildsPage" {
@@ -617,13 +686,19 @@ fn openapi() -> serde_json::Value {
             params.push(serde_json::json!({"name": "env", "in": "query", "schema": {"type": "string", "maxLength": 64}}));
         }
         let problem = serde_json::json!({"description": "a problem document", "content": {"application/problem+json": {"schema": problem_ref}}});
+        let mut ok = serde_json::json!({"application/json": {"schema": refs[ty]}});
+        if ty == "GraphOutput" {
+            // format=mermaid and format=dot answer with the graph as text.
+            ok["text/plain"] = serde_json::json!({"schema": {"type": "string"}});
+            ok["text/vnd.graphviz"] = serde_json::json!({"schema": {"type": "string"}});
+        }
         paths.insert(
             path.to_string(),
             serde_json::json!({"get": {
                 "summary": summary,
                 "parameters": params,
                 "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": refs[ty]}}},
+                    "200": {"description": "OK", "content": ok},
                     "400": problem, "404": problem, "414": problem, "503": problem,
                 },
             }}),
@@ -656,7 +731,13 @@ fn openapi() -> serde_json::Value {
     ] {
         let params: Vec<serde_json::Value> = params
             .iter()
-            .map(|n| serde_json::json!({"name": n, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}}))
+            .map(|n| {
+                let mut p = serde_json::json!({"name": n, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}});
+                if !example(n).is_null() {
+                    p["example"] = example(n);
+                }
+                p
+            })
             .collect();
         paths.insert(
             path.to_string(),
@@ -824,8 +905,20 @@ async fn ui_history(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Re
         return no_such_environment();
     }
     let r = tokio::task::spawn_blocking(move || {
-        let phases = s.registry.phases(&env, None).map_err(|e| e.to_string())?;
-        Ok::<_, String>(super::dashboard::history(&env, &phases))
+        let r = &s.registry;
+        let e = |e: gp_registry::RegistryError| e.to_string();
+        let h = super::dashboard::History {
+            deploys: r
+                .recent_build_phases(&env, "deploy", HISTORY_RUNS)
+                .map_err(e)?,
+            teardowns: r
+                .recent_build_phases(&env, "teardown", HISTORY_RUNS)
+                .map_err(e)?,
+            outcomes: r.build_phase_outcomes(&env, "deploy").map_err(e)?,
+            slowest: r.slowest_phases(&env, 10).map_err(e)?,
+            report: gp_registry::report(r, Some(&env), None).map_err(e)?,
+        };
+        Ok::<_, String>(super::dashboard::history(&env, &h))
     })
     .await;
     match r {
@@ -912,9 +1005,46 @@ fn reason_of(body: &axum::body::Bytes) -> Result<ReasonBody, Box<Response>> {
     })
 }
 
-/// `POST /api/v1/requests/{id}/approve`: an approval by the token's holder,
-/// with the CLI's rules (never the requester; an approver of the request's
-/// route); a refusal is recorded and answered 403.
+/// An approval of request `id` by `actor`, with the CLI's rules (never the
+/// requester; an approver of the request's route): what the API and the
+/// dashboard's form both call. A refusal is recorded; the error is the
+/// HTTP status and why.
+async fn approve_as(
+    s: Arc<Shared>,
+    id: String,
+    actor: String,
+    reason: Option<String>,
+) -> Result<crate::outputs::RequestApprovedOutput, (u16, String)> {
+    if id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err((404, "no request has that id".to_string()));
+    }
+    let r = tokio::task::spawn_blocking(move || {
+        let Some(req) =
+            super::request::load_by_id(&s.platform, &id).map_err(|e| (400, e.to_string()))?
+        else {
+            return Err((404, "no request has that id".to_string()));
+        };
+        s.with_engine_error(&actor, |e| {
+            e.request_approve(&req, &actor, reason.as_deref())
+        })?;
+        Ok(crate::outputs::RequestApprovedOutput {
+            schema_version: 1,
+            request: req.request.id.value.clone(),
+            by: actor,
+            hash: req.hash.clone(),
+            needed: req.needs_approval(),
+        })
+    })
+    .await;
+    match r {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err((code @ (400 | 403 | 404), why))) => Err((code, why)),
+        _ => Err((503, "the approval could not be recorded".to_string())),
+    }
+}
+
+/// `POST /api/v1/requests/{id}/approve`: [`approve_as`] the token's holder;
+/// a refusal is answered 403.
 async fn approve(
     State(s): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -929,37 +1059,12 @@ async fn approve(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    if id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "no such request",
-            "no request has that id",
-        );
-    }
-    let r = tokio::task::spawn_blocking(move || {
-        let Some(req) =
-            super::request::load_by_id(&s.platform, &id).map_err(|e| (400, e.to_string()))?
-        else {
-            return Err((404, "no request has that id".to_string()));
-        };
-        s.with_engine_error(&actor, |e| {
-            e.request_approve(&req, &actor, body.reason.as_deref())
-        })?;
-        Ok(crate::outputs::RequestApprovedOutput {
-            schema_version: 1,
-            request: req.request.id.value.clone(),
-            by: actor,
-            hash: req.hash.clone(),
-            needed: req.needs_approval(),
-        })
-    })
-    .await;
-    match r {
-        Ok(Ok(out)) => json_of(&out),
-        Ok(Err((403, why))) => problem(StatusCode::FORBIDDEN, "refused", &why),
-        Ok(Err((404, why))) => problem(StatusCode::NOT_FOUND, "no such request", &why),
-        Ok(Err((400, why))) => problem(StatusCode::BAD_REQUEST, "the request is not valid", &why),
-        _ => problem(
+    match approve_as(s, id, actor, body.reason).await {
+        Ok(out) => json_of(&out),
+        Err((403, why)) => problem(StatusCode::FORBIDDEN, "refused", &why),
+        Err((404, why)) => problem(StatusCode::NOT_FOUND, "no such request", &why),
+        Err((400, why)) => problem(StatusCode::BAD_REQUEST, "the request is not valid", &why),
+        Err(_) => problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "the registry cannot be written",
             "the approval could not be recorded",
@@ -981,8 +1086,56 @@ struct UnlockOutput {
     ended: Option<gp_registry::LeaseState>,
 }
 
-/// `POST /api/v1/leases/{env}/{deployment}/unlock`: a forced unlock by the
-/// token's holder, who must be one of the spec's approvers, with a reason.
+/// A forced unlock of `env`'s `deployment` by `actor`, who must be one of
+/// the spec's approvers, with a reason: what the API and the dashboard's
+/// form both call.
+async fn unlock_as(
+    s: Arc<Shared>,
+    env: String,
+    deployment: String,
+    actor: String,
+    reason: Option<String>,
+) -> Result<UnlockOutput, (u16, String)> {
+    if !known_env(&s, &env) {
+        return Err((404, "the spec has no such environment".to_string()));
+    }
+    if parse_deployment(&deployment).is_none() {
+        return Err((404, "no such deployment".to_string()));
+    }
+    let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
+        return Err((400, "a forced unlock needs a reason".to_string()));
+    };
+    let approver = s.platform.spec.requests.as_ref().is_some_and(|q| {
+        q.approvers
+            .values()
+            .flatten()
+            .any(|p| gp_engine::requests::same_person(p, &actor))
+    });
+    if !approver {
+        return Err((
+            403,
+            "only someone of requests.approvers may force-unlock a lease".to_string(),
+        ));
+    }
+    let r = tokio::task::spawn_blocking(move || {
+        s.registry
+            .lease_force_unlock(&env, &deployment, &actor, &reason)
+            .map(|ended| UnlockOutput {
+                schema_version: 1,
+                env,
+                deployment,
+                ended,
+            })
+    })
+    .await;
+    match r {
+        Ok(Ok(out)) => Ok(out),
+        _ => Err((503, "the unlock could not be recorded".to_string())),
+    }
+}
+
+/// `POST /api/v1/leases/{env}/{deployment}/unlock`: [`unlock_as`] the
+/// token's holder.
 async fn unlock(
     State(s): State<Arc<Shared>>,
     Path((env, deployment)): Path<(String, String)>,
@@ -997,49 +1150,159 @@ async fn unlock(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    if !known_env(&s, &env) {
-        return no_such_environment();
-    }
-    if parse_deployment(&deployment).is_none() {
-        return no_such_deployment();
-    }
-    let Some(reason) = body.reason.filter(|r| !r.trim().is_empty()) else {
-        return problem(
+    match unlock_as(s, env, deployment, actor, body.reason).await {
+        Ok(out) => json_of(&out),
+        Err((404, why)) if why.contains("environment") => no_such_environment(),
+        Err((404, _)) => no_such_deployment(),
+        Err((400, _)) => problem(
             StatusCode::BAD_REQUEST,
             "no reason",
             "a forced unlock needs a reason",
-        );
-    };
-    let approver = s.platform.spec.requests.as_ref().is_some_and(|q| {
-        q.approvers
-            .values()
-            .flatten()
-            .any(|p| gp_engine::requests::same_person(p, &actor))
-    });
-    if !approver {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "refused",
-            "only someone of requests.approvers may force-unlock a lease",
-        );
+        ),
+        Err((403, why)) => problem(StatusCode::FORBIDDEN, "refused", &why),
+        Err(_) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be written",
+            "the unlock could not be recorded",
+        ),
     }
-    blocking(s, move |s| {
-        let ended = s
-            .registry
-            .lease_force_unlock(&env, &deployment, &actor, &reason)
-            .map_err(|e| e.to_string())?;
-        Ok(Some(UnlockOutput {
-            schema_version: 1,
-            env,
-            deployment,
-            ended,
-        }))
-    })
-    .await
 }
 
-async fn openapi_json() -> Response {
-    json_of(&openapi())
+/// What a dashboard form posts: the token (in the body, never the URL) and
+/// a reason.
+#[derive(serde::Deserialize)]
+struct TokenForm {
+    token: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The holder of a form's token, or the page saying why not (401).
+fn form_holder(s: &Shared, form: &TokenForm, back: &str) -> Result<String, Box<Response>> {
+    let refuse = |why: &str| {
+        let mut r = html(super::dashboard::outcome(
+            "Not authorised",
+            false,
+            why,
+            back,
+        ));
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        Box::new(r)
+    };
+    let Some(tokens) = &s.tokens else {
+        return Err(refuse(
+            "this server takes no changes (started without --tokens)",
+        ));
+    };
+    tokens
+        .holder(form.token.trim())
+        .map(str::to_string)
+        .ok_or_else(|| refuse("the token is not one this server knows"))
+}
+
+/// An HTML page for what a form's change came to.
+fn form_outcome<T>(title: &str, r: Result<T, (u16, String)>, done: String, back: &str) -> Response {
+    match r {
+        Ok(_) => html(super::dashboard::outcome(title, true, &done, back)),
+        Err((code, why)) => {
+            let mut page = html(super::dashboard::outcome(title, false, &why, back));
+            *page.status_mut() =
+                StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            page
+        }
+    }
+}
+
+/// `POST /ui/requests/{id}/approve`: the dashboard's approval form.
+async fn ui_approve(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    form: Result<axum::Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let back = "/ui/requests";
+    let Ok(axum::Form(form)) = form else {
+        return form_outcome::<()>(
+            "Approval",
+            Err((400, "the form is incomplete".into())),
+            String::new(),
+            back,
+        );
+    };
+    let actor = match form_holder(&s, &form, back) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let done = format!("{id} approved by {actor}");
+    let r = approve_as(s, id, actor, form.reason.filter(|r| !r.trim().is_empty())).await;
+    form_outcome("Approval", r, done, back)
+}
+
+/// `POST /ui/leases/{env}/{deployment}/unlock`: the dashboard's unlock form.
+async fn ui_unlock(
+    State(s): State<Arc<Shared>>,
+    Path((env, deployment)): Path<(String, String)>,
+    form: Result<axum::Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let back = "/ui/leases";
+    let Ok(axum::Form(form)) = form else {
+        return form_outcome::<()>(
+            "Unlock",
+            Err((400, "the form is incomplete".into())),
+            String::new(),
+            back,
+        );
+    };
+    let actor = match form_holder(&s, &form, back) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let done = format!("the lease of {env} {deployment} was ended by {actor}");
+    let r = unlock_as(s, env, deployment, actor, form.reason).await;
+    form_outcome("Unlock", r, done, back)
+}
+
+async fn ui_requests(State(s): State<Arc<Shared>>) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let (rows, _) = super::request::request_rows(&s.platform, &s.registry, None)
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(super::dashboard::requests(&rows, s.tokens.is_some()))
+    })
+    .await;
+    match r {
+        Ok(Ok(page)) => html(page),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be read",
+            "the requests could not be read",
+        ),
+    }
+}
+
+async fn ui_leases(State(s): State<Arc<Shared>>) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let leases = s.registry.leases(None).map_err(|e| e.to_string())?;
+        Ok::<_, String>(super::dashboard::leases(&leases, s.tokens.is_some()))
+    })
+    .await;
+    match r {
+        Ok(Ok(page)) => html(page),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry cannot be read",
+            "the leases could not be read",
+        ),
+    }
+}
+
+async fn openapi_json(State(s): State<Arc<Shared>>) -> Response {
+    let envs: Vec<String> = s
+        .platform
+        .spec
+        .environments
+        .keys()
+        .map(|e| e.value.clone())
+        .collect();
+    json_of(&openapi(&envs))
 }
 
 /// Refuses query strings past [`MAX_QUERY`] bytes and bodies (nothing
@@ -1068,7 +1331,7 @@ async fn bounded(req: axum::extract::Request, next: axum::middleware::Next) -> R
         return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body too large",
-            "a change takes a JSON body of at most 4 KiB; a read takes none",
+            "a change takes a body (JSON, or a dashboard form) of at most 4 KiB; a read takes none",
         );
     }
     let (parts, body) = req.into_parts();
@@ -1076,7 +1339,7 @@ async fn bounded(req: axum::extract::Request, next: axum::middleware::Next) -> R
         return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body too large",
-            "a change takes a JSON body of at most 4 KiB",
+            "a change takes a body of at most 4 KiB",
         );
     };
     let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
@@ -1248,6 +1511,13 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         .route("/ui/{env}/{deployment}", get(ui_deployment))
         .route("/ui/{env}/builds/{build}", get(ui_build))
         .route("/ui/{env}/history", get(ui_history))
+        .route("/ui/requests", get(ui_requests))
+        .route("/ui/leases", get(ui_leases))
+        .route("/ui/requests/{id}/approve", axum::routing::post(ui_approve))
+        .route(
+            "/ui/leases/{env}/{deployment}/unlock",
+            axum::routing::post(ui_unlock),
+        )
         .route(
             "/assets/style.css",
             get(|| async { with_type(super::dashboard::STYLE.into(), "text/css; charset=utf-8") }),
@@ -1287,6 +1557,9 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
         .with_state(shared.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // The registry is one connection behind a lock: more threads for
+        // its reads only add allocator arenas (memory) and no speed.
+        .max_blocking_threads(4)
         .enable_all()
         .build()
         .map_err(|e| CliError::failed(format!("cannot start the server: {e}")))?;
