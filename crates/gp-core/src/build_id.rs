@@ -36,15 +36,17 @@ pub enum BuildIdError {
 impl BuildId {
     /// Builds an id from its parts, checking the date and sequence.
     pub fn new(day: u8, month: u8, year: u8, seq: u8) -> Result<Self, BuildIdError> {
-        let text = format!("{day:02}-{month:02}-{year:02}-{seq:02}");
+        // The text only for an error: a valid id (the common case, once
+        // per registry row in a report) formats nothing.
+        let text = || format!("{day:02}-{month:02}-{year:02}-{seq:02}");
         if day > 99 || month > 99 || year > 99 || seq > 99 {
-            return Err(BuildIdError::Shape(text));
+            return Err(BuildIdError::Shape(text()));
         }
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(month, year) {
-            return Err(BuildIdError::NoSuchDate(text, day, month, year));
+            return Err(BuildIdError::NoSuchDate(text(), day, month, year));
         }
         if seq == 0 {
-            return Err(BuildIdError::ZeroSequence(text));
+            return Err(BuildIdError::ZeroSequence(text()));
         }
         Ok(Self {
             day,

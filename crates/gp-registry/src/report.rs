@@ -78,15 +78,28 @@ pub fn report(
 ) -> Result<Vec<PhaseStats>, RegistryError> {
     // One pass over a covering index; no row is materialised beyond the
     // per-phase duration lists.
-    let mut by_phase: HashMap<(String, &'static str), (u64, Vec<i64>)> = HashMap::new();
+    // By phase, then kind: a row of a phase already seen allocates nothing.
+    let mut by_phase: HashMap<String, HashMap<&'static str, (u64, Vec<i64>)>> = HashMap::new();
     let since = since_us.unwrap_or(i64::MIN);
+    let mut kinds_of: HashMap<String, &'static str> = HashMap::new();
     registry.with_db(|db| {
         let mut visit = |r: &dyn crate::db::Row| {
             let phase = r.text(0).unwrap_or_default();
             let exit = r.int(1);
             let duration = r.int(2);
-            let kind = kind_of(r.text(3).unwrap_or_default());
-            let entry = by_phase.entry((phase.to_string(), kind)).or_default();
+            // A deployment's kind once per deployment, not once per row.
+            let deployment = r.text(3).unwrap_or_default();
+            let kind = match kinds_of.get(deployment) {
+                Some(k) => *k,
+                None => *kinds_of
+                    .entry(deployment.to_string())
+                    .or_insert_with(|| kind_of(deployment)),
+            };
+            let kinds = match by_phase.get_mut(phase) {
+                Some(k) => k,
+                None => by_phase.entry(phase.to_string()).or_default(),
+            };
+            let entry = kinds.entry(kind).or_default();
             match (exit, duration) {
                 (Some(0), Some(d)) => entry.1.push(d),
                 _ => entry.0 += 1,
@@ -108,6 +121,7 @@ pub fn report(
     })?;
     let mut out: Vec<PhaseStats> = by_phase
         .into_iter()
+        .flat_map(|(phase, kinds)| kinds.into_iter().map(move |(k, v)| ((phase.clone(), k), v)))
         .map(|((phase, kind), (failed, mut ok))| {
             ok.sort_unstable();
             let succeeded = ok.len() as u64;
