@@ -225,6 +225,44 @@ pub(crate) fn http_get(addr: &str, path: &str) -> (u16, String, String) {
     (status, head.to_lowercase(), body.to_string())
 }
 
+/// Every GET of the server's OpenAPI document, with `dev` and `build` for
+/// its parameters, answers 200 with a body its schema accepts: the bodies.
+pub(crate) fn conforms(addr: &str, build: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    let (status, _, doc) = http_get(addr, "/api/v1/openapi.json");
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut answered = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        if item.get("get").is_none() {
+            continue; // a change (tested with tokens in serve.rs)
+        }
+        let path = template
+            .replace("{env}", "dev")
+            .replace("{deployment}", build)
+            .replace("{build}", build);
+        let (status, _, body) = http_get(addr, &path);
+        assert_eq!(status, 200, "{path}: {body}");
+        let schema = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "components": doc["components"],
+        });
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{path}: {errors:?}");
+        answered += 1;
+        bodies.push(body);
+    }
+    assert!(answered >= 10, "{answered} endpoints");
+    bodies
+}
+
 #[test]
 fn serve_gives_backstage_one_url_that_is_always_current() {
     let l = Local::new();
@@ -254,36 +292,55 @@ fn serve_gives_backstage_one_url_that_is_always_current() {
     assert_eq!(served, v["entities"].as_array().unwrap().len());
     assert!(yaml.contains(&format!("name: backstage-dev-{B}")));
     // Every endpoint of the OpenAPI document answers as its schema says.
-    let (status, _, doc) = http_get(&addr, "/api/v1/openapi.json");
-    assert_eq!(status, 200);
-    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
-    assert_eq!(doc["openapi"], "3.1.0");
-    let mut answered = 0;
-    for (template, item) in doc["paths"].as_object().unwrap() {
-        if item.get("get").is_none() {
-            continue; // a change (tested with tokens in serve.rs)
-        }
-        let path = template
-            .replace("{env}", "dev")
-            .replace("{deployment}", B)
-            .replace("{build}", B);
-        let (status, _, body) = http_get(&addr, &path);
-        assert_eq!(status, 200, "{path}: {body}");
-        let schema = serde_json::json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$ref": item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
-            "components": doc["components"],
-        });
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&value)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(errors.is_empty(), "{path}: {errors:?}");
-        answered += 1;
+    let mut bodies = conforms(&addr, B);
+    // No secret value is served, by the API or the dashboard: every value
+    // of every secret in the store, read back by the CLI, is absent.
+    for page in [
+        "/".to_string(),
+        format!("/ui/dev/{B}"),
+        format!("/ui/dev/builds/{B}"),
+        "/ui/dev/history".into(),
+        "/ui/requests".into(),
+        "/ui/leases".into(),
+        "/catalog/catalog-info.yaml".into(),
+    ] {
+        let (status, _, body) = http_get(&addr, &page);
+        assert_eq!(status, 200, "{page}");
+        bodies.push(body);
     }
-    assert!(answered >= 10, "{answered} endpoints");
+    let mut values = Vec::new();
+    for path in l.secret_paths() {
+        match l.secret(&path) {
+            serde_json::Value::String(v) => values.push(format!("{path}#={v}")),
+            serde_json::Value::Object(m) => values.extend(
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| format!("{path}#{k}={v}"))),
+            ),
+            _ => {}
+        }
+    }
+    let values: Vec<(String, String)> = values
+        .into_iter()
+        .filter_map(|v| {
+            v.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        // The secret parts: not a username, host or database name, which
+        // the catalog and the contract name in the open.
+        .filter(|(k, v)| {
+            v.len() >= 12
+                && ["password", "token", "key", "secret", "#="]
+                    .iter()
+                    .any(|s| k.to_lowercase().contains(s))
+        })
+        .collect();
+    assert!(values.len() >= 4, "{} secret values", values.len());
+    for (key, v) in &values {
+        assert!(
+            bodies.iter().all(|b| !b.contains(v.as_str())),
+            "the value of {key} was served"
+        );
+    }
     let (status, _, mermaid) = http_get(
         &addr,
         &format!("/api/v1/environments/dev/deployments/{B}/graph?format=mermaid"),

@@ -14,13 +14,18 @@ const SPEC: &str = include_str!("fixtures/exec-platform.yaml");
 
 pub(crate) struct Platform {
     pub dir: tempfile::TempDir,
+    /// Variables every command gets (e.g. a PostgreSQL registry).
+    pub env: Vec<(String, String)>,
 }
 
 impl Platform {
     pub fn new(spec: &str) -> Self {
         let dir = gp_test::tempdir();
         std::fs::write(dir.path().join("goldenpath.yaml"), spec).unwrap();
-        Platform { dir }
+        Platform {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -31,6 +36,7 @@ impl Platform {
         let mut c = gp();
         c.current_dir(self.path())
             .env("GOLDENPATH_ACTOR", "tester")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(args);
         c
     }

@@ -30,7 +30,10 @@ impl Local {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         Local {
-            p: Platform { dir },
+            p: Platform {
+                dir,
+                env: Vec::new(),
+            },
         }
     }
     pub(crate) fn root(&self) -> &Path {
@@ -62,7 +65,7 @@ impl Local {
 
     /// Paths in the local secrets store (its file names paths in clear;
     /// values are ciphertext).
-    fn secret_paths(&self) -> BTreeSet<String> {
+    pub(crate) fn secret_paths(&self) -> BTreeSet<String> {
         let file = self.state().join("secrets/store.json");
         let Ok(text) = std::fs::read_to_string(file) else {
             return BTreeSet::new();
@@ -77,7 +80,7 @@ impl Local {
             .cloned()
             .collect()
     }
-    fn secret(&self, path: &str) -> serde_json::Value {
+    pub(crate) fn secret(&self, path: &str) -> serde_json::Value {
         let out = self
             .p
             .ok(&["secret", "get", path, "--reveal", "--output", "json"]);

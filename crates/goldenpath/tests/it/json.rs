@@ -75,7 +75,10 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
             .arg(dir.path()),
     );
     assert_eq!(init.code, 0, "{}", init.transcript());
-    let p = Platform { dir };
+    let p = Platform {
+        dir,
+        env: Vec::new(),
+    };
     let _servers = Servers(p.path().to_path_buf());
     p.ok(&["deploy", "--env", "dev", "--foundational"]);
     p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);

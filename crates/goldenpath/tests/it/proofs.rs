@@ -458,7 +458,10 @@ fn another_owners_dns_name_blocks_the_plan_and_the_deploy_refuses_it() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let init = gp_test::run(gp().args(["init", "--example", "local"]).arg(dir.path()));
     assert_eq!(init.code, 0, "{}", init.transcript());
-    let p = Platform { dir };
+    let p = Platform {
+        dir,
+        env: Vec::new(),
+    };
     let _servers = crate::requests::Servers(p.path().to_path_buf());
     p.ok(&["deploy", "--env", "dev", "--foundational"]);
     // Another cluster's ExternalDNS published the build's Backstage name.

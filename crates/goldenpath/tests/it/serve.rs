@@ -30,16 +30,23 @@ pub(crate) fn start_with(l: &Local, extra: &[&str]) -> (std::process::Child, Str
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(server.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_string();
+    // The address line, after any warning (a superuser's registry, say).
+    let mut seen = String::new();
+    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("serve stopped before listening: {seen}");
+        }
+        if let Some(addr) = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        {
+            break addr.to_string();
+        }
+        seen.push_str(&line);
+    };
     (server, addr)
 }
 
@@ -379,6 +386,53 @@ fn the_api_fuzzed_from_its_openapi_document_answers_within_it() {
         })
         .unwrap_or(0);
     assert!(generated >= 100, "{generated} cases:\n{text}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// The same server over a shared PostgreSQL registry: every endpoint
+/// answers as its OpenAPI document says, over deploys the CLI recorded
+/// there, and a deploy run by another process (another runner, as far as
+/// the registry can tell) streams live; the rows are read back with an
+/// independent PostgreSQL client.
+#[test]
+fn over_a_postgresql_registry_every_endpoint_conforms_and_a_deploy_streams_live() {
+    let pg = gp_test::postgres::TestPostgres::start();
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE ledger").unwrap();
+    let mut l = Local::new();
+    l.p.env = vec![
+        ("GOLDENPATH_REGISTRY".into(), pg.url_for("ledger")),
+        (
+            "GOLDENPATH_REGISTRY_KEY".into(),
+            "a-shared-registry-key-0123456789abcdef".into(),
+        ),
+    ];
+    let _servers = Servers(l.root().to_path_buf());
+    l.deploy(&["--foundational"]);
+    let (mut server, addr) = start(&l);
+    let rx = subscribe(&addr, None);
+    l.deploy(&["--build-id", B]);
+    let seen = until(&rx, succeeded);
+    assert!(
+        seen.iter()
+            .any(|e| e.1 == "phase" && e.2["deployment"] == B)
+    );
+    crate::catalog::conforms(&addr, B);
+    // Nothing went to a SQLite file; the rows are in PostgreSQL.
+    assert!(!l.state().join("registry.db").exists());
+    let mut ledger = postgres::Client::connect(&pg.url_for("ledger"), postgres::NoTls).unwrap();
+    let rows = ledger
+        .query_one(
+            "SELECT COUNT(*) FROM deployment_events WHERE deployment = $1 AND event = 'deploy_succeeded'",
+            &[&B],
+        )
+        .unwrap();
+    assert_eq!(rows.get::<_, i64>(0), 1);
+    let (_, _, status) =
+        crate::catalog::http_get(&addr, &format!("/api/v1/environments/dev/deployments/{B}"));
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["status"], "live", "{v}");
     let _ = server.kill();
     let _ = server.wait();
 }
