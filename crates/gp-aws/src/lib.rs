@@ -3,6 +3,8 @@
 //! - [`SecretsManagerStore`]: the `aws` secrets backend, a
 //!   [`gp_driver::secrets::SecretStore`] on AWS Secrets Manager.
 //! - [`Route53`]: the `route53` backend of the `dns` driver.
+//! - [`AwsResources`]: the S3 buckets, Secrets Manager secrets and ECR
+//!   repositories self-service requests ask for.
 //! - [`sweep`]: the orphan sweep, resources still tagged with a build id
 //!   (Resource Groups Tagging API).
 //!
@@ -22,10 +24,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod resources;
 mod route53;
 mod secrets;
 mod tagging;
 
+pub use resources::{AwsResources, REQUEST_TAG};
 pub use route53::{Route53, Route53Settings, factory as route53_factory};
 pub use secrets::SecretsManagerStore;
 pub use tagging::{AwsTagSweep, Tagged, delete_secret_arn, sweep};

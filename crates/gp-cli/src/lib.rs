@@ -149,12 +149,17 @@ enum Command {
     /// Deployment leases: who is changing what.
     #[command(subcommand)]
     Lease(cmd::lease::LeaseCommand),
-    /// Self-service database requests (requests/RDS-NNNN.yaml).
+    /// Self-service requests: databases (RDS-NNNN), buckets (S3-NNNN),
+    /// secrets (SEC-NNNN), container repositories (ECR-NNNN).
     #[command(subcommand)]
     Request(cmd::request::RequestCommand),
     /// Databases on the foundational instances.
     #[command(subcommand)]
     Db(cmd::db::DbCommand),
+    /// What requests created or adopted: databases, buckets, secrets,
+    /// repositories, with who asked and who applied.
+    #[command(subcommand)]
+    Resources(cmd::resource::ResourcesCommand),
     /// The secrets store: list, get (redacted unless --reveal), put (stdin).
     #[command(subcommand)]
     Secret(cmd::secret::SecretCommand),
@@ -270,9 +275,13 @@ fn reads_only(command: &Command) -> bool {
             r,
             cmd::request::RequestCommand::List(_)
                 | cmd::request::RequestCommand::Validate(_)
-                | cmd::request::RequestCommand::Schema
+                | cmd::request::RequestCommand::Schema(_)
         ),
-        Command::Db(_) | Command::Verify(_) | Command::Gitops(_) | Command::Policy(_) => true,
+        Command::Db(_)
+        | Command::Resources(_)
+        | Command::Verify(_)
+        | Command::Gitops(_)
+        | Command::Policy(_) => true,
         Command::Dns(d) => !matches!(d, cmd::dns::DnsCommand::Apply(_)),
         _ => false,
     }
@@ -298,6 +307,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Lease(c) => cmd::lease::run(ctx, c),
         Command::Request(c) => cmd::request::run(ctx, c),
         Command::Db(c) => cmd::db::run(ctx, c),
+        Command::Resources(c) => cmd::resource::run(ctx, c),
         Command::Secret(c) => cmd::secret::run(ctx, c),
         Command::Dns(c) => cmd::dns::run(ctx, c),
         Command::Terraform(c) => cmd::terraform::run(ctx, c),

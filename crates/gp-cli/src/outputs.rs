@@ -431,6 +431,123 @@ pub struct RequestPlanOutput {
     pub hash: String,
 }
 
+/// `goldenpath request plan` of a bucket, secret or repository request.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourcePlanOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Request id.
+    pub request: String,
+    /// `s3`, `secret`, `ecr`.
+    pub kind: String,
+    /// Environment (`global` for a repository that names none).
+    pub env: String,
+    /// The bucket, secret path or repository.
+    pub resource: String,
+    /// What apply makes, the platform's defaults filled in (and named in
+    /// `defaulted`).
+    pub desired: gp_core::resource::Desired,
+    /// Whether it exists already (apply adopts it).
+    pub exists: Option<bool>,
+    /// What apply would change, in order; empty when it is as asked.
+    pub changes: Vec<String>,
+    /// Why what is there could not be read.
+    pub cloud_error: Option<String>,
+    /// The ExternalSecret apply writes (a secret request with a namespace).
+    pub external_secret: Option<serde_json::Value>,
+    /// The platform rules it breaks, and resources others own.
+    pub refused: Vec<String>,
+    /// Whether it needs a recorded approval.
+    pub needs_approval: bool,
+    /// Why.
+    pub approval_reason: Option<String>,
+    /// Whether one is recorded for exactly this content.
+    pub approved: bool,
+    /// SHA-256 of its content (what an approval binds to).
+    pub hash: String,
+}
+
+/// `goldenpath request plan` (a database request, or another kind).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // built once per command, then printed
+pub enum RequestPlanDocument {
+    /// A database request.
+    Database(RequestPlanOutput),
+    /// A bucket, secret or repository request.
+    Resource(ResourcePlanOutput),
+}
+
+/// `goldenpath request apply` of a bucket, secret or repository request.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceAppliedOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Request id.
+    pub request: String,
+    /// `s3`, `secret`, `ecr`.
+    pub kind: String,
+    /// Environment.
+    pub env: String,
+    /// The bucket, secret path or repository.
+    pub resource: String,
+    /// Its ARN.
+    pub arn: String,
+    /// Whether apply created it (else it adopted what was there).
+    pub created: bool,
+    /// The changes made (none: it was as asked).
+    pub changes: Vec<String>,
+    /// The ExternalSecret written for the app, if any.
+    pub external_secret: Option<String>,
+}
+
+/// `goldenpath request apply` (a database request, or another kind).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // built once per command, then printed
+pub enum RequestAppliedDocument {
+    /// A database request.
+    Database(RequestAppliedOutput),
+    /// A bucket, secret or repository request.
+    Resource(ResourceAppliedOutput),
+}
+
+/// `goldenpath resources list`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourcesOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// What requests created or adopted.
+    pub resources: Vec<ResourceRow>,
+}
+
+/// A resource a request applied.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRow {
+    /// `rds`, `s3`, `secret`, `ecr`.
+    pub kind: String,
+    /// Environment.
+    pub env: String,
+    /// The database, bucket, secret path or repository.
+    pub resource: String,
+    /// Its ARN, when the cloud gave one.
+    pub arn: Option<String>,
+    /// The request.
+    pub request: String,
+    /// Who asked.
+    pub requester: String,
+    /// Who applied it.
+    pub applied_by: String,
+    /// When (UTC).
+    pub at: String,
+    /// Whether it was created (else adopted).
+    pub created: Option<bool>,
+}
+
 /// `goldenpath request new`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -499,10 +616,14 @@ pub struct RequestListOutput {
 pub struct RequestRow {
     /// Request id.
     pub request: String,
+    /// `rds`, `s3`, `secret`, `ecr`.
+    pub kind: String,
     /// Environment.
     pub env: String,
-    /// The database.
+    /// The database (empty for another kind: see `resource`).
     pub database: String,
+    /// The database, bucket, secret or repository it asks for.
+    pub resource: String,
     /// Its state.
     pub state: String,
     /// Who acted last.
@@ -751,9 +872,10 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["lease", "list"] => doc::<LeasesOutput>(),
         ["lease", "unlock"] => doc::<LeaseUnlockOutput>(),
         ["request", "validate"] => doc::<RequestChecksOutput>(),
-        ["request", "plan"] => doc::<RequestPlanOutput>(),
+        ["request", "plan"] => doc::<RequestPlanDocument>(),
         ["request", "approve"] => doc::<RequestApprovedOutput>(),
-        ["request", "apply"] => doc::<RequestAppliedOutput>(),
+        ["request", "apply"] => doc::<RequestAppliedDocument>(),
+        ["resources", "list"] => doc::<ResourcesOutput>(),
         ["request", "list"] => doc::<RequestListOutput>(),
         ["db", "list"] => doc::<DatabasesOutput>(),
         ["secret", "list"] => doc::<SecretsOutput>(),
@@ -880,6 +1002,7 @@ pub const COMMANDS: &[&str] = &[
     "request list",
     "request schema",
     "request new",
+    "resources list",
     "db list",
     "secret list",
     "secret get",

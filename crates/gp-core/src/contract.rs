@@ -365,6 +365,24 @@ impl<'p> Contract<'p> {
         format!("{}/{}/{component}/{name}", self.prefix(), self.env)
     }
 
+    /// The bucket a bucket request asks for: `{prefix}-{env}-{app}-{purpose}`
+    /// (S3's rules — 3 to 63 characters, lower case, digits and `-` —
+    /// are the request's schema).
+    pub fn request_bucket_name(&self, app: &str, purpose: &str) -> String {
+        format!("{}-{}-{app}-{purpose}", self.prefix(), self.env)
+    }
+
+    /// Where a secret request's secret lives: `{prefix}/{env}/{service}/{name}`.
+    pub fn request_secret_path(&self, service: &str, name: &str) -> String {
+        format!("{}/{}/{service}/{name}", self.prefix(), self.env)
+    }
+
+    /// The ExternalSecret that syncs a secret request's secret into its
+    /// app's namespace: `{service}-{name}-sync`.
+    pub fn request_external_secret_name(&self, service: &str, name: &str) -> String {
+        format!("{service}-{name}-sync")
+    }
+
     /// The path of a generic secret a component owns:
     /// `{prefix}/{env}/{name}` (or under `builds/{B}/` for a build).
     pub fn secret_path(&self, name: &str) -> Result<String, ContractError> {

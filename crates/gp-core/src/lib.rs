@@ -26,6 +26,7 @@ pub mod model;
 pub mod names;
 pub mod propagation;
 pub mod request;
+pub mod resource;
 pub mod secret;
 pub mod spec;
 pub mod yaml;

@@ -583,6 +583,65 @@ impl LoadedRequest {
     }
 }
 
+/// What approvals and the registry need of any request (a database's, a
+/// bucket's, a secret's, a repository's).
+pub trait Approvable {
+    /// Its id.
+    fn request_id(&self) -> &str;
+    /// Its environment.
+    fn request_env(&self) -> &str;
+    /// Who asked, when the file says.
+    fn request_requester(&self) -> Option<&str>;
+    /// The hash of its content.
+    fn request_hash(&self) -> &str;
+    /// Who must approve it.
+    fn request_route(&self) -> Route;
+    /// `rds`, `s3`, `secret`, `ecr`.
+    fn request_kind(&self) -> &'static str;
+}
+
+impl Approvable for LoadedRequest {
+    fn request_id(&self) -> &str {
+        &self.request.id.value
+    }
+    fn request_env(&self) -> &str {
+        &self.request.environment.value
+    }
+    fn request_requester(&self) -> Option<&str> {
+        Some(&self.request.requester.value)
+    }
+    fn request_hash(&self) -> &str {
+        &self.hash
+    }
+    fn request_route(&self) -> Route {
+        self.route()
+    }
+    fn request_kind(&self) -> &'static str {
+        "rds"
+    }
+}
+
+impl Approvable for crate::resource::LoadedResource {
+    fn request_id(&self) -> &str {
+        &self.id().value
+    }
+    fn request_env(&self) -> &str {
+        self.env()
+    }
+    fn request_requester(&self) -> Option<&str> {
+        self.requester()
+    }
+    fn request_hash(&self) -> &str {
+        &self.hash
+    }
+    fn request_route(&self) -> Route {
+        self.route()
+    }
+    fn request_kind(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
 /// Names PostgreSQL keeps for itself.
 pub fn is_reserved_name(name: &str) -> bool {
     name.starts_with("pg_")

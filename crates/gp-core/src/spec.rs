@@ -308,6 +308,10 @@ pub struct RequestsSettings {
     /// routes to the group. Without it, anyone but the requester approves.
     #[serde(default)]
     pub approvers: std::collections::BTreeMap<String, Vec<String>>,
+    /// The AWS region bucket, secret and repository requests are applied
+    /// in (default: `secrets.region`, else the SDK's chain, `AWS_REGION`).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 fn gitops_path() -> Spanned<String> {

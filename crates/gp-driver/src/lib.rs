@@ -33,6 +33,7 @@ use gp_core::yaml::Node;
 use gp_core::{ComponentSpec, Contract, Diagnostic, Platform};
 use serde::{Deserialize, Serialize};
 
+pub mod cloud;
 pub mod conformance;
 pub mod exec;
 pub mod process;

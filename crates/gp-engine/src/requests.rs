@@ -3,7 +3,7 @@
 //! recorded as a request event. The CLI and `goldenpath serve` call these
 //! and only print what they return.
 
-use gp_core::request::LoadedRequest;
+use gp_core::request::{Approvable, LoadedRequest};
 use gp_core::{Deployment, Diagnostic, InvalidInput, Plane};
 use gp_driver::{Applied, Outputs};
 use gp_registry::{RequestEvent, new_id, now_us};
@@ -72,15 +72,15 @@ impl Engine<'_> {
     /// Records an event of a request.
     pub fn record_request(
         &self,
-        r: &LoadedRequest,
+        r: &dyn Approvable,
         event: &str,
         detail: serde_json::Value,
     ) -> Result<(), EngineError> {
         self.registry.record_request(&RequestEvent {
             id: new_id(),
-            request_id: r.request.id.value.clone(),
-            kind: "rds".into(),
-            env: r.request.environment.value.clone(),
+            request_id: r.request_id().to_string(),
+            kind: r.request_kind().into(),
+            env: r.request_env().to_string(),
             event: event.into(),
             actor: self.actor.clone(),
             detail: Some(detail),
@@ -133,7 +133,7 @@ impl Engine<'_> {
     /// The approval of this exact content, if it is complete: the latest
     /// one, or with approvers configured, one from each group the
     /// request's route needs.
-    pub fn request_approval(&self, r: &LoadedRequest) -> Result<Option<Approval>, EngineError> {
+    pub fn request_approval(&self, r: &dyn Approvable) -> Result<Option<Approval>, EngineError> {
         let configured = self
             .platform
             .spec
@@ -142,7 +142,7 @@ impl Engine<'_> {
             .is_some_and(|q| !q.approvers.is_empty());
         let approvals: Vec<gp_registry::RequestEvent> = self
             .registry
-            .request_events(Some(&r.request.id.value))?
+            .request_events(Some(r.request_id()))?
             .into_iter()
             .filter(|e| {
                 e.event == "approved"
@@ -150,7 +150,7 @@ impl Engine<'_> {
                         .as_ref()
                         .and_then(|d| d.get("hash"))
                         .and_then(|h| h.as_str())
-                        == Some(r.hash.as_str())
+                        == Some(r.request_hash())
             })
             .collect();
         let by = |e: &gp_registry::RequestEvent| {
@@ -163,7 +163,7 @@ impl Engine<'_> {
         };
         if configured {
             let mut who = Vec::new();
-            for g in r.route().groups() {
+            for g in r.request_route().groups() {
                 let found = approvals.iter().rev().find(|e| {
                     e.detail
                         .as_ref()
@@ -386,15 +386,29 @@ impl Engine<'_> {
         reason: Option<&str>,
     ) -> Result<(), EngineError> {
         self.request_ownership(r)?;
-        if same_person(&r.request.requester.value, approver) {
+        self.approve_any(r, approver, reason)
+    }
+
+    /// Records an approval of any request's current content by `approver`
+    /// — never the requester, and with approvers configured only someone
+    /// of a group its route needs (refused, recorded, exit 3).
+    pub fn approve_any(
+        &self,
+        r: &dyn Approvable,
+        approver: &str,
+        reason: Option<&str>,
+    ) -> Result<(), EngineError> {
+        if r.request_requester()
+            .is_some_and(|q| same_person(q, approver))
+        {
             let why = format!(
                 "{approver} asked for request {} and cannot approve it: an approval comes from someone else",
-                r.request.id.value
+                r.request_id()
             );
             self.record_request(
                 r,
                 "refused",
-                serde_json::json!({"reasons": [why.clone()], "hash": r.hash, "approver": approver}),
+                serde_json::json!({"reasons": [why.clone()], "hash": r.request_hash(), "approver": approver}),
             )?;
             return Err(EngineError::refused(
                 why,
@@ -410,7 +424,7 @@ impl Engine<'_> {
             .as_ref()
             .map(|q| q.approvers.clone())
             .unwrap_or_default();
-        let route = r.route();
+        let route = r.request_route();
         let groups: Vec<&str> = route
             .groups()
             .iter()
@@ -425,7 +439,7 @@ impl Engine<'_> {
         {
             let why = format!(
                 "{approver} is not an approver for request {} (it routes to {}: {})",
-                r.request.id.value,
+                r.request_id(),
                 route.as_str(),
                 route
                     .groups()
@@ -443,7 +457,7 @@ impl Engine<'_> {
             self.record_request(
                 r,
                 "refused",
-                serde_json::json!({"reasons": [why.clone()], "hash": r.hash, "approver": approver}),
+                serde_json::json!({"reasons": [why.clone()], "hash": r.request_hash(), "approver": approver}),
             )?;
             return Err(EngineError::refused(
                 why,
@@ -453,7 +467,7 @@ impl Engine<'_> {
         self.record_request(
             r,
             "approved",
-            serde_json::json!({"by": approver, "hash": r.hash, "reason": reason, "groups": groups, "route": route.as_str()}),
+            serde_json::json!({"by": approver, "hash": r.request_hash(), "reason": reason, "groups": groups, "route": route.as_str()}),
         )
     }
 }

@@ -18,6 +18,7 @@ mod reap;
 mod registry;
 mod request_files;
 mod requests;
+mod resources;
 mod serve;
 mod terraform;
 mod truth;

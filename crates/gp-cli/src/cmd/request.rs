@@ -1,5 +1,7 @@
 //! `goldenpath request validate|plan|apply|approve|list|schema`: database
-//! requests (`requests/RDS-NNNN.yaml`).
+//! requests (`requests/RDS-NNNN.yaml`); bucket, secret and repository
+//! requests (`S3-`, `SEC-`, `ECR-NNNN`) take the same verbs and are handed
+//! to `resource.rs`.
 //!
 //! A request is checked against its schema (exit 2, positioned), then
 //! against the platform's rules (a breach is a refusal, exit 3, recorded).
@@ -33,8 +35,8 @@ pub enum RequestCommand {
     Approve(ApproveArgs),
     /// Requests in requests/ and in the registry, with their state.
     List(ListArgs),
-    /// Print the JSON Schema of a request file.
-    Schema,
+    /// Print the JSON Schema of a request file of a kind.
+    Schema(SchemaArgs),
     /// Write a new request file in the platform's layout (the next free
     /// id, in the first requests.paths folder under the environment).
     New(NewArgs),
@@ -87,6 +89,14 @@ pub struct NewArgs {
     pub title: Option<String>,
 }
 
+/// Arguments of `request schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// rds (default), s3, secret or ecr.
+    #[arg(value_parser = ["rds", "s3", "bucket", "secret", "ecr", "registry-repo"], default_value = "rds")]
+    pub kind: String,
+}
+
 /// Request files.
 #[derive(Debug, Args)]
 pub struct FilesArgs {
@@ -132,8 +142,11 @@ pub fn run(ctx: &Context, cmd: RequestCommand) -> anyhow::Result<()> {
         RequestCommand::Apply(a) => apply(ctx, a),
         RequestCommand::Approve(a) => approve(ctx, a),
         RequestCommand::List(a) => list(ctx, a),
-        RequestCommand::Schema => {
-            ctx.printer.json(&gp_core::request::json_schema())?;
+        RequestCommand::Schema(a) => {
+            match gp_core::resource::ResourceKind::parse(&a.kind) {
+                Some(kind) => ctx.printer.json(&gp_core::resource::json_schema(kind))?,
+                None => ctx.printer.json(&gp_core::request::json_schema())?,
+            }
             Ok(())
         }
         RequestCommand::New(a) => new(ctx, a),
@@ -425,12 +438,37 @@ fn with_engine<T>(
     f(&engine)
 }
 
+/// A request of any kind.
+pub(crate) enum AnyRequest {
+    /// A database request.
+    Database(LoadedRequest),
+    /// A bucket, secret or repository request.
+    Resource(gp_core::resource::LoadedResource),
+}
+
+impl AnyRequest {
+    /// Its approval-facing face.
+    pub(crate) fn approvable(&self) -> &dyn gp_core::request::Approvable {
+        match self {
+            AnyRequest::Database(r) => r,
+            AnyRequest::Resource(r) => r,
+        }
+    }
+    /// Whether it needs an approval.
+    pub(crate) fn needs_approval(&self) -> bool {
+        match self {
+            AnyRequest::Database(r) => r.needs_approval(),
+            AnyRequest::Resource(r) => r.needs_approval(),
+        }
+    }
+}
+
 /// The request whose id is `id`, among the files the spec names (never a
 /// path from the caller), read and checked as `load` does.
 pub(crate) fn load_by_id(
     platform: &gp_core::Platform,
     id: &str,
-) -> anyhow::Result<Option<LoadedRequest>> {
+) -> anyhow::Result<Option<AnyRequest>> {
     let base = platform.base_dir();
     for f in request_files(platform)? {
         let Ok(text) = std::fs::read_to_string(&f) else {
@@ -446,9 +484,17 @@ pub(crate) fn load_by_id(
                 .strip_prefix(base)
                 .map(Path::to_path_buf)
                 .unwrap_or(f.clone());
+            if gp_core::yaml::parse(&text)
+                .ok()
+                .flatten()
+                .is_some_and(|n| gp_core::resource::detect(&n).is_some())
+            {
+                let r = gp_core::resource::LoadedResource::from_source(&relative, &text)?;
+                return Ok(Some(AnyRequest::Resource(r)));
+            }
             let r = LoadedRequest::from_source(&relative, &text)?;
             check_enums_of(platform, &r)?;
-            return Ok(Some(r));
+            return Ok(Some(AnyRequest::Database(r)));
         }
     }
     Ok(None)
@@ -523,6 +569,31 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
             }
         }
         for f in &files {
+            if let Ok(path) = locate(ctx, f)
+                && super::resource::is_resource(&path)
+            {
+                match super::resource::load(ctx, &path) {
+                    Err(e) => {
+                        crate::exit::report(&ctx.printer, &e);
+                        worst = Some(Code::Invalid);
+                        results.push(crate::outputs::RequestCheck {
+                            request: f.clone(),
+                            file: f.clone(),
+                            valid: false,
+                            refused: Vec::new(),
+                            needs_approval: false,
+                        });
+                    }
+                    Ok(r) => {
+                        let (check, code) = super::resource::check(ctx, engine, &r);
+                        if code.is_some() && worst.is_none() {
+                            worst = code;
+                        }
+                        results.push(check);
+                    }
+                }
+                continue;
+            }
             let loaded = load(ctx, f).and_then(|r| {
                 engine.request_ownership(&r)?;
                 Ok(r)
@@ -579,6 +650,11 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
 }
 
 fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
+    let path = locate(ctx, &a.request)?;
+    if super::resource::is_resource(&path) {
+        let r = super::resource::load(ctx, &path)?;
+        return with_engine(ctx, |engine| super::resource::plan(ctx, engine, &r));
+    }
     let r = load(ctx, &a.request)?;
     with_engine(ctx, |engine| {
         let d = engine.request_plan(&r)?;
@@ -610,21 +686,24 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
             ),
         };
         if ctx.printer.is_json() {
-            ctx.printer.json(&crate::outputs::RequestPlanOutput {
-                schema_version: crate::outputs::SCHEMA_VERSION,
-                request: req.id.value.clone(),
-                env: req.environment.value.clone(),
-                instance: d.instance.clone(),
-                database: req.database_name.value.clone(),
-                role: req.username.value.clone(),
-                secret_path: d.secret_path.clone(),
-                action: action.clone(),
-                steps: d.steps.clone(),
-                refused: refused.clone(),
-                needs_approval: d.needs_approval.is_some(),
-                approved: d.approval.is_some(),
-                hash: r.hash.clone(),
-            })?;
+            ctx.printer
+                .json(&crate::outputs::RequestPlanDocument::Database(
+                    crate::outputs::RequestPlanOutput {
+                        schema_version: crate::outputs::SCHEMA_VERSION,
+                        request: req.id.value.clone(),
+                        env: req.environment.value.clone(),
+                        instance: d.instance.clone(),
+                        database: req.database_name.value.clone(),
+                        role: req.username.value.clone(),
+                        secret_path: d.secret_path.clone(),
+                        action: action.clone(),
+                        steps: d.steps.clone(),
+                        refused: refused.clone(),
+                        needs_approval: d.needs_approval.is_some(),
+                        approved: d.approval.is_some(),
+                        hash: r.hash.clone(),
+                    },
+                ))?;
         } else {
             ctx.printer.data(&format!(
                 "request {} ({})\n  environment  {}\n  instance     {}\n  database     {}\n  role         {}\n  secret       {}\n  action       {}\n  approval     {}{}",
@@ -648,6 +727,11 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
 }
 
 fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
+    let path = locate(ctx, &a.request)?;
+    if super::resource::is_resource(&path) {
+        let r = super::resource::load(ctx, &path)?;
+        return with_engine(ctx, |engine| super::resource::apply(ctx, engine, &r));
+    }
     let r = load(ctx, &a.request)?;
     let req = &r.request;
     with_engine(ctx, |engine| {
@@ -677,17 +761,20 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
         let counts = done.applied.counts;
         let external_secret = write_external_secret(ctx, &r, &secret)?;
         if ctx.printer.is_json() {
-            ctx.printer.json(&crate::outputs::RequestAppliedOutput {
-                schema_version: crate::outputs::SCHEMA_VERSION,
-                request: req.id.value.clone(),
-                env: req.environment.value.clone(),
-                instance: done.instance.clone(),
-                database: req.database_name.value.clone(),
-                role: req.username.value.clone(),
-                secret_path: secret.clone(),
-                external_secret: shown(&external_secret),
-                counts,
-            })?;
+            ctx.printer
+                .json(&crate::outputs::RequestAppliedDocument::Database(
+                    crate::outputs::RequestAppliedOutput {
+                        schema_version: crate::outputs::SCHEMA_VERSION,
+                        request: req.id.value.clone(),
+                        env: req.environment.value.clone(),
+                        instance: done.instance.clone(),
+                        database: req.database_name.value.clone(),
+                        role: req.username.value.clone(),
+                        secret_path: secret.clone(),
+                        external_secret: shown(&external_secret),
+                        counts,
+                    },
+                ))?;
         } else {
             let what = if counts.added + counts.changed == 0 {
                 "unchanged"
@@ -712,7 +799,12 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
 }
 
 fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
-    let r = load(ctx, &a.request)?;
+    let path = locate(ctx, &a.request)?;
+    let resource = if super::resource::is_resource(&path) {
+        Some(super::resource::load(ctx, &path)?)
+    } else {
+        None
+    };
     let approver = ctx.actor();
     if let Some(by) = &a.by
         && !gp_engine::requests::same_person(by, &approver)
@@ -726,6 +818,12 @@ fn approve(ctx: &Context, a: ApproveArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if let Some(r) = resource {
+        return with_engine(ctx, |engine| {
+            super::resource::approve(ctx, engine, &r, &approver, a.reason.as_deref())
+        });
+    }
+    let r = load(ctx, &a.request)?;
     with_engine(ctx, |engine| {
         engine.request_approve(&r, &approver, a.reason.as_deref())?;
         if ctx.printer.is_json() {
@@ -763,7 +861,7 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     ctx.printer.data(&table(
-        &["REQUEST", "ENV", "DATABASE", "STATE", "BY", "AT"],
+        &["REQUEST", "KIND", "ENV", "RESOURCE", "STATE", "BY", "AT"],
         &rows,
     ))?;
     Ok(())
@@ -778,14 +876,38 @@ pub(crate) fn request_rows(
 ) -> anyhow::Result<(Vec<crate::outputs::RequestRow>, Vec<Vec<String>>)> {
     let events = registry.request_events(None)?;
     let mut ids: Vec<(String, String)> = Vec::new();
-    let mut files = std::collections::BTreeMap::new();
+    // Each file's id: its kind, environment, resource, whether it breaks
+    // a rule, whether it needs an approval.
+    let mut files: std::collections::BTreeMap<String, (String, String, bool, bool)> =
+        Default::default();
     for f in request_files(platform)? {
-        if let Ok(r) = LoadedRequest::load(&f) {
+        if super::resource::is_resource(&f) {
+            if let Ok(r) = gp_core::resource::LoadedResource::load(&f) {
+                ids.push((r.id().value.clone(), r.env().to_string()));
+                files.insert(
+                    r.id().value.clone(),
+                    (
+                        r.kind().as_str().to_string(),
+                        r.resource_name().to_string(),
+                        !r.guard(platform).is_empty(),
+                        r.needs_approval(),
+                    ),
+                );
+            }
+        } else if let Ok(r) = LoadedRequest::load(&f) {
             ids.push((
                 r.request.id.value.clone(),
                 r.request.environment.value.clone(),
             ));
-            files.insert(r.request.id.value.clone(), r);
+            files.insert(
+                r.request.id.value.clone(),
+                (
+                    "rds".to_string(),
+                    r.request.database_name.value.clone(),
+                    !r.guard(platform).is_empty(),
+                    r.needs_approval(),
+                ),
+            );
         }
     }
     for e in &events {
@@ -808,54 +930,65 @@ pub(crate) fn request_rows(
             .iter()
             .rev()
             .find(|e| {
-                !(e.event == "refused"
-                    && e.detail
-                        .as_ref()
-                        .is_some_and(|d| d.get("approver").is_some()))
+                // A step of an apply is not a state of its own.
+                e.event != "step"
+                    && !(e.event == "refused"
+                        && e.detail
+                            .as_ref()
+                            .is_some_and(|d| d.get("approver").is_some()))
             })
             .copied();
-        let breaks_rules = files
-            .get(&id)
-            .is_some_and(|r| !r.guard(platform).is_empty());
-        let state = match (moved, files.get(&id)) {
+        let file = files.get(&id);
+        let breaks_rules = file.is_some_and(|f| f.2);
+        let needs = file.is_some_and(|f| f.3);
+        let state = match (moved, file) {
             (None, Some(_)) if breaks_rules => "breaks a rule (request validate)".to_string(),
-            (None, Some(r)) if r.needs_approval() => "awaiting approval".to_string(),
+            (None, Some(_)) if needs => "awaiting approval".to_string(),
             (None, _) => "not applied".to_string(),
-            (Some(e), Some(r))
-                if e.event == "planned"
-                    && r.needs_approval()
-                    && !mine.iter().any(|x| x.event == "approved") =>
+            (Some(e), Some(_))
+                if e.event == "planned" && needs && !mine.iter().any(|x| x.event == "approved") =>
             {
                 "planned, awaiting approval".to_string()
             }
+            (Some(e), _) if e.event == "apply_started" => "applying (or interrupted)".to_string(),
             (Some(e), _) => e.event.clone(),
         };
-        let database = files
-            .get(&id)
-            .map(|r| r.request.database_name.value.clone())
+        let kind = file
+            .map(|f| f.0.clone())
+            .or_else(|| mine.first().map(|e| e.kind.clone()))
+            .unwrap_or_default();
+        let resource = file
+            .map(|f| f.1.clone())
             .or_else(|| {
                 mine.iter().rev().find_map(|e| {
-                    e.detail
-                        .as_ref()
-                        .and_then(|d| d.get("database"))
+                    let d = e.detail.as_ref()?;
+                    d.get("database")
+                        .or_else(|| d.get("resource"))
                         .and_then(|d| d.as_str())
                         .map(str::to_string)
                 })
             })
             .unwrap_or_default();
+        let database = if kind == "rds" {
+            resource.clone()
+        } else {
+            String::new()
+        };
         let (by, at) = last
             .map(|e| (e.actor.clone(), when(e.at_us)))
             .unwrap_or_default();
         json.push(crate::outputs::RequestRow {
             request: id.clone(),
+            kind: kind.clone(),
             env: env.clone(),
-            database: database.clone(),
+            database,
+            resource: resource.clone(),
             state: state.clone(),
             by: by.clone(),
             at: at.clone(),
             events: mine.iter().map(|e| (*e).clone()).collect(),
         });
-        rows.push(vec![id, env, database, state, by, at]);
+        rows.push(vec![id, kind, env, resource, state, by, at]);
     }
     Ok((json, rows))
 }

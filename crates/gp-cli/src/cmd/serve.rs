@@ -1024,14 +1024,18 @@ async fn approve_as(
         else {
             return Err((404, "no request has that id".to_string()));
         };
-        s.with_engine_error(&actor, |e| {
-            e.request_approve(&req, &actor, reason.as_deref())
+        s.with_engine_error(&actor, |e| match &req {
+            super::request::AnyRequest::Database(r) => {
+                e.request_approve(r, &actor, reason.as_deref())
+            }
+            super::request::AnyRequest::Resource(r) => e.approve_any(r, &actor, reason.as_deref()),
         })?;
+        let a = req.approvable();
         Ok(crate::outputs::RequestApprovedOutput {
             schema_version: 1,
-            request: req.request.id.value.clone(),
+            request: a.request_id().to_string(),
             by: actor,
-            hash: req.hash.clone(),
+            hash: a.request_hash().to_string(),
             needed: req.needs_approval(),
         })
     })

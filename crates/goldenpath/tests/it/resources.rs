@@ -1,0 +1,548 @@
+//! Bucket, secret and repository requests against a local AWS endpoint
+//! (moto's server): each kind created, applied again (no change), adopted,
+//! refused by its rules (nothing created), approved by the right group
+//! only; every fact about what was made is read back through boto3, and
+//! the ExternalSecret is checked against its CRD version.
+
+use gp_test::moto::Moto;
+
+use crate::deploy::Platform;
+
+const SPEC: &str = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: golden
+prefix: goldenpath
+domain: example.io
+owner: team-platform
+environments:
+  dev: {}
+  staging: {}
+  prod: {}
+requests:
+  approvers: { platform: [bob], security: [sam] }
+components: []
+";
+
+fn platform(moto: &Moto) -> Platform {
+    let mut p = Platform::new(SPEC);
+    p.env = moto
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    std::fs::create_dir_all(p.path().join("requests/dev")).unwrap();
+    p
+}
+
+fn write(p: &Platform, name: &str, text: &str) {
+    std::fs::write(p.path().join("requests").join(name), text).unwrap();
+}
+
+fn as_actor(p: &Platform, actor: &str, args: &[&str]) -> gp_test::Output {
+    let mut c = p.cmd(args);
+    c.env("GOLDENPATH_ACTOR", actor);
+    gp_test::run(&mut c)
+}
+
+fn json(out: &gp_test::Output) -> serde_json::Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.transcript()))
+}
+
+const LOGS: &str = "---
+# the platform's layout, with a field goldenpath does not read
+apiVersion: goldenpath.io/v1
+kind: S3BucketRequest
+metadata:
+  id: S3-0001
+  owner: team-orders
+  requester: alice
+  ticket: OPS-1234
+spec:
+  environment: dev
+  application: orders
+  bucketName: goldenpath-dev-orders-logs
+  purpose:
+    type: logs
+    description: access logs of the orders API
+  tags:
+    costCenter: cc-042
+";
+
+fn bucket(moto: &Moto, name: &str) -> serde_json::Value {
+    let out = moto.py(&format!(
+        "s3 = boto3.client('s3', endpoint_url=e)
+b = '{name}'
+def get(f, k):
+    try:
+        return f(Bucket=b)[k]
+    except Exception as x:
+        return None
+print(json.dumps({{
+  'enc': get(s3.get_bucket_encryption, 'ServerSideEncryptionConfiguration'),
+  'pab': get(s3.get_public_access_block, 'PublicAccessBlockConfiguration'),
+  'rules': get(s3.get_bucket_lifecycle_configuration, 'Rules'),
+  'versioning': s3.get_bucket_versioning(Bucket=b).get('Status'),
+  'tags': {{t['Key']: t['Value'] for t in (get(s3.get_bucket_tagging, 'TagSet') or [])}},
+  'logging': s3.get_bucket_logging(Bucket=b).get('LoggingEnabled'),
+}}, default=str))"
+    ));
+    serde_json::from_str(&out).unwrap()
+}
+
+fn exists(moto: &Moto, name: &str) -> bool {
+    moto.py(&format!(
+        "s3 = boto3.client('s3', endpoint_url=e)\nprint(any(b['Name'] == '{name}' for b in s3.list_buckets()['Buckets']))"
+    ))
+    .trim()
+        == "True"
+}
+
+#[test]
+fn bucket_requests_are_created_adopted_refused_and_approved_by_the_platform_only() {
+    let moto = Moto::start();
+    let p = platform(&moto);
+    write(&p, "dev/S3-0001.yaml", LOGS);
+    // validate: valid; the field it does not read is a warning at its line.
+    let out = p.run(&["request", "validate", "S3-0001"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("requests/dev/S3-0001.yaml:9:3"),
+        "{}",
+        out.stderr
+    );
+    // plan: the purpose's defaults, named; the exact changes.
+    let plan = json(&p.ok(&["request", "plan", "S3-0001", "--output", "json"]));
+    assert_eq!(plan["kind"], "s3");
+    assert_eq!(plan["exists"], false);
+    let changes: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(changes[0], "create bucket goldenpath-dev-orders-logs");
+    assert!(changes.contains(&"block all public access"), "{changes:?}");
+    assert!(
+        changes.contains(&"lifecycle rule `goldenpath`: Standard-IA at 30 days, expire at 90 days"),
+        "{changes:?}"
+    );
+    let defaulted = plan["desired"]["defaulted"].to_string();
+    assert!(
+        defaulted.contains("versioning: false (default for logs)"),
+        "{defaulted}"
+    );
+    assert!(
+        !exists(&moto, "goldenpath-dev-orders-logs"),
+        "plan creates nothing"
+    );
+    // apply: created as the contract says, read back through boto3.
+    let applied = json(&p.ok(&["request", "apply", "S3-0001", "--output", "json"]));
+    assert_eq!(applied["created"], true);
+    let b = bucket(&moto, "goldenpath-dev-orders-logs");
+    assert_eq!(
+        b["enc"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+    for k in [
+        "BlockPublicAcls",
+        "IgnorePublicAcls",
+        "BlockPublicPolicy",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(b["pab"][k], true, "{k}: {b}");
+    }
+    let rule = &b["rules"][0];
+    assert_eq!(rule["ID"], "goldenpath");
+    assert_eq!(rule["Expiration"]["Days"], 90);
+    assert_eq!(rule["Transitions"][0]["StorageClass"], "STANDARD_IA");
+    assert_eq!(rule["Transitions"][0]["Days"], 30);
+    assert!(b["versioning"].is_null(), "logs are not versioned: {b}");
+    assert_eq!(b["tags"]["costCenter"], "cc-042");
+    assert_eq!(b["tags"]["goldenpath:request"], "S3-0001");
+    // Again: nothing to change.
+    let again = json(&p.ok(&["request", "apply", "S3-0001", "--output", "json"]));
+    assert_eq!(again["created"], false);
+    assert_eq!(again["changes"], serde_json::json!([]));
+
+    // Adopted: a backups bucket made by hand, with a rule and a tag of its
+    // own, both kept.
+    moto.py(
+        "s3 = boto3.client('s3', endpoint_url=e)
+s3.create_bucket(Bucket='goldenpath-dev-orders-backups', CreateBucketConfiguration={'LocationConstraint': 'eu-west-2'})
+s3.put_bucket_tagging(Bucket='goldenpath-dev-orders-backups', Tagging={'TagSet': [{'Key': 'team', 'Value': 'orders'}]})
+s3.put_bucket_lifecycle_configuration(Bucket='goldenpath-dev-orders-backups', LifecycleConfiguration={'Rules': [{'ID': 'keep-me', 'Status': 'Enabled', 'Filter': {'Prefix': 'tmp/'}, 'Expiration': {'Days': 3}}]})",
+    );
+    write(
+        &p,
+        "dev/S3-0002.yaml",
+        &LOGS
+            .replace("S3-0001", "S3-0002")
+            .replace("orders-logs", "orders-backups")
+            .replace("type: logs", "type: backups")
+            .replace("access logs of", "nightly dumps of"),
+    );
+    let adopted = json(&p.ok(&["request", "apply", "S3-0002", "--output", "json"]));
+    assert_eq!(adopted["created"], false);
+    let b = bucket(&moto, "goldenpath-dev-orders-backups");
+    assert_eq!(b["versioning"], "Enabled", "backups are versioned: {b}");
+    let ids: Vec<&str> = b["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["keep-me", "goldenpath"], "{b}");
+    assert_eq!(b["rules"][1]["Transitions"][0]["StorageClass"], "GLACIER");
+    assert_eq!(b["tags"]["team"], "orders");
+    assert_eq!(b["tags"]["goldenpath:request"], "S3-0002");
+
+    // Refused by the rules: exit 3, nothing created.
+    for (id, file, text, why) in [
+        (
+            "S3-0003",
+            "S3-0003.yaml",
+            LOGS.replace("S3-0001", "S3-0003")
+                .replace("environment: dev", "environment: staging")
+                .replace("goldenpath-dev-", "goldenpath-staging-"),
+            "staging buckets are encrypted with a KMS key",
+        ),
+        (
+            "S3-0004",
+            "S3-0004.yaml",
+            LOGS.replace("S3-0001", "S3-0004")
+                .replace("goldenpath-dev-orders-logs", "orders-logs-bucket"),
+            "outside the platform's convention",
+        ),
+        (
+            "S3-0005",
+            "S3-0005.yaml",
+            LOGS.replace("S3-0001", "S3-0005")
+                .replace("goldenpath-dev-orders-logs", "goldenpath-dev-orders-audit")
+                .replace(
+                    "  tags:",
+                    "  retentionPolicy: { type: compliance-driven, rationale: SOX }\n  tags:",
+                )
+                .replace("type: logs", "type: uploads"),
+            "needs a lifecycle",
+        ),
+    ] {
+        write(&p, file, &text);
+        let out = p.run(&["request", "apply", id]);
+        assert_eq!(out.code, 3, "{id}: {}", out.transcript());
+        assert!(out.stderr.contains(why), "{id}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("requests/{file}:")),
+            "{id}: positioned: {}",
+            out.stderr
+        );
+    }
+    assert!(!exists(&moto, "goldenpath-staging-orders-logs"));
+    assert!(!exists(&moto, "orders-logs-bucket"));
+    assert!(!exists(&moto, "goldenpath-dev-orders-audit"));
+    // Bad input: exit 2 at the field's line and column, nothing written.
+    write(
+        &p,
+        "S3-0006.yaml",
+        &LOGS
+            .replace("S3-0001", "S3-0006")
+            .replace("bucketName", "bucketNmae"),
+    );
+    let out = p.run(&["request", "apply", "S3-0006"]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("requests/S3-0006.yaml:13:3"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("bucketName"),
+        "did you mean: {}",
+        out.stderr
+    );
+
+    // Static assets need the platform's approval: the requester and
+    // someone of the security group are refused, bob approves.
+    write(
+        &p,
+        "dev/S3-0007.yaml",
+        &LOGS
+            .replace("S3-0001", "S3-0007")
+            .replace("orders-logs", "orders-static-assets")
+            .replace("type: logs", "type: static-assets"),
+    );
+    let out = as_actor(&p, "alice", &["request", "apply", "S3-0007"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("needs an approval (it holds static assets)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!exists(&moto, "goldenpath-dev-orders-static-assets"));
+    assert_eq!(
+        as_actor(&p, "alice", &["request", "approve", "S3-0007"]).code,
+        3,
+        "her own"
+    );
+    let sam = as_actor(&p, "sam", &["request", "approve", "S3-0007"]);
+    assert_eq!(
+        sam.code,
+        3,
+        "security is not its route: {}",
+        sam.transcript()
+    );
+    assert!(sam.stderr.contains("is not an approver"), "{}", sam.stderr);
+    let bob = as_actor(&p, "bob", &["request", "approve", "S3-0007"]);
+    assert_eq!(bob.code, 0, "{}", bob.transcript());
+    let out = as_actor(&p, "alice", &["request", "apply", "S3-0007"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(exists(&moto, "goldenpath-dev-orders-static-assets"));
+
+    // A bucket tagged for another request is never taken over.
+    moto.py(
+        "s3 = boto3.client('s3', endpoint_url=e)
+s3.create_bucket(Bucket='goldenpath-dev-billing-logs', CreateBucketConfiguration={'LocationConstraint': 'eu-west-2'})
+s3.put_bucket_tagging(Bucket='goldenpath-dev-billing-logs', Tagging={'TagSet': [{'Key': 'goldenpath:request', 'Value': 'S3-0999'}]})",
+    );
+    write(
+        &p,
+        "dev/S3-0008.yaml",
+        &LOGS
+            .replace("S3-0001", "S3-0008")
+            .replace("orders", "billing"),
+    );
+    let out = p.run(&["request", "apply", "S3-0008"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("tagged for request S3-0999"),
+        "{}",
+        out.stderr
+    );
+    let b = bucket(&moto, "goldenpath-dev-billing-logs");
+    assert!(
+        b["enc"].is_null() || b["rules"].is_null(),
+        "nothing changed: {b}"
+    );
+    assert_eq!(b["tags"].as_object().unwrap().len(), 1, "{b}");
+
+    // Listed across kinds, with what was made and who asked.
+    let listed = json(&p.ok(&["request", "list", "--output", "json"]));
+    let state = |id: &str| {
+        listed["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["request"] == id)
+            .map(|r| {
+                (
+                    r["kind"].as_str().unwrap().to_string(),
+                    r["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(state("S3-0001"), ("s3".into(), "applied".into()));
+    assert_eq!(state("S3-0003").1, "refused");
+    let resources = json(&p.ok(&["resources", "list", "--kind", "s3", "--output", "json"]));
+    let rows = resources["resources"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{resources}");
+    let row = rows
+        .iter()
+        .find(|r| r["resource"] == "goldenpath-dev-orders-static-assets")
+        .unwrap();
+    assert_eq!(row["requester"], "alice");
+    assert_eq!(row["appliedBy"], "alice");
+    assert_eq!(
+        row["arn"],
+        "arn:aws:s3:::goldenpath-dev-orders-static-assets"
+    );
+}
+
+const SECRET: &str = "apiVersion: goldenpath.io/v1
+kind: SecretRequest
+metadata:
+  id: SEC-0001
+  name: stripe-key
+  service: payments
+  environment: dev
+  domain: commerce
+spec:
+  provider: aws-secrets-manager
+  secretType: api-key
+  risk: { tier: medium }
+  rotation: { rotationClass: standard }
+  lifecycle: { status: active, recoveryWindowInDays: 7 }
+  access:
+    namespace: payments
+    k8sSecretName: stripe
+    readPrincipals: [arn:aws:iam::123456789012:role/payments-api]
+    writePrincipals: [arn:aws:iam::123456789012:role/payments-rotator]
+  ttlDays: 90
+";
+
+#[test]
+fn secret_and_repository_requests_are_applied_with_their_policies() {
+    let moto = Moto::start();
+    let p = platform(&moto);
+    write(&p, "SEC-0001.yaml", SECRET);
+    // Medium risk routes to security: no requester in the file, so whoever
+    // applies it is who asked, and an approver may not apply it.
+    let out = p.run(&["request", "apply", "SEC-0001"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "SEC-0001"]).code,
+        3,
+        "platform is not its route"
+    );
+    assert_eq!(
+        as_actor(&p, "sam", &["request", "approve", "SEC-0001"]).code,
+        0
+    );
+    let out = as_actor(&p, "sam", &["request", "apply", "SEC-0001"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(out.stderr.contains("sam approved it"), "{}", out.stderr);
+    let plan = json(&p.ok(&["request", "plan", "SEC-0001", "--output", "json"]));
+    assert_eq!(plan["resource"], "goldenpath/dev/payments/stripe-key");
+    assert_eq!(
+        plan["externalSecret"]["metadata"]["name"],
+        "payments-stripe-key-sync"
+    );
+    let applied = json(&as_actor(
+        &p,
+        "carol",
+        &["request", "apply", "SEC-0001", "--output", "json"],
+    ));
+    assert_eq!(applied["created"], true, "{applied}");
+    let s: serde_json::Value = serde_json::from_str(&moto.py(
+        "sm = boto3.client('secretsmanager', endpoint_url=e)
+d = sm.describe_secret(SecretId='goldenpath/dev/payments/stripe-key')
+p = sm.get_resource_policy(SecretId='goldenpath/dev/payments/stripe-key')['ResourcePolicy']
+print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'policy': json.loads(p), 'versions': len(sm.list_secret_version_ids(SecretId=d['ARN'])['Versions'])}))",
+    ))
+    .unwrap();
+    assert_eq!(s["tags"]["goldenpath:request"], "SEC-0001");
+    assert_eq!(s["tags"]["riskTier"], "medium");
+    assert_eq!(s["tags"]["rotationClass"], "standard");
+    assert_eq!(s["tags"]["recoveryWindowInDays"], "7");
+    assert_eq!(s["versions"], 0, "no value is ever written by goldenpath");
+    let statements = s["policy"]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{s}");
+    assert_eq!(
+        statements[0]["Principal"]["AWS"][0],
+        "arn:aws:iam::123456789012:role/payments-api"
+    );
+    assert!(
+        statements[0]["Action"]
+            .to_string()
+            .contains("secretsmanager:GetSecretValue")
+    );
+    assert!(
+        !statements[1]["Action"]
+            .to_string()
+            .contains("GetSecretValue"),
+        "writers do not read"
+    );
+    // The ExternalSecret: the whole secret, in the app's namespace, valid
+    // for its CRD version.
+    let es_path = p
+        .path()
+        .join("gitops/requests/dev/payments-stripe-key-sync.yaml");
+    let es = gp_core::yaml::parse(&std::fs::read_to_string(&es_path).unwrap())
+        .unwrap()
+        .unwrap()
+        .to_json();
+    assert_eq!(es["apiVersion"], "external-secrets.io/v1");
+    assert_eq!(es["metadata"]["namespace"], "payments");
+    assert_eq!(es["spec"]["target"]["name"], "stripe");
+    assert_eq!(
+        es["spec"]["dataFrom"][0]["extract"]["key"],
+        "goldenpath/dev/payments/stripe-key"
+    );
+    gp_driver_gitops::schemas::check_external_secret(&es, "es.yaml").unwrap();
+    let again = json(&as_actor(
+        &p,
+        "carol",
+        &["request", "apply", "SEC-0001", "--output", "json"],
+    ));
+    assert_eq!(again["changes"], serde_json::json!([]), "{again}");
+    // A high-risk secret must rotate: refused, nothing created.
+    write(
+        &p,
+        "SEC-0002.yaml",
+        &SECRET
+            .replace("SEC-0001", "SEC-0002")
+            .replace("stripe-key", "card-vault")
+            .replace("tier: medium", "tier: high")
+            .replace("rotationClass: standard", "rotationClass: none"),
+    );
+    let out = p.run(&["request", "apply", "SEC-0002"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("requests/SEC-0002.yaml:13:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("a high-risk secret must rotate"),
+        "{}",
+        out.stderr
+    );
+    let names = moto.py("print(json.dumps([s['Name'] for s in boto3.client('secretsmanager', endpoint_url=e).list_secrets()['SecretList']]))");
+    assert!(!names.contains("card-vault"), "{names}");
+
+    // A repository from the catalog template's layout.
+    write(
+        &p,
+        "ECR-0001.yaml",
+        "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0001, owner: team-payments, requester: alice }\nspec:\n  repositoryName: payments/api\n  scanOnPush: true\n  imageTagMutability: IMMUTABLE\n  lifecyclePolicy: { keepLast: 25 }\n  risk: medium\n",
+    );
+    let applied = json(&p.ok(&["request", "apply", "ECR-0001", "--output", "json"]));
+    assert_eq!(applied["created"], true);
+    let r: serde_json::Value = serde_json::from_str(&moto.py(
+        "c = boto3.client('ecr', endpoint_url=e)
+r = c.describe_repositories(repositoryNames=['payments/api'])['repositories'][0]
+pol = json.loads(c.get_lifecycle_policy(repositoryName='payments/api')['lifecyclePolicyText'])
+tags = {t['Key']: t['Value'] for t in c.list_tags_for_resource(resourceArn=r['repositoryArn'])['tags']}
+print(json.dumps({'scan': r['imageScanningConfiguration']['scanOnPush'], 'mut': r['imageTagMutability'], 'keep': pol['rules'][0]['selection']['countNumber'], 'tags': tags}))",
+    ))
+    .unwrap();
+    assert_eq!(r["scan"], true);
+    assert_eq!(r["mut"], "IMMUTABLE");
+    assert_eq!(r["keep"], 25);
+    assert_eq!(r["tags"]["goldenpath:request"], "ECR-0001");
+    let again = json(&p.ok(&["request", "apply", "ECR-0001", "--output", "json"]));
+    assert_eq!(again["changes"], serde_json::json!([]), "{again}");
+    // Adopted: a repository made by hand with mutable tags is set right.
+    moto.py("boto3.client('ecr', endpoint_url=e).create_repository(repositoryName='payments/worker', imageTagMutability='MUTABLE')");
+    write(
+        &p,
+        "ECR-0002.yaml",
+        "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0002, owner: team-payments, requester: alice }\nspec: { repositoryName: payments/worker }\n",
+    );
+    let adopted = json(&p.ok(&["request", "apply", "ECR-0002", "--output", "json"]));
+    assert_eq!(adopted["created"], false);
+    assert!(
+        adopted["changes"].to_string().contains("tags immutable"),
+        "{adopted}"
+    );
+    let m = moto.py("print(boto3.client('ecr', endpoint_url=e).describe_repositories(repositoryNames=['payments/worker'])['repositories'][0]['imageTagMutability'])");
+    assert_eq!(m.trim(), "IMMUTABLE");
+    // prod repositories are immutable: refused.
+    write(
+        &p,
+        "ECR-0003.yaml",
+        "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0003, owner: team-payments, requester: alice }\nspec: { repositoryName: payments/prod-api, environment: prod, tagImmutability: false }\n",
+    );
+    let out = p.run(&["request", "apply", "ECR-0003"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(out.stderr.contains("immutable tags"), "{}", out.stderr);
+    // The schemas are published per kind.
+    for kind in ["s3", "secret", "ecr"] {
+        let schema: serde_json::Value =
+            serde_json::from_str(&p.ok(&["request", "schema", kind]).stdout).unwrap();
+        assert!(
+            schema["properties"]["spec"]["properties"].is_object(),
+            "{kind}: {schema}"
+        );
+    }
+}
