@@ -553,6 +553,24 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
                     if let Some(serde_json::Value::Array(c)) = top.remove("components") {
                         components = c;
                     }
+                } else if node
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .is_some_and(|k| k.ends_with("Request") && k != "DatabaseRequest")
+                {
+                    // A bucket, secret or repository request: it must load
+                    // as one, without a warning.
+                    let r = gp_core::resource::LoadedResource::from_source(
+                        std::path::Path::new("README.md"),
+                        text,
+                    )
+                    .unwrap_or_else(|e| panic!("README block {blocks}: {e}\n{text}"));
+                    assert!(
+                        r.warnings.is_empty(),
+                        "README block {blocks}: {:?}",
+                        r.warnings
+                    );
+                    continue;
                 } else {
                     // A request file or a fragment of one layout.
                     assert!(

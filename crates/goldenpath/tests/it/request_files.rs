@@ -246,10 +246,14 @@ fn an_empty_location_another_kind_and_a_duplicate_id_exit_2() {
         "docs/20-contracts/rds-requests/dev/SEC-0007-simulated.yaml",
         "id: SEC-0007\nservice: secretsmanager\nenvironment: dev\n",
     );
+    // It is read as a secret request (its kind is known now): one that
+    // lacks the fields a secret request needs is invalid input at its file.
     let out = p.run(&["request", "validate"]);
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
-        out.stderr.contains("a `secretsmanager` request (SEC-0007)"),
+        out.stderr.contains(
+            "docs/20-contracts/rds-requests/dev/SEC-0007-simulated.yaml:1:1: missing field `name`"
+        ),
         "{}",
         out.stderr
     );

@@ -490,6 +490,37 @@ print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'policy': j
     let names = moto.py("print(json.dumps([s['Name'] for s in boto3.client('secretsmanager', endpoint_url=e).list_secrets()['SecretList']]))");
     assert!(!names.contains("card-vault"), "{names}");
 
+    // Hostile files: a path in a name, an environment that is a path, a
+    // wildcard principal, a policy's quote. Each is stopped before any
+    // call (exit 2 or 3), nothing is created and nothing is written
+    // outside the GitOps tree.
+    for (n, (from, to, code)) in [
+        ("service: payments", "service: ../../etc", 2),
+        ("environment: dev", "environment: ../../../tmp", 3),
+        ("role/payments-api", "role/*", 2),
+        ("role/payments-api", "role/x\"},{\"Effect\":\"Allow", 2),
+        ("namespace: payments", "namespace: kube-system", 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("SEC-009{n}");
+        write(
+            &p,
+            &format!("{id}.yaml"),
+            &SECRET
+                .replace("SEC-0001", &id)
+                .replace("stripe-key", &format!("hostile-{n}"))
+                .replace(from, to),
+        );
+        let out = as_actor(&p, "carol", &["request", "apply", &id]);
+        assert_eq!(out.code, code, "{to}: {}", out.transcript());
+    }
+    let names = moto.py("print(json.dumps([s['Name'] for s in boto3.client('secretsmanager', endpoint_url=e).list_secrets()['SecretList']]))");
+    assert!(!names.contains("hostile"), "{names}");
+    assert!(!p.path().join("gitops/requests/tmp").exists());
+    assert!(!std::path::Path::new("/tmp/payments-hostile-1-sync.yaml").exists());
+
     // A repository from the catalog template's layout.
     write(
         &p,
