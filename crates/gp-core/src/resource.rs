@@ -140,6 +140,22 @@ pub fn detect(node: &yaml::Node) -> Option<ResourceKind> {
     }
 }
 
+/// A request file's id: `id` at the top, else under `metadata` or `spec`.
+pub fn file_id(node: &yaml::Node) -> Option<&str> {
+    node.get("id")
+        .and_then(|n| n.as_str())
+        .or_else(|| {
+            node.get("metadata")
+                .and_then(|m| m.get("id"))
+                .and_then(|n| n.as_str())
+        })
+        .or_else(|| {
+            node.get("spec")
+                .and_then(|m| m.get("id"))
+                .and_then(|n| n.as_str())
+        })
+}
+
 // ---- the bucket ----
 
 /// What a bucket is for.

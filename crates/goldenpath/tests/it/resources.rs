@@ -174,7 +174,7 @@ s3.put_bucket_lifecycle_configuration(Bucket='goldenpath-dev-orders-backups', Li
     );
     write(
         &p,
-        "dev/S3-0002.yaml",
+        "dev/orders-backups.yaml",
         &LOGS
             .replace("S3-0001", "S3-0002")
             .replace("orders-logs", "orders-backups")

@@ -463,7 +463,7 @@ pub fn requests(rows: &[crate::outputs::RequestRow], takes_changes: bool) -> Str
     if !takes_changes {
         body.push_str("<p>This server takes no changes (started without <code>--tokens</code>): approve with <code>goldenpath request approve</code>.</p>");
     }
-    body.push_str("<table><caption>Requests</caption><thead><tr><th scope=\"col\">request</th><th scope=\"col\">environment</th><th scope=\"col\">resource</th><th scope=\"col\">state</th><th scope=\"col\">last by</th><th scope=\"col\">at</th><th scope=\"col\">approved by</th><th scope=\"col\">approve</th></tr></thead><tbody>");
+    body.push_str("<table><caption>Requests</caption><thead><tr><th scope=\"col\">request</th><th scope=\"col\">kind</th><th scope=\"col\">environment</th><th scope=\"col\">resource</th><th scope=\"col\">state</th><th scope=\"col\">last by</th><th scope=\"col\">at</th><th scope=\"col\">approved by</th><th scope=\"col\">approve</th></tr></thead><tbody>");
     for r in rows {
         let approvals: Vec<&str> = r
             .events
@@ -491,9 +491,10 @@ pub fn requests(rows: &[crate::outputs::RequestRow], takes_changes: bool) -> Str
             String::new()
         };
         body.push_str(&format!(
-            "<tr id=\"request-{i}\"><td>{i}</td><td>{}</td><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{form}</td></tr>",
+            "<tr id=\"request-{i}\"><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{form}</td></tr>",
+            esc(&r.kind),
             esc(&r.env),
-            esc(&r.database),
+            esc(&r.resource),
             esc(&r.state),
             esc(&r.by),
             esc(&r.at),

@@ -168,7 +168,7 @@ fn locate(ctx: &Context, arg: &str) -> anyhow::Result<PathBuf> {
                 gp_core::yaml::parse(&t)
                     .ok()
                     .flatten()
-                    .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(|i| i == arg))
+                    .and_then(|n| gp_core::resource::file_id(&n).map(|i| i == arg))
                     .unwrap_or(false)
             });
         if holds {
@@ -370,7 +370,7 @@ fn new(ctx: &Context, a: NewArgs) -> anyhow::Result<()> {
             && let Some(id) = gp_core::yaml::parse(&t)
                 .ok()
                 .flatten()
-                .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(str::to_string))
+                .and_then(|n| gp_core::resource::file_id(&n).map(str::to_string))
             && let Some(n) = id.strip_prefix("RDS-").and_then(|n| n.parse::<u32>().ok())
         {
             max = max.max(n);
@@ -477,7 +477,7 @@ pub(crate) fn load_by_id(
         let holds = gp_core::yaml::parse(&text)
             .ok()
             .flatten()
-            .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(|i| i == id))
+            .and_then(|n| gp_core::resource::file_id(&n).map(|i| i == id))
             .unwrap_or(false);
         if holds {
             let relative = f
@@ -549,7 +549,7 @@ fn validate(ctx: &Context, a: FilesArgs) -> anyhow::Result<()> {
                 gp_core::yaml::parse(&t)
                     .ok()
                     .flatten()
-                    .and_then(|n| n.get("id").and_then(|i| i.as_str()).map(str::to_string))
+                    .and_then(|n| gp_core::resource::file_id(&n).map(str::to_string))
             }) {
                 by_id.entry(id).or_default().push(shown(Path::new(f)));
             }
