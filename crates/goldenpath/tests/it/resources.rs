@@ -236,6 +236,40 @@ s3.put_bucket_lifecycle_configuration(Bucket='goldenpath-dev-orders-backups', Li
             out.stderr
         );
     }
+    // Every other rule, each refused at validate (exit 3) at its line.
+    let staging = LOGS
+        .replace("environment: dev", "environment: staging")
+        .replace("goldenpath-dev-", "goldenpath-staging-");
+    for (n, text, why) in [
+        (
+            0,
+            staging.replace("  tags:", "  encryption: { type: sse-kms, kmsKeyAlias: alias/orders }\n  tags:"),
+            "staging buckets keep access logs",
+        ),
+        (
+            1,
+            LOGS.replace("  tags:", "  encryption: { type: sse-kms }\n  tags:"),
+            "sse-kms needs kmsKeyAlias",
+        ),
+        (
+            2,
+            LOGS.replace("  tags:", "  versioning: true\n  tags:"),
+            "log buckets are not versioned",
+        ),
+        (
+            3,
+            LOGS.replace("  tags:", "  retentionPolicy: { type: compliance-driven }\n  lifecycle: { expireDays: 400 }\n  tags:"),
+            "names its rationale",
+        ),
+    ] {
+        let file = format!("rule-{n}.yaml");
+        write(&p, &file, &text.replace("S3-0001", &format!("S3-010{n}")));
+        let out = p.run(&["request", "validate", &format!("requests/{file}")]);
+        assert_eq!(out.code, 3, "{why}: {}", out.transcript());
+        assert!(out.stderr.contains(why), "{why}: {}", out.stderr);
+        assert!(out.stderr.contains(&format!("requests/{file}:")), "{}", out.stderr);
+        std::fs::remove_file(p.path().join("requests").join(&file)).unwrap();
+    }
     assert!(!exists(&moto, "goldenpath-staging-orders-logs"));
     assert!(!exists(&moto, "orders-logs-bucket"));
     assert!(!exists(&moto, "goldenpath-dev-orders-audit"));
@@ -465,6 +499,31 @@ print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'policy': j
         &["request", "apply", "SEC-0001", "--output", "json"],
     ));
     assert_eq!(again["changes"], serde_json::json!([]), "{again}");
+    // Adopted: a secret made by hand (with a value and a tag of its own)
+    // gets its tags and policy; its value is left alone.
+    moto.py(
+        "boto3.client('secretsmanager', endpoint_url=e).create_secret(Name='goldenpath/dev/payments/webhook', SecretString='kept-by-hand-0123456789', Tags=[{'Key': 'team', 'Value': 'payments'}])",
+    );
+    write(
+        &p,
+        "SEC-0003.yaml",
+        &SECRET
+            .replace("SEC-0001", "SEC-0003")
+            .replace("stripe-key", "webhook")
+            .replace("tier: medium", "tier: low"),
+    );
+    let adopted = json(&p.ok(&["request", "apply", "SEC-0003", "--output", "json"]));
+    assert_eq!(adopted["created"], false, "{adopted}");
+    let s: serde_json::Value = serde_json::from_str(&moto.py(
+        "sm = boto3.client('secretsmanager', endpoint_url=e)
+d = sm.describe_secret(SecretId='goldenpath/dev/payments/webhook')
+print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'value': sm.get_secret_value(SecretId='goldenpath/dev/payments/webhook')['SecretString'], 'policy': 'ResourcePolicy' in sm.get_resource_policy(SecretId='goldenpath/dev/payments/webhook')}))",
+    ))
+    .unwrap();
+    assert_eq!(s["tags"]["team"], "payments");
+    assert_eq!(s["tags"]["goldenpath:request"], "SEC-0003");
+    assert_eq!(s["value"], "kept-by-hand-0123456789");
+    assert_eq!(s["policy"], true);
     // A high-risk secret must rotate: refused, nothing created.
     write(
         &p,
