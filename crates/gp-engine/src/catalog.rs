@@ -7,7 +7,9 @@
 //! live build). A torn-down build has no entities.
 //!
 //! A database a self-service request created is owned by the requesting
-//! team, a Group of its own.
+//! team, a Group of its own; so is a bucket, secret or repository a request
+//! made (a Resource of type `s3-bucket`, `secret` or
+//! `container-repository`, annotated with its ARN).
 //!
 //! Names: `{component}-{env}` for the foundational plane and the persistent
 //! deployment, `{component}-{env}-{build}` in a build; lifecycle
@@ -160,6 +162,38 @@ impl Engine<'_> {
                         .and_then(|v| v.as_str())
                         .map(str::to_string)
                 };
+                // A bucket, secret or repository a request made: a
+                // Resource of the team that owns it.
+                if e.kind != "rds" {
+                    let (Some(resource), Some(team)) = (field("resource"), field("owner")) else {
+                        continue;
+                    };
+                    let kind = match e.kind.as_str() {
+                        "s3" => "s3-bucket",
+                        "secret" => "secret",
+                        "ecr" => "container-repository",
+                        _ => continue,
+                    };
+                    let team = entity_name(&team);
+                    entities.push(json!({
+                        "apiVersion": API, "kind": "Group",
+                        "metadata": {"name": team, "annotations": {"goldenpath.io/owner": field("owner")}},
+                        "spec": {"type": "team", "children": []},
+                    }));
+                    let mut annotations = serde_json::Map::new();
+                    annotations.insert("goldenpath.io/env".into(), json!(env));
+                    annotations.insert("goldenpath.io/request".into(), json!(e.request_id));
+                    annotations.insert("goldenpath.io/resource".into(), json!(resource));
+                    if let Some(arn) = field("arn") {
+                        annotations.insert("goldenpath.io/arn".into(), json!(arn));
+                    }
+                    entities.push(json!({
+                        "apiVersion": API, "kind": "Resource",
+                        "metadata": {"name": entity_name(&format!("{}-{resource}", e.kind)), "annotations": annotations},
+                        "spec": {"type": kind, "owner": format!("group:default/{team}"), "system": system},
+                    }));
+                    continue;
+                }
                 let (Some(db), Some(instance), Some(team)) =
                     (field("database"), field("instance"), field("owner"))
                 else {

@@ -11,7 +11,7 @@ const B: &str = "23-01-26-01";
 
 /// Backstage's validators over `entities` (as `catalog --output json`
 /// prints them): the problems they report.
-fn backstage_problems(dir: &std::path::Path, json: &str) -> Vec<String> {
+pub(crate) fn backstage_problems(dir: &std::path::Path, json: &str) -> Vec<String> {
     let validator = gp_test::repo_root().join("tests/backstage");
     assert!(
         validator

@@ -380,6 +380,27 @@ s3.put_bucket_tagging(Bucket='goldenpath-dev-billing-logs', Tagging={'TagSet': [
     let resources = json(&p.ok(&["resources", "list", "--kind", "s3", "--output", "json"]));
     let rows = resources["resources"].as_array().unwrap();
     assert_eq!(rows.len(), 3, "{resources}");
+    // The catalog: a Resource per bucket, owned by its team, valid for
+    // Backstage's own validator.
+    let catalog = p
+        .ok(&["catalog", "--env", "dev", "--output", "json"])
+        .stdout;
+    let scratch = gp_test::tempdir();
+    assert_eq!(
+        crate::catalog::backstage_problems(scratch.path(), &catalog),
+        Vec::<String>::new()
+    );
+    let v: serde_json::Value = serde_json::from_str(&catalog).unwrap();
+    let entity = v["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["metadata"]["annotations"]["goldenpath.io/resource"] == "goldenpath-dev-orders-logs"
+        })
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(entity["spec"]["type"], "s3-bucket");
+    assert_eq!(entity["spec"]["owner"], "group:default/team-orders");
     let row = rows
         .iter()
         .find(|r| r["resource"] == "goldenpath-dev-orders-static-assets")
