@@ -1310,15 +1310,6 @@ impl LoadedResource {
                 {
                     out.push(self.at(ns.start, format!("namespace `{}` belongs to the platform; an app's secret goes to the app's namespace", ns.value)));
                 }
-                if r.access
-                    .write_principals
-                    .iter()
-                    .any(|w| r.access.read_principals.iter().all(|x| x.value != w.value))
-                    && tier == RiskTier::Low
-                    && strict
-                {
-                    // Fine: writers need not read.
-                }
             }
             ResourceSpec::Ecr(r) => {
                 let (scan, immutable) = self.ecr_flags(r);
