@@ -78,7 +78,9 @@ fn kill_group(child: &mut Child) {
 }
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    // A deadline, not a delay: on a loaded 2-core runner the deploy's init
+    // and plan before the apply can take minutes.
+    let deadline = Instant::now() + Duration::from_secs(300);
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
