@@ -354,7 +354,9 @@ pub enum RiskTier {
     Low,
     /// Medium: the security group approves.
     Medium,
-    /// High: the security group approves, and it must rotate.
+    /// High (or `critical`): the security group approves, and a secret
+    /// must rotate.
+    #[serde(alias = "critical")]
     High,
 }
 
@@ -375,6 +377,50 @@ impl RiskTier {
 pub struct SecretRisk {
     /// low, medium, high.
     pub tier: Spanned<RiskTier>,
+}
+
+/// A risk written as a tier (`risk: high`) or as `risk: {tier: high}`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RiskField {
+    /// `risk: high`.
+    Tier(RiskTier),
+    /// `risk: {tier: high}`.
+    Map(SecretRisk),
+}
+
+impl RiskField {
+    /// The tier.
+    pub fn tier(&self) -> RiskTier {
+        match self {
+            RiskField::Tier(t) => *t,
+            RiskField::Map(m) => m.tier.value,
+        }
+    }
+}
+
+/// A yes or no written as a boolean or as a word (`IMMUTABLE`, `enabled`).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Flag {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A word.
+    Word(String),
+}
+
+impl Flag {
+    /// What it says, if it says yes or no.
+    pub fn truth(&self) -> Option<bool> {
+        match self {
+            Flag::Bool(b) => Some(*b),
+            Flag::Word(w) => match w.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "enabled" | "immutable" => Some(true),
+                "false" | "no" | "off" | "disabled" | "mutable" => Some(false),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// `rotation`.
@@ -446,9 +492,9 @@ pub struct SecretRequest {
     /// What it holds (api-key, database-credentials, ...); a tag.
     #[serde(default)]
     pub secret_type: Option<Spanned<String>>,
-    /// Its risk.
+    /// Its risk: `{tier: low|medium|high}` (or the tier alone).
     #[serde(default)]
-    pub risk: Option<SecretRisk>,
+    pub risk: Option<Spanned<RiskField>>,
     /// Its rotation.
     #[serde(default)]
     pub rotation: Option<Rotation>,
@@ -480,10 +526,10 @@ pub struct EcrRequest {
     pub environment: Option<Spanned<String>>,
     /// Scan images on push (default true; prod needs it).
     #[serde(default)]
-    pub scan_on_push: Option<Spanned<bool>>,
+    pub scan_on_push: Option<Spanned<Flag>>,
     /// Tags cannot be overwritten (default true; prod needs it).
     #[serde(default, alias = "immutableTags")]
-    pub tag_immutability: Option<Spanned<bool>>,
+    pub tag_immutability: Option<Spanned<Flag>>,
     /// ECR's own form of the same: IMMUTABLE or MUTABLE.
     #[serde(default)]
     pub image_tag_mutability: Option<Spanned<String>>,
@@ -495,7 +541,7 @@ pub struct EcrRequest {
     pub lifecycle_policy: Option<EcrLifecycle>,
     /// Its risk (low, medium, high).
     #[serde(default)]
-    pub risk: Option<Spanned<RiskTier>>,
+    pub risk: Option<Spanned<RiskField>>,
     /// The owning team.
     pub owner: Spanned<String>,
     /// Who asks (when absent, whoever applies it is who asked).
@@ -881,6 +927,10 @@ impl LoadedResource {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         };
         let arn = |s: &str| {
+            // An account id is a principal too.
+            if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+                return true;
+            }
             let parts: Vec<&str> = s.splitn(6, ':').collect();
             parts.len() == 6
                 && parts[0] == "arn"
@@ -1116,7 +1166,7 @@ impl LoadedResource {
                     .chain(&r.access.break_glass_principals)
                 {
                     if !arn(&p.value) {
-                        out.push(self.at(p.start, format!("`{}` is not an IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME), and wildcards are never allowed", p.value.escape_debug())));
+                        out.push(self.at(p.start, format!("`{}` is not an IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME) or an account id, and wildcards are never allowed", p.value.escape_debug())));
                     }
                 }
                 if let Some(rot) = &r.rotation
@@ -1152,6 +1202,21 @@ impl LoadedResource {
                         format!("keepLast must be 1 to 1000, found {}", k.value),
                     ));
                 }
+                for (field, f) in [
+                    ("scanOnPush", &r.scan_on_push),
+                    ("tagImmutability", &r.tag_immutability),
+                ] {
+                    if let Some(f) = f
+                        && f.value.truth().is_none()
+                    {
+                        out.push(self.at(
+                            f.start,
+                            format!(
+                                "{field} is true or false (or IMMUTABLE/MUTABLE, enabled/disabled)"
+                            ),
+                        ));
+                    }
+                }
                 if let Some(m) = &r.image_tag_mutability
                     && !matches!(m.value.as_str(), "IMMUTABLE" | "MUTABLE")
                 {
@@ -1164,7 +1229,7 @@ impl LoadedResource {
                     ));
                 }
                 if let (Some(m), Some(t)) = (&r.image_tag_mutability, &r.tag_immutability)
-                    && (m.value == "IMMUTABLE") != t.value
+                    && Some(m.value == "IMMUTABLE") != t.value.truth()
                 {
                     out.push(self.at(t.start, "tagImmutability and imageTagMutability disagree"));
                 }
@@ -1280,7 +1345,7 @@ impl LoadedResource {
                 }
             }
             ResourceSpec::Secret(r) => {
-                let tier = r.risk.as_ref().map_or(RiskTier::Low, |t| t.tier.value);
+                let tier = r.risk.as_ref().map_or(RiskTier::Low, |t| t.value.tier());
                 let rotates = r
                     .rotation
                     .as_ref()
@@ -1290,7 +1355,7 @@ impl LoadedResource {
                         .rotation
                         .as_ref()
                         .map(|x| x.rotation_class.start)
-                        .or(r.risk.as_ref().map(|t| t.tier.start))
+                        .or(r.risk.as_ref().map(|t| t.start))
                         .unwrap_or(r.id.start);
                     out.push(
                         self.at(at, "a high-risk secret must rotate")
@@ -1313,7 +1378,11 @@ impl LoadedResource {
             }
             ResourceSpec::Ecr(r) => {
                 let (scan, immutable) = self.ecr_flags(r);
-                if env == "prod" || matches!(r.risk.as_ref().map(|x| x.value), Some(RiskTier::High))
+                if env == "prod"
+                    || matches!(
+                        r.risk.as_ref().map(|x| x.value.tier()),
+                        Some(RiskTier::High)
+                    )
                 {
                     if !scan {
                         out.push(
@@ -1343,9 +1412,12 @@ impl LoadedResource {
     }
 
     fn ecr_flags(&self, r: &EcrRequest) -> (bool, bool) {
-        let scan = r.scan_on_push.as_ref().is_none_or(|v| v.value);
+        let scan = r
+            .scan_on_push
+            .as_ref()
+            .is_none_or(|v| v.value.truth() != Some(false));
         let immutable = match (&r.tag_immutability, &r.image_tag_mutability) {
-            (Some(t), _) => t.value,
+            (Some(t), _) => t.value.truth() != Some(false),
             (None, Some(m)) => m.value == "IMMUTABLE",
             (None, None) => true,
         };
@@ -1371,7 +1443,7 @@ impl LoadedResource {
                 }
             }
             ResourceSpec::Secret(r) => {
-                let tier = r.risk.as_ref().map_or(RiskTier::Low, |t| t.tier.value);
+                let tier = r.risk.as_ref().map_or(RiskTier::Low, |t| t.value.tier());
                 let security = tier != RiskTier::Low || !r.access.break_glass_principals.is_empty();
                 match (security, prod) {
                     (true, true) => Route::PlatformAndSecurity,
@@ -1381,7 +1453,10 @@ impl LoadedResource {
                 }
             }
             ResourceSpec::Ecr(r) => {
-                let high = matches!(r.risk.as_ref().map(|x| x.value), Some(RiskTier::High));
+                let high = matches!(
+                    r.risk.as_ref().map(|x| x.value.tier()),
+                    Some(RiskTier::High)
+                );
                 match (high, prod) {
                     (true, true) => Route::PlatformAndSecurity,
                     (true, false) => Route::Security,
@@ -1412,12 +1487,15 @@ impl LoadedResource {
             ResourceSpec::Secret(r)
                 if r.risk
                     .as_ref()
-                    .is_some_and(|t| t.tier.value != RiskTier::Low) =>
+                    .is_some_and(|t| t.value.tier() != RiskTier::Low) =>
             {
                 "its risk tier is medium or high"
             }
             ResourceSpec::Ecr(r)
-                if matches!(r.risk.as_ref().map(|x| x.value), Some(RiskTier::High)) =>
+                if matches!(
+                    r.risk.as_ref().map(|x| x.value.tier()),
+                    Some(RiskTier::High)
+                ) =>
             {
                 "its risk is high"
             }
@@ -1551,7 +1629,7 @@ impl LoadedResource {
                     "riskTier".into(),
                     r.risk
                         .as_ref()
-                        .map_or(RiskTier::Low, |t| t.tier.value)
+                        .map_or(RiskTier::Low, |t| t.value.tier())
                         .as_str()
                         .into(),
                 );
@@ -1624,7 +1702,7 @@ impl LoadedResource {
                     "riskTier".into(),
                     r.risk
                         .as_ref()
-                        .map_or(RiskTier::Low, |t| t.value)
+                        .map_or(RiskTier::Low, |t| t.value.tier())
                         .as_str()
                         .into(),
                 );
@@ -1903,9 +1981,10 @@ spec:
                 .contains("wildcards are never allowed"),
             "{wildcard}"
         );
-        let ecr = "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0003, owner: team-payments }\nspec:\n  repositoryName: payments/api\n  scanOnPush: true\n  imageTagMutability: IMMUTABLE\n  lifecyclePolicy: { keepLast: 25 }\n  risk: medium\n";
+        let ecr = "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0003, owner: team-payments }\nspec:\n  repositoryName: payments/api\n  scanOnPush: enabled\n  tagImmutability: IMMUTABLE\n  lifecyclePolicy: { keepLast: 25 }\n  risk: { tier: critical }\n";
         let r = LoadedResource::from_source(Path::new("ECR-0003.yaml"), ecr).unwrap();
         assert_eq!(r.env(), "global");
+        assert_eq!(r.route(), Route::Security, "critical is high");
         let c = crate::Contract::new(&p, "dev", crate::Deployment::Persistent).unwrap();
         let Desired::Repository(d) = r.desired(&c) else {
             panic!()

@@ -171,15 +171,49 @@ impl Engine<'_> {
                 ));
             }
         }
-        let plan = cloud.plan(&desired).map_err(|e| self.cloud_failed(r, &e))?;
-        if let Some(other) = plan.tagged_request.as_ref().filter(|o| **o != id) {
-            return Err(refuse(
-                vec![format!(
-                    "{} {name} exists and is tagged for request {other}; a request may only adopt what no one else owns",
-                    r.kind().noun()
-                )],
+        // Under the environment's foundational lease, as a database request
+        // is: two applies (or an apply and a foundational deploy) take
+        // turns.
+        let lease = match self.platform.environment(r.env()) {
+            Some(_) => Some(self.take_lease(r.env(), &gp_core::Deployment::Foundational.key())?),
+            None => None,
+        };
+        let result = self.resource_apply_leased(r, cloud, &desired, &name);
+        if let Some((_, held)) = lease
+            && let Err(e) = self.registry.lease_release(&held)
+        {
+            tracing::warn!("cannot release the lease: {e}");
+        }
+        result
+    }
+
+    fn resource_apply_leased(
+        &self,
+        r: &LoadedResource,
+        cloud: &dyn CloudResources,
+        desired: &Desired,
+        name: &str,
+    ) -> Result<CloudApplied, EngineError> {
+        let id = r.id().value.clone();
+        let refuse = |reasons: Vec<String>| -> EngineError {
+            if let Err(e) = self.record_request(
+                r,
+                "refused",
+                serde_json::json!({"reasons": reasons, "hash": r.hash}),
+            ) {
+                return e;
+            }
+            EngineError::refused(
+                format!("request {id}: {}; nothing was changed", reasons.join("; ")),
                 None,
-            ));
+            )
+        };
+        let plan = cloud.plan(desired).map_err(|e| self.cloud_failed(r, &e))?;
+        if let Some(other) = plan.tagged_request.as_ref().filter(|o| **o != id) {
+            return Err(refuse(vec![format!(
+                "{} {name} exists and is tagged for request {other}; a request may only adopt what no one else owns",
+                r.kind().noun()
+            )]));
         }
         self.record_request(
             r,
@@ -187,7 +221,7 @@ impl Engine<'_> {
             serde_json::json!({"hash": r.hash, "resource": name, "changes": plan.changes, "adopt": plan.exists}),
         )?;
         let mut record_error = None;
-        let result = cloud.apply(&desired, &id, &mut |change, done| {
+        let result = cloud.apply(desired, &id, &mut |change, done| {
             if record_error.is_none()
                 && let Err(e) = self.record_request(
                     r,

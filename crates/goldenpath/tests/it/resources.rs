@@ -405,6 +405,29 @@ s3.put_bucket_tagging(Bucket='goldenpath-dev-billing-logs', Tagging={'TagSet': [
         .iter()
         .find(|r| r["resource"] == "goldenpath-dev-orders-static-assets")
         .unwrap();
+    // Applies take the environment's foundational lease: while another
+    // runner holds it, an apply changes nothing and says who holds it.
+    let reg = gp_registry::Registry::open(&gp_registry::Location::Sqlite(
+        p.path().join(".goldenpath/registry.db"),
+    ))
+    .unwrap();
+    let held = reg
+        .lease_acquire("dev", "foundational", "ci@runner-9 pid 4242", 600)
+        .unwrap();
+    write(
+        &p,
+        "dev/S3-0009.yaml",
+        &LOGS
+            .replace("S3-0001", "S3-0009")
+            .replace("orders", "search"),
+    );
+    let out = p.run(&["request", "apply", "S3-0009"]);
+    assert_ne!(out.code, 0, "{}", out.transcript());
+    assert!(out.stderr.contains("ci@runner-9"), "{}", out.stderr);
+    assert!(!exists(&moto, "goldenpath-dev-search-logs"));
+    reg.lease_release(&held).unwrap();
+    p.ok(&["request", "apply", "S3-0009"]);
+    assert!(exists(&moto, "goldenpath-dev-search-logs"));
     assert_eq!(row["requester"], "alice");
     assert_eq!(row["appliedBy"], "alice");
     assert_eq!(
