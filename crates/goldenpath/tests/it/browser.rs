@@ -302,7 +302,21 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
         browser.count("svg[aria-label^='deploy duration'] circle.point"),
         deploys
     );
-    assert_eq!(browser.count("svg line.p50"), 2, "one per chart");
+    // One chart each for deploys and teardowns, and one per other build
+    // phase the registry report names (at most six).
+    let report =
+        l.p.ok(&["registry", "report", "--env", "dev", "--output", "json"]);
+    let r: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    let others = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "build" && p["phase"] != "deploy" && p["phase"] != "teardown")
+        .count()
+        .min(6);
+    assert!(others > 0, "{r}");
+    assert_eq!(browser.count("svg line.p50"), 2 + others, "one per chart");
+    assert_eq!(browser.count("main h3"), others);
     assert!(
         browser
             .text("#success-rate")

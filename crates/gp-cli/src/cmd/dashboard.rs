@@ -373,6 +373,26 @@ pub struct History {
     pub slowest: Vec<gp_registry::Phase>,
     /// The registry report of the environment.
     pub report: Vec<gp_registry::PhaseStats>,
+    /// The newest runs of the builds' other phases (the most run first).
+    pub per_phase: Vec<(String, Vec<gp_registry::Phase>)>,
+}
+
+/// How many of the builds' other phases the history page charts.
+pub const PHASE_CHARTS: usize = 6;
+
+/// The builds' phases the history page charts one by one: every phase of
+/// kind `build` in the report but the deploy and the teardown themselves,
+/// the most run first, at most [`PHASE_CHARTS`].
+pub fn charted_phases(report: &[gp_registry::PhaseStats]) -> Vec<String> {
+    let mut v: Vec<&gp_registry::PhaseStats> = report
+        .iter()
+        .filter(|r| r.kind == "build" && r.phase != "deploy" && r.phase != "teardown")
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.phase.cmp(&b.phase)));
+    v.into_iter()
+        .take(PHASE_CHARTS)
+        .map(|r| r.phase.clone())
+        .collect()
 }
 
 /// An environment's history: deploys and teardowns of builds over time
@@ -405,6 +425,13 @@ pub fn history(env: &str, h: &History) -> String {
     body.push_str(&runs_chart("deploy duration", &durations(&h.deploys)));
     body.push_str("<h2>Build teardowns</h2>");
     body.push_str(&runs_chart("teardown duration", &durations(&h.teardowns)));
+    if !h.per_phase.is_empty() {
+        body.push_str("<h2>Duration per phase</h2>");
+        for (phase, runs) in &h.per_phase {
+            body.push_str(&format!("<h3>{}</h3>", esc(phase)));
+            body.push_str(&runs_chart(&format!("{phase} duration"), &durations(runs)));
+        }
+    }
     body.push_str("<h2>Slowest phases</h2><table><caption>The ten slowest component phases</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">component</th><th scope=\"col\">deployment</th><th scope=\"col\">ms</th></tr></thead><tbody>");
     for p in &h.slowest {
         body.push_str(&format!(

@@ -917,7 +917,15 @@ async fn ui_history(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Re
             outcomes: r.build_phase_outcomes(&env, "deploy").map_err(e)?,
             slowest: r.slowest_phases(&env, 10).map_err(e)?,
             report: gp_registry::report(r, Some(&env), None).map_err(e)?,
+            per_phase: Vec::new(),
         };
+        let mut h = h;
+        for phase in super::dashboard::charted_phases(&h.report) {
+            let runs = r
+                .recent_build_phases(&env, &phase, HISTORY_RUNS / 2)
+                .map_err(e)?;
+            h.per_phase.push((phase, runs));
+        }
         Ok::<_, String>(super::dashboard::history(&env, &h))
     })
     .await;
