@@ -116,13 +116,15 @@ pub fn detect(node: &yaml::Node) -> Option<ResourceKind> {
     };
     if let Some(kind) = node.get("kind").and_then(|k| k.as_str()) {
         return match kind {
-            "S3BucketRequest" | "BucketRequest" => Some(ResourceKind::S3),
+            "S3BucketRequest" | "BucketRequest" | "S3Request" => Some(ResourceKind::S3),
             "SecretRequest" => Some(ResourceKind::Secret),
             "EcrRepositoryRequest"
             | "ECRRepositoryRequest"
             | "EcrRequest"
             | "ECRRequest"
-            | "ContainerRegistryRequest" => Some(ResourceKind::Ecr),
+            | "ContainerRegistryRequest"
+            | "ContainerRepositoryRequest"
+            | "RegistryRepositoryRequest" => Some(ResourceKind::Ecr),
             _ => None,
         };
     }
@@ -770,7 +772,12 @@ impl LoadedResource {
         if let Some(v) = node.get("apiVersion")
             && !matches!(
                 v.as_str(),
-                Some("goldenpath.io/v1" | crate::spec::API_VERSION)
+                Some(
+                    "goldenpath.io/v1"
+                        | "goldenpath.io/v1beta1"
+                        | "goldenpath.io/v1alpha1"
+                        | crate::spec::API_VERSION
+                )
             )
         {
             problems.push(Diagnostic::at(

@@ -29,7 +29,8 @@ pub enum RequestCommand {
     Validate(FilesArgs),
     /// What `apply` would do, and whether an approval is needed and recorded.
     Plan(OneArgs),
-    /// Add the requested database to the environment's foundational instance.
+    /// Apply a request: a database onto the environment's foundational
+    /// instance; a bucket, secret or repository on AWS (created or adopted).
     Apply(OneArgs),
     /// Record an approval of a request's current content.
     Approve(ApproveArgs),
@@ -100,7 +101,8 @@ pub struct SchemaArgs {
 /// Request files.
 #[derive(Debug, Args)]
 pub struct FilesArgs {
-    /// Files, or ids (RDS-0002) looked up in requests/ beside the spec.
+    /// Files, or ids (RDS-0002, S3-0001, SEC-0007, ECR-0003) looked up in
+    /// requests.paths (default requests/) beside the spec.
     /// Default: every file in requests/.
     pub requests: Vec<String>,
 }

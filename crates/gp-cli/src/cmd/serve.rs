@@ -508,6 +508,21 @@ async fn requests(State(s): State<Arc<Shared>>, Query(q): Query<CatalogQuery>) -
     .await
 }
 
+async fn resources(State(s): State<Arc<Shared>>, Query(q): Query<CatalogQuery>) -> Response {
+    if q.env.as_deref().is_some_and(|e| !known_env(&s, e)) {
+        return no_such_environment();
+    }
+    blocking(s, move |s| {
+        let resources = super::resource::resource_rows(&s.registry, q.env.as_deref(), None)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(crate::outputs::ResourcesOutput {
+            schema_version: 1,
+            resources,
+        }))
+    })
+    .await
+}
+
 async fn leases(State(s): State<Arc<Shared>>) -> Response {
     blocking(s, |s| {
         let leases = s.registry.leases(None).map_err(|e| e.to_string())?;
@@ -566,6 +581,11 @@ fn api() -> Vec<(&'static str, &'static str, &'static str)> {
             "/api/v1/requests",
             "Self-service requests with their state and events (request list)",
             "RequestListOutput",
+        ),
+        (
+            "/api/v1/resources",
+            "What requests created or adopted, who asked and who applied (resources list)",
+            "ResourcesOutput",
         ),
         (
             "/api/v1/catalog",
@@ -650,6 +670,12 @@ fn openapi(envs: &[String]) -> serde_json::Value {
                 .subschema_for::<crate::outputs::CatalogOutput>()
                 .to_value(),
         ),
+        (
+            "ResourcesOutput",
+            generator
+                .subschema_for::<crate::outputs::ResourcesOutput>()
+                .to_value(),
+        ),
         ("Problem", generator.subschema_for::<Problem>().to_value()),
     ]
     .into_iter()
@@ -682,7 +708,7 @@ fn openapi(envs: &[String]) -> serde_json::Value {
         if ty == "ReportOutput" {
             params.push(serde_json::json!({"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
         }
-        if ty == "CatalogOutput" || ty == "RequestListOutput" {
+        if ty == "CatalogOutput" || ty == "RequestListOutput" || ty == "ResourcesOutput" {
             params.push(serde_json::json!({"name": "env", "in": "query", "schema": {"type": "string", "maxLength": 64}}));
         }
         let problem = serde_json::json!({"description": "a problem document", "content": {"application/problem+json": {"schema": problem_ref}}});
@@ -1561,6 +1587,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
             axum::routing::post(unlock),
         )
         .route("/api/v1/events", get(events))
+        .route("/api/v1/resources", get(resources))
         .route("/api/v1/catalog", get(catalog_json))
         .route("/catalog/catalog-info.yaml", get(catalog_yaml))
         .fallback(not_found)
