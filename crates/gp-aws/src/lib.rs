@@ -98,7 +98,7 @@ impl Aws {
                 }
                 let config = self.rt.block_on(loader.load());
                 if config.region().is_none() {
-                    return Err("no AWS region: set `region` in the spec, or AWS_REGION".into());
+                    return Err("no AWS region: set one in the spec (`secrets.region`, `requests.region`, or a route53 zone's `region`, for what uses it), or AWS_REGION".into());
                 }
                 Ok(config)
             })

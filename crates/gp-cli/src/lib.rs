@@ -342,7 +342,10 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
-        0 => "warn",
+        // The AWS SDK's own probing (a region from the instance metadata
+        // service, say) warns with raw responses; what fails reaches the
+        // user as goldenpath's error instead. `-v` shows it.
+        0 => "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error",
         1 => "info",
         2 => "debug",
         _ => "trace",

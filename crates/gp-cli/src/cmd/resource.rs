@@ -281,6 +281,15 @@ pub(crate) fn plan(
     if !refused.is_empty() {
         return Err(Reported(Code::Refused).into());
     }
+    // A plan that could not read what is there is not a plan.
+    if let Some(e) = &d.cloud_error {
+        return Err(CliError::failed(format!(
+            "request {}: the {} could not be read: {e}",
+            r.id().value,
+            r.kind().noun()
+        ))
+        .into());
+    }
     Ok(())
 }
 
