@@ -1023,8 +1023,10 @@ fn write_external_secret(
         .iter()
         .map(|k| serde_json::json!({"secretKey": k, "remoteRef": {"key": secret_path, "property": k}}))
         .collect();
+    let version =
+        gp_driver_gitops::render::external_secrets_api_version(platform, &req.environment.value);
     let es = serde_json::json!({
-        "apiVersion": "external-secrets.io/v1",
+        "apiVersion": format!("external-secrets.io/{version}"),
         "kind": "ExternalSecret",
         "metadata": {
             "name": name,
@@ -1041,6 +1043,9 @@ fn write_external_secret(
             "data": data,
         },
     });
+    // Checked against the External Secrets CRD of that version first.
+    gp_driver_gitops::schemas::check_external_secret(&es, &shown(&r.path))
+        .map_err(|e| CliError::failed(e.to_string()))?;
     let dir = platform
         .base_dir()
         .join(&platform.spec.gitops.path.value)
