@@ -245,6 +245,27 @@ fn foreign_kind(node: &yaml::Node) -> Option<String> {
     }
 }
 
+/// A request file's YAML: one document, not empty, no control character
+/// in a value. Any kind of request file is read through this.
+pub fn parse_file(path: &Path, text: &str) -> Result<yaml::Node, InvalidInput> {
+    let node = yaml::parse(text)
+        .map_err(|e| Diagnostic::at(path, text, e.pos, format!("invalid YAML: {}", e.message)))?
+        .ok_or_else(|| Diagnostic::file(path, "the request is empty"))?;
+    if let Some((pos, c)) = yaml::find_control(&node) {
+        return Err(Diagnostic::at(
+            path,
+            text,
+            pos,
+            format!(
+                "control character {} in a value: escape sequences and NULs are not allowed",
+                c.escape_unicode()
+            ),
+        )
+        .into());
+    }
+    Ok(node)
+}
+
 /// A request file, read and checked against the schema.
 #[derive(Clone, Debug)]
 pub struct LoadedRequest {
@@ -268,21 +289,7 @@ impl LoadedRequest {
 
     /// Parses and checks request text.
     pub fn from_source(path: &Path, text: &str) -> Result<LoadedRequest, InvalidInput> {
-        let node = yaml::parse(text)
-            .map_err(|e| Diagnostic::at(path, text, e.pos, format!("invalid YAML: {}", e.message)))?
-            .ok_or_else(|| Diagnostic::file(path, "the request is empty"))?;
-        if let Some((pos, c)) = yaml::find_control(&node) {
-            return Err(Diagnostic::at(
-                path,
-                text,
-                pos,
-                format!(
-                    "control character {} in a value: escape sequences and NULs are not allowed",
-                    c.escape_unicode()
-                ),
-            )
-            .into());
-        }
+        let node = parse_file(path, text)?;
         if let Some(kind) = foreign_kind(&node) {
             return Err(Diagnostic::at(path, text, node.start, kind)
                 .with_hint("goldenpath applies database requests (service: postgres, ids RDS-NNNN); list only their files in requests.paths")

@@ -744,21 +744,7 @@ impl LoadedResource {
 
     /// Parses and checks request text of any resource kind.
     pub fn from_source(path: &Path, text: &str) -> Result<LoadedResource, InvalidInput> {
-        let node = yaml::parse(text)
-            .map_err(|e| Diagnostic::at(path, text, e.pos, format!("invalid YAML: {}", e.message)))?
-            .ok_or_else(|| Diagnostic::file(path, "the request is empty"))?;
-        if let Some((pos, c)) = yaml::find_control(&node) {
-            return Err(Diagnostic::at(
-                path,
-                text,
-                pos,
-                format!(
-                    "control character {} in a value: escape sequences and NULs are not allowed",
-                    c.escape_unicode()
-                ),
-            )
-            .into());
-        }
+        let node = crate::request::parse_file(path, text)?;
         let Some(kind) = detect(&node) else {
             return Err(Diagnostic::at(
                 path,

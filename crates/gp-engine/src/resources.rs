@@ -118,19 +118,8 @@ impl Engine<'_> {
         cloud: &dyn CloudResources,
     ) -> Result<CloudApplied, EngineError> {
         let id = r.id().value.clone();
-        let refuse = |reasons: Vec<String>, hint: Option<String>| -> EngineError {
-            if let Err(e) = self.record_request(
-                r,
-                "refused",
-                serde_json::json!({"reasons": reasons, "hash": r.hash}),
-            ) {
-                return e;
-            }
-            EngineError::refused(
-                format!("request {id}: {}; nothing was changed", reasons.join("; ")),
-                hint,
-            )
-        };
+        let refuse =
+            |reasons: Vec<String>, hint: Option<String>| self.refuse_resource(r, reasons, hint);
         let refusals = r.guard(self.platform);
         if !refusals.is_empty() {
             return Err(refuse(
@@ -195,19 +184,7 @@ impl Engine<'_> {
         name: &str,
     ) -> Result<CloudApplied, EngineError> {
         let id = r.id().value.clone();
-        let refuse = |reasons: Vec<String>| -> EngineError {
-            if let Err(e) = self.record_request(
-                r,
-                "refused",
-                serde_json::json!({"reasons": reasons, "hash": r.hash}),
-            ) {
-                return e;
-            }
-            EngineError::refused(
-                format!("request {id}: {}; nothing was changed", reasons.join("; ")),
-                None,
-            )
-        };
+        let refuse = |reasons: Vec<String>| self.refuse_resource(r, reasons, None);
         let plan = cloud.plan(desired).map_err(|e| self.cloud_failed(r, &e))?;
         if let Some(other) = plan.tagged_request.as_ref().filter(|o| **o != id) {
             return Err(refuse(vec![format!(
@@ -254,6 +231,30 @@ impl Engine<'_> {
                 Ok(done)
             }
         }
+    }
+
+    /// A refusal, recorded: nothing was changed.
+    fn refuse_resource(
+        &self,
+        r: &LoadedResource,
+        reasons: Vec<String>,
+        hint: Option<String>,
+    ) -> EngineError {
+        if let Err(e) = self.record_request(
+            r,
+            "refused",
+            serde_json::json!({"reasons": reasons, "hash": r.hash}),
+        ) {
+            return e;
+        }
+        EngineError::refused(
+            format!(
+                "request {}: {}; nothing was changed",
+                r.id().value,
+                reasons.join("; ")
+            ),
+            hint,
+        )
     }
 
     /// Whether `who` approved the request's current content.
