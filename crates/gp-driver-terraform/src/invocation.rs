@@ -428,11 +428,16 @@ impl TerraformDriver {
             if !f.success() {
                 return Err(self.failure(ctx, inv, "workspace select default", &f, &log));
             }
+            // Without Terraform's lock: the workspace is empty and this run
+            // holds goldenpath's lease on the deployment. Terraform locks a
+            // workspace it deletes (as `state-replace-provider`) and, against
+            // a slow lock table, can leave that lock behind once the state
+            // is gone, failing the step after it.
             let (f, log) = self.run(
                 ctx,
                 &plain,
                 "terraform-workspace-delete",
-                &["workspace", "delete", "-force", "-no-color", w],
+                &["workspace", "delete", "-force", "-lock=false", "-no-color", w],
             )?;
             if !f.success() {
                 return Err(self.failure(ctx, inv, "workspace delete", &f, &log));
