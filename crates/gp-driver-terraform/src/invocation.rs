@@ -437,7 +437,14 @@ impl TerraformDriver {
                 ctx,
                 &plain,
                 "terraform-workspace-delete",
-                &["workspace", "delete", "-force", "-lock=false", "-no-color", w],
+                &[
+                    "workspace",
+                    "delete",
+                    "-force",
+                    "-lock=false",
+                    "-no-color",
+                    w,
+                ],
             )?;
             if !f.success() {
                 return Err(self.failure(ctx, inv, "workspace delete", &f, &log));
