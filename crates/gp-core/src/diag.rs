@@ -26,7 +26,7 @@ impl Diagnostic {
         let source_line = source
             .lines()
             .nth(pos.line.saturating_sub(1) as usize)
-            .map(|l| l.trim_end_matches('\r').to_string());
+            .map(|l| quoted_line(l.trim_end_matches('\r')));
         Self {
             file: file.to_path_buf(),
             pos: Some(pos),
@@ -140,6 +140,40 @@ mod tests {
         assert_eq!(
             d.to_string(),
             "x.yaml:2:3: unknown field `bad`\n  |\n2 |   bad: 2\n  |   ^"
+        );
+    }
+}
+
+/// How much of a source line a diagnostic quotes.
+const QUOTED_CHARS: usize = 200;
+
+/// A source line as a diagnostic quotes it: at most [`QUOTED_CHARS`]
+/// characters, so that a huge value is never echoed back whole.
+fn quoted_line(line: &str) -> String {
+    match line.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod quoted {
+    #[test]
+    fn a_long_line_is_cut() {
+        let long = "x".repeat(10_000);
+        let d = super::Diagnostic::at(
+            std::path::Path::new("f"),
+            &long,
+            crate::yaml::Pos {
+                line: 1,
+                col: 1,
+                offset: 0,
+            },
+            "m",
+        );
+        assert_eq!(
+            d.source_line.as_deref().map(|l| l.chars().count()),
+            Some(201)
         );
     }
 }

@@ -958,6 +958,13 @@ impl LoadedResource {
                         format!("invalid bucketName `{}`: 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit", n.escape_debug()),
                     ));
                 }
+                if let Some(t) = r
+                    .retention_policy
+                    .as_ref()
+                    .and_then(|x| x.rationale.as_ref())
+                {
+                    text(&mut out, "retentionPolicy.rationale", t, 500);
+                }
                 let d = &r.purpose.description;
                 let len = d.value.chars().count();
                 if !(10..=200).contains(&len) {
@@ -1166,6 +1173,23 @@ impl LoadedResource {
                     && !dns_label(&rot.rotation_class.value, 32)
                 {
                     out.push(self.at(rot.rotation_class.start, "invalid rotationClass"));
+                }
+                // What becomes a tag: a word, never free text.
+                let status = r.lifecycle.as_ref().and_then(|l| l.status.as_ref());
+                for (field, v) in [
+                    ("secretType", r.secret_type.as_ref()),
+                    ("lifecycle.status", status),
+                ] {
+                    if let Some(v) = v
+                        && !dns_label(&v.value, 64)
+                    {
+                        out.push(self.at(
+                            v.start,
+                            format!(
+                                "invalid {field}: lower-case letters, digits and `-`, at most 64"
+                            ),
+                        ));
+                    }
                 }
             }
             ResourceSpec::Ecr(r) => {

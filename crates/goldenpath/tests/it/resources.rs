@@ -603,6 +603,8 @@ print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'value': sm
         ("role/payments-api", "role/*", 2),
         ("role/payments-api", "role/x\"},{\"Effect\":\"Allow", 2),
         ("namespace: payments", "namespace: kube-system", 3),
+        ("secretType: api-key", "secretType: \"$(touch pwned)\"", 2),
+        ("ttlDays: 90", "ttlDays: 99999999999999999999999", 2),
     ]
     .into_iter()
     .enumerate()
@@ -622,6 +624,27 @@ print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'value': sm
     let names = moto.py("print(json.dumps([s['Name'] for s in boto3.client('secretsmanager', endpoint_url=e).list_secrets()['SecretList']]))");
     assert!(!names.contains("hostile"), "{names}");
     assert!(!p.path().join("gitops/requests/tmp").exists());
+    assert!(!p.path().join("pwned").exists());
+    // A 10 MB description: refused at its line, quickly, nothing made.
+    write(
+        &p,
+        "S3-0999.yaml",
+        &format!(
+            "kind: S3BucketRequest\nmetadata: {{ id: S3-0999, owner: o, requester: r }}\nspec:\n  environment: dev\n  application: big\n  bucketName: goldenpath-dev-big-logs\n  purpose: {{ type: logs, description: {} }}\n  tags: {{ costCenter: c }}\n",
+            "x".repeat(10 * 1024 * 1024)
+        ),
+    );
+    let out = p.run(&["request", "apply", "S3-0999"]);
+    assert_eq!(out.code, 2, "{}", &out.stderr[..out.stderr.len().min(2000)]);
+    assert!(
+        out.stderr.contains("S3-0999.yaml:7:"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
+    assert!(
+        out.stderr.len() < 100_000,
+        "the error does not echo the value"
+    );
     assert!(!std::path::Path::new("/tmp/payments-hostile-1-sync.yaml").exists());
 
     // A repository from the catalog template's layout.

@@ -610,6 +610,14 @@ fn openapi(envs: &[String]) -> serde_json::Value {
             _ => serde_json::Value::Null,
         }
     };
+    // A path parameter, with its example when there is one.
+    let path_param = |name: &str| {
+        let mut p = serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}});
+        if !example(name).is_null() {
+            p["example"] = example(name);
+        }
+        p
+    };
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();
     settings.definitions_path = "/components/schemas/".into();
     let mut generator = settings.into_generator();
@@ -690,11 +698,7 @@ fn openapi(envs: &[String]) -> serde_json::Value {
         let mut params: Vec<serde_json::Value> = Vec::new();
         for name in ["env", "deployment", "build"] {
             if path.contains(&format!("{{{name}}}")) {
-                let mut p = serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}});
-                if !example(name).is_null() {
-                    p["example"] = example(name);
-                }
-                params.push(p);
+                params.push(path_param(name));
             }
         }
         if ty == "BuildsPage" {
@@ -755,16 +759,7 @@ fn openapi(envs: &[String]) -> serde_json::Value {
             vec!["env", "deployment"],
         ),
     ] {
-        let params: Vec<serde_json::Value> = params
-            .iter()
-            .map(|n| {
-                let mut p = serde_json::json!({"name": n, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}});
-                if !example(n).is_null() {
-                    p["example"] = example(n);
-                }
-                p
-            })
-            .collect();
+        let params: Vec<serde_json::Value> = params.iter().map(|n| path_param(n)).collect();
         paths.insert(
             path.to_string(),
             serde_json::json!({"post": {
