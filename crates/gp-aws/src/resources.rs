@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use gp_core::resource::{Desired, DesiredBucket, DesiredRepository, DesiredSecret};
+use gp_core::request::{Desired, DesiredBucket, DesiredRepository, DesiredSecret};
 use gp_driver::DriverError;
 use gp_driver::cloud::{CloudApplied, CloudPlan, CloudResources};
 
@@ -353,7 +353,7 @@ impl AwsResources {
                 words: if wants_rule {
                     format!(
                         "lifecycle rule `{rule_id}`: {}",
-                        gp_core::resource::lifecycle_words(
+                        gp_core::request::bucket::lifecycle_words(
                             b.ia_days,
                             b.glacier_days,
                             b.expire_days
@@ -903,6 +903,9 @@ impl AwsResources {
             Desired::Bucket(b) => self.bucket_changes(b),
             Desired::Secret(s) => self.secret_changes(s),
             Desired::Repository(r) => self.repository_changes(r),
+            Desired::Database(_) => Err(DriverError::configuration(
+                "a database request goes to the foundational instance, not the cloud",
+            )),
         }
     }
 
@@ -933,6 +936,7 @@ impl AwsResources {
                         .and_then(|x| x.repository_arn().map(str::to_string))
                 })
                 .unwrap_or_else(|| r.name.clone()),
+            Desired::Database(d) => d.database.clone(),
         }
     }
 }

@@ -159,7 +159,7 @@ enum Command {
     /// What requests created or adopted: databases, buckets, secrets,
     /// repositories, with who asked and who applied.
     #[command(subcommand)]
-    Resources(cmd::resource::ResourcesCommand),
+    Resources(cmd::request::ResourcesCommand),
     /// The secrets store: list, get (redacted unless --reveal), put (stdin).
     #[command(subcommand)]
     Secret(cmd::secret::SecretCommand),
@@ -307,7 +307,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Lease(c) => cmd::lease::run(ctx, c),
         Command::Request(c) => cmd::request::run(ctx, c),
         Command::Db(c) => cmd::db::run(ctx, c),
-        Command::Resources(c) => cmd::resource::run(ctx, c),
+        Command::Resources(c) => cmd::request::run_resources(ctx, c),
         Command::Secret(c) => cmd::secret::run(ctx, c),
         Command::Dns(c) => cmd::dns::run(ctx, c),
         Command::Terraform(c) => cmd::terraform::run(ctx, c),

@@ -407,111 +407,129 @@ pub struct RequestPlanOutput {
     pub schema_version: u32,
     /// Request id.
     pub request: String,
-    /// Environment.
-    pub env: String,
-    /// The foundational instance it goes to.
-    pub instance: String,
-    /// The database.
-    pub database: String,
-    /// Its login role.
-    pub role: String,
-    /// Where its credentials go.
-    pub secret_path: String,
-    /// What apply would do.
-    pub action: String,
-    /// What apply would change, step by step.
-    pub steps: Vec<String>,
-    /// The platform rules it breaks.
-    pub refused: Vec<String>,
-    /// Whether it needs a recorded approval.
-    pub needs_approval: bool,
-    /// Whether one is recorded for exactly this content.
-    pub approved: bool,
-    /// SHA-256 of its content (what an approval binds to).
-    pub hash: String,
-}
-
-/// `goldenpath request plan` of a bucket, secret or repository request.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourcePlanOutput {
-    /// Version of this shape.
-    pub schema_version: u32,
-    /// Request id.
-    pub request: String,
-    /// `s3`, `secret`, `ecr`.
-    pub kind: String,
+    /// `rds`, `s3`, `secret`, `ecr`.
+    pub kind: gp_core::request::RequestKind,
     /// Environment (`global` for a repository that names none).
     pub env: String,
-    /// The bucket, secret path or repository.
+    /// The database, bucket, secret path or repository.
     pub resource: String,
     /// What apply makes, the platform's defaults filled in (and named in
     /// `defaulted`).
-    pub desired: gp_core::resource::Desired,
-    /// Whether it exists already (apply adopts it).
+    pub desired: gp_core::request::Desired,
+    /// The foundational instance a database goes on.
+    pub instance: Option<String>,
+    /// Whether it exists already.
     pub exists: Option<bool>,
+    /// The owner of a database of that name on the instance, if one exists.
+    pub existing_owner: Option<String>,
     /// What apply would change, in order; empty when it is as asked.
     pub changes: Vec<String>,
     /// Why what is there could not be read.
-    pub cloud_error: Option<String>,
-    /// The ExternalSecret apply writes (a secret request with a namespace).
-    pub external_secret: Option<serde_json::Value>,
-    /// The platform rules it breaks, and resources others own.
+    pub read_error: Option<String>,
+    /// The files apply delivers to the GitOps repository, by path.
+    pub deliveries: std::collections::BTreeMap<String, String>,
+    /// Everything that refuses it: the platform rules it breaks,
+    /// resources others own, a policy `deny`.
     pub refused: Vec<String>,
     /// Whether it needs a recorded approval.
     pub needs_approval: bool,
     /// Why.
     pub approval_reason: Option<String>,
-    /// Whether one is recorded for exactly this content.
+    /// Whether every approval it needs is recorded for exactly this content.
     pub approved: bool,
+    /// Where its approvals stand.
+    pub approval: gp_engine::requests::ApprovalState,
     /// SHA-256 of its content (what an approval binds to).
     pub hash: String,
 }
 
-/// `goldenpath request plan` (a database request, or another kind).
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(untagged)]
-#[allow(clippy::large_enum_variant)] // built once per command, then printed
-pub enum RequestPlanDocument {
-    /// A database request.
-    Database(RequestPlanOutput),
-    /// A bucket, secret or repository request.
-    Resource(ResourcePlanOutput),
+impl RequestPlanOutput {
+    /// The engine's plan, as printed.
+    pub fn of(p: &gp_engine::requests::RequestPlan) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            request: p.request.clone(),
+            kind: p.kind,
+            env: p.env.clone(),
+            resource: p.resource.clone(),
+            desired: p.desired.clone(),
+            instance: p.instance.clone(),
+            exists: p.exists,
+            existing_owner: p.existing_owner.clone(),
+            changes: p.changes.clone(),
+            read_error: p.read_error.clone(),
+            deliveries: p.deliveries.clone(),
+            refused: p.refused.clone(),
+            needs_approval: p.approval_reason.is_some(),
+            approval_reason: p.approval_reason.map(str::to_string),
+            approved: p.approval.complete(),
+            approval: p.approval.clone(),
+            hash: p.hash.clone(),
+        }
+    }
 }
 
-/// `goldenpath request apply` of a bucket, secret or repository request.
+/// `goldenpath request apply`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ResourceAppliedOutput {
+pub struct RequestAppliedOutput {
     /// Version of this shape.
     pub schema_version: u32,
     /// Request id.
     pub request: String,
-    /// `s3`, `secret`, `ecr`.
-    pub kind: String,
+    /// `rds`, `s3`, `secret`, `ecr`.
+    pub kind: gp_core::request::RequestKind,
     /// Environment.
     pub env: String,
-    /// The bucket, secret path or repository.
+    /// The database, bucket, secret path or repository.
     pub resource: String,
-    /// Its ARN.
-    pub arn: String,
-    /// Whether apply created it (else it adopted what was there).
+    /// The instance a database is on.
+    pub instance: Option<String>,
+    /// A database's login role.
+    pub role: Option<String>,
+    /// Where a database's credentials are.
+    pub secret_path: Option<String>,
+    /// A cloud resource's ARN.
+    pub arn: Option<String>,
+    /// Whether apply created it (else it was there and adopted).
     pub created: bool,
     /// The changes made (none: it was as asked).
     pub changes: Vec<String>,
-    /// The ExternalSecret written for the app, if any.
-    pub external_secret: Option<String>,
+    /// Resources added and changed.
+    pub counts: gp_driver::Counts,
+    /// The files delivered to the GitOps repository (its ExternalSecret).
+    pub delivered: Vec<String>,
 }
 
-/// `goldenpath request apply` (a database request, or another kind).
+impl RequestAppliedOutput {
+    /// What the engine applied, as printed.
+    pub fn of(a: &gp_engine::requests::RequestApplied) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            request: a.request.clone(),
+            kind: a.kind,
+            env: a.env.clone(),
+            resource: a.resource.clone(),
+            instance: a.instance.clone(),
+            role: a.role.clone(),
+            secret_path: a.secret_path.clone(),
+            arn: a.arn.clone(),
+            created: a.created,
+            changes: a.changes.clone(),
+            counts: a.counts,
+            delivered: a.delivered.clone(),
+        }
+    }
+}
+
+/// `goldenpath request withdraw`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[serde(untagged)]
-#[allow(clippy::large_enum_variant)] // built once per command, then printed
-pub enum RequestAppliedDocument {
-    /// A database request.
-    Database(RequestAppliedOutput),
-    /// A bucket, secret or repository request.
-    Resource(ResourceAppliedOutput),
+#[serde(rename_all = "camelCase")]
+pub struct RequestWithdrawnOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// What was withdrawn.
+    pub withdrawn: gp_engine::requests::RequestWithdrawn,
 }
 
 /// `goldenpath resources list`.
@@ -546,6 +564,26 @@ pub struct ResourceRow {
     pub at: String,
     /// Whether it was created (else adopted).
     pub created: Option<bool>,
+    /// Whether its request was withdrawn since (the resource is kept).
+    pub withdrawn: bool,
+}
+
+impl ResourceRow {
+    /// What a request applied, as listed.
+    pub fn of(a: gp_engine::requests::AppliedRequest) -> Self {
+        Self {
+            at: gp_registry::format_utc(a.at_us),
+            kind: a.kind,
+            env: a.env,
+            resource: a.resource,
+            arn: a.arn,
+            request: a.request,
+            requester: a.requester,
+            applied_by: a.applied_by,
+            created: a.created,
+            withdrawn: a.withdrawn,
+        }
+    }
 }
 
 /// `goldenpath request new`.
@@ -574,30 +612,10 @@ pub struct RequestApprovedOutput {
     pub hash: String,
     /// Whether the request needed an approval at all.
     pub needed: bool,
-}
-
-/// `goldenpath request apply`.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestAppliedOutput {
-    /// Version of this shape.
-    pub schema_version: u32,
-    /// Request id.
-    pub request: String,
-    /// Environment.
-    pub env: String,
-    /// The instance.
-    pub instance: String,
-    /// The database.
-    pub database: String,
-    /// Its login role.
-    pub role: String,
-    /// Where its credentials are.
-    pub secret_path: String,
-    /// The ExternalSecret written for the requesting app.
-    pub external_secret: String,
-    /// What changed.
-    pub counts: gp_driver::Counts,
+    /// Whether every approval it needs is now recorded.
+    pub approved: bool,
+    /// The groups still to approve it.
+    pub missing: Vec<String>,
 }
 
 /// `goldenpath request list`.
@@ -607,31 +625,7 @@ pub struct RequestListOutput {
     /// Version of this shape.
     pub schema_version: u32,
     /// Requests on disk or recorded.
-    pub requests: Vec<RequestRow>,
-}
-
-/// A request's state.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestRow {
-    /// Request id.
-    pub request: String,
-    /// `rds`, `s3`, `secret`, `ecr`.
-    pub kind: String,
-    /// Environment.
-    pub env: String,
-    /// The database (empty for another kind: see `resource`).
-    pub database: String,
-    /// The database, bucket, secret or repository it asks for.
-    pub resource: String,
-    /// Its state.
-    pub state: String,
-    /// Who acted last.
-    pub by: String,
-    /// When (UTC).
-    pub at: String,
-    /// Everything recorded about it.
-    pub events: Vec<gp_registry::RequestEvent>,
+    pub requests: Vec<gp_engine::requests::RequestRow>,
 }
 
 /// `goldenpath docs fix`.
@@ -855,7 +849,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["contract"] => doc::<gp_core::contract::ContractView>(),
         ["init"] => doc::<InitOutput>(),
         ["schema"] | ["request", "schema"] => doc::<SchemaDocument>(),
-        ["request", "new"] => doc::<RequestNewOutput>(),
+        ["request", "new"] | ["request", "new", _] => doc::<RequestNewOutput>(),
         ["plan"] => doc::<gp_engine::Plan>(),
         ["deploy"] => doc::<RunLine<gp_engine::DeployOutcome>>(),
         ["teardown"] => doc::<RunLine<gp_engine::TeardownOutcome>>(),
@@ -872,9 +866,10 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["lease", "list"] => doc::<LeasesOutput>(),
         ["lease", "unlock"] => doc::<LeaseUnlockOutput>(),
         ["request", "validate"] => doc::<RequestChecksOutput>(),
-        ["request", "plan"] => doc::<RequestPlanDocument>(),
+        ["request", "plan"] => doc::<RequestPlanOutput>(),
         ["request", "approve"] => doc::<RequestApprovedOutput>(),
-        ["request", "apply"] => doc::<RequestAppliedDocument>(),
+        ["request", "apply"] => doc::<RequestAppliedOutput>(),
+        ["request", "withdraw"] => doc::<RequestWithdrawnOutput>(),
         ["resources", "list"] => doc::<ResourcesOutput>(),
         ["request", "list"] => doc::<RequestListOutput>(),
         ["db", "list"] => doc::<DatabasesOutput>(),
@@ -936,7 +931,37 @@ fn doc<T: JsonSchema>() -> Schema {
         "$defs": generator.take_definitions(true),
     });
     strict(&mut root, false);
+    // An internally tagged enum's arm (`properties: {kind}` beside a
+    // `$ref`) evaluates the referenced object's properties as its own: the
+    // arm is strict, the object it refers to must not be (it would refuse
+    // the tag).
+    let mut partial = Vec::new();
+    tagged_refs(&root, &mut partial);
+    if let Some(defs) = root.get_mut("$defs").and_then(|d| d.as_object_mut()) {
+        for name in partial {
+            if let Some(d) = defs.get_mut(&name).and_then(|d| d.as_object_mut()) {
+                d.remove("unevaluatedProperties");
+            }
+        }
+    }
     Schema::try_from(root).unwrap_or_default()
+}
+
+/// The definitions an object with properties of its own refers to.
+fn tagged_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.contains_key("properties")
+                && let Some(r) = m.get("$ref").and_then(|r| r.as_str())
+                && let Some(name) = r.strip_prefix("#/$defs/")
+            {
+                out.push(name.to_string());
+            }
+            m.values().for_each(|c| tagged_refs(c, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|c| tagged_refs(c, out)),
+        _ => {}
+    }
 }
 
 /// Adds `unevaluatedProperties: false` to every object schema that lists
@@ -999,9 +1024,13 @@ pub const COMMANDS: &[&str] = &[
     "request plan",
     "request approve",
     "request apply",
+    "request withdraw",
     "request list",
     "request schema",
-    "request new",
+    "request new rds",
+    "request new s3",
+    "request new secret",
+    "request new ecr",
     "resources list",
     "db list",
     "secret list",

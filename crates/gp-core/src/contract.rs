@@ -383,6 +383,13 @@ impl<'p> Contract<'p> {
         format!("{service}-{name}-sync")
     }
 
+    /// The ExternalSecret (and the Kubernetes Secret it writes) that takes
+    /// a requested database's credentials into its app's namespace:
+    /// `{app}-postgres`.
+    pub fn request_database_external_secret_name(&self, app: &str) -> String {
+        format!("{app}-postgres")
+    }
+
     /// The path of a generic secret a component owns:
     /// `{prefix}/{env}/{name}` (or under `builds/{B}/` for a build).
     pub fn secret_path(&self, name: &str) -> Result<String, ContractError> {
@@ -462,6 +469,12 @@ impl<'p> Contract<'p> {
             Some(b) => format!("apps/{}/builds/{b}", self.env),
             None => format!("apps/{}/persistent", self.env),
         }
+    }
+
+    /// The folder of a request's deliveries in the GitOps repository:
+    /// `requests/{env}/{id}`.
+    pub fn request_gitops_folder(&self, request: &crate::request::RequestId) -> String {
+        format!("requests/{}/{request}", self.env)
     }
 
     /// The ExternalDNS domain filter (a regex) of a build: names under the

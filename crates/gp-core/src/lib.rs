@@ -26,7 +26,6 @@ pub mod model;
 pub mod names;
 pub mod propagation;
 pub mod request;
-pub mod resource;
 pub mod secret;
 pub mod spec;
 pub mod yaml;
@@ -37,3 +36,14 @@ pub use diag::{Diagnostic, InvalidInput};
 pub use model::{Deployment, Mode, Plane, Tier};
 pub use secret::Secret;
 pub use spec::{ComponentSpec, Platform, PlatformSpec, Ref};
+
+/// Lower-case hex of bytes (digests, MACs).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}

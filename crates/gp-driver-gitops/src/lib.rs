@@ -31,6 +31,7 @@ use gp_driver::{
     typed_settings,
 };
 
+pub mod deliver;
 pub mod git;
 pub mod propagation;
 pub mod render;
@@ -465,6 +466,10 @@ impl Driver for GitopsDriver {
 
     fn noun(&self, _resource: bool) -> &'static str {
         "GitOps app"
+    }
+
+    fn deliverer(&self) -> Option<&dyn gp_driver::deliver::Deliverer> {
+        Some(self)
     }
 
     fn resource_kinds(&self) -> &'static [&'static str] {

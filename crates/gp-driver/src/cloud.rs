@@ -3,7 +3,7 @@
 //! engine decides whether a request may be applied; an implementation
 //! (`gp-aws` on AWS) only reads and makes the resource.
 
-use gp_core::resource::Desired;
+use gp_core::request::Desired;
 
 use crate::DriverError;
 

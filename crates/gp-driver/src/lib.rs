@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod cloud;
 pub mod conformance;
+pub mod deliver;
 pub mod exec;
 pub mod process;
 pub mod secrets;
@@ -787,6 +788,12 @@ pub trait Driver: Send + Sync {
         None
     }
 
+    /// Its capability of delivering requests' objects to the cluster, for
+    /// a driver that writes what the cluster applies.
+    fn deliverer(&self) -> Option<&dyn deliver::Deliverer> {
+        None
+    }
+
     /// The resource kinds this driver journals. Teardown refuses a
     /// journalled resource of any other kind under a component of this
     /// driver (a forged or misfiled row), running nothing for it.
@@ -937,6 +944,11 @@ impl DriverSet {
     /// Every driver name.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.drivers.keys().copied()
+    }
+
+    /// The driver that delivers requests' objects, if one is wired.
+    pub fn deliverer(&self) -> Option<&dyn deliver::Deliverer> {
+        self.drivers.values().find_map(|d| d.deliverer())
     }
 }
 

@@ -148,77 +148,53 @@ impl Engine<'_> {
             // Databases self-service requests created: owned by the team
             // that asked (a Group of its own), wherever the instance's
             // entity lists them.
-            let applied: Vec<gp_registry::RequestEvent> = self
-                .registry
-                .request_events(None)?
-                .into_iter()
-                .filter(|e| e.env == *env && e.event == "applied")
-                .collect();
-            for e in applied {
-                let field = |k: &str| {
-                    e.detail
-                        .as_ref()
-                        .and_then(|d| d.get(k))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
-                };
+            for e in self.applied_requests(Some(env))? {
+                let team = entity_name(&e.owner);
+                entities.push(json!({
+                    "apiVersion": API, "kind": "Group",
+                    "metadata": {"name": team, "annotations": {"goldenpath.io/owner": e.owner}},
+                    "spec": {"type": "team", "children": []},
+                }));
+                let team_ref = format!("group:default/{team}");
                 // A bucket, secret or repository a request made: a
                 // Resource of the team that owns it.
                 if e.kind != "rds" {
-                    let (Some(resource), Some(team)) = (field("resource"), field("owner")) else {
-                        continue;
-                    };
                     let kind = match e.kind.as_str() {
                         "s3" => "s3-bucket",
                         "secret" => "secret",
                         "ecr" => "container-repository",
                         _ => continue,
                     };
-                    let team = entity_name(&team);
-                    entities.push(json!({
-                        "apiVersion": API, "kind": "Group",
-                        "metadata": {"name": team, "annotations": {"goldenpath.io/owner": field("owner")}},
-                        "spec": {"type": "team", "children": []},
-                    }));
                     let mut annotations = serde_json::Map::new();
                     annotations.insert("goldenpath.io/env".into(), json!(env));
-                    annotations.insert("goldenpath.io/request".into(), json!(e.request_id));
-                    annotations.insert("goldenpath.io/resource".into(), json!(resource));
-                    if let Some(arn) = field("arn") {
+                    annotations.insert("goldenpath.io/request".into(), json!(e.request));
+                    annotations.insert("goldenpath.io/resource".into(), json!(e.resource));
+                    if let Some(arn) = &e.arn {
                         annotations.insert("goldenpath.io/arn".into(), json!(arn));
                     }
                     entities.push(json!({
                         "apiVersion": API, "kind": "Resource",
-                        "metadata": {"name": entity_name(&format!("{}-{resource}", e.kind)), "annotations": annotations},
-                        "spec": {"type": kind, "owner": format!("group:default/{team}"), "system": system},
+                        "metadata": {"name": entity_name(&format!("{}-{}", e.kind, e.resource)), "annotations": annotations},
+                        "spec": {"type": kind, "owner": team_ref, "system": system},
                     }));
                     continue;
                 }
-                let (Some(db), Some(instance), Some(team)) =
-                    (field("database"), field("instance"), field("owner"))
-                else {
+                let Some(instance) = &e.instance else {
                     continue;
                 };
-                let team = entity_name(&team);
-                let team_ref = format!("group:default/{team}");
-                entities.push(json!({
-                    "apiVersion": API, "kind": "Group",
-                    "metadata": {"name": team, "annotations": {"goldenpath.io/owner": field("owner")}},
-                    "spec": {"type": "team", "children": []},
-                }));
+                let db = &e.resource;
                 let instance_name = entity_name(&format!("{instance}-{env}"));
                 let name = entity_name(&format!("{db}-db-{instance_name}"));
                 let mut annotations = serde_json::Map::new();
                 annotations.insert("goldenpath.io/env".into(), json!(env));
-                annotations.insert("goldenpath.io/request".into(), json!(e.request_id));
+                annotations.insert("goldenpath.io/request".into(), json!(e.request));
                 annotations.insert("goldenpath.io/database".into(), json!(db));
                 if let Some(existing) = entities
                     .iter_mut()
                     .find(|x| x["kind"] == "Resource" && x["metadata"]["name"] == name)
                 {
                     existing["spec"]["owner"] = json!(team_ref);
-                    existing["metadata"]["annotations"]["goldenpath.io/request"] =
-                        json!(e.request_id);
+                    existing["metadata"]["annotations"]["goldenpath.io/request"] = json!(e.request);
                 } else {
                     entities.push(json!({
                         "apiVersion": API, "kind": "Resource",

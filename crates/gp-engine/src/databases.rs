@@ -56,22 +56,16 @@ impl Engine<'_> {
                 }
             }
         }
-        for e in self.registry.request_events(None)? {
-            if e.env != env || e.event != "applied" {
+        for e in self.applied_requests(Some(env))? {
+            if e.kind != "rds" {
                 continue;
             }
-            let d = e.detail.unwrap_or_default();
-            if let Some(db) = d.get("database").and_then(|x| x.as_str()) {
-                asked.retain(|(name, _, _)| name != db);
-                asked.push((
-                    db.to_string(),
-                    format!("request {}", e.request_id),
-                    d.get("secretPath")
-                        .and_then(|s| s.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                ));
-            }
+            asked.retain(|(name, _, _)| *name != e.resource);
+            asked.push((
+                e.resource.clone(),
+                format!("request {}", e.request),
+                e.secret_path.clone().unwrap_or_default(),
+            ));
         }
         let mut rows = Vec::new();
         for c in &self.platform.spec.components {

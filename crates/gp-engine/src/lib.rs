@@ -38,7 +38,6 @@ mod provision;
 mod recorder;
 pub mod refs;
 pub mod requests;
-pub mod resources;
 pub mod run;
 pub mod state;
 pub mod status;

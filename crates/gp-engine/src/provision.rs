@@ -69,17 +69,35 @@ impl Engine<'_> {
         request: &serde_json::Value,
         label: &str,
     ) -> Result<Applied, EngineError> {
+        let key = Deployment::Foundational.key();
+        let (run_id, held) = self.take_lease(env, &key)?;
+        let result = self.provision_held(env, component, request, label, &run_id);
+        if let Err(e) = self.registry.lease_release(&held) {
+            tracing::warn!("cannot release the lease: {e}");
+        }
+        result
+    }
+
+    /// [`Engine::provision`] by a caller that holds the environment's
+    /// foundational lease, in its run `run_id`.
+    pub(crate) fn provision_held(
+        &self,
+        env: &str,
+        component: &str,
+        request: &serde_json::Value,
+        label: &str,
+        run_id: &str,
+    ) -> Result<Applied, EngineError> {
         self.validate()?;
         let spec = self.foundational_spec(component)?;
         let contract = Contract::new(self.platform, env, Deployment::Foundational)?;
         let key = Deployment::Foundational.key();
-        let (run_id, held) = self.take_lease(env, &key)?;
-        let result = (|| {
+        {
             let fstate = DeploymentState::load(self.registry, env, &key)?;
             let (driver, inputs, resolved) = self.deployed_foundational(env, spec, &fstate)?;
             let payload = request.clone();
             let recorder = RunRecorder {
-                run_id: &run_id,
+                run_id,
                 component,
                 driver: &spec.driver.value,
                 commit: self.commit.as_deref(),
@@ -107,11 +125,7 @@ impl Engine<'_> {
                 Err(_) => recorder.end_phase(phase, 1, None, None),
             }
             applied.map_err(driver_error)
-        })();
-        if let Err(e) = self.registry.lease_release(&held) {
-            tracing::warn!("cannot release the lease: {e}");
         }
-        result
     }
 
     /// A foundational component that is deployed: its driver, its inputs
@@ -230,7 +244,7 @@ impl Engine<'_> {
 
 /// A driver's error as the engine reports it: refusals exit 3, bad
 /// settings 2, the rest 1.
-fn driver_error(e: DriverError) -> EngineError {
+pub(crate) fn driver_error(e: DriverError) -> EngineError {
     let message = e.message.clone();
     match e.kind {
         gp_driver::ErrorKind::Refused => EngineError::refused(message, e.hint),

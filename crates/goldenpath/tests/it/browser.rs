@@ -341,7 +341,7 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
     assert!(
         browser
             .text("#request-RDS-0001")
-            .contains("awaiting approval")
+            .contains("awaiting platform, security")
     );
     browser.screenshot("requests-waiting");
     browser.type_into("#token-RDS-0001", "alice-token-0123456789");
@@ -362,7 +362,12 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
         browser.text("#waiting"),
         "0 of 1 requests wait for an approval."
     );
-    assert!(browser.text("#request-RDS-0001").contains("bob"));
+    let row = browser.text("#request-RDS-0001");
+    assert!(row.contains("bob") && row.contains("approved"), "{row}");
+    assert!(
+        !row.contains("alice"),
+        "a refused approval is no approval: {row}"
+    );
     // Recorded as the CLI records it, read back by the CLI.
     let listed = l.p.ok(&["request", "list", "--output", "json"]);
     let v: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();

@@ -556,11 +556,15 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
                 } else if node
                     .get("kind")
                     .and_then(|k| k.as_str())
-                    .is_some_and(|k| k.ends_with("Request") && k != "DatabaseRequest")
+                    .is_some_and(|k| k.ends_with("Request"))
+                    || node
+                        .get("id")
+                        .and_then(|i| i.as_str())
+                        .is_some_and(|i| gp_core::request::RequestId::parse(i).is_some())
                 {
-                    // A bucket, secret or repository request: it must load
-                    // as one, without a warning.
-                    let r = gp_core::resource::LoadedResource::from_source(
+                    // A request of any kind: it must load as one, without
+                    // a warning.
+                    let r = gp_core::request::Request::from_source(
                         std::path::Path::new("README.md"),
                         text,
                     )

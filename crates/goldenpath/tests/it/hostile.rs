@@ -356,24 +356,33 @@ fn request(id: &str, database: &str, username: &str, requester: &str) -> String 
 fn requests_cannot_name_the_admin_a_platform_role_or_a_reserved_name() {
     let p = Platform::new(DB);
     std::fs::create_dir_all(p.path().join("requests")).unwrap();
+    // A name the platform owns is a refused claim (exit 3, naming its
+    // owner); a name PostgreSQL keeps is invalid input (exit 2).
     let cases = [
-        ("RDS-0001", "orders", "goldenpath_admin", "username"),
-        ("RDS-0002", "orders", "backstage", "username"),
-        ("RDS-0003", "keycloak", "keycloak", "databaseName"),
-        ("RDS-0004", "postgres", "orders_app", "databaseName"),
-        ("RDS-0005", "template1", "orders_app", "databaseName"),
-        ("RDS-0006", "orders", "pg_monitor", "username"),
-        ("RDS-0007", "pg_catalog", "orders_app", "databaseName"),
-        ("RDS-0008", "public", "orders_app", "databaseName"),
+        ("RDS-0001", "orders", "goldenpath_admin", "username", 3),
+        ("RDS-0002", "orders", "backstage", "username", 3),
+        ("RDS-0003", "keycloak", "keycloak", "databaseName", 3),
+        ("RDS-0004", "postgres", "orders_app", "databaseName", 2),
+        ("RDS-0005", "template1", "orders_app", "databaseName", 2),
+        ("RDS-0006", "orders", "pg_monitor", "username", 2),
+        ("RDS-0007", "pg_catalog", "orders_app", "databaseName", 2),
+        ("RDS-0008", "public", "orders_app", "databaseName", 2),
     ];
-    for (id, db, user, field) in cases {
+    for (id, db, user, field, code) in cases {
         std::fs::write(
             p.path().join(format!("requests/{id}.yaml")),
             request(id, db, user, "alice"),
         )
         .unwrap();
         let out = p.run(&["request", "validate", id]);
-        assert_eq!(out.code, 2, "{id}: {}", out.transcript());
+        assert_eq!(out.code, code, "{id}: {}", out.transcript());
+        if code == 3 {
+            assert!(
+                out.stderr.contains("(component `"),
+                "{id} names its owner: {}",
+                out.stderr
+            );
+        }
         let line = if field == "username" { 4 } else { 3 };
         assert!(
             out.stderr.contains(&format!("requests/{id}.yaml:{line}:")),
@@ -382,7 +391,7 @@ fn requests_cannot_name_the_admin_a_platform_role_or_a_reserved_name() {
         );
         assert_eq!(
             p.run(&["request", "apply", id]).code,
-            2,
+            code,
             "{id}: apply refuses too"
         );
     }

@@ -149,9 +149,45 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("request list", &[], 0);
     case("request schema", &[], 0);
     case(
-        "request new",
+        "request new s3",
         &[
-            "rds",
+            "--env",
+            "dev",
+            "--application",
+            "ledger",
+            "--purpose",
+            "backups",
+            "--description",
+            "the ledger's nightly backups",
+            "--cost-center",
+            "cc-1",
+            "--owner",
+            "team-ledger",
+        ],
+        0,
+    );
+    case(
+        "request new secret",
+        &[
+            "--env",
+            "dev",
+            "--service",
+            "ledger",
+            "--name",
+            "api-key",
+            "--owner",
+            "team-ledger",
+        ],
+        0,
+    );
+    case(
+        "request new ecr",
+        &["--repository", "ledger/api", "--owner", "team-ledger"],
+        0,
+    );
+    case(
+        "request new rds",
+        &[
             "--env",
             "dev",
             "--database",
@@ -273,12 +309,17 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     );
     cases.insert("request approve", (owned(&["RDS-0001"]), None, "bob", 0));
     cases.insert("request apply", (owned(&["RDS-0001"]), None, "tester", 0));
+    cases.insert(
+        "request withdraw",
+        (owned(&["RDS-0001", "--reason", "done"]), None, "tester", 0),
+    );
 
     let commands = leaf_commands(&[]);
     assert!(commands.len() > 30, "{commands:?}");
     // In the order a person would run them: approve before apply.
     let mut order: Vec<String> = commands.clone();
     order.sort_by_key(|c| match c.as_str() {
+        "request withdraw" => 3,
         "request apply" => 2,
         "teardown" => 1,
         _ => 0,

@@ -16,6 +16,7 @@ mod policy;
 mod proofs;
 mod reap;
 mod registry;
+mod request_delivery;
 mod request_files;
 mod requests;
 mod resources;

@@ -105,7 +105,7 @@ fn the_platforms_nested_files_validate_with_its_defaults_and_enums() {
     assert!(plan.stdout.contains("RDS-0002"), "{}", plan.transcript());
     let list = p.ok(&["request", "list"]).stdout;
     assert!(
-        list.contains("RDS-0001") && list.contains("awaiting approval"),
+        list.contains("RDS-0001") && list.contains("awaiting platform, security"),
         "{list}"
     );
     // A domain or owner outside the enums file: exit 2 at its line.
@@ -229,12 +229,55 @@ fn approvals_are_routed_to_groups_and_nobody_approves_their_own() {
     );
     let plan = as_actor("alice", &["request", "plan", "RDS-0003"]).stdout;
     assert!(plan.contains("required"), "{plan}");
+    assert!(
+        plan.contains("paula (platform) so far, security missing"),
+        "{plan}"
+    );
+    let state = |id: &str| {
+        let out = as_actor("alice", &["request", "list", "--output", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let row = v["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["request"] == id)
+            .cloned()
+            .unwrap();
+        (row["state"].as_str().unwrap().to_string(), row)
+    };
+    assert_eq!(state("RDS-0003").0, "awaiting security");
+    // The same person approving twice is one approval: refused, recorded.
+    let again = as_actor("paula", &["request", "approve", "RDS-0003"]);
+    assert_eq!(again.code, 3, "{}", again.transcript());
+    assert!(again.stderr.contains("counts once"), "{}", again.stderr);
+    let (s, row) = state("RDS-0003");
+    assert_eq!(s, "awaiting security");
+    assert_eq!(row["approvals"].as_array().unwrap().len(), 1, "{row}");
+    assert_eq!(
+        row["last"]["event"], "approved",
+        "a refused approval is no change"
+    );
     assert_eq!(as_actor("sam", &["request", "approve", "RDS-0003"]).code, 0);
     let plan = as_actor("alice", &["request", "plan", "RDS-0003"]).stdout;
     assert!(
         plan.contains("recorded by paula (platform), sam (security)"),
         "{plan}"
     );
+    assert_eq!(state("RDS-0003").0, "approved");
+    // Edited after approval: the approvals were of another content.
+    write(
+        &p,
+        "docs/20-contracts/rds-requests/prod/RDS-0003.yaml",
+        &nested(
+            "RDS-0003",
+            "prod",
+            "  size: large\n  backupRetentionDays: 21\n  multiAz: true\n",
+        )
+        .replace("order_events", "ledger"),
+    );
+    assert_eq!(state("RDS-0003").0, "changed since approval");
+    let out = as_actor("alice", &["request", "apply", "RDS-0003"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
 }
 
 #[test]
@@ -330,6 +373,55 @@ fn request_new_writes_a_file_that_validates_and_apply_writes_its_external_secret
         "{text}"
     );
     p.ok(&["request", "validate", "RDS-0003"]);
+    // Every kind: a file in the platform's layout that validates.
+    for (args, id) in [
+        (
+            &[
+                "s3",
+                "--env",
+                "dev",
+                "--application",
+                "orders",
+                "--purpose",
+                "logs",
+                "--description",
+                "the orders API's access logs",
+                "--cost-center",
+                "cc-1",
+            ][..],
+            "S3-0001",
+        ),
+        (
+            &[
+                "secret",
+                "--env",
+                "dev",
+                "--service",
+                "payments",
+                "--name",
+                "stripe-key",
+                "--namespace",
+                "payments",
+                "--k8s-secret-name",
+                "stripe",
+            ][..],
+            "SEC-0001",
+        ),
+        (&["ecr", "--repository", "orders/api"][..], "ECR-0001"),
+    ] {
+        let mut all = vec!["request", "new"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--owner", "team-orders", "--output", "json"]);
+        let made: serde_json::Value = serde_json::from_str(&p.ok(&all).stdout).unwrap();
+        assert_eq!(made["request"], id, "{made}");
+        let text = std::fs::read_to_string(p.path().join(made["file"].as_str().unwrap())).unwrap();
+        assert!(
+            text.contains("apiVersion: goldenpath.io/v1") && text.contains("spec:"),
+            "{text}"
+        );
+        let out = p.ok(&["request", "validate", id]);
+        assert!(!out.stderr.contains("warning"), "{}", out.transcript());
+    }
     // Its owner is checked against the enums at once.
     let out = p.run(&[
         "request",
@@ -352,9 +444,11 @@ fn request_new_writes_a_file_that_validates_and_apply_writes_its_external_secret
     p.ok(&["request", "apply", "RDS-0003"]);
     let es_path = p
         .path()
-        .join("gitops/requests/dev/RDS-0003-externalsecret.yaml");
-    let es: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&es_path).unwrap()).unwrap();
+        .join("gitops/requests/dev/RDS-0003/externalsecret-billing-events-postgres.yaml");
+    let es = gp_core::yaml::parse(&std::fs::read_to_string(&es_path).unwrap())
+        .unwrap()
+        .unwrap()
+        .to_json();
     assert_eq!(es["kind"], "ExternalSecret");
     assert_eq!(
         es["metadata"]["name"], "billing-events-postgres",

@@ -211,7 +211,7 @@ s3.put_bucket_lifecycle_configuration(Bucket='goldenpath-dev-orders-backups', Li
             "S3-0004.yaml",
             LOGS.replace("S3-0001", "S3-0004")
                 .replace("goldenpath-dev-orders-logs", "orders-logs-bucket"),
-            "outside the platform's convention",
+            "outside the platform's rule",
         ),
         (
             "S3-0005",
@@ -376,7 +376,7 @@ s3.put_bucket_tagging(Bucket='goldenpath-dev-billing-logs', Tagging={'TagSet': [
             .unwrap()
     };
     assert_eq!(state("S3-0001"), ("s3".into(), "applied".into()));
-    assert_eq!(state("S3-0003").1, "refused");
+    assert_eq!(state("S3-0003").1, "breaks a rule (request validate)");
     let resources = json(&p.ok(&["resources", "list", "--kind", "s3", "--output", "json"]));
     let rows = resources["resources"].as_array().unwrap();
     assert_eq!(rows.len(), 3, "{resources}");
@@ -481,9 +481,12 @@ fn secret_and_repository_requests_are_applied_with_their_policies() {
     assert!(out.stderr.contains("sam approved it"), "{}", out.stderr);
     let plan = json(&p.ok(&["request", "plan", "SEC-0001", "--output", "json"]));
     assert_eq!(plan["resource"], "goldenpath/dev/payments/stripe-key");
-    assert_eq!(
-        plan["externalSecret"]["metadata"]["name"],
-        "payments-stripe-key-sync"
+    assert!(
+        plan["deliveries"]
+            .as_object()
+            .unwrap()
+            .contains_key("requests/dev/SEC-0001/externalsecret-payments-stripe-key-sync.yaml"),
+        "{plan}"
     );
     let applied = json(&as_actor(
         &p,
@@ -524,7 +527,7 @@ print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'policy': j
     // for its CRD version.
     let es_path = p
         .path()
-        .join("gitops/requests/dev/payments-stripe-key-sync.yaml");
+        .join("gitops/requests/dev/SEC-0001/externalsecret-payments-stripe-key-sync.yaml");
     let es = gp_core::yaml::parse(&std::fs::read_to_string(&es_path).unwrap())
         .unwrap()
         .unwrap()

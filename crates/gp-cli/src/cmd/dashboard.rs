@@ -462,11 +462,6 @@ pub fn history(env: &str, h: &History) -> String {
     page(&format!("{env} history"), &body)
 }
 
-/// Whether a request's state asks for an approval.
-fn awaits_approval(state: &str) -> bool {
-    state.contains("awaiting approval")
-}
-
 /// A form that posts a token and a reason to `action`; the token goes in
 /// the body, never in a URL or a cookie.
 fn token_form(action: &str, id: &str, button: &str, reason_required: bool) -> String {
@@ -481,8 +476,9 @@ fn token_form(action: &str, id: &str, button: &str, reason_required: bool) -> St
 
 /// The requests page: every request with its state and who approved it;
 /// one waiting for approval gets a form when the server takes changes.
-pub fn requests(rows: &[crate::outputs::RequestRow], takes_changes: bool) -> String {
-    let waiting = rows.iter().filter(|r| awaits_approval(&r.state)).count();
+pub fn requests(rows: &[gp_engine::requests::RequestRow], takes_changes: bool) -> String {
+    use gp_engine::requests::RequestState as S;
+    let waiting = rows.iter().filter(|r| r.awaiting_approval).count();
     let mut body = format!(
         "<p id=\"waiting\">{waiting} of {} requests wait for an approval.</p>",
         rows.len()
@@ -490,24 +486,15 @@ pub fn requests(rows: &[crate::outputs::RequestRow], takes_changes: bool) -> Str
     if !takes_changes {
         body.push_str("<p>This server takes no changes (started without <code>--tokens</code>): approve with <code>goldenpath request approve</code>.</p>");
     }
-    body.push_str("<table><caption>Requests</caption><thead><tr><th scope=\"col\">request</th><th scope=\"col\">kind</th><th scope=\"col\">environment</th><th scope=\"col\">resource</th><th scope=\"col\">state</th><th scope=\"col\">last by</th><th scope=\"col\">at</th><th scope=\"col\">approved by</th><th scope=\"col\">approve</th></tr></thead><tbody>");
+    body.push_str("<table><caption>Requests</caption><thead><tr><th scope=\"col\">request</th><th scope=\"col\">kind</th><th scope=\"col\">environment</th><th scope=\"col\">resource</th><th scope=\"col\">state</th><th scope=\"col\">approved by</th><th scope=\"col\">last change</th><th scope=\"col\">at</th><th scope=\"col\">approve</th></tr></thead><tbody>");
     for r in rows {
-        let approvals: Vec<&str> = r
-            .events
-            .iter()
-            .filter(|e| e.event == "approved")
-            .map(|e| e.actor.as_str())
-            .collect();
-        let class = if awaits_approval(&r.state) {
-            "amber"
-        } else if r.state.contains("rule") || r.state == "refused" || r.state == "failed" {
-            "red"
-        } else if r.state == "applied" {
-            "green"
-        } else {
-            "grey"
+        let class = match r.status {
+            _ if r.awaiting_approval => "amber",
+            S::BreaksARule | S::Refused | S::Failed | S::Invalid => "red",
+            S::Applied => "green",
+            _ => "grey",
         };
-        let form = if takes_changes && awaits_approval(&r.state) {
+        let form = if takes_changes && r.awaiting_approval {
             token_form(
                 &["/ui/requests/", &r.request, "/approve"].concat(),
                 &r.request,
@@ -517,15 +504,25 @@ pub fn requests(rows: &[crate::outputs::RequestRow], takes_changes: bool) -> Str
         } else {
             String::new()
         };
+        let (last, at) = r
+            .last
+            .as_ref()
+            .map(|l| {
+                (
+                    format!("{} by {}", l.event, l.by),
+                    gp_registry::format_utc(l.at_us),
+                )
+            })
+            .unwrap_or_default();
         body.push_str(&format!(
             "<tr id=\"request-{i}\"><td>{i}</td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{form}</td></tr>",
             esc(&r.kind),
             esc(&r.env),
             esc(&r.resource),
             esc(&r.state),
-            esc(&r.by),
-            esc(&r.at),
-            esc(&approvals.join(", ")),
+            esc(&super::request::approvers(r)),
+            esc(&last),
+            esc(&at),
             i = esc(&r.request)
         ));
     }

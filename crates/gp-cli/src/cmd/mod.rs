@@ -17,7 +17,6 @@ pub mod policy;
 pub mod reap;
 pub mod registry;
 pub mod request;
-pub mod resource;
 pub mod schema;
 pub mod secret;
 pub mod serve;

@@ -497,9 +497,9 @@ async fn requests(State(s): State<Arc<Shared>>, Query(q): Query<CatalogQuery>) -
         return no_such_environment();
     }
     blocking(s, move |s| {
-        let (requests, _) =
-            super::request::request_rows(&s.platform, &s.registry, q.env.as_deref())
-                .map_err(|e| e.to_string())?;
+        let requests = s
+            .with_engine_error("serve", |e| e.request_rows(q.env.as_deref()))
+            .map_err(|(_, why)| why)?;
         Ok(Some(crate::outputs::RequestListOutput {
             schema_version: 1,
             requests,
@@ -513,8 +513,12 @@ async fn resources(State(s): State<Arc<Shared>>, Query(q): Query<CatalogQuery>) 
         return no_such_environment();
     }
     blocking(s, move |s| {
-        let resources = super::resource::resource_rows(&s.registry, q.env.as_deref(), None)
-            .map_err(|e| e.to_string())?;
+        let resources = s
+            .with_engine_error("serve", |e| e.applied_requests(q.env.as_deref()))
+            .map_err(|(_, why)| why)?
+            .into_iter()
+            .map(crate::outputs::ResourceRow::of)
+            .collect();
         Ok(Some(crate::outputs::ResourcesOutput {
             schema_version: 1,
             resources,
@@ -1048,24 +1052,19 @@ async fn approve_as(
         return Err((404, "no request has that id".to_string()));
     }
     let r = tokio::task::spawn_blocking(move || {
-        let Some(req) =
-            super::request::load_by_id(&s.platform, &id).map_err(|e| (400, e.to_string()))?
-        else {
-            return Err((404, "no request has that id".to_string()));
-        };
-        s.with_engine_error(&actor, |e| match &req {
-            super::request::AnyRequest::Database(r) => {
-                e.request_approve(r, &actor, reason.as_deref())
-            }
-            super::request::AnyRequest::Resource(r) => e.approve_any(r, &actor, reason.as_deref()),
-        })?;
-        let a = req.approvable();
-        Ok(crate::outputs::RequestApprovedOutput {
-            schema_version: 1,
-            request: a.request_id().to_string(),
-            by: actor,
-            hash: a.request_hash().to_string(),
-            needed: req.needs_approval(),
+        s.with_engine_error(&actor, |e| {
+            // Only among the files the spec names: never a path.
+            let req = e.request_find(&id, false)?;
+            let state = e.request_approve(&req, &actor, reason.as_deref())?;
+            Ok(crate::outputs::RequestApprovedOutput {
+                schema_version: 1,
+                request: req.id().value.clone(),
+                by: actor.clone(),
+                hash: req.hash.clone(),
+                needed: req.needs_approval(),
+                approved: state.complete(),
+                missing: state.missing,
+            })
         })
     })
     .await;
@@ -1296,8 +1295,7 @@ async fn ui_unlock(
 
 async fn ui_requests(State(s): State<Arc<Shared>>) -> Response {
     let r = tokio::task::spawn_blocking(move || {
-        let (rows, _) = super::request::request_rows(&s.platform, &s.registry, None)
-            .map_err(|e| e.to_string())?;
+        let rows = s.with_engine(|e| e.request_rows(None))?;
         Ok::<_, String>(super::dashboard::requests(&rows, s.tokens.is_some()))
     })
     .await;
