@@ -786,7 +786,20 @@ pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> 
 
 /// The candidate closest to `name`, when one is close enough to be a typo.
 pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    let all: Vec<&'a String> = candidates.collect();
+    let best = closest_str(name, all.iter().map(|c| c.as_str()))?;
+    all.into_iter().find(|c| c.as_str() == best)
+}
+
+/// goldenpath's one typo metric: the candidate with the highest
+/// Jaro-Winkler similarity to `name`, when it is above 0.8 (every "did
+/// you mean" — the spec's, a request's, a field's, a value's — asks this).
+pub fn closest_str<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
+        .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))

@@ -36,11 +36,7 @@ impl de::Error for Error {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let best = expected
-            .iter()
-            .map(|c| (strsim::jaro_winkler(field, c), *c))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let best = crate::spec::closest_str(field, expected.iter().copied());
         let list = expected
             .iter()
             .map(|e| format!("`{e}`"))
@@ -53,7 +49,7 @@ impl de::Error for Error {
                 format!("unknown field `{field}`, expected one of {list}")
             },
             pos: None,
-            hint: best.map(|(_, c)| format!("did you mean `{c}`?")),
+            hint: best.map(|c| format!("did you mean `{c}`?")),
         }
     }
 
@@ -73,11 +69,7 @@ impl de::Error for Error {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let best = expected
-            .iter()
-            .map(|c| (strsim::jaro_winkler(variant, c), *c))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let best = crate::spec::closest_str(variant, expected.iter().copied());
         let list = expected
             .iter()
             .map(|e| format!("`{e}`"))
@@ -86,7 +78,7 @@ impl de::Error for Error {
         Error {
             message: format!("unknown value `{variant}`, expected one of {list}"),
             pos: None,
-            hint: best.map(|(_, c)| format!("did you mean `{c}`?")),
+            hint: best.map(|c| format!("did you mean `{c}`?")),
         }
     }
 }
