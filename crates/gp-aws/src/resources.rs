@@ -5,10 +5,12 @@
 //! immutability, a lifecycle policy, tags).
 //!
 //! Each is read first and only what differs is changed: a second apply
-//! changes nothing. An existing resource with no `goldenpath:request` tag
-//! is adopted (its other rules, tags and statements kept: goldenpath's
-//! lifecycle rule has its own id, tags are merged); one whose tag names
-//! another request is refused before any change.
+//! changes nothing. What a plan reads tells the engine who owns what is
+//! there — the request's tag, goldenpath's own tags — and which changes
+//! weaken it; adopting is the engine's decision. An adopted resource keeps
+//! its other rules, tags and statements (goldenpath's lifecycle rule has
+//! its own id, tags are merged); one whose tag names another request is
+//! refused here too, before any change.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -163,6 +165,7 @@ impl AwsResources {
             }
         }
         plan.tagged_request = current_tags.get(REQUEST_TAG).cloned();
+        plan.goldenpath_tags = gp_driver::cloud::goldenpath_tags(&current_tags);
         // Encryption.
         let (want_alg, want_key) = match &b.kms_key {
             Some(k) => ("aws:kms", Some(k.clone())),
@@ -191,6 +194,12 @@ impl AwsResources {
         if have.as_ref().map(|(a, k)| (a.as_str(), k.clone())) != Some((want_alg, want_key.clone()))
         {
             let key = want_key.clone();
+            if have.as_ref().is_some_and(|(a, _)| a == "aws:kms") && key.is_none() {
+                plan.weakens.push((
+                    "encryption".into(),
+                    "from a KMS key to S3-managed keys".into(),
+                ));
+            }
             changes.push(Change {
                 words: match &key {
                     Some(k) => format!("encrypt with the KMS key {k}"),
@@ -253,6 +262,10 @@ impl AwsResources {
         if let Some(w) = want
             && status.as_deref() != Some(w)
         {
+            if status.as_deref() == Some("Enabled") {
+                plan.weakens
+                    .push(("versioning".into(), "versioning suspended".into()));
+            }
             changes.push(Change {
                 words: format!("versioning {}", w.to_lowercase()),
                 make: Box::new(move || {
@@ -291,6 +304,12 @@ impl AwsResources {
         };
         let want_block = [Some(block); 4];
         if have_block != Some(want_block) && (block || have_block.is_some()) {
+            if !block && have_block.is_some_and(|h| h.contains(&Some(true))) {
+                plan.weakens.push((
+                    "publicAccess".into(),
+                    "the public-access blocks turned off".into(),
+                ));
+            }
             changes.push(Change {
                 words: if block {
                     "block all public access".into()
@@ -349,6 +368,14 @@ impl AwsResources {
         let want_rule = (days(b.ia_days), days(b.glacier_days), days(b.expire_days));
         if (wants_rule && have_rule != Some(want_rule)) || (!wants_rule && have_rule.is_some()) {
             let (ia, gl, ex) = want_rule;
+            let had = have_rule.and_then(|(_, _, e)| e);
+            if exists
+                && let Some(d) = ex
+                && had.is_none_or(|h| d < h)
+            {
+                plan.weakens
+                    .push(("lifecycle".into(), format!("objects expire after {d} days")));
+            }
             changes.push(Change {
                 words: if wants_rule {
                     format!(
@@ -585,6 +612,7 @@ impl AwsResources {
         let mut plan = CloudPlan {
             exists: described.is_some(),
             tagged_request: current_tags.get(REQUEST_TAG).cloned(),
+            goldenpath_tags: gp_driver::cloud::goldenpath_tags(&current_tags),
             ..CloudPlan::default()
         };
         let mut changes: Vec<Change<'a>> = Vec::new();
@@ -670,6 +698,40 @@ impl AwsResources {
             && have.as_ref() != Some(&w)
         {
             let principals = s.read.len() + s.write.len() + s.break_glass.len();
+            if described.is_some() {
+                let granted =
+                    |p: Option<&serde_json::Value>| -> std::collections::BTreeSet<String> {
+                        let mut out = std::collections::BTreeSet::new();
+                        for st in p
+                            .and_then(|p| p["Statement"].as_array())
+                            .into_iter()
+                            .flatten()
+                        {
+                            let who = &st["Principal"]["AWS"];
+                            let who: Vec<String> = match who {
+                                serde_json::Value::String(x) => vec![x.clone()],
+                                serde_json::Value::Array(a) => a
+                                    .iter()
+                                    .filter_map(|x| x.as_str().map(str::to_string))
+                                    .collect(),
+                                _ => Vec::new(),
+                            };
+                            let actions = st["Action"].to_string();
+                            for x in who {
+                                out.insert(format!("{x} {actions}"));
+                            }
+                        }
+                        out
+                    };
+                let (before, after) = (granted(have.as_ref()), granted(Some(&w)));
+                let added: Vec<&String> = after.difference(&before).collect();
+                if !added.is_empty() {
+                    plan.weakens.push((
+                        "resourcePolicy".into(),
+                        format!("the resource policy grants {} more", added.len()),
+                    ));
+                }
+            }
             changes.push(Change {
                 words: format!("resource policy for {principals} principals (read {}, write {}, break-glass {})", s.read.len(), s.write.len(), s.break_glass.len()),
                 make: Box::new(move || {
@@ -782,10 +844,15 @@ impl AwsResources {
                     }
                 }
                 plan.tagged_request = current_tags.get(REQUEST_TAG).cloned();
+                plan.goldenpath_tags = gp_driver::cloud::goldenpath_tags(&current_tags);
                 let scan = repo
                     .image_scanning_configuration()
                     .is_some_and(|s| s.scan_on_push());
                 if scan != r.scan_on_push {
+                    if scan {
+                        plan.weakens
+                            .push(("scanOnPush".into(), "scan on push turned off".into()));
+                    }
                     changes.push(Change {
                         words: format!(
                             "scan on push {}",
@@ -809,6 +876,10 @@ impl AwsResources {
                     });
                 }
                 if repo.image_tag_mutability() != Some(&mutability) {
+                    if !r.immutable {
+                        plan.weakens
+                            .push(("tagImmutability".into(), "tags made mutable".into()));
+                    }
                     let m = mutability.clone();
                     changes.push(Change {
                         words: format!(
@@ -879,6 +950,21 @@ impl AwsResources {
             None
         };
         if have.as_ref() != Some(&want) {
+            // The images the policy there keeps (none: it keeps every one).
+            let kept = have.as_ref().and_then(|h| {
+                h["rules"]
+                    .as_array()?
+                    .iter()
+                    .filter(|x| x["selection"]["countType"] == "imageCountMoreThan")
+                    .filter_map(|x| x["selection"]["countNumber"].as_u64())
+                    .min()
+            });
+            if found.is_some() && kept.is_none_or(|k| u64::from(r.keep_last) < k) {
+                plan.weakens.push((
+                    "lifecycle".into(),
+                    format!("images beyond the last {} expire", r.keep_last),
+                ));
+            }
             changes.push(Change {
                 words: format!("lifecycle policy: keep the last {} images", r.keep_last),
                 make: Box::new(move || {

@@ -243,6 +243,27 @@ impl Context {
             .filter(|s| !s.is_empty())
     }
 
+    /// Who opened the change this run comes from:
+    /// `GOLDENPATH_CHANGE_AUTHOR`, else the pull request's author from
+    /// GitHub Actions' event file.
+    pub fn change_author(&self) -> Option<String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
+        var(crate::env::CHANGE_AUTHOR).or_else(|| {
+            let path = var("GITHUB_EVENT_PATH")?;
+            // The event file is input like any other: bounded, parsed, and
+            // only a login of GitHub's shape taken from it.
+            let text = std::fs::read(path).ok().filter(|t| t.len() <= 16 << 20)?;
+            let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+            let login = v["pull_request"]["user"]["login"].as_str()?;
+            (!login.is_empty()
+                && login.len() <= 39
+                && login.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'[' || b == b']'
+                }))
+            .then(|| login.to_string())
+        })
+    }
+
     /// The CI run URL, if known: `GOLDENPATH_RUN_URL`, else GitHub
     /// Actions' run (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/
     /// GITHUB_RUN_ID`), else GitLab's `CI_JOB_URL`.
@@ -373,6 +394,7 @@ impl Context {
         engine.actor = self.actor();
         engine.commit = self.commit();
         engine.run_url = self.run_url();
+        engine.change_author = self.change_author();
         // Policies are evaluated by this binary in a child process.
         engine.policy = Some(gp_policy::Runner::current_exe());
         Ok(engine)

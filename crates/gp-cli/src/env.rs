@@ -35,6 +35,9 @@ pub const CI_ACTORS: &[&str] = &[
 pub const COMMIT: &str = "GOLDENPATH_COMMIT";
 /// The CI run URL recorded with deployments and phases.
 pub const RUN_URL: &str = "GOLDENPATH_RUN_URL";
+/// Who opened the change a run comes from (a pull request's author): never
+/// an approver of a request it brings.
+pub const CHANGE_AUTHOR: &str = "GOLDENPATH_CHANGE_AUTHOR";
 
 /// What each variable does, for `goldenpath env` and the README.
 pub const ALL: &[(&str, &str)] = &[
@@ -70,6 +73,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         RUN_URL,
         "CI run URL recorded with deployments and phases (else GitHub Actions' run URL, else GitLab's CI_JOB_URL)",
+    ),
+    (
+        CHANGE_AUTHOR,
+        "who opened the change the run comes from, never an approver of a request it brings (else, in GitHub Actions, the pull request's author from GITHUB_EVENT_PATH)",
     ),
     ("NO_COLOR", "any non-empty value turns colour off"),
     (

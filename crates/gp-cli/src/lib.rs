@@ -156,6 +156,10 @@ enum Command {
     /// Databases on the foundational instances.
     #[command(subcommand)]
     Db(cmd::db::DbCommand),
+    /// Who owns every name of an environment (databases, roles, secret
+    /// paths, buckets, repositories): the platform's components, the
+    /// persistent deployment, every build, and requests.
+    Owners(cmd::owners::OwnersArgs),
     /// What requests created or adopted: databases, buckets, secrets,
     /// repositories, with who asked and who applied.
     #[command(subcommand)]
@@ -260,7 +264,8 @@ fn json_requested() -> bool {
 fn reads_only(command: &Command) -> bool {
     use cmd::registry::RegistryCommand as R;
     match command {
-        Command::Plan(_)
+        Command::Validate(_)
+        | Command::Plan(_)
         | Command::Status(_)
         | Command::Graph(_)
         | Command::Catalog(_)
@@ -278,6 +283,7 @@ fn reads_only(command: &Command) -> bool {
                 | cmd::request::RequestCommand::Schema(_)
         ),
         Command::Db(_)
+        | Command::Owners(_)
         | Command::Resources(_)
         | Command::Verify(_)
         | Command::Gitops(_)
@@ -308,6 +314,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Request(c) => cmd::request::run(ctx, c),
         Command::Db(c) => cmd::db::run(ctx, c),
         Command::Resources(c) => cmd::request::run_resources(ctx, c),
+        Command::Owners(a) => cmd::owners::run(ctx, a),
         Command::Secret(c) => cmd::secret::run(ctx, c),
         Command::Dns(c) => cmd::dns::run(ctx, c),
         Command::Terraform(c) => cmd::terraform::run(ctx, c),

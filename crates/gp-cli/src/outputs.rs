@@ -586,6 +586,29 @@ impl ResourceRow {
     }
 }
 
+/// `goldenpath owners`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnersOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The environment.
+    pub env: String,
+    /// Every name held, and who holds it.
+    pub held: Vec<OwnedRow>,
+}
+
+/// A held name (or set of names), with examples of the names it holds.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnedRow {
+    /// What is held, and by whom.
+    #[serde(flatten)]
+    pub held: gp_core::ownership::Held,
+    /// Names it holds (a per-build one instantiated for a few builds).
+    pub examples: Vec<String>,
+}
+
 /// `goldenpath request new`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -873,6 +896,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["resources", "list"] => doc::<ResourcesOutput>(),
         ["request", "list"] => doc::<RequestListOutput>(),
         ["db", "list"] => doc::<DatabasesOutput>(),
+        ["owners"] => doc::<OwnersOutput>(),
         ["secret", "list"] => doc::<SecretsOutput>(),
         ["secret", "get"] => doc::<SecretOutput>(),
         ["secret", "put"] => doc::<SecretPutOutput>(),
@@ -1033,6 +1057,7 @@ pub const COMMANDS: &[&str] = &[
     "request new ecr",
     "resources list",
     "db list",
+    "owners",
     "secret list",
     "secret get",
     "secret put",

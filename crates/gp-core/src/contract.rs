@@ -365,6 +365,11 @@ impl<'p> Contract<'p> {
         format!("{}/{}/{component}/{name}", self.prefix(), self.env)
     }
 
+    /// The folder of every build's secrets: `{prefix}/{env}/builds/`.
+    pub fn builds_secret_scope(&self) -> String {
+        format!("{}/{}/builds/", self.prefix(), self.env)
+    }
+
     /// The bucket a bucket request asks for: `{prefix}-{env}-{app}-{purpose}`
     /// (S3's rules — 3 to 63 characters, lower case, digits and `-` —
     /// are the request's schema).

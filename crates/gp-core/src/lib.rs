@@ -24,6 +24,7 @@ pub mod contract;
 pub mod diag;
 pub mod model;
 pub mod names;
+pub mod ownership;
 pub mod propagation;
 pub mod request;
 pub mod secret;

@@ -203,17 +203,20 @@ pub fn plan(
             )
         }));
     }
+    let not_adopted = |what: String| match db.adopt_hint {
+        Some(hint) => DriverError::refused(format!(
+            "{what} already exists and nobody here created it; nothing was changed"
+        ))
+        .with_hint(hint),
+        None => DriverError::permanent(format!(
+            "{what} already exists and was not created by this deployment; a per-build database never takes over an existing role or database"
+        )),
+    };
     if state.role.is_some() && !known && !db.allow_adopt {
-        return Err(DriverError::permanent(format!(
-            "role {} already exists and was not created by this deployment; a per-build database never takes over an existing role",
-            db.role
-        )));
+        return Err(not_adopted(format!("role {}", db.role)));
     }
     if state.database.is_some() && !known && !db.allow_adopt {
-        return Err(DriverError::permanent(format!(
-            "database {} already exists and was not created by this deployment",
-            db.database
-        )));
+        return Err(not_adopted(format!("database {}", db.database)));
     }
     if let Some(r) = &state.role
         && !known

@@ -44,6 +44,9 @@ pub struct DatabaseSpec {
     pub extensions: Vec<String>,
     /// How an existing one is adopted.
     pub adopt: AdoptMode,
+    /// For a request: what to do to adopt an existing one (refused, exit
+    /// 3, until it asks).
+    pub adopt_hint: Option<&'static str>,
 }
 
 impl DatabaseSpec {
@@ -61,6 +64,7 @@ impl DatabaseSpec {
             connection_limit: -1,
             extensions: Vec::new(),
             adopt: AdoptMode::Keep,
+            adopt_hint: None,
         }
     }
 }
@@ -258,6 +262,7 @@ impl PostgresDriver {
                 connection_limit: d.connection_limit.as_ref().map_or(-1, |c| c.value),
                 extensions: d.extensions.iter().map(|e| e.value.clone()).collect(),
                 adopt: s.adopt_of(d),
+                adopt_hint: None,
             });
         }
         Ok(out)

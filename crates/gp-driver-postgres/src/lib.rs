@@ -50,8 +50,8 @@ use gp_core::{Plane, Secret};
 use gp_driver::secrets::{SecretStore, generate_password};
 use gp_driver::{
     Action, Applied, ComponentCtx, ComponentOutputs, Counts, Driver, DriverError, Existence,
-    Observation, Outputs, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply,
-    typed_settings,
+    HeldName, Observation, Outputs, Presence, ResourceRef, ValidateCtx, Validated,
+    settings_at_apply, typed_settings,
 };
 use serde::{Deserialize, Serialize};
 
@@ -296,6 +296,77 @@ impl Driver for PostgresDriver {
                     .to_vec(),
             ),
         })
+    }
+
+    fn holds(&self, ctx: &ValidateCtx<'_>, contract: &gp_core::Contract<'_>) -> Vec<HeldName> {
+        use gp_core::ownership::NameKind;
+        let Ok(s) = typed_settings::<PostgresSettings>(ctx.platform, ctx.settings, true) else {
+            return Vec::new();
+        };
+        let Ok(decls) = s.database_decls() else {
+            return Vec::new();
+        };
+        let name = ctx.component.name.value.as_str();
+        let per_build = ctx.component.plane.value == Plane::Disposable;
+        let held = |kind, name: String, under, what: String| HeldName {
+            kind,
+            name,
+            under,
+            what,
+        };
+        let mut out = Vec::new();
+        // The instance's own: its admin role and where its password is.
+        if s.instance.is_none() {
+            let admin = match &s.server {
+                Some(server) => parse_url(&server.url.value).map(|u| u.user),
+                None => Some(MANAGED_ADMIN.to_string()),
+            };
+            if let Some(a) = admin {
+                out.push(held(NameKind::Role, a, false, "its admin role".into()));
+            }
+            out.push(held(
+                NameKind::Secret,
+                contract.component_secret_path(name, "admin"),
+                false,
+                "its admin password".into(),
+            ));
+        }
+        for d in &decls {
+            let app = &d.name.value;
+            let role = d.username.as_ref().map_or(app, |u| &u.value);
+            let (Ok(database), Ok(role)) = (
+                contract.build_database_name(app),
+                contract.build_database_name(role),
+            ) else {
+                continue;
+            };
+            let secret = if per_build {
+                contract.build_database_secret_path(app)
+            } else {
+                contract.database_secret_path(app)
+            };
+            out.push(held(
+                NameKind::Database,
+                database,
+                false,
+                format!("its database `{app}`"),
+            ));
+            out.push(held(
+                NameKind::Role,
+                role,
+                false,
+                format!("the login role of its database `{app}`"),
+            ));
+            if let Ok(secret) = secret {
+                out.push(held(
+                    NameKind::Secret,
+                    secret,
+                    false,
+                    format!("the credentials of its database `{app}`"),
+                ));
+            }
+        }
+        out
     }
 
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
@@ -590,6 +661,12 @@ impl PostgresDriver {
             Some("reconcile") => AdoptMode::Reconcile,
             _ => AdoptMode::Keep,
         };
+        // What exists and nobody here made is adopted only when the
+        // request asks (its approval is the platform's).
+        db.allow_adopt = request.get("adoptExisting").and_then(|v| v.as_bool()) == Some(true);
+        db.adopt_hint = Some(
+            "adopting it is explicit: set adopt: true in the request (the platform approves it)",
+        );
         Ok((inst, db))
     }
 }
@@ -597,6 +674,62 @@ impl PostgresDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instance_and_a_per_build_component_hold_their_names_in_each_deployment() {
+        use gp_core::ownership::NameKind;
+        let p = gp_core::Platform::from_source(
+            std::path::Path::new("goldenpath.yaml"),
+            "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: p\nprefix: gp\ndomain: example.io\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - { name: rds, plane: foundational, tier: 2, driver: postgres, settings: { managed: {}, databases: [{ name: keycloak, username: kc_app }] } }\n  - { name: build-db, plane: disposable, tier: 2, driver: postgres, needs: [rds], settings: { instance: rds, databases: [scratch] } }\n",
+        )
+        .unwrap();
+        let holds = |component: &str, deployment| {
+            let c = p.component(component).unwrap();
+            let settings = c.settings_node();
+            let contract = gp_core::Contract::new(&p, "dev", deployment).unwrap();
+            PostgresDriver::new(Arc::new(gp_driver::secrets::UnavailableStore::new("none")))
+                .holds(
+                    &ValidateCtx {
+                        platform: &p,
+                        component: c,
+                        settings: &settings,
+                    },
+                    &contract,
+                )
+                .into_iter()
+                .map(|h| (h.kind, h.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            holds("rds", gp_core::Deployment::Foundational),
+            [
+                (NameKind::Role, MANAGED_ADMIN.to_string()),
+                (NameKind::Secret, "gp/dev/rds/admin".into()),
+                (NameKind::Database, "keycloak".into()),
+                (NameKind::Role, "kc_app".into()),
+                (NameKind::Secret, "gp/dev/keycloak/postgres".into()),
+            ]
+        );
+        assert_eq!(
+            holds(
+                "build-db",
+                gp_core::Deployment::Ephemeral("23-01-26-01".parse().unwrap())
+            ),
+            [
+                (NameKind::Database, "scratch_b23012601".to_string()),
+                (NameKind::Role, "scratch_b23012601".into()),
+                (
+                    NameKind::Secret,
+                    "gp/dev/builds/23-01-26-01/scratch/postgres".into()
+                ),
+            ],
+            "a build's names, and no admin role of its own"
+        );
+        assert_eq!(
+            holds("build-db", gp_core::Deployment::Persistent)[0],
+            (NameKind::Database, "scratch".to_string())
+        );
+    }
 
     #[test]
     fn urls() {

@@ -34,7 +34,8 @@ use gp_core::Secret;
 use gp_core::yaml::Spanned;
 use gp_driver::{
     Action, Applied, ComponentCtx, ComponentOutputs, Counts, Driver, DriverError, Existence,
-    Observation, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply, typed_settings,
+    HeldName, Observation, Presence, ResourceRef, ValidateCtx, Validated, settings_at_apply,
+    typed_settings,
 };
 use serde::Deserialize;
 
@@ -107,6 +108,26 @@ impl SecretsDriver {
 impl Driver for SecretsDriver {
     fn name(&self) -> &'static str {
         "secrets"
+    }
+
+    fn holds(&self, ctx: &ValidateCtx<'_>, contract: &gp_core::Contract<'_>) -> Vec<HeldName> {
+        let Ok(s) = typed_settings::<SecretsSettings>(ctx.platform, ctx.settings, true) else {
+            return Vec::new();
+        };
+        s.secrets
+            .iter()
+            .filter_map(|x| {
+                contract
+                    .secret_path(&x.name.value)
+                    .ok()
+                    .map(|name| HeldName {
+                        kind: gp_core::ownership::NameKind::Secret,
+                        name,
+                        under: false,
+                        what: format!("its secret `{}`", x.name.value),
+                    })
+            })
+            .collect()
     }
 
     fn validate(&self, ctx: &ValidateCtx<'_>) -> Result<Validated, Vec<gp_core::Diagnostic>> {

@@ -15,9 +15,39 @@ pub struct CloudPlan {
     pub exists: bool,
     /// The request recorded on it (its `goldenpath:request` tag), if any.
     pub tagged_request: Option<String>,
+    /// goldenpath's own tags on it (`ManagedBy=goldenpath`, any
+    /// `goldenpath:` key but the request's): what goldenpath made for the
+    /// platform or a build, which no request may take.
+    pub goldenpath_tags: std::collections::BTreeMap<String, String>,
     /// Each change apply would make, in the order it makes them; empty
     /// when it is as asked.
     pub changes: Vec<String>,
+    /// The changes that weaken what is there, by the setting a request
+    /// names to allow them (`tagImmutability`, `encryption`,
+    /// `publicAccess`, `versioning`, `lifecycle`, `resourcePolicy`,
+    /// `scanOnPush`), with the change in words.
+    pub weakens: Vec<(String, String)>,
+}
+
+/// Whether tags are goldenpath's own (its `ManagedBy`, or a `goldenpath:`
+/// key other than the request tag): the tags worth reporting of a
+/// resource found.
+pub fn goldenpath_tags(
+    tags: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, v)| {
+            (k.as_str() == "ManagedBy" && v.as_str() == "goldenpath")
+                || (k.starts_with("goldenpath:") && k.as_str() != gp_core::request::REQUEST_TAG)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .chain(
+            ["Component", "BuildId", "Environment", "Lifecycle"]
+                .iter()
+                .filter(|_| tags.get("ManagedBy").is_some_and(|v| v == "goldenpath"))
+                .filter_map(|k| tags.get(*k).map(|v| (k.to_string(), v.clone()))),
+        )
+        .collect()
 }
 
 /// What apply did.

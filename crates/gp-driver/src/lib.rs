@@ -639,6 +639,21 @@ pub struct Validated {
     pub owned: Vec<(String, &'static str)>,
 }
 
+/// A name in a shared system a component holds in one deployment (its
+/// database, its login role, where its credentials are): no request may
+/// claim it. See [`Driver::holds`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldName {
+    /// What kind of name.
+    pub kind: gp_core::ownership::NameKind,
+    /// The name, as the deployment's contract derives it.
+    pub name: String,
+    /// Everything under it too (a folder of secrets).
+    pub under: bool,
+    /// What it is, in words (`its admin role`).
+    pub what: String,
+}
+
 /// Everything a driver needs for one component in one deployment.
 pub struct ComponentCtx<'a> {
     /// The platform.
@@ -781,6 +796,16 @@ pub trait Driver: Send + Sync {
     fn noun(&self, resource: bool) -> &'static str {
         let _ = resource;
         "component"
+    }
+
+    /// The names in shared systems the component holds in the deployment
+    /// of `contract` (no I/O): the ownership index asks it for the
+    /// foundational plane, the persistent deployment and two probe builds,
+    /// and learns a per-build pattern from what the build changed. Return
+    /// the names in the same order for every deployment.
+    fn holds(&self, ctx: &ValidateCtx<'_>, contract: &Contract<'_>) -> Vec<HeldName> {
+        let _ = (ctx, contract);
+        Vec::new()
     }
 
     /// Its host-publishing capability, for a driver that holds a zone.

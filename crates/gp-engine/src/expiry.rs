@@ -365,6 +365,7 @@ impl Engine<'_> {
                                 break_glass: Vec::new(),
                                 reason: None,
                                 overrides: Vec::new(),
+                                cascade: false,
                             });
                             if let Ok(mut v) = results.lock() {
                                 v.push((i, r));

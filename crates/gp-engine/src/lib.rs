@@ -31,7 +31,9 @@ pub mod databases;
 pub mod expiry;
 pub mod graph;
 pub mod hosts;
+pub mod impact;
 mod lease;
+pub mod ownership;
 pub mod plan;
 pub mod policy;
 mod provision;
@@ -352,6 +354,9 @@ pub struct Engine<'a> {
     pub commit: Option<String>,
     /// CI run URL, if known.
     pub run_url: Option<String>,
+    /// Who opened the change this run comes from (a pull request's
+    /// author, in CI), if known: never an approver of what it brings.
+    pub change_author: Option<String>,
     /// Where progress goes.
     pub events: &'a dyn EventSink,
     /// Set by Ctrl-C: stop starting new work.
@@ -385,6 +390,7 @@ impl<'a> Engine<'a> {
             actor: "unknown".into(),
             commit: None,
             run_url: None,
+            change_author: None,
             events,
             cancel,
             parallel: 4,
@@ -639,4 +645,52 @@ pub fn settings_hash(component: &gp_core::ComponentSpec, resolved: &gp_core::yam
 fn resource_suggestion(component: &str, res: &str, resources: &[String]) -> Option<String> {
     gp_core::spec::closest(res, resources.iter())
         .map(|r| format!("did you mean `{component}/{r}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform() -> Platform {
+        Platform::from_source(
+            std::path::Path::new("goldenpath.yaml"),
+            "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: p\nprefix: p\ndomain: example.io\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - { name: db, plane: foundational, tier: 2, driver: exec, settings: { apply: [\"true\"] } }\n  - { name: zone, plane: foundational, tier: 0, driver: exec, settings: { apply: [\"true\"] } }\n  - { name: web, plane: disposable, tier: 1, driver: exec, settings: { apply: [\"true\"] } }\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_foundational_plane_touches_only_its_named_foundational_targets() {
+        let p = platform();
+        let targets: std::collections::BTreeSet<String> = ["db".to_string()].into();
+        let f = gp_core::Deployment::Foundational;
+        assert!(may_touch(&p, f, &targets, "db"), "a target");
+        assert!(
+            !may_touch(&p, f, &targets, "zone"),
+            "foundational, not named"
+        );
+        assert!(!may_touch(&p, f, &targets, "web"), "disposable");
+        assert!(!may_touch(&p, f, &targets, "gone"), "not in the spec");
+    }
+
+    #[test]
+    fn a_deployment_never_touches_a_foundational_component() {
+        let p = platform();
+        let targets: std::collections::BTreeSet<String> = ["db".to_string()].into();
+        for d in [
+            gp_core::Deployment::Persistent,
+            gp_core::Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+        ] {
+            assert!(
+                !may_touch(&p, d, &targets, "db"),
+                "{d}: foundational, even named"
+            );
+            assert!(!may_touch(&p, d, &targets, "zone"), "{d}");
+            assert!(may_touch(&p, d, &targets, "web"), "{d}: its own");
+            assert!(
+                may_touch(&p, d, &targets, "gone"),
+                "{d}: a component no longer in the spec is the deployment's own"
+            );
+        }
+    }
 }

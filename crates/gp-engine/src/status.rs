@@ -160,7 +160,23 @@ impl Engine<'_> {
                 Disposition::Run => {}
             }
             match record.map(|r| &r.state) {
-                Some(ComponentState::Applied) => row.state = RowState::Ready,
+                Some(ComponentState::Applied) => {
+                    row.state = RowState::Ready;
+                    // Deployed, but what it needs of the foundational plane
+                    // is gone since: never ready.
+                    if let Some(w) = node.needs.iter().find_map(|(r, d)| {
+                        let dep = &graph.nodes[*d];
+                        (dep.role == Role::Dependency)
+                            .then(|| {
+                                self.foundational_gap(env, dep, r.resource.as_deref(), &fstate)
+                            })
+                            .flatten()
+                    }) {
+                        row.state = RowState::Pending;
+                        row.reason = Some(format!("deployed, but {}", w.reason));
+                        row.next = w.next;
+                    }
+                }
                 Some(ComponentState::Failed(e)) => {
                     row.state = RowState::Failed;
                     row.reason = Some(e.clone());
@@ -260,7 +276,7 @@ impl Engine<'_> {
         })
     }
 
-    fn deployment_status(&self, env: &str, key: &str) -> Result<String, EngineError> {
+    pub(crate) fn deployment_status(&self, env: &str, key: &str) -> Result<String, EngineError> {
         let events = self.registry.deployment_events(env, key)?;
         let mut status = gp_registry::status_from_event(
             events

@@ -44,6 +44,11 @@ pub struct TeardownRequest {
     pub reason: Option<String>,
     /// Guards overridden (recorded).
     pub overrides: Vec<crate::GuardOverride>,
+    /// `--cascade`: tear down first what depends on a foundational target
+    /// (builds, the persistent deployment, requests' databases), each
+    /// through its own recorded teardown; without it a foundational
+    /// teardown with dependents is refused.
+    pub cascade: bool,
 }
 
 /// A resource that survived.
@@ -101,6 +106,9 @@ pub struct TeardownOutcome {
     pub unverified: Vec<Leftover>,
     /// Adopted resources left in place on purpose.
     pub kept: Vec<ResourceOutcome>,
+    /// What depended on the targets and was torn down first (`--cascade`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cascaded: Vec<crate::impact::Dependent>,
     /// Wall time.
     pub duration_ms: u64,
 }
@@ -175,6 +183,33 @@ impl Engine<'_> {
                         )),
                     ));
                 }
+                // Impact before destruction: nothing goes while something
+                // depends on it, unless the dependents go first.
+                let dependents = self.dependents(env, &targets)?;
+                if !dependents.is_empty() && !req.cascade {
+                    let list: Vec<String> = dependents.iter().map(|d| d.to_string()).collect();
+                    let flags: String = std::iter::once("--confirm".to_string())
+                        .chain(req.break_glass.iter().map(|b| format!("--break-glass {b}")))
+                        .chain(std::iter::once("--cascade".to_string()))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    return Err(EngineError::refused(
+                        format!(
+                            "tearing down foundational {list_t} in {env} would take what depends on it: {}; nothing was changed",
+                            list.join("; "),
+                            list_t = targets.iter().cloned().collect::<Vec<_>>().join(" "),
+                        ),
+                        Some(format!(
+                            "tear them down first, or let this teardown do it, each through its own recorded teardown: goldenpath teardown --env {env} --foundational {} {flags}{}",
+                            targets.iter().cloned().collect::<Vec<_>>().join(" "),
+                            if req.break_glass.is_empty() {
+                                String::new()
+                            } else {
+                                " --reason \"...\"".into()
+                            }
+                        )),
+                    ));
+                }
                 (Deployment::Foundational, targets)
             }
         };
@@ -195,6 +230,11 @@ impl Engine<'_> {
                 None,
             ));
         }
+        let cascaded = if req.cascade && deployment == Deployment::Foundational {
+            self.cascade(req, &targets)?
+        } else {
+            Vec::new()
+        };
         let contract = Contract::new(self.platform, env, deployment)?;
         let (run_id, held) = self.take_lease(env, &key)?;
         for b in &break_glass {
@@ -214,7 +254,72 @@ impl Engine<'_> {
         if let Err(e) = self.registry.lease_release(&held) {
             tracing::warn!("cannot release the lease: {e}");
         }
-        result
+        let mut outcome = result?;
+        // The requests whose databases went with their instance.
+        if outcome.failed.is_empty() {
+            for d in &cascaded {
+                if let crate::impact::Dependent::Request { request, on, .. } = d {
+                    self.record_for(
+                        request,
+                        "rds",
+                        env,
+                        crate::requests::RequestEventDetail::TornDown {
+                            by: format!("the teardown of foundational {on} in {env}"),
+                            removed: Vec::new(),
+                        },
+                    )?;
+                }
+            }
+        }
+        outcome.cascaded = cascaded;
+        Ok(outcome)
+    }
+
+    /// Tears down what depends on the foundational `targets`, each through
+    /// its own recorded teardown: builds, the persistent deployment; the
+    /// requests' deliveries are withdrawn (their databases go with the
+    /// instance's journal). Stops at the first that does not come down
+    /// clean.
+    fn cascade(
+        &self,
+        req: &TeardownRequest,
+        targets: &BTreeSet<String>,
+    ) -> Result<Vec<crate::impact::Dependent>, EngineError> {
+        use crate::impact::Dependent;
+        let env = req.env.as_str();
+        let dependents = self.dependents(env, targets)?;
+        for d in &dependents {
+            let target = match d {
+                Dependent::Build { build, .. } => match build.parse() {
+                    Ok(b) => TeardownTarget::Build(b),
+                    Err(_) => continue,
+                },
+                Dependent::Persistent { .. } => TeardownTarget::Persistent,
+                Dependent::Request { request, .. } => {
+                    self.withdraw_deliveries(request, env, &gp_registry::new_id())?;
+                    continue;
+                }
+            };
+            let out = self.teardown(&TeardownRequest {
+                env: env.into(),
+                target,
+                confirm: true,
+                break_glass: Vec::new(),
+                reason: req.reason.clone(),
+                overrides: req.overrides.clone(),
+                cascade: false,
+            })?;
+            if !out.clean() {
+                return Err(EngineError::failed(
+                    format!("{d} did not come down clean; the foundational teardown stops here"),
+                    Some(format!(
+                        "goldenpath teardown --env {env}{}",
+                        Deployment::flags_of_key(&out.deployment)
+                    )),
+                ));
+            }
+        }
+        Ok(dependents)
     }
 
     fn run_teardown(
@@ -295,6 +400,7 @@ impl Engine<'_> {
                 })
                 .map(|r| ResourceOutcome::new(&r.component, r.resource.to_string(), None))
                 .collect(),
+            cascaded: Vec::new(),
             duration_ms: 0,
         };
         let mut touched: BTreeMap<String, bool> = BTreeMap::new();

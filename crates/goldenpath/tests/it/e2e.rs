@@ -263,6 +263,23 @@ impl Local {
     }
 
     pub(crate) fn assert_build_gone(&self, build: &str) {
+        self.assert_build_gone_but_its_databases(build);
+        let compact = build.replace('-', "");
+        assert!(
+            !self.databases().iter().any(|d| d.contains(&compact)),
+            "{:?}",
+            self.databases()
+        );
+        assert!(
+            !self.roles().iter().any(|r| r.contains(&compact)),
+            "{:?}",
+            self.roles()
+        );
+    }
+
+    /// [`Self::assert_build_gone`] but for the databases (for when the
+    /// instance itself is gone).
+    pub(crate) fn assert_build_gone_but_its_databases(&self, build: &str) {
         assert!(
             !self.zone().contains(&format!("b-{build}.")),
             "records of {build} left in the zone:\n{}",
@@ -288,17 +305,6 @@ impl Local {
             !self.secret_paths().iter().any(|p| p.contains(build)),
             "secrets of {build}: {:?}",
             self.secret_paths()
-        );
-        let compact = build.replace('-', "");
-        assert!(
-            !self.databases().iter().any(|d| d.contains(&compact)),
-            "{:?}",
-            self.databases()
-        );
-        assert!(
-            !self.roles().iter().any(|r| r.contains(&compact)),
-            "{:?}",
-            self.roles()
         );
     }
 }

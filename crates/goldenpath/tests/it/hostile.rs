@@ -378,7 +378,7 @@ fn requests_cannot_name_the_admin_a_platform_role_or_a_reserved_name() {
         assert_eq!(out.code, code, "{id}: {}", out.transcript());
         if code == 3 {
             assert!(
-                out.stderr.contains("(component `"),
+                out.stderr.contains("held by component `"),
                 "{id} names its owner: {}",
                 out.stderr
             );

@@ -202,6 +202,7 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
         0,
     );
     case("db list", &["--env", "dev"], 0);
+    case("owners", &["--env", "dev"], 0);
     case("resources list", &[], 0);
     case("secret list", &[], 0);
     case("secret get", &["goldenpath/dev/backstage/postgres"], 0);

@@ -12,6 +12,7 @@ mod foundation;
 mod gitops_remote;
 mod hostile;
 mod json;
+mod ownership;
 mod policy;
 mod proofs;
 mod reap;

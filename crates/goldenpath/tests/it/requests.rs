@@ -309,7 +309,9 @@ fn requests_provision_databases_with_rules_approvals_and_no_leaked_password() {
         "--confirm",
     ]);
     assert_eq!(out.code, 3, "{}", out.transcript());
-    s.ok(&[
+    // Impact before destruction: a request's database is on it. Refused,
+    // the dependent named, nothing changed.
+    let glass = [
         "teardown",
         "--env",
         "dev",
@@ -320,7 +322,39 @@ fn requests_provision_databases_with_rules_approvals_and_no_leaked_password() {
         "rds",
         "--reason",
         "test cleanup",
-    ]);
+    ];
+    let out = s.run(&glass);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("request RDS-0002's database orders on rds"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--cascade"), "{}", out.stderr);
+    assert!(
+        connects(&c, "orders", c["password"].as_str().unwrap()),
+        "nothing was changed"
+    );
+    // With --cascade: the request goes first (recorded), then the instance.
+    let mut cascade = glass.to_vec();
+    cascade.push("--cascade");
+    let down = s.ok(&cascade);
+    assert!(
+        down.stdout
+            .contains("torn down first (--cascade): request RDS-0002's database orders on rds"),
+        "{}",
+        down.stdout
+    );
+    let list = s.ok(&["request", "list", "--output", "json"]).stdout;
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let row = v["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["request"] == "RDS-0002")
+        .unwrap();
+    assert_eq!(row["status"], "torn-down", "{row}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

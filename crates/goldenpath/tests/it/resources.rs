@@ -172,14 +172,56 @@ s3.create_bucket(Bucket='goldenpath-dev-orders-backups', CreateBucketConfigurati
 s3.put_bucket_tagging(Bucket='goldenpath-dev-orders-backups', Tagging={'TagSet': [{'Key': 'team', 'Value': 'orders'}]})
 s3.put_bucket_lifecycle_configuration(Bucket='goldenpath-dev-orders-backups', LifecycleConfiguration={'Rules': [{'ID': 'keep-me', 'Status': 'Enabled', 'Filter': {'Prefix': 'tmp/'}, 'Expiration': {'Days': 3}}]})",
     );
+    let backups = LOGS
+        .replace("S3-0001", "S3-0002")
+        .replace("orders-logs", "orders-backups")
+        .replace("type: logs", "type: backups")
+        .replace("access logs of", "nightly dumps of");
+    write(&p, "dev/orders-backups.yaml", &backups);
+    // What nobody owns is adopted only when the request asks (adopt: true),
+    // and then only with the platform's approval.
+    let out = p.run(&["request", "apply", "S3-0002"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(out.stderr.contains("set adopt: true"), "{}", out.stderr);
     write(
         &p,
         "dev/orders-backups.yaml",
-        &LOGS
-            .replace("S3-0001", "S3-0002")
-            .replace("orders-logs", "orders-backups")
-            .replace("type: logs", "type: backups")
-            .replace("access logs of", "nightly dumps of"),
+        &backups.replace(
+            "  application: orders",
+            "  application: orders\n  adopt: true",
+        ),
+    );
+    let plan = json(&p.ok(&["request", "plan", "S3-0002", "--output", "json"]));
+    assert_eq!(plan["exists"], true);
+    assert_eq!(
+        plan["approval"]["missing"],
+        serde_json::json!(["platform"]),
+        "{plan}"
+    );
+    let changes = plan["changes"].to_string();
+    for setting in [
+        "encrypt",
+        "versioning enabled",
+        "block all public access",
+        "lifecycle rule",
+        "tags",
+    ] {
+        assert!(changes.contains(setting), "plan lists {setting}: {changes}");
+    }
+    let out = p.run(&["request", "apply", "S3-0002"]);
+    assert_eq!(
+        out.code,
+        3,
+        "an adoption waits for the platform: {}",
+        out.transcript()
+    );
+    assert!(
+        bucket(&moto, "goldenpath-dev-orders-backups")["tags"]["goldenpath:request"].is_null(),
+        "nothing was changed"
+    );
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "S3-0002"]).code,
+        0
     );
     let adopted = json(&p.ok(&["request", "apply", "S3-0002", "--output", "json"]));
     assert_eq!(adopted["created"], false);
@@ -195,6 +237,105 @@ s3.put_bucket_lifecycle_configuration(Bucket='goldenpath-dev-orders-backups', Li
     assert_eq!(b["rules"][1]["Transitions"][0]["StorageClass"], "GLACIER");
     assert_eq!(b["tags"]["team"], "orders");
     assert_eq!(b["tags"]["goldenpath:request"], "S3-0002");
+
+    // What goldenpath made for the platform is never free, adopt or not;
+    // what another request holds neither.
+    moto.py(
+        "s3 = boto3.client('s3', endpoint_url=e)
+s3.create_bucket(Bucket='goldenpath-dev-orders-exports', CreateBucketConfiguration={'LocationConstraint': 'eu-west-2'})
+s3.put_bucket_tagging(Bucket='goldenpath-dev-orders-exports', Tagging={'TagSet': [{'Key': 'ManagedBy', 'Value': 'goldenpath'}, {'Key': 'Component', 'Value': 'exports'}, {'Key': 'Environment', 'Value': 'dev'}]})
+s3.create_bucket(Bucket='goldenpath-dev-orders-archive', CreateBucketConfiguration={'LocationConstraint': 'eu-west-2'})
+s3.put_bucket_encryption(Bucket='goldenpath-dev-orders-archive', ServerSideEncryptionConfiguration={'Rules': [{'ApplyServerSideEncryptionByDefault': {'SSEAlgorithm': 'aws:kms', 'KMSMasterKeyID': 'alias/archive'}}]})",
+    );
+    let exports = LOGS
+        .replace("S3-0001", "S3-0010")
+        .replace("orders-logs", "orders-exports")
+        .replace(
+            "  application: orders",
+            "  application: orders\n  adopt: true",
+        );
+    write(&p, "dev/S3-0010.yaml", &exports);
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "S3-0010"]).code,
+        0
+    );
+    let out = p.run(&["request", "apply", "S3-0010"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("made by goldenpath for the platform (Component=exports"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        bucket(&moto, "goldenpath-dev-orders-exports")["tags"]
+            .as_object()
+            .unwrap()
+            .len(),
+        3,
+        "untouched"
+    );
+    std::fs::remove_file(p.path().join("requests/dev/S3-0010.yaml")).unwrap();
+    write(&p, "dev/S3-0008.yaml", &LOGS.replace("S3-0001", "S3-0008"));
+    let out = p.run(&["request", "validate", "S3-0008"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("held by request S3-0001"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(p.path().join("requests/dev/S3-0008.yaml")).unwrap();
+    // A change that weakens what is there (an adopted bucket's KMS key
+    // traded for S3-managed keys) is refused unless asked for by name, and
+    // approved.
+    let archive = LOGS
+        .replace("S3-0001", "S3-0009")
+        .replace("orders-logs", "orders-archive")
+        .replace(
+            "  application: orders",
+            "  application: orders\n  adopt: true",
+        );
+    write(&p, "dev/S3-0009.yaml", &archive);
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "S3-0009"]).code,
+        0
+    );
+    let out = p.run(&["request", "apply", "S3-0009"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("allowWeakening: [encryption]"),
+        "{}",
+        out.stderr
+    );
+    let sse = |b: serde_json::Value| {
+        b["enc"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"].clone()
+    };
+    assert_eq!(
+        sse(bucket(&moto, "goldenpath-dev-orders-archive")),
+        "aws:kms"
+    );
+    write(
+        &p,
+        "dev/S3-0009.yaml",
+        &archive.replace(
+            "  adopt: true",
+            "  adopt: true\n  allowWeakening: [encryption, lifecycle]",
+        ),
+    );
+    assert_eq!(
+        p.run(&["request", "apply", "S3-0009"]).code,
+        3,
+        "the edit needs a new approval"
+    );
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "S3-0009"]).code,
+        0
+    );
+    p.ok(&["request", "apply", "S3-0009"]);
+    assert_eq!(
+        sse(bucket(&moto, "goldenpath-dev-orders-archive")),
+        "AES256"
+    );
 
     // Refused by the rules: exit 3, nothing created.
     for (id, file, text, why) in [
@@ -379,7 +520,7 @@ s3.put_bucket_tagging(Bucket='goldenpath-dev-billing-logs', Tagging={'TagSet': [
     assert_eq!(state("S3-0003").1, "breaks a rule (request validate)");
     let resources = json(&p.ok(&["resources", "list", "--kind", "s3", "--output", "json"]));
     let rows = resources["resources"].as_array().unwrap();
-    assert_eq!(rows.len(), 3, "{resources}");
+    assert_eq!(rows.len(), 4, "{resources}");
     // The catalog: a Resource per bucket, owned by its team, valid for
     // Backstage's own validator.
     let catalog = p
@@ -551,13 +692,37 @@ print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'policy': j
     moto.py(
         "boto3.client('secretsmanager', endpoint_url=e).create_secret(Name='goldenpath/dev/payments/webhook', SecretString='kept-by-hand-0123456789', Tags=[{'Key': 'team', 'Value': 'payments'}])",
     );
+    let webhook = SECRET
+        .replace("SEC-0001", "SEC-0003")
+        .replace("stripe-key", "webhook")
+        .replace("tier: medium", "tier: low");
+    write(&p, "SEC-0003.yaml", &webhook);
+    // Not without asking to adopt it, and not granting more than it does
+    // without asking for that by name.
+    let out = p.run(&["request", "apply", "SEC-0003"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(out.stderr.contains("set adopt: true"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("allowWeakening: [resourcePolicy]"),
+        "{}",
+        out.stderr
+    );
     write(
         &p,
         "SEC-0003.yaml",
-        &SECRET
-            .replace("SEC-0001", "SEC-0003")
-            .replace("stripe-key", "webhook")
-            .replace("tier: medium", "tier: low"),
+        &webhook.replace(
+            "  ttlDays: 90",
+            "  ttlDays: 90\n  adopt: true\n  allowWeakening: [resourcePolicy]",
+        ),
+    );
+    assert_eq!(
+        p.run(&["request", "apply", "SEC-0003"]).code,
+        3,
+        "the platform approves"
+    );
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "SEC-0003"]).code,
+        0
     );
     let adopted = json(&p.ok(&["request", "apply", "SEC-0003", "--output", "json"]));
     assert_eq!(adopted["created"], false, "{adopted}");
@@ -571,6 +736,39 @@ print(json.dumps({'tags': {t['Key']: t['Value'] for t in d['Tags']}, 'value': sm
     assert_eq!(s["tags"]["goldenpath:request"], "SEC-0003");
     assert_eq!(s["value"], "kept-by-hand-0123456789");
     assert_eq!(s["policy"], true);
+    // What goldenpath made for the platform (its tags say so) is never
+    // adopted, approved or not; its policy stays as it was.
+    moto.py(
+        "boto3.client('secretsmanager', endpoint_url=e).create_secret(Name='goldenpath/dev/platform/admin', SecretString='platform-only-0123456789', Tags=[{'Key': 'ManagedBy', 'Value': 'goldenpath'}, {'Key': 'Component', 'Value': 'platform'}])",
+    );
+    write(
+        &p,
+        "SEC-0004.yaml",
+        &SECRET
+            .replace("SEC-0001", "SEC-0004")
+            .replace("stripe-key", "admin")
+            .replace("service: payments", "service: platform")
+            .replace("tier: medium", "tier: low")
+            .replace(
+                "  ttlDays: 90",
+                "  ttlDays: 90\n  adopt: true\n  allowWeakening: [resourcePolicy]",
+            ),
+    );
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "SEC-0004"]).code,
+        0
+    );
+    let out = p.run(&["request", "apply", "SEC-0004"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr.contains(
+            "made by goldenpath for the platform (Component=platform, ManagedBy=goldenpath)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let policy = moto.py("print('ResourcePolicy' in boto3.client('secretsmanager', endpoint_url=e).get_resource_policy(SecretId='goldenpath/dev/platform/admin'))");
+    assert_eq!(policy.trim(), "False", "no principal was granted anything");
     // A high-risk secret must rotate: refused, nothing created.
     write(
         &p,
@@ -679,6 +877,20 @@ print(json.dumps({'scan': r['imageScanningConfiguration']['scanOnPush'], 'mut': 
         "ECR-0002.yaml",
         "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0002, owner: team-payments, requester: alice }\nspec: { repositoryName: payments/worker }\n",
     );
+    let out = p.run(&["request", "apply", "ECR-0002"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(out.stderr.contains("set adopt: true"), "{}", out.stderr);
+    // Adopting it would also expire images (it keeps them all today): asked
+    // for by name, and approved by the platform.
+    write(
+        &p,
+        "ECR-0002.yaml",
+        "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0002, owner: team-payments, requester: alice }\nspec: { repositoryName: payments/worker, adopt: true, allowWeakening: [lifecycle] }\n",
+    );
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "ECR-0002"]).code,
+        0
+    );
     let adopted = json(&p.ok(&["request", "apply", "ECR-0002", "--output", "json"]));
     assert_eq!(adopted["created"], false);
     assert!(
@@ -687,6 +899,37 @@ print(json.dumps({'scan': r['imageScanningConfiguration']['scanOnPush'], 'mut': 
     );
     let m = moto.py("print(boto3.client('ecr', endpoint_url=e).describe_repositories(repositoryNames=['payments/worker'])['repositories'][0]['imageTagMutability'])");
     assert_eq!(m.trim(), "IMMUTABLE");
+    // The hostile adoption: an immutable repository made by hand, and a
+    // request that would make its tags mutable and keep one image. Refused
+    // by name, approved or not; nothing changed.
+    moto.py("c = boto3.client('ecr', endpoint_url=e)\nr = c.create_repository(repositoryName='payments/ledger', imageTagMutability='IMMUTABLE', imageScanningConfiguration={'scanOnPush': True})\nc.tag_resource(resourceArn=r['repository']['repositoryArn'], tags=[{'Key': 'owner', 'Value': 'team-ledger'}])");
+    write(
+        &p,
+        "ECR-0004.yaml",
+        "kind: EcrRepositoryRequest\nmetadata: { id: ECR-0004, owner: team-payments, requester: alice }\nspec: { repositoryName: payments/ledger, adopt: true, tagImmutability: false, scanOnPush: false, keepLast: 1 }\n",
+    );
+    assert_eq!(
+        as_actor(&p, "bob", &["request", "approve", "ECR-0004"]).code,
+        0
+    );
+    let out = p.run(&["request", "apply", "ECR-0004"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    for setting in ["tagImmutability", "scanOnPush", "lifecycle"] {
+        assert!(
+            out.stderr.contains(&format!("allowWeakening: [{setting}]")),
+            "{setting}: {}",
+            out.stderr
+        );
+    }
+    let ledger: serde_json::Value = serde_json::from_str(&moto.py(
+        "c = boto3.client('ecr', endpoint_url=e)
+r = c.describe_repositories(repositoryNames=['payments/ledger'])['repositories'][0]
+tags = {t['Key']: t['Value'] for t in c.list_tags_for_resource(resourceArn=r['repositoryArn'])['tags']}
+print(json.dumps({'mut': r['imageTagMutability'], 'tags': tags}))",
+    ))
+    .unwrap();
+    assert_eq!(ledger["mut"], "IMMUTABLE");
+    assert_eq!(ledger["tags"]["owner"], "team-ledger", "the owner tag kept");
     // prod repositories are immutable: refused.
     write(
         &p,

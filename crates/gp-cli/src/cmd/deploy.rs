@@ -111,6 +111,12 @@ pub struct TeardownArgs {
     /// Why (recorded with a break-glass or a guard override).
     #[arg(long, help_heading = "Guard overrides")]
     pub reason: Option<String>,
+    /// With --foundational: tear down first what depends on the targets —
+    /// builds, the persistent deployment, requests' databases on them —
+    /// each through its own recorded teardown (without it, a foundational
+    /// teardown with dependents is refused and lists them).
+    #[arg(long, requires = "foundational")]
+    pub cascade: bool,
 }
 
 /// Parses `--override-guard` values.
@@ -367,6 +373,7 @@ pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
         break_glass: a.break_glass.clone(),
         reason: a.reason.clone(),
         overrides: overrides(&a.override_guard, a.reason.as_deref())?,
+        cascade: a.cascade,
     })?;
     if ctx.printer.is_json() {
         ctx.printer
@@ -380,6 +387,9 @@ pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
             outcome.failed.len(),
             outcome.kept.len()
         );
+        for d in &outcome.cascaded {
+            out.push_str(&format!("torn down first (--cascade): {d}\n"));
+        }
         if outcome.orphans.is_empty() {
             out.push_str("orphan check: nothing left behind\n");
         } else {

@@ -13,6 +13,7 @@ pub mod gitops;
 pub mod init;
 pub mod lease;
 pub mod orphans;
+pub mod owners;
 pub mod policy;
 pub mod reap;
 pub mod registry;

@@ -64,6 +64,19 @@ pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
         let declared = gp_engine::validate(p, &drivers)?;
         ctx.preflight(&drivers)?;
         gp_policy::PolicySet::load(p)?;
+        // A spec change that would take a name a request holds (read from
+        // the registry when there is one; none is created).
+        if ctx.require_registry().is_ok() {
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let engine = ctx.engine(&drivers, &gp_engine::NoEvents, &cancel)?;
+            let claims = engine.spec_claims()?;
+            if !claims.is_empty() {
+                for d in &claims {
+                    ctx.printer.error(&d.to_string(), &[], d.hint.as_deref());
+                }
+                return Err(Reported(Code::Refused).into());
+            }
+        }
         if ctx.global.verbose > 0 {
             for c in &p.spec.components {
                 let d = declared.get(&c.name.value);

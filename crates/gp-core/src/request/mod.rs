@@ -299,11 +299,11 @@ impl Request {
         self.rules().advice(platform, &self.at())
     }
 
-    /// Who must approve it. Adopting what exists needs the platform group
-    /// too, whatever else the request needs.
+    /// Who must approve it. Adopting what exists, or weakening it, needs
+    /// the platform group too, whatever else the request needs.
     pub fn route(&self) -> Route {
         let (route, _) = self.rules().route();
-        if self.adopts() {
+        if self.adopts() || !self.rules().allowed_weakenings().is_empty() {
             route.with_platform()
         } else {
             route
@@ -318,8 +318,12 @@ impl Request {
     /// Why it needs an approval, for messages.
     pub fn approval_reason(&self) -> &'static str {
         let (route, why) = self.rules().route();
-        if route == Route::SelfServe && self.adopts() {
+        if route != Route::SelfServe {
+            why
+        } else if self.adopts() {
             "it adopts an existing resource"
+        } else if !self.rules().allowed_weakenings().is_empty() {
+            "it may weaken an existing resource"
         } else {
             why
         }

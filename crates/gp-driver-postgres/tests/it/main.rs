@@ -508,7 +508,8 @@ fn a_per_build_database_interrupted_after_its_role_resumes_as_its_own() {
         .apply(&w.ctx(&contract, "scratch", &settings, &inputs, None, &stranger))
         .unwrap_err();
     assert!(
-        err.message.contains("never takes over an existing role"),
+        err.message
+            .contains("never takes over an existing role or database"),
         "{err:?}"
     );
 }

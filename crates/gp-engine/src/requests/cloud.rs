@@ -42,18 +42,51 @@ impl Engine<'_> {
         };
         match cloud.plan(&plan.desired) {
             Ok(p) => {
-                if let Some(other) = p.tagged_request.as_ref().filter(|o| **o != r.id().value) {
-                    refused.push(format!(
-                        "{} {} exists and is tagged for request {other}",
-                        r.kind().noun(),
-                        plan.resource
-                    ));
-                }
+                refused.extend(Self::may_take(r, &plan.resource, &p));
                 plan.exists = Some(p.exists);
                 plan.changes = p.changes;
             }
             Err(e) => plan.read_error = Some(e.to_string()),
         }
+    }
+
+    /// Why the request may not take what the cloud has: another request's,
+    /// goldenpath's own (made for the platform or a build), something
+    /// nobody owns that it does not ask to adopt, a change that weakens it
+    /// that it does not ask for by name.
+    fn may_take(r: &Request, name: &str, p: &gp_driver::cloud::CloudPlan) -> Vec<String> {
+        let noun = r.kind().noun();
+        let mine = p.tagged_request.as_deref() == Some(r.id().value.as_str());
+        let mut out = Vec::new();
+        if p.exists && !mine {
+            if let Some(other) = &p.tagged_request {
+                out.push(format!(
+                    "{noun} {name} exists and is tagged for request {other}; a request may only adopt what no one else owns"
+                ));
+            } else if !p.goldenpath_tags.is_empty() {
+                let tags: Vec<String> = p
+                    .goldenpath_tags
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                out.push(format!(
+                    "{noun} {name} was made by goldenpath for the platform ({}); a request can never take it over",
+                    tags.join(", ")
+                ));
+            } else if !r.adopts() {
+                out.push(format!(
+                    "{noun} {name} exists and nobody owns it: adopting it is explicit — set adopt: true in the request (the platform approves it), then plan lists every setting apply would change"
+                ));
+            }
+        }
+        for (setting, words) in &p.weakens {
+            if !r.allows_weakening(setting) {
+                out.push(format!(
+                    "it would weaken {noun} {name}: {words}; a request asks for that by name (allowWeakening: [{setting}]) and with the platform's approval"
+                ));
+            }
+        }
+        out
     }
 
     pub(crate) fn apply_cloud(
@@ -66,15 +99,9 @@ impl Engine<'_> {
         let id = r.id().value.clone();
         let name = desired.name().to_string();
         let plan = cloud.plan(desired).map_err(|e| self.cloud_failed(r, &e))?;
-        if let Some(other) = plan.tagged_request.as_ref().filter(|o| **o != id) {
-            return Err(self.refuse(
-                r,
-                vec![format!(
-                    "{} {name} exists and is tagged for request {other}; a request may only adopt what no one else owns",
-                    r.kind().noun()
-                )],
-                None,
-            ));
+        let refusals = Self::may_take(r, &name, &plan);
+        if !refusals.is_empty() {
+            return Err(self.refuse(r, refusals, None));
         }
         self.record(
             r,

@@ -72,6 +72,7 @@ impl Engine<'_> {
             "request": r.id().value,
             "database": desired.name(),
             "role": role,
+            "adoptExisting": r.adopts(),
         })
     }
 

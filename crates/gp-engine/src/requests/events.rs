@@ -129,6 +129,15 @@ pub enum RequestEventDetail {
         /// The error.
         error: String,
     },
+    /// Torn down with the foundational component it was on (a cascade):
+    /// its deliveries withdrawn, its resource gone.
+    TornDown {
+        /// The foundational teardown that took it.
+        by: String,
+        /// The files removed.
+        #[serde(default)]
+        removed: Vec<String>,
+    },
     /// Withdrawn: its deliveries removed from the cluster's repository;
     /// the resource itself is kept.
     Withdrawn {
@@ -153,6 +162,7 @@ impl RequestEventDetail {
             RequestEventDetail::Applied { .. } => "applied",
             RequestEventDetail::Failed { .. } => "failed",
             RequestEventDetail::Withdrawn { .. } => "withdrawn",
+            RequestEventDetail::TornDown { .. } => "torn_down",
         }
     }
 
@@ -165,7 +175,9 @@ impl RequestEventDetail {
             | RequestEventDetail::ApplyStarted { hash, .. }
             | RequestEventDetail::Applied { hash, .. }
             | RequestEventDetail::Failed { hash, .. } => Some(hash),
-            RequestEventDetail::Step { .. } | RequestEventDetail::Withdrawn { .. } => None,
+            RequestEventDetail::Step { .. }
+            | RequestEventDetail::Withdrawn { .. }
+            | RequestEventDetail::TornDown { .. } => None,
         }
     }
 

@@ -5,7 +5,8 @@
 //! separation of duties.
 
 use gp_core::Diagnostic;
-use gp_core::request::{Body, Request};
+use gp_core::ownership::{NameKind, Owner};
+use gp_core::request::{Body, Desired, Request};
 
 use super::events::RequestEventDetail;
 use crate::{Engine, EngineError};
@@ -19,92 +20,140 @@ pub struct Asker {
     pub role: &'static str,
 }
 
+/// Who wrote and changed a file, from git's history (author names and
+/// emails); none outside a git repository or without git.
+fn authors(dir: &std::path::Path, file: &std::path::Path) -> Vec<String> {
+    let mut cmd = std::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .args(["log", "--follow", "--format=%an%x1f%ae", "--"])
+        .arg(file)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    gp_core::child_env::scrub(&mut cmd, &["GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"]);
+    let Ok(out) = cmd.output() else {
+        return Vec::new();
+    };
+    if !out.status.success() {
+        return Vec::new();
+    }
+    let mut people: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .flat_map(|l| l.split('\u{1f}').map(str::trim).map(str::to_string))
+        .filter(|p| !p.is_empty())
+        .collect();
+    people.sort();
+    people.dedup();
+    people
+}
+
 impl Engine<'_> {
-    /// Who asked for a request: the `requester` its file names.
+    /// Who asked for a request, for the separation of duties: the
+    /// `requester` its file names, everyone who wrote or changed the file
+    /// (its commits' authors, by name and email), and in CI the author of
+    /// the pull request it came in.
     pub fn request_askers(&self, r: &Request) -> Result<Vec<Asker>, EngineError> {
-        Ok(r.requester()
+        let mut out: Vec<Asker> = r
+            .requester()
             .map(|q| Asker {
                 who: q.to_string(),
                 role: "asked for",
             })
             .into_iter()
-            .collect())
+            .collect();
+        for who in authors(self.platform.base_dir(), &r.path) {
+            out.push(Asker {
+                who,
+                role: "wrote or changed the file of",
+            });
+        }
+        if let Some(author) = &self.change_author {
+            out.push(Asker {
+                who: author.clone(),
+                role: "opened the pull request of",
+            });
+        }
+        Ok(out)
     }
 
-    /// What the request claims that someone else owns: a name a component
-    /// of the spec owns (an instance's admin role, its databases and
-    /// roles), a name another request applied. Each is a positioned
-    /// refusal naming the owner.
+    /// What the request claims that someone else owns, asked of the
+    /// environment's ownership index: a name the platform holds (a
+    /// component's, the persistent deployment's, every build's), or one
+    /// another request created or adopted. Each is a positioned refusal
+    /// naming the owner.
     pub fn request_claims(&self, r: &Request) -> Result<Vec<Diagnostic>, EngineError> {
         let at = r.at();
-        let mut problems: Vec<Diagnostic> = Vec::new();
-        let declared = self.validate()?;
-        let applied = self.applied_requests(None)?;
-        // What it claims, each by the name the resource will have.
-        let secret_path = self
-            .request_contract(r)
-            .ok()
-            .map(|c| r.desired(&c).name().to_string());
-        let claims: Vec<(&str, &gp_core::yaml::Spanned<String>, &str, String)> = match &r.body {
-            Body::Database(d) => vec![
-                (
-                    "databaseName",
-                    &d.database_name,
-                    "database",
-                    d.database_name.value.clone(),
-                ),
-                ("username", &d.username, "role", d.username.value.clone()),
-            ],
-            Body::Bucket(b) => vec![(
-                "bucketName",
-                &b.bucket_name,
-                "bucket",
-                b.bucket_name.value.clone(),
-            )],
-            Body::Secret(s) => vec![(
-                "name",
-                &s.name,
-                "secret",
-                secret_path.unwrap_or_else(|| s.name.value.clone()),
-            )],
-            Body::Repository(x) => vec![(
-                "repositoryName",
-                &x.repository_name,
-                "repository",
-                x.repository_name.value.clone(),
-            )],
+        // A repository for every environment is asked of each.
+        let envs: Vec<String> = if self.platform.environment(r.env()).is_some() {
+            vec![r.env().to_string()]
+        } else if r.env() == gp_core::request::GLOBAL {
+            self.platform
+                .environment_names()
+                .map(String::from)
+                .collect()
+        } else {
+            return Ok(Vec::new()); // the guard refuses an undeclared environment
         };
-        for (field, v, kind, name) in claims {
-            if let Some(component) = declared.iter().find_map(|(c, val)| {
-                val.owned
-                    .iter()
-                    .any(|(n, k)| *n == name && *k == kind)
-                    .then_some(c)
-            }) {
+        let desired = self.request_desired(r)?;
+        let claims: Vec<(&str, &gp_core::yaml::Spanned<String>, NameKind, String)> =
+            match (&r.body, &desired) {
+                (Body::Database(d), Desired::Database(x)) => vec![
+                    (
+                        "databaseName",
+                        &d.database_name,
+                        NameKind::Database,
+                        x.database.clone(),
+                    ),
+                    ("username", &d.username, NameKind::Role, x.role.clone()),
+                    (
+                        "databaseName",
+                        &d.database_name,
+                        NameKind::Secret,
+                        x.secret_path.clone(),
+                    ),
+                ],
+                (Body::Bucket(b), _) => vec![(
+                    "bucketName",
+                    &b.bucket_name,
+                    NameKind::Bucket,
+                    desired.name().to_string(),
+                )],
+                (Body::Secret(s), _) => vec![(
+                    "name",
+                    &s.name,
+                    NameKind::Secret,
+                    desired.name().to_string(),
+                )],
+                (Body::Repository(x), _) => vec![(
+                    "repositoryName",
+                    &x.repository_name,
+                    NameKind::Repository,
+                    desired.name().to_string(),
+                )],
+                _ => Vec::new(),
+            };
+        let mut problems: Vec<Diagnostic> = Vec::new();
+        for env in &envs {
+            let index = self.ownership_index(env)?;
+            for (field, v, kind, name) in &claims {
+                let Some(held) = index.owner_of(*kind, name) else {
+                    continue;
+                };
+                if held.owner == Owner::Request(r.id().value.clone()) {
+                    continue;
+                }
+                if problems.iter().any(|p| p.pos == Some(v.start)) {
+                    continue;
+                }
                 problems.push(
                     at.at(
                         v.start,
                         format!(
-                            "`{}` is a {kind} the platform spec owns (component `{component}`); a request can never take it over",
-                            v.value
-                        ),
-                    )
-                    .with_hint(format!("choose another {field}")),
-                );
-                continue;
-            }
-            let taken = applied.iter().find(|a| {
-                a.request != r.id().value
-                    && (a.env == r.env() || a.kind != "rds")
-                    && a.claims(kind, &name)
-            });
-            if let Some(other) = taken {
-                problems.push(
-                    at.at(
-                        v.start,
-                        format!(
-                            "`{}` is a {kind} that request {} created; a request may only adopt what no one else owns",
-                            v.value, other.request
+                            "the {} `{name}` is held by {}: {}; a request can never take it over",
+                            kind.noun(),
+                            held.owner,
+                            held.what
                         ),
                     )
                     .with_hint(format!("choose another {field}")),
@@ -214,6 +263,10 @@ impl Engine<'_> {
                         a.withdrawn = true;
                         a.delivered.clear();
                     }
+                }
+                // Its resource went with its instance: it holds nothing.
+                Some(RequestEventDetail::TornDown { .. }) => {
+                    latest.remove(&e.request);
                 }
                 _ => {}
             }

@@ -40,6 +40,8 @@ pub enum RequestState {
     ChangedSinceApply,
     /// Its deliveries were withdrawn (the resource kept).
     Withdrawn,
+    /// Torn down with the foundational component it was on.
+    TornDown,
 }
 
 /// The last change of a request (a plan, a step of an apply and a refused
@@ -104,7 +106,8 @@ fn state_of(facts: &FileFacts, events: &[TypedEvent]) -> (RequestState, String) 
             d @ (RequestEventDetail::Applied { .. }
             | RequestEventDetail::ApplyStarted { .. }
             | RequestEventDetail::Failed { .. }
-            | RequestEventDetail::Withdrawn { .. }),
+            | RequestEventDetail::Withdrawn { .. }
+            | RequestEventDetail::TornDown { .. }),
         ) => Some(d),
         Some(d @ RequestEventDetail::Refused { approver: None, .. }) => Some(d),
         _ => None,
@@ -129,6 +132,9 @@ fn state_of(facts: &FileFacts, events: &[TypedEvent]) -> (RequestState, String) 
     match lifecycle {
         Some(RequestEventDetail::Withdrawn { .. }) => {
             return (RequestState::Withdrawn, words(RequestState::Withdrawn));
+        }
+        Some(RequestEventDetail::TornDown { by, .. }) => {
+            return (RequestState::TornDown, format!("torn down with {by}"));
         }
         Some(RequestEventDetail::Applied { hash, .. }) if current(hash) => {
             return (RequestState::Applied, words(RequestState::Applied));

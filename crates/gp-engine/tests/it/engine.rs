@@ -118,6 +118,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             break_glass: vec![],
             reason: None,
             overrides: vec![],
+            cascade: false,
         })
         .unwrap();
     assert!(t.clean(), "{t:?}");
@@ -156,6 +157,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
         break_glass: vec![],
         reason: None,
         overrides: vec![],
+        cascade: false,
     };
     assert!(matches!(
         w.engine().teardown(&req),

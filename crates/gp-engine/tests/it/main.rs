@@ -1,6 +1,8 @@
 //! Engine tests with real drivers (exec) and an in-test file driver.
 #![allow(missing_docs)]
 
+mod boundaries;
+mod claims;
 mod engine;
 mod file_driver;
 
