@@ -159,7 +159,110 @@ pub(crate) fn heartbeat(
 
 #[cfg(test)]
 mod tests {
-    use super::Holder;
+    use super::{Holder, acquire, hostname};
+    use gp_registry::{Location, Registry, RegistryError};
+
+    fn registry() -> (Registry, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+        (reg, dir)
+    }
+
+    fn holder(pid: u32, host: &str) -> String {
+        Holder {
+            actor: "ci".into(),
+            pid,
+            host: host.into(),
+            run: "r1".into(),
+        }
+        .to_string()
+    }
+
+    /// A pid that ran on this host and has exited.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    fn take(reg: &Registry, dir: &tempfile::TempDir) -> Result<gp_registry::Lease, RegistryError> {
+        acquire(
+            reg,
+            dir.path(),
+            "dev",
+            "persistent",
+            &holder(std::process::id(), &hostname()),
+            600,
+        )
+    }
+
+    #[test]
+    fn a_lease_of_a_holder_dead_on_this_host_is_taken_over() {
+        let (reg, dir) = registry();
+        reg.lease_acquire("dev", "persistent", &holder(dead_pid(), &hostname()), 600)
+            .unwrap();
+        let lease = take(&reg, &dir).unwrap();
+        assert_eq!(
+            reg.lease("dev", "persistent").unwrap().unwrap().lease_id,
+            lease.lease_id
+        );
+    }
+
+    #[test]
+    fn a_lease_of_a_holder_alive_on_this_host_is_refused() {
+        let (reg, dir) = registry();
+        let alive = std::process::id();
+        reg.lease_acquire("dev", "persistent", &holder(alive, &hostname()), 600)
+            .unwrap();
+        assert!(matches!(
+            take(&reg, &dir),
+            Err(RegistryError::LeaseHeld { .. })
+        ));
+    }
+
+    #[test]
+    fn a_lease_of_a_holder_on_another_host_is_refused_whatever_its_pid() {
+        let (reg, dir) = registry();
+        // A pid that does not run here says nothing about another host.
+        reg.lease_acquire(
+            "dev",
+            "persistent",
+            &holder(dead_pid(), "another-runner"),
+            600,
+        )
+        .unwrap();
+        assert!(matches!(
+            take(&reg, &dir),
+            Err(RegistryError::LeaseHeld { .. })
+        ));
+        // Nor does a holder text in another form.
+        let (reg, dir) = registry();
+        reg.lease_acquire("dev", "persistent", "someone by hand", 600)
+            .unwrap();
+        assert!(matches!(
+            take(&reg, &dir),
+            Err(RegistryError::LeaseHeld { .. })
+        ));
+    }
+
+    #[test]
+    fn a_lease_whose_heartbeat_expired_is_taken_whoever_held_it() {
+        let (reg, dir) = registry();
+        reg.lease_acquire(
+            "dev",
+            "persistent",
+            &holder(std::process::id(), "another-runner"),
+            0,
+        )
+        .unwrap();
+        let lease = take(&reg, &dir).unwrap();
+        let state = reg.lease("dev", "persistent").unwrap().unwrap();
+        assert_eq!(
+            (state.lease_id, state.state.as_str()),
+            (lease.lease_id, "held")
+        );
+    }
 
     #[test]
     fn a_holder_reads_back_even_with_spaces_in_the_actor() {

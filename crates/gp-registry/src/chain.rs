@@ -245,11 +245,6 @@ fn head_key(table: &str, stream: &str) -> String {
     format!("{table}\u{1e}{stream}")
 }
 
-/// Splits a head key back into (table, stream).
-pub(crate) fn split_head_key(k: &str) -> (&str, &str) {
-    k.split_once('\u{1e}').unwrap_or((k, ""))
-}
-
 /// Appends one row to `table`, chained to its stream. Runs inside the
 /// caller's transaction; on PostgreSQL it takes the stream's advisory lock
 /// first. `values` are the table's data columns in order; the sequence
@@ -360,49 +355,6 @@ pub(crate) fn insert_chained(
     Ok((n, mac))
 }
 
-/// One row as stored, for checking.
-pub(crate) struct StoredRow {
-    pub values: Vec<Value>,
-    pub stream: Option<String>,
-    pub seq: Option<i64>,
-    pub mac: Option<String>,
-}
-
-/// Why a row does not check out.
-pub(crate) fn check_row(
-    key: &ChainKey,
-    table: &Table,
-    row: &StoredRow,
-    expected_seq: i64,
-    prev: &str,
-) -> Result<(), String> {
-    let (Some(stream), Some(seq), Some(mac)) = (&row.stream, row.seq, &row.mac) else {
-        return Err("carries no chain HMAC (inserted behind goldenpath's back)".into());
-    };
-    if *stream != table.stream_of(&row.values) {
-        return Err(format!("is filed under stream `{stream}`, not its own"));
-    }
-    if seq != expected_seq {
-        return Err(if seq > expected_seq {
-            format!(
-                "has chain position {seq} where {expected_seq} was expected (rows deleted before it)"
-            )
-        } else {
-            format!("repeats chain position {seq}")
-        });
-    }
-    if let Some(i) = table.seq_column.and_then(|c| table.index(c))
-        && row.values.get(i) != Some(&Value::Int(Some(seq)))
-    {
-        return Err("its sequence number disagrees with its chain position".into());
-    }
-    let want = row_mac(key, table.name, stream, seq, prev, &row.values);
-    if want != *mac {
-        return Err("does not match its HMAC (replaced, edited, reordered or forged)".into());
-    }
-    Ok(())
-}
-
 /// The head file of a SQLite registry.
 pub(crate) struct HeadFile {
     path: PathBuf,
@@ -413,13 +365,27 @@ pub(crate) struct HeadFile {
 #[serde(deny_unknown_fields)]
 struct HeadFileContent {
     version: u32,
+    /// Each write of the file is one more; the registry anchors each
+    /// (`head_anchors`). Version 1 files have none (generation 0).
+    #[serde(default)]
+    generation: i64,
     heads: BTreeMap<String, Head>,
     mac: String,
 }
 
-fn heads_mac(key: &ChainKey, heads: &BTreeMap<String, Head>) -> String {
+fn heads_mac(
+    key: &ChainKey,
+    version: u32,
+    generation: i64,
+    heads: &BTreeMap<String, Head>,
+) -> String {
     let mut mac = key.mac();
-    mac.update(b"goldenpath-registry-heads-v1\0");
+    if version >= 2 {
+        mac.update(b"goldenpath-registry-heads-v2\0");
+        mac.update(&generation.to_le_bytes());
+    } else {
+        mac.update(b"goldenpath-registry-heads-v1\0");
+    }
     for (k, h) in heads {
         mac.update(&(k.len() as u64).to_le_bytes());
         mac.update(k.as_bytes());
@@ -427,6 +393,23 @@ fn heads_mac(key: &ChainKey, heads: &BTreeMap<String, Head>) -> String {
         mac.update(h.mac.as_bytes());
     }
     hex(&mac.finalize().into_bytes()[..16])
+}
+
+/// The HMAC of a head anchor: a generation of the head file and its own
+/// HMAC.
+pub(crate) fn anchor_mac(key: &ChainKey, generation: i64, heads_mac: &str) -> String {
+    let mut mac = key.mac();
+    mac.update(b"goldenpath-registry-head-anchor-v1\0");
+    mac.update(&generation.to_le_bytes());
+    mac.update(heads_mac.as_bytes());
+    hex(&mac.finalize().into_bytes()[..16])
+}
+
+/// A head file as read: its generation, the heads, and its own HMAC.
+pub(crate) struct HeadsRead {
+    pub generation: i64,
+    pub heads: BTreeMap<String, Head>,
+    pub mac: String,
 }
 
 impl HeadFile {
@@ -439,6 +422,30 @@ impl HeadFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `f` holding the head file's lock (`registry.head.lock`), which
+    /// serialises writing the file and its anchor with reading both. Where
+    /// the lock cannot be made (a read-only state directory) `f` runs
+    /// without it: nothing there writes the file either.
+    pub fn locked<R>(&self, f: impl FnOnce() -> R) -> Result<R, String> {
+        let lock_path = self.path.with_extension("head.lock");
+        let lock = match std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+        {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(f()),
+            Err(e) if e.raw_os_error() == Some(30) => return Ok(f()), // EROFS
+            Err(e) => return Err(format!("cannot open {}: {e}", lock_path.display())),
+        };
+        lock.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        let r = f();
+        let _ = lock.unlock();
+        Ok(r)
     }
 
     /// Remembers what a committed transaction appended.
@@ -454,8 +461,8 @@ impl HeadFile {
         }
     }
 
-    /// Reads the file; `Ok(None)` when there is none.
-    pub fn read(&self, key: &ChainKey) -> Result<Option<BTreeMap<String, Head>>, String> {
+    /// Reads the file with its generation; `Ok(None)` when there is none.
+    pub fn read_full(&self, key: &ChainKey) -> Result<Option<HeadsRead>, String> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -463,18 +470,64 @@ impl HeadFile {
         };
         let content: HeadFileContent = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a registry head file: {e}", self.path.display()))?;
-        if heads_mac(key, &content.heads) != content.mac {
+        let generation = if content.version >= 2 {
+            content.generation
+        } else {
+            0
+        };
+        if heads_mac(key, content.version, generation, &content.heads) != content.mac {
             return Err(format!(
                 "{} does not match its HMAC (edited, or written with another key)",
                 self.path.display()
             ));
         }
-        Ok(Some(content.heads))
+        Ok(Some(HeadsRead {
+            generation,
+            heads: content.heads,
+            mac: content.mac,
+        }))
+    }
+
+    /// Writes the file of a new registry: no heads yet, generation 0. A
+    /// registry holding rows with no head file beside it is tampering.
+    pub fn create(&self, key: &ChainKey) -> Result<(), String> {
+        if self.path.exists() {
+            return Ok(());
+        }
+        self.write(key, 0, &BTreeMap::new()).map(|_| ())
+    }
+
+    fn write(
+        &self,
+        key: &ChainKey,
+        generation: i64,
+        heads: &BTreeMap<String, Head>,
+    ) -> Result<String, String> {
+        let mac = heads_mac(key, 2, generation, heads);
+        let content = HeadFileContent {
+            version: 2,
+            generation,
+            mac: mac.clone(),
+            heads: heads.clone(),
+        };
+        let tmp = self.path.with_extension("head.tmp");
+        let text = serde_json::to_vec(&content).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+        Ok(mac)
     }
 
     /// Merges what this process wrote into the file, under an exclusive
-    /// lock so that concurrent processes only ever raise a head.
-    pub fn flush(&self, key: &ChainKey) -> Result<(), String> {
+    /// lock so that concurrent processes only ever raise a head; then
+    /// `anchor` records the new generation in the registry. The file is
+    /// written first: a crash between leaves it one generation ahead of
+    /// its anchor, which reads as that crash, never as tampering.
+    pub fn flush(
+        &self,
+        key: &ChainKey,
+        anchor: &dyn Fn(i64, &str) -> Result<i64, String>,
+    ) -> Result<(), String> {
         let written = {
             let w = self.written.lock().unwrap_or_else(|p| p.into_inner());
             if w.is_empty() {
@@ -482,45 +535,41 @@ impl HeadFile {
             }
             w.clone()
         };
-        let lock_path = self.path.with_extension("head.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-        lock.lock()
-            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-        let mut heads = match self.read(key) {
-            Ok(Some(h)) => h,
-            Ok(None) => BTreeMap::new(),
-            // A damaged head file is reported by verify; do not overwrite
-            // the evidence.
-            Err(e) => return Err(e),
-        };
-        for (k, h) in written {
-            match heads.get(&k) {
-                Some(old) if old.seq >= h.seq => {}
-                _ => {
-                    heads.insert(k, h);
+        self.locked(|| {
+            let anchored = anchor(-1, "")?;
+            let (generation, mut heads) = match self.read_full(key) {
+                Ok(Some(h)) => (h.generation, h.heads),
+                // Deleted while this process ran: writing a new one would
+                // forget every other stream's head.
+                Ok(None) if anchored > 0 => {
+                    return Err(format!(
+                        "{} is missing, but the registry anchored generation {anchored} of it: it was deleted",
+                        self.path.display()
+                    ));
+                }
+                Ok(None) => (0, BTreeMap::new()),
+                // A damaged head file is reported by verify; do not
+                // overwrite the evidence.
+                Err(e) => return Err(e),
+            };
+            for (k, h) in written {
+                match heads.get(&k) {
+                    Some(old) if old.seq >= h.seq => {}
+                    _ => {
+                        heads.insert(k, h);
+                    }
                 }
             }
-        }
-        let content = HeadFileContent {
-            version: 1,
-            mac: heads_mac(key, &heads),
-            heads,
-        };
-        let tmp = self.path.with_extension("head.tmp");
-        let text = serde_json::to_vec(&content).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, &self.path))
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+            // One past both the file's and the registry's latest.
+            let next = generation.max(anchored) + 1;
+            let mac = self.write(key, next, &heads)?;
+            anchor(next, &mac)?;
+            Ok(())
+        })??;
         self.written
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
-        let _ = lock.unlock();
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use serde::Serialize;
 
 use crate::time::{format_utc, parse_utc};
-use crate::{PHASE_COLUMNS, Phase, Registry, RegistryError, phase_row};
+use crate::{Phase, Registry, RegistryError};
 
 /// The 12-column header, in order.
 pub const HEADER_12: [&str; 12] = [
@@ -129,21 +129,11 @@ pub fn export_csv(
     env: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<usize, RegistryError> {
-    let phases: Vec<Phase> = registry.with_db(|db| {
-        use crate::db::DbExt;
-        match env {
-            Some(e) => db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? ORDER BY started_us, phase_run"),
-                &[e.into()],
-                phase_row,
-            ),
-            None => db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' ORDER BY started_us, phase_run"),
-                &[],
-                phase_row,
-            ),
-        }
-    })?;
+    // Every row checked against its chain: a tampered row is an error.
+    let phases: Vec<Phase> = match env {
+        Some(e) => registry.phases(e, None)?,
+        None => registry.all_phases()?,
+    };
     let io = |e: csv::Error| RegistryError::Invalid(format!("cannot write CSV: {e}"));
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER_12).map_err(io)?;

@@ -1,12 +1,12 @@
 //! Deployment lifecycle events and the build list derived from them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
-use crate::chain::DEPLOYMENT_EVENTS;
-use crate::db::{DbExt, Named, Row};
-use crate::{LeaseState, Registry, RegistryError};
+use crate::chain::{DEPLOYMENT_EVENTS, PHASE_EVENTS, RESERVATIONS};
+use crate::db::{Named, Row};
+use crate::{Heads, LeaseState, Registry, RegistryError, Tampered};
 
 /// A deployment lifecycle event.
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
@@ -232,29 +232,30 @@ impl EventKind {
         })
     }
 
+    /// Every kind, in the order of the lifecycle.
+    pub const ALL: [EventKind; 17] = [
+        EventKind::DeployStarted,
+        EventKind::DeploySucceeded,
+        EventKind::DeployFailed,
+        EventKind::DeployInterrupted,
+        EventKind::TeardownStarted,
+        EventKind::TornDown,
+        EventKind::TeardownFailed,
+        EventKind::ForceUnlockSucceeded,
+        EventKind::ForceUnlockFailed,
+        EventKind::OrphanDeleted,
+        EventKind::PolicyDenied,
+        EventKind::PolicyWarned,
+        EventKind::ExpirySet,
+        EventKind::ExpiryExtended,
+        EventKind::BuildKept,
+        EventKind::BuildReleased,
+        EventKind::ExpiryNotice,
+    ];
+
     /// Reads [`EventKind::as_str`] back.
     pub fn parse(s: &str) -> Option<EventKind> {
-        [
-            EventKind::DeployStarted,
-            EventKind::DeploySucceeded,
-            EventKind::DeployFailed,
-            EventKind::DeployInterrupted,
-            EventKind::TeardownStarted,
-            EventKind::TornDown,
-            EventKind::TeardownFailed,
-            EventKind::ForceUnlockSucceeded,
-            EventKind::ForceUnlockFailed,
-            EventKind::OrphanDeleted,
-            EventKind::PolicyDenied,
-            EventKind::PolicyWarned,
-            EventKind::ExpirySet,
-            EventKind::ExpiryExtended,
-            EventKind::BuildKept,
-            EventKind::BuildReleased,
-            EventKind::ExpiryNotice,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -335,120 +336,199 @@ impl Registry {
         Ok(())
     }
 
-    /// A deployment's events, oldest first.
+    /// A deployment's events, oldest first, every one checked against its
+    /// chain: a tampered stream is an error.
     pub fn deployment_events(
         &self,
         env: &str,
         deployment: &str,
     ) -> Result<Vec<DeploymentEvent>, RegistryError> {
-        self.with(|db| {
-            db.rows(
-                &format!(
-                    "SELECT {} FROM deployment_events WHERE env = ? AND deployment = ? ORDER BY at_us, id",
-                    DEPLOYMENT_EVENTS.select_list()
-                ),
-                &[env.into(), deployment.into()],
-                event_row,
-            )
-        })
+        let stream = format!("{env}\u{1f}{deployment}");
+        let mut out = Vec::new();
+        self.streams_trusted(
+            &DEPLOYMENT_EVENTS,
+            "env = ? AND deployment = ?",
+            &[env.into(), deployment.into()],
+            Heads::Stream(&stream),
+            &mut |r| {
+                out.push(event_row(r));
+                Ok(())
+            },
+        )?;
+        out.sort_by(|a, b| (a.at_us, &a.id).cmp(&(b.at_us, &b.id)));
+        Ok(out)
     }
 
     /// The latest lifecycle event of every deployment of `env`, by
-    /// deployment key.
+    /// deployment key. A tampered stream is an error.
     pub fn latest_deployment_events(
         &self,
         env: &str,
     ) -> Result<BTreeMap<String, DeploymentEvent>, RegistryError> {
-        // Row by row: only the latest lifecycle event of each deployment is
-        // kept, never every event of the environment at once.
-        let mut latest = BTreeMap::new();
-        self.with(|db| {
-            db.query(
-                &format!(
-                    "SELECT {} FROM deployment_events WHERE env = ? ORDER BY at_us, id",
-                    DEPLOYMENT_EVENTS.select_list()
-                ),
-                &[env.into()],
-                &mut |r| {
-                    let event = r.index("event").and_then(|i| r.text(i)).unwrap_or("");
-                    if is_lifecycle_event(event) {
-                        let ev = event_row(r);
-                        latest.insert(ev.deployment.clone(), ev);
+        let read = self.env_events(env)?;
+        match read.tampered.into_iter().next() {
+            Some(t) => Err(t.into_error()),
+            None => Ok(read.latest),
+        }
+    }
+
+    /// Every deployment event of `env`, checked, kept as much as a build
+    /// list needs: each deployment's latest lifecycle event and its expiry
+    /// events. Deployments whose stream does not check out are named.
+    fn env_events(&self, env: &str) -> Result<EnvEvents, RegistryError> {
+        let prefix = format!("{env}\u{1f}");
+        let mut read = EnvEvents::default();
+        let tampered = self.streams(
+            &DEPLOYMENT_EVENTS,
+            "env = ?",
+            &[env.into()],
+            Heads::Prefix(&prefix),
+            &mut |r, ok| {
+                let deployment = r.index("deployment").and_then(|i| r.text(i)).unwrap_or("");
+                if !ok {
+                    read.untrusted.insert(deployment.to_string());
+                    return Ok(());
+                }
+                let event = r.index("event").and_then(|i| r.text(i)).unwrap_or("");
+                let expiry = matches!(
+                    EventKind::parse(event),
+                    Some(
+                        EventKind::ExpirySet
+                            | EventKind::ExpiryExtended
+                            | EventKind::BuildKept
+                            | EventKind::BuildReleased
+                            | EventKind::ExpiryNotice
+                    )
+                );
+                if is_lifecycle_event(event) {
+                    let ev = event_row(r);
+                    let newer = read
+                        .latest
+                        .get(deployment)
+                        .is_none_or(|old| (old.at_us, &old.id) <= (ev.at_us, &ev.id));
+                    if newer {
+                        read.latest.insert(ev.deployment.clone(), ev);
                     }
-                    Ok(())
-                },
-            )
-        })?;
-        Ok(latest)
+                } else if expiry {
+                    let ev = event_row(r);
+                    read.expiry_events
+                        .entry(ev.deployment.clone())
+                        .or_default()
+                        .push(ev);
+                }
+                Ok(())
+            },
+        )?;
+        for t in &tampered {
+            if let Some((_, d)) = t.stream.split_once('/') {
+                read.untrusted.insert(d.to_string());
+            }
+        }
+        for evs in read.expiry_events.values_mut() {
+            evs.sort_by(|a, b| (a.at_us, &a.id).cmp(&(b.at_us, &b.id)));
+        }
+        read.tampered = tampered;
+        Ok(read)
     }
 
     /// A build's expiry, from its events since its latest reservation.
     pub fn expiry(&self, env: &str, build: &str) -> Result<Expiry, RegistryError> {
-        let since = self.with(|db| {
-            db.rows(
-                "SELECT MAX(at_us) FROM reservations WHERE env = ? AND build_id = ?",
-                &[env.into(), build.into()],
-                |r| r.int(0).unwrap_or(0),
-            )
-        })?;
+        let since = match build.parse::<gp_core::BuildId>() {
+            Ok(b) => self.reservation(env, b)?.map(|r| r.at_us).unwrap_or(0),
+            Err(_) => 0,
+        };
         let events = self.deployment_events(env, build)?;
-        Ok(Expiry::from_events(
-            &events,
-            since.first().copied().unwrap_or(0),
-        ))
+        Ok(Expiry::from_events(&events, since))
     }
 
-    /// Builds of `env`, newest first, with their derived status.
+    /// Builds of `env`, newest first, with their derived status. Every row
+    /// they are derived from is checked: a tampered stream is an error.
     pub fn builds(&self, env: &str) -> Result<Vec<BuildSummary>, RegistryError> {
-        let reservations = self.with(|db| {
-            db.rows(
-                "SELECT build_id, generation, actor, at_us FROM reservations WHERE env = ? ORDER BY at_us DESC, build_id DESC",
-                &[env.into()],
-                |r| (r.string(0), r.int(1).unwrap_or(1), r.string(2), r.int(3).unwrap_or(0)),
-            )
-        })?;
-        let latest = self.latest_deployment_events(env)?;
-        // Only the events an expiry is made of: the lifecycle (most rows)
-        // is in `latest` already.
-        let all_events = self.with(|db| {
-            db.rows(
-                &format!(
-                    "SELECT {} FROM deployment_events WHERE env = ? AND event IN ('expiry_set', 'expiry_extended', 'build_kept', 'build_released', 'expiry_notice') ORDER BY at_us, id",
-                    DEPLOYMENT_EVENTS.select_list()
-                ),
-                &[env.into()],
-                event_row,
-            )
-        })?;
-        let mut by_deployment: BTreeMap<String, Vec<DeploymentEvent>> = BTreeMap::new();
-        for ev in all_events {
-            by_deployment
-                .entry(ev.deployment.clone())
-                .or_default()
-                .push(ev);
+        let (builds, tampered) = self.builds_checked(env)?;
+        match tampered.into_iter().next() {
+            Some(t) => Err(t.into_error()),
+            None => Ok(builds),
         }
-        let leases: BTreeMap<String, LeaseState> = self
-            .leases(Some(env))?
+    }
+
+    /// [`Self::builds`] for a view: a build whose reservation, events or
+    /// lease do not check out is listed with the status `tampered` (its
+    /// state is not derived from them), and what does not check out is
+    /// returned beside the list.
+    pub fn builds_checked(
+        &self,
+        env: &str,
+    ) -> Result<(Vec<BuildSummary>, Vec<Tampered>), RegistryError> {
+        let mut untrusted: BTreeSet<String> = BTreeSet::new();
+        let mut reservations = Vec::new();
+        let mut tampered = self.streams(
+            &RESERVATIONS,
+            "env = ?",
+            &[env.into()],
+            Heads::Stream(env),
+            &mut |r, ok| {
+                let r = Named(r);
+                let build = r.string("build_id");
+                if ok {
+                    reservations.push((
+                        build,
+                        r.int("generation").unwrap_or(1),
+                        r.string("actor"),
+                        r.int("at_us").unwrap_or(0),
+                    ));
+                } else {
+                    untrusted.insert(build);
+                }
+                Ok(())
+            },
+        )?;
+        reservations.sort_by(|a, b| (b.3, &b.0).cmp(&(a.3, &a.0)));
+        let events = self.env_events(env)?;
+        untrusted.extend(events.untrusted.iter().cloned());
+        tampered.extend(events.tampered);
+        let (lease_list, lease_tampered) = self.leases_checked(Some(env))?;
+        tampered.extend(lease_tampered);
+        let leases: BTreeMap<String, LeaseState> = lease_list
             .into_iter()
             .map(|l| (l.deployment.clone(), l))
             .collect();
         let mut seen = HashSet::new();
         let mut out = Vec::new();
+        let tampered_build = |build_id: String, at_us: i64| BuildSummary {
+            env: env.into(),
+            build_id,
+            generation: 0,
+            reserved_by: String::new(),
+            reserved_us: at_us,
+            status: TAMPERED.into(),
+            updated_us: at_us,
+            imported: false,
+            expires_us: None,
+            kept: None,
+        };
         for (build_id, generation, actor, at_us) in reservations {
             if !seen.insert(build_id.clone()) {
                 continue; // an older generation of an overridden id
             }
-            let ev = latest.get(&build_id).filter(|e| e.at_us >= at_us);
+            let lease = leases.get(&build_id);
+            if untrusted.contains(&build_id) || lease.is_some_and(|l| l.state == TAMPERED) {
+                out.push(tampered_build(build_id, at_us));
+                continue;
+            }
+            let ev = events.latest.get(&build_id).filter(|e| e.at_us >= at_us);
             let mut status = status_from_event(ev.map(|e| e.event.as_str())).to_string();
             // A deploy that started and whose lease is gone died mid-way.
             if status == "deploying" || status == "tearing-down" {
-                let held = leases.get(&build_id).is_some_and(|l| l.state == "held");
+                let held = lease.is_some_and(|l| l.state == "held");
                 if !held {
                     status = "interrupted".into();
                 }
             }
             let expiry = Expiry::from_events(
-                by_deployment.get(&build_id).map_or(&[][..], Vec::as_slice),
+                events
+                    .expiry_events
+                    .get(&build_id)
+                    .map_or(&[][..], Vec::as_slice),
                 at_us,
             );
             out.push(BuildSummary {
@@ -464,18 +544,48 @@ impl Registry {
                 kept: expiry.kept,
             });
         }
+        // What is named only by rows that do not check out (a forged
+        // reservation, events of a build never reserved) is listed too:
+        // as tampered, never as a build.
+        for build_id in untrusted {
+            if seen.insert(build_id.clone())
+                && build_id != "persistent"
+                && build_id != "foundational"
+            {
+                out.push(tampered_build(build_id, 0));
+            }
+        }
         // Builds only the imported history knows, under the id it wrote.
-        let imported = self.with(|db| {
-            db.rows(
-                // A source that is a JSON object (an imported row's cells), found
-                // by a range over `phase_events_source`.
-                "SELECT deployment, MIN(started_us), MAX(ended_us) FROM phase_events WHERE kind = 'end' AND env = ? AND source >= '{' AND source < '|' AND deployment <> 'persistent' AND deployment <> 'foundational' GROUP BY deployment",
-                &[env.into()],
-                |r| (r.string(0), r.int(1).unwrap_or(0), r.int(2).unwrap_or(0)),
-            )
-        })?;
-        for (key, first, last) in imported {
+        let mut imported: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        tampered.extend(self.rows_checked(
+            &PHASE_EVENTS,
+            // A source that is a JSON object (an imported row's cells), found
+            // by a range over `phase_events_source`.
+            "t.kind = 'end' AND t.env = ? AND t.source >= '{' AND t.source < '|' AND t.deployment <> 'persistent' AND t.deployment <> 'foundational'",
+            "",
+            &[env.into()],
+            &mut |r, ok| {
+                let r = Named(r);
+                let key = r.string("deployment");
+                if !ok {
+                    untrusted_imported(&mut imported, key);
+                    return Ok(());
+                }
+                let (first, last) = (r.int("started_us").unwrap_or(0), r.int("ended_us").unwrap_or(0));
+                let e = imported.entry(key).or_insert((first, last));
+                if e.0 != i64::MIN {
+                    e.0 = e.0.min(first);
+                    e.1 = e.1.max(last);
+                }
+                Ok(())
+            },
+        )?);
+        for (key, (first, last)) in imported {
             if seen.contains(&key) {
+                continue;
+            }
+            if first == i64::MIN {
+                out.push(tampered_build(key, 0));
                 continue;
             }
             // An id in an older form (YYYYMMDD-NN) or free text is kept as
@@ -506,6 +616,24 @@ impl Registry {
                 .cmp(&a.reserved_us)
                 .then(b.build_id.cmp(&a.build_id))
         });
-        Ok(out)
+        Ok((out, tampered))
     }
+}
+
+/// The status of a build, deployment, lease or request whose rows do not
+/// check out: nothing is derived from them.
+pub const TAMPERED: &str = "tampered";
+
+/// Marks an imported build as named by a row that does not check out.
+fn untrusted_imported(imported: &mut BTreeMap<String, (i64, i64)>, key: String) {
+    imported.insert(key, (i64::MIN, 0));
+}
+
+/// An environment's deployment events as a build list reads them.
+#[derive(Default)]
+struct EnvEvents {
+    latest: BTreeMap<String, DeploymentEvent>,
+    expiry_events: BTreeMap<String, Vec<DeploymentEvent>>,
+    untrusted: BTreeSet<String>,
+    tampered: Vec<Tampered>,
 }

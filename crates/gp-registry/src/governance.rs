@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::chain::{OVERRIDES, REQUEST_EVENTS};
-use crate::db::{DbExt, Named, Row};
-use crate::{Registry, RegistryError, Tx};
+use crate::db::{Named, Row};
+use crate::{Heads, Registry, RegistryError, Tampered, Tx};
 
 /// A recorded override of a guard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -111,25 +111,29 @@ impl Registry {
         Ok(())
     }
 
-    /// Overrides of an environment (and deployment), oldest first.
+    /// Overrides of an environment (and deployment), oldest first, the
+    /// environment's stream checked: a tampered stream is an error.
     pub fn overrides(
         &self,
         env: &str,
         deployment: Option<&str>,
     ) -> Result<Vec<Override>, RegistryError> {
-        let cols = OVERRIDES.select_list();
-        self.with(|db| match deployment {
-            Some(d) => db.rows(
-                &format!("SELECT {cols} FROM overrides WHERE env = ? AND deployment = ? ORDER BY at_us, id"),
-                &[env.into(), d.into()],
-                override_row,
-            ),
-            None => db.rows(
-                &format!("SELECT {cols} FROM overrides WHERE env = ? ORDER BY at_us, id"),
-                &[env.into()],
-                override_row,
-            ),
-        })
+        let mut out = Vec::new();
+        self.streams_trusted(
+            &OVERRIDES,
+            "env = ?",
+            &[env.into()],
+            Heads::Stream(env),
+            &mut |r| {
+                let o = override_row(r);
+                if deployment.is_none_or(|d| o.deployment.as_deref() == Some(d)) {
+                    out.push(o);
+                }
+                Ok(())
+            },
+        )?;
+        out.sort_by(|a, b| (a.at_us, &a.id).cmp(&(b.at_us, &b.id)));
+        Ok(out)
     }
 
     /// Records a request event.
@@ -151,25 +155,44 @@ impl Registry {
         Ok(())
     }
 
-    /// Request events (of one request), oldest first.
+    /// Request events (of one request), oldest first, each request's
+    /// stream checked: a tampered stream is an error. What decides about a
+    /// request (its approval, its apply) reads this.
     pub fn request_events(
         &self,
         request_id: Option<&str>,
     ) -> Result<Vec<RequestEvent>, RegistryError> {
-        let cols = REQUEST_EVENTS.select_list();
-        self.with(|db| match request_id {
-            Some(id) => db.rows(
-                &format!(
-                    "SELECT {cols} FROM request_events WHERE request_id = ? ORDER BY at_us, id"
-                ),
+        let (events, tampered) = self.request_events_checked(request_id)?;
+        match tampered.into_iter().next() {
+            Some(t) => Err(t.into_error()),
+            None => Ok(events),
+        }
+    }
+
+    /// [`Self::request_events`] for a view: only events that check out,
+    /// and what does not (by request id in `stream`) beside them.
+    pub fn request_events_checked(
+        &self,
+        request_id: Option<&str>,
+    ) -> Result<(Vec<RequestEvent>, Vec<Tampered>), RegistryError> {
+        let mut out = Vec::new();
+        let mut keep = |r: &dyn Row, ok: bool| {
+            if ok {
+                out.push(request_row(r));
+            }
+            Ok(())
+        };
+        let tampered = match request_id {
+            Some(id) => self.streams(
+                &REQUEST_EVENTS,
+                "request_id = ?",
                 &[id.into()],
-                request_row,
-            ),
-            None => db.rows(
-                &format!("SELECT {cols} FROM request_events ORDER BY at_us, id"),
-                &[],
-                request_row,
-            ),
-        })
+                Heads::Stream(id),
+                &mut keep,
+            )?,
+            None => self.streams(&REQUEST_EVENTS, "", &[], Heads::All, &mut keep)?,
+        };
+        out.sort_by(|a, b| (a.at_us, &a.id).cmp(&(b.at_us, &b.id)));
+        Ok((out, tampered))
     }
 }

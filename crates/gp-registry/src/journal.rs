@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use crate::chain::{self, JOURNAL, StoredRow};
+use crate::chain::JOURNAL;
 use crate::db::{DbExt, Named, Value};
-use crate::{Registry, RegistryError, now_us};
+use crate::{Heads, Registry, RegistryError, now_us};
 
 /// The stage of a journalled action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -115,111 +115,61 @@ impl Registry {
     /// replaced or edited behind goldenpath's back is an error
     /// ([`RegistryError::Tampered`]), never an instruction.
     pub fn journal(&self, env: &str, deployment: &str) -> Result<Vec<JournalRow>, RegistryError> {
-        let legacy_sealed = self.legacy.get(JOURNAL.name).copied().unwrap_or(0) > 0;
-        let key = self.key().cloned();
-        let known_head = self
-            .known_heads
-            .get(&format!("journal\u{1e}{env}\u{1f}{deployment}"))
-            .cloned();
-        self.with(|db| {
-            let mut out = Vec::new();
-            let mut expected = 1i64;
-            let mut prev = String::new();
-            let mut chained = false;
-            let mut problem: Option<RegistryError> = None;
-            db.query(
-                &format!(
-                    "SELECT {}, chain_stream, chain_seq, chain_mac FROM journal WHERE env = ? AND deployment = ? ORDER BY seq",
-                    JOURNAL.select_list()
-                ),
-                &[env.into(), deployment.into()],
-                &mut |r| {
-                    if problem.is_some() {
-                        return Ok(());
-                    }
-                    let n = Named(r);
-                    let id = n.string("id");
-                    if let Some(key) = &key {
-                        let width = JOURNAL.columns.len();
-                        let stored = StoredRow {
-                            values: (0..width).map(|i| r.value(i)).collect(),
-                            stream: r.text(width).map(str::to_string),
-                            seq: r.int(width + 1),
-                            mac: r.text(width + 2).map(str::to_string),
-                        };
-                        if stored.mac.is_none() && legacy_sealed && !chained {
-                            // Written before chaining existed: sealed as a
-                            // whole, checked by `registry verify`.
-                            expected = n.int("seq").unwrap_or(0) + 1;
-                        } else {
-                            chained = true;
-                            if let Err(why) =
-                                chain::check_row(key, &JOURNAL, &stored, expected, &prev)
-                            {
-                                problem = Some(RegistryError::Tampered {
-                                    table: "journal".into(),
-                                    id: id.clone(),
-                                    why: format!(
-                                        "(entry {} of {deployment} in {env}) {why}",
-                                        n.int("seq").unwrap_or(0)
-                                    ),
-                                });
-                                return Ok(());
-                            }
-                            expected += 1;
-                            prev = stored.mac.unwrap_or_default();
-                        }
-                    }
-                    let stage = n.string("stage");
-                    let Some(stage) = Stage::parse(&stage) else {
-                        problem = Some(RegistryError::Tampered {
-                            table: "journal".into(),
-                            id,
-                            why: format!("has an unknown stage `{stage}`"),
-                        });
-                        return Ok(());
-                    };
-                    out.push(JournalRow {
-                        seq: n.int("seq").unwrap_or(0),
-                        entry: JournalEntry {
-                            id,
-                            env: n.string("env"),
-                            deployment: n.string("deployment"),
-                            run_id: n.text("run_id"),
-                            action_id: n.string("action_id"),
-                            stage,
-                            component: n.string("component"),
-                            driver: n.string("driver"),
-                            action: n.string("action"),
-                            resource: n.string("resource"),
-                            outputs: n.json("outputs"),
-                            detail: n.text("detail"),
-                        },
-                        at_us: n.int("at_us").unwrap_or(0),
+        let stream = format!("{env}\u{1f}{deployment}");
+        let mut out = Vec::new();
+        let mut problem: Option<RegistryError> = None;
+        self.streams_trusted(
+            &JOURNAL,
+            "env = ? AND deployment = ?",
+            &[env.into(), deployment.into()],
+            Heads::Stream(&stream),
+            &mut |r| {
+                let n = Named(r);
+                let id = n.string("id");
+                let stage = n.string("stage");
+                let Some(stage) = Stage::parse(&stage) else {
+                    problem.get_or_insert(RegistryError::Tampered {
+                        table: "journal".into(),
+                        id,
+                        why: format!("has an unknown stage `{stage}`"),
                     });
-                    Ok(())
-                },
-            )?;
-            if problem.is_none()
-                && key.is_some()
-                && let Some(head) = known_head
-                && head.seq >= expected
-            {
-                problem = Some(RegistryError::Tampered {
-                    table: "journal".into(),
-                    id: format!("{deployment}#{}", head.seq),
-                    why: format!(
-                        "is missing: the journal of {deployment} in {env} ends at entry {}, but entry {} was written (rows deleted from its end)",
-                        expected - 1,
-                        head.seq
-                    ),
+                    return Ok(());
+                };
+                out.push(JournalRow {
+                    seq: n.int("seq").unwrap_or(0),
+                    entry: JournalEntry {
+                        id,
+                        env: n.string("env"),
+                        deployment: n.string("deployment"),
+                        run_id: n.text("run_id"),
+                        action_id: n.string("action_id"),
+                        stage,
+                        component: n.string("component"),
+                        driver: n.string("driver"),
+                        action: n.string("action"),
+                        resource: n.string("resource"),
+                        outputs: n.json("outputs"),
+                        detail: n.text("detail"),
+                    },
+                    at_us: n.int("at_us").unwrap_or(0),
                 });
-            }
-            match problem {
-                Some(p) => Err(p),
-                None => Ok(out),
-            }
-        })
+                Ok(())
+            },
+        )
+        .map_err(|e| match e {
+            RegistryError::Tampered { table, id, why } => RegistryError::Tampered {
+                table,
+                id,
+                why: format!("(the journal of {deployment} in {env}) {why}"),
+            },
+            other => other,
+        })?;
+        if let Some(p) = problem {
+            return Err(p);
+        }
+        // Rows from before chaining come first, in no chain order.
+        out.sort_by_key(|r| r.seq);
+        Ok(out)
     }
 }
 

@@ -3,10 +3,14 @@
 
 use serde::Serialize;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::chain::LEASE_EVENTS;
-use crate::db::{Db, DbExt, Named};
+use crate::db::{Named, Row};
 use crate::governance::Override;
-use crate::{Registry, RegistryError, Tx, new_id, now_us, time::format_utc};
+use crate::{
+    Heads, Registry, RegistryError, TAMPERED, Tampered, Tx, new_id, now_us, time::format_utc,
+};
 
 /// A lease we hold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -40,7 +44,8 @@ pub struct LeaseState {
     pub acquired_us: i64,
     /// When it expires (or expired).
     pub expires_us: i64,
-    /// `held`, `expired`, `released`, `force_unlocked`.
+    /// `held`, `expired`, `released`, `force_unlocked`, or `tampered` when
+    /// its events do not check out.
     pub state: String,
     /// Who ended it and why, for a forced unlock.
     pub ended_by: Option<String>,
@@ -138,7 +143,7 @@ impl Registry {
         let lock = format!("lease/{env}/{deployment}");
         self.tx(Some(&lock), |tx| {
             let now = now_us();
-            if let Some(current) = lease_state(tx.db, env, deployment, now)? {
+            if let Some(current) = lease_state(tx, env, deployment, now)? {
                 if current.state == "held" {
                     return Err(held_by(env, deployment, current));
                 }
@@ -176,7 +181,7 @@ impl Registry {
         let lock = format!("lease/{env}/{deployment}");
         self.tx(Some(&lock), |tx| {
             let now = now_us();
-            if let Some(current) = lease_state(tx.db, env, deployment, now)?
+            if let Some(current) = lease_state(tx, env, deployment, now)?
                 && (current.state == "held" || current.state == "expired")
             {
                 if current.holder != abandoned_holder {
@@ -205,7 +210,7 @@ impl Registry {
         let lock = format!("lease/{}/{}", lease.env, lease.deployment);
         self.tx(Some(&lock), |tx| {
             let now = now_us();
-            let current = lease_state(tx.db, &lease.env, &lease.deployment, now)?;
+            let current = lease_state(tx, &lease.env, &lease.deployment, now)?;
             match current {
                 Some(c)
                     if c.lease_id == lease.lease_id
@@ -250,7 +255,7 @@ impl Registry {
         let lock = format!("lease/{}/{}", lease.env, lease.deployment);
         self.tx(Some(&lock), |tx| {
             let now = now_us();
-            if let Some(c) = lease_state(tx.db, &lease.env, &lease.deployment, now)?
+            if let Some(c) = lease_state(tx, &lease.env, &lease.deployment, now)?
                 && c.lease_id == lease.lease_id
                 && (c.state == "held" || c.state == "expired")
             {
@@ -288,7 +293,7 @@ impl Registry {
         let lock = format!("lease/{env}/{deployment}");
         self.tx(Some(&lock), |tx| {
             let now = now_us();
-            let Some(current) = lease_state(tx.db, env, deployment, now)? else {
+            let Some(current) = lease_state(tx, env, deployment, now)? else {
                 return Ok(None);
             };
             if current.state != "held" && current.state != "expired" {
@@ -322,64 +327,89 @@ impl Registry {
     }
 
     /// The current lease state of every deployment (of `env`) that ever had
-    /// one.
+    /// one. A tampered stream is an error.
     pub fn leases(&self, env: Option<&str>) -> Result<Vec<LeaseState>, RegistryError> {
-        let now = now_us();
-        self.with(|db| {
-            let keys = match env {
-                Some(e) => db.rows(
-                    "SELECT DISTINCT env, deployment FROM lease_events WHERE env = ? ORDER BY env, deployment",
-                    &[e.into()],
-                    |r| (r.string(0), r.string(1)),
-                )?,
-                None => db.rows(
-                    "SELECT DISTINCT env, deployment FROM lease_events ORDER BY env, deployment",
-                    &[],
-                    |r| (r.string(0), r.string(1)),
-                )?,
-            };
-            let mut out = Vec::new();
-            for (e, d) in keys {
-                if let Some(s) = lease_state(db, &e, &d, now)? {
-                    out.push(s);
-                }
-            }
-            Ok(out)
-        })
+        let (leases, tampered) = self.leases_checked(env)?;
+        match tampered.into_iter().next() {
+            Some(t) => Err(t.into_error()),
+            None => Ok(leases),
+        }
     }
 
-    /// The lease state of one deployment.
+    /// [`Self::leases`] for a view: a deployment whose lease events do not
+    /// check out shows the state `tampered`, derived from nothing.
+    pub fn leases_checked(
+        &self,
+        env: Option<&str>,
+    ) -> Result<(Vec<LeaseState>, Vec<Tampered>), RegistryError> {
+        let now = now_us();
+        let mut replay = Replay::default();
+        let prefix = env.map(|e| format!("{e}\u{1f}"));
+        let (filter, params, scope) = match (env, &prefix) {
+            (Some(e), Some(p)) => ("env = ?", vec![e.into()], Heads::Prefix(p)),
+            _ => ("", Vec::new(), Heads::All),
+        };
+        let tampered = self.streams(&LEASE_EVENTS, filter, &params, scope, &mut |r, ok| {
+            replay.row(r, ok);
+            Ok(())
+        })?;
+        for t in &tampered {
+            if let Some((e, d)) = t.stream.split_once('/') {
+                replay.untrusted.insert((e.to_string(), d.to_string()));
+            }
+        }
+        Ok((replay.finish(now), tampered))
+    }
+
+    /// The lease state of one deployment. A tampered stream is an error.
     pub fn lease(&self, env: &str, deployment: &str) -> Result<Option<LeaseState>, RegistryError> {
-        self.with(|db| lease_state(db, env, deployment, now_us()))
+        let stream = format!("{env}\u{1f}{deployment}");
+        let mut replay = Replay::default();
+        self.streams_trusted(
+            &LEASE_EVENTS,
+            "env = ? AND deployment = ?",
+            &[env.into(), deployment.into()],
+            Heads::Stream(&stream),
+            &mut |r| {
+                replay.row(r, true);
+                Ok(())
+            },
+        )?;
+        Ok(replay.finish(now_us()).into_iter().next())
     }
 }
 
-/// Replays a deployment's lease events into its current state.
-fn lease_state(
-    db: &mut dyn Db,
-    env: &str,
-    deployment: &str,
-    now: i64,
-) -> Result<Option<LeaseState>, RegistryError> {
-    let events = db.rows(
-        "SELECT lease_id, kind, holder, expires_us, actor, reason, at_us FROM lease_events WHERE env = ? AND deployment = ? ORDER BY chain_seq NULLS FIRST, at_us, id",
-        &[env.into(), deployment.into()],
-        |r| {
-            let r = Named(r);
-            (r.string("lease_id"), r.string("kind"), r.string("holder"), r.int("expires_us"), r.text("actor"), r.text("reason"), r.int("at_us").unwrap_or(0))
-        },
-    )?;
-    let mut state: Option<LeaseState> = None;
-    for (lease_id, kind, holder, expires, actor, reason, at) in events {
+/// Replays lease events, read in chain order, into each deployment's
+/// current lease.
+#[derive(Default)]
+struct Replay {
+    states: BTreeMap<(String, String), Option<LeaseState>>,
+    untrusted: BTreeSet<(String, String)>,
+}
+
+impl Replay {
+    fn row(&mut self, r: &dyn Row, ok: bool) {
+        let r = Named(r);
+        let key = (r.string("env"), r.string("deployment"));
+        if !ok {
+            self.untrusted.insert(key);
+            return;
+        }
+        let (lease_id, kind, at) = (
+            r.string("lease_id"),
+            r.string("kind"),
+            r.int("at_us").unwrap_or(0),
+        );
+        let state = self.states.entry(key.clone()).or_default();
         match kind.as_str() {
             "acquire" => {
-                state = Some(LeaseState {
-                    env: env.into(),
-                    deployment: deployment.into(),
+                *state = Some(LeaseState {
+                    env: key.0,
+                    deployment: key.1,
                     lease_id,
-                    holder,
+                    holder: r.string("holder"),
                     acquired_us: at,
-                    expires_us: expires.unwrap_or(at),
+                    expires_us: r.int("expires_us").unwrap_or(at),
                     state: "held".into(),
                     ended_by: None,
                     reason: None,
@@ -388,13 +418,13 @@ fn lease_state(
             other => {
                 if let Some(s) = state.as_mut().filter(|s| s.lease_id == lease_id) {
                     match other {
-                        "renew" => s.expires_us = expires.unwrap_or(s.expires_us),
+                        "renew" => s.expires_us = r.int("expires_us").unwrap_or(s.expires_us),
                         "release" => s.state = "released".into(),
                         "expire" => s.state = "expired".into(),
                         "force_unlock" => {
                             s.state = "force_unlocked".into();
-                            s.ended_by = actor;
-                            s.reason = reason;
+                            s.ended_by = r.text("actor");
+                            s.reason = r.text("reason");
                         }
                         _ => {}
                     }
@@ -402,11 +432,56 @@ fn lease_state(
             }
         }
     }
-    if let Some(s) = state.as_mut()
-        && s.state == "held"
-        && s.expires_us <= now
-    {
-        s.state = "expired".into();
+
+    fn finish(mut self, now: i64) -> Vec<LeaseState> {
+        for key in std::mem::take(&mut self.untrusted) {
+            self.states.insert(
+                key.clone(),
+                Some(LeaseState {
+                    env: key.0,
+                    deployment: key.1,
+                    lease_id: String::new(),
+                    holder: String::new(),
+                    acquired_us: 0,
+                    expires_us: 0,
+                    state: TAMPERED.into(),
+                    ended_by: None,
+                    reason: None,
+                }),
+            );
+        }
+        self.states
+            .into_values()
+            .flatten()
+            .map(|mut s| {
+                if s.state == "held" && s.expires_us <= now {
+                    s.state = "expired".into();
+                }
+                s
+            })
+            .collect()
     }
-    Ok(state)
+}
+
+/// A deployment's current lease, inside a write transaction, from its
+/// checked stream: a tampered stream is an error.
+fn lease_state(
+    tx: &mut Tx<'_>,
+    env: &str,
+    deployment: &str,
+    now: i64,
+) -> Result<Option<LeaseState>, RegistryError> {
+    let stream = format!("{env}\u{1f}{deployment}");
+    let mut replay = Replay::default();
+    tx.streams_trusted(
+        &LEASE_EVENTS,
+        "env = ? AND deployment = ?",
+        &[env.into(), deployment.into()],
+        Heads::Stream(&stream),
+        &mut |r| {
+            replay.row(r, true);
+            Ok(())
+        },
+    )?;
+    Ok(replay.finish(now).into_iter().next())
 }

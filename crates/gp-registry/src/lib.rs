@@ -33,6 +33,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 pub mod chain;
+mod checked;
 mod csv_io;
 mod db;
 mod deployments;
@@ -50,18 +51,19 @@ mod time;
 mod verify;
 
 pub use chain::ChainKey;
+pub use checked::Tampered;
+pub(crate) use checked::{Heads, Trust};
 pub use csv_io::{ImportOptions, ImportReport, RowProblem, export_csv, import_csv, place};
 pub use db::Backend;
-use db::{Db, Value};
+use db::{Db, DbExt, Value};
 pub use deployments::{
-    BuildSummary, DeploymentEvent, DeploymentStatus, EventKind, Expiry, is_lifecycle_event,
-    status_from_event,
+    BuildSummary, DeploymentEvent, DeploymentStatus, EventKind, Expiry, TAMPERED,
+    is_lifecycle_event, status_from_event,
 };
 pub use governance::{Override, RequestEvent};
 pub use journal::{JournalEntry, JournalRow, Stage};
 pub use leases::{Lease, LeaseState};
 pub use phases::{ImportedRow, Phase};
-pub(crate) use phases::{PHASE_COLUMNS, phase_row};
 pub use report::{PhaseStats, report};
 pub use reservations::{Reservation, ReserveRequest};
 pub use stream::{StreamItem, parse_cursor};
@@ -268,10 +270,9 @@ pub struct Registry {
     location: Location,
     key: Option<ChainKey>,
     heads: Option<chain::HeadFile>,
-    /// Rows written before chaining existed, sealed per table.
-    legacy: BTreeMap<String, i64>,
-    /// The head file as it was when the registry was opened.
-    known_heads: BTreeMap<String, chain::Head>,
+    /// What rows are checked against: the seal of rows from before
+    /// chaining, the head file as it was when the registry was opened.
+    trust: Trust,
     /// HMACs of phase starts this process wrote, by phase run: the end
     /// chains to its start without reading it back.
     phase_starts: Mutex<std::collections::HashMap<String, String>>,
@@ -326,8 +327,7 @@ impl Registry {
                             location: location.clone(),
                             key: None,
                             heads: None,
-                            legacy: BTreeMap::new(),
-                            known_heads: BTreeMap::new(),
+                            trust: Trust::default(),
                             phase_starts: Mutex::default(),
                             warnings: Vec::new(),
                         });
@@ -375,19 +375,28 @@ impl Registry {
         drop(creating);
         let legacy = migrate::legacy_counts(db.as_mut())?;
         let warnings = migrate::warnings(db.as_mut())?;
-        // A damaged head file is `registry verify`'s to report; reading a
-        // journal only uses a head file that checks out.
-        let known_heads = match (&heads, &key) {
-            (Some(h), Some(k)) => h.read(k).ok().flatten().unwrap_or_default(),
-            _ => BTreeMap::new(),
+        // The head file must be there, and be the generation the registry
+        // last anchored: a deleted or older one is tampering.
+        let (known_heads, head_problem) = match (&heads, &key) {
+            (Some(h), Some(k)) => {
+                if fresh {
+                    h.create(k).map_err(RegistryError::Invalid)?;
+                }
+                checked::judge_heads(db.as_mut(), k, h)?
+            }
+            _ => (BTreeMap::new(), None),
         };
         Ok(Registry {
             db: Mutex::new(db),
             location: location.clone(),
             key,
+            trust: Trust {
+                legacy,
+                known_heads,
+                head_problem,
+                head_path: heads.as_ref().map(|h| h.path().to_path_buf()),
+            },
             heads,
-            legacy,
-            known_heads,
             phase_starts: Mutex::default(),
             warnings,
         })
@@ -418,10 +427,6 @@ impl Registry {
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
         self.phase_starts.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn key(&self) -> Option<&ChainKey> {
-        self.key.as_ref()
     }
 
     fn with<R>(
@@ -456,6 +461,7 @@ impl Registry {
                 let mut tx = Tx {
                     db,
                     key,
+                    trust: &self.trust,
                     pending: Vec::new(),
                 };
                 match f(&mut tx) {
@@ -491,25 +497,53 @@ impl Registry {
         }
     }
 
-    /// Checks the ledger: the chain of every row, the head file, and the
-    /// ledger's own invariants.
+    /// Checks the ledger: the chain of every row, the head file and its
+    /// anchor, and the ledger's own invariants.
     pub fn verify(&self) -> Result<Vec<Breach>, RegistryError> {
         let Some(key) = self.key.as_ref() else {
             return Err(RegistryError::Key(
                 "verifying the registry needs its chain key".into(),
             ));
         };
-        let heads = self.heads.as_ref().map(|h| h.read(key));
-        self.with(|db| verify::verify(db, key, &self.legacy, heads))
+        self.with(|db| {
+            // Judged again: the file as it is now.
+            let heads = match &self.heads {
+                Some(h) => Some(checked::judge_heads(db, key, h)?),
+                None => None,
+            };
+            verify::verify(db, key, &self.trust.legacy, heads)
+        })
     }
 
     /// Writes the head file now (it is also written when the registry is
-    /// dropped).
+    /// dropped), and anchors it in the registry.
     pub fn flush(&self) -> Result<(), RegistryError> {
-        if let (Some(h), Some(k)) = (&self.heads, &self.key) {
-            h.flush(k).map_err(RegistryError::Invalid)?;
-        }
-        Ok(())
+        self.flush_heads().map_err(RegistryError::Invalid)
+    }
+
+    fn flush_heads(&self) -> Result<(), String> {
+        let (Some(h), Some(k)) = (&self.heads, &self.key) else {
+            return Ok(());
+        };
+        h.flush(k, &|generation, mac| {
+            self.with(|db| {
+                if generation < 0 {
+                    return Ok(db
+                        .scalar("SELECT MAX(generation) FROM head_anchors", &[])?
+                        .unwrap_or(0));
+                }
+                db.exec(
+                    "INSERT INTO head_anchors (generation, mac, at_us) VALUES (?, ?, ?)",
+                    &[
+                        generation.into(),
+                        chain::anchor_mac(k, generation, mac).into(),
+                        now_us().into(),
+                    ],
+                )?;
+                Ok(generation)
+            })
+            .map_err(|e| e.to_string())
+        })
     }
 
     /// PostgreSQL: grants a runner role what goldenpath needs and nothing
@@ -550,10 +584,8 @@ fn open_lock(path: &std::path::Path) -> Result<std::fs::File, RegistryError> {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        if let (Some(h), Some(k)) = (&self.heads, &self.key)
-            && let Err(e) = h.flush(k)
-        {
-            tracing::warn!("registry head file {}: {e}", h.path().display());
+        if let Err(e) = self.flush_heads() {
+            tracing::warn!("registry head file: {e}");
         }
     }
 }

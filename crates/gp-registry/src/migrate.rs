@@ -19,6 +19,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
         "source-index",
         include_str!("migrations/sqlite/0003_source_index.sql"),
     ),
+    (4, "trust", include_str!("migrations/sqlite/0004_trust.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -35,6 +36,11 @@ const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "source-index",
         include_str!("migrations/postgres/0003_source_index.sql"),
+    ),
+    (
+        4,
+        "trust",
+        include_str!("migrations/postgres/0004_trust.sql"),
     ),
 ];
 
@@ -216,7 +222,7 @@ pub(crate) fn grant_runner(registry: &Registry, role: &str) -> Result<(), Regist
         for t in TABLES
             .iter()
             .map(|t| t.name)
-            .chain(["schema_migrations", "chain_seals"])
+            .chain(["schema_migrations", "chain_seals", "head_anchors"])
         {
             sql.push_str(&format!(
                 "REVOKE ALL ON TABLE {t} FROM \"{role}\";\nGRANT SELECT, INSERT ON TABLE {t} TO \"{role}\";\n"

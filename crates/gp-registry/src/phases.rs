@@ -1,6 +1,8 @@
 //! Phases: timed steps (a component's apply, a Terraform plan, a
 //! teardown), recorded as a start and an end event.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::Serialize;
 
 use crate::chain::PHASE_EVENTS;
@@ -85,8 +87,6 @@ impl Phase {
         self.ended_us.map(|e| (e - self.started_us) / 1000)
     }
 }
-
-pub(crate) const PHASE_COLUMNS: &str = "phase_run, env, deployment, build_id, phase, component, started_us, ended_us, exit_code, added, changed, destroyed, flags, log_path, run_url, actor, commit_sha, source";
 
 pub(crate) fn phase_row(r: &dyn Row) -> Phase {
     let r = Named(r);
@@ -183,20 +183,31 @@ impl Registry {
     }
 
     /// Finished phases of a deployment (or of every deployment of `env`),
-    /// oldest first.
+    /// oldest first. Each row is checked: one that does not check out is
+    /// an error.
     pub fn phases(&self, env: &str, deployment: Option<&str>) -> Result<Vec<Phase>, RegistryError> {
-        self.with(|db| match deployment {
-            Some(d) => db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? AND deployment = ? ORDER BY started_us, phase_run"),
+        let mut out = Vec::new();
+        let mut keep = |r: &dyn Row| {
+            out.push(phase_row(r));
+            Ok(())
+        };
+        match deployment {
+            Some(d) => self.rows_trusted(
+                &PHASE_EVENTS,
+                "t.kind = 'end' AND t.env = ? AND t.deployment = ?",
+                "ORDER BY t.started_us, t.phase_run",
                 &[env.into(), d.into()],
-                phase_row,
-            ),
-            None => db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? ORDER BY started_us, phase_run"),
+                &mut keep,
+            )?,
+            None => self.rows_trusted(
+                &PHASE_EVENTS,
+                "t.kind = 'end' AND t.env = ?",
+                "ORDER BY t.started_us, t.phase_run",
                 &[env.into()],
-                phase_row,
-            ),
-        })
+                &mut keep,
+            )?,
+        }
+        Ok(out)
     }
 
     /// The newest `limit` finished runs of `phase` over builds of `env`
@@ -210,13 +221,17 @@ impl Registry {
         limit: usize,
     ) -> Result<Vec<Phase>, RegistryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut v = self.with(|db| {
-            db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? AND phase = ? AND build_id <> '' ORDER BY started_us DESC, phase_run DESC LIMIT ?"),
-                &[env.into(), phase.into(), limit.into()],
-                phase_row,
-            )
-        })?;
+        let mut v = Vec::new();
+        self.rows_trusted(
+            &PHASE_EVENTS,
+            "t.kind = 'end' AND t.env = ? AND t.phase = ? AND t.build_id <> ''",
+            "ORDER BY t.started_us DESC, t.phase_run DESC LIMIT ?",
+            &[env.into(), phase.into(), limit.into()],
+            &mut |r| {
+                v.push(phase_row(r));
+                Ok(())
+            },
+        )?;
         v.reverse();
         Ok(v)
     }
@@ -228,53 +243,83 @@ impl Registry {
         env: &str,
         phase: &str,
     ) -> Result<(i64, i64), RegistryError> {
-        self.with(|db| {
-            let all = db.scalar(
-                "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND phase = ? AND build_id <> ''",
-                &[env.into(), phase.into()],
-            )?;
-            let ok = db.scalar(
-                "SELECT COUNT(*) FROM phase_events WHERE kind = 'end' AND env = ? AND phase = ? AND build_id <> '' AND exit_code = 0",
-                &[env.into(), phase.into()],
-            )?;
-            Ok((all.unwrap_or(0), ok.unwrap_or(0)))
-        })
+        let (mut all, mut ok) = (0, 0);
+        self.rows_trusted(
+            &PHASE_EVENTS,
+            "t.kind = 'end' AND t.env = ? AND t.phase = ? AND t.build_id <> ''",
+            "",
+            &[env.into(), phase.into()],
+            &mut |r| {
+                all += 1;
+                if Named(r).int("exit_code") == Some(0) {
+                    ok += 1;
+                }
+                Ok(())
+            },
+        )?;
+        Ok((all, ok))
     }
 
     /// The `limit` longest finished component phases of `env`, longest
     /// first.
     pub fn slowest_phases(&self, env: &str, limit: usize) -> Result<Vec<Phase>, RegistryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(|db| {
-            db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' AND env = ? AND component IS NOT NULL AND ended_us IS NOT NULL ORDER BY ended_us - started_us DESC, phase_run LIMIT ?"),
-                &[env.into(), limit.into()],
-                phase_row,
-            )
-        })
+        let mut v = Vec::new();
+        self.rows_trusted(
+            &PHASE_EVENTS,
+            "t.kind = 'end' AND t.env = ? AND t.component IS NOT NULL AND t.ended_us IS NOT NULL",
+            "ORDER BY t.ended_us - t.started_us DESC, t.phase_run LIMIT ?",
+            &[env.into(), limit.into()],
+            &mut |r| {
+                v.push(phase_row(r));
+                Ok(())
+            },
+        )?;
+        Ok(v)
     }
 
     /// Every finished phase of every environment (imported history
     /// included), oldest first.
     pub fn all_phases(&self) -> Result<Vec<Phase>, RegistryError> {
-        self.with(|db| {
-            db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events WHERE kind = 'end' ORDER BY started_us, phase_run"),
-                &[],
-                phase_row,
-            )
-        })
+        let mut v = Vec::new();
+        self.rows_trusted(
+            &PHASE_EVENTS,
+            "t.kind = 'end'",
+            "ORDER BY t.started_us, t.phase_run",
+            &[],
+            &mut |r| {
+                v.push(phase_row(r));
+                Ok(())
+            },
+        )?;
+        Ok(v)
     }
 
     /// Phases that started and have not ended, of a deployment.
     pub fn open_phases(&self, env: &str, deployment: &str) -> Result<Vec<Phase>, RegistryError> {
-        self.with(|db| {
-            db.rows(
-                &format!("SELECT {PHASE_COLUMNS} FROM phase_events s WHERE kind = 'start' AND env = ? AND deployment = ? AND NOT EXISTS (SELECT 1 FROM phase_events e WHERE e.kind = 'end' AND e.phase_run = s.phase_run) ORDER BY started_us"),
-                &[env.into(), deployment.into()],
-                phase_row,
-            )
-        })
+        let mut starts: BTreeMap<String, Phase> = BTreeMap::new();
+        let mut ended = BTreeSet::new();
+        self.rows_trusted(
+            &PHASE_EVENTS,
+            "t.env = ? AND t.deployment = ?",
+            "",
+            &[env.into(), deployment.into()],
+            &mut |r| {
+                let p = phase_row(r);
+                if Named(r).text("kind").as_deref() == Some("end") {
+                    ended.insert(p.run);
+                } else {
+                    starts.insert(p.run.clone(), p);
+                }
+                Ok(())
+            },
+        )?;
+        let mut open: Vec<Phase> = starts
+            .into_values()
+            .filter(|p| !ended.contains(&p.run))
+            .collect();
+        open.sort_by_key(|p| p.started_us);
+        Ok(open)
     }
 
     /// Counts phase events (start and end rows), for tests and verify.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::chain::PHASE_EVENTS;
 use crate::{Registry, RegistryError};
 
 /// Statistics of one phase.
@@ -76,49 +77,60 @@ pub fn report(
     env: Option<&str>,
     since_us: Option<i64>,
 ) -> Result<Vec<PhaseStats>, RegistryError> {
-    // One pass over a covering index; no row is materialised beyond the
-    // per-phase duration lists.
-    // By phase, then kind: a row of a phase already seen allocates nothing.
+    // One pass; no row is materialised beyond the per-phase duration
+    // lists.
     let mut by_phase: HashMap<String, HashMap<&'static str, (u64, Vec<i64>)>> = HashMap::new();
     let since = since_us.unwrap_or(i64::MIN);
     let mut kinds_of: HashMap<String, &'static str> = HashMap::new();
-    registry.with_db(|db| {
-        let mut visit = |r: &dyn crate::db::Row| {
-            let phase = r.text(0).unwrap_or_default();
-            let exit = r.int(1);
-            let duration = r.int(2);
-            // A deployment's kind once per deployment, not once per row.
-            let deployment = r.text(3).unwrap_or_default();
-            let kind = match kinds_of.get(deployment) {
-                Some(k) => *k,
-                None => *kinds_of
-                    .entry(deployment.to_string())
-                    .or_insert_with(|| kind_of(deployment)),
-            };
-            let kinds = match by_phase.get_mut(phase) {
-                Some(k) => k,
-                None => by_phase.entry(phase.to_string()).or_default(),
-            };
-            let entry = kinds.entry(kind).or_default();
-            match (exit, duration) {
-                (Some(0), Some(d)) => entry.1.push(d),
-                _ => entry.0 += 1,
-            }
-            Ok(())
+    let col = |c: &str| PHASE_EVENTS.index(c).unwrap_or(0);
+    let (phase_i, exit_i, duration_i, deployment_i) = (
+        col("phase"),
+        col("exit_code"),
+        col("duration_ms"),
+        col("deployment"),
+    );
+    let mut visit = |r: &dyn crate::db::Row| {
+        let phase = r.text(phase_i).unwrap_or_default();
+        let exit = r.int(exit_i);
+        let duration = r.int(duration_i);
+        // A deployment's kind once per deployment, not once per row.
+        let deployment = r.text(deployment_i).unwrap_or_default();
+        let kind = match kinds_of.get(deployment) {
+            Some(k) => *k,
+            None => *kinds_of
+                .entry(deployment.to_string())
+                .or_insert_with(|| kind_of(deployment)),
         };
-        match env {
-            Some(e) => db.query(
-                "SELECT phase, exit_code, duration_ms, deployment FROM phase_events WHERE kind = 'end' AND env = ? AND started_us >= ?",
-                &[e.into(), since.into()],
-                &mut visit,
-            ),
-            None => db.query(
-                "SELECT phase, exit_code, duration_ms, deployment FROM phase_events WHERE kind = 'end' AND started_us >= ?",
-                &[since.into()],
-                &mut visit,
-            ),
+        // By phase, then kind: a row of a phase already seen allocates
+        // nothing.
+        let kinds = match by_phase.get_mut(phase) {
+            Some(k) => k,
+            None => by_phase.entry(phase.to_string()).or_default(),
+        };
+        let entry = kinds.entry(kind).or_default();
+        match (exit, duration) {
+            (Some(0), Some(d)) => entry.1.push(d),
+            _ => entry.0 += 1,
         }
-    })?;
+        Ok(())
+    };
+    // Every row is checked against its chain before it counts.
+    match env {
+        Some(e) => registry.rows_trusted(
+            &PHASE_EVENTS,
+            "t.kind = 'end' AND t.env = ? AND t.started_us >= ?",
+            "",
+            &[e.into(), since.into()],
+            &mut visit,
+        )?,
+        None => registry.rows_trusted(
+            &PHASE_EVENTS,
+            "t.kind = 'end' AND t.started_us >= ?",
+            "",
+            &[since.into()],
+            &mut visit,
+        )?,
+    }
     let mut out: Vec<PhaseStats> = by_phase
         .into_iter()
         .flat_map(|(phase, kinds)| kinds.into_iter().map(move |(k, v)| ((phase.clone(), k), v)))

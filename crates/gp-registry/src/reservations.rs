@@ -4,10 +4,10 @@
 use gp_core::{BuildId, BuildIdArg};
 use serde::Serialize;
 
-use crate::chain::RESERVATIONS;
-use crate::db::{Db, DbExt, Named};
+use crate::chain::{DEPLOYMENT_EVENTS, RESERVATIONS};
+use crate::db::{Named, Row as DbRow, Value};
 use crate::governance::Override;
-use crate::{Registry, RegistryError, Tx, new_id, now_us, time};
+use crate::{Heads, Registry, RegistryError, Tx, new_id, now_us, time};
 
 /// A request to reserve a build id.
 #[derive(Clone, Debug)]
@@ -57,54 +57,98 @@ pub struct Reservation {
     pub reason: Option<String>,
 }
 
-/// The id `auto` takes next for `today` in `env`.
-fn next_free(
-    db: &mut dyn Db,
-    env: &str,
-    today: Option<(u8, u8, u8)>,
-) -> Result<BuildId, RegistryError> {
-    let (d, m, y) = today.unwrap_or_else(time::today_utc);
-    let first = BuildId::new(d, m, y, 1).map_err(|e| RegistryError::Invalid(e.to_string()))?;
-    let prefix = first.date_prefix();
-    let max = db
-        .scalar(
-            "SELECT MAX(seq) FROM reservations WHERE env = ? AND date_prefix = ?",
-            &[env.into(), prefix.clone().into()],
-        )?
-        .unwrap_or(0);
-    if max >= 99 {
-        return Err(RegistryError::AutoExhausted {
-            env: env.into(),
-            date: prefix,
-        });
-    }
-    first
-        .with_seq(u8::try_from(max + 1).unwrap_or(99))
-        .map_err(|e| RegistryError::Invalid(e.to_string()))
+/// A reservation row as read.
+struct Row {
+    build_id: String,
+    date_prefix: String,
+    seq: i64,
+    generation: i64,
+    actor: String,
+    reason: Option<String>,
+    at_us: i64,
 }
 
-fn latest(
-    db: &mut dyn Db,
-    env: &str,
-    build: BuildId,
-) -> Result<Option<Reservation>, RegistryError> {
-    let rows = db.rows(
-        "SELECT generation, actor, at_us, reason FROM reservations WHERE env = ? AND build_id = ? ORDER BY generation DESC LIMIT 1",
-        &[env.into(), build.to_string().into()],
-        |r| {
+/// An environment's reservations, every row checked against its chain
+/// (one stream per environment): a tampered stream is an error.
+struct EnvReservations(Vec<Row>);
+
+impl EnvReservations {
+    fn read(
+        env: &str,
+        reader: impl FnOnce(
+            &str,
+            &[Value],
+            Heads<'_>,
+            &mut dyn FnMut(&dyn DbRow) -> Result<(), RegistryError>,
+        ) -> Result<(), RegistryError>,
+    ) -> Result<Self, RegistryError> {
+        let mut rows = Vec::new();
+        reader("env = ?", &[env.into()], Heads::Stream(env), &mut |r| {
             let r = Named(r);
-            Reservation {
+            rows.push(Row {
+                build_id: r.string("build_id"),
+                date_prefix: r.string("date_prefix"),
+                seq: r.int("seq").unwrap_or(0),
+                generation: r.int("generation").unwrap_or(1),
+                actor: r.string("actor"),
+                reason: r.text("reason"),
+                at_us: r.int("at_us").unwrap_or(0),
+            });
+            Ok(())
+        })?;
+        Ok(EnvReservations(rows))
+    }
+
+    /// The id `auto` takes next for `today`.
+    fn next_free(&self, today: Option<(u8, u8, u8)>) -> Result<BuildId, RegistryError> {
+        let (d, m, y) = today.unwrap_or_else(time::today_utc);
+        let first = BuildId::new(d, m, y, 1).map_err(|e| RegistryError::Invalid(e.to_string()))?;
+        let prefix = first.date_prefix();
+        let max = self
+            .0
+            .iter()
+            .filter(|r| r.date_prefix == prefix)
+            .map(|r| r.seq)
+            .max()
+            .unwrap_or(0);
+        if max >= 99 {
+            return Err(RegistryError::AutoExhausted {
+                env: String::new(),
+                date: prefix,
+            });
+        }
+        first
+            .with_seq(u8::try_from(max + 1).unwrap_or(99))
+            .map_err(|e| RegistryError::Invalid(e.to_string()))
+    }
+
+    /// The latest reservation of `build`.
+    fn latest(&self, env: &str, build: BuildId) -> Option<Reservation> {
+        let id = build.to_string();
+        self.0
+            .iter()
+            .filter(|r| r.build_id == id)
+            .max_by_key(|r| r.generation)
+            .map(|r| Reservation {
                 env: env.into(),
                 build_id: build,
-                generation: r.int("generation").unwrap_or(1),
+                generation: r.generation,
                 new: false,
-                actor: r.string("actor"),
-                at_us: r.int("at_us").unwrap_or(0),
-                reason: r.text("reason"),
-            }
+                actor: r.actor.clone(),
+                at_us: r.at_us,
+                reason: r.reason.clone(),
+            })
+    }
+}
+
+fn exhausted_in(env: &str, e: RegistryError) -> RegistryError {
+    match e {
+        RegistryError::AutoExhausted { date, .. } => RegistryError::AutoExhausted {
+            env: env.into(),
+            date,
         },
-    )?;
-    Ok(rows.into_iter().next())
+        other => other,
+    }
 }
 
 fn insert(
@@ -154,21 +198,47 @@ impl Registry {
         let lock = format!("reserve/{}", req.env);
         self.tx(Some(&lock), |tx| {
             let now = now_us();
+            let reservations = EnvReservations::read(req.env, |filter, params, scope, f| {
+                tx.streams_trusted(&RESERVATIONS, filter, params, scope, f)
+            })?;
             let build = match req.build {
                 BuildIdArg::Id(b) => b,
                 BuildIdArg::Auto => {
-                    let next = next_free(tx.db, req.env, req.today)?;
+                    let next = reservations
+                        .next_free(req.today)
+                        .map_err(|e| exhausted_in(req.env, e))?;
                     return insert(tx, req, next, 1, None, now);
                 }
             };
-            let Some(existing) = latest(tx.db, req.env, build)? else {
+            let Some(existing) = reservations.latest(req.env, build) else {
                 return insert(tx, req, build, 1, None, now);
             };
-            let last = tx.db.rows(
-                "SELECT event, at_us FROM deployment_events WHERE env = ? AND deployment = ? AND at_us >= ? ORDER BY at_us DESC, id DESC LIMIT 1",
-                &[req.env.into(), build.to_string().into(), existing.at_us.into()],
-                |r| (r.string(0), r.int(1).unwrap_or(0)),
+            // The build's last lifecycle event since this reservation,
+            // from its checked stream.
+            let stream = format!("{}\u{1f}{build}", req.env);
+            let mut last: Option<(String, i64, String)> = None;
+            tx.streams_trusted(
+                &DEPLOYMENT_EVENTS,
+                "env = ? AND deployment = ?",
+                &[req.env.into(), build.to_string().into()],
+                Heads::Stream(&stream),
+                &mut |r| {
+                    let r = Named(r);
+                    let (event, at, id) = (
+                        r.string("event"),
+                        r.int("at_us").unwrap_or(0),
+                        r.string("id"),
+                    );
+                    if at >= existing.at_us
+                        && crate::is_lifecycle_event(&event)
+                        && last.as_ref().is_none_or(|(_, a, i)| (*a, i) <= (at, &id))
+                    {
+                        last = Some((event, at, id));
+                    }
+                    Ok(())
+                },
             )?;
+            let last: Vec<(String, i64)> = last.into_iter().map(|(e, a, _)| (e, a)).collect();
             match last.first() {
                 Some((event, torn_at)) if event == "torn_down" => match req.override_reason {
                     Some(why) => {
@@ -198,13 +268,17 @@ impl Registry {
         })
     }
 
-    /// The latest reservation of a build, if any.
+    /// The latest reservation of a build, if any (the environment's
+    /// reservations checked against their chain).
     pub fn reservation(
         &self,
         env: &str,
         build: BuildId,
     ) -> Result<Option<Reservation>, RegistryError> {
-        self.with(|db| latest(db, env, build))
+        let r = EnvReservations::read(env, |filter, params, scope, f| {
+            self.streams_trusted(&RESERVATIONS, filter, params, scope, f)
+        })?;
+        Ok(r.latest(env, build))
     }
 
     /// The id `auto` would reserve now, without reserving it.
@@ -213,6 +287,9 @@ impl Registry {
         env: &str,
         today: Option<(u8, u8, u8)>,
     ) -> Result<BuildId, RegistryError> {
-        self.with(|db| next_free(db, env, today))
+        let r = EnvReservations::read(env, |filter, params, scope, f| {
+            self.streams_trusted(&RESERVATIONS, filter, params, scope, f)
+        })?;
+        r.next_free(today).map_err(|e| exhausted_in(env, e))
     }
 }

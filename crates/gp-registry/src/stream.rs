@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 
-use crate::chain::DEPLOYMENT_EVENTS;
-use crate::db::{DbExt, Named, Row};
+use crate::chain::{DEPLOYMENT_EVENTS, PHASE_EVENTS};
+use crate::db::{Named, Row};
 use crate::{Registry, RegistryError};
 
 /// One recorded thing.
@@ -17,8 +17,9 @@ pub struct StreamItem {
     /// Where it is in the stream: `{atUs}.{id}`; the next read starts after
     /// it.
     pub cursor: String,
-    /// `deployment` (a lifecycle or side event) or `phase` (a timed step
-    /// starting or ending).
+    /// `deployment` (a lifecycle or side event), `phase` (a timed step
+    /// starting or ending), or `tampered`: a row that does not check out
+    /// against its chain (`data` says which and why).
     pub kind: String,
     /// Environment.
     pub env: String,
@@ -55,39 +56,62 @@ impl Registry {
     ) -> Result<Vec<StreamItem>, RegistryError> {
         let (at, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
         let limit = limit.clamp(1, 1000) as i64;
-        let mut items = self.with(|db| {
-            let mut out = db.rows(
-                &format!(
-                    "SELECT {} FROM deployment_events WHERE (at_us > ? OR (at_us = ? AND id > ?)) AND at_us <= ? ORDER BY at_us, id LIMIT ?",
-                    DEPLOYMENT_EVENTS.select_list()
-                ),
-                &[at.into(), at.into(), id.as_str().into(), until_us.into(), limit.into()],
-                |r| {
-                    let ev = crate::deployments::event_row(r);
-                    StreamItem {
-                        cursor: format!("{}.{}", ev.at_us, ev.id),
-                        kind: "deployment".into(),
-                        env: ev.env.clone(),
-                        deployment: ev.deployment.clone(),
-                        at_us: ev.at_us,
-                        data: serde_json::to_value(&ev).unwrap_or_default(),
-                    }
-                },
-            )?;
-            out.extend(db.rows(
-                "SELECT id, kind, env, deployment, phase, component, started_us, ended_us, duration_ms, exit_code, added, changed, destroyed, actor, at_us FROM phase_events WHERE (at_us > ? OR (at_us = ? AND id > ?)) AND at_us <= ? ORDER BY at_us, id LIMIT ?",
-                &[at.into(), at.into(), id.as_str().into(), until_us.into(), limit.into()],
-                |r: &dyn Row| {
-                    let r = Named(r);
-                    let at_us = r.int("at_us").unwrap_or_default();
-                    let id = r.string("id");
-                    StreamItem {
-                        cursor: format!("{at_us}.{id}"),
-                        kind: "phase".into(),
-                        env: r.string("env"),
-                        deployment: r.string("deployment"),
-                        at_us,
-                        data: serde_json::json!({
+        // Every row checked against its chain; one that does not check
+        // out is shown as what it is, never as an event.
+        let mut items = Vec::new();
+        let tampered = self.rows_checked(
+            &DEPLOYMENT_EVENTS,
+            "(t.at_us > ? OR (t.at_us = ? AND t.id > ?)) AND t.at_us <= ?",
+            "ORDER BY t.at_us, t.id LIMIT ?",
+            &[
+                at.into(),
+                at.into(),
+                id.as_str().into(),
+                until_us.into(),
+                limit.into(),
+            ],
+            &mut |r, ok| {
+                let ev = crate::deployments::event_row(r);
+                items.push(StreamItem {
+                    cursor: format!("{}.{}", ev.at_us, ev.id),
+                    kind: if ok { "deployment" } else { "tampered" }.into(),
+                    env: ev.env.clone(),
+                    deployment: ev.deployment.clone(),
+                    at_us: ev.at_us,
+                    data: if ok {
+                        serde_json::to_value(&ev).unwrap_or_default()
+                    } else {
+                        serde_json::Value::Null
+                    },
+                });
+                Ok(())
+            },
+        )?;
+        let mut phase_tampered = self.rows_checked(
+            &PHASE_EVENTS,
+            "(t.at_us > ? OR (t.at_us = ? AND t.id > ?)) AND t.at_us <= ?",
+            "ORDER BY t.at_us, t.id LIMIT ?",
+            &[
+                at.into(),
+                at.into(),
+                id.as_str().into(),
+                until_us.into(),
+                limit.into(),
+            ],
+            &mut |r: &dyn Row, ok| {
+                let r = Named(r);
+                let at_us = r.int("at_us").unwrap_or_default();
+                let id = r.string("id");
+                items.push(StreamItem {
+                    cursor: format!("{at_us}.{id}"),
+                    kind: if ok { "phase" } else { "tampered" }.into(),
+                    env: r.string("env"),
+                    deployment: r.string("deployment"),
+                    at_us,
+                    data: if !ok {
+                        serde_json::Value::Null
+                    } else {
+                        serde_json::json!({
                             "id": id,
                             "stage": r.string("kind"),
                             "phase": r.string("phase"),
@@ -100,12 +124,28 @@ impl Registry {
                             "changed": r.int("changed"),
                             "destroyed": r.int("destroyed"),
                             "actor": r.text("actor"),
-                        }),
-                    }
-                },
-            )?);
-            Ok(out)
-        })?;
+                        })
+                    },
+                });
+                Ok(())
+            },
+        )?;
+        // A tampered item carries what is wrong with it.
+        let mut why: std::collections::HashMap<String, crate::Tampered> = tampered
+            .into_iter()
+            .chain(phase_tampered.drain(..))
+            .map(|t| (t.id.clone(), t))
+            .collect();
+        for item in items.iter_mut().filter(|i| i.kind == "tampered") {
+            let id = item
+                .cursor
+                .split_once('.')
+                .map(|(_, id)| id)
+                .unwrap_or_default();
+            if let Some(t) = why.remove(id) {
+                item.data = serde_json::to_value(&t).unwrap_or_default();
+            }
+        }
         items.sort_by(|a, b| (a.at_us, a.cursor.as_str()).cmp(&(b.at_us, b.cursor.as_str())));
         items.truncate(limit as usize);
         Ok(items)

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::RegistryError;
 use crate::chain::{self, ChainKey, Head, TABLES};
+use crate::checked::{Checker, Heads as HeadScope, Unchained};
 use crate::db::{Db, DbExt};
 
 /// A broken invariant.
@@ -24,9 +25,12 @@ pub struct Breach {
     pub detail: String,
 }
 
-type Heads = Option<Result<Option<BTreeMap<String, Head>>, String>>;
+/// The head file as judged against its anchor: its heads, and why it
+/// cannot be trusted. `None`: the registry keeps no head file.
+type Heads = Option<(BTreeMap<String, Head>, Option<String>)>;
 
-/// Checks every chained table, then the head file.
+/// Checks every chained table with the reads' own [`Checker`], then the
+/// rows from before chaining against their seal, then the head file.
 fn verify_chain(
     db: &mut dyn Db,
     key: &ChainKey,
@@ -34,8 +38,13 @@ fn verify_chain(
     heads: Heads,
     out: &mut Vec<Breach>,
 ) -> Result<(), RegistryError> {
-    // The newest (seq, mac) of every stream, for the head file.
-    let mut tips: HashMap<String, (i64, String)> = HashMap::new();
+    let (known, head_problem) = heads.unwrap_or_default();
+    if let Some(problem) = head_problem {
+        out.push(Breach {
+            check: "head-file".into(),
+            detail: problem,
+        });
+    }
     for t in TABLES {
         let width = t.columns.len();
         let sql = format!(
@@ -44,98 +53,25 @@ fn verify_chain(
             t.name
         );
         let mut unchained: Vec<Vec<crate::db::Value>> = Vec::new();
-        let mut legacy_per_stream: HashMap<String, i64> = HashMap::new();
-        let mut current: Option<String> = None;
-        let mut expected = 1i64;
-        let mut prev = String::new();
-        let seq_index = t.seq_index();
-        // Phase runs keep no head (see chain.rs), so their tips are not
-        // collected either.
-        let keeps_heads = t.name != chain::PHASE_EVENTS.name;
-        let mut last_tip: Option<(i64, String)> = None;
-        db.query(&sql, &[], &mut |r| {
+        let checker = {
+            let mut checker = Checker::new(key, t, Unchained::Collect(&mut unchained));
             // Checked from the borrowed row: a million rows are verified
             // without a million allocations.
-            let stored_stream = r.text(width);
-            let stored_seq = r.int(width + 1);
-            let stored_mac = r.text(width + 2);
-            let (Some(stream), Some(place), Some(mac)) = (stored_stream, stored_seq, stored_mac)
-            else {
-                let values: Vec<crate::db::Value> = (0..width).map(|i| r.value(i)).collect();
-                if stored_mac.is_none() && stored_stream.is_none() {
-                    *legacy_per_stream.entry(t.stream_of(&values)).or_default() += 1;
-                    unchained.push(values);
+            db.query(&sql, &[], &mut |r| {
+                checker.row(r);
+                Ok(())
+            })?;
+            checker.finish(&known, HeadScope::All)
+        };
+        for x in checker.tampered {
+            out.push(Breach {
+                check: x.check.clone(),
+                detail: if x.id.is_empty() {
+                    format!("{} stream {} {}", x.table, x.stream, x.why)
                 } else {
-                    out.push(Breach {
-                        check: "chain-broken".into(),
-                        detail: format!(
-                            "{} row `{}` has half a chain entry",
-                            t.name,
-                            r.text(0).unwrap_or_default()
-                        ),
-                    });
-                }
-                return Ok(());
-            };
-            if current.as_deref() != Some(stream) {
-                if let (Some(done), Some(tip)) = (current.take(), last_tip.take())
-                    && keeps_heads {
-                        tips.insert(format!("{}\u{1e}{done}", t.name), tip);
-                    }
-                current = Some(stream.to_string());
-                expected = match t.seq_column {
-                    Some(_) => legacy_per_stream.get(stream).copied().unwrap_or(0) + 1,
-                    None => 1,
-                };
-                prev.clear();
-            }
-            let why = if !t.stream_is(stream, &mut |i| r.value_ref(i)) {
-                Some(format!("is filed under stream `{stream}`, not its own"))
-            } else if place != expected {
-                Some(if place > expected {
-                    format!("has chain position {place} where {expected} was expected (rows deleted before it)")
-                } else {
-                    format!("repeats chain position {place}")
-                })
-            } else if seq_index.is_some_and(|i| r.value_ref(i) != crate::db::ValueRef::Int(place)) {
-                Some("its sequence number disagrees with its chain position".into())
-            } else {
-                let want = chain::row_mac_refs(
-                    key,
-                    t.name,
-                    stream,
-                    place,
-                    &prev,
-                    (0..width).map(|i| r.value_ref(i)),
-                    width,
-                );
-                (want != mac).then(|| {
-                    "does not match its HMAC (replaced, edited, reordered or forged)".to_string()
-                })
-            };
-            if let Some(why) = why {
-                out.push(Breach {
-                    check: "chain-broken".into(),
-                    detail: format!(
-                        "{} row `{}` (stream {}, position {place}) {why}",
-                        t.name,
-                        r.text(0).unwrap_or_default(),
-                        stream.replace('\u{1f}', "/")
-                    ),
-                });
-            }
-            expected = place + 1;
-            prev.clear();
-            prev.push_str(mac);
-            if keeps_heads {
-                last_tip = Some((place, mac.to_string()));
-            }
-            Ok(())
-        })?;
-        if let (Some(done), Some(tip)) = (current.take(), last_tip.take())
-            && keeps_heads
-        {
-            tips.insert(format!("{}\u{1e}{done}", t.name), tip);
+                    format!("{} row `{}` (stream {}) {}", x.table, x.id, x.stream, x.why)
+                },
+            });
         }
         let sealed = legacy.get(t.name).copied();
         match sealed {
@@ -193,42 +129,6 @@ fn verify_chain(
                             unchained.len()
                         ),
                     });
-                }
-            }
-        }
-    }
-    match heads {
-        None | Some(Ok(None)) => {}
-        Some(Err(e)) => out.push(Breach {
-            check: "head-file".into(),
-            detail: e,
-        }),
-        Some(Ok(Some(heads))) => {
-            for (k, h) in heads {
-                let (table, stream) = chain::split_head_key(&k);
-                let shown = stream.replace('\u{1f}', "/");
-                match tips.get(&k) {
-                    Some((seq, _)) if *seq < h.seq => out.push(Breach {
-                        check: "chain-truncated".into(),
-                        detail: format!(
-                            "{table} stream {shown} ends at position {seq}, but position {} was written: rows were deleted from its end",
-                            h.seq
-                        ),
-                    }),
-                    Some((seq, mac)) if *seq == h.seq && *mac != h.mac => out.push(Breach {
-                        check: "chain-broken".into(),
-                        detail: format!(
-                            "{table} stream {shown}: its last row is not the one that was written"
-                        ),
-                    }),
-                    Some(_) => {}
-                    None => out.push(Breach {
-                        check: "chain-truncated".into(),
-                        detail: format!(
-                            "{table} stream {shown} is gone, but {} rows of it were written",
-                            h.seq
-                        ),
-                    }),
                 }
             }
         }

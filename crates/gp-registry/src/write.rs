@@ -8,6 +8,7 @@ use super::*;
 pub(crate) struct Tx<'a> {
     pub db: &'a mut dyn Db,
     pub(crate) key: Option<&'a ChainKey>,
+    pub(crate) trust: &'a Trust,
     pub(crate) pending: chain::PendingHeads,
 }
 

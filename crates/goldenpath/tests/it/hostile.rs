@@ -1035,6 +1035,65 @@ fn truncated_and_emptied_registries_are_reported_not_started_afresh() {
 }
 
 #[test]
+fn a_deleted_or_older_head_file_is_tampering_and_nothing_acts_on_it() {
+    let p = Platform::new(EXEC);
+    p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    let head = p.path().join(".goldenpath/registry.head");
+    let older = std::fs::read(&head).unwrap();
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    // The attack of the issue: the journal's tail cut, and the head file
+    // that would show it deleted.
+    {
+        let db = registry(&p);
+        db.execute_batch("DROP TRIGGER journal_no_delete").unwrap();
+        let last = max_seq(&db, "23-01-26-01");
+        db.execute(
+            "DELETE FROM journal WHERE env = 'dev' AND deployment = '23-01-26-01' AND seq >= ?1",
+            [last - 1],
+        )
+        .unwrap();
+    }
+    let check = |what: &str| {
+        let verify = p.run(&["registry", "verify"]);
+        assert_eq!(verify.code, 1, "{what}: {}", verify.transcript());
+        assert!(
+            verify.stderr.contains("head-file"),
+            "{what}: {}",
+            verify.stderr
+        );
+        let out = p.run(&["teardown", "--env", "dev", "--build-id", "23-01-26-01"]);
+        assert_eq!(out.code, 3, "{what}: {}", out.transcript());
+        assert!(
+            out.stderr.contains("registry.head"),
+            "{what}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("registry verify"),
+            "{what}: {}",
+            out.stderr
+        );
+        for args in [
+            &["builds", "list", "--env", "dev"][..],
+            &["status", "--env", "dev", "--build-id", "23-01-26-01"],
+            &["reap", "--env", "dev"],
+        ] {
+            let out = p.run(args);
+            assert_eq!(out.code, 3, "{what}: {args:?}: {}", out.transcript());
+        }
+    };
+    std::fs::remove_file(&head).unwrap();
+    check("deleted");
+    assert!(
+        !head.exists(),
+        "nothing wrote a new head file over the evidence"
+    );
+    std::fs::write(&head, &older).unwrap();
+    check("an older copy");
+    assert_eq!(std::fs::read(&head).unwrap(), older);
+}
+
+#[test]
 fn invalid_input_and_read_only_commands_create_nothing() {
     let p = Platform::new(EXEC);
     for args in [
