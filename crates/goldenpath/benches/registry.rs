@@ -39,103 +39,83 @@ fn time(args: &[&str], db: &Path) -> f64 {
     samples[RUNS / 2]
 }
 
+/// Fills the registry through goldenpath's own append path, every row
+/// chained (reads check every row they return, so rows inserted behind
+/// goldenpath's back would be refused, not timed).
 fn populate(db: &Path, phases: u64, builds: u64) {
-    drop(Registry::open(&Location::Sqlite(db.to_path_buf())).expect("migrate"));
-    let mut conn = rusqlite::Connection::open(db).expect("open");
-    let tx = conn.transaction().expect("tx");
-    {
-        let mut stmt = tx
-            .prepare("INSERT INTO phase_events (id, phase_run, kind, env, deployment, build_id, phase, started_us, ended_us, duration_ms, exit_code, source, at_us) VALUES (?1, ?2, ?3, 'dev', ?4, ?4, ?5, ?6, ?7, ?8, ?9, 'bench', ?6)")
-            .expect("prepare");
-        let names = [
-            "init",
-            "plan",
-            "apply:cluster",
-            "apply:irsa",
-            "apply:argocd",
-            "gitops-render",
-            "dns",
-            "teardown",
-        ];
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        for i in 0..phases {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let run = format!("r{i}");
-            let build = format!("{:02}-01-26-{:02}", 1 + (i / 99) % 28, 1 + i % 99);
-            let phase = names[(i % names.len() as u64) as usize];
-            let start = 1_700_000_000_000_000i64 + i as i64 * 1_000_000;
-            let dur = 1_000 + (x % 600_000) as i64;
-            let exit = if x.is_multiple_of(17) { 1 } else { 0 };
-            stmt.execute(rusqlite::params![
-                format!("{run}:start"),
-                run,
-                "start",
-                build,
-                phase,
-                start,
-                None::<i64>,
-                None::<i64>,
-                None::<i64>
-            ])
-            .expect("insert");
-            stmt.execute(rusqlite::params![
-                format!("{run}:end"),
-                run,
-                "end",
-                build,
-                phase,
-                start,
-                start + dur * 1000,
-                dur,
-                exit
-            ])
-            .expect("insert");
-        }
-        let mut res = tx
-            .prepare("INSERT INTO reservations (id, env, build_id, date_prefix, seq, generation, actor, at_us) VALUES (?1, 'dev', ?2, ?3, ?4, 1, 'bench', ?5)")
-            .expect("prepare");
-        let mut ev = tx
-            .prepare("INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES (?1, 'dev', ?2, ?3, 'bench', ?4)")
-            .expect("prepare");
-        for i in 0..builds {
-            let day = 1 + (i / 99) % 28;
-            let month = 1 + (i / (99 * 28)) % 12;
-            let year = 20 + i / (99 * 28 * 12);
-            let prefix = format!("{day:02}-{month:02}-{year:02}");
-            let seq = 1 + i % 99;
-            let build = format!("{prefix}-{seq:02}");
-            let at = 1_700_000_000_000_000i64 + i as i64 * 60_000_000;
-            res.execute(rusqlite::params![
-                format!("res{i}"),
-                build,
-                prefix,
-                seq as i64,
-                at
-            ])
-            .expect("insert");
-            ev.execute(rusqlite::params![
-                format!("ev{i}a"),
-                build,
-                "deploy_started",
-                at + 1
-            ])
-            .expect("insert");
-            ev.execute(rusqlite::params![
-                format!("ev{i}b"),
-                build,
-                if i % 3 == 0 {
-                    "torn_down"
-                } else {
-                    "deploy_succeeded"
-                },
-                at + 2
-            ])
-            .expect("insert");
+    let reg = Registry::open(&Location::Sqlite(db.to_path_buf())).expect("open");
+    let names = [
+        "init",
+        "plan",
+        "apply:cluster",
+        "apply:irsa",
+        "apply:argocd",
+        "gitops-render",
+        "dns",
+        "teardown",
+    ];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in 0..phases {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let build = format!("{:02}-01-26-{:02}", 1 + (i / 99) % 28, 1 + i % 99);
+        let start = 1_700_000_000_000_000i64 + i as i64 * 1_000_000;
+        let dur = 1_000 + (x % 600_000) as i64;
+        let p = gp_registry::Phase {
+            run: format!("r{i}"),
+            env: "dev".into(),
+            deployment: build.clone(),
+            build_id: build,
+            phase: names[(i % names.len() as u64) as usize].into(),
+            started_us: start,
+            ended_us: Some(start + dur * 1000),
+            exit_code: Some(if x.is_multiple_of(17) { 1 } else { 0 }),
+            ..Default::default()
+        };
+        reg.phase_start(&p).expect("phase start");
+        reg.phase_end(&p).expect("phase end");
+    }
+    for i in 0..builds {
+        let day = 1 + (i / 99) % 28;
+        let month = 1 + (i / (99 * 28)) % 12;
+        let year = 20 + i / (99 * 28 * 12);
+        let build: gp_core::BuildId = format!("{day:02}-{month:02}-{year:02}-{:02}", 1 + i % 99)
+            .parse()
+            .expect("build id");
+        reg.reserve(&gp_registry::ReserveRequest::new(
+            "dev",
+            gp_core::BuildIdArg::Id(build),
+            "bench",
+        ))
+        .expect("reserve");
+        let at = gp_registry::now_us();
+        for (n, event) in [
+            "deploy_started",
+            if i % 3 == 0 {
+                "torn_down"
+            } else {
+                "deploy_succeeded"
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            reg.record_deployment(&gp_registry::DeploymentEvent {
+                id: format!("ev{i}-{n}"),
+                env: "dev".into(),
+                deployment: build.to_string(),
+                run_id: None,
+                event: event.into(),
+                actor: "bench".into(),
+                commit_sha: None,
+                run_url: None,
+                detail: None,
+                at_us: at + n as i64,
+            })
+            .expect("event");
         }
     }
-    tx.commit().expect("commit");
 }
 
 fn main() {

@@ -214,7 +214,13 @@ pub fn run() -> ExitCode {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
                 _ => 2,
             };
-            let _ = e.print();
+            if code == 0 {
+                let _ = e.print();
+            } else {
+                // A usage error echoes the argument it could not take: sent
+                // escaped, as every message is.
+                Printer::new(Output::Text).status(e.to_string().trim_end());
+            }
             if code == 2 && json_requested() {
                 let text = e.to_string();
                 let message = text

@@ -115,8 +115,12 @@ pub struct BuildsOutput {
     pub schema_version: u32,
     /// Environment.
     pub env: String,
-    /// Newest first.
+    /// Newest first. A build whose rows do not check out against the
+    /// registry's chain has the status `tampered`.
     pub builds: Vec<gp_registry::BuildSummary>,
+    /// What does not check out (the command exits 3 when there is any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tampered: Vec<gp_registry::Tampered>,
 }
 
 /// `goldenpath registry export --format json`.
@@ -201,6 +205,9 @@ pub struct LeasesOutput {
     pub schema_version: u32,
     /// Every lease recorded.
     pub leases: Vec<gp_registry::LeaseState>,
+    /// What does not check out (the command exits 3 when there is any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tampered: Vec<gp_registry::Tampered>,
 }
 
 /// `goldenpath lease unlock`.

@@ -40,6 +40,9 @@ pub struct Printer {
     wrote: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// A JSON Lines stream was started on stdout.
     streaming: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The process's arguments that hold control characters: wherever a
+    /// message echoes one, it is shown escaped (a newline too).
+    hostile_args: std::sync::Arc<Vec<String>>,
 }
 
 impl Printer {
@@ -54,7 +57,35 @@ impl Printer {
             stderr_tty,
             wrote: Default::default(),
             streaming: Default::default(),
+            hostile_args: std::sync::Arc::new(
+                std::env::args_os()
+                    .skip(1)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .filter(|a| a.chars().any(char::is_control))
+                    .collect(),
+            ),
         }
+    }
+
+    /// A message as it may reach stderr: an argument echoed in it is
+    /// escaped whole (its newlines too, so it cannot forge a line), then
+    /// any other control character but newline and tab.
+    fn message(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for a in self.hostile_args.iter() {
+            let escaped: String = a
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_unicode().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            text = text.replace(a.as_str(), &escaped);
+        }
+        visible(&text).into_owned()
     }
 
     /// Whether anything was written to stdout yet.
@@ -114,12 +145,14 @@ impl Printer {
 
     /// A status line on stderr (e.g. "created goldenpath.yaml").
     pub fn status(&self, text: &str) {
+        let text = self.message(text);
         let _ = writeln!(io::stderr().lock(), "{text}");
     }
 
     /// A warning on stderr.
     pub fn warn(&self, text: &str) {
         let label = self.paint("warning:", "33");
+        let text = self.message(text);
         let _ = writeln!(io::stderr().lock(), "{label} {text}");
     }
 
@@ -127,12 +160,17 @@ impl Printer {
     pub fn error(&self, message: &str, causes: &[String], hint: Option<&str>) {
         let mut err = io::stderr().lock();
         let label = self.paint("error:", "31");
-        let _ = writeln!(err, "{label} {message}");
+        let _ = writeln!(err, "{label} {}", self.message(message));
         for cause in causes {
-            let _ = writeln!(err, "  {} {cause}", self.paint("caused by:", "2"));
+            let _ = writeln!(
+                err,
+                "  {} {}",
+                self.paint("caused by:", "2"),
+                self.message(cause)
+            );
         }
         if let Some(hint) = hint {
-            let _ = writeln!(err, "{} {hint}", self.paint("hint:", "36"));
+            let _ = writeln!(err, "{} {}", self.paint("hint:", "36"), self.message(hint));
         }
     }
 
@@ -261,6 +299,17 @@ mod tests {
             t, "A  B\nx\n",
             "an empty last cell leaves no trailing blanks"
         );
+    }
+
+    #[test]
+    fn an_echoed_argument_is_escaped_whole_and_other_newlines_kept() {
+        let mut p = super::Printer::new(super::Output::Text);
+        p.hostile_args = std::sync::Arc::new(vec!["dev\nerror: forged\u{1b}[2J".into()]);
+        assert_eq!(
+            p.message("no environment `dev\nerror: forged\u{1b}[2J`\nnext line"),
+            "no environment `dev\\u{a}error: forged\\u{1b}[2J`\nnext line"
+        );
+        assert_eq!(p.message("plain\u{7}"), "plain\\u{7}");
     }
 
     #[test]

@@ -86,6 +86,10 @@ impl crate::Engine<'_> {
         env: &str,
         key: &str,
     ) -> Result<(String, Lease), RegistryError> {
+        // Nothing acts on a deployment whose rows do not check out: its
+        // reservation, events, journal and lease are read through the
+        // chain before anything is written for it.
+        self.trusted(env, key)?;
         let run_id = gp_registry::new_id();
         let holder = holder(&self.actor, &run_id);
         let lease = acquire(
@@ -97,6 +101,22 @@ impl crate::Engine<'_> {
             self.lease_ttl_s,
         )?;
         Ok((run_id, lease))
+    }
+}
+
+impl crate::Engine<'_> {
+    /// Reads every stream a run on `env`'s `key` decides from — the
+    /// environment's reservations (for a build), the deployment's events,
+    /// journal and lease — checked against the chain: the first row that
+    /// does not check out is the error.
+    pub(crate) fn trusted(&self, env: &str, key: &str) -> Result<(), RegistryError> {
+        if let Ok(b) = key.parse::<gp_core::BuildId>() {
+            self.registry.reservation(env, b)?;
+        }
+        self.registry.deployment_events(env, key)?;
+        self.registry.journal(env, key)?;
+        self.registry.lease(env, key)?;
+        Ok(())
     }
 }
 

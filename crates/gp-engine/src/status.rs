@@ -72,8 +72,12 @@ pub struct Overview {
     pub foundational: DeploymentStatus,
     /// The persistent deployment.
     pub persistent: DeploymentStatus,
-    /// Builds that are not torn down.
+    /// Builds that are not torn down; one whose rows do not check out
+    /// against the registry's chain has the status `tampered`.
     pub builds: Vec<BuildSummary>,
+    /// What does not check out (the CLI exits 3 when there is any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tampered: Vec<gp_registry::Tampered>,
 }
 
 fn deploy_command(env: &str, deployment: Deployment) -> String {
@@ -262,17 +266,17 @@ impl Engine<'_> {
     /// The environment: foundational plane, persistent deployment, and every
     /// build that is not torn down.
     pub fn overview(&self, env: &str) -> Result<Overview, EngineError> {
+        let (builds, tampered) = self.registry.builds_checked(env)?;
         Ok(Overview {
             schema_version: 1,
             env: env.into(),
             foundational: self.status(env, Deployment::Foundational)?,
             persistent: self.status(env, Deployment::Persistent)?,
-            builds: self
-                .registry
-                .builds(env)?
+            builds: builds
                 .into_iter()
                 .filter(|b| b.status != "torn-down" && !b.imported)
                 .collect(),
+            tampered,
         })
     }
 
@@ -289,13 +293,14 @@ impl Engine<'_> {
         if status == "reserved" {
             status = "not-deployed".into();
         }
+        // Read whatever the status: a lease that does not check out is
+        // reported, never passed over.
+        let lease = self.registry.lease(env, key)?;
         if status == "deploying" || status == "tearing-down" {
             // A lease whose holder died on this machine (SIGKILL) is as
             // good as gone: the next deploy takes it over.
-            let held = self
-                .registry
-                .lease(env, key)?
-                .is_some_and(|l| l.state == "held" && !crate::lease::is_abandoned(&l.holder));
+            let held =
+                lease.is_some_and(|l| l.state == "held" && !crate::lease::is_abandoned(&l.holder));
             if !held {
                 status = "interrupted".into();
             }

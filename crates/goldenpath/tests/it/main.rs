@@ -22,6 +22,8 @@ mod request_files;
 mod requests;
 mod resources;
 mod serve;
+mod serve_doors;
+mod tampering;
 mod terraform;
 mod truth;
 

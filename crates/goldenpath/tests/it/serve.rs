@@ -198,7 +198,7 @@ fn post(addr: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String
     )
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     let out = std::process::Command::new("sha256sum")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -118,10 +118,25 @@ fn plan_with_auto_records_nothing() {
     assert!(out.stdout.contains("create"), "{}", out.stdout);
     // Nothing under any build id: no phase, no reservation, no registry.
     assert!(!p.registry_file().exists(), "a plan created the registry");
-    let builds = p.ok(&["builds", "list", "--env", "dev", "--output", "json"]);
-    assert_eq!(json(&builds.stdout)["builds"], serde_json::json!([]));
-    let phases = p.ok(&["registry", "export", "--output", "json"]);
-    assert_eq!(json(&phases.stdout)["phases"], serde_json::json!([]));
+    // Reading a registry that is not there is exit 2 naming where it was
+    // looked for, and creates none.
+    for args in [
+        &["builds", "list", "--env", "dev", "--output", "json"][..],
+        &["registry", "export", "--output", "json"],
+        &["registry", "verify"],
+        &["registry", "report"],
+        &["lease", "list"],
+        &["reap", "--env", "dev"],
+    ] {
+        let out = p.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.transcript());
+        assert!(
+            out.stdout.contains("no registry at") || out.stderr.contains("no registry at"),
+            "{args:?}: {}",
+            out.transcript()
+        );
+        assert!(!p.registry_file().exists(), "{args:?} created the registry");
+    }
 }
 
 #[test]

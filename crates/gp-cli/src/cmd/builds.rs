@@ -131,6 +131,8 @@ pub(crate) fn build_detail(
 
 /// Runs `builds ...`.
 pub fn run(ctx: &Context, cmd: BuildsCommand) -> anyhow::Result<()> {
+    // Reading a registry never creates one.
+    ctx.require_registry()?;
     match cmd {
         BuildsCommand::List(a) => list(ctx, a),
         BuildsCommand::Show(a) => show(ctx, a),
@@ -208,7 +210,9 @@ fn keep(ctx: &Context, a: KeepArgs) -> anyhow::Result<()> {
 
 fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
     ctx.check_recorded_env(&a.env)?;
-    let mut builds = ctx.registry()?.builds(&a.env)?;
+    // A build whose rows do not check out is listed as tampered, its
+    // state derived from nothing; the command then exits 3.
+    let (mut builds, tampered) = ctx.registry()?.builds_checked(&a.env)?;
     if let Some(n) = a.limit {
         builds.truncate(n as usize);
     }
@@ -217,13 +221,14 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
             schema_version: crate::outputs::SCHEMA_VERSION,
             env: a.env.clone(),
             builds,
+            tampered: tampered.clone(),
         })?;
-        return Ok(());
+        return super::refuse_tampered(ctx, &tampered);
     }
     if builds.is_empty() {
         ctx.printer
             .data(&format!("no builds recorded in {}", a.env))?;
-        return Ok(());
+        return super::refuse_tampered(ctx, &tampered);
     }
     let now = gp_registry::now_us();
     let rows: Vec<Vec<String>> = builds
@@ -235,7 +240,7 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
                 when(b.reserved_us),
                 b.reserved_by.clone(),
                 when(b.updated_us),
-                if b.status == "torn-down" {
+                if b.status == "torn-down" || b.status == gp_registry::TAMPERED {
                     "-".into()
                 } else {
                     gp_engine::expiry::time_left(b.expires_us, b.kept.as_deref(), now)
@@ -247,7 +252,7 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
         &["BUILD", "STATUS", "RESERVED", "BY", "UPDATED", "EXPIRES"],
         &rows,
     ))?;
-    Ok(())
+    super::refuse_tampered(ctx, &tampered)
 }
 
 fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {

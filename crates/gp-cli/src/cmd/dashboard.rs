@@ -586,3 +586,20 @@ pub fn outcome(title: &str, ok: bool, message: &str, back: &str) -> String {
         ),
     )
 }
+
+/// The sign-in page of a server whose reads need a token: the token is
+/// posted in the body (never the URL) and kept in an HTTP-only cookie.
+pub fn sign_in(message: Option<&str>) -> String {
+    page(
+        "Sign in",
+        &format!(
+            "{}<form method=\"post\" action=\"/ui/sign-in\"><p><label for=\"token\">Token</label> <input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">Sign in</button></p></form>",
+            message
+                .map(|m| format!(
+                    "<p class=\"notice state red\" role=\"status\" id=\"outcome\">{}</p>",
+                    esc(m)
+                ))
+                .unwrap_or_default()
+        ),
+    )
+}

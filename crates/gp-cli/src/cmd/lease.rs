@@ -39,19 +39,22 @@ pub struct UnlockArgs {
 
 /// Runs `lease ...`.
 pub fn run(ctx: &Context, cmd: LeaseCommand) -> anyhow::Result<()> {
+    // Reading a registry never creates one.
+    ctx.require_registry()?;
     match cmd {
         LeaseCommand::List(a) => {
-            let leases = ctx.registry()?.leases(a.env.as_deref())?;
+            let (leases, tampered) = ctx.registry()?.leases_checked(a.env.as_deref())?;
             if ctx.printer.is_json() {
                 ctx.printer.json(&crate::outputs::LeasesOutput {
                     schema_version: crate::outputs::SCHEMA_VERSION,
                     leases,
+                    tampered: tampered.clone(),
                 })?;
-                return Ok(());
+                return super::refuse_tampered(ctx, &tampered);
             }
             if leases.is_empty() {
                 ctx.printer.data("no leases recorded")?;
-                return Ok(());
+                return super::refuse_tampered(ctx, &tampered);
             }
             let rows: Vec<Vec<String>> = leases
                 .iter()
@@ -70,7 +73,7 @@ pub fn run(ctx: &Context, cmd: LeaseCommand) -> anyhow::Result<()> {
                 &["ENV", "DEPLOYMENT", "STATE", "HOLDER", "EXPIRES", "LEASE"],
                 &rows,
             ))?;
-            Ok(())
+            super::refuse_tampered(ctx, &tampered)
         }
         LeaseCommand::Unlock(a) => {
             if !a.force {

@@ -80,3 +80,21 @@ pub fn shown(path: &std::path::Path) -> String {
 pub fn when(us: i64) -> String {
     gp_registry::format_utc(us)
 }
+
+/// Ends a view that showed rows of the registry as tampered: each finding
+/// on stderr, then the refusal (exit 3) naming the first, with `registry
+/// verify` as the next command. A view shows what it could read; it never
+/// exits 0 over a registry that does not check out.
+pub fn refuse_tampered(
+    ctx: &crate::context::Context,
+    tampered: &[gp_registry::Tampered],
+) -> anyhow::Result<()> {
+    let Some(first) = tampered.first() else {
+        return Ok(());
+    };
+    for t in tampered.iter().skip(1) {
+        ctx.printer
+            .warn(&format!("the registry was tampered with: {}", t.describe()));
+    }
+    Err(first.clone().into_error().into())
+}

@@ -23,6 +23,8 @@ pub struct ReapArgs {
 /// Runs `reap`.
 pub fn run(ctx: &Context, a: ReapArgs) -> anyhow::Result<()> {
     ctx.check_env(&a.env)?;
+    // Reading a registry never creates one.
+    ctx.require_registry()?;
     let drivers = ctx.drivers()?;
     let progress = crate::progress::Progress::new(&ctx.printer, ctx.global.verbose > 0);
     let cancel = std::sync::atomic::AtomicBool::new(false);

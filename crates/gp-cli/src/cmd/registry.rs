@@ -81,10 +81,12 @@ pub struct ReportArgs {
 /// Runs `registry ...`.
 pub fn run(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<()> {
     match cmd {
-        RegistryCommand::Export(a) => export(ctx, a),
+        // Reading a registry never creates one: none there is exit 2,
+        // naming where it was looked for.
+        RegistryCommand::Export(a) => ctx.require_registry().and_then(|()| export(ctx, a)),
         RegistryCommand::Import(a) => import(ctx, a),
-        RegistryCommand::Report(a) => report(ctx, a),
-        RegistryCommand::Verify => verify(ctx),
+        RegistryCommand::Report(a) => ctx.require_registry().and_then(|()| report(ctx, a)),
+        RegistryCommand::Verify => ctx.require_registry().and_then(|()| verify(ctx)),
         RegistryCommand::Migrate => {
             let reg = ctx.registry()?;
             if ctx.printer.is_json() {

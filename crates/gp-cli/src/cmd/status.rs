@@ -198,7 +198,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
     let o = engine.overview(&a.env)?;
     if ctx.printer.is_json() {
         ctx.printer.json(&o)?;
-        return Ok(());
+        return super::refuse_tampered(ctx, &o.tampered);
     }
     let mut out = render_status(&o.foundational, &format!("{} foundational plane", a.env));
     out.push('\n');
@@ -237,7 +237,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
         }
     }
     ctx.printer.data(&out)?;
-    Ok(())
+    super::refuse_tampered(ctx, &o.tampered)
 }
 
 /// Runs `plan`.

@@ -270,7 +270,18 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Every request event (of one request), oldest first, typed.
+    /// Every request event that checks out against the registry's chain,
+    /// oldest first, typed, and what does not (by request id in `stream`):
+    /// for the read model, which shows those requests as tampered.
+    pub fn request_history_checked(
+        &self,
+    ) -> Result<(Vec<TypedEvent>, Vec<gp_registry::Tampered>), EngineError> {
+        let (events, tampered) = self.registry.request_events_checked(None)?;
+        Ok((events.iter().map(TypedEvent::of).collect(), tampered))
+    }
+
+    /// Every request event (of one request), oldest first, typed. A
+    /// tampered stream is an error: what decides reads this.
     pub fn request_history(&self, request: Option<&str>) -> Result<Vec<TypedEvent>, EngineError> {
         Ok(self
             .registry

@@ -42,6 +42,9 @@ pub enum RequestState {
     Withdrawn,
     /// Torn down with the foundational component it was on.
     TornDown,
+    /// Its events in the registry do not check out against the chain:
+    /// nothing is derived from them (`registry verify` names the rows).
+    Tampered,
 }
 
 /// The last change of a request (a plan, a step of an apply and a refused
@@ -180,7 +183,9 @@ impl Engine<'_> {
     /// one environment).
     pub fn request_rows(&self, env: Option<&str>) -> Result<Vec<RequestRow>, EngineError> {
         let loaded = self.requests_loaded()?;
-        let history = self.request_history(None)?;
+        // A request whose events do not check out is shown as tampered,
+        // its state derived from none of them.
+        let (history, tampered) = self.request_history_checked()?;
         let configured = self
             .platform
             .spec
@@ -243,9 +248,41 @@ impl Engine<'_> {
                 },
             );
         }
+        for t in &tampered {
+            facts.entry(t.stream.clone()).or_insert(FileFacts {
+                kind: String::new(),
+                env: String::new(),
+                resource: String::new(),
+                file: None,
+                breaks_rules: false,
+                approval: None,
+                hash: None,
+            });
+        }
         let mut rows = Vec::new();
-        for (id, f) in facts {
-            if env.is_some_and(|e| e != f.env) {
+        for (id, mut f) in facts {
+            let broken = tampered.iter().find(|t| t.stream == id);
+            // An environment known from nothing trusted: shown whatever is
+            // asked for, never hidden.
+            if env.is_some_and(|e| e != f.env) && !(broken.is_some() && f.env.is_empty()) {
+                continue;
+            }
+            if let Some(t) = broken {
+                f.approval = None;
+                rows.push(RequestRow {
+                    request: id,
+                    kind: f.kind,
+                    env: f.env,
+                    resource: f.resource,
+                    file: f.file,
+                    awaiting_approval: false,
+                    status: RequestState::Tampered,
+                    state: format!("tampered: {}", t.describe()),
+                    approvals: Vec::new(),
+                    missing: Vec::new(),
+                    last: None,
+                    events: Vec::new(),
+                });
                 continue;
             }
             let events = by_id.remove(&id).unwrap_or_default();

@@ -518,12 +518,13 @@ fn withdraw(ctx: &Context, a: WithdrawArgs) -> anyhow::Result<()> {
 
 fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
     let rows = request_rows(ctx, a.env.as_deref())?;
+    let tampered = tampered_rows(&rows);
     if ctx.printer.is_json() {
         ctx.printer.json(&crate::outputs::RequestListOutput {
             schema_version: crate::outputs::SCHEMA_VERSION,
             requests: rows,
         })?;
-        return Ok(());
+        return tampered;
     }
     if rows.is_empty() {
         ctx.printer.data("no requests")?;
@@ -562,7 +563,23 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
         ],
         &cells,
     ))?;
-    Ok(())
+    tampered
+}
+
+/// A view that showed a request as tampered exits 3, naming it.
+fn tampered_rows(rows: &[RequestRow]) -> anyhow::Result<()> {
+    match rows
+        .iter()
+        .find(|r| r.status == gp_engine::requests::RequestState::Tampered)
+    {
+        Some(r) => Err(gp_registry::RegistryError::Tampered {
+            table: "request_events".into(),
+            id: r.request.clone(),
+            why: r.state.trim_start_matches("tampered: ").to_string(),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// Who approved a request's current content, one name each.
