@@ -162,11 +162,8 @@ impl Context {
     /// holds rows for it (an imported or retired one).
     pub fn check_recorded_env(&self, env: &str) -> anyhow::Result<()> {
         let declared = self.check_env(env);
-        if declared.is_err() {
-            let reg = self.registry()?;
-            if !reg.builds(env)?.is_empty() || !reg.phases(env, None)?.is_empty() {
-                return Ok(());
-            }
+        if declared.is_err() && self.registry()?.env_recorded(env)? {
+            return Ok(());
         }
         declared
     }

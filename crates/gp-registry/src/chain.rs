@@ -199,6 +199,41 @@ pub(crate) fn row_mac_refs<'a>(
     values: impl Iterator<Item = ValueRef<'a>>,
     width: usize,
 ) -> String {
+    hex(&row_digest(key, table, stream, seq, prev, values, width))
+}
+
+/// Whether `mac` (hex) is the row's chain HMAC: compared without
+/// allocating, as every read does for every row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn row_mac_matches<'a>(
+    key: &ChainKey,
+    table: &str,
+    stream: &str,
+    seq: i64,
+    prev: &str,
+    values: impl Iterator<Item = ValueRef<'a>>,
+    width: usize,
+    mac: &str,
+) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let d = row_digest(key, table, stream, seq, prev, values, width);
+    let mac = mac.as_bytes();
+    mac.len() == 32
+        && d.iter().enumerate().all(|(i, x)| {
+            mac[2 * i] == DIGITS[usize::from(x >> 4)]
+                && mac[2 * i + 1] == DIGITS[usize::from(x & 15)]
+        })
+}
+
+fn row_digest<'a>(
+    key: &ChainKey,
+    table: &str,
+    stream: &str,
+    seq: i64,
+    prev: &str,
+    values: impl Iterator<Item = ValueRef<'a>>,
+    width: usize,
+) -> [u8; 16] {
     let mut mac = key.mac();
     mac.update(b"goldenpath-registry-chain-v1\0");
     mac.update(table.as_bytes());
@@ -212,7 +247,9 @@ pub(crate) fn row_mac_refs<'a>(
         encode(&mut mac, v);
     }
     let out = mac.finalize().into_bytes();
-    hex(&out[..16])
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&out[..16]);
+    d
 }
 
 /// The digest sealing rows written before chaining existed (a registry

@@ -96,6 +96,9 @@ pub(crate) struct Trust {
     pub head_problem: Option<String>,
     /// Where the head file is.
     pub head_path: Option<PathBuf>,
+    /// Tables whose rows from before chaining were found to match their
+    /// seal (checked once per process: the rows are read in full).
+    pub sealed_ok: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 impl Trust {
@@ -112,8 +115,15 @@ impl Trust {
     }
 
     /// Whether the rows of `table` without an HMAC are exactly the ones
-    /// sealed before chaining (counted through a partial index).
-    fn legacy_ok(&self, db: &mut dyn Db, table: &Table) -> Result<bool, RegistryError> {
+    /// sealed before chaining: as many (counted through a partial index)
+    /// and, once per process, the very rows of the seal's digest — a row
+    /// swapped for another, in any stream, does not pass.
+    fn legacy_ok(
+        &self,
+        db: &mut dyn Db,
+        key: &ChainKey,
+        table: &'static Table,
+    ) -> Result<bool, RegistryError> {
         let sealed = self.legacy.get(table.name).copied().unwrap_or(0);
         if sealed == 0 {
             return Ok(false);
@@ -125,7 +135,33 @@ impl Trust {
             ),
             &[],
         )?;
-        Ok(unchained == Some(sealed))
+        if unchained != Some(sealed) {
+            return Ok(false);
+        }
+        let mut checked = self.sealed_ok.lock().unwrap_or_else(|p| p.into_inner());
+        if checked.contains(table.name) {
+            return Ok(true);
+        }
+        let width = table.columns.len();
+        let rows = db.rows(
+            &format!(
+                "SELECT {} FROM {} WHERE chain_mac IS NULL ORDER BY id",
+                table.select_list(),
+                table.name
+            ),
+            &[],
+            |r| (0..width).map(|i| r.value(i)).collect::<Vec<_>>(),
+        )?;
+        let digest = db.rows(
+            "SELECT digest FROM chain_seals WHERE tbl = ?",
+            &[table.name.into()],
+            |r| r.string(0),
+        )?;
+        let ok = digest.first() == Some(&chain::seal_digest(key, table.name, &rows));
+        if ok {
+            checked.insert(table.name);
+        }
+        Ok(ok)
     }
 }
 
@@ -213,7 +249,7 @@ impl<'k, 'v> Checker<'k, 'v> {
         {
             return Some("its sequence number disagrees with its chain position".into());
         }
-        let want = chain::row_mac_refs(
+        let matches = chain::row_mac_matches(
             key,
             t.name,
             stream,
@@ -221,8 +257,9 @@ impl<'k, 'v> Checker<'k, 'v> {
             prev,
             (0..width).map(|i| r.value_ref(i)),
             width,
+            mac,
         );
-        (want != mac)
+        (!matches)
             .then(|| "does not match its HMAC (replaced, edited, reordered or forged)".to_string())
     }
 
@@ -325,18 +362,24 @@ impl<'k, 'v> Checker<'k, 'v> {
                 .insert(done, (self.expected - 1, std::mem::take(&mut self.prev)));
         }
         let t = self.table;
-        let prefix = format!("{}\u{1e}", t.name);
-        for (k, h) in heads.range(prefix.clone()..) {
-            let Some(stream) = k.strip_prefix(&prefix) else {
-                break;
-            };
+        let table = format!("{}\u{1e}", t.name);
+        // Only the heads the read covers are looked at: one for a stream,
+        // a range for a prefix.
+        let start = match scope {
+            Heads::Stream(s) | Heads::Prefix(s) => format!("{table}{s}"),
+            Heads::All => table.clone(),
+        };
+        for (k, h) in heads.range(start.clone()..) {
             let covered = match scope {
-                Heads::Stream(s) => stream == s,
-                Heads::Prefix(p) => stream.starts_with(p),
-                Heads::All => true,
+                Heads::Stream(_) => *k == start,
+                Heads::Prefix(_) | Heads::All => k.starts_with(&start),
             };
+            if !covered {
+                break;
+            }
+            let stream = &k[table.len()..];
             let name = shown(stream);
-            if !covered || self.tampered.iter().any(|x| x.stream == name) {
+            if self.tampered.iter().any(|x| x.stream == name) {
                 continue;
             }
             let (check, why) = match self.tips.get(stream) {
@@ -424,7 +467,7 @@ pub(crate) fn read_streams(
         no_key(db, &sql, params)?;
         return Ok(Vec::new());
     };
-    let unchained = if trust.legacy_ok(db, table)? {
+    let unchained = if trust.legacy_ok(db, key, table)? {
         Unchained::Accept
     } else {
         Unchained::Refuse
@@ -467,7 +510,7 @@ pub(crate) fn read_rows(
         no_key(db, &sql, params)?;
         return Ok(Vec::new());
     };
-    let legacy_ok = trust.legacy_ok(db, table)?;
+    let legacy_ok = trust.legacy_ok(db, key, table)?;
     let width = table.columns.len();
     let mut tampered = Vec::new();
     db.query(&sql, params, &mut |r| {

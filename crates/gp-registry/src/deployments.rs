@@ -255,7 +255,28 @@ impl EventKind {
 
     /// Reads [`EventKind::as_str`] back.
     pub fn parse(s: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+        // A match, not a search: every read of a build list parses each
+        // event it reads.
+        Some(match s {
+            "deploy_started" => EventKind::DeployStarted,
+            "deploy_succeeded" => EventKind::DeploySucceeded,
+            "deploy_failed" => EventKind::DeployFailed,
+            "deploy_interrupted" => EventKind::DeployInterrupted,
+            "teardown_started" => EventKind::TeardownStarted,
+            "torn_down" => EventKind::TornDown,
+            "teardown_failed" => EventKind::TeardownFailed,
+            "force_unlock_succeeded" => EventKind::ForceUnlockSucceeded,
+            "force_unlock_failed" => EventKind::ForceUnlockFailed,
+            "orphan_deleted" => EventKind::OrphanDeleted,
+            "policy_denied" => EventKind::PolicyDenied,
+            "policy_warned" => EventKind::PolicyWarned,
+            "expiry_set" => EventKind::ExpirySet,
+            "expiry_extended" => EventKind::ExpiryExtended,
+            "build_kept" => EventKind::BuildKept,
+            "build_released" => EventKind::BuildReleased,
+            "expiry_notice" => EventKind::ExpiryNotice,
+            _ => return None,
+        })
     }
 }
 
@@ -429,6 +450,27 @@ impl Registry {
         }
         read.tampered = tampered;
         Ok(read)
+    }
+
+    /// Whether anything is recorded for `env` (a reservation, a deployment
+    /// event or a phase): whether a command may read an environment the
+    /// spec no longer declares. It decides nothing else; what is then read
+    /// is read through the chain.
+    pub fn env_recorded(&self, env: &str) -> Result<bool, RegistryError> {
+        self.with(|db| {
+            for table in ["reservations", "deployment_events", "phase_events"] {
+                if crate::db::DbExt::scalar(
+                    db,
+                    &format!("SELECT 1 FROM {table} WHERE env = ? LIMIT 1"),
+                    &[env.into()],
+                )?
+                .is_some()
+                {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
     }
 
     /// A build's expiry, from its events since its latest reservation.
@@ -636,4 +678,19 @@ struct EnvEvents {
     expiry_events: BTreeMap<String, Vec<DeploymentEvent>>,
     untrusted: BTreeSet<String>,
     tampered: Vec<Tampered>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventKind;
+
+    #[test]
+    fn every_kind_reads_back_and_nothing_else_does() {
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        for other in ["", "deployed", "DEPLOY_STARTED", "torn_down "] {
+            assert_eq!(EventKind::parse(other), None, "{other}");
+        }
+    }
 }

@@ -276,6 +276,11 @@ pub struct Registry {
     /// HMACs of phase starts this process wrote, by phase run: the end
     /// chains to its start without reading it back.
     phase_starts: Mutex<std::collections::HashMap<String, String>>,
+    /// Commits this process made (a cached read is fresh only while this
+    /// and the database's own change counter stay put).
+    writes: std::sync::atomic::AtomicI64,
+    /// Each environment's reservations as last read through the chain.
+    reservation_cache: Mutex<reservations::ReservationCache>,
     warnings: Vec<String>,
 }
 
@@ -329,6 +334,8 @@ impl Registry {
                             heads: None,
                             trust: Trust::default(),
                             phase_starts: Mutex::default(),
+                            writes: Default::default(),
+                            reservation_cache: Mutex::default(),
                             warnings: Vec::new(),
                         });
                     }
@@ -395,9 +402,12 @@ impl Registry {
                 known_heads,
                 head_problem,
                 head_path: heads.as_ref().map(|h| h.path().to_path_buf()),
+                sealed_ok: Default::default(),
             },
             heads,
             phase_starts: Mutex::default(),
+            writes: Default::default(),
+            reservation_cache: Mutex::default(),
             warnings,
         })
     }
@@ -423,6 +433,23 @@ impl Registry {
         self.key.is_some()
     }
 
+    pub(crate) fn reservation_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, reservations::ReservationCache> {
+        self.reservation_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn own_writes(&self) -> i64 {
+        self.writes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn wrote(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub(crate) fn phase_starts(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
@@ -437,11 +464,15 @@ impl Registry {
         f(guard.as_mut())
     }
 
+    /// The connection itself, for what may write outside [`Self::tx`]:
+    /// counted as a write, so nothing read before is taken as fresh.
     pub(crate) fn with_db<R>(
         &self,
         f: impl FnOnce(&mut dyn Db) -> Result<R, RegistryError>,
     ) -> Result<R, RegistryError> {
-        self.with(f)
+        let r = self.with(f);
+        self.wrote();
+        r
     }
 
     /// Runs `f` in a write transaction, retrying when another writer got in
@@ -483,6 +514,7 @@ impl Registry {
             });
             match result {
                 Ok((v, pending)) => {
+                    self.wrote();
                     if let Some(h) = &self.heads {
                         h.note(pending);
                     }

@@ -1,11 +1,14 @@
 //! Build id reservations: atomic, unique per environment, retired once torn
 //! down.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use gp_core::{BuildId, BuildIdArg};
 use serde::Serialize;
 
 use crate::chain::{DEPLOYMENT_EVENTS, RESERVATIONS};
-use crate::db::{Named, Row as DbRow, Value};
+use crate::db::{DbExt, Named, Row as DbRow, Value};
 use crate::governance::Override;
 use crate::{Heads, Registry, RegistryError, Tx, new_id, now_us, time};
 
@@ -70,7 +73,7 @@ struct Row {
 
 /// An environment's reservations, every row checked against its chain
 /// (one stream per environment): a tampered stream is an error.
-struct EnvReservations(Vec<Row>);
+pub(crate) struct EnvReservations(Vec<Row>);
 
 impl EnvReservations {
     fn read(
@@ -275,10 +278,7 @@ impl Registry {
         env: &str,
         build: BuildId,
     ) -> Result<Option<Reservation>, RegistryError> {
-        let r = EnvReservations::read(env, |filter, params, scope, f| {
-            self.streams_trusted(&RESERVATIONS, filter, params, scope, f)
-        })?;
-        Ok(r.latest(env, build))
+        Ok(self.env_reservations(env)?.latest(env, build))
     }
 
     /// The id `auto` would reserve now, without reserving it.
@@ -287,9 +287,57 @@ impl Registry {
         env: &str,
         today: Option<(u8, u8, u8)>,
     ) -> Result<BuildId, RegistryError> {
-        let r = EnvReservations::read(env, |filter, params, scope, f| {
+        self.env_reservations(env)?
+            .next_free(today)
+            .map_err(|e| exhausted_in(env, e))
+    }
+
+    /// An environment's reservations, read through the chain — once while
+    /// nothing changed: a view asking for twenty builds' status reads the
+    /// stream once, not twenty times. Whether anything changed is what
+    /// the database says (SQLite's `data_version` and this process's own
+    /// writes; on PostgreSQL, where no role but the owner may change a row,
+    /// the stream's row count and last position).
+    fn env_reservations(&self, env: &str) -> Result<Arc<EnvReservations>, RegistryError> {
+        let fresh = self.freshness(env)?;
+        if let Some((at, cached)) = self.reservation_cache().get(env)
+            && *at == fresh
+        {
+            return Ok(cached.clone());
+        }
+        let read = Arc::new(EnvReservations::read(env, |filter, params, scope, f| {
             self.streams_trusted(&RESERVATIONS, filter, params, scope, f)
-        })?;
-        r.next_free(today).map_err(|e| exhausted_in(env, e))
+        })?);
+        let mut cache = self.reservation_cache();
+        if cache.len() > 64 {
+            cache.clear();
+        }
+        cache.insert(env.to_string(), (fresh, read.clone()));
+        Ok(read)
+    }
+
+    fn freshness(&self, env: &str) -> Result<[i64; 3], RegistryError> {
+        let own = self.own_writes();
+        self.with(|db| match db.backend() {
+            crate::Backend::Sqlite => {
+                Ok([db.scalar("PRAGMA data_version", &[])?.unwrap_or(0), own, 0])
+            }
+            crate::Backend::Postgres => {
+                let mut v = [own, 0, 0];
+                db.query(
+                    "SELECT COUNT(*), COALESCE(MAX(chain_seq), 0) FROM reservations WHERE env = ?",
+                    &[env.into()],
+                    &mut |r| {
+                        v[1] = r.int(0).unwrap_or(0);
+                        v[2] = r.int(1).unwrap_or(0);
+                        Ok(())
+                    },
+                )?;
+                Ok(v)
+            }
+        })
     }
 }
+
+/// Each environment's reservations as last read, and when.
+pub(crate) type ReservationCache = HashMap<String, ([i64; 3], Arc<EnvReservations>)>;

@@ -239,6 +239,7 @@ impl Registry {
                 )?;
                 Ok((n > 0).then_some((seq, mac)))
             });
+            self.wrote();
             match result {
                 Err(e) if e.retryable() && attempt < 1000 => std::thread::yield_now(),
                 other => return other,

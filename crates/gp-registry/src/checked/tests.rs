@@ -728,26 +728,46 @@ fn half_a_chain_entry_is_refused() {
     assert!(why(&reg).contains("half a chain entry"), "{}", why(&reg));
 }
 
+/// A registry an older goldenpath wrote: two rows of one stream before
+/// chaining existed, sealed by the upgrade with the key.
+fn legacy_registry() -> (Registry, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = Location::Sqlite(dir.path().join("registry.db"));
+    {
+        let reg = Registry::open(&loc).unwrap();
+        let key = ChainKey::read_file(&dir.path().join("registry.key"))
+            .unwrap()
+            .unwrap();
+        reg.with_db(|db| {
+            db.batch(&format!("INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES ('old1', 'dev', '{B1}', 'deploy_started', 'a', 1), ('old2', 'dev', '{B1}', 'deploy_succeeded', 'a', 2)"))?;
+            let rows = db.rows(
+                &format!("SELECT {} FROM deployment_events WHERE chain_mac IS NULL ORDER BY id", crate::chain::DEPLOYMENT_EVENTS.select_list()),
+                &[],
+                |r| (0..10).map(|i| r.value(i)).collect::<Vec<_>>(),
+            )?;
+            let digest = crate::chain::seal_digest(&key, "deployment_events", &rows);
+            db.batch("DROP TRIGGER chain_seals_no_update")?;
+            db.exec("UPDATE chain_seals SET rows = 2, digest = ? WHERE tbl = 'deployment_events'", &[digest.into()])?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    let reg = reopen(&dir);
+    (reg, dir)
+}
+
 #[test]
-fn rows_from_before_chaining_pass_only_while_the_table_holds_exactly_them() {
-    let (reg, d) = sqlite();
-    // Two rows as an older goldenpath wrote them, then sealed.
-    sql(
-        &reg,
-        &format!(
-            "INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES ('old1', 'dev', '{B1}', 'deploy_started', 'a', 1), ('old2', 'dev', '{B1}', 'deploy_succeeded', 'a', 2)"
-        ),
-    );
-    sql(
-        &reg,
-        "DROP TRIGGER chain_seals_no_update; UPDATE chain_seals SET rows = 2 WHERE tbl = 'deployment_events'",
-    );
-    drop(reg);
-    let reg = reopen(&d);
+fn rows_from_before_chaining_pass_while_the_table_holds_exactly_the_sealed_rows() {
+    let (reg, _d) = legacy_registry();
     reg.record_deployment(&event(B1, "teardown_started", None))
         .unwrap();
     assert_eq!(reg.deployment_events("dev", B1).unwrap().len(), 3);
-    // One more unchained row: none passes any more.
+    assert_eq!(reg.verify().unwrap(), Vec::new());
+}
+
+#[test]
+fn one_more_row_without_a_chain_and_none_passes() {
+    let (reg, _d) = legacy_registry();
     sql(
         &reg,
         &format!(
@@ -755,6 +775,27 @@ fn rows_from_before_chaining_pass_only_while_the_table_holds_exactly_them() {
         ),
     );
     assert!(why(&reg).contains("no chain HMAC"), "{}", why(&reg));
+}
+
+#[test]
+fn a_sealed_row_swapped_for_another_in_another_stream_does_not_pass() {
+    let (reg, d) = legacy_registry();
+    // As many rows without a chain as were sealed, but one of them is not
+    // one of those: it names a stream goldenpath never wrote before
+    // chaining.
+    sql(
+        &reg,
+        &format!(
+            "DROP TRIGGER deployment_events_no_delete; DELETE FROM deployment_events WHERE id = 'old2'; INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES ('swap', 'dev', '{B2}', 'torn_down', 'a', 2)"
+        ),
+    );
+    drop(reg);
+    let reg = reopen(&d);
+    match reg.deployment_events("dev", B2) {
+        Err(RegistryError::Tampered { why, .. }) => assert!(why.contains("no chain HMAC"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(why(&reg).contains("no chain HMAC"));
 }
 
 #[test]
@@ -1040,4 +1081,35 @@ fn verify_and_reads_share_one_check() {
             .any(|b| b.check == "chain-unsealed" && b.detail.contains("forged-")),
         "{breaches:?}"
     );
+}
+
+#[test]
+fn a_read_kept_between_calls_is_read_again_once_another_process_writes() {
+    let (reg, d) = sqlite();
+    reg.reserve(&ReserveRequest::new(
+        "dev",
+        BuildIdArg::Id(build(B1)),
+        "alice",
+    ))
+    .unwrap();
+    assert!(reg.reservation("dev", build(B1)).unwrap().is_some());
+    // Another connection, as another process (or an attacker) would.
+    let other = rusqlite::Connection::open(d.path().join("registry.db")).unwrap();
+    other
+        .execute_batch(&format!("INSERT INTO reservations (id, env, build_id, date_prefix, seq, generation, actor, at_us) VALUES ('forged', 'dev', '{B1}', '23-01-26', 1, 2, 'eve', 1)"))
+        .unwrap();
+    assert!(matches!(
+        reg.reservation("dev", build(B1)),
+        Err(RegistryError::Tampered { .. })
+    ));
+    // This process's own writes count too.
+    let (reg, _d) = sqlite();
+    assert!(reg.reservation("dev", build(B2)).unwrap().is_none());
+    reg.reserve(&ReserveRequest::new(
+        "dev",
+        BuildIdArg::Id(build(B2)),
+        "alice",
+    ))
+    .unwrap();
+    assert!(reg.reservation("dev", build(B2)).unwrap().is_some());
 }
