@@ -427,3 +427,141 @@ fn control_characters_of_an_argument_are_never_echoed_raw() {
         }
     }
 }
+
+/// A POST on a fresh connection: the status.
+fn post(addr: &str, path: &str, headers: &str, content_type: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    (
+        out.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
+        out,
+    )
+}
+
+/// Every row count of the registry: what a change would add to.
+fn rows(p: &Platform) -> Vec<(String, i64)> {
+    let c = rusqlite::Connection::open(p.path().join(".goldenpath/registry.db")).unwrap();
+    let mut st = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    let tables: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    tables
+        .into_iter()
+        .map(|t| {
+            let n = c
+                .query_row(&format!("SELECT COUNT(*) FROM \"{t}\""), [], |r| r.get(0))
+                .unwrap();
+            (t, n)
+        })
+        .collect()
+}
+
+#[test]
+fn a_server_without_tokens_changes_nothing_through_any_door() {
+    let p = Platform::new(&crate::tampering::spec());
+    let _servers = crate::requests::Servers(p.path().to_path_buf());
+    crate::tampering::story(&p);
+    // Something to change: a request awaiting its approval, a held lease.
+    std::fs::write(
+        p.path().join("requests/RDS-0003.yaml"),
+        crate::tampering::request("RDS-0003", "ledger", "high"),
+    )
+    .unwrap();
+    p.ok(&["request", "plan", "RDS-0003"]);
+    crate::tampering::hold_a_lease(&p);
+    let token = "approver-token-0123456789";
+    let tokens = p.path().join("change.tokens");
+    std::fs::write(
+        &tokens,
+        format!("bob sha256:{}\n", crate::serve::sha256_hex(token)),
+    )
+    .unwrap();
+    // The doors, as a server that takes changes shows them: every POST
+    // operation of its API and every form of its dashboard.
+    let (with, addr) = start(
+        &p,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--tokens",
+            tokens.to_str().unwrap(),
+        ],
+    );
+    let (_, doc) = get(&addr, &addr, "/api/v1/openapi.json", "");
+    let doc: serde_json::Value =
+        serde_json::from_str(doc.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let mut api: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, ops)| ops.get("post").is_some())
+        .map(|(path, _)| {
+            path.replace("{id}", "RDS-0003")
+                .replace("{env}", "dev")
+                .replace("{deployment}", "persistent")
+        })
+        .collect();
+    api.sort();
+    let mut forms = Vec::new();
+    for page in ["/ui/requests", "/ui/leases"] {
+        let (_, html) = get(&addr, &addr, page, "");
+        for action in html.split("method=\"post\" action=\"").skip(1) {
+            forms.push(action.split('"').next().unwrap().replace("&#x2F;", "/"));
+        }
+    }
+    stop(with);
+    assert!(api.len() >= 2, "{api:?}");
+    assert!(
+        forms.iter().any(|f| f.contains("/approve")) && forms.iter().any(|f| f.contains("/unlock")),
+        "{forms:?}"
+    );
+    let before = rows(&p);
+    let (without, addr) = start(&p, &["--listen", "127.0.0.1:0"]);
+    for path in &api {
+        for auth in ["", &format!("Authorization: Bearer {token}\r\n")] {
+            let (code, body) = post(
+                &addr,
+                path,
+                auth,
+                "application/json",
+                "{\"reason\": \"because\"}",
+            );
+            assert!(
+                code == 401 || code == 403,
+                "POST {path} ({auth:?}) answered {code}: {body}"
+            );
+        }
+    }
+    for form in &forms {
+        let (code, body) = post(
+            &addr,
+            form,
+            "",
+            "application/x-www-form-urlencoded",
+            &format!("token={token}&reason=because"),
+        );
+        assert!(
+            code == 401 || code == 403,
+            "POST {form} answered {code}: {body}"
+        );
+    }
+    stop(without);
+    assert_eq!(rows(&p), before, "nothing was recorded");
+    let lease = p.ok(&["lease", "list", "--output", "json"]);
+    assert!(lease.stdout.contains("\"held\""), "{}", lease.stdout);
+}

@@ -20,7 +20,7 @@ use crate::requests::Servers;
 const B1: &str = "23-01-26-01";
 const B2: &str = "23-01-26-02";
 
-fn spec() -> String {
+pub(crate) fn spec() -> String {
     let exec = include_str!("fixtures/exec-platform.yaml").replace(
         "ephemeral: { maxTier: 2 }",
         "ephemeral: { maxTier: 2, ttl: 4h, maxTtl: 48h }",
@@ -29,7 +29,7 @@ fn spec() -> String {
     format!("{exec}{rds}requests:\n  approvers:\n    platform: [bob]\n")
 }
 
-fn request(id: &str, database: &str, risk: &str) -> String {
+pub(crate) fn request(id: &str, database: &str, risk: &str) -> String {
     format!(
         "id: {id}\nenvironment: dev\ndatabaseName: {database}\nusername: {database}_app\nsize: small\nstorageGb: 20\nmaxStorageGb: 100\nbackupRetentionDays: 14\nowner: team-orders\nrequester: alice\ndomain: commerce\nrisk: {risk}\n"
     )
@@ -43,7 +43,7 @@ fn ok_as(p: &Platform, actor: &str, args: &[&str]) {
 }
 
 /// A story that writes every table, through goldenpath's own commands.
-fn story(p: &Platform) {
+pub(crate) fn story(p: &Platform) {
     p.ok(&["deploy", "--env", "dev", "--foundational"]);
     p.ok(&["deploy", "--env", "dev", "--build-id", B1]);
     p.ok(&[
@@ -91,20 +91,7 @@ fn story(p: &Platform) {
         "the demo needs it",
     ]);
     // A deploy killed mid-way leaves its lease; it is forced open.
-    let mut child = p.spawn(&["deploy", "--env", "dev", "--persistent"], "30");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !p.path().join("res/persistent-cluster").exists() && !lease_held(p) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the deploy never took its lease"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .status()
-        .unwrap();
-    let _ = child.wait();
+    hold_a_lease(p);
     p.ok(&[
         "lease",
         "unlock",
@@ -131,6 +118,25 @@ fn story(p: &Platform) {
     assert_eq!(p.run(&["request", "apply", "RDS-0002"]).code, 3);
     ok_as(p, "bob", &["request", "approve", "RDS-0002"]);
     p.ok(&["request", "withdraw", "RDS-0001"]);
+}
+
+/// A deploy of the persistent deployment killed mid-way: its lease stays
+/// held (by a process that is gone).
+pub(crate) fn hold_a_lease(p: &Platform) {
+    let mut child = p.spawn(&["deploy", "--env", "dev", "--persistent"], "30");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !lease_held(p) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never took its lease"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    let _ = child.wait();
 }
 
 fn lease_held(p: &Platform) -> bool {
