@@ -330,6 +330,245 @@ mod tests {
         ));
     }
 
+    fn txt_of(owner: &str) -> Rr {
+        rr(
+            "a-app.b-1.dev.x.io",
+            "TXT",
+            &format!("heritage=external-dns,external-dns/owner={owner}"),
+        )
+    }
+
+    #[test]
+    fn another_owners_txt_beside_ours_is_a_conflict_never_an_update() {
+        for zone in [
+            vec![
+                rr("app.b-1.dev.x.io", "A", "10.0.0.9"),
+                txt_of("me"),
+                txt_of("them"),
+            ],
+            vec![
+                rr("app.b-1.dev.x.io", "A", "10.0.0.1"),
+                txt_of("them"),
+                txt_of("me"),
+            ],
+        ] {
+            assert!(
+                matches!(decide(&want(), &Zone::new(&zone), "me"), Decision::Conflict(m) if m.contains("owned by them")),
+                "{zone:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_txt_that_is_no_ownership_record_is_not_ours() {
+        let spf = rr("a-app.b-1.dev.x.io", "TXT", "v=spf1 -all");
+        // Alone at the TXT name: refused, never overwritten.
+        assert!(
+            matches!(decide(&want(), &Zone::new(&[spf.clone()]), "me"), Decision::Conflict(m) if m.contains("does not own"))
+        );
+        // Beside our own, the record is still ours.
+        assert_eq!(
+            decide(
+                &want(),
+                &Zone::new(&[rr("app.b-1.dev.x.io", "A", "10.0.0.1"), txt_of("me"), spf]),
+                "me"
+            ),
+            Decision::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_second_record_of_ours_at_the_name_is_an_update_to_one() {
+        let zone = [
+            rr("app.b-1.dev.x.io", "A", "10.0.0.1"),
+            rr("app.b-1.dev.x.io", "A", "10.0.0.2"),
+            txt_of("me"),
+        ];
+        assert_eq!(
+            decide(&want(), &Zone::new(&zone), "me"),
+            Decision::Update(vec![zone[0].clone(), zone[1].clone()])
+        );
+        // Records of another type at the name are not the RRset.
+        let zone = [rr("app.b-1.dev.x.io", "AAAA", "::1"), txt_of("me")];
+        assert_eq!(
+            decide(&want(), &Zone::new(&zone), "me"),
+            Decision::Update(vec![])
+        );
+    }
+
+    #[test]
+    fn the_legacy_txt_counts_only_as_an_ownership_record() {
+        let mut w = want();
+        w.legacy_txt_name = "app.b-1.dev.x.io".into();
+        let legacy = |v: &str| rr("app.b-1.dev.x.io", "TXT", v);
+        let a = rr("app.b-1.dev.x.io", "A", "10.0.0.1");
+        // Ours in the legacy format only: ours.
+        assert_eq!(
+            decide(
+                &w,
+                &Zone::new(&[
+                    a.clone(),
+                    legacy("heritage=external-dns,external-dns/owner=me")
+                ]),
+                "me"
+            ),
+            Decision::Unchanged
+        );
+        // Another owner's legacy TXT: theirs.
+        assert!(matches!(
+            decide(
+                &w,
+                &Zone::new(&[
+                    a.clone(),
+                    legacy("heritage=external-dns,external-dns/owner=them")
+                ]),
+                "me"
+            ),
+            Decision::Conflict(_)
+        ));
+        // A plain TXT at the record's name says nothing of ownership.
+        assert!(matches!(
+            decide(&w, &Zone::new(&[a.clone(), legacy("v=spf1 -all")]), "me"),
+            Decision::Conflict(m) if m.contains("without an ownership TXT")
+        ));
+        // When the legacy name is the TXT name, it is read once, as the TXT.
+        let mut same = want();
+        same.legacy_txt_name = same.txt_name.clone();
+        assert_eq!(
+            decide(&same, &Zone::new(&[a, txt_of("me")]), "me"),
+            Decision::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_cname_never_lives_beside_other_data() {
+        let mut w = want();
+        w.rtype = "CNAME".into();
+        w.target = "lb.x.io".into();
+        assert!(matches!(
+            decide(
+                &w,
+                &Zone::new(&[rr("app.b-1.dev.x.io", "A", "10.0.0.1")]),
+                "me"
+            ),
+            Decision::Conflict(_)
+        ));
+        // Data of another type beside an A is no conflict by itself.
+        assert_eq!(
+            decide(
+                &want(),
+                &Zone::new(&[rr("app.b-1.dev.x.io", "MX", "10 mx.x.io")]),
+                "me"
+            ),
+            Decision::Create
+        );
+    }
+
+    #[test]
+    fn what_is_written_and_removed_beside_a_record_in_the_legacy_format() {
+        let mut w = want();
+        w.legacy_txt_name = "app.b-1.dev.x.io".into();
+        assert_eq!(
+            legacy_to_write(&w, &Zone::new(&[]), 60).map(|r| (r.name, r.value)),
+            Some(("app.b-1.dev.x.io".to_string(), w.txt_value.clone()))
+        );
+        // Never appended to a TXT RRset already there.
+        assert_eq!(
+            legacy_to_write(
+                &w,
+                &Zone::new(&[rr("app.b-1.dev.x.io", "TXT", "v=spf1")]),
+                60
+            ),
+            None
+        );
+        // Never beside a CNAME at its own name.
+        let mut c = w.clone();
+        c.rtype = "CNAME".into();
+        assert_eq!(legacy_to_write(&c, &Zone::new(&[]), 60), None);
+        // Not when it is the TXT name, or none.
+        let mut same = want();
+        same.legacy_txt_name = same.txt_name.clone();
+        assert_eq!(legacy_to_write(&same, &Zone::new(&[]), 60), None);
+        assert_eq!(legacy_to_write(&want(), &Zone::new(&[]), 60), None);
+        // Removed only when it is exactly our one value.
+        let ours = rr("app.b-1.dev.x.io", "TXT", &w.txt_value);
+        assert_eq!(
+            legacy_to_delete(
+                &w.legacy_txt_name,
+                &w.txt_name,
+                &Zone::new(&[ours.clone()]),
+                &w.txt_value
+            ),
+            Some(ours.clone())
+        );
+        let spf = rr("app.b-1.dev.x.io", "TXT", "v=spf1");
+        assert_eq!(
+            legacy_to_delete(
+                &w.legacy_txt_name,
+                &w.txt_name,
+                &Zone::new(&[ours, spf.clone()]),
+                &w.txt_value
+            ),
+            None
+        );
+        assert_eq!(
+            legacy_to_delete(
+                &w.legacy_txt_name,
+                &w.txt_name,
+                &Zone::new(&[spf]),
+                &w.txt_value
+            ),
+            None
+        );
+        assert_eq!(
+            legacy_to_delete("", &w.txt_name, &Zone::new(&[]), &w.txt_value),
+            None
+        );
+        assert_eq!(
+            legacy_to_delete(&w.txt_name, &w.txt_name, &Zone::new(&[]), &w.txt_value),
+            None
+        );
+    }
+
+    #[test]
+    fn ours_needs_the_record_and_our_ownership_txt() {
+        let a = rr("app.b-1.dev.x.io", "A", "10.0.0.1");
+        let is = |zone: &[Rr], owner: &str| {
+            is_ours(
+                "app.b-1.dev.x.io",
+                "A",
+                "a-app.b-1.dev.x.io",
+                &Zone::new(zone),
+                owner,
+            )
+        };
+        assert!(is(&[a.clone(), txt_of("me")], "me"));
+        assert!(!is(&[a.clone(), txt_of("them")], "me"));
+        assert!(!is(&[a.clone()], "me"));
+        assert!(!is(&[txt_of("me")], "me"));
+        assert!(!is(
+            &[rr("app.b-1.dev.x.io", "AAAA", "::1"), txt_of("me")],
+            "me"
+        ));
+    }
+
+    #[test]
+    fn ownership_needs_the_heritage_and_an_owner() {
+        assert_eq!(parse_ownership("external-dns/owner=me"), None);
+        assert_eq!(parse_ownership("heritage=external-dns"), None);
+        assert_eq!(
+            parse_ownership("heritage=external-dns,external-dns/owner=me"),
+            Some(Ownership {
+                owner: "me".into(),
+                resource: None
+            })
+        );
+        assert_eq!(
+            parse_ownership("heritage=other,external-dns/owner=me"),
+            None
+        );
+    }
+
     #[test]
     fn parses_external_dns_txt() {
         let o = parse_ownership("\"heritage=external-dns,external-dns/owner=gp-dev,external-dns/resource=ingress/ns/x\"").unwrap();

@@ -39,15 +39,7 @@ impl Engine<'_> {
             return Ok(());
         }
         let set = gp_policy::PolicySet::load(self.platform)?;
-        for o in overrides {
-            if !set.rules.iter().any(|r| r.id == o.rule) {
-                let known: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
-                return Err(EngineError::usage(
-                    format!("--override-policy names no rule `{}`", o.rule),
-                    Some(format!("the rules are: {}", known.join(", "))),
-                ));
-            }
-        }
+        unknown_rules(&set, overrides)?;
         Ok(())
     }
 
@@ -66,14 +58,8 @@ impl Engine<'_> {
             return Ok(None);
         }
         let set = gp_policy::PolicySet::load(self.platform)?;
+        unknown_rules(&set, overrides)?;
         for o in overrides {
-            if !set.rules.iter().any(|r| r.id == o.rule) {
-                let known: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
-                return Err(EngineError::usage(
-                    format!("--override-policy names no rule `{}`", o.rule),
-                    Some(format!("the rules are: {}", known.join(", "))),
-                ));
-            }
             self.registry.record_override(&gp_registry::Override {
                 id: new_id(),
                 kind: "policy".into(),
@@ -91,6 +77,37 @@ impl Engine<'_> {
             context: gp_policy::Context::of(self.platform, contract),
             overrides: overrides.to_vec(),
         }))
+    }
+}
+
+/// Every override names a rule the set has.
+fn unknown_rules(
+    set: &gp_policy::PolicySet,
+    overrides: &[PolicyOverride],
+) -> Result<(), EngineError> {
+    for o in overrides {
+        if !set.rules.iter().any(|r| r.id == o.rule) {
+            let known: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+            return Err(EngineError::usage(
+                format!("--override-policy names no rule `{}`", o.rule),
+                Some(format!("the rules are: {}", known.join(", "))),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Marks the denials an override lets through: each override only the rule
+/// it names, and an override of the `protect` guard only the protected
+/// addresses rule (one override for one cause). A warning is never marked.
+fn let_through(findings: &mut [Finding], overrides: &[PolicyOverride], protect_overridden: bool) {
+    for f in findings {
+        if f.severity == Severity::Deny
+            && (overrides.iter().any(|o| o.rule == f.rule)
+                || (f.rule == "plan-protected-address" && protect_overridden))
+        {
+            f.overridden = true;
+        }
     }
 }
 
@@ -158,14 +175,7 @@ impl RunRecorder<'_> {
         // overriding the guard (`--override-guard C:protect`) lets both
         // through, one override for one cause.
         let protect_overridden = gp_driver::Recorder::guard_override(self, "protect").is_some();
-        for f in &mut findings {
-            if f.severity == Severity::Deny
-                && (gate.overrides.iter().any(|o| o.rule == f.rule)
-                    || (f.rule == "plan-protected-address" && protect_overridden))
-            {
-                f.overridden = true;
-            }
-        }
+        let_through(&mut findings, &gate.overrides, protect_overridden);
         for f in &findings {
             self.events.emit(&Event::PolicyFinding {
                 component: f.component.clone(),
@@ -223,5 +233,81 @@ impl RunRecorder<'_> {
             list.join("; ")
         ))
         .with_hint("nothing was delivered; fix it, or let one rule through: --override-policy RULE --reason TEXT"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(rule: &str, severity: Severity) -> Finding {
+        Finding {
+            rule: rule.into(),
+            severity,
+            message: "m".into(),
+            component: "web".into(),
+            file: "f.yaml".into(),
+            line: 1,
+            overridden: false,
+        }
+    }
+
+    fn marked(findings: &[Finding]) -> Vec<(&str, bool)> {
+        findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.overridden))
+            .collect()
+    }
+
+    fn over(rule: &str) -> PolicyOverride {
+        PolicyOverride {
+            rule: rule.into(),
+            reason: "r".into(),
+        }
+    }
+
+    #[test]
+    fn an_override_lets_through_the_rule_it_names_and_no_other() {
+        let mut f = vec![
+            finding("image-pinned", Severity::Deny),
+            finding("no-privileged", Severity::Deny),
+            finding("plan-protected-address", Severity::Deny),
+        ];
+        let_through(&mut f, &[over("image-pinned")], false);
+        assert_eq!(
+            marked(&f),
+            [
+                ("image-pinned", true),
+                ("no-privileged", false),
+                ("plan-protected-address", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn without_an_override_nothing_passes() {
+        let mut f = vec![finding("image-pinned", Severity::Deny)];
+        let_through(&mut f, &[], false);
+        assert_eq!(marked(&f), [("image-pinned", false)]);
+    }
+
+    #[test]
+    fn a_warning_is_never_marked() {
+        let mut f = vec![finding("image-pinned", Severity::Warn)];
+        let_through(&mut f, &[over("image-pinned")], true);
+        assert_eq!(marked(&f), [("image-pinned", false)]);
+    }
+
+    #[test]
+    fn the_protect_guard_override_lets_through_protected_addresses_only() {
+        let mut f = vec![
+            finding("plan-protected-address", Severity::Deny),
+            finding("image-pinned", Severity::Deny),
+        ];
+        let_through(&mut f, &[], true);
+        assert_eq!(
+            marked(&f),
+            [("plan-protected-address", true), ("image-pinned", false)]
+        );
     }
 }
