@@ -207,4 +207,154 @@ mod tests {
             "emoji 🚀 is not in the allowed set"
         );
     }
+
+    fn finding(file: &str, line: u32, rule: &str, message: &str) -> Finding {
+        Finding {
+            file: file.into(),
+            line,
+            column: 1,
+            rule: rule.into(),
+            level: crate::Level::Error,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn nested_and_inner_parentheses_are_kept_or_cut_as_a_whole() {
+        // A trailing group with groups inside goes whole.
+        assert_eq!(normalise("x is wrong (see (a) and (b))"), "x is wrong");
+        // Several trailing groups go, one after another.
+        assert_eq!(normalise("x (a) (b)"), "x");
+        // A group that is part of a word stays: no space before it.
+        assert_eq!(normalise("call f(x)"), "call f(x)");
+        // A message that is only a group stays.
+        assert_eq!(normalise("(only)"), "(only)");
+        // An unbalanced close stays.
+        assert_eq!(normalise("x )"), "x )");
+        // Trailing blanks go; a colon not before a digit stays.
+        assert_eq!(normalise("key: value  "), "key: value");
+        assert_eq!(normalise("a.md:7 and b.md:1:2:"), "a.md and b.md");
+    }
+
+    #[test]
+    fn a_baseline_counts_equal_findings_once_per_key_and_sorts() {
+        let b = Baseline::of(&[
+            finding("b.md", 3, "r", "m (detail)"),
+            finding("a.md", 9, "r", "m"),
+            finding("a.md", 1, "r", "m"),
+            finding("a.md", 2, "s", "m"),
+        ]);
+        assert_eq!(b.schema_version, 1);
+        let got: Vec<(&str, &str, &str, u32)> = b
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.file.as_str(),
+                    e.rule.as_str(),
+                    e.message.as_str(),
+                    e.count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a.md", "r", "m", 2),
+                ("a.md", "s", "m", 1),
+                ("b.md", "r", "m", 1)
+            ]
+        );
+        // A count of one is left out of the file, and read back as one.
+        let text = b.to_text();
+        assert!(text.ends_with('\n'));
+        assert_eq!(text.matches("\"count\"").count(), 1, "{text}");
+        let back: Baseline = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.entries, b.entries);
+    }
+
+    #[test]
+    fn only_findings_beyond_the_baseline_are_new_and_what_is_gone_is_named() {
+        let b = Baseline::of(&[
+            finding("a.md", 1, "r", "m"),
+            finding("a.md", 2, "r", "m"),
+            finding("c.md", 1, "r", "gone"),
+        ]);
+        // The same finding moved to another line is still accepted; a third
+        // equal one is new; another rule or file is new.
+        let (fresh, accepted, gone) = b.apply(vec![
+            finding("a.md", 10, "r", "m"),
+            finding("a.md", 11, "r", "m"),
+            finding("a.md", 12, "r", "m"),
+            finding("a.md", 13, "s", "m"),
+            finding("b.md", 1, "r", "m"),
+        ]);
+        assert_eq!(accepted, 2);
+        let fresh: Vec<(String, u32, String)> = fresh
+            .into_iter()
+            .map(|f| (f.file, f.line, f.rule))
+            .collect();
+        assert_eq!(
+            fresh,
+            [
+                ("a.md".to_string(), 12, "r".to_string()),
+                ("a.md".into(), 13, "s".into()),
+                ("b.md".into(), 1, "r".into())
+            ]
+        );
+        assert_eq!(
+            gone,
+            [Entry {
+                file: "c.md".into(),
+                rule: "r".into(),
+                message: "gone".into(),
+                count: 1
+            }]
+        );
+        // An entry partly used names what is left of it.
+        let (_, accepted, gone) = b.apply(vec![finding("a.md", 1, "r", "m")]);
+        assert_eq!(accepted, 1);
+        assert!(
+            gone.iter().any(|e| e.file == "a.md" && e.count == 1),
+            "{gone:?}"
+        );
+        // Nothing found: everything is gone, nothing accepted.
+        let (fresh, accepted, gone) = b.apply(Vec::new());
+        assert!(fresh.is_empty());
+        assert_eq!((accepted, gone.len()), (0, 2));
+    }
+
+    #[test]
+    fn a_malformed_baseline_is_invalid_input_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        std::fs::write(
+            &path,
+            "{\n  \"schemaVersion\": 1,\n  \"entries\": [\n    {\"file\": 3}\n  ]\n}\n",
+        )
+        .unwrap();
+        match Baseline::load(&path, Path::new(FILE)) {
+            Err(DocsError::Invalid(i)) => {
+                let text = i.to_string();
+                assert!(text.contains(&format!("{FILE}:4:")), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match Baseline::load(&dir.path().join("missing.json"), Path::new("missing.json")) {
+            Err(DocsError::Usage(m)) => assert!(m.contains("missing.json")),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(
+            &path,
+            Baseline::of(&[finding("a.md", 1, "r", "m")]).to_text(),
+        )
+        .unwrap();
+        assert_eq!(
+            Baseline::load(&path, Path::new(FILE))
+                .unwrap()
+                .entries
+                .len(),
+            1
+        );
+    }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use gp_core::{BuildId, Deployment};
 use serde::Serialize;
 
-use crate::graph::{Graph, Role};
+use crate::graph::{Disposition, Graph, Role};
 use crate::{Engine, EngineError};
 
 /// Something that depends on a foundational component.
@@ -66,7 +66,9 @@ impl std::fmt::Display for Dependent {
 }
 
 impl Engine<'_> {
-    /// The foundational components of `deployment`'s graph among `targets`.
+    /// The foundational components among `targets` that what runs in
+    /// `deployment` needs, directly or through other foundational ones (a
+    /// component the deployment skips needs nothing of it).
     fn needs_of(
         &self,
         env: &str,
@@ -74,11 +76,30 @@ impl Engine<'_> {
         targets: &BTreeSet<String>,
     ) -> Result<Vec<String>, EngineError> {
         let graph = Graph::build(self.platform, env, deployment, &[])?;
+        let mut needed = vec![false; graph.nodes.len()];
+        let mut stack: Vec<usize> = graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.role == Role::Target && n.disposition == Disposition::Run)
+            .map(|(i, _)| i)
+            .collect();
+        while let Some(i) = stack.pop() {
+            for &d in &graph.nodes[i].deps {
+                if !needed[d] {
+                    needed[d] = true;
+                    stack.push(d);
+                }
+            }
+        }
         Ok(graph
             .nodes
             .iter()
-            .filter(|n| n.role == Role::Dependency && targets.contains(&n.name))
-            .map(|n| n.name.clone())
+            .zip(needed)
+            .filter(|(n, needed)| {
+                *needed && n.role == Role::Dependency && targets.contains(&n.name)
+            })
+            .map(|(n, _)| n.name.clone())
             .collect())
     }
 

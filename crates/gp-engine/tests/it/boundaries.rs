@@ -132,3 +132,150 @@ fn a_named_foundational_teardown_touches_only_what_it_names() {
     teardown(&w, TeardownTarget::Foundational(vec![]), &["db"]).unwrap();
     assert!(!w.exists("foundational/db-app"));
 }
+
+const NEEDS: &str = "components:
+  - name: db
+    plane: foundational
+    tier: 2
+    driver: file
+    settings: { databases: [app] }
+  - name: cache
+    plane: foundational
+    tier: 1
+    driver: file
+    settings: { files: [c] }
+  - name: svc
+    plane: disposable
+    tier: 1
+    driver: file
+    needs: [db]
+    settings: { files: [s] }
+  - name: api
+    plane: disposable
+    tier: 1
+    modes: [persistent]
+    driver: file
+    needs: [cache]
+    settings: { files: [a] }
+";
+
+fn record_request(w: &World, id: &str, kind: &str, detail: serde_json::Value) {
+    w.registry
+        .record_request(&gp_registry::RequestEvent {
+            id: gp_registry::new_id(),
+            request_id: id.into(),
+            kind: kind.into(),
+            env: "dev".into(),
+            event: "applied".into(),
+            actor: "tester".into(),
+            detail: Some(detail),
+            at_us: gp_registry::now_us(),
+        })
+        .unwrap();
+}
+
+fn names(d: &[gp_engine::impact::Dependent]) -> Vec<String> {
+    d.iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn dependents_are_the_live_deployments_and_requests_that_need_a_component() {
+    let w = World::new(&format!("{HEADER}{NEEDS}"));
+    let set = |v: &[&str]| {
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    deploy(&w, DeploymentSelector::Foundational(vec![]));
+    // Nothing deployed on it yet.
+    assert!(
+        w.engine()
+            .dependents("dev", &set(&["db", "cache"]))
+            .unwrap()
+            .is_empty()
+    );
+    let b1: gp_core::BuildId = "23-01-26-01".parse().unwrap();
+    let b2: gp_core::BuildId = "23-01-26-02".parse().unwrap();
+    for b in [b1, b2] {
+        deploy(&w, DeploymentSelector::Build(gp_core::BuildIdArg::Id(b)));
+    }
+    teardown(&w, TeardownTarget::Build(b2), &[]).unwrap();
+    // Reserved and never deployed: nothing runs on it.
+    w.registry
+        .reserve(&gp_registry::ReserveRequest::new(
+            "dev",
+            gp_core::BuildIdArg::Id("23-01-26-03".parse().unwrap()),
+            "tester",
+        ))
+        .unwrap();
+    w.engine().keep("dev", b1, true, "demo").unwrap();
+    // A live build that needs db; the torn-down one and the reserved one
+    // are none; the persistent deployment is not deployed yet.
+    assert_eq!(
+        names(&w.engine().dependents("dev", &set(&["db"])).unwrap()),
+        ["build 23-01-26-01, kept (needs db)"]
+    );
+    // What needs another component is not a dependent of this one.
+    let other = names(&w.engine().dependents("dev", &set(&["cache"])).unwrap());
+    assert!(other.is_empty(), "{other:?}");
+    deploy(&w, DeploymentSelector::Persistent);
+    assert_eq!(
+        names(&w.engine().dependents("dev", &set(&["cache"])).unwrap()),
+        ["the persistent deployment (needs cache)"]
+    );
+    assert_eq!(
+        names(
+            &w.engine()
+                .dependents("dev", &set(&["db", "cache"]))
+                .unwrap()
+        ),
+        [
+            "build 23-01-26-01, kept (needs db)",
+            "the persistent deployment (needs db, cache)"
+        ]
+    );
+    // An applied database request on db; a bucket request is no dependent,
+    // nor is a database on another instance.
+    record_request(
+        &w,
+        "RDS-0001",
+        "rds",
+        serde_json::json!({"hash": "h", "resource": "orders", "instance": "db"}),
+    );
+    record_request(
+        &w,
+        "RDS-0002",
+        "rds",
+        serde_json::json!({"hash": "h", "resource": "ledger", "instance": "other"}),
+    );
+    record_request(
+        &w,
+        "S3-0001",
+        "s3",
+        serde_json::json!({"hash": "h", "resource": "bucket", "instance": "db"}),
+    );
+    let d = names(&w.engine().dependents("dev", &set(&["db"])).unwrap());
+    assert!(
+        d.contains(&"request RDS-0001's database orders on db".to_string()),
+        "{d:?}"
+    );
+    assert_eq!(d.len(), 3, "{d:?}");
+    // Torn down, the persistent deployment is none any more.
+    w.engine()
+        .teardown(&TeardownRequest {
+            env: "dev".into(),
+            target: TeardownTarget::Persistent,
+            confirm: true,
+            break_glass: vec![],
+            reason: None,
+            overrides: vec![],
+            cascade: false,
+        })
+        .unwrap();
+    assert!(
+        w.engine()
+            .dependents("dev", &set(&["cache"]))
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -409,4 +409,91 @@ mod tests {
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t2"));
         assert_eq!(Access::token_of(&h).as_deref(), Some("t2"));
     }
+
+    fn tokens(text: &str) -> Result<Tokens, gp_core::InvalidInput> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, text).unwrap();
+        Tokens::load(&path)
+    }
+
+    fn sha(t: &str) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(t.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_tokens_file_holds_names_and_hashes_and_nothing_else() {
+        let t = tokens(&format!(
+            "# who may change things\n\nalice sha256:{}\n  bob   sha256:{}  \n",
+            sha("a-token"),
+            sha("b-token")
+        ))
+        .unwrap();
+        assert!(!t.is_empty());
+        assert_eq!(t.holder("a-token"), Some("alice"));
+        assert_eq!(t.holder("b-token"), Some("bob"));
+        assert_eq!(t.holder("c-token"), None);
+        assert_eq!(t.holder(""), None);
+        // Comments and blank lines only: a file naming nobody.
+        assert!(tokens("# nobody\n\n").unwrap().is_empty());
+        for bad in [
+            "alice a-token\n".to_string(),
+            format!("alice sha256:{}\n", &sha("x")[..63]),
+            format!("alice sha256:{}zz\n", &sha("x")[..62]),
+            format!("sha256:{}\n", sha("x")),
+            format!("ali\u{7}ce sha256:{}\n", sha("x")),
+        ] {
+            let Err(e) = tokens(&bad) else {
+                panic!("{bad} was read");
+            };
+            let e = e.to_string();
+            assert!(e.contains("tokens:1:"), "{bad}: {e}");
+        }
+        let missing = Tokens::load(std::path::Path::new("/nonexistent/tokens"));
+        assert!(missing.is_err());
+    }
+
+    #[test]
+    fn the_first_holder_of_a_hash_is_who_is_recorded() {
+        let t = tokens(&format!(
+            "alice sha256:{0}\nmallory sha256:{0}\n",
+            sha("same")
+        ))
+        .unwrap();
+        assert_eq!(t.holder("same"), Some("alice"));
+    }
+
+    #[test]
+    fn a_reader_or_a_changer_may_read_and_nobody_else() {
+        let readers = tokens(&format!("viewer sha256:{}\n", sha("r"))).unwrap();
+        let changers = tokens(&format!("bob sha256:{}\n", sha("c"))).unwrap();
+        let a = Access::new("127.0.0.1:1".parse().unwrap(), &[], Some(readers), true);
+        assert!(a.may_read(Some(&changers), "r"));
+        assert!(a.may_read(Some(&changers), "c"));
+        assert!(!a.may_read(Some(&changers), "x"));
+        assert!(!a.may_read(None, "c"));
+        let none = Access::new("127.0.0.1:1".parse().unwrap(), &[], None, true);
+        assert!(!none.may_read(None, "r"));
+        assert!(none.may_read(Some(&changers), "c"));
+    }
+
+    #[test]
+    fn only_the_health_checks_and_the_sign_in_are_open() {
+        for open in ["/healthz", "/readyz", "/ui/sign-in", "/assets/style.css"] {
+            assert!(open_path(open), "{open}");
+        }
+        for closed in [
+            "/",
+            "/api/v1/environments",
+            "/ui/requests",
+            "/healthz/x",
+            "/catalog/catalog-info.yaml",
+        ] {
+            assert!(!open_path(closed), "{closed}");
+        }
+    }
 }
