@@ -29,7 +29,7 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<(Code, Option
     if err.downcast_ref::<gp_core::BuildIdError>().is_some() {
         return Some((
             Code::Invalid,
-            Some("build ids look like 23-01-26-01 (DD-MM-YY-NN), or use `auto`".into()),
+            Some("build ids look like 23-01-26-01 (DD-MM-YY-NN); `auto` (the next free id) is for deploy and plan only".into()),
         ));
     }
     if let Some(e) = err.downcast_ref::<gp_engine::EngineError>() {

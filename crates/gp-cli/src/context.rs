@@ -61,7 +61,10 @@ impl Context {
         }
         let path = self.spec_path()?;
         let p = Platform::load(&path).with_context(|| {
-            format!("cannot load the platform spec {}", crate::cmd::shown(&path))
+            format!(
+                "cannot load the platform spec {}",
+                crate::printer::shown(&path)
+            )
         })?;
         Ok(self.platform.get_or_init(|| p))
     }
@@ -178,7 +181,7 @@ impl Context {
         {
             return Err(crate::exit::CliError::invalid(format!(
                 "nothing was ever deployed from this state directory (no registry at {})",
-                crate::cmd::shown(&path)
+                crate::printer::shown(&path)
             ))
             .hint("check --state-dir / --registry, or deploy first")
             .into());

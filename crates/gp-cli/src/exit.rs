@@ -103,7 +103,7 @@ pub fn report(printer: &Printer, err: &anyhow::Error) -> ExitCode {
                     diagnostics: invalid
                         .0
                         .iter()
-                        .map(crate::cmd::validate::DiagnosticJson::from)
+                        .map(crate::outputs::DiagnosticJson::from)
                         .collect(),
                 },
             );

@@ -299,7 +299,30 @@ fn reads_only(command: &Command) -> bool {
     }
 }
 
+/// Whether a command writes findings as SARIF and GitHub annotations
+/// (`--output sarif|github`); every other command refuses those formats.
+fn annotates(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Validate(_)
+            | Command::Docs(cmd::docs::DocsCommand::Check(_))
+            | Command::Policy(cmd::policy::PolicyCommand::Check(_))
+    )
+}
+
 fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
+    if matches!(ctx.printer.output(), Output::Sarif | Output::Github) && !annotates(&command) {
+        return Err(exit::CliError::invalid(format!(
+            "--output {} is for the commands that report findings: validate, docs check and policy check",
+            if ctx.printer.output() == Output::Sarif {
+                "sarif"
+            } else {
+                "github"
+            }
+        ))
+        .hint("use --output json or text here")
+        .into());
+    }
     match command {
         Command::Validate(args) => cmd::validate::run(ctx, args),
         Command::Contract(args) => cmd::contract::run(ctx, args),

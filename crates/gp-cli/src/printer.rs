@@ -184,6 +184,16 @@ impl Printer {
     }
 }
 
+/// A path as the user would type it: relative to the current directory
+/// when it lies below it.
+pub fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// Text as it may reach a terminal: control characters other than newline
 /// and tab (an escape sequence from a registry row or a file name) are shown
 /// escaped, never sent raw.
@@ -315,6 +325,14 @@ mod tests {
     #[test]
     fn escapes_and_huge_cells_never_reach_the_terminal_raw() {
         assert_eq!(super::visible("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        // Newlines and tabs are text, kept as they are, even beside an
+        // escape.
+        assert_eq!(super::visible("a\nb\tc"), "a\nb\tc");
+        assert!(matches!(
+            super::visible("a\nb\tc"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(super::visible("\u{1b}\n\t\r"), "\\u{1b}\n\t\\u{d}");
         let t = super::table(&["X"], &[vec!["y".repeat(10_000)]]);
         assert!(t.len() < 600, "{}", t.len());
     }

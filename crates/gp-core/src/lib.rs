@@ -18,6 +18,7 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod annotate;
 pub mod build_id;
 pub mod child_env;
 pub mod contract;

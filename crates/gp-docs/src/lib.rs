@@ -557,82 +557,38 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), DocsError> {
         .map_err(|e| DocsError::Usage(format!("cannot write {}: {e}", path.display())))
 }
 
-/// The report as SARIF 2.1.0.
-pub fn sarif(report: &Report) -> serde_json::Value {
-    let used: std::collections::BTreeSet<&str> =
-        report.findings.iter().map(|f| f.rule.as_str()).collect();
-    let rules: Vec<serde_json::Value> = rules::ALL
-        .iter()
-        .filter(|r| used.contains(r.id))
-        .map(|r| {
-            serde_json::json!({
-                "id": r.id,
-                "shortDescription": {"text": r.summary},
-                "help": {"text": format!("{}: {} (goldenpath docs rules lists every rule)", r.id, r.summary)},
-            })
-        })
-        .collect();
-    let results: Vec<serde_json::Value> = report
+fn annotations(report: &Report) -> Vec<gp_core::annotate::Annotation> {
+    report
         .findings
         .iter()
-        .map(|f| {
-            let mut location = serde_json::json!({
-                "physicalLocation": {
-                    "artifactLocation": {"uri": f.file, "uriBaseId": "SRCROOT"},
-                }
-            });
-            if f.line > 0 {
-                location["physicalLocation"]["region"] =
-                    serde_json::json!({"startLine": f.line, "startColumn": f.column.max(1)});
-            }
-            serde_json::json!({
-                "ruleId": f.rule,
-                "level": match f.level { Level::Error => "error", _ => "warning" },
-                "message": {"text": f.message},
-                "locations": [location],
-            })
+        .map(|f| gp_core::annotate::Annotation {
+            error: matches!(f.level, Level::Error),
+            file: f.file.clone(),
+            line: f.line,
+            column: if f.line > 0 { f.column.max(1) } else { 0 },
+            rule: f.rule.clone(),
+            message: f.message.clone(),
+        })
+        .collect()
+}
+
+/// The report as SARIF 2.1.0.
+pub fn sarif(report: &Report) -> serde_json::Value {
+    let rules: Vec<gp_core::annotate::Rule> = rules::ALL
+        .iter()
+        .map(|r| gp_core::annotate::Rule {
+            id: r.id.into(),
+            summary: r.summary.into(),
         })
         .collect();
-    serde_json::json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "goldenpath",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
-            }},
-            "results": results,
-        }],
-    })
+    gp_core::annotate::sarif("goldenpath", &rules, &annotations(report))
 }
 
 /// The report as GitHub Actions workflow commands, one per finding:
 /// `::error file=F,line=L,col=C,title=RULE::message` (`::warning` for
 /// warnings), escaped as the runner reads them.
 pub fn github(report: &Report) -> String {
-    fn data(s: &str) -> String {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    }
-    fn property(s: &str) -> String {
-        data(s).replace(':', "%3A").replace(',', "%2C")
-    }
-    let mut out = String::new();
-    for f in &report.findings {
-        let level = match f.level {
-            Level::Error => "error",
-            _ => "warning",
-        };
-        let mut props = format!("file={}", property(&f.file));
-        if f.line > 0 {
-            props.push_str(&format!(",line={},col={}", f.line, f.column.max(1)));
-        }
-        props.push_str(&format!(",title={}", property(&f.rule)));
-        out.push_str(&format!("::{level} {props}::{}\n", data(&f.message)));
-    }
-    out
+    gp_core::annotate::github(&annotations(report))
 }
 
 /// A Markdown summary of the report, for `$GITHUB_STEP_SUMMARY`.

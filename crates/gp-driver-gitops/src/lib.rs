@@ -185,6 +185,12 @@ impl Driver for GitopsDriver {
         "gitops"
     }
 
+    /// A commit Argo CD syncs later: nothing is read back from the
+    /// cluster, so an applied component is `delivered`, not `ready`.
+    fn observes_readiness(&self) -> bool {
+        false
+    }
+
     fn artifacts(&self, ctx: &gp_driver::ArtifactCtx<'_>) -> Vec<gp_core::propagation::Artifact> {
         propagation::artifacts(ctx.platform, ctx.contract)
     }

@@ -19,6 +19,17 @@ fn us(secs: u64) -> i64 {
         .saturating_mul(1_000_000)
 }
 
+/// A duration as `--ttl` and `--by` take it: one number and one unit, the
+/// largest that divides it (`2d`, `90m`, `45s`).
+pub fn duration_arg(secs: u64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= n && secs.is_multiple_of(n) {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{}s", secs.max(1))
+}
+
 /// `3h12m`, `45s`, `2d4h`: a duration in seconds, two units at most.
 pub fn human(secs: i64) -> String {
     let s = secs.unsigned_abs();
@@ -469,6 +480,22 @@ impl Engine<'_> {
                 message: format!("the notice command for build {build} failed: {}", e.message),
                 hint: e.hint,
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_duration_argument_is_one_number_and_its_largest_unit() {
+        use super::duration_arg;
+        assert_eq!(duration_arg(2 * 86_400), "2d");
+        assert_eq!(duration_arg(90 * 60), "90m");
+        assert_eq!(duration_arg(3600), "1h");
+        assert_eq!(duration_arg(45), "45s");
+        assert_eq!(duration_arg(0), "1s");
+        for s in [45, 3600, 5400, 172_800, 7] {
+            assert_eq!(gp_core::spec::parse_duration(&duration_arg(s)), Some(s));
         }
     }
 }

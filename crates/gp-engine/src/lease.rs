@@ -77,6 +77,14 @@ pub(crate) fn is_abandoned(holder: &str) -> bool {
     Holder::parse(holder).is_some_and(|h| h.is_dead_here())
 }
 
+/// Whether a lease is held by someone still running: held, not expired,
+/// and not by a process that died on this machine. The one answer
+/// `status`, `builds list` and the dashboard give to "is it still
+/// deploying?".
+pub fn is_live(lease: &gp_registry::LeaseState) -> bool {
+    lease.state == "held" && !is_abandoned(&lease.holder)
+}
+
 /// Takes the lease, taking over one whose holder died on this machine.
 impl crate::Engine<'_> {
     /// A new run id and the deployment's lease for it, taken over from a
@@ -105,6 +113,16 @@ impl crate::Engine<'_> {
 }
 
 impl crate::Engine<'_> {
+    /// An environment's builds ([`gp_registry::Registry::builds_checked`]),
+    /// a deploy or teardown whose lease is not alive ([`is_live`]) shown
+    /// as interrupted.
+    pub fn builds_checked(
+        &self,
+        env: &str,
+    ) -> Result<(Vec<gp_registry::BuildSummary>, Vec<gp_registry::Tampered>), RegistryError> {
+        self.registry.builds_checked_with(env, &is_live)
+    }
+
     /// Reads every stream a run on `env`'s `key` decides from — the
     /// environment's reservations (for a build), the deployment's events,
     /// journal and lease — checked against the chain: the first row that

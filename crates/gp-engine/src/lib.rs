@@ -32,7 +32,7 @@ pub mod expiry;
 pub mod graph;
 pub mod hosts;
 pub mod impact;
-mod lease;
+pub mod lease;
 pub mod ownership;
 pub mod plan;
 pub mod policy;
@@ -51,7 +51,7 @@ pub mod wait;
 pub use graph::{Disposition, Graph, GraphFormat, Role};
 pub use plan::{Plan, PlanAction, PlanItem};
 pub use policy::PolicyOverride;
-pub use run::{DeployOutcome, DeployRequest, DeploymentSelector};
+pub use run::{DeployOutcome, DeployRequest, DeploymentSelector, RunOutcome};
 pub use teardown::{TeardownOutcome, TeardownRequest, TeardownTarget};
 pub use wait::{RowState, Wait};
 

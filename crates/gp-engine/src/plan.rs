@@ -7,9 +7,10 @@ use gp_core::{Contract, Deployment, Plane, Tier};
 use gp_driver::{ComponentCtx, ComponentOutputs, Intent, Observation, Presence};
 use serde::Serialize;
 
-use crate::graph::{Disposition, Graph, GraphNode, Role};
+use crate::graph::{Graph, GraphNode, Role};
 use crate::state::{ComponentRecord, ComponentState, DeploymentState};
-use crate::{Engine, EngineError, Wait, refs};
+use crate::wait::{Settle, Settled, Upstream};
+use crate::{Engine, EngineError, refs};
 
 /// What would happen to a component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -166,8 +167,9 @@ impl Engine<'_> {
             foundational: Some(&fstate),
             ..self.quiet_recorder(env, &key)
         };
+        let settle = Settle::new(self, &graph, &fstate);
         let mut items: Vec<PlanItem> = Vec::with_capacity(graph.nodes.len());
-        for node in &graph.nodes {
+        for (i, node) in graph.nodes.iter().enumerate() {
             let spec = graph.spec(self.platform, node);
             let mut item = PlanItem {
                 component: node.name.clone(),
@@ -179,88 +181,37 @@ impl Engine<'_> {
                 next: None,
                 details: Vec::new(),
             };
-            if node.role == Role::Dependency {
-                match self.dependency_gap(env, node, &fstate) {
-                    None => item.action = PlanAction::Ready,
-                    Some(wait) => {
-                        item.action = PlanAction::NotDeployed;
-                        item.reason = Some(wait.reason);
-                        item.next = wait.next;
-                    }
-                }
-                items.push(item);
-                continue;
-            }
-            match &node.disposition {
-                Disposition::Skip(why) => {
-                    item.action = PlanAction::Skip;
-                    item.reason = Some(why.clone());
+            // What does not run, and why: the one decision status and the
+            // scheduler make too.
+            let upstream = |d: usize| match items[d].action {
+                PlanAction::Pending => Upstream::Pending(items[d].next.clone()),
+                PlanAction::Blocked => Upstream::Blocked,
+                PlanAction::Skip => Upstream::Skipped,
+                PlanAction::Create | PlanAction::Update | PlanAction::Adopt => Upstream::Changes,
+                _ => Upstream::Clear,
+            };
+            let waits_on = match settle.settle(i, &upstream) {
+                Settled::Runs { after } => after,
+                settled => {
+                    let (action, reason, next) = match settled {
+                        Settled::Ready => (PlanAction::Ready, None, None),
+                        Settled::NotDeployed(w) => {
+                            (PlanAction::NotDeployed, Some(w.reason), w.next)
+                        }
+                        Settled::Skipped(why) => (PlanAction::Skip, Some(why), None),
+                        Settled::Blocked(why) => (PlanAction::Blocked, Some(why), None),
+                        Settled::Pending(w) => (PlanAction::Pending, Some(w.reason), w.next),
+                        Settled::NotStarted | Settled::Runs { .. } => {
+                            (PlanAction::Blocked, None, None)
+                        }
+                    };
+                    item.action = action;
+                    item.reason = reason;
+                    item.next = next;
                     items.push(item);
                     continue;
                 }
-                Disposition::Blocked(why) => {
-                    item.action = PlanAction::Blocked;
-                    item.reason = Some(why.clone());
-                    items.push(item);
-                    continue;
-                }
-                Disposition::Run => {}
-            }
-            // What it waits for: a foundational dependency that is not
-            // deployed, or a dependency that is itself pending or blocked.
-            let mut stopped = None;
-            let mut waits_on = Vec::new();
-            for (r, d) in &node.needs {
-                let dep = &graph.nodes[*d];
-                if dep.role == Role::Dependency {
-                    if let Some(wait) =
-                        self.foundational_gap(env, dep, r.resource.as_deref(), &fstate)
-                    {
-                        stopped = Some((PlanAction::Pending, wait));
-                        break;
-                    }
-                } else {
-                    let dep_item = &items[*d];
-                    match dep_item.action {
-                        PlanAction::Pending => {
-                            let wait = Wait {
-                                reason: String::new(),
-                                next: dep_item.next.clone(),
-                            };
-                            stopped = Some((
-                                PlanAction::Pending,
-                                wait.inherited(format!("needs {r}, which is pending")),
-                            ));
-                            break;
-                        }
-                        PlanAction::Blocked | PlanAction::Skip => {
-                            stopped = Some((
-                                PlanAction::Blocked,
-                                Wait::because(format!(
-                                    "needs {r}, which is {}",
-                                    if dep_item.action == PlanAction::Skip {
-                                        "skipped here"
-                                    } else {
-                                        "blocked"
-                                    }
-                                )),
-                            ));
-                            break;
-                        }
-                        PlanAction::Create | PlanAction::Update | PlanAction::Adopt => {
-                            waits_on.push(dep.name.clone())
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            if let Some((action, wait)) = stopped {
-                item.action = action;
-                item.reason = Some(wait.reason);
-                item.next = wait.next;
-                items.push(item);
-                continue;
-            }
+            };
             let inputs = self.inputs_from_state(&graph, node, &state, &fstate);
             let settings = spec.settings_node();
             let resolved = refs::resolve(&settings, &inputs);

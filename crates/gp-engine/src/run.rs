@@ -22,6 +22,7 @@ use crate::graph::{Disposition, Graph, GraphNode, Role};
 use crate::plan::{Decision, decide};
 use crate::recorder::RunRecorder;
 use crate::state::{APPLY, ComponentState, DeploymentState};
+use crate::wait::{Settle, Settled, Upstream};
 use crate::{Engine, EngineError, Event, lease, refs};
 
 mod record;
@@ -177,11 +178,54 @@ pub struct DeployOutcome {
     pub interrupted: bool,
     /// The lease was lost mid-run.
     pub lease_lost: bool,
+    /// `succeeded`, `partial` (it succeeded, but a target waits on
+    /// something outside the deployment: by design when a story deploys in
+    /// stages), `failed` or `interrupted`: what the registry records too.
+    pub outcome: RunOutcome,
     /// Wall time.
     pub duration_ms: u64,
 }
 
+/// How a deploy ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    /// Everything it was to deploy is deployed.
+    Succeeded,
+    /// What could be deployed is; some targets wait outside the run.
+    Partial,
+    /// A component failed or was refused, or nothing was deployed.
+    Failed,
+    /// Ctrl-C, or the lease was lost.
+    Interrupted,
+}
+
+impl RunOutcome {
+    /// The word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Partial => "partial",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
 impl DeployOutcome {
+    /// How it ended, from its components.
+    pub fn settle_outcome(&self) -> RunOutcome {
+        if self.interrupted || self.lease_lost {
+            RunOutcome::Interrupted
+        } else if !self.succeeded() {
+            RunOutcome::Failed
+        } else if self.pending().is_empty() {
+            RunOutcome::Succeeded
+        } else {
+            RunOutcome::Partial
+        }
+    }
+
     /// No component failed, something was deployed, and the run was not
     /// interrupted.
     pub fn succeeded(&self) -> bool {
@@ -325,23 +369,26 @@ impl Engine<'_> {
             env,
             &Deployment::Foundational.key(),
         )?;
+        let settle = Settle::new(self, &graph, &fstate);
         let mut waits: Vec<Option<crate::Wait>> = Vec::with_capacity(graph.nodes.len());
         let mut runnable = false;
-        for node in &graph.nodes {
-            let wait = if node.role == Role::Dependency || node.disposition != Disposition::Run {
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let wait = if node.role == Role::Dependency {
                 None
             } else {
-                node.needs.iter().find_map(|(r, i)| {
-                    let dep = &graph.nodes[*i];
-                    if dep.role == Role::Dependency {
-                        self.foundational_gap(env, dep, r.resource.as_deref(), &fstate)
-                    } else {
-                        waits[*i].clone()
+                let upstream = |d: usize| match &waits[d] {
+                    Some(w) => Upstream::Pending(w.next.clone()),
+                    None => Upstream::Clear,
+                };
+                match settle.settle(i, &upstream) {
+                    Settled::Pending(w) => Some(w),
+                    Settled::Runs { .. } => {
+                        runnable |= node.role == Role::Target;
+                        None
                     }
-                })
+                    _ => None,
+                }
             };
-            runnable |=
-                node.role == Role::Target && node.disposition == Disposition::Run && wait.is_none();
             waits.push(wait);
         }
         if runnable {
@@ -411,6 +458,21 @@ impl Engine<'_> {
                         ),
                         Some(format!(
                             "deploy it with: goldenpath deploy --env {env} --build-id {b}"
+                        )),
+                    ));
+                }
+                // --ttl gives a new build its life; an existing one's is
+                // moved by `builds extend` (recorded, with a reason).
+                if req.ttl_s.is_some()
+                    && req.override_reason.is_none()
+                    && let BuildIdArg::Id(b) = arg
+                    && self.registry.reservation(env, *b)?.is_some()
+                {
+                    return Err(EngineError::usage(
+                        format!("--ttl sets a new build's life, and build {b} exists in {env}"),
+                        Some(format!(
+                            "goldenpath builds extend --env {env} --build-id {b} --by {} --reason \"...\"",
+                            crate::expiry::duration_arg(req.ttl_s.unwrap_or(0))
                         )),
                     ));
                 }

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::graph::{Disposition, Graph, Role};
 use crate::state::{ComponentState, DeploymentState};
-use crate::{Engine, EngineError, RowState, Wait};
+use crate::wait::{Settle, Settled, Upstream};
+use crate::{Engine, EngineError, RowState};
 
 /// One component's status.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -97,8 +98,9 @@ impl Engine<'_> {
         let (state, fstate) =
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let deploy = deploy_command(env, deployment);
+        let settle = Settle::new(self, &graph, &fstate);
         let mut rows: Vec<ComponentStatus> = Vec::with_capacity(graph.nodes.len());
-        for node in &graph.nodes {
+        for (i, node) in graph.nodes.iter().enumerate() {
             let spec = graph.spec(self.platform, node);
             let mut row = ComponentStatus {
                 component: node.name.clone(),
@@ -128,22 +130,26 @@ impl Engine<'_> {
                     }
                 }
             }
-            if node.role == Role::Dependency {
-                match self.dependency_gap(env, node, &fstate) {
-                    None => row.state = RowState::Ready,
-                    Some(wait) => {
-                        row.state = RowState::NotDeployed;
-                        row.reason = Some(wait.reason);
-                        row.next = wait.next;
-                    }
+            // What does not run, and why: the one decision plan and the
+            // scheduler make too.
+            let upstream = |d: usize| match rows.get(d).map(|r| r.state) {
+                Some(RowState::Pending) => Upstream::Pending(rows[d].next.clone()),
+                Some(RowState::Failed) => Upstream::Failed,
+                Some(RowState::Blocked) => Upstream::Blocked,
+                Some(RowState::Interrupted) => Upstream::Interrupted,
+                _ => Upstream::Clear,
+            };
+            let settled = settle.settle(i, &upstream);
+            match settled {
+                Settled::Ready => row.state = RowState::Ready,
+                Settled::NotDeployed(w) => {
+                    row.state = RowState::NotDeployed;
+                    row.reason = Some(w.reason);
+                    row.next = w.next;
                 }
-                rows.push(row);
-                continue;
-            }
-            match &node.disposition {
-                Disposition::Skip(why) => {
+                Settled::Skipped(why) => {
                     row.state = RowState::Skipped;
-                    let mut reason = why.clone();
+                    let mut reason = why;
                     if let Some(mode) = deployment.mode()
                         && !spec.runs_in(mode)
                         && let Some(h) = spec.hosts.first()
@@ -152,92 +158,64 @@ impl Engine<'_> {
                         reason.push_str(&format!(" at {host}"));
                     }
                     row.reason = Some(reason);
-                    rows.push(row);
-                    continue;
                 }
-                Disposition::Blocked(why) => {
+                Settled::Blocked(why) if node.disposition != Disposition::Run => {
                     row.state = RowState::Blocked;
-                    row.reason = Some(why.clone());
-                    rows.push(row);
-                    continue;
+                    row.reason = Some(why);
                 }
-                Disposition::Run => {}
-            }
-            match record.map(|r| &r.state) {
-                Some(ComponentState::Applied) => {
-                    row.state = RowState::Ready;
-                    // Deployed, but what it needs of the foundational plane
-                    // is gone since: never ready.
-                    if let Some(w) = node.needs.iter().find_map(|(r, d)| {
-                        let dep = &graph.nodes[*d];
-                        (dep.role == Role::Dependency)
-                            .then(|| {
-                                self.foundational_gap(env, dep, r.resource.as_deref(), &fstate)
-                            })
-                            .flatten()
-                    }) {
-                        row.state = RowState::Pending;
-                        row.reason = Some(format!("deployed, but {}", w.reason));
-                        row.next = w.next;
-                    }
-                }
-                Some(ComponentState::Failed(e)) => {
-                    row.state = RowState::Failed;
-                    row.reason = Some(e.clone());
-                    row.next = Some(format!("{deploy} --resume"));
-                }
-                Some(ComponentState::Interrupted) => {
-                    row.state = RowState::Interrupted;
-                    row.reason = Some("its last apply started and never finished".into());
-                    row.next = Some(format!("{deploy} --resume"));
-                }
-                Some(ComponentState::TornDown) => row.state = RowState::TornDown,
-                None => row.state = RowState::NotDeployed,
-            }
-            if matches!(row.state, RowState::NotDeployed | RowState::TornDown) {
-                // Not deployed: say what it waits for. Root causes first: a
-                // foundational dependency that is not deployed, then a
-                // dependency of this deployment that is pending or broken.
-                let mut stopped = node.needs.iter().find_map(|(r, d)| {
-                    let dep = &graph.nodes[*d];
-                    (dep.role == Role::Dependency)
-                        .then(|| self.foundational_gap(env, dep, r.resource.as_deref(), &fstate))
-                        .flatten()
-                        .map(|w| (RowState::Pending, w))
-                });
-                if stopped.is_none() {
-                    stopped = node.needs.iter().find_map(|(r, d)| {
-                        let dep_row = rows
-                            .get(*d)
-                            .filter(|_| graph.nodes[*d].role == Role::Target)?;
-                        let wait = Wait {
-                            reason: String::new(),
-                            next: dep_row.next.clone(),
+                settled => match record.map(|r| &r.state) {
+                    Some(ComponentState::Applied) => {
+                        row.state = if self
+                            .drivers
+                            .get(&spec.driver.value)
+                            .is_none_or(|d| d.observes_readiness())
+                        {
+                            RowState::Ready
+                        } else {
+                            RowState::Delivered
                         };
-                        match dep_row.state {
-                            RowState::Pending => Some((
-                                RowState::Pending,
-                                wait.inherited(format!("needs {r}, which is pending")),
-                            )),
-                            RowState::Failed | RowState::Blocked | RowState::Interrupted => Some((
-                                RowState::Blocked,
-                                wait.inherited(format!("needs {r}, which is {}", dep_row.state)),
-                            )),
-                            _ => None,
+                        // Deployed, but what it needs of the foundational
+                        // plane is gone since: never ready.
+                        if let Some(w) = settle.foundational_wait(i) {
+                            row.state = RowState::Pending;
+                            row.reason = Some(format!("deployed, but {}", w.reason));
+                            row.next = w.next;
                         }
-                    });
-                }
-                match stopped {
-                    Some((state, wait)) => {
-                        row.state = state;
-                        row.reason = Some(wait.reason);
-                        row.next = wait.next;
                     }
-                    None if row.state == RowState::NotDeployed => {
-                        row.next = Some(deploy.clone());
+                    Some(ComponentState::Failed(e)) => {
+                        row.state = RowState::Failed;
+                        row.reason = Some(e.clone());
+                        row.next = Some(format!("{deploy} --resume"));
                     }
-                    None => {}
-                }
+                    Some(ComponentState::Interrupted) => {
+                        row.state = RowState::Interrupted;
+                        row.reason = Some("its last apply started and never finished".into());
+                        row.next = Some(format!("{deploy} --resume"));
+                    }
+                    // Not deployed (or torn down): what it waits for.
+                    other => {
+                        row.state = if matches!(other, Some(ComponentState::TornDown)) {
+                            RowState::TornDown
+                        } else {
+                            RowState::NotDeployed
+                        };
+                        match settled {
+                            Settled::Pending(w) => {
+                                row.state = RowState::Pending;
+                                row.reason = Some(w.reason);
+                                row.next = w.next;
+                            }
+                            Settled::Blocked(why) => {
+                                row.state = RowState::Blocked;
+                                row.reason = Some(why);
+                            }
+                            _ if row.state == RowState::NotDeployed => {
+                                row.next = Some(deploy.clone());
+                            }
+                            _ => {}
+                        }
+                    }
+                },
             }
             rows.push(row);
         }
@@ -266,7 +244,7 @@ impl Engine<'_> {
     /// The environment: foundational plane, persistent deployment, and every
     /// build that is not torn down.
     pub fn overview(&self, env: &str) -> Result<Overview, EngineError> {
-        let (builds, tampered) = self.registry.builds_checked(env)?;
+        let (builds, tampered) = self.builds_checked(env)?;
         Ok(Overview {
             schema_version: 1,
             env: env.into(),
@@ -299,8 +277,7 @@ impl Engine<'_> {
         if status == "deploying" || status == "tearing-down" {
             // A lease whose holder died on this machine (SIGKILL) is as
             // good as gone: the next deploy takes it over.
-            let held =
-                lease.is_some_and(|l| l.state == "held" && !crate::lease::is_abandoned(&l.holder));
+            let held = lease.is_some_and(|l| crate::lease::is_live(&l));
             if !held {
                 status = "interrupted".into();
             }

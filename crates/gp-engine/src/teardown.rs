@@ -141,7 +141,9 @@ impl Engine<'_> {
                 if !req.confirm {
                     return Err(EngineError::refused(
                         format!("tearing down the persistent deployment of {env} needs --confirm"),
-                        Some(format!("goldenpath teardown --env {env} --confirm")),
+                        Some(format!(
+                            "goldenpath teardown --env {env} --persistent --confirm"
+                        )),
                     ));
                 }
                 (Deployment::Persistent, BTreeSet::new())

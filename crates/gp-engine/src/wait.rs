@@ -9,11 +9,18 @@
 //! - **blocked**: it cannot run because of this deployment — it needs a
 //!   component that failed, is skipped here, or is itself blocked, or its
 //!   DNS names are held by another owner.
+//!
+//! [`Settle`] is the one place that decides it: plan, status, the
+//! scheduler and the check that a deploy can run at all each give it what
+//! they know of a component's dependencies in this run ([`Upstream`]) and
+//! read back the same [`Settled`]. Every wait on the foundational plane
+//! names the one command that deploys everything the deployment misses
+//! there, in dependency order.
 
 use serde::Serialize;
 
 use crate::Engine;
-use crate::graph::GraphNode;
+use crate::graph::{Disposition, Graph, GraphNode, Role};
 use crate::state::{ComponentState, DeploymentState};
 
 /// Why something does not run, and the command that moves it on.
@@ -49,8 +56,12 @@ impl Wait {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RowState {
-    /// Deployed (or, for a foundational dependency, in place).
+    /// Deployed (or, for a foundational dependency, in place), as its
+    /// driver observes.
     Ready,
+    /// Delivered to the system that deploys it (a GitOps commit Argo CD
+    /// syncs); nothing of it is read back, so not known to be ready.
+    Delivered,
     /// Waiting on something outside this deployment.
     Pending,
     /// Filtered out by tier or mode.
@@ -72,6 +83,7 @@ impl RowState {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ready => "ready",
+            Self::Delivered => "delivered",
             Self::Pending => "pending",
             Self::Skipped => "skipped",
             Self::Blocked => "blocked",
@@ -166,5 +178,181 @@ fn gap_state(state: Option<&ComponentState>) -> &'static str {
         Some(ComponentState::Failed(_)) => "whose last deploy failed",
         Some(ComponentState::Interrupted) => "whose last deploy was interrupted",
         _ => "not deployed",
+    }
+}
+
+/// What one of a component's dependencies in this run says of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Upstream {
+    /// Nothing stops what needs it.
+    Clear,
+    /// It changes in this run first (plan: what this one comes after).
+    Changes,
+    /// It waits on something outside this run; the command that moves it.
+    Pending(Option<String>),
+    /// Its apply failed (or was refused).
+    Failed,
+    /// It cannot run here.
+    Blocked,
+    /// It is filtered out here.
+    Skipped,
+    /// Its last apply started and never finished.
+    Interrupted,
+    /// The run stopped before it (Ctrl-C).
+    NotStarted,
+}
+
+/// A component, settled before any work on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// A foundational dependency in place.
+    Ready,
+    /// A foundational dependency that is not: why, and the command.
+    NotDeployed(Wait),
+    /// Filtered out by tier or mode.
+    Skipped(String),
+    /// It cannot run because of this deployment.
+    Blocked(String),
+    /// It waits on something outside this run.
+    Pending(Wait),
+    /// The run stopped before it.
+    NotStarted,
+    /// It runs, after the components of this run named.
+    Runs {
+        /// Dependencies of this run that change first.
+        after: Vec<String>,
+    },
+}
+
+/// The one decision of what does not run in a deployment (see the module
+/// documentation).
+pub(crate) struct Settle<'e> {
+    engine: &'e Engine<'e>,
+    graph: &'e Graph,
+    fstate: &'e DeploymentState,
+    /// `goldenpath deploy --env E --foundational A B C`: every foundational
+    /// component this deployment needs that is not in place.
+    deploy_missing: Option<String>,
+}
+
+impl<'e> Settle<'e> {
+    /// Settles `graph` against the foundational plane as `fstate` records it.
+    pub(crate) fn new(
+        engine: &'e Engine<'e>,
+        graph: &'e Graph,
+        fstate: &'e DeploymentState,
+    ) -> Self {
+        let env = &graph.env;
+        let mut missing = vec![false; graph.nodes.len()];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if node.role == Role::Dependency {
+                missing[i] |= engine.dependency_gap(env, node, fstate).is_some();
+                continue;
+            }
+            for (r, d) in &node.needs {
+                let dep = &graph.nodes[*d];
+                if dep.role == Role::Dependency
+                    && engine
+                        .foundational_gap(env, dep, r.resource.as_deref(), fstate)
+                        .is_some()
+                {
+                    missing[*d] = true;
+                }
+            }
+        }
+        // The graph's order is the dependency order.
+        let names: Vec<&str> = graph
+            .nodes
+            .iter()
+            .zip(&missing)
+            .filter(|(_, m)| **m)
+            .map(|(n, _)| n.name.as_str())
+            .collect();
+        let deploy_missing = (!names.is_empty()).then(|| {
+            format!(
+                "goldenpath deploy --env {env} --foundational {}",
+                names.join(" ")
+            )
+        });
+        Settle {
+            engine,
+            graph,
+            fstate,
+            deploy_missing,
+        }
+    }
+
+    fn with_next(&self, mut w: Wait) -> Wait {
+        if self.deploy_missing.is_some() {
+            w.next.clone_from(&self.deploy_missing);
+        }
+        w
+    }
+
+    /// Why what node `i` needs of the foundational plane is not there
+    /// (its first such need), if it is not.
+    pub(crate) fn foundational_wait(&self, i: usize) -> Option<Wait> {
+        let node = &self.graph.nodes[i];
+        node.needs.iter().find_map(|(r, d)| {
+            let dep = &self.graph.nodes[*d];
+            (dep.role == Role::Dependency)
+                .then(|| {
+                    self.engine.foundational_gap(
+                        &self.graph.env,
+                        dep,
+                        r.resource.as_deref(),
+                        self.fstate,
+                    )
+                })
+                .flatten()
+                .map(|w| self.with_next(w))
+        })
+    }
+
+    /// Settles node `i`, given what its dependencies in this run say.
+    /// Root causes first: a foundational need that is not there, then a
+    /// dependency of this run that stops it.
+    pub(crate) fn settle(&self, i: usize, upstream: &dyn Fn(usize) -> Upstream) -> Settled {
+        let node = &self.graph.nodes[i];
+        if node.role == Role::Dependency {
+            return match self
+                .engine
+                .dependency_gap(&self.graph.env, node, self.fstate)
+            {
+                None => Settled::Ready,
+                Some(w) => Settled::NotDeployed(self.with_next(w)),
+            };
+        }
+        match &node.disposition {
+            Disposition::Skip(why) => return Settled::Skipped(why.clone()),
+            Disposition::Blocked(why) => return Settled::Blocked(why.clone()),
+            Disposition::Run => {}
+        }
+        if let Some(w) = self.foundational_wait(i) {
+            return Settled::Pending(w);
+        }
+        let mut after = Vec::new();
+        for (r, d) in &node.needs {
+            if self.graph.nodes[*d].role == Role::Dependency {
+                continue;
+            }
+            let blocked = |word: &str| Settled::Blocked(format!("needs {r}, which {word}"));
+            match upstream(*d) {
+                Upstream::Clear => {}
+                Upstream::Changes => after.push(self.graph.nodes[*d].name.clone()),
+                Upstream::Pending(next) => {
+                    return Settled::Pending(Wait {
+                        reason: format!("needs {r}, which is pending"),
+                        next,
+                    });
+                }
+                Upstream::Failed => return blocked("failed"),
+                Upstream::Blocked => return blocked("is blocked"),
+                Upstream::Skipped => return blocked("is skipped here"),
+                Upstream::Interrupted => return blocked("is interrupted"),
+                Upstream::NotStarted => return Settled::NotStarted,
+            }
+        }
+        Settled::Runs { after }
     }
 }

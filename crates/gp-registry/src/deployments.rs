@@ -20,7 +20,7 @@ pub struct DeploymentEvent {
     pub deployment: String,
     /// The run (one goldenpath invocation).
     pub run_id: Option<String>,
-    /// What happened: `deploy_started`, `deploy_succeeded`, `deploy_failed`,
+    /// What happened: `deploy_started`, `deploy_succeeded`, `deploy_partial`, `deploy_failed`,
     /// `deploy_interrupted`, `teardown_started`, `torn_down`,
     /// `teardown_failed`.
     pub event: String,
@@ -50,7 +50,7 @@ pub struct BuildSummary {
     pub reserved_by: String,
     /// When.
     pub reserved_us: i64,
-    /// Derived status: `reserved`, `deploying`, `live`, `failed`,
+    /// Derived status: `reserved`, `deploying`, `live`, `partial`, `failed`,
     /// `interrupted`, `tearing-down`, `torn-down`, `teardown-failed`, or
     /// `imported` for a build known only from imported history,
     /// `imported-legacy-id` when its id is in an older form or free text
@@ -150,6 +150,10 @@ pub enum EventKind {
     DeployStarted,
     /// It succeeded.
     DeploySucceeded,
+    /// It ran, and what it could deploy is deployed, but a target waits on
+    /// something outside it (a foundational component not deployed): by
+    /// design in a story that deploys in stages, never all of it.
+    DeployPartial,
     /// A component failed or was refused.
     DeployFailed,
     /// Ctrl-C, or the lease was lost.
@@ -190,6 +194,7 @@ impl EventKind {
         match self {
             EventKind::DeployStarted => "deploy_started",
             EventKind::DeploySucceeded => "deploy_succeeded",
+            EventKind::DeployPartial => "deploy_partial",
             EventKind::DeployFailed => "deploy_failed",
             EventKind::DeployInterrupted => "deploy_interrupted",
             EventKind::TeardownStarted => "teardown_started",
@@ -214,6 +219,7 @@ impl EventKind {
         Some(match self {
             EventKind::DeployStarted => DeploymentStatus::Deploying,
             EventKind::DeploySucceeded => DeploymentStatus::Live,
+            EventKind::DeployPartial => DeploymentStatus::Partial,
             EventKind::DeployFailed => DeploymentStatus::Failed,
             EventKind::DeployInterrupted => DeploymentStatus::Interrupted,
             EventKind::TeardownStarted => DeploymentStatus::TearingDown,
@@ -233,9 +239,10 @@ impl EventKind {
     }
 
     /// Every kind, in the order of the lifecycle.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::DeployStarted,
         EventKind::DeploySucceeded,
+        EventKind::DeployPartial,
         EventKind::DeployFailed,
         EventKind::DeployInterrupted,
         EventKind::TeardownStarted,
@@ -260,6 +267,7 @@ impl EventKind {
         Some(match s {
             "deploy_started" => EventKind::DeployStarted,
             "deploy_succeeded" => EventKind::DeploySucceeded,
+            "deploy_partial" => EventKind::DeployPartial,
             "deploy_failed" => EventKind::DeployFailed,
             "deploy_interrupted" => EventKind::DeployInterrupted,
             "teardown_started" => EventKind::TeardownStarted,
@@ -290,6 +298,8 @@ pub enum DeploymentStatus {
     Deploying,
     /// Deployed.
     Live,
+    /// Deployed, but a target waits on something outside the deployment.
+    Partial,
     /// The last deploy failed.
     Failed,
     /// The last run stopped half-way.
@@ -309,6 +319,7 @@ impl DeploymentStatus {
             DeploymentStatus::Reserved => "reserved",
             DeploymentStatus::Deploying => "deploying",
             DeploymentStatus::Live => "live",
+            DeploymentStatus::Partial => "partial",
             DeploymentStatus::Failed => "failed",
             DeploymentStatus::Interrupted => "interrupted",
             DeploymentStatus::TearingDown => "tearing-down",
@@ -501,6 +512,18 @@ impl Registry {
         &self,
         env: &str,
     ) -> Result<(Vec<BuildSummary>, Vec<Tampered>), RegistryError> {
+        self.builds_checked_with(env, &|l| l.state == "held")
+    }
+
+    /// [`Self::builds_checked`], with what makes a held lease alive: a
+    /// deploy or teardown whose lease is not alive died mid-way
+    /// (`interrupted`). The engine, which knows a holder that died on this
+    /// machine, says so through `alive`.
+    pub fn builds_checked_with(
+        &self,
+        env: &str,
+        alive: &dyn Fn(&LeaseState) -> bool,
+    ) -> Result<(Vec<BuildSummary>, Vec<Tampered>), RegistryError> {
         let mut untrusted: BTreeSet<String> = BTreeSet::new();
         let mut reservations = Vec::new();
         let mut tampered = self.streams(
@@ -560,11 +583,8 @@ impl Registry {
             let ev = events.latest.get(&build_id).filter(|e| e.at_us >= at_us);
             let mut status = status_from_event(ev.map(|e| e.event.as_str())).to_string();
             // A deploy that started and whose lease is gone died mid-way.
-            if status == "deploying" || status == "tearing-down" {
-                let held = lease.is_some_and(|l| l.state == "held");
-                if !held {
-                    status = "interrupted".into();
-                }
+            if (status == "deploying" || status == "tearing-down") && !lease.is_some_and(alive) {
+                status = "interrupted".into();
             }
             let expiry = Expiry::from_events(
                 events

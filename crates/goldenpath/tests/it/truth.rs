@@ -290,7 +290,7 @@ fn pending_is_counted_alike_by_deploy_and_status_and_said_once() {
     let out = p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
     assert!(
         out.stderr
-            .contains("warning: 2 of 4 component(s) pending: app, web"),
+            .contains("warning: partial: 2 of 4 component(s) pending: app, web"),
         "{}",
         out.stderr
     );
@@ -298,7 +298,7 @@ fn pending_is_counted_alike_by_deploy_and_status_and_said_once() {
     assert!(
         status
             .stdout
-            .starts_with("dev build 23-01-26-01: live, 2 pending"),
+            .starts_with("dev build 23-01-26-01: partial, 2 pending"),
         "{}",
         status.stdout
     );
@@ -689,5 +689,57 @@ fn the_repository_passes_its_own_docs_check_and_points_at_nothing_it_lacks() {
         for path in ["examples/", "scripts/", "--spec "] {
             assert!(!text.contains(path), "{example}/README.md names {path}");
         }
+    }
+}
+
+#[test]
+fn validate_reports_findings_as_annotations_and_other_commands_refuse_those_formats() {
+    let bad = SPEC.replace("tier: 1\n", "tier: nine\n");
+    let p = Platform::new(&bad);
+    let gh = p.run(&["validate", "--output", "github"]);
+    assert_eq!(gh.code, 2, "{}", gh.transcript());
+    let line = gh.stdout.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with("::error file=goldenpath.yaml,line=")
+            && line.contains(",col=")
+            && line.contains("title=spec::"),
+        "{}",
+        gh.stdout
+    );
+    let sarif = p.run(&["validate", "--output", "sarif"]);
+    assert_eq!(sarif.code, 2, "{}", sarif.transcript());
+    let log = json(&sarif.stdout);
+    assert_eq!(log["version"], "2.1.0");
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["level"], "error");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "goldenpath.yaml"
+    );
+    assert!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // A valid spec: a notice, exit 0; an empty SARIF run.
+    let ok = Platform::new(SPEC);
+    let gh = ok.run(&["validate", "--output", "github"]);
+    assert_eq!(gh.code, 0, "{}", gh.transcript());
+    assert!(gh.stdout.starts_with("::notice "), "{}", gh.stdout);
+    let sarif = ok.run(&["validate", "--output", "sarif"]);
+    assert_eq!(
+        json(&sarif.stdout)["runs"][0]["results"],
+        serde_json::json!([])
+    );
+    // A command that reports no findings refuses the formats.
+    for format in ["github", "sarif"] {
+        let out = ok.run(&["status", "--env", "dev", "--output", format]);
+        assert_eq!(out.code, 2, "{}", out.transcript());
+        assert!(
+            out.stderr.contains("validate, docs check and policy check"),
+            "{}",
+            out.stderr
+        );
     }
 }

@@ -2,11 +2,11 @@
 
 use clap::{Args, Subcommand};
 use gp_core::BuildId;
-use serde::Serialize;
 
 use super::when;
 use crate::Context;
 use crate::exit::CliError;
+pub(crate) use crate::outputs::BuildDetail;
 use crate::printer::table;
 
 /// `goldenpath builds ...`.
@@ -78,22 +78,6 @@ pub struct ShowArgs {
     /// The build.
     #[arg(long, value_name = "BUILD_ID")]
     pub build_id: String,
-}
-
-/// The JSON shape of `builds show`.
-#[derive(Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct BuildDetail {
-    pub(crate) schema_version: u32,
-    pub(crate) env: String,
-    pub(crate) build_id: String,
-    pub(crate) reservation: Option<gp_registry::Reservation>,
-    pub(crate) status: String,
-    pub(crate) events: Vec<gp_registry::DeploymentEvent>,
-    pub(crate) phases: Vec<gp_registry::Phase>,
-    pub(crate) journal: Vec<gp_registry::JournalRow>,
-    pub(crate) lease: Option<gp_registry::LeaseState>,
-    pub(crate) overrides: Vec<gp_registry::Override>,
 }
 
 /// Everything the registry knows about one build (`builds show`, and the
@@ -212,7 +196,9 @@ fn list(ctx: &Context, a: ListArgs) -> anyhow::Result<()> {
     ctx.check_recorded_env(&a.env)?;
     // A build whose rows do not check out is listed as tampered, its
     // state derived from nothing; the command then exits 3.
-    let (mut builds, tampered) = ctx.registry()?.builds_checked(&a.env)?;
+    let (mut builds, tampered) = ctx
+        .registry()?
+        .builds_checked_with(&a.env, &gp_engine::lease::is_live)?;
     if let Some(n) = a.limit {
         builds.truncate(n as usize);
     }

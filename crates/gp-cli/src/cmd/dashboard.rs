@@ -51,8 +51,8 @@ fn page(title: &str, body: &str) -> String {
 fn colour(status: &str, pending: usize) -> &'static str {
     match status {
         "live" if pending == 0 => "green",
-        "live" | "deploying" | "reserved" | "tearing-down" => "amber",
-        "failed" | "interrupted" | "teardown-failed" => "red",
+        "live" | "partial" | "deploying" | "reserved" | "tearing-down" => "amber",
+        "failed" | "interrupted" | "teardown-failed" | "tampered" => "red",
         _ => "grey",
     }
 }
@@ -173,7 +173,8 @@ pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> 
         let st = state_word(&c.state);
         let class = match st.as_str() {
             "running" | "ready" | "applied" | "live" => "green",
-            "pending" | "deploying" => "amber",
+            // Committed for Argo CD; nothing read back from the cluster.
+            "pending" | "deploying" | "delivered" => "amber",
             "failed" | "blocked" | "interrupted" => "red",
             _ => "grey",
         };

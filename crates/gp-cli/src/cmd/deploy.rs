@@ -35,6 +35,11 @@ pub struct DeployArgs {
     /// Components deployed at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
+    /// Fail (exit 1) unless every target is deployed: a run that leaves a
+    /// component waiting on something outside it (`partial`) is a
+    /// failure, not a success with a warning.
+    #[arg(long)]
+    pub require_all: bool,
     /// A new build's life instead of the environment's ttl (`6h`, `2d`),
     /// at most its `maxTtl`; `goldenpath reap` tears it down after.
     #[arg(long, value_name = "DURATION")]
@@ -318,9 +323,22 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
         return Err(Reported(Code::Failed).into());
     }
     let pending = outcome.pending();
+    if !pending.is_empty() && a.require_all {
+        if !ctx.printer.is_json() {
+            ctx.printer.error(
+                &format!(
+                    "deploy partial: {} component(s) wait on something outside this deployment, and --require-all asks for every one",
+                    pending.len()
+                ),
+                &[],
+                Some("deploy what they wait for (the next: lines above), then run this again"),
+            );
+        }
+        return Err(Reported(Code::Failed).into());
+    }
     if !pending.is_empty() && !ctx.printer.is_json() {
         ctx.printer.warn(&format!(
-            "{} of {} component(s) pending: {}",
+            "partial: {} of {} component(s) pending: {}",
             pending.len(),
             outcome
                 .components

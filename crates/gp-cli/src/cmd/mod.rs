@@ -66,15 +66,7 @@ impl DeploymentArgs {
     }
 }
 
-/// A path as the user would type it: relative to the current directory
-/// when it lies below it.
-pub fn shown(path: &std::path::Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
+pub use crate::printer::shown;
 
 /// Formats µs since the epoch for tables.
 pub fn when(us: i64) -> String {

@@ -1,60 +1,16 @@
 //! `goldenpath validate`.
 
 use clap::Args;
-use serde::Serialize;
 
 use crate::Context;
 use crate::exit::{Code, Reported};
+use crate::printer::Output;
 
 /// Arguments of `goldenpath validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {}
 
-/// The JSON shape of `goldenpath validate --output json`.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ValidateReport {
-    /// Version of this shape.
-    pub schema_version: u32,
-    /// Whether everything checked is valid.
-    pub valid: bool,
-    /// The spec file.
-    pub spec: String,
-    /// Components declared.
-    pub components: usize,
-    /// Environments declared.
-    pub environments: usize,
-    /// Problems found.
-    pub diagnostics: Vec<DiagnosticJson>,
-}
-
-/// A diagnostic in JSON.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DiagnosticJson {
-    /// File.
-    pub file: String,
-    /// 1-based line, if known.
-    pub line: Option<u32>,
-    /// 1-based column, if known.
-    pub column: Option<u32>,
-    /// What is wrong.
-    pub message: String,
-    /// What to do.
-    pub hint: Option<String>,
-}
-
-impl From<&gp_core::Diagnostic> for DiagnosticJson {
-    fn from(d: &gp_core::Diagnostic) -> Self {
-        Self {
-            file: d.file.display().to_string(),
-            line: d.pos.map(|p| p.line),
-            column: d.pos.map(|p| p.col),
-            message: d.message.clone(),
-            hint: d.hint.clone(),
-        }
-    }
-}
+use crate::outputs::{DiagnosticJson, ValidateReport};
 
 /// Checks the spec and reports.
 pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
@@ -101,6 +57,53 @@ pub fn run(ctx: &Context, _args: ValidateArgs) -> anyhow::Result<()> {
         }
         Ok(p)
     });
+    let annotations = |diagnostics: &[gp_core::Diagnostic]| -> Vec<gp_core::annotate::Annotation> {
+        diagnostics
+            .iter()
+            .map(|d| gp_core::annotate::Annotation {
+                error: true,
+                file: d.file.display().to_string(),
+                line: d.pos.map_or(0, |p| p.line),
+                column: d.pos.map_or(0, |p| p.col),
+                rule: "spec".into(),
+                message: match &d.hint {
+                    Some(h) => format!("{} (hint: {h})", d.message),
+                    None => d.message.clone(),
+                },
+            })
+            .collect()
+    };
+    // Findings for CI: every diagnostic as a SARIF result or a GitHub
+    // annotation at its file, line and column.
+    if matches!(ctx.printer.output(), Output::Sarif | Output::Github) {
+        let diagnostics = match &checked {
+            Ok(_) => Vec::new(),
+            Err(e) => match e.downcast_ref::<gp_core::InvalidInput>() {
+                Some(invalid) => invalid.0.clone(),
+                None => return checked.map(|_| ()),
+            },
+        };
+        let found = annotations(&diagnostics);
+        if ctx.printer.output() == Output::Sarif {
+            ctx.printer.json(&gp_core::annotate::sarif(
+                "goldenpath validate",
+                &[],
+                &found,
+            ))?;
+        } else if found.is_empty() {
+            ctx.printer.data(&format!(
+                "::notice title=goldenpath validate::{spec} is valid"
+            ))?;
+        } else {
+            ctx.printer
+                .data(gp_core::annotate::github(&found).trim_end())?;
+        }
+        return if found.is_empty() {
+            Ok(())
+        } else {
+            Err(Reported(Code::Invalid).into())
+        };
+    }
     match checked {
         Ok(p) => {
             if ctx.printer.is_json() {

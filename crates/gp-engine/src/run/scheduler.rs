@@ -27,6 +27,7 @@ impl Engine<'_> {
         let flags = if req.resume { Some("--resume") } else { None };
         let (state, fstate) =
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
+        let settle = Settle::new(self, graph, &fstate);
         let base = RunRecorder {
             registry: self.registry,
             env,
@@ -138,7 +139,7 @@ impl Engine<'_> {
                         if !node.deps.iter().all(|&d| results[d].is_some()) {
                             continue;
                         }
-                        if let Some(r) = self.settle_without_work(graph, i, &results, &fstate) {
+                        if let Some(r) = self.settle_without_work(&settle, i, &results) {
                             self.emit_settled(&node.name, &r);
                             if r == ComponentResult::Ready {
                                 outputs[i] =
@@ -271,18 +272,16 @@ impl Engine<'_> {
             interrupted: interrupted
                 || (!not_started.is_empty() && self.cancel.load(Ordering::SeqCst)),
             lease_lost,
+            outcome: RunOutcome::Succeeded,
             duration_ms: 0,
         };
-        let (event, label, exit) = if outcome.interrupted || lease_lost {
-            (
-                gp_registry::EventKind::DeployInterrupted,
-                "interrupted",
-                130,
-            )
-        } else if outcome.succeeded() {
-            (gp_registry::EventKind::DeploySucceeded, "succeeded", 0)
-        } else {
-            (gp_registry::EventKind::DeployFailed, "failed", 1)
+        outcome.outcome = outcome.settle_outcome();
+        let label = outcome.outcome.as_str();
+        let (event, exit) = match outcome.outcome {
+            RunOutcome::Interrupted => (gp_registry::EventKind::DeployInterrupted, 130),
+            RunOutcome::Succeeded => (gp_registry::EventKind::DeploySucceeded, 0),
+            RunOutcome::Partial => (gp_registry::EventKind::DeployPartial, 0),
+            RunOutcome::Failed => (gp_registry::EventKind::DeployFailed, 1),
         };
         let pending: Vec<&str> = outcome
             .pending()
@@ -306,77 +305,39 @@ impl Engine<'_> {
     }
 
     /// Decides a node that needs no worker: skipped, blocked, pending, a
-    /// ready foundational dependency. `None` means it must run.
+    /// ready foundational dependency ([`Settle`], the one decision plan and
+    /// status make too). `None` means it must run.
     pub(crate) fn settle_without_work(
         &self,
-        graph: &Graph,
+        settle: &Settle<'_>,
         i: usize,
         results: &[Option<ComponentResult>],
-        fstate: &DeploymentState,
     ) -> Option<ComponentResult> {
-        let node = &graph.nodes[i];
-        if node.role == Role::Dependency {
-            return Some(match self.dependency_gap(&graph.env, node, fstate) {
-                None => ComponentResult::Ready,
-                Some(w) => ComponentResult::NotDeployed {
-                    reason: w.reason,
-                    next: w.next,
-                },
-            });
-        }
-        match &node.disposition {
-            Disposition::Skip(why) => {
-                return Some(ComponentResult::Skipped {
-                    reason: why.clone(),
-                });
+        let upstream = |d: usize| match &results[d] {
+            Some(ComponentResult::Failed { .. }) | Some(ComponentResult::Refused { .. }) => {
+                Upstream::Failed
             }
-            Disposition::Blocked(why) => {
-                return Some(ComponentResult::Blocked {
-                    reason: why.clone(),
-                });
-            }
-            Disposition::Run => {}
-        }
-        for (r, d) in &node.needs {
-            let dep = &graph.nodes[*d];
-            if dep.role == Role::Dependency {
-                if let Some(w) =
-                    self.foundational_gap(&graph.env, dep, r.resource.as_deref(), fstate)
-                {
-                    return Some(ComponentResult::Pending {
-                        reason: w.reason,
-                        next: w.next,
-                    });
-                }
-                continue;
-            }
-            match &results[*d] {
-                Some(ComponentResult::Failed { .. }) | Some(ComponentResult::Refused { .. }) => {
-                    return Some(ComponentResult::Blocked {
-                        reason: format!("needs {r}, which failed"),
-                    });
-                }
-                Some(ComponentResult::Blocked { .. }) => {
-                    return Some(ComponentResult::Blocked {
-                        reason: format!("needs {r}, which is blocked"),
-                    });
-                }
-                Some(ComponentResult::Pending { next, .. }) => {
-                    return Some(ComponentResult::Pending {
-                        reason: format!("needs {r}, which is pending"),
-                        next: next.clone(),
-                    });
-                }
-                Some(ComponentResult::Skipped { .. }) => {
-                    return Some(ComponentResult::Blocked {
-                        reason: format!("needs {r}, which is skipped here"),
-                    });
-                }
-                Some(ComponentResult::NotStarted) => return Some(ComponentResult::NotStarted),
-                _ => {}
-            }
-        }
-        None
+            Some(ComponentResult::Blocked { .. }) => Upstream::Blocked,
+            Some(ComponentResult::Pending { next, .. }) => Upstream::Pending(next.clone()),
+            Some(ComponentResult::Skipped { .. }) => Upstream::Skipped,
+            Some(ComponentResult::NotStarted) => Upstream::NotStarted,
+            _ => Upstream::Clear,
+        };
+        Some(match settle.settle(i, &upstream) {
+            Settled::Ready => ComponentResult::Ready,
+            Settled::NotDeployed(w) => ComponentResult::NotDeployed {
+                reason: w.reason,
+                next: w.next,
+            },
+            Settled::Skipped(reason) => ComponentResult::Skipped { reason },
+            Settled::Blocked(reason) => ComponentResult::Blocked { reason },
+            Settled::Pending(w) => ComponentResult::Pending {
+                reason: w.reason,
+                next: w.next,
+            },
+            Settled::NotStarted => ComponentResult::NotStarted,
+            Settled::Runs { .. } => return None,
+        })
     }
 
     pub(crate) fn emit_settled(&self, name: &str, r: &ComponentResult) {

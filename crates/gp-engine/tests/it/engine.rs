@@ -297,10 +297,11 @@ fn status_says_what_to_run_next() {
         row("backstage").reason.as_deref(),
         Some("needs rds/backstage, a foundational database not deployed in dev")
     );
-    assert_eq!(
-        row("backstage").next.as_deref(),
-        Some("goldenpath deploy --env dev --foundational rds")
-    );
+    // Every row names the one command that deploys everything missing,
+    // in dependency order: one round, not one per component.
+    let all = Some("goldenpath deploy --env dev --foundational vpc rds dns-zone");
+    assert_eq!(row("backstage").next.as_deref(), all);
+    assert_eq!(row("cluster").next.as_deref(), all);
     assert_eq!(row("keycloak").state, RowState::Skipped);
     assert!(
         row("keycloak")
@@ -315,10 +316,7 @@ fn status_says_what_to_run_next() {
         "cluster needs the vpc"
     );
     assert_eq!(row("rds").state, RowState::NotDeployed);
-    assert_eq!(
-        row("rds").next.as_deref(),
-        Some("goldenpath deploy --env dev --foundational rds")
-    );
+    assert_eq!(row("rds").next.as_deref(), all);
     assert_eq!(s.status, "not-deployed");
     // Only this deployment's components count as pending (all six of
     // them), not the foundational rds, vpc and zone they wait for.

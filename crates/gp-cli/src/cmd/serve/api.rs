@@ -152,7 +152,7 @@ pub(super) async fn builds(
     let offset = q.offset.unwrap_or(0);
     blocking(s, move |s| {
         // A build whose rows do not check out is listed as tampered.
-        let (all, tampered) = s.registry.builds_checked(&env).map_err(|e| e.to_string())?;
+        let (all, tampered) = s.with_engine(|e| Ok(e.builds_checked(&env)?))?;
         let matching: Vec<gp_registry::BuildSummary> = all
             .into_iter()
             .filter(|b| q.status.as_deref().is_none_or(|st| b.status == st))
