@@ -291,6 +291,14 @@ impl Driver for GitopsDriver {
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
         let dir = gitops_dir(ctx.platform);
         let (root, component) = self.render(ctx)?;
+        // A plan asks the deploy's policy gate what it would say of the
+        // files about to be committed.
+        if ctx.recorder.mode() == gp_driver::RunMode::Plan {
+            let mut all = component.clone();
+            all.extend(root.iter().map(|(k, v)| (k.clone(), v.clone())));
+            ctx.recorder
+                .check_policy(gp_driver::PolicySubject::Rendered(&all))?;
+        }
         let component_dir = dir
             .join(render::deployment_dir(ctx.contract))
             .join(ctx.name());

@@ -22,6 +22,10 @@ pub(crate) struct Invocation {
     pub(crate) backend: serde_json::Value,
     pub(crate) lock_timeout: String,
     pub(crate) timeout_s: u64,
+    /// A plan's or a read's own directory (a temporary one): Terraform's
+    /// working files, configuration, plugins and logs go there, so a run
+    /// that only looks leaves the state directory as it was.
+    pub(crate) scratch: Option<PathBuf>,
 }
 
 impl TerraformDriver {
@@ -91,13 +95,17 @@ impl TerraformDriver {
                 .and_then(|t| process::parse_timeout(&t.value))
                 .unwrap_or(Duration::from_secs(1800))
                 .as_secs(),
+            scratch: None,
         })
     }
 
     pub(crate) fn command(&self, inv: &Invocation, args: &[&str]) -> Command {
         let mut cmd = Command::new(&inv.binary);
         cmd.arg(format!("-chdir={}", inv.root.display())).args(args);
-        let tf = inv.state_dir.join("terraform");
+        let tf = inv
+            .scratch
+            .clone()
+            .unwrap_or_else(|| inv.state_dir.join("terraform"));
         let _ = std::fs::create_dir_all(tf.join("plugins"));
         let rc = tf.join("terraformrc");
         if !rc.exists() {
@@ -125,8 +133,13 @@ impl TerraformDriver {
         std::fs::create_dir_all(&inv.work).map_err(|e| {
             DriverError::permanent(format!("cannot create {}: {e}", inv.work.display()))
         })?;
-        let log = ctx.log_file(step);
-        let children = ctx.children_dir();
+        let (log, children) = match &inv.scratch {
+            Some(dir) => (
+                dir.join("logs").join(format!("{}-{step}.log", ctx.name())),
+                dir.join("run"),
+            ),
+            None => (ctx.log_file(step), ctx.children_dir()),
+        };
         let finished = process::run(
             self.command(inv, args),
             RunOptions {
@@ -343,8 +356,9 @@ impl TerraformDriver {
             ctx.recorder
                 .phase_end(p, f.exit_code(), Some(summary.counts()), Some(&log));
         }
-        // A plan about to be applied is checked by the platform's policies.
-        if record && !destroy {
+        // A plan about to be applied is checked by the platform's policies
+        // (and `goldenpath plan` asks the same gate).
+        if !destroy && (record || ctx.recorder.mode() == gp_driver::RunMode::Plan) {
             let name = format!("{}/apply.tfplan", ctx.name());
             ctx.recorder.check_policy(gp_driver::PolicySubject::Plan {
                 name: &name,

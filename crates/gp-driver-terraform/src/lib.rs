@@ -216,8 +216,30 @@ impl Driver for TerraformDriver {
 
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
         let s: TerraformSettings = settings_at_apply(ctx)?;
-        let inv = self.invocation(ctx, &s)?;
-        self.init(ctx, &inv)?;
+        let mut inv = self.invocation(ctx, &s)?;
+        // A plan only looks: Terraform works in a directory of its own,
+        // no workspace is created, and state nobody wrote is absent without
+        // asking (on the S3 backend, `workspace select` finds it or not).
+        let _scratch = if ctx.recorder.mode() != gp_driver::RunMode::Write {
+            if !local_state_exists(&inv) {
+                return Ok(Observation::absent());
+            }
+            let dir = tempfile::Builder::new()
+                .prefix("goldenpath-plan-")
+                .tempdir()
+                .map_err(|e| {
+                    DriverError::permanent(format!("cannot make a scratch directory: {e}"))
+                })?;
+            inv.work = dir.path().join("work");
+            inv.scratch = Some(dir.path().to_path_buf());
+            if !self.init_with(ctx, &inv, false)? {
+                return Ok(Observation::absent());
+            }
+            Some(dir)
+        } else {
+            self.init(ctx, &inv)?;
+            None
+        };
         if self.state_resources(ctx, &inv)?.is_empty() {
             return Ok(Observation::absent());
         }
@@ -235,10 +257,20 @@ impl Driver for TerraformDriver {
                     plan.outputs.join(", ")
                 )]
             } else {
-                vec![format!(
+                // Each resource change, as `terraform plan` lists them.
+                let mut lines = vec![format!(
                     "terraform plan: +{} ~{} -{}",
                     counts.added, counts.changed, counts.destroyed
-                )]
+                )];
+                for (action, addresses) in [
+                    ("create", &plan.creates),
+                    ("update", &plan.updates),
+                    ("replace", &plan.replaces),
+                    ("destroy", &plan.deletes),
+                ] {
+                    lines.extend(addresses.iter().map(|a| format!("{action} {a}")));
+                }
+                lines
             },
             outputs: Some(outputs),
             counts: Some(counts),
@@ -466,4 +498,23 @@ mod tests {
             vec!["main.tf:3: Invalid block definition".to_string()]
         );
     }
+}
+
+/// Whether a local backend holds any state for the invocation's key (the
+/// default workspace's file, or the directory of its other workspaces); a
+/// remote backend always may.
+fn local_state_exists(inv: &Invocation) -> bool {
+    if inv.backend.get("s3").is_some() {
+        return true;
+    }
+    let path = inv.state_dir.join("tfstate").join(&inv.key);
+    path.exists()
+        || path
+            .with_file_name(format!(
+                "{}.d",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+            ))
+            .exists()
 }

@@ -2,6 +2,20 @@
 
 use super::*;
 
+/// What a run may do. Drivers read it to stay within it: a plan or a read
+/// only looks — nothing is created, locally or remotely, and nothing is
+/// journalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// `plan`: what a deploy would do.
+    Plan,
+    /// A read-only look (status, inventory, a DNS listing).
+    Read,
+    /// A deploy, teardown or provisioning run: it changes things and
+    /// journals them.
+    Write,
+}
+
 /// An action id returned by [`Recorder::before`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionId {
@@ -20,6 +34,12 @@ pub struct PhaseId(pub String);
 /// How a driver reports what it does. The engine implements it on the
 /// registry; the conformance suite in memory.
 pub trait Recorder: Send + Sync {
+    /// What this run may do ([`RunMode`]); a recorder of a run that
+    /// changes things unless it says otherwise.
+    fn mode(&self) -> RunMode {
+        RunMode::Write
+    }
+
     /// Journals an action *before* it runs. An error (e.g. the run is
     /// interrupted) means the action must not run.
     fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError>;

@@ -395,13 +395,10 @@ impl Engine<'_> {
                 };
                 let recorder = crate::recorder::RunRecorder {
                     build_id,
-                    run_id: &run_id,
                     component: &component,
                     driver: &records.zone_driver,
-                    commit: self.commit.as_deref(),
-                    run_url: self.run_url.as_deref(),
                     flags: Some("dns apply"),
-                    ..self.quiet_recorder(env, &key)
+                    ..self.recorder(env, &key, gp_driver::RunMode::Write, &run_id)
                 };
                 let phase = recorder.start_phase(&format!("records:{component}"), Some(&component));
                 match self.publish_records(spec, &contract, &records, &inputs, &recorder) {
@@ -452,26 +449,7 @@ impl Engine<'_> {
         env: &'a str,
         deployment: &str,
     ) -> crate::recorder::RunRecorder<'a> {
-        crate::recorder::RunRecorder {
-            registry: self.registry,
-            env,
-            deployment: deployment.to_string(),
-            build_id: None,
-            run_id: "read",
-            component: "",
-            driver: "",
-            actor: &self.actor,
-            commit: None,
-            run_url: None,
-            flags: None,
-            events: self.events,
-            cancel: self.cancel,
-            open: Default::default(),
-            overrides: &[],
-            foundational: None,
-            own: None,
-            policy: None,
-        }
+        self.recorder(env, deployment, gp_driver::RunMode::Read, "read")
     }
 
     /// `terraform force-unlock` (or a driver's like) of a component's state

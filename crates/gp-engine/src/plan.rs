@@ -37,6 +37,9 @@ pub enum PlanAction {
     Ready,
     /// A foundational dependency that is not deployed.
     NotDeployed,
+    /// A policy `deny` (or a guard) would refuse it: a deploy changes
+    /// nothing of it; `reason` says which rule.
+    Refused,
 }
 
 impl std::fmt::Display for PlanAction {
@@ -161,11 +164,14 @@ impl Engine<'_> {
         let key = deployment.key();
         let (state, fstate) =
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
+        // The deploy's policy gate, asked now: a `deny` shows in the plan
+        // as the refusal the deploy would meet (nothing is recorded).
+        let gate = self.policy_gate(&contract, &[])?;
         let recorder = crate::recorder::RunRecorder {
             build_id: deployment.build_id(),
-            run_id: "plan",
             foundational: Some(&fstate),
-            ..self.quiet_recorder(env, &key)
+            policy: gate.as_ref(),
+            ..self.recorder(env, &key, gp_driver::RunMode::Plan, "plan")
         };
         let settle = Settle::new(self, &graph, &fstate);
         let mut items: Vec<PlanItem> = Vec::with_capacity(graph.nodes.len());
@@ -232,6 +238,7 @@ impl Engine<'_> {
                 continue;
             };
             let hash = crate::settings_hash(spec, &resolved);
+            let scoped = recorder.scoped(&node.name, &spec.driver.value, self.cancel);
             let ctx = ComponentCtx {
                 platform: self.platform,
                 contract: &contract,
@@ -241,9 +248,15 @@ impl Engine<'_> {
                 last: state.outputs(&node.name),
                 intent: Intent::Update,
                 state_dir: &self.state_dir,
-                recorder: &recorder,
+                recorder: &scoped,
             };
             match driver.observe(&ctx) {
+                // What the deploy's policy gate would say, said now.
+                Err(e) if e.kind == gp_driver::ErrorKind::Refused => {
+                    item.action = PlanAction::Refused;
+                    item.reason = Some(e.message.clone());
+                    item.next = e.hint.clone();
+                }
                 Err(e) => {
                     item.action = PlanAction::Blocked;
                     item.reason = Some(format!("cannot observe it: {e}"));

@@ -97,15 +97,12 @@ impl Engine<'_> {
             let (driver, inputs, resolved) = self.deployed_foundational(env, spec, &fstate)?;
             let payload = request.clone();
             let recorder = RunRecorder {
-                run_id,
                 component,
                 driver: &spec.driver.value,
-                commit: self.commit.as_deref(),
-                run_url: self.run_url.as_deref(),
                 flags: Some(label),
                 foundational: Some(&fstate),
                 own: Some(&fstate),
-                ..self.quiet_recorder(env, &key)
+                ..self.recorder(env, &key, gp_driver::RunMode::Write, run_id)
             };
             let ctx = ComponentCtx {
                 platform: self.platform,
@@ -177,12 +174,11 @@ impl Engine<'_> {
         let (driver, inputs, resolved) = self.deployed_foundational(env, spec, &fstate)?;
         let run_id = "plan".to_string();
         let recorder = RunRecorder {
-            run_id: &run_id,
             component,
             driver: &spec.driver.value,
             foundational: Some(&fstate),
             own: Some(&fstate),
-            ..self.quiet_recorder(env, &key)
+            ..self.recorder(env, &key, gp_driver::RunMode::Plan, &run_id)
         };
         let ctx = ComponentCtx {
             platform: self.platform,
@@ -221,11 +217,10 @@ impl Engine<'_> {
         let inputs = self.foundational_inputs(spec, &fstate);
         let resolved = refs::resolved_settings(spec, &inputs)?;
         let recorder = RunRecorder {
-            run_id: "inventory",
             component,
             driver: &spec.driver.value,
             foundational: Some(&fstate),
-            ..self.quiet_recorder(env, &key)
+            ..self.recorder(env, &key, gp_driver::RunMode::Read, "inventory")
         };
         let ctx = ComponentCtx {
             platform: self.platform,

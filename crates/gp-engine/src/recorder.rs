@@ -12,6 +12,8 @@ use crate::{Event, EventSink};
 /// Journals and phases of one component in one run.
 pub(crate) struct RunRecorder<'a> {
     pub registry: &'a Registry,
+    /// Plan, read or write: what the run may do.
+    pub mode: gp_driver::RunMode,
     pub env: &'a str,
     pub deployment: String,
     pub build_id: Option<gp_core::BuildId>,
@@ -48,6 +50,7 @@ impl<'a> RunRecorder<'a> {
     ) -> RunRecorder<'a> {
         RunRecorder {
             registry: self.registry,
+            mode: self.mode,
             env: self.env,
             deployment: self.deployment.clone(),
             build_id: self.build_id,
@@ -69,11 +72,47 @@ impl<'a> RunRecorder<'a> {
     }
 }
 
+impl crate::Engine<'_> {
+    /// The one way a run's recorder is made: what the run may do (`mode`),
+    /// its id, and the engine's actor, source commit, CI run, events and
+    /// stop flag. The rest (the component, the replayed states, the
+    /// policies) a run sets with struct update syntax.
+    pub(crate) fn recorder<'a>(
+        &'a self,
+        env: &'a str,
+        deployment: &str,
+        mode: gp_driver::RunMode,
+        run_id: &'a str,
+    ) -> RunRecorder<'a> {
+        RunRecorder {
+            registry: self.registry,
+            mode,
+            env,
+            deployment: deployment.to_string(),
+            build_id: deployment.parse().ok(),
+            run_id,
+            component: "",
+            driver: "",
+            actor: &self.actor,
+            commit: self.commit.as_deref(),
+            run_url: self.run_url.as_deref(),
+            flags: None,
+            events: self.events,
+            cancel: self.cancel,
+            open: Default::default(),
+            overrides: &[],
+            foundational: None,
+            own: None,
+            policy: None,
+        }
+    }
+}
+
 impl RunRecorder<'_> {
     /// A plan or a read-only look writes nothing to the registry: no
-    /// phases, no journal (its run id is `plan`, `read` or `inventory`).
+    /// phases, no journal.
     pub(crate) fn writes(&self) -> bool {
-        !matches!(self.run_id, "plan" | "read" | "inventory")
+        self.mode == gp_driver::RunMode::Write
     }
 
     pub(crate) fn journal(
@@ -192,6 +231,10 @@ impl RunRecorder<'_> {
 }
 
 impl Recorder for RunRecorder<'_> {
+    fn mode(&self) -> gp_driver::RunMode {
+        self.mode
+    }
+
     fn run_id(&self) -> &str {
         self.run_id
     }

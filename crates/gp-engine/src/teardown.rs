@@ -337,24 +337,9 @@ impl Engine<'_> {
         let key = deployment.key();
         let foundational = deployment == Deployment::Foundational;
         let base = RunRecorder {
-            registry: self.registry,
-            env,
-            deployment: key.clone(),
             build_id: deployment.build_id(),
-            run_id,
-            component: "",
-            driver: "",
-            actor: &self.actor,
-            commit: self.commit.as_deref(),
-            run_url: self.run_url.as_deref(),
-            flags: None,
-            events: self.events,
-            cancel: self.cancel,
-            open: Default::default(),
             overrides,
-            foundational: None,
-            own: None,
-            policy: None,
+            ..self.recorder(env, &key, gp_driver::RunMode::Write, run_id)
         };
         self.record_event(
             env,

@@ -567,7 +567,21 @@ fn locks(a: &Aws) -> Vec<Value> {
 fn terraform_state_in_s3_two_builds_side_by_side_and_a_stale_lock_force_unlocked() {
     let a = tf_platform();
     const B2: &str = "23-01-26-02";
+    // A plan only looks: no workspace, no state object, no lock left.
+    a.ok(&["plan", "--env", "dev", "--build-id", B1]);
+    assert!(state_objects(&a).is_empty(), "{:?}", state_objects(&a));
+    assert!(locks(&a).is_empty());
     a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
+    // Nor does a plan of what is deployed change a byte of the bucket.
+    let bodies = || {
+        a.py_json(
+            "s3 = boto3.client('s3', endpoint_url=e)\nprint(json.dumps({o['Key']: [o['ETag'], o['Size']] for o in s3.list_objects_v2(Bucket='demo-dev-tfstate').get('Contents', [])}))",
+        )
+    };
+    let deployed = bodies();
+    a.ok(&["plan", "--env", "dev", "--build-id", B1]);
+    a.ok(&["plan", "--env", "dev", "--build-id", B2]);
+    assert_eq!(bodies(), deployed, "a plan changed the state bucket");
     a.ok(&["deploy", "--env", "dev", "--build-id", B2]);
     let objects = state_objects(&a);
     assert_eq!(

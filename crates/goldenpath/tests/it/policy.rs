@@ -67,6 +67,31 @@ fn a_deny_stops_the_deploy_before_the_commit_and_the_push_and_an_override_is_rec
         ),
     )
     .unwrap();
+    // The plan says so first, as the deploy will, changing nothing.
+    let plan = good.ok(&[
+        "plan",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-02",
+        "--output",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let web = plan["items"]
+        .as_array()
+        .or_else(|| plan["components"].as_array())
+        .unwrap()
+        .iter()
+        .find(|i| i["component"] == "web")
+        .unwrap()
+        .clone();
+    assert_eq!(web["action"], "refused", "{web}");
+    assert!(
+        web["reason"].as_str().unwrap().contains("image-pinned"),
+        "{web}"
+    );
+    assert!(!repo.join("apps/dev/builds/23-01-26-02/web").exists());
     let refused = good.run(&["deploy", "--env", "dev", "--build-id", "23-01-26-02"]);
     assert_eq!(refused.code, 3, "{}", refused.transcript());
     let all = refused.transcript();
@@ -187,6 +212,38 @@ fn a_deny_on_the_plan_stops_terraform_before_apply() {
     std::fs::write(p.path().join("policy/plan.rego"), PLAN_POLICY).unwrap();
     let out = p.run(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
     assert_eq!(out.code, 3, "{}", out.transcript());
+    // Once state exists, `plan` lists each resource change as terraform
+    // plan does, and the deny the deploy would meet.
+    let off_once = spec.replace(
+        "policy: { paths: [policy] }",
+        "policy: { paths: [policy], disable: [no-terraform-data] }",
+    );
+    std::fs::write(p.path().join("goldenpath.yaml"), &off_once).unwrap();
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-02"]);
+    // A change that replaces the resource: a create, as the policy reads.
+    std::fs::write(
+        p.path().join("root/main.tf"),
+        crate::terraform::ROOT.replace(
+            "input = \"v1-",
+            "triggers_replace = [\"v9\"]\n  input = \"v1-",
+        ),
+    )
+    .unwrap();
+    let listed = p.ok(&["plan", "--env", "dev", "--build-id", "23-01-26-02"]);
+    assert!(
+        listed.stdout.contains("replace terraform_data.cluster"),
+        "{}",
+        listed.stdout
+    );
+    std::fs::write(p.path().join("goldenpath.yaml"), &spec).unwrap();
+    let denied = p.ok(&["plan", "--env", "dev", "--build-id", "23-01-26-02"]);
+    assert!(
+        denied.stdout.contains("refused") && denied.stdout.contains("would be created"),
+        "{}",
+        denied.stdout
+    );
+    p.ok(&["teardown", "--env", "dev", "--build-id", "23-01-26-02"]);
+    std::fs::write(p.path().join("root/main.tf"), crate::terraform::ROOT).unwrap();
     assert!(
         out.transcript()
             .contains("terraform_data.cluster would be created"),

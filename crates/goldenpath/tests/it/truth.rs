@@ -743,3 +743,79 @@ fn validate_reports_findings_as_annotations_and_other_commands_refuse_those_form
         );
     }
 }
+
+/// Every file under `root` (`.git` apart) with its content.
+fn tree(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                stack.push(path);
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+/// The commands that only look, on a platform with Terraform and exec
+/// components and a build.
+const READ_ONLY: &[&[&str]] = &[
+    &["validate"],
+    &["plan", "--env", "dev", "--build-id", "23-01-26-01"],
+    &["plan", "--env", "dev", "--build-id", "auto"],
+    &["plan", "--env", "dev", "--persistent"],
+    &["status", "--env", "dev"],
+    &["status", "--env", "dev", "--build-id", "23-01-26-01"],
+    &["graph", "--env", "dev", "--build-id", "23-01-26-01"],
+    &["contract", "--env", "dev", "--build-id", "23-01-26-01"],
+    &["builds", "list", "--env", "dev"],
+    &[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+    ],
+    &["registry", "verify"],
+    &["registry", "export"],
+    &["registry", "report"],
+    &["lease", "list"],
+    &["owners", "--env", "dev"],
+];
+
+#[test]
+fn read_only_commands_leave_a_directory_byte_for_byte_as_it_was() {
+    // Fresh: nothing deployed, no state directory.
+    let p = terraform_platform();
+    let before = tree(p.path());
+    for args in READ_ONLY {
+        let _ = p.run(args);
+        let after = tree(p.path());
+        let changed: Vec<&String> = after
+            .keys()
+            .chain(before.keys())
+            .filter(|k| after.get(*k) != before.get(*k))
+            .collect();
+        assert!(changed.is_empty(), "{args:?} changed {changed:?}");
+    }
+    // Deployed: state, registry, logs and Terraform's own files exist.
+    p.ok(&["deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    let before = tree(p.path());
+    for args in READ_ONLY {
+        let _ = p.run(args);
+        let after = tree(p.path());
+        let changed: Vec<&String> = after
+            .keys()
+            .chain(before.keys())
+            .filter(|k| after.get(*k) != before.get(*k))
+            .collect();
+        assert!(changed.is_empty(), "{args:?} changed {changed:?}");
+    }
+}

@@ -49,13 +49,10 @@ impl Engine<'_> {
         gate: Option<&'a crate::policy::PolicyGate>,
     ) -> RunRecorder<'a> {
         RunRecorder {
-            run_id,
             component: &r.id().value,
             driver: "gitops",
-            commit: self.commit.as_deref(),
-            run_url: self.run_url.as_deref(),
             policy: gate,
-            ..self.quiet_recorder(r.env(), JOURNAL)
+            ..self.recorder(r.env(), JOURNAL, gp_driver::RunMode::Write, run_id)
         }
     }
 
@@ -124,12 +121,9 @@ impl Engine<'_> {
             .delivered(self.platform, env, request)
             .map_err(super::driver_error)?;
         let recorder = RunRecorder {
-            run_id,
             component: request,
             driver: "gitops",
-            commit: self.commit.as_deref(),
-            run_url: self.run_url.as_deref(),
-            ..self.quiet_recorder(env, JOURNAL)
+            ..self.recorder(env, JOURNAL, gp_driver::RunMode::Write, run_id)
         };
         deliverer
             .withdraw(&DeliveryCtx {

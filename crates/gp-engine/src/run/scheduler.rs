@@ -29,24 +29,12 @@ impl Engine<'_> {
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let settle = Settle::new(self, graph, &fstate);
         let base = RunRecorder {
-            registry: self.registry,
-            env,
-            deployment: key.clone(),
             build_id,
-            run_id,
-            component: "",
-            driver: "",
-            actor: &self.actor,
-            commit: self.commit.as_deref(),
-            run_url: self.run_url.as_deref(),
             flags,
-            events: self.events,
-            cancel: self.cancel,
-            open: Default::default(),
             overrides: &req.overrides,
             foundational: Some(&fstate),
             own: Some(&state),
-            policy: None,
+            ..self.recorder(env, &key, gp_driver::RunMode::Write, run_id)
         };
         self.record_event(
             env,

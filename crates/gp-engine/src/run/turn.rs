@@ -44,24 +44,20 @@ impl Engine<'_> {
         };
         let hash = crate::settings_hash(spec, &resolved);
         let recorder = RunRecorder {
-            registry: self.registry,
-            env: contract.env(),
-            deployment: contract.deployment().key(),
             build_id: contract.build_id(),
-            run_id,
             component: &node.name,
             driver: &spec.driver.value,
-            actor: &self.actor,
-            commit: self.commit.as_deref(),
-            run_url: self.run_url.as_deref(),
             flags,
-            events: self.events,
-            cancel: self.cancel,
-            open: Default::default(),
             overrides,
             foundational: Some(fstate),
             own: Some(w.state),
             policy,
+            ..self.recorder(
+                contract.env(),
+                &contract.deployment().key(),
+                gp_driver::RunMode::Write,
+                run_id,
+            )
         };
         let mut ctx = ComponentCtx {
             platform: self.platform,
