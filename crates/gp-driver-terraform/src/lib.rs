@@ -433,6 +433,25 @@ pub fn counts_from_plan_json(v: &serde_json::Value) -> Counts {
     PlanSummary::from_json(v).counts()
 }
 
+/// Whether a local backend holds any state for the invocation's key (the
+/// default workspace's file, or the directory of its other workspaces); a
+/// remote backend always may.
+fn local_state_exists(inv: &Invocation) -> bool {
+    if inv.backend.get("s3").is_some() {
+        return true;
+    }
+    let path = inv.state_dir.join("tfstate").join(&inv.key);
+    path.exists()
+        || path
+            .with_file_name(format!(
+                "{}.d",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+            ))
+            .exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,23 +517,4 @@ mod tests {
             vec!["main.tf:3: Invalid block definition".to_string()]
         );
     }
-}
-
-/// Whether a local backend holds any state for the invocation's key (the
-/// default workspace's file, or the directory of its other workspaces); a
-/// remote backend always may.
-fn local_state_exists(inv: &Invocation) -> bool {
-    if inv.backend.get("s3").is_some() {
-        return true;
-    }
-    let path = inv.state_dir.join("tfstate").join(&inv.key);
-    path.exists()
-        || path
-            .with_file_name(format!(
-                "{}.d",
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default()
-            ))
-            .exists()
 }
