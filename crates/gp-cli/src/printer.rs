@@ -130,7 +130,12 @@ impl Printer {
 
     /// Writes one pretty JSON document to stdout.
     pub fn json<T: Serialize>(&self, value: &T) -> Result<(), ClosedPipe> {
-        let text = serde_json::to_string_pretty(value)
+        let text = serde_json::to_value(value)
+            .map(|mut v| {
+                crate::outputs::with_times(&mut v);
+                v
+            })
+            .and_then(|v| serde_json::to_string_pretty(&v))
             .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise output: {e}\"}}"));
         self.data(&text)
     }
@@ -139,7 +144,13 @@ impl Printer {
     pub fn json_line<T: Serialize>(&self, value: &T) -> Result<(), ClosedPipe> {
         self.streaming
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let text = serde_json::to_string(value).unwrap_or_default();
+        let text = serde_json::to_value(value)
+            .map(|mut v| {
+                crate::outputs::with_times(&mut v);
+                v
+            })
+            .and_then(|v| serde_json::to_string(&v))
+            .unwrap_or_default();
         self.data(&text)
     }
 

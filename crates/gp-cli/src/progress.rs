@@ -60,8 +60,9 @@ impl Progress {
 impl EventSink for Progress {
     fn emit(&self, event: &Event) {
         if self.printer.is_json() {
-            // JSON Lines on stdout: the event stream is the data.
-            if self.stream {
+            // JSON Lines on stdout: the event stream is the data. A step's
+            // own output (Terraform's lines) only with -v, as in text.
+            if self.stream && (self.verbose || !matches!(event, Event::Log { .. })) {
                 let _ = self.printer.json_line(event);
             }
             return;

@@ -23,6 +23,17 @@ pub fn lock(dir: &Path) -> Result<Locked, DriverError> {
         .map_err(|e| DriverError::permanent(format!("cannot open the GitOps lock: {e}")))?;
     file.lock()
         .map_err(|e| DriverError::permanent(format!("cannot lock {}: {e}", dir.display())))?;
+    // Every goldenpath use of this repository (a commit, a sync, a push)
+    // happens under this lock, so a lock file of git's seen now was left
+    // by a git that died with its goldenpath (SIGKILL mid-commit, mid-fetch,
+    // mid-push): remove it, or every later run would fail until someone
+    // deletes it by hand.
+    for stale in stale_git_locks(&dir.join(".git")) {
+        tracing::warn!("removing {} left by an interrupted git", stale.display());
+        fs::remove_file(&stale).map_err(|e| {
+            DriverError::permanent(format!("cannot remove the stale {}: {e}", stale.display()))
+        })?;
+    }
     Ok(Locked { _file: file })
 }
 
@@ -91,20 +102,6 @@ pub fn ensure_repo(dir: &Path) -> Result<(), DriverError> {
 /// Stages `paths` and commits them with `message` if anything changed.
 /// Returns whether a commit was made. Call it holding [`lock`].
 pub fn commit(dir: &Path, paths: &[&str], message: &str) -> Result<bool, DriverError> {
-    // Every goldenpath write to this repository happens under the
-    // directory's exclusive lock, so a lock file of git's seen here (the
-    // index's, HEAD's, a branch's) was left by a git that died with its
-    // goldenpath (SIGKILL mid-commit): remove it, or every later render
-    // would fail until someone deletes it by hand.
-    for stale in stale_git_locks(&dir.join(".git")) {
-        tracing::warn!(
-            "removing {} left by an interrupted git commit",
-            stale.display()
-        );
-        fs::remove_file(&stale).map_err(|e| {
-            DriverError::permanent(format!("cannot remove the stale {}: {e}", stale.display()))
-        })?;
-    }
     if let Some(made) = commit_import(dir, paths, message)? {
         return Ok(made);
     }
@@ -435,8 +432,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The lock files a killed `git commit` can leave: `index.lock`,
-/// `HEAD.lock`, and a ref's under `refs/` (never anything else).
+/// Every lock file a killed git can leave in `git_dir`: the index's,
+/// HEAD's and the other pseudo-refs', `packed-refs.lock` (a fetch or a
+/// `pack-refs`), `config.lock`, `shallow.lock`, the commit graph's and the
+/// multi-pack index's, and any ref's or reflog's under `refs/` and `logs/`.
 fn stale_git_locks(git_dir: &Path) -> Vec<std::path::PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         for e in fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -449,12 +448,25 @@ fn stale_git_locks(git_dir: &Path) -> Vec<std::path::PathBuf> {
             }
         }
     }
-    let mut out: Vec<std::path::PathBuf> = ["index.lock", "HEAD.lock", "ORIG_HEAD.lock"]
-        .iter()
-        .map(|n| git_dir.join(n))
-        .filter(|p| p.is_file())
-        .collect();
+    let mut out: Vec<std::path::PathBuf> = [
+        "index.lock",
+        "HEAD.lock",
+        "ORIG_HEAD.lock",
+        "FETCH_HEAD.lock",
+        "MERGE_HEAD.lock",
+        "packed-refs.lock",
+        "config.lock",
+        "shallow.lock",
+        "objects/info/commit-graph.lock",
+        "objects/info/commit-graphs/commit-graph-chain.lock",
+        "objects/pack/multi-pack-index.lock",
+    ]
+    .iter()
+    .map(|n| git_dir.join(n))
+    .filter(|p| p.is_file())
+    .collect();
     walk(&git_dir.join("refs"), &mut out);
+    walk(&git_dir.join("logs"), &mut out);
     out
 }
 
@@ -472,6 +484,46 @@ mod tests {
             "ls-tree",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn every_lock_a_killed_git_leaves_is_cleared_when_the_directory_is_locked() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        ensure_repo(dir).unwrap();
+        fs::write(dir.join("a.yaml"), "a: 1\n").unwrap();
+        assert!(commit(dir, &["a.yaml"], "first").unwrap());
+        let git_dir = dir.join(".git");
+        let head = fs::read_to_string(git_dir.join("HEAD")).unwrap();
+        let branch = head.trim().strip_prefix("ref: ").unwrap().to_string();
+        fs::create_dir_all(git_dir.join("logs/refs/heads")).unwrap();
+        fs::create_dir_all(git_dir.join("objects/info")).unwrap();
+        let locks: Vec<PathBuf> = [
+            "index.lock",
+            "HEAD.lock",
+            "packed-refs.lock",
+            "config.lock",
+            "FETCH_HEAD.lock",
+            "objects/info/commit-graph.lock",
+            &format!("{branch}.lock"),
+            &format!("logs/{branch}.lock"),
+        ]
+        .iter()
+        .map(|n| git_dir.join(n))
+        .collect();
+        for l in &locks {
+            fs::write(l, "").unwrap();
+        }
+        // A file of ours that only looks like a lock stays.
+        fs::write(dir.join("notes.lock"), "mine").unwrap();
+        let guard = lock(dir).unwrap();
+        for l in &locks {
+            assert!(!l.exists(), "{} is left", l.display());
+        }
+        assert!(dir.join("notes.lock").exists());
+        fs::write(dir.join("a.yaml"), "a: 2\n").unwrap();
+        assert!(commit(dir, &["a.yaml"], "second").unwrap());
+        drop(guard);
     }
 
     #[test]

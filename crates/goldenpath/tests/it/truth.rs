@@ -566,9 +566,27 @@ fn tables_have_no_trailing_blanks_empty_values_or_absolute_paths() {
 #[test]
 fn verbose_shows_the_steps_not_terraforms_json() {
     let p = terraform_platform();
+    // Nothing deployed: a plan has no state to read, and runs nothing.
+    let plan = p.ok(&["-v", "plan", "--env", "dev", "--build-id", "23-01-26-01"]);
+    assert!(!plan.stderr.contains("terraform-init"), "{}", plan.stderr);
+    let deploy = p.ok(&["-v", "deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
     let plan = p.ok(&["-v", "plan", "--env", "dev", "--build-id", "23-01-26-01"]);
     assert!(plan.stderr.contains("terraform-init"), "{}", plan.stderr);
-    let deploy = p.ok(&["-v", "deploy", "--env", "dev", "--build-id", "23-01-26-01"]);
+    // In JSON, Terraform's own lines only with -v, as in text.
+    let quiet = p.ok(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        !quiet.stdout.contains("\"event\":\"log\""),
+        "{}",
+        quiet.stdout
+    );
     assert!(
         deploy.stderr.contains("terraform-apply"),
         "{}",

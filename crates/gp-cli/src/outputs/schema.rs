@@ -136,6 +136,7 @@ fn tagged_refs(v: &serde_json::Value, out: &mut Vec<String>) {
 /// properties and is a whole object (not one arm of a flattened enum,
 /// whose parent carries the rest).
 fn strict(v: &mut serde_json::Value, partial: bool) {
+    add_time_properties(v);
     let Some(map) = v.as_object_mut() else {
         if let Some(items) = v.as_array_mut() {
             for i in items {
@@ -238,5 +239,70 @@ mod tests {
         for c in super::COMMANDS {
             assert!(super::schema_of(c).is_some(), "{c}");
         }
+    }
+}
+
+/// [`add_time_properties`] in every schema of `v`.
+pub fn declare_times(v: &mut serde_json::Value) {
+    add_time_properties(v);
+    match v {
+        serde_json::Value::Object(map) => map.values_mut().for_each(declare_times),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(declare_times),
+        _ => {}
+    }
+}
+
+/// Beside every property `fooUs` (µs since the epoch), the `fooUtc` the
+/// printer adds ([`with_times`]): an ISO 8601 time, present when the
+/// number is.
+fn add_time_properties(v: &mut serde_json::Value) {
+    let Some(props) = v.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let times: Vec<String> = props
+        .keys()
+        .filter_map(|k| k.strip_suffix("Us").filter(|b| !b.is_empty()))
+        .map(|b| format!("{b}Utc"))
+        .collect();
+    for t in times {
+        props.entry(t).or_insert_with(|| {
+            serde_json::json!({
+                "type": "string",
+                "format": "date-time",
+                "description": "The microseconds beside it, as an ISO 8601 time (UTC)."
+            })
+        });
+    }
+}
+
+/// Adds, beside every `fooUs` number of a document (µs since the epoch),
+/// `fooUtc`: the same moment as an ISO 8601 time in UTC, for people and
+/// tools that read times, not numbers.
+pub fn with_times(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let adds: Vec<(String, serde_json::Value)> = map
+                .iter()
+                .filter_map(|(k, x)| {
+                    let base = k.strip_suffix("Us").filter(|b| !b.is_empty())?;
+                    let us = x.as_i64()?;
+                    let t = chrono::DateTime::from_timestamp_micros(us)?;
+                    Some((
+                        format!("{base}Utc"),
+                        serde_json::Value::String(
+                            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        ),
+                    ))
+                })
+                .collect();
+            for c in map.values_mut() {
+                with_times(c);
+            }
+            for (k, t) in adds {
+                map.entry(k).or_insert(t);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(with_times),
+        _ => {}
     }
 }

@@ -64,7 +64,11 @@ pub(super) const MAX_QUERY: usize = 2048;
 
 /// Serializes `v`, or a problem.
 pub(super) fn json_of<T: serde::Serialize>(v: &T) -> Response {
-    match serde_json::to_string(v) {
+    let text = serde_json::to_value(v).and_then(|mut v| {
+        crate::outputs::with_times(&mut v);
+        serde_json::to_string(&v)
+    });
+    match text {
         Ok(text) => with_type(text, "application/json"),
         Err(_) => problem(
             StatusCode::INTERNAL_SERVER_ERROR,

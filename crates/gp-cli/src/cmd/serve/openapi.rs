@@ -242,6 +242,9 @@ pub(super) fn openapi(envs: &[String]) -> serde_json::Value {
             }}),
         );
     }
+    // Every `fooUs` is answered with its ISO 8601 `fooUtc` beside it.
+    let mut schemas = serde_json::Value::Object(schemas);
+    crate::outputs::declare_times(&mut schemas);
     serde_json::json!({
         "openapi": "3.1.0",
         "info": {"title": "goldenpath", "version": env!("CARGO_PKG_VERSION"),
