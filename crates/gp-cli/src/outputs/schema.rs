@@ -232,16 +232,6 @@ pub const COMMANDS: &[&str] = &[
     "completions",
 ];
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_listed_command_has_a_schema() {
-        for c in super::COMMANDS {
-            assert!(super::schema_of(c).is_some(), "{c}");
-        }
-    }
-}
-
 /// [`add_time_properties`] in every schema of `v`.
 pub fn declare_times(v: &mut serde_json::Value) {
     add_time_properties(v);
@@ -304,5 +294,15 @@ pub fn with_times(v: &mut serde_json::Value) {
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(with_times),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_listed_command_has_a_schema() {
+        for c in super::COMMANDS {
+            assert!(super::schema_of(c).is_some(), "{c}");
+        }
     }
 }
