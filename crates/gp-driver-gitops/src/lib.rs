@@ -309,7 +309,11 @@ impl Driver for GitopsDriver {
         if !same(&dir, &component) {
             drift.push("the rendered files differ from the contract and spec".into());
         }
-        if !same(&dir, &root) {
+        // The deployment's root is one set of files for all its GitOps
+        // components: its drift is the drift of one of them (the first
+        // that runs here), which writes it, so that plan and deploy name
+        // the same one and the others stay unchanged.
+        if owns_root(ctx) && !same(&dir, &root) {
             drift.push("the deployment's root or bootstrap values are out of date".into());
         }
         Ok(Observation {
@@ -354,8 +358,9 @@ impl Driver for GitopsDriver {
             git::write_tree(&dir, &root, None)?;
             ctx.recorder.after(&id, None)?;
             counts.added += 1;
-        } else {
+        } else if !same(&dir, &root) {
             git::write_tree(&dir, &root, None)?;
+            counts.changed += 1;
         }
         let exists = dir.join(&component_dir).exists();
         if !exists || !same(&dir, &component) {
@@ -534,4 +539,31 @@ fn outputs(ctx: &ComponentCtx<'_>) -> ComponentOutputs {
         ]),
         resources: BTreeMap::new(),
     }
+}
+
+/// Whether `ctx`'s component answers for its deployment's root: the first
+/// GitOps component of the spec that runs in the deployment (its mode, its
+/// environment's tier limit). A deployment without a mode (the
+/// foundational plane) renders no GitOps component.
+fn owns_root(ctx: &ComponentCtx<'_>) -> bool {
+    let Some(mode) = ctx.contract.deployment().mode() else {
+        return true;
+    };
+    let limit = ctx
+        .platform
+        .environment(ctx.contract.env())
+        .map(|e| match mode {
+            gp_core::Mode::Persistent => e.persistent.max_tier.value,
+            gp_core::Mode::Ephemeral => e.ephemeral.max_tier.value,
+        });
+    ctx.platform
+        .spec
+        .components
+        .iter()
+        .filter(|c| {
+            c.driver.value == "gitops" && c.runs_in(mode) && limit.is_none_or(|l| c.tier.value <= l)
+        })
+        .map(|c| c.name.value.as_str())
+        .next()
+        == Some(ctx.name())
 }

@@ -339,6 +339,24 @@ fn a_deploy_killed_with_sigkill_resumes_and_tears_down_clean() {
             "kill point {done_before_kill}:\n{}",
             status.stdout
         );
+        // builds list says what status says: one answer to "still
+        // deploying?" (a holder that died on this machine is not).
+        let status = p.ok(&[
+            "status",
+            "--env",
+            "dev",
+            "--build-id",
+            "23-01-26-01",
+            "--output",
+            "json",
+        ]);
+        let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        let list = p.ok(&["builds", "list", "--env", "dev", "--output", "json"]);
+        let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+        assert_eq!(
+            list["builds"][0]["status"], status["status"],
+            "kill point {done_before_kill}: {list} / {status}"
+        );
         let resumed = p.run(&[
             "deploy",
             "--env",

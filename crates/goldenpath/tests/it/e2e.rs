@@ -13,6 +13,31 @@ use crate::requests::Servers;
 
 const ZONE: &str = "goldenpath.test";
 
+/// Each component's plan action against what the deploy did with it.
+pub(crate) fn plan_is_what_deploy_did(plan: &serde_json::Value, outcome: &serde_json::Value) {
+    for item in plan["items"].as_array().unwrap() {
+        let c = &item["component"];
+        let done = outcome["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| &d["component"] == c)
+            .unwrap_or_else(|| panic!("{c} planned, not in the outcome: {outcome}"));
+        let did = match done["result"].as_str().unwrap() {
+            "applied" => done["action"].as_str().unwrap().to_string(),
+            "skipped" => "skip".into(),
+            other => other.to_string(),
+        };
+        assert_eq!(
+            item["action"].as_str().unwrap(),
+            did,
+            "{c}: plan said {} ({}), deploy did {done}",
+            item["action"],
+            item["details"]
+        );
+    }
+}
+
 pub(crate) struct Local {
     pub(crate) p: Platform,
 }
@@ -42,15 +67,24 @@ impl Local {
     pub(crate) fn state(&self) -> PathBuf {
         self.root().join(".goldenpath")
     }
-    /// Deploys and returns the JSON outcome.
+    /// Deploys and returns the JSON outcome — after `plan` of the same
+    /// deployment, whose every component's action must be what the deploy
+    /// then does (plan and deploy decide with the same code).
     pub(crate) fn deploy(&self, args: &[&str]) -> serde_json::Value {
+        let mut plan = vec!["plan", "--env", "dev", "--output", "json"];
+        plan.extend_from_slice(args);
+        let planned = self.p.run(&plan);
+        assert_eq!(planned.code, 0, "{plan:?}\n{}", planned.transcript());
+        let planned: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
         let mut full = vec!["deploy", "--env", "dev", "--output", "json"];
         full.extend_from_slice(args);
         let out = self.p.run(&full);
         assert_eq!(out.code, 0, "{full:?}\n{}", out.transcript());
         let last: serde_json::Value =
             serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
-        last["outcome"].clone()
+        let outcome = last["outcome"].clone();
+        plan_is_what_deploy_did(&planned, &outcome);
+        outcome
     }
     fn result<'a>(outcome: &'a serde_json::Value, component: &str) -> &'a serde_json::Value {
         outcome["components"]
@@ -790,5 +824,70 @@ fn the_v1_story_on_one_machine() {
             .filter(|r| r[build] == b && r[phase] == "deploy")
             .count()
             >= 2
+    );
+}
+
+/// Plan says what deploy then does, in the states the story above does not
+/// reach: a component whose spec changed, and one a policy refuses.
+#[test]
+fn plan_is_what_deploy_does_after_a_change_and_under_a_refusal() {
+    let l = Local::new();
+    let _servers = Servers(l.root().to_path_buf());
+    l.deploy(&["--foundational"]);
+    let b = build_id(&l.deploy(&["--build-id", "auto"]));
+    let spec_path = l.root().join("goldenpath.yaml");
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    let with = |values: &str| {
+        spec.replace(
+            "    settings:\n      namespace: backstage\n",
+            &format!("    settings:\n      namespace: backstage\n      values: {values}\n"),
+        )
+    };
+    // Changed: only backstage updates.
+    std::fs::write(&spec_path, with("{ replicaCount: 2 }")).unwrap();
+    let changed = l.deploy(&["--build-id", &b]);
+    assert_eq!(
+        Local::result(&changed, "backstage")["action"],
+        "update",
+        "{changed}"
+    );
+    assert_eq!(
+        Local::result(&changed, "argocd")["result"],
+        "unchanged",
+        "{changed}"
+    );
+    // Unchanged again: every component unchanged (plan agrees).
+    let again = l.deploy(&["--build-id", &b]);
+    assert_eq!(
+        Local::result(&again, "backstage")["result"],
+        "unchanged",
+        "{again}"
+    );
+    // Refused by a policy: plan says so, and deploy does it.
+    std::fs::write(
+        &spec_path,
+        with("{ image: { repository: backstage, tag: latest } }"),
+    )
+    .unwrap();
+    let planned =
+        l.p.run(&["plan", "--env", "dev", "--build-id", &b, "--output", "json"]);
+    assert_eq!(planned.code, 0, "{}", planned.transcript());
+    let planned: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+    let out = l.p.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--build-id",
+        &b,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    let outcome: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    plan_is_what_deploy_did(&planned, &outcome["outcome"]);
+    assert_eq!(
+        Local::result(&outcome["outcome"], "backstage")["result"],
+        "refused"
     );
 }

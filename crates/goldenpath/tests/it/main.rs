@@ -10,6 +10,7 @@ mod docs_adoption;
 mod e2e;
 mod foundation;
 mod gitops_remote;
+mod hints;
 mod hostile;
 mod json;
 mod ownership;
