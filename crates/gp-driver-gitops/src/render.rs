@@ -331,335 +331,406 @@ pub fn merge(base: &mut Value, over: &Value) {
     }
 }
 
-/// One component's files.
+/// One component's files: its values, its manifests (the namespace, the
+/// ClusterSecretStore, its ExternalSecrets) and its Application.
 pub fn render_component(
     rc: &RenderCtx<'_>,
     component: &ComponentSpec,
     settings: &GitopsComponent,
     inputs: &BTreeMap<String, ComponentOutputs>,
 ) -> Result<Files, DriverError> {
-    let c = rc.contract;
-    let name = &component.name.value;
-    let dir = format!("{}/{name}", deployment_dir(c));
-    let namespace = settings.namespace.value.clone();
-    let tier = component.tier.value;
-    let mut files = Files::new();
-
-    // Values: the contract's globals and hostnames, the component's own
-    // values, then the contract again so nothing can hard-code over it.
-    let mut hostnames = serde_json::Map::new();
-    for h in &component.hosts {
-        let rtype = h.record_type();
-        let fqdn = c
-            .hostname(&h.name.value, rtype)
-            .map_err(|e| DriverError::configuration(e.to_string()))?;
-        hostnames.insert(h.name.value.clone(), json!(fqdn));
-    }
-    let global = json!({
-        "env": c.env(),
-        "lifecycle": c.lifecycle().to_string(),
-        "buildId": c.build_id().map(|b| b.to_string()).unwrap_or_default(),
-        "hostSuffix": c.host_suffix(),
-        "dnsOwnerId": c.dns_owner_id(),
-    });
-    let mut values = json!({ "global": global.clone() });
-    if !hostnames.is_empty() {
-        values["hostnames"] = Value::Object(hostnames);
-    }
-    // The documented order: the component's values files, its values, the
-    // environment's values files, the environment's values; the contract's
-    // `global` last, so nothing hard-codes over it.
-    let env_override = settings.environments.get(c.env());
-    let files_of = |list: &[String]| -> Result<Vec<Value>, DriverError> {
-        list.iter()
-            .map(|f| {
-                if !gp_core::spec::stays_inside(f) {
-                    return Err(DriverError::configuration(format!(
-                        "values file `{f}` leaves the spec's folder"
-                    )));
-                }
-                let path = rc.platform.base_dir().join(f);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    DriverError::configuration(format!("cannot read the values file {f}: {e}"))
-                })?;
-                Ok(gp_core::yaml::parse(&text)
-                    .map_err(|e| {
-                        DriverError::configuration(format!("{f}: invalid YAML: {}", e.message))
-                    })?
-                    .map(|n| n.to_json())
-                    .unwrap_or(Value::Null))
-            })
-            .collect()
+    let r = Rendering {
+        rc,
+        component,
+        settings,
+        name: &component.name.value,
+        dir: format!("{}/{}", deployment_dir(rc.contract), component.name.value),
+        namespace: settings.namespace.value.clone(),
+        tier: component.tier.value,
     };
-    for v in files_of(&settings.values_files)? {
-        merge(&mut values, &v);
-    }
-    if let Some(v) = &settings.values {
-        merge(&mut values, &v.0.to_json());
-    }
-    if let Some(o) = env_override {
-        for v in files_of(&o.values_files)? {
-            merge(&mut values, &v);
-        }
-        if let Some(v) = &o.values {
-            merge(&mut values, &v.0.to_json());
-        }
-    }
-    merge(&mut values, &json!({ "global": global }));
-    if settings.external_dns {
-        let apex = rc.platform.zone();
-        // The user's domain filters are kept, the zone apex added.
-        let mut filters: Vec<Value> = values
-            .get("domainFilters")
-            .and_then(|a| a.as_array())
-            .cloned()
-            .unwrap_or_default();
-        if !filters.iter().any(|f| f.as_str() == Some(apex)) {
-            filters.push(json!(apex));
-        }
-        let mut dns = json!({
-            "txtOwnerId": c.dns_owner_id(),
-            "domainFilters": filters,
-            "policy": "sync",
-            "registry": "txt",
-        });
-        let prefix = &rc.platform.spec.dns.txt_prefix;
-        if !prefix.is_empty() {
-            dns["txtPrefix"] = json!(prefix);
-        }
-        let suffix = &rc.platform.spec.dns.txt_suffix;
-        if !suffix.is_empty() {
-            dns["txtSuffix"] = json!(suffix);
-        }
-        let wildcard = &rc.platform.spec.dns.txt_wildcard_replacement;
-        let mut args: Vec<Value> = values
-            .get("extraArgs")
-            .and_then(|a| a.as_array())
-            .cloned()
-            .unwrap_or_default();
-        if !wildcard.is_empty() {
-            args.retain(|a| {
-                !a.as_str()
-                    .is_some_and(|s| s.starts_with("--txt-wildcard-replacement"))
-            });
-            args.push(json!(format!("--txt-wildcard-replacement={wildcard}")));
-            dns["extraArgs"] = Value::Array(args.clone());
-        }
-        if c.build_id().is_some() {
-            // A build manages only names under its own suffix; the apex
-            // stays matchable so ExternalDNS still finds the zone. The
-            // user's own arguments are kept (`--aws-zone-type=public`).
-            args.retain(|a| {
-                !a.as_str()
-                    .is_some_and(|s| s.starts_with("--regex-domain-filter"))
-            });
-            args.push(json!(format!(
-                "--regex-domain-filter={}",
-                c.build_domain_filter(apex)
-            )));
-            dns["extraArgs"] = Value::Array(args);
-        }
-        merge(&mut values, &dns);
-        crate::schemas::check_external_dns(&values, &format!("{dir}/values.yaml"))?;
-    }
-    files.insert(format!("{dir}/values.yaml"), yaml(&values)?);
+    let mut files = Files::new();
+    files.insert(format!("{}/values.yaml", r.dir), r.values()?);
+    r.namespace_and_store(&mut files)?;
+    r.external_secrets(inputs, &mut files)?;
+    r.application(&mut files)?;
+    Ok(files)
+}
 
-    // Manifests: the namespace (not a system one), the ClusterSecretStore
-    // (on the component installing External Secrets), and one
-    // ExternalSecret per secret read.
-    let owns_namespace = settings
-        .create_namespace
-        .unwrap_or(!SYSTEM_NAMESPACES.contains(&namespace.as_str()))
-        && !SYSTEM_NAMESPACES.contains(&namespace.as_str());
-    if owns_namespace {
-        let ns = json!({
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": namespace, "labels": labels(rc, Some(tier), Some(name))},
-        });
-        files.insert(format!("{dir}/manifests/namespace.yaml"), yaml(&ns)?);
-    }
-    let es_version = external_secrets_api_version(rc.platform, c.env());
-    if settings
-        .chart
-        .as_ref()
-        .is_some_and(|ch| ch.chart == "external-secrets")
-        && rc.platform.spec.secrets.backend == gp_core::spec::SecretsBackend::Aws
-    {
-        // The store every ExternalSecret names, authenticated by the
-        // operator's service account (its IRSA role), synced before the
-        // apps.
-        let mut aws = json!({
-            "service": "SecretsManager",
-            "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": namespace}}},
-        });
-        if let Some(region) = &rc.platform.spec.secrets.region {
-            aws["region"] = json!(region);
+/// One component being rendered.
+struct Rendering<'a> {
+    rc: &'a RenderCtx<'a>,
+    component: &'a ComponentSpec,
+    settings: &'a GitopsComponent,
+    name: &'a str,
+    dir: String,
+    namespace: String,
+    tier: gp_core::Tier,
+}
+
+impl Rendering<'_> {
+    /// `values.yaml`.
+    fn values(&self) -> Result<String, DriverError> {
+        let (rc, component, settings, dir) = (self.rc, self.component, self.settings, &self.dir);
+        let c = rc.contract;
+        // Values: the contract's globals and hostnames, the component's own
+        // values, then the contract again so nothing can hard-code over it.
+        let mut hostnames = serde_json::Map::new();
+        for h in &component.hosts {
+            let rtype = h.record_type();
+            let fqdn = c
+                .hostname(&h.name.value, rtype)
+                .map_err(|e| DriverError::configuration(e.to_string()))?;
+            hostnames.insert(h.name.value.clone(), json!(fqdn));
         }
-        let store = json!({
-            "apiVersion": format!("external-secrets.io/{es_version}"),
-            "kind": "ClusterSecretStore",
-            "metadata": {
-                "name": rc.gitops.secret_store,
-                "labels": labels(rc, Some(tier), Some(name)),
-                "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
-            },
-            "spec": {"provider": {"aws": aws}},
+        let global = json!({
+            "env": c.env(),
+            "lifecycle": c.lifecycle().to_string(),
+            "buildId": c.build_id().map(|b| b.to_string()).unwrap_or_default(),
+            "hostSuffix": c.host_suffix(),
+            "dnsOwnerId": c.dns_owner_id(),
         });
-        let path = format!("{dir}/manifests/clustersecretstore.yaml");
-        crate::schemas::check_cluster_secret_store(&store, &path)?;
-        files.insert(path, yaml(&store)?);
-    }
-    // One ExternalSecret per target Secret: entries naming the same
-    // Secret are merged (validation refuses a key filled twice).
-    struct Target {
-        data: Vec<Value>,
-        data_from: Vec<Value>,
-        refresh: Option<String>,
-        template: Option<Value>,
-    }
-    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
-    for secret in &component.secrets {
-        let from = Ref::parse(&secret.from.value).ok_or_else(|| {
-            DriverError::configuration(format!("invalid secret source `{}`", secret.from.value))
-        })?;
-        let available = secret_keys(rc.platform, &from)?;
-        let mapping: Vec<(String, String)> = if secret.keys.is_empty() {
-            available.iter().map(|k| (k.clone(), k.clone())).collect()
-        } else {
-            secret
-                .keys
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
+        let mut values = json!({ "global": global.clone() });
+        if !hostnames.is_empty() {
+            values["hostnames"] = Value::Object(hostnames);
+        }
+        // The documented order: the component's values files, its values, the
+        // environment's values files, the environment's values; the contract's
+        // `global` last, so nothing hard-codes over it.
+        let env_override = settings.environments.get(c.env());
+        let files_of = |list: &[String]| -> Result<Vec<Value>, DriverError> {
+            list.iter()
+                .map(|f| {
+                    if !gp_core::spec::stays_inside(f) {
+                        return Err(DriverError::configuration(format!(
+                            "values file `{f}` leaves the spec's folder"
+                        )));
+                    }
+                    let path = rc.platform.base_dir().join(f);
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        DriverError::configuration(format!("cannot read the values file {f}: {e}"))
+                    })?;
+                    Ok(gp_core::yaml::parse(&text)
+                        .map_err(|e| {
+                            DriverError::configuration(format!("{f}: invalid YAML: {}", e.message))
+                        })?
+                        .map(|n| n.to_json())
+                        .unwrap_or(Value::Null))
+                })
                 .collect()
         };
-        let mut missing = Vec::new();
-        for (k8s_key, key) in &mapping {
-            if !available.contains(key) {
-                missing.push(format!("{k8s_key} ← {key}"));
+        for v in files_of(&settings.values_files)? {
+            merge(&mut values, &v);
+        }
+        if let Some(v) = &settings.values {
+            merge(&mut values, &v.0.to_json());
+        }
+        if let Some(o) = env_override {
+            for v in files_of(&o.values_files)? {
+                merge(&mut values, &v);
+            }
+            if let Some(v) = &o.values {
+                merge(&mut values, &v.0.to_json());
             }
         }
-        if !missing.is_empty() {
-            let pos = secret
-                .keys
-                .values()
-                .find(|v| !available.contains(&v.value))
-                .map(|v| v.start)
-                .unwrap_or(secret.from.start);
-            return Err(DriverError::configuration(format!(
-                "`{name}` maps keys the secret {} will not have: {} (it has: {})",
-                secret.from.value,
-                missing.join(", "),
-                available.join(", ")
-            ))
-            .with_diagnostics(vec![rc.platform.diagnostic(
-                pos,
-                format!("`{}` has no key for this mapping", secret.from.value),
-            )]));
+        merge(&mut values, &json!({ "global": global }));
+        if settings.external_dns {
+            let apex = rc.platform.zone();
+            // The user's domain filters are kept, the zone apex added.
+            let mut filters: Vec<Value> = values
+                .get("domainFilters")
+                .and_then(|a| a.as_array())
+                .cloned()
+                .unwrap_or_default();
+            if !filters.iter().any(|f| f.as_str() == Some(apex)) {
+                filters.push(json!(apex));
+            }
+            let mut dns = json!({
+                "txtOwnerId": c.dns_owner_id(),
+                "domainFilters": filters,
+                "policy": "sync",
+                "registry": "txt",
+            });
+            let prefix = &rc.platform.spec.dns.txt_prefix;
+            if !prefix.is_empty() {
+                dns["txtPrefix"] = json!(prefix);
+            }
+            let suffix = &rc.platform.spec.dns.txt_suffix;
+            if !suffix.is_empty() {
+                dns["txtSuffix"] = json!(suffix);
+            }
+            let wildcard = &rc.platform.spec.dns.txt_wildcard_replacement;
+            let mut args: Vec<Value> = values
+                .get("extraArgs")
+                .and_then(|a| a.as_array())
+                .cloned()
+                .unwrap_or_default();
+            if !wildcard.is_empty() {
+                args.retain(|a| {
+                    !a.as_str()
+                        .is_some_and(|s| s.starts_with("--txt-wildcard-replacement"))
+                });
+                args.push(json!(format!("--txt-wildcard-replacement={wildcard}")));
+                dns["extraArgs"] = Value::Array(args.clone());
+            }
+            if c.build_id().is_some() {
+                // A build manages only names under its own suffix; the apex
+                // stays matchable so ExternalDNS still finds the zone. The
+                // user's own arguments are kept (`--aws-zone-type=public`).
+                args.retain(|a| {
+                    !a.as_str()
+                        .is_some_and(|s| s.starts_with("--regex-domain-filter"))
+                });
+                args.push(json!(format!(
+                    "--regex-domain-filter={}",
+                    c.build_domain_filter(apex)
+                )));
+                dns["extraArgs"] = Value::Array(args);
+            }
+            merge(&mut values, &dns);
+            crate::schemas::check_external_dns(&values, &format!("{dir}/values.yaml"))?;
         }
-        let k8s_name = secret.target_name();
-        let remote = secret_path(rc, &from, inputs)?;
-        let entry = targets.entry(k8s_name).or_insert_with(|| Target {
-            data: Vec::new(),
-            data_from: Vec::new(),
-            refresh: None,
-            template: None,
-        });
-        if secret.extract {
-            entry.data_from.push(json!({"extract": {"key": remote}}));
-        } else {
-            entry.data.extend(mapping.iter().map(|(k8s_key, key)| {
-                json!({
-                    "secretKey": k8s_key,
-                    "remoteRef": {"key": remote, "property": key},
-                })
-            }));
-        }
-        if entry.refresh.is_none() {
-            entry.refresh = secret.refresh_interval.clone();
-        }
-        if entry.template.is_none() {
-            entry.template = secret.template.as_ref().map(|t| t.0.to_json());
-        }
-    }
-    for (k8s_name, t) in targets {
-        let mut target = json!({"name": k8s_name, "creationPolicy": "Owner"});
-        if let Some(template) = t.template {
-            target["template"] = template;
-        }
-        let mut spec = json!({
-            "refreshInterval": t.refresh.unwrap_or_else(|| rc.gitops.refresh_interval.clone()),
-            "secretStoreRef": {"name": rc.gitops.secret_store, "kind": "ClusterSecretStore"},
-            "target": target,
-        });
-        if !t.data.is_empty() {
-            spec["data"] = Value::Array(t.data);
-        }
-        if !t.data_from.is_empty() {
-            spec["dataFrom"] = Value::Array(t.data_from);
-        }
-        let es = json!({
-            "apiVersion": format!("external-secrets.io/{es_version}"),
-            "kind": "ExternalSecret",
-            "metadata": {"name": k8s_name, "namespace": namespace, "labels": labels(rc, Some(tier), Some(name))},
-            "spec": spec,
-        });
-        let path = format!("{dir}/manifests/externalsecret-{k8s_name}.yaml");
-        crate::schemas::check_external_secret(&es, &path)?;
-        files.insert(path, yaml(&es)?);
+        yaml(&values)
     }
 
-    // The Application.
-    let manifests = json!({
-        "repoURL": rc.repo_url,
-        "targetRevision": rc.gitops.target_revision,
-        "path": format!("{dir}/manifests"),
-    });
-    let mut spec = json!({
-        "project": rc.gitops.project,
-        "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
-        "syncPolicy": sync_policy(),
-    });
-    match &settings.chart {
-        Some(chart) => {
-            let revision = env_override
-                .and_then(|o| o.target_revision.clone())
-                .unwrap_or_else(|| chart.target_revision.clone());
-            let mut source = serde_json::Map::new();
-            source.insert("repoURL".into(), json!(chart.repo_url));
-            match &chart.path {
-                Some(p) => source.insert("path".into(), json!(p)),
-                None => source.insert("chart".into(), json!(chart.chart)),
-            };
-            source.insert("targetRevision".into(), json!(revision));
-            source.insert(
-                "helm".into(),
-                json!({"valueFiles": [format!("$values/{dir}/values.yaml")]}),
-            );
-            let source = Value::Object(source);
-            spec["sources"] = json!([
-                source,
-                {"repoURL": rc.repo_url, "targetRevision": rc.gitops.target_revision, "ref": "values"},
-                manifests,
-            ]);
+    /// The namespace (never a system one) and, on the component installing
+    /// External Secrets with the aws backend, the ClusterSecretStore.
+    fn namespace_and_store(&self, files: &mut Files) -> Result<(), DriverError> {
+        let (rc, settings, dir, namespace, tier, name) = (
+            self.rc,
+            self.settings,
+            &self.dir,
+            &self.namespace,
+            self.tier,
+            self.name,
+        );
+        let c = rc.contract;
+        // Manifests: the namespace (not a system one), the ClusterSecretStore
+        // (on the component installing External Secrets), and one
+        // ExternalSecret per secret read.
+        let owns_namespace = settings
+            .create_namespace
+            .unwrap_or(!SYSTEM_NAMESPACES.contains(&namespace.as_str()))
+            && !SYSTEM_NAMESPACES.contains(&namespace.as_str());
+        if owns_namespace {
+            let ns = json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": namespace, "labels": labels(rc, Some(tier), Some(name))},
+            });
+            files.insert(format!("{dir}/manifests/namespace.yaml"), yaml(&ns)?);
         }
-        None => spec["source"] = manifests,
+        let es_version = external_secrets_api_version(rc.platform, c.env());
+        if settings
+            .chart
+            .as_ref()
+            .is_some_and(|ch| ch.chart == "external-secrets")
+            && rc.platform.spec.secrets.backend == gp_core::spec::SecretsBackend::Aws
+        {
+            // The store every ExternalSecret names, authenticated by the
+            // operator's service account (its IRSA role), synced before the
+            // apps.
+            let mut aws = json!({
+                "service": "SecretsManager",
+                "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": namespace}}},
+            });
+            if let Some(region) = &rc.platform.spec.secrets.region {
+                aws["region"] = json!(region);
+            }
+            let store = json!({
+                "apiVersion": format!("external-secrets.io/{es_version}"),
+                "kind": "ClusterSecretStore",
+                "metadata": {
+                    "name": rc.gitops.secret_store,
+                    "labels": labels(rc, Some(tier), Some(name)),
+                    "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
+                },
+                "spec": {"provider": {"aws": aws}},
+            });
+            let path = format!("{dir}/manifests/clustersecretstore.yaml");
+            crate::schemas::check_cluster_secret_store(&store, &path)?;
+            files.insert(path, yaml(&store)?);
+        }
+        Ok(())
     }
-    let app = json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {
-            "name": c.application_name(name),
-            "namespace": rc.gitops.argocd_namespace,
-            "labels": labels(rc, Some(tier), Some(name)),
-            // Lower tiers sync first.
-            "annotations": {"argocd.argoproj.io/sync-wave": format!("{}", (tier.as_f64() * 10.0) as i64)},
-            "finalizers": [FINALIZER],
-        },
-        "spec": spec,
-    });
-    let path = format!("{dir}/application.yaml");
-    crate::schemas::check_application(&app, &path)?;
-    files.insert(path, yaml(&app)?);
-    Ok(files)
+
+    fn external_secrets(
+        &self,
+        inputs: &BTreeMap<String, ComponentOutputs>,
+        files: &mut Files,
+    ) -> Result<(), DriverError> {
+        let (rc, component, dir, namespace, tier, name) = (
+            self.rc,
+            self.component,
+            &self.dir,
+            &self.namespace,
+            self.tier,
+            self.name,
+        );
+        let es_version = external_secrets_api_version(rc.platform, rc.contract.env());
+        // One ExternalSecret per target Secret: entries naming the same
+        // Secret are merged (validation refuses a key filled twice).
+        struct Target {
+            data: Vec<Value>,
+            data_from: Vec<Value>,
+            refresh: Option<String>,
+            template: Option<Value>,
+        }
+        let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+        for secret in &component.secrets {
+            let from = Ref::parse(&secret.from.value).ok_or_else(|| {
+                DriverError::configuration(format!("invalid secret source `{}`", secret.from.value))
+            })?;
+            let available = secret_keys(rc.platform, &from)?;
+            let mapping: Vec<(String, String)> = if secret.keys.is_empty() {
+                available.iter().map(|k| (k.clone(), k.clone())).collect()
+            } else {
+                secret
+                    .keys
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect()
+            };
+            let mut missing = Vec::new();
+            for (k8s_key, key) in &mapping {
+                if !available.contains(key) {
+                    missing.push(format!("{k8s_key} ← {key}"));
+                }
+            }
+            if !missing.is_empty() {
+                let pos = secret
+                    .keys
+                    .values()
+                    .find(|v| !available.contains(&v.value))
+                    .map(|v| v.start)
+                    .unwrap_or(secret.from.start);
+                return Err(DriverError::configuration(format!(
+                    "`{name}` maps keys the secret {} will not have: {} (it has: {})",
+                    secret.from.value,
+                    missing.join(", "),
+                    available.join(", ")
+                ))
+                .with_diagnostics(vec![rc.platform.diagnostic(
+                    pos,
+                    format!("`{}` has no key for this mapping", secret.from.value),
+                )]));
+            }
+            let k8s_name = secret.target_name();
+            let remote = secret_path(rc, &from, inputs)?;
+            let entry = targets.entry(k8s_name).or_insert_with(|| Target {
+                data: Vec::new(),
+                data_from: Vec::new(),
+                refresh: None,
+                template: None,
+            });
+            if secret.extract {
+                entry.data_from.push(json!({"extract": {"key": remote}}));
+            } else {
+                entry.data.extend(mapping.iter().map(|(k8s_key, key)| {
+                    json!({
+                        "secretKey": k8s_key,
+                        "remoteRef": {"key": remote, "property": key},
+                    })
+                }));
+            }
+            if entry.refresh.is_none() {
+                entry.refresh = secret.refresh_interval.clone();
+            }
+            if entry.template.is_none() {
+                entry.template = secret.template.as_ref().map(|t| t.0.to_json());
+            }
+        }
+        for (k8s_name, t) in targets {
+            let mut target = json!({"name": k8s_name, "creationPolicy": "Owner"});
+            if let Some(template) = t.template {
+                target["template"] = template;
+            }
+            let mut spec = json!({
+                "refreshInterval": t.refresh.unwrap_or_else(|| rc.gitops.refresh_interval.clone()),
+                "secretStoreRef": {"name": rc.gitops.secret_store, "kind": "ClusterSecretStore"},
+                "target": target,
+            });
+            if !t.data.is_empty() {
+                spec["data"] = Value::Array(t.data);
+            }
+            if !t.data_from.is_empty() {
+                spec["dataFrom"] = Value::Array(t.data_from);
+            }
+            let es = json!({
+                "apiVersion": format!("external-secrets.io/{es_version}"),
+                "kind": "ExternalSecret",
+                "metadata": {"name": k8s_name, "namespace": namespace, "labels": labels(rc, Some(tier), Some(name))},
+                "spec": spec,
+            });
+            let path = format!("{dir}/manifests/externalsecret-{k8s_name}.yaml");
+            crate::schemas::check_external_secret(&es, &path)?;
+            files.insert(path, yaml(&es)?);
+        }
+        Ok(())
+    }
+
+    fn application(&self, files: &mut Files) -> Result<(), DriverError> {
+        let (rc, settings, dir, namespace, tier, name) = (
+            self.rc,
+            self.settings,
+            &self.dir,
+            &self.namespace,
+            self.tier,
+            self.name,
+        );
+        let c = rc.contract;
+        let env_override = settings.environments.get(c.env());
+        // The Application.
+        let manifests = json!({
+            "repoURL": rc.repo_url,
+            "targetRevision": rc.gitops.target_revision,
+            "path": format!("{dir}/manifests"),
+        });
+        let mut spec = json!({
+            "project": rc.gitops.project,
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+            "syncPolicy": sync_policy(),
+        });
+        match &settings.chart {
+            Some(chart) => {
+                let revision = env_override
+                    .and_then(|o| o.target_revision.clone())
+                    .unwrap_or_else(|| chart.target_revision.clone());
+                let mut source = serde_json::Map::new();
+                source.insert("repoURL".into(), json!(chart.repo_url));
+                match &chart.path {
+                    Some(p) => source.insert("path".into(), json!(p)),
+                    None => source.insert("chart".into(), json!(chart.chart)),
+                };
+                source.insert("targetRevision".into(), json!(revision));
+                source.insert(
+                    "helm".into(),
+                    json!({"valueFiles": [format!("$values/{dir}/values.yaml")]}),
+                );
+                let source = Value::Object(source);
+                spec["sources"] = json!([
+                    source,
+                    {"repoURL": rc.repo_url, "targetRevision": rc.gitops.target_revision, "ref": "values"},
+                    manifests,
+                ]);
+            }
+            None => spec["source"] = manifests,
+        }
+        let app = json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {
+                "name": c.application_name(name),
+                "namespace": rc.gitops.argocd_namespace,
+                "labels": labels(rc, Some(tier), Some(name)),
+                // Lower tiers sync first.
+                "annotations": {"argocd.argoproj.io/sync-wave": format!("{}", (tier.as_f64() * 10.0) as i64)},
+                "finalizers": [FINALIZER],
+            },
+            "spec": spec,
+        });
+        let path = format!("{dir}/application.yaml");
+        crate::schemas::check_application(&app, &path)?;
+        files.insert(path, yaml(&app)?);
+        Ok(())
+    }
 }

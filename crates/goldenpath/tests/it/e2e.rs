@@ -71,8 +71,18 @@ impl Local {
     /// deployment, whose every component's action must be what the deploy
     /// then does (plan and deploy decide with the same code).
     pub(crate) fn deploy(&self, args: &[&str]) -> serde_json::Value {
+        // The deployment's own flags; what only a deploy takes stays out.
         let mut plan = vec!["plan", "--env", "dev", "--output", "json"];
-        plan.extend_from_slice(args);
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match *a {
+                "--ttl" | "--parallel" | "--reuse-retired" | "--reason" => {
+                    it.next();
+                }
+                "--resume" | "--require-all" => {}
+                other => plan.push(other),
+            }
+        }
         let planned = self.p.run(&plan);
         assert_eq!(planned.code, 0, "{plan:?}\n{}", planned.transcript());
         let planned: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();

@@ -9,6 +9,34 @@ const MAX_TTL_S: u64 = 366 * 86_400;
 impl Platform {
     pub(crate) fn check(&mut self) -> Vec<Diagnostic> {
         let mut out = Vec::new();
+        self.check_header(&mut out);
+        self.check_environments(&mut out);
+        self.index = self.check_names(&mut out);
+        self.check_components(&mut out);
+        self.check_hosts(&mut out);
+        // What follows reads names the checks above proved valid.
+        if out.is_empty() {
+            self.check_application_names(&mut out);
+        }
+        out.extend(self.check_state_keys());
+        self.check_durations_and_paths(&mut out);
+        if out.is_empty()
+            && let Some(cycle) = self.find_cycle()
+        {
+            let first = self
+                .component(&cycle[0])
+                .map(|c| c.name.start)
+                .unwrap_or_default();
+            out.push(
+                self.diagnostic(first, format!("dependency cycle: {}", cycle.join(" -> ")))
+                    .with_hint("remove one of these `needs` so the components can be ordered"),
+            );
+        }
+        out
+    }
+
+    /// The header: apiVersion, kind, prefix, domain and zone, project and owner.
+    fn check_header(&self, out: &mut Vec<Diagnostic>) {
         let s = &self.spec;
         if s.api_version.value != API_VERSION {
             out.push(
@@ -52,6 +80,11 @@ impl Platform {
                 ));
             }
         }
+    }
+
+    /// Each environment: its name, host suffix and ttls.
+    fn check_environments(&self, out: &mut Vec<Diagnostic>) {
+        let s = &self.spec;
         if s.environments.is_empty() {
             out.push(self.diagnostic(s.kind.start, "the spec declares no environments"));
         }
@@ -121,8 +154,11 @@ impl Platform {
                 ));
             }
         }
+    }
 
-        // Names, duplicates.
+    /// Component names: valid and unique. Returns the index of names.
+    fn check_names(&self, out: &mut Vec<Diagnostic>) -> HashMap<String, usize> {
+        let s = &self.spec;
         let mut index = HashMap::new();
         for (i, c) in s.components.iter().enumerate() {
             let name = &c.name.value;
@@ -142,8 +178,13 @@ impl Platform {
                 index.insert(name.clone(), i);
             }
         }
-        self.index = index.clone();
+        index
+    }
+
+    /// Each component: its plane, modes, tier, needs and secrets against the index.
+    fn check_components(&self, out: &mut Vec<Diagnostic>) {
         let s = &self.spec;
+        let index = &self.index;
 
         for c in &s.components {
             let name = &c.name.value;
@@ -292,7 +333,11 @@ impl Platform {
                 }
             }
         }
-        // Hosts are unique within a plane's deployment.
+    }
+
+    /// Hosts are unique within a plane's deployment.
+    fn check_hosts(&self, out: &mut Vec<Diagnostic>) {
+        let s = &self.spec;
         let mut hosts: BTreeMap<&str, &ComponentSpec> = BTreeMap::new();
         for c in &s.components {
             for h in &c.hosts {
@@ -309,15 +354,18 @@ impl Platform {
                 }
             }
         }
-        // Application names: valid and unique, in every environment, for
-        // the persistent deployment and (the longest) a build.
+    }
+
+    /// Application names: valid and unique, in every environment, for the persistent deployment and (the longest) a build.
+    fn check_application_names(&self, out: &mut Vec<Diagnostic>) {
+        let s = &self.spec;
         let gitops: Vec<&str> = s
             .components
             .iter()
             .filter(|c| c.driver.value == "gitops")
             .map(|c| c.name.value.as_str())
             .collect();
-        if out.is_empty() && !gitops.is_empty() {
+        if !gitops.is_empty() {
             let at = s
                 .gitops
                 .application_name
@@ -340,7 +388,11 @@ impl Platform {
                 }
             }
         }
-        out.extend(self.check_state_keys());
+    }
+
+    /// The reaper's notices, the policies' paths and timeout.
+    fn check_durations_and_paths(&self, out: &mut Vec<Diagnostic>) {
+        let s = &self.spec;
         for lead in &s.reaper.notices {
             if parse_duration(&lead.value).is_none() {
                 out.push(self.diagnostic(
@@ -374,19 +426,6 @@ impl Platform {
                 ),
             ));
         }
-        if out.is_empty()
-            && let Some(cycle) = self.find_cycle()
-        {
-            let first = self
-                .component(&cycle[0])
-                .map(|c| c.name.start)
-                .unwrap_or_default();
-            out.push(
-                self.diagnostic(first, format!("dependency cycle: {}", cycle.join(" -> ")))
-                    .with_hint("remove one of these `needs` so the components can be ordered"),
-            );
-        }
-        out
     }
 
     /// A cycle in `needs`, as the list of names with the first repeated at

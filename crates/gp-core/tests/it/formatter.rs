@@ -80,8 +80,12 @@ fn no_crate_but_the_contract_formats_derived_names() {
     }
     assert!(files.len() > 50, "found the sources: {}", files.len());
     let contract = root.join("gp-core/src/contract.rs");
+    let contract_dir = root.join("gp-core/src/contract");
     let mut offences = Vec::new();
-    for f in files.iter().filter(|f| **f != contract) {
+    for f in files
+        .iter()
+        .filter(|f| **f != contract && !f.starts_with(&contract_dir))
+    {
         let text = std::fs::read_to_string(f).unwrap();
         // Test code may spell out the names it expects.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();

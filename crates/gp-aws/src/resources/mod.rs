@@ -1,0 +1,181 @@
+//! The resources self-service requests ask for, on AWS: S3 buckets
+//! (encryption, versioning, public-access block, a lifecycle rule, access
+//! logging, tags), Secrets Manager secrets (tags, a resource policy for the
+//! principals; never a value) and ECR repositories (scan on push, tag
+//! immutability, a lifecycle policy, tags).
+//!
+//! Each is read first and only what differs is changed: a second apply
+//! changes nothing. What a plan reads tells the engine who owns what is
+//! there — the request's tag, goldenpath's own tags — and which changes
+//! weaken it; adopting is the engine's decision. An adopted resource keeps
+//! its other rules, tags and statements (goldenpath's lifecycle rule has
+//! its own id, tags are merged); one whose tag names another request is
+//! refused here too, before any change.
+
+use std::sync::{Arc, OnceLock};
+
+use gp_core::request::Desired;
+use gp_driver::DriverError;
+use gp_driver::cloud::{CloudApplied, CloudPlan, CloudResources};
+
+use crate::{Aws, describe_error};
+
+/// The tag naming the request a resource was made for.
+pub const REQUEST_TAG: &str = "goldenpath:request";
+
+/// The resources of requests, in one region.
+pub struct AwsResources {
+    aws: Arc<Aws>,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    sm: OnceLock<aws_sdk_secretsmanager::Client>,
+    ecr: OnceLock<aws_sdk_ecr::Client>,
+}
+
+impl std::fmt::Debug for AwsResources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsResources").finish()
+    }
+}
+
+/// One change: what it is in words, and how to make it.
+struct Change<'a> {
+    words: String,
+    make: Box<dyn FnOnce() -> Result<(), DriverError> + 'a>,
+}
+
+impl AwsResources {
+    /// Resources in `region` (`None`: the chain's).
+    pub fn new(region: Option<&str>) -> Result<Self, DriverError> {
+        Ok(Self {
+            aws: Aws::shared(region).map_err(DriverError::configuration)?,
+            s3: OnceLock::new(),
+            sm: OnceLock::new(),
+            ecr: OnceLock::new(),
+        })
+    }
+
+    fn config(&self) -> Result<&aws_config::SdkConfig, DriverError> {
+        self.aws.config().map_err(DriverError::configuration)
+    }
+
+    fn s3(&self) -> Result<&aws_sdk_s3::Client, DriverError> {
+        if let Some(c) = self.s3.get() {
+            return Ok(c);
+        }
+        let config = self.config()?;
+        // A local endpoint (AWS_ENDPOINT_URL) answers path-style only.
+        let mut b = aws_sdk_s3::config::Builder::from(config);
+        if config.endpoint_url().is_some() {
+            b = b.force_path_style(true);
+        }
+        Ok(self
+            .s3
+            .get_or_init(|| aws_sdk_s3::Client::from_conf(b.build())))
+    }
+
+    fn sm(&self) -> Result<&aws_sdk_secretsmanager::Client, DriverError> {
+        let config = self.config()?;
+        Ok(self
+            .sm
+            .get_or_init(|| aws_sdk_secretsmanager::Client::new(config)))
+    }
+
+    fn ecr(&self) -> Result<&aws_sdk_ecr::Client, DriverError> {
+        let config = self.config()?;
+        Ok(self.ecr.get_or_init(|| aws_sdk_ecr::Client::new(config)))
+    }
+
+    fn fail<E, R>(&self, what: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> DriverError
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        DriverError::permanent(format!(
+            "AWS ({}): cannot {what}: {}",
+            self.aws.region_name(),
+            describe_error(e)
+        ))
+    }
+}
+
+impl CloudResources for AwsResources {
+    fn plan(&self, desired: &Desired) -> Result<CloudPlan, DriverError> {
+        self.changes(desired).map(|(p, _)| p)
+    }
+
+    fn apply(
+        &self,
+        desired: &Desired,
+        request: &str,
+        step: &mut dyn FnMut(&str, bool),
+    ) -> Result<CloudApplied, DriverError> {
+        let (plan, changes) = self.changes(desired)?;
+        if let Some(other) = &plan.tagged_request
+            && other != request
+        {
+            return Err(DriverError::refused(format!(
+                "it exists and request {other} made it; a request may only adopt what no one else owns"
+            )));
+        }
+        let mut done = Vec::new();
+        for ch in changes {
+            step(&ch.words, false);
+            (ch.make)()?;
+            step(&ch.words, true);
+            done.push(ch.words);
+        }
+        Ok(CloudApplied {
+            arn: self.arn(desired),
+            created: !plan.exists,
+            changes: done,
+        })
+    }
+}
+
+impl AwsResources {
+    fn changes<'a>(&'a self, d: &'a Desired) -> Result<(CloudPlan, Vec<Change<'a>>), DriverError> {
+        match d {
+            Desired::Bucket(b) => self.bucket_changes(b),
+            Desired::Secret(s) => self.secret_changes(s),
+            Desired::Repository(r) => self.repository_changes(r),
+            Desired::Database(_) => Err(DriverError::configuration(
+                "a database request goes to the foundational instance, not the cloud",
+            )),
+        }
+    }
+
+    fn arn(&self, d: &Desired) -> String {
+        match d {
+            Desired::Bucket(b) => format!("arn:aws:s3:::{}", b.name),
+            Desired::Secret(s) => self
+                .sm()
+                .ok()
+                .and_then(|c| {
+                    self.aws
+                        .block_on(c.describe_secret().secret_id(&s.name).send())
+                        .ok()
+                })
+                .and_then(|d| d.arn().map(str::to_string))
+                .unwrap_or_else(|| s.name.clone()),
+            Desired::Repository(r) => self
+                .ecr()
+                .ok()
+                .and_then(|c| {
+                    self.aws
+                        .block_on(c.describe_repositories().repository_names(&r.name).send())
+                        .ok()
+                })
+                .and_then(|d| {
+                    d.repositories()
+                        .first()
+                        .and_then(|x| x.repository_arn().map(str::to_string))
+                })
+                .unwrap_or_else(|| r.name.clone()),
+            Desired::Database(d) => d.database.clone(),
+        }
+    }
+}
+
+mod ecr;
+mod s3;
+mod secrets;
