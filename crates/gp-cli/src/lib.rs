@@ -46,7 +46,7 @@ const GLOBAL: &str = "Global options";
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Output: text, or json (one document, or JSON Lines for a run's
-    /// events); sarif or github (annotations) for `docs check` and `policy check`.
+    /// events); sarif or github (annotations) for `validate`, `docs check` and `policy check`.
     #[arg(long, global = true, value_enum, env = env::OUTPUT, default_value_t = Output::Text, value_name = "FORMAT", hide_possible_values = true, help_heading = GLOBAL)]
     pub output: Output,
     /// More detail on stderr: -v the steps' output, -vv debug, -vvv trace.

@@ -17,11 +17,12 @@ pub enum Output {
     Text,
     /// One JSON document (or JSON Lines for streams) on stdout.
     Json,
-    /// SARIF 2.1.0 from `docs check` and `policy check`, for code-scanning annotations; other
-    /// commands print their JSON.
+    /// SARIF 2.1.0 from `validate`, `docs check` and `policy check`, for
+    /// code-scanning annotations; other commands refuse it (exit 2).
     Sarif,
-    /// GitHub Actions annotations from `docs check` and `policy check` (and, for docs, a Markdown summary
-    /// to `$GITHUB_STEP_SUMMARY` when it is set); other commands print text.
+    /// GitHub Actions annotations from `validate`, `docs check` and `policy
+    /// check` (and, for docs, a Markdown summary to `$GITHUB_STEP_SUMMARY`
+    /// when it is set); other commands refuse it (exit 2).
     Github,
 }
 

@@ -260,3 +260,247 @@ impl DeploymentState {
             .and_then(|c| c.outputs.as_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A journal written in order, as the recorder writes it.
+    #[derive(Default)]
+    struct Journal(Vec<JournalRow>);
+
+    impl Journal {
+        fn row(
+            &mut self,
+            action_id: &str,
+            stage: Stage,
+            component: &str,
+            action: &str,
+            outputs: Option<serde_json::Value>,
+        ) -> &mut Self {
+            let seq = self.0.len() as i64 + 1;
+            self.0.push(JournalRow {
+                seq,
+                at_us: seq * 10,
+                entry: gp_registry::JournalEntry {
+                    id: format!("e{seq}"),
+                    env: "dev".into(),
+                    deployment: "builds/b1".into(),
+                    run_id: Some("r".into()),
+                    action_id: action_id.into(),
+                    stage,
+                    component: component.into(),
+                    driver: "exec".into(),
+                    action: action.into(),
+                    resource: String::new(),
+                    outputs,
+                    detail: (stage == Stage::Failed).then(|| "boom".to_string()),
+                },
+            });
+            self
+        }
+
+        /// One resource action, before and after.
+        fn resource(
+            &mut self,
+            id: &str,
+            component: &str,
+            action: &str,
+            r: ResourceRef,
+        ) -> &mut Self {
+            let res = Some(json!({"resource": r}));
+            self.row(id, Stage::Before, component, action, res).row(
+                id,
+                Stage::After,
+                component,
+                action,
+                None,
+            )
+        }
+
+        fn state(&self) -> DeploymentState {
+            DeploymentState::replay(&self.0)
+        }
+    }
+
+    fn ids(v: &[&ResourceRecord]) -> Vec<String> {
+        v.iter().map(|r| r.resource.id.clone()).collect()
+    }
+
+    #[test]
+    fn a_resource_is_owned_when_created_or_when_adopted_claimed_and_claims_count() {
+        let rec = |action, resource: ResourceRef| ResourceRecord {
+            component: "c".into(),
+            driver: "exec".into(),
+            resource,
+            action,
+            finished: true,
+            destroyed: false,
+            seq: 1,
+        };
+        let plain = ResourceRef::new("state", "s");
+        let claimed = ResourceRef::new("state", "s").claimed();
+        assert!(rec(Action::Create, plain.clone()).owned(false));
+        assert!(rec(Action::Create, plain.clone()).owned(true));
+        assert!(!rec(Action::Adopt, plain.clone()).owned(true));
+        assert!(!rec(Action::Adopt, plain.clone()).owned(false));
+        assert!(rec(Action::Adopt, claimed.clone()).owned(true));
+        assert!(!rec(Action::Adopt, claimed.clone()).owned(false));
+        assert!(!rec(Action::Update, claimed).owned(true));
+    }
+
+    #[test]
+    fn a_component_is_interrupted_applied_failed_or_torn_down_by_its_last_entry() {
+        let mut j = Journal::default();
+        j.row("a1", Stage::Before, "c", APPLY, None);
+        assert_eq!(j.state().components["c"].state, ComponentState::Interrupted);
+        j.row(
+            "a1",
+            Stage::After,
+            "c",
+            APPLY,
+            Some(json!({"outputs": {"values": {"k": "v"}}, "settingsHash": "h1"})),
+        );
+        let s = j.state();
+        assert_eq!(s.components["c"].state, ComponentState::Applied);
+        assert_eq!(s.components["c"].settings_hash.as_deref(), Some("h1"));
+        assert!(s.outputs("c").is_some());
+        assert_eq!(s.components["c"].at_us, 20);
+        // A new apply that starts again is interrupted until it ends.
+        j.row("a2", Stage::Before, "c", APPLY, None);
+        assert_eq!(j.state().components["c"].state, ComponentState::Interrupted);
+        j.row("a2", Stage::Failed, "c", APPLY, None);
+        assert_eq!(
+            j.state().components["c"].state,
+            ComponentState::Failed("boom".into())
+        );
+        // A teardown's before changes nothing; its after tears it down.
+        j.row("t1", Stage::Before, "c", TEARDOWN, None);
+        assert_eq!(
+            j.state().components["c"].state,
+            ComponentState::Failed("boom".into())
+        );
+        j.row("t1", Stage::After, "c", TEARDOWN, None);
+        let s = j.state();
+        assert_eq!(s.components["c"].state, ComponentState::TornDown);
+        assert_eq!(s.components["c"].settings_hash, None);
+        assert!(s.outputs("c").is_none());
+    }
+
+    #[test]
+    fn to_destroy_is_what_was_created_and_not_destroyed_newest_first() {
+        let mut j = Journal::default();
+        j.resource("1", "c", "create", ResourceRef::new("db", "one"))
+            .resource("2", "c", "adopt", ResourceRef::new("db", "adopted"))
+            .resource(
+                "3",
+                "c",
+                "adopt",
+                ResourceRef::new("state", "mine").claimed(),
+            )
+            .resource("4", "c", "create", ResourceRef::new("db", "two"))
+            .resource("5", "c", "update", ResourceRef::new("db", "one"))
+            .resource("6", "c", "create", ResourceRef::new("db", "gone"))
+            .resource("7", "c", "destroy", ResourceRef::new("db", "gone"));
+        let s = j.state();
+        assert_eq!(ids(&s.to_destroy(false)), ["two", "one"]);
+        assert_eq!(ids(&s.to_destroy(true)), ["two", "mine", "one"]);
+        // The orphan check asks about everything ever created.
+        assert_eq!(ids(&s.ever_created(false)), ["one", "two", "gone"]);
+        assert_eq!(ids(&s.ever_created(true)), ["one", "mine", "two", "gone"]);
+        assert!(s.resources.iter().all(|r| r.finished));
+    }
+
+    #[test]
+    fn a_destroy_of_another_components_resource_destroys_nothing_of_this_one() {
+        let mut j = Journal::default();
+        j.resource("1", "a", "create", ResourceRef::new("db", "x"))
+            .resource("2", "b", "destroy", ResourceRef::new("db", "x"))
+            .resource("3", "a", "destroy", ResourceRef::new("db", "y"));
+        assert_eq!(ids(&j.state().to_destroy(false)), ["x"]);
+        // Same id, other kind: not the same resource.
+        let mut j = Journal::default();
+        j.resource("1", "a", "create", ResourceRef::new("db", "x"))
+            .resource("2", "a", "destroy", ResourceRef::new("role", "x"));
+        assert_eq!(ids(&j.state().to_destroy(false)), ["x"]);
+    }
+
+    #[test]
+    fn a_destroy_that_never_finished_leaves_the_resource_to_destroy() {
+        let mut j = Journal::default();
+        j.resource("1", "c", "create", ResourceRef::new("db", "x"));
+        j.row(
+            "2",
+            Stage::Before,
+            "c",
+            "destroy",
+            Some(json!({"resource": ResourceRef::new("db", "x")})),
+        )
+        .row("2", Stage::Failed, "c", "destroy", None);
+        assert_eq!(ids(&j.state().to_destroy(false)), ["x"]);
+    }
+
+    #[test]
+    fn a_create_that_never_finished_is_still_destroyed_and_marked_unfinished() {
+        let mut j = Journal::default();
+        j.row(
+            "1",
+            Stage::Before,
+            "c",
+            "create",
+            Some(json!({"resource": ResourceRef::new("db", "x")})),
+        );
+        let s = j.state();
+        assert_eq!(ids(&s.to_destroy(false)), ["x"]);
+        assert!(!s.resources[0].finished);
+        // An after of another action does not finish it.
+        j.row("other", Stage::After, "c", "create", None);
+        assert!(!j.state().resources[0].finished);
+    }
+
+    #[test]
+    fn created_then_adopted_stays_created_and_adopted_then_created_becomes_created() {
+        let mut j = Journal::default();
+        j.resource("1", "c", "create", ResourceRef::new("db", "x"))
+            .resource("2", "c", "adopt", ResourceRef::new("db", "x"));
+        let s = j.state();
+        assert_eq!(s.resources.len(), 1);
+        assert_eq!(s.resources[0].action, Action::Create);
+        let mut j = Journal::default();
+        j.resource("1", "c", "adopt", ResourceRef::new("db", "x"))
+            .resource("2", "c", "create", ResourceRef::new("db", "x"));
+        let s = j.state();
+        assert_eq!(s.resources.len(), 1);
+        assert_eq!(s.resources[0].action, Action::Create);
+        // The same name in another component is another resource.
+        let mut j = Journal::default();
+        j.resource("1", "a", "create", ResourceRef::new("db", "x"))
+            .resource("2", "b", "adopt", ResourceRef::new("db", "x"));
+        assert_eq!(j.state().resources.len(), 2);
+        // Re-created after its destroy: a new record, destroyed apart.
+        let mut j = Journal::default();
+        j.resource("1", "c", "create", ResourceRef::new("db", "x"))
+            .resource("2", "c", "destroy", ResourceRef::new("db", "x"))
+            .resource("3", "c", "create", ResourceRef::new("db", "x"));
+        let s = j.state();
+        assert_eq!(s.resources.len(), 2);
+        assert_eq!(ids(&s.to_destroy(false)), ["x"]);
+        assert_eq!(s.to_destroy(false)[0].seq, 5);
+    }
+
+    #[test]
+    fn rows_without_a_resource_or_with_an_unknown_action_are_ignored() {
+        let mut j = Journal::default();
+        j.row("1", Stage::Before, "c", "create", None)
+            .row("1", Stage::After, "c", "create", None)
+            .row(
+                "2",
+                Stage::Before,
+                "c",
+                "frobnicate",
+                Some(json!({"resource": ResourceRef::new("db", "x")})),
+            );
+        assert!(j.state().resources.is_empty());
+    }
+}
