@@ -165,6 +165,12 @@ pub(crate) fn acquire(
     Ok(lease)
 }
 
+/// How often a lease of `ttl_s` seconds is renewed: every third of its
+/// lifetime, at least every second.
+fn renew_every(ttl_s: i64) -> Duration {
+    Duration::from_secs(u64::try_from((ttl_s / 3).max(1)).unwrap_or(1))
+}
+
 /// Renews the lease every third of its lifetime until `stop` is set; on a
 /// lost lease sets `lost` and `cancel`.
 pub(crate) fn heartbeat(
@@ -176,7 +182,7 @@ pub(crate) fn heartbeat(
     cancel: &AtomicBool,
 ) -> Lease {
     let mut lease = lease;
-    let every = Duration::from_secs(u64::try_from((ttl_s / 3).max(1)).unwrap_or(1));
+    let every = renew_every(ttl_s);
     while !stop.load(Ordering::SeqCst) {
         std::thread::park_timeout(every);
         if stop.load(Ordering::SeqCst) {
@@ -197,7 +203,10 @@ pub(crate) fn heartbeat(
 
 #[cfg(test)]
 mod tests {
-    use super::{Holder, acquire, hostname};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::{Holder, acquire, heartbeat, hostname, is_live, renew_every};
     use gp_registry::{Location, Registry, RegistryError};
 
     fn registry() -> (Registry, tempfile::TempDir) {
@@ -313,5 +322,81 @@ mod tests {
         assert_eq!(Holder::parse(&h.to_string()), Some(h));
         assert_eq!(Holder::parse("someone else"), None);
         assert_eq!(Holder::parse("x pid nan on h run r"), None);
+    }
+
+    #[test]
+    fn this_process_holds_as_its_actor_pid_host_and_run() {
+        let text = super::holder("ci bot", "run-7");
+        let h = Holder::parse(&text).unwrap();
+        assert_eq!(
+            h,
+            Holder {
+                actor: "ci bot".into(),
+                pid: std::process::id(),
+                host: hostname(),
+                run: "run-7".into(),
+            }
+        );
+        assert!(!h.is_dead_here());
+        let proc_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(hostname(), proc_name.trim());
+        assert!(!hostname().is_empty());
+    }
+
+    #[test]
+    fn a_lease_is_live_while_held_by_a_process_that_runs() {
+        let (reg, _dir) = registry();
+        let alive = holder(std::process::id(), &hostname());
+        let l = reg.lease_acquire("dev", "persistent", &alive, 600).unwrap();
+        assert!(is_live(&reg.lease("dev", "persistent").unwrap().unwrap()));
+        reg.lease_release(&l).unwrap();
+        assert!(!is_live(&reg.lease("dev", "persistent").unwrap().unwrap()));
+        // Held, but by a process that died here: not live.
+        let dead = holder(dead_pid(), &hostname());
+        reg.lease_acquire("dev", "b", &dead, 600).unwrap();
+        assert!(!is_live(&reg.lease("dev", "b").unwrap().unwrap()));
+        // Held on another host: live (nothing here says otherwise).
+        reg.lease_acquire("dev", "c", &holder(dead_pid(), "elsewhere"), 600)
+            .unwrap();
+        assert!(is_live(&reg.lease("dev", "c").unwrap().unwrap()));
+    }
+
+    #[test]
+    fn a_lease_is_renewed_every_third_of_its_lifetime_and_at_least_every_second() {
+        assert_eq!(renew_every(600), Duration::from_secs(200));
+        assert_eq!(renew_every(7), Duration::from_secs(2));
+        assert_eq!(renew_every(2), Duration::from_secs(1));
+        assert_eq!(renew_every(0), Duration::from_secs(1));
+        assert_eq!(renew_every(-5), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_heartbeat_renews_until_stopped_and_cancels_the_run_when_the_lease_is_lost() {
+        let (reg, _dir) = registry();
+        let me = holder(std::process::id(), &hostname());
+        let lease = reg.lease_acquire("dev", "persistent", &me, 3).unwrap();
+        let (stop, lost, cancel) = (
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+        );
+        let renewed = std::thread::scope(|s| {
+            let t = s.spawn(|| heartbeat(&reg, lease.clone(), 3, &stop, &lost, &cancel));
+            // Renewed once a second: after a little more than two, at
+            // least once.
+            std::thread::sleep(Duration::from_millis(2_300));
+            stop.store(true, Ordering::SeqCst);
+            t.thread().unpark();
+            t.join().unwrap()
+        });
+        assert!(renewed.expires_us > lease.expires_us, "renewed");
+        assert!(!lost.load(Ordering::SeqCst) && !cancel.load(Ordering::SeqCst));
+        // Someone else holds it now (released, then taken): lost.
+        reg.lease_release(&renewed).unwrap();
+        reg.lease_acquire("dev", "persistent", "someone else", 600)
+            .unwrap();
+        stop.store(false, Ordering::SeqCst);
+        heartbeat(&reg, renewed, 3, &stop, &lost, &cancel);
+        assert!(lost.load(Ordering::SeqCst) && cancel.load(Ordering::SeqCst));
     }
 }

@@ -5,6 +5,7 @@ mod boundaries;
 mod claims;
 mod engine;
 mod file_driver;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
