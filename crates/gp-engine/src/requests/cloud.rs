@@ -179,3 +179,128 @@ impl Engine<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use gp_core::request::Request;
+    use gp_driver::cloud::CloudPlan;
+
+    use crate::Engine;
+
+    const BUCKET: &str = "kind: S3BucketRequest
+metadata:
+  id: S3-0001
+  owner: team-orders
+  requester: alice
+spec:
+  environment: dev
+  application: orders
+  bucketName: goldenpath-dev-orders-logs
+  purpose: { type: logs, description: access logs }
+  tags: { costCenter: cc-042 }
+";
+
+    fn request(extra: &str) -> Request {
+        Request::from_source(
+            Path::new("requests/S3-0001.yaml"),
+            &format!("{BUCKET}{extra}"),
+        )
+        .unwrap()
+    }
+
+    fn found(tagged: Option<&str>, goldenpath: &[(&str, &str)]) -> CloudPlan {
+        CloudPlan {
+            exists: true,
+            tagged_request: tagged.map(str::to_string),
+            goldenpath_tags: goldenpath
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            changes: vec![],
+            weakens: vec![],
+        }
+    }
+
+    fn why(r: &Request, p: &CloudPlan) -> Vec<String> {
+        Engine::may_take(r, "b", p)
+    }
+
+    #[test]
+    fn what_does_not_exist_is_free_to_make() {
+        let p = CloudPlan {
+            exists: false,
+            ..found(None, &[])
+        };
+        assert!(why(&request(""), &p).is_empty());
+        // Even with stale tags read (nothing is there to take).
+        let p = CloudPlan {
+            exists: false,
+            ..found(Some("S3-0009"), &[("ManagedBy", "goldenpath")])
+        };
+        assert!(why(&request(""), &p).is_empty());
+    }
+
+    #[test]
+    fn its_own_resource_is_taken_again_without_adopting() {
+        assert!(why(&request(""), &found(Some("S3-0001"), &[])).is_empty());
+        // Its own, with goldenpath's tags beside the request's.
+        let p = found(Some("S3-0001"), &[("ManagedBy", "goldenpath")]);
+        assert!(why(&request(""), &p).is_empty());
+    }
+
+    #[test]
+    fn another_requests_resource_is_never_taken_even_when_adopting() {
+        for extra in ["", "  adopt: true\n"] {
+            let w = why(&request(extra), &found(Some("S3-0002"), &[]));
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(w[0].contains("tagged for request S3-0002"), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn goldenpaths_own_resource_is_never_taken_even_when_adopting() {
+        for extra in ["", "  adopt: true\n"] {
+            let p = found(
+                None,
+                &[("ManagedBy", "goldenpath"), ("goldenpath:build", "b1")],
+            );
+            let w = why(&request(extra), &p);
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(
+                w[0].contains("made by goldenpath for the platform (ManagedBy=goldenpath, goldenpath:build=b1)"),
+                "{w:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_nobody_owns_is_taken_only_when_the_request_adopts_it() {
+        let w = why(&request(""), &found(None, &[]));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("nobody owns it"), "{w:?}");
+        assert!(why(&request("  adopt: true\n"), &found(None, &[])).is_empty());
+    }
+
+    #[test]
+    fn a_weakening_change_only_when_named_and_each_unnamed_one_refused() {
+        let mut p = found(Some("S3-0001"), &[]);
+        p.weakens = vec![
+            ("versioning".into(), "suspends versioning".into()),
+            ("encryption".into(), "drops KMS".into()),
+        ];
+        let w = why(&request(""), &p);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("suspends versioning") && w[0].contains("allowWeakening: [versioning]")
+        );
+        assert!(w[1].contains("drops KMS"));
+        let w = why(&request("  allowWeakening: [versioning]\n"), &p);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("drops KMS"), "{w:?}");
+        let w = why(&request("  allowWeakening: [versioning, encryption]\n"), &p);
+        assert!(w.is_empty(), "{w:?}");
+    }
+}
