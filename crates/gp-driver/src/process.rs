@@ -343,9 +343,16 @@ pub fn kill_tracked(dir: &Path) -> usize {
         }
         // The leader may be gone (it died with goldenpath) while what it
         // started still runs in its group: kill the group when its leader
-        // is the recorded one, or when members started after it remain.
-        let leader_matches = start_time(pgid).as_deref() == Some(recorded_start);
-        if leader_matches || group_outlives_leader(pgid, recorded_start) {
+        // is the recorded one, or, when no process has its pid, when
+        // members started after it remain. (Linux never hands out a pid
+        // still in use as a group id, so a process running with that pid
+        // and another start time means the group is gone and the pid is
+        // someone else's now.)
+        let kill = match start_time(pgid) {
+            Some(now) => now == recorded_start,
+            None => group_outlives_leader(pgid, recorded_start),
+        };
+        if kill {
             kill_group(pgid);
             killed += 1;
         }
@@ -422,4 +429,221 @@ pub fn check_timeout(
 /// Parses a duration like `90s`, `5m`, `1h`.
 pub fn parse_timeout(s: &str) -> Option<Duration> {
     gp_core::spec::parse_duration(s).map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn shell(script: &str, opts: RunOptions<'_>) -> Finished {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        run(cmd, opts).unwrap()
+    }
+
+    /// Whether `pid` runs (a zombie, killed and not yet reaped, does not).
+    fn runs(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, a)| a.trim_start().starts_with('Z'))
+            })
+            .is_some_and(|zombie| !zombie)
+    }
+
+    fn eventually(what: impl Fn() -> bool) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if what() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// A `sleep 60` in a process group of its own, its pid.
+    fn sleeper(cmd: &mut Command) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0).spawn().unwrap()
+    }
+
+    #[test]
+    fn a_memory_limit_caps_the_childs_address_space_and_none_leaves_it() {
+        let limited = shell(
+            "ulimit -v",
+            RunOptions {
+                memory_limit: Some(512 << 20),
+                ..RunOptions::default()
+            },
+        );
+        assert_eq!(limited.stdout.trim(), "524288");
+        let free = shell("ulimit -v", RunOptions::default());
+        assert_ne!(free.stdout.trim(), "524288");
+    }
+
+    #[test]
+    fn a_child_dies_when_the_thread_that_started_it_ends() {
+        let child = std::thread::spawn(|| {
+            let mut cmd = Command::new("sleep");
+            cmd.arg("60");
+            die_with_parent(&mut cmd);
+            cmd.spawn().unwrap()
+        })
+        .join()
+        .unwrap();
+        let pid = child.id();
+        assert!(eventually(|| !runs(pid)), "sleep {pid} outlived its parent");
+        // A child without it lives on.
+        let mut other = Command::new("sleep").arg("60").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(runs(other.id()));
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
+
+    #[test]
+    fn a_tracked_child_is_recorded_while_it_runs_and_forgotten_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let track = dir.path().join("children");
+        // The group is recorded just after the child starts: it waits.
+        let script = format!(
+            "echo $$; while [ ! -s {d}/$$ ]; do sleep 0.05; done; cat {d}/$$",
+            d = track.display()
+        );
+        let out = shell(
+            &script,
+            RunOptions {
+                track: Some(&track),
+                timeout: Duration::from_secs(20),
+                ..RunOptions::default()
+            },
+        );
+        let mut lines = out.stdout.lines();
+        let pid: u32 = lines.next().unwrap().parse().unwrap();
+        let record = lines.next().unwrap_or_default();
+        let (start, owner) = record.split_once(' ').unwrap();
+        assert!(start.parse::<u64>().is_ok(), "{record}");
+        assert_eq!(owner, std::process::id().to_string());
+        assert!(pid > 0);
+        assert!(!track.join(pid.to_string()).exists(), "forgotten after");
+    }
+
+    #[test]
+    fn kill_tracked_kills_a_recorded_group_and_forgets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = sleeper(Command::new("sleep").arg("60"));
+        let pid = child.id();
+        let file = record_group(dir.path(), pid).unwrap();
+        assert_eq!(file, dir.path().join(pid.to_string()));
+        assert_eq!(kill_tracked(dir.path()), 1);
+        child.wait().unwrap();
+        assert!(!runs(pid));
+        assert!(!file.exists());
+        // Nothing recorded, or no directory: nothing killed.
+        assert_eq!(kill_tracked(dir.path()), 0);
+        assert_eq!(kill_tracked(&dir.path().join("none")), 0);
+    }
+
+    #[test]
+    fn kill_tracked_counts_each_group_it_kills() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut children: Vec<_> = (0..3)
+            .map(|_| sleeper(Command::new("sleep").arg("60")))
+            .collect();
+        for c in &children {
+            record_group(dir.path(), c.id()).unwrap();
+        }
+        assert_eq!(kill_tracked(dir.path()), 3);
+        for c in &mut children {
+            c.wait().unwrap();
+        }
+    }
+
+    #[test]
+    fn kill_tracked_leaves_a_group_another_live_goldenpath_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = sleeper(Command::new("sleep").arg("60"));
+        let pid = child.id();
+        let start = start_time(pid).unwrap();
+        // Recorded by another process that still runs (this test's parent
+        // process stands for it: pid 1 always runs).
+        std::fs::write(dir.path().join(pid.to_string()), format!("{start} 1\n")).unwrap();
+        assert_eq!(kill_tracked(dir.path()), 0);
+        assert!(runs(pid));
+        // Recorded by one that is gone: killed.
+        let gone = {
+            let mut c = Command::new("true").spawn().unwrap();
+            let p = c.id();
+            c.wait().unwrap();
+            p
+        };
+        std::fs::write(
+            dir.path().join(pid.to_string()),
+            format!("{start} {gone}\n"),
+        )
+        .unwrap();
+        assert_eq!(kill_tracked(dir.path()), 1);
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn kill_tracked_leaves_a_reused_pid_alone_and_ignores_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = sleeper(Command::new("sleep").arg("60"));
+        let pid = child.id();
+        // The recorded leader started at another time: not this process.
+        std::fs::write(dir.path().join(pid.to_string()), "1 999999999\n").unwrap();
+        std::fs::write(dir.path().join("notes"), "x").unwrap();
+        assert_eq!(kill_tracked(dir.path()), 0);
+        assert!(runs(pid));
+        assert!(!dir.path().join(pid.to_string()).exists(), "forgotten");
+        assert!(dir.path().join("notes").exists());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn kill_tracked_kills_what_a_dead_leader_left_in_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        // The leader starts a sleep in its group, then waits to be recorded.
+        let mut leader = sleeper(
+            Command::new("sh")
+                .args(["-c", "sleep 60 & echo $! ; sleep 1"])
+                .stdout(std::process::Stdio::piped()),
+        );
+        let pgid = leader.id();
+        let mut out = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut out,
+        )
+        .unwrap();
+        let member: u32 = out.trim().parse().unwrap();
+        record_group(dir.path(), pgid).unwrap();
+        leader.wait().unwrap();
+        assert!(runs(member));
+        assert!(group_outlives_leader(pgid, &start_time(member).unwrap()));
+        assert_eq!(kill_tracked(dir.path()), 1);
+        assert!(eventually(|| !runs(member)), "the orphan {member} runs");
+    }
+
+    #[test]
+    fn a_group_outlives_its_leader_only_with_members_started_after_it() {
+        let mut child = sleeper(Command::new("sleep").arg("60"));
+        let pid = child.id();
+        let start: u64 = start_time(pid).unwrap().parse().unwrap();
+        assert!(group_outlives_leader(pid, &start.to_string()));
+        // Members older than the recorded leader are not its.
+        assert!(!group_outlives_leader(pid, &(start + 1).to_string()));
+        assert!(!group_outlives_leader(pid, "not a time"));
+        // A group nobody is in.
+        assert!(!group_outlives_leader(u32::MAX - 1, "0"));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
