@@ -496,8 +496,10 @@ mod tests {
         })
         .join()
         .unwrap();
+        let mut child = child;
         let pid = child.id();
         assert!(eventually(|| !runs(pid)), "sleep {pid} outlived its parent");
+        child.wait().unwrap();
         // A child without it lives on.
         let mut other = Command::new("sleep").arg("60").spawn().unwrap();
         std::thread::sleep(Duration::from_millis(200));
