@@ -37,7 +37,6 @@ fn forge(w: &World, table: &str) {
         .prepare(&format!("SELECT * FROM {table} LIMIT 0"))
         .unwrap()
         .column_names()
-        .into_iter()
         .map(str::to_string)
         .collect();
     let at = |n: &str| columns.iter().position(|c| c == n).unwrap();
