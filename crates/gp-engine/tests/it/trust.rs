@@ -130,3 +130,56 @@ fn a_forged_row_in_a_deployments_streams_stops_its_deploy_and_its_teardown() {
         assert_eq!(rows(&w), before, "{table}: nothing written");
     }
 }
+
+/// A holder text of a process that ran on this machine and is gone.
+fn dead_holder() -> String {
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    format!("tester pid {pid} on {} run dead", host.trim())
+}
+
+#[test]
+fn builds_list_a_run_whose_holder_died_here_as_interrupted_and_a_live_one_as_deploying() {
+    let w = World::new(&format!("{HEADER}{SPEC}"));
+    assert!(deploy(&w).unwrap().succeeded());
+    let status = |w: &World| {
+        let (builds, tampered) = w.engine().builds_checked("dev").unwrap();
+        assert!(tampered.is_empty(), "{tampered:?}");
+        assert_eq!(builds.len(), 1, "{builds:?}");
+        builds[0].status.clone()
+    };
+    assert_eq!(status(&w), "live");
+    // A deploy starts again, and its process dies holding the lease.
+    w.registry
+        .record_deployment(&gp_registry::DeploymentEvent {
+            id: "started-again".into(),
+            env: "dev".into(),
+            deployment: B.into(),
+            run_id: Some("dead".into()),
+            event: "deploy_started".into(),
+            actor: "tester".into(),
+            commit_sha: None,
+            run_url: None,
+            detail: None,
+            at_us: gp_registry::now_us(),
+        })
+        .unwrap();
+    let lease = w
+        .registry
+        .lease_acquire("dev", B, &dead_holder(), 600)
+        .unwrap();
+    assert_eq!(status(&w), "interrupted");
+    // The same lease held by a process that runs: still deploying.
+    w.registry.lease_release(&lease).unwrap();
+    let me = format!(
+        "tester pid {} on {} run live",
+        std::process::id(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim()
+    );
+    w.registry.lease_acquire("dev", B, &me, 600).unwrap();
+    assert_eq!(status(&w), "deploying");
+}
