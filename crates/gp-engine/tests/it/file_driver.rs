@@ -1,7 +1,8 @@
 //! A test-only driver: each resource is a file under `{state}/files/`, so
 //! tests can observe exactly what exists. Settings: `files: [names]` (one
 //! resource each, created in order) and `databases: [names]` (resources
-//! others can need as `component/name`).
+//! others can need as `component/name`); `manifests:` YAML it checks
+//! against the run's policies before writing anything.
 
 use std::path::PathBuf;
 
@@ -19,6 +20,10 @@ struct Settings {
     databases: Vec<String>,
     #[serde(default)]
     content: String,
+    /// Manifests it delivers: checked against the run's policies before
+    /// any file is written, as the GitOps driver checks what it renders.
+    #[serde(default)]
+    manifests: Option<String>,
 }
 
 fn path(ctx: &ComponentCtx<'_>, name: &str) -> PathBuf {
@@ -69,6 +74,10 @@ impl Driver for FileDriver {
 
     fn apply(&self, ctx: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
         let s: Settings = settings_at_apply(ctx)?;
+        if let Some(m) = &s.manifests {
+            let files = [(format!("{}/manifests.yaml", ctx.name()), m.clone())].into();
+            ctx.recorder.check_policy(PolicySubject::Rendered(&files))?;
+        }
         let mut out = ComponentOutputs::default();
         let mut counts = Counts::default();
         for name in all(&s) {

@@ -5,6 +5,7 @@ mod boundaries;
 mod claims;
 mod engine;
 mod file_driver;
+mod policy;
 mod trust;
 
 use std::path::{Path, PathBuf};
