@@ -78,3 +78,146 @@ fn a_request_never_takes_another_requests_database_or_role() {
             .is_empty()
     );
 }
+
+const BUCKET: &str = "kind: S3BucketRequest
+metadata: { id: ID, owner: team-orders, requester: alice }
+spec:
+  environment: dev
+  application: orders
+  bucketName: demo-dev-orders-logs
+  purpose: { type: logs, description: access logs }
+  tags: { costCenter: cc-042 }
+";
+
+const SECRET: &str = "kind: SecretRequest
+metadata: { id: ID, name: stripe-key, service: payments, environment: dev, domain: commerce }
+spec:
+  provider: aws-secrets-manager
+  secretType: api-key
+  risk: { tier: high }
+  rotation: { rotationClass: standard }
+  lifecycle: { status: active, recoveryWindowInDays: 7 }
+  access: { namespace: payments, k8sSecretName: stripe, readPrincipals: [arn:aws:iam::123456789012:role/payments-api] }
+  ttlDays: 90
+";
+
+const REPOSITORY: &str = "kind: EcrRepositoryRequest
+metadata: { id: ID, owner: team-payments }
+spec:
+  repositoryName: payments/api
+  scanOnPush: enabled
+  tagImmutability: IMMUTABLE
+  lifecyclePolicy: { keepLast: 25 }
+  risk: { tier: critical }
+";
+
+fn cloud_request(template: &str, id: &str) -> Request {
+    Request::from_source(
+        std::path::Path::new("requests/x.yaml"),
+        &template.replace("ID", id),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_bucket_secret_or_repository_another_request_holds_is_never_claimed() {
+    for (template, kind, first, second) in [
+        (BUCKET, "s3", "S3-0001", "S3-0002"),
+        (SECRET, "secret", "SEC-0001", "SEC-0002"),
+        (REPOSITORY, "ecr", "ECR-0001", "ECR-0002"),
+    ] {
+        let w = World::new(&format!("{HEADER}{SPEC}"));
+        let e = w.engine();
+        let held = cloud_request(template, first);
+        // Nobody holds it yet: free.
+        assert!(e.request_claims(&held).unwrap().is_empty(), "{kind}");
+        let name = e.request_desired(&held).unwrap().name().to_string();
+        w.registry
+            .record_request(&RequestEvent {
+                id: new_id(),
+                request_id: first.into(),
+                kind: kind.into(),
+                env: held.env().into(),
+                event: "applied".into(),
+                actor: "tester".into(),
+                detail: Some(serde_json::json!({"hash": "h", "resource": name, "created": true})),
+                at_us: now_us(),
+            })
+            .unwrap();
+        let claims = e.request_claims(&cloud_request(template, second)).unwrap();
+        assert_eq!(claims.len(), 1, "{kind}: {claims:?}");
+        assert!(
+            claims[0]
+                .message
+                .contains(&format!("held by request {first}")),
+            "{kind}: {claims:?}"
+        );
+        // Its own name is no claim.
+        assert!(e.request_claims(&held).unwrap().is_empty(), "{kind}");
+    }
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+#[test]
+fn who_asked_is_the_requester_every_author_of_the_file_and_the_pull_requests_author() {
+    let w = World::new(&format!("{HEADER}{SPEC}"));
+    let dir = w.dir.path();
+    let file = dir.join("requests/RDS-0003.yaml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let text = "id: RDS-0003\nenvironment: dev\ndatabaseName: ledger\nusername: ledger_app\nowner: t\nrequester: bob\ndomain: d\n";
+    let r = |text: &str| Request::from_source(&file, text).unwrap();
+    // Outside git: the requester alone.
+    std::fs::write(&file, text).unwrap();
+    let askers = w.engine().request_askers(&r(text)).unwrap();
+    assert_eq!(
+        askers.iter().map(|a| a.who.as_str()).collect::<Vec<_>>(),
+        ["bob"]
+    );
+    git(dir, &["init", "-q"]);
+    for (name, email, line) in [
+        ("Carol", "carol@example.io", ""),
+        ("Dave", "dave@example.io", "# edited\n"),
+    ] {
+        std::fs::write(&file, format!("{text}{line}")).unwrap();
+        git(dir, &["add", "requests"]);
+        git(
+            dir,
+            &[
+                "-c",
+                &format!("user.name={name}"),
+                "-c",
+                &format!("user.email={email}"),
+                "commit",
+                "-qm",
+                "request",
+            ],
+        );
+    }
+    let mut e = w.engine();
+    e.change_author = Some("erin".into());
+    let askers = e.request_askers(&r(text)).unwrap();
+    let who: Vec<(&str, &str)> = askers.iter().map(|a| (a.who.as_str(), a.role)).collect();
+    assert_eq!(
+        who,
+        [
+            ("bob", "asked for"),
+            ("Carol", "wrote or changed the file of"),
+            ("Dave", "wrote or changed the file of"),
+            ("carol@example.io", "wrote or changed the file of"),
+            ("dave@example.io", "wrote or changed the file of"),
+            ("erin", "opened the pull request of"),
+        ]
+    );
+}
