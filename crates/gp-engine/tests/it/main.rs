@@ -1,6 +1,7 @@
 //! Engine tests with real drivers (exec) and an in-test file driver.
 #![allow(missing_docs)]
 
+mod approval;
 mod boundaries;
 mod claims;
 mod engine;
