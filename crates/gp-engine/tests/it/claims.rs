@@ -221,3 +221,107 @@ fn who_asked_is_the_requester_every_author_of_the_file_and_the_pull_requests_aut
         ]
     );
 }
+
+const PLATFORM: &str = "  prod: {}
+components:
+  - name: rds
+    plane: foundational
+    tier: 1
+    driver: file
+    settings: { databases: [keycloak] }
+  - name: build-db
+    plane: disposable
+    tier: 1
+    driver: file
+    settings: { databases: [app] }
+  - name: nothing
+    plane: disposable
+    tier: 1
+    driver: exec
+    settings: { apply: [\"true\"] }
+";
+
+#[test]
+fn the_platform_holds_its_foundational_persistent_and_every_builds_names() {
+    use gp_core::ownership::{NameKind, Owner};
+    let w = World::new(&format!("{HEADER}{PLATFORM}"));
+    let e = w.engine();
+    for env in ["dev", "prod"] {
+        let index = e.platform_holds(env).unwrap();
+        let owner = |name: &str| {
+            index
+                .owner_of(NameKind::Database, name)
+                .map(|h| h.owner.clone())
+        };
+        assert_eq!(owner("keycloak"), Some(Owner::component("rds")));
+        assert_eq!(
+            owner("app_persistent"),
+            Some(Owner::Deployment("the persistent deployment".into()))
+        );
+        // Every build, past and future, not only the probes.
+        for b in ["app_b_23012601", "app_b_01123007", "app_b_31129999"] {
+            assert_eq!(
+                owner(b),
+                Some(Owner::Deployment("every build (past and future)".into())),
+                "{b}"
+            );
+        }
+        assert_eq!(owner("app"), None);
+        assert_eq!(owner("app_b_x"), None);
+        assert_eq!(owner("orders"), None);
+        // The folder of every build's secrets, and what is under it.
+        let scope = gp_core::Contract::new(&w.platform, env, gp_core::Deployment::Foundational)
+            .unwrap()
+            .builds_secret_scope();
+        let held = index
+            .owner_of(NameKind::Secret, &format!("{scope}/23-01-26-01/db"))
+            .map(|h| h.owner.clone());
+        assert_eq!(
+            held,
+            Some(Owner::Deployment("every build (past and future)".into()))
+        );
+    }
+}
+
+#[test]
+fn a_request_for_a_name_the_platform_holds_is_refused_naming_the_holder() {
+    let w = World::new(&format!("{HEADER}{PLATFORM}"));
+    let e = w.engine();
+    for (db, holder) in [
+        ("keycloak", "rds"),
+        ("app_persistent", "the persistent deployment"),
+        ("app_b_24022703", "every build"),
+    ] {
+        let claims = e
+            .request_claims(&request("RDS-0009", "dev", db, "someone_app"))
+            .unwrap();
+        assert_eq!(claims.len(), 1, "{db}: {claims:?}");
+        assert!(claims[0].message.contains(holder), "{db}: {claims:?}");
+    }
+    assert!(
+        e.request_claims(&request("RDS-0009", "dev", "ledger", "ledger_app"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_spec_change_that_would_hold_a_requests_name_is_found_at_the_component() {
+    let w = World::new(&format!("{HEADER}{PLATFORM}"));
+    applied(&w, "RDS-0001", "dev", "keycloak", "keycloak_app");
+    applied(&w, "RDS-0002", "prod", "app_persistent", "p_app");
+    // A request elsewhere, and a name nobody in the spec holds: no finding.
+    applied(&w, "RDS-0003", "dev", "ledger", "ledger_app");
+    let found = w.engine().spec_claims().unwrap();
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(found.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("`rds` would hold the database `keycloak` in dev"),
+        "{messages:?}"
+    );
+    assert!(messages[0].contains("request RDS-0001"), "{messages:?}");
+    assert!(
+        messages[1].contains("`build-db`") && messages[1].contains("in prod"),
+        "{messages:?}"
+    );
+}

@@ -56,6 +56,29 @@ impl Driver for FileDriver {
         })
     }
 
+    /// Each of its `databases` as a database name of the deployment:
+    /// `{name}` on the foundational plane, `{name}_persistent`, and
+    /// `{name}_b_{build}` in a build (the compact form, `23012601`).
+    fn holds(&self, ctx: &ValidateCtx<'_>, contract: &gp_core::Contract<'_>) -> Vec<HeldName> {
+        let Ok(s) = typed_settings::<Settings>(ctx.platform, ctx.settings, true) else {
+            return Vec::new();
+        };
+        let suffix = match contract.deployment() {
+            gp_core::Deployment::Foundational => String::new(),
+            gp_core::Deployment::Persistent => "_persistent".into(),
+            gp_core::Deployment::Ephemeral(b) => format!("_b_{}", b.to_string().replace('-', "")),
+        };
+        s.databases
+            .iter()
+            .map(|d| HeldName {
+                kind: gp_core::ownership::NameKind::Database,
+                name: format!("{d}{suffix}"),
+                under: false,
+                what: format!("the database {d}"),
+            })
+            .collect()
+    }
+
     fn observe(&self, ctx: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
         let s: Settings = settings_at_apply(ctx)?;
         let names = all(&s);
