@@ -211,4 +211,199 @@ mod tests {
             vec!["argocd.dev.example.io"]
         );
     }
+
+    fn golden(extra: &str) -> Platform {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/golden-v1/goldenpath.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replacen("\ncomponents:", &format!("\n{extra}components:"), 1);
+        Platform::from_source(&path, &text).unwrap()
+    }
+
+    const B: &str = "23-01-26-01";
+
+    fn build(p: &Platform) -> Contract<'_> {
+        Contract::new(p, "dev", Deployment::Ephemeral(B.parse().unwrap())).unwrap()
+    }
+
+    fn artifact(path: &str, text: &str, field: Option<BuildIdField>) -> Artifact {
+        Artifact {
+            path: path.into(),
+            text: text.into(),
+            build_id_field: field,
+        }
+    }
+
+    const BUILD_ID: BuildIdField = BuildIdField {
+        pointer: "/global/buildId",
+        field: "buildId:",
+    };
+
+    #[test]
+    fn a_build_may_name_the_persistent_only_hosts_and_the_configured_ones() {
+        let p = golden("gitops: { allowedHosts: [status.example.org] }\n");
+        let allowed = allowed_hosts(&p, &build(&p));
+        assert_eq!(
+            allowed,
+            ["status.example.org", "keycloak.dev.goldenpathidp.io"]
+        );
+        // The persistent deployment may name every persistent host.
+        let persistent = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+        let all = allowed_hosts(&p, &persistent);
+        assert!(
+            all.contains(&"argocd.dev.goldenpathidp.io".to_string()),
+            "{all:?}"
+        );
+        assert!(all.contains(&"keycloak.dev.goldenpathidp.io".to_string()));
+    }
+
+    #[test]
+    fn build_ids_are_found_at_either_end_and_inside_names_only() {
+        assert_eq!(build_ids("23-01-26-01"), ["23-01-26-01"]);
+        assert_eq!(build_ids("x23-01-26-01"), ["23-01-26-01"]);
+        assert_eq!(build_ids("23-01-26-01x"), ["23-01-26-01"]);
+        assert_eq!(build_ids("a-23-01-26-01-b"), ["23-01-26-01"]);
+        assert_eq!(
+            build_ids("23-01-26-01 23-01-26-02"),
+            ["23-01-26-01", "23-01-26-02"]
+        );
+        // Part of a longer run of digits and dashes, on either side.
+        assert!(build_ids("1-23-01-26-01").is_empty());
+        assert!(build_ids("123-01-26-01").is_empty());
+        assert!(build_ids("23-01-26-01-1").is_empty());
+        assert!(build_ids("23-01-26-011").is_empty());
+        // A dash at the very end or start is no digit run.
+        assert_eq!(build_ids("-23-01-26-01-"), ["23-01-26-01"]);
+        // Wrong shape, or too short.
+        assert!(build_ids("23-01-26-0").is_empty());
+        assert!(build_ids("23_01_26_01").is_empty());
+        assert!(build_ids("2301-26-01x").is_empty());
+        assert!(build_ids("").is_empty());
+    }
+
+    #[test]
+    fn hostnames_are_under_the_domain_and_not_the_domain_itself() {
+        assert_eq!(hostnames("a.example.io", "example.io"), ["a.example.io"]);
+        assert!(hostnames("example.io", "example.io").is_empty());
+        assert!(hostnames("notexample.io", "example.io").is_empty());
+        assert!(hostnames("a.example.org", "example.io").is_empty());
+        assert_eq!(
+            hostnames("A.Example.IO. and b.example.io", "example.io"),
+            ["a.example.io", "b.example.io"]
+        );
+    }
+
+    #[test]
+    fn a_build_artifact_is_clean_with_its_own_id_its_hosts_and_the_allowed_ones() {
+        let p = golden("");
+        let c = build(&p);
+        let a = artifact(
+            "values.yaml",
+            &format!(
+                "global:\n  buildId: {B}\n  host: backstage.b-{B}.dev.goldenpathidp.io\n  auth: keycloak.dev.goldenpathidp.io\n  apex: goldenpathidp.io\n"
+            ),
+            Some(BUILD_ID),
+        );
+        assert_eq!(check(&p, &c, &[a]), []);
+    }
+
+    #[test]
+    fn another_builds_id_and_a_foreign_host_are_found_at_their_lines() {
+        let p = golden("");
+        let c = build(&p);
+        let a = artifact(
+            "dir/values.yaml",
+            &format!(
+                "global:\n  buildId: {B}\n  old: db-22-01-26-07\n  host: argocd.dev.goldenpathidp.io\n"
+            ),
+            Some(BUILD_ID),
+        );
+        let f = check(&p, &c, &[a]);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!((f[0].line, f[0].value.as_str()), (3, "22-01-26-07"));
+        assert!(
+            f[0].problem
+                .contains("another build's id (this is build 23-01-26-01)")
+        );
+        assert_eq!(
+            (f[1].line, f[1].value.as_str()),
+            (4, "argocd.dev.goldenpathidp.io")
+        );
+        assert!(f[1].problem.contains("b-23-01-26-01.dev.goldenpathidp.io"));
+        assert_eq!(f[0].file, std::path::PathBuf::from("dir/values.yaml"));
+    }
+
+    #[test]
+    fn the_build_id_field_must_carry_this_build() {
+        let p = golden("");
+        let c = build(&p);
+        // Missing: at line 1 when the field is not there.
+        let f = check(
+            &p,
+            &c,
+            &[artifact("v.yaml", "global: {}\n", Some(BUILD_ID))],
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].line, f[0].value.as_str()), (1, ""));
+        assert!(
+            f[0].problem
+                .contains("lacks the build id 23-01-26-01 (buildId:)")
+        );
+        // Another value, at its line (a foreign id is also found there).
+        let f = check(
+            &p,
+            &c,
+            &[artifact(
+                "v.yaml",
+                "x: 1\nglobal:\n  buildId: 22-01-26-01\n",
+                Some(BUILD_ID),
+            )],
+        );
+        let at_field: Vec<&Finding> = f
+            .iter()
+            .filter(|f| f.problem.contains("instead of"))
+            .collect();
+        assert_eq!(at_field.len(), 1, "{f:?}");
+        assert_eq!(at_field[0].line, 3);
+        assert!(
+            at_field[0]
+                .problem
+                .contains("carries 22-01-26-01 instead of the build id 23-01-26-01")
+        );
+        // JSON by its extension.
+        let json = format!("{{\"global\": {{\"buildId\": \"{B}\"}}}}");
+        assert_eq!(
+            check(&p, &c, &[artifact("v.json", &json, Some(BUILD_ID))]),
+            []
+        );
+        let f = check(
+            &p,
+            &c,
+            &[artifact("v.json", "{\"global\": {}}", Some(BUILD_ID))],
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        // Text that does not parse is not judged by field.
+        assert_eq!(
+            check(&p, &c, &[artifact("v.json", "not json", Some(BUILD_ID))]),
+            []
+        );
+        // Without a field, nothing is asked of it.
+        assert_eq!(check(&p, &c, &[artifact("v.yaml", "a: 1\n", None)]), []);
+    }
+
+    #[test]
+    fn outside_a_build_no_build_id_is_asked_and_the_foundational_plane_is_not_checked() {
+        let p = golden("");
+        let persistent = Contract::new(&p, "dev", Deployment::Persistent).unwrap();
+        let a = artifact(
+            "v.yaml",
+            "id: 22-01-26-01\nhost: argocd.dev.goldenpathidp.io\nother: x.prod.goldenpathidp.io\n",
+            Some(BUILD_ID),
+        );
+        let f = check(&p, &persistent, std::slice::from_ref(&a));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].value, "x.prod.goldenpathidp.io");
+        let foundational = Contract::new(&p, "dev", Deployment::Foundational).unwrap();
+        assert_eq!(check(&p, &foundational, &[a]), []);
+    }
 }
