@@ -693,4 +693,98 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_guard_override_names_a_component_and_maybe_one_guard() {
+        assert_eq!(
+            GuardOverride::parse("db", "why"),
+            Some(GuardOverride {
+                component: "db".into(),
+                guard: None,
+                reason: "why".into(),
+            })
+        );
+        assert_eq!(
+            GuardOverride::parse("db:protect", "why"),
+            Some(GuardOverride {
+                component: "db".into(),
+                guard: Some("protect".into()),
+                reason: "why".into(),
+            })
+        );
+        assert_eq!(GuardOverride::parse("", "why"), None);
+        assert_eq!(GuardOverride::parse(":protect", "why"), None);
+    }
+
+    #[test]
+    fn the_settings_hash_is_stable_and_changes_with_each_input() {
+        let p = platform();
+        let web = p.component("web").unwrap();
+        let node = web.settings_node();
+        let h = settings_hash(web, &node);
+        assert_eq!(h.len(), 16);
+        assert!(h.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(h, settings_hash(web, &node), "stable");
+        // Other settings, another driver's component: another hash.
+        let db = p.component("db").unwrap();
+        assert_eq!(
+            settings_hash(db, &db.settings_node()),
+            settings_hash(db, &db.settings_node())
+        );
+        let other = gp_core::yaml::parse("apply: [\"false\"]").unwrap().unwrap();
+        assert_ne!(h, settings_hash(web, &other));
+        let mut renamed = web.clone();
+        renamed.driver.value = "terraform".into();
+        assert_ne!(h, settings_hash(&renamed, &node));
+        // A known value: the FNV-1a of the canonical document.
+        let empty = gp_core::yaml::parse("{}").unwrap().unwrap();
+        let mut bare = web.clone();
+        bare.driver.value = String::new();
+        bare.hosts.clear();
+        let doc = serde_json::json!({
+            "driver": "",
+            "settings": {},
+            "hosts": Vec::<(String, Option<String>)>::new(),
+            "secrets": serde_json::to_value(&bare.secrets).unwrap(),
+        })
+        .to_string();
+        let mut fnv: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in doc.bytes() {
+            fnv = (fnv ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        assert_eq!(settings_hash(&bare, &empty), format!("{fnv:016x}"));
+    }
+
+    #[test]
+    fn a_close_resource_name_gets_a_did_you_mean() {
+        let known = ["backstage".to_string(), "keycloak".to_string()];
+        assert_eq!(
+            resource_suggestion("rds", "backstag", &known).as_deref(),
+            Some("did you mean `rds/backstage`?")
+        );
+        assert_eq!(resource_suggestion("rds", "zzzzzzzz", &known), None);
+    }
+
+    #[test]
+    fn validation_handed_over_is_used_and_not_made_again() {
+        let p = platform();
+        let drivers =
+            gp_driver::DriverSet::new().with(std::sync::Arc::new(gp_driver::exec::ExecDriver));
+        let dir = tempfile::tempdir().unwrap();
+        let registry =
+            gp_registry::Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db")))
+                .unwrap();
+        struct Quiet;
+        impl EventSink for Quiet {
+            fn emit(&self, _: &Event) {}
+        }
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let mut e = Engine::new(&p, &registry, &drivers, dir.path().into(), &Quiet, &cancel);
+        let made = validate(&p, &drivers).unwrap();
+        assert!(made.contains_key("web"));
+        // A validation that says something else wins: it is not redone.
+        let handed: BTreeMap<String, Validated> = BTreeMap::new();
+        e.set_validated(handed);
+        assert!(e.validate().unwrap().is_empty());
+    }
 }

@@ -603,3 +603,120 @@ fn references_are_checked_before_anything_runs() {
         "{msgs:?}"
     );
 }
+
+#[test]
+fn preflight_reports_every_components_problem_and_passes_a_runnable_spec() {
+    let ok = World::new(&format!(
+        "{HEADER}components:\n  - {{ name: a, plane: disposable, tier: 1, driver: file, settings: {{ files: [x], source: /etc/hostname }} }}\n"
+    ));
+    assert!(gp_engine::preflight(&ok.platform, &ok.drivers).is_ok());
+    let w = World::new(&format!(
+        "{HEADER}components:\n  - {{ name: a, plane: disposable, tier: 1, driver: file, settings: {{ files: [x], source: /nonexistent/a }} }}\n  - {{ name: b, plane: disposable, tier: 1, driver: file, settings: {{ files: [y], source: /nonexistent/b }} }}\n  - {{ name: c, plane: disposable, tier: 1, driver: unknown-driver, settings: {{}} }}\n"
+    ));
+    let err = gp_engine::preflight(&w.platform, &w.drivers).unwrap_err();
+    let messages: Vec<&str> = err.0.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["a: no file /nonexistent/a", "b: no file /nonexistent/b"]
+    );
+    assert_eq!(err.0[0].pos.map(|p| p.line), Some(12));
+}
+
+#[test]
+fn a_foundational_dependency_that_failed_or_was_interrupted_says_so_where_it_is_needed() {
+    let w = World::new(&format!(
+        "{HEADER}components:
+  - {{ name: db, plane: foundational, tier: 1, driver: file, settings: {{ databases: [app] }} }}
+  - {{ name: web, plane: disposable, tier: 1, driver: file, needs: [db/app], settings: {{ files: [x] }} }}
+"
+    ));
+    let b = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
+    let journal = |action_id: &str, stage: Stage| {
+        w.registry
+            .journal_append(&gp_registry::JournalEntry {
+                id: gp_registry::new_id(),
+                env: "dev".into(),
+                deployment: Deployment::Foundational.key(),
+                run_id: Some("r".into()),
+                action_id: action_id.into(),
+                stage,
+                component: "db".into(),
+                driver: "file".into(),
+                action: "apply".into(),
+                resource: "component db".into(),
+                outputs: None,
+                detail: (stage == Stage::Failed).then(|| "boom".to_string()),
+            })
+            .unwrap();
+    };
+    let rows = || {
+        let s = w.engine().status("dev", b).unwrap();
+        let f = w.engine().status("dev", Deployment::Foundational).unwrap();
+        let web = s
+            .components
+            .iter()
+            .find(|r| r.component == "web")
+            .unwrap()
+            .clone();
+        let db = f
+            .components
+            .iter()
+            .find(|r| r.component == "db")
+            .unwrap()
+            .clone();
+        // The build's own row of its foundational dependency.
+        let dep = s
+            .components
+            .iter()
+            .find(|r| r.component == "db")
+            .unwrap()
+            .clone();
+        assert_eq!(dep.role, "dependency");
+        (web, db, dep.reason.unwrap_or_default())
+    };
+    let (web, db, dep) = rows();
+    assert_eq!(dep, "foundational, not deployed in dev");
+    assert_eq!(web.state, RowState::Pending);
+    assert_eq!(
+        web.reason.as_deref(),
+        Some("needs db/app, a foundational component not deployed in dev")
+    );
+    assert_eq!(db.state, RowState::NotDeployed);
+    // Started and never finished: interrupted.
+    journal("a1", Stage::Before);
+    let (web, db, dep) = rows();
+    assert_eq!(dep, "foundational, its last deploy in dev was interrupted");
+    assert_eq!(
+        web.reason.as_deref(),
+        Some("needs db/app, a foundational component whose last deploy was interrupted in dev")
+    );
+    assert_eq!(db.state, RowState::Interrupted);
+    // Failed.
+    journal("a1", Stage::Failed);
+    let (web, db, dep) = rows();
+    assert_eq!(dep, "foundational, its last deploy in dev failed");
+    assert_eq!(
+        web.reason.as_deref(),
+        Some("needs db/app, a foundational component whose last deploy failed in dev")
+    );
+    assert_eq!(db.state, RowState::Failed);
+    assert_eq!(
+        web.next.as_deref(),
+        Some("goldenpath deploy --env dev --foundational db")
+    );
+    // The words tables and JSON use.
+    for (s, word) in [
+        (RowState::Ready, "ready"),
+        (RowState::Delivered, "delivered"),
+        (RowState::Pending, "pending"),
+        (RowState::Skipped, "skipped"),
+        (RowState::Blocked, "blocked"),
+        (RowState::Failed, "failed"),
+        (RowState::Interrupted, "interrupted"),
+        (RowState::NotDeployed, "not-deployed"),
+        (RowState::TornDown, "torn-down"),
+    ] {
+        assert_eq!(s.as_str(), word);
+        assert_eq!(serde_json::to_value(s).unwrap(), word);
+    }
+}

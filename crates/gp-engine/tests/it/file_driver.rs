@@ -24,6 +24,9 @@ struct Settings {
     /// any file is written, as the GitOps driver checks what it renders.
     #[serde(default)]
     manifests: Option<String>,
+    /// A local file it would read (checked by preflight).
+    #[serde(default)]
+    source: Option<String>,
 }
 
 fn path(ctx: &ComponentCtx<'_>, name: &str) -> PathBuf {
@@ -54,6 +57,21 @@ impl Driver for FileDriver {
             resource_outputs: Some(vec!["path".into()]),
             owned: Vec::new(),
         })
+    }
+
+    /// A file to read at deploy time (`source:`) must exist on this
+    /// machine.
+    fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {
+        let Ok(s) = typed_settings::<Settings>(ctx.platform, ctx.settings, true) else {
+            return Vec::new();
+        };
+        match s.source {
+            Some(p) if !std::path::Path::new(&p).exists() => vec![ctx.platform.diagnostic(
+                ctx.component.name.start,
+                format!("{}: no file {p}", ctx.component.name.value),
+            )],
+            _ => Vec::new(),
+        }
     }
 
     /// Each of its `databases` as a database name of the deployment:
