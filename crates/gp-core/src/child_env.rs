@@ -193,4 +193,22 @@ mod tests {
         assert!(!matches(&["AWS_*"], "XAWS_REGION"));
         assert!(!matches(&[], "PATH"));
     }
+
+    #[test]
+    fn a_real_child_gets_only_the_scrubbed_environment() {
+        // cargo runs tests with CARGO_MANIFEST_DIR set; a scrubbed child
+        // does not see it, one that names it does.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let run = |inherit: &[&str]| {
+            let mut cmd = Command::new("env");
+            cmd.env("SET_BY_DRIVER", "1");
+            scrub(&mut cmd, inherit);
+            String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+        };
+        let out = run(&[]);
+        assert!(!out.contains("CARGO_MANIFEST_DIR="), "{out}");
+        assert!(out.contains("SET_BY_DRIVER=1"), "{out}");
+        assert!(out.lines().any(|l| l.starts_with("PATH=")), "{out}");
+        assert!(run(&["CARGO_*"]).contains("CARGO_MANIFEST_DIR="));
+    }
 }
