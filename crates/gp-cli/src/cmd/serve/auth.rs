@@ -458,6 +458,25 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_differing_anywhere_is_another_token() {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(b"t").into();
+        // Two bytes off by the same bit: differences that would cancel out
+        // if they were combined by anything but OR.
+        let mut twice = digest;
+        twice[0] ^= 1;
+        twice[1] ^= 1;
+        let mut last = digest;
+        last[31] ^= 0x80;
+        let t = Tokens(vec![
+            ("mallory".into(), twice),
+            ("eve".into(), last),
+            ("alice".into(), digest),
+        ]);
+        assert_eq!(t.holder("t"), Some("alice"));
+    }
+
+    #[test]
     fn the_first_holder_of_a_hash_is_who_is_recorded() {
         let t = tokens(&format!(
             "alice sha256:{0}\nmallory sha256:{0}\n",

@@ -25,6 +25,9 @@ mod http;
 mod openapi;
 mod ui;
 
+#[cfg(test)]
+mod tests;
+
 use api::*;
 use auth::{Access, Tokens};
 use http::*;
@@ -224,7 +227,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Every route.
-fn router(shared: Arc<Shared>) -> axum::Router {
+pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
     axum::Router::new()
         .route("/", get(ui_overview))
         .route("/ui/{env}/{deployment}", get(ui_deployment))

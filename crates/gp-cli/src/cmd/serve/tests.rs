@@ -1,0 +1,312 @@
+//! The doors at the router, with the crate's own tests: the Host check,
+//! the read gate and its sign-in, and who a change token or a form's token
+//! makes the actor — asserted through the registry a change writes.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+
+use super::auth::{Access, Tokens};
+use super::{Shared, router};
+
+const SPEC: &str = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: p
+prefix: p
+domain: example.io
+owner: t
+environments:
+  dev: {}
+requests:
+  approvers: { platform: [alice] }
+components: []
+";
+
+fn sha(t: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(t.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn tokens(dir: &std::path::Path, name: &str, text: &str) -> Tokens {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    Tokens::load(&path).unwrap()
+}
+
+/// A reader's token of exactly 512 characters, the longest a sign-in takes.
+fn long_token() -> String {
+    "r".repeat(512)
+}
+
+struct Server {
+    _dir: tempfile::TempDir,
+    shared: Arc<Shared>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Server {
+    /// Listening on 127.0.0.1:8480 (not bound: requests are handed to the
+    /// router), changers alice (an approver) and bob, a reader.
+    fn new(changers: bool, reads_need_token: bool) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let platform =
+            gp_core::Platform::from_source(&dir.path().join("goldenpath.yaml"), SPEC).unwrap();
+        let registry = gp_registry::Registry::open(&gp_registry::Location::Sqlite(
+            dir.path().join("registry.db"),
+        ))
+        .unwrap();
+        let changers = changers.then(|| {
+            tokens(
+                dir.path(),
+                "tokens",
+                &format!(
+                    "alice sha256:{}\nbob sha256:{}\n",
+                    sha("a-token"),
+                    sha("b-token")
+                ),
+            )
+        });
+        let readers = tokens(
+            dir.path(),
+            "readers",
+            &format!(
+                "viewer sha256:{}\nlong sha256:{}\n",
+                sha("r-token"),
+                sha(&long_token())
+            ),
+        );
+        let shared = Arc::new(Shared {
+            tokens: changers,
+            access: Access::new(
+                "127.0.0.1:8480".parse().unwrap(),
+                &[],
+                Some(readers),
+                reads_need_token,
+            ),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            platform,
+            registry,
+            drivers: gp_driver::DriverSet::new(),
+            state_dir: dir.path().to_path_buf(),
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        Server {
+            _dir: dir,
+            shared,
+            rt,
+        }
+    }
+
+    fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let app = router(self.shared.clone());
+        self.rt.block_on(async move {
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let r = hyper::service::Service::call(&svc, req).await.unwrap();
+            let (parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            (
+                parts.status,
+                parts.headers,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        })
+    }
+
+    fn get(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut r = Request::get(path).header(header::HOST, "127.0.0.1:8480");
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        self.send(r.body(Body::empty()).unwrap())
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut r = Request::post(path)
+            .header(header::HOST, "127.0.0.1:8480")
+            .header(header::CONTENT_TYPE, content_type);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        self.send(r.body(Body::from(body.to_string())).unwrap())
+    }
+
+    /// A lease of the persistent deployment, held by someone gone.
+    fn held(&self) {
+        self.shared
+            .registry
+            .lease_acquire("dev", "persistent", "someone else", 600)
+            .unwrap();
+    }
+
+    /// Who ended the lease, from the registry.
+    fn unlocked_by(&self) -> Option<String> {
+        let l = self.shared.registry.lease("dev", "persistent").unwrap()?;
+        l.ended_by
+    }
+}
+
+#[test]
+fn a_host_the_server_was_not_started_for_is_misdirected() {
+    let s = Server::new(true, false);
+    let req = |host: &str| {
+        Request::get("/healthz")
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        s.send(req("evil.example:8480")).0,
+        StatusCode::MISDIRECTED_REQUEST
+    );
+    assert_eq!(s.send(req("localhost:8480")).0, StatusCode::OK);
+    // No Host at all.
+    let bare = Request::get("/healthz").body(Body::empty()).unwrap();
+    assert_eq!(s.send(bare).0, StatusCode::MISDIRECTED_REQUEST);
+}
+
+#[test]
+fn without_a_read_gate_everything_reads_and_with_one_only_a_token_reads() {
+    let open = Server::new(true, false);
+    assert_eq!(open.get("/api/v1/environments", &[]).0, StatusCode::OK);
+    assert_eq!(open.get("/", &[]).0, StatusCode::OK);
+    let gated = Server::new(true, true);
+    let (status, headers, _) = gated.get("/api/v1/environments", &[]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    assert_eq!(
+        gated.get("/catalog/catalog-info.yaml", &[]).0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The dashboard answers with the sign-in page.
+    let (status, _, page) = gated.get("/", &[]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        page.contains("sign-in") || page.contains("Sign in"),
+        "{page}"
+    );
+    // Open paths stay open.
+    assert_eq!(gated.get("/healthz", &[]).0, StatusCode::OK);
+    assert_eq!(gated.get("/ui/sign-in", &[]).0, StatusCode::OK);
+    // A reader's or a changer's token reads, by bearer or cookie; another
+    // does not.
+    for h in [
+        ("authorization", "Bearer r-token"),
+        ("authorization", "Bearer a-token"),
+        ("cookie", "goldenpath_token=r-token"),
+    ] {
+        assert_eq!(
+            gated.get("/api/v1/environments", &[h]).0,
+            StatusCode::OK,
+            "{h:?}"
+        );
+    }
+    assert_eq!(
+        gated
+            .get("/api/v1/environments", &[("authorization", "Bearer nope")])
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[test]
+fn a_sign_in_keeps_a_readers_token_in_a_strict_cookie_and_refuses_the_rest() {
+    let s = Server::new(true, true);
+    let form = "application/x-www-form-urlencoded";
+    let (status, headers, _) = s.post("/ui/sign-in", &[], form, "token=r-token");
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/");
+    assert_eq!(
+        headers[header::SET_COOKIE],
+        "goldenpath_token=r-token; Path=/; HttpOnly; SameSite=Strict"
+    );
+    // The longest token taken.
+    let (status, _, _) = s.post("/ui/sign-in", &[], form, &format!("token={}", long_token()));
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    for bad in [
+        "token=".to_string(),
+        "token=nope".to_string(),
+        format!("token={}", "r".repeat(513)),
+        "token=r-to%07ken".to_string(),
+        "token=r%20token".to_string(),
+        "other=1".to_string(),
+    ] {
+        let (status, headers, _) = s.post("/ui/sign-in", &[], form, &bad);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert!(headers.get(header::SET_COOKIE).is_none(), "{bad}");
+    }
+}
+
+#[test]
+fn a_change_is_made_as_the_holder_of_the_bearer_token_and_by_nobody_else() {
+    let json = "application/json";
+    let reason = r#"{"reason": "stuck"}"#;
+    let path = "/api/v1/leases/dev/persistent/unlock";
+    // Without --tokens: nobody changes anything.
+    let s = Server::new(false, false);
+    s.held();
+    let (status, _, body) = s.post(path, &[("authorization", "Bearer a-token")], json, reason);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("started without --tokens"), "{body}");
+    assert_eq!(s.unlocked_by(), None);
+    let s = Server::new(true, false);
+    s.held();
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer nope")],
+        vec![("authorization", "a-token")],
+        // A reader's token reads, never changes.
+        vec![("authorization", "Bearer r-token")],
+    ] {
+        let (status, _, _) = s.post(path, &headers, json, reason);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(s.unlocked_by(), None);
+    }
+    // Bob holds a token but is no approver: refused as bob.
+    let (status, _, _) = s.post(path, &[("authorization", "Bearer b-token")], json, reason);
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(s.unlocked_by(), None);
+    // Alice is: the lease is ended, by alice.
+    let (status, _, body) = s.post(path, &[("authorization", "Bearer a-token")], json, reason);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(s.unlocked_by().as_deref(), Some("alice"));
+}
+
+#[test]
+fn a_form_change_is_made_as_the_holder_of_the_forms_token() {
+    let form = "application/x-www-form-urlencoded";
+    let path = "/ui/leases/dev/persistent/unlock";
+    let s = Server::new(false, false);
+    s.held();
+    let (status, _, page) = s.post(path, &[], form, "token=a-token&reason=stuck");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("started without --tokens"), "{page}");
+    let s = Server::new(true, false);
+    s.held();
+    let (status, _, _) = s.post(path, &[], form, "token=nope&reason=stuck");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = s.post(path, &[], form, "token=b-token&reason=stuck");
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(s.unlocked_by(), None);
+    let (status, _, page) = s.post(path, &[], form, "token=a-token&reason=stuck");
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("ended by alice"), "{page}");
+    assert_eq!(s.unlocked_by().as_deref(), Some("alice"));
+}
