@@ -180,4 +180,84 @@ mod tests {
         assert!(is_under("dev.example.io", "dev.example.io"));
         assert!(!is_under("xdev.example.io", "dev.example.io"));
     }
+
+    /// A name of exactly `len` bytes of valid labels.
+    fn name_of(len: usize) -> String {
+        let mut labels = Vec::new();
+        let mut left = len;
+        while left > 0 {
+            // A label and its dot, leaving no label of length 0.
+            let take = if left > 63 { 62 } else { left };
+            labels.push("a".repeat(take));
+            left -= take;
+            if left > 0 {
+                left -= 1;
+            }
+        }
+        let n = labels.join(".");
+        assert_eq!(n.len(), len);
+        n
+    }
+
+    #[test]
+    fn a_name_of_253_bytes_is_the_longest() {
+        assert!(check_name(&name_of(253)).is_ok());
+        assert!(matches!(
+            check_name(&name_of(254)),
+            Err(NameError::NameTooLong { len: 254, .. })
+        ));
+        assert!(check_record_name(&name_of(253)).is_ok());
+        assert!(matches!(
+            check_record_name(&name_of(254)),
+            Err(NameError::NameTooLong { len: 254, .. })
+        ));
+    }
+
+    #[test]
+    fn a_host_may_be_a_wildcard_in_its_first_label_only() {
+        assert!(check_host_name("*").is_ok());
+        assert!(check_host_name("*.dev.example.io").is_ok());
+        assert!(check_host_name("api.dev.example.io").is_ok());
+        assert!(check_host_name("a.*.example.io").is_err());
+        assert!(check_host_name("*x.example.io").is_err());
+        assert!(check_host_name("Api.example.io").is_err());
+    }
+
+    #[test]
+    fn record_names_take_underscores_and_wildcards_within_the_limits() {
+        for ok in [
+            "_external_dns.a-api.example.io",
+            "a-*.dev.example.io",
+            "*.dev.example.io",
+            "*",
+            "_-x.example.io",
+        ] {
+            assert!(check_record_name(ok).is_ok(), "{ok}");
+        }
+        // A 63-byte label is the longest, also for record names.
+        assert!(check_record_name(&format!("{}.io", "a".repeat(63))).is_ok());
+        assert!(matches!(
+            check_record_name(&format!("{}.io", "a".repeat(64))),
+            Err(NameError::LabelTooLong { len: 64, .. })
+        ));
+        // A wildcard only as the whole first label; after that a `*` label
+        // is a label like any other, checked.
+        assert!(check_record_name("a.*.io").is_ok());
+        for bad in ["", "a..io", "A.io", "a-.io", "-a.io", "a b.io", "a.io-"] {
+            assert!(
+                matches!(check_record_name(bad), Err(NameError::BadLabel { .. })),
+                "{bad}"
+            );
+        }
+        // The first label `*` is skipped, the others still checked.
+        assert!(check_record_name("*.A.io").is_err());
+    }
+
+    #[test]
+    fn under_is_at_a_label_boundary_and_not_shorter_than_the_suffix() {
+        assert!(!is_under("io", "example.io"));
+        assert!(!is_under("example.io", "x.example.io"));
+        assert!(is_under("a.example.io", "example.io"));
+        assert!(!is_under(".example.io", "x.example.io"));
+    }
 }
