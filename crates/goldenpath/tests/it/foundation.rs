@@ -393,6 +393,66 @@ fn environment_overrides_the_spec_and_flags_override_the_environment() {
     assert!(!dir.path().join("from-spec").exists());
 }
 
+/// Every `fn NAME` of the workspace's Rust files.
+fn functions_of(dir: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            functions_of(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split("fn ").skip(1) {
+                let name: String = piece
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                out.insert(name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_test_the_rule_table_names_exists() {
+    let root = gp_test::repo_root();
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let table = doc
+        .split("## Where each rule lives")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .unwrap();
+    let mut fns = std::collections::BTreeSet::new();
+    functions_of(&root.join("crates"), &mut fns);
+    let mut named = 0;
+    for row in table.lines().filter(|l| l.starts_with("| ")) {
+        if row.starts_with("| rule") || row.starts_with("|---") {
+            continue;
+        }
+        let tests = row
+            .split_once("Tests: ")
+            .unwrap_or_else(|| panic!("a rule without its tests: {row}"))
+            .1;
+        for (i, piece) in tests.split('`').enumerate() {
+            // Every other piece is inside backticks; the name is its last
+            // path segment; a glob (`tests::*`) names a module.
+            let name = piece.rsplit("::").next().unwrap_or_default();
+            let is_test = i % 2 == 1
+                && name.contains('_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if is_test {
+                assert!(
+                    fns.contains(name),
+                    "ARCHITECTURE.md names a test that does not exist: {name}"
+                );
+                named += 1;
+            }
+        }
+    }
+    assert!(named > 100, "{named}");
+}
+
 #[test]
 fn architecture_crate_map_matches_the_workspace() {
     let root = gp_test::repo_root();
