@@ -499,4 +499,119 @@ mod tests {
             "request RDS-0001"
         );
     }
+
+    #[test]
+    fn every_kind_has_its_noun() {
+        let nouns: Vec<&str> = [
+            NameKind::Database,
+            NameKind::Role,
+            NameKind::Secret,
+            NameKind::Bucket,
+            NameKind::Repository,
+        ]
+        .map(NameKind::noun)
+        .to_vec();
+        assert_eq!(
+            nouns,
+            ["database", "role", "secret", "bucket", "repository"]
+        );
+    }
+
+    #[test]
+    fn what_a_component_holds_names_the_component() {
+        let mut i = Index::default();
+        i.hold_of(
+            "rds",
+            NameKind::Role,
+            Shape::Exact("admin".into()),
+            Owner::component("rds"),
+            "its admin role",
+        );
+        i.hold(
+            NameKind::Role,
+            Shape::Exact("app".into()),
+            Owner::Request("RDS-0001".into()),
+            "the login role",
+        );
+        let held = i.owner_of(NameKind::Role, "admin").unwrap();
+        assert_eq!(held.component.as_deref(), Some("rds"));
+        assert_eq!(held.what, "its admin role");
+        assert_eq!(i.owner_of(NameKind::Role, "app").unwrap().component, None);
+    }
+
+    fn golden() -> crate::Platform {
+        crate::Platform::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/golden-v1/goldenpath.yaml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_derived_name_is_held_as_each_deployment_kind_derives_it() {
+        let p = golden();
+        let derived = |under: bool| Derived {
+            kind: NameKind::Secret,
+            under,
+            owner: Owner::Deployment("them".into()),
+            what: "their secrets".into(),
+        };
+        let prefix = |c: &Contract<'_>| Some(c.name_prefix());
+        let mut i = Index::default();
+        i.hold_derived(
+            &p,
+            "dev",
+            DeploymentKind::Persistent,
+            derived(false),
+            prefix,
+        );
+        assert!(i.owner_of(NameKind::Secret, "goldenpath-dev").is_some());
+        assert!(i.owner_of(NameKind::Secret, "goldenpath-dev/x").is_none());
+        let mut i = Index::default();
+        i.hold_derived(
+            &p,
+            "dev",
+            DeploymentKind::Foundational,
+            derived(true),
+            prefix,
+        );
+        assert!(i.owner_of(NameKind::Secret, "goldenpath-dev/x").is_some());
+        assert_eq!(i.held[0].what, "their secrets");
+        let mut i = Index::default();
+        i.hold_derived(&p, "dev", DeploymentKind::Builds, derived(false), prefix);
+        assert!(
+            i.owner_of(NameKind::Secret, "goldenpath-dev-23-01-26-01")
+                .is_some()
+        );
+        assert!(
+            i.owner_of(NameKind::Secret, "goldenpath-dev-31-12-99-42")
+                .is_some()
+        );
+        assert!(i.owner_of(NameKind::Secret, "goldenpath-dev").is_none());
+        // Each kind from its own deployment's contract.
+        let key = |c: &Contract<'_>| Some(c.deployment().key());
+        let mut i = Index::default();
+        i.hold_derived(&p, "dev", DeploymentKind::Persistent, derived(false), key);
+        i.hold_derived(&p, "dev", DeploymentKind::Foundational, derived(false), key);
+        let names: Vec<String> = i
+            .held
+            .iter()
+            .map(|h| match &h.shape {
+                Shape::Exact(n) => n.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["persistent", "foundational"]);
+        // Nothing derived: nothing held.
+        let mut i = Index::default();
+        i.hold_derived(
+            &p,
+            "dev",
+            DeploymentKind::Persistent,
+            derived(false),
+            |_| None,
+        );
+        i.hold_derived(&p, "dev", DeploymentKind::Builds, derived(false), |_| None);
+        assert!(i.held.is_empty());
+    }
 }
