@@ -190,9 +190,8 @@ mod tests {
             let take = if left > 63 { 62 } else { left };
             labels.push("a".repeat(take));
             left -= take;
-            if left > 0 {
-                left -= 1;
-            }
+            // The dot before the next label.
+            left = left.saturating_sub(1);
         }
         let n = labels.join(".");
         assert_eq!(n.len(), len);
