@@ -357,6 +357,9 @@ pub struct Engine<'a> {
     /// Who opened the change this run comes from (a pull request's
     /// author, in CI), if known: never an approver of what it brings.
     pub change_author: Option<String>,
+    /// The pull request a build is deployed for (in CI), recorded with
+    /// each of its deploys: the build is that pull request's preview.
+    pub pull_request: Option<gp_registry::PullRequestRef>,
     /// Where progress goes.
     pub events: &'a dyn EventSink,
     /// Set by Ctrl-C: stop starting new work.
@@ -391,6 +394,7 @@ impl<'a> Engine<'a> {
             commit: None,
             run_url: None,
             change_author: None,
+            pull_request: None,
             events,
             cancel,
             parallel: 4,

@@ -68,6 +68,37 @@ pub struct BuildSummary {
     pub expires_us: Option<i64>,
     /// Why it is kept past its expiry, if it is.
     pub kept: Option<String>,
+    /// The pull request whose preview it is (from its latest deploy), if
+    /// any: one build per pull request, reused on every push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestRef>,
+}
+
+/// A pull request a deployment was made for, as recorded with each of its
+/// deploys (`detail.pullRequest` of `deploy_started`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestRef {
+    /// Its number.
+    pub number: u64,
+    /// The head commit deployed (40 hex digits).
+    pub head_sha: String,
+}
+
+impl PullRequestRef {
+    /// The pull request of a `deploy_started` event, if its detail names
+    /// one in the recorded form (anything else is no pull request).
+    pub fn of_event(ev: &DeploymentEvent) -> Option<PullRequestRef> {
+        if ev.event != EventKind::DeployStarted.as_str() {
+            return None;
+        }
+        let v = ev.detail.as_ref()?.get("pullRequest")?;
+        let pr: PullRequestRef = serde_json::from_value(v.clone()).ok()?;
+        (pr.number > 0
+            && pr.head_sha.len() == 40
+            && pr.head_sha.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(pr)
+    }
 }
 
 /// A build's expiry, derived from its events since its reservation.
@@ -437,6 +468,16 @@ impl Registry {
                 );
                 if is_lifecycle_event(event) {
                     let ev = event_row(r);
+                    if let Some(pr) = PullRequestRef::of_event(&ev) {
+                        let newer = read
+                            .pull_requests
+                            .get(deployment)
+                            .is_none_or(|(at, id, _)| (*at, id) <= (ev.at_us, &ev.id));
+                        if newer {
+                            read.pull_requests
+                                .insert(ev.deployment.clone(), (ev.at_us, ev.id.clone(), pr));
+                        }
+                    }
                     let newer = read
                         .latest
                         .get(deployment)

@@ -57,7 +57,7 @@ pub use csv_io::{ImportOptions, ImportReport, RowProblem, export_csv, import_csv
 pub use db::Backend;
 use db::{Db, DbExt, Value};
 pub use deployments::{
-    BuildSummary, DeploymentEvent, DeploymentStatus, EventKind, Expiry, TAMPERED,
+    BuildSummary, DeploymentEvent, DeploymentStatus, EventKind, Expiry, PullRequestRef, TAMPERED,
     is_lifecycle_event, status_from_event,
 };
 pub use governance::{Override, RequestEvent};

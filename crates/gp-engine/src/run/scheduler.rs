@@ -41,7 +41,12 @@ impl Engine<'_> {
             &key,
             run_id,
             gp_registry::EventKind::DeployStarted,
-            Some(serde_json::json!({"resume": req.resume})),
+            Some(match (&self.pull_request, build_id) {
+                (Some(pr), Some(_)) => {
+                    serde_json::json!({"resume": req.resume, "pullRequest": pr})
+                }
+                _ => serde_json::json!({"resume": req.resume}),
+            }),
         )?;
         self.record_guard_overrides(env, &key, &req.overrides)?;
         // The run's policies (checked before the reservation, so nothing

@@ -7,6 +7,7 @@ mod claims;
 mod engine;
 mod file_driver;
 mod policy;
+mod previews;
 mod trust;
 
 use std::path::{Path, PathBuf};

@@ -84,6 +84,7 @@ impl Registry {
             imported: false,
             expires_us: None,
             kept: None,
+            pull_request: None,
         };
         for (build_id, generation, actor, at_us) in reservations {
             if !seen.insert(build_id.clone()) {
@@ -107,6 +108,11 @@ impl Registry {
                     .map_or(&[][..], Vec::as_slice),
                 at_us,
             );
+            let pull_request = events
+                .pull_requests
+                .get(&build_id)
+                .filter(|(at, _, _)| *at >= at_us)
+                .map(|(_, _, pr)| pr.clone());
             out.push(BuildSummary {
                 env: env.into(),
                 build_id,
@@ -118,6 +124,7 @@ impl Registry {
                 imported: false,
                 expires_us: expiry.expires_us,
                 kept: expiry.kept,
+                pull_request,
             });
         }
         // What is named only by rows that do not check out (a forged
@@ -185,6 +192,7 @@ impl Registry {
                 imported: true,
                 expires_us: None,
                 kept: None,
+                pull_request: None,
             });
         }
         out.sort_by(|a, b| {
@@ -206,6 +214,9 @@ fn untrusted_imported(imported: &mut BTreeMap<String, (i64, i64)>, key: String) 
 pub(super) struct EnvEvents {
     pub(super) latest: BTreeMap<String, DeploymentEvent>,
     pub(super) expiry_events: BTreeMap<String, Vec<DeploymentEvent>>,
+    /// Each deployment's pull request, from its latest deploy that named
+    /// one (when, event id, which).
+    pub(super) pull_requests: BTreeMap<String, (i64, String, super::PullRequestRef)>,
     pub(super) untrusted: BTreeSet<String>,
     pub(super) tampered: Vec<Tampered>,
 }
