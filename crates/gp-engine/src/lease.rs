@@ -123,22 +123,6 @@ impl crate::Engine<'_> {
         self.registry.builds_checked_with(env, &is_live)
     }
 
-    /// The build that is pull request `number`'s preview in `env`: the
-    /// newest build whose latest deploy named it and that is not torn
-    /// down (one build per pull request, reused on every push).
-    pub fn pull_request_build(
-        &self,
-        env: &str,
-        number: u64,
-    ) -> Result<Option<gp_core::BuildId>, RegistryError> {
-        let (builds, _) = self.builds_checked(env)?;
-        Ok(builds
-            .into_iter()
-            .filter(|b| !matches!(b.status.as_str(), "torn-down" | gp_registry::TAMPERED))
-            .find(|b| b.pull_request.as_ref().is_some_and(|p| p.number == number))
-            .and_then(|b| b.build_id.parse().ok()))
-    }
-
     /// Reads every stream a run on `env`'s `key` decides from — the
     /// environment's reservations (for a build), the deployment's events,
     /// journal and lease — checked against the chain: the first row that

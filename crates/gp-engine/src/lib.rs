@@ -36,6 +36,7 @@ pub mod lease;
 pub mod ownership;
 pub mod plan;
 pub mod policy;
+pub mod previews;
 mod provision;
 mod recorder;
 pub mod refs;

@@ -241,6 +241,18 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("docs baseline", &[], 0);
     case("policy list", &[], 0);
     case("reap", &["--env", "dev", "--dry-run"], 0);
+    case(
+        "builds sweep",
+        &["--env", "dev", "--open-pull-requests", "", "--dry-run"],
+        0,
+    );
+    // Outside a pull request's workflow: the error document.
+    case(
+        "ci github deployment",
+        &["--env", "dev", "--state", "in_progress"],
+        2,
+    );
+    case("ci github release", &["--out", "release-workflow"], 0);
     case("catalog", &["--env", "dev"], 0);
     // A server runs until stopped: the error document of a refused start.
     case("serve", &["--listen", "0.0.0.0:1"], 2);

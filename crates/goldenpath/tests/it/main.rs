@@ -4,6 +4,7 @@ mod adoption;
 mod aws;
 mod browser;
 mod catalog;
+mod ci;
 mod deploy;
 mod docs;
 mod docs_adoption;

@@ -22,6 +22,26 @@ pub enum BuildsCommand {
     /// Keep a build past its expiry (the reaper leaves it), with a reason;
     /// `--release` lets it expire again.
     Keep(KeepArgs),
+    /// Tear down the preview builds of pull requests that are not open
+    /// (closed, merged or gone), each through its recorded teardown; a
+    /// build a live run holds is left for the next sweep.
+    Sweep(SweepArgs),
+}
+
+/// Arguments of `builds sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// The pull requests that are open, comma-separated (`12,15`; empty:
+    /// none is open), e.g. from `gh api --paginate
+    /// repos/OWNER/NAME/pulls?state=open --jq '.[].number' | paste -sd, -`.
+    #[arg(long, value_name = "NUMBERS", allow_hyphen_values = false)]
+    pub open_pull_requests: String,
+    /// Say what would be torn down; tear down nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `builds extend`.
@@ -122,7 +142,74 @@ pub fn run(ctx: &Context, cmd: BuildsCommand) -> anyhow::Result<()> {
         BuildsCommand::Show(a) => show(ctx, a),
         BuildsCommand::Extend(a) => extend(ctx, a),
         BuildsCommand::Keep(a) => keep(ctx, a),
+        BuildsCommand::Sweep(a) => sweep(ctx, a),
     }
+}
+
+/// The numbers of `--open-pull-requests`.
+fn open_numbers(text: &str) -> anyhow::Result<std::collections::BTreeSet<u64>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                CliError::invalid(format!(
+                    "--open-pull-requests: `{t}` is not a pull request number"
+                ))
+                .hint("give the open pull requests' numbers, comma-separated: 12,15")
+                .into()
+            })
+        })
+        .collect()
+}
+
+fn sweep(ctx: &Context, a: SweepArgs) -> anyhow::Result<()> {
+    ctx.check_env(&a.env)?;
+    let open = open_numbers(&a.open_pull_requests)?;
+    let drivers = ctx.drivers()?;
+    let progress = crate::progress::Progress::new(&ctx.printer, ctx.global.verbose > 0);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let engine = ctx.engine(&drivers, &progress, &cancel)?;
+    let swept = engine.sweep_previews(&a.env, &open, a.dry_run)?;
+    let failed = swept.iter().filter(|s| s.action == "failed").count();
+    if ctx.printer.is_json() {
+        ctx.printer.json(&crate::outputs::SweepOutput {
+            schema_version: crate::outputs::SCHEMA_VERSION,
+            env: a.env.clone(),
+            open_pull_requests: open.into_iter().collect(),
+            dry_run: a.dry_run,
+            swept,
+        })?;
+    } else if swept.is_empty() {
+        ctx.printer.data(&format!(
+            "no preview in {} belongs to a pull request that is not open",
+            a.env
+        ))?;
+    } else {
+        let rows: Vec<Vec<String>> = swept
+            .iter()
+            .map(|s| {
+                vec![
+                    s.build_id.clone(),
+                    format!("#{}", s.pull_request),
+                    s.action.clone(),
+                    s.detail.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        ctx.printer.data(&crate::printer::table(
+            &["BUILD", "PULL REQUEST", "ACTION", "DETAIL"],
+            &rows,
+        ))?;
+    }
+    if failed > 0 {
+        return Err(
+            CliError::failed(format!("{failed} preview(s) could not be torn down"))
+                .hint("see the failed rows above; the next sweep tries them again")
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn non_empty(reason: &str) -> anyhow::Result<()> {

@@ -84,7 +84,7 @@ pub struct DeployArgs {
 
 /// Arguments of `goldenpath teardown`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("deployment").required(true).args(["build_id", "persistent", "foundational"])))]
+#[command(group(clap::ArgGroup::new("deployment").required(true).args(["build_id", "pull_request", "persistent", "foundational"])))]
 pub struct TeardownArgs {
     /// The environment.
     #[arg(long)]
@@ -92,6 +92,10 @@ pub struct TeardownArgs {
     /// Tear down this build.
     #[arg(long, value_name = "BUILD_ID")]
     pub build_id: Option<String>,
+    /// Tear down pull request NUMBER's preview build, if it has one (none
+    /// is no error: nothing to tear down).
+    #[arg(long, value_name = "NUMBER", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pull_request: Option<u64>,
     /// Tear down the environment's persistent deployment (needs --confirm).
     #[arg(long)]
     pub persistent: bool,
@@ -190,6 +194,23 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
     let cancel = cancel_flag();
     let mut engine = ctx.engine(&drivers, &progress, &cancel)?;
     engine.parallel = usize::from(a.parallel);
+    // In a pull request's workflow a build is that pull request's preview:
+    // recorded with it (and its head commit, not the merge commit), and
+    // `auto` deploys the build it already has, on every push.
+    let mut selector = selector;
+    if let (Some(pr), DeploymentSelector::Build(arg)) = (crate::github::pull_request(), &selector) {
+        if matches!(arg, BuildIdArg::Auto)
+            && let Some(b) = engine.pull_request_build(&a.env, pr.number)?
+        {
+            ctx.printer.status(&format!(
+                "pull request #{}: its preview is build {b}",
+                pr.number
+            ));
+            selector = DeploymentSelector::Build(BuildIdArg::Id(b));
+        }
+        engine.commit = Some(pr.head_sha.clone());
+        engine.pull_request = Some(pr.reference());
+    }
     let outcome = engine.deploy(&DeployRequest {
         env: a.env.clone(),
         selector,
@@ -265,6 +286,18 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
                 _ => None,
             }))
         ))?;
+    }
+    if ctx.printer.output() == crate::printer::Output::Github {
+        let annotations = crate::github::report_deploy(
+            ctx.platform()?,
+            &ctx.state_dir()?,
+            &outcome,
+            ctx.run_url().as_deref(),
+        )
+        .map_err(|e| CliError::failed(format!("cannot write for GitHub Actions: {e}")))?;
+        if !annotations.is_empty() {
+            ctx.printer.data(annotations.trim_end())?;
+        }
     }
     // The same command, naming the build: `auto` again would reserve a new
     // id and leave this one behind.
@@ -363,6 +396,7 @@ pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
             return Err(CliError::invalid("teardown needs the build id, not `auto`").into());
         }
         (None, Some(b)) => TeardownTarget::Build(b.parse::<BuildId>()?),
+        // With --pull-request, resolved from the registry below.
         (None, None) => TeardownTarget::Persistent,
     };
     ctx.check_env(&a.env)?;
@@ -384,6 +418,31 @@ pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
     let cancel = cancel_flag();
     let drivers = ctx.drivers()?;
     let engine = ctx.engine(&drivers, &progress, &cancel)?;
+    let pr = crate::github::pull_request();
+    let target = match a.pull_request {
+        Some(n) => match engine.pull_request_build(&a.env, n)? {
+            Some(b) => TeardownTarget::Build(b),
+            None => {
+                ctx.printer.status(&format!(
+                    "pull request #{n} has no preview build in {}: nothing to tear down",
+                    a.env
+                ));
+                if ctx.printer.output() == crate::printer::Output::Github {
+                    crate::github::report_no_preview(
+                        &ctx.state_dir()?,
+                        n,
+                        pr.as_ref(),
+                        ctx.run_url().as_deref(),
+                    )
+                    .map_err(|e| {
+                        CliError::failed(format!("cannot write for GitHub Actions: {e}"))
+                    })?;
+                }
+                return Ok(());
+            }
+        },
+        None => target,
+    };
     let outcome = engine.teardown(&TeardownRequest {
         env: a.env.clone(),
         target,
@@ -429,6 +488,15 @@ pub fn teardown(ctx: &Context, a: TeardownArgs) -> anyhow::Result<()> {
             ));
         }
         ctx.printer.data(&out)?;
+    }
+    if ctx.printer.output() == crate::printer::Output::Github {
+        crate::github::report_teardown(
+            &ctx.state_dir()?,
+            &outcome,
+            pr.as_ref().filter(|p| Some(p.number) == a.pull_request),
+            ctx.run_url().as_deref(),
+        )
+        .map_err(|e| CliError::failed(format!("cannot write for GitHub Actions: {e}")))?;
     }
     if !outcome.clean() {
         return Err(CliError::failed("teardown left resources behind")

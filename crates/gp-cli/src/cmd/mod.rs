@@ -2,6 +2,7 @@
 
 pub mod builds;
 pub mod catalog;
+pub mod ci;
 pub mod completions;
 pub mod contract;
 pub mod dashboard;

@@ -191,6 +191,11 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
                 other => format!("{} {}", a.env, other),
             };
             ctx.printer.data(&render_status(&s, &title))?;
+            if ctx.printer.output() == crate::printer::Output::Github {
+                crate::github::report_status(&s, &title).map_err(|e| {
+                    CliError::failed(format!("cannot write for GitHub Actions: {e}"))
+                })?;
+            }
         }
         return Ok(());
     }
@@ -237,6 +242,14 @@ pub fn status(ctx: &Context, a: StatusArgs) -> anyhow::Result<()> {
         }
     }
     ctx.printer.data(&out)?;
+    if ctx.printer.output() == crate::printer::Output::Github {
+        let write = |s: &gp_engine::status::DeploymentStatus, title: &str| {
+            crate::github::report_status(s, title)
+                .map_err(|e| CliError::failed(format!("cannot write for GitHub Actions: {e}")))
+        };
+        write(&o.foundational, &format!("{} foundational plane", a.env))?;
+        write(&o.persistent, &format!("{} persistent deployment", a.env))?;
+    }
     super::refuse_tampered(ctx, &o.tampered)
 }
 
@@ -252,10 +265,18 @@ pub fn plan(ctx: &Context, a: PlanArgs) -> anyhow::Result<()> {
         (Some(t), _) => (Deployment::Foundational, t.clone()),
         (None, None) => (Deployment::Persistent, Vec::new()),
         (None, Some(b)) => match b.parse::<BuildIdArg>()? {
-            BuildIdArg::Auto => (
-                Deployment::Ephemeral(ctx.registry()?.next_auto(&a.env, None)?),
-                Vec::new(),
-            ),
+            // A pull request's plan is of the build it already has, if any.
+            BuildIdArg::Auto => match crate::github::pull_request()
+                .map(|pr| engine.pull_request_build(&a.env, pr.number))
+                .transpose()?
+                .flatten()
+            {
+                Some(b) => (Deployment::Ephemeral(b), Vec::new()),
+                None => (
+                    Deployment::Ephemeral(ctx.registry()?.next_auto(&a.env, None)?),
+                    Vec::new(),
+                ),
+            },
             BuildIdArg::Id(id) => (Deployment::Ephemeral(id), Vec::new()),
         },
     };
@@ -298,6 +319,11 @@ pub fn plan(ctx: &Context, a: PlanArgs) -> anyhow::Result<()> {
         "{title}{}{next}",
         table(&["COMPONENT", "PLANE", "TIER", "ACTION", "DETAIL"], &rows)
     ))?;
+    if ctx.printer.output() == crate::printer::Output::Github {
+        crate::github::report_plan(&ctx.state_dir()?, &p).map_err(|e| {
+            crate::exit::CliError::failed(format!("cannot write for GitHub Actions: {e}"))
+        })?;
+    }
     Ok(())
 }
 

@@ -150,6 +150,44 @@ pub struct BuildExpiryOutput {
     pub kept: Option<String>,
 }
 
+/// `goldenpath builds sweep`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// The open pull requests it was given.
+    pub open_pull_requests: Vec<u64>,
+    /// Whether nothing was torn down (`--dry-run`).
+    pub dry_run: bool,
+    /// Each preview of a pull request not open.
+    pub swept: Vec<gp_engine::previews::SweptPreview>,
+}
+
+/// `goldenpath ci github` (and `ci github release --out`, `ci github
+/// deployment`): the files, and what became of each.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CiFilesOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Each file.
+    pub files: Vec<CiFile>,
+}
+
+/// One file `ci` writes or checks.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CiFile {
+    /// Where.
+    pub path: String,
+    /// `written`, `unchanged` (as the spec generates it) or `differs`
+    /// (`--check`).
+    pub state: String,
+}
+
 /// The JSON shape of `builds show`.
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

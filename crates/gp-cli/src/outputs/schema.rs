@@ -57,6 +57,10 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["gitops", "bootstrap"] => doc::<GitopsBootstrapOutput>(),
         ["policy", "list"] => doc::<PolicyListOutput>(),
         ["builds", "extend"] | ["builds", "keep"] => doc::<BuildExpiryOutput>(),
+        ["builds", "sweep"] => doc::<SweepOutput>(),
+        ["ci", "github"] | ["ci", "github", "deployment"] | ["ci", "github", "release"] => {
+            doc::<CiFilesOutput>()
+        }
         ["reap"] => doc::<RunLine<gp_engine::expiry::ReapOutcome>>(),
         ["catalog"] => doc::<CatalogOutput>(),
         // A server prints no JSON; with --output json, a refused start's error.
@@ -220,6 +224,10 @@ pub const COMMANDS: &[&str] = &[
     "policy list",
     "builds extend",
     "builds keep",
+    "builds sweep",
+    "ci github",
+    "ci github deployment",
+    "ci github release",
     "reap",
     "catalog",
     "serve",
