@@ -50,7 +50,7 @@ pub struct GlobalArgs {
     /// events); sarif for `validate`, `docs check` and `policy check`;
     /// github (annotations, the job summary, step outputs, the pull
     /// request comment and Deployments bodies) for those and `plan`,
-    /// `deploy`, `teardown`, `status` and `ci`.
+    /// `deploy`, `teardown`, `status`, `request` and `ci`.
     #[arg(long, global = true, value_enum, env = env::OUTPUT, default_value_t = Output::Text, value_name = "FORMAT", hide_possible_values = true, help_heading = GLOBAL)]
     pub output: Output,
     /// More detail on stderr: -v the steps' output, -vv debug, -vvv trace.
@@ -330,6 +330,7 @@ fn writes_for_github(command: &Command) -> bool {
                 | Command::Deploy(_)
                 | Command::Teardown(_)
                 | Command::Status(_)
+                | Command::Request(_)
                 | Command::Ci(_)
         )
 }
@@ -345,11 +346,14 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         }
         Output::Github if !writes_for_github(&command) => {
             return Err(exit::CliError::invalid(
-                "--output github is for validate, docs check, policy check, plan, deploy, teardown, status and ci",
+                "--output github is for validate, docs check, policy check, plan, deploy, teardown, status, request and ci",
             )
             .hint("use --output json or text here")
             .into());
         }
+        // Errors and warnings of the commands a workflow runs also reach
+        // the pull request as annotations (the checks print their own).
+        Output::Github if !annotates(&command) => ctx.printer.annotate_messages(),
         _ => {}
     }
     match command {

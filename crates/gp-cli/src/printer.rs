@@ -20,9 +20,12 @@ pub enum Output {
     /// SARIF 2.1.0 from `validate`, `docs check` and `policy check`, for
     /// code-scanning annotations; other commands refuse it (exit 2).
     Sarif,
-    /// GitHub Actions annotations from `validate`, `docs check` and `policy
-    /// check` (and, for docs, a Markdown summary to `$GITHUB_STEP_SUMMARY`
-    /// when it is set); other commands refuse it (exit 2).
+    /// For GitHub Actions: annotations from `validate`, `docs check` and
+    /// `policy check` (for docs also a Markdown summary); `plan`, `deploy`,
+    /// `teardown`, `status`, `request` and `ci` print text and write the
+    /// job summary, step outputs and the files a workflow posts, their
+    /// errors and warnings also as annotations; other commands refuse it
+    /// (exit 2).
     Github,
 }
 
@@ -44,6 +47,19 @@ pub struct Printer {
     /// The process's arguments that hold control characters: wherever a
     /// message echoes one, it is shown escaped (a newline too).
     hostile_args: std::sync::Arc<Vec<String>>,
+    /// Errors and warnings also go to stdout as GitHub Actions annotations
+    /// (`--output github` of a command that does not write its own).
+    annotate: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A message's `file:line:col: ` position, if it starts with one.
+fn position(message: &str) -> Option<(&str, u32, u32, &str)> {
+    let (at, rest) = message.split_once(": ")?;
+    let mut parts = at.rsplitn(3, ':');
+    let col = parts.next()?.parse().ok()?;
+    let line = parts.next()?.parse().ok()?;
+    let file = parts.next().filter(|f| !f.is_empty())?;
+    Some((file, line, col, rest))
 }
 
 impl Printer {
@@ -65,7 +81,42 @@ impl Printer {
                     .filter(|a| a.chars().any(char::is_control))
                     .collect(),
             ),
+            annotate: Default::default(),
         }
+    }
+
+    /// From now on, errors and warnings are also GitHub Actions
+    /// annotations on stdout.
+    pub fn annotate_messages(&self) {
+        self.annotate
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The annotation of an error or warning, when annotations are on.
+    fn annotation(&self, error: bool, text: &str) {
+        if !self.annotate.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let a = match position(text) {
+            // A diagnostic's first line; its source excerpt is the file's.
+            Some((file, line, column, message)) => gp_core::annotate::Annotation {
+                error,
+                file: file.to_string(),
+                line,
+                column,
+                rule: "goldenpath".into(),
+                message: message.lines().next().unwrap_or_default().to_string(),
+            },
+            None => gp_core::annotate::Annotation {
+                error,
+                file: String::new(),
+                line: 0,
+                column: 0,
+                rule: "goldenpath".into(),
+                message: text.to_string(),
+            },
+        };
+        let _ = self.data(gp_core::annotate::github(&[a]).trim_end());
     }
 
     /// A message as it may reach stderr: an argument echoed in it is
@@ -166,6 +217,7 @@ impl Printer {
         let label = self.paint("warning:", "33");
         let text = self.message(text);
         let _ = writeln!(io::stderr().lock(), "{label} {text}");
+        self.annotation(false, &text);
     }
 
     /// An error, its causes and a hint, on stderr.
@@ -184,6 +236,8 @@ impl Printer {
         if let Some(hint) = hint {
             let _ = writeln!(err, "{} {}", self.paint("hint:", "36"), self.message(hint));
         }
+        drop(err);
+        self.annotation(true, &self.message(message));
     }
 
     /// Wraps `text` in an ANSI colour when colour is on.
@@ -332,6 +386,26 @@ mod tests {
             "no environment `dev\\u{a}error: forged\\u{1b}[2J`\nnext line"
         );
         assert_eq!(p.message("plain\u{7}"), "plain\\u{7}");
+    }
+
+    #[test]
+    fn a_message_position_is_read_only_in_its_exact_form() {
+        assert_eq!(
+            super::position("requests/a.yaml:3:15: bad name\n  | x"),
+            Some(("requests/a.yaml", 3, 15, "bad name\n  | x"))
+        );
+        assert_eq!(
+            super::position("c:/x.yaml:1:2: m"),
+            Some(("c:/x.yaml", 1, 2, "m"))
+        );
+        for none in [
+            "no position here",
+            "a.yaml:3: m",
+            ":3:4: m",
+            "a.yaml:x:4: m",
+        ] {
+            assert_eq!(super::position(none), None, "{none}");
+        }
     }
 
     #[test]

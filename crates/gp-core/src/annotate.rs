@@ -99,14 +99,19 @@ pub fn github(annotations: &[Annotation]) -> String {
     let mut out = String::new();
     for a in annotations {
         let level = if a.error { "error" } else { "warning" };
-        let mut props = format!("file={}", github_property(&a.file));
-        if a.line > 0 {
-            props.push_str(&format!(",line={}", a.line));
-            if a.column > 0 {
-                props.push_str(&format!(",col={}", a.column));
+        // A finding of no file (a run's error) is annotated on the run.
+        let mut props = Vec::new();
+        if !a.file.is_empty() {
+            props.push(format!("file={}", github_property(&a.file)));
+            if a.line > 0 {
+                props.push(format!("line={}", a.line));
+                if a.column > 0 {
+                    props.push(format!("col={}", a.column));
+                }
             }
         }
-        props.push_str(&format!(",title={}", github_property(&a.rule)));
+        props.push(format!("title={}", github_property(&a.rule)));
+        let props = props.join(",");
         out.push_str(&format!("::{level} {props}::{}\n", github_data(&a.message)));
     }
     out
@@ -173,5 +178,12 @@ mod tests {
                 .get("region")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_finding_of_no_file_is_annotated_on_the_run() {
+        let mut x = a(true, 3, 4, "boom");
+        x.file = String::new();
+        assert_eq!(github(&[x]), "::error title=r%3A1::boom\n");
     }
 }

@@ -506,3 +506,46 @@ fn a_pull_requests_life_runs_through_the_generated_jobs() {
     );
     assert_eq!(repo.last_event(&leaked), "torn_down");
 }
+
+#[test]
+fn a_requests_problems_reach_the_pull_request_as_annotations_at_their_line() {
+    let repo = Repo::new();
+    let dir = repo.dir.path();
+    std::fs::create_dir_all(dir.join("requests")).unwrap();
+    std::fs::write(
+        dir.join("requests/RDS-0001.yaml"),
+        "id: RDS-0001\nenvironment: dev\ndatabaseName: Bad Name\nusername: orders_app\nowner: t\nrequester: a\ndomain: d\n",
+    )
+    .unwrap();
+    let out = gp_test::run(
+        crate::gp()
+            .current_dir(dir)
+            .args(["--output", "github", "request", "validate"]),
+    );
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    let annotations: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(annotations.len(), 1, "{}", out.stdout);
+    assert!(
+        annotations[0].starts_with(
+            "::error file=requests/RDS-0001.yaml,line=3,col=15,title=goldenpath::invalid databaseName `Bad Name`"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !annotations[0].contains("%0A"),
+        "one line: {}",
+        annotations[0]
+    );
+    // Generating the workflows says what it did, in JSON too.
+    let out = gp_test::run(
+        crate::gp()
+            .current_dir(dir)
+            .args(["ci", "github", "--check", "--output", "json"]),
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 4);
+    assert!(files.iter().all(|f| f["state"] == "unchanged"), "{v}");
+}

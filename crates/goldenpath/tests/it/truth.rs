@@ -770,7 +770,7 @@ fn validate_reports_findings_as_annotations_and_other_commands_refuse_those_form
     ]);
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
-        out.stderr.contains("--output github is for validate, docs check, policy check, plan, deploy, teardown, status and ci"),
+        out.stderr.contains("--output github is for validate, docs check, policy check, plan, deploy, teardown, status, request and ci"),
         "{}",
         out.stderr
     );

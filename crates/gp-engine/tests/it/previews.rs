@@ -119,3 +119,68 @@ fn only_a_recorded_pull_request_of_the_right_shape_counts() {
         );
     }
 }
+
+#[test]
+fn a_sweep_tears_down_only_previews_of_pull_requests_not_open_and_not_held() {
+    let w = World::new(&format!("{HEADER}{SPEC}"));
+    deploy(&w, "23-01-26-01", Some(pr(12, 'a')));
+    deploy(&w, "23-01-26-02", Some(pr(13, 'b')));
+    deploy(&w, "23-01-26-03", Some(pr(14, 'c')));
+    deploy(&w, "23-01-26-04", None);
+    let e = w.engine();
+    // A live run holds #14's build (this process, on this host).
+    let me = format!(
+        "tester pid {} on {} run live",
+        std::process::id(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim()
+    );
+    w.registry
+        .lease_acquire("dev", "23-01-26-03", &me, 600)
+        .unwrap();
+    let open: std::collections::BTreeSet<u64> = [13].into();
+    // A dry run says what it would do and does nothing.
+    let dry = e.sweep_previews("dev", &open, true).unwrap();
+    let actions = |v: &[gp_engine::previews::SweptPreview]| {
+        v.iter()
+            .map(|s| (s.build_id.clone(), s.pull_request, s.action.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        actions(&dry),
+        [
+            ("23-01-26-03".to_string(), 14, "held".to_string()),
+            ("23-01-26-01".to_string(), 12, "would-tear-down".to_string()),
+        ]
+    );
+    assert!(w.exists("23-01-26-01/svc-a"));
+    let swept = e.sweep_previews("dev", &open, false).unwrap();
+    assert_eq!(
+        actions(&swept),
+        [
+            ("23-01-26-03".to_string(), 14, "held".to_string()),
+            ("23-01-26-01".to_string(), 12, "torn-down".to_string()),
+        ]
+    );
+    assert!(
+        !w.exists("23-01-26-01/svc-a"),
+        "the closed one's preview is gone"
+    );
+    assert!(
+        w.exists("23-01-26-02/svc-a"),
+        "an open pull request's stays"
+    );
+    assert!(w.exists("23-01-26-03/svc-a"), "a held one stays");
+    assert!(
+        w.exists("23-01-26-04/svc-a"),
+        "a build of no pull request stays"
+    );
+    // Swept again: nothing more (what is torn down is not swept twice).
+    let again = e.sweep_previews("dev", &open, false).unwrap();
+    assert_eq!(
+        actions(&again),
+        [("23-01-26-03".to_string(), 14, "held".to_string())]
+    );
+    assert!(e.sweep_previews("nope", &open, false).is_err());
+}
