@@ -65,8 +65,8 @@ impl Server {
                 "tokens",
                 &format!(
                     "alice sha256:{}\nbob sha256:{}\n",
-                    sha("a-token"),
-                    sha("b-token")
+                    sha("alice-token"),
+                    sha("bob-token")
                 ),
             )
         });
@@ -75,7 +75,7 @@ impl Server {
             "readers",
             &format!(
                 "viewer sha256:{}\nlong sha256:{}\n",
-                sha("r-token"),
+                sha("reader-token"),
                 sha(&long_token())
             ),
         );
@@ -208,9 +208,9 @@ fn without_a_read_gate_everything_reads_and_with_one_only_a_token_reads() {
     // A reader's or a changer's token reads, by bearer or cookie; another
     // does not.
     for h in [
-        ("authorization", "Bearer r-token"),
-        ("authorization", "Bearer a-token"),
-        ("cookie", "goldenpath_token=r-token"),
+        ("authorization", "Bearer reader-token"),
+        ("authorization", "Bearer alice-token"),
+        ("cookie", "goldenpath_token=reader-token"),
     ] {
         assert_eq!(
             gated.get("/api/v1/environments", &[h]).0,
@@ -230,12 +230,12 @@ fn without_a_read_gate_everything_reads_and_with_one_only_a_token_reads() {
 fn a_sign_in_keeps_a_readers_token_in_a_strict_cookie_and_refuses_the_rest() {
     let s = Server::new(true, true);
     let form = "application/x-www-form-urlencoded";
-    let (status, headers, _) = s.post("/ui/sign-in", &[], form, "token=r-token");
+    let (status, headers, _) = s.post("/ui/sign-in", &[], form, "token=reader-token");
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/");
     assert_eq!(
         headers[header::SET_COOKIE],
-        "goldenpath_token=r-token; Path=/; HttpOnly; SameSite=Strict"
+        "goldenpath_token=reader-token; Path=/; HttpOnly; SameSite=Strict"
     );
     // The longest token taken.
     let (status, _, _) = s.post("/ui/sign-in", &[], form, &format!("token={}", long_token()));
@@ -262,7 +262,12 @@ fn a_change_is_made_as_the_holder_of_the_bearer_token_and_by_nobody_else() {
     // Without --tokens: nobody changes anything.
     let s = Server::new(false, false);
     s.held();
-    let (status, _, body) = s.post(path, &[("authorization", "Bearer a-token")], json, reason);
+    let (status, _, body) = s.post(
+        path,
+        &[("authorization", "Bearer alice-token")],
+        json,
+        reason,
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("started without --tokens"), "{body}");
     assert_eq!(s.unlocked_by(), None);
@@ -271,20 +276,25 @@ fn a_change_is_made_as_the_holder_of_the_bearer_token_and_by_nobody_else() {
     for headers in [
         vec![],
         vec![("authorization", "Bearer nope")],
-        vec![("authorization", "a-token")],
+        vec![("authorization", "alice-token")],
         // A reader's token reads, never changes.
-        vec![("authorization", "Bearer r-token")],
+        vec![("authorization", "Bearer reader-token")],
     ] {
         let (status, _, _) = s.post(path, &headers, json, reason);
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
         assert_eq!(s.unlocked_by(), None);
     }
     // Bob holds a token but is no approver: refused as bob.
-    let (status, _, _) = s.post(path, &[("authorization", "Bearer b-token")], json, reason);
+    let (status, _, _) = s.post(path, &[("authorization", "Bearer bob-token")], json, reason);
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(s.unlocked_by(), None);
     // Alice is: the lease is ended, by alice.
-    let (status, _, body) = s.post(path, &[("authorization", "Bearer a-token")], json, reason);
+    let (status, _, body) = s.post(
+        path,
+        &[("authorization", "Bearer alice-token")],
+        json,
+        reason,
+    );
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(s.unlocked_by().as_deref(), Some("alice"));
 }
@@ -295,17 +305,17 @@ fn a_form_change_is_made_as_the_holder_of_the_forms_token() {
     let path = "/ui/leases/dev/persistent/unlock";
     let s = Server::new(false, false);
     s.held();
-    let (status, _, page) = s.post(path, &[], form, "token=a-token&reason=stuck");
+    let (status, _, page) = s.post(path, &[], form, "token=alice-token&reason=stuck");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(page.contains("started without --tokens"), "{page}");
     let s = Server::new(true, false);
     s.held();
     let (status, _, _) = s.post(path, &[], form, "token=nope&reason=stuck");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = s.post(path, &[], form, "token=b-token&reason=stuck");
+    let (status, _, _) = s.post(path, &[], form, "token=bob-token&reason=stuck");
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(s.unlocked_by(), None);
-    let (status, _, page) = s.post(path, &[], form, "token=a-token&reason=stuck");
+    let (status, _, page) = s.post(path, &[], form, "token=alice-token&reason=stuck");
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("ended by alice"), "{page}");
     assert_eq!(s.unlocked_by().as_deref(), Some("alice"));
