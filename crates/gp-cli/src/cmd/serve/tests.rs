@@ -70,13 +70,18 @@ impl Server {
                 ),
             )
         });
+        // Readers whose tokens a sign-in refuses whatever the file says:
+        // too long, with a blank, empty.
         let readers = tokens(
             dir.path(),
             "readers",
             &format!(
-                "viewer sha256:{}\nlong sha256:{}\n",
+                "viewer sha256:{}\nlong sha256:{}\ntoolong sha256:{}\nblank sha256:{}\nempty sha256:{}\n",
                 sha("reader-token"),
-                sha(&long_token())
+                sha(&long_token()),
+                sha(&"r".repeat(513)),
+                sha("r token"),
+                sha("")
             ),
         );
         let shared = Arc::new(Shared {
@@ -204,7 +209,12 @@ fn without_a_read_gate_everything_reads_and_with_one_only_a_token_reads() {
     );
     // Open paths stay open.
     assert_eq!(gated.get("/healthz", &[]).0, StatusCode::OK);
-    assert_eq!(gated.get("/ui/sign-in", &[]).0, StatusCode::OK);
+    let (status, _, page) = gated.get("/ui/sign-in", &[]);
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<form") && page.contains("name=\"token\""),
+        "{page}"
+    );
     // A reader's or a changer's token reads, by bearer or cookie; another
     // does not.
     for h in [
