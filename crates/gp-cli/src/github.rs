@@ -591,6 +591,18 @@ pub fn report_status(s: &gp_engine::status::DeploymentStatus, title: &str) -> st
     ))
 }
 
+/// A command's text output as a titled block of the job summary (what it
+/// prints cannot close the block early).
+pub fn summary_block_text(title: &str, text: &str) -> String {
+    let body = crate::printer::visible(text).replace("```", "\u{2035}\u{2035}\u{2035}");
+    format!("### {}\n\n```text\n{}\n```\n", cell(title), body.trim_end())
+}
+
+/// Appends [`summary_block_text`] to the job summary.
+pub fn summary_block(title: &str, text: &str) -> std::io::Result<()> {
+    append_summary(&summary_block_text(title, text))
+}
+
 fn pretty(v: &serde_json::Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
@@ -657,6 +669,14 @@ mod tests {
         assert!(huge.len() <= MAX_COMMENT, "{}", huge.len());
         assert!(huge.chars().count() < 65_536);
         assert!(huge.ends_with("see the job summary for the rest)_\n"));
+    }
+
+    #[test]
+    fn a_summary_block_cannot_be_closed_by_what_it_holds() {
+        let b = summary_block_text("request | x", "done\n```\n## forged\n");
+        assert!(b.starts_with("### request \\| x\n\n```text\ndone\n"), "{b}");
+        assert_eq!(b.matches("```").count(), 2, "{b}");
+        assert!(b.ends_with("## forged\n```\n"), "{b}");
     }
 
     #[test]

@@ -365,6 +365,13 @@ fn plan(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
                 text.push_str(&format!("\n  refused      {}", p.refused.join("; ")));
             }
             ctx.printer.data(&text)?;
+            if ctx.printer.output() == crate::printer::Output::Github {
+                crate::github::summary_block(
+                    &format!("goldenpath request plan {}", p.request),
+                    &text,
+                )
+                .map_err(|e| CliError::failed(format!("cannot write for GitHub Actions: {e}")))?;
+            }
         }
         if !p.refused.is_empty() {
             return Err(Reported(Code::Refused).into());
@@ -442,6 +449,13 @@ fn apply(ctx: &Context, a: OneArgs) -> anyhow::Result<()> {
             text.push_str(&format!("\n  delivered {f}"));
         }
         ctx.printer.data(&text)?;
+        if ctx.printer.output() == crate::printer::Output::Github {
+            crate::github::summary_block(
+                &format!("goldenpath request apply {}", done.request),
+                &text,
+            )
+            .map_err(|e| CliError::failed(format!("cannot write for GitHub Actions: {e}")))?;
+        }
         Ok(())
     })
 }
