@@ -325,3 +325,57 @@ fn a_spec_change_that_would_hold_a_requests_name_is_found_at_the_component() {
         "{messages:?}"
     );
 }
+
+#[test]
+fn a_spec_change_that_would_hold_a_requests_bucket_secret_or_repository_is_found() {
+    let w = World::new(&format!(
+        "{HEADER}  prod: {{}}
+components:
+  - name: store
+    plane: foundational
+    tier: 1
+    driver: file
+    settings: {{ buckets: [shop-logs], secrets: [shop/dev/api-key], repositories: [shop/api] }}
+"
+    ));
+    let applied = |id: &str, kind: &str, env: &str, resource: &str| {
+        w.registry
+            .record_request(&RequestEvent {
+                id: new_id(),
+                request_id: id.into(),
+                kind: kind.into(),
+                env: env.into(),
+                event: "applied".into(),
+                actor: "tester".into(),
+                detail: Some(
+                    serde_json::json!({"hash": "h", "resource": resource, "created": true}),
+                ),
+                at_us: now_us(),
+            })
+            .unwrap();
+    };
+    // A bucket's and a repository's names are global: applied in prod, they
+    // are held in dev too; a secret's only in its environment.
+    applied("S3-0001", "s3", "prod", "shop-logs");
+    applied("SEC-0001", "secret", "dev", "shop/dev/api-key");
+    applied("ECR-0001", "ecr", "prod", "shop/api");
+    applied("SEC-0002", "secret", "prod", "shop/dev/api-key-other");
+    let found = w.engine().spec_claims().unwrap();
+    let mut messages: Vec<String> = found.iter().map(|d| d.message.clone()).collect();
+    messages.sort();
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    for (what, request) in [
+        ("the bucket `shop-logs` in dev", "S3-0001"),
+        ("the bucket `shop-logs` in prod", "S3-0001"),
+        ("the secret `shop/dev/api-key` in dev", "SEC-0001"),
+        ("the repository `shop/api` in dev", "ECR-0001"),
+        ("the repository `shop/api` in prod", "ECR-0001"),
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains(what) && m.contains(&format!("request {request}"))),
+            "{what}: {messages:#?}"
+        );
+    }
+}

@@ -27,6 +27,14 @@ struct Settings {
     /// A local file it would read (checked by preflight).
     #[serde(default)]
     source: Option<String>,
+    /// Names it holds as they are (a bucket, a secret, a repository), for
+    /// the ownership index.
+    #[serde(default)]
+    buckets: Vec<String>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    repositories: Vec<String>,
 }
 
 fn path(ctx: &ComponentCtx<'_>, name: &str) -> PathBuf {
@@ -86,14 +94,29 @@ impl Driver for FileDriver {
             gp_core::Deployment::Persistent => "_persistent".into(),
             gp_core::Deployment::Ephemeral(b) => format!("_b_{}", b.to_string().replace('-', "")),
         };
+        use gp_core::ownership::NameKind;
+        let exact = |kind: NameKind, names: &[String]| -> Vec<HeldName> {
+            names
+                .iter()
+                .map(|n| HeldName {
+                    kind,
+                    name: n.clone(),
+                    under: false,
+                    what: format!("the {} {n}", kind.noun()),
+                })
+                .collect()
+        };
         s.databases
             .iter()
             .map(|d| HeldName {
-                kind: gp_core::ownership::NameKind::Database,
+                kind: NameKind::Database,
                 name: format!("{d}{suffix}"),
                 under: false,
                 what: format!("the database {d}"),
             })
+            .chain(exact(NameKind::Bucket, &s.buckets))
+            .chain(exact(NameKind::Secret, &s.secrets))
+            .chain(exact(NameKind::Repository, &s.repositories))
             .collect()
     }
 
