@@ -279,3 +279,39 @@ fn dependents_are_the_live_deployments_and_requests_that_need_a_component() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_foundational_teardown_refuses_while_something_depends_on_it_and_cascade_tears_that_down_first()
+{
+    let w = World::new(&format!("{HEADER}{NEEDS}"));
+    deploy(&w, DeploymentSelector::Foundational(vec![]));
+    let b: gp_core::BuildId = "23-01-26-01".parse().unwrap();
+    deploy(&w, DeploymentSelector::Build(gp_core::BuildIdArg::Id(b)));
+    let foundational = |cascade: bool| {
+        w.engine().teardown(&TeardownRequest {
+            env: "dev".into(),
+            target: TeardownTarget::Foundational(vec!["db".into()]),
+            confirm: true,
+            break_glass: vec![],
+            reason: Some("test".into()),
+            overrides: vec![],
+            cascade,
+        })
+    };
+    // Refused, naming the dependent; nothing destroyed.
+    let err = foundational(false).unwrap_err();
+    assert!(matches!(err, EngineError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("build 23-01-26-01"), "{err}");
+    assert!(w.exists("foundational/db-app") && w.exists(&format!("{b}/svc-s")));
+    // --cascade: the build first, through its own recorded teardown.
+    let t = foundational(true).unwrap();
+    assert_eq!(
+        t.cascaded.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        ["build 23-01-26-01 (needs db)"]
+    );
+    assert!(!w.exists(&format!("{b}/svc-s")), "the dependent went first");
+    assert!(!w.exists("foundational/db-app"));
+    assert!(w.exists("foundational/cache-c"), "what was not named stays");
+    let (builds, _) = w.engine().builds_checked("dev").unwrap();
+    assert_eq!(builds[0].status, "torn-down");
+}

@@ -4,6 +4,7 @@
 mod approval;
 mod boundaries;
 mod claims;
+mod cloud;
 mod engine;
 mod file_driver;
 mod policy;
