@@ -415,6 +415,8 @@ mod tests {
         }
         for no in [
             "scratch_b2301260",
+            // A multi-byte character where the id would end.
+            "scratch_b1234567\u{e9}",
             "scratch_b23012601x",
             "scratch_b32012601",
             "scratch_b23012600",
@@ -613,5 +615,20 @@ mod tests {
         );
         i.hold_derived(&p, "dev", DeploymentKind::Builds, derived(false), |_| None);
         assert!(i.held.is_empty());
+    }
+
+    #[test]
+    fn a_compact_id_is_exactly_eight_digits() {
+        assert_eq!(
+            BuildForm::Compact.read("23012601"),
+            "23-01-26-01".parse().ok()
+        );
+        for no in ["2301260", "230126011", "2301260x", "", "23-01-26"] {
+            assert_eq!(BuildForm::Compact.read(no), None, "{no}");
+        }
+        assert_eq!(
+            BuildForm::Dashed.read("23-01-26-01"),
+            "23-01-26-01".parse().ok()
+        );
     }
 }
