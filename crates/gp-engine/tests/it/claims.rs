@@ -379,3 +379,93 @@ components:
         );
     }
 }
+
+fn event(w: &World, id: &str, kind: &str, event: &str, detail: serde_json::Value) {
+    w.registry
+        .record_request(&RequestEvent {
+            id: new_id(),
+            request_id: id.into(),
+            kind: kind.into(),
+            env: "dev".into(),
+            event: event.into(),
+            actor: "tester".into(),
+            detail: Some(detail),
+            at_us: now_us(),
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_withdrawn_request_still_holds_its_names_and_one_torn_down_with_its_instance_holds_none() {
+    let w = World::new(&format!("{HEADER}{SPEC}"));
+    let e = w.engine();
+    applied(&w, "RDS-0001", "dev", "orders", "orders_app");
+    let a = e.applied_requests(Some("dev")).unwrap();
+    assert_eq!(a.len(), 1);
+    assert!(!a[0].withdrawn);
+    // Each kind claims its own kinds of names, by name.
+    assert!(a[0].claims("database", "orders"));
+    assert!(a[0].claims("role", "orders_app"));
+    assert!(!a[0].claims("database", "orders_app"));
+    assert!(!a[0].claims("role", "orders"));
+    assert!(!a[0].claims("bucket", "orders"));
+    // Withdrawn: its deliveries are gone, the database is kept — and held.
+    event(
+        &w,
+        "RDS-0001",
+        "rds",
+        "withdrawn",
+        serde_json::json!({"removed": ["x"], "reason": "done"}),
+    );
+    let a = e.applied_requests(Some("dev")).unwrap();
+    assert!(a[0].withdrawn && a[0].delivered.is_empty());
+    assert_eq!(
+        e.request_claims(&request("RDS-0002", "dev", "orders", "other_app"))
+            .unwrap()
+            .len(),
+        1
+    );
+    // Torn down with its instance: it holds nothing any more.
+    event(
+        &w,
+        "RDS-0001",
+        "rds",
+        "torn_down",
+        serde_json::json!({"by": "teardown of db", "removed": []}),
+    );
+    assert!(e.applied_requests(Some("dev")).unwrap().is_empty());
+    assert!(
+        e.request_claims(&request("RDS-0002", "dev", "orders", "orders_app"))
+            .unwrap()
+            .is_empty()
+    );
+    // Another environment's requests are not this one's.
+    assert!(e.applied_requests(Some("prod")).unwrap().is_empty());
+}
+
+#[test]
+fn a_cloud_request_claims_its_resource_by_its_kind() {
+    let w = World::new(&format!("{HEADER}{SPEC}"));
+    for (id, kind, name) in [
+        ("S3-0001", "s3", "gp-dev-logs"),
+        ("ECR-0001", "ecr", "shop/api"),
+        ("SEC-0001", "secret", "gp/dev/api-key"),
+    ] {
+        event(
+            &w,
+            id,
+            kind,
+            "applied",
+            serde_json::json!({"hash": "h", "resource": name, "created": true}),
+        );
+    }
+    let a = w.engine().applied_requests(None).unwrap();
+    let by = |id: &str| a.iter().find(|x| x.request == id).unwrap();
+    assert!(by("S3-0001").claims("bucket", "gp-dev-logs"));
+    assert!(!by("S3-0001").claims("repository", "gp-dev-logs"));
+    assert!(!by("S3-0001").claims("bucket", "other"));
+    assert!(by("ECR-0001").claims("repository", "shop/api"));
+    assert!(!by("ECR-0001").claims("secret", "shop/api"));
+    assert!(by("SEC-0001").claims("secret", "gp/dev/api-key"));
+    assert!(!by("SEC-0001").claims("database", "gp/dev/api-key"));
+}
