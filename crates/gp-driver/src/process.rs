@@ -455,8 +455,8 @@ mod tests {
             .is_some_and(|zombie| !zombie)
     }
 
-    fn eventually(what: impl Fn() -> bool) -> bool {
-        let until = Instant::now() + Duration::from_secs(10);
+    fn eventually(mut what: impl FnMut() -> bool) -> bool {
+        let until = Instant::now() + Duration::from_secs(5);
         while Instant::now() < until {
             if what() {
                 return true;
@@ -514,7 +514,7 @@ mod tests {
         let track = dir.path().join("children");
         // The group is recorded just after the child starts: it waits.
         let script = format!(
-            "echo $$; while [ ! -s {d}/$$ ]; do sleep 0.05; done; cat {d}/$$",
+            "echo $$; for _ in $(seq 200); do [ -s {d}/$$ ] && break; sleep 0.05; done; cat {d}/$$",
             d = track.display()
         );
         let out = shell(
@@ -543,7 +543,10 @@ mod tests {
         let file = record_group(dir.path(), pid).unwrap();
         assert_eq!(file, dir.path().join(pid.to_string()));
         assert_eq!(kill_tracked(dir.path()), 1);
-        child.wait().unwrap();
+        assert!(
+            eventually(|| child.try_wait().unwrap().is_some()),
+            "not killed"
+        );
         assert!(!runs(pid));
         assert!(!file.exists());
         // Nothing recorded, or no directory: nothing killed.
@@ -562,7 +565,7 @@ mod tests {
         }
         assert_eq!(kill_tracked(dir.path()), 3);
         for c in &mut children {
-            c.wait().unwrap();
+            assert!(eventually(|| c.try_wait().unwrap().is_some()), "not killed");
         }
     }
 
@@ -590,7 +593,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(kill_tracked(dir.path()), 1);
-        child.wait().unwrap();
+        assert!(
+            eventually(|| child.try_wait().unwrap().is_some()),
+            "not killed"
+        );
     }
 
     #[test]
