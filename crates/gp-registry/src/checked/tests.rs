@@ -1113,3 +1113,41 @@ fn a_read_kept_between_calls_is_read_again_once_another_process_writes() {
     .unwrap();
     assert!(reg.reservation("dev", build(B2)).unwrap().is_some());
 }
+
+#[test]
+fn a_tampered_row_or_stream_is_described_by_what_names_it() {
+    let row = Tampered {
+        table: "journal".into(),
+        stream: "dev/23-01-26-01".into(),
+        id: "e-7".into(),
+        check: "chain-broken".into(),
+        why: "does not match its HMAC".into(),
+    };
+    assert_eq!(row.describe(), "journal row `e-7` does not match its HMAC");
+    let stream = Tampered {
+        id: String::new(),
+        why: "lost its last 2 rows".into(),
+        ..row.clone()
+    };
+    assert_eq!(
+        stream.describe(),
+        "journal stream dev/23-01-26-01 lost its last 2 rows"
+    );
+    match stream.into_error() {
+        RegistryError::Tampered { table, id, why } => {
+            assert_eq!(
+                (table.as_str(), id.as_str()),
+                ("journal", "dev/23-01-26-01")
+            );
+            assert_eq!(why, "lost its last 2 rows");
+        }
+        other => panic!("{other:?}"),
+    }
+    match row.into_error() {
+        RegistryError::Tampered { id, .. } => assert_eq!(id, "e-7"),
+        other => panic!("{other:?}"),
+    }
+    // A stream's key is shown with its parts joined by `/`.
+    assert_eq!(shown("dev\u{1f}23-01-26-01"), "dev/23-01-26-01");
+    assert_eq!(shown("RDS-0001"), "RDS-0001");
+}
