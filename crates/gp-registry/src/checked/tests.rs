@@ -1151,3 +1151,70 @@ fn a_tampered_row_or_stream_is_described_by_what_names_it() {
     assert_eq!(shown("dev\u{1f}23-01-26-01"), "dev/23-01-26-01");
     assert_eq!(shown("RDS-0001"), "RDS-0001");
 }
+
+/// A registry whose journal holds rows from before chaining — a stream of
+/// `n` numbered 1..=n for B1 — sealed as the migration seals them.
+fn legacy_journal(n: i64) -> (Registry, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = Location::Sqlite(dir.path().join("registry.db"));
+    {
+        let reg = Registry::open(&loc).unwrap();
+        let key = ChainKey::read_file(&dir.path().join("registry.key"))
+            .unwrap()
+            .unwrap();
+        reg.with_db(|db| {
+            for seq in 1..=n {
+                db.batch(&format!(
+                    "INSERT INTO journal (id, env, deployment, seq, action_id, stage, component, driver, action, resource, at_us) VALUES ('old{seq}', 'dev', '{B1}', {seq}, 'a{seq}', 'before', 'c', 'exec', 'create', 'r', {seq})"
+                ))?;
+            }
+            let width = crate::chain::JOURNAL.columns.len();
+            let rows = db.rows(
+                &format!(
+                    "SELECT {} FROM journal WHERE chain_mac IS NULL ORDER BY id",
+                    crate::chain::JOURNAL.select_list()
+                ),
+                &[],
+                |r| (0..width).map(|i| r.value(i)).collect::<Vec<_>>(),
+            )?;
+            let digest = crate::chain::seal_digest(&key, "journal", &rows);
+            db.batch("DROP TRIGGER chain_seals_no_update")?;
+            db.exec(
+                &format!("UPDATE chain_seals SET rows = {n}, digest = ? WHERE tbl = 'journal'"),
+                &[digest.into()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    let reg = reopen(&dir);
+    (reg, dir)
+}
+
+#[test]
+fn a_journal_chained_after_rows_from_before_chaining_continues_their_numbering() {
+    let (reg, _d) = legacy_journal(3);
+    // The first chained row takes the position after the old rows.
+    assert_eq!(
+        reg.journal_append(&journal(Stage::Before, "create"))
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        reg.journal_append(&journal(Stage::After, "create"))
+            .unwrap(),
+        5
+    );
+    let rows = reg.journal("dev", B1).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(reg.verify().unwrap(), Vec::new());
+    // One of the old rows gone: the chained rows no longer follow them.
+    sql(
+        &reg,
+        "DROP TRIGGER journal_no_delete; DELETE FROM journal WHERE id = 'old3'",
+    );
+    assert!(reg.journal("dev", B1).is_err());
+}
