@@ -1152,9 +1152,10 @@ fn a_tampered_row_or_stream_is_described_by_what_names_it() {
     assert_eq!(shown("RDS-0001"), "RDS-0001");
 }
 
-/// A registry whose journal holds rows from before chaining — a stream of
-/// `n` numbered 1..=n for B1 — sealed as the migration seals them.
-fn legacy_journal(n: i64) -> (Registry, tempfile::TempDir) {
+/// A registry whose journal holds rows from before chaining — B1's,
+/// numbered `seqs` — sealed as the migration seals them.
+fn legacy_journal(seqs: &[i64]) -> (Registry, tempfile::TempDir) {
+    let n = seqs.len();
     let dir = tempfile::tempdir().unwrap();
     let loc = Location::Sqlite(dir.path().join("registry.db"));
     {
@@ -1163,7 +1164,7 @@ fn legacy_journal(n: i64) -> (Registry, tempfile::TempDir) {
             .unwrap()
             .unwrap();
         reg.with_db(|db| {
-            for seq in 1..=n {
+            for seq in seqs {
                 db.batch(&format!(
                     "INSERT INTO journal (id, env, deployment, seq, action_id, stage, component, driver, action, resource, at_us) VALUES ('old{seq}', 'dev', '{B1}', {seq}, 'a{seq}', 'before', 'c', 'exec', 'create', 'r', {seq})"
                 ))?;
@@ -1193,7 +1194,7 @@ fn legacy_journal(n: i64) -> (Registry, tempfile::TempDir) {
 
 #[test]
 fn a_journal_chained_after_rows_from_before_chaining_continues_their_numbering() {
-    let (reg, _d) = legacy_journal(3);
+    let (reg, _d) = legacy_journal(&[1, 2, 3]);
     // The first chained row takes the position after the old rows.
     assert_eq!(
         reg.journal_append(&journal(Stage::Before, "create"))
@@ -1211,6 +1212,33 @@ fn a_journal_chained_after_rows_from_before_chaining_continues_their_numbering()
         [1, 2, 3, 4, 5]
     );
     assert_eq!(reg.verify().unwrap(), Vec::new());
+    // Old numbering with a gap: the chained rows follow the highest.
+    let (gapped, _g) = legacy_journal(&[1, 2, 5]);
+    assert_eq!(
+        gapped
+            .journal_append(&journal(Stage::Before, "create"))
+            .unwrap(),
+        6
+    );
+    assert_eq!(
+        gapped
+            .journal("dev", B1)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect::<Vec<_>>(),
+        [1, 2, 5, 6]
+    );
+    // A gap in a journal is itself a breach `registry verify` names.
+    assert!(
+        gapped
+            .verify()
+            .unwrap()
+            .iter()
+            .any(|b| b.check == "journal-gap" && b.detail.contains("jumps from 2 to 5")),
+        "{:?}",
+        gapped.verify()
+    );
     // One of the old rows gone: the chained rows no longer follow them.
     sql(
         &reg,
