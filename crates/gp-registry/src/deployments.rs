@@ -545,7 +545,82 @@ pub const TAMPERED: &str = "tampered";
 
 #[cfg(test)]
 mod tests {
-    use super::EventKind;
+    use super::{DeploymentEvent, EventKind, Expiry, is_lifecycle_event};
+
+    fn ev(event: &str, at_us: i64, detail: serde_json::Value) -> DeploymentEvent {
+        DeploymentEvent {
+            id: format!("e{at_us}"),
+            env: "dev".into(),
+            deployment: "23-01-26-01".into(),
+            run_id: None,
+            event: event.into(),
+            actor: "a".into(),
+            commit_sha: None,
+            run_url: None,
+            detail: Some(detail),
+            at_us,
+        }
+    }
+
+    #[test]
+    fn an_expiry_is_set_extended_kept_released_and_noticed_by_its_events_since_the_reservation() {
+        use serde_json::json;
+        let events = [
+            // An older generation's: not counted.
+            ev("expiry_set", 5, json!({"expiresUs": 1})),
+            ev("build_kept", 6, json!({"reason": "old"})),
+            ev("expiry_set", 10, json!({"expiresUs": 100})),
+            ev("expiry_notice", 11, json!({"leadS": 3600})),
+            ev("expiry_notice", 12, json!({"leadS": 3600})),
+            ev("expiry_notice", 13, json!({"leadS": 600})),
+            ev("expiry_extended", 14, json!({"expiresUs": 200})),
+            ev("deploy_started", 15, json!({})),
+        ];
+        let e = Expiry::from_events(&events, 10);
+        assert_eq!(
+            e,
+            Expiry {
+                expires_us: Some(200),
+                kept: None,
+                noticed: vec![3600, 600],
+                extensions: 1,
+            }
+        );
+        // Counted from the first event of this generation, not after.
+        assert_eq!(Expiry::from_events(&events, 11).expires_us, Some(200));
+        assert_eq!(Expiry::from_events(&events[..4], 11).expires_us, None);
+        // Kept with its reason, then released.
+        let mut kept = events.to_vec();
+        kept.push(ev("build_kept", 16, json!({"reason": "demo on Friday"})));
+        assert_eq!(
+            Expiry::from_events(&kept, 10).kept.as_deref(),
+            Some("demo on Friday")
+        );
+        kept.push(ev("build_released", 17, json!({})));
+        assert_eq!(Expiry::from_events(&kept, 10).kept, None);
+        // An extension without a time keeps the expiry it had; each counts.
+        let mut more = events.to_vec();
+        more.push(ev("expiry_extended", 18, json!({})));
+        let e = Expiry::from_events(&more, 10);
+        assert_eq!((e.expires_us, e.extensions), (Some(200), 2));
+        // No TTL at all.
+        assert_eq!(Expiry::from_events(&[], 0), Expiry::default());
+    }
+
+    #[test]
+    fn only_the_events_of_a_deployments_life_are_lifecycle_events() {
+        for yes in [
+            "deploy_started",
+            "deploy_succeeded",
+            "torn_down",
+            "teardown_started",
+        ] {
+            assert!(is_lifecycle_event(yes), "{yes}");
+        }
+        for no in ["expiry_set", "build_kept", "policy_denied", "nonsense"] {
+            assert!(!is_lifecycle_event(no), "{no}");
+        }
+    }
 
     #[test]
     fn every_kind_reads_back_and_nothing_else_does() {
