@@ -532,7 +532,10 @@ mod tests {
     #[test]
     fn build_ids_place_a_row_without_inventing_one() {
         let comps = vec!["rds".to_string()];
-        assert_eq!(place("23-01-26-01", &comps).0, "23-01-26-01");
+        assert_eq!(
+            place("23-01-26-01", &comps),
+            ("23-01-26-01".into(), None, None)
+        );
         assert_eq!(place("persistent", &comps).0, "persistent");
         assert_eq!(place("", &comps).0, "persistent");
         assert_eq!(
@@ -547,6 +550,26 @@ mod tests {
         assert!(note.is_some());
         let (key, _, _) = place("23-01-26-01 (retry after the outage)", &comps);
         assert_eq!(key, "23-01-26-01 (retry after the outage)");
+        assert_eq!(
+            place("foundational", &comps),
+            ("foundational".into(), None, None)
+        );
+        // An id that parses but is not written in the canonical form.
+        let (key, _, note) = place("1-01-26-01", &comps);
+        assert_eq!(key, "1-01-26-01");
+        assert!(note.is_some());
+        // A very long value: cut at a character boundary, with a digest of
+        // the whole so two long values stay apart.
+        let long = format!("{}\u{e9}{}", "x".repeat(199), "y".repeat(300));
+        let (key, _, _) = place(&long, &comps);
+        assert!(key.starts_with(&"x".repeat(199)), "{key}");
+        assert_eq!(key.chars().nth(199), Some('\u{2026}'), "{key}");
+        assert_eq!(key.chars().count(), 199 + 1 + 8);
+        let other = format!("{}\u{e9}{}", "x".repeat(199), "z".repeat(300));
+        assert_ne!(place(&other, &comps).0, key);
+        // Exactly 200 bytes: kept whole.
+        let exact = "w".repeat(200);
+        assert_eq!(place(&exact, &comps).0, exact);
     }
 
     #[test]
