@@ -586,6 +586,8 @@ mod tests {
                 extensions: 1,
             }
         );
+        // Before any extension: the time set.
+        assert_eq!(Expiry::from_events(&events[..6], 10).expires_us, Some(100));
         // Counted from the first event of this generation, not after.
         assert_eq!(Expiry::from_events(&events, 11).expires_us, Some(200));
         assert_eq!(Expiry::from_events(&events[..4], 11).expires_us, None);
