@@ -53,7 +53,7 @@ mod verify;
 pub use chain::ChainKey;
 pub use checked::Tampered;
 pub(crate) use checked::{Heads, Trust};
-pub use csv_io::{ImportOptions, ImportReport, RowProblem, export_csv, import_csv, place};
+pub use csv_io::{ImportOptions, ImportReport, RowProblem, export_csv, import_csv, layout, place};
 pub use db::Backend;
 use db::{Db, DbExt, Value};
 pub use deployments::{
@@ -63,8 +63,8 @@ pub use deployments::{
 pub use governance::{Override, RequestEvent};
 pub use journal::{JournalEntry, JournalRow, Stage};
 pub use leases::{Lease, LeaseState};
-pub use phases::{ImportedRow, Phase};
-pub use report::{PhaseStats, report};
+pub use phases::{ImportedRow, Outcomes, Phase, PhaseResult};
+pub use report::{PhaseStats, kind_of, report};
 pub use reservations::{Reservation, ReserveRequest};
 pub use stream::{StreamItem, parse_cursor};
 pub use time::{format_utc, now_us, parse_utc};

@@ -9,6 +9,46 @@ use crate::chain::PHASE_EVENTS;
 use crate::db::{DbExt, Named, Row, Value};
 use crate::{Registry, RegistryError, Tx, now_us};
 
+/// How a set of finished runs ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcomes {
+    /// Runs.
+    pub runs: i64,
+    /// Runs that succeeded.
+    pub succeeded: i64,
+    /// Runs that failed.
+    pub failed: i64,
+    /// Runs that were aborted.
+    pub aborted: i64,
+    /// Runs with no result recorded.
+    pub unknown: i64,
+}
+
+impl Outcomes {
+    /// Counts one run.
+    pub fn count(&mut self, r: PhaseResult) {
+        self.runs += 1;
+        match r {
+            PhaseResult::Success => self.succeeded += 1,
+            PhaseResult::Failed => self.failed += 1,
+            PhaseResult::Aborted => self.aborted += 1,
+            PhaseResult::Unknown => self.unknown += 1,
+        }
+    }
+
+    /// Runs with a known result.
+    pub fn known(&self) -> i64 {
+        self.runs - self.unknown
+    }
+
+    /// Successes over runs with a known result; none without one.
+    pub fn success_rate(&self) -> Option<f64> {
+        let known = self.known();
+        (known > 0).then(|| self.succeeded as f64 / known as f64)
+    }
+}
+
 /// One phase: a timed step (a component's apply, a Terraform plan, ...).
 #[derive(Clone, Debug, PartialEq, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -85,6 +125,68 @@ impl Phase {
     /// Duration in milliseconds, once ended.
     pub fn duration_ms(&self) -> Option<i64> {
         self.ended_us.map(|e| (e - self.started_us) / 1000)
+    }
+
+    /// How the run ended (see [`PhaseResult`]).
+    pub fn result(&self) -> PhaseResult {
+        PhaseResult::of(
+            self.exit_code,
+            self.duration_ms(),
+            [self.added, self.changed, self.destroyed],
+        )
+    }
+}
+
+/// How a finished run ended. Every row has one: a row without an exit code
+/// (the oldest history layout) is `unknown`, never counted as a success or
+/// a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PhaseResult {
+    /// Exit code 0.
+    Success,
+    /// A non-zero exit that ran for a while or changed something.
+    Failed,
+    /// A non-zero exit within [`PhaseResult::ABORTED_WITHIN_MS`] that
+    /// changed nothing: a precondition that stopped the run.
+    Aborted,
+    /// No exit code recorded.
+    Unknown,
+}
+
+impl PhaseResult {
+    /// A non-zero exit this quick that changed nothing is an abort.
+    pub const ABORTED_WITHIN_MS: i64 = 5_000;
+
+    /// The result of a run from its exit code, its duration and its
+    /// resource counts (added, changed, destroyed; unknown counts as none).
+    pub fn of(exit_code: Option<i64>, duration_ms: Option<i64>, counts: [Option<i64>; 3]) -> Self {
+        match exit_code {
+            None => Self::Unknown,
+            Some(0) => Self::Success,
+            Some(_)
+                if duration_ms.is_some_and(|d| d < Self::ABORTED_WITHIN_MS)
+                    && counts.iter().all(|c| c.is_none_or(|n| n == 0)) =>
+            {
+                Self::Aborted
+            }
+            Some(_) => Self::Failed,
+        }
+    }
+
+    /// Whether the result is known (anything but [`PhaseResult::Unknown`]).
+    pub fn is_known(self) -> bool {
+        self != Self::Unknown
+    }
+
+    /// The result's name, as JSON writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Unknown => "unknown",
+        }
     }
 }
 
@@ -236,28 +338,20 @@ impl Registry {
         Ok(v)
     }
 
-    /// How many finished runs of `phase` over builds of `env` there are,
-    /// and how many of them exited 0.
-    pub fn build_phase_outcomes(
-        &self,
-        env: &str,
-        phase: &str,
-    ) -> Result<(i64, i64), RegistryError> {
-        let (mut all, mut ok) = (0, 0);
+    /// How the finished runs of `phase` over builds of `env` ended.
+    pub fn build_phase_outcomes(&self, env: &str, phase: &str) -> Result<Outcomes, RegistryError> {
+        let mut o = Outcomes::default();
         self.rows_trusted(
             &PHASE_EVENTS,
             "t.kind = 'end' AND t.env = ? AND t.phase = ? AND t.build_id <> ''",
             "",
             &[env.into(), phase.into()],
             &mut |r| {
-                all += 1;
-                if Named(r).int("exit_code") == Some(0) {
-                    ok += 1;
-                }
+                o.count(phase_row(r).result());
                 Ok(())
             },
         )?;
-        Ok((all, ok))
+        Ok(o)
     }
 
     /// The `limit` longest finished component phases of `env`, longest
@@ -362,5 +456,63 @@ impl Registry {
             insert_phase(tx, p, "end", &source)?;
             Ok(true)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcomes, PhaseResult};
+
+    #[test]
+    fn every_run_has_a_result_and_only_quick_changeless_exits_are_aborts() {
+        use PhaseResult::*;
+        let none = [None, None, None];
+        for (exit, ms, counts, want) in [
+            (None, Some(10), none, Unknown),
+            (None, None, none, Unknown),
+            (Some(0), Some(1), none, Success),
+            (Some(0), None, [Some(3), None, None], Success),
+            (Some(1), Some(400), none, Aborted),
+            (Some(2), Some(4_999), [Some(0), Some(0), Some(0)], Aborted),
+            (Some(-1), Some(0), none, Aborted),
+            (Some(1), Some(5_000), none, Failed),
+            (Some(1), Some(400), [Some(1), None, None], Failed),
+            (Some(1), Some(400), [None, Some(1), None], Failed),
+            (Some(1), Some(400), [None, None, Some(1)], Failed),
+            (Some(1), None, none, Failed),
+        ] {
+            assert_eq!(
+                PhaseResult::of(exit, ms, counts),
+                want,
+                "{exit:?} {ms:?} {counts:?}"
+            );
+            assert_eq!(want.is_known(), want != Unknown);
+        }
+        assert_eq!(
+            [Success, Failed, Aborted, Unknown].map(PhaseResult::as_str),
+            ["success", "failed", "aborted", "unknown"]
+        );
+    }
+
+    #[test]
+    fn outcomes_rate_only_known_results() {
+        let mut o = Outcomes::default();
+        assert_eq!(o.success_rate(), None);
+        o.count(PhaseResult::Unknown);
+        assert_eq!((o.runs, o.known(), o.success_rate()), (1, 0, None));
+        for r in [
+            PhaseResult::Success,
+            PhaseResult::Failed,
+            PhaseResult::Aborted,
+            PhaseResult::Success,
+        ] {
+            o.count(r);
+        }
+        assert_eq!(
+            (o.runs, o.succeeded, o.failed, o.aborted, o.unknown),
+            (5, 2, 1, 1, 1)
+        );
+        assert_eq!(o.known(), 4);
+        assert_eq!(o.success_rate(), Some(0.5));
     }
 }

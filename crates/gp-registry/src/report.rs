@@ -1,12 +1,15 @@
-//! `registry report`: per phase, how often it ran, how often it succeeded,
-//! and how long successful runs took. Failures are counted apart and never
-//! averaged into durations.
+//! `registry report`: per phase, how often it ran, how its runs ended, and
+//! how long successful runs took. Only known results count in a success
+//! rate (a run without an exit code is `unknown`, counted apart); failures
+//! are never averaged into durations; imported history is counted, and
+//! left out of the percentiles unless asked for.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::chain::PHASE_EVENTS;
+use crate::phases::{Outcomes, PhaseResult};
 use crate::{Registry, RegistryError};
 
 /// Statistics of one phase.
@@ -16,21 +19,32 @@ pub struct PhaseStats {
     /// Phase name.
     pub phase: String,
     /// The kind of deployment it ran in: `build`, `persistent`,
-    /// `foundational`, or `other` (history imported under a name that is
-    /// none of those, such as a legacy id).
+    /// `foundational`, `legacy` (history under an older `YYYYMMDD-NN` id)
+    /// or `other` (history under a name that is none of those).
     pub kind: String,
     /// Finished runs.
     pub count: u64,
     /// Runs that exited 0.
     pub succeeded: u64,
-    /// Runs that did not.
+    /// Runs that exited non-zero after a while or after changing
+    /// something.
     pub failed: u64,
-    /// `succeeded / count`.
-    pub success_rate: f64,
+    /// Runs that exited non-zero within seconds and changed nothing.
+    pub aborted: u64,
+    /// Runs with no exit code recorded: in no success rate.
+    pub unknown: u64,
+    /// Of the runs, how many were imported from history.
+    pub imported: u64,
+    /// `succeeded` over the runs with a known result; none when no run has
+    /// one.
+    pub success_rate: Option<f64>,
     /// Median duration of successful runs, seconds.
     pub p50_seconds: Option<f64>,
     /// 95th percentile duration of successful runs, seconds.
     pub p95_seconds: Option<f64>,
+    /// How many successful runs the percentiles were taken over (imported
+    /// ones only when asked for).
+    pub percentile_runs: u64,
 }
 
 /// The kind of deployment a deployment key names.
@@ -44,8 +58,9 @@ pub fn kind_of(deployment: &str) -> &'static str {
         {
             "build"
         }
-        // The older YYYYMMDD-NN form: a build, kept under the id it had.
-        d if is_legacy_build_id(d) => "build",
+        // The older YYYYMMDD-NN form: history of its own kind, never
+        // counted as goldenpath's builds.
+        d if is_legacy_build_id(d) => "legacy",
         _ => "other",
     }
 }
@@ -70,29 +85,59 @@ fn percentile(sorted: &[i64], p: f64) -> Option<f64> {
     Some(sorted[idx] as f64 / 1000.0)
 }
 
+/// What a phase's runs add up to while the report reads them.
+#[derive(Default)]
+struct Tally {
+    outcomes: Outcomes,
+    imported: u64,
+    durations: Vec<i64>,
+}
+
 /// Per-phase statistics over finished phases, optionally of one
-/// environment and since a time (µs).
+/// environment and since a time (µs). Imported runs count in every figure
+/// but the percentiles, which take them only with `include_imported`.
 pub fn report(
     registry: &Registry,
     env: Option<&str>,
     since_us: Option<i64>,
+    include_imported: bool,
 ) -> Result<Vec<PhaseStats>, RegistryError> {
     // One pass; no row is materialised beyond the per-phase duration
     // lists.
-    let mut by_phase: HashMap<String, HashMap<&'static str, (u64, Vec<i64>)>> = HashMap::new();
+    let mut by_phase: HashMap<String, HashMap<&'static str, Tally>> = HashMap::new();
     let since = since_us.unwrap_or(i64::MIN);
     let mut kinds_of: HashMap<String, &'static str> = HashMap::new();
     let col = |c: &str| PHASE_EVENTS.index(c).unwrap_or(0);
-    let (phase_i, exit_i, duration_i, deployment_i) = (
-        col("phase"),
-        col("exit_code"),
-        col("duration_ms"),
-        col("deployment"),
-    );
+    let [
+        phase_i,
+        exit_i,
+        duration_i,
+        deployment_i,
+        added_i,
+        changed_i,
+        destroyed_i,
+        source_i,
+    ] = [
+        "phase",
+        "exit_code",
+        "duration_ms",
+        "deployment",
+        "added",
+        "changed",
+        "destroyed",
+        "source",
+    ]
+    .map(col);
     let mut visit = |r: &dyn crate::db::Row| {
         let phase = r.text(phase_i).unwrap_or_default();
-        let exit = r.int(exit_i);
         let duration = r.int(duration_i);
+        let result = PhaseResult::of(
+            r.int(exit_i),
+            duration,
+            [r.int(added_i), r.int(changed_i), r.int(destroyed_i)],
+        );
+        // An imported row keeps its file's cells in `source`.
+        let imported = r.text(source_i).is_some_and(|s| s.starts_with('{'));
         // A deployment's kind once per deployment, not once per row.
         let deployment = r.text(deployment_i).unwrap_or_default();
         let kind = match kinds_of.get(deployment) {
@@ -107,10 +152,13 @@ pub fn report(
             Some(k) => k,
             None => by_phase.entry(phase.to_string()).or_default(),
         };
-        let entry = kinds.entry(kind).or_default();
-        match (exit, duration) {
-            (Some(0), Some(d)) => entry.1.push(d),
-            _ => entry.0 += 1,
+        let t = kinds.entry(kind).or_default();
+        t.outcomes.count(result);
+        t.imported += u64::from(imported);
+        if let (PhaseResult::Success, Some(d)) = (result, duration)
+            && (include_imported || !imported)
+        {
+            t.durations.push(d);
         }
         Ok(())
     };
@@ -131,26 +179,26 @@ pub fn report(
             &mut visit,
         )?,
     }
+    let n = |v: i64| u64::try_from(v).unwrap_or_default();
     let mut out: Vec<PhaseStats> = by_phase
         .into_iter()
         .flat_map(|(phase, kinds)| kinds.into_iter().map(move |(k, v)| ((phase.clone(), k), v)))
-        .map(|((phase, kind), (failed, mut ok))| {
-            ok.sort_unstable();
-            let succeeded = ok.len() as u64;
-            let count = succeeded + failed;
+        .map(|((phase, kind), mut t)| {
+            t.durations.sort_unstable();
+            let o = t.outcomes;
             PhaseStats {
                 phase,
                 kind: kind.to_string(),
-                count,
-                succeeded,
-                failed,
-                success_rate: if count == 0 {
-                    0.0
-                } else {
-                    succeeded as f64 / count as f64
-                },
-                p50_seconds: percentile(&ok, 50.0),
-                p95_seconds: percentile(&ok, 95.0),
+                count: n(o.runs),
+                succeeded: n(o.succeeded),
+                failed: n(o.failed),
+                aborted: n(o.aborted),
+                unknown: n(o.unknown),
+                imported: t.imported,
+                success_rate: o.success_rate(),
+                p50_seconds: percentile(&t.durations, 50.0),
+                p95_seconds: percentile(&t.durations, 95.0),
+                percentile_runs: t.durations.len() as u64,
             }
         })
         .collect();
@@ -167,5 +215,32 @@ mod tests {
         assert_eq!(super::percentile(&v, 95.0), Some(95.0));
         assert_eq!(super::percentile(&[7000], 95.0), Some(7.0));
         assert_eq!(super::percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn kinds_keep_history_apart_from_goldenpaths_builds() {
+        for (key, kind) in [
+            ("persistent", "persistent"),
+            ("foundational", "foundational"),
+            ("23-01-26-01", "build"),
+            ("20250115-067", "legacy"),
+            ("20250115-06", "legacy"),
+            ("1-01-26-01", "other"),
+            ("19-01-25-01 (rerun)", "other"),
+            ("rds-old", "other"),
+        ] {
+            assert_eq!(super::kind_of(key), kind, "{key}");
+        }
+        // Two to four digits after the date, the date's eight digits.
+        assert!(super::is_legacy_build_id("20250115-0678"));
+        for not in [
+            "20250115-1",
+            "20250115-01234",
+            "2025011x-067",
+            "20250115_067",
+            "20250115-06a",
+        ] {
+            assert!(!super::is_legacy_build_id(not), "{not}");
+        }
     }
 }

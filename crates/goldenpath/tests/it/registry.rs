@@ -39,24 +39,29 @@ fn import_export_report_verify() {
     let fixture =
         gp_test::repo_root().join("crates/gp-registry/tests/it/fixtures/build_timings_mixed.csv");
     let out = f.run(&["registry", "import", fixture.to_str().unwrap()]);
-    // Every readable row goes in; the one without times is reported by line.
+    // Every row that fits a layout goes in; the one of 4 cells and the one
+    // whose duration is words fit none, each reported by line with its
+    // cells.
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
         out.stdout
-            .contains("7 rows, 6 imported, 0 already present, 1 not readable"),
+            .contains("7 rows, 5 imported, 0 already present, 2 not readable"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stderr
-            .contains("build_timings_mixed.csv:6: row not imported: row has 4 columns"),
+        out.stderr.contains(
+            "build_timings_mixed.csv:6: row not imported: a row of 4 cells fits no layout"
+        ) && out
+            .stderr
+            .contains("(cells: 2025-01-17T09:00:00Z,2025-01-17T09:04:00Z,terraform-apply,dev)"),
         "{}",
         out.stderr
     );
-    // A duration that is not a number is kept as written, with a warning.
     assert!(
-        out.stderr
-            .contains("build_timings_mixed.csv:7: duration_seconds `four minutes` is not a number"),
+        out.stderr.contains(
+            "build_timings_mixed.csv:7: row not imported: fits no layout of 12 cells: duration_seconds `four minutes` is not a number"
+        ),
         "{}",
         out.stderr
     );
@@ -80,12 +85,12 @@ fn import_export_report_verify() {
 
     let out = f.run(&["registry", "export", "--format", "csv"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
-    assert_eq!(out.stdout.lines().count(), 7);
+    assert_eq!(out.stdout.lines().count(), 6);
     assert!(
         out.stdout
             .contains(",20250115-06,600,1,,,,,logs/20250115-06/apply.log\n")
     );
-    assert!(out.stdout.contains(",four minutes,"));
+    assert!(!out.stdout.contains(",four minutes,"));
     assert!(out.stdout.starts_with("start_time_utc,end_time_utc,phase,env,build_id,duration_seconds,exit_code,flags,resources_added,resources_changed,resources_destroyed,log_path"));
 
     let out = f.run(&[
@@ -102,12 +107,47 @@ fn import_export_report_verify() {
             .unwrap()
             .lines()
             .count(),
-        7
+        6
     );
 
     let out = f.run(&["registry", "report", "--env", "dev"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     insta::assert_snapshot!(out.stdout);
+    // A phase shows its result, and an imported one says so.
+    let out = f.run(&[
+        "builds",
+        "show",
+        "--env",
+        "dev",
+        "--build-id",
+        "23-01-26-01",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stdout.contains("RESULT") && out.stdout.contains("success (imported)"),
+        "{}",
+        out.stdout
+    );
+    // Imported history counts in the percentiles only when asked.
+    let out = f.run(&[
+        "registry",
+        "report",
+        "--env",
+        "dev",
+        "--include-imported",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let boot = v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "bootstrap")
+        .unwrap();
+    assert_eq!(boot["p50Seconds"], 90.0, "{boot}");
+    assert_eq!(boot["imported"], 1, "{boot}");
     let out = f.run(&["registry", "report", "--since", "yesterday-ish"]);
     assert_eq!(out.code, 2);
 

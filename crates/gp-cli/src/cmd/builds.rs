@@ -395,6 +395,17 @@ fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
                         .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                         .unwrap_or_default(),
                     p.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                    // An imported row is marked: it is history, not a run
+                    // goldenpath made.
+                    format!(
+                        "{}{}",
+                        p.result().as_str(),
+                        if p.imported.is_some() {
+                            " (imported)"
+                        } else {
+                            ""
+                        }
+                    ),
                     format!(
                         "+{} ~{} -{}",
                         p.added.unwrap_or(0),
@@ -405,7 +416,14 @@ fn show(ctx: &Context, a: ShowArgs) -> anyhow::Result<()> {
             })
             .collect();
         out.push_str(&table(
-            &["PHASE", "STARTED", "DURATION", "EXIT", "RESOURCES"],
+            &[
+                "PHASE",
+                "STARTED",
+                "DURATION",
+                "EXIT",
+                "RESULT",
+                "RESOURCES",
+            ],
             &rows,
         ));
     }

@@ -297,14 +297,20 @@ pub fn build(detail: &super::builds::BuildDetail) -> String {
             ms(p)
         ));
     }
-    body.push_str("</svg><table><caption>Phases</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">component</th><th scope=\"col\">ms</th><th scope=\"col\">exit</th></tr></thead><tbody>");
+    body.push_str("</svg><table><caption>Phases</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">component</th><th scope=\"col\">ms</th><th scope=\"col\">exit</th><th scope=\"col\">result</th></tr></thead><tbody>");
     for p in &finished {
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
             esc(&p.phase),
             esc(p.component.as_deref().unwrap_or("")),
             ms(p),
-            p.exit_code.map(|c| c.to_string()).unwrap_or_default()
+            p.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+            p.result().as_str(),
+            if p.imported.is_some() {
+                " (imported)"
+            } else {
+                ""
+            }
         ));
     }
     body.push_str("</tbody></table>");
@@ -368,8 +374,8 @@ pub struct History {
     pub deploys: Vec<gp_registry::Phase>,
     /// The newest build teardowns, oldest first.
     pub teardowns: Vec<gp_registry::Phase>,
-    /// Every build deploy: how many, how many succeeded.
-    pub outcomes: (i64, i64),
+    /// How every build deploy ended.
+    pub outcomes: gp_registry::Outcomes,
     /// The slowest component phases, slowest first.
     pub slowest: Vec<gp_registry::Phase>,
     /// The registry report of the environment.
@@ -402,15 +408,29 @@ pub fn charted_phases(report: &[gp_registry::PhaseStats]) -> Vec<String> {
 pub fn history(env: &str, h: &History) -> String {
     let ms = |p: &gp_registry::Phase| p.ended_us.map(|e| (e - p.started_us) / 1000);
     let durations = |v: &[gp_registry::Phase]| -> Vec<i64> { v.iter().filter_map(ms).collect() };
-    let (all, ok) = h.outcomes;
-    let rate = if all == 0 {
+    let o = h.outcomes;
+    let all = o.runs;
+    let known = o.known();
+    let mut rate = if all == 0 {
         "no deploys yet".to_string()
+    } else if known == 0 {
+        format!("{all} build deploys, none with a result recorded")
     } else {
         format!(
-            "{ok} of {all} build deploys succeeded ({}%)",
-            ok * 100 / all
+            "{} of {known} build deploys succeeded ({}%)",
+            o.succeeded,
+            o.succeeded * 100 / known
         )
     };
+    if o.aborted > 0 {
+        rate.push_str(&format!("; {} aborted before changing anything", o.aborted));
+    }
+    if known > 0 && o.unknown > 0 {
+        rate.push_str(&format!(
+            "; {} with no result recorded, not counted",
+            o.unknown
+        ));
+    }
     let mut body = format!("<p id=\"success-rate\">{}</p>", esc(&rate));
     let newest = |n: usize, of: i64| {
         if i64::try_from(n).unwrap_or(i64::MAX) < of {
@@ -444,17 +464,21 @@ pub fn history(env: &str, h: &History) -> String {
         ));
     }
     body.push_str("</tbody></table>");
-    body.push_str("<h2>Registry report</h2><table><caption>Every phase by deployment kind: runs, success rate, p50 and p95</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">kind</th><th scope=\"col\">runs</th><th scope=\"col\">succeeded</th><th scope=\"col\">failed</th><th scope=\"col\">success rate</th><th scope=\"col\">p50 s</th><th scope=\"col\">p95 s</th></tr></thead><tbody>");
+    body.push_str("<h2>Registry report</h2><table><caption>Every phase by deployment kind: runs, how they ended, the success rate of those with a result, p50 and p95 of goldenpath\'s own successful runs (imported history left out)</caption><thead><tr><th scope=\"col\">phase</th><th scope=\"col\">kind</th><th scope=\"col\">runs</th><th scope=\"col\">succeeded</th><th scope=\"col\">failed</th><th scope=\"col\">aborted</th><th scope=\"col\">unknown</th><th scope=\"col\">success rate (known)</th><th scope=\"col\">p50 s</th><th scope=\"col\">p95 s</th></tr></thead><tbody>");
     let secs = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_default();
     for r in &h.report {
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}%</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.phase),
             esc(&r.kind),
             r.count,
             r.succeeded,
             r.failed,
-            r.success_rate * 100.0,
+            r.aborted,
+            r.unknown,
+            r.success_rate
+                .map(|v| format!("{:.0}%", v * 100.0))
+                .unwrap_or_else(|| "-".into()),
             secs(r.p50_seconds),
             secs(r.p95_seconds)
         ));
@@ -603,4 +627,46 @@ pub fn sign_in(message: Option<&str>) -> String {
                 .unwrap_or_default()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{History, history};
+
+    /// The page's success-rate paragraph.
+    fn page(o: gp_registry::Outcomes) -> String {
+        let p = history(
+            "dev",
+            &History {
+                deploys: Vec::new(),
+                teardowns: Vec::new(),
+                outcomes: o,
+                slowest: Vec::new(),
+                report: Vec::new(),
+                per_phase: Vec::new(),
+            },
+        );
+        let start = p.find("<p id=\"success-rate\">").unwrap();
+        p[start..start + p[start..].find("</p>").unwrap()].to_string()
+    }
+
+    #[test]
+    fn the_success_rate_counts_only_known_results_and_says_what_it_left_out() {
+        let o = |succeeded, failed, aborted, unknown| gp_registry::Outcomes {
+            runs: succeeded + failed + aborted + unknown,
+            succeeded,
+            failed,
+            aborted,
+            unknown,
+        };
+        assert!(page(o(0, 0, 0, 0)).contains("no deploys yet"));
+        assert!(page(o(0, 0, 0, 3)).contains("3 build deploys, none with a result recorded"));
+        let p = page(o(3, 0, 1, 2));
+        assert!(p.contains("3 of 4 build deploys succeeded (75%)"), "{p}");
+        assert!(p.contains("1 aborted before changing anything"), "{p}");
+        assert!(p.contains("2 with no result recorded, not counted"), "{p}");
+        let p = page(o(2, 2, 0, 0));
+        assert!(p.contains("2 of 4 build deploys succeeded (50%)"), "{p}");
+        assert!(!p.contains("aborted") && !p.contains("no result"), "{p}");
+    }
 }

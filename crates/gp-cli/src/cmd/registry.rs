@@ -76,6 +76,10 @@ pub struct ReportArgs {
     /// Only phases that started on or after this date or time (UTC).
     #[arg(long)]
     pub since: Option<String>,
+    /// Count imported history in the percentiles too (it always counts in
+    /// the runs and the success rate).
+    #[arg(long)]
+    pub include_imported: bool,
 }
 
 /// Runs `registry ...`.
@@ -179,6 +183,12 @@ fn import(ctx: &Context, a: ImportArgs) -> anyhow::Result<()> {
                 .collect()
         })
         .unwrap_or_default();
+    // A phase cell holding one of the spec's environments is a row read
+    // shifted.
+    let envs: Vec<String> = ctx
+        .platform()
+        .map(|p| p.environment_names().map(str::to_string).collect())
+        .unwrap_or_default();
     let reg = ctx.registry()?;
     let mut any_problem = false;
     let mut reports = Vec::new();
@@ -192,6 +202,7 @@ fn import(ctx: &Context, a: ImportArgs) -> anyhow::Result<()> {
             &gp_registry::ImportOptions {
                 source: &name,
                 components: &components,
+                envs: &envs,
             },
         )?;
         any_problem |= !report.problems.is_empty();
@@ -203,10 +214,11 @@ fn import(ctx: &Context, a: ImportArgs) -> anyhow::Result<()> {
             for p in &report.problems {
                 ctx.printer.error(
                     &format!(
-                        "{}:{}: row not imported: {}",
+                        "{}:{}: row not imported: {} (cells: {})",
                         file.display(),
                         p.line,
-                        p.reason
+                        p.reason,
+                        p.cells.join(",")
                     ),
                     &[],
                     None,
@@ -250,7 +262,7 @@ fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
     if let Some(env) = &a.env {
         ctx.check_recorded_env(env)?;
     }
-    let stats = gp_registry::report(ctx.registry()?, a.env.as_deref(), since)?;
+    let stats = gp_registry::report(ctx.registry()?, a.env.as_deref(), since, a.include_imported)?;
     if ctx.printer.is_json() {
         ctx.printer.json(&crate::outputs::ReportOutput {
             schema_version: crate::outputs::SCHEMA_VERSION,
@@ -272,7 +284,11 @@ fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
                 s.count.to_string(),
                 s.succeeded.to_string(),
                 s.failed.to_string(),
-                format!("{:.1}%", s.success_rate * 100.0),
+                s.aborted.to_string(),
+                s.unknown.to_string(),
+                s.success_rate
+                    .map(|v| format!("{:.1}%", v * 100.0))
+                    .unwrap_or_else(|| "-".into()),
                 secs(s.p50_seconds),
                 secs(s.p95_seconds),
             ]
@@ -280,10 +296,26 @@ fn report(ctx: &Context, a: ReportArgs) -> anyhow::Result<()> {
         .collect();
     ctx.printer.data(&table(
         &[
-            "PHASE", "KIND", "RUNS", "OK", "FAILED", "SUCCESS", "P50 (OK)", "P95 (OK)",
+            "PHASE", "KIND", "RUNS", "OK", "FAILED", "ABORTED", "UNKNOWN", "SUCCESS", "P50 (OK)",
+            "P95 (OK)",
         ],
         &rows,
     ))?;
+    let unknown: u64 = stats.iter().map(|s| s.unknown).sum();
+    if unknown > 0 {
+        ctx.printer.data(&format!(
+            "{unknown} runs have no result recorded (no exit code): counted in RUNS, not in SUCCESS"
+        ))?;
+    }
+    let left_out: u64 = stats
+        .iter()
+        .map(|s| s.succeeded.saturating_sub(s.percentile_runs))
+        .sum();
+    if left_out > 0 {
+        ctx.printer.data(&format!(
+            "P50 and P95 leave out {left_out} successful runs imported from history; --include-imported counts them"
+        ))?;
+    }
     Ok(())
 }
 

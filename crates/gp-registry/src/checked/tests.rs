@@ -449,7 +449,7 @@ fn readers() -> Vec<Reader> {
             tampered(r.open_phases("dev", &f.text("deployment")))
         }),
         ("phase_events", "report", ends, |r, _| {
-            tampered(crate::report(r, Some("dev"), None))
+            tampered(crate::report(r, Some("dev"), None, true))
         }),
         ("phase_events", "export_csv", ends, |r, _| {
             tampered(crate::export_csv(r, None, &mut Vec::new()))

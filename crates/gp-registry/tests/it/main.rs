@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod csv_import;
+mod csv_layouts;
 mod story;
 
 use gp_registry::{ChainKey, Location, OpenOptions, Registry};

@@ -256,7 +256,7 @@ fn story(reg: &Registry) {
 
     // --- the ledger is consistent ---
     assert_eq!(reg.verify().unwrap(), vec![]);
-    let report = report(reg, Some("dev"), None).unwrap();
+    let report = report(reg, Some("dev"), None, false).unwrap();
     assert_eq!(report.len(), 1);
     assert_eq!(report[0].p50_seconds, Some(2.5));
 }

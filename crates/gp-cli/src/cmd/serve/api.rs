@@ -189,8 +189,13 @@ pub(super) async fn build(
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct ReportQuery {
     since: Option<String>,
+    /// Imported history in the percentiles too (it counts in every other
+    /// figure).
+    #[serde(default)]
+    include_imported: bool,
 }
 
 pub(super) async fn report(
@@ -215,8 +220,8 @@ pub(super) async fn report(
         },
     };
     blocking(s, move |s| {
-        let phases =
-            gp_registry::report(&s.registry, Some(&env), since).map_err(|e| e.to_string())?;
+        let phases = gp_registry::report(&s.registry, Some(&env), since, q.include_imported)
+            .map_err(|e| e.to_string())?;
         Ok(Some(crate::outputs::ReportOutput {
             schema_version: 1,
             phases,

@@ -179,6 +179,7 @@ pub(super) fn openapi(envs: &[String]) -> serde_json::Value {
         }
         if ty == "ReportOutput" {
             params.push(serde_json::json!({"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
+            params.push(serde_json::json!({"name": "includeImported", "in": "query", "schema": {"type": "boolean"}}));
         }
         if ty == "CatalogOutput" || ty == "RequestListOutput" || ty == "ResourcesOutput" {
             params.push(serde_json::json!({"name": "env", "in": "query", "schema": {"type": "string", "maxLength": 64}}));

@@ -105,7 +105,7 @@ pub(super) async fn ui_history(State(s): State<Arc<Shared>>, Path(env): Path<Str
                 .map_err(e)?,
             outcomes: r.build_phase_outcomes(&env, "deploy").map_err(e)?,
             slowest: r.slowest_phases(&env, 10).map_err(e)?,
-            report: gp_registry::report(r, Some(&env), None).map_err(e)?,
+            report: gp_registry::report(r, Some(&env), None, false).map_err(e)?,
             per_phase: Vec::new(),
         };
         let mut h = h;
