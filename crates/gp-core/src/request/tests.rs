@@ -310,6 +310,30 @@ fn bucket_names_follow_the_platforms_rule_and_the_convention_only_warns() {
             );
         }
     }
+    // Generated: every name the platform's pattern admits after
+    // `goldenpath-dev-` over letters, digits and hyphens up to five
+    // characters that S3 itself allows: the request passes, and warns
+    // (with the convention's name) unless it is the convention's name.
+    let pattern = regex::Regex::new("^goldenpath-dev-[a-z0-9-]+-[a-z0-9-]+$").unwrap();
+    let mut rests = vec![String::new()];
+    let mut tried = 0;
+    for _ in 0..5 {
+        rests = rests
+            .iter()
+            .flat_map(|r| ['o', '1', '-'].map(|c| format!("{r}{c}")))
+            .collect();
+        for rest in &rests {
+            let name = format!("goldenpath-dev-{rest}");
+            if !pattern.is_match(&name) || bucket::s3_name_problem(&name).is_some() {
+                continue;
+            }
+            tried += 1;
+            let r = named(&name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert!(r.guard(&p).is_empty(), "{name}: {:?}", r.guard(&p));
+            assert_eq!(r.advice(&p).len(), 1, "{name}");
+        }
+    }
+    assert!(tried > 50, "{tried}");
     // Outside the rule: another prefix, another environment, one part.
     for name in [
         "acme-dev-orders-logs",

@@ -589,6 +589,43 @@ mod tests {
         );
     }
 
+    /// Every name of up to six characters after `{prefix}-{env}-` (over
+    /// letters, digits and hyphens), for environments of each shape:
+    /// `follows_platform_rule` says yes exactly when the platform's own
+    /// pattern matches with the request's environment as its second part.
+    #[test]
+    fn the_rule_is_the_platforms_pattern_over_every_short_name() {
+        let pattern = regex::Regex::new("^goldenpath-([a-z]+)-[a-z0-9-]+-[a-z0-9-]+$").unwrap();
+        let alphabet = ['a', '0', '-'];
+        let mut rests = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..6 {
+            rests = rests
+                .iter()
+                .flat_map(|r| alphabet.iter().map(move |c| format!("{r}{c}")))
+                .collect();
+            all.extend(rests.iter().cloned());
+        }
+        let mut admitted = 0;
+        for env in ["dev", "prod", "e2e", "Dev", "dev-eu"] {
+            for rest in &all {
+                for name in [
+                    format!("goldenpath-{env}-{rest}"),
+                    format!("goldenpath-{env}{rest}"),
+                ] {
+                    let platform = pattern.captures(&name).is_some_and(|c| &c[1] == env);
+                    assert_eq!(
+                        follows_platform_rule(&name, "goldenpath", env),
+                        platform,
+                        "{name} for {env}"
+                    );
+                    admitted += usize::from(platform);
+                }
+            }
+        }
+        assert!(admitted > 500, "{admitted}");
+    }
+
     #[test]
     fn s3s_own_rules() {
         assert_eq!(s3_name_problem("goldenpath-dev-a--b"), None);
