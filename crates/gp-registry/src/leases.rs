@@ -485,3 +485,181 @@ fn lease_state(
     )?;
     Ok(replay.finish(now).into_iter().next())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Location, Registry, RegistryError, now_us};
+
+    fn sqlite() -> (Registry, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+        (reg, dir)
+    }
+
+    fn state(reg: &Registry, dep: &str) -> String {
+        reg.lease("dev", dep).unwrap().unwrap().state
+    }
+
+    fn held_by(r: Result<crate::Lease, RegistryError>) -> String {
+        match r {
+            Err(RegistryError::LeaseHeld { holder, .. }) => holder,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    fn lost(r: Result<crate::Lease, RegistryError>) -> String {
+        match r {
+            Err(RegistryError::LeaseLost { why, .. }) => why,
+            other => panic!("not lost: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_held_lease_is_refused_and_an_expired_one_is_taken_with_its_expiry_recorded() {
+        let (reg, _d) = sqlite();
+        let a = reg.lease_acquire("dev", "b1", "ci@a", 600).unwrap();
+        assert_eq!(held_by(reg.lease_acquire("dev", "b1", "ci@b", 600)), "ci@a");
+        assert_eq!(state(&reg, "b1"), "held");
+        // Another deployment is its own lease.
+        reg.lease_acquire("dev", "b2", "ci@b", 600).unwrap();
+        // Expired (a ttl of 0 ends now): taken, and the old one's expiry
+        // is a row of its own.
+        let old = reg.lease_acquire("dev", "b3", "ci@a", 0).unwrap();
+        assert_eq!(state(&reg, "b3"), "expired");
+        let new = reg.lease_acquire("dev", "b3", "ci@b", 600).unwrap();
+        assert_ne!(new.lease_id, old.lease_id);
+        assert_eq!(state(&reg, "b3"), "held");
+        assert_eq!(reg.lease("dev", "b3").unwrap().unwrap().holder, "ci@b");
+        // A released lease is free again.
+        reg.lease_release(&a).unwrap();
+        assert_eq!(state(&reg, "b1"), "released");
+        reg.lease_acquire("dev", "b1", "ci@b", 600).unwrap();
+    }
+
+    #[test]
+    fn an_abandoned_lease_is_taken_over_only_from_the_holder_named() {
+        let (reg, _d) = sqlite();
+        let a = reg.lease_acquire("dev", "b1", "host-a:42", 600).unwrap();
+        // A live holder on another host is never taken over.
+        assert_eq!(
+            held_by(reg.lease_take_over_abandoned("dev", "b1", "host-b:7", "host-b:8", 600)),
+            "host-a:42"
+        );
+        assert_eq!(
+            reg.lease("dev", "b1").unwrap().unwrap().lease_id,
+            a.lease_id
+        );
+        let b = reg
+            .lease_take_over_abandoned("dev", "b1", "host-a:42", "host-a:43", 600)
+            .unwrap();
+        let now = reg.lease("dev", "b1").unwrap().unwrap();
+        assert_eq!(
+            (now.lease_id, now.holder),
+            (b.lease_id, "host-a:43".to_string())
+        );
+        // Nothing held: taken as a plain acquire.
+        reg.lease_take_over_abandoned("dev", "b9", "x", "host-a:44", 600)
+            .unwrap();
+        assert_eq!(state(&reg, "b9"), "held");
+    }
+
+    #[test]
+    fn a_renewal_extends_by_the_ttl_and_a_lost_lease_cannot_be_renewed_or_released() {
+        let (reg, _d) = sqlite();
+        let a = reg.lease_acquire("dev", "b1", "ci@a", 5).unwrap();
+        let before = now_us();
+        let renewed = reg.lease_renew(&a, 100).unwrap();
+        let after = now_us();
+        assert!(
+            renewed.expires_us >= before + 100_000_000 && renewed.expires_us <= after + 100_000_000,
+            "{renewed:?}"
+        );
+        // What the registry replays is the renewal.
+        assert_eq!(
+            reg.lease("dev", "b1").unwrap().unwrap().expires_us,
+            renewed.expires_us
+        );
+        // Lost to a forced unlock: the renewal says so.
+        reg.lease_force_unlock("dev", "b1", "lead", "runner deleted")
+            .unwrap()
+            .unwrap();
+        assert_eq!(state(&reg, "b1"), "force_unlocked");
+        assert_eq!(lost(reg.lease_renew(&a, 100)), "it was force-unlocked");
+        // Lost to another holder: named.
+        let b = reg.lease_acquire("dev", "b1", "ci@b", 600).unwrap();
+        assert_eq!(lost(reg.lease_renew(&a, 100)), "ci@b holds it now");
+        // Releasing the lost lease leaves the holder's alone.
+        reg.lease_release(&a).unwrap();
+        assert_eq!(state(&reg, "b1"), "held");
+        assert_eq!(
+            reg.lease("dev", "b1").unwrap().unwrap().lease_id,
+            b.lease_id
+        );
+        // Never recorded.
+        let ghost = crate::Lease {
+            deployment: "b7".into(),
+            ..a
+        };
+        assert_eq!(lost(reg.lease_renew(&ghost, 1)), "no lease is recorded");
+    }
+
+    #[test]
+    fn a_forced_unlock_ends_only_a_held_or_expired_lease_and_needs_a_reason() {
+        let (reg, _d) = sqlite();
+        assert!(matches!(
+            reg.lease_force_unlock("dev", "b1", "lead", " "),
+            Err(RegistryError::Invalid(_))
+        ));
+        assert_eq!(
+            reg.lease_force_unlock("dev", "b1", "lead", "why").unwrap(),
+            None
+        );
+        let a = reg.lease_acquire("dev", "b1", "ci@a", 600).unwrap();
+        let ended = reg
+            .lease_force_unlock("dev", "b1", "lead", "why")
+            .unwrap()
+            .unwrap();
+        assert_eq!(ended.lease_id, a.lease_id);
+        let s = reg.lease("dev", "b1").unwrap().unwrap();
+        assert_eq!(
+            (s.state.as_str(), s.ended_by.as_deref(), s.reason.as_deref()),
+            ("force_unlocked", Some("lead"), Some("why"))
+        );
+        // Already ended: nothing more to end.
+        assert_eq!(
+            reg.lease_force_unlock("dev", "b1", "lead", "why").unwrap(),
+            None
+        );
+        let b = reg.lease_acquire("dev", "b2", "ci@a", 600).unwrap();
+        reg.lease_release(&b).unwrap();
+        assert_eq!(
+            reg.lease_force_unlock("dev", "b2", "lead", "why").unwrap(),
+            None
+        );
+        // Expired: still ended.
+        reg.lease_acquire("dev", "b3", "ci@a", 0).unwrap();
+        assert!(
+            reg.lease_force_unlock("dev", "b3", "lead", "why")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn leases_of_one_environment_leave_the_others_out() {
+        let (reg, _d) = sqlite();
+        reg.lease_acquire("dev", "b1", "ci@a", 600).unwrap();
+        reg.lease_acquire("prod", "persistent", "ci@a", 600)
+            .unwrap();
+        // An environment whose name starts another's.
+        reg.lease_acquire("dev2", "b1", "ci@a", 600).unwrap();
+        let dev: Vec<(String, String)> = reg
+            .leases(Some("dev"))
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.env, l.deployment))
+            .collect();
+        assert_eq!(dev, vec![("dev".to_string(), "b1".to_string())]);
+        assert_eq!(reg.leases(None).unwrap().len(), 3);
+    }
+}

@@ -220,3 +220,241 @@ pub(super) struct EnvEvents {
     pub(super) untrusted: BTreeSet<String>,
     pub(super) tampered: Vec<Tampered>,
 }
+
+#[cfg(test)]
+mod tests {
+    use gp_core::BuildIdArg;
+
+    use crate::{
+        BuildSummary, DeploymentEvent, ImportOptions, Location, Registry, ReserveRequest, TAMPERED,
+        new_id, now_us,
+    };
+
+    const B1: &str = "23-01-26-01";
+    const B2: &str = "23-01-26-02";
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn sqlite() -> (Registry, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+        (reg, dir)
+    }
+
+    fn reserve(reg: &Registry, b: &str, again: bool) {
+        let mut r = ReserveRequest::new("dev", BuildIdArg::Id(b.parse().unwrap()), "alice");
+        if again {
+            r.override_reason = Some("the demo needs this id");
+        }
+        reg.reserve(&r).unwrap();
+    }
+
+    fn record(reg: &Registry, dep: &str, kind: &str, detail: Option<serde_json::Value>) {
+        reg.record_deployment(&DeploymentEvent {
+            id: new_id(),
+            env: "dev".into(),
+            deployment: dep.into(),
+            run_id: None,
+            event: kind.into(),
+            actor: "alice".into(),
+            commit_sha: None,
+            run_url: None,
+            detail,
+            at_us: now_us(),
+        })
+        .unwrap();
+    }
+
+    fn pr(n: u64) -> Option<serde_json::Value> {
+        Some(serde_json::json!({"pullRequest": {"number": n, "headSha": SHA}}))
+    }
+
+    fn list(reg: &Registry) -> Vec<BuildSummary> {
+        reg.builds_checked("dev").unwrap().0
+    }
+
+    fn status(reg: &Registry, b: &str) -> String {
+        list(reg)
+            .into_iter()
+            .find(|s| s.build_id == b)
+            .map(|s| s.status)
+            .unwrap_or_else(|| panic!("{b} not listed"))
+    }
+
+    fn sql(reg: &Registry, s: &str) {
+        reg.with_db(|db| db.batch(s)).unwrap();
+    }
+
+    #[test]
+    fn a_run_whose_lease_is_gone_was_interrupted_and_one_holding_it_is_running() {
+        let (reg, _d) = sqlite();
+        reserve(&reg, B1, false);
+        assert_eq!(status(&reg, B1), "reserved");
+        record(&reg, B1, "deploy_started", None);
+        // No lease: the run died mid-way.
+        assert_eq!(status(&reg, B1), "interrupted");
+        // Holding a live lease: deploying (a held lease is not tampering).
+        let lease = reg.lease_acquire("dev", B1, "ci@a", 600).unwrap();
+        assert_eq!(status(&reg, B1), "deploying");
+        // What the engine knows of the holder decides.
+        let dead = reg.builds_checked_with("dev", &|_| false).unwrap().0;
+        assert_eq!(dead[0].status, "interrupted");
+        record(&reg, B1, "deploy_succeeded", None);
+        reg.lease_release(&lease).unwrap();
+        // Finished: the lease's end says nothing.
+        assert_eq!(status(&reg, B1), "live");
+        record(&reg, B1, "teardown_started", None);
+        assert_eq!(status(&reg, B1), "interrupted");
+        reg.lease_acquire("dev", B1, "ci@a", 600).unwrap();
+        assert_eq!(status(&reg, B1), "tearing-down");
+    }
+
+    #[test]
+    fn a_builds_pull_request_is_its_latest_deploys_of_this_generation() {
+        let (reg, _d) = sqlite();
+        reserve(&reg, B1, false);
+        record(&reg, B1, "deploy_started", pr(7));
+        record(&reg, B1, "deploy_started", pr(8));
+        let b = &list(&reg)[0];
+        assert_eq!(b.pull_request.as_ref().map(|p| p.number), Some(8));
+        // The id torn down and reserved again: the old pull request is the
+        // old generation's.
+        record(&reg, B1, "torn_down", None);
+        reserve(&reg, B1, true);
+        let b = &list(&reg)[0];
+        assert_eq!((b.generation, b.pull_request.clone()), (2, None));
+        record(&reg, B1, "deploy_started", pr(9));
+        assert_eq!(
+            list(&reg)[0].pull_request.as_ref().map(|p| p.number),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn forged_events_list_a_build_as_tampered_but_never_the_persistent_or_foundational_plane() {
+        let (reg, _d) = sqlite();
+        reserve(&reg, B1, false);
+        for dep in ["persistent", "foundational", B2] {
+            record(&reg, dep, "deploy_started", None);
+        }
+        sql(
+            &reg,
+            "DROP TRIGGER deployment_events_no_update; UPDATE deployment_events SET actor = 'mallory'",
+        );
+        let (builds, tampered) = reg.builds_checked("dev").unwrap();
+        let names: Vec<(&str, &str)> = builds
+            .iter()
+            .map(|b| (b.build_id.as_str(), b.status.as_str()))
+            .collect();
+        assert!(names.contains(&(B1, "reserved")), "{names:?}");
+        assert!(names.contains(&(B2, TAMPERED)), "never reserved: {names:?}");
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(!tampered.is_empty());
+        assert!(reg.builds("dev").is_err());
+    }
+
+    fn import(reg: &Registry, rows: &str) {
+        let text = format!(
+            "start_time_utc,end_time_utc,phase,env,build_id,duration_seconds,exit_code\n{rows}"
+        );
+        let r = crate::import_csv(
+            reg,
+            &mut text.as_bytes(),
+            &ImportOptions {
+                source: "h.csv",
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(r.problems.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn builds_known_only_from_history_span_their_rows_and_keep_an_older_id_as_written() {
+        let (reg, _d) = sqlite();
+        import(
+            &reg,
+            "2025-01-16T10:00:00Z,2025-01-16T10:04:00Z,apply,dev,16-01-25-01,240,0\n\
+             2025-01-16T09:00:00Z,2025-01-16T09:01:00Z,plan,dev,16-01-25-01,60,0\n\
+             2025-01-15T09:00:00Z,2025-01-15T09:10:00Z,apply,dev,20250115-067,600,1\n\
+             2025-01-17T09:00:00Z,2025-01-17T09:10:00Z,apply,dev,persistent,600,0\n",
+        );
+        let builds = list(&reg);
+        assert_eq!(builds.len(), 2, "{builds:?}");
+        let b = &builds[0];
+        assert_eq!(
+            (b.build_id.as_str(), b.status.as_str(), b.imported),
+            ("16-01-25-01", "imported", true)
+        );
+        // From the earliest start to the latest end of its rows.
+        assert_eq!(
+            b.reserved_us,
+            crate::parse_utc("2025-01-16T09:00:00Z").unwrap()
+        );
+        assert_eq!(
+            b.updated_us,
+            crate::parse_utc("2025-01-16T10:04:00Z").unwrap()
+        );
+        assert_eq!(
+            (builds[1].build_id.as_str(), builds[1].status.as_str()),
+            ("20250115-067", "imported-legacy-id")
+        );
+        // A build reserved by goldenpath is listed once, as its own.
+        reserve(&reg, "16-01-25-01", false);
+        let again: Vec<_> = list(&reg)
+            .into_iter()
+            .filter(|b| b.build_id == "16-01-25-01")
+            .collect();
+        assert_eq!(again.len(), 1);
+        assert!(!again[0].imported);
+    }
+
+    #[test]
+    fn an_imported_build_with_a_forged_row_is_tampered_whatever_its_other_rows_say() {
+        let (reg, _d) = sqlite();
+        import(
+            &reg,
+            "2025-01-16T09:00:00Z,2025-01-16T09:01:00Z,plan,dev,16-01-25-01,60,0\n\
+             2025-01-16T10:00:00Z,2025-01-16T10:04:00Z,apply,dev,16-01-25-01,240,0\n\
+             2025-01-18T10:00:00Z,2025-01-18T10:04:00Z,apply,dev,18-01-25-01,240,0\n",
+        );
+        sql(
+            &reg,
+            "DROP TRIGGER phase_events_no_update; UPDATE phase_events SET exit_code = 1 WHERE phase = 'plan'",
+        );
+        let (builds, tampered) = reg.builds_checked("dev").unwrap();
+        let b = builds.iter().find(|b| b.build_id == "16-01-25-01").unwrap();
+        assert_eq!(b.status, TAMPERED, "{builds:?}");
+        let c = builds.iter().find(|b| b.build_id == "18-01-25-01").unwrap();
+        assert_eq!(c.status, "imported");
+        assert!(!tampered.is_empty());
+    }
+
+    #[test]
+    fn an_environment_is_recorded_by_any_reservation_event_or_phase() {
+        let (reg, _d) = sqlite();
+        assert!(!reg.env_recorded("dev").unwrap());
+        reserve(&reg, B1, false);
+        assert!(reg.env_recorded("dev").unwrap());
+        assert!(!reg.env_recorded("prod").unwrap());
+        record(&reg, "persistent", "deploy_started", None);
+        let p = DeploymentEvent {
+            id: new_id(),
+            env: "test".into(),
+            deployment: "persistent".into(),
+            run_id: None,
+            event: "deploy_started".into(),
+            actor: "a".into(),
+            commit_sha: None,
+            run_url: None,
+            detail: None,
+            at_us: now_us(),
+        };
+        reg.record_deployment(&p).unwrap();
+        assert!(reg.env_recorded("test").unwrap());
+        import(
+            &reg,
+            "2025-01-16T09:00:00Z,2025-01-16T09:01:00Z,plan,qa,16-01-25-01,60,0\n",
+        );
+        assert!(reg.env_recorded("qa").unwrap());
+    }
+}
