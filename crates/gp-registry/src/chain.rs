@@ -638,3 +638,239 @@ mod tests {
         assert_eq!(format!("{k:?}"), "ChainKey(***)");
     }
 }
+
+#[cfg(test)]
+mod heads_tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    fn key() -> ChainKey {
+        ChainKey::parse(&"k".repeat(32)).unwrap()
+    }
+
+    fn heads(entries: &[(&str, i64, &str)]) -> BTreeMap<String, Head> {
+        entries
+            .iter()
+            .map(|(k, seq, mac)| {
+                (
+                    k.to_string(),
+                    Head {
+                        seq: *seq,
+                        mac: mac.to_string(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The head file's and the anchor's HMACs are a format: files written
+    /// by earlier versions must keep reading, so each is pinned.
+    #[test]
+    fn the_head_file_and_anchor_macs_are_pinned_per_version() {
+        let h = heads(&[("journal\u{1e}dev", 3, "ab")]);
+        assert_eq!(
+            heads_mac(&key(), 1, 0, &h),
+            "f816fb02eda07d9b3af31cc7215b73e2"
+        );
+        // Version 1 has no generation.
+        assert_eq!(
+            heads_mac(&key(), 1, 9, &h),
+            "f816fb02eda07d9b3af31cc7215b73e2"
+        );
+        assert_eq!(
+            heads_mac(&key(), 2, 7, &h),
+            "64688fdde06506d41a04c2275737f9d6"
+        );
+        assert_eq!(
+            heads_mac(&key(), 3, 7, &h),
+            "64688fdde06506d41a04c2275737f9d6"
+        );
+        assert_ne!(heads_mac(&key(), 2, 8, &h), heads_mac(&key(), 2, 7, &h));
+        assert_eq!(
+            anchor_mac(&key(), 7, "ab"),
+            "a77bb404fd68a94daa0911d60d7a0186"
+        );
+        assert_ne!(anchor_mac(&key(), 8, "ab"), anchor_mac(&key(), 7, "ab"));
+        assert_ne!(anchor_mac(&key(), 7, "ac"), anchor_mac(&key(), 7, "ab"));
+    }
+
+    #[test]
+    fn a_version_1_head_file_reads_with_generation_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.head");
+        let h = heads(&[("journal\u{1e}dev", 3, "ab")]);
+        let content = serde_json::json!({
+            "version": 1,
+            "generation": 5,
+            "heads": {"journal\u{1e}dev": {"seq": 3, "mac": "ab"}},
+            "mac": heads_mac(&key(), 1, 0, &h),
+        });
+        std::fs::write(&path, content.to_string()).unwrap();
+        let read = HeadFile::new(path).read_full(&key()).unwrap().unwrap();
+        assert_eq!(read.generation, 0);
+        assert_eq!(read.heads, h);
+    }
+
+    #[test]
+    fn only_a_missing_head_file_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            HeadFile::new(dir.path().join("none"))
+                .read_full(&key())
+                .unwrap()
+                .is_none()
+        );
+        // A directory where the file should be is an error, not "none".
+        let err = HeadFile::new(dir.path().to_path_buf()).read_full(&key());
+        assert!(err.is_err());
+        // Another key's file does not check out.
+        let f = HeadFile::new(dir.path().join("registry.head"));
+        f.create(&key()).unwrap();
+        assert!(f.read_full(&key()).unwrap().is_some());
+        let other = ChainKey::parse(&"j".repeat(32)).unwrap();
+        assert!(matches!(f.read_full(&other), Err(e) if e.contains("does not match its HMAC")));
+    }
+
+    #[test]
+    fn a_flush_only_raises_a_head_and_anchors_each_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.head");
+        let anchored = Cell::new(0i64);
+        let anchor = |g: i64, _mac: &str| -> Result<i64, String> {
+            if g >= 0 {
+                anchored.set(g);
+            }
+            Ok(anchored.get())
+        };
+        let head = |seq: i64| Head {
+            seq,
+            mac: format!("m{seq}"),
+        };
+        let seq_in_file = |k: &str| {
+            HeadFile::new(path.clone())
+                .read_full(&key())
+                .unwrap()
+                .unwrap()
+                .heads[k]
+                .seq
+        };
+        // One process raises k to 5.
+        let a = HeadFile::new(path.clone());
+        a.create(&key()).unwrap();
+        a.note(vec![("k".into(), head(5))]);
+        a.flush(&key(), &anchor).unwrap();
+        assert_eq!(seq_in_file("k"), 5);
+        assert_eq!(anchored.get(), 1);
+        // Another that saw only 3 does not lower it; one that wrote 7
+        // raises it.
+        let b = HeadFile::new(path.clone());
+        b.note(vec![("k".into(), head(3)), ("j".into(), head(1))]);
+        b.flush(&key(), &anchor).unwrap();
+        assert_eq!((seq_in_file("k"), seq_in_file("j")), (5, 1));
+        b.note(vec![("k".into(), head(7))]);
+        b.flush(&key(), &anchor).unwrap();
+        assert_eq!(seq_in_file("k"), 7);
+        assert_eq!(anchored.get(), 3);
+        // Within one process too, a later note never lowers a head.
+        b.note(vec![("k".into(), head(9)), ("k".into(), head(8))]);
+        b.flush(&key(), &anchor).unwrap();
+        assert_eq!(seq_in_file("k"), 9);
+        // The file deleted after generations were anchored: refused, not
+        // written afresh.
+        std::fs::remove_file(&path).unwrap();
+        b.note(vec![("k".into(), head(10))]);
+        assert!(
+            b.flush(&key(), &anchor)
+                .unwrap_err()
+                .contains("was deleted")
+        );
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_row_mac_matches_only_in_lowercase_hex_of_every_nibble() {
+        let v = vec![Value::from("a"), Value::Int(Some(1))];
+        let mac = row_mac(&key(), "journal", "s", 1, "", &v);
+        let matches = |m: &str| {
+            row_mac_matches(
+                &key(),
+                "journal",
+                "s",
+                1,
+                "",
+                v.iter().map(Value::as_ref),
+                v.len(),
+                m,
+            )
+        };
+        assert!(matches(&mac));
+        let flip = |i: usize| {
+            let mut b = mac.clone().into_bytes();
+            b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+            String::from_utf8(b).unwrap()
+        };
+        // Each nibble of a byte, first and last byte.
+        for i in [0, 1, 30, 31] {
+            assert!(!matches(&flip(i)), "{i}");
+        }
+        assert!(!matches(&mac.to_uppercase()) || mac.bytes().all(|b| b.is_ascii_digit()));
+        assert!(!matches(&mac[..31]));
+        assert!(!matches(&format!("{mac}0")));
+        assert!(!matches(""));
+    }
+
+    #[test]
+    fn a_head_is_kept_for_each_stream_written_but_not_for_phase_runs_or_a_row_already_there() {
+        let (reg, dir) = crate::checked::tests::sqlite();
+        let ev = crate::DeploymentEvent {
+            id: "e1".into(),
+            env: "dev".into(),
+            deployment: "23-01-26-01".into(),
+            run_id: None,
+            event: "deploy_started".into(),
+            actor: "a".into(),
+            commit_sha: None,
+            run_url: None,
+            detail: None,
+            at_us: 1,
+        };
+        reg.record_deployment(&ev).unwrap();
+        // The same event again is nothing new: no head moves past it.
+        reg.record_deployment(&ev).unwrap();
+        let p = crate::Phase {
+            run: "run-1".into(),
+            env: "dev".into(),
+            deployment: "23-01-26-01".into(),
+            phase: "deploy".into(),
+            started_us: 1,
+            ended_us: Some(2),
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        reg.phase_start(&p).unwrap();
+        reg.phase_end(&p).unwrap();
+        // The file is written when the registry is closed.
+        drop(reg);
+        let reg = crate::checked::tests::reopen(&dir);
+        let text = std::fs::read_to_string(dir.path().join("registry.head")).unwrap();
+        let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&String> = file["heads"].as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter()
+                .any(|k| k.starts_with("deployment_events\u{1e}")),
+            "{keys:?}"
+        );
+        assert!(
+            !keys.iter().any(|k| k.starts_with("phase_events")),
+            "{keys:?}"
+        );
+        let head = &file["heads"]["deployment_events\u{1e}dev\u{1f}23-01-26-01"];
+        assert_eq!(head["seq"], 1, "{file}");
+        assert_eq!(
+            reg.deployment_events("dev", "23-01-26-01").unwrap().len(),
+            1
+        );
+        assert_eq!(reg.verify().unwrap(), Vec::new());
+    }
+}

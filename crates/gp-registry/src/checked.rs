@@ -668,4 +668,4 @@ mod heads;
 pub(crate) use heads::judge_heads;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

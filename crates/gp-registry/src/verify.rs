@@ -323,3 +323,160 @@ pub(crate) fn verify(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::checked::tests::{legacy_registry, sql, sqlite};
+    use crate::{Breach, Registry};
+
+    fn breaches(reg: &Registry, check: &str) -> Vec<String> {
+        reg.verify()
+            .unwrap()
+            .into_iter()
+            .filter(|b: &Breach| b.check == check)
+            .map(|b| b.detail)
+            .collect()
+    }
+
+    #[test]
+    fn rows_from_before_chaining_are_held_to_their_seal() {
+        // Intact: nothing to report.
+        let (reg, _d) = legacy_registry();
+        assert_eq!(reg.verify().unwrap(), Vec::new());
+        // One of the sealed rows edited: the seal no longer matches.
+        let (reg, _d) = legacy_registry();
+        sql(
+            &reg,
+            "DROP TRIGGER deployment_events_no_update; UPDATE deployment_events SET actor = 'mallory' WHERE id = 'old1'",
+        );
+        let b = breaches(&reg, "chain-seal");
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(
+            b[0].contains("the 2 rows written before chaining no longer match"),
+            "{b:?}"
+        );
+        // One more row without a chain: that row, and only that row.
+        let (reg, _d) = legacy_registry();
+        sql(
+            &reg,
+            "INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES ('zz-new', 'dev', 'x', 'torn_down', 'a', 3)",
+        );
+        let b = breaches(&reg, "chain-unsealed");
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(b[0].contains("`zz-new`"), "{b:?}");
+        assert!(breaches(&reg, "chain-seal").is_empty());
+        // A sealed row deleted: fewer remain than were sealed.
+        let (reg, _d) = legacy_registry();
+        sql(
+            &reg,
+            "DROP TRIGGER deployment_events_no_delete; DELETE FROM deployment_events WHERE id = 'old2'",
+        );
+        let b = breaches(&reg, "chain-seal");
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(
+            b[0].contains("2 rows were sealed before chaining, 1 remain"),
+            "{b:?}"
+        );
+        assert!(breaches(&reg, "chain-unsealed").is_empty());
+    }
+
+    #[test]
+    fn a_registry_chained_from_its_start_takes_no_row_without_a_chain() {
+        let (reg, _d) = sqlite();
+        assert_eq!(reg.verify().unwrap(), Vec::new());
+        sql(
+            &reg,
+            "INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES ('e1', 'dev', 'x', 'torn_down', 'a', 3)",
+        );
+        let b = breaches(&reg, "chain-unsealed");
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(breaches(&reg, "chain-seal").is_empty());
+    }
+
+    fn lease_row(reg: &Registry, id: &str, lease: &str, kind: &str, expires: Option<i64>, at: i64) {
+        let expires = expires.map_or("NULL".to_string(), |e| e.to_string());
+        sql(
+            reg,
+            &format!(
+                "INSERT INTO lease_events (id, env, deployment, lease_id, kind, holder, expires_us, at_us) VALUES ('{id}', 'dev', 'b1', '{lease}', '{kind}', 'h-{lease}', {expires}, {at})"
+            ),
+        );
+    }
+
+    #[test]
+    fn a_lease_taken_while_another_is_held_is_an_overlap_and_a_renewal_extends_the_hold() {
+        // Taken exactly when the other expires: no overlap; a moment
+        // before: an overlap.
+        let (reg, _d) = sqlite();
+        lease_row(&reg, "1", "A", "acquire", Some(100), 10);
+        lease_row(&reg, "2", "B", "acquire", Some(300), 100);
+        assert!(breaches(&reg, "lease-overlap").is_empty());
+        let (reg, _d) = sqlite();
+        lease_row(&reg, "1", "A", "acquire", Some(100), 10);
+        lease_row(&reg, "2", "B", "acquire", Some(300), 99);
+        assert_eq!(breaches(&reg, "lease-overlap").len(), 1);
+        // Renewed past the second acquire: an overlap. A renewal of
+        // another lease extends nothing.
+        let (reg, _d) = sqlite();
+        lease_row(&reg, "1", "A", "acquire", Some(100), 10);
+        lease_row(&reg, "2", "A", "renew", Some(500), 50);
+        lease_row(&reg, "3", "B", "acquire", Some(900), 200);
+        assert_eq!(breaches(&reg, "lease-overlap").len(), 1);
+        assert!(breaches(&reg, "lease-unknown").is_empty());
+        let (reg, _d) = sqlite();
+        lease_row(&reg, "1", "A", "acquire", Some(100), 10);
+        lease_row(&reg, "0", "C", "acquire", Some(20), 5);
+        lease_row(&reg, "2", "C", "renew", Some(500), 50);
+        lease_row(&reg, "3", "B", "acquire", Some(900), 200);
+        let overlaps = breaches(&reg, "lease-overlap");
+        assert!(
+            !overlaps.iter().any(|o| o.contains("lease B")),
+            "{overlaps:?}"
+        );
+        // A renewal or a release of a lease never acquired.
+        let (reg, _d) = sqlite();
+        lease_row(&reg, "1", "Z", "renew", Some(100), 10);
+        lease_row(&reg, "2", "Y", "release", None, 11);
+        let unknown = breaches(&reg, "lease-unknown");
+        assert_eq!(unknown.len(), 2, "{unknown:?}");
+        assert!(
+            unknown[0].starts_with("renewal of unknown lease Z"),
+            "{unknown:?}"
+        );
+        assert!(
+            unknown[1].starts_with("release of unknown lease Y"),
+            "{unknown:?}"
+        );
+        // A release ends the hold: the next acquire overlaps nothing.
+        let (reg, _d) = sqlite();
+        lease_row(&reg, "1", "A", "acquire", Some(100), 10);
+        lease_row(&reg, "2", "A", "release", None, 20);
+        lease_row(&reg, "3", "B", "acquire", Some(900), 30);
+        assert!(breaches(&reg, "lease-overlap").is_empty());
+    }
+
+    #[test]
+    fn a_reused_build_id_needs_a_reason_and_generations_run_without_gaps() {
+        let (reg, _d) = sqlite();
+        let row = |id: &str, generation: i64, reason: &str| {
+            format!(
+                "INSERT INTO reservations (id, env, build_id, date_prefix, seq, generation, actor, reason, at_us) VALUES ('{id}', 'dev', '23-01-26-01', '23-01-26', 1, {generation}, 'a', {reason}, {generation})"
+            )
+        };
+        sql(&reg, &row("r1", 1, "NULL"));
+        assert!(breaches(&reg, "reservation-gap").is_empty());
+        sql(&reg, &row("r2", 2, "' '"));
+        let b = breaches(&reg, "reservation-gap");
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(
+            b[0].contains("generation 2 re-used the id without a recorded reason"),
+            "{b:?}"
+        );
+        sql(&reg, &row("r4", 4, "'the demo'"));
+        let b = breaches(&reg, "reservation-gap");
+        assert!(
+            b.iter().any(|d| d.contains("generation 4 follows 2")),
+            "{b:?}"
+        );
+    }
+}

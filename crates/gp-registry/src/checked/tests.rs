@@ -602,17 +602,17 @@ fn every_reader_of_every_table_reports_every_forged_row_on_postgres_as_the_runne
 
 // ---- each check, each side ----
 
-fn sqlite() -> (Registry, tempfile::TempDir) {
+pub(crate) fn sqlite() -> (Registry, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
     (reg, dir)
 }
 
-fn reopen(dir: &tempfile::TempDir) -> Registry {
+pub(crate) fn reopen(dir: &tempfile::TempDir) -> Registry {
     Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap()
 }
 
-fn sql(reg: &Registry, s: &str) {
+pub(crate) fn sql(reg: &Registry, s: &str) {
     reg.with_db(|db| db.batch(s)).unwrap();
 }
 
@@ -730,7 +730,7 @@ fn half_a_chain_entry_is_refused() {
 
 /// A registry an older goldenpath wrote: two rows of one stream before
 /// chaining existed, sealed by the upgrade with the key.
-fn legacy_registry() -> (Registry, tempfile::TempDir) {
+pub(crate) fn legacy_registry() -> (Registry, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let loc = Location::Sqlite(dir.path().join("registry.db"));
     {
