@@ -32,10 +32,21 @@ moto=$!
 trap 'kill $moto 2>/dev/null || true' EXIT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_REGION=eu-west-2 AWS_DEFAULT_REGION=eu-west-2 AWS_EC2_METADATA_DISABLED=true
-for _ in $(seq 100); do
-  "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+# moto's server takes seconds to import on a loaded machine: wait up to a
+# minute, and say so when it never answers.
+up=""
+for _ in $(seq 600); do
+  if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then
+    up=1
+    break
+  fi
   sleep 0.1
 done
+if [ -z "$up" ]; then
+  echo "moto's server did not answer on 127.0.0.1:$port within a minute:" >&2
+  cat "$work.moto.log" >&2
+  exit 1
+fi
 "$venv/bin/python" "$here/local_aws.py" prepare "$work"
 cd "$work"
 chmod 755 "$work"
@@ -45,7 +56,13 @@ run validate
 # foundational plane comes first (vpc, rds with its databases and their
 # secrets, the zone).
 run deploy --env dev --foundational
-build="$(run deploy --env dev --build-id auto --output json | "$venv/bin/python" -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["outcome"]["deployment"])')"
+# The JSON outcome goes to a file first, so that a failed deploy shows
+# what it said.
+if ! run deploy --env dev --build-id auto --output json >"$work.deploy.json"; then
+  cat "$work.deploy.json" >&2
+  exit 1
+fi
+build="$("$venv/bin/python" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["outcome"]["deployment"])' "$work.deploy.json")"
 echo "build $build" >&2
 run deploy --env dev --build-id "$build"   # again: nothing changes
 run status --env dev --build-id "$build"
