@@ -1246,3 +1246,63 @@ fn a_journal_chained_after_rows_from_before_chaining_continues_their_numbering()
     );
     assert!(reg.journal("dev", B1).is_err());
 }
+
+#[test]
+fn rows_another_process_wrote_past_the_head_file_read_as_they_are() {
+    let (a, d) = sqlite();
+    three_events(&a);
+    drop(a);
+    // One process writes a fourth row and has not closed yet; another
+    // reads: the head file says 3, the stream holds 4, nothing is wrong.
+    let writer = reopen(&d);
+    writer
+        .record_deployment(&event(B1, "torn_down", None))
+        .unwrap();
+    let reader = reopen(&d);
+    assert_eq!(reader.deployment_events("dev", B1).unwrap().len(), 4);
+    assert_eq!(reader.verify().unwrap(), Vec::new());
+    drop(writer);
+}
+
+#[test]
+fn a_cut_tail_shows_for_every_stream_of_a_read_not_only_its_last() {
+    let (reg, d) = sqlite();
+    three_events(&reg);
+    reg.record_deployment(&event(B2, "deploy_started", None))
+        .unwrap();
+    drop(reg);
+    let reg = reopen(&d);
+    // B1's stream is read before B2's: its end is judged when the read
+    // moves on.
+    sql(
+        &reg,
+        &format!(
+            "DROP TRIGGER deployment_events_no_delete; DELETE FROM deployment_events WHERE deployment = '{B1}' AND chain_seq = 3"
+        ),
+    );
+    let (_, tampered) = reg.builds_checked("dev").unwrap();
+    assert!(
+        tampered
+            .iter()
+            .any(|t| t.stream.contains(B1) && t.why.contains("deleted from its end")),
+        "{tampered:?}"
+    );
+    assert!(
+        !tampered.iter().any(|t| t.stream.contains(B2)),
+        "{tampered:?}"
+    );
+}
+
+#[test]
+fn half_a_chain_entry_is_refused_among_rows_from_before_chaining_too() {
+    let (reg, _d) = legacy_registry();
+    // As many rows without an HMAC as were sealed, but one carries a
+    // stream: half a chain entry, never a row from before chaining.
+    sql(
+        &reg,
+        &format!(
+            "DROP TRIGGER deployment_events_no_update; UPDATE deployment_events SET chain_stream = 'dev\u{1f}{B1}' WHERE id = 'old2'"
+        ),
+    );
+    assert!(why(&reg).contains("half a chain entry"), "{}", why(&reg));
+}
