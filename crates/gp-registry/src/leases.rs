@@ -528,6 +528,26 @@ mod tests {
         assert_eq!(state(&reg, "b3"), "expired");
         let new = reg.lease_acquire("dev", "b3", "ci@b", 600).unwrap();
         assert_ne!(new.lease_id, old.lease_id);
+        let expiries = reg
+            .with_db(|db| {
+                crate::db::DbExt::scalar(
+                    db,
+                    "SELECT COUNT(*) FROM lease_events WHERE kind = 'expire' AND lease_id = ?",
+                    &[old.lease_id.clone().into()],
+                )
+            })
+            .unwrap();
+        assert_eq!(expiries, Some(1), "the old lease's expiry is recorded");
+        // A held lease taken over is never recorded as expired by a refusal.
+        assert_eq!(
+            reg.with_db(|db| crate::db::DbExt::scalar(
+                db,
+                "SELECT COUNT(*) FROM lease_events WHERE kind = 'expire' AND deployment = 'b1'",
+                &[],
+            ))
+            .unwrap(),
+            Some(0)
+        );
         assert_eq!(state(&reg, "b3"), "held");
         assert_eq!(reg.lease("dev", "b3").unwrap().unwrap().holder, "ci@b");
         // A released lease is free again.
@@ -555,8 +575,13 @@ mod tests {
         let now = reg.lease("dev", "b1").unwrap().unwrap();
         assert_eq!(
             (now.lease_id, now.holder),
-            (b.lease_id, "host-a:43".to_string())
+            (b.lease_id.clone(), "host-a:43".to_string())
         );
+        // Released: nothing is held, whoever is named as gone.
+        reg.lease_release(&b).unwrap();
+        reg.lease_take_over_abandoned("dev", "b1", "host-z:1", "host-a:45", 600)
+            .unwrap();
+        assert_eq!(reg.lease("dev", "b1").unwrap().unwrap().holder, "host-a:45");
         // Nothing held: taken as a plain acquire.
         reg.lease_take_over_abandoned("dev", "b9", "x", "host-a:44", 600)
             .unwrap();
@@ -585,6 +610,9 @@ mod tests {
             .unwrap();
         assert_eq!(state(&reg, "b1"), "force_unlocked");
         assert_eq!(lost(reg.lease_renew(&a, 100)), "it was force-unlocked");
+        // Released after the forced unlock: the unlock stands.
+        reg.lease_release(&a).unwrap();
+        assert_eq!(state(&reg, "b1"), "force_unlocked");
         // Lost to another holder: named.
         let b = reg.lease_acquire("dev", "b1", "ci@b", 600).unwrap();
         assert_eq!(lost(reg.lease_renew(&a, 100)), "ci@b holds it now");
