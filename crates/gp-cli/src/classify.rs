@@ -9,6 +9,8 @@ pub enum Code {
     Invalid = 2,
     /// Refused by a guard.
     Refused = 3,
+    /// `drift` found something changed outside goldenpath.
+    Drifted = 4,
 }
 
 /// The exit code and hint a library error implies, if it is one we know.

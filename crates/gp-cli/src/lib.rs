@@ -128,6 +128,9 @@ enum Command {
     /// What runs, what waits, and why; the next command for anything not
     /// running.
     Status(cmd::status::StatusArgs),
+    /// What changed outside goldenpath since it applied each component:
+    /// exit 0 nothing, 4 something drifted, 1 a check failed.
+    Drift(cmd::drift::DriftArgs),
     /// Remove exactly what a deployment created, then check for orphans.
     Teardown(cmd::deploy::TeardownArgs),
     /// Backstage entities computed from what goldenpath deployed: a
@@ -327,6 +330,7 @@ fn writes_for_github(command: &Command) -> bool {
         || matches!(
             command,
             Command::Plan(_)
+                | Command::Drift(_)
                 | Command::Deploy(_)
                 | Command::Teardown(_)
                 | Command::Status(_)
@@ -366,6 +370,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Plan(a) => cmd::status::plan(ctx, a),
         Command::Deploy(a) => cmd::deploy::deploy(ctx, a),
         Command::Status(a) => cmd::status::status(ctx, a),
+        Command::Drift(a) => cmd::drift::run(ctx, a),
         Command::Teardown(a) => cmd::deploy::teardown(ctx, a),
         Command::Reap(a) => cmd::reap::run(ctx, a),
         Command::Catalog(a) => cmd::catalog::run(ctx, a),

@@ -37,7 +37,7 @@ pub use contract::{Contract, ContractError, ContractView, HostView, RecordType};
 pub use diag::{Diagnostic, InvalidInput};
 pub use model::{Deployment, Mode, Plane, Tier};
 pub use secret::Secret;
-pub use spec::{ComponentSpec, Platform, PlatformSpec, Ref};
+pub use spec::{ComponentSpec, DriftIgnore, Platform, PlatformSpec, Ref};
 
 /// Lower-case hex of bytes (digests, MACs).
 pub fn hex(bytes: &[u8]) -> String {

@@ -76,6 +76,9 @@ pub struct PlatformSpec {
     /// Docs-as-code governance settings (`goldenpath docs check`).
     #[serde(default)]
     pub docs: Option<RawNode>,
+    /// What `goldenpath drift` leaves out as known noise.
+    #[serde(default)]
+    pub drift: DriftSettings,
 }
 
 /// One component of the platform.

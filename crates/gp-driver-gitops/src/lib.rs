@@ -171,9 +171,44 @@ impl GitopsDriver {
 }
 
 fn same(dir: &Path, files: &render::Files) -> bool {
-    files.iter().all(|(rel, content)| {
-        std::fs::read_to_string(dir.join(rel)).ok().as_deref() == Some(content.as_str())
-    })
+    differing(dir, files, None).is_empty()
+}
+
+/// How the files under `dir` differ from `files` (paths relative to
+/// `dir`): each one edited or gone, and, with `beside`, each file in that
+/// folder that was not rendered. Nothing of a file's content is quoted.
+fn differing(dir: &Path, files: &render::Files, beside: Option<&Path>) -> Vec<String> {
+    let mut out: Vec<String> = files
+        .iter()
+        .filter_map(
+            |(rel, content)| match std::fs::read_to_string(dir.join(rel)) {
+                Ok(t) if t == *content => None,
+                Ok(_) => Some(format!("{rel} was edited since it was rendered")),
+                Err(_) => Some(format!("{rel} is gone")),
+            },
+        )
+        .collect();
+    if let Some(folder) = beside {
+        let mut stack = vec![folder.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(dir) {
+                    let rel = rel.to_string_lossy().replace('\\', "/");
+                    if !files.contains_key(&rel) {
+                        out.push(format!("{rel} was added beside the rendered files"));
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 impl Driver for GitopsDriver {
@@ -305,10 +340,9 @@ impl Driver for GitopsDriver {
         if !component_dir.exists() {
             return Ok(Observation::absent());
         }
-        let mut drift = Vec::new();
-        if !same(&dir, &component) {
-            drift.push("the rendered files differ from the contract and spec".into());
-        }
+        // Each file edited, gone, or added beside them (by hand, or by a
+        // spec change since the last render).
+        let mut drift = differing(&dir, &component, Some(&component_dir));
         // The deployment's root is one set of files for all its GitOps
         // components: its drift is the drift of one of them (the first
         // that runs here), which writes it, so that plan and deploy name
@@ -566,4 +600,47 @@ fn owns_root(ctx: &ComponentCtx<'_>) -> bool {
         .map(|c| c.name.value.as_str())
         .next()
         == Some(ctx.name())
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::differing;
+
+    #[test]
+    fn each_file_edited_gone_or_added_beside_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let comp = root.join("apps/dev/web");
+        std::fs::create_dir_all(comp.join("manifests")).unwrap();
+        let files: super::render::Files = [
+            ("apps/dev/web/values.yaml", "a: 1\n"),
+            ("apps/dev/web/application.yaml", "kind: Application\n"),
+            ("apps/dev/web/manifests/ns.yaml", "kind: Namespace\n"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in &files {
+            std::fs::write(root.join(k), v).unwrap();
+        }
+        assert!(differing(root, &files, Some(&comp)).is_empty());
+        assert!(super::same(root, &files));
+        std::fs::write(root.join("apps/dev/web/values.yaml"), "a: 2\n").unwrap();
+        std::fs::remove_file(root.join("apps/dev/web/manifests/ns.yaml")).unwrap();
+        std::fs::write(comp.join("manifests/extra.yaml"), "x").unwrap();
+        // Another component's folder is not this one's business.
+        std::fs::create_dir_all(root.join("apps/dev/api")).unwrap();
+        std::fs::write(root.join("apps/dev/api/values.yaml"), "x").unwrap();
+        assert_eq!(
+            differing(root, &files, Some(&comp)),
+            [
+                "apps/dev/web/manifests/extra.yaml was added beside the rendered files",
+                "apps/dev/web/manifests/ns.yaml is gone",
+                "apps/dev/web/values.yaml was edited since it was rendered",
+            ]
+        );
+        // Without a folder to look in, only the rendered files count.
+        assert_eq!(differing(root, &files, None).len(), 2);
+        assert!(!super::same(root, &files));
+    }
 }

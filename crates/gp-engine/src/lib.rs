@@ -28,6 +28,7 @@ use serde::Serialize;
 
 pub mod catalog;
 pub mod databases;
+pub mod drift;
 pub mod expiry;
 pub mod graph;
 pub mod hosts;

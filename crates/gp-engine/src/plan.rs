@@ -72,6 +72,11 @@ pub struct PlanItem {
     pub next: Option<String>,
     /// Drift and counts, for update.
     pub details: Vec<String>,
+    /// How the live system differs from what this deployment applied
+    /// (only for a component applied before; a spec change is not drift):
+    /// what `goldenpath drift` reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
 }
 
 /// A plan.
@@ -150,6 +155,25 @@ pub(crate) fn decide(
     }
 }
 
+/// How a component this deployment applied differs from what it applied,
+/// as its driver observed it.
+pub(crate) fn live_drift(obs: &Observation) -> Vec<String> {
+    match obs.presence {
+        Presence::Absent => vec!["it was applied but no longer exists".into()],
+        Presence::Partial if obs.drift.is_empty() => vec!["only part of it exists".into()],
+        _ => obs.drift.clone(),
+    }
+}
+
+/// How a component's DNS records differ from what it published.
+pub(crate) fn record_drift(obs: &Observation) -> Vec<String> {
+    if obs.drift.is_empty() {
+        vec!["its DNS records are gone".into()]
+    } else {
+        obs.drift.iter().map(|d| format!("DNS: {d}")).collect()
+    }
+}
+
 impl Engine<'_> {
     /// Plans a deployment.
     pub fn plan(
@@ -170,6 +194,10 @@ impl Engine<'_> {
         let recorder = crate::recorder::RunRecorder {
             build_id: deployment.build_id(),
             foundational: Some(&fstate),
+            // What this deployment created, as the deploy's recorder knows
+            // it: a driver decides from it what it reconciles (a role it
+            // created is brought back to what the spec declares).
+            own: Some(&state),
             policy: gate.as_ref(),
             ..self.recorder(env, &key, gp_driver::RunMode::Plan, "plan")
         };
@@ -186,6 +214,7 @@ impl Engine<'_> {
                 reason: None,
                 next: None,
                 details: Vec::new(),
+                drift: Vec::new(),
             };
             // What does not run, and why: the one decision status and the
             // scheduler make too.
@@ -222,6 +251,7 @@ impl Engine<'_> {
             let settings = spec.settings_node();
             let resolved = refs::resolve(&settings, &inputs);
             let record = state.components.get(&node.name);
+            let applied = record.is_some_and(|r| r.state == ComponentState::Applied);
             let journalled = state.resources.iter().any(|r| r.component == node.name);
             let Ok(resolved) = resolved else {
                 // Its inputs come from components this run creates first.
@@ -262,6 +292,9 @@ impl Engine<'_> {
                     item.reason = Some(format!("cannot observe it: {e}"));
                 }
                 Ok(obs) => {
+                    if applied {
+                        item.drift = live_drift(&obs);
+                    }
                     if let Some(c) = obs.counts {
                         item.details
                             .push(format!("+{} ~{} -{}", c.added, c.changed, c.destroyed));
@@ -313,6 +346,9 @@ impl Engine<'_> {
                         } else if obs.presence != gp_driver::Presence::Present
                             || !obs.drift.is_empty()
                         {
+                            if applied {
+                                item.drift.extend(record_drift(&obs));
+                            }
                             item.details.push("publishes its DNS records".into());
                             if item.action == PlanAction::Unchanged {
                                 item.action = PlanAction::Update;

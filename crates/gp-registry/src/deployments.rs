@@ -220,6 +220,9 @@ pub enum EventKind {
     BuildReleased,
     /// The reaper gave notice of an expiry (`leadS`, `timeLeftS`).
     ExpiryNotice,
+    /// `goldenpath drift` compared the live systems with what was applied
+    /// (`drifted`, `ignored`, `failed`, and per component what differs).
+    DriftChecked,
 }
 
 impl EventKind {
@@ -244,6 +247,7 @@ impl EventKind {
             EventKind::BuildKept => "build_kept",
             EventKind::BuildReleased => "build_released",
             EventKind::ExpiryNotice => "expiry_notice",
+            EventKind::DriftChecked => "drift_checked",
         }
     }
 
@@ -268,12 +272,13 @@ impl EventKind {
             | EventKind::ExpiryExtended
             | EventKind::BuildKept
             | EventKind::BuildReleased
-            | EventKind::ExpiryNotice => return None,
+            | EventKind::ExpiryNotice
+            | EventKind::DriftChecked => return None,
         })
     }
 
     /// Every kind, in the order of the lifecycle.
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::DeployStarted,
         EventKind::DeploySucceeded,
         EventKind::DeployPartial,
@@ -292,6 +297,7 @@ impl EventKind {
         EventKind::BuildKept,
         EventKind::BuildReleased,
         EventKind::ExpiryNotice,
+        EventKind::DriftChecked,
     ];
 
     /// Reads [`EventKind::as_str`] back.
@@ -317,6 +323,7 @@ impl EventKind {
             "build_kept" => EventKind::BuildKept,
             "build_released" => EventKind::BuildReleased,
             "expiry_notice" => EventKind::ExpiryNotice,
+            "drift_checked" => EventKind::DriftChecked,
             _ => return None,
         })
     }

@@ -505,6 +505,17 @@ fn a_pull_requests_life_runs_through_the_generated_jobs() {
         ]
     );
     assert_eq!(repo.last_event(&leaked), "torn_down");
+    // The scheduled drift check: nothing changed outside goldenpath, and
+    // the summary says so per component.
+    let drift = repo.run_job("goldenpath-schedule.yaml", "drift-dev", None, &repo.ctx(0));
+    assert!(
+        drift
+            .summary
+            .contains("### goldenpath drift: foundational in dev")
+            && drift.summary.contains("0 drifted"),
+        "{}",
+        drift.summary
+    );
 }
 
 #[test]

@@ -131,7 +131,7 @@ impl Local {
         serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()["value"].clone()
     }
     /// An admin connection to the managed instance.
-    fn admin(&self) -> postgres::Client {
+    pub(crate) fn admin(&self) -> postgres::Client {
         let data = self.state().join("postgres/dev-rds/data");
         let port = gp_driver_postgres::server::LocalServer::new(&data)
             .unwrap()

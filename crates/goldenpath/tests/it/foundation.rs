@@ -550,6 +550,7 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
         "gitops",
         "requests",
         "docs",
+        "drift",
     ];
     const COMPONENT: &[&str] = &[
         "name",

@@ -8,6 +8,7 @@ mod ci;
 mod deploy;
 mod docs;
 mod docs_adoption;
+mod drift;
 mod e2e;
 mod foundation;
 mod gitops_remote;

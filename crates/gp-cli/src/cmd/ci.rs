@@ -3,7 +3,8 @@
 //! request, the persistent deployment on the default branch, the
 //! foundational plane and promotions by hand through approved GitHub
 //! environments, requests applied when they merge, and a schedule that
-//! reaps expired builds and sweeps the previews of closed pull requests.
+//! reaps expired builds, finds drift and sweeps the previews of closed pull
+//! requests.
 //! `ci github deployment` writes the Deployments API bodies a workflow
 //! posts before a deploy; `ci github release` the release workflow of a
 //! goldenpath repository.
@@ -733,12 +734,30 @@ fn schedule(p: &Plan<'_>) -> String {
         env:
 {registry}        run: goldenpath reap --env {e}
 
+  drift-{e}:
+    name: Drift in {e}
+    runs-on: ubuntu-latest
+    concurrency:
+      group: goldenpath-drift-{e}
+      cancel-in-progress: false
+    permissions:
+      contents: read # to check out the repository
+{id_token}    steps:
+{drift_setup}      - name: What changed outside goldenpath in the foundational plane of {e}
+        env:
+{registry}        run: goldenpath --output github drift --env {e} --foundational
+      - name: What changed outside goldenpath in the persistent deployment of {e}
+        if: ${{{{ !cancelled() }}}}
+        env:
+{registry}        run: goldenpath --output github drift --env {e} --persistent
+
 "#,
             setup = p.setup("reap", Target::Env(e), None),
+            drift_setup = p.setup("plan", Target::Env(e), None),
         );
     }
     let mut s = header(
-        "goldenpath: on a schedule, expired builds reaped and the previews of closed pull requests swept.",
+        "goldenpath: on a schedule, expired builds reaped, drift found (a job fails when something changed outside goldenpath: exit 4), and the previews of closed pull requests swept.",
     );
     let _ = write!(
         s,

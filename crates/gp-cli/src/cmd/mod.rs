@@ -10,6 +10,7 @@ pub mod db;
 pub mod deploy;
 pub mod dns;
 pub mod docs;
+pub mod drift;
 pub mod gitops;
 pub mod init;
 pub mod lease;

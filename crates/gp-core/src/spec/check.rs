@@ -415,6 +415,23 @@ impl Platform {
                 ));
             }
         }
+        for rule in &s.drift.ignore {
+            if rule.matches.value.trim().is_empty() {
+                out.push(self.diagnostic(
+                    rule.matches.start,
+                    "drift.ignore: `match` is empty: it would leave out nothing or everything",
+                ));
+            }
+            if let Some(c) = &rule.component
+                && !c.value.contains(['*', '?'])
+                && !s.components.iter().any(|x| x.name.value == c.value)
+            {
+                out.push(self.diagnostic(
+                    c.start,
+                    format!("drift.ignore: no component is named `{}`", c.value),
+                ));
+            }
+        }
         if let Some(t) = &s.policy.timeout
             && crate::spec::parse_duration(&t.value).is_none()
         {

@@ -374,6 +374,74 @@ pub struct ReaperSettings {
     pub command: Vec<String>,
 }
 
+/// What `goldenpath drift` leaves out.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DriftSettings {
+    /// Differences that are known noise: each one matched is counted in
+    /// drift's output, never reported as drift.
+    #[serde(default)]
+    pub ignore: Vec<DriftIgnore>,
+}
+
+/// One kind of known noise.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DriftIgnore {
+    /// The component it applies to (a glob: `*` any run of characters, `?`
+    /// one); every component when left out.
+    #[serde(default)]
+    pub component: Option<Spanned<String>>,
+    /// The difference as drift reports it (a glob: a Terraform address and
+    /// attribute, `*CONNECTION LIMIT*`, `*.example.test A *`).
+    #[serde(rename = "match")]
+    pub matches: Spanned<String>,
+    /// Why it is noise, for the reader.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl DriftIgnore {
+    /// Whether this rule leaves out `difference` of `component`.
+    pub fn covers(&self, component: &str, difference: &str) -> bool {
+        self.component
+            .as_ref()
+            .is_none_or(|c| glob_match(&c.value, component))
+            && glob_match(&self.matches.value, difference)
+    }
+}
+
+/// Whether `text` matches `pattern`, whole: `*` stands for any run of
+/// characters (none too), `?` for one; everything else for itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // The classic two-pointer match, backtracking to the last `*`.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(c) if *c == '?' || *c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 fn max_tier() -> Spanned<Tier> {
     Spanned::unpositioned(Tier::MAX)
 }
@@ -385,5 +453,55 @@ impl Default for DeploymentPolicy {
             ttl: None,
             max_ttl: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::{DriftIgnore, glob_match};
+    use crate::yaml::Spanned;
+
+    #[test]
+    fn globs_match_whole_texts() {
+        for (p, t) in [
+            ("*", ""),
+            ("*", "anything at all"),
+            ("a*c", "abbbc"),
+            ("a*c", "ac"),
+            ("*CONNECTION LIMIT*", "ALTER ROLE x CONNECTION LIMIT 5"),
+            ("aws_s3_bucket.*.tags*", "aws_s3_bucket.logs.tags[\"x\"]"),
+            ("?b", "ab"),
+            ("a*b*c", "a-b-b-c"),
+            ("é*", "été"),
+        ] {
+            assert!(glob_match(p, t), "{p} {t}");
+        }
+        for (p, t) in [
+            ("a", "ab"),
+            ("ab", "a"),
+            ("a*c", "abd"),
+            ("?", ""),
+            ("?b", "b"),
+            ("*x", "abc"),
+            ("", "a"),
+        ] {
+            assert!(!glob_match(p, t), "{p} {t}");
+        }
+    }
+
+    #[test]
+    fn a_rule_covers_its_component_or_every_one() {
+        let rule = |component: Option<&str>, m: &str| DriftIgnore {
+            component: component.map(|c| Spanned::unpositioned(c.to_string())),
+            matches: Spanned::unpositioned(m.to_string()),
+            reason: None,
+        };
+        let r = rule(Some("rds"), "*CONNECTION LIMIT*");
+        assert!(r.covers("rds", "role keycloak: CONNECTION LIMIT 3"));
+        assert!(!r.covers("cluster", "role keycloak: CONNECTION LIMIT 3"));
+        assert!(!r.covers("rds", "database keycloak is gone"));
+        let any = rule(None, "*tags*");
+        assert!(any.covers("cluster", "aws_s3_bucket.x.tags changed"));
+        assert!(rule(Some("dns-*"), "*").covers("dns-zone", "x"));
     }
 }

@@ -1,0 +1,335 @@
+//! `drift`: what changed outside goldenpath. Each component this
+//! deployment applied is observed by its driver — the same read-only
+//! observation `plan` makes — and what the live system holds is compared
+//! with what was applied: a role's attributes and grants, a record that
+//! points elsewhere or is gone, rendered files edited in the GitOps
+//! repository, a Terraform root whose refreshed state differs, a secret
+//! missing a key. A change of the spec since the last apply is not drift
+//! (`plan` shows it); known noise is left out by the spec's
+//! `drift.ignore` and counted.
+
+use gp_core::{Deployment, DriftIgnore};
+use gp_registry::{DeploymentEvent, EventKind, new_id, now_us};
+use serde::Serialize;
+
+use crate::plan::{PlanAction, PlanItem};
+use crate::state::{ComponentState, DeploymentState};
+use crate::{Engine, EngineError};
+
+/// How one component stands against what was applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftStatus {
+    /// The live system is what was applied (apart from ignored noise).
+    InSync,
+    /// Something changed outside goldenpath.
+    Drifted,
+    /// This deployment never applied it (or tore it down): nothing to
+    /// compare.
+    NotDeployed,
+    /// Not looked at: filtered out by tier or mode, or waiting for what it
+    /// needs.
+    Unchecked,
+    /// The check itself failed (its system could not be read).
+    Failed,
+}
+
+/// One component's drift.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentDrift {
+    /// The component.
+    pub component: String,
+    /// Its status.
+    pub status: DriftStatus,
+    /// What differs, as its driver says (never a secret's value).
+    pub differences: Vec<String>,
+    /// Differences left out by `drift.ignore`.
+    pub ignored: Vec<String>,
+    /// Why it was not checked, or why the check failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What `goldenpath drift` found.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftReport {
+    /// Version of this JSON shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// Deployment key.
+    pub deployment: String,
+    /// When it was checked (µs since the epoch).
+    pub checked_us: i64,
+    /// Every component of the deployment, in graph order.
+    pub components: Vec<ComponentDrift>,
+    /// Components that drifted.
+    pub drifted: usize,
+    /// Differences left out as known noise, over all components.
+    pub ignored: usize,
+    /// Components whose check failed.
+    pub failed: usize,
+}
+
+/// One plan item's drift: `applied` says whether this deployment applied
+/// the component; `ignore` is the spec's known noise.
+pub fn classify(item: &PlanItem, applied: bool, ignore: &[DriftIgnore]) -> ComponentDrift {
+    let mut out = ComponentDrift {
+        component: item.component.clone(),
+        status: DriftStatus::InSync,
+        differences: Vec::new(),
+        ignored: Vec::new(),
+        reason: None,
+    };
+    let observed_failed = match item.action {
+        PlanAction::Refused => true,
+        PlanAction::Blocked => item
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("cannot observe it")),
+        _ => false,
+    };
+    if observed_failed {
+        out.status = DriftStatus::Failed;
+        out.reason.clone_from(&item.reason);
+        return out;
+    }
+    if !applied {
+        out.status = DriftStatus::NotDeployed;
+        return out;
+    }
+    if matches!(
+        item.action,
+        PlanAction::Skip | PlanAction::Pending | PlanAction::Blocked | PlanAction::NotDeployed
+    ) {
+        out.status = DriftStatus::Unchecked;
+        out.reason.clone_from(&item.reason);
+        return out;
+    }
+    for d in &item.drift {
+        if ignore.iter().any(|r| r.covers(&item.component, d)) {
+            out.ignored.push(d.clone());
+        } else {
+            out.differences.push(d.clone());
+        }
+    }
+    if !out.differences.is_empty() {
+        out.status = DriftStatus::Drifted;
+    }
+    out
+}
+
+impl Engine<'_> {
+    /// Compares each component of a deployment with what was applied, and
+    /// records the check (who, when, what drifted) as a `drift_checked`
+    /// event of the deployment. Nothing else is written.
+    pub fn drift(
+        &self,
+        env: &str,
+        deployment: Deployment,
+        targets: &[String],
+    ) -> Result<DriftReport, EngineError> {
+        let plan = self.plan(env, deployment, targets)?;
+        let (state, _) = DeploymentState::load_with_foundational(self.registry, env, deployment)?;
+        let ignore = &self.platform.spec.drift.ignore;
+        let components: Vec<ComponentDrift> = plan
+            .items
+            .iter()
+            // Dependencies are the foundational plane's: `--foundational`
+            // checks them.
+            .filter(|i| i.role == "target")
+            .map(|i| {
+                let applied = state
+                    .components
+                    .get(&i.component)
+                    .is_some_and(|r| r.state == ComponentState::Applied);
+                classify(i, applied, ignore)
+            })
+            .collect();
+        let report = DriftReport {
+            schema_version: 1,
+            env: env.into(),
+            deployment: plan.deployment.clone(),
+            checked_us: now_us(),
+            drifted: components
+                .iter()
+                .filter(|c| c.status == DriftStatus::Drifted)
+                .count(),
+            ignored: components.iter().map(|c| c.ignored.len()).sum(),
+            failed: components
+                .iter()
+                .filter(|c| c.status == DriftStatus::Failed)
+                .count(),
+            components,
+        };
+        let detail = serde_json::json!({
+            "drifted": report.drifted,
+            "ignored": report.ignored,
+            "failed": report.failed,
+            "components": report
+                .components
+                .iter()
+                .filter(|c| matches!(c.status, DriftStatus::Drifted | DriftStatus::Failed))
+                .map(|c| serde_json::json!({
+                    "component": c.component,
+                    "status": c.status,
+                    "differences": c.differences,
+                }))
+                .collect::<Vec<_>>(),
+        });
+        self.registry.record_deployment(&DeploymentEvent {
+            id: new_id(),
+            env: env.into(),
+            deployment: report.deployment.clone(),
+            run_id: None,
+            event: EventKind::DriftChecked.as_str().into(),
+            actor: self.actor.clone(),
+            commit_sha: self.commit.clone(),
+            run_url: self.run_url.clone(),
+            detail: Some(detail),
+            at_us: report.checked_us,
+        })?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gp_core::{DriftIgnore, Plane, Tier};
+
+    use super::*;
+
+    fn item(action: PlanAction, reason: Option<&str>, drift: &[&str]) -> PlanItem {
+        PlanItem {
+            component: "rds".into(),
+            plane: Plane::Foundational,
+            tier: Tier::MAX,
+            role: "target",
+            action,
+            reason: reason.map(str::to_string),
+            next: None,
+            details: Vec::new(),
+            drift: drift.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    fn ignore(m: &str) -> DriftIgnore {
+        DriftIgnore {
+            component: None,
+            matches: gp_core::yaml::Spanned::unpositioned(m.to_string()),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn each_status_at_its_condition() {
+        let none: &[DriftIgnore] = &[];
+        // Applied, nothing differs.
+        let c = classify(&item(PlanAction::Unchanged, None, &[]), true, none);
+        assert_eq!(c.status, DriftStatus::InSync);
+        // A spec change alone is an update, not drift.
+        let c = classify(&item(PlanAction::Update, None, &[]), true, none);
+        assert_eq!(c.status, DriftStatus::InSync);
+        // Applied, and the live system differs.
+        let c = classify(
+            &item(PlanAction::Update, None, &["role x: CONNECTION LIMIT 3"]),
+            true,
+            none,
+        );
+        assert_eq!((c.status, c.differences.len()), (DriftStatus::Drifted, 1));
+        // Never applied: nothing to compare, whatever plan says.
+        for a in [PlanAction::Create, PlanAction::Skip, PlanAction::Update] {
+            let c = classify(&item(a, None, &["x"]), false, none);
+            assert_eq!(c.status, DriftStatus::NotDeployed, "{a:?}");
+        }
+        // Applied but not looked at.
+        for a in [
+            PlanAction::Skip,
+            PlanAction::Pending,
+            PlanAction::NotDeployed,
+            PlanAction::Blocked,
+        ] {
+            let c = classify(&item(a, Some("waits"), &[]), true, none);
+            assert_eq!(
+                (c.status, c.reason.as_deref()),
+                (DriftStatus::Unchecked, Some("waits"))
+            );
+        }
+        // The system could not be read, or a policy refuses: the check
+        // failed, applied or not.
+        for applied in [true, false] {
+            let c = classify(
+                &item(
+                    PlanAction::Blocked,
+                    Some("cannot observe it: no route"),
+                    &[],
+                ),
+                applied,
+                none,
+            );
+            assert_eq!(c.status, DriftStatus::Failed);
+            let c = classify(&item(PlanAction::Refused, Some("deny"), &[]), applied, none);
+            assert_eq!(c.status, DriftStatus::Failed);
+        }
+    }
+
+    #[test]
+    fn what_an_observation_of_an_applied_component_says_of_drift() {
+        use crate::plan::{live_drift, record_drift};
+        use gp_driver::{Observation, Presence};
+        let obs = |presence, drift: &[&str]| Observation {
+            presence,
+            drift: drift.iter().map(|d| d.to_string()).collect(),
+            outputs: None,
+            counts: None,
+        };
+        assert_eq!(
+            live_drift(&obs(Presence::Absent, &[])),
+            ["it was applied but no longer exists"]
+        );
+        assert_eq!(
+            live_drift(&obs(Presence::Partial, &[])),
+            ["only part of it exists"]
+        );
+        assert_eq!(live_drift(&obs(Presence::Partial, &["x"])), ["x"]);
+        assert_eq!(live_drift(&obs(Presence::Present, &["x", "y"])), ["x", "y"]);
+        assert!(live_drift(&obs(Presence::Present, &[])).is_empty());
+        assert_eq!(
+            record_drift(&obs(Presence::Absent, &[])),
+            ["its DNS records are gone"]
+        );
+        assert_eq!(
+            record_drift(&obs(Presence::Present, &["a.test A points elsewhere"])),
+            ["DNS: a.test A points elsewhere"]
+        );
+    }
+
+    #[test]
+    fn ignored_noise_is_counted_and_never_drift() {
+        let rules = [ignore("*CONNECTION LIMIT*")];
+        let c = classify(
+            &item(PlanAction::Update, None, &["role x: CONNECTION LIMIT 3"]),
+            true,
+            &rules,
+        );
+        assert_eq!(c.status, DriftStatus::InSync);
+        assert_eq!(c.ignored, ["role x: CONNECTION LIMIT 3"]);
+        let c = classify(
+            &item(
+                PlanAction::Update,
+                None,
+                &[
+                    "role x: CONNECTION LIMIT 3",
+                    "DNS: a.test A points elsewhere",
+                ],
+            ),
+            true,
+            &rules,
+        );
+        assert_eq!(c.status, DriftStatus::Drifted);
+        assert_eq!(c.differences, ["DNS: a.test A points elsewhere"]);
+        assert_eq!(c.ignored.len(), 1);
+    }
+}
