@@ -32,6 +32,61 @@ pub struct ComponentStatus {
     pub outputs: serde_json::Map<String, serde_json::Value>,
     /// When its state last changed (µs).
     pub updated_us: Option<i64>,
+    /// What the latest `goldenpath drift` found changed outside goldenpath,
+    /// if it found anything and nothing applied the component since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftFound>,
+}
+
+/// Drift a check found in a component.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftFound {
+    /// When the check ran (µs).
+    pub found_us: i64,
+    /// What differed.
+    pub differences: Vec<String>,
+}
+
+/// What the latest drift check of a deployment found, per component.
+fn latest_drift(
+    events: &[gp_registry::DeploymentEvent],
+) -> std::collections::BTreeMap<String, DriftFound> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(check) = events
+        .iter()
+        .rev()
+        .find(|e| e.event == gp_registry::EventKind::DriftChecked.as_str())
+    else {
+        return out;
+    };
+    let components = check
+        .detail
+        .as_ref()
+        .and_then(|d| d.get("components"))
+        .and_then(|c| c.as_array());
+    for c in components.into_iter().flatten() {
+        if c.get("status").and_then(|s| s.as_str()) != Some("drifted") {
+            continue;
+        }
+        let (Some(name), Some(diffs)) = (
+            c.get("component").and_then(|n| n.as_str()),
+            c.get("differences").and_then(|d| d.as_array()),
+        ) else {
+            continue;
+        };
+        out.insert(
+            name.to_string(),
+            DriftFound {
+                found_us: check.at_us,
+                differences: diffs
+                    .iter()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect(),
+            },
+        );
+    }
+    out
 }
 
 /// A deployment's status.
@@ -99,6 +154,18 @@ impl Engine<'_> {
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let deploy = deploy_command(env, deployment);
         let settle = Settle::new(self, &graph, &fstate);
+        // The latest drift checks of this deployment and of the
+        // foundational plane its dependencies belong to.
+        let drift_own = latest_drift(&self.registry.deployment_events(env, &key)?);
+        let drift_foundational = if deployment == Deployment::Foundational {
+            drift_own.clone()
+        } else {
+            latest_drift(
+                &self
+                    .registry
+                    .deployment_events(env, &Deployment::Foundational.key())?,
+            )
+        };
         let mut rows: Vec<ComponentStatus> = Vec::with_capacity(graph.nodes.len());
         for (i, node) in graph.nodes.iter().enumerate() {
             let spec = graph.spec(self.platform, node);
@@ -112,14 +179,21 @@ impl Engine<'_> {
                 next: None,
                 outputs: serde_json::Map::new(),
                 updated_us: None,
+                drift: None,
             };
-            let own = if node.role == Role::Dependency {
-                &fstate
+            let (own, drift) = if node.role == Role::Dependency {
+                (&fstate, &drift_foundational)
             } else {
-                &state
+                (&state, &drift_own)
             };
             let record = own.components.get(&node.name);
             row.updated_us = record.map(|r| r.at_us);
+            // Found after its last apply: a deploy since would have put it
+            // back.
+            row.drift = drift
+                .get(&node.name)
+                .filter(|d| record.is_some_and(|r| r.at_us < d.found_us))
+                .cloned();
             if let Some(o) = own.outputs(&node.name) {
                 for (k, v) in &o.values {
                     row.outputs.insert(k.clone(), v.clone());
@@ -283,5 +357,59 @@ impl Engine<'_> {
             }
         }
         Ok(status)
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use gp_registry::DeploymentEvent;
+    use serde_json::json;
+
+    fn ev(event: &str, at_us: i64, detail: serde_json::Value) -> DeploymentEvent {
+        DeploymentEvent {
+            id: format!("e{at_us}"),
+            env: "dev".into(),
+            deployment: "foundational".into(),
+            run_id: None,
+            event: event.into(),
+            actor: "a".into(),
+            commit_sha: None,
+            run_url: None,
+            detail: Some(detail),
+            at_us,
+        }
+    }
+
+    #[test]
+    fn only_the_latest_checks_drifted_components_count() {
+        let checked =
+            |at, comps: serde_json::Value| ev("drift_checked", at, json!({"components": comps}));
+        let events = vec![
+            checked(
+                1,
+                json!([{"component": "dns-zone", "status": "drifted", "differences": ["old"]}]),
+            ),
+            ev("deploy_succeeded", 2, json!({})),
+            checked(
+                3,
+                json!([
+                    {"component": "rds", "status": "drifted", "differences": ["role x: CONNECTION LIMIT -1"]},
+                    {"component": "cluster", "status": "failed", "differences": []},
+                    {"component": 7, "status": "drifted", "differences": []},
+                    {"status": "drifted"}
+                ]),
+            ),
+            ev("deploy_started", 4, json!({})),
+        ];
+        let found = super::latest_drift(&events);
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["rds"]);
+        assert_eq!(found["rds"].found_us, 3);
+        assert_eq!(found["rds"].differences, ["role x: CONNECTION LIMIT -1"]);
+        assert!(super::latest_drift(&events[..2]).contains_key("dns-zone"));
+        assert!(super::latest_drift(&events[1..2]).is_empty());
+        // A check without a detail finds nothing.
+        let mut bare = checked(5, json!([]));
+        bare.detail = None;
+        assert!(super::latest_drift(&[bare]).is_empty());
     }
 }

@@ -210,6 +210,43 @@ fn drift_names_each_change_made_behind_goldenpaths_back_and_deploy_puts_it_back(
         l.p.ok(&["builds", "show", "--env", "dev", "--build-id", B])
             .stdout;
     assert!(shown.contains("drift_checked"), "{shown}");
+    // Status shows what was found, per component, with when; the
+    // foundational plane's drift shows in the build's dependency rows too.
+    let status: serde_json::Value = serde_json::from_str(
+        &l.p.ok(&[
+            "status",
+            "--env",
+            "dev",
+            "--build-id",
+            B,
+            "--output",
+            "json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let row = |name: &str| {
+        status["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        row("argocd")["drift"]["foundUs"].as_i64().is_some(),
+        "{status}"
+    );
+    assert!(
+        row("rds")["drift"]["differences"][0]
+            .as_str()
+            .unwrap()
+            .contains("CONNECTION LIMIT")
+    );
+    assert!(row("external-dns").get("drift").is_none(), "{status}");
+    let text = l.p.ok(&["status", "--env", "dev", "--build-id", B]).stdout;
+    assert!(text.contains("drift in backstage (found "), "{text}");
 
     // Put back by deploy: nothing drifted.
     l.p.ok(&["deploy", "--env", "dev", "--foundational"]);
@@ -218,6 +255,8 @@ fn drift_names_each_change_made_behind_goldenpaths_back_and_deploy_puts_it_back(
         let (code, r) = drift(&l, args);
         assert_eq!(code, 0, "{r}");
     }
+    let text = l.p.ok(&["status", "--env", "dev", "--build-id", B]).stdout;
+    assert!(!text.contains("drift in"), "{text}");
     let limit: i32 = l
         .admin()
         .query_one(

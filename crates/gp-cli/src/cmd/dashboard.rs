@@ -189,6 +189,27 @@ pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> 
         ));
     }
     body.push_str("</tbody></table>");
+    // What the latest drift check found since each component's last apply.
+    let drifted: Vec<String> = s
+        .components
+        .iter()
+        .filter_map(|c| {
+            c.drift.as_ref().map(|d| {
+                format!(
+                    "<li><strong>{}</strong> (found {}): {}</li>",
+                    esc(&c.component),
+                    esc(&crate::cmd::when(d.found_us)),
+                    esc(&d.differences.join("; "))
+                )
+            })
+        })
+        .collect();
+    if !drifted.is_empty() {
+        body.push_str(&format!(
+            "<h2>Drift</h2><p>Changed outside goldenpath since the last apply; a deploy puts it back.</p><ul id=\"drift\">{}</ul>",
+            drifted.join("")
+        ));
+    }
     if let Some(b) = &s.build_id {
         // A dashboard URL, not a derived name.
         let href = build_page(&s.env, b);

@@ -146,6 +146,17 @@ fn render_status(s: &DeploymentStatus, title: &str) -> String {
         &["COMPONENT", "PLANE", "TIER", "STATE", "DETAIL"],
         &rows,
     ));
+    // What the latest drift check found since each component's last apply.
+    for c in &s.components {
+        if let Some(d) = &c.drift {
+            out.push_str(&format!(
+                "\ndrift in {} (found {}): {}",
+                c.component,
+                crate::cmd::when(d.found_us),
+                d.differences.join("; ")
+            ));
+        }
+    }
     // The commands that move this deployment on, from its own components
     // (a foundational dependency's row says it is missing; the components
     // waiting on it carry the command).
