@@ -131,6 +131,11 @@ impl Engine<'_> {
         deployment: Deployment,
         targets: &[String],
     ) -> Result<DriftReport, EngineError> {
+        // Every row the check reads or decides from checks out first — the
+        // deployment's reservation, events, journal and lease — or nothing
+        // is compared and nothing is recorded.
+        let key = deployment.key();
+        self.trusted(env, &key)?;
         let plan = self.plan(env, deployment, targets)?;
         let (state, _) = DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let ignore = &self.platform.spec.drift.ignore;

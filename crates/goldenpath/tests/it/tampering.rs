@@ -373,6 +373,8 @@ fn commands(f: &Forgery) -> Vec<Vec<String>> {
             if dep != "persistent" && dep != "foundational" {
                 c.push(v(&["builds", "show", "--env", "dev", "--build-id", &dep]));
             }
+            // Drift checks the deployment's streams before it compares.
+            c.push(with(&["drift", "--env", "dev"], &dep));
             match f.table {
                 "deployment_events" => {
                     c.push(v(&["builds", "list", "--env", "dev"]));

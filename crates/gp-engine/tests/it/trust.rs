@@ -94,7 +94,7 @@ fn rows(w: &World) -> i64 {
 }
 
 #[test]
-fn a_forged_row_in_a_deployments_streams_stops_its_deploy_and_its_teardown() {
+fn a_forged_row_in_a_deployments_streams_stops_its_deploy_its_teardown_and_its_drift_check() {
     for table in ["journal", "deployment_events", "lease_events"] {
         let w = World::new(&format!("{HEADER}{SPEC}"));
         assert!(deploy(&w).unwrap().succeeded());
@@ -121,6 +121,16 @@ fn a_forged_row_in_a_deployments_streams_stops_its_deploy_and_its_teardown() {
                     overrides: vec![],
                     cascade: false,
                 })
+                .map(|_| ()),
+        );
+        // Drift compares nothing and records nothing.
+        refused(
+            w.engine()
+                .drift(
+                    "dev",
+                    gp_core::Deployment::Ephemeral(B.parse().unwrap()),
+                    &[],
+                )
                 .map(|_| ()),
         );
         assert!(
