@@ -1305,4 +1305,66 @@ fn half_a_chain_entry_is_refused_among_rows_from_before_chaining_too() {
         ),
     );
     assert!(why(&reg).contains("half a chain entry"), "{}", why(&reg));
+    // `registry verify` says so too (it collects the rows from before
+    // chaining to check their seal).
+    let breaches = reg.verify().unwrap();
+    assert!(
+        breaches
+            .iter()
+            .any(|b| b.detail.contains("half a chain entry")),
+        "{breaches:?}"
+    );
+}
+
+#[test]
+fn rows_past_the_head_file_after_a_crash_before_its_flush_read_as_they_are() {
+    let (reg, d) = sqlite();
+    three_events(&reg);
+    drop(reg);
+    let head = d.path().join("registry.head");
+    let before = std::fs::read(&head).unwrap();
+    let reg = reopen(&d);
+    let generation = |reg: &Registry| {
+        reg.with_db(|db| {
+            crate::db::DbExt::scalar(db, "SELECT MAX(generation) FROM head_anchors", &[])
+        })
+        .unwrap()
+        .unwrap()
+    };
+    let anchored = generation(&reg);
+    reg.record_deployment(&event(B1, "torn_down", None))
+        .unwrap();
+    drop(reg);
+    // The crash: the row is committed, but neither the head file nor its
+    // anchor moved on.
+    std::fs::write(&head, &before).unwrap();
+    let reg = reopen(&d);
+    sql(
+        &reg,
+        &format!(
+            "DROP TRIGGER head_anchors_no_delete; DELETE FROM head_anchors WHERE generation > {anchored}"
+        ),
+    );
+    drop(reg);
+    let reg = reopen(&d);
+    // The head says 3, the stream holds 4 whose last is not the head's
+    // row: nothing is wrong with that.
+    assert_eq!(reg.deployment_events("dev", B1).unwrap().len(), 4);
+}
+
+#[test]
+fn a_read_of_any_selection_takes_the_rows_from_before_chaining() {
+    let (reg, _d) = legacy_registry();
+    let items = reg.stream_after(None, i64::MAX, 100).unwrap();
+    let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_str()).collect();
+    assert_eq!(kinds, ["deployment", "deployment"], "{items:?}");
+    // One more row without a chain is no longer one of them.
+    sql(
+        &reg,
+        &format!(
+            "INSERT INTO deployment_events (id, env, deployment, event, actor, at_us) VALUES ('old3', 'dev', '{B1}', 'torn_down', 'a', 3)"
+        ),
+    );
+    let items = reg.stream_after(None, i64::MAX, 100).unwrap();
+    assert!(items.iter().all(|i| i.kind == "tampered"), "{items:?}");
 }
