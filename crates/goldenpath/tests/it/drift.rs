@@ -303,3 +303,51 @@ fn a_deployment_never_deployed_has_nothing_to_compare_and_bad_input_exits_2() {
         out.stderr
     );
 }
+
+#[test]
+fn a_record_changed_with_nsupdate_against_bind_is_drift_until_deploy_puts_it_back() {
+    let bind = gp_test::bind::TestBind::start("example.io");
+    let p = crate::proofs::bind_platform(&bind, "txtPrefix: external-dns.");
+    p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    p.ok(&["deploy", "--env", "dev", "--build-id", B]);
+    let run = |args: &[&str]| {
+        let mut full = vec!["drift", "--env", "dev", "--output", "json"];
+        full.extend_from_slice(args);
+        let out = p.run(&full);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", out.transcript()));
+        (out.code, v)
+    };
+    assert_eq!(run(&["--build-id", B]).0, 0);
+    let name = format!("grafana.b-{B}.dev.example.io.");
+    let out = bind.nsupdate(
+        &format!("update delete {name} A\nupdate add {name} 300 A 10.9.9.9"),
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let (code, r) = run(&["--build-id", B]);
+    assert_eq!(code, 4, "{r}");
+    let (status, diffs) = of(&r, "monitoring");
+    assert_eq!(status, "drifted", "{r}");
+    assert!(
+        diffs
+            .iter()
+            .any(|d| d.contains(&name[..name.len() - 1]) && d.contains("points elsewhere")),
+        "{diffs:?}"
+    );
+    // Gone altogether: still drift.
+    let out = bind.nsupdate(&format!("update delete {name} A"), None);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let (code, r) = run(&["--build-id", B]);
+    assert_eq!(code, 4, "{r}");
+    assert_eq!(of(&r, "monitoring").0, "drifted", "{r}");
+    // Put back by deploy, as BIND serves it.
+    p.ok(&["deploy", "--env", "dev", "--build-id", B]);
+    assert_eq!(run(&["--build-id", B]).0, 0);
+    let zone = bind.axfr();
+    assert!(
+        zone.lines()
+            .any(|l| l.starts_with(&name) && l.contains("A") && l.contains("10.0.0.5")),
+        "{zone}"
+    );
+}

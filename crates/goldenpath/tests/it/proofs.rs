@@ -734,7 +734,7 @@ fn a_record_owned_through_the_legacy_txt_format_is_recognised_against_bind() {
 /// A platform whose zone is `bind` (RFC 2136 with its TSIG key in the
 /// store), with `dns` settings and one host, `grafana`, on a disposable
 /// component.
-fn bind_platform(bind: &gp_test::bind::TestBind, dns: &str) -> Platform {
+pub(crate) fn bind_platform(bind: &gp_test::bind::TestBind, dns: &str) -> Platform {
     let spec = format!(
         "apiVersion: goldenpath.dev/v1alpha1
 kind: Platform
