@@ -105,6 +105,31 @@ impl SecretsDriver {
     }
 }
 
+/// Whether this deployment wrote the secret named `name` (its last
+/// outputs list it: created or adopted).
+fn ours(ctx: &ComponentCtx<'_>, name: &str) -> bool {
+    ctx.last.is_some_and(|l| l.resources.contains_key(name))
+}
+
+/// Whether this deployment created the secret at `path` (its journal says
+/// so): only such a secret carries goldenpath's tags; an adopted one keeps
+/// the tags it had.
+fn created(ctx: &ComponentCtx<'_>, path: &str) -> bool {
+    ctx.recorder.created(&ResourceRef::new("secret", path))
+}
+
+/// How a secret's tags differ from goldenpath's: each of goldenpath's tags
+/// removed or changed (tags someone added beside them are theirs).
+fn tag_drift(found: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> Vec<String> {
+    want.iter()
+        .filter_map(|(k, v)| match found.get(k) {
+            None => Some(format!("tag `{k}` was removed")),
+            Some(f) if f != v => Some(format!("tag `{k}` is `{f}`, not `{v}`")),
+            Some(_) => None,
+        })
+        .collect()
+}
+
 impl Driver for SecretsDriver {
     fn name(&self) -> &'static str {
         "secrets"
@@ -197,6 +222,7 @@ impl Driver for SecretsDriver {
             .map(|spec| Self::path(ctx, &spec.name.value))
             .collect::<Result<Vec<_>, _>>()?;
         let found_all = self.store.get_many(&paths)?;
+        let tags = ctx.contract.resource_tags(ctx.name(), true);
         for ((spec, path), found) in s.secrets.iter().zip(&paths).zip(found_all) {
             if let Some(found) = found {
                 present += 1;
@@ -205,6 +231,14 @@ impl Driver for SecretsDriver {
                     if !keys.contains_key(k) {
                         drift.push(format!("{path} lacks key `{k}`"));
                     }
+                }
+                // goldenpath's tags on a secret this deployment created.
+                if created(ctx, path) {
+                    drift.extend(
+                        tag_drift(&found.tags, &tags)
+                            .into_iter()
+                            .map(|d| format!("{path}: {d}")),
+                    );
                 }
             }
         }
@@ -261,16 +295,19 @@ impl Driver for SecretsDriver {
                 .filter(|k| !keys.contains_key(*k))
                 .collect();
             let resource = ResourceRef::new("secret", &path);
-            let ours = ctx
-                .last
-                .is_some_and(|l| l.resources.contains_key(name.as_str()));
+            let ours = ours(ctx, name);
+            // goldenpath's tags changed or removed by hand: put back.
+            let retag = existing.as_ref().is_some_and(|e| {
+                ours && created(ctx, &path) && !tag_drift(&e.tags, &tags).is_empty()
+            });
             let action = match (&existing, ours) {
                 (None, _) => Some(Action::Create),
                 (Some(_), false) => Some(Action::Adopt),
-                (Some(_), true) if !missing_generated.is_empty() => Some(Action::Update),
+                (Some(_), true) if !missing_generated.is_empty() || retag => Some(Action::Update),
                 (Some(_), true) => None,
             };
             if let Some(action) = action {
+                let generated = !missing_generated.is_empty();
                 let id = ctx.recorder.before(action, &resource)?;
                 if !missing_generated.is_empty() {
                     let len = spec.length.as_ref().map(|l| l.value).unwrap_or(40).max(32);
@@ -302,6 +339,16 @@ impl Driver for SecretsDriver {
                             ctx.recorder.failed(&id, &e.to_string());
                             return Err(e.into());
                         }
+                    }
+                }
+                if !generated
+                    && retag
+                    && let Some(e) = &existing
+                {
+                    // The value as it is; only the tags are written.
+                    if let Err(err) = self.store.put(&path, &e.value, &tags) {
+                        ctx.recorder.failed(&id, &err.to_string());
+                        return Err(err.into());
                     }
                 }
                 ctx.recorder.after(&id, None)?;
@@ -350,5 +397,33 @@ impl Driver for SecretsDriver {
         } else {
             Existence::Gone
         })
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn tag_drift_is_goldenpaths_tags_removed_or_changed_only() {
+        let m = |v: &[(&str, &str)]| -> BTreeMap<String, String> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let want = m(&[("BuildId", "b1"), ("Owner", "team")]);
+        assert!(super::tag_drift(&want, &want).is_empty());
+        // Someone's own tag beside them is theirs.
+        assert!(
+            super::tag_drift(
+                &m(&[("BuildId", "b1"), ("Owner", "team"), ("x", "y")]),
+                &want
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            super::tag_drift(&m(&[("BuildId", "b2")]), &want),
+            ["tag `BuildId` is `b2`, not `b1`", "tag `Owner` was removed"]
+        );
     }
 }

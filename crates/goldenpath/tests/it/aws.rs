@@ -172,6 +172,41 @@ fn secrets_manager_adopts_or_creates_tags_and_deletes_by_lifecycle() {
         "print(len(boto3.client('secretsmanager', endpoint_url=e).list_secret_version_ids(SecretId='{created}')['Versions']))"
     ));
     assert_eq!(versions, described["versions"]);
+    // A tag changed and one removed on Secrets Manager behind goldenpath's
+    // back: drift names both (never the value); a deploy puts them back
+    // and writes no new version of the value.
+    assert_eq!(a.run(&["drift", "--env", "dev", "--build-id", B1]).code, 0);
+    a.moto.py(&format!(
+        "sm = boto3.client('secretsmanager', endpoint_url=e)\nsm.untag_resource(SecretId='{created}', TagKeys=['Component'])\nsm.tag_resource(SecretId='{created}', Tags=[{{'Key': 'BuildId', 'Value': '99-99-99-99'}}])"
+    ));
+    let drifted = a.run(&[
+        "drift",
+        "--env",
+        "dev",
+        "--build-id",
+        B1,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(drifted.code, 4, "{}", drifted.transcript());
+    assert!(
+        drifted
+            .stdout
+            .contains(&format!("{created}: tag `Component` was removed"))
+            && drifted.stdout.contains(&format!(
+                "{created}: tag `BuildId` is `99-99-99-99`, not `{B1}`"
+            ))
+            && !drifted.stdout.contains(&password),
+        "{}",
+        drifted.stdout
+    );
+    a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
+    assert_eq!(a.run(&["drift", "--env", "dev", "--build-id", B1]).code, 0);
+    let retagged = a.py_json(&format!(
+        "sm = boto3.client('secretsmanager', endpoint_url=e)\nd = sm.describe_secret(SecretId='{created}')\nprint(json.dumps({{t['Key']: t['Value'] for t in d['Tags']}}))"
+    ));
+    assert_eq!(retagged["Component"], "app-secrets", "{retagged}");
+    assert_eq!(retagged["BuildId"], B1, "{retagged}");
     // The secret commands behave as on the local store.
     let listed = a.ok(&["secret", "list"]).stdout;
     assert!(

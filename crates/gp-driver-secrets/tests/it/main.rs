@@ -173,3 +173,68 @@ fn a_secret_a_person_must_supply_says_how() {
         )
     );
 }
+
+#[test]
+fn goldenpaths_tags_changed_by_hand_are_drift_and_apply_puts_them_back_keeping_the_value() {
+    let p = platform();
+    let dir = gp_test::tempdir();
+    let store = Arc::new(LocalStore::new(dir.path()));
+    let driver = SecretsDriver::new(store.clone());
+    let contract = Contract::new(
+        &p,
+        "dev",
+        Deployment::Ephemeral("23-01-26-01".parse().unwrap()),
+    )
+    .unwrap();
+    let c = p.component("app-secrets").unwrap();
+    let settings = c.settings_node();
+    let inputs = BTreeMap::new();
+    let rec = MemoryRecorder::default();
+    let ctx = |last| ComponentCtx {
+        platform: &p,
+        contract: &contract,
+        component: c,
+        settings: &settings,
+        inputs: &inputs,
+        last,
+        intent: Intent::Update,
+        state_dir: dir.path(),
+        recorder: &rec,
+    };
+    let applied = driver.apply(&ctx(None)).unwrap();
+    let last = applied.outputs;
+    assert!(driver.observe(&ctx(Some(&last))).unwrap().drift.is_empty());
+    let path = "gp/dev/builds/23-01-26-01/signing_key";
+    let before = store.get(path).unwrap().unwrap();
+    // By hand: goldenpath's BuildId tag changed, its Owner removed, a tag
+    // of someone's own added.
+    let mut tags = before.tags.clone();
+    tags.insert("BuildId".into(), "99-99-99-99".into());
+    tags.remove("Owner");
+    tags.insert("cost-centre".into(), "42".into());
+    store.put(path, &before.value, &tags).unwrap();
+    let drift = driver.observe(&ctx(Some(&last))).unwrap().drift;
+    assert_eq!(
+        drift,
+        [
+            format!("{path}: tag `BuildId` is `99-99-99-99`, not `23-01-26-01`"),
+            format!("{path}: tag `Owner` was removed"),
+        ],
+        "{drift:?}"
+    );
+    // A secret this deployment did not create (adopted: its journal has
+    // no creation) keeps the tags it has.
+    let adopted_rec = MemoryRecorder::default();
+    let adopted = ComponentCtx {
+        recorder: &adopted_rec,
+        ..ctx(Some(&last))
+    };
+    assert!(driver.observe(&adopted).unwrap().drift.is_empty());
+    // Put back: the tags, and nothing of the value.
+    driver.apply(&ctx(Some(&last))).unwrap();
+    let after = store.get(path).unwrap().unwrap();
+    assert_eq!(after.value.expose(), before.value.expose());
+    assert_eq!(after.tags["BuildId"], "23-01-26-01");
+    assert!(after.tags.contains_key("Owner"));
+    assert!(driver.observe(&ctx(Some(&last))).unwrap().drift.is_empty());
+}
