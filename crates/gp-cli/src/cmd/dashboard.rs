@@ -47,6 +47,18 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// The page a browser gets for an error under `/ui/` (the API answers
+/// with the problem document itself).
+pub fn error_page(status: u16, title: &str, detail: &str) -> String {
+    page(
+        &format!("{status} {title}"),
+        &format!(
+            "<p class=\"notice\" role=\"alert\">{}</p><p><a href=\"/\">Back to the overview</a></p>",
+            esc(detail)
+        ),
+    )
+}
+
 /// green, amber, red or grey for a deployment's status and what waits.
 fn colour(status: &str, pending: usize) -> &'static str {
     match status {
@@ -165,7 +177,7 @@ fn build_page(env: &str, build: &str) -> String {
 /// A deployment's page: its components and its graph.
 pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> String {
     let mut body = format!(
-        "<p>Status: <span class=\"state {}\">{}</span></p><table><caption>Components</caption><thead><tr><th scope=\"col\">component</th><th scope=\"col\">state</th><th scope=\"col\">tier</th><th scope=\"col\">plane</th><th scope=\"col\">reason</th><th scope=\"col\">next</th></tr></thead><tbody>",
+        "<p>Status: <span class=\"state {}\">{}</span></p><table><caption>Components</caption><thead><tr><th scope=\"col\">component</th><th scope=\"col\">state</th><th scope=\"col\">tier</th><th scope=\"col\">plane</th><th scope=\"col\">reason</th></tr></thead><tbody>",
         colour(&s.status, s.pending),
         esc(&s.status)
     );
@@ -179,16 +191,31 @@ pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> 
             _ => "grey",
         };
         body.push_str(&format!(
-            "<tr><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.component),
             esc(&st),
-            esc(&state_word(&c.tier)),
+            esc(&c.tier.to_string()),
             esc(&state_word(&c.plane)),
-            esc(c.reason.as_deref().unwrap_or("")),
-            esc(c.next.as_deref().unwrap_or(""))
+            esc(c.reason.as_deref().unwrap_or(""))
         ));
     }
     body.push_str("</tbody></table>");
+    // The commands that move it on, each once (several rows wait for the
+    // same one).
+    let mut next: Vec<&str> = Vec::new();
+    for n in s.components.iter().filter_map(|c| c.next.as_deref()) {
+        if !next.contains(&n) {
+            next.push(n);
+        }
+    }
+    if !next.is_empty() {
+        body.push_str(&format!(
+            "<h2>Next</h2><ul id=\"next\">{}</ul>",
+            next.iter()
+                .map(|n| format!("<li><code>{}</code></li>", esc(n)))
+                .collect::<String>()
+        ));
+    }
     // What the latest drift check found since each component's last apply.
     let drifted: Vec<String> = s
         .components
@@ -669,6 +696,78 @@ mod tests {
         );
         let start = p.find("<p id=\"success-rate\">").unwrap();
         p[start..start + p[start..].find("</p>").unwrap()].to_string()
+    }
+
+    fn row(
+        name: &str,
+        tier: gp_core::Tier,
+        next: Option<&str>,
+        drift: Option<&str>,
+    ) -> gp_engine::status::ComponentStatus {
+        gp_engine::status::ComponentStatus {
+            component: name.into(),
+            plane: gp_core::Plane::Disposable,
+            tier,
+            role: "target",
+            state: gp_engine::RowState::NotDeployed,
+            reason: Some("waits".into()),
+            next: next.map(str::to_string),
+            outputs: serde_json::Map::new(),
+            updated_us: None,
+            drift: drift.map(|d| gp_engine::status::DriftFound {
+                found_us: 0,
+                differences: vec![d.into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_deployment_page_shows_each_tier_each_next_command_once_and_the_drift_found() {
+        let tiers: Vec<gp_core::Tier> = ["0", "1.5"]
+            .iter()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect();
+        let s = gp_engine::status::DeploymentStatus {
+            schema_version: 1,
+            env: "dev".into(),
+            deployment: "persistent".into(),
+            build_id: None,
+            status: "not-deployed".into(),
+            pending: 0,
+            expires_us: None,
+            kept: None,
+            components: vec![
+                row("a", tiers[0], Some("goldenpath deploy --env dev"), None),
+                row(
+                    "b",
+                    tiers[1],
+                    Some("goldenpath deploy --env dev"),
+                    Some("x.yaml is gone"),
+                ),
+            ],
+        };
+        let graph = crate::outputs::GraphOutput {
+            schema_version: 1,
+            env: "dev".into(),
+            deployment: "persistent".into(),
+            nodes: Vec::new(),
+            edges: Vec::new(),
+        };
+        let page = super::deployment(&s, &graph);
+        assert!(
+            page.contains("<td>0</td>") && page.contains("<td>1.5</td>"),
+            "{page}"
+        );
+        assert_eq!(
+            page.matches("goldenpath deploy --env dev").count(),
+            1,
+            "{page}"
+        );
+        assert!(
+            page.contains("<ul id=\"drift\"><li><strong>b</strong>"),
+            "{page}"
+        );
+        assert!(page.contains("x.yaml is gone"), "{page}");
     }
 
     #[test]

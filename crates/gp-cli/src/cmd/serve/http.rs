@@ -226,6 +226,50 @@ pub(super) fn no_such_environment() -> Response {
     )
 }
 
+/// Under `/ui/` (and at `/`) a browser is reading: an error answered as a
+/// problem document is turned into an HTML page with the same status. The
+/// API keeps its problem documents.
+pub(super) async fn html_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let ui = path == "/" || path == "/ui" || path.starts_with("/ui/");
+    let r = next.run(req).await;
+    let problem = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !ui || !problem {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = |k: &str| {
+        doc.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let page =
+        crate::cmd::dashboard::error_page(parts.status.as_u16(), &text("title"), &text("detail"));
+    let mut out = (parts.status, page).into_response();
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // What the problem said of retrying or signing in still holds.
+    for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
 pub(super) async fn not_found() -> Response {
     problem(StatusCode::NOT_FOUND, "not found", "no such endpoint")
 }

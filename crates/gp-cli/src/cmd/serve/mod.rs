@@ -287,6 +287,8 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
             shared.clone(),
             auth::guard,
         ))
+        // Outside the guard: its refusals under /ui/ are pages too.
+        .layer(axum::middleware::from_fn(html_errors))
         .layer(axum::middleware::from_fn(headers))
         .with_state(shared)
 }

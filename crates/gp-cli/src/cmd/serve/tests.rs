@@ -330,3 +330,43 @@ fn a_form_change_is_made_as_the_holder_of_the_forms_token() {
     assert!(page.contains("ended by alice"), "{page}");
     assert_eq!(s.unlocked_by().as_deref(), Some("alice"));
 }
+
+#[test]
+fn errors_under_ui_are_pages_and_the_apis_stay_problem_documents() {
+    let s = Server::new(true, false);
+    let ct = |h: &axum::http::HeaderMap| {
+        h.get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    // Every path of the dashboard that finds nothing: a page with the
+    // status, the problem's words, and the way back.
+    for path in [
+        "/ui/nope",
+        "/ui/nope/persistent",
+        "/ui/dev/nowhere",
+        "/ui/dev/builds/01-01-26-01",
+        "/ui/requests/NOPE-1",
+    ] {
+        let (status, h, body) = s.get(path, &[]);
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(ct(&h).starts_with("text/html"), "{path}: {h:?}");
+        assert!(
+            body.starts_with("<!doctype html>")
+                && body.contains("404 ")
+                && body.contains("href=\"/\""),
+            "{path}: {body}"
+        );
+    }
+    // The API, and anything outside the dashboard, answers as it did.
+    for path in ["/api/v1/environments/nope", "/nowhere"] {
+        let (status, h, body) = s.get(path, &[]);
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(ct(&h), "application/problem+json", "{path}");
+        assert!(body.starts_with('{'), "{path}: {body}");
+    }
+    // A page that exists is unchanged.
+    let (status, h, _) = s.get("/", &[]);
+    assert_eq!(status, StatusCode::OK);
+    assert!(ct(&h).starts_with("text/html"));
+}
