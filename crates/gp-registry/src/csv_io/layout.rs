@@ -74,7 +74,7 @@ enum Holds {
     /// spec's environments.
     Phase,
     /// An environment name: a word of letters, digits, `-` and `_` that
-    /// starts with a letter and is not a build id.
+    /// starts with a letter (so never a build id, a number or a time).
     Env,
     /// Whatever names a deployment, except a time or a fraction.
     BuildId,
@@ -112,11 +112,6 @@ fn is_number(cell: &str) -> bool {
     cell.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
-/// A build id in goldenpath's form or the older `YYYYMMDD-NN` one.
-fn is_build_id(cell: &str) -> bool {
-    cell.parse::<gp_core::BuildId>().is_ok() || crate::report::is_legacy_build_id(cell)
-}
-
 /// Why `cell` cannot be what `column` holds, or `None` when it can.
 /// `envs` are the spec's environments (a phase never is one).
 pub fn misfit(column: &str, cell: &str, envs: &[String]) -> Option<String> {
@@ -151,9 +146,9 @@ pub fn misfit(column: &str, cell: &str, envs: &[String]) -> Option<String> {
             } else if envs.iter().any(|e| e == cell) {
                 return None;
             } else if !word {
+                // A build id (goldenpath's or the older form), a number or
+                // a time: each starts with a digit.
                 "is not an environment name"
-            } else if is_build_id(cell) {
-                "is a build id"
             } else {
                 return None;
             }
