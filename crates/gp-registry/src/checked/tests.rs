@@ -1368,3 +1368,31 @@ fn a_read_of_any_selection_takes_the_rows_from_before_chaining() {
     let items = reg.stream_after(None, i64::MAX, 100).unwrap();
     assert!(items.iter().all(|i| i.kind == "tampered"), "{items:?}");
 }
+
+#[test]
+fn a_broken_stream_and_a_cut_one_in_one_read_are_each_reported_once() {
+    let (reg, d) = sqlite();
+    three_events(&reg);
+    reg.record_deployment(&event(B2, "deploy_started", None))
+        .unwrap();
+    drop(reg);
+    let reg = reopen(&d);
+    // B1's second row edited (its stream breaks there); B2's only row
+    // deleted (its stream is gone).
+    sql(
+        &reg,
+        &format!(
+            "DROP TRIGGER deployment_events_no_update; UPDATE deployment_events SET actor = 'mallory' WHERE deployment = '{B1}' AND chain_seq = 2; DROP TRIGGER deployment_events_no_delete; DELETE FROM deployment_events WHERE deployment = '{B2}'"
+        ),
+    );
+    let (_, tampered) = reg.builds_checked("dev").unwrap();
+    let of = |b: &str| tampered.iter().filter(|t| t.stream.contains(b)).count();
+    assert_eq!(of(B1), 1, "one break is one finding: {tampered:?}");
+    assert_eq!(of(B2), 1, "{tampered:?}");
+    assert!(
+        tampered
+            .iter()
+            .any(|t| t.stream.contains(B2) && t.why.contains("is gone")),
+        "{tampered:?}"
+    );
+}
