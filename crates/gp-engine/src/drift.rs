@@ -200,6 +200,192 @@ impl Engine<'_> {
     }
 }
 
+/// The foundational components a deploy would put back with drift
+/// found since their last apply, with what the latest check found.
+fn drifted_foundational(
+    registry: &gp_registry::Registry,
+    env: &str,
+    targets: &[String],
+) -> Result<Vec<(String, crate::status::DriftFound)>, EngineError> {
+    let key = Deployment::Foundational.key();
+    let found = crate::status::latest_drift(&registry.deployment_events(env, &key)?);
+    let state = DeploymentState::load(registry, env, &key)?;
+    Ok(found
+        .into_iter()
+        .filter(|(name, _)| targets.is_empty() || targets.contains(name))
+        .filter(|(name, d)| {
+            state
+                .components
+                .get(name)
+                .is_some_and(|r| r.at_us < d.found_us)
+        })
+        .collect())
+}
+
+/// Whether `who` may approve putting drift back: a member of the
+/// spec's `platform` approvers when approvers are configured.
+fn may_approve(platform: &gp_core::Platform, who: &str) -> bool {
+    let groups = platform
+        .spec
+        .requests
+        .as_ref()
+        .map(|r| &r.approvers)
+        .filter(|a| !a.is_empty());
+    match groups {
+        None => true,
+        Some(g) => g
+            .get("platform")
+            .is_some_and(|members| members.iter().any(|m| crate::requests::same_person(m, who))),
+    }
+}
+
+impl Engine<'_> {
+    /// Refuses a foundational deploy that would put back drift without
+    /// `--remediate-drift` and, for each drifted component, an approval of
+    /// the check that found it by someone other than who deploys.
+    /// Returns the components a deploy let through will put back.
+    pub(crate) fn drift_gate(
+        &self,
+        env: &str,
+        targets: &[String],
+        remediate: bool,
+    ) -> Result<Vec<String>, EngineError> {
+        let drifted = drifted_foundational(self.registry, env, targets)?;
+        if drifted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = drifted.iter().map(|(n, _)| n.as_str()).collect();
+        let approve = format!(
+            "goldenpath drift --env {env} --foundational --approve {} --reason \"...\" (someone else), then goldenpath deploy --env {env} --foundational --remediate-drift",
+            names.join(" ")
+        );
+        if !remediate {
+            return Err(EngineError::Refused {
+                message: format!(
+                    "drift was found in the foundational plane since its last apply ({}): putting it back needs --remediate-drift and an approval",
+                    drifted
+                        .iter()
+                        .map(|(n, d)| format!("{n}: {}", d.differences.join("; ")))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ),
+                hint: Some(approve),
+            });
+        }
+        let events = self
+            .registry
+            .deployment_events(env, &Deployment::Foundational.key())?;
+        let unapproved: Vec<&str> = drifted
+            .iter()
+            .filter(|(name, d)| {
+                !events.iter().any(|e| {
+                    e.event == EventKind::DriftRemediationApproved.as_str()
+                        && e.at_us >= d.found_us
+                        && !crate::requests::same_person(&e.actor, &self.actor)
+                        && may_approve(self.platform, &e.actor)
+                        && e.detail
+                            .as_ref()
+                            .and_then(|x| x.get("components"))
+                            .and_then(|c| c.as_array())
+                            .is_some_and(|c| c.iter().any(|v| v.as_str() == Some(name)))
+                })
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if unapproved.is_empty() {
+            return Ok(drifted.into_iter().map(|(n, _)| n).collect());
+        }
+        Err(EngineError::Refused {
+            message: format!(
+                "putting back the drift of {} needs an approval of its latest check by someone other than {}",
+                unapproved.join(", "),
+                self.actor
+            ),
+            hint: Some(approve),
+        })
+    }
+
+    /// Records that a deploy let through to put drift back succeeded.
+    pub(crate) fn record_remediated(
+        &self,
+        env: &str,
+        components: &[String],
+    ) -> Result<(), EngineError> {
+        self.registry.record_deployment(&DeploymentEvent {
+            id: new_id(),
+            env: env.into(),
+            deployment: Deployment::Foundational.key(),
+            run_id: None,
+            event: EventKind::DriftRemediated.as_str().into(),
+            actor: self.actor.clone(),
+            commit_sha: self.commit.clone(),
+            run_url: self.run_url.clone(),
+            detail: Some(serde_json::json!({ "components": components })),
+            at_us: now_us(),
+        })?;
+        Ok(())
+    }
+
+    /// Records an approval of putting back the drift the latest check found
+    /// in `components` of the foundational plane. Refused for the actor who
+    /// is not an approver, and for a component with no drift to put back.
+    pub fn approve_drift(
+        &self,
+        env: &str,
+        components: &[String],
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        let key = Deployment::Foundational.key();
+        self.trusted(env, &key)?;
+        if reason.trim().is_empty() {
+            return Err(EngineError::usage(
+                "an approval needs a reason",
+                Some("--reason \"...\"".into()),
+            ));
+        }
+        if !may_approve(self.platform, &self.actor) {
+            return Err(EngineError::Refused {
+                message: format!("{} is not one of the platform's approvers", self.actor),
+                hint: Some("the spec's requests.approvers.platform names who may approve".into()),
+            });
+        }
+        let drifted = drifted_foundational(self.registry, env, &[])?;
+        for c in components {
+            if !drifted.iter().any(|(n, _)| n == c) {
+                return Err(EngineError::usage(
+                    format!(
+                        "no drift of {c} in the foundational plane of {env} waits to be put back"
+                    ),
+                    Some(format!("goldenpath drift --env {env} --foundational")),
+                ));
+            }
+        }
+        let check_us = drifted
+            .iter()
+            .filter(|(n, _)| components.contains(n))
+            .map(|(_, d)| d.found_us)
+            .max()
+            .unwrap_or(0);
+        self.registry.record_deployment(&DeploymentEvent {
+            id: new_id(),
+            env: env.into(),
+            deployment: key,
+            run_id: None,
+            event: EventKind::DriftRemediationApproved.as_str().into(),
+            actor: self.actor.clone(),
+            commit_sha: self.commit.clone(),
+            run_url: self.run_url.clone(),
+            detail: Some(serde_json::json!({
+                "components": components,
+                "checkUs": check_us,
+                "reason": reason,
+            })),
+            at_us: now_us(),
+        })?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use gp_core::{DriftIgnore, Plane, Tier};
@@ -309,6 +495,28 @@ mod tests {
             record_drift(&obs(Presence::Present, &["a.test A points elsewhere"])),
             ["DNS: a.test A points elsewhere"]
         );
+    }
+
+    #[test]
+    fn who_may_approve_putting_drift_back() {
+        let spec = |requests: &str| {
+            gp_core::Platform::from_source(
+                std::path::Path::new("goldenpath.yaml"),
+                &format!(
+                    "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: p\nprefix: p\ndomain: example.io\nowner: t\nenvironments:\n  dev: {{}}\n{requests}components: []\n"
+                ),
+            )
+            .unwrap()
+        };
+        // Approvers configured: a platform approver only (by name or e-mail).
+        let p = spec("requests:\n  approvers: { platform: [alice], data: [dora] }\n");
+        assert!(super::may_approve(&p, "alice"));
+        assert!(super::may_approve(&p, "Alice@example.io"));
+        assert!(!super::may_approve(&p, "dora"));
+        assert!(!super::may_approve(&p, "mallory"));
+        assert!(!super::may_approve(&p, ""));
+        // None configured: anyone (never the deployer: the gate's own rule).
+        assert!(super::may_approve(&spec(""), "mallory"));
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct DeployRequest {
     /// A new build's life, in seconds, instead of the environment's ttl
     /// (at most its `maxTtl`).
     pub ttl_s: Option<u64>,
+    /// Put back drift found in the foundational plane (approved by someone
+    /// else; see `Engine::approve_drift`).
+    pub remediate_drift: bool,
 }
 
 impl DeployRequest {
@@ -76,6 +79,7 @@ impl DeployRequest {
             overrides: Vec::new(),
             policy_overrides: Vec::new(),
             ttl_s: None,
+            remediate_drift: false,
         }
     }
 }
@@ -438,6 +442,10 @@ impl Engine<'_> {
         self.check_runnable(env, &req.selector)?;
         self.check_policy_overrides(&req.policy_overrides)?;
         // Resolve the deployment; reserve a build id.
+        let remediating = match &req.selector {
+            DeploymentSelector::Foundational(t) => self.drift_gate(env, t, req.remediate_drift)?,
+            _ => Vec::new(),
+        };
         let (deployment, targets, reservation) = match &req.selector {
             DeploymentSelector::Foundational(t) => (Deployment::Foundational, t.clone(), None),
             DeploymentSelector::Persistent => (Deployment::Persistent, Vec::new(), None),
@@ -557,6 +565,10 @@ impl Engine<'_> {
             }
             result
         })?;
+        // The drift it was let through to put back is put back.
+        if !remediating.is_empty() && outcome.succeeded() {
+            self.record_remediated(env, &remediating)?;
+        }
         Ok(outcome)
     }
 }

@@ -49,7 +49,7 @@ pub struct DriftFound {
 }
 
 /// What the latest drift check of a deployment found, per component.
-fn latest_drift(
+pub(crate) fn latest_drift(
     events: &[gp_registry::DeploymentEvent],
 ) -> std::collections::BTreeMap<String, DriftFound> {
     let mut out = std::collections::BTreeMap::new();
@@ -65,6 +65,18 @@ fn latest_drift(
         .as_ref()
         .and_then(|d| d.get("components"))
         .and_then(|c| c.as_array());
+    // What a deploy let through to put it back has put back since.
+    let remediated = |name: &str| {
+        events.iter().any(|e| {
+            e.event == gp_registry::EventKind::DriftRemediated.as_str()
+                && e.at_us >= check.at_us
+                && e.detail
+                    .as_ref()
+                    .and_then(|d| d.get("components"))
+                    .and_then(|c| c.as_array())
+                    .is_some_and(|c| c.iter().any(|v| v.as_str() == Some(name)))
+        })
+    };
     for c in components.into_iter().flatten() {
         if c.get("status").and_then(|s| s.as_str()) != Some("drifted") {
             continue;
@@ -75,6 +87,9 @@ fn latest_drift(
         ) else {
             continue;
         };
+        if remediated(name) {
+            continue;
+        }
         out.insert(
             name.to_string(),
             DriftFound {
@@ -407,6 +422,14 @@ mod drift_tests {
         assert_eq!(found["rds"].differences, ["role x: CONNECTION LIMIT -1"]);
         assert!(super::latest_drift(&events[..2]).contains_key("dns-zone"));
         assert!(super::latest_drift(&events[1..2]).is_empty());
+        // Put back by a deploy let through for it since the check.
+        let mut put_back = events.clone();
+        put_back.push(ev("drift_remediated", 5, json!({"components": ["rds"]})));
+        assert!(super::latest_drift(&put_back).is_empty());
+        // A remediation before the check does not clear it.
+        let mut earlier = events.clone();
+        earlier.insert(1, ev("drift_remediated", 2, json!({"components": ["rds"]})));
+        assert!(super::latest_drift(&earlier).contains_key("rds"));
         // A check without a detail finds nothing.
         let mut bare = checked(5, json!([]));
         bare.detail = None;

@@ -223,6 +223,12 @@ pub enum EventKind {
     /// `goldenpath drift` compared the live systems with what was applied
     /// (`drifted`, `ignored`, `failed`, and per component what differs).
     DriftChecked,
+    /// Someone approved putting back the drift a check found in named
+    /// foundational components (`components`, `checkUs`, `reason`).
+    DriftRemediationApproved,
+    /// A deploy that was let through to put drift back succeeded: what the
+    /// latest check found in `components` is no longer pending.
+    DriftRemediated,
 }
 
 impl EventKind {
@@ -248,6 +254,8 @@ impl EventKind {
             EventKind::BuildReleased => "build_released",
             EventKind::ExpiryNotice => "expiry_notice",
             EventKind::DriftChecked => "drift_checked",
+            EventKind::DriftRemediationApproved => "drift_remediation_approved",
+            EventKind::DriftRemediated => "drift_remediated",
         }
     }
 
@@ -273,12 +281,14 @@ impl EventKind {
             | EventKind::BuildKept
             | EventKind::BuildReleased
             | EventKind::ExpiryNotice
-            | EventKind::DriftChecked => return None,
+            | EventKind::DriftChecked
+            | EventKind::DriftRemediationApproved
+            | EventKind::DriftRemediated => return None,
         })
     }
 
     /// Every kind, in the order of the lifecycle.
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::DeployStarted,
         EventKind::DeploySucceeded,
         EventKind::DeployPartial,
@@ -298,6 +308,8 @@ impl EventKind {
         EventKind::BuildReleased,
         EventKind::ExpiryNotice,
         EventKind::DriftChecked,
+        EventKind::DriftRemediationApproved,
+        EventKind::DriftRemediated,
     ];
 
     /// Reads [`EventKind::as_str`] back.
@@ -324,6 +336,8 @@ impl EventKind {
             "build_released" => EventKind::BuildReleased,
             "expiry_notice" => EventKind::ExpiryNotice,
             "drift_checked" => EventKind::DriftChecked,
+            "drift_remediation_approved" => EventKind::DriftRemediationApproved,
+            "drift_remediated" => EventKind::DriftRemediated,
             _ => return None,
         })
     }

@@ -248,8 +248,93 @@ fn drift_names_each_change_made_behind_goldenpaths_back_and_deploy_puts_it_back(
     let text = l.p.ok(&["status", "--env", "dev", "--build-id", B]).stdout;
     assert!(text.contains("drift in backstage (found "), "{text}");
 
+    // The foundational plane's drift goes back only with --remediate-drift
+    // and an approval by someone other than who deploys; nothing changes
+    // before.
+    let refused = l.p.run(&["deploy", "--env", "dev", "--foundational"]);
+    assert_eq!(refused.code, 3, "{}", refused.transcript());
+    assert!(
+        refused.stderr.contains("rds: alter role keycloak")
+            && refused.stderr.contains("--remediate-drift"),
+        "{}",
+        refused.stderr
+    );
+    let unapproved = l.p.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--foundational",
+        "--remediate-drift",
+    ]);
+    assert_eq!(unapproved.code, 3, "{}", unapproved.transcript());
+    assert!(
+        unapproved.stderr.contains("needs an approval"),
+        "{}",
+        unapproved.stderr
+    );
+    // Nothing to approve in a component that did not drift.
+    let out = l.p.run(&[
+        "drift",
+        "--env",
+        "dev",
+        "--foundational",
+        "--approve",
+        "dns-zone",
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    // The deployer's own approval does not count.
+    l.p.ok(&[
+        "drift",
+        "--env",
+        "dev",
+        "--foundational",
+        "--approve",
+        "rds",
+        "--reason",
+        "mine",
+    ]);
+    let own = l.p.run(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--foundational",
+        "--remediate-drift",
+    ]);
+    assert_eq!(own.code, 3, "{}", own.transcript());
+    let limit = |l: &Local| -> i32 {
+        l.admin()
+            .query_one(
+                "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'keycloak'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(limit(&l), 3, "nothing was put back while refused");
+    let out = gp_test::run(
+        l.p.cmd(&[
+            "drift",
+            "--env",
+            "dev",
+            "--foundational",
+            "--approve",
+            "rds",
+            "--reason",
+            "the limit was a test",
+        ])
+        .env("GOLDENPATH_ACTOR", "lead"),
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
     // Put back by deploy: nothing drifted.
-    l.p.ok(&["deploy", "--env", "dev", "--foundational"]);
+    l.p.ok(&[
+        "deploy",
+        "--env",
+        "dev",
+        "--foundational",
+        "--remediate-drift",
+    ]);
     l.p.ok(&["deploy", "--env", "dev", "--build-id", B]);
     for args in [&["--foundational"][..], &["--build-id", B][..]] {
         let (code, r) = drift(&l, args);

@@ -40,6 +40,11 @@ pub struct DeployArgs {
     /// failure, not a success with a warning.
     #[arg(long)]
     pub require_all: bool,
+    /// Put back the drift `goldenpath drift` found in the foundational
+    /// plane: needs an approval of that check by someone else (`goldenpath
+    /// drift --foundational --approve NAME --reason ...`).
+    #[arg(long, requires = "foundational")]
+    pub remediate_drift: bool,
     /// A new build's life instead of the environment's ttl (`6h`, `2d`),
     /// at most its `maxTtl`; `goldenpath reap` tears it down after.
     #[arg(long, value_name = "DURATION")]
@@ -226,6 +231,7 @@ pub fn deploy(ctx: &Context, a: DeployArgs) -> anyhow::Result<()> {
             a.reason.as_deref(),
         )?,
         ttl_s,
+        remediate_drift: a.remediate_drift,
         policy_overrides: a
             .override_policy
             .iter()

@@ -28,6 +28,14 @@ pub struct DriftArgs {
     /// The foundational plane: the named components, or all of them.
     #[arg(long, num_args = 0.., value_name = "NAME")]
     pub foundational: Option<Vec<String>>,
+    /// Instead of checking: approve putting back the drift the latest
+    /// check found in these foundational components (a platform approver,
+    /// not who will deploy it); needs --foundational and --reason.
+    #[arg(long, num_args = 1.., value_name = "NAME", requires_all = ["foundational", "reason"])]
+    pub approve: Vec<String>,
+    /// Why the drift may be put back (recorded with your name).
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
 }
 
 /// Runs `drift`.
@@ -46,9 +54,31 @@ pub fn run(ctx: &Context, a: DriftArgs) -> anyhow::Result<()> {
     let cancel = AtomicBool::new(false);
     let progress = crate::progress::Progress::for_command(&ctx.printer, ctx.global.verbose > 0);
     let engine = ctx.engine(&drivers, &progress, &cancel)?;
+    if !a.approve.is_empty() {
+        engine.approve_drift(&a.env, &a.approve, a.reason.as_deref().unwrap_or_default())?;
+        let what = format!(
+            "approved putting back the drift of {} in {}'s foundational plane: goldenpath deploy --env {} --foundational --remediate-drift",
+            a.approve.join(", "),
+            a.env,
+            a.env
+        );
+        if ctx.printer.is_json() {
+            ctx.printer.json(&crate::outputs::DriftOutput::Approved(
+                crate::outputs::DriftApproved {
+                    schema_version: 1,
+                    env: a.env.clone(),
+                    approved: a.approve.clone(),
+                },
+            ))?;
+        } else {
+            ctx.printer.data(&what)?;
+        }
+        return Ok(());
+    }
     let r = engine.drift(&a.env, d, &targets)?;
     if ctx.printer.is_json() {
-        ctx.printer.json(&r)?;
+        ctx.printer
+            .json(&crate::outputs::DriftOutput::Report(r.clone()))?;
     } else {
         ctx.printer.data(&text(&r, &a))?;
     }

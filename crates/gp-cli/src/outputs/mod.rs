@@ -240,3 +240,26 @@ impl From<&gp_core::Diagnostic> for DiagnosticJson {
         }
     }
 }
+
+/// What `drift --output json` prints: the report of a check, or (with
+/// `--approve`) the approval recorded.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DriftOutput {
+    /// A check.
+    Report(gp_engine::drift::DriftReport),
+    /// An approval of putting drift back.
+    Approved(DriftApproved),
+}
+
+/// An approval of putting back the drift found in foundational components.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftApproved {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// Environment.
+    pub env: String,
+    /// The components whose drift may be put back.
+    pub approved: Vec<String>,
+}

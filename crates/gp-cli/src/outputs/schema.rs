@@ -21,7 +21,7 @@ pub fn schema_of(command: &str) -> Option<Schema> {
         ["deploy"] => doc::<RunLine<gp_engine::DeployOutcome>>(),
         ["teardown"] => doc::<RunLine<gp_engine::TeardownOutcome>>(),
         ["status"] => doc::<StatusOutput>(),
-        ["drift"] => doc::<gp_engine::drift::DriftReport>(),
+        ["drift"] => doc::<DriftOutput>(),
         ["graph"] => doc::<GraphOutput>(),
         ["builds", "list"] => doc::<BuildsOutput>(),
         ["builds", "show"] => doc::<BuildDetail>(),

@@ -23,6 +23,7 @@ fn deploy(w: &World, selector: DeploymentSelector) -> DeployOutcome {
             overrides: vec![],
             policy_overrides: vec![],
             ttl_s: None,
+            remediate_drift: false,
         })
         .unwrap()
 }
@@ -138,6 +139,7 @@ fn builds_never_create_or_touch_the_foundational_plane() {
             overrides: vec![],
             policy_overrides: vec![],
             ttl_s: None,
+            remediate_drift: false,
         })
         .unwrap_err();
     assert!(
@@ -450,6 +452,7 @@ fn a_failed_component_blocks_its_dependents_and_resume_finishes() {
             overrides: vec![],
             policy_overrides: vec![],
             ttl_s: None,
+            remediate_drift: false,
         })
         .unwrap();
     assert!(r.succeeded(), "{r:?}");
@@ -506,6 +509,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             overrides: vec![],
             policy_overrides: vec![],
             ttl_s: None,
+            remediate_drift: false,
         })
         .unwrap();
     assert!(o.interrupted);
@@ -529,6 +533,7 @@ fn ctrl_c_lets_running_work_finish_and_starts_nothing_new() {
             overrides: vec![],
             policy_overrides: vec![],
             ttl_s: None,
+            remediate_drift: false,
         })
         .unwrap();
     assert!(r.succeeded());
@@ -558,6 +563,7 @@ fn a_held_lease_refuses_a_second_deploy_naming_the_holder() {
         overrides: vec![],
         policy_overrides: vec![],
         ttl_s: None,
+        remediate_drift: false,
     };
     let err = w.engine().deploy(&req).unwrap_err();
     assert!(

@@ -5,6 +5,7 @@ mod approval;
 mod boundaries;
 mod claims;
 mod cloud;
+mod drift_gate;
 mod engine;
 mod file_driver;
 mod policy;
