@@ -268,10 +268,25 @@ impl Driver for TerraformDriver {
                     ("replace", &plan.replaces),
                     ("destroy", &plan.deletes),
                 ] {
-                    lines.extend(addresses.iter().map(|a| format!("{action} {a}")));
+                    // Each address with the attributes that change (names
+                    // only: a value may be sensitive).
+                    lines.extend(addresses.iter().map(|a| {
+                        match plan.attributes.get(a).filter(|x| !x.is_empty()) {
+                            Some(attrs) => format!("{action} {a} ({})", attrs.join(", ")),
+                            None => format!("{action} {a}"),
+                        }
+                    }));
                 }
                 lines
-            },
+            }
+            .into_iter()
+            // What the refresh found changed outside Terraform.
+            .chain(
+                plan.outside.iter().map(|(a, what)| {
+                    format!("changed outside Terraform: {a} ({})", what.join(", "))
+                }),
+            )
+            .collect(),
             outputs: Some(outputs),
             counts: Some(counts),
         })

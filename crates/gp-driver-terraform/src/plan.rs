@@ -16,6 +16,34 @@ pub struct PlanSummary {
     pub replaces: Vec<String>,
     /// Root outputs whose value changes (an apply records them).
     pub outputs: Vec<String>,
+    /// For each address updated or replaced, the attributes that change
+    /// (names only, never values).
+    pub attributes: std::collections::BTreeMap<String, Vec<String>>,
+    /// What the refresh found changed outside Terraform (`resource_drift`):
+    /// each address, `deleted` or the attributes that changed.
+    pub outside: Vec<(String, Vec<String>)>,
+}
+
+/// The top-level attributes a change's `before` and `after` differ in (one
+/// known only after apply counts as changing).
+fn changed_attributes(change: &serde_json::Value) -> Vec<String> {
+    let obj = |k: &str| change.get(k).and_then(|v| v.as_object());
+    let (before, after, unknown) = (obj("before"), obj("after"), obj("after_unknown"));
+    let mut keys: std::collections::BTreeSet<&String> = std::collections::BTreeSet::new();
+    for m in [before, after, unknown].into_iter().flatten() {
+        keys.extend(m.keys());
+    }
+    keys.into_iter()
+        .filter(|k| {
+            let b = before.and_then(|m| m.get(*k));
+            let a = after.and_then(|m| m.get(*k));
+            let u = unknown
+                .and_then(|m| m.get(*k))
+                .is_some_and(|v| v.as_bool() == Some(true));
+            u || b != a
+        })
+        .map(|k| k.to_string())
+        .collect()
 }
 
 impl PlanSummary {
@@ -38,13 +66,42 @@ impl PlanSummary {
                 .and_then(|a| a.as_array())
                 .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
                 .unwrap_or_default();
+            let changed = rc.get("change").map(changed_attributes).unwrap_or_default();
             match actions.as_slice() {
                 ["create"] => s.creates.push(address),
-                ["update"] => s.updates.push(address),
+                ["update"] => {
+                    s.attributes.insert(address.clone(), changed);
+                    s.updates.push(address)
+                }
                 ["delete"] => s.deletes.push(address),
-                ["delete", "create"] | ["create", "delete"] => s.replaces.push(address),
+                ["delete", "create"] | ["create", "delete"] => {
+                    s.attributes.insert(address.clone(), changed);
+                    s.replaces.push(address)
+                }
                 _ => {}
             }
+        }
+        for rd in v
+            .get("resource_drift")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let address = rd
+                .get("address")
+                .and_then(|a| a.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let deleted = rd
+                .pointer("/change/actions")
+                .and_then(|a| a.as_array())
+                .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("delete")));
+            let what = if deleted {
+                vec!["deleted".to_string()]
+            } else {
+                rd.get("change").map(changed_attributes).unwrap_or_default()
+            };
+            s.outside.push((address, what));
         }
         if let Some(outputs) = v.get("output_changes").and_then(|o| o.as_object()) {
             for (name, change) in outputs {
@@ -146,4 +203,61 @@ pub fn guards(plan: &PlanSummary, protect: &[String], limits: &Limits) -> Vec<Vi
         }
     }
     out
+}
+
+#[cfg(test)]
+mod attribute_tests {
+    use super::PlanSummary;
+
+    #[test]
+    fn a_plan_names_the_attributes_that_change_and_what_changed_outside_terraform() {
+        let v = serde_json::json!({
+            "resource_changes": [
+                {"address": "terraform_data.cluster", "change": {
+                    "actions": ["update"],
+                    "before": {"input": {"name": "changed-by-hand"}, "id": "1", "output": "x"},
+                    "after": {"input": {"name": "gp-dev"}, "id": "1"},
+                    "after_unknown": {"output": true}
+                }},
+                {"address": "aws_s3_bucket.logs", "change": {
+                    "actions": ["delete", "create"],
+                    "before": {"bucket": "a", "tags": {"x": "1"}},
+                    "after": {"bucket": "b", "tags": {"x": "1"}},
+                    "after_unknown": {}
+                }},
+                {"address": "aws_iam_role.r", "change": {"actions": ["no-op"], "before": {}, "after": {}}},
+                {"address": "aws_sqs_queue.q", "change": {"actions": ["create"], "before": null, "after": {"name": "q"}}}
+            ],
+            "resource_drift": [
+                {"address": "aws_s3_bucket.logs", "change": {
+                    "actions": ["update"],
+                    "before": {"tags": {"Owner": "t"}, "bucket": "a"},
+                    "after": {"tags": {}, "bucket": "a"}
+                }},
+                {"address": "aws_sqs_queue.gone", "change": {"actions": ["delete"], "before": {"name": "g"}, "after": null}}
+            ]
+        });
+        let p = PlanSummary::from_json(&v);
+        assert_eq!(p.updates, ["terraform_data.cluster"]);
+        assert_eq!(p.attributes["terraform_data.cluster"], ["input", "output"]);
+        assert_eq!(p.replaces, ["aws_s3_bucket.logs"]);
+        assert_eq!(p.attributes["aws_s3_bucket.logs"], ["bucket"]);
+        assert!(
+            !p.attributes.contains_key("aws_sqs_queue.q"),
+            "a creation lists no attributes"
+        );
+        assert_eq!(
+            p.outside,
+            [
+                ("aws_s3_bucket.logs".to_string(), vec!["tags".to_string()]),
+                (
+                    "aws_sqs_queue.gone".to_string(),
+                    vec!["deleted".to_string()]
+                ),
+            ]
+        );
+        // A plan without drift sections reads as before.
+        let empty = PlanSummary::from_json(&serde_json::json!({}));
+        assert!(empty.is_empty() && empty.outside.is_empty());
+    }
 }

@@ -186,7 +186,9 @@ fn drift_names_each_change_made_behind_goldenpaths_back_and_deploy_puts_it_back(
     let (status, diffs) = of(&b, "cluster");
     assert_eq!(status, "drifted", "{b}");
     assert!(
-        diffs.iter().any(|d| d.contains("terraform_data.cluster")),
+        diffs
+            .iter()
+            .any(|d| d.contains("terraform_data.cluster (input")),
         "{diffs:?}"
     );
     // The ignored edit is counted, not reported.
