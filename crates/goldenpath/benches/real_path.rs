@@ -6,8 +6,9 @@
 //!
 //! 1. DNS: `goldenpath deploy` of a component serving 1,000 hosts (1,000 A
 //!    records + 1,000 ownership TXTs to BIND over RFC 2136/TSIG, every
-//!    record journalled) against `nsupdate` sending the same changes; and
-//!    the teardown against `nsupdate` deleting them.
+//!    record journalled) against `nsupdate` sending the same changes; the
+//!    teardown against `nsupdate` deleting them; and `goldenpath drift` of
+//!    the deployed build against `dig AXFR` of the zone.
 //! 2. GitOps: `goldenpath deploy` of a build of 200 gitops components with
 //!    `gitops.git: true` (validated, committed per component), whole process.
 //! 3. Terraform: `goldenpath deploy` of one component (a root of 50
@@ -147,6 +148,25 @@ fn dns() {
         t.elapsed().as_secs_f64()
     };
     let (mut f_add, mut f_del, mut g_add, mut g_del) = (vec![], vec![], vec![], vec![]);
+    // Drift of the deployed build (every record compared with what was
+    // published) against a zone transfer of the zone with `dig AXFR`.
+    let (mut f_axfr, mut g_drift) = (vec![], vec![]);
+    let axfr = || {
+        let t = Instant::now();
+        let out = Command::new(gp_test::bind::tool("dig"))
+            .arg("@127.0.0.1")
+            .arg("-p")
+            .arg(bind.port.to_string())
+            .arg("-y")
+            .arg(format!("hmac-sha256:{}:{}", bind.key_name, bind.key_b64))
+            .arg("example.test")
+            .arg("AXFR")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).lines().count() > 2 * HOSTS);
+        t.elapsed().as_secs_f64()
+    };
     for run in 0..RUNS {
         let floor_b = build(2 * run);
         let ours = build(2 * run + 1);
@@ -169,6 +189,20 @@ fn dns() {
                 bind.dig(&format!("h999.b-{ours}.dev.example.test"), "A"),
                 "10.0.3.231"
             );
+            let drift = || {
+                gp(
+                    dir.path(),
+                    &["drift", "--env", "dev", "--build-id", &ours],
+                    None,
+                )
+            };
+            if run % 2 == 0 {
+                g_drift.push(drift());
+                f_axfr.push(axfr());
+            } else {
+                f_axfr.push(axfr());
+                g_drift.push(drift());
+            }
             g_del.push(gp(
                 dir.path(),
                 &["teardown", "--env", "dev", "--build-id", &ours],
@@ -195,6 +229,11 @@ fn dns() {
     println!(
         "dns teardown of the same, whole process: goldenpath median {gd:.3}s, nsupdate median {fd:.3}s, ratio {:.2}x (goal <= 1.5x)",
         gd / fd
+    );
+    let (fx, gx) = (median(f_axfr), median(g_drift));
+    println!(
+        "drift of the build ({HOSTS} hosts, every record compared), whole process: goldenpath median {gx:.3}s, dig AXFR of the zone median {fx:.3}s, ratio {:.2}x (goal <= 1.5x)",
+        gx / fx
     );
 }
 
