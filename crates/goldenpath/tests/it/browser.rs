@@ -267,6 +267,16 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
     // The deployment page: components and the graph.
     browser.open(&format!("{base}/ui/dev/{B}"));
     assert!(browser.count("svg[role='img'] rect.node") >= 8);
+    // Arrows with heads, nodes coloured by state and linked to their rows,
+    // a legend entry per state drawn.
+    assert!(browser.count("svg marker#arrow") == 1);
+    assert!(browser.count("svg path.edge[marker-end='url(#arrow)']") >= 5);
+    assert!(browser.count("svg a rect.node.green") >= 5);
+    assert!(browser.count("svg g.legend") >= 1);
+    assert!(browser.count("tr[id^='component-']") >= 8);
+    // An error under /ui/ is a page.
+    browser.open(&format!("{base}/ui/nope/persistent"));
+    assert!(browser.text("main").contains("404"));
     // The build's page: a point per finished phase.
     browser.open(&format!("{base}/ui/dev/builds/{B}"));
     let shown = l.p.ok(&[

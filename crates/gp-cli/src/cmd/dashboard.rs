@@ -4,8 +4,10 @@
 //!
 //! - `/`: every environment's foundational plane, persistent deployment and
 //!   live builds, green/amber/red with what waits and why;
-//! - `/ui/{env}/{deployment}`: its components (state, tier, plane, reason,
-//!   next command) and its graph drawn as SVG;
+//! - `/ui/{env}/{deployment}`: its components (state, tier, plane, reason),
+//!   the next commands once, the drift found, and its graph drawn as SVG
+//!   (layers by dependency with barycentre ordering, arrowheads, states in
+//!   colour with a legend);
 //! - `/ui/{env}/builds/{build}`: a build's phases, with a chart of each
 //!   finished phase's duration (one point per phase);
 //! - `/ui/{env}/history`: deploys and teardowns over time, the success
@@ -23,7 +25,7 @@ table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #999;padding
 .state{font-weight:600;padding:.1rem .4rem;border-radius:.2rem}
 .green{background:#d1fae5;color:#064e3b}.amber{background:#fef3c7;color:#78350f}
 .red{background:#fee2e2;color:#7f1d1d}.grey{background:#e5e7eb;color:#111827}
-svg text{font-size:12px;fill:#111}svg .node{fill:#eef2ff;stroke:#312e81}svg .edge{stroke:#555}
+svg text{font-size:12px;fill:#111}svg .node{fill:#eef2ff;stroke:#312e81}svg .edge{stroke:#555;fill:none}svg .arrowhead{fill:#555}\nsvg .node.green{fill:#d1fae5;stroke:#064e3b}svg .node.amber{fill:#fef3c7;stroke:#78350f}svg .node.red{fill:#fee2e2;stroke:#7f1d1d}svg .node.grey{fill:#e5e7eb;stroke:#111827}
 svg .point{fill:#1d4ed8}svg .axis{stroke:#333}
 form.inline{display:flex;gap:.4rem;align-items:center;flex-wrap:wrap;margin:0}
 input,button{font:inherit;padding:.2rem .4rem}button{background:#1e3a8a;color:#fff;border:0;border-radius:.2rem}
@@ -183,15 +185,10 @@ pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> 
     );
     for c in &s.components {
         let st = state_word(&c.state);
-        let class = match st.as_str() {
-            "running" | "ready" | "applied" | "live" => "green",
-            // Committed for Argo CD; nothing read back from the cluster.
-            "pending" | "deploying" | "delivered" => "amber",
-            "failed" | "blocked" | "interrupted" => "red",
-            _ => "grey",
-        };
+        let class = state_class(&st);
         body.push_str(&format!(
-            "<tr><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"component-{}\"><td>{}</td><td><span class=\"state {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.component),
             esc(&c.component),
             esc(&st),
             esc(&c.tier.to_string()),
@@ -245,70 +242,161 @@ pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> 
         ));
     }
     body.push_str("<h2>Graph</h2>");
-    body.push_str(&graph_svg(graph));
+    let states: Vec<(String, String)> = s
+        .components
+        .iter()
+        .map(|c| (c.component.clone(), state_word(&c.state)))
+        .collect();
+    body.push_str(&graph_svg(graph, &states));
     page(&format!("{} {}", s.env, s.deployment), &body)
 }
 
 /// The graph in columns by depth (a component right of what it needs).
-fn graph_svg(g: &crate::outputs::GraphOutput) -> String {
-    let names: Vec<&str> = g.nodes.iter().map(|n| n.component.as_str()).collect();
-    let mut depth = vec![0usize; names.len()];
-    for _ in 0..names.len() {
-        for e in &g.edges {
-            let (Some(f), Some(t)) = (
-                names.iter().position(|n| *n == e.from),
-                names.iter().position(|n| *n == e.to),
-            ) else {
-                continue;
-            };
+/// Where each node goes: its layer (what it needs is to its left, one
+/// layer per step of the dependency order) and its place in the layer,
+/// ordered by the mean place of its neighbours (barycentre sweeps, left to
+/// right and back) so that edges cross less.
+fn layered(names: &[&str], edges: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let n = names.len();
+    let mut depth = vec![0usize; n];
+    for _ in 0..n {
+        for &(f, t) in edges {
             depth[f] = depth[f].max(depth[t] + 1);
         }
     }
-    let mut row_in_col = std::collections::BTreeMap::new();
-    let mut pos = Vec::new();
-    for d in &depth {
-        let r = row_in_col.entry(*d).or_insert(0usize);
-        pos.push((*d, *r));
-        *r += 1;
+    let layers = depth.iter().max().map_or(0, |m| m + 1);
+    let mut order: Vec<Vec<usize>> = vec![Vec::new(); layers];
+    for (i, d) in depth.iter().enumerate() {
+        order[*d].push(i);
     }
-    let (w, h) = (170, 50);
-    let cols = depth.iter().max().map_or(1, |m| m + 1);
-    let rows = row_in_col.values().max().copied().unwrap_or(1);
+    let place = |order: &Vec<Vec<usize>>| {
+        let mut p = vec![0.0f64; n];
+        for layer in order {
+            for (r, i) in layer.iter().enumerate() {
+                p[*i] = r as f64;
+            }
+        }
+        p
+    };
+    for sweep in 0..4 {
+        let p = place(&order);
+        let range: Vec<usize> = if sweep % 2 == 0 {
+            (1..layers).collect()
+        } else {
+            (0..layers.saturating_sub(1)).rev().collect()
+        };
+        for l in range {
+            let bary = |i: usize| {
+                let near: Vec<f64> = edges
+                    .iter()
+                    .filter_map(|&(f, t)| {
+                        if f == i && depth[t] + 1 == depth[i] && sweep % 2 == 0 {
+                            Some(p[t])
+                        } else if t == i && depth[f] == depth[i] + 1 && sweep % 2 == 1 {
+                            Some(p[f])
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                if near.is_empty() {
+                    p[i]
+                } else {
+                    near.iter().sum::<f64>() / near.len() as f64
+                }
+            };
+            order[l].sort_by(|a, b| bary(*a).total_cmp(&bary(*b)).then(a.cmp(b)));
+        }
+    }
+    let p = place(&order);
+    (0..n).map(|i| (depth[i], p[i] as usize)).collect()
+}
+
+/// The colour class and the word of a component's state.
+fn state_class(state: &str) -> &'static str {
+    match state {
+        "running" | "ready" | "applied" | "live" => "green",
+        // Committed for Argo CD; nothing read back from the cluster.
+        "pending" | "deploying" | "delivered" => "amber",
+        "failed" | "blocked" | "interrupted" => "red",
+        _ => "grey",
+    }
+}
+
+fn graph_svg(g: &crate::outputs::GraphOutput, states: &[(String, String)]) -> String {
+    let names: Vec<&str> = g.nodes.iter().map(|n| n.component.as_str()).collect();
+    let edges: Vec<(usize, usize)> = g
+        .edges
+        .iter()
+        .filter_map(|e| {
+            Some((
+                names.iter().position(|n| *n == e.from)?,
+                names.iter().position(|n| *n == e.to)?,
+            ))
+        })
+        .collect();
+    let pos = layered(&names, &edges);
+    let state_of = |name: &str| {
+        states
+            .iter()
+            .find(|(c, _)| c == name)
+            .map_or("unknown", |(_, s)| s.as_str())
+    };
+    let (w, h, bw, bh) = (200usize, 50usize, 150usize, 30usize);
+    let cols = pos.iter().map(|p| p.0 + 1).max().unwrap_or(1);
+    let rows = pos.iter().map(|p| p.1 + 1).max().unwrap_or(1);
+    // The legend: each state drawn, with its colour.
+    let mut seen: Vec<&str> = Vec::new();
+    for n in &names {
+        let s = state_of(n);
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    let legend_h = 24 * seen.len() + 10;
+    let (width, height) = (cols * w + 20, (rows * h + 20).max(legend_h) + legend_h);
     let mut svg = format!(
-        "<svg role=\"img\" aria-label=\"dependency graph of {} components\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" xmlns=\"http://www.w3.org/2000/svg\"><title>dependency graph</title>",
-        names.len(),
-        cols * w + 20,
-        rows * h + 20,
-        cols * w + 20,
-        rows * h + 20
+        "<svg role=\"img\" aria-label=\"dependency graph of {} components: each arrow points from a component to one it needs\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><title>dependency graph</title><defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path class=\"arrowhead\" d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>",
+        names.len()
     );
-    let centre = |i: usize| {
+    let corner = |i: usize| {
         let (c, r) = pos[i];
         (c * w + 10, r * h + 10)
     };
-    for e in &g.edges {
-        let (Some(f), Some(t)) = (
-            names.iter().position(|n| *n == e.from),
-            names.iter().position(|n| *n == e.to),
-        ) else {
-            continue;
-        };
-        let ((fx, fy), (tx, ty)) = (centre(f), centre(t));
+    // From the left side of the one that needs to the right side of the
+    // one needed, curving between the layers (never through a box).
+    for &(f, t) in &edges {
+        let ((fx, fy), (tx, ty)) = (corner(f), corner(t));
+        let (x1, y1, x2, y2) = (fx, fy + bh / 2, tx + bw, ty + bh / 2);
+        let mid = (x1 + x2) / 2;
         svg.push_str(&format!(
-            "<line class=\"edge\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
-            fx,
-            fy + 15,
-            tx + 140,
-            ty + 15
+            "<path class=\"edge\" d=\"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}\" marker-end=\"url(#arrow)\"><title>{} needs {}</title></path>",
+            esc(names[f]),
+            esc(names[t])
         ));
     }
     for (i, n) in names.iter().enumerate() {
-        let (x, y) = centre(i);
+        let (x, y) = corner(i);
+        let state = state_of(n);
         svg.push_str(&format!(
-            "<g><rect class=\"node\" x=\"{x}\" y=\"{y}\" width=\"140\" height=\"30\" rx=\"4\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
+            "<a href=\"#component-{id}\"><g><rect class=\"node {class}\" x=\"{x}\" y=\"{y}\" width=\"{bw}\" height=\"{bh}\" rx=\"4\"/><text x=\"{}\" y=\"{}\">{}</text><title>{}: {}</title></g></a>",
             x + 6,
             y + 19,
-            esc(n)
+            esc(n),
+            esc(n),
+            esc(state),
+            id = esc(n),
+            class = state_class(state),
+        ));
+    }
+    let top = height - legend_h + 5;
+    for (k, s) in seen.iter().enumerate() {
+        let y = top + 24 * k;
+        svg.push_str(&format!(
+            "<g class=\"legend\"><rect class=\"node {}\" x=\"10\" y=\"{y}\" width=\"16\" height=\"16\"/><text x=\"32\" y=\"{}\">{}</text></g>",
+            state_class(s),
+            y + 13,
+            esc(s)
         ));
     }
     svg.push_str("</svg>");
@@ -768,6 +856,91 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("x.yaml is gone"), "{page}");
+    }
+
+    /// Edges that cross between two adjacent layers.
+    fn crossings(pos: &[(usize, usize)], edges: &[(usize, usize)]) -> usize {
+        let mut n = 0;
+        for (i, &(a, b)) in edges.iter().enumerate() {
+            for &(c, d) in &edges[i + 1..] {
+                if pos[a].0 == pos[c].0 && pos[b].0 == pos[d].0 {
+                    let (x, y) = (
+                        pos[a].1 as i64 - pos[c].1 as i64,
+                        pos[b].1 as i64 - pos[d].1 as i64,
+                    );
+                    if x * y < 0 {
+                        n += 1;
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn the_graph_is_layered_by_dependency_and_ordered_to_cross_less() {
+        // a, b needed by c, d the other way round: drawn in index order
+        // their edges cross; ordered by barycentre they do not.
+        let names = ["a", "b", "c", "d"];
+        let edges = [(2, 1), (3, 0)];
+        let pos = super::layered(&names, &edges);
+        assert_eq!((pos[0].0, pos[1].0, pos[2].0, pos[3].0), (0, 0, 1, 1));
+        assert_eq!(crossings(&pos, &edges), 0, "{pos:?}");
+        // A chain goes left to right, one layer a step.
+        let pos = super::layered(&["x", "y", "z"], &[(1, 0), (2, 1)]);
+        assert_eq!(pos.iter().map(|p| p.0).collect::<Vec<_>>(), [0, 1, 2]);
+        // Every node has its own place in its layer.
+        let pos = super::layered(&names, &[(2, 0), (3, 0), (2, 1)]);
+        let mut places: Vec<_> = pos.clone();
+        places.sort();
+        places.dedup();
+        assert_eq!(places.len(), 4);
+    }
+
+    #[test]
+    fn the_graph_has_arrowheads_states_in_colour_a_legend_and_links() {
+        let node = |c: &str| crate::outputs::GraphNode {
+            component: c.into(),
+            plane: gp_core::Plane::Disposable,
+            tier: serde_json::from_str("1").unwrap(),
+            role: "target".into(),
+            disposition: "run".into(),
+            reason: None,
+        };
+        let graph = crate::outputs::GraphOutput {
+            schema_version: 1,
+            env: "dev".into(),
+            deployment: "persistent".into(),
+            nodes: vec![node("cluster"), node("app")],
+            edges: vec![crate::outputs::GraphEdge {
+                from: "app".into(),
+                to: "cluster".into(),
+                need: "cluster".into(),
+            }],
+        };
+        let svg = super::graph_svg(
+            &graph,
+            &[
+                ("cluster".into(), "ready".into()),
+                ("app".into(), "pending".into()),
+            ],
+        );
+        assert!(svg.contains("<marker id=\"arrow\""), "{svg}");
+        assert!(
+            svg.contains("marker-end=\"url(#arrow)\"><title>app needs cluster</title>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("class=\"node green\"") && svg.contains("class=\"node amber\""),
+            "{svg}"
+        );
+        assert!(svg.contains("<a href=\"#component-app\">"), "{svg}");
+        // The legend names each state drawn, once.
+        assert_eq!(svg.matches("<g class=\"legend\">").count(), 2, "{svg}");
+        assert!(
+            svg.contains(">ready</text>") && svg.contains(">pending</text>"),
+            "{svg}"
+        );
     }
 
     #[test]
