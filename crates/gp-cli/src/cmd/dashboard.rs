@@ -467,15 +467,29 @@ fn percentile(sorted: &[i64], p: usize) -> i64 {
 
 /// A line chart of `points` (milliseconds, in time order) with its p50 and
 /// p95 drawn across: one `circle.point` per run.
-fn runs_chart(label: &str, points: &[i64]) -> String {
-    let mut sorted = points.to_vec();
+/// A value in seconds for an axis label: whole seconds from 10 s, one
+/// decimal below.
+fn secs_label(ms: i64) -> String {
+    if ms >= 10_000 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// Runs over time: a point per run (its start on the time axis, its
+/// duration on the value axis, each with a title giving both), p50 and p95
+/// across, labelled axes with units, ticks and the first and last dates.
+fn runs_chart(label: &str, points: &[(i64, i64)]) -> String {
+    let mut sorted: Vec<i64> = points.iter().map(|p| p.1).collect();
     sorted.sort_unstable();
     let (p50, p95) = (percentile(&sorted, 50), percentile(&sorted, 95));
     let max = sorted.last().copied().unwrap_or(1).max(1);
-    let (w, h) = (60 + points.len().max(1) * 14, 170);
-    let y = |ms: i64| 150 - (ms * 130 / max);
+    let (left, top, bottom) = (70usize, 20i64, 170i64);
+    let (w, h) = (left + 30 + points.len().max(2) * 14, 215usize);
+    let y = |ms: i64| bottom - (ms * (bottom - top) / max);
     let mut svg = format!(
-        "<svg role=\"img\" aria-label=\"{} of {} runs: p50 {} ms, p95 {} ms\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title><line class=\"axis\" x1=\"40\" y1=\"150\" x2=\"{}\" y2=\"150\"/><line class=\"axis\" x1=\"40\" y1=\"15\" x2=\"40\" y2=\"150\"/>",
+        "<svg role=\"img\" aria-label=\"{} of {} runs: p50 {} ms, p95 {} ms\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title><line class=\"axis\" x1=\"{left}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\"/><line class=\"axis\" x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{bottom}\"/>",
         esc(label),
         points.len(),
         p50,
@@ -483,22 +497,62 @@ fn runs_chart(label: &str, points: &[i64]) -> String {
         esc(label),
         w - 5
     );
+    // The value axis: 0, half and the longest, in seconds.
+    svg.push_str(&format!(
+        "<text class=\"axis-title\" x=\"4\" y=\"12\">duration (s)</text>"
+    ));
+    for v in [0, max / 2, max] {
+        svg.push_str(&format!(
+            "<line class=\"axis tick\" x1=\"{}\" y1=\"{}\" x2=\"{left}\" y2=\"{}\"/><text class=\"tick-label\" x=\"4\" y=\"{}\">{}</text>",
+            left - 5,
+            y(v),
+            y(v),
+            y(v) + 4,
+            secs_label(v)
+        ));
+    }
     for (name, v) in [("p50", p50), ("p95", p95)] {
         svg.push_str(&format!(
-            "<line class=\"edge {name}\" x1=\"40\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke-dasharray=\"4 3\"/><text x=\"2\" y=\"{2}\">{name}</text>",
+            "<line class=\"edge {name}\" x1=\"{left}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke-dasharray=\"4 3\"/><text x=\"{2}\" y=\"{3}\">{name} {4}</text>",
             y(v),
             w - 5,
-            y(v) + 4
+            left + 4,
+            y(v) - 3,
+            secs_label(v)
         ));
     }
-    for (i, ms) in points.iter().enumerate() {
+    // The time axis: runs in the order they started, the first and the
+    // last run's date under it.
+    let x = |i: usize| left + 10 + i * 14;
+    for (i, (start, ms)) in points.iter().enumerate() {
         svg.push_str(&format!(
-            "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"4\"><title>{ms} ms</title></circle>",
-            50 + i * 14,
-            y(*ms)
+            "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"4\"><title>{}: {ms} ms</title></circle>",
+            x(i),
+            y(*ms),
+            esc(&gp_registry::format_utc(*start))
         ));
     }
-    svg.push_str("</svg>");
+    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+        let day = |us: i64| {
+            gp_registry::format_utc(us)
+                .chars()
+                .take(10)
+                .collect::<String>()
+        };
+        svg.push_str(&format!(
+            "<text class=\"tick-label\" x=\"{left}\" y=\"{}\">{}</text><text class=\"tick-label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            bottom + 16,
+            esc(&day(first.0)),
+            w - 5,
+            bottom + 16,
+            esc(&day(last.0))
+        ));
+    }
+    svg.push_str(&format!(
+        "<text class=\"axis-title\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">run start (UTC), oldest to newest</text></svg>",
+        (left + w) / 2,
+        bottom + 38
+    ));
     svg
 }
 
@@ -543,7 +597,11 @@ pub fn charted_phases(report: &[gp_registry::PhaseStats]) -> Vec<String> {
 /// phases, the registry report.
 pub fn history(env: &str, h: &History) -> String {
     let ms = |p: &gp_registry::Phase| p.ended_us.map(|e| (e - p.started_us) / 1000);
-    let durations = |v: &[gp_registry::Phase]| -> Vec<i64> { v.iter().filter_map(ms).collect() };
+    let durations = |v: &[gp_registry::Phase]| -> Vec<(i64, i64)> {
+        v.iter()
+            .filter_map(|p| ms(p).map(|d| (p.started_us, d)))
+            .collect()
+    };
     let o = h.outcomes;
     let all = o.runs;
     let known = o.known();
@@ -941,6 +999,40 @@ mod tests {
             svg.contains(">ready</text>") && svg.contains(">pending</text>"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn a_runs_chart_has_labelled_axes_with_units_ticks_dates_and_a_title_per_point() {
+        let day = 86_400_000_000i64;
+        let t0 = 1_769_000_000_000_000i64;
+        let svg = super::runs_chart(
+            "deploy duration",
+            &[(t0, 4_000), (t0 + day, 30_000), (t0 + 2 * day, 12_500)],
+        );
+        for text in [
+            ">duration (s)</text>",
+            ">0.0 s</text>",
+            ">15 s</text>",
+            ">30 s</text>",
+            ">run start (UTC), oldest to newest</text>",
+            ">p50 12 s</text>",
+        ] {
+            assert!(svg.contains(text), "{text}: {svg}");
+        }
+        let first = gp_registry::format_utc(t0);
+        let last = gp_registry::format_utc(t0 + 2 * day);
+        assert!(svg.contains(&format!(">{}</text>", &first[..10])), "{svg}");
+        assert!(svg.contains(&format!(">{}</text>", &last[..10])), "{svg}");
+        assert!(
+            svg.contains(&format!("<title>{first}: 4000 ms</title>")),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("class=\"point\"").count(), 3);
+        assert_eq!(svg.matches("class=\"axis tick\"").count(), 3);
+        // No runs: axes, no point, no date.
+        let empty = super::runs_chart("x", &[]);
+        assert!(!empty.contains("class=\"point\""));
+        assert!(empty.contains(">duration (s)</text>"));
     }
 
     #[test]
