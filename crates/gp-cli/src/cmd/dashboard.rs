@@ -498,9 +498,7 @@ fn runs_chart(label: &str, points: &[(i64, i64)]) -> String {
         w - 5
     );
     // The value axis: 0, half and the longest, in seconds.
-    svg.push_str(&format!(
-        "<text class=\"axis-title\" x=\"4\" y=\"12\">duration (s)</text>"
-    ));
+    svg.push_str("<text class=\"axis-title\" x=\"4\" y=\"12\">duration (s)</text>");
     for v in [0, max / 2, max] {
         svg.push_str(&format!(
             "<line class=\"axis tick\" x1=\"{}\" y1=\"{}\" x2=\"{left}\" y2=\"{}\"/><text class=\"tick-label\" x=\"4\" y=\"{}\">{}</text>",
