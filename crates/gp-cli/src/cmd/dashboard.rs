@@ -176,13 +176,96 @@ fn build_page(env: &str, build: &str) -> String {
     ["/ui/", &esc(env), "/", "builds", "/", &esc(build)].concat()
 }
 
+/// What a deployment page says beside its components: where it answers,
+/// who deployed it last and from what.
+#[derive(Default)]
+pub struct DeploymentFacts {
+    /// Its hosts' URLs.
+    pub hosts: Vec<String>,
+    /// The latest deploy: who, when (µs), the commit, the CI run, the pull
+    /// request's number.
+    pub deployed: Option<(String, i64, Option<String>, Option<String>, Option<u64>)>,
+}
+
+impl DeploymentFacts {
+    /// From a deployment's events (the latest `deploy_started`) and the
+    /// contract's hosts.
+    pub fn of(events: &[gp_registry::DeploymentEvent], hosts: Vec<String>) -> Self {
+        let deployed = events
+            .iter()
+            .rev()
+            .find(|e| e.event == gp_registry::EventKind::DeployStarted.as_str())
+            .map(|e| {
+                (
+                    e.actor.clone(),
+                    e.at_us,
+                    e.commit_sha.clone(),
+                    e.run_url.clone(),
+                    gp_registry::PullRequestRef::of_event(e).map(|p| p.number),
+                )
+            });
+        Self { hosts, deployed }
+    }
+}
+
 /// A deployment's page: its components and its graph.
-pub fn deployment(s: &DeploymentStatus, graph: &crate::outputs::GraphOutput) -> String {
-    let mut body = format!(
+pub fn deployment(
+    s: &DeploymentStatus,
+    graph: &crate::outputs::GraphOutput,
+    facts: &DeploymentFacts,
+) -> String {
+    let mut body = String::new();
+    if let Some((by, at, commit, run, pr)) = &facts.deployed {
+        let mut line = format!(
+            "Deployed by <strong>{}</strong> at {}",
+            esc(by),
+            esc(&gp_registry::format_utc(*at))
+        );
+        if let Some(c) = commit {
+            line.push_str(&format!(
+                ", commit <code>{}</code>",
+                esc(&c.chars().take(12).collect::<String>())
+            ));
+        }
+        if let Some(n) = pr {
+            line.push_str(&format!(", pull request #{n}"));
+        }
+        if let Some(u) = run.as_deref().filter(|u| u.starts_with("https://")) {
+            line.push_str(&format!(", <a href=\"{}\">its CI run</a>", esc(u)));
+        }
+        body.push_str(&format!("<p id=\"deployed\">{line}</p>"));
+    }
+    if s.expires_us.is_some() || s.kept.is_some() {
+        let left =
+            gp_engine::expiry::time_left(s.expires_us, s.kept.as_deref(), gp_registry::now_us());
+        body.push_str(&format!(
+            "<p id=\"expiry\">Expiry: {}</p>",
+            esc(&match &s.kept {
+                Some(r) => format!("kept ({r})"),
+                None => format!(
+                    "{left} ({})",
+                    s.expires_us
+                        .map(gp_registry::format_utc)
+                        .unwrap_or_default()
+                ),
+            })
+        ));
+    }
+    if !facts.hosts.is_empty() {
+        body.push_str(&format!(
+            "<p>Hosts:</p><ul id=\"hosts\">{}</ul>",
+            facts
+                .hosts
+                .iter()
+                .map(|h| format!("<li><a href=\"{0}\">{0}</a></li>", esc(h)))
+                .collect::<String>()
+        ));
+    }
+    body.push_str(&format!(
         "<p>Status: <span class=\"state {}\">{}</span></p><table><caption>Components</caption><thead><tr><th scope=\"col\">component</th><th scope=\"col\">state</th><th scope=\"col\">tier</th><th scope=\"col\">plane</th><th scope=\"col\">reason</th></tr></thead><tbody>",
         colour(&s.status, s.pending),
         esc(&s.status)
-    );
+    ));
     for c in &s.components {
         let st = state_word(&c.state);
         let class = state_class(&st);
@@ -897,7 +980,7 @@ mod tests {
             nodes: Vec::new(),
             edges: Vec::new(),
         };
-        let page = super::deployment(&s, &graph);
+        let page = super::deployment(&s, &graph, &super::DeploymentFacts::default());
         assert!(
             page.contains("<td>0</td>") && page.contains("<td>1.5</td>"),
             "{page}"
@@ -1031,6 +1114,71 @@ mod tests {
         let empty = super::runs_chart("x", &[]);
         assert!(!empty.contains("class=\"point\""));
         assert!(empty.contains(">duration (s)</text>"));
+    }
+
+    #[test]
+    fn a_deployment_page_says_who_deployed_what_from_where_its_hosts_and_its_expiry() {
+        let ev =
+            |event: &str, actor: &str, detail: serde_json::Value| gp_registry::DeploymentEvent {
+                id: format!("{event}-{actor}"),
+                env: "dev".into(),
+                deployment: "23-01-26-01".into(),
+                run_id: None,
+                event: event.into(),
+                actor: actor.into(),
+                commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+                run_url: Some("https://github.com/acme/shop/actions/runs/4711".into()),
+                detail: Some(detail),
+                at_us: 1_769_000_000_000_000,
+            };
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let events = vec![
+            ev("deploy_started", "old", serde_json::json!({})),
+            ev(
+                "deploy_started",
+                "paula",
+                serde_json::json!({"pullRequest": {"number": 12, "headSha": sha}}),
+            ),
+            ev("deploy_succeeded", "paula", serde_json::json!({})),
+        ];
+        let facts = super::DeploymentFacts::of(
+            &events,
+            vec!["https://backstage.b-23-01-26-01.dev.example.io".into()],
+        );
+        let s = gp_engine::status::DeploymentStatus {
+            schema_version: 1,
+            env: "dev".into(),
+            deployment: "23-01-26-01".into(),
+            build_id: Some("23-01-26-01".into()),
+            status: "live".into(),
+            pending: 0,
+            expires_us: Some(gp_registry::now_us() + 3_600_000_000),
+            kept: None,
+            components: Vec::new(),
+        };
+        let graph = crate::outputs::GraphOutput {
+            schema_version: 1,
+            env: "dev".into(),
+            deployment: "23-01-26-01".into(),
+            nodes: Vec::new(),
+            edges: Vec::new(),
+        };
+        let page = super::deployment(&s, &graph, &facts);
+        for text in [
+            "Deployed by <strong>paula</strong>",
+            "commit <code>0123456789ab</code>",
+            "pull request #12",
+            "<a href=\"https://github.com/acme/shop/actions/runs/4711\">its CI run</a>",
+            "<a href=\"https://backstage.b-23-01-26-01.dev.example.io\">",
+            "<p id=\"expiry\">Expiry: ",
+        ] {
+            assert!(page.contains(text), "{text}: {page}");
+        }
+        // A run URL that is not https is not made a link.
+        let mut odd = events.clone();
+        odd[1].run_url = Some("javascript:alert(1)".into());
+        let page = super::deployment(&s, &graph, &super::DeploymentFacts::of(&odd, Vec::new()));
+        assert!(!page.contains("javascript:"), "{page}");
     }
 
     #[test]

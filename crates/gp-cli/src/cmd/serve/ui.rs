@@ -75,7 +75,13 @@ pub(super) async fn ui_deployment(
         let status = s.with_engine(|e| e.status(&env, d))?;
         let g = gp_engine::Graph::build(&s.platform, &env, d, &[]).map_err(|e| e.to_string())?;
         let graph = crate::cmd::status::graph_output(&s.platform, &env, d, &g);
-        Ok::<_, String>(dashboard::deployment(&status, &graph))
+        let events = s
+            .registry
+            .deployment_events(&env, &d.key())
+            .map_err(|e| e.to_string())?;
+        let facts =
+            dashboard::DeploymentFacts::of(&events, crate::github::host_urls(&s.platform, &env, d));
+        Ok::<_, String>(dashboard::deployment(&status, &graph, &facts))
     })
     .await;
     match r {
