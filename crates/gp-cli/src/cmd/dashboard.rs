@@ -182,9 +182,22 @@ fn build_page(env: &str, build: &str) -> String {
 pub struct DeploymentFacts {
     /// Its hosts' URLs.
     pub hosts: Vec<String>,
-    /// The latest deploy: who, when (µs), the commit, the CI run, the pull
-    /// request's number.
-    pub deployed: Option<(String, i64, Option<String>, Option<String>, Option<u64>)>,
+    /// The latest deploy.
+    pub deployed: Option<Deployed>,
+}
+
+/// Who deployed, when, and from what.
+pub struct Deployed {
+    /// Who.
+    pub by: String,
+    /// When (µs).
+    pub at_us: i64,
+    /// The commit.
+    pub commit: Option<String>,
+    /// The CI run.
+    pub run_url: Option<String>,
+    /// The pull request's number.
+    pub pull_request: Option<u64>,
 }
 
 impl DeploymentFacts {
@@ -195,14 +208,12 @@ impl DeploymentFacts {
             .iter()
             .rev()
             .find(|e| e.event == gp_registry::EventKind::DeployStarted.as_str())
-            .map(|e| {
-                (
-                    e.actor.clone(),
-                    e.at_us,
-                    e.commit_sha.clone(),
-                    e.run_url.clone(),
-                    gp_registry::PullRequestRef::of_event(e).map(|p| p.number),
-                )
+            .map(|e| Deployed {
+                by: e.actor.clone(),
+                at_us: e.at_us,
+                commit: e.commit_sha.clone(),
+                run_url: e.run_url.clone(),
+                pull_request: gp_registry::PullRequestRef::of_event(e).map(|p| p.number),
             });
         Self { hosts, deployed }
     }
@@ -215,7 +226,14 @@ pub fn deployment(
     facts: &DeploymentFacts,
 ) -> String {
     let mut body = String::new();
-    if let Some((by, at, commit, run, pr)) = &facts.deployed {
+    if let Some(Deployed {
+        by,
+        at_us: at,
+        commit,
+        run_url: run,
+        pull_request: pr,
+    }) = &facts.deployed
+    {
         let mut line = format!(
             "Deployed by <strong>{}</strong> at {}",
             esc(by),
