@@ -131,6 +131,10 @@ enum Command {
     /// What changed outside goldenpath since it applied each component:
     /// exit 0 nothing, 4 something drifted, 1 a check failed.
     Drift(cmd::drift::DriftArgs),
+    /// Delivery metrics of an environment over a window (default the last
+    /// 30 days): deployment frequency, lead time for changes, change
+    /// failure rate, time to restore.
+    Metrics(cmd::metrics::MetricsArgs),
     /// Remove exactly what a deployment created, then check for orphans.
     Teardown(cmd::deploy::TeardownArgs),
     /// Backstage entities computed from what goldenpath deployed: a
@@ -286,6 +290,7 @@ fn reads_only(command: &Command) -> bool {
         | Command::Plan(_)
         | Command::Status(_)
         | Command::Graph(_)
+        | Command::Metrics(_)
         | Command::Catalog(_)
         | Command::Serve(_) => true,
         Command::Builds(b) => matches!(
@@ -371,6 +376,9 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Deploy(a) => cmd::deploy::deploy(ctx, a),
         Command::Status(a) => cmd::status::status(ctx, a),
         Command::Drift(a) => cmd::drift::run(ctx, a),
+        Command::Metrics(a) => ctx
+            .require_registry()
+            .and_then(|()| cmd::metrics::run(ctx, a)),
         Command::Teardown(a) => cmd::deploy::teardown(ctx, a),
         Command::Reap(a) => cmd::reap::run(ctx, a),
         Command::Catalog(a) => cmd::catalog::run(ctx, a),

@@ -40,6 +40,7 @@ mod deployments;
 mod governance;
 mod journal;
 mod leases;
+mod metrics;
 mod migrate;
 mod phases;
 mod postgres;
@@ -63,6 +64,7 @@ pub use deployments::{
 pub use governance::{Override, RequestEvent};
 pub use journal::{JournalEntry, JournalRow, Stage};
 pub use leases::{Lease, LeaseState};
+pub use metrics::{DeliveryMetrics, delivery_metrics};
 pub use phases::{ImportedRow, Outcomes, Phase, PhaseResult};
 pub use report::{PhaseStats, kind_of, report};
 pub use reservations::{Reservation, ReserveRequest};

@@ -112,6 +112,7 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("deploy", &["--env", "dev", "--build-id", "23-01-26-02"], 0);
     case("status", &["--env", "dev"], 0);
     case("drift", &["--env", "dev", "--build-id", "23-01-26-01"], 0);
+    case("metrics", &["--env", "dev"], 0);
     case(
         "teardown",
         &["--env", "dev", "--build-id", "23-01-26-02"],

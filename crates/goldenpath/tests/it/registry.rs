@@ -288,3 +288,121 @@ fn leases_expire_and_forced_unlocks_show_in_builds_show() {
     ]);
     assert_eq!(out.code, 2);
 }
+
+#[test]
+fn metrics_are_the_four_keys_of_the_recorded_deploys_with_lead_time_from_git() {
+    let f = Fixture::new();
+    // The spec's repository, with the commit a deploy names.
+    let git = |args: &[&str]| {
+        let out = gp_test::run(
+            std::process::Command::new("git")
+                .current_dir(f.dir.path())
+                .args(["-c", "user.name=dev", "-c", "user.email=dev@example.test"])
+                .args(args)
+                .env("GIT_COMMITTER_DATE", "2026-01-10T10:00:00Z")
+                .env("GIT_AUTHOR_DATE", "2026-01-10T10:00:00Z"),
+        );
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        out.stdout
+    };
+    git(&["init", "-q"]);
+    git(&["add", "goldenpath.yaml"]);
+    git(&["commit", "-qm", "spec"]);
+    let sha = git(&["rev-parse", "HEAD"]).trim().to_string();
+    let at = |t: &str| gp_registry::parse_utc(t).unwrap();
+    let reg = f.registry();
+    let mut n = 0;
+    let mut ev = |dep: &str, event: &str, t: &str, commit: Option<&str>| {
+        n += 1;
+        reg.record_deployment(&DeploymentEvent {
+            id: format!("e{n}"),
+            env: "dev".into(),
+            deployment: dep.into(),
+            run_id: None,
+            event: event.into(),
+            actor: "ci".into(),
+            commit_sha: commit.map(str::to_string),
+            run_url: None,
+            detail: None,
+            at_us: at(t),
+        })
+        .unwrap();
+    };
+    // Deployed 2 h after the commit; failed, then restored 30 min later.
+    ev(
+        "persistent",
+        "deploy_started",
+        "2026-01-10T11:55:00Z",
+        Some(&sha),
+    );
+    ev(
+        "persistent",
+        "deploy_succeeded",
+        "2026-01-10T12:00:00Z",
+        None,
+    );
+    ev("persistent", "deploy_started", "2026-01-11T09:00:00Z", None);
+    ev("persistent", "deploy_failed", "2026-01-11T09:10:00Z", None);
+    ev("persistent", "deploy_started", "2026-01-11T09:35:00Z", None);
+    ev(
+        "persistent",
+        "deploy_succeeded",
+        "2026-01-11T09:40:00Z",
+        None,
+    );
+    drop(reg);
+    let out = f.run(&[
+        "metrics",
+        "--env",
+        "dev",
+        "--since",
+        "2026-01-10",
+        "--until",
+        "2026-01-12",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let m: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(m["succeeded"], 2, "{m}");
+    assert_eq!(m["failed"], 1, "{m}");
+    assert_eq!(m["deploymentFrequencyPerDay"], 1.0, "{m}");
+    assert_eq!(m["leadTimeP50Seconds"], 7200.0, "{m}");
+    assert_eq!(m["leadTimeSamples"], 1, "{m}");
+    assert!(
+        (m["changeFailureRate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9,
+        "{m}"
+    );
+    assert_eq!(m["timeToRestoreP50Seconds"], 1800.0, "{m}");
+    let text = f.run(&[
+        "metrics",
+        "--env",
+        "dev",
+        "--since",
+        "2026-01-10",
+        "--until",
+        "2026-01-12",
+    ]);
+    assert_eq!(text.code, 0, "{}", text.transcript());
+    assert!(
+        text.stdout.contains("lead time for changes 2.0 h"),
+        "{}",
+        text.stdout
+    );
+    // A window that is not one: exit 2, as an unknown environment is.
+    for bad in [
+        &["metrics", "--env", "dev", "--since", "soon"][..],
+        &[
+            "metrics",
+            "--env",
+            "dev",
+            "--since",
+            "2026-01-12",
+            "--until",
+            "2026-01-10",
+        ],
+        &["metrics", "--env", "nope"],
+    ] {
+        assert_eq!(f.run(bad).code, 2, "{bad:?}");
+    }
+}

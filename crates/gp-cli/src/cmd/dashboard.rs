@@ -671,6 +671,8 @@ pub struct History {
     pub report: Vec<gp_registry::PhaseStats>,
     /// The newest runs of the builds' other phases (the most run first).
     pub per_phase: Vec<(String, Vec<gp_registry::Phase>)>,
+    /// The delivery metrics of the last 30 days.
+    pub metrics: Option<gp_registry::DeliveryMetrics>,
 }
 
 /// How many of the builds' other phases the history page charts.
@@ -725,6 +727,59 @@ pub fn history(env: &str, h: &History) -> String {
         ));
     }
     let mut body = format!("<p id=\"success-rate\">{}</p>", esc(&rate));
+    if let Some(m) = &h.metrics {
+        let rows: Vec<(&str, String)> = vec![
+            (
+                "deployment frequency",
+                format!(
+                    "{:.2} successful deploys a day ({} in the window)",
+                    m.deployment_frequency_per_day, m.succeeded
+                ),
+            ),
+            (
+                "lead time for changes",
+                format!(
+                    "{} (median of {} deploys whose commit's time is known)",
+                    m.lead_time_p50_seconds
+                        .map(|s| format!("{:.0} s", s))
+                        .unwrap_or_else(|| "-".into()),
+                    m.lead_time_samples
+                ),
+            ),
+            (
+                "change failure rate",
+                format!(
+                    "{} ({} failed of {} finished; {} aborted and {} unknown left out)",
+                    m.change_failure_rate
+                        .map(|r| format!("{:.0}%", r * 100.0))
+                        .unwrap_or_else(|| "-".into()),
+                    m.failed,
+                    m.failed + m.succeeded,
+                    m.aborted,
+                    m.unknown
+                ),
+            ),
+            (
+                "time to restore",
+                format!(
+                    "{} (median of {} restores)",
+                    m.time_to_restore_p50_seconds
+                        .map(|s| format!("{:.0} s", s))
+                        .unwrap_or_else(|| "-".into()),
+                    m.time_to_restore_samples
+                ),
+            ),
+        ];
+        body.push_str("<h2>Delivery metrics</h2><table id=\"metrics\"><caption>The four keys over the last 30 days, every deployment of the environment</caption><tbody>");
+        for (k, v) in rows {
+            body.push_str(&format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                esc(k),
+                esc(&v)
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
     let newest = |n: usize, of: i64| {
         if i64::try_from(n).unwrap_or(i64::MAX) < of {
             format!(" (the newest {n})")
@@ -937,6 +992,7 @@ mod tests {
                 slowest: Vec::new(),
                 report: Vec::new(),
                 per_phase: Vec::new(),
+                metrics: None,
             },
         );
         let start = p.find("<p id=\"success-rate\">").unwrap();

@@ -14,6 +14,7 @@ pub mod drift;
 pub mod gitops;
 pub mod init;
 pub mod lease;
+pub mod metrics;
 pub mod orphans;
 pub mod owners;
 pub mod policy;

@@ -263,3 +263,14 @@ pub struct DriftApproved {
     /// The components whose drift may be put back.
     pub approved: Vec<String>,
 }
+
+/// What `metrics --output json` prints (and the metrics endpoint answers).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The four keys over the window.
+    #[serde(flatten)]
+    pub metrics: gp_registry::DeliveryMetrics,
+}

@@ -230,6 +230,41 @@ pub(super) async fn report(
     .await
 }
 
+#[derive(serde::Deserialize)]
+pub(super) struct MetricsQuery {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+pub(super) async fn metrics(
+    State(s): State<Arc<Shared>>,
+    Path(env): Path<String>,
+    Query(q): Query<MetricsQuery>,
+) -> Response {
+    if !known_env(&s, &env) {
+        return no_such_environment();
+    }
+    let (since, until) = match crate::cmd::metrics::window(q.since.as_deref(), q.until.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "bad window", &e.message),
+    };
+    blocking(s, move |s| {
+        let events = s
+            .registry
+            .env_deploy_events(&env, until)
+            .map_err(|e| e.to_string())?;
+        let dir = s.platform.base_dir().to_path_buf();
+        let metrics = gp_registry::delivery_metrics(&env, &events, since, until, &|sha| {
+            crate::cmd::metrics::commit_time(&dir, sha)
+        });
+        Ok(Some(crate::outputs::MetricsOutput {
+            schema_version: 1,
+            metrics,
+        }))
+    })
+    .await
+}
+
 pub(super) async fn requests(
     State(s): State<Arc<Shared>>,
     Query(q): Query<CatalogQuery>,

@@ -266,6 +266,7 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/api/v1/environments/{env}/builds", get(builds))
         .route("/api/v1/environments/{env}/builds/{build}", get(build))
         .route("/api/v1/environments/{env}/report", get(report))
+        .route("/api/v1/environments/{env}/metrics", get(metrics))
         .route("/api/v1/leases", get(leases))
         .route("/api/v1/requests", get(requests))
         .route(

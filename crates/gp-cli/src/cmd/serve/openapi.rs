@@ -41,6 +41,11 @@ pub(super) fn api() -> Vec<(&'static str, &'static str, &'static str)> {
             "ReportOutput",
         ),
         (
+            "/api/v1/environments/{env}/metrics",
+            "Delivery metrics over a window (since, until; default the last 30 days): deployment frequency, lead time for changes, change failure rate, time to restore (metrics)",
+            "MetricsOutput",
+        ),
+        (
             "/api/v1/leases",
             "Every lease recorded (lease list)",
             "LeasesOutput",
@@ -129,6 +134,12 @@ pub(super) fn openapi(envs: &[String]) -> serde_json::Value {
                 .to_value(),
         ),
         (
+            "MetricsOutput",
+            generator
+                .subschema_for::<crate::outputs::MetricsOutput>()
+                .to_value(),
+        ),
+        (
             "LeasesOutput",
             generator
                 .subschema_for::<crate::outputs::LeasesOutput>()
@@ -176,6 +187,10 @@ pub(super) fn openapi(envs: &[String]) -> serde_json::Value {
         }
         if ty == "GraphOutput" {
             params.push(serde_json::json!({"name": "format", "in": "query", "schema": {"enum": ["json", "mermaid", "dot"]}}));
+        }
+        if ty == "MetricsOutput" {
+            params.push(serde_json::json!({"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
+            params.push(serde_json::json!({"name": "until", "in": "query", "schema": {"type": "string", "maxLength": 32}}));
         }
         if ty == "ReportOutput" {
             params.push(serde_json::json!({"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 32}}));

@@ -113,6 +113,18 @@ pub(super) async fn ui_history(State(s): State<Arc<Shared>>, Path(env): Path<Str
             slowest: r.slowest_phases(&env, 10).map_err(e)?,
             report: gp_registry::report(r, Some(&env), None, false).map_err(e)?,
             per_phase: Vec::new(),
+            metrics: {
+                let until = gp_registry::now_us();
+                let events = r.env_deploy_events(&env, until).map_err(e)?;
+                let dir = s.platform.base_dir().to_path_buf();
+                Some(gp_registry::delivery_metrics(
+                    &env,
+                    &events,
+                    until - 30 * 86_400_000_000,
+                    until,
+                    &|sha| crate::cmd::metrics::commit_time(&dir, sha),
+                ))
+            },
         };
         let mut h = h;
         for phase in dashboard::charted_phases(&h.report) {
