@@ -85,6 +85,11 @@ prereqs_node() {
     echo "installing @octokit/openapi and @octokit/webhooks-schemas into tests/github (npm ci, from npm)" >&2
     npm ci --prefix tests/github --no-audit --no-fund --loglevel=error >/dev/null
   fi
+  # axe-core, which the browser test injects into every dashboard page.
+  if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ]; then
+    echo "installing axe-core into tests/a11y (npm ci, from npm)" >&2
+    npm ci --prefix tests/a11y --no-audit --no-fund --loglevel=error >/dev/null
+  fi
 }
 
 # Headless Chromium and its WebDriver (Debian's chromium and

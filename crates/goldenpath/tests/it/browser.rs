@@ -205,6 +205,36 @@ impl Browser {
         .unwrap()
         .len()
     }
+    /// The serious and critical violations axe-core (npm, in tests/a11y)
+    /// finds on the open page, as `rule: how many nodes`.
+    fn axe(&self) -> Vec<String> {
+        let path = gp_test::repo_root().join("tests/a11y/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; scripts/prereqs.sh installs axe-core (npm ci --prefix tests/a11y)",
+                path.display()
+            )
+        });
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(serde_json::json!({"script": format!("{source}\nreturn true;"), "args": []})),
+        );
+        let found = self.call(
+            "POST",
+            "/execute/async",
+            Some(serde_json::json!({
+                "script": "const done = arguments[arguments.length - 1];\naxe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.nodes.length + ' (' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ') + ')'))).catch(e => done(['axe failed: ' + e]));",
+                "args": []
+            })),
+        );
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
     fn screenshot(&self, name: &str) {
         let png = self.call("GET", "/screenshot", None);
         let bytes = base64::engine::general_purpose::STANDARD
@@ -266,7 +296,8 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
     browser.screenshot("overview-after");
     // The deployment page: components and the graph.
     browser.open(&format!("{base}/ui/dev/{B}"));
-    assert!(browser.count("svg[role='img'] rect.node") >= 8);
+    // A group (its nodes are links), not an image.
+    assert!(browser.count("svg[role='group'] rect.node") >= 8);
     // Arrows with heads, nodes coloured by state and linked to their rows,
     // a legend entry per state drawn.
     assert!(browser.count("svg marker#arrow") == 1);
@@ -393,6 +424,21 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
     assert!(browser.count("tbody tr") >= 2);
     assert_eq!(browser.count("form"), 0, "nothing is held");
     browser.screenshot("leases");
+    // Every page, checked by axe-core: no serious or critical violation.
+    for page in [
+        "/".to_string(),
+        format!("/ui/dev/{B}"),
+        "/ui/dev/persistent".to_string(),
+        format!("/ui/dev/builds/{B}"),
+        "/ui/dev/history".to_string(),
+        "/ui/requests".to_string(),
+        "/ui/leases".to_string(),
+        "/ui/nope/persistent".to_string(),
+    ] {
+        browser.open(&format!("{base}{page}"));
+        let violations = browser.axe();
+        assert!(violations.is_empty(), "{page}: {violations:?}");
+    }
     drop(browser);
     let _ = server.kill();
     let _ = server.wait();

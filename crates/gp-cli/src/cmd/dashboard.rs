@@ -457,7 +457,7 @@ fn graph_svg(g: &crate::outputs::GraphOutput, states: &[(String, String)]) -> St
     let legend_h = 24 * seen.len() + 10;
     let (width, height) = (cols * w + 20, (rows * h + 20).max(legend_h) + legend_h);
     let mut svg = format!(
-        "<svg role=\"img\" aria-label=\"dependency graph of {} components: each arrow points from a component to one it needs\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><title>dependency graph</title><defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path class=\"arrowhead\" d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>",
+        "<svg role=\"group\" aria-label=\"dependency graph of {} components: each arrow points from a component to one it needs\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><title>dependency graph</title><defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path class=\"arrowhead\" d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>",
         names.len()
     );
     let corner = |i: usize| {
