@@ -50,7 +50,7 @@ pub struct GlobalArgs {
     /// events); sarif for `validate`, `docs check` and `policy check`;
     /// github (annotations, the job summary, step outputs, the pull
     /// request comment and Deployments bodies) for those and `plan`,
-    /// `deploy`, `teardown`, `status`, `request` and `ci`.
+    /// `deploy`, `teardown`, `status`, `drift`, `request` and `ci`.
     #[arg(long, global = true, value_enum, env = env::OUTPUT, default_value_t = Output::Text, value_name = "FORMAT", hide_possible_values = true, help_heading = GLOBAL)]
     pub output: Output,
     /// More detail on stderr: -v the steps' output, -vv debug, -vvv trace.

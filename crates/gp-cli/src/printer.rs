@@ -22,7 +22,7 @@ pub enum Output {
     Sarif,
     /// For GitHub Actions: annotations from `validate`, `docs check` and
     /// `policy check` (for docs also a Markdown summary); `plan`, `deploy`,
-    /// `teardown`, `status`, `request` and `ci` print text and write the
+    /// `teardown`, `status`, `drift`, `request` and `ci` print text and write the
     /// job summary, step outputs and the files a workflow posts, their
     /// errors and warnings also as annotations; other commands refuse it
     /// (exit 2).
