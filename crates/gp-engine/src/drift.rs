@@ -13,7 +13,7 @@ use gp_registry::{DeploymentEvent, EventKind, new_id, now_us};
 use serde::Serialize;
 
 use crate::plan::{PlanAction, PlanItem};
-use crate::state::{ComponentState, DeploymentState};
+use crate::state::DeploymentState;
 use crate::{Engine, EngineError};
 
 /// How one component stands against what was applied.
@@ -134,10 +134,14 @@ impl Engine<'_> {
         // Every row the check reads or decides from checks out first — the
         // deployment's reservation, events, journal and lease — or nothing
         // is compared and nothing is recorded.
+        // (The journal is read, checked, by the plan's own state.)
         let key = deployment.key();
-        self.trusted(env, &key)?;
+        if let Ok(b) = key.parse::<gp_core::BuildId>() {
+            self.registry.reservation(env, b)?;
+        }
+        self.registry.deployment_events(env, &key)?;
+        self.registry.lease(env, &key)?;
         let plan = self.plan(env, deployment, targets)?;
-        let (state, _) = DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         let ignore = &self.platform.spec.drift.ignore;
         let components: Vec<ComponentDrift> = plan
             .items
@@ -145,13 +149,7 @@ impl Engine<'_> {
             // Dependencies are the foundational plane's: `--foundational`
             // checks them.
             .filter(|i| i.role == "target")
-            .map(|i| {
-                let applied = state
-                    .components
-                    .get(&i.component)
-                    .is_some_and(|r| r.state == ComponentState::Applied);
-                classify(i, applied, ignore)
-            })
+            .map(|i| classify(i, i.applied, ignore))
             .collect();
         let report = DriftReport {
             schema_version: 1,
@@ -403,6 +401,7 @@ mod tests {
             next: None,
             details: Vec::new(),
             drift: drift.iter().map(|d| d.to_string()).collect(),
+            applied: true,
         }
     }
 

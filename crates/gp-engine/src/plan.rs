@@ -77,6 +77,11 @@ pub struct PlanItem {
     /// what `goldenpath drift` reports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<String>,
+    /// Whether this deployment applied it (its journal and state say so):
+    /// what drift compares against.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub applied: bool,
 }
 
 /// A plan.
@@ -215,6 +220,7 @@ impl Engine<'_> {
                 next: None,
                 details: Vec::new(),
                 drift: Vec::new(),
+                applied: false,
             };
             // What does not run, and why: the one decision status and the
             // scheduler make too.
@@ -252,6 +258,7 @@ impl Engine<'_> {
             let resolved = refs::resolve(&settings, &inputs);
             let record = state.components.get(&node.name);
             let applied = record.is_some_and(|r| r.state == ComponentState::Applied);
+            item.applied = applied;
             let journalled = state.resources.iter().any(|r| r.component == node.name);
             let Ok(resolved) = resolved else {
                 // Its inputs come from components this run creates first.
