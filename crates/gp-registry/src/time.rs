@@ -48,7 +48,8 @@ pub fn parse_utc(s: &str) -> Option<i64> {
             .map(|t| t.and_utc().timestamp_micros());
     }
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<i64>().ok().map(|v| v * 1_000_000);
+        // Seconds too many for microseconds are no time.
+        return s.parse::<i64>().ok().and_then(|v| v.checked_mul(1_000_000));
     }
     None
 }
@@ -65,5 +66,10 @@ mod tests {
         assert_eq!(parse_utc("2026-01-23T11:00:00+01:00"), Some(us));
         assert_eq!(parse_utc("2026-01-23"), parse_utc("2026-01-23T00:00:00Z"));
         assert_eq!(parse_utc("yesterday"), None);
+        assert_eq!(parse_utc("1737104400"), Some(1_737_104_400_000_000));
+        // Huge epoch seconds: none, never an overflow.
+        assert_eq!(parse_utc("9223372036854775807"), None);
+        assert_eq!(parse_utc("99999999999999"), None);
+        assert_eq!(parse_utc("99999999999999999999999"), None);
     }
 }

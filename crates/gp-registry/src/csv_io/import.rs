@@ -157,6 +157,8 @@ fn import_row(
     let duration_ms = get("duration_seconds")
         .and_then(|d| d.parse::<f64>().ok())
         .map(|v| (v * 1000.0).round() as i64);
+    // The layout's rule bounds times (1970 to 9999) and durations (ten
+    // years): nothing below can overflow.
     let ended_us = match (get("end_time_utc").and_then(parse_utc), duration_ms) {
         // The stored duration is end - start; the recorded duration wins
         // when the times are only to the second.

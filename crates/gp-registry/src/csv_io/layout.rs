@@ -65,6 +65,13 @@ pub const LAYOUTS: [&[&str]; 4] = [&HEADER_7, &HEADER_9, &HEADER_11, &HEADER_12]
 /// The widths of the known layouts, for messages.
 pub const WIDTHS: &str = "7, 9, 11 or 12";
 
+/// The latest time a row may name: the end of year 9999 (µs).
+pub const LATEST_US: i64 = 253_402_300_799_000_000;
+
+/// The longest run a row may record, seconds (ten years): anything longer
+/// is no duration, and would overflow the arithmetic of its end.
+pub const LONGEST_SECONDS: f64 = 315_360_000.0;
+
 /// What a column holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Holds {
@@ -119,8 +126,8 @@ pub fn misfit(column: &str, cell: &str, envs: &[String]) -> Option<String> {
         Holds::Time { required } => {
             if cell.is_empty() {
                 if required { "is empty" } else { return None }
-            } else if parse_utc(cell).is_none() {
-                "is not a time"
+            } else if parse_utc(cell).is_none_or(|us| !(0..=LATEST_US).contains(&us)) {
+                "is not a time between 1970 and 9999"
             } else {
                 return None;
             }
@@ -162,8 +169,8 @@ pub fn misfit(column: &str, cell: &str, envs: &[String]) -> Option<String> {
         }
         Holds::Seconds => match cell.parse::<f64>() {
             _ if cell.is_empty() => return None,
-            Ok(v) if v.is_finite() && v >= 0.0 => return None,
-            _ => "is not a number of seconds",
+            Ok(v) if v.is_finite() && (0.0..=LONGEST_SECONDS).contains(&v) => return None,
+            _ => "is not a number of seconds (at most ten years)",
         },
         Holds::Int { negative } => match cell.parse::<i64>() {
             _ if cell.is_empty() => return None,
@@ -200,16 +207,17 @@ pub fn shown(cell: &str) -> String {
 /// width by the known layout of that width. A row whose cells cannot be
 /// what that layout's columns hold fits no layout.
 pub fn fit(fields: &[String], header: &[String], envs: &[String]) -> Result<Vec<String>, String> {
-    let mut candidates: Vec<Vec<String>> = Vec::new();
-    if fields.len() == header.len() {
-        candidates.push(header.to_vec());
-    }
-    for l in LAYOUTS {
-        let l: Vec<String> = l.iter().map(|s| s.to_string()).collect();
-        if l.len() == fields.len() && !candidates.contains(&l) {
-            candidates.push(l);
-        }
-    }
+    // The header decides a row as wide as it: a cell it cannot hold is a
+    // misfit, never a reason to read the row by another layout.
+    let candidates: Vec<Vec<String>> = if fields.len() == header.len() {
+        vec![header.to_vec()]
+    } else {
+        LAYOUTS
+            .iter()
+            .filter(|l| l.len() == fields.len())
+            .map(|l| l.iter().map(|s| s.to_string()).collect())
+            .collect()
+    };
     if candidates.is_empty() {
         return Err(format!(
             "a row of {} cells fits no layout: the header has {} and the known layouts have {WIDTHS}",
@@ -266,9 +274,20 @@ mod tests {
             (
                 "start_time_utc",
                 &["2025-01-17T09:00:00Z", "2025-01-17 09:00:00", "1737104400"][..],
-                &["", "dev", "yesterday"][..],
+                &[
+                    "",
+                    "dev",
+                    "yesterday",
+                    "99999999999999",
+                    "-1",
+                    "10000-01-01T00:00:00Z",
+                ][..],
             ),
-            ("end_time_utc", &["", "2025-01-17T09:04:00Z"], &["soon"]),
+            (
+                "end_time_utc",
+                &["", "2025-01-17T09:04:00Z", "9999-12-31T23:59:59Z"],
+                &["soon", "-86400"],
+            ),
             (
                 "phase",
                 &["terraform-apply", "bootstrap", "=x"],
@@ -293,8 +312,16 @@ mod tests {
             ),
             (
                 "duration_seconds",
-                &["", "0", "12.5", "300"],
-                &["-1", "four minutes", "inf", "NaN"],
+                &["", "0", "12.5", "300", "315360000"],
+                &[
+                    "-1",
+                    "four minutes",
+                    "inf",
+                    "NaN",
+                    "1e300",
+                    "9223372036854775807",
+                    "315360000.5",
+                ],
             ),
             ("exit_code", &["", "0", "1", "-1"], &["1.5", "failed"]),
             (
@@ -374,6 +401,27 @@ mod tests {
         let own = s(&["env", "phase", "start_time_utc", "duration_seconds"]);
         let row = s(&["dev", "apply", "2026-01-23T10:00:00Z", "3"]);
         assert_eq!(fit(&row, &own, &e).unwrap(), own);
+        // As wide as the header but not what it holds: refused, never read
+        // by the known layout of that width (whose last cell is a log).
+        let own7 = s(&[
+            "start_time_utc",
+            "end_time_utc",
+            "phase",
+            "env",
+            "build_id",
+            "duration_seconds",
+            "exit_code",
+        ]);
+        let row = s(&[
+            "2026-01-01T00:00:00Z",
+            "",
+            "apply",
+            "dev",
+            "b",
+            "60",
+            "99999999999999999999",
+        ]);
+        assert!(fit(&row, &own7, &e).unwrap_err().contains("exit_code"));
         // Neither an end nor a duration: no layout.
         let row = s(&["dev", "apply", "2026-01-23T10:00:00Z", ""]);
         assert!(fit(&row, &own, &e).unwrap_err().contains("neither"));

@@ -327,6 +327,13 @@ fn each_kind_of_misfit_row_is_reported_with_its_cells_and_imports_nothing() {
         ("duration is words", |r, l| {
             r[l.iter().position(|x| *x == "duration_seconds").unwrap()] = "four minutes".into();
         }),
+        ("duration is huge", |r, l| {
+            r[l.iter().position(|x| *x == "duration_seconds").unwrap()] = "1e300".into();
+        }),
+        ("start is past i64 microseconds", |r, l| {
+            r[l.iter().position(|x| *x == "start_time_utc").unwrap()] =
+                "9223372036854775807".into();
+        }),
     ];
     for layout in LAYOUTS {
         for (name, spoil) in spoils {
