@@ -380,6 +380,7 @@ fn commands(f: &Forgery) -> Vec<Vec<String>> {
                     c.push(v(&["builds", "list", "--env", "dev"]));
                     c.push(v(&["reap", "--env", "dev"]));
                     c.push(v(&["status", "--env", "dev"]));
+                    c.push(v(&["metrics", "--env", "dev"]));
                 }
                 "lease_events" => {
                     c.push(v(&["lease", "list"]));
@@ -443,14 +444,23 @@ fn endpoints(f: &Forgery) -> Vec<(String, u16, &'static str)> {
             ("/api/v1/environments/dev".into(), 200, "\"tampered\""),
             ("/".into(), 200, "tampered"),
         ],
-        "deployment_events" | "journal" => vec![
-            (
-                format!("/api/v1/environments/dev/deployments/{dep}"),
-                409,
-                "tampered",
-            ),
-            (format!("/ui/dev/{dep}"), 409, "tampered"),
-        ],
+        "deployment_events" | "journal" => {
+            let mut v = vec![
+                (
+                    format!("/api/v1/environments/dev/deployments/{dep}"),
+                    409,
+                    "tampered",
+                ),
+                (format!("/ui/dev/{dep}"), 409, "tampered"),
+            ];
+            // Delivery metrics read every deployment event of the
+            // environment.
+            if f.table == "deployment_events" {
+                v.push(("/api/v1/environments/dev/metrics".into(), 409, "tampered"));
+                v.push(("/ui/dev/history".into(), 409, "tampered"));
+            }
+            v
+        }
         "lease_events" => vec![
             ("/api/v1/leases".into(), 200, "\"tampered\""),
             ("/ui/leases".into(), 200, "tampered"),
