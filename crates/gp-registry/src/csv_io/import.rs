@@ -84,9 +84,18 @@ pub fn import_csv(
                 continue;
             }
         };
+        // A file saved by a spreadsheet starts with a byte-order mark.
         let fields: Vec<String> = record
             .iter()
-            .map(|f| uncell(f.trim()).to_string())
+            .enumerate()
+            .map(|(i, f)| {
+                let f = if index == 0 && i == 0 {
+                    f.trim_start_matches('\u{feff}')
+                } else {
+                    f
+                };
+                uncell(f.trim()).to_string()
+            })
             .collect();
         if fields.iter().all(String::is_empty) {
             continue;

@@ -365,3 +365,23 @@ fn each_kind_of_misfit_row_is_reported_with_its_cells_and_imports_nothing() {
         }
     }
 }
+
+#[test]
+fn a_file_a_spreadsheet_saved_with_a_byte_order_mark_and_crlf_reads_as_any_other() {
+    let components = strings(COMPONENTS);
+    let envs = strings(ENVS);
+    let (cells, _) = row(&HEADER_12, 0);
+    let text = format!(
+        "\u{feff}{}\r\n{}",
+        HEADER_12.join(","),
+        line(&HEADER_12, &cells).replace('\n', "\r\n")
+    );
+    let (reg, _dir, _) = crate::sqlite();
+    let report = import_csv(&reg, &mut text.as_bytes(), &opts(&components, &envs)).unwrap();
+    assert!(
+        report.problems.is_empty() && report.notes.iter().all(|n| !n.reason.contains("no header")),
+        "{report:?}"
+    );
+    assert_eq!(report.imported, 1);
+    assert_eq!(exported(&export(&reg))[0]["phase"], cells["phase"]);
+}
