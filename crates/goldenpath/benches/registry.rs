@@ -171,6 +171,15 @@ fn main() {
     serve(dir.path(), &db);
 }
 
+/// The id of the `n`th build `populate` reserves (counting from 1).
+fn newest_build(n: u64) -> String {
+    let i = n - 1;
+    let day = 1 + (i / 99) % 28;
+    let month = 1 + (i / (99 * 28)) % 12;
+    let year = 20 + i / (99 * 28 * 12);
+    format!("{day:02}-{month:02}-{year:02}-{:02}", 1 + i % 99)
+}
+
 /// The first byte of `GET path`, in milliseconds, over a fresh connection.
 fn first_byte(addr: &str, path: &str) -> f64 {
     use std::io::{Read, Write};
@@ -186,6 +195,12 @@ fn first_byte(addr: &str, path: &str) -> f64 {
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
+    // A page timed must be the page: an error answers fast.
+    assert!(
+        rest.starts_with(b"TTP/1.1 200"),
+        "GET {path}: {}",
+        String::from_utf8_lossy(&rest[..rest.len().min(300)])
+    );
     ms
 }
 
@@ -260,10 +275,34 @@ fn serve(dir: &Path, db: &Path) {
         )
     });
     println!("serve a page of 50 of 10,000 builds: first byte median {page:.1}ms of {RUNS}");
-    let history = median_ms(|| first_byte(&addr, "/ui/dev/history"));
+    // Every page of the dashboard and the metrics endpoint (issue 39's goal:
+    // each <= 100 ms of server time). The first byte comes after the whole
+    // page is computed (pages are not streamed), so it is the server's time
+    // plus one loopback round trip.
+    // The server's first history request reads and checks the whole
+    // report; later ones read only the rows written since.
+    let cold = first_byte(&addr, "/ui/dev/history");
     println!(
-        "serve /ui/dev/history (newest 200 runs, slowest phases, the report): first byte median {history:.1}ms of {RUNS}"
+        "serve /ui/dev/history, the server's first request (the whole report read and checked): {cold:.1}ms"
     );
+    let newest = newest_build(10_000);
+    for path in [
+        "/".to_string(),
+        "/ui/dev/persistent".to_string(),
+        format!("/ui/dev/{newest}"),
+        format!("/ui/dev/builds/{newest}"),
+        "/ui/dev/history".to_string(),
+        "/ui/requests".to_string(),
+        "/ui/leases".to_string(),
+        "/api/v1/environments/dev/metrics".to_string(),
+        "/api/v1/environments/dev/report".to_string(),
+    ] {
+        let ms = median_ms(|| first_byte(&addr, &path));
+        println!(
+            "serve {path}: first byte median {ms:.1}ms of {RUNS} (goal <= 100ms: {})",
+            if ms <= 100.0 { "met" } else { "not met" }
+        );
+    }
     let hwm = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
         .unwrap_or_default()
         .lines()

@@ -560,6 +560,15 @@ fn first_error(tampered: Vec<Tampered>) -> Result<(), RegistryError> {
 }
 
 impl Registry {
+    /// The head file's problem, when it had one at open: every read fails
+    /// with it.
+    pub(crate) fn trust_problem(&self) -> Result<(), RegistryError> {
+        match self.trust.head_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// [`read_streams`] over the registry: `f` sees every row with its
     /// verdict; what does not check out is returned.
     pub(crate) fn streams(

@@ -66,7 +66,7 @@ pub use journal::{JournalEntry, JournalRow, Stage};
 pub use leases::{Lease, LeaseState};
 pub use metrics::{DeliveryMetrics, delivery_metrics};
 pub use phases::{ImportedRow, Outcomes, Phase, PhaseResult};
-pub use report::{PhaseStats, kind_of, report};
+pub use report::{PhaseStats, kind_of, report, report_kept};
 pub use reservations::{Reservation, ReserveRequest};
 pub use stream::{StreamItem, parse_cursor};
 pub use time::{format_utc, now_us, parse_utc};
@@ -283,6 +283,8 @@ pub struct Registry {
     writes: std::sync::atomic::AtomicI64,
     /// Each environment's reservations as last read through the chain.
     reservation_cache: Mutex<reservations::ReservationCache>,
+    /// Each environment's whole report as last read (a server's).
+    report_cache: Mutex<report::ReportCache>,
     warnings: Vec<String>,
 }
 
@@ -338,6 +340,7 @@ impl Registry {
                             phase_starts: Mutex::default(),
                             writes: Default::default(),
                             reservation_cache: Mutex::default(),
+                            report_cache: Mutex::default(),
                             warnings: Vec::new(),
                         });
                     }
@@ -410,6 +413,7 @@ impl Registry {
             phase_starts: Mutex::default(),
             writes: Default::default(),
             reservation_cache: Mutex::default(),
+            report_cache: Mutex::default(),
             warnings,
         })
     }
@@ -441,6 +445,10 @@ impl Registry {
         self.reservation_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn report_cache(&self) -> std::sync::MutexGuard<'_, report::ReportCache> {
+        self.report_cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn own_writes(&self) -> i64 {

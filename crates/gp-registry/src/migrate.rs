@@ -20,6 +20,11 @@ const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0003_source_index.sql"),
     ),
     (4, "trust", include_str!("migrations/sqlite/0004_trust.sql")),
+    (
+        5,
+        "history-indexes",
+        include_str!("migrations/sqlite/0005_history_indexes.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -41,6 +46,11 @@ const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "trust",
         include_str!("migrations/postgres/0004_trust.sql"),
+    ),
+    (
+        5,
+        "history-indexes",
+        include_str!("migrations/postgres/0005_history_indexes.sql"),
     ),
 ];
 

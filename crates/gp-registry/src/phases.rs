@@ -354,15 +354,15 @@ impl Registry {
         Ok(o)
     }
 
-    /// The `limit` longest finished component phases of `env`, longest
-    /// first.
+    /// The `limit` longest finished component phases of `env` by their
+    /// recorded duration, longest first (read by a range over an index).
     pub fn slowest_phases(&self, env: &str, limit: usize) -> Result<Vec<Phase>, RegistryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut v = Vec::new();
         self.rows_trusted(
             &PHASE_EVENTS,
-            "t.kind = 'end' AND t.env = ? AND t.component IS NOT NULL AND t.ended_us IS NOT NULL",
-            "ORDER BY t.ended_us - t.started_us DESC, t.phase_run LIMIT ?",
+            "t.kind = 'end' AND t.env = ? AND t.component IS NOT NULL AND t.duration_ms IS NOT NULL",
+            "ORDER BY t.duration_ms DESC, t.phase_run LIMIT ?",
             &[env.into(), limit.into()],
             &mut |r| {
                 v.push(phase_row(r));

@@ -693,6 +693,25 @@ pub fn charted_phases(report: &[gp_registry::PhaseStats]) -> Vec<String> {
         .collect()
 }
 
+/// How the runs of `phase` over builds ended, from the report: goldenpath's
+/// builds and builds of the older `YYYYMMDD-NN` history (not the persistent
+/// deployment, the foundational plane, or history under other names).
+pub fn build_outcomes(report: &[gp_registry::PhaseStats], phase: &str) -> gp_registry::Outcomes {
+    let mut o = gp_registry::Outcomes::default();
+    for s in report
+        .iter()
+        .filter(|s| s.phase == phase && matches!(s.kind.as_str(), "build" | "legacy"))
+    {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        o.runs += n(s.count);
+        o.succeeded += n(s.succeeded);
+        o.failed += n(s.failed);
+        o.aborted += n(s.aborted);
+        o.unknown += n(s.unknown);
+    }
+    o
+}
+
 /// An environment's history: deploys and teardowns of builds over time
 /// (a point per run, p50 and p95 across), the success rate, the slowest
 /// phases, the registry report.
@@ -980,6 +999,45 @@ pub fn sign_in(message: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::{History, history};
+
+    #[test]
+    fn build_outcomes_add_up_the_builds_of_one_phase_only() {
+        let stat = |phase: &str, kind: &str, n: u64| gp_registry::PhaseStats {
+            phase: phase.into(),
+            kind: kind.into(),
+            count: n,
+            succeeded: n / 2,
+            failed: 1,
+            aborted: 2,
+            unknown: n - n / 2 - 3,
+            imported: 0,
+            success_rate: None,
+            p50_seconds: None,
+            p95_seconds: None,
+            percentile_runs: 0,
+        };
+        let report = [
+            stat("deploy", "build", 10),
+            stat("deploy", "legacy", 20),
+            stat("deploy", "persistent", 40),
+            stat("deploy", "foundational", 80),
+            stat("deploy", "other", 160),
+            stat("teardown", "build", 320),
+        ];
+        let o = super::build_outcomes(&report, "deploy");
+        assert_eq!(
+            o,
+            gp_registry::Outcomes {
+                runs: 30,
+                succeeded: 15,
+                failed: 2,
+                aborted: 4,
+                unknown: 9,
+            }
+        );
+        assert_eq!(super::build_outcomes(&report, "teardown").runs, 320);
+        assert_eq!(super::build_outcomes(&report, "plan"), gp_registry::Outcomes::default());
+    }
 
     /// The page's success-rate paragraph.
     fn page(o: gp_registry::Outcomes) -> String {

@@ -220,8 +220,13 @@ pub(super) async fn report(
         },
     };
     blocking(s, move |s| {
-        let phases = gp_registry::report(&s.registry, Some(&env), since, q.include_imported)
-            .map_err(|e| e.to_string())?;
+        // The whole history is kept between requests (only rows written
+        // since are read); a window is read as asked.
+        let phases = match since {
+            None => gp_registry::report_kept(&s.registry, &env, q.include_imported),
+            Some(_) => gp_registry::report(&s.registry, Some(&env), since, q.include_imported),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(Some(crate::outputs::ReportOutput {
             schema_version: 1,
             phases,

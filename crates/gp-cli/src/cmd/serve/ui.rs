@@ -102,16 +102,18 @@ pub(super) async fn ui_history(State(s): State<Arc<Shared>>, Path(env): Path<Str
     let r = tokio::task::spawn_blocking(move || {
         let r = &s.registry;
         let e = |e: gp_registry::RegistryError| e.to_string();
+        // Kept between requests: only rows written since are read.
+        let report = gp_registry::report_kept(r, &env, false).map_err(e)?;
         let h = dashboard::History {
+            outcomes: dashboard::build_outcomes(&report, "deploy"),
             deploys: r
                 .recent_build_phases(&env, "deploy", HISTORY_RUNS)
                 .map_err(e)?,
             teardowns: r
                 .recent_build_phases(&env, "teardown", HISTORY_RUNS)
                 .map_err(e)?,
-            outcomes: r.build_phase_outcomes(&env, "deploy").map_err(e)?,
             slowest: r.slowest_phases(&env, 10).map_err(e)?,
-            report: gp_registry::report(r, Some(&env), None, false).map_err(e)?,
+            report,
             per_phase: Vec::new(),
             metrics: {
                 let until = gp_registry::now_us();
