@@ -290,6 +290,9 @@ fn serve(dir: &Path, db: &Path) {
         "/".to_string(),
         "/ui/dev/persistent".to_string(),
         format!("/ui/dev/{newest}"),
+        // A deployment with phases (about 360 finished runs): its page
+        // charts the newest runs of each phase.
+        "/ui/dev/01-01-26-01".to_string(),
         format!("/ui/dev/builds/{newest}"),
         "/ui/dev/history".to_string(),
         "/ui/requests".to_string(),

@@ -338,6 +338,30 @@ impl Registry {
         Ok(v)
     }
 
+    /// The newest `limit` finished runs of one deployment, every phase,
+    /// oldest first (read by a range over the deployment's index).
+    pub fn recent_deployment_phases(
+        &self,
+        env: &str,
+        deployment: &str,
+        limit: usize,
+    ) -> Result<Vec<Phase>, RegistryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut v = Vec::new();
+        self.rows_trusted(
+            &PHASE_EVENTS,
+            "t.env = ? AND t.deployment = ? AND t.kind = 'end'",
+            "ORDER BY t.started_us DESC, t.phase_run DESC LIMIT ?",
+            &[env.into(), deployment.into(), limit.into()],
+            &mut |r| {
+                v.push(phase_row(r));
+                Ok(())
+            },
+        )?;
+        v.reverse();
+        Ok(v)
+    }
+
     /// How the finished runs of `phase` over builds of `env` ended.
     pub fn build_phase_outcomes(&self, env: &str, phase: &str) -> Result<Outcomes, RegistryError> {
         let mut o = Outcomes::default();

@@ -305,6 +305,12 @@ fn the_dashboard_in_headless_chromium_shows_what_waits_and_a_build_chart() {
     assert!(browser.count("svg a rect.node.green") >= 5);
     assert!(browser.count("svg g.legend") >= 1);
     assert!(browser.count("tr[id^='component-']") >= 8);
+    // A chart per phase of the deployment's newest runs: deployed twice.
+    assert_eq!(
+        browser.count("svg[aria-label^='deploy duration'] circle.point"),
+        2
+    );
+    assert!(browser.count("main h3") >= 3, "a chart per phase");
     // An error under /ui/ is a page.
     browser.open(&format!("{base}/ui/nope/persistent"));
     assert!(browser.text("main").contains("404"));

@@ -477,6 +477,8 @@ fn endpoints(f: &Forgery) -> Vec<(String, u16, &'static str)> {
         "phase_events" if f.kind == "end" => vec![
             ("/api/v1/environments/dev/report".into(), 409, "tampered"),
             ("/ui/dev/history".into(), 409, "tampered"),
+            // Its page charts the deployment's newest runs.
+            (format!("/ui/dev/{dep}"), 409, "tampered"),
         ],
         "phase_events" => vec![],
         other => panic!("no endpoints for {other}"),

@@ -184,6 +184,8 @@ pub struct DeploymentFacts {
     pub hosts: Vec<String>,
     /// The latest deploy.
     pub deployed: Option<Deployed>,
+    /// The newest runs of each of its phases, by phase name, oldest first.
+    pub runs: Vec<(String, Vec<gp_registry::Phase>)>,
 }
 
 /// Who deployed, when, and from what.
@@ -203,7 +205,11 @@ pub struct Deployed {
 impl DeploymentFacts {
     /// From a deployment's events (the latest `deploy_started`) and the
     /// contract's hosts.
-    pub fn of(events: &[gp_registry::DeploymentEvent], hosts: Vec<String>) -> Self {
+    pub fn of(
+        events: &[gp_registry::DeploymentEvent],
+        hosts: Vec<String>,
+        recent: Vec<gp_registry::Phase>,
+    ) -> Self {
         let deployed = events
             .iter()
             .rev()
@@ -215,8 +221,35 @@ impl DeploymentFacts {
                 run_url: e.run_url.clone(),
                 pull_request: gp_registry::PullRequestRef::of_event(e).map(|p| p.number),
             });
-        Self { hosts, deployed }
+        Self {
+            hosts,
+            deployed,
+            runs: per_phase(recent, RUNS_PER_PHASE),
+        }
     }
+}
+
+/// How many runs of each phase a deployment page charts.
+pub const RUNS_PER_PHASE: usize = 20;
+
+/// Finished runs (oldest first) grouped by phase, by phase name, each
+/// group the newest `keep` runs, oldest first.
+pub fn per_phase(
+    runs: Vec<gp_registry::Phase>,
+    keep: usize,
+) -> Vec<(String, Vec<gp_registry::Phase>)> {
+    let mut by: std::collections::BTreeMap<String, Vec<gp_registry::Phase>> =
+        std::collections::BTreeMap::new();
+    for p in runs {
+        by.entry(p.phase.clone()).or_default().push(p);
+    }
+    by.into_iter()
+        .map(|(phase, mut v)| {
+            let drop = v.len().saturating_sub(keep);
+            v.drain(..drop);
+            (phase, v)
+        })
+        .collect()
 }
 
 /// A deployment's page: its components and its graph.
@@ -349,6 +382,19 @@ pub fn deployment(
         .map(|c| (c.component.clone(), state_word(&c.state)))
         .collect();
     body.push_str(&graph_svg(graph, &states));
+    if !facts.runs.is_empty() {
+        body.push_str(&format!(
+            "<h2>Runs per phase</h2><p>The newest {RUNS_PER_PHASE} finished runs of each phase of this deployment.</p>"
+        ));
+        for (phase, runs) in &facts.runs {
+            let points: Vec<(i64, i64)> = runs
+                .iter()
+                .filter_map(|p| p.duration_ms().map(|d| (p.started_us, d)))
+                .collect();
+            body.push_str(&format!("<h3>{}</h3>", esc(phase)));
+            body.push_str(&runs_chart(&format!("{phase} duration"), &points));
+        }
+    }
     page(&format!("{} {}", s.env, s.deployment), &body)
 }
 
@@ -1273,9 +1319,31 @@ mod tests {
             ),
             ev("deploy_succeeded", "paula", serde_json::json!({})),
         ];
+        // 25 runs of plan, 3 of apply:db: the newest 20 of plan charted.
+        let run = |i: i64, phase: &str| gp_registry::Phase {
+            run: format!("r{i}"),
+            phase: phase.into(),
+            started_us: 1_769_000_000_000_000 + i * 60_000_000,
+            ended_us: Some(1_769_000_000_000_000 + i * 60_000_000 + (i + 1) * 1_000_000),
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        let recent: Vec<gp_registry::Phase> = (0..28)
+            .map(|i| run(i, if i % 9 == 4 { "apply:db" } else { "plan" }))
+            .collect();
         let facts = super::DeploymentFacts::of(
             &events,
             vec!["https://backstage.b-23-01-26-01.dev.example.io".into()],
+            recent,
+        );
+        assert_eq!(
+            facts
+                .runs
+                .iter()
+                .map(|(p, v)| (p.as_str(), v.len(), v[0].run.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("apply:db", 3, "r4"), ("plan", 20, "r6")],
+            "by name, the newest runs of each, oldest first"
         );
         let s = gp_engine::status::DeploymentStatus {
             schema_version: 1,
@@ -1303,13 +1371,16 @@ mod tests {
             "<a href=\"https://github.com/acme/shop/actions/runs/4711\">its CI run</a>",
             "<a href=\"https://backstage.b-23-01-26-01.dev.example.io\">",
             "<p id=\"expiry\">Expiry: ",
+            "<h2>Runs per phase</h2>",
+            "<h3>apply:db</h3>",
+            "aria-label=\"plan duration",
         ] {
             assert!(page.contains(text), "{text}: {page}");
         }
         // A run URL that is not https is not made a link.
         let mut odd = events.clone();
         odd[1].run_url = Some("javascript:alert(1)".into());
-        let page = super::deployment(&s, &graph, &super::DeploymentFacts::of(&odd, Vec::new()));
+        let page = super::deployment(&s, &graph, &super::DeploymentFacts::of(&odd, Vec::new(), Vec::new()));
         assert!(!page.contains("javascript:"), "{page}");
     }
 

@@ -439,6 +439,9 @@ fn readers() -> Vec<Reader> {
         ("phase_events", "recent_build_phases", ends, |r, f| {
             tampered(r.recent_build_phases("dev", &f.text("phase"), 100))
         }),
+        ("phase_events", "recent_deployment_phases", ends, |r, f| {
+            tampered(r.recent_deployment_phases("dev", &f.text("deployment"), 100))
+        }),
         ("phase_events", "slowest_phases", ends, |r, _| {
             tampered(r.slowest_phases("dev", 100))
         }),

@@ -79,8 +79,17 @@ pub(super) async fn ui_deployment(
             .registry
             .deployment_events(&env, &d.key())
             .map_err(|e| e.to_string())?;
-        let facts =
-            dashboard::DeploymentFacts::of(&events, crate::github::host_urls(&s.platform, &env, d));
+        // Enough of the newest runs for each phase's chart, read by a
+        // range over the deployment's index.
+        let recent = s
+            .registry
+            .recent_deployment_phases(&env, &d.key(), 40 * dashboard::RUNS_PER_PHASE)
+            .map_err(|e| e.to_string())?;
+        let facts = dashboard::DeploymentFacts::of(
+            &events,
+            crate::github::host_urls(&s.platform, &env, d),
+            recent,
+        );
         Ok::<_, String>(dashboard::deployment(&status, &graph, &facts))
     })
     .await;
