@@ -75,11 +75,14 @@ impl Aws {
         Ok(a)
     }
 
-    /// The SDK configuration, loaded once from the standard chain.
+    /// The SDK configuration, loaded once from the standard chain (its
+    /// credential providers, STS and SSO among them, share the HTTP
+    /// client).
     pub fn config(&self) -> Result<&aws_config::SdkConfig, String> {
         self.config
             .get_or_init(|| {
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(http_client())
                     .retry_config(
                         aws_config::retry::RetryConfig::standard()
                             .with_max_attempts(MAX_ATTEMPTS)
@@ -163,4 +166,17 @@ pub(crate) fn micros(t: Option<&aws_sdk_secretsmanager::primitives::DateTime>) -
     t.map_or(0, |t| {
         t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1000)
     })
+}
+
+/// The HTTP client of every AWS call: rustls over *ring*, the TLS stack
+/// the PostgreSQL driver already uses (the SDK's default client builds a
+/// second one, AWS-LC, from C). Plain `http://` endpoints (a local one)
+/// work as well.
+fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }

@@ -882,7 +882,7 @@ jobs:
         with:
           persist-credentials: false
       - name: Build
-        run: cargo build --release --locked -p goldenpath
+        run: cargo build --profile dist --locked -p goldenpath
       - name: Package with its checksum
         env:
           TAG: ${{{{ github.ref_name }}}}
@@ -891,7 +891,7 @@ jobs:
           version="${{TAG#v}}"
           archive="goldenpath-$version-x86_64-unknown-linux-gnu.tar.gz"
           mkdir -p dist
-          cp target/release/goldenpath dist/goldenpath
+          cp target/dist/goldenpath dist/goldenpath
           strip dist/goldenpath
           tar -C dist -czf "dist/$archive" goldenpath
           (cd dist && sha256sum "$archive" > "$archive.sha256")

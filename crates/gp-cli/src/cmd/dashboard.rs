@@ -1082,7 +1082,10 @@ mod tests {
             }
         );
         assert_eq!(super::build_outcomes(&report, "teardown").runs, 320);
-        assert_eq!(super::build_outcomes(&report, "plan"), gp_registry::Outcomes::default());
+        assert_eq!(
+            super::build_outcomes(&report, "plan"),
+            gp_registry::Outcomes::default()
+        );
     }
 
     /// The page's success-rate paragraph.
@@ -1380,7 +1383,11 @@ mod tests {
         // A run URL that is not https is not made a link.
         let mut odd = events.clone();
         odd[1].run_url = Some("javascript:alert(1)".into());
-        let page = super::deployment(&s, &graph, &super::DeploymentFacts::of(&odd, Vec::new(), Vec::new()));
+        let page = super::deployment(
+            &s,
+            &graph,
+            &super::DeploymentFacts::of(&odd, Vec::new(), Vec::new()),
+        );
         assert!(!page.contains("javascript:"), "{page}");
     }
 

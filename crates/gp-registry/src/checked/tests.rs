@@ -454,9 +454,12 @@ fn readers() -> Vec<Reader> {
         ("phase_events", "report", ends, |r, _| {
             tampered(crate::report(r, Some("dev"), None, true))
         }),
-        ("phase_events", "report of every environment", ends, |r, _| {
-            tampered(crate::report(r, None, None, false))
-        }),
+        (
+            "phase_events",
+            "report of every environment",
+            ends,
+            |r, _| tampered(crate::report(r, None, None, false)),
+        ),
         // On SQLite the matrix reads it once before the forgery (a
         // server's kept report, with the forged row among the new ones).
         ("phase_events", "report_kept", ends, |r, _| {
