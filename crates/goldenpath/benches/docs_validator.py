@@ -14,6 +14,7 @@ folder.
     python3 docs_validator.py ROOT
 """
 
+import datetime
 import json
 import os
 import re
@@ -22,13 +23,17 @@ import sys
 import yaml
 
 TYPES = {
-    "string": lambda v: isinstance(v, str),
+    # PyYAML reads an unquoted 2026-01-09 as a date; the schema means text.
+    "string": lambda v: isinstance(v, (str, datetime.date)),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "array": lambda v: isinstance(v, list),
     "object": lambda v: isinstance(v, dict),
 }
+
+
+COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
 def load(path):
@@ -121,8 +126,11 @@ def main(root):
             if end < 0:
                 findings.append((rel, "GP-META-001", "front matter is not closed"))
                 continue
+            # HTML comments are allowed in front matter (Markdown renders
+            # none of it); YAML does not read them.
+            block = COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text[4:end])
             try:
-                fm = yaml.safe_load(text[4:end])
+                fm = yaml.safe_load(block)
             except yaml.YAMLError as e:
                 findings.append((rel, "GP-META-002", str(e)))
                 continue

@@ -90,14 +90,28 @@ pub(crate) fn is_emoji(c: char) -> bool {
 
 pub(crate) fn find_emoji(text: &str) -> Vec<Emoji> {
     let mut out = Vec::new();
-    let mut line = 1u32;
+    // Emoji are never ASCII: lines of ASCII only (most of any document)
+    // are stepped over whole.
+    let mut at = 0;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        if !l.is_ascii() {
+            let line = u32::try_from(n + 1).unwrap_or(u32::MAX);
+            out.extend(emoji_of_line(l, line, at));
+        }
+        at += l.len();
+    }
+    out
+}
+
+/// The emoji of one line (its text from its first byte, at `offset` in the
+/// document).
+fn emoji_of_line(text: &str, line: u32, offset: usize) -> Vec<Emoji> {
+    let mut out = Vec::new();
     let mut col = 1u32;
     let mut iter = text.char_indices().peekable();
     while let Some((byte, c)) = iter.next() {
         if c == '\n' {
-            line += 1;
-            col = 1;
-            continue;
+            break;
         }
         if is_emoji(c) {
             let mut s = c.to_string();
@@ -120,7 +134,7 @@ pub(crate) fn find_emoji(text: &str) -> Vec<Emoji> {
                 text: s,
                 line,
                 col: start_col,
-                byte,
+                byte: offset + byte,
                 len,
             });
         }
@@ -133,4 +147,35 @@ pub(crate) fn allowed(set: &[String], emoji: &str) -> bool {
     let bare = emoji.replace('\u{FE0F}', "");
     set.iter()
         .any(|a| a == emoji || a.replace('\u{FE0F}', "") == bare)
+}
+
+#[cfg(test)]
+mod emoji_tests {
+    use super::find_emoji;
+
+    #[test]
+    fn emoji_are_found_at_their_line_column_and_byte_on_ascii_and_other_lines() {
+        let text = "plain ascii line\r\ncafé 🚀 here ✅\n\n👩\u{200D}💻x 👍🏽\nlast 🎉";
+        let found: Vec<(String, u32, u32)> = find_emoji(text)
+            .into_iter()
+            .map(|e| {
+                // The bytes it names are its text.
+                assert_eq!(&text[e.byte..e.byte + e.len], e.text);
+                (e.text, e.line, e.col)
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("🚀".to_string(), 2, 6),
+                ("✅".to_string(), 2, 13),
+                ("👩\u{200D}💻".to_string(), 4, 1),
+                ("👍🏽".to_string(), 4, 6),
+                ("🎉".to_string(), 5, 6),
+            ]
+        );
+        assert!(find_emoji("only ascii\nhere\n").is_empty());
+        assert!(find_emoji("").is_empty());
+        assert!(find_emoji("é ü ß\n").is_empty());
+    }
 }
