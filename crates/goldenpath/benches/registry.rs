@@ -8,7 +8,8 @@
 //! 7), the history page's first byte, and the server's peak memory
 //! (VmHWM).
 //!
-//! `cargo bench -p goldenpath --bench registry`
+//! `cargo bench -p goldenpath --bench registry` (`GP_BENCH_LOAD=1` also
+//! puts each page and endpoint under `wrk` with 16 connections).
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::path::Path;
@@ -305,6 +306,52 @@ fn serve(dir: &Path, db: &Path) {
             "serve {path}: first byte median {ms:.1}ms of {RUNS} (goal <= 100ms: {})",
             if ms <= 100.0 { "met" } else { "not met" }
         );
+    }
+    // Under load (issue 40's goal: 16 concurrent clients, p99 <= 50 ms, no
+    // error): each page and endpoint alone under `wrk -t2 -c16 -d5s`.
+    if std::env::var_os("GP_BENCH_LOAD").is_some() {
+        for path in [
+            "/",
+            "/ui/dev/persistent",
+            "/ui/dev/01-01-26-01",
+            "/ui/dev/history",
+            "/ui/requests",
+            "/ui/leases",
+            "/api/v1/environments",
+            "/api/v1/environments/dev/builds?limit=50",
+            "/api/v1/environments/dev/metrics",
+            "/api/v1/environments/dev/report",
+        ] {
+            match Command::new("wrk")
+                .args(["-t2", "-c16", "-d5s", "--latency"])
+                .arg(format!("http://{addr}{path}"))
+                .output()
+            {
+                Ok(out) if out.status.success() => {
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    let line = |p: &str| {
+                        text.lines()
+                            .find(|l| l.trim_start().starts_with(p))
+                            .unwrap_or_default()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
+                    let errors = text
+                        .lines()
+                        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    println!(
+                        "serve {path} under wrk -t2 -c16 -d5s: {}; p99 {}; {}",
+                        line("Requests/sec:"),
+                        line("99%").trim_start_matches("99% "),
+                        if errors.is_empty() { "no errors" } else { &errors }
+                    );
+                }
+                _ => println!("serve {path}: wrk is not installed (apt-get install wrk)"),
+            }
+        }
     }
     let hwm = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
         .unwrap_or_default()
