@@ -346,7 +346,11 @@ fn serve(dir: &Path, db: &Path) {
                         "serve {path} under wrk -t2 -c16 -d5s: {}; p99 {}; {}",
                         line("Requests/sec:"),
                         line("99%").trim_start_matches("99% "),
-                        if errors.is_empty() { "no errors" } else { &errors }
+                        if errors.is_empty() {
+                            "no errors"
+                        } else {
+                            &errors
+                        }
                     );
                 }
                 _ => println!("serve {path}: wrk is not installed (apt-get install wrk)"),
