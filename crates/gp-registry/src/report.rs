@@ -503,6 +503,61 @@ mod tests {
         );
     }
 
+    /// Runs SQL on the registry's database with the append-only triggers
+    /// dropped, as someone with the file would.
+    fn behind_its_back(reg: &Registry, sql: &str) {
+        reg.with_db(|db| {
+            for t in ["phase_events_no_update", "phase_events_no_delete"] {
+                db.exec(&format!("DROP TRIGGER IF EXISTS {t}"), &[])?;
+            }
+            db.exec(sql, &[])
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_kept_report_reads_each_row_once_per_environment_and_whole_again_when_rows_went_away() {
+        let (reg, _dir) = sqlite();
+        write(&reg, 0, 60);
+        let dev = super::report_kept(&reg, "dev", false).unwrap();
+        // Another environment kept beside it does not drop dev's.
+        super::report_kept(&reg, "test", false).unwrap();
+        // A row already folded in, changed behind goldenpath's back: the
+        // kept report does not read it again (`registry verify` finds it),
+        // and never counts the change; the whole report refuses.
+        behind_its_back(
+            &reg,
+            "UPDATE phase_events SET exit_code = 1 WHERE phase_run = 'r2' AND kind = 'end'",
+        );
+        assert_eq!(super::report_kept(&reg, "dev", false).unwrap(), dev);
+        assert!(super::report(&reg, Some("dev"), None, false).is_err());
+        // Rows written since are read (and only they): r60 of test, r61
+        // of dev.
+        write(&reg, 60, 2);
+        let after = super::report_kept(&reg, "dev", false).unwrap();
+        let runs = |r: &[super::PhaseStats]| r.iter().map(|s| s.count).sum::<u64>();
+        assert_eq!(runs(&after), runs(&dev) + 1);
+        // Put the change back; then the newest runs go away: fewer rows
+        // than were kept, so the report is read whole again.
+        behind_its_back(
+            &reg,
+            "UPDATE phase_events SET exit_code = 0 WHERE phase_run = 'r2' AND kind = 'end'",
+        );
+        behind_its_back(
+            &reg,
+            "DELETE FROM phase_events WHERE phase_run IN ('r59', 'r60', 'r61')",
+        );
+        assert_eq!(
+            super::report_kept(&reg, "dev", false).unwrap(),
+            super::report(&reg, Some("dev"), None, false).unwrap()
+        );
+        assert_eq!(
+            runs(&super::report_kept(&reg, "dev", false).unwrap()),
+            runs(&dev) - 1,
+            "r59 and r61 were of dev, r60 of test"
+        );
+    }
+
     #[test]
     fn sorted_lists_merge_in_order() {
         assert_eq!(super::merged(vec![], vec![2, 5]), vec![2, 5]);
