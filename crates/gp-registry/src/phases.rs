@@ -322,20 +322,11 @@ impl Registry {
         phase: &str,
         limit: usize,
     ) -> Result<Vec<Phase>, RegistryError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut v = Vec::new();
-        self.rows_trusted(
-            &PHASE_EVENTS,
+        self.newest_ends(
             "t.kind = 'end' AND t.env = ? AND t.phase = ? AND t.build_id <> ''",
-            "ORDER BY t.started_us DESC, t.phase_run DESC LIMIT ?",
-            &[env.into(), phase.into(), limit.into()],
-            &mut |r| {
-                v.push(phase_row(r));
-                Ok(())
-            },
-        )?;
-        v.reverse();
-        Ok(v)
+            [env, phase],
+            limit,
+        )
     }
 
     /// The newest `limit` finished runs of one deployment, every phase,
@@ -346,13 +337,28 @@ impl Registry {
         deployment: &str,
         limit: usize,
     ) -> Result<Vec<Phase>, RegistryError> {
+        self.newest_ends(
+            "t.env = ? AND t.deployment = ? AND t.kind = 'end'",
+            [env, deployment],
+            limit,
+        )
+    }
+
+    /// The newest `limit` finished runs `filter` (two parameters) selects,
+    /// oldest first, each checked.
+    fn newest_ends(
+        &self,
+        filter: &str,
+        params: [&str; 2],
+        limit: usize,
+    ) -> Result<Vec<Phase>, RegistryError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut v = Vec::new();
         self.rows_trusted(
             &PHASE_EVENTS,
-            "t.env = ? AND t.deployment = ? AND t.kind = 'end'",
+            filter,
             "ORDER BY t.started_us DESC, t.phase_run DESC LIMIT ?",
-            &[env.into(), deployment.into(), limit.into()],
+            &[params[0].into(), params[1].into(), limit.into()],
             &mut |r| {
                 v.push(phase_row(r));
                 Ok(())
@@ -485,7 +491,69 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
-    use super::{Outcomes, PhaseResult};
+    use super::{Outcomes, Phase, PhaseResult};
+
+    #[test]
+    fn the_newest_runs_are_of_their_deployment_or_phase_only_oldest_first_and_at_most_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = crate::Registry::open(&crate::Location::Sqlite(dir.path().join("registry.db")))
+            .unwrap();
+        for i in 0..12i64 {
+            let (deployment, build_id) = match i % 3 {
+                0 => ("persistent", ""),
+                1 => ("23-01-26-01", "23-01-26-01"),
+                _ => ("23-01-26-02", "23-01-26-02"),
+            };
+            let p = Phase {
+                run: format!("r{i:02}"),
+                env: if i == 11 { "test" } else { "dev" }.into(),
+                deployment: deployment.into(),
+                build_id: build_id.into(),
+                phase: if i % 2 == 0 { "plan" } else { "deploy" }.into(),
+                // Started out of order: the newest are by start, not by write.
+                started_us: 1_000_000 * ((i * 7) % 12),
+                ended_us: Some(1_000_000 * ((i * 7) % 12) + 500_000),
+                exit_code: Some(0),
+                ..Default::default()
+            };
+            reg.phase_start(&p).unwrap();
+            if i != 10 {
+                reg.phase_end(&p).unwrap();
+            }
+        }
+        let runs = |v: Vec<Phase>| v.into_iter().map(|p| p.run).collect::<Vec<_>>();
+        // dev, 23-01-26-01: r01, r04, r07 (r10 unfinished); started at 7, 4, 1.
+        assert_eq!(
+            runs(
+                reg.recent_deployment_phases("dev", "23-01-26-01", 10)
+                    .unwrap()
+            ),
+            ["r07", "r04", "r01"]
+        );
+        assert_eq!(
+            runs(
+                reg.recent_deployment_phases("dev", "23-01-26-01", 2)
+                    .unwrap()
+            ),
+            ["r04", "r01"],
+            "the newest two, oldest first"
+        );
+        assert!(
+            reg.recent_deployment_phases("prod", "persistent", 10)
+                .unwrap()
+                .is_empty()
+        );
+        // Build deploys of dev: r07, r01, r05 by start (1, 7, 11; r11 is
+        // test's); persistent's r03 and r09 are no build's.
+        assert_eq!(
+            runs(reg.recent_build_phases("dev", "deploy", 10).unwrap()),
+            ["r07", "r01", "r05"]
+        );
+        assert_eq!(
+            runs(reg.recent_build_phases("dev", "deploy", 1).unwrap()),
+            ["r05"]
+        );
+    }
 
     #[test]
     fn every_run_has_a_result_and_only_quick_changeless_exits_are_aborts() {
