@@ -15,7 +15,9 @@
 //!    `terraform_data`) against a shell script running the commands a
 //!    deploy runs (init, workspace, state list, plan, show, apply, output).
 //!
-//! `cargo bench -p goldenpath --bench real_path`
+//! `cargo bench -p goldenpath --bench real_path` (`GP_BENCH_ONLY=dns`,
+//! `gitops` or `terraform` runs one part; `GP_BENCH_WRAP` runs each
+//! goldenpath under a profiler or tracer, see `gp`).
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
 
 use std::path::Path;
@@ -34,7 +36,27 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn gp(dir: &Path, args: &[&str], input: Option<&str>) -> f64 {
     let t = Instant::now();
-    let mut child = Command::new(BIN)
+    // `GP_BENCH_WRAP` runs each goldenpath under a command, `{cmd}` and
+    // `{n}` in it replaced by the subcommand and a counter, and
+    // `GP_BENCH_BIN` names another binary (a `--profile profiling` build;
+    // the bench's own is stripped): `GP_BENCH_WRAP='perf record -q
+    // --call-graph=dwarf -o /tmp/{cmd}-{n}.data --'`.
+    let bin = std::env::var_os("GP_BENCH_BIN").unwrap_or_else(|| BIN.into());
+    let mut command = match std::env::var("GP_BENCH_WRAP") {
+        Ok(wrap) if !wrap.trim().is_empty() => {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let words: Vec<String> = wrap
+                .split_whitespace()
+                .map(|w| w.replace("{cmd}", args[0]).replace("{n}", &n.to_string()))
+                .collect();
+            let mut c = Command::new(&words[0]);
+            c.args(&words[1..]).arg(&bin);
+            c
+        }
+        _ => Command::new(&bin),
+    };
+    let mut child = command
         .args(args)
         .current_dir(dir)
         .env("GOLDENPATH_ACTOR", "bench")

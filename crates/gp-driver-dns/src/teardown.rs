@@ -36,8 +36,10 @@ impl DnsDriver {
         let Some(first) = resources.first() else {
             return Ok(());
         };
+        // Every record is checked before anything is sent; the zone's
+        // backend (and its key) is made once for all of them.
         for r in resources {
-            self.record_parts(ctx, r)?;
+            self.checked_record(ctx, r)?;
         }
         let (backend, ..) = self.record_parts(ctx, first)?;
         let current = match backend.list() {
@@ -109,6 +111,17 @@ impl DnsDriver {
         ctx: &ComponentCtx<'_>,
         r: &ResourceRef,
     ) -> Result<RecordParts, DriverError> {
+        let (zone, fqdn, rtype, txt_name, txt_value) = self.checked_record(ctx, r)?;
+        Ok((self.backend(&zone)?, fqdn, rtype, txt_name, txt_value))
+    }
+
+    /// [`Self::record_parts`] without making the backend: the zone's
+    /// outputs and the record's parts, once every check passed.
+    pub(crate) fn checked_record(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Result<(Outputs, String, String, String, String), DriverError> {
         let refuse = |why: &str| {
             DriverError::refused(format!(
                 "the journal names {r} under `{}`, which {why}; nothing was sent",
@@ -165,13 +178,7 @@ impl DnsDriver {
         if owner != ctx.contract.dns_owner_id() {
             return Err(refuse("is not owned by this deployment"));
         }
-        Ok((
-            self.backend(&zone)?,
-            fqdn,
-            s("type"),
-            s("txtName"),
-            s("txtValue"),
-        ))
+        Ok((zone, fqdn, s("type"), s("txtName"), s("txtValue")))
     }
 
     /// The zone file a journalled `zone-file` stands for: the one the

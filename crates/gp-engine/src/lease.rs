@@ -132,7 +132,7 @@ impl crate::Engine<'_> {
             self.registry.reservation(env, b)?;
         }
         self.registry.deployment_events(env, key)?;
-        self.registry.journal(env, key)?;
+        self.registry.journal_shared(env, key)?;
         self.registry.lease(env, key)?;
         Ok(())
     }

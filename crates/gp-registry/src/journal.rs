@@ -114,7 +114,41 @@ impl Registry {
     /// every row is checked against the chain first: a row inserted,
     /// replaced or edited behind goldenpath's back is an error
     /// ([`RegistryError::Tampered`]), never an instruction.
+    ///
+    /// A read is kept while nothing changed (see `freshness_of`): a run
+    /// that checks its deployment's journal before it takes the lease and
+    /// then replays it reads and checks it once.
     pub fn journal(&self, env: &str, deployment: &str) -> Result<Vec<JournalRow>, RegistryError> {
+        Ok(self.journal_shared(env, deployment)?.as_ref().clone())
+    }
+
+    /// [`Self::journal`], shared with the copy kept: nothing is copied.
+    pub fn journal_shared(
+        &self,
+        env: &str,
+        deployment: &str,
+    ) -> Result<std::sync::Arc<Vec<JournalRow>>, RegistryError> {
+        let stream = format!("{env}\u{1f}{deployment}");
+        let fresh = self.freshness_of(
+            "journal",
+            "env = ? AND deployment = ?",
+            &[env.into(), deployment.into()],
+        )?;
+        if let Some((at, rows)) = self.journal_cache().get(&stream)
+            && *at == fresh
+        {
+            return Ok(rows.clone());
+        }
+        let rows = std::sync::Arc::new(self.journal_read(env, deployment)?);
+        let mut cache = self.journal_cache();
+        if cache.len() >= JOURNALS_KEPT {
+            cache.clear();
+        }
+        cache.insert(stream, (fresh, rows.clone()));
+        Ok(rows)
+    }
+
+    fn journal_read(&self, env: &str, deployment: &str) -> Result<Vec<JournalRow>, RegistryError> {
         let stream = format!("{env}\u{1f}{deployment}");
         let mut out = Vec::new();
         let mut problem: Option<RegistryError> = None;
@@ -191,4 +225,97 @@ fn journal_values(e: &JournalEntry) -> Vec<Value> {
         e.detail.clone().into(),
         now_us().into(),
     ]
+}
+
+/// How many deployments' journals a process keeps read (a server reads
+/// many; a run, its own and the foundational plane's).
+const JOURNALS_KEPT: usize = 8;
+
+/// Each deployment's journal as last read through the chain, and when.
+pub(crate) type JournalCache =
+    std::collections::HashMap<String, ([i64; 3], std::sync::Arc<Vec<JournalRow>>)>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Location, new_id};
+
+    fn entry(deployment: &str, action_id: &str) -> JournalEntry {
+        JournalEntry {
+            id: new_id(),
+            env: "dev".into(),
+            deployment: deployment.into(),
+            run_id: Some("run".into()),
+            action_id: action_id.into(),
+            stage: Stage::Before,
+            component: "web".into(),
+            driver: "exec".into(),
+            action: "create".into(),
+            resource: "exec web".into(),
+            outputs: None,
+            detail: None,
+        }
+    }
+
+    /// Another process's connection to the same file: its commits are
+    /// what SQLite's `data_version` counts.
+    fn elsewhere(dir: &tempfile::TempDir, sql: &str) {
+        let conn = rusqlite::Connection::open(dir.path().join("registry.db")).unwrap();
+        conn.execute_batch(sql).unwrap();
+    }
+
+    #[test]
+    fn a_journal_is_kept_while_nothing_changed_and_read_again_after_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+        reg.journal_append(&entry("persistent", "a")).unwrap();
+        let first = reg.journal_shared("dev", "persistent").unwrap();
+        // Nothing changed: the same read, not a copy.
+        let again = reg.journal_shared("dev", "persistent").unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        assert_eq!(reg.journal("dev", "persistent").unwrap(), *first);
+        // This process wrote (to another deployment): read again, the same rows.
+        reg.journal_append(&entry("foundational", "f")).unwrap();
+        let after_own = reg.journal_shared("dev", "persistent").unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&first, &after_own));
+        assert_eq!(*after_own, *first);
+        // A write of its own deployment is in the next read.
+        reg.journal_append(&entry("persistent", "b")).unwrap();
+        assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 2);
+        // Another process's commit, even to an unrelated table, moves it too.
+        let kept = reg.journal_shared("dev", "persistent").unwrap();
+        elsewhere(&dir, "CREATE TABLE unrelated (x INTEGER)");
+        assert!(!std::sync::Arc::ptr_eq(
+            &kept,
+            &reg.journal_shared("dev", "persistent").unwrap()
+        ));
+        // Each deployment is kept apart.
+        assert_eq!(reg.journal("dev", "foundational").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_row_forged_or_edited_by_another_process_after_a_kept_read_fails_the_next_read() {
+        for forge in [
+            // Inserted without the key.
+            "INSERT INTO journal (id, env, deployment, seq, run_id, action_id, stage, component, driver, action, resource, at_us) \
+             VALUES ('forged', 'dev', 'persistent', 99, 'run', 'x', 'after', 'web', 'exec', 'create', 'exec web', 1)",
+            // Edited, the append-only trigger dropped first.
+            "DROP TRIGGER journal_no_update; UPDATE journal SET component = 'db' WHERE action_id = 'a'",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+            reg.journal_append(&entry("persistent", "a")).unwrap();
+            assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 1);
+            elsewhere(&dir, forge);
+            for _ in 0..2 {
+                assert!(
+                    matches!(
+                        reg.journal_shared("dev", "persistent"),
+                        Err(RegistryError::Tampered { .. })
+                    ),
+                    "{forge}"
+                );
+            }
+        }
+    }
 }

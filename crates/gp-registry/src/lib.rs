@@ -283,6 +283,8 @@ pub struct Registry {
     writes: std::sync::atomic::AtomicI64,
     /// Each environment's reservations as last read through the chain.
     reservation_cache: Mutex<reservations::ReservationCache>,
+    /// Deployments' journals as last read through the chain.
+    journal_cache: Mutex<journal::JournalCache>,
     /// Each environment's whole report as last read (a server's).
     report_cache: Mutex<report::ReportCache>,
     warnings: Vec<String>,
@@ -340,6 +342,7 @@ impl Registry {
                             phase_starts: Mutex::default(),
                             writes: Default::default(),
                             reservation_cache: Mutex::default(),
+                            journal_cache: Mutex::default(),
                             report_cache: Mutex::default(),
                             warnings: Vec::new(),
                         });
@@ -413,6 +416,7 @@ impl Registry {
             phase_starts: Mutex::default(),
             writes: Default::default(),
             reservation_cache: Mutex::default(),
+            journal_cache: Mutex::default(),
             report_cache: Mutex::default(),
             warnings,
         })
@@ -445,6 +449,10 @@ impl Registry {
         self.reservation_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn journal_cache(&self) -> std::sync::MutexGuard<'_, journal::JournalCache> {
+        self.journal_cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn report_cache(&self) -> std::sync::MutexGuard<'_, report::ReportCache> {

@@ -317,6 +317,20 @@ impl Registry {
     }
 
     fn freshness(&self, env: &str) -> Result<[i64; 3], RegistryError> {
+        self.freshness_of("reservations", "env = ?", &[env.into()])
+    }
+
+    /// What a cached read of `table`'s rows matching `filter` is fresh
+    /// against: SQLite's `data_version` (any other connection's commit
+    /// moves it) and this process's own writes; on PostgreSQL, where no
+    /// role but the owner may change a row, the rows' count and last
+    /// chain position. `table` and `filter` are this crate's own text.
+    pub(crate) fn freshness_of(
+        &self,
+        table: &str,
+        filter: &str,
+        params: &[Value],
+    ) -> Result<[i64; 3], RegistryError> {
         let own = self.own_writes();
         self.with(|db| match db.backend() {
             crate::Backend::Sqlite => {
@@ -325,8 +339,10 @@ impl Registry {
             crate::Backend::Postgres => {
                 let mut v = [own, 0, 0];
                 db.query(
-                    "SELECT COUNT(*), COALESCE(MAX(chain_seq), 0) FROM reservations WHERE env = ?",
-                    &[env.into()],
+                    &format!(
+                        "SELECT COUNT(*), COALESCE(MAX(chain_seq), 0) FROM {table} WHERE {filter}"
+                    ),
+                    params,
                     &mut |r| {
                         v[1] = r.int(0).unwrap_or(0);
                         v[2] = r.int(1).unwrap_or(0);
