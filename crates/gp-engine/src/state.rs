@@ -589,7 +589,7 @@ mod tests {
             for n in 0..next(40) {
                 let component = ["a", "b"][next(2) as usize];
                 let action = ["create", "adopt", "destroy", "update"][next(4) as usize];
-                let r = ResourceRef::new("db", &format!("x{}", next(4)));
+                let r = ResourceRef::new("db", format!("x{}", next(4)));
                 let id = format!("{n}");
                 let before = Some(json!({ "resource": r }));
                 j.row(&id, Stage::Before, component, action, before);
