@@ -318,4 +318,24 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_generation_moves_with_every_write_here_or_elsewhere_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+        let g0 = reg.generation().unwrap().unwrap();
+        reg.journal("dev", "persistent").unwrap();
+        assert_eq!(
+            reg.generation().unwrap().unwrap(),
+            g0,
+            "a read moves nothing"
+        );
+        reg.journal_append(&entry("persistent", "a")).unwrap();
+        let g1 = reg.generation().unwrap().unwrap();
+        assert_ne!(g1, g0, "a write of this process");
+        elsewhere(&dir, "CREATE TABLE unrelated (x INTEGER)");
+        let g2 = reg.generation().unwrap().unwrap();
+        assert_ne!(g2, g1, "another process's commit");
+        assert_eq!(reg.generation().unwrap().unwrap(), g2);
+    }
 }

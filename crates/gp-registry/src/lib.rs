@@ -285,6 +285,8 @@ pub struct Registry {
     reservation_cache: Mutex<reservations::ReservationCache>,
     /// Deployments' journals as last read through the chain.
     journal_cache: Mutex<journal::JournalCache>,
+    /// A second connection to a SQLite file, for [`Self::generation`].
+    watch: Mutex<Option<sqlite::Sqlite>>,
     /// Each environment's whole report as last read (a server's).
     report_cache: Mutex<report::ReportCache>,
     warnings: Vec<String>,
@@ -343,6 +345,7 @@ impl Registry {
                             writes: Default::default(),
                             reservation_cache: Mutex::default(),
                             journal_cache: Mutex::default(),
+                            watch: Mutex::default(),
                             report_cache: Mutex::default(),
                             warnings: Vec::new(),
                         });
@@ -417,6 +420,7 @@ impl Registry {
             writes: Default::default(),
             reservation_cache: Mutex::default(),
             journal_cache: Mutex::default(),
+            watch: Mutex::default(),
             report_cache: Mutex::default(),
             warnings,
         })
@@ -457,6 +461,34 @@ impl Registry {
 
     pub(crate) fn report_cache(&self) -> std::sync::MutexGuard<'_, report::ReportCache> {
         self.report_cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What any change to the registry moves, for a reader that keeps
+    /// what it derived from it (a server's pages): on SQLite the
+    /// database's `data_version` (any other connection's commit, a row
+    /// forged behind goldenpath's back too) and this process's own
+    /// writes. `None` on PostgreSQL, where nothing this cheap tells every
+    /// change: nothing derived is kept there.
+    pub fn generation(&self) -> Result<Option<[i64; 2]>, RegistryError> {
+        // Told by the location, not by asking the registry's connection:
+        // a reader asking never waits behind a long read of it.
+        let Location::Sqlite(path) = &self.location else {
+            return Ok(None);
+        };
+        let own = self.own_writes();
+        // Read on a connection of its own when the file exists.
+        if path.exists() {
+            let mut watch = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+            if watch.is_none() {
+                *watch = Some(sqlite::Sqlite::open_watch(path)?);
+            }
+            if let Some(db) = watch.as_mut() {
+                let version = db.scalar("PRAGMA data_version", &[])?;
+                return Ok(Some([version.unwrap_or(0), own]));
+            }
+        }
+        let version = self.with(|db| db.scalar("PRAGMA data_version", &[]))?;
+        Ok(Some([version.unwrap_or(0), own]))
     }
 
     pub(crate) fn own_writes(&self) -> i64 {

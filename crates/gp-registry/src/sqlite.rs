@@ -66,6 +66,20 @@ impl Sqlite {
 }
 
 impl Sqlite {
+    /// A second, read-only connection to an existing registry file, to
+    /// read its `data_version` without waiting for the registry's own
+    /// connection: every commit of that connection is another
+    /// connection's to this one, so the value moves with every write.
+    pub(crate) fn open_watch(path: &Path) -> Result<Self, RegistryError> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        Ok(Self { conn })
+    }
+
     /// An empty in-memory ledger: what a read-only command sees before
     /// anything was recorded, without creating a file.
     pub(crate) fn memory() -> Result<Self, RegistryError> {

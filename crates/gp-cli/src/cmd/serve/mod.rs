@@ -21,6 +21,7 @@ use crate::exit::CliError;
 
 mod api;
 mod auth;
+mod cache;
 mod http;
 mod openapi;
 mod ui;
@@ -84,6 +85,8 @@ pub(super) struct Shared {
     registry: gp_registry::Registry,
     drivers: gp_driver::DriverSet,
     state_dir: std::path::PathBuf,
+    /// Answers kept while the registry stands still.
+    pages: cache::Pages,
 }
 
 impl Shared {
@@ -207,6 +210,7 @@ pub fn run(ctx: &Context, a: ServeArgs) -> anyhow::Result<()> {
             registry,
             drivers,
             state_dir: ctx.state_dir()?,
+            pages: cache::Pages::default(),
         });
         ctx.printer.status(&format!(
             "listening on http://{bound} (catalog: http://{bound}/catalog/catalog-info.yaml)"
@@ -282,6 +286,10 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/api/v1/catalog", get(catalog_json))
         .route("/catalog/catalog-info.yaml", get(catalog_yaml))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            cache::kept,
+        ))
         .layer(axum::middleware::from_fn(bounded))
         .layer(axum::middleware::from_fn(timed))
         .layer(axum::middleware::from_fn_with_state(

@@ -97,6 +97,7 @@ impl Server {
             registry,
             drivers: gp_driver::DriverSet::new(),
             state_dir: dir.path().to_path_buf(),
+            pages: super::cache::Pages::default(),
         });
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -369,4 +370,42 @@ fn errors_under_ui_are_pages_and_the_apis_stay_problem_documents() {
     let (status, h, _) = s.get("/", &[]);
     assert_eq!(status, StatusCode::OK);
     assert!(ct(&h).starts_with("text/html"));
+}
+
+/// A kept answer is served only while the registry stands still: a lease
+/// taken by another process shows at once, and a row forged by someone
+/// with the file after an answer was kept is named in the next answer
+/// (the leases' tampered list), not hidden behind the kept one.
+#[test]
+fn a_kept_answer_never_hides_a_write_or_a_forged_row_of_another_process() {
+    let s = Server::new(false, false);
+    let path = "/api/v1/leases";
+    let (status, _, before) = s.get(path, &[]);
+    assert_eq!(status, StatusCode::OK);
+    assert!(!before.contains("runner-2"));
+    assert!(s.shared.pages.is_kept(path));
+    assert_eq!(s.get(path, &[]).2, before, "kept while nothing changed");
+    // Another process takes a lease.
+    let db = s._dir.path().join("registry.db");
+    let other = gp_registry::Registry::open(&gp_registry::Location::Sqlite(db.clone())).unwrap();
+    other
+        .lease_acquire("dev", "persistent", "runner-2", 600)
+        .unwrap();
+    let (status, _, after) = s.get(path, &[]);
+    assert_eq!(status, StatusCode::OK);
+    assert!(after.contains("runner-2"), "{after}");
+    // Someone with the file forges a lease row (no chain MAC).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "INSERT INTO lease_events (id, env, deployment, lease_id, kind, holder, expires_us, at_us) \
+         SELECT 'forged', env, deployment, lease_id, 'release', holder, expires_us, at_us + 1 FROM lease_events LIMIT 1",
+    )
+    .unwrap();
+    let (status, _, body) = s.get(path, &[]);
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains(r#""id":"forged","check":"chain-unsealed""#),
+        "{body}"
+    );
+    assert!(!s.shared.pages.is_kept("/api/v1/nothing"));
 }
