@@ -57,6 +57,13 @@ pub trait Backend: Send + Sync {
     fn list(&self) -> Result<Vec<Rr>, DriverError>;
     /// Applies changes atomically (all or none), checking prerequisites.
     fn apply(&self, changes: &[Change]) -> Result<(), DriverError>;
+    /// How many changes one call of [`Backend::apply`] sends as one
+    /// message (a batch): a publish journals the next batch while this
+    /// one is on its way. `None`: every change in one call (a zone file is
+    /// written once, a Route 53 change batch is its own).
+    fn batch(&self) -> Option<usize> {
+        None
+    }
     /// For messages.
     fn describe(&self) -> String;
 }

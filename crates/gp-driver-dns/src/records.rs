@@ -331,22 +331,20 @@ impl DnsDriver {
                 }
             }
         }
-        // One journal write for the batch before, one after.
         let actions: Vec<(Action, &ResourceRef)> =
             planned.iter().map(|(a, r, _)| (*a, r)).collect();
-        let ids = ctx.recorder.before_many(&actions)?;
         let changes: Vec<Change> = planned.iter().map(|(_, _, c)| c.clone()).collect();
         let phase = ctx.recorder.phase_start(&format!("dns:{}", ctx.name()));
-        let result = backend.apply(&changes);
+        let result = send_journalled(
+            ctx.recorder,
+            backend.as_ref(),
+            &actions,
+            &changes,
+            backend.batch().unwrap_or(usize::MAX),
+        );
         ctx.recorder
             .phase_end(phase, if result.is_ok() { 0 } else { 1 }, None, None);
-        if let Err(e) = result {
-            for id in &ids {
-                ctx.recorder.failed(id, &e.message);
-            }
-            return Err(e);
-        }
-        ctx.recorder.after_many(&ids)?;
+        result?;
         let counts = Counts {
             added: planned.iter().filter(|p| p.0 == Action::Create).count() as i64,
             changed: planned.iter().filter(|p| p.0 == Action::Update).count() as i64,
@@ -369,14 +367,19 @@ pub(crate) fn txt_rr(d: &Desired, zone: &Outputs) -> Rr {
     }
 }
 
+/// A record as the journal keeps it: its names, ownership and the zone's
+/// apex. Nothing else of the zone (its backend, server and key are taken
+/// from the spec when the record is removed, never from the row), so each
+/// of a thousand rows stays short.
 pub(crate) fn record_resource(d: &Desired, zone: &Outputs, policy: &str) -> ResourceRef {
+    let apex = zone.get("zone").cloned().unwrap_or_default();
     ResourceRef::new("record", format!("{} {}", d.fqdn, d.rtype)).with_data(serde_json::json!({
         "fqdn": d.fqdn,
         "type": d.rtype,
         "txtName": d.txt_name,
         "txtValue": d.txt_value,
         "policy": policy,
-        "zone": zone,
+        "zone": { "zone": apex },
     }))
 }
 
@@ -443,5 +446,222 @@ impl DnsDriver {
             ),
             _ => Ok(()),
         }
+    }
+}
+
+/// Sends `changes` in batches of `batch`, each journalled before it is
+/// sent and after the server took it: one journal write per batch before
+/// and one after. While a batch is on its way (the server applying it),
+/// the next batch's entries before and the previous batch's entries after
+/// are written, so the journal costs little more than the server's time.
+/// No change is sent before its entry is written; a batch the server
+/// refused is failed, with the batch journalled after it and never sent.
+pub(crate) fn send_journalled(
+    recorder: &dyn gp_driver::Recorder,
+    backend: &dyn Backend,
+    actions: &[(Action, &ResourceRef)],
+    changes: &[Change],
+    batch: usize,
+) -> Result<(), DriverError> {
+    let batch = batch.max(1);
+    let chunks: Vec<(usize, usize)> = (0..changes.len())
+        .step_by(batch)
+        .map(|start| (start, (start + batch).min(changes.len())))
+        .collect();
+    let Some(&(s0, e0)) = chunks.first() else {
+        return Ok(());
+    };
+    let mut current = recorder.before_many(&actions[s0..e0])?;
+    let mut done: Vec<gp_driver::ActionId> = Vec::new();
+    for (k, &(start, end)) in chunks.iter().enumerate() {
+        let (sent, next, after) = std::thread::scope(|scope| {
+            let sending = scope.spawn(|| backend.apply(&changes[start..end]));
+            // Beside the exchange: the next batch before, the last after.
+            let next = chunks
+                .get(k + 1)
+                .map(|&(s, e)| recorder.before_many(&actions[s..e]));
+            let after = recorder.after_many(&done);
+            let sent = sending.join().unwrap_or_else(|_| {
+                Err(DriverError::permanent(
+                    "the DNS exchange stopped unexpectedly",
+                ))
+            });
+            (sent, next, after)
+        });
+        done.clear();
+        if let Err(e) = sent {
+            for id in &current {
+                recorder.failed(id, &e.message);
+            }
+            if let Some(Ok(ids)) = &next {
+                for id in ids {
+                    recorder.failed(
+                        id,
+                        &format!("not sent: an earlier batch failed: {}", e.message),
+                    );
+                }
+            }
+            after?;
+            return Err(e);
+        }
+        after?;
+        match next {
+            Some(Ok(ids)) => {
+                done = std::mem::replace(&mut current, ids);
+            }
+            Some(Err(e)) => {
+                recorder.after_many(&current)?;
+                return Err(e);
+            }
+            None => {
+                done = std::mem::take(&mut current);
+            }
+        }
+    }
+    recorder.after_many(&done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gp_driver::conformance::MemoryRecorder;
+    use std::sync::Mutex;
+
+    /// A backend that takes every batch, or refuses the `refuse`-th call,
+    /// and notes for each call which of its records were journalled
+    /// before it was sent (the recorder's entries at that moment).
+    struct Taking<'a> {
+        recorder: &'a MemoryRecorder,
+        refuse: Option<usize>,
+        calls: Mutex<Vec<(Vec<String>, bool)>>,
+    }
+
+    impl Backend for Taking<'_> {
+        fn list(&self) -> Result<Vec<Rr>, DriverError> {
+            Ok(Vec::new())
+        }
+        fn apply(&self, changes: &[Change]) -> Result<(), DriverError> {
+            let journalled: Vec<String> = self
+                .recorder
+                .actions
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|a| a.resource.id.clone())
+                .collect();
+            let names: Vec<String> = changes
+                .iter()
+                .map(|c| match c {
+                    Change::Create { record, .. } => record.name.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            let all_before = names.iter().all(|n| journalled.contains(n));
+            let mut calls = self.calls.lock().unwrap();
+            calls.push((names, all_before));
+            if self.refuse == Some(calls.len()) {
+                return Err(DriverError::refused("prerequisite failed"));
+            }
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            "a test backend".into()
+        }
+    }
+
+    fn record(n: usize) -> (ResourceRef, Change) {
+        let rr = |name: String, rtype: &str| Rr {
+            name,
+            rtype: rtype.into(),
+            ttl: 300,
+            value: "10.0.0.1".into(),
+        };
+        let name = format!("h{n}.example.test");
+        (
+            ResourceRef::new("record", &name),
+            Change::Create {
+                record: rr(name.clone(), "A"),
+                txt: rr(format!("a-{name}"), "TXT"),
+                legacy: None,
+            },
+        )
+    }
+
+    #[test]
+    fn every_batch_is_journalled_before_it_is_sent_and_after_it_was_taken() {
+        for (records, batch) in [(0, 3), (1, 3), (3, 3), (7, 3), (7, 1), (7, 100)] {
+            let rec = MemoryRecorder::default();
+            let backend = Taking {
+                recorder: &rec,
+                refuse: None,
+                calls: Mutex::default(),
+            };
+            let parts: Vec<(ResourceRef, Change)> = (0..records).map(record).collect();
+            let actions: Vec<(Action, &ResourceRef)> =
+                parts.iter().map(|(r, _)| (Action::Create, r)).collect();
+            let changes: Vec<Change> = parts.iter().map(|(_, c)| c.clone()).collect();
+            send_journalled(&rec, &backend, &actions, &changes, batch).unwrap();
+            let calls = backend.calls.lock().unwrap();
+            assert_eq!(calls.len(), records.div_ceil(batch), "{records} by {batch}");
+            assert!(calls.iter().all(|(_, before)| *before), "{calls:?}");
+            let sent: Vec<String> = calls.iter().flat_map(|(n, _)| n.clone()).collect();
+            let wanted: Vec<String> = parts.iter().map(|(r, _)| r.id.clone()).collect();
+            assert_eq!(sent, wanted, "in order, each once");
+            let journal = rec.actions.lock().unwrap();
+            assert_eq!(journal.len(), records);
+            assert!(journal.iter().all(|a| a.finished && !a.failed));
+        }
+    }
+
+    #[test]
+    fn a_refused_batch_fails_with_the_next_and_what_was_taken_before_is_finished() {
+        let rec = MemoryRecorder::default();
+        let backend = Taking {
+            recorder: &rec,
+            refuse: Some(2),
+            calls: Mutex::default(),
+        };
+        let parts: Vec<(ResourceRef, Change)> = (0..8).map(record).collect();
+        let actions: Vec<(Action, &ResourceRef)> =
+            parts.iter().map(|(r, _)| (Action::Create, r)).collect();
+        let changes: Vec<Change> = parts.iter().map(|(_, c)| c.clone()).collect();
+        let err = send_journalled(&rec, &backend, &actions, &changes, 3).unwrap_err();
+        assert_eq!(err.kind, gp_driver::ErrorKind::Refused);
+        // The third batch was journalled beside the second's exchange and
+        // never sent.
+        assert_eq!(backend.calls.lock().unwrap().len(), 2);
+        let journal = rec.actions.lock().unwrap();
+        let state: Vec<(bool, bool)> = journal.iter().map(|a| (a.finished, a.failed)).collect();
+        assert_eq!(
+            state,
+            [
+                vec![(true, false); 3],
+                vec![(false, true); 3],
+                vec![(false, true); 2]
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn an_interrupted_journal_sends_nothing_more_and_finishes_what_was_taken() {
+        // The second batch's entries are refused (as a Ctrl-C would) while
+        // the first is on its way: the first is finished, nothing else sent.
+        let rec = MemoryRecorder::interrupting_at(4);
+        let backend = Taking {
+            recorder: &rec,
+            refuse: None,
+            calls: Mutex::default(),
+        };
+        let parts: Vec<(ResourceRef, Change)> = (0..6).map(record).collect();
+        let actions: Vec<(Action, &ResourceRef)> =
+            parts.iter().map(|(r, _)| (Action::Create, r)).collect();
+        let changes: Vec<Change> = parts.iter().map(|(_, c)| c.clone()).collect();
+        let err = send_journalled(&rec, &backend, &actions, &changes, 3).unwrap_err();
+        assert_eq!(err.kind, gp_driver::ErrorKind::Interrupted);
+        assert_eq!(backend.calls.lock().unwrap().len(), 1);
+        let journal = rec.actions.lock().unwrap();
+        assert_eq!(journal.len(), 3);
+        assert!(journal.iter().all(|a| a.finished));
     }
 }

@@ -286,6 +286,10 @@ impl Backend for Rfc2136 {
         Ok(())
     }
 
+    fn batch(&self) -> Option<usize> {
+        Some(BATCH)
+    }
+
     fn describe(&self) -> String {
         format!(
             "RFC 2136 updates to {} for {} (TSIG key {})",

@@ -141,7 +141,7 @@ impl Engine<'_> {
         }
         self.registry.deployment_events(env, &key)?;
         self.registry.lease(env, &key)?;
-        let plan = self.plan(env, deployment, targets)?;
+        let plan = self.plan_as(env, deployment, targets, false)?;
         let ignore = &self.platform.spec.drift.ignore;
         let components: Vec<ComponentDrift> = plan
             .items

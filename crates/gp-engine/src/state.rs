@@ -142,7 +142,7 @@ impl DeploymentState {
                             if let Some(o) = &e.outputs {
                                 rec.outputs = o
                                     .get("outputs")
-                                    .and_then(|v| serde_json::from_value(v.clone()).ok());
+                                    .and_then(|v| serde::Deserialize::deserialize(v).ok());
                                 rec.settings_hash = o
                                     .get("settingsHash")
                                     .and_then(|v| v.as_str())
@@ -172,7 +172,7 @@ impl DeploymentState {
                                 .as_ref()
                                 .and_then(|o| o.get("resource"))
                                 .and_then(|r| {
-                                    serde_json::from_value::<ResourceRef>(r.clone()).ok()
+                                    <ResourceRef as serde::Deserialize>::deserialize(r).ok()
                                 })
                             else {
                                 continue;

@@ -11,9 +11,11 @@
 //! the page while others asking for it wait for that one instead of
 //! deriving it beside it. On PostgreSQL nothing is kept.
 //!
-//! Only `GET`s of the dashboard and the API that answered 200 are kept,
-//! never the event stream or the health checks; it sits inside the read
-//! gate, so only a request that may read gets a kept answer.
+//! Only `GET`s of the dashboard and the API that answered 200 and are
+//! derived from the registry and the spec alone are kept ([`keeps`]):
+//! never the requests or the catalog (they follow files beside the
+//! registry), the event stream or the health checks; it sits inside the
+//! read gate, so only a request that may read gets a kept answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -119,14 +121,23 @@ pub(super) fn wants_fresh(headers: &HeaderMap) -> bool {
     ) || has(axum::http::header::PRAGMA, &["no-cache"])
 }
 
-/// Whether a path's `GET` answers are kept.
+/// Whether a path's `GET` answers are kept: those derived from the
+/// registry and the spec alone. Never the requests (their state follows
+/// the request files, which are no part of the registry: an edited file
+/// shows at once), the catalog (it reads the repository's files too), the
+/// event stream, the sign-in or the health checks.
 pub(super) fn keeps(path: &str) -> bool {
-    (path == "/"
-        || path.starts_with("/ui/")
-        || path.starts_with("/api/v1/")
-        || path == "/catalog/catalog-info.yaml")
-        && path != "/api/v1/events"
-        && path != "/ui/sign-in"
+    (path == "/" || path.starts_with("/ui/") || path.starts_with("/api/v1/"))
+        && !matches!(
+            path,
+            "/api/v1/events"
+                | "/api/v1/requests"
+                | "/api/v1/catalog"
+                | "/ui/requests"
+                | "/ui/sign-in"
+        )
+        && !path.starts_with("/ui/requests/")
+        && !path.starts_with("/api/v1/requests/")
 }
 
 fn answer(k: &Kept) -> Response {
@@ -287,14 +298,15 @@ mod tests {
     }
 
     #[test]
-    fn pages_and_the_api_are_kept_but_never_the_event_stream_sign_in_or_health() {
+    fn pages_and_the_api_are_kept_but_never_requests_catalog_events_sign_in_or_health() {
         for kept in [
             "/",
             "/ui/dev/history",
             "/ui/dev/builds/01-01-26-01",
             "/api/v1/environments/dev",
             "/api/v1/openapi.json",
-            "/catalog/catalog-info.yaml",
+            "/api/v1/leases",
+            "/api/v1/resources",
         ] {
             assert!(keeps(kept), "{kept}");
         }
@@ -305,6 +317,11 @@ mod tests {
             "/readyz",
             "/assets/style.css",
             "/uix",
+            "/api/v1/requests",
+            "/ui/requests",
+            "/ui/requests/RDS-0001/approve",
+            "/api/v1/catalog",
+            "/catalog/catalog-info.yaml",
         ] {
             assert!(!keeps(not), "{not}");
         }
