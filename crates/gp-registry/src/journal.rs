@@ -289,8 +289,24 @@ mod tests {
             &kept,
             &reg.journal_shared("dev", "persistent").unwrap()
         ));
-        // Each deployment is kept apart.
+        // Each deployment is kept apart, beside the others: a run reads its
+        // own journal and the foundational plane's in turn.
         assert_eq!(reg.journal("dev", "foundational").unwrap().len(), 1);
+        let own = reg.journal_shared("dev", "persistent").unwrap();
+        let plane = reg.journal_shared("dev", "foundational").unwrap();
+        assert!(std::sync::Arc::ptr_eq(
+            &own,
+            &reg.journal_shared("dev", "persistent").unwrap()
+        ));
+        assert!(std::sync::Arc::ptr_eq(
+            &plane,
+            &reg.journal_shared("dev", "foundational").unwrap()
+        ));
+        // At most JOURNALS_KEPT deployments are kept.
+        for i in 0..3 * JOURNALS_KEPT {
+            reg.journal_shared("dev", &format!("d{i}")).unwrap();
+            assert!(reg.journal_cache().len() <= JOURNALS_KEPT);
+        }
     }
 
     #[test]
