@@ -87,6 +87,25 @@ impl Pages {
         }
     }
 
+    /// Keeps `body` for `key` as if derived `age` ago at `generation`.
+    #[cfg(test)]
+    pub(super) fn seed(&self, key: &str, generation: [i64; 2], age: Duration, body: &str) {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        );
+        self.keep(
+            key.to_string(),
+            Kept {
+                generation,
+                at: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
+                headers,
+                body: Bytes::from(body.to_string()),
+            },
+        );
+    }
+
     #[cfg(test)]
     pub(super) fn is_kept(&self, key: &str) -> bool {
         self.kept
@@ -95,7 +114,7 @@ impl Pages {
             .contains_key(key)
     }
 
-    fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(super) fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut deriving = self.deriving.lock().unwrap_or_else(|p| p.into_inner());
         // Locks nobody holds or waits for are dropped as others come.
         deriving.retain(|_, l| Arc::strong_count(l) > 1);
@@ -227,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_answer_is_fresh_for_its_generation_and_for_a_second_only() {
+    fn a_kept_answer_is_fresh_for_its_generation_and_for_fresh_for_only() {
         let pages = Pages::default();
         let t = Instant::now();
         pages.keep("/".into(), page([1, 0], t, 10));
@@ -243,6 +262,52 @@ mod tests {
             pages.fresh("/?page=2", [1, 0], t).is_none(),
             "another query"
         );
+    }
+
+    #[test]
+    fn an_unchanged_answer_is_one_of_this_generation_however_old() {
+        let pages = Pages::default();
+        let long_ago = Instant::now();
+        pages.keep("/".into(), page([3, 1], long_ago, 10));
+        assert!(pages.unchanged("/", [3, 1]).is_some());
+        assert!(pages.unchanged("/", [4, 1]).is_none());
+        assert!(pages.unchanged("/", [3, 2]).is_none());
+        assert!(pages.unchanged("/other", [3, 1]).is_none());
+    }
+
+    #[test]
+    fn answers_up_to_the_byte_bound_stay_and_past_it_as_many_go_as_needed() {
+        let t = Instant::now();
+        let pages = Pages::default();
+        pages.keep("/a".into(), page([1, 0], t, KEPT_BYTES / 2));
+        pages.keep("/b".into(), page([1, 0], t + FRESH_FOR / 8, KEPT_BYTES / 2));
+        assert!(pages.fresh("/a", [1, 0], t).is_some(), "exactly the bound");
+        assert!(pages.fresh("/b", [1, 0], t).is_some());
+        // One more byte than half: both older ones must go.
+        pages.keep(
+            "/c".into(),
+            page([1, 0], t + FRESH_FOR / 4, KEPT_BYTES / 2 + 1),
+        );
+        assert!(pages.fresh("/a", [1, 0], t).is_none());
+        assert!(pages.fresh("/b", [1, 0], t).is_none());
+        assert!(pages.fresh("/c", [1, 0], t).is_some());
+    }
+
+    #[test]
+    fn one_lock_per_page_while_anyone_holds_or_waits_for_it_and_none_after() {
+        let pages = Pages::default();
+        let held = pages.lock_for("/");
+        let again = pages.lock_for("/");
+        assert!(
+            Arc::ptr_eq(&held, &again),
+            "the second request waits for the first"
+        );
+        let other = pages.lock_for("/ui/leases");
+        assert!(!Arc::ptr_eq(&held, &other));
+        drop((held, again, other));
+        // Nobody holds them: the next request forgets them.
+        let _ = pages.lock_for("/api/v1/environments");
+        assert_eq!(pages.deriving.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -409,3 +409,53 @@ fn a_kept_answer_never_hides_a_write_or_a_forged_row_of_another_process() {
     );
     assert!(!s.shared.pages.is_kept("/api/v1/nothing"));
 }
+
+/// What is kept answers a plain `GET`, but never a client asking for a
+/// fresh answer, nor a request that changes something; and while a page
+/// is derived again, others get the kept one instead of waiting.
+#[test]
+fn a_kept_answer_goes_to_a_plain_get_only_and_to_others_while_one_derives() {
+    let s = Server::new(true, false);
+    let generation = s.shared.registry.generation().unwrap().unwrap();
+    let path = "/api/v1/leases";
+    s.shared
+        .pages
+        .seed(path, generation, std::time::Duration::ZERO, "kept");
+    assert_eq!(s.get(path, &[]).2, "kept");
+    for fresh in [
+        ("cache-control", "no-cache"),
+        ("cache-control", "max-age=0"),
+        ("pragma", "no-cache"),
+    ] {
+        let (status, _, body) = s.get(path, &[fresh]);
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"leases\""), "{fresh:?}: {body}");
+    }
+    // A change is never answered with what is kept under its path.
+    let unlock = "/api/v1/leases/dev/persistent/unlock";
+    s.shared
+        .pages
+        .seed(unlock, generation, std::time::Duration::ZERO, "kept");
+    let (_, _, body) = s.post(
+        unlock,
+        &[("authorization", "Bearer alice-token")],
+        "application/json",
+        r#"{"reason": "stuck"}"#,
+    );
+    assert_ne!(body, "kept");
+    // Older than it may be served, unchanged, while another request
+    // derives it: the kept answer, at once.
+    let generation = s.shared.registry.generation().unwrap().unwrap();
+    s.shared.pages.seed(
+        path,
+        generation,
+        super::cache::FRESH_FOR * 2,
+        "kept a while ago",
+    );
+    let deriving = s.shared.pages.lock_for(path);
+    let held = deriving.try_lock().unwrap();
+    assert_eq!(s.get(path, &[]).2, "kept a while ago");
+    drop(held);
+    // Nobody derives it: this request does.
+    assert!(s.get(path, &[]).2.contains("\"leases\""));
+}
