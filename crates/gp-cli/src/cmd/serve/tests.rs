@@ -126,6 +126,31 @@ impl Server {
         })
     }
 
+    /// The body of `GET path`, or `None` when no answer came within
+    /// `within` (the request waits for something).
+    fn get_within(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        within: std::time::Duration,
+    ) -> Option<String> {
+        let mut r = Request::get(path).header(header::HOST, "127.0.0.1:8480");
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let req = r.body(Body::empty()).unwrap();
+        let app = router(self.shared.clone());
+        self.rt.block_on(async move {
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let r = tokio::time::timeout(within, hyper::service::Service::call(&svc, req))
+                .await
+                .ok()?
+                .unwrap();
+            let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        })
+    }
+
     fn get(
         &self,
         path: &str,
@@ -454,7 +479,16 @@ fn a_kept_answer_goes_to_a_plain_get_only_and_to_others_while_one_derives() {
     );
     let deriving = s.shared.pages.lock_for(path);
     let held = deriving.try_lock().unwrap();
-    assert_eq!(s.get(path, &[]).2, "kept a while ago");
+    let soon = std::time::Duration::from_secs(2);
+    assert_eq!(
+        s.get_within(path, &[], soon).as_deref(),
+        Some("kept a while ago")
+    );
+    // A client asking for a fresh answer waits for the one being derived.
+    assert_eq!(
+        s.get_within(path, &[("cache-control", "no-cache")], soon / 4),
+        None
+    );
     drop(held);
     // Nobody derives it: this request does.
     assert!(s.get(path, &[]).2.contains("\"leases\""));
