@@ -118,6 +118,51 @@ fn created(ctx: &ComponentCtx<'_>, path: &str) -> bool {
     ctx.recorder.created(&ResourceRef::new("secret", path))
 }
 
+/// The key under a secret's outputs that holds the digest of the value
+/// it had when goldenpath last applied it.
+const VALUE_DIGEST: &str = "valueDigest";
+
+/// A digest of a secret's value, salted: `sha256:SALT:HEX`, the SHA-256
+/// of the salt's bytes then the value's. The salt is 16 random bytes per
+/// apply, so equal values under two paths or in two applies never show as
+/// equal, and the value is never kept or printed — only whether it
+/// changed can be told.
+fn value_digest(value: &Secret) -> Result<String, DriverError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|e| DriverError::permanent(format!("no randomness for a digest: {e}")))?;
+    let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(digest_with(&salt, value))
+}
+
+fn digest_with(salt: &str, value: &Secret) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(value.expose().as_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{salt}:{hex}")
+}
+
+/// Whether `value` is the value `recorded` (a [`value_digest`]) was made
+/// of; `None` for a digest that cannot be read (it tells nothing).
+fn digest_matches(recorded: &str, value: &Secret) -> Option<bool> {
+    match recorded
+        .strip_prefix("sha256:")
+        .and_then(|r| r.split_once(':'))
+    {
+        Some((salt, hex)) if !salt.is_empty() && hex.len() == 64 => {
+            Some(digest_with(salt, value) == recorded)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the value changed since `recorded` was made of it.
+fn value_changed(recorded: &str, value: &Secret) -> bool {
+    digest_matches(recorded, value) == Some(false)
+}
+
 /// How a secret's tags differ from goldenpath's: each of goldenpath's tags
 /// removed or changed (tags someone added beside them are theirs).
 fn tag_drift(found: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> Vec<String> {
@@ -232,6 +277,19 @@ impl Driver for SecretsDriver {
                         drift.push(format!("{path} lacks key `{k}`"));
                     }
                 }
+                // Its value against the digest of the value it had when
+                // goldenpath last applied it (never the value itself).
+                if let Some(recorded) = ctx
+                    .last
+                    .and_then(|l| l.resources.get(&spec.name.value))
+                    .and_then(|r| r.get(VALUE_DIGEST))
+                    .and_then(|d| d.as_str())
+                    && value_changed(recorded, &found.value)
+                {
+                    drift.push(format!(
+                        "{path}: its value changed since goldenpath applied it (compared by digest)"
+                    ));
+                }
                 // goldenpath's tags on a secret this deployment created.
                 if created(ctx, path) {
                     drift.extend(
@@ -306,6 +364,9 @@ impl Driver for SecretsDriver {
                 (Some(_), true) if !missing_generated.is_empty() || retag => Some(Action::Update),
                 (Some(_), true) => None,
             };
+            // The value as goldenpath leaves it: what it finds, or what it
+            // writes below.
+            let mut held = existing.as_ref().map(|e| e.value.clone());
             if let Some(action) = action {
                 let generated = !missing_generated.is_empty();
                 let id = ctx.recorder.before(action, &resource)?;
@@ -318,6 +379,7 @@ impl Driver for SecretsDriver {
                         );
                     }
                     let value = Secret::new(serde_json::Value::Object(keys).to_string());
+                    held = Some(value.clone());
                     let written = if action == Action::Create {
                         // Only if it is still absent: one that appeared since
                         // it was read is never written over.
@@ -357,10 +419,23 @@ impl Driver for SecretsDriver {
                     _ => counts.changed += 1,
                 }
             }
-            outputs.resources.insert(
-                name.clone(),
-                BTreeMap::from([("path".to_string(), serde_json::json!(path))]),
-            );
+            let mut recorded = BTreeMap::from([("path".to_string(), serde_json::json!(path))]);
+            if let Some(v) = &held {
+                // The digest of the last apply while the value is the same
+                // (outputs stay as they were), a new one when it changed.
+                let last = ctx
+                    .last
+                    .and_then(|l| l.resources.get(name))
+                    .and_then(|r| r.get(VALUE_DIGEST))
+                    .and_then(|d| d.as_str())
+                    .filter(|d| digest_matches(d, v) == Some(true));
+                let digest = match last {
+                    Some(d) => d.to_string(),
+                    None => value_digest(v)?,
+                };
+                recorded.insert(VALUE_DIGEST.to_string(), serde_json::json!(digest));
+            }
+            outputs.resources.insert(name.clone(), recorded);
         }
         Ok(Applied { outputs, counts })
     }
@@ -425,5 +500,26 @@ mod drift_tests {
             super::tag_drift(&m(&[("BuildId", "b2")]), &want),
             ["tag `BuildId` is `b2`, not `b1`", "tag `Owner` was removed"]
         );
+    }
+
+    #[test]
+    fn a_value_digest_tells_a_changed_value_and_never_holds_the_value() {
+        use gp_core::Secret;
+        let v = Secret::new(r#"{"password":"correct horse battery staple"}"#);
+        let d = super::value_digest(&v).unwrap();
+        assert!(d.starts_with("sha256:"), "{d}");
+        assert!(!d.contains("horse"));
+        assert_eq!(super::digest_matches(&d, &v), Some(true));
+        assert!(!super::value_changed(&d, &v));
+        let other = Secret::new(r#"{"password":"another"}"#);
+        assert_eq!(super::digest_matches(&d, &other), Some(false));
+        assert!(super::value_changed(&d, &other));
+        // Salted: the same value digests differently each time.
+        assert_ne!(super::value_digest(&v).unwrap(), d);
+        // A digest that cannot be read tells nothing.
+        for unreadable in ["", "sha256:", "sha256::abc", "md5:aa:bb", "sha256:aa:short"] {
+            assert_eq!(super::digest_matches(unreadable, &v), None, "{unreadable}");
+            assert!(!super::value_changed(unreadable, &v), "{unreadable}");
+        }
     }
 }

@@ -207,21 +207,53 @@ fn secrets_manager_adopts_or_creates_tags_and_deletes_by_lifecycle() {
     ));
     assert_eq!(retagged["Component"], "app-secrets", "{retagged}");
     assert_eq!(retagged["BuildId"], B1, "{retagged}");
+    // A value changed on Secrets Manager behind goldenpath's back: drift
+    // names it, compared by digest — neither value is printed —; the
+    // adopted secret, unchanged, is not named. A deploy takes the value now
+    // held as applied (goldenpath keeps no copy to put back), and drift
+    // exits 0.
+    let changed = "changed-by-hand-0123456789abcdef0123456789";
+    a.moto.py(&format!(
+        "boto3.client('secretsmanager', endpoint_url=e).put_secret_value(SecretId='{created}', SecretString=json.dumps({{'password': '{changed}'}}))"
+    ));
+    let drifted = a.run(&[
+        "drift",
+        "--env",
+        "dev",
+        "--build-id",
+        B1,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(drifted.code, 4, "{}", drifted.transcript());
+    assert!(
+        drifted.stdout.contains(&format!(
+            "{created}: its value changed since goldenpath applied it (compared by digest)"
+        )) && !drifted.stdout.contains(&adopted)
+            && !drifted.stdout.contains(changed)
+            && !drifted.stdout.contains(&password)
+            && !drifted.stderr.contains(changed),
+        "{}",
+        drifted.transcript()
+    );
+    a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
+    assert_eq!(a.run(&["drift", "--env", "dev", "--build-id", B1]).code, 0);
     // The secret commands behave as on the local store.
     let listed = a.ok(&["secret", "list"]).stdout;
     assert!(
         listed.contains(&created) && listed.contains(&adopted),
         "{listed}"
     );
+    // (Its value is the one changed by hand above, taken as applied.)
     let got = a.ok(&["secret", "get", &created]).stdout;
     assert!(
-        got.contains("password: ***") && !got.contains(&password),
+        got.contains("password: ***") && !got.contains(changed),
         "{got}"
     );
     let revealed = a
         .ok(&["secret", "get", &created, "--reveal", "--output", "json"])
         .stdout;
-    assert!(revealed.contains(&password));
+    assert!(revealed.contains(changed));
     let mut put = a.cmd(&["secret", "put", "demo/dev/tokens/api"]);
     put.stdin(Stdio::piped())
         .stdout(Stdio::piped())
