@@ -61,6 +61,27 @@ impl SecretsManagerStore {
 }
 
 impl SecretStore for SecretsManagerStore {
+    fn resource_policy(&self, path: &str) -> Result<Option<String>, SecretsError> {
+        check_path(path)?;
+        let c = self.client()?;
+        match self
+            .aws
+            .block_on(c.get_resource_policy().secret_id(path).send())
+        {
+            Ok(p) => Ok(p
+                .resource_policy()
+                .filter(|p| !p.trim().is_empty())
+                .map(str::to_string)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.fail("read the resource policy of", path, describe_error(&e))),
+        }
+    }
+
     fn get(&self, path: &str) -> Result<Option<StoredSecret>, SecretsError> {
         check_path(path)?;
         let c = self.client()?;

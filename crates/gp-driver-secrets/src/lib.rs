@@ -122,6 +122,25 @@ fn created(ctx: &ComponentCtx<'_>, path: &str) -> bool {
 /// it had when goldenpath last applied it.
 const VALUE_DIGEST: &str = "valueDigest";
 
+/// The key under a secret's outputs that holds the digest of its resource
+/// policy when goldenpath last applied it (`none` without one).
+const POLICY_DIGEST: &str = "policyDigest";
+
+/// A resource policy's digest: `sha256:HEX` of its text, `none` without.
+fn policy_digest(policy: Option<&str>) -> String {
+    use sha2::Digest;
+    match policy {
+        None => "none".into(),
+        Some(p) => {
+            let hex: String = sha2::Sha256::digest(p.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("sha256:{hex}")
+        }
+    }
+}
+
 /// A digest of a secret's value, salted: `sha256:SALT:HEX`, the SHA-256
 /// of the salt's bytes then the value's. The salt is 16 random bytes per
 /// apply, so equal values under two paths or in two applies never show as
@@ -290,6 +309,22 @@ impl Driver for SecretsDriver {
                         "{path}: its value changed since goldenpath applied it (compared by digest)"
                     ));
                 }
+                // Its resource policy against the one it had then.
+                if let Some(recorded) = ctx
+                    .last
+                    .and_then(|l| l.resources.get(&spec.name.value))
+                    .and_then(|r| r.get(POLICY_DIGEST))
+                    .and_then(|d| d.as_str())
+                {
+                    let now = self.store.resource_policy(path)?;
+                    if policy_digest(now.as_deref()) != recorded {
+                        drift.push(match (recorded, now) {
+                            ("none", Some(_)) => format!("{path}: a resource policy was added"),
+                            (_, None) => format!("{path}: its resource policy was removed"),
+                            _ => format!("{path}: its resource policy changed"),
+                        });
+                    }
+                }
                 // goldenpath's tags on a secret this deployment created.
                 if created(ctx, path) {
                     drift.extend(
@@ -434,6 +469,11 @@ impl Driver for SecretsDriver {
                     None => value_digest(v)?,
                 };
                 recorded.insert(VALUE_DIGEST.to_string(), serde_json::json!(digest));
+                let policy = self.store.resource_policy(&path)?;
+                recorded.insert(
+                    POLICY_DIGEST.to_string(),
+                    serde_json::json!(policy_digest(policy.as_deref())),
+                );
             }
             outputs.resources.insert(name.clone(), recorded);
         }
@@ -521,5 +561,18 @@ mod drift_tests {
             assert_eq!(super::digest_matches(unreadable, &v), None, "{unreadable}");
             assert!(!super::value_changed(unreadable, &v), "{unreadable}");
         }
+    }
+
+    #[test]
+    fn a_policy_digest_is_none_without_one_and_tells_any_change_of_the_text() {
+        assert_eq!(super::policy_digest(None), "none");
+        let a = super::policy_digest(Some(r#"{"Version":"2012-10-17"}"#));
+        assert!(
+            a.starts_with("sha256:") && a.len() == "sha256:".len() + 64,
+            "{a}"
+        );
+        assert_eq!(a, super::policy_digest(Some(r#"{"Version":"2012-10-17"}"#)));
+        assert_ne!(a, super::policy_digest(Some(r#"{"Version":"2008-10-17"}"#)));
+        assert_ne!(super::policy_digest(Some("")), "none");
     }
 }

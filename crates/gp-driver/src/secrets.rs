@@ -126,6 +126,13 @@ pub trait SecretStore: Send + Sync {
         let _ = window_days;
         self.delete(path)
     }
+    /// A secret's resource policy as the store holds it (`None`: it has
+    /// none, or is gone). A store without resource policies (the local
+    /// one) has none.
+    fn resource_policy(&self, path: &str) -> Result<Option<String>, SecretsError> {
+        let _ = path;
+        Ok(None)
+    }
     /// Lists secrets under a prefix.
     fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretMeta>, SecretsError>;
     /// A description for messages (`local store at ...`).

@@ -238,6 +238,35 @@ fn secrets_manager_adopts_or_creates_tags_and_deletes_by_lifecycle() {
     );
     a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
     assert_eq!(a.run(&["drift", "--env", "dev", "--build-id", B1]).code, 0);
+    // A resource policy put on it by hand: drift names it; a deploy takes
+    // it as applied (goldenpath sets no policy of its own).
+    a.moto.py(&format!(
+        "boto3.client('secretsmanager', endpoint_url=e).put_resource_policy(SecretId='{created}', ResourcePolicy=json.dumps({{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Principal': {{'AWS': 'arn:aws:iam::123456789012:root'}}, 'Action': 'secretsmanager:GetSecretValue', 'Resource': '*'}}]}}))"
+    ));
+    let drifted = a.run(&["drift", "--env", "dev", "--build-id", B1]);
+    assert_eq!(drifted.code, 4, "{}", drifted.transcript());
+    assert!(
+        drifted
+            .stdout
+            .contains(&format!("{created}: a resource policy was added")),
+        "{}",
+        drifted.stdout
+    );
+    a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
+    assert_eq!(a.run(&["drift", "--env", "dev", "--build-id", B1]).code, 0);
+    a.moto.py(&format!(
+        "boto3.client('secretsmanager', endpoint_url=e).delete_resource_policy(SecretId='{created}')"
+    ));
+    let drifted = a.run(&["drift", "--env", "dev", "--build-id", B1]);
+    assert_eq!(drifted.code, 4, "{}", drifted.transcript());
+    assert!(
+        drifted
+            .stdout
+            .contains(&format!("{created}: its resource policy was removed")),
+        "{}",
+        drifted.stdout
+    );
+    a.ok(&["deploy", "--env", "dev", "--build-id", B1]);
     // The secret commands behave as on the local store.
     let listed = a.ok(&["secret", "list"]).stdout;
     assert!(
