@@ -131,6 +131,20 @@ impl Engine<'_> {
         deployment: Deployment,
         targets: &[String],
     ) -> Result<DriftReport, EngineError> {
+        self.drift_with(env, deployment, targets, None)
+    }
+
+    /// [`Self::drift`]; a check of the whole foundational plane also checks
+    /// what the environment's applied requests made (`request {ID}` rows:
+    /// see [`Self::drift_requests`]), bucket, secret and repository
+    /// requests through `cloud`.
+    pub fn drift_with(
+        &self,
+        env: &str,
+        deployment: Deployment,
+        targets: &[String],
+        cloud: Option<&dyn gp_driver::cloud::CloudResources>,
+    ) -> Result<DriftReport, EngineError> {
         // Every row the check reads or decides from checks out first — the
         // deployment's reservation, events, journal and lease — or nothing
         // is compared and nothing is recorded.
@@ -143,7 +157,7 @@ impl Engine<'_> {
         self.registry.lease(env, &key)?;
         let plan = self.plan_as(env, deployment, targets, false)?;
         let ignore = &self.platform.spec.drift.ignore;
-        let components: Vec<ComponentDrift> = plan
+        let mut components: Vec<ComponentDrift> = plan
             .items
             .iter()
             // Dependencies are the foundational plane's: `--foundational`
@@ -151,6 +165,9 @@ impl Engine<'_> {
             .filter(|i| i.role == "target")
             .map(|i| classify(i, i.applied, ignore))
             .collect();
+        if deployment == Deployment::Foundational && targets.is_empty() {
+            components.extend(self.drift_requests(env, cloud)?);
+        }
         let report = DriftReport {
             schema_version: 1,
             env: env.into(),
@@ -195,6 +212,100 @@ impl Engine<'_> {
             at_us: report.checked_us,
         })?;
         Ok(report)
+    }
+}
+
+impl Engine<'_> {
+    /// What each applied request of `env` (and each that names no
+    /// environment, such as a repository) made, against what its file
+    /// asks (the same comparison `request plan` makes, not recorded as a
+    /// plan): a `request {ID}` row, `drifted` with each change apply would
+    /// make, `in-sync`, `unchecked` when its file changed since it was
+    /// applied (then `request plan` shows what apply would do: a change of
+    /// the request is not drift), `failed` when the resource cannot be
+    /// read. A withdrawn or torn-down request is not checked. Putting it
+    /// back is `request apply ID`, which needs the approval of its content
+    /// as the first apply did.
+    pub fn drift_requests(
+        &self,
+        env: &str,
+        cloud: Option<&dyn gp_driver::cloud::CloudResources>,
+    ) -> Result<Vec<ComponentDrift>, EngineError> {
+        use crate::requests::events::RequestEventDetail;
+        // Each request's content as last applied, while it stands.
+        let mut applied: std::collections::BTreeMap<String, String> = Default::default();
+        for e in self.request_history(None)? {
+            // A request that names no environment (a repository) serves
+            // them all: every environment's check looks at it.
+            if e.env != env && e.env != gp_core::request::GLOBAL {
+                continue;
+            }
+            match &e.detail {
+                Some(RequestEventDetail::Applied { hash, .. }) => {
+                    applied.insert(e.request.clone(), hash.clone());
+                }
+                Some(
+                    RequestEventDetail::Withdrawn { .. } | RequestEventDetail::TornDown { .. },
+                ) => {
+                    applied.remove(&e.request);
+                }
+                _ => {}
+            }
+        }
+        if applied.is_empty() {
+            return Ok(Vec::new());
+        }
+        let loaded = self.requests_loaded()?;
+        let ignore = &self.platform.spec.drift.ignore;
+        let mut out = Vec::new();
+        for (id, hash) in &applied {
+            let component = format!("request {id}");
+            let mut row = ComponentDrift {
+                component: component.clone(),
+                status: DriftStatus::InSync,
+                differences: Vec::new(),
+                ignored: Vec::new(),
+                reason: None,
+            };
+            let Some(r) = loaded.requests.iter().find(|r| &r.id().value == id) else {
+                row.status = DriftStatus::Unchecked;
+                row.reason = Some("its file is gone: nothing says what it asks".into());
+                out.push(row);
+                continue;
+            };
+            if &r.hash != hash {
+                row.status = DriftStatus::Unchecked;
+                row.reason = Some(format!(
+                    "its file changed since it was applied (goldenpath request plan {id} shows what apply would do)"
+                ));
+                out.push(row);
+                continue;
+            }
+            match self.request_plan_unrecorded(r, cloud) {
+                Ok(p) if p.read_error.is_some() => {
+                    row.status = DriftStatus::Failed;
+                    row.reason = p.read_error;
+                }
+                Ok(p) => {
+                    for d in p.changes {
+                        if ignore.iter().any(|i| i.covers(&component, &d)) {
+                            row.ignored.push(d);
+                        } else {
+                            row.differences.push(d);
+                        }
+                    }
+                    if !row.differences.is_empty() {
+                        row.status = DriftStatus::Drifted;
+                    }
+                }
+                Err(e) => {
+                    row.status = DriftStatus::Failed;
+                    row.reason = Some(e.to_string());
+                }
+            }
+            out.push(row);
+        }
+        Ok(out)
     }
 }
 

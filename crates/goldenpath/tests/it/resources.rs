@@ -164,6 +164,53 @@ fn bucket_requests_are_created_adopted_refused_and_approved_by_the_platform_only
     assert_eq!(again["created"], false);
     assert_eq!(again["changes"], serde_json::json!([]));
 
+    // Drift of the foundational plane checks what applied requests made:
+    // in sync; then its public access block removed behind goldenpath's
+    // back is named (exit 4) without a plan recorded, and `request apply`
+    // (its content's approval as before) puts it back. (A lifecycle rule
+    // removed is named too, but putting back an expiry would weaken the
+    // bucket: that needs `allowWeakening: [lifecycle]`, as for any apply.)
+    let drift = |p: &Platform| {
+        let out = p.run(&[
+            "drift",
+            "--env",
+            "dev",
+            "--foundational",
+            "--output",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", out.transcript()));
+        (out.code, v)
+    };
+    let row = |v: &serde_json::Value| {
+        v["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == "request S3-0001")
+            .unwrap_or_else(|| panic!("no request row: {v}"))
+            .clone()
+    };
+    let (code, v) = drift(&p);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(row(&v)["status"], "in-sync", "{v}");
+    let state = |p: &Platform| json(&p.ok(&["request", "list", "--output", "json"])).to_string();
+    let before = state(&p);
+    moto.py("s3 = boto3.client('s3', endpoint_url=e)
+s3.delete_public_access_block(Bucket='goldenpath-dev-orders-logs')");
+    let (code, v) = drift(&p);
+    assert_eq!(code, 4, "{v}");
+    let r = row(&v);
+    assert_eq!(r["status"], "drifted", "{v}");
+    let diffs = r["differences"].to_string();
+    assert!(diffs.contains("block all public access"), "{diffs}");
+    assert_eq!(state(&p), before, "drift records no plan of a request");
+    p.ok(&["request", "apply", "S3-0001"]);
+    let (code, v) = drift(&p);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(row(&v)["status"], "in-sync", "{v}");
+
     // Adopted: a backups bucket made by hand, with a rule and a tag of its
     // own, both kept.
     moto.py(
@@ -870,6 +917,41 @@ print(json.dumps({'scan': r['imageScanningConfiguration']['scanOnPush'], 'mut': 
     assert_eq!(r["tags"]["goldenpath:request"], "ECR-0001");
     let again = json(&p.ok(&["request", "apply", "ECR-0001", "--output", "json"]));
     assert_eq!(again["changes"], serde_json::json!([]), "{again}");
+    // Its settings changed behind goldenpath's back: the foundational
+    // plane's drift names them on the request's row; `request apply` puts
+    // them back.
+    let ecr_row = |p: &Platform| {
+        let out = p.run(&[
+            "drift",
+            "--env",
+            "dev",
+            "--foundational",
+            "--output",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", out.transcript()));
+        let row = v["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == "request ECR-0001")
+            .unwrap_or_else(|| panic!("no row: {v}"))
+            .clone();
+        (out.code, row)
+    };
+    assert_eq!(ecr_row(&p).1["status"], "in-sync");
+    moto.py(
+        "c = boto3.client('ecr', endpoint_url=e)
+c.put_image_scanning_configuration(repositoryName='payments/api', imageScanningConfiguration={'scanOnPush': False})
+c.put_image_tag_mutability(repositoryName='payments/api', imageTagMutability='MUTABLE')",
+    );
+    let (code, row) = ecr_row(&p);
+    assert_eq!(code, 4, "{row}");
+    assert_eq!(row["status"], "drifted", "{row}");
+    assert_eq!(row["differences"].as_array().unwrap().len(), 2, "{row}");
+    p.ok(&["request", "apply", "ECR-0001"]);
+    assert_eq!(ecr_row(&p).1["status"], "in-sync");
     // Adopted: a repository made by hand with mutable tags is set right.
     moto.py("boto3.client('ecr', endpoint_url=e).create_repository(repositoryName='payments/worker', imageTagMutability='MUTABLE')");
     write(

@@ -75,7 +75,17 @@ pub fn run(ctx: &Context, a: DriftArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let r = engine.drift(&a.env, d, &targets)?;
+    // The whole foundational plane's check also checks what applied
+    // requests made: bucket, secret and repository requests in the cloud
+    // they were applied in (none reachable: those rows say so).
+    let cloud = if d == Deployment::Foundational && targets.is_empty() {
+        crate::cmd::request::cloud(ctx, gp_core::request::RequestKind::Bucket)
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    let r = engine.drift_with(&a.env, d, &targets, cloud.as_deref())?;
     if ctx.printer.is_json() {
         ctx.printer
             .json(&crate::outputs::DriftOutput::Report(r.clone()))?;

@@ -186,6 +186,34 @@ impl Engine<'_> {
         r: &Request,
         cloud: Option<&dyn gp_driver::cloud::CloudResources>,
     ) -> Result<RequestPlan, EngineError> {
+        let plan = self.request_plan_unrecorded(r, cloud)?;
+        self.record(
+            r,
+            if plan.refused.is_empty() {
+                RequestEventDetail::Planned {
+                    hash: r.hash.clone(),
+                    resource: plan.resource.clone(),
+                    steps: plan.changes.clone(),
+                }
+            } else {
+                RequestEventDetail::Refused {
+                    hash: r.hash.clone(),
+                    reasons: plan.refused.clone(),
+                    approver: None,
+                    error: None,
+                }
+            },
+        )?;
+        Ok(plan)
+    }
+
+    /// [`Self::request_plan`] without recording it: what `drift` asks of an
+    /// applied request.
+    pub(crate) fn request_plan_unrecorded(
+        &self,
+        r: &Request,
+        cloud: Option<&dyn gp_driver::cloud::CloudResources>,
+    ) -> Result<RequestPlan, EngineError> {
         let mut refusals = self.request_claims(r)?;
         refusals.extend(r.guard(self.platform));
         let desired = self.request_desired(r)?;
@@ -221,23 +249,6 @@ impl Engine<'_> {
             }
         }
         plan.refused = refused;
-        self.record(
-            r,
-            if plan.refused.is_empty() {
-                RequestEventDetail::Planned {
-                    hash: r.hash.clone(),
-                    resource: plan.resource.clone(),
-                    steps: plan.changes.clone(),
-                }
-            } else {
-                RequestEventDetail::Refused {
-                    hash: r.hash.clone(),
-                    reasons: plan.refused.clone(),
-                    approver: None,
-                    error: None,
-                }
-            },
-        )?;
         Ok(plan)
     }
 

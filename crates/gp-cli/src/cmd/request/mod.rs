@@ -137,7 +137,10 @@ pub(crate) fn with_engine<T>(
 /// The cloud bucket, secret and repository requests are applied in: AWS
 /// in the spec's `requests.region` (else `secrets.region`, else the SDK's
 /// chain); `None` for a database request, or without the AWS SDK.
-fn cloud(ctx: &Context, kind: RequestKind) -> anyhow::Result<Option<Box<dyn CloudResources>>> {
+pub(crate) fn cloud(
+    ctx: &Context,
+    kind: RequestKind,
+) -> anyhow::Result<Option<Box<dyn CloudResources>>> {
     if kind == RequestKind::Database {
         return Ok(None);
     }
