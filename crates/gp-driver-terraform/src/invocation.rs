@@ -281,6 +281,64 @@ impl TerraformDriver {
         Ok(true)
     }
 
+    /// A drift check's look outside: `plan -refresh-only
+    /// -detailed-exitcode` (what the infrastructure holds against the
+    /// state, the configuration left aside), then `show -json` of that
+    /// plan. Whether Terraform found a difference (its exit status 2), and
+    /// what it found (the plan's `resource_drift`).
+    pub(crate) fn refresh_only(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+    ) -> Result<(PlanSummary, bool), DriverError> {
+        let plan_file = inv.work.join("refresh-only.tfplan");
+        let vars = inv.work.join(VARS_FILE);
+        let mut args = vec![
+            "plan".to_string(),
+            "-refresh-only".into(),
+            "-detailed-exitcode".into(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-json".into(),
+            format!("-lock-timeout={}", inv.lock_timeout),
+            format!("-out={}", plan_file.display()),
+        ];
+        if vars.exists() {
+            args.push(format!("-var-file={}", vars.display()));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let phase = ctx.recorder.phase_start("terraform-plan-refresh-only");
+        let (f, log) = self.run(ctx, inv, "terraform-plan-refresh-only", &refs)?;
+        ctx.recorder
+            .phase_end(phase, f.exit_code(), None, Some(&log));
+        let differs = match f.exit_code() {
+            0 => false,
+            2 => true,
+            _ => return Err(self.failure(ctx, inv, "plan -refresh-only", &f, &log)),
+        };
+        let (shown, _) = self.run(
+            ctx,
+            inv,
+            "terraform-show",
+            &[
+                "show",
+                "-json",
+                "-no-color",
+                &plan_file.display().to_string(),
+            ],
+        )?;
+        if !shown.success() {
+            return Err(DriverError::permanent(format!(
+                "terraform show of the refresh-only plan failed: {}",
+                shown.tail(3)
+            )));
+        }
+        let json: serde_json::Value = serde_json::from_str(&shown.stdout).map_err(|e| {
+            DriverError::permanent(format!("terraform show -json printed something else: {e}"))
+        })?;
+        Ok((PlanSummary::from_json(&json), differs))
+    }
+
     /// `plan -out` then `show -json`; `destroy` plans a destroy.
     pub(crate) fn plan(
         &self,

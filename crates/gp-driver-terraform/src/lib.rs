@@ -244,7 +244,27 @@ impl Driver for TerraformDriver {
             return Ok(Observation::absent());
         }
         self.write_vars(ctx, &s, &inv)?;
-        let (plan, _) = self.plan(ctx, &inv, false, false)?;
+        // A drift check also asks Terraform's own question of drift: what
+        // changed outside Terraform, by a refresh-only plan (its exit status
+        // says whether anything did). What it finds replaces the same
+        // section of the plan below, which still compares the state with
+        // the configuration (a state written by another apply).
+        let outside = if ctx.recorder.checks_drift() {
+            Some(self.refresh_only(ctx, &inv)?)
+        } else {
+            None
+        };
+        let (mut plan, _) = self.plan(ctx, &inv, false, false)?;
+        let mut outside_note = None;
+        if let Some((refreshed, differs)) = outside {
+            plan.outside = refreshed.outside;
+            if differs && plan.outside.is_empty() {
+                outside_note = Some(
+                    "terraform plan -refresh-only: the state differs from what the infrastructure holds"
+                        .to_string(),
+                );
+            }
+        }
         let outputs = self.outputs(ctx, &inv)?;
         let counts = plan.counts();
         Ok(Observation {
@@ -286,6 +306,7 @@ impl Driver for TerraformDriver {
                     format!("changed outside Terraform: {a} ({})", what.join(", "))
                 }),
             )
+            .chain(outside_note)
             .collect(),
             outputs: Some(outputs),
             counts: Some(counts),

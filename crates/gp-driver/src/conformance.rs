@@ -55,6 +55,8 @@ pub struct MemoryRecorder {
     pub lines: Mutex<Vec<String>>,
     /// Guards overridden, with their reasons.
     pub overrides: std::collections::BTreeMap<String, String>,
+    /// Answered by [`Recorder::checks_drift`].
+    pub drift_check: bool,
 }
 
 impl MemoryRecorder {
@@ -62,6 +64,14 @@ impl MemoryRecorder {
     pub fn interrupting_at(n: usize) -> Self {
         Self {
             interrupt_at: Some(n),
+            ..Self::default()
+        }
+    }
+
+    /// A recorder of a drift check ([`Recorder::checks_drift`]), or not.
+    pub fn checking_drift(drift_check: bool) -> Self {
+        Self {
+            drift_check,
             ..Self::default()
         }
     }
@@ -86,6 +96,10 @@ impl MemoryRecorder {
 }
 
 impl Recorder for MemoryRecorder {
+    fn checks_drift(&self) -> bool {
+        self.drift_check
+    }
+
     fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if self.interrupt_at == Some(n) {

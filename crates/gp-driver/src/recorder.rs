@@ -40,6 +40,13 @@ pub trait Recorder: Send + Sync {
         RunMode::Write
     }
 
+    /// Whether this look is a drift check (`goldenpath drift`): a driver
+    /// may look further than `plan` does (Terraform runs a refresh-only
+    /// plan beside it).
+    fn checks_drift(&self) -> bool {
+        false
+    }
+
     /// Journals an action *before* it runs. An error (e.g. the run is
     /// interrupted) means the action must not run.
     fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError>;

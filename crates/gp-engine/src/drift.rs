@@ -155,7 +155,7 @@ impl Engine<'_> {
         }
         self.registry.deployment_events(env, &key)?;
         self.registry.lease(env, &key)?;
-        let plan = self.plan_as(env, deployment, targets, false)?;
+        let plan = self.plan_as(env, deployment, targets, true)?;
         let ignore = &self.platform.spec.drift.ignore;
         let mut components: Vec<ComponentDrift> = plan
             .items

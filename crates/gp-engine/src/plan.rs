@@ -187,18 +187,19 @@ impl Engine<'_> {
         deployment: Deployment,
         targets: &[String],
     ) -> Result<Plan, EngineError> {
-        self.plan_as(env, deployment, targets, true)
+        self.plan_as(env, deployment, targets, false)
     }
 
-    /// [`Self::plan`]; without `gated`, the deploy's policies are not
-    /// loaded or asked (a drift check compares the live system with what
-    /// was applied: what a deploy would be refused does not change that).
+    /// [`Self::plan`]; `for_drift`: a drift check's, whose observations are
+    /// drift checks ([`gp_driver::Recorder::checks_drift`]) and which asks
+    /// no policy (what a deploy would be refused does not change what
+    /// drifted).
     pub(crate) fn plan_as(
         &self,
         env: &str,
         deployment: Deployment,
         targets: &[String],
-        gated: bool,
+        for_drift: bool,
     ) -> Result<Plan, EngineError> {
         self.validate()?;
         let contract = Contract::new(self.platform, env, deployment)?;
@@ -208,7 +209,7 @@ impl Engine<'_> {
             DeploymentState::load_with_foundational(self.registry, env, deployment)?;
         // The deploy's policy gate, asked now: a `deny` shows in the plan
         // as the refusal the deploy would meet (nothing is recorded).
-        let gate = if gated {
+        let gate = if !for_drift {
             self.policy_gate(&contract, &[])?
         } else {
             None
@@ -221,6 +222,7 @@ impl Engine<'_> {
             // created is brought back to what the spec declares).
             own: Some(&state),
             policy: gate.as_ref(),
+            drift: for_drift,
             ..self.recorder(env, &key, gp_driver::RunMode::Plan, "plan")
         };
         let settle = Settle::new(self, &graph, &fstate);

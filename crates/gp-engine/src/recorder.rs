@@ -36,6 +36,8 @@ pub(crate) struct RunRecorder<'a> {
     pub own: Option<&'a crate::state::DeploymentState>,
     /// The run's policies (deploys only).
     pub policy: Option<&'a crate::policy::PolicyGate>,
+    /// A drift check's plan ([`gp_driver::Recorder::checks_drift`]).
+    pub drift: bool,
 }
 
 impl<'a> RunRecorder<'a> {
@@ -68,6 +70,7 @@ impl<'a> RunRecorder<'a> {
             foundational: self.foundational,
             own: self.own,
             policy: self.policy,
+            drift: self.drift,
         }
     }
 }
@@ -104,6 +107,7 @@ impl crate::Engine<'_> {
             foundational: None,
             own: None,
             policy: None,
+            drift: false,
         }
     }
 }
@@ -233,6 +237,10 @@ impl RunRecorder<'_> {
 impl Recorder for RunRecorder<'_> {
     fn mode(&self) -> gp_driver::RunMode {
         self.mode
+    }
+
+    fn checks_drift(&self) -> bool {
+        self.drift
     }
 
     fn run_id(&self) -> &str {

@@ -575,3 +575,103 @@ fn terraform_passes_the_conformance_suite() {
     )
     .unwrap();
 }
+
+/// A drift check runs Terraform's own question of drift — `plan
+/// -refresh-only -detailed-exitcode` (a phase of its own, its exit status
+/// recorded) — beside the plan that compares the state with the
+/// configuration, which finds a state written by another `terraform
+/// apply`; a plain plan runs no refresh-only plan. (`terraform_data` has
+/// nothing outside the state to refresh: the refresh-only plan finds
+/// nothing here, exit 0; reading its `resource_drift` is unit-tested in
+/// `plan.rs`.)
+#[test]
+fn a_drift_check_runs_a_refresh_only_plan_beside_the_plan() {
+    const ROOT: &str = r#"terraform {
+  backend "local" {}
+}
+variable "size" {
+  type    = number
+  default = 1
+}
+resource "terraform_data" "sized" { input = var.size }
+"#;
+    let b = "23-01-26-01";
+    let w = World::new(ROOT, "      variables: { size: 1 }\n");
+    let driver = TerraformDriver::new();
+    let applied = w
+        .apply(&driver, build(b), None, &MemoryRecorder::default())
+        .unwrap();
+    let observe = |drift_check: bool| {
+        let contract = Contract::new(&w.platform, "dev", build(b)).unwrap();
+        let c = w.platform.component("cluster").unwrap();
+        let settings = c.settings_node();
+        let inputs = BTreeMap::new();
+        let state = w.state();
+        let rec = MemoryRecorder::checking_drift(drift_check);
+        let drift = driver
+            .observe(&ComponentCtx {
+                platform: &w.platform,
+                contract: &contract,
+                component: c,
+                settings: &settings,
+                inputs: &inputs,
+                last: Some(&applied.outputs),
+                intent: Intent::Update,
+                state_dir: &state,
+                recorder: &rec,
+            })
+            .unwrap()
+            .drift;
+        let refresh_only: Vec<Option<i32>> = rec
+            .phases
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.0 == "terraform-plan-refresh-only")
+            .map(|p| p.1)
+            .collect();
+        (drift, refresh_only)
+    };
+    assert_eq!(observe(true), (vec![], vec![Some(0)]), "nothing changed");
+    assert_eq!(observe(false), (vec![], vec![]), "a plan runs none");
+
+    // Behind goldenpath's back: the same root applied with another input
+    // on the build's state.
+    let work = gp_test::tempdir();
+    std::fs::write(work.path().join("main.tf"), ROOT).unwrap();
+    let state = w.state_file(b);
+    std::fs::copy(&state, work.path().join("terraform.tfstate")).unwrap();
+    for args in [
+        vec!["init", "-input=false", "-no-color"],
+        vec![
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-var",
+            "size=7",
+        ],
+    ] {
+        let out = Command::new("terraform")
+            .args(&args)
+            .current_dir(work.path())
+            .env("TF_IN_AUTOMATION", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::copy(work.path().join("terraform.tfstate"), &state).unwrap();
+    let (drift, refresh_only) = observe(true);
+    assert_eq!(refresh_only, vec![Some(0)]);
+    assert!(
+        drift
+            .iter()
+            .any(|d| d.starts_with("update terraform_data.sized (") && d.contains("input")),
+        "{drift:?}"
+    );
+}
