@@ -324,6 +324,40 @@ fn each_app_gets_its_own_database_and_nothing_more() {
         .unwrap();
     assert!(seen.drift.is_empty(), "{:?}", seen.drift);
 
+    // The database handed to another role behind goldenpath's back: named
+    // as drift (a deploy refuses to take it back, and says how).
+    let mut admin = connect(
+        ("127.0.0.1", pg.port),
+        &pg.superuser,
+        pg.password.expose(),
+        "postgres",
+    )
+    .unwrap();
+    admin
+        .batch_execute("CREATE ROLE someone; ALTER DATABASE keycloak OWNER TO someone")
+        .unwrap();
+    let seen = w
+        .driver
+        .observe(&w.ctx(
+            &contract,
+            "rds",
+            &settings,
+            &inputs,
+            Some(&applied.outputs),
+            &again,
+        ))
+        .unwrap();
+    assert!(
+        seen.drift
+            .iter()
+            .any(|d| d.contains("keycloak") && d.contains("owned by someone")),
+        "{:?}",
+        seen.drift
+    );
+    admin
+        .batch_execute("ALTER DATABASE keycloak OWNER TO keycloak")
+        .unwrap();
+
     // Nothing the recorder saw holds a password.
     let journal = format!(
         "{:?}{:?}{:?}",
