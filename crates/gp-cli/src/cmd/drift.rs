@@ -25,7 +25,9 @@ pub struct DriftArgs {
     /// The persistent deployment (the default).
     #[arg(long, conflicts_with = "foundational")]
     pub persistent: bool,
-    /// The foundational plane: the named components, or all of them.
+    /// The foundational plane: the named components, or all of them and
+    /// what the environment's applied requests made (a `request ID` row
+    /// each; `request apply ID` puts one back).
     #[arg(long, num_args = 0.., value_name = "NAME")]
     pub foundational: Option<Vec<String>>,
     /// Instead of checking: approve putting back the drift the latest
