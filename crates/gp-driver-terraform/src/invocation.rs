@@ -316,6 +316,19 @@ impl TerraformDriver {
             2 => true,
             _ => return Err(self.failure(ctx, inv, "plan -refresh-only", &f, &log)),
         };
+        Ok((
+            PlanSummary::from_json(&self.show(ctx, inv, &plan_file)?),
+            differs,
+        ))
+    }
+
+    /// `show -json` of a saved plan.
+    fn show(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+        plan_file: &Path,
+    ) -> Result<serde_json::Value, DriverError> {
         let (shown, _) = self.run(
             ctx,
             inv,
@@ -329,14 +342,13 @@ impl TerraformDriver {
         )?;
         if !shown.success() {
             return Err(DriverError::permanent(format!(
-                "terraform show of the refresh-only plan failed: {}",
+                "terraform show of the plan failed: {}",
                 shown.tail(3)
             )));
         }
-        let json: serde_json::Value = serde_json::from_str(&shown.stdout).map_err(|e| {
+        serde_json::from_str(&shown.stdout).map_err(|e| {
             DriverError::permanent(format!("terraform show -json printed something else: {e}"))
-        })?;
-        Ok((PlanSummary::from_json(&json), differs))
+        })
     }
 
     /// `plan -out` then `show -json`; `destroy` plans a destroy.
@@ -391,26 +403,7 @@ impl TerraformDriver {
             }
             return Err(self.failure(ctx, inv, "plan", &f, &log));
         }
-        let (shown, _) = self.run(
-            ctx,
-            inv,
-            "terraform-show",
-            &[
-                "show",
-                "-json",
-                "-no-color",
-                &plan_file.display().to_string(),
-            ],
-        )?;
-        if !shown.success() {
-            return Err(DriverError::permanent(format!(
-                "terraform show of the plan failed: {}",
-                shown.tail(3)
-            )));
-        }
-        let json: serde_json::Value = serde_json::from_str(&shown.stdout).map_err(|e| {
-            DriverError::permanent(format!("terraform show -json printed something else: {e}"))
-        })?;
+        let json = self.show(ctx, inv, &plan_file)?;
         let summary = PlanSummary::from_json(&json);
         if let Some(p) = phase {
             ctx.recorder
