@@ -220,7 +220,8 @@ impl Engine<'_> {
     /// environment, such as a repository) made, against what its file
     /// asks (the same comparison `request plan` makes, not recorded as a
     /// plan): a `request {ID}` row, `drifted` with each change apply would
-    /// make, `in-sync`, `unchecked` when its file changed since it was
+    /// make (or each reason `request plan` now refuses it: what it made
+    /// was taken or retagged), `in-sync`, `unchecked` when its file changed since it was
     /// applied (then `request plan` shows what apply would do: a change of
     /// the request is not drift), `failed` when the resource cannot be
     /// read. A withdrawn or torn-down request is not checked. Putting it
@@ -285,6 +286,17 @@ impl Engine<'_> {
                 Ok(p) if p.read_error.is_some() => {
                     row.status = DriftStatus::Failed;
                     row.reason = p.read_error;
+                }
+                // What it made is now someone else's (another request's
+                // tag on it, goldenpath's own) or breaks a rule: the same
+                // content applied before, so something changed outside.
+                Ok(p) if !p.refused.is_empty() => {
+                    row.status = DriftStatus::Drifted;
+                    row.differences = p
+                        .refused
+                        .iter()
+                        .map(|r| format!("request plan refuses it now: {r}"))
+                        .collect();
                 }
                 Ok(p) => {
                     for d in p.changes {

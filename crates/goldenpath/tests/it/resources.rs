@@ -210,6 +210,27 @@ s3.delete_public_access_block(Bucket='goldenpath-dev-orders-logs')");
     let (code, v) = drift(&p);
     assert_eq!(code, 0, "{v}");
     assert_eq!(row(&v)["status"], "in-sync", "{v}");
+    // Retagged as another request's behind goldenpath's back: what request
+    // plan now refuses is drift, never `in-sync`.
+    let before = state(&p);
+    moto.py(
+        "boto3.client('s3', endpoint_url=e).put_bucket_tagging(Bucket='goldenpath-dev-orders-logs', Tagging={'TagSet': [{'Key': 'goldenpath:request', 'Value': 'S3-0099'}]})",
+    );
+    let (code, v) = drift(&p);
+    assert_eq!(code, 4, "{v}");
+    let r = row(&v);
+    assert_eq!(r["status"], "drifted", "{v}");
+    assert!(
+        r["differences"]
+            .to_string()
+            .contains("request plan refuses it now")
+            && r["differences"].to_string().contains("S3-0099"),
+        "{r}"
+    );
+    assert_eq!(state(&p), before, "drift records no refusal of a request");
+    moto.py(
+        "boto3.client('s3', endpoint_url=e).put_bucket_tagging(Bucket='goldenpath-dev-orders-logs', Tagging={'TagSet': [{'Key': 'goldenpath:request', 'Value': 'S3-0001'}, {'Key': 'costCenter', 'Value': 'cc-042'}]})",
+    );
 
     // Adopted: a backups bucket made by hand, with a rule and a tag of its
     // own, both kept.
