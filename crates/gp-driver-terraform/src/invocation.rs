@@ -292,20 +292,7 @@ impl TerraformDriver {
         inv: &Invocation,
     ) -> Result<(PlanSummary, bool), DriverError> {
         let plan_file = inv.work.join("refresh-only.tfplan");
-        let vars = inv.work.join(VARS_FILE);
-        let mut args = vec![
-            "plan".to_string(),
-            "-refresh-only".into(),
-            "-detailed-exitcode".into(),
-            "-input=false".into(),
-            "-no-color".into(),
-            "-json".into(),
-            format!("-lock-timeout={}", inv.lock_timeout),
-            format!("-out={}", plan_file.display()),
-        ];
-        if vars.exists() {
-            args.push(format!("-var-file={}", vars.display()));
-        }
+        let args = plan_args(inv, &plan_file, &["-refresh-only", "-detailed-exitcode"]);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let phase = ctx.recorder.phase_start("terraform-plan-refresh-only");
         let (f, log) = self.run(ctx, inv, "terraform-plan-refresh-only", &refs)?;
@@ -364,21 +351,7 @@ impl TerraformDriver {
         } else {
             "apply.tfplan"
         });
-        let vars = inv.work.join(VARS_FILE);
-        let mut args = vec![
-            "plan".to_string(),
-            "-input=false".into(),
-            "-no-color".into(),
-            "-json".into(),
-            format!("-lock-timeout={}", inv.lock_timeout),
-            format!("-out={}", plan_file.display()),
-        ];
-        if vars.exists() {
-            args.push(format!("-var-file={}", vars.display()));
-        }
-        if destroy {
-            args.push("-destroy".into());
-        }
+        let args = plan_args(inv, &plan_file, if destroy { &["-destroy"] } else { &[] });
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let phase = record.then(|| {
             ctx.recorder.phase_start(if destroy {
@@ -631,4 +604,24 @@ pub(crate) fn find_binary(configured: Option<&str>) -> Result<PathBuf, DriverErr
             })
             .with_hint("install Terraform or OpenTofu, or set `binary:` to its path")
         })
+}
+
+/// `terraform plan`'s arguments: `extra` first, then the run's own (no
+/// input, no colour, JSON, the lock timeout, the plan file, the variables
+/// written for the run when there are any).
+fn plan_args(inv: &Invocation, plan_file: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["plan".to_string()];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend([
+        "-input=false".into(),
+        "-no-color".into(),
+        "-json".into(),
+        format!("-lock-timeout={}", inv.lock_timeout),
+        format!("-out={}", plan_file.display()),
+    ]);
+    let vars = inv.work.join(VARS_FILE);
+    if vars.exists() {
+        args.push(format!("-var-file={}", vars.display()));
+    }
+    args
 }
