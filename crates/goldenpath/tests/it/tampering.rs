@@ -407,6 +407,8 @@ fn commands(f: &Forgery) -> Vec<Vec<String>> {
                 v(&["request", "apply", &id]),
                 v(&["request", "approve", &id]),
                 v(&["request", "withdraw", &id]),
+                // The foundational plane's drift checks applied requests.
+                v(&["drift", "--env", "dev", "--foundational"]),
             ]
         }
         "phase_events" => {
