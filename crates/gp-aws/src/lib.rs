@@ -24,13 +24,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod iam;
 mod resources;
 mod route53;
 mod secrets;
 mod tagging;
 
 pub use resources::{AwsResources, REQUEST_TAG};
-pub use route53::{Route53, Route53Settings, factory as route53_factory};
+pub use route53::{
+    Route53, Route53Settings, factory as route53_factory, permissions as route53_permissions,
+};
 pub use secrets::SecretsManagerStore;
 pub use tagging::{AwsTagSweep, Tagged, delete_secret_arn, sweep};
 
@@ -128,19 +131,32 @@ impl Aws {
 
 /// An SDK error as one line: the service's code and message, or the
 /// transport's reason. Never carries request bodies (secret values).
-pub fn describe_error<E, R>(e: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+/// A denial also names the IAM action the call needs.
+pub fn describe_error<E>(
+    e: &aws_sdk_secretsmanager::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> String
 where
     E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_secretsmanager::error::SdkError;
     match e {
         SdkError::ServiceError(s) => {
             let err = s.err();
-            match (err.code(), err.message()) {
+            let said = match (err.code(), err.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_string(),
                 _ => err.to_string(),
+            };
+            match iam::denied_hint(
+                err.code(),
+                s.raw().status().as_u16(),
+                std::any::type_name::<E>(),
+            ) {
+                Some(hint) => format!("{said}; {hint}"),
+                None => said,
             }
         }
         SdkError::TimeoutError(_) => "the call timed out".into(),

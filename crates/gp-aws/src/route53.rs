@@ -516,6 +516,67 @@ pub fn factory() -> gp_driver_dns::BackendFactory {
     })
 }
 
+/// The DNS driver's permissions for this backend: the zone found by its
+/// name (an API that names no zone), its records read, and changes only
+/// to the names the deployment's records take (Route 53's condition on
+/// normalized record names).
+pub fn permissions() -> gp_driver_dns::Route53Permissions {
+    Arc::new(|scope: &gp_driver_dns::Route53Scope<'_>| {
+        use crate::iam::{actions, grant};
+        use gp_core::iam::{Access, Grant};
+        let zone = format!(
+            "arn:aws:route53:::hostedzone/{}",
+            scope
+                .hosted_zone_id
+                .map(|z| z.trim_start_matches("/hostedzone/").to_string())
+                .unwrap_or_else(|| "*".into())
+        );
+        let mut out = Vec::new();
+        match scope.access {
+            Access::Read => {
+                let find: Vec<&str> = actions("route53.rs", Access::Read, "route53")
+                    .into_iter()
+                    .filter(|a| *a == "route53:ListHostedZonesByName")
+                    .collect();
+                out.push(Grant::unscoped("Route53FindZone", find));
+                out.push(Grant::new(
+                    "Route53ReadRecords",
+                    ["route53:ListResourceRecordSets"],
+                    [zone],
+                ));
+            }
+            Access::Write | Access::Delete => {
+                // A record removed is a change like any other.
+                let change = Grant::new(
+                    "Route53ChangeRecordsOfTheDeployment",
+                    ["route53:ChangeResourceRecordSets"],
+                    [zone],
+                )
+                .when(
+                    "ForAllValues:StringLike",
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                    scope.names.clone(),
+                );
+                out.push(change);
+                out.extend(
+                    grant(
+                        "Route53WaitForChanges",
+                        "route53.rs",
+                        Access::Write,
+                        "route53",
+                        ["arn:aws:route53:::change/*".to_string()],
+                    )
+                    .map(|mut g| {
+                        g.actions.remove("route53:ChangeResourceRecordSets");
+                        g
+                    }),
+                );
+            }
+        }
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 //! recovery window (per-build secrets); [`SecretStore::delete_recoverable`]
 //! keeps the window (foundational ones, break-glass only).
 
+use gp_core::iam::{Access, Grant};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -350,6 +351,60 @@ impl SecretStore for SecretsManagerStore {
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
+    }
+
+    fn permissions(&self, paths: &[String], access: Access) -> Vec<Grant> {
+        use crate::iam::{actions, grant, secret_arn};
+        let region = self.aws.region.as_deref();
+        let arns: Vec<String> = paths.iter().map(|p| secret_arn(region, p)).collect();
+        let mut out: Vec<Grant> = grant(
+            "SecretsManagerSecrets",
+            "secrets.rs",
+            access,
+            "secretsmanager",
+            arns,
+        )
+        .into_iter()
+        .collect();
+        if access == Access::Read {
+            // Listing names no secret.
+            out.push(Grant::unscoped(
+                "SecretsManagerList",
+                actions("secrets.rs", Access::Read, "secretsmanager")
+                    .into_iter()
+                    .filter(|a| *a == "secretsmanager:ListSecrets"),
+            ));
+            if let Some(g) = out.first_mut() {
+                g.actions.remove("secretsmanager:ListSecrets");
+            }
+        }
+        // Secrets Manager encrypts and decrypts with the store's key as
+        // the caller.
+        if let Some(key) = &self.kms_key_id {
+            let (sid, resource) = if key.starts_with("arn:") && !key.contains(":alias/") {
+                ("SecretsManagerKmsKey", key.clone())
+            } else if key.starts_with("alias/") || key.contains(":alias/") {
+                // IAM scopes a key by its ARN; an alias names none.
+                (
+                    "SecretsManagerKmsKeyNamedByAliasNotScopable",
+                    crate::iam::arn("kms", region, "key/*"),
+                )
+            } else {
+                (
+                    "SecretsManagerKmsKey",
+                    crate::iam::arn("kms", region, &format!("key/{key}")),
+                )
+            };
+            let kms: &[&str] = match access {
+                Access::Read => &["kms:Decrypt"],
+                Access::Write => &["kms:Decrypt", "kms:GenerateDataKey"],
+                Access::Delete => &[],
+            };
+            if !kms.is_empty() {
+                out.push(Grant::new(sid, kms.iter().copied(), [resource]));
+            }
+        }
+        out
     }
 
     fn describe(&self) -> String {

@@ -151,6 +151,33 @@ impl gp_driver::TagSweep for AwsTagSweep {
             .collect())
     }
 
+    fn permissions(&self, contract: &gp_core::Contract<'_>) -> Vec<gp_core::iam::Grant> {
+        use crate::iam::{actions, grant};
+        use gp_core::iam::{Access, Grant};
+        let region = self.region.as_deref();
+        // What is tagged is found account-wide: the API names no resource.
+        let mut out = vec![Grant::unscoped(
+            "TagSweepFind",
+            actions("tagging.rs", Access::Read, "tag"),
+        )];
+        // Only secrets are deleted, and only those tagged for a build of
+        // this environment (a tag condition: the ARN of a secret a module
+        // made is not the contract's).
+        if let Some(mut g) = grant(
+            "TagSweepDeleteSecretsTaggedForABuild",
+            "tagging.rs",
+            Access::Delete,
+            "secretsmanager",
+            [crate::iam::arn("secretsmanager", region, "secret:*")],
+        ) {
+            for (k, v) in contract.sweep_tags() {
+                g = g.when("StringLike", &format!("aws:ResourceTag/{k}"), vec![v]);
+            }
+            out.push(g);
+        }
+        out
+    }
+
     fn delete(&self, r: &gp_driver::TaggedResource) -> Result<(), DriverError> {
         if r.kind != "secretsmanager:secret" {
             return Err(DriverError::refused(format!(

@@ -339,6 +339,15 @@ impl Context {
 
     /// The drivers this binary ships, sharing one secrets store.
     pub fn drivers(&self) -> anyhow::Result<gp_driver::DriverSet> {
+        self.drivers_with(gp_driver_terraform::TerraformDriver::new())
+    }
+
+    /// [`Context::drivers`] with this terraform driver (one given saved
+    /// plans, for `iam policy --plan`).
+    pub fn drivers_with(
+        &self,
+        terraform: gp_driver_terraform::TerraformDriver,
+    ) -> anyhow::Result<gp_driver::DriverSet> {
         let store = self.secret_store()?;
         let set = gp_driver::DriverSet::new()
             .with(Arc::new(gp_driver::exec::ExecDriver))
@@ -349,7 +358,7 @@ impl Context {
                 store.clone(),
             )))
             .with(Arc::new(dns_driver(store)))
-            .with(Arc::new(gp_driver_terraform::TerraformDriver::new()))
+            .with(Arc::new(terraform))
             .with(Arc::new(gp_driver_gitops::GitopsDriver));
         #[cfg(feature = "aws")]
         let set = if uses_aws(self.platform()?) {
@@ -458,7 +467,7 @@ fn find_spec(dir: &std::path::Path) -> Option<PathBuf> {
 fn dns_driver(store: Arc<dyn gp_driver_secrets::SecretStore>) -> gp_driver_dns::DnsDriver {
     let d = gp_driver_dns::DnsDriver::new(store);
     #[cfg(feature = "aws")]
-    let d = d.with_route53(gp_aws::route53_factory());
+    let d = d.with_route53(gp_aws::route53_factory(), gp_aws::route53_permissions());
     d
 }
 

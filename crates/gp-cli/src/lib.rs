@@ -176,6 +176,11 @@ enum Command {
     /// paths, buckets, repositories): the platform's components, the
     /// persistent deployment, every build, and requests.
     Owners(cmd::owners::OwnersArgs),
+    /// IAM of the CI roles, derived from the spec: the policy each role
+    /// needs (policy), who may assume it (trust), and a policy in use
+    /// checked against the need (check).
+    #[command(subcommand)]
+    Iam(cmd::iam::IamCommand),
     /// What requests created or adopted: databases, buckets, secrets,
     /// repositories, with who asked and who applied.
     #[command(subcommand)]
@@ -307,6 +312,7 @@ fn reads_only(command: &Command) -> bool {
         ),
         Command::Db(_)
         | Command::Owners(_)
+        | Command::Iam(_)
         | Command::Resources(_)
         | Command::Verify(_)
         | Command::Gitops(_)
@@ -391,6 +397,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         Command::Db(c) => cmd::db::run(ctx, c),
         Command::Resources(c) => cmd::request::run_resources(ctx, c),
         Command::Owners(a) => cmd::owners::run(ctx, a),
+        Command::Iam(c) => cmd::iam::run(ctx, c),
         Command::Secret(c) => cmd::secret::run(ctx, c),
         Command::Dns(c) => cmd::dns::run(ctx, c),
         Command::Terraform(c) => cmd::terraform::run(ctx, c),

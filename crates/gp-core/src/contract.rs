@@ -147,6 +147,12 @@ impl<'p> Contract<'p> {
         }
     }
 
+    /// The name of a CI role the generated workflows assume:
+    /// `{prefix}-{env}-ci-{role}` (one per environment, never per build).
+    pub fn ci_role_name(&self, role: &str) -> String {
+        format!("{}-{}-ci-{role}", self.prefix(), self.env)
+    }
+
     /// `{prefix}-{env}-eks` or `{prefix}-{env}-eks-{B}`.
     pub fn cluster_name(&self) -> String {
         match self.build_id() {

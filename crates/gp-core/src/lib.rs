@@ -23,6 +23,7 @@ pub mod build_id;
 pub mod child_env;
 pub mod contract;
 pub mod diag;
+pub mod iam;
 pub mod model;
 pub mod names;
 pub mod ownership;

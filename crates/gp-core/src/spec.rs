@@ -79,6 +79,9 @@ pub struct PlatformSpec {
     /// What `goldenpath drift` leaves out as known noise.
     #[serde(default)]
     pub drift: DriftSettings,
+    /// What `goldenpath iam` needs beyond its own tables.
+    #[serde(default)]
+    pub iam: IamSettings,
 }
 
 /// One component of the platform.

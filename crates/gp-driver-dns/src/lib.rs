@@ -73,10 +73,28 @@ pub trait Backend: Send + Sync {
 pub type BackendFactory =
     Arc<dyn Fn(&Outputs) -> Result<Box<dyn Backend>, DriverError> + Send + Sync>;
 
+/// What the Route 53 backend's permissions are asked for: the zone (its
+/// id when the spec names it), the region, the record names a deployment
+/// writes (patterns), and how.
+#[derive(Clone, Debug)]
+pub struct Route53Scope<'a> {
+    /// `hostedZoneId` of the spec (`None`: found by the zone's name).
+    pub hosted_zone_id: Option<&'a str>,
+    /// The names the deployment's records and ownership TXTs take.
+    pub names: Vec<String>,
+    /// Read, write or delete.
+    pub access: gp_core::iam::Access,
+}
+
+/// The Route 53 backend's permissions (the binary's `aws` feature).
+pub type Route53Permissions =
+    Arc<dyn Fn(&Route53Scope<'_>) -> Vec<gp_core::iam::Grant> + Send + Sync>;
+
 /// The driver.
 pub struct DnsDriver {
     store: Arc<dyn SecretStore>,
     route53: Option<BackendFactory>,
+    route53_permissions: Option<Route53Permissions>,
 }
 
 impl DnsDriver {
@@ -85,12 +103,15 @@ impl DnsDriver {
         Self {
             store,
             route53: None,
+            route53_permissions: None,
         }
     }
 
-    /// The same, with the Route 53 backend (the binary's `aws` feature).
-    pub fn with_route53(mut self, make: BackendFactory) -> Self {
+    /// The same, with the Route 53 backend (the binary's `aws` feature)
+    /// and the permissions its calls need.
+    pub fn with_route53(mut self, make: BackendFactory, permissions: Route53Permissions) -> Self {
         self.route53 = Some(make);
+        self.route53_permissions = Some(permissions);
         self
     }
 }
@@ -182,6 +203,55 @@ impl Driver for DnsDriver {
 
     fn host_publisher(&self) -> Option<&dyn HostPublisher> {
         Some(self)
+    }
+
+    /// The zone's records of the deployment of `contract`: Route 53's
+    /// calls on the names under its host suffix (and their ownership
+    /// TXTs); a TSIG key read from the store.
+    fn permissions(
+        &self,
+        ctx: &ValidateCtx<'_>,
+        contract: &gp_core::Contract<'_>,
+        access: gp_core::iam::Access,
+    ) -> Result<Vec<gp_core::iam::Grant>, Vec<gp_core::Diagnostic>> {
+        let s: ZoneSettings = typed_settings(ctx.platform, ctx.settings, true)?;
+        let mut out = Vec::new();
+        if let Some(secret) = s.tsig.as_ref().and_then(|t| t.secret.clone()) {
+            out.extend(
+                self.store
+                    .permissions(&[secret], gp_core::iam::Access::Read),
+            );
+        }
+        if s.backend.value == BackendKind::Route53
+            && let Some(permissions) = &self.route53_permissions
+        {
+            let suffix = contract.host_suffix();
+            let probe = format!("iamprobe.{suffix}");
+            let mut names = vec![suffix.clone(), format!("*.{suffix}")];
+            for rtype in [
+                gp_core::model::RecordType::A,
+                gp_core::model::RecordType::Cname,
+            ] {
+                names.push(
+                    contract
+                        .txt_owner_name(&probe, rtype)
+                        .replace("iamprobe", "*"),
+                );
+            }
+            names.push(
+                contract
+                    .legacy_txt_owner_name(&probe)
+                    .replace("iamprobe", "*"),
+            );
+            names.sort();
+            names.dedup();
+            out.extend(permissions(&Route53Scope {
+                hosted_zone_id: s.hosted_zone_id.as_deref(),
+                names,
+                access,
+            }));
+        }
+        Ok(out)
     }
 
     fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {

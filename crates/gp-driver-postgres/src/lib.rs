@@ -298,6 +298,31 @@ impl Driver for PostgresDriver {
         })
     }
 
+    /// Its secrets in the store (the admin password of an instance it
+    /// makes, each database's credentials), and the admin password it
+    /// reads: of the instance it uses, or the existing server's.
+    fn permissions(
+        &self,
+        ctx: &ValidateCtx<'_>,
+        contract: &gp_core::Contract<'_>,
+        access: gp_core::iam::Access,
+    ) -> Result<Vec<gp_core::iam::Grant>, Vec<gp_core::Diagnostic>> {
+        let s: PostgresSettings = typed_settings(ctx.platform, ctx.settings, true)?;
+        let held: Vec<String> = secrets_held(self.holds(ctx, contract));
+        let mut out = self.store.permissions(&held, access);
+        let mut reads = Vec::new();
+        if let Some(instance) = &s.instance {
+            reads.push(contract.component_secret_path(&instance.value, "admin"));
+        }
+        if let Some(p) = s.server.as_ref().and_then(|x| x.password_secret.clone())
+            && !gp_core::yaml::mentions_reference(&p)
+        {
+            reads.push(p);
+        }
+        out.extend(self.store.permissions(&reads, gp_core::iam::Access::Read));
+        Ok(out)
+    }
+
     fn holds(&self, ctx: &ValidateCtx<'_>, contract: &gp_core::Contract<'_>) -> Vec<HeldName> {
         use gp_core::ownership::NameKind;
         let Ok(s) = typed_settings::<PostgresSettings>(ctx.platform, ctx.settings, true) else {
@@ -671,6 +696,20 @@ impl PostgresDriver {
     }
 }
 
+/// The secret paths (a folder as a pattern) among names held.
+pub(crate) fn secrets_held(held: Vec<HeldName>) -> Vec<String> {
+    held.into_iter()
+        .filter(|h| h.kind == gp_core::ownership::NameKind::Secret)
+        .map(|h| {
+            if h.under {
+                format!("{}*", h.name)
+            } else {
+                h.name
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,3 +793,4 @@ mod tests {
         assert!(parse_url("postgres://h").is_none());
     }
 }
+

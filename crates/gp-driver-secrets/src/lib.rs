@@ -199,6 +199,27 @@ impl Driver for SecretsDriver {
         "secrets"
     }
 
+    /// Its secrets in the store.
+    fn permissions(
+        &self,
+        ctx: &ValidateCtx<'_>,
+        contract: &gp_core::Contract<'_>,
+        access: gp_core::iam::Access,
+    ) -> Result<Vec<gp_core::iam::Grant>, Vec<gp_core::Diagnostic>> {
+        let paths: Vec<String> = self
+            .holds(ctx, contract)
+            .into_iter()
+            .map(|h| {
+                if h.under {
+                    format!("{}*", h.name)
+                } else {
+                    h.name
+                }
+            })
+            .collect();
+        Ok(self.store.permissions(&paths, access))
+    }
+
     fn holds(&self, ctx: &ValidateCtx<'_>, contract: &gp_core::Contract<'_>) -> Vec<HeldName> {
         let Ok(s) = typed_settings::<SecretsSettings>(ctx.platform, ctx.settings, true) else {
             return Vec::new();

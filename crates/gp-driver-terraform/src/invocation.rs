@@ -36,6 +36,16 @@ impl TerraformDriver {
         Self::default()
     }
 
+    /// With saved plans (`terraform show -json`, by component) that
+    /// `Driver::permissions` reads instead of the roots' declared types.
+    pub fn with_plans(
+        mut self,
+        plans: std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Self {
+        self.plans = plans;
+        self
+    }
+
     /// Time spent in terraform processes since the driver was made (for the
     /// overhead benchmark).
     pub fn process_time(&self) -> Duration {

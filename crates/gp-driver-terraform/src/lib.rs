@@ -51,6 +51,7 @@ use gp_driver::{
 use serde::Deserialize;
 
 mod diagnostics;
+mod iam;
 mod invocation;
 mod plan;
 mod settings;
@@ -67,6 +68,9 @@ pub use settings::*;
 #[derive(Default)]
 pub struct TerraformDriver {
     process_ns: AtomicU64,
+    /// Saved plans (`terraform show -json`) by component, for
+    /// `goldenpath iam policy --plan`.
+    plans: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Driver for TerraformDriver {
@@ -108,6 +112,55 @@ impl Driver for TerraformDriver {
                 })
             })
             .collect()
+    }
+
+    /// The S3 backend's calls on the component's state and lock, and what
+    /// the root's resources need: from its saved plan when one is given,
+    /// else from the types its files declare.
+    fn permissions(
+        &self,
+        ctx: &ValidateCtx<'_>,
+        contract: &gp_core::Contract<'_>,
+        access: gp_core::iam::Access,
+    ) -> Result<Vec<gp_core::iam::Grant>, Vec<gp_core::Diagnostic>> {
+        let s: TerraformSettings = typed_settings(ctx.platform, ctx.settings, true)?;
+        let mut out = Vec::new();
+        if let Some(BackendSettings::S3(b)) = &s.backend {
+            let spec = &ctx.platform.spec;
+            let pairs = b
+                .config(contract.env(), &spec.project.value, &spec.prefix.value)
+                .map_err(|e| {
+                    vec![
+                        ctx.platform
+                            .diagnostic(s.root.start, format!("backend.s3: {e}")),
+                    ]
+                })?;
+            let key = contract.component_state_key(ctx.component);
+            let mut keys = vec![key.clone()];
+            let workspace = match s.state_key.as_ref().map(|k| k.value) {
+                Some(StateKeyMode::Deployment) => None,
+                _ => contract.terraform_workspace(ctx.component),
+            };
+            if let Some(w) = workspace {
+                // Terraform keeps a workspace's state under `env:/`.
+                keys.push(format!("env:/{w}/{key}"));
+            }
+            out.extend(iam::backend_grants(&pairs, &keys, access));
+        }
+        let table = iam::types(&ctx.platform.spec.iam.terraform_types);
+        match self.plans.get(&ctx.component.name.value) {
+            Some(plan) => out.extend(iam::plan_grants(plan, &table, access).map_err(|e| {
+                vec![ctx.platform.diagnostic(
+                    ctx.component.name.start,
+                    format!("the saved plan of {}: {e}", ctx.component.name.value),
+                )]
+            })?),
+            None => {
+                let root = ctx.platform.base_dir().join(&s.root.value);
+                out.extend(iam::declared_grants(&root, &s.root.value, &table, access)?);
+            }
+        }
+        Ok(out)
     }
 
     fn preflight(&self, ctx: &ValidateCtx<'_>) -> Vec<gp_core::Diagnostic> {

@@ -75,4 +75,12 @@ pub trait CloudResources: Send + Sync {
         request: &str,
         step: &mut dyn FnMut(&str, bool),
     ) -> Result<CloudApplied, DriverError>;
+    /// The IAM permissions of `access` to every resource requests in
+    /// `contract`'s environment may ask for, named as the contract names
+    /// them.
+    fn permissions(
+        &self,
+        contract: &gp_core::Contract<'_>,
+        access: gp_core::iam::Access,
+    ) -> Vec<gp_core::iam::Grant>;
 }

@@ -66,6 +66,22 @@ pub trait Driver: Send + Sync {
         Vec::new()
     }
 
+    /// The AWS IAM permissions its runs in the deployment of `contract`
+    /// need for `access` (no I/O): the actions it makes — itself, through
+    /// the secrets store or its backend — on the names the contract
+    /// derives. `goldenpath iam policy` gathers them per role; a build's
+    /// contract is a probe build whose id the policy turns into `*`.
+    /// Nothing by default (a driver that calls no AWS API).
+    fn permissions(
+        &self,
+        ctx: &ValidateCtx<'_>,
+        contract: &Contract<'_>,
+        access: gp_core::iam::Access,
+    ) -> Result<Vec<gp_core::iam::Grant>, Vec<gp_core::Diagnostic>> {
+        let _ = (ctx, contract, access);
+        Ok(Vec::new())
+    }
+
     /// Its host-publishing capability, for a driver that holds a zone.
     fn host_publisher(&self) -> Option<&dyn HostPublisher> {
         None
@@ -194,6 +210,9 @@ pub trait TagSweep: Send + Sync {
     fn tagged(&self, tags: &BTreeMap<String, String>) -> Result<Vec<TaggedResource>, DriverError>;
     /// Deletes one (only a `deletable` one is ever passed).
     fn delete(&self, r: &TaggedResource) -> Result<(), DriverError>;
+    /// The IAM permissions of a sweep after a teardown in `contract`'s
+    /// environment: finding what is tagged, deleting what may be.
+    fn permissions(&self, contract: &Contract<'_>) -> Vec<gp_core::iam::Grant>;
 }
 
 impl DriverSet {

@@ -135,6 +135,17 @@ pub trait SecretStore: Send + Sync {
     }
     /// Lists secrets under a prefix.
     fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretMeta>, SecretsError>;
+    /// The IAM permissions `access` to the secrets at `paths` (names or
+    /// patterns with `*`) takes in this store: nothing for a store that
+    /// is not in AWS.
+    fn permissions(
+        &self,
+        paths: &[String],
+        access: gp_core::iam::Access,
+    ) -> Vec<gp_core::iam::Grant> {
+        let _ = (paths, access);
+        Vec::new()
+    }
     /// A description for messages (`local store at ...`).
     fn describe(&self) -> String;
 }

@@ -32,6 +32,7 @@ pub mod drift;
 pub mod expiry;
 pub mod graph;
 pub mod hosts;
+pub mod iam;
 pub mod impact;
 pub mod lease;
 pub mod ownership;

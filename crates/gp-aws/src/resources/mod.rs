@@ -85,10 +85,16 @@ impl AwsResources {
         Ok(self.ecr.get_or_init(|| aws_sdk_ecr::Client::new(config)))
     }
 
-    fn fail<E, R>(&self, what: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> DriverError
+    fn fail<E>(
+        &self,
+        what: &str,
+        e: &aws_sdk_s3::error::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    ) -> DriverError
     where
         E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         DriverError::permanent(format!(
             "AWS ({}): cannot {what}: {}",
@@ -99,6 +105,54 @@ impl AwsResources {
 }
 
 impl CloudResources for AwsResources {
+    fn permissions(
+        &self,
+        contract: &gp_core::Contract<'_>,
+        access: gp_core::iam::Access,
+    ) -> Vec<gp_core::iam::Grant> {
+        use crate::iam::{arn, grant, secret_arn};
+        let region = self.aws.region.as_deref();
+        let bucket = format!("arn:aws:s3:::{}", contract.request_bucket_name("*", "*"));
+        let secret = secret_arn(region, &contract.request_secret_path("*", "*"));
+        // A repository's name is the request's own (`team/app`), not one
+        // the contract derives.
+        let repository = arn("ecr", region, "repository/*");
+        [
+            grant("RequestBuckets", "resources/s3.rs", access, "s3", [bucket]),
+            grant(
+                "RequestSecrets",
+                "resources/secrets.rs",
+                access,
+                "secretsmanager",
+                [secret.clone()],
+            ),
+            grant(
+                "RequestSecrets",
+                "resources/mod.rs",
+                access,
+                "secretsmanager",
+                [secret],
+            ),
+            grant(
+                "RequestRepositoriesNamedByEachRequestNotByTheContract",
+                "resources/ecr.rs",
+                access,
+                "ecr",
+                [repository.clone()],
+            ),
+            grant(
+                "RequestRepositoriesNamedByEachRequestNotByTheContract",
+                "resources/mod.rs",
+                access,
+                "ecr",
+                [repository],
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     fn plan(&self, desired: &Desired) -> Result<CloudPlan, DriverError> {
         self.changes(desired).map(|(p, _)| p)
     }

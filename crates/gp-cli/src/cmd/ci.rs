@@ -239,7 +239,8 @@ struct Plan<'a> {
     envs: Vec<String>,
     aws: bool,
     region: Option<String>,
-    prefixes: std::collections::BTreeMap<String, String>,
+    /// Each environment's CI role names, by role.
+    role_names: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     requests: Vec<String>,
     docs: bool,
     a: &'a WorkflowArgs,
@@ -292,12 +293,18 @@ pub fn generate(
     for e in &envs {
         plain(e, "an environment")?;
     }
-    let prefixes = envs
+    let role_names = envs
         .iter()
         .filter_map(|e| {
             gp_core::Contract::new(platform, e, gp_core::Deployment::Persistent)
                 .ok()
-                .map(|c| (e.clone(), c.name_prefix()))
+                .map(|c| {
+                    let names = gp_core::iam::Role::ALL
+                        .iter()
+                        .map(|r| (r.as_str().to_string(), c.ci_role_name(r.as_str())))
+                        .collect();
+                    (e.clone(), names)
+                })
         })
         .collect();
     let requests: Vec<String> = platform
@@ -321,7 +328,7 @@ pub fn generate(
         envs,
         aws: crate::context::uses_aws(platform),
         region: platform.spec.secrets.region.clone(),
-        prefixes,
+        role_names,
         requests,
         docs: platform.spec.docs.is_some(),
         a,
@@ -366,13 +373,11 @@ impl Plan<'_> {
             None => "${{ vars.AWS_REGION }}".into(),
         };
         let role_name = |e: &str| {
-            format!(
-                "{}-ci-{role}",
-                self.prefixes
-                    .get(e)
-                    .cloned()
-                    .unwrap_or_else(|| e.to_string())
-            )
+            self.role_names
+                .get(e)
+                .and_then(|r| r.get(role))
+                .cloned()
+                .unwrap_or_else(|| format!("{e}-ci-{role}"))
         };
         let role_arn = match env {
             Target::Env(e) => role_name(e),

@@ -12,6 +12,7 @@ pub mod dns;
 pub mod docs;
 pub mod drift;
 pub mod gitops;
+pub mod iam;
 pub mod init;
 pub mod lease;
 pub mod metrics;

@@ -258,3 +258,105 @@ pub struct DocsRule {
     /// What it checks.
     pub summary: String,
 }
+
+/// `goldenpath iam policy`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamPolicyOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The environment.
+    pub env: String,
+    /// The role (`plan`, `apply`, `teardown`, `reap`, `requests`).
+    pub role: String,
+    /// Its name in the workflows (`{prefix}-{env}-ci-{role}`).
+    pub role_name: String,
+    /// The IAM policy document.
+    pub policy: serde_json::Value,
+}
+
+/// `goldenpath iam trust`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamTrustOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The repository.
+    pub repo: String,
+    /// Each role's trust policy.
+    pub roles: Vec<IamTrustRole>,
+}
+
+/// One role's trust.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamTrustRole {
+    /// The environment.
+    pub env: String,
+    /// The role.
+    pub role: String,
+    /// Its name in the workflows.
+    pub name: String,
+    /// The OIDC subjects it accepts.
+    pub subjects: Vec<String>,
+    /// The trust policy document.
+    pub trust: serde_json::Value,
+}
+
+/// `goldenpath iam check`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamCheckOutput {
+    /// Version of this shape.
+    pub schema_version: u32,
+    /// The environment.
+    pub env: String,
+    /// The role.
+    pub role: String,
+    /// Whether a run with the policy would fail.
+    pub fails: bool,
+    /// Actions no statement allows.
+    pub missing: Vec<IamActionOn>,
+    /// Actions allowed, but not on the contract's names.
+    pub uncovered: Vec<IamActionOn>,
+    /// Actions a Deny takes back.
+    pub denied: Vec<IamDenied>,
+    /// Action patterns beyond need.
+    pub beyond: Vec<IamBeyond>,
+    /// Resource patterns wider than need.
+    pub wider: Vec<IamBeyond>,
+    /// Statements with a condition this check reads as met.
+    pub conditional: Vec<String>,
+}
+
+/// An action on a resource.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamActionOn {
+    /// The IAM action.
+    pub action: String,
+    /// The resource (ARN or pattern).
+    pub resource: String,
+}
+
+/// An action a Deny takes back.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamDenied {
+    /// The IAM action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// The Deny's id (or its line).
+    pub statement: String,
+}
+
+/// A pattern of a statement beyond need.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IamBeyond {
+    /// The statement's id (or its line).
+    pub statement: String,
+    /// The pattern.
+    pub pattern: String,
+}

@@ -374,6 +374,33 @@ pub struct ReaperSettings {
     pub command: Vec<String>,
 }
 
+/// What `goldenpath iam` needs beyond its own tables.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IamSettings {
+    /// Terraform resource types goldenpath's table does not hold (or holds
+    /// otherwise), by type: `aws_sqs_queue: {cfn: [AWS::SQS::Queue]}`.
+    #[serde(default)]
+    pub terraform_types: std::collections::BTreeMap<String, IamTerraformType>,
+}
+
+/// What a Terraform resource type needs in IAM.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IamTerraformType {
+    /// CloudFormation types whose handlers' permissions it needs (from
+    /// AWS's published resource schemas).
+    #[serde(default)]
+    pub cfn: Vec<String>,
+    /// Or IAM actions, named outright (every access).
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// An ARN template scoping it to what a saved plan names:
+    /// `{attribute}` is the attribute's planned value.
+    #[serde(default)]
+    pub arn: Option<String>,
+}
+
 /// What `goldenpath drift` leaves out.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

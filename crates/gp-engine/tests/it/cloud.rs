@@ -33,6 +33,15 @@ impl Memory {
 }
 
 impl CloudResources for Memory {
+    // In memory: no cloud, no IAM.
+    fn permissions(
+        &self,
+        _: &gp_core::Contract<'_>,
+        _: gp_core::iam::Access,
+    ) -> Vec<gp_core::iam::Grant> {
+        Vec::new()
+    }
+
     fn plan(&self, _desired: &Desired) -> Result<CloudPlan, DriverError> {
         self.plan.clone()
     }

@@ -1,0 +1,637 @@
+//! What a Terraform component's runs need in AWS IAM.
+//!
+//! - The S3 backend: the state objects of the component's key (and of its
+//!   workspace), listing the bucket, and the lock — the DynamoDB table or
+//!   the lock file beside the state — with the state's KMS key.
+//! - The root's resources: each AWS resource type mapped to CloudFormation
+//!   types (`iam/types.json`, extendable in the spec's `iam.terraformTypes`)
+//!   whose handlers' permissions AWS publishes in its resource schemas
+//!   (`iam/handlers.json`, made from cfn-lint's copy by
+//!   `scripts/iam-handlers.py`). From a saved plan (`terraform show
+//!   -json`) exactly what it plans, scoped to the names it plans where the
+//!   type has an ARN template; from the root's files every declared type,
+//!   for every action the access may take, on `*`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use gp_core::Diagnostic;
+use gp_core::iam::{Access, Grant};
+use gp_core::spec::IamTerraformType;
+
+const TYPES: &str = include_str!("../iam/types.json");
+const HANDLERS: &str = include_str!("../iam/handlers.json");
+
+/// Data sources that call no AWS API, or one needing no permission.
+const FREE_DATA: &[&str] = &[
+    "aws_iam_policy_document",
+    "aws_caller_identity",
+    "aws_partition",
+    "aws_region",
+    "aws_default_tags",
+    "aws_arn",
+    "aws_eks_cluster_auth",
+];
+
+/// The type table: goldenpath's, then the spec's over it.
+pub(crate) fn types(
+    extra: &BTreeMap<String, IamTerraformType>,
+) -> BTreeMap<String, IamTerraformType> {
+    let mut out: BTreeMap<String, IamTerraformType> =
+        serde_json::from_str::<serde_json::Value>(TYPES)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .filter_map(|(k, v)| serde_json::from_value(v).ok().map(|t| (k, t)))
+            .collect();
+    out.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
+/// The handlers' permissions of a CloudFormation type, by handler.
+fn handlers(cfn: &str) -> Option<BTreeMap<String, Vec<String>>> {
+    let all: serde_json::Value = serde_json::from_str(HANDLERS).ok()?;
+    serde_json::from_value(all.get(cfn)?.clone()).ok()
+}
+
+/// The handlers an access takes for a planned action.
+fn handler_names(action: &str) -> &'static [&'static str] {
+    match action {
+        "create" => &["create", "read"],
+        "update" => &["update", "read"],
+        "delete" => &["delete", "read"],
+        // no-op, read: the refresh.
+        _ => &["read"],
+    }
+}
+
+/// The planned actions an access makes (`None`: every one).
+fn planned_for(access: Access) -> &'static [&'static str] {
+    match access {
+        Access::Read => &["read"],
+        // Terraform's apply replaces as well: a deploy may delete.
+        Access::Write => &["create", "update", "delete", "read"],
+        Access::Delete => &["delete", "read"],
+    }
+}
+
+/// The IAM actions of `tf_type` for planned `action`s; `Err` when the
+/// table knows nothing of it.
+fn actions_of(
+    table: &BTreeMap<String, IamTerraformType>,
+    tf_type: &str,
+    actions: &BTreeSet<&str>,
+) -> Result<BTreeSet<String>, String> {
+    let Some(t) = table.get(tf_type) else {
+        return Err(format!(
+            "goldenpath's IAM table has no entry for the resource type `{tf_type}`"
+        ));
+    };
+    let mut out: BTreeSet<String> = t.actions.iter().cloned().collect();
+    for cfn in &t.cfn {
+        let Some(h) = handlers(cfn) else {
+            return Err(format!(
+                "`{tf_type}` maps to `{cfn}`, which is not among the CloudFormation types goldenpath ships the handlers of (iam/handlers.json); name its `actions:` in the spec"
+            ));
+        };
+        for a in actions {
+            for name in handler_names(a) {
+                out.extend(h.get(*name).into_iter().flatten().cloned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `Terraform` and the CloudFormation type without colons, or the
+/// Terraform type.
+fn sid_of(table: &BTreeMap<String, IamTerraformType>, tf_type: &str, scoped: bool) -> String {
+    let base = table
+        .get(tf_type)
+        .and_then(|t| t.cfn.first())
+        .map(|c| c.replace("::", ""))
+        .unwrap_or_else(|| {
+            tf_type
+                .split('_')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
+                })
+                .collect()
+        });
+    if scoped {
+        format!("Terraform{base}ByPlannedName")
+    } else {
+        format!("Terraform{base}{}", gp_core::iam::NOT_SCOPABLE)
+    }
+}
+
+/// A resource or data block a root declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Declared {
+    /// `resource` or `data`.
+    pub block: &'static str,
+    /// Its type.
+    pub tf_type: String,
+    /// The file (relative to the root).
+    pub file: String,
+    /// Where its type is written (1-based line and column).
+    pub line: u32,
+    /// The column.
+    pub col: u32,
+}
+
+/// Every `resource "TYPE"` and `data "TYPE"` block of the root's `.tf`
+/// files (and `.tf.json`'s `resource`/`data` objects), comments skipped.
+pub(crate) fn declared(root: &Path) -> Vec<Declared> {
+    let mut files: Vec<_> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            n.ends_with(".tf") || n.ends_with(".tf.json")
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for p in files {
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        let file = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if file.ends_with(".json") {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            for block in ["resource", "data"] {
+                let found = v.get(block).and_then(|b| b.as_object());
+                for t in found.into_iter().flat_map(|m| m.keys()) {
+                    let (line, col) = position_of(&text, &format!("\"{t}\""));
+                    out.push(Declared {
+                        block: if block == "data" { "data" } else { "resource" },
+                        tf_type: t.clone(),
+                        file: file.clone(),
+                        line,
+                        col,
+                    });
+                }
+            }
+            continue;
+        }
+        out.extend(scan_hcl(&text, &file));
+    }
+    out
+}
+
+fn position_of(text: &str, needle: &str) -> (u32, u32) {
+    let at = text.find(needle).unwrap_or(0);
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    )
+}
+
+/// The `resource "T"` / `data "T"` blocks of HCL text: at the start of a
+/// line (indented or not), outside comments and heredocs.
+fn scan_hcl(text: &str, file: &str) -> Vec<Declared> {
+    let mut out = Vec::new();
+    let mut in_block_comment = false;
+    let mut heredoc: Option<String> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        if let Some(end) = &heredoc {
+            if line.trim_end() == end {
+                heredoc = None;
+            }
+            continue;
+        }
+        if in_block_comment {
+            if line.contains("*/") {
+                in_block_comment = false;
+            }
+            continue;
+        }
+        if line.starts_with("/*") {
+            in_block_comment = !line.contains("*/");
+            continue;
+        }
+        if let Some(pos) = line.find("<<") {
+            let tag: String = line[pos + 2..]
+                .trim_start_matches('-')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !tag.is_empty() {
+                heredoc = Some(tag);
+            }
+        }
+        for block in ["resource", "data"] {
+            let Some(rest) = line.strip_prefix(block) else {
+                continue;
+            };
+            let rest_trim = rest.trim_start();
+            if !rest.starts_with([' ', '\t']) || !rest_trim.starts_with('"') {
+                continue;
+            }
+            let t: String = rest_trim[1..].chars().take_while(|c| *c != '"').collect();
+            if t.is_empty() {
+                continue;
+            }
+            let indent = raw.len() - line.len();
+            let col = indent + block.len() + (rest.len() - rest_trim.len()) + 2;
+            out.push(Declared {
+                block,
+                tf_type: t,
+                file: file.to_string(),
+                line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                col: u32::try_from(col).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    out
+}
+
+/// The grants a root's declared types need for `access`, on `*`; a type
+/// the table does not know is an error at its line.
+pub(crate) fn declared_grants(
+    root: &Path,
+    root_shown: &str,
+    table: &BTreeMap<String, IamTerraformType>,
+    access: Access,
+) -> Result<Vec<Grant>, Vec<Diagnostic>> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for d in declared(root) {
+        // Only the AWS provider's types reach AWS.
+        if !d.tf_type.starts_with("aws_") {
+            continue;
+        }
+        let wanted: BTreeSet<&str> = if d.block == "data" {
+            if FREE_DATA.contains(&d.tf_type.as_str()) {
+                continue;
+            }
+            ["read"].into()
+        } else {
+            planned_for(access).iter().copied().collect()
+        };
+        match actions_of(table, &d.tf_type, &wanted) {
+            Ok(a) => out.push(Grant::new(&sid_of(table, &d.tf_type, false), a, ["*"])),
+            Err(e) => {
+                let file = Path::new(root_shown).join(&d.file);
+                let source = std::fs::read_to_string(root.join(&d.file)).unwrap_or_default();
+                problems.push(
+                    Diagnostic::at(
+                        &file,
+                        &source,
+                        gp_core::yaml::Pos {
+                            line: d.line,
+                            col: d.col,
+                            offset: 0,
+                        },
+                        e,
+                    )
+                    .with_hint(format!(
+                        "add it to the spec: `iam: {{terraformTypes: {{{}: {{cfn: [AWS::Service::Type]}}}}}}` (or `actions: [...]`)",
+                        d.tf_type
+                    )),
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The grants a saved plan (`terraform show -json`) needs for `access`:
+/// each managed resource's planned actions, scoped to its planned names
+/// where its type has an ARN template.
+pub(crate) fn plan_grants(
+    plan: &serde_json::Value,
+    table: &BTreeMap<String, IamTerraformType>,
+    access: Access,
+) -> Result<Vec<Grant>, String> {
+    let mut out = Vec::new();
+    let allowed: BTreeSet<&str> = planned_for(access).iter().copied().collect();
+    let changes = plan
+        .get("resource_changes")
+        .and_then(|c| c.as_array())
+        .ok_or(
+            "the plan has no `resource_changes` (is it `terraform show -json` of a saved plan?)",
+        )?;
+    for rc in changes {
+        let tf_type = rc.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if !tf_type.starts_with("aws_") {
+            continue;
+        }
+        let data = rc.get("mode").and_then(|m| m.as_str()) == Some("data");
+        if data && FREE_DATA.contains(&tf_type) {
+            continue;
+        }
+        let change = rc.get("change").cloned().unwrap_or_default();
+        let planned: BTreeSet<&str> = change
+            .get("actions")
+            .and_then(|a| a.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str())
+            .map(|a| match a {
+                "no-op" => "read",
+                other => other,
+            })
+            .chain(["read"])
+            .filter(|a| allowed.contains(a))
+            .collect();
+        let actions = actions_of(table, tf_type, &planned).map_err(|e| {
+            format!(
+                "{}: {e}",
+                rc.get("address")
+                    .and_then(|a| a.as_str())
+                    .unwrap_or(tf_type)
+            )
+        })?;
+        let arn = table
+            .get(tf_type)
+            .and_then(|t| t.arn.clone())
+            .and_then(|tpl| {
+                // The names it has before and after.
+                let values: Vec<String> = ["before", "after"]
+                    .iter()
+                    .filter_map(|k| change.get(*k))
+                    .filter_map(|v| fill(&tpl, v))
+                    .collect();
+                (!values.is_empty()).then_some(values)
+            });
+        out.push(match arn {
+            Some(arns) => Grant::new(&sid_of(table, tf_type, true), actions, arns),
+            None => Grant::new(&sid_of(table, tf_type, false), actions, ["*"]),
+        });
+    }
+    Ok(out)
+}
+
+/// An ARN template with `{attribute}`s filled from a planned object;
+/// `None` when one is unknown (computed) or not a plain name.
+fn fill(template: &str, values: &serde_json::Value) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}')? + open;
+        let key = &rest[open + 1..close];
+        let v = values.get(key)?.as_str()?;
+        if v.is_empty() || v.contains(['*', '?']) || v.chars().any(char::is_control) {
+            return None;
+        }
+        out.push_str(v);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The S3 backend's grants for a state key (and the key of a workspace)
+/// in `bucket`: list, read, write and delete as `access` needs, the lock.
+pub(crate) fn backend_grants(
+    pairs: &[(&'static str, String)],
+    keys: &[String],
+    access: Access,
+) -> Vec<Grant> {
+    let get = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    let Some(bucket) = get("bucket") else {
+        return Vec::new();
+    };
+    let region = get("region").unwrap_or_else(|| "*".into());
+    let objects: Vec<String> = keys
+        .iter()
+        .map(|k| format!("arn:aws:s3:::{bucket}/{k}"))
+        .collect();
+    let locks: Vec<String> = keys
+        .iter()
+        .map(|k| format!("arn:aws:s3:::{bucket}/{k}.tflock"))
+        .collect();
+    let mut out = vec![Grant::new(
+        "TerraformStateListBucket",
+        ["s3:ListBucket"],
+        [format!("arn:aws:s3:::{bucket}")],
+    )];
+    let mut state = vec!["s3:GetObject"];
+    match access {
+        Access::Read => {}
+        Access::Write => state.push("s3:PutObject"),
+        // A destroy writes the emptied state; the workspace goes after.
+        Access::Delete => state.extend(["s3:PutObject", "s3:DeleteObject"]),
+    }
+    out.push(Grant::new("TerraformState", state, objects));
+    // Every run takes the state lock (a plan too).
+    if get("use_lockfile").as_deref() == Some("true") {
+        out.push(Grant::new(
+            "TerraformStateLockFile",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            locks,
+        ));
+    }
+    if let Some(table) = get("dynamodb_table") {
+        out.push(Grant::new(
+            "TerraformStateLockTable",
+            [
+                "dynamodb:DescribeTable",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+            ],
+            [format!("arn:aws:dynamodb:{region}:*:table/{table}")],
+        ));
+    }
+    if let Some(key) = get("kms_key_id") {
+        let resource = if key.starts_with("arn:") {
+            key
+        } else {
+            format!("arn:aws:kms:{region}:*:key/{key}")
+        };
+        out.push(Grant::new(
+            "TerraformStateKmsKey",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            [resource],
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> BTreeMap<String, IamTerraformType> {
+        types(&BTreeMap::new())
+    }
+
+    #[test]
+    fn every_type_of_the_table_maps_to_shipped_handlers() {
+        let t = table();
+        assert!(t.len() >= 30, "{}", t.len());
+        for (k, v) in &t {
+            assert!(k.starts_with("aws_"), "{k}");
+            assert!(!v.cfn.is_empty() || !v.actions.is_empty(), "{k}");
+            for c in &v.cfn {
+                let h = handlers(c).unwrap_or_else(|| panic!("{k}: no handlers for {c}"));
+                assert!(!h["read"].is_empty() || !h["create"].is_empty(), "{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_examples_rotation_needs_rotate_secret_and_a_vpc_create_vpc() {
+        let t = table();
+        let a = actions_of(&t, "aws_secretsmanager_secret_rotation", &["create"].into()).unwrap();
+        assert!(a.contains("secretsmanager:RotateSecret"), "{a:?}");
+        let a = actions_of(&t, "aws_vpc", &["read"].into()).unwrap();
+        assert!(
+            a.contains("ec2:DescribeVpcs") && !a.contains("ec2:CreateVpc"),
+            "{a:?}"
+        );
+        let a = actions_of(&t, "aws_vpc", &["create"].into()).unwrap();
+        assert!(a.contains("ec2:CreateVpc"), "{a:?}");
+        assert!(actions_of(&t, "aws_nothing_like_it", &["read"].into()).is_err());
+        let mut extra = BTreeMap::new();
+        extra.insert(
+            "aws_nothing_like_it".to_string(),
+            IamTerraformType {
+                actions: vec!["sqs:GetQueueAttributes".into()],
+                ..Default::default()
+            },
+        );
+        let a = actions_of(&types(&extra), "aws_nothing_like_it", &["read"].into()).unwrap();
+        assert_eq!(
+            a.into_iter().collect::<Vec<_>>(),
+            ["sqs:GetQueueAttributes"]
+        );
+        extra.insert(
+            "aws_x".to_string(),
+            IamTerraformType {
+                cfn: vec!["AWS::No::Such".into()],
+                ..Default::default()
+            },
+        );
+        assert!(
+            actions_of(&types(&extra), "aws_x", &["read"].into())
+                .unwrap_err()
+                .contains("AWS::No::Such")
+        );
+    }
+
+    #[test]
+    fn blocks_are_found_where_written_and_comments_and_heredocs_are_skipped() {
+        let text = "# resource \"aws_fake\" \"x\" {}\n/* resource \"aws_fake2\" \"y\" {\n*/\nresource \"aws_vpc\" \"this\" {\n  user_data = <<EOT\nresource \"aws_fake3\" \"z\" {}\nEOT\n}\n  data   \"aws_availability_zones\" \"all\" {}\nresource\"aws_nospace\" \"q\" {}\n";
+        let d = scan_hcl(text, "main.tf");
+        let got: Vec<(&str, &str, u32, u32)> = d
+            .iter()
+            .map(|x| (x.block, x.tf_type.as_str(), x.line, x.col))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("resource", "aws_vpc", 4, 11),
+                ("data", "aws_availability_zones", 9, 11)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_saved_plan_gives_its_actions_and_its_names() {
+        let plan = serde_json::json!({
+            "resource_changes": [
+                {"address": "aws_iam_role.ci", "mode": "managed", "type": "aws_iam_role",
+                 "change": {"actions": ["create"], "before": null, "after": {"name": "gp-dev-ci"}}},
+                {"address": "aws_vpc.this", "mode": "managed", "type": "aws_vpc",
+                 "change": {"actions": ["no-op"], "before": {}, "after": {}}},
+                {"address": "terraform_data.x", "mode": "managed", "type": "terraform_data",
+                 "change": {"actions": ["create"]}},
+                {"address": "data.aws_caller_identity.me", "mode": "data", "type": "aws_caller_identity",
+                 "change": {"actions": ["read"]}}
+            ]
+        });
+        let g = plan_grants(&plan, &table(), Access::Write).unwrap();
+        assert_eq!(g.len(), 2, "{g:?}");
+        let role = g.iter().find(|x| x.sid.contains("IAMRole")).unwrap();
+        assert_eq!(role.sid, "TerraformAWSIAMRoleByPlannedName");
+        assert_eq!(
+            role.resources.iter().collect::<Vec<_>>(),
+            ["arn:aws:iam::*:role/gp-dev-ci"]
+        );
+        assert!(role.actions.contains("iam:CreateRole"));
+        let vpc = g.iter().find(|x| x.sid.contains("VPC")).unwrap();
+        assert!(vpc.sid.ends_with("NotScopable"));
+        assert!(!vpc.actions.contains("ec2:CreateVpc"), "a no-op only reads");
+        // The plan role takes only the reads of the same plan.
+        let g = plan_grants(&plan, &table(), Access::Read).unwrap();
+        let role = g.iter().find(|x| x.sid.contains("IAMRole")).unwrap();
+        assert!(!role.actions.contains("iam:CreateRole"));
+        assert!(role.actions.contains("iam:GetRole"));
+        // A name computed at apply, or a wildcard in it, is not scoped.
+        assert_eq!(
+            fill("arn:aws:iam::*:role/{name}", &serde_json::json!({})),
+            None
+        );
+        assert_eq!(
+            fill(
+                "arn:aws:iam::*:role/{name}",
+                &serde_json::json!({"name": "a*"})
+            ),
+            None
+        );
+        assert!(plan_grants(&serde_json::json!({}), &table(), Access::Read).is_err());
+        let unknown = serde_json::json!({"resource_changes": [{"address": "aws_zz.a", "type": "aws_zz", "mode": "managed", "change": {"actions": ["create"]}}]});
+        assert!(
+            plan_grants(&unknown, &table(), Access::Write)
+                .unwrap_err()
+                .starts_with("aws_zz.a:")
+        );
+    }
+
+    #[test]
+    fn the_backend_grants_the_state_the_lock_and_deletes_only_for_a_teardown() {
+        let pairs = vec![
+            ("bucket", "b".to_string()),
+            ("region", "eu-west-2".to_string()),
+            ("dynamodb_table", "t".to_string()),
+            ("use_lockfile", "true".to_string()),
+        ];
+        let keys = vec!["envs/dev/terraform.tfstate".to_string()];
+        let read = backend_grants(&pairs, &keys, Access::Read);
+        let all: BTreeSet<&str> = read
+            .iter()
+            .flat_map(|g| g.actions.iter().map(String::as_str))
+            .collect();
+        assert!(all.contains("dynamodb:PutItem"), "a plan takes the lock");
+        let state = read.iter().find(|g| g.sid == "TerraformState").unwrap();
+        assert_eq!(state.actions.iter().collect::<Vec<_>>(), ["s3:GetObject"]);
+        let write = backend_grants(&pairs, &keys, Access::Write);
+        let state = write.iter().find(|g| g.sid == "TerraformState").unwrap();
+        assert!(
+            state.actions.contains("s3:PutObject") && !state.actions.contains("s3:DeleteObject")
+        );
+        let delete = backend_grants(&pairs, &keys, Access::Delete);
+        let state = delete.iter().find(|g| g.sid == "TerraformState").unwrap();
+        assert!(state.actions.contains("s3:DeleteObject"));
+        assert_eq!(
+            state.resources.iter().collect::<Vec<_>>(),
+            ["arn:aws:s3:::b/envs/dev/terraform.tfstate"]
+        );
+        assert!(backend_grants(&[], &keys, Access::Read).is_empty());
+    }
+}
