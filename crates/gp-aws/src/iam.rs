@@ -20,8 +20,9 @@ pub(crate) struct Call {
     pub op: &'static str,
     /// The IAM action it needs.
     pub action: &'static str,
-    /// Whether it reads, writes or deletes.
-    pub access: Access,
+    /// The accesses it serves: a read a teardown makes too is `Delete`
+    /// as well.
+    pub access: &'static [Access],
 }
 
 const fn call(
@@ -29,7 +30,7 @@ const fn call(
     service: &'static str,
     op: &'static str,
     action: &'static str,
-    access: Access,
+    access: &'static [Access],
 ) -> Call {
     Call {
         file,
@@ -50,63 +51,63 @@ pub(crate) const CALLS: &[Call] = &[
         "secretsmanager",
         "describe_secret",
         "secretsmanager:DescribeSecret",
-        Read,
+        &[Read, Delete],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "get_secret_value",
         "secretsmanager:GetSecretValue",
-        Read,
+        &[Read],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "get_resource_policy",
         "secretsmanager:GetResourcePolicy",
-        Read,
+        &[Read],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "list_secrets",
         "secretsmanager:ListSecrets",
-        Read,
+        &[Read],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "create_secret",
         "secretsmanager:CreateSecret",
-        Write,
+        &[Write],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "put_secret_value",
         "secretsmanager:PutSecretValue",
-        Write,
+        &[Write],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "restore_secret",
         "secretsmanager:RestoreSecret",
-        Write,
+        &[Write],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "tag_resource",
         "secretsmanager:TagResource",
-        Write,
+        &[Write],
     ),
     call(
         "secrets.rs",
         "secretsmanager",
         "delete_secret",
         "secretsmanager:DeleteSecret",
-        Delete,
+        &[Delete],
     ),
     // The Route 53 backend of the dns driver.
     call(
@@ -114,28 +115,28 @@ pub(crate) const CALLS: &[Call] = &[
         "route53",
         "list_hosted_zones_by_name",
         "route53:ListHostedZonesByName",
-        Read,
+        &[Read, Write, Delete],
     ),
     call(
         "route53.rs",
         "route53",
         "list_resource_record_sets",
         "route53:ListResourceRecordSets",
-        Read,
+        &[Read, Write, Delete],
     ),
     call(
         "route53.rs",
         "route53",
         "change_resource_record_sets",
         "route53:ChangeResourceRecordSets",
-        Write,
+        &[Write, Delete],
     ),
     call(
         "route53.rs",
         "route53",
         "get_change",
         "route53:GetChange",
-        Write,
+        &[Write, Delete],
     ),
     // The tag sweep.
     call(
@@ -143,14 +144,14 @@ pub(crate) const CALLS: &[Call] = &[
         "resourcegroupstagging",
         "get_resources",
         "tag:GetResources",
-        Read,
+        &[Read],
     ),
     call(
         "tagging.rs",
         "secretsmanager",
         "delete_secret",
         "secretsmanager:DeleteSecret",
-        Delete,
+        &[Delete],
     ),
     // Requests: what a plan reads first.
     call(
@@ -158,14 +159,14 @@ pub(crate) const CALLS: &[Call] = &[
         "secretsmanager",
         "describe_secret",
         "secretsmanager:DescribeSecret",
-        Read,
+        &[Read],
     ),
     call(
         "resources/mod.rs",
         "ecr",
         "describe_repositories",
         "ecr:DescribeRepositories",
-        Read,
+        &[Read],
     ),
     // Requests: buckets.
     call(
@@ -173,105 +174,105 @@ pub(crate) const CALLS: &[Call] = &[
         "s3",
         "head_bucket",
         "s3:ListBucket",
-        Read,
+        &[Read],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "get_bucket_tagging",
         "s3:GetBucketTagging",
-        Read,
+        &[Read],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "get_bucket_versioning",
         "s3:GetBucketVersioning",
-        Read,
+        &[Read],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "get_bucket_encryption",
         "s3:GetEncryptionConfiguration",
-        Read,
+        &[Read],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "get_bucket_logging",
         "s3:GetBucketLogging",
-        Read,
+        &[Read],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "get_bucket_lifecycle_configuration",
         "s3:GetLifecycleConfiguration",
-        Read,
+        &[Read],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "get_public_access_block",
         "s3:GetBucketPublicAccessBlock",
-        Read,
+        &[Read],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "create_bucket",
         "s3:CreateBucket",
-        Write,
+        &[Write],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "put_bucket_tagging",
         "s3:PutBucketTagging",
-        Write,
+        &[Write],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "put_bucket_versioning",
         "s3:PutBucketVersioning",
-        Write,
+        &[Write],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "put_bucket_encryption",
         "s3:PutEncryptionConfiguration",
-        Write,
+        &[Write],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "put_bucket_logging",
         "s3:PutBucketLogging",
-        Write,
+        &[Write],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "put_bucket_lifecycle_configuration",
         "s3:PutLifecycleConfiguration",
-        Write,
+        &[Write],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "delete_bucket_lifecycle",
         "s3:PutLifecycleConfiguration",
-        Write,
+        &[Write],
     ),
     call(
         "resources/s3.rs",
         "s3",
         "put_public_access_block",
         "s3:PutBucketPublicAccessBlock",
-        Write,
+        &[Write],
     ),
     // Requests: secrets (never a value).
     call(
@@ -279,42 +280,42 @@ pub(crate) const CALLS: &[Call] = &[
         "secretsmanager",
         "describe_secret",
         "secretsmanager:DescribeSecret",
-        Read,
+        &[Read],
     ),
     call(
         "resources/secrets.rs",
         "secretsmanager",
         "get_resource_policy",
         "secretsmanager:GetResourcePolicy",
-        Read,
+        &[Read],
     ),
     call(
         "resources/secrets.rs",
         "secretsmanager",
         "create_secret",
         "secretsmanager:CreateSecret",
-        Write,
+        &[Write],
     ),
     call(
         "resources/secrets.rs",
         "secretsmanager",
         "tag_resource",
         "secretsmanager:TagResource",
-        Write,
+        &[Write],
     ),
     call(
         "resources/secrets.rs",
         "secretsmanager",
         "restore_secret",
         "secretsmanager:RestoreSecret",
-        Write,
+        &[Write],
     ),
     call(
         "resources/secrets.rs",
         "secretsmanager",
         "put_resource_policy",
         "secretsmanager:PutResourcePolicy",
-        Write,
+        &[Write],
     ),
     // Requests: repositories.
     call(
@@ -322,56 +323,56 @@ pub(crate) const CALLS: &[Call] = &[
         "ecr",
         "describe_repositories",
         "ecr:DescribeRepositories",
-        Read,
+        &[Read],
     ),
     call(
         "resources/ecr.rs",
         "ecr",
         "list_tags_for_resource",
         "ecr:ListTagsForResource",
-        Read,
+        &[Read],
     ),
     call(
         "resources/ecr.rs",
         "ecr",
         "get_lifecycle_policy",
         "ecr:GetLifecyclePolicy",
-        Read,
+        &[Read],
     ),
     call(
         "resources/ecr.rs",
         "ecr",
         "create_repository",
         "ecr:CreateRepository",
-        Write,
+        &[Write],
     ),
     call(
         "resources/ecr.rs",
         "ecr",
         "tag_resource",
         "ecr:TagResource",
-        Write,
+        &[Write],
     ),
     call(
         "resources/ecr.rs",
         "ecr",
         "put_image_scanning_configuration",
         "ecr:PutImageScanningConfiguration",
-        Write,
+        &[Write],
     ),
     call(
         "resources/ecr.rs",
         "ecr",
         "put_image_tag_mutability",
         "ecr:PutImageTagMutability",
-        Write,
+        &[Write],
     ),
     call(
         "resources/ecr.rs",
         "ecr",
         "put_lifecycle_policy",
         "ecr:PutLifecyclePolicy",
-        Write,
+        &[Write],
     ),
 ];
 
@@ -380,7 +381,7 @@ pub(crate) const CALLS: &[Call] = &[
 pub(crate) fn actions(file: &str, access: Access, iam_service: &str) -> BTreeSet<&'static str> {
     CALLS
         .iter()
-        .filter(|c| c.file == file && c.access == access)
+        .filter(|c| c.file == file && c.access.contains(&access))
         .filter(|c| c.action.split(':').next() == Some(iam_service))
         .map(|c| c.action)
         .collect()
@@ -411,15 +412,19 @@ pub(crate) fn secret_arn(region: Option<&str>, path: &str) -> String {
     arn("secretsmanager", region, &format!("secret:{path}{tail}"))
 }
 
+/// Whether a service's answer is a denial of the caller's permissions.
+pub(crate) fn is_denial(code: Option<&str>, status: u16) -> bool {
+    matches!(
+        code,
+        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "Forbidden")
+    ) || (status == 403 && code.is_none())
+}
+
 /// For an error the service answered with: when it is a denial, which IAM
 /// action the call needs (from the operation's error type, e.g.
 /// `aws_sdk_s3::operation::head_bucket::HeadBucketError`).
 pub(crate) fn denied_hint(code: Option<&str>, status: u16, error_type: &str) -> Option<String> {
-    let denied = matches!(
-        code,
-        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "Forbidden")
-    ) || (status == 403 && code.is_none());
-    if !denied {
+    if !is_denial(code, status) {
         return None;
     }
     let mut parts = error_type.split("::");
@@ -596,9 +601,13 @@ mod tests {
             ["r".to_string()],
         )
         .unwrap();
+        // The orphan check asks whether it is there, never its value.
         assert_eq!(
             g.actions.iter().collect::<Vec<_>>(),
-            ["secretsmanager:DeleteSecret"]
+            [
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret"
+            ]
         );
     }
 }

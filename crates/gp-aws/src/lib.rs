@@ -177,6 +177,24 @@ where
     }
 }
 
+/// Whether the service denied the call (the credentials lack its action).
+pub(crate) fn denied<E>(
+    e: &aws_sdk_secretsmanager::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> bool
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match e {
+        aws_sdk_secretsmanager::error::SdkError::ServiceError(s) => {
+            iam::is_denial(s.err().code(), s.raw().status().as_u16())
+        }
+        _ => false,
+    }
+}
+
 /// A time from the SDK as microseconds since the epoch.
 pub(crate) fn micros(t: Option<&aws_sdk_secretsmanager::primitives::DateTime>) -> i64 {
     t.map_or(0, |t| {

@@ -522,8 +522,8 @@ pub fn factory() -> gp_driver_dns::BackendFactory {
 /// normalized record names).
 pub fn permissions() -> gp_driver_dns::Route53Permissions {
     Arc::new(|scope: &gp_driver_dns::Route53Scope<'_>| {
-        use crate::iam::{actions, grant};
-        use gp_core::iam::{Access, Grant};
+        use crate::iam::actions;
+        use gp_core::iam::Grant;
         let zone = format!(
             "arn:aws:route53:::hostedzone/{}",
             scope
@@ -531,23 +531,25 @@ pub fn permissions() -> gp_driver_dns::Route53Permissions {
                 .map(|z| z.trim_start_matches("/hostedzone/").to_string())
                 .unwrap_or_else(|| "*".into())
         );
+        let has = actions("route53.rs", scope.access, "route53");
         let mut out = Vec::new();
-        match scope.access {
-            Access::Read => {
-                let find: Vec<&str> = actions("route53.rs", Access::Read, "route53")
-                    .into_iter()
-                    .filter(|a| *a == "route53:ListHostedZonesByName")
-                    .collect();
-                out.push(Grant::unscoped("Route53FindZone", find));
-                out.push(Grant::new(
-                    "Route53ReadRecords",
-                    ["route53:ListResourceRecordSets"],
-                    [zone],
-                ));
-            }
-            Access::Write | Access::Delete => {
-                // A record removed is a change like any other.
-                let change = Grant::new(
+        if has.contains("route53:ListHostedZonesByName") {
+            out.push(Grant::unscoped(
+                "Route53FindZone",
+                ["route53:ListHostedZonesByName"],
+            ));
+        }
+        if has.contains("route53:ListResourceRecordSets") {
+            out.push(Grant::new(
+                "Route53ReadRecords",
+                ["route53:ListResourceRecordSets"],
+                [zone.clone()],
+            ));
+        }
+        if has.contains("route53:ChangeResourceRecordSets") {
+            // A record removed is a change like any other.
+            out.push(
+                Grant::new(
                     "Route53ChangeRecordsOfTheDeployment",
                     ["route53:ChangeResourceRecordSets"],
                     [zone],
@@ -556,22 +558,15 @@ pub fn permissions() -> gp_driver_dns::Route53Permissions {
                     "ForAllValues:StringLike",
                     "route53:ChangeResourceRecordSetsNormalizedRecordNames",
                     scope.names.clone(),
-                );
-                out.push(change);
-                out.extend(
-                    grant(
-                        "Route53WaitForChanges",
-                        "route53.rs",
-                        Access::Write,
-                        "route53",
-                        ["arn:aws:route53:::change/*".to_string()],
-                    )
-                    .map(|mut g| {
-                        g.actions.remove("route53:ChangeResourceRecordSets");
-                        g
-                    }),
-                );
-            }
+                ),
+            );
+        }
+        if has.contains("route53:GetChange") {
+            out.push(Grant::new(
+                "Route53WaitForChanges",
+                ["route53:GetChange"],
+                ["arn:aws:route53:::change/*"],
+            ));
         }
         out
     })

@@ -83,6 +83,25 @@ impl SecretStore for SecretsManagerStore {
         }
     }
 
+    fn exists(&self, path: &str) -> Result<bool, SecretsError> {
+        check_path(path)?;
+        let c = self.client()?;
+        match self
+            .aws
+            .block_on(c.describe_secret().secret_id(path).send())
+        {
+            // Scheduled for deletion: gone.
+            Ok(d) => Ok(d.deleted_date().is_none()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.fail("read", path, describe_error(&e))),
+        }
+    }
+
     fn get(&self, path: &str) -> Result<Option<StoredSecret>, SecretsError> {
         check_path(path)?;
         let c = self.client()?;

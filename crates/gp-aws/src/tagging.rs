@@ -54,11 +54,17 @@ pub fn sweep(region: Option<&str>, tags: &[(&str, &str)]) -> Result<Vec<Tagged>,
             None => break,
             Some(Ok(p)) => p,
             Some(Err(e)) => {
-                return Err(DriverError::retryable(format!(
+                let message = format!(
                     "the tag sweep in {} failed: {}",
                     aws.region_name(),
                     describe_error(&e)
-                )));
+                );
+                // A denial is the role's configuration, not a blip.
+                return Err(if crate::denied(&e) {
+                    DriverError::configuration(message)
+                } else {
+                    DriverError::retryable(message)
+                });
             }
         };
         for m in page.resource_tag_mapping_list() {

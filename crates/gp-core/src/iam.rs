@@ -92,7 +92,9 @@ impl Role {
                 (Builds, Read),
                 (Builds, Write),
             ],
-            Role::Teardown | Role::Reap => &[(Builds, Read), (Builds, Delete), (Sweep, Delete)],
+            // A teardown reads what it removes (the state, whether a
+            // secret is still there) but never a secret's value.
+            Role::Teardown | Role::Reap => &[(Builds, Delete), (Sweep, Delete)],
             Role::Requests => &[(Requests, Read), (Requests, Write)],
         }
     }

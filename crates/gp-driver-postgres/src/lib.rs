@@ -600,7 +600,7 @@ impl Driver for PostgresDriver {
 
     fn exists(&self, ctx: &ComponentCtx<'_>, r: &ResourceRef) -> Result<Existence, DriverError> {
         let found = match self.owned(ctx, r)? {
-            Owned::Secret => self.store.get(&r.id)?.is_some(),
+            Owned::Secret => self.store.exists(&r.id)?,
             Owned::Server(data_dir) => data_dir.join("PG_VERSION").exists(),
             Owned::Role | Owned::Database => {
                 let Some(mut admin) = self.admin_for_teardown(ctx)? else {
@@ -793,4 +793,3 @@ mod tests {
         assert!(parse_url("postgres://h").is_none());
     }
 }
-

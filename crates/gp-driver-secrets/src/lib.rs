@@ -528,7 +528,7 @@ impl Driver for SecretsDriver {
         resource: &ResourceRef,
     ) -> Result<Existence, DriverError> {
         check_owned(ctx, resource)?;
-        Ok(if self.store.get(&resource.id)?.is_some() {
+        Ok(if self.store.exists(&resource.id)? {
             Existence::Exists
         } else {
             Existence::Gone

@@ -35,6 +35,19 @@ pub struct LockInfo {
     pub created: String,
 }
 
+/// When Terraform could not release the state lock it took: the error it
+/// gives (the line after `Error message:`, or the heading's line).
+pub fn release_failure(text: &str) -> Option<String> {
+    let at = text.find("Error releasing the state lock")?;
+    let rest = &text[at..];
+    let message = rest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Error message:").map(str::trim))
+        .filter(|m| !m.is_empty())
+        .unwrap_or("Error releasing the state lock");
+    Some(message.to_string())
+}
+
 /// Parses the `Lock Info:` block of Terraform's lock error.
 pub fn parse_lock_info(text: &str) -> Option<LockInfo> {
     if !text.contains("state lock") {
@@ -176,4 +189,26 @@ pub(crate) fn declares_backend(root: &Path) -> bool {
         })
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .any(|t| t.contains("backend \"") || t.contains("\"backend\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_it_could_not_release_is_told_apart_from_a_lock_held() {
+        let text = "Error: Error releasing the state lock\n\nError message: failed to retrieve lock info: operation error DynamoDB: DeleteItem, AccessDeniedException\n\nLock Info:\n  ID: 1\n";
+        assert_eq!(
+            release_failure(text).unwrap(),
+            "failed to retrieve lock info: operation error DynamoDB: DeleteItem, AccessDeniedException"
+        );
+        assert_eq!(
+            release_failure("Error acquiring the state lock\nLock Info:\n"),
+            None
+        );
+        assert_eq!(
+            release_failure("Error releasing the state lock").unwrap(),
+            "Error releasing the state lock"
+        );
+    }
 }

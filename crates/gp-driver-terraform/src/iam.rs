@@ -409,6 +409,7 @@ fn fill(template: &str, values: &serde_json::Value) -> Option<String> {
 pub(crate) fn backend_grants(
     pairs: &[(&'static str, String)],
     keys: &[String],
+    workspace: bool,
     access: Access,
 ) -> Vec<Grant> {
     let get = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
@@ -424,11 +425,16 @@ pub(crate) fn backend_grants(
         .iter()
         .map(|k| format!("arn:aws:s3:::{bucket}/{k}.tflock"))
         .collect();
-    let mut out = vec![Grant::new(
-        "TerraformStateListBucket",
-        ["s3:ListBucket"],
-        [format!("arn:aws:s3:::{bucket}")],
-    )];
+    let mut out = Vec::new();
+    // Workspaces are found by listing the bucket; a state of its own key
+    // is read by name.
+    if workspace {
+        out.push(Grant::new(
+            "TerraformStateListBucket",
+            ["s3:ListBucket"],
+            [format!("arn:aws:s3:::{bucket}")],
+        ));
+    }
     let mut state = vec!["s3:GetObject"];
     match access {
         Access::Read => {}
@@ -449,7 +455,6 @@ pub(crate) fn backend_grants(
         out.push(Grant::new(
             "TerraformStateLockTable",
             [
-                "dynamodb:DescribeTable",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:DeleteItem",
@@ -470,6 +475,57 @@ pub(crate) fn backend_grants(
         ));
     }
     out
+}
+
+/// The S3 backend's API operations (as Terraform's errors name them:
+/// `operation error S3: HeadObject`) and the IAM action each needs.
+const BACKEND_OPS: &[(&str, &str, &str)] = &[
+    ("S3", "HeadObject", "s3:GetObject"),
+    ("S3", "GetObject", "s3:GetObject"),
+    ("S3", "PutObject", "s3:PutObject"),
+    ("S3", "DeleteObject", "s3:DeleteObject"),
+    ("S3", "ListObjectsV2", "s3:ListBucket"),
+    ("S3", "ListObjects", "s3:ListBucket"),
+    ("S3", "HeadBucket", "s3:ListBucket"),
+    ("DynamoDB", "DescribeTable", "dynamodb:DescribeTable"),
+    ("DynamoDB", "GetItem", "dynamodb:GetItem"),
+    ("DynamoDB", "PutItem", "dynamodb:PutItem"),
+    ("DynamoDB", "DeleteItem", "dynamodb:DeleteItem"),
+    ("KMS", "Decrypt", "kms:Decrypt"),
+    ("KMS", "GenerateDataKey", "kms:GenerateDataKey"),
+];
+
+/// Terraform lists an S3 backend's workspaces and reads a denied listing
+/// as none: said beside every "no such workspace" of an S3 backend.
+pub(crate) fn workspace_listing_note(backend: &serde_json::Value, workspace: &str) -> Option<String> {
+    let bucket = backend.get("s3")?.get("bucket")?.as_str()?;
+    Some(format!(
+        "Terraform finds no workspace `{workspace}` in bucket {bucket}; it lists workspaces with `s3:ListBucket`, and reads a denied listing as none (see `goldenpath iam policy`)"
+    ))
+}
+
+/// For Terraform's output: when a backend call was denied, which IAM
+/// action it needs (`operation error S3: HeadObject, ... 403` →
+/// `s3:GetObject`).
+pub(crate) fn denied_backend_action(text: &str) -> Option<&'static str> {
+    for line in text.lines() {
+        let Some(at) = line.find("operation error ") else {
+            continue;
+        };
+        let rest = &line[at + "operation error ".len()..];
+        let denied = line.contains("StatusCode: 403")
+            || line.contains("AccessDenied")
+            || line.contains("not authorized");
+        if !denied {
+            continue;
+        }
+        for (service, op, action) in BACKEND_OPS {
+            if rest.starts_with(&format!("{service}: {op},")) {
+                return Some(action);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -604,6 +660,33 @@ mod tests {
     }
 
     #[test]
+    fn a_workspace_not_found_in_s3_says_a_denied_listing_reads_as_none() {
+        let s3 = serde_json::json!({"s3": {"bucket": "b"}});
+        assert!(workspace_listing_note(&s3, "cluster").unwrap().contains("`s3:ListBucket`"));
+        assert_eq!(workspace_listing_note(&serde_json::json!("local"), "cluster"), None);
+    }
+
+    #[test]
+    fn a_denied_backend_call_names_its_action_and_nothing_else_does() {
+        let head = "Error refreshing state: Unable to access object \"k\" in S3 bucket \"b\": operation error S3: HeadObject, https response error StatusCode: 403, RequestID: , HostID: , api error Forbidden: Forbidden";
+        assert_eq!(denied_backend_action(head), Some("s3:GetObject"));
+        let unlock = "Error message: operation error DynamoDB: DeleteItem, https response error StatusCode: 400, RequestID: x, api error AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized to perform: dynamodb:DeleteItem";
+        assert_eq!(denied_backend_action(unlock), Some("dynamodb:DeleteItem"));
+        // Not a denial, or not the backend's.
+        assert_eq!(
+            denied_backend_action(
+                "operation error S3: HeadObject, https response error StatusCode: 404"
+            ),
+            None
+        );
+        assert_eq!(
+            denied_backend_action("operation error EC2: DescribeVpcs, StatusCode: 403"),
+            None
+        );
+        assert_eq!(denied_backend_action("AccessDenied"), None);
+    }
+
+    #[test]
     fn the_backend_grants_the_state_the_lock_and_deletes_only_for_a_teardown() {
         let pairs = vec![
             ("bucket", "b".to_string()),
@@ -612,7 +695,13 @@ mod tests {
             ("use_lockfile", "true".to_string()),
         ];
         let keys = vec!["envs/dev/terraform.tfstate".to_string()];
-        let read = backend_grants(&pairs, &keys, Access::Read);
+        let read = backend_grants(&pairs, &keys, false, Access::Read);
+        assert!(
+            !read.iter().any(|g| g.actions.contains("s3:ListBucket")),
+            "no workspace: nothing listed"
+        );
+        let listed = backend_grants(&pairs, &keys, true, Access::Read);
+        assert!(listed.iter().any(|g| g.actions.contains("s3:ListBucket")));
         let all: BTreeSet<&str> = read
             .iter()
             .flat_map(|g| g.actions.iter().map(String::as_str))
@@ -620,18 +709,18 @@ mod tests {
         assert!(all.contains("dynamodb:PutItem"), "a plan takes the lock");
         let state = read.iter().find(|g| g.sid == "TerraformState").unwrap();
         assert_eq!(state.actions.iter().collect::<Vec<_>>(), ["s3:GetObject"]);
-        let write = backend_grants(&pairs, &keys, Access::Write);
+        let write = backend_grants(&pairs, &keys, false, Access::Write);
         let state = write.iter().find(|g| g.sid == "TerraformState").unwrap();
         assert!(
             state.actions.contains("s3:PutObject") && !state.actions.contains("s3:DeleteObject")
         );
-        let delete = backend_grants(&pairs, &keys, Access::Delete);
+        let delete = backend_grants(&pairs, &keys, false, Access::Delete);
         let state = delete.iter().find(|g| g.sid == "TerraformState").unwrap();
         assert!(state.actions.contains("s3:DeleteObject"));
         assert_eq!(
             state.resources.iter().collect::<Vec<_>>(),
             ["arn:aws:s3:::b/envs/dev/terraform.tfstate"]
         );
-        assert!(backend_grants(&[], &keys, Access::Read).is_empty());
+        assert!(backend_grants(&[], &keys, true, Access::Read).is_empty());
     }
 }

@@ -184,6 +184,32 @@ impl TerraformDriver {
         log: &Path,
     ) -> DriverError {
         let all = strip_ansi(&format!("{}\n{}", f.stdout, f.stderr));
+        let mut denied = crate::iam::denied_backend_action(&all)
+            .map(|a| format!("; the credentials lack `{a}` (see `goldenpath iam policy`)"))
+            .unwrap_or_default();
+        if all.contains("doesn't exist")
+            && let Some(note) = inv
+                .workspace
+                .as_deref()
+                .and_then(|w| crate::iam::workspace_listing_note(&inv.backend, w))
+        {
+            denied = format!("{denied} ({note})");
+        }
+        // Its own lock it could not release: not someone else's lock.
+        if let Some(why) = release_failure(&all) {
+            let deploy = ctx.contract.deployment().flags();
+            let id = parse_lock_info(&all).map(|l| l.id).unwrap_or_default();
+            return DriverError::permanent(format!(
+                "terraform {step} of {} could not release its state lock ({}): {why}{denied}",
+                ctx.name(),
+                inv.key
+            ))
+            .with_hint(format!(
+                "once the cause is fixed: goldenpath terraform unlock --env {}{deploy} {} --lock-id {id} --reason \"...\"",
+                ctx.contract.env(),
+                ctx.name(),
+            ));
+        }
         if let Some(lock) = parse_lock_info(&all).or_else(|| {
             json_diagnostics(&f.stdout)
                 .iter()
@@ -217,15 +243,36 @@ impl TerraformDriver {
             strip_ansi(&diags.join("\n"))
         };
         DriverError::permanent(format!(
-            "terraform {step} of {} exited with {}: {detail}",
+            "terraform {step} of {} exited with {}: {detail}{denied}",
             ctx.name(),
             f.exit_code()
         ))
         .with_hint(format!("see {}", log.display()))
     }
 
+    /// An applied component's workspace is only selected, never created
+    /// again: Terraform reads a workspace listing it may not make (S3
+    /// without `s3:ListBucket`) as none, and would put an empty state in
+    /// place of the one there.
     pub(crate) fn init(&self, ctx: &ComponentCtx<'_>, inv: &Invocation) -> Result<(), DriverError> {
-        self.init_with(ctx, inv, true).map(|_| ())
+        let applied = ctx.last.is_some();
+        if self.init_with(ctx, inv, !applied)? {
+            return Ok(());
+        }
+        let note = inv
+            .workspace
+            .as_deref()
+            .and_then(|w| crate::iam::workspace_listing_note(&inv.backend, w))
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        Err(DriverError::permanent(format!(
+            "{} was applied, but Terraform finds no workspace `{}` for it; goldenpath does not make an empty one in its place{note}",
+            ctx.name(),
+            inv.workspace.as_deref().unwrap_or("default"),
+        ))
+        .with_hint(
+            "if its state is really gone, tear the deployment down (goldenpath teardown) and deploy it again",
+        ))
     }
 
     /// `init`, then the component's workspace: created when `create`, else

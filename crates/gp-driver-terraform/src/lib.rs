@@ -141,11 +141,16 @@ impl Driver for TerraformDriver {
                 Some(StateKeyMode::Deployment) => None,
                 _ => contract.terraform_workspace(ctx.component),
             };
-            if let Some(w) = workspace {
+            if let Some(w) = &workspace {
                 // Terraform keeps a workspace's state under `env:/`.
                 keys.push(format!("env:/{w}/{key}"));
             }
-            out.extend(iam::backend_grants(&pairs, &keys, access));
+            out.extend(iam::backend_grants(
+                &pairs,
+                &keys,
+                workspace.is_some(),
+                access,
+            ));
         }
         let table = iam::types(&ctx.platform.spec.iam.terraform_types);
         match self.plans.get(&ctx.component.name.value) {
@@ -157,6 +162,13 @@ impl Driver for TerraformDriver {
             })?),
             None => {
                 let root = ctx.platform.base_dir().join(&s.root.value);
+                // What is not here cannot be read: never a policy short of it.
+                if !root.is_dir() {
+                    return Err(vec![ctx.platform.diagnostic(
+                        s.root.start,
+                        format!("the Terraform root `{}` does not exist", s.root.value),
+                    )]);
+                }
                 out.extend(iam::declared_grants(&root, &s.root.value, &table, access)?);
             }
         }
@@ -286,7 +298,11 @@ impl Driver for TerraformDriver {
             inv.work = dir.path().join("work");
             inv.scratch = Some(dir.path().to_path_buf());
             if !self.init_with(ctx, &inv, false)? {
-                return Ok(Observation::absent());
+                let mut absent = Observation::absent();
+                absent.drift.extend(inv.workspace.as_deref().and_then(|w| {
+                    iam::workspace_listing_note(&inv.backend, w)
+                }));
+                return Ok(absent);
             }
             Some(dir)
         } else {

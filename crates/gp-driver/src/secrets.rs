@@ -99,6 +99,12 @@ pub trait SecretStore: Send + Sync {
         value: &Secret,
         tags: &BTreeMap<String, String>,
     ) -> Result<bool, SecretsError>;
+    /// Whether a secret is there (not scheduled for deletion), without
+    /// reading its value: the orphan check asks this, so a teardown needs
+    /// no permission to read values.
+    fn exists(&self, path: &str) -> Result<bool, SecretsError> {
+        self.get(path).map(|s| s.is_some())
+    }
     /// Reads several secrets (a store may answer with fewer calls than one
     /// per path); the answers are in the order of `paths`.
     fn get_many(&self, paths: &[String]) -> Result<Vec<Option<StoredSecret>>, SecretsError> {

@@ -396,11 +396,30 @@ impl Engine<'_> {
                     }
                     Ok(o) => {
                         items[i].action = "failed".into();
+                        // What was left, each with why (a denied check
+                        // names the permission).
+                        let left: Vec<String> =
+                            o.failed
+                                .iter()
+                                .map(|f| {
+                                    format!(
+                                        "{} {}: {}",
+                                        f.component,
+                                        f.resource,
+                                        f.error.as_deref().unwrap_or("failed")
+                                    )
+                                })
+                                .chain(o.orphans.iter().map(|l| {
+                                    format!("{} {}: {}", l.component, l.resource, l.state)
+                                }))
+                                .collect();
                         items[i].detail = format!(
-                            "{}; teardown left {} failed and {} orphans",
+                            "{}; teardown left {} failed and {} orphans{}{}",
                             items[i].detail,
                             o.failed.len(),
-                            o.orphans.len()
+                            o.orphans.len(),
+                            if left.is_empty() { "" } else { ": " },
+                            left.join("; ")
                         );
                     }
                     Err(e) => {

@@ -164,7 +164,14 @@ pub(crate) fn decide(
 /// as its driver observed it.
 pub(crate) fn live_drift(obs: &Observation) -> Vec<String> {
     match obs.presence {
-        Presence::Absent => vec!["it was applied but no longer exists".into()],
+        // What the driver adds (a reason the absence may only seem so).
+        Presence::Absent if obs.drift.is_empty() => {
+            vec!["it was applied but no longer exists".into()]
+        }
+        Presence::Absent => vec![format!(
+            "it was applied but no longer exists ({})",
+            obs.drift.join("; ")
+        )],
         Presence::Partial if obs.drift.is_empty() => vec!["only part of it exists".into()],
         _ => obs.drift.clone(),
     }

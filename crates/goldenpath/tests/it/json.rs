@@ -205,6 +205,23 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     );
     case("db list", &["--env", "dev"], 0);
     case("owners", &["--env", "dev"], 0);
+    case("iam policy", &["--env", "dev", "--role", "apply"], 0);
+    case(
+        "iam trust",
+        &["--repo", "acme/platform", "--env", "dev", "--account-id", "123456789012"],
+        0,
+    );
+    // A policy that grants nothing this local platform needs in AWS.
+    std::fs::write(
+        p.path().join("in-use.json"),
+        r#"{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    case(
+        "iam check",
+        &["--policy", "in-use.json", "--env", "dev", "--role", "apply"],
+        0,
+    );
     case("resources list", &[], 0);
     case("secret list", &[], 0);
     case("secret get", &["goldenpath/dev/backstage/postgres"], 0);

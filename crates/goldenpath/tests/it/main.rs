@@ -14,6 +14,7 @@ mod foundation;
 mod gitops_remote;
 mod hints;
 mod hostile;
+mod iam;
 mod json;
 mod ownership;
 mod policy;

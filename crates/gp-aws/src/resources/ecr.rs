@@ -90,10 +90,12 @@ impl AwsResources {
             }
             Some(repo) => {
                 let arn = repo.repository_arn().unwrap_or_default().to_string();
-                if let Ok(t) = self
-                    .aws
-                    .block_on(c.list_tags_for_resource().resource_arn(&arn).send())
-                {
+                if let Some(t) = self.read_or_absent(
+                    &format!("read the tags of {name}"),
+                    self.aws
+                        .block_on(c.list_tags_for_resource().resource_arn(&arn).send()),
+                    &[],
+                )? {
                     for tag in t.tags() {
                         current_tags.insert(tag.key().to_string(), tag.value().to_string());
                     }
@@ -196,10 +198,13 @@ impl AwsResources {
         }
         let want = Self::lifecycle_policy(r.keep_last);
         let have = if found.is_some() {
-            self.aws
-                .block_on(c.get_lifecycle_policy().repository_name(name).send())
-                .ok()
-                .and_then(|p| p.lifecycle_policy_text().map(str::to_string))
+            self.read_or_absent(
+                &format!("read the lifecycle policy of {name}"),
+                self.aws
+                    .block_on(c.get_lifecycle_policy().repository_name(name).send()),
+                &["LifecyclePolicyNotFoundException"],
+            )?
+            .and_then(|p| p.lifecycle_policy_text().map(str::to_string))
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         } else {
             None

@@ -104,6 +104,81 @@ impl AwsResources {
     }
 }
 
+/// Whether an XML body is one element with nothing in it (after an XML
+/// declaration): `<X/>` or `<X xmlns="..."></X>`.
+fn empty_element(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let mut t = text.trim();
+    if let Some(rest) = t.strip_prefix("<?xml") {
+        match rest.find("?>") {
+            Some(i) => t = rest[i + 2..].trim(),
+            None => return false,
+        }
+    }
+    let Some(inner) = t.strip_prefix('<').and_then(|x| x.strip_suffix('>')) else {
+        return false;
+    };
+    if let Some(open) = inner.strip_suffix('/') {
+        return !open.contains(['<', '>']);
+    }
+    // `<X ...></X>`
+    match inner.split_once("></") {
+        Some((open, close)) => {
+            !open.contains(['<', '>'])
+                && !close.contains(['<', '>'])
+                && open.split_whitespace().next() == Some(close.trim())
+        }
+        None => false,
+    }
+}
+
+impl AwsResources {
+    /// A read whose "nothing there" answer is one of `absent` (the
+    /// service's error codes): `None`. Any other failure — a denial first —
+    /// stops the plan: a read that could not be made is never taken for a
+    /// setting, a tag or a policy that is not there.
+    pub(crate) fn read_or_absent<T, E>(
+        &self,
+        what: &str,
+        r: Result<
+            T,
+            aws_sdk_s3::error::SdkError<
+                E,
+                aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+            >,
+        >,
+        absent: &[&str],
+    ) -> Result<Option<T>, DriverError>
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e)
+                if e
+                    .as_service_error()
+                    .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+                    .is_some_and(|c| absent.contains(&c)) =>
+            {
+                Ok(None)
+            }
+            // A success whose body is one empty element (moto answers a
+            // bucket never versioned with `<GetBucketVersioningResponse/>`,
+            // S3 with `<VersioningConfiguration/>`): nothing there.
+            Err(e)
+                if e.raw_response().is_some_and(|r| {
+                    r.status().is_success() && r.body().bytes().is_some_and(empty_element)
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.fail(what, &e)),
+        }
+    }
+}
+
 impl CloudResources for AwsResources {
     fn permissions(
         &self,
@@ -233,3 +308,20 @@ impl AwsResources {
 mod ecr;
 mod s3;
 mod secrets;
+
+#[cfg(test)]
+mod tests {
+    use super::empty_element;
+
+    #[test]
+    fn only_one_element_with_nothing_in_it_is_empty() {
+        assert!(empty_element(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<GetBucketVersioningResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>"));
+        assert!(empty_element(b"<VersioningConfiguration xmlns=\"x\"></VersioningConfiguration>"));
+        assert!(!empty_element(b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"));
+        assert!(!empty_element(b"<A></B>"));
+        assert!(!empty_element(b"<Error><Code>AccessDenied</Code></Error>"));
+        assert!(!empty_element(b""));
+        assert!(!empty_element(b"<?xml version=\"1.0\""));
+        assert!(!empty_element(&[0xff, 0xfe]));
+    }
+}

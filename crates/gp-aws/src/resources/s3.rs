@@ -19,8 +19,10 @@ impl AwsResources {
             Ok(_) => true,
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => false,
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                // S3 answers a bucket of another account and a bucket these
+                // credentials may not list alike.
                 return Err(DriverError::refused(format!(
-                    "bucket {name} exists and belongs to someone else (S3 names are global): choose another name"
+                    "bucket {name} cannot be read (403): it belongs to someone else (S3 names are global: choose another name), or the credentials lack `s3:ListBucket` on it (see `goldenpath iam policy`)"
                 )));
             }
             Err(e) => return Err(self.fail(&format!("read bucket {name}"), &e)),
@@ -126,11 +128,13 @@ impl<'a> BucketWork<'a> {
             None => ("AES256", None),
         };
         let have = if exists {
-            match res
-                .aws
-                .block_on(c.get_bucket_encryption().bucket(name).send())
-            {
-                Ok(enc) => enc
+            match res.read_or_absent(
+                &format!("read the encryption of {name}"),
+                res.aws
+                    .block_on(c.get_bucket_encryption().bucket(name).send()),
+                &["ServerSideEncryptionConfigurationNotFoundError"],
+            )? {
+                Some(enc) => enc
                     .server_side_encryption_configuration()
                     .and_then(|cfg| cfg.rules().first())
                     .and_then(|r| r.apply_server_side_encryption_by_default())
@@ -140,7 +144,7 @@ impl<'a> BucketWork<'a> {
                             d.kms_master_key_id().map(str::to_string),
                         )
                     }),
-                Err(_) => None,
+                None => None,
             }
         } else {
             None
@@ -205,10 +209,13 @@ impl<'a> BucketWork<'a> {
         let (res, c, b, name, exists) = (self.res, self.c, self.b, self.name, self.exists);
         // Versioning.
         let status = if exists {
-            res.aws
-                .block_on(c.get_bucket_versioning().bucket(name).send())
-                .ok()
-                .and_then(|v| v.status().map(|s| s.as_str().to_string()))
+            res.read_or_absent(
+                &format!("read the versioning of {name}"),
+                res.aws
+                    .block_on(c.get_bucket_versioning().bucket(name).send()),
+                &[],
+            )?
+            .and_then(|v| v.status().map(|s| s.as_str().to_string()))
         } else {
             None
         };
@@ -254,10 +261,13 @@ impl<'a> BucketWork<'a> {
         // Public-access block.
         let block = b.block_public;
         let have_block = if exists {
-            res.aws
-                .block_on(c.get_public_access_block().bucket(name).send())
-                .ok()
-                .and_then(|p| p.public_access_block_configuration().cloned())
+            res.read_or_absent(
+                &format!("read the public access block of {name}"),
+                res.aws
+                    .block_on(c.get_public_access_block().bucket(name).send()),
+                &["NoSuchPublicAccessBlockConfiguration"],
+            )?
+            .and_then(|p| p.public_access_block_configuration().cloned())
                 .map(|p| {
                     [
                         p.block_public_acls(),
@@ -316,9 +326,12 @@ impl<'a> BucketWork<'a> {
         let mut others = Vec::new();
         let mut have_rule: Option<(Option<i32>, Option<i32>, Option<i32>)> = None;
         if exists
-            && let Ok(l) = res
-                .aws
-                .block_on(c.get_bucket_lifecycle_configuration().bucket(name).send())
+            && let Some(l) = res.read_or_absent(
+                &format!("read the lifecycle of {name}"),
+                res.aws
+                    .block_on(c.get_bucket_lifecycle_configuration().bucket(name).send()),
+                &["NoSuchLifecycleConfiguration"],
+            )?
         {
             for r in l.rules() {
                 if r.id() == Some(rule_id) {
@@ -429,10 +442,13 @@ impl<'a> BucketWork<'a> {
         let (res, c, b, name, exists) = (self.res, self.c, self.b, self.name, self.exists);
         // Access logging.
         let have_log = if exists {
-            res.aws
-                .block_on(c.get_bucket_logging().bucket(name).send())
-                .ok()
-                .and_then(|l| l.logging_enabled().map(|e| e.target_bucket().to_string()))
+            res.read_or_absent(
+                &format!("read the access logging of {name}"),
+                res.aws
+                    .block_on(c.get_bucket_logging().bucket(name).send()),
+                &[],
+            )?
+            .and_then(|l| l.logging_enabled().map(|e| e.target_bucket().to_string()))
         } else {
             None
         };

@@ -167,10 +167,13 @@ impl AwsResources {
         }
         let want = Self::secret_policy(s);
         let have = if described.is_some() {
-            self.aws
-                .block_on(c.get_resource_policy().secret_id(name).send())
-                .ok()
-                .and_then(|p| p.resource_policy().map(str::to_string))
+            self.read_or_absent(
+                &format!("read the resource policy of {name}"),
+                self.aws
+                    .block_on(c.get_resource_policy().secret_id(name).send()),
+                &[],
+            )?
+            .and_then(|p| p.resource_policy().map(str::to_string))
                 .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
         } else {
             None

@@ -171,6 +171,12 @@ fn need(ctx: &Context, a: &RoleArgs) -> anyhow::Result<Vec<gp_core::iam::Grant>>
 
 fn policy(ctx: &Context, a: &RoleArgs) -> anyhow::Result<()> {
     let grants = need(ctx, a)?;
+    if grants.is_empty() {
+        ctx.printer.status(&format!(
+            "the {} role calls no AWS API in {}: its policy is empty",
+            a.role, a.env
+        ));
+    }
     let document = gp_core::iam::policy_document(&grants);
     let name = role_name(ctx, &a.env, a.role)?;
     if ctx.printer.is_json() {

@@ -528,6 +528,15 @@ impl Run<'_> {
                     }
                 }
             }
+            // The sweep cannot run as configured (its permission denied):
+            // nothing proves the build left nothing — a failure to fix.
+            Err(e) if e.kind == gp_driver::ErrorKind::Configuration => {
+                self.outcome.orphans.push(Leftover {
+                    component: "(tag sweep)".into(),
+                    resource: format!("resources tagged BuildId={b}"),
+                    state: format!("cannot check: {}", e.message),
+                })
+            }
             Err(e) => self.outcome.unverified.push(Leftover {
                 component: "(tag sweep)".into(),
                 resource: format!("resources tagged BuildId={b}"),
