@@ -881,6 +881,34 @@ mod tests {
     }
 
     #[test]
+    fn a_check_fails_on_each_of_missing_uncovered_and_denied_alone() {
+        let pair = ("s3:GetObject".to_string(), "arn:aws:s3:::b/k".to_string());
+        assert!(!Check::default().fails());
+        let only = |f: fn(&mut Check)| {
+            let mut c = Check::default();
+            f(&mut c);
+            c.fails()
+        };
+        assert!(only(|c| c
+            .missing
+            .push(("s3:GetObject".into(), "*".into()))));
+        assert!(only(|c| c
+            .uncovered
+            .push(("s3:GetObject".into(), "arn:aws:s3:::b/k".into()))));
+        assert!(only(|c| c.denied.push((
+            "s3:GetObject".into(),
+            "*".into(),
+            "Deny".into()
+        ))));
+        // What is beyond need, wider or conditional never fails a run.
+        let mut c = Check::default();
+        c.beyond.push(pair.clone());
+        c.wider.push(pair);
+        c.conditional.push("Scoped".into());
+        assert!(!c.fails());
+    }
+
+    #[test]
     fn not_action_allows_the_rest_and_is_beyond_need() {
         let p = parse_policy(
             r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}"#,

@@ -73,9 +73,6 @@ impl World {
         for (name, text) in REQUESTS {
             std::fs::write(requests.join(name), text).unwrap();
         }
-        eprintln!("DEBUGDIR {}", work.display());
-        std::mem::forget(dir);
-        let dir = gp_test::tempdir();
         World {
             moto,
             route53,
