@@ -497,7 +497,10 @@ const BACKEND_OPS: &[(&str, &str, &str)] = &[
 
 /// Terraform lists an S3 backend's workspaces and reads a denied listing
 /// as none: said beside every "no such workspace" of an S3 backend.
-pub(crate) fn workspace_listing_note(backend: &serde_json::Value, workspace: &str) -> Option<String> {
+pub(crate) fn workspace_listing_note(
+    backend: &serde_json::Value,
+    workspace: &str,
+) -> Option<String> {
     let bucket = backend.get("s3")?.get("bucket")?.as_str()?;
     Some(format!(
         "Terraform finds no workspace `{workspace}` in bucket {bucket}; it lists workspaces with `s3:ListBucket`, and reads a denied listing as none (see `goldenpath iam policy`)"
@@ -662,8 +665,15 @@ mod tests {
     #[test]
     fn a_workspace_not_found_in_s3_says_a_denied_listing_reads_as_none() {
         let s3 = serde_json::json!({"s3": {"bucket": "b"}});
-        assert!(workspace_listing_note(&s3, "cluster").unwrap().contains("`s3:ListBucket`"));
-        assert_eq!(workspace_listing_note(&serde_json::json!("local"), "cluster"), None);
+        assert!(
+            workspace_listing_note(&s3, "cluster")
+                .unwrap()
+                .contains("`s3:ListBucket`")
+        );
+        assert_eq!(
+            workspace_listing_note(&serde_json::json!("local"), "cluster"),
+            None
+        );
     }
 
     #[test]

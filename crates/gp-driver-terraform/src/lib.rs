@@ -299,9 +299,11 @@ impl Driver for TerraformDriver {
             inv.scratch = Some(dir.path().to_path_buf());
             if !self.init_with(ctx, &inv, false)? {
                 let mut absent = Observation::absent();
-                absent.drift.extend(inv.workspace.as_deref().and_then(|w| {
-                    iam::workspace_listing_note(&inv.backend, w)
-                }));
+                absent.drift.extend(
+                    inv.workspace
+                        .as_deref()
+                        .and_then(|w| iam::workspace_listing_note(&inv.backend, w)),
+                );
                 return Ok(absent);
             }
             Some(dir)

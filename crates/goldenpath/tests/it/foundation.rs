@@ -551,6 +551,7 @@ fn every_yaml_example_in_readme_and_examples_is_valid() {
         "requests",
         "docs",
         "drift",
+        "iam",
     ];
     const COMPONENT: &[&str] = &[
         "name",

@@ -844,7 +844,14 @@ fn bad_input_is_named_at_its_file_line_and_column_and_nothing_is_written() {
     assert_eq!(out.code, 0, "{}", out.transcript());
     let policy: Value = serde_json::from_str(&out.stdout).unwrap();
     let all = actions(&policy);
-    for a in ["ec2:CreateVpc", "iam:CreateRole", "eks:CreateCluster", "secretsmanager:CreateSecret", "route53:ChangeResourceRecordSets", "dynamodb:PutItem"] {
+    for a in [
+        "ec2:CreateVpc",
+        "iam:CreateRole",
+        "eks:CreateCluster",
+        "secretsmanager:CreateSecret",
+        "route53:ChangeResourceRecordSets",
+        "dynamodb:PutItem",
+    ] {
         assert!(all.contains(a), "{a} missing from {all:?}");
     }
     // A type the table does not hold, at its line and column.
@@ -855,39 +862,114 @@ fn bad_input_is_named_at_its_file_line_and_column_and_nothing_is_written() {
     std::fs::write(&main, &text).unwrap();
     let out = gp_in(d, &["iam", "policy", "--env", "dev", "--role", "plan"]);
     assert_eq!(out.code, 2, "{}", out.transcript());
-    assert!(out.stderr.contains(&format!("infra/vpc/main.tf:{line}:13")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("infra/vpc/main.tf:{line}:13")),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("terraformTypes"), "{}", out.stderr);
     // Named in the spec, it is granted.
     let spec = d.join("goldenpath.yaml");
     let mut s = std::fs::read_to_string(&spec).unwrap();
-    s.push_str("\niam:\n  terraformTypes:\n    aws_made_up_thing: { actions: [\"madeup:Describe*\"] }\n");
+    s.push_str(
+        "\niam:\n  terraformTypes:\n    aws_made_up_thing: { actions: [\"madeup:Describe*\"] }\n",
+    );
     std::fs::write(&spec, s).unwrap();
     let out = gp_in(d, &["iam", "policy", "--env", "dev", "--role", "plan"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert!(out.stdout.contains("madeup:Describe*"));
     // A policy in use that is not JSON, or not a policy: at its position.
-    std::fs::write(d.join("bad.json"), "{\n  \"Statement\": [\n    {\"Effect\": \"Allow\",, }\n  ]\n}\n").unwrap();
-    let out = gp_in(d, &["iam", "check", "--policy", "bad.json", "--env", "dev", "--role", "plan"]);
+    std::fs::write(
+        d.join("bad.json"),
+        "{\n  \"Statement\": [\n    {\"Effect\": \"Allow\",, }\n  ]\n}\n",
+    )
+    .unwrap();
+    let out = gp_in(
+        d,
+        &[
+            "iam", "check", "--policy", "bad.json", "--env", "dev", "--role", "plan",
+        ],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(out.stderr.contains("bad.json:3:"), "{}", out.stderr);
-    std::fs::write(d.join("bad.json"), "{\"Statement\": [{\"Effect\": \"Perhaps\", \"Action\": \"s3:*\", \"Resource\": \"*\"}]}").unwrap();
-    let out = gp_in(d, &["iam", "check", "--policy", "bad.json", "--env", "dev", "--role", "plan"]);
+    std::fs::write(
+        d.join("bad.json"),
+        "{\"Statement\": [{\"Effect\": \"Perhaps\", \"Action\": \"s3:*\", \"Resource\": \"*\"}]}",
+    )
+    .unwrap();
+    let out = gp_in(
+        d,
+        &[
+            "iam", "check", "--policy", "bad.json", "--env", "dev", "--role", "plan",
+        ],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(out.stderr.contains("bad.json:1:27"), "{}", out.stderr);
     // A saved plan that is not JSON.
     std::fs::write(d.join("plan.json"), "{\"resource_changes\": [\n  nope\n]}").unwrap();
-    let out = gp_in(d, &["iam", "policy", "--env", "dev", "--role", "apply", "--plan", "cluster=plan.json"]);
+    let out = gp_in(
+        d,
+        &[
+            "iam",
+            "policy",
+            "--env",
+            "dev",
+            "--role",
+            "apply",
+            "--plan",
+            "cluster=plan.json",
+        ],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(out.stderr.contains("plan.json:2:"), "{}", out.stderr);
-    let out = gp_in(d, &["iam", "policy", "--env", "dev", "--role", "apply", "--plan", "argocd=plan.json"]);
+    let out = gp_in(
+        d,
+        &[
+            "iam",
+            "policy",
+            "--env",
+            "dev",
+            "--role",
+            "apply",
+            "--plan",
+            "argocd=plan.json",
+        ],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
     // Other hostile arguments.
     for args in [
-        &["iam", "trust", "--repo", "acme/*", "--env", "dev", "--account-id", "123456789012"][..],
-        &["iam", "trust", "--repo", "acme/platform", "--env", "dev", "--account-id", "12"],
+        &[
+            "iam",
+            "trust",
+            "--repo",
+            "acme/*",
+            "--env",
+            "dev",
+            "--account-id",
+            "123456789012",
+        ][..],
+        &[
+            "iam",
+            "trust",
+            "--repo",
+            "acme/platform",
+            "--env",
+            "dev",
+            "--account-id",
+            "12",
+        ],
         &["iam", "policy", "--env", "dev", "--role", "admin"],
         &["iam", "policy", "--env", "nowhere", "--role", "plan"],
-        &["iam", "policy", "--env", "dev", "--role", "plan", "--account-id", "1234567890123"],
+        &[
+            "iam",
+            "policy",
+            "--env",
+            "dev",
+            "--role",
+            "plan",
+            "--account-id",
+            "1234567890123",
+        ],
     ] {
         let out = gp_in(d, args);
         assert_eq!(out.code, 2, "{args:?}\n{}", out.transcript());
@@ -914,7 +996,21 @@ fn a_saved_plan_scopes_what_it_names_and_the_trust_takes_only_the_jobs_subjects(
         .unwrap(),
     )
     .unwrap();
-    let out = gp_in(d, &["iam", "policy", "--env", "dev", "--role", "apply", "--account-id", "123456789012", "--plan", "irsa=irsa-plan.json"]);
+    let out = gp_in(
+        d,
+        &[
+            "iam",
+            "policy",
+            "--env",
+            "dev",
+            "--role",
+            "apply",
+            "--account-id",
+            "123456789012",
+            "--plan",
+            "irsa=irsa-plan.json",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.transcript());
     let policy: Value = serde_json::from_str(&out.stdout).unwrap();
     let role = policy["Statement"]
@@ -923,23 +1019,48 @@ fn a_saved_plan_scopes_what_it_names_and_the_trust_takes_only_the_jobs_subjects(
         .iter()
         .find(|s| s["Sid"] == "TerraformAWSIAMRoleByPlannedName")
         .unwrap_or_else(|| panic!("{policy}"));
-    assert_eq!(role["Resource"], json!(["arn:aws:iam::123456789012:role/goldenpath-dev-external-dns"]));
+    assert_eq!(
+        role["Resource"],
+        json!(["arn:aws:iam::123456789012:role/goldenpath-dev-external-dns"])
+    );
     // The account is pinned everywhere an ARN names one.
     let text = out.stdout.clone();
     assert!(!text.contains(":*:secret:"), "{text}");
     // The trust: exactly the subjects of the jobs that take each role.
-    let out = gp_in(d, &["iam", "trust", "--repo", "acme/platform", "--env", "dev", "--account-id", "123456789012", "--output", "json"]);
+    let out = gp_in(
+        d,
+        &[
+            "iam",
+            "trust",
+            "--repo",
+            "acme/platform",
+            "--env",
+            "dev",
+            "--account-id",
+            "123456789012",
+            "--output",
+            "json",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.transcript());
     let t: Value = serde_json::from_str(&out.stdout).unwrap();
     let subjects = |role: &str| -> Vec<String> {
-        t["roles"].as_array().unwrap().iter().find(|r| r["role"] == role).unwrap()["subjects"]
+        t["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["role"] == role)
+            .unwrap()["subjects"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| s.as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(subjects("requests"), ["repo:acme/platform:ref:refs/heads/main"]);
+    assert_eq!(
+        subjects("requests"),
+        ["repo:acme/platform:ref:refs/heads/main"]
+    );
     assert_eq!(
         subjects("apply"),
         [
@@ -949,7 +1070,12 @@ fn a_saved_plan_scopes_what_it_names_and_the_trust_takes_only_the_jobs_subjects(
         ]
     );
     for r in t["roles"].as_array().unwrap() {
-        assert!(r["name"].as_str().unwrap().starts_with("goldenpath-dev-ci-"));
+        assert!(
+            r["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("goldenpath-dev-ci-")
+        );
         for s in r["subjects"].as_array().unwrap() {
             assert!(!s.as_str().unwrap().contains('*'));
         }
@@ -962,6 +1088,10 @@ fn a_saved_plan_scopes_what_it_names_and_the_trust_takes_only_the_jobs_subjects(
         workflows.push_str(&std::fs::read_to_string(e.path()).unwrap());
     }
     for r in t["roles"].as_array().unwrap() {
-        assert!(workflows.contains(&format!("role/{}", r["name"].as_str().unwrap())), "{}", r["name"]);
+        assert!(
+            workflows.contains(&format!("role/{}", r["name"].as_str().unwrap())),
+            "{}",
+            r["name"]
+        );
     }
 }

@@ -208,7 +208,14 @@ fn every_command_prints_json_that_its_strict_schema_accepts() {
     case("iam policy", &["--env", "dev", "--role", "apply"], 0);
     case(
         "iam trust",
-        &["--repo", "acme/platform", "--env", "dev", "--account-id", "123456789012"],
+        &[
+            "--repo",
+            "acme/platform",
+            "--env",
+            "dev",
+            "--account-id",
+            "123456789012",
+        ],
         0,
     );
     // A policy that grants nothing this local platform needs in AWS.

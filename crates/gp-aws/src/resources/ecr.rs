@@ -205,7 +205,7 @@ impl AwsResources {
                 &["LifecyclePolicyNotFoundException"],
             )?
             .and_then(|p| p.lifecycle_policy_text().map(str::to_string))
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         } else {
             None
         };

@@ -157,8 +157,7 @@ impl AwsResources {
         match r {
             Ok(v) => Ok(Some(v)),
             Err(e)
-                if e
-                    .as_service_error()
+                if e.as_service_error()
                     .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
                     .is_some_and(|c| absent.contains(&c)) =>
             {
@@ -316,8 +315,12 @@ mod tests {
     #[test]
     fn only_one_element_with_nothing_in_it_is_empty() {
         assert!(empty_element(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<GetBucketVersioningResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>"));
-        assert!(empty_element(b"<VersioningConfiguration xmlns=\"x\"></VersioningConfiguration>"));
-        assert!(!empty_element(b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"));
+        assert!(empty_element(
+            b"<VersioningConfiguration xmlns=\"x\"></VersioningConfiguration>"
+        ));
+        assert!(!empty_element(
+            b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+        ));
         assert!(!empty_element(b"<A></B>"));
         assert!(!empty_element(b"<Error><Code>AccessDenied</Code></Error>"));
         assert!(!empty_element(b""));

@@ -268,14 +268,14 @@ impl<'a> BucketWork<'a> {
                 &["NoSuchPublicAccessBlockConfiguration"],
             )?
             .and_then(|p| p.public_access_block_configuration().cloned())
-                .map(|p| {
-                    [
-                        p.block_public_acls(),
-                        p.ignore_public_acls(),
-                        p.block_public_policy(),
-                        p.restrict_public_buckets(),
-                    ]
-                })
+            .map(|p| {
+                [
+                    p.block_public_acls(),
+                    p.ignore_public_acls(),
+                    p.block_public_policy(),
+                    p.restrict_public_buckets(),
+                ]
+            })
         } else {
             None
         };
@@ -444,8 +444,7 @@ impl<'a> BucketWork<'a> {
         let have_log = if exists {
             res.read_or_absent(
                 &format!("read the access logging of {name}"),
-                res.aws
-                    .block_on(c.get_bucket_logging().bucket(name).send()),
+                res.aws.block_on(c.get_bucket_logging().bucket(name).send()),
                 &[],
             )?
             .and_then(|l| l.logging_enabled().map(|e| e.target_bucket().to_string()))

@@ -174,7 +174,7 @@ impl AwsResources {
                 &[],
             )?
             .and_then(|p| p.resource_policy().map(str::to_string))
-                .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
         } else {
             None
         };
