@@ -429,28 +429,50 @@ impl Statement {
             !self
                 .not_resources
                 .iter()
-                .any(|p| covers(p, needed, false) || covers(needed, p, false) || p == "*")
+                .any(|p| covers(p, needed, false) || covers(needed, p, false))
         }
     }
 
     /// Whether it reaches any name of `needed` (for a Deny).
     fn touches(&self, needed: &str) -> bool {
         if self.not_resources.is_empty() {
-            self.resources
-                .iter()
-                .any(|p| covers(p, needed, false) || overlaps(p, needed))
+            self.resources.iter().any(|p| overlaps(p, needed))
         } else {
             true
         }
     }
 }
 
-/// Whether two patterns can match one name (conservative: a shared
-/// literal prefix up to the first wildcard of either).
+/// Whether two patterns (IAM's `*` and `?`, case-sensitive) match at
+/// least one name in common: a walk over both at once, where a `*` may
+/// stand for nothing or take one character the other pattern gives.
 fn overlaps(a: &str, b: &str) -> bool {
-    let pa = a.split(['*', '?']).next().unwrap_or("");
-    let pb = b.split(['*', '?']).next().unwrap_or("");
-    pa.starts_with(pb) || pb.starts_with(pa)
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let (n, m) = (a.len(), b.len());
+    // can[i][j]: a[i..] and b[j..] match a name in common.
+    let mut can = vec![vec![false; m + 1]; n + 1];
+    can[n][m] = true;
+    for i in (0..=n).rev() {
+        for j in (0..=m).rev() {
+            if i == n && j == m {
+                continue;
+            }
+            let star_a = i < n && a[i] == '*';
+            let star_b = j < m && b[j] == '*';
+            can[i][j] = (star_a && can[i + 1][j])
+                || (star_b && can[i][j + 1])
+                || (star_a && j < m && !star_b && can[i][j + 1])
+                || (star_b && i < n && !star_a && can[i + 1][j])
+                || (i < n
+                    && j < m
+                    && !star_a
+                    && !star_b
+                    && (a[i] == b[j] || a[i] == '?' || b[j] == '?')
+                    && can[i + 1][j + 1]);
+        }
+    }
+    can[0][0]
 }
 
 /// A policy file that cannot be read as a policy.
@@ -881,6 +903,16 @@ mod tests {
     }
 
     #[test]
+    fn a_role_prints_and_reads_back_as_its_name() {
+        for role in Role::ALL {
+            assert_eq!(role.to_string(), role.as_str());
+            assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+        }
+        assert_eq!(Role::Teardown.to_string(), "teardown");
+        assert!("admin".parse::<Role>().is_err());
+    }
+
+    #[test]
     fn a_check_fails_on_each_of_missing_uncovered_and_denied_alone() {
         let pair = ("s3:GetObject".to_string(), "arn:aws:s3:::b/k".to_string());
         assert!(!Check::default().fails());
@@ -929,6 +961,131 @@ mod tests {
         .unwrap();
         let c = check(&p, &need());
         assert_eq!(c.uncovered.len(), 3, "{c:?}");
+    }
+
+    #[test]
+    fn not_resource_of_a_disjoint_name_allows_the_need_and_of_star_allows_nothing() {
+        // Excluding another folder leaves the needed names allowed; only the
+        // unscoped listing (on `*`, which the excluded pattern is part of)
+        // is not covered.
+        let p = parse_policy(
+            r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:*","NotResource":"arn:aws:secretsmanager:*:*:secret:other/*"}]}"#,
+        )
+        .unwrap();
+        let c = check(&p, &need());
+        assert_eq!(
+            c.uncovered,
+            [("secretsmanager:ListSecrets".to_string(), "*".to_string())],
+            "{c:?}"
+        );
+        let p = parse_policy(
+            r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:*","NotResource":"*"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(check(&p, &need()).uncovered.len(), 3);
+    }
+
+    #[test]
+    fn a_deny_takes_back_only_what_its_resources_can_reach() {
+        let need = [Grant::new(
+            "Secrets",
+            ["secretsmanager:GetSecretValue"],
+            ["arn:aws:secretsmanager:*:*:secret:gp/dev/*"],
+        )];
+        let with_deny = |deny: &str| {
+            let text = format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}},{{"Sid":"No","Effect":"Deny","Action":"secretsmanager:GetSecretValue",{deny}}}]}}"#
+            );
+            check(&parse_policy(&text).unwrap(), &need).denied.len()
+        };
+        // Another service's name: nothing taken back.
+        assert_eq!(with_deny(r#""Resource":"arn:aws:s3:::x""#), 0);
+        // Another folder: nothing taken back.
+        assert_eq!(
+            with_deny(r#""Resource":"arn:aws:secretsmanager:us-east-1:1:secret:other/x""#),
+            0
+        );
+        // One secret among the needed names: taken back.
+        assert_eq!(
+            with_deny(r#""Resource":"arn:aws:secretsmanager:us-east-1:1:secret:gp/dev/x""#),
+            1
+        );
+        // Every name: taken back.
+        assert_eq!(with_deny(r#""Resource":"*""#), 1);
+        // NotResource is read as reaching the need.
+        assert_eq!(with_deny(r#""NotResource":"arn:aws:s3:::x""#), 1);
+    }
+
+    #[test]
+    fn overlap_agrees_with_searching_every_short_name() {
+        // Every pattern of up to three of `a b * ?` against every other:
+        // they overlap exactly when some name over `a b` of up to six
+        // characters (enough for a witness) matches both.
+        fn strings(alphabet: &[char], max: usize) -> Vec<String> {
+            let mut all = vec![String::new()];
+            let mut last = vec![String::new()];
+            for _ in 0..max {
+                last = last
+                    .iter()
+                    .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                    .collect();
+                all.extend(last.iter().cloned());
+            }
+            all
+        }
+        let patterns = strings(&['a', 'b', '*', '?'], 3);
+        let names = strings(&['a', 'b'], 6);
+        for p in &patterns {
+            for q in &patterns {
+                let witness = names
+                    .iter()
+                    .any(|n| matches(p, n, false) && matches(q, n, false));
+                assert_eq!(overlaps(p, q), witness, "{p:?} {q:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn two_patterns_overlap_when_some_name_matches_both() {
+        assert!(overlaps("a/b*", "a/*"));
+        assert!(overlaps("a/*", "a/b*"));
+        assert!(overlaps("a/b", "a/b"));
+        assert!(overlaps("*", "a/b"));
+        assert!(overlaps("a/b", "*"));
+        assert!(overlaps("", ""));
+        assert!(overlaps("", "*"));
+        assert!(!overlaps("", "a"));
+        assert!(!overlaps("a", ""));
+        assert!(overlaps("a?c", "abc"));
+        assert!(overlaps("abc", "a?c"));
+        assert!(!overlaps("a?c", "ac"));
+        assert!(!overlaps("a/x*", "a/y*"));
+        assert!(!overlaps("a/x", "a/y"));
+        assert!(!overlaps("a/x", "A/x"));
+        // Stars on both sides, at different places.
+        assert!(overlaps("arn:*:secret:gp/dev/*", "arn:aws:*:gp/*/x"));
+        // (`arn:aws:secret:gp/dev/:other/` matches both.)
+        assert!(overlaps("arn:*:secret:gp/dev/*", "arn:aws:*:other/*"));
+        assert!(!overlaps(
+            "arn:aws:secretsmanager:*:*:secret:gp/dev/*",
+            "arn:aws:s3:::*"
+        ));
+        assert!(overlaps("*x", "x*"));
+        assert!(!overlaps("*x", "y"));
+        assert!(!overlaps("a*", "b*"));
+        assert!(overlaps("*a", "*b*"));
+        assert!(!overlaps("*a", "*b"));
+        // Agrees with matching wherever one side is a literal.
+        for (p, name) in [
+            ("a*b", "aXb"),
+            ("a*b", "ab"),
+            ("a*b", "ba"),
+            ("??", "ab"),
+            ("??", "a"),
+        ] {
+            assert_eq!(overlaps(p, name), matches(p, name, false), "{p} {name}");
+            assert_eq!(overlaps(name, p), matches(p, name, false), "{name} {p}");
+        }
     }
 
     #[test]

@@ -84,9 +84,13 @@ pub fn goldenpath(bin: &str) -> Command {
 }
 
 /// A fresh temporary directory, removed when dropped.
+///
+/// With `GP_TEST_KEEP` set, the directory is left behind (for reading a
+/// failed test's state, logs and registry).
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("gp-test-")
+        .disable_cleanup(std::env::var_os("GP_TEST_KEEP").is_some())
         .tempdir()
         .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
 }
