@@ -460,10 +460,10 @@ fn overlaps(a: &str, b: &str) -> bool {
             }
             let star_a = i < n && a[i] == '*';
             let star_b = j < m && b[j] == '*';
-            can[i][j] = (star_a && can[i + 1][j])
-                || (star_b && can[i][j + 1])
-                || (star_a && j < m && !star_b && can[i][j + 1])
-                || (star_b && i < n && !star_a && can[i + 1][j])
+            // A star stands for nothing, or takes what the other side
+            // gives next (a character, or nothing more when that is a star).
+            can[i][j] = (star_a && (can[i + 1][j] || (j < m && can[i][j + 1])))
+                || (star_b && (can[i][j + 1] || (i < n && can[i + 1][j])))
                 || (i < n
                     && j < m
                     && !star_a
