@@ -175,7 +175,9 @@ pub(crate) fn declared(root: &Path) -> Vec<Declared> {
             for block in ["resource", "data"] {
                 let found = v.get(block).and_then(|b| b.as_object());
                 for t in found.into_iter().flat_map(|m| m.keys()) {
-                    let (line, col) = position_of(&text, &format!("\"{t}\""));
+                    // The type's name, inside its quotes, after its block's key.
+                    let after = text.find(&format!("\"{block}\"")).unwrap_or(0);
+                    let (line, col) = position_of(&text, after, &format!("\"{t}\""));
                     out.push(Declared {
                         block: if block == "data" { "data" } else { "resource" },
                         tf_type: t.clone(),
@@ -192,11 +194,16 @@ pub(crate) fn declared(root: &Path) -> Vec<Declared> {
     out
 }
 
-fn position_of(text: &str, needle: &str) -> (u32, u32) {
-    let at = text.find(needle).unwrap_or(0);
+/// Where `needle` first occurs at or after byte `from`: the line, and the
+/// column of its second character (inside a quoted needle's quotes).
+fn position_of(text: &str, from: usize, needle: &str) -> (u32, u32) {
+    let at = text
+        .get(from..)
+        .and_then(|rest| rest.find(needle))
+        .map_or(0, |i| from + i);
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 2;
     (
         u32::try_from(line).unwrap_or(u32::MAX),
         u32::try_from(col).unwrap_or(u32::MAX),
@@ -611,6 +618,164 @@ mod tests {
     }
 
     #[test]
+    fn a_heredoc_ends_only_at_its_whole_tag_and_a_comment_only_at_its_close() {
+        let text = "/*\nresource \"aws_in_comment\" \"a\" {}\n*/\n/* one line */\nresource \"aws_after_comment\" \"b\" {}\nlocals {\n  x = <<-END_OF_DATA\n    first line\n    resource \"aws_in_heredoc\" \"c\" {}\n    END_OF\n  END_OF_DATA\n}\nresource \"aws_after_heredoc\" \"d\" {}\n";
+        let got: Vec<String> = scan_hcl(text, "main.tf")
+            .into_iter()
+            .map(|d| d.tf_type)
+            .collect();
+        assert_eq!(got, ["aws_after_comment", "aws_after_heredoc"]);
+    }
+
+    #[test]
+    fn a_planned_action_takes_its_handler_and_the_read() {
+        assert_eq!(handler_names("create"), ["create", "read"]);
+        assert_eq!(handler_names("update"), ["update", "read"]);
+        assert_eq!(handler_names("delete"), ["delete", "read"]);
+        assert_eq!(handler_names("no-op"), ["read"]);
+        assert_eq!(handler_names("read"), ["read"]);
+        let t = table();
+        let delete = actions_of(&t, "aws_vpc", &["delete"].into()).unwrap();
+        assert!(delete.contains("ec2:DeleteVpc") && !delete.contains("ec2:CreateVpc"));
+        let update = actions_of(&t, "aws_vpc", &["update"].into()).unwrap();
+        assert!(update.contains("ec2:ModifyVpcAttribute"), "{update:?}");
+        assert!(!update.contains("ec2:DeleteVpc"), "{update:?}");
+    }
+
+    #[test]
+    fn a_position_is_the_line_and_column_of_the_first_occurrence() {
+        assert_eq!(
+            position_of("{\n  \"x\": 1,\n  \"y\": 2}", 0, "\"y\""),
+            (3, 4)
+        );
+        assert_eq!(position_of("\"y\"", 0, "\"y\""), (1, 2));
+        // From an offset on.
+        assert_eq!(position_of("\"y\"\n\"y\"", 1, "\"y\""), (2, 2));
+        assert_eq!(position_of("ab\"y\"", 0, "\"y\""), (1, 4));
+        // Counted in characters, not bytes.
+        assert_eq!(position_of("é\"y\"", 0, "\"y\""), (1, 3));
+    }
+
+    #[test]
+    fn a_roots_declared_types_come_from_its_tf_and_tf_json_files_only() {
+        let dir = gp_test::tempdir();
+        std::fs::write(
+            dir.path().join("main.tf"),
+            "terraform {}\n\nresource \"aws_vpc\" \"this\" {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("extra.tf.json"),
+            "{\n  \"resource\": {\"aws_s3_bucket\": {\"b\": {}}},\n  \"data\": {\"aws_vpc\": {\"d\": {}}}\n}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("README.md"),
+            "resource \"aws_in_docs\" \"x\" {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("main.tf.bak"),
+            "resource \"aws_in_backup\" \"x\" {}\n",
+        )
+        .unwrap();
+        let got: Vec<(String, &str, String, u32, u32)> = declared(dir.path())
+            .into_iter()
+            .map(|d| (d.file, d.block, d.tf_type, d.line, d.col))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "extra.tf.json".to_string(),
+                    "resource",
+                    "aws_s3_bucket".to_string(),
+                    2,
+                    17
+                ),
+                (
+                    "extra.tf.json".to_string(),
+                    "data",
+                    "aws_vpc".to_string(),
+                    3,
+                    13
+                ),
+                (
+                    "main.tf".to_string(),
+                    "resource",
+                    "aws_vpc".to_string(),
+                    3,
+                    11
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn declared_aws_types_are_granted_by_block_and_an_unknown_one_is_positioned() {
+        let dir = gp_test::tempdir();
+        std::fs::write(
+            dir.path().join("main.tf"),
+            "resource \"aws_vpc\" \"this\" {}\ndata \"aws_subnet\" \"s\" {}\ndata \"aws_caller_identity\" \"me\" {}\nresource \"random_id\" \"r\" {}\nresource \"terraform_data\" \"t\" {}\n",
+        )
+        .unwrap();
+        let t = table();
+        let g = declared_grants(dir.path(), "infra/vpc", &t, Access::Write).unwrap();
+        let all = |sid: &str| -> BTreeSet<String> {
+            g.iter()
+                .filter(|x| x.sid == sid)
+                .flat_map(|x| x.actions.iter().cloned())
+                .collect()
+        };
+        // Only the AWS provider's types, and no free data source.
+        assert_eq!(g.len(), 2, "{g:?}");
+        assert!(g.iter().all(|x| x.sid.ends_with("NotScopable")));
+        let vpc = all("TerraformAWSEC2VPCNotScopable");
+        assert!(
+            vpc.contains("ec2:CreateVpc") && vpc.contains("ec2:DeleteVpc"),
+            "{vpc:?}"
+        );
+        // A data source only reads, whatever the access.
+        let subnet = all("TerraformAWSEC2SubnetNotScopable");
+        assert!(subnet.contains("ec2:DescribeSubnets"), "{subnet:?}");
+        assert!(!subnet.contains("ec2:CreateSubnet"), "{subnet:?}");
+        // The plan role's access reads the resources.
+        let g = declared_grants(dir.path(), "infra/vpc", &t, Access::Read).unwrap();
+        let read: BTreeSet<String> = g.iter().flat_map(|x| x.actions.iter().cloned()).collect();
+        assert!(!read.contains("ec2:CreateVpc") && read.contains("ec2:DescribeVpcs"));
+        // A type the table does not hold: its file, line and column.
+        std::fs::write(
+            dir.path().join("more.tf"),
+            "\n  resource \"aws_made_up\" \"m\" {}\n",
+        )
+        .unwrap();
+        let e = declared_grants(dir.path(), "infra/vpc", &t, Access::Write).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].file, Path::new("infra/vpc/more.tf"));
+        let pos = e[0].pos.unwrap();
+        assert_eq!((pos.line, pos.col), (2, 13));
+        assert!(e[0].message.contains("aws_made_up"), "{}", e[0].message);
+        assert!(
+            e[0].hint
+                .as_deref()
+                .unwrap_or("")
+                .contains("terraformTypes")
+        );
+    }
+
+    #[test]
+    fn a_planned_data_source_reads_unless_it_is_free() {
+        let plan = serde_json::json!({"resource_changes": [
+            {"address": "data.aws_vpc.d", "mode": "data", "type": "aws_vpc", "change": {"actions": ["read"]}},
+            {"address": "data.aws_region.r", "mode": "data", "type": "aws_region", "change": {"actions": ["read"]}}
+        ]});
+        let g = plan_grants(&plan, &table(), Access::Write).unwrap();
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert!(g[0].actions.contains("ec2:DescribeVpcs"));
+        assert!(!g[0].actions.contains("ec2:CreateVpc"));
+    }
+
+    #[test]
     fn a_saved_plan_gives_its_actions_and_its_names() {
         let plan = serde_json::json!({
             "resource_changes": [
@@ -694,6 +859,25 @@ mod tests {
             None
         );
         assert_eq!(denied_backend_action("AccessDenied"), None);
+        // Each sign of a denial alone is enough.
+        assert_eq!(
+            denied_backend_action(
+                "operation error S3: PutObject, https response error StatusCode: 403"
+            ),
+            Some("s3:PutObject")
+        );
+        assert_eq!(
+            denied_backend_action(
+                "operation error S3: PutObject, api error AccessDenied: Access Denied"
+            ),
+            Some("s3:PutObject")
+        );
+        assert_eq!(
+            denied_backend_action(
+                "operation error DynamoDB: PutItem, user is not authorized to perform it"
+            ),
+            Some("dynamodb:PutItem")
+        );
     }
 
     #[test]
@@ -717,6 +901,25 @@ mod tests {
             .flat_map(|g| g.actions.iter().map(String::as_str))
             .collect();
         assert!(all.contains("dynamodb:PutItem"), "a plan takes the lock");
+        let lockfile = read
+            .iter()
+            .find(|g| g.sid == "TerraformStateLockFile")
+            .unwrap();
+        assert_eq!(
+            lockfile.resources.iter().collect::<Vec<_>>(),
+            ["arn:aws:s3:::b/envs/dev/terraform.tfstate.tflock"]
+        );
+        // Without `use_lockfile` (or with it false), no lock file.
+        for off in [None, Some("false")] {
+            let mut p = pairs[..3].to_vec();
+            p.extend(off.map(|v| ("use_lockfile", v.to_string())));
+            let g = backend_grants(&p, &keys, false, Access::Read);
+            assert!(
+                !g.iter().any(|g| g.sid == "TerraformStateLockFile"),
+                "{off:?}"
+            );
+            assert!(g.iter().any(|g| g.sid == "TerraformStateLockTable"));
+        }
         let state = read.iter().find(|g| g.sid == "TerraformState").unwrap();
         assert_eq!(state.actions.iter().collect::<Vec<_>>(), ["s3:GetObject"]);
         let write = backend_grants(&pairs, &keys, false, Access::Write);
