@@ -33,6 +33,9 @@ pub struct LockInfo {
     pub operation: String,
     /// Since when.
     pub created: String,
+    /// The state it locks (`bucket/key`; for DynamoDB, the item's
+    /// `LockID`).
+    pub path: String,
 }
 
 /// When Terraform could not release the state lock it took: the error it
@@ -48,9 +51,56 @@ pub fn release_failure(text: &str) -> Option<String> {
     Some(message.to_string())
 }
 
-/// Parses the `Lock Info:` block of Terraform's lock error.
+/// Whether a lock Terraform reports as held is the one this very run took
+/// and lost the answer to: the backend wrote it, the answer did not come
+/// back, and the AWS SDK's retry of the same conditional write found it
+/// there. Terraform then reports its own lock as someone else's and never
+/// releases it. It is this run's when it was written on this host (`Who`
+/// ends in `@HOST`, as Terraform writes it) at or after the moment this
+/// run started and no later than now; another run on this host writing
+/// the same state in that window is what goldenpath's deployment lease
+/// rules out.
+pub fn own_lost_lock(
+    lock: &LockInfo,
+    host: &str,
+    started: std::time::SystemTime,
+    now: std::time::SystemTime,
+) -> bool {
+    let on_this_host = lock
+        .who
+        .rsplit_once('@')
+        .is_some_and(|(_, h)| !h.is_empty() && h == host);
+    let Some(created) = lock_created(&lock.created) else {
+        return false;
+    };
+    let started: chrono::DateTime<chrono::Utc> = started.into();
+    let now: chrono::DateTime<chrono::Utc> = now.into();
+    on_this_host && created >= started && created <= now
+}
+
+/// Terraform's `Created:` (`2026-12-06 17:38:55.288303091 +0000 UTC`).
+fn lock_created(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = text.trim();
+    let text = text.strip_suffix(" UTC").unwrap_or(text);
+    chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f %z")
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// This host's name as Terraform puts it in a lock's `Who`
+/// (`/proc/sys/kernel/hostname`, what Go's `os.Hostname` reads).
+pub(crate) fn this_host() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// Parses the `Lock Info:` block of Terraform's lock error (`Error
+/// acquiring the state lock`, or `failed to lock s3 state` when a new
+/// workspace is made).
 pub fn parse_lock_info(text: &str) -> Option<LockInfo> {
-    if !text.contains("state lock") {
+    if !text.contains("state lock") && !text.contains("Lock Info:") {
         return None;
     }
     let mut info = LockInfo::default();
@@ -63,6 +113,7 @@ pub fn parse_lock_info(text: &str) -> Option<LockInfo> {
                 "Who" => info.who = v,
                 "Operation" => info.operation = v,
                 "Created" => info.created = v,
+                "Path" => info.path = v,
                 _ => {}
             }
         }
@@ -194,6 +245,99 @@ pub(crate) fn declares_backend(root: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_is_this_runs_only_when_written_on_this_host_while_it_ran() {
+        use std::time::{Duration, UNIX_EPOCH};
+        // 2026-12-06 17:38:55.288303091 UTC
+        let at = UNIX_EPOCH + Duration::new(1_796_578_735, 288_303_091);
+        let lock = |who: &str, created: &str| LockInfo {
+            id: "5525fd2c".into(),
+            who: who.into(),
+            operation: "OperationTypePlan".into(),
+            created: created.into(),
+            path: "b/k".into(),
+        };
+        let written = "2026-12-06 17:38:55.288303091 +0000 UTC";
+        let ours = lock("root@vm", written);
+        let second = Duration::from_secs(1);
+        assert!(own_lost_lock(&ours, "vm", at - second, at + second));
+        // Its bounds are included.
+        assert!(own_lost_lock(&ours, "vm", at, at));
+        // Written before this run started: another's.
+        assert!(!own_lost_lock(
+            &ours,
+            "vm",
+            at + Duration::from_nanos(1),
+            at + second
+        ));
+        // Dated after now (another host's clock ahead): not ours.
+        assert!(!own_lost_lock(
+            &ours,
+            "vm",
+            at - second,
+            at - Duration::from_nanos(1)
+        ));
+        // Another host, or no host, or a host that only ends like this one.
+        assert!(!own_lost_lock(
+            &lock("root@ci-2", written),
+            "vm",
+            at - second,
+            at + second
+        ));
+        assert!(!own_lost_lock(
+            &lock("root", written),
+            "vm",
+            at - second,
+            at + second
+        ));
+        assert!(!own_lost_lock(
+            &lock("root@", written),
+            "",
+            at - second,
+            at + second
+        ));
+        assert!(!own_lost_lock(
+            &lock("root@avm", written),
+            "vm",
+            at - second,
+            at + second
+        ));
+        // A time it cannot read is never its own.
+        assert!(!own_lost_lock(
+            &lock("root@vm", "yesterday"),
+            "vm",
+            at - second,
+            at + second
+        ));
+        assert!(!own_lost_lock(
+            &lock("root@vm", ""),
+            "vm",
+            at - second,
+            at + second
+        ));
+        // Another zone's offset is read as such.
+        let east = lock("root@vm", "2026-12-06 18:38:55.288303091 +0100 CET");
+        assert!(
+            !own_lost_lock(&east, "vm", at - second, at + second),
+            "an unknown suffix"
+        );
+        let east = lock("root@vm", "2026-12-06 18:38:55.288303091 +0100");
+        assert!(own_lost_lock(&east, "vm", at - second, at + second));
+    }
+
+    #[test]
+    fn the_lock_of_a_new_workspace_is_read_too() {
+        let text = "Error: failed to lock s3 state: operation error DynamoDB: PutItem, https response error StatusCode: 400, ConditionalCheckFailedException\nLock Info:\n  ID:        ab-12\n  Path:      b/env:/w/k\n  Operation: init\n  Who:       root@vm\n  Version:   1.11.4\n  Created:   2026-12-06 17:37:19.384349221 +0000 UTC\n  Info:\n";
+        let l = parse_lock_info(text).unwrap();
+        assert_eq!(
+            (l.id.as_str(), l.operation.as_str(), l.who.as_str()),
+            ("ab-12", "init", "root@vm")
+        );
+        assert_eq!(l.created, "2026-12-06 17:37:19.384349221 +0000 UTC");
+        assert_eq!(l.path, "b/env:/w/k");
+        assert_eq!(parse_lock_info("ID: x"), None);
+    }
 
     #[test]
     fn a_lock_it_could_not_release_is_told_apart_from_a_lock_held() {

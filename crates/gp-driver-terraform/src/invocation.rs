@@ -152,27 +152,99 @@ impl TerraformDriver {
             ),
             None => (ctx.log_file(step), ctx.children_dir()),
         };
-        let finished = process::run(
-            self.command(inv, args),
-            RunOptions {
-                timeout: Duration::from_secs(inv.timeout_s),
-                log_file: Some(log.clone()),
-                recorder: Some(ctx.recorder),
-                // What goldenpath reads back (plans as JSON, outputs with
-                // their sensitive values) stays out of logs and `-v`.
-                stdout_is_data: matches!(
-                    step,
-                    "terraform-show" | "terraform-output" | "terraform-state"
-                ),
-                prefix: format!("{} {step}", ctx.name()),
-                inherit: TERRAFORM_INHERIT,
-                track: Some(&children),
-                memory_limit: None,
-            },
-        )?;
+        let options = |log: &Path, step: &str| RunOptions {
+            timeout: Duration::from_secs(inv.timeout_s),
+            log_file: Some(log.to_path_buf()),
+            recorder: Some(ctx.recorder),
+            // What goldenpath reads back (plans as JSON, outputs with
+            // their sensitive values) stays out of logs and `-v`.
+            stdout_is_data: matches!(
+                step,
+                "terraform-show" | "terraform-output" | "terraform-state"
+            ),
+            prefix: format!("{} {step}", ctx.name()),
+            inherit: TERRAFORM_INHERIT,
+            track: Some(&children),
+            memory_limit: None,
+        };
+        let started = std::time::SystemTime::now();
+        let mut finished = process::run(self.command(inv, args), options(&log, step))?;
         self.process_ns
             .fetch_add(finished.elapsed.as_nanos() as u64, Ordering::Relaxed);
+        if let Some(lock) = self.lost_own_lock(inv, args, &finished, started) {
+            // Its own lock, whose answer was lost: released, and the
+            // command run once more (a phase of its own records it).
+            let unlock_log = log.with_file_name(format!("{}-{step}-own-lock.log", ctx.name()));
+            let phase = ctx.recorder.phase_start("terraform-release-own-lock");
+            let unlocked = process::run(
+                self.command(inv, &["force-unlock", "-force", &lock.id]),
+                options(&unlock_log, "terraform-force-unlock"),
+            )?;
+            ctx.recorder
+                .phase_end(phase, unlocked.exit_code(), None, Some(&unlock_log));
+            ctx.recorder.log(&format!(
+                "{} {step}: Terraform's own lock {} ({}) was written but its answer lost; released it{}",
+                ctx.name(),
+                lock.id,
+                lock.operation,
+                if unlocked.success() { ", running again" } else { " — failed" }
+            ));
+            if unlocked.success() {
+                finished = process::run(self.command(inv, args), options(&log, step))?;
+                self.process_ns
+                    .fetch_add(finished.elapsed.as_nanos() as u64, Ordering::Relaxed);
+            }
+        }
         Ok((finished, log))
+    }
+
+    /// When a command failed on a state lock that is its own (see
+    /// [`own_lost_lock`]): that lock. Not for `init` and workspace
+    /// commands (a new workspace's lock is released in that workspace,
+    /// which its state does not exist in yet) nor for `force-unlock`.
+    fn lost_own_lock(
+        &self,
+        inv: &Invocation,
+        args: &[&str],
+        finished: &Finished,
+        started: std::time::SystemTime,
+    ) -> Option<LockInfo> {
+        if matches!(
+            args.first(),
+            None | Some(&"init") | Some(&"workspace") | Some(&"force-unlock")
+        ) {
+            return None;
+        }
+        Self::own_lock(inv, finished, started)
+    }
+
+    /// The lock a failed command reports as held when it is the command's
+    /// own (see [`own_lost_lock`]); only for an S3 backend.
+    fn own_lock(
+        inv: &Invocation,
+        finished: &Finished,
+        started: std::time::SystemTime,
+    ) -> Option<LockInfo> {
+        if finished.success()
+            || !matches!(&inv.backend, serde_json::Value::Object(o) if o.contains_key("s3"))
+        {
+            return None;
+        }
+        let all = strip_ansi(&format!("{}\n{}", finished.stdout, finished.stderr));
+        if release_failure(&all).is_some()
+            || !(all.contains("Error acquiring the state lock")
+                || all.contains("failed to lock s3 state"))
+        {
+            return None;
+        }
+        let lock = parse_lock_info(&all).or_else(|| {
+            json_diagnostics(&finished.stdout)
+                .iter()
+                .find(|d| d.contains("state lock"))
+                .and_then(|d| parse_lock_info(d))
+        })?;
+        let host = this_host()?;
+        own_lost_lock(&lock, &host, started, std::time::SystemTime::now()).then_some(lock)
     }
 
     pub(crate) fn failure(
@@ -324,10 +396,16 @@ impl TerraformDriver {
             } else {
                 &["workspace", "select", "-no-color", w]
             };
+            let started = std::time::SystemTime::now();
             (f, _) = self.run(ctx, &plain, "terraform-init", select)?;
             if !create && !f.success() && f.stderr.contains("doesn't exist") {
                 ctx.recorder.phase_end(phase, 0, None, Some(&log));
                 return Ok(false);
+            }
+            if let Some(lock) = Self::own_lock(inv, &f, started) {
+                ctx.recorder
+                    .phase_end(phase, f.exit_code(), None, Some(&log));
+                return Err(new_workspace_lock_lost(ctx, inv, w, &lock));
             }
         }
         ctx.recorder
@@ -681,4 +759,38 @@ fn plan_args(inv: &Invocation, plan_file: &Path, extra: &[&str]) -> Vec<String> 
         args.push(format!("-var-file={}", vars.display()));
     }
     args
+}
+
+/// A new workspace's lock that Terraform took and lost the answer to:
+/// Terraform cannot release it (its `force-unlock` needs the workspace's
+/// state, which it makes under that very lock), so the error says which
+/// item to delete.
+fn new_workspace_lock_lost(
+    ctx: &ComponentCtx<'_>,
+    inv: &Invocation,
+    workspace: &str,
+    lock: &LockInfo,
+) -> DriverError {
+    let s3 = inv.backend.get("s3");
+    let get = |k: &str| s3.and_then(|b| b.get(k)).and_then(|v| v.as_str());
+    let remove = match (get("dynamodb_table"), get("bucket")) {
+        (Some(table), _) => format!(
+            "aws dynamodb delete-item --table-name {table} --key '{{\"LockID\":{{\"S\":\"{}\"}}}}'",
+            lock.path
+        ),
+        (None, Some(bucket)) => format!(
+            "aws s3api delete-object --bucket {bucket} --key '{}.tflock'",
+            lock.path
+                .strip_prefix(&format!("{bucket}/"))
+                .unwrap_or(&lock.path)
+        ),
+        (None, None) => format!("remove the lock of {}", lock.path),
+    };
+    DriverError::permanent(format!(
+        "making the workspace `{workspace}` of {}, Terraform wrote its own state lock ({}, lock {}) but lost the answer, and reports it as held; Terraform cannot release a lock of a workspace that does not exist yet",
+        ctx.name(),
+        lock.path,
+        lock.id
+    ))
+    .with_hint(format!("remove that lock, then run again: {remove}"))
 }

@@ -12,6 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// type, body))` for the n-th request (1-based) whose head is given.
 pub type Rule = dyn Fn(usize, &str) -> Option<(u16, &'static str, String)> + Send + Sync;
 
+/// Which requests reach the server but whose answer is lost (the
+/// connection closed before any reply), from the request's head and
+/// body: what a client sees when a response is lost on the way back.
+pub type Lose = dyn Fn(&str, &[u8]) -> bool + Send + Sync;
+
 /// The running proxy.
 pub struct Proxy {
     port: u16,
@@ -22,24 +27,39 @@ pub struct Proxy {
     /// Request lines seen (method and path), in order, with whether the
     /// rule answered them (`true`) or they were forwarded.
     pub seen: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+    /// Requests forwarded whose answer was lost.
+    pub lost: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
 impl Proxy {
     /// A proxy to `127.0.0.1:upstream`.
     pub fn start(upstream: u16, rule: Box<Rule>) -> Proxy {
+        Self::start_with(upstream, rule, Box::new(|_, _| false))
+    }
+
+    /// A proxy to `127.0.0.1:upstream` that forwards every request and
+    /// loses the answer of those `lose` picks.
+    pub fn losing(upstream: u16, lose: Box<Lose>) -> Proxy {
+        Self::start_with(upstream, Box::new(|_, _| None), lose)
+    }
+
+    fn start_with(upstream: u16, rule: Box<Rule>, lose: Box<Lose>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lost = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let rule: Arc<Rule> = Arc::from(rule);
+        let lose: Arc<Lose> = Arc::from(lose);
         {
-            let (requests, refused, seen, stop) = (
+            let (requests, refused, seen, lost, stop) = (
                 requests.clone(),
                 refused.clone(),
                 seen.clone(),
+                lost.clone(),
                 stop.clone(),
             );
             std::thread::spawn(move || {
@@ -48,14 +68,22 @@ impl Proxy {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (requests, refused, seen, rule) = (
+                    let (requests, refused, seen, lost, rule, lose) = (
                         requests.clone(),
                         refused.clone(),
                         seen.clone(),
+                        lost.clone(),
                         rule.clone(),
+                        lose.clone(),
                     );
                     std::thread::spawn(move || {
-                        let _ = serve(conn, upstream, &requests, &refused, &seen, &*rule);
+                        let counts = Counts {
+                            requests: &requests,
+                            refused: &refused,
+                            lost: &lost,
+                            seen: &seen,
+                        };
+                        let _ = serve(conn, upstream, &counts, &*rule, &*lose);
                     });
                 }
             });
@@ -65,6 +93,7 @@ impl Proxy {
             requests,
             refused,
             seen,
+            lost,
             stop,
         }
     }
@@ -117,21 +146,31 @@ fn read_request(conn: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
     Ok((head, body))
 }
 
+struct Counts<'a> {
+    requests: &'a AtomicUsize,
+    refused: &'a AtomicUsize,
+    lost: &'a AtomicUsize,
+    seen: &'a std::sync::Mutex<Vec<(String, bool)>>,
+}
+
 fn serve(
     mut conn: TcpStream,
     upstream: u16,
-    requests: &AtomicUsize,
-    refused: &AtomicUsize,
-    seen: &std::sync::Mutex<Vec<(String, bool)>>,
+    counts: &Counts<'_>,
     rule: &Rule,
+    lose: &Lose,
 ) -> std::io::Result<()> {
     let (head, body) = read_request(&mut conn)?;
-    let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let n = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let first = head.lines().next().unwrap_or_default().to_string();
     let answer = rule(n, &first);
-    seen.lock().unwrap().push((first.clone(), answer.is_some()));
+    counts
+        .seen
+        .lock()
+        .unwrap()
+        .push((first.clone(), answer.is_some()));
     if let Some((status, content_type, text)) = answer {
-        refused.fetch_add(1, Ordering::SeqCst);
+        counts.refused.fetch_add(1, Ordering::SeqCst);
         let reply = format!(
             "HTTP/1.1 {status} Error\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: proxy-{n}\r\nConnection: close\r\n\r\n{text}",
             text.len()
@@ -155,6 +194,11 @@ fn serve(
     up.write_all(&body)?;
     let mut reply = Vec::new();
     up.read_to_end(&mut reply)?;
+    if lose(&head, &body) {
+        // The server did it; the client never hears.
+        counts.lost.fetch_add(1, Ordering::SeqCst);
+        return Ok(());
+    }
     conn.write_all(&reply)?;
     Ok(())
 }

@@ -659,6 +659,92 @@ fn locks(a: &Aws) -> Vec<Value> {
     .clone()
 }
 
+/// Terraform's lock request reaches DynamoDB and is written, but its
+/// answer is lost: the AWS SDK's retry of the same conditional write finds
+/// the lock there, and Terraform reports its own lock as someone else's,
+/// never to release it. The run that took it releases it and goes on.
+#[test]
+fn a_lock_whose_answer_was_lost_is_released_by_the_run_that_took_it() {
+    let a = tf_platform();
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let proxy = gp_test::proxy::Proxy::losing(
+        a.moto.port(),
+        Box::new(move |head, body| {
+            head.contains("DynamoDB_20120810.PutItem")
+                && String::from_utf8_lossy(body).contains("OperationTypePlan")
+                && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        }),
+    );
+    let mut deploy = a.cmd(&["deploy", "--env", "dev", "--build-id", B1]);
+    deploy.env("AWS_ENDPOINT_URL_DYNAMODB", proxy.url());
+    let out = gp_test::run(&mut deploy);
+    assert_eq!(
+        proxy.lost.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the lock's answer was lost\n{}",
+        out.transcript()
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    // Nothing left in the lock table (read with boto3), and the build's
+    // state is there.
+    assert!(locks(&a).is_empty(), "{:?}", locks(&a));
+    assert_eq!(
+        state_objects(&a),
+        [format!("env:/thing/envs/dev/builds/{B1}/terraform.tfstate")]
+    );
+    // The release is recorded as a phase of the run.
+    let phases = a.ok(&["registry", "export", "--output", "json"]);
+    assert!(
+        phases.stdout.contains("terraform-release-own-lock"),
+        "{}",
+        phases.stdout
+    );
+}
+
+/// The same, for the lock Terraform takes to make a new workspace: no
+/// Terraform command can release it (each needs the workspace's state,
+/// made under that lock), so the run stops saying which item to delete,
+/// and runs once it is gone.
+#[test]
+fn a_new_workspaces_lock_whose_answer_was_lost_is_named_with_its_removal() {
+    let a = tf_platform();
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let proxy = gp_test::proxy::Proxy::losing(
+        a.moto.port(),
+        Box::new(move |head, body| {
+            head.contains("DynamoDB_20120810.PutItem")
+                && String::from_utf8_lossy(body).contains("\\\"Operation\\\":\\\"init\\\"")
+                && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        }),
+    );
+    let deploy = || {
+        let mut c = a.cmd(&["deploy", "--env", "dev", "--build-id", B1]);
+        c.env("AWS_ENDPOINT_URL_DYNAMODB", proxy.url());
+        gp_test::run(&mut c)
+    };
+    let out = deploy();
+    assert_eq!(proxy.lost.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_ne!(out.code, 0, "{}", out.transcript());
+    let lock_id = format!("demo-dev-tfstate/env:/thing/envs/dev/builds/{B1}/terraform.tfstate");
+    let removal = format!(
+        "aws dynamodb delete-item --table-name demo-dev-tflock --key '{{\"LockID\":{{\"S\":\"{lock_id}\"}}}}'"
+    );
+    assert!(
+        out.stderr.contains("lost the answer"),
+        "{}",
+        out.transcript()
+    );
+    assert!(out.stderr.contains(&removal), "{}", out.transcript());
+    assert_eq!(locks(&a).len(), 1, "the lock is there");
+    // Removed as the hint says (with boto3), the run goes on.
+    a.moto.py(&format!(
+        "boto3.client('dynamodb', endpoint_url=e).delete_item(TableName='demo-dev-tflock', Key={{'LockID': {{'S': '{lock_id}'}}}})"
+    ));
+    let out = deploy();
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(locks(&a).is_empty(), "{:?}", locks(&a));
+}
+
 #[test]
 fn terraform_state_in_s3_two_builds_side_by_side_and_a_stale_lock_force_unlocked() {
     let a = tf_platform();
