@@ -356,27 +356,7 @@ impl TerraformDriver {
         inv: &Invocation,
         create: bool,
     ) -> Result<bool, DriverError> {
-        let mut args: Vec<String> = vec!["init".into(), "-input=false".into(), "-no-color".into()];
-        match &inv.backend {
-            serde_json::Value::Object(o) if o.contains_key("s3") => {
-                args.push(format!("-backend-config=key={}", inv.key));
-                if let Some(pairs) = o["s3"].as_object() {
-                    for (k, v) in pairs {
-                        if let Some(v) = v.as_str() {
-                            args.push(format!("-backend-config={k}={v}"));
-                        }
-                    }
-                }
-            }
-            _ => {
-                let path = inv.state_dir.join("tfstate").join(&inv.key);
-                args.push(format!("-backend-config=path={}", path.display()));
-                args.push(format!(
-                    "-backend-config=workspace_dir={}.d",
-                    path.display()
-                ));
-            }
-        }
+        let args = init_args(inv);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         // Init in the default workspace: with TF_WORKSPACE naming one that
         // does not exist yet, init fails once the backend holds any other
@@ -403,9 +383,13 @@ impl TerraformDriver {
                 return Ok(false);
             }
             if let Some(lock) = Self::own_lock(inv, &f, started) {
-                ctx.recorder
-                    .phase_end(phase, f.exit_code(), None, Some(&log));
-                return Err(new_workspace_lock_lost(ctx, inv, w, &lock));
+                if self.release_new_workspace_lock(ctx, inv, w, &lock)? {
+                    (f, _) = self.run(ctx, &plain, "terraform-init", select)?;
+                } else {
+                    ctx.recorder
+                        .phase_end(phase, f.exit_code(), None, Some(&log));
+                    return Err(new_workspace_lock_lost(ctx, inv, w, &lock));
+                }
             }
         }
         ctx.recorder
@@ -414,6 +398,63 @@ impl TerraformDriver {
             return Err(self.failure(ctx, inv, "init", &f, &log));
         }
         Ok(true)
+    }
+
+    /// Releases the lock Terraform took to make workspace `w` and lost the
+    /// answer to. No command can release it in the usual configuration
+    /// (each needs the workspace's state, made under that lock), so: the
+    /// workspace is made in a side configuration without the lock (the
+    /// lock this run holds keeps every other run out meanwhile), then the
+    /// lock released with `force-unlock` in the workspace. Recorded as the
+    /// phase `terraform-release-own-lock`; `false` when a step failed.
+    fn release_new_workspace_lock(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        inv: &Invocation,
+        w: &str,
+        lock: &LockInfo,
+    ) -> Result<bool, DriverError> {
+        let mut backend = inv.backend.clone();
+        if let Some(s3) = backend.get_mut("s3").and_then(|b| b.as_object_mut()) {
+            s3.remove("dynamodb_table");
+            s3.remove("use_lockfile");
+        }
+        let side = Invocation {
+            backend,
+            work: inv.work.join("own-lock"),
+            workspace: None,
+            ..inv.clone()
+        };
+        let phase = ctx.recorder.phase_start("terraform-release-own-lock");
+        let side_init = init_args(&side);
+        let side_refs: Vec<&str> = side_init.iter().map(String::as_str).collect();
+        let steps: [(&Invocation, Vec<&str>); 3] = [
+            (&side, side_refs),
+            (
+                &side,
+                vec!["workspace", "select", "-or-create=true", "-no-color", w],
+            ),
+            (inv, vec!["force-unlock", "-force", &lock.id]),
+        ];
+        let mut last = None;
+        for (on, args) in &steps {
+            let (f, log) = self.run(ctx, on, "terraform-release-own-lock", args)?;
+            let ok = f.success();
+            last = Some((f.exit_code(), log));
+            if !ok {
+                break;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&side.work);
+        let (code, log) = last.unwrap_or((1, PathBuf::new()));
+        ctx.recorder.phase_end(phase, code, None, Some(&log));
+        ctx.recorder.log(&format!(
+            "{}: Terraform's own lock {} on the new workspace `{w}` was written but its answer lost; {}",
+            ctx.name(),
+            lock.id,
+            if code == 0 { "released it" } else { "could not release it" }
+        ));
+        Ok(code == 0)
     }
 
     /// A drift check's look outside: `plan -refresh-only
@@ -757,6 +798,33 @@ fn plan_args(inv: &Invocation, plan_file: &Path, extra: &[&str]) -> Vec<String> 
     let vars = inv.work.join(VARS_FILE);
     if vars.exists() {
         args.push(format!("-var-file={}", vars.display()));
+    }
+    args
+}
+
+/// `terraform init`'s arguments: the contract's key and the backend's
+/// settings (S3), or the local state under the state directory.
+fn init_args(inv: &Invocation) -> Vec<String> {
+    let mut args: Vec<String> = vec!["init".into(), "-input=false".into(), "-no-color".into()];
+    match &inv.backend {
+        serde_json::Value::Object(o) if o.contains_key("s3") => {
+            args.push(format!("-backend-config=key={}", inv.key));
+            if let Some(pairs) = o["s3"].as_object() {
+                for (k, v) in pairs {
+                    if let Some(v) = v.as_str() {
+                        args.push(format!("-backend-config={k}={v}"));
+                    }
+                }
+            }
+        }
+        _ => {
+            let path = inv.state_dir.join("tfstate").join(&inv.key);
+            args.push(format!("-backend-config=path={}", path.display()));
+            args.push(format!(
+                "-backend-config=workspace_dir={}.d",
+                path.display()
+            ));
+        }
     }
     args
 }
