@@ -327,6 +327,17 @@ mod tests {
     }
 
     #[test]
+    fn this_host_is_the_name_the_kernel_gives_as_terraform_reads_it() {
+        let uname = std::process::Command::new("uname")
+            .arg("-n")
+            .output()
+            .unwrap();
+        let name = String::from_utf8(uname.stdout).unwrap().trim().to_string();
+        assert!(!name.is_empty());
+        assert_eq!(this_host(), Some(name));
+    }
+
+    #[test]
     fn the_lock_of_a_new_workspace_is_read_too() {
         let text = "Error: failed to lock s3 state: operation error DynamoDB: PutItem, https response error StatusCode: 400, ConditionalCheckFailedException\nLock Info:\n  ID:        ab-12\n  Path:      b/env:/w/k\n  Operation: init\n  Who:       root@vm\n  Version:   1.11.4\n  Created:   2026-12-06 17:37:19.384349221 +0000 UTC\n  Info:\n";
         let l = parse_lock_info(text).unwrap();
