@@ -839,26 +839,70 @@ fn new_workspace_lock_lost(
     workspace: &str,
     lock: &LockInfo,
 ) -> DriverError {
-    let s3 = inv.backend.get("s3");
-    let get = |k: &str| s3.and_then(|b| b.get(k)).and_then(|v| v.as_str());
-    let remove = match (get("dynamodb_table"), get("bucket")) {
-        (Some(table), _) => format!(
-            "aws dynamodb delete-item --table-name {table} --key '{{\"LockID\":{{\"S\":\"{}\"}}}}'",
-            lock.path
-        ),
-        (None, Some(bucket)) => format!(
-            "aws s3api delete-object --bucket {bucket} --key '{}.tflock'",
-            lock.path
-                .strip_prefix(&format!("{bucket}/"))
-                .unwrap_or(&lock.path)
-        ),
-        (None, None) => format!("remove the lock of {}", lock.path),
-    };
-    DriverError::permanent(format!(
-        "making the workspace `{workspace}` of {}, Terraform wrote its own state lock ({}, lock {}) but lost the answer, and reports it as held; Terraform cannot release a lock of a workspace that does not exist yet",
+    let e = DriverError::permanent(format!(
+        "making the workspace `{workspace}` of {}, Terraform wrote its own state lock (lock {}) but lost the answer, and reports it as held; Terraform cannot release a lock of a workspace that does not exist yet",
         ctx.name(),
-        lock.path,
         lock.id
-    ))
-    .with_hint(format!("remove that lock, then run again: {remove}"))
+    ));
+    match lock_removal(&inv.backend, &lock.path) {
+        Some(command) => e.with_hint(format!("remove that lock, then run again: {command}")),
+        None => e.with_hint(
+            "remove that lock from the backend's lock table (or its .tflock object), then run again",
+        ),
+    }
+}
+
+/// The command that removes the lock of `path` (`bucket/key`, from the
+/// lock item) in an S3 backend's lock table or lock file; `None` when a
+/// value holds anything a shell would read (the path comes from the lock
+/// item, and the command is for pasting).
+fn lock_removal(backend: &serde_json::Value, path: &str) -> Option<String> {
+    let s3 = backend.get("s3")?;
+    let get = |k: &str| s3.get(k).and_then(|v| v.as_str());
+    let plain = |t: &str| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._:=-+@".contains(c))
+    };
+    if !plain(path) {
+        return None;
+    }
+    match (get("dynamodb_table"), get("bucket")) {
+        (Some(table), _) if plain(table) => Some(format!(
+            "aws dynamodb delete-item --table-name {table} --key '{{\"LockID\":{{\"S\":\"{path}\"}}}}'"
+        )),
+        (None, Some(bucket)) if plain(bucket) => Some(format!(
+            "aws s3api delete-object --bucket {bucket} --key '{}.tflock'",
+            path.strip_prefix(&format!("{bucket}/")).unwrap_or(path)
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_is_named_for_removal_only_in_plain_words() {
+        let table = serde_json::json!({"s3": {"bucket": "b", "dynamodb_table": "t"}});
+        assert_eq!(
+            lock_removal(&table, "b/env:/w/k").unwrap(),
+            "aws dynamodb delete-item --table-name t --key '{\"LockID\":{\"S\":\"b/env:/w/k\"}}'"
+        );
+        let file = serde_json::json!({"s3": {"bucket": "b", "use_lockfile": "true"}});
+        assert_eq!(
+            lock_removal(&file, "b/env:/w/k").unwrap(),
+            "aws s3api delete-object --bucket b --key 'env:/w/k.tflock'"
+        );
+        // Anything a shell reads, in the path from the lock item or in the
+        // backend's names: no command.
+        for path in ["b/k'; rm -rf ~; '", "b/$(id)", "b/k\n", ""] {
+            assert_eq!(lock_removal(&table, path), None, "{path:?}");
+        }
+        let odd = serde_json::json!({"s3": {"bucket": "b", "dynamodb_table": "t;x"}});
+        assert_eq!(lock_removal(&odd, "b/k"), None);
+        assert_eq!(lock_removal(&serde_json::json!("local"), "b/k"), None);
+        assert_eq!(lock_removal(&serde_json::json!({"s3": {}}), "b/k"), None);
+    }
 }
