@@ -75,7 +75,12 @@ pub fn own_lost_lock(
     };
     let started: chrono::DateTime<chrono::Utc> = started.into();
     let now: chrono::DateTime<chrono::Utc> = now.into();
-    on_this_host && created >= started && created <= now
+    // Its id goes to `force-unlock` as an argument: Terraform's are UUIDs.
+    let id_ok = !lock.id.starts_with('-')
+        && !lock.id.is_empty()
+        && lock.id.len() <= 64
+        && lock.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    on_this_host && id_ok && created >= started && created <= now
 }
 
 /// Terraform's `Created:` (`2026-12-06 17:38:55.288303091 +0000 UTC`).
@@ -303,6 +308,14 @@ mod tests {
             at - second,
             at + second
         ));
+        // An id that is no UUID is never passed on.
+        for id in ["-chdir=/", "", "5525fd2c x", "g525fd2c", &"a".repeat(65)] {
+            let l = LockInfo {
+                id: id.to_string(),
+                ..ours.clone()
+            };
+            assert!(!own_lost_lock(&l, "vm", at - second, at + second), "{id:?}");
+        }
         // A time it cannot read is never its own.
         assert!(!own_lost_lock(
             &lock("root@vm", "yesterday"),

@@ -133,6 +133,36 @@ iam.put_user_policy(UserName=name, PolicyName='goldenpath', PolicyDocument={doc:
         gp_test::run(&mut c)
     }
 
+    /// Polls the registry (with a deadline) until `build`'s expiry has
+    /// passed, so the reaper takes it.
+    fn wait_expired(&self, build: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let out = self.gp(
+                None,
+                "tester",
+                &["builds", "list", "--env", "dev", "--output", "json"],
+            );
+            let v: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_micros() as i64;
+            let expired = v["builds"].as_array().into_iter().flatten().any(|b| {
+                b["buildId"] == build && b["expiresUs"].as_i64().is_some_and(|e| e < now_us)
+            });
+            if expired {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{build} never expired: {}",
+                out.transcript()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// The derived policy of a role (no AWS call is made to derive it).
     fn policy(&self, role: &str) -> Value {
         let out = self.gp(
@@ -428,7 +458,7 @@ print(json.dumps({'bucket': 'arn:aws:s3:::goldenpath-dev-orders-logs' if any(b['
         ),
         "short build",
     );
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    w.wait_expired("23-01-26-02");
     let out = w.gp(Some("reap"), "tester", &["reap", "--env", "dev"]);
     passes(&out, "reap");
     assert!(
@@ -565,7 +595,8 @@ fn with_any_one_action_removed_a_roles_run_fails_naming_it() {
     let mut w = light();
     let roles = ["plan", "apply", "teardown", "reap", "requests"];
     let policies: BTreeMap<&str, Value> = roles.iter().map(|r| (*r, w.policy(r))).collect();
-    let deploy = |w: &World| {
+    /// The foundational plane and a build that expires in a second.
+    fn deploy(w: &World) {
         passes(
             &w.gp(
                 Some("apply"),
@@ -590,7 +621,7 @@ fn with_any_one_action_removed_a_roles_run_fails_naming_it() {
             ),
             "build",
         );
-    };
+    }
     let cases = [
         Case {
             role: "apply",
@@ -650,31 +681,8 @@ fn with_any_one_action_removed_a_roles_run_fails_naming_it() {
         Case {
             role: "reap",
             before: |w| {
-                passes(
-                    &w.gp(
-                        Some("apply"),
-                        "tester",
-                        &["deploy", "--env", "dev", "--foundational"],
-                    ),
-                    "foundational",
-                );
-                passes(
-                    &w.gp(
-                        Some("apply"),
-                        "tester",
-                        &[
-                            "deploy",
-                            "--env",
-                            "dev",
-                            "--build-id",
-                            "23-01-26-01",
-                            "--ttl",
-                            "1s",
-                        ],
-                    ),
-                    "build",
-                );
-                std::thread::sleep(std::time::Duration::from_millis(1100));
+                deploy(w);
+                w.wait_expired("23-01-26-01");
             },
             run: |w| vec![w.gp(Some("reap"), "tester", &["reap", "--env", "dev"])],
         },
