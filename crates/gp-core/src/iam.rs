@@ -450,30 +450,37 @@ fn overlaps(a: &str, b: &str) -> bool {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let (n, m) = (a.len(), b.len());
-    // can[i][j]: a[i..] and b[j..] match a name in common.
-    let mut can = vec![vec![false; m + 1]; n + 1];
-    can[n][m] = true;
+    // can[j] for row i: a[i..] and b[j..] match a name in common; `next`
+    // holds row i + 1 (two rows: memory linear in `b`).
+    let mut next = vec![false; m + 1];
+    let mut can = vec![false; m + 1];
     for i in (0..=n).rev() {
         for j in (0..=m).rev() {
             if i == n && j == m {
+                can[j] = true;
                 continue;
             }
             let star_a = i < n && a[i] == '*';
             let star_b = j < m && b[j] == '*';
             // A star stands for nothing, or takes what the other side
             // gives next (a character, or nothing more when that is a star).
-            can[i][j] = (star_a && (can[i + 1][j] || (j < m && can[i][j + 1])))
-                || (star_b && (can[i][j + 1] || (i < n && can[i + 1][j])))
+            can[j] = (star_a && (next[j] || (j < m && can[j + 1])))
+                || (star_b && (can[j + 1] || (i < n && next[j])))
                 || (i < n
                     && j < m
                     && !star_a
                     && !star_b
                     && (a[i] == b[j] || a[i] == '?' || b[j] == '?')
-                    && can[i + 1][j + 1]);
+                    && next[j + 1]);
         }
+        std::mem::swap(&mut next, &mut can);
     }
-    can[0][0]
+    next[0]
 }
+
+/// The longest action or resource pattern a policy in use may hold (IAM's
+/// bound on an ARN).
+pub const MAX_PATTERN: usize = 2048;
 
 /// A policy file that cannot be read as a policy.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -535,20 +542,28 @@ pub fn parse_policy(text: &str) -> Result<Vec<Statement>, PolicyError> {
             ));
         }
     };
+    // IAM's own bound on an ARN (and far above any action name): a
+    // longer pattern is no policy IAM would take, and the checks below
+    // compare patterns pairwise.
+    let one = |x: &Node, what: &str| -> Result<String, PolicyError> {
+        let s = x
+            .as_str()
+            .ok_or_else(|| bad(x, format!("`{what}` holds strings")))?;
+        if s.chars().count() > MAX_PATTERN {
+            return Err(bad(
+                x,
+                format!("an entry of `{what}` is longer than IAM's {MAX_PATTERN} characters"),
+            ));
+        }
+        Ok(s.to_string())
+    };
     let list = |n: Option<&Node>, what: &str| -> Result<Vec<String>, PolicyError> {
         let Some(n) = n else {
             return Ok(Vec::new());
         };
         match &n.kind {
-            NodeKind::Scalar(s, _) => Ok(vec![s.clone()]),
-            NodeKind::Seq(v) => v
-                .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(String::from)
-                        .ok_or_else(|| bad(x, format!("`{what}` holds strings")))
-                })
-                .collect(),
+            NodeKind::Scalar(..) => Ok(vec![one(n, what)?]),
+            NodeKind::Seq(v) => v.iter().map(|x| one(x, what)).collect(),
             NodeKind::Map(_) => Err(bad(n, format!("`{what}` is a string or a list of them"))),
         }
     };
@@ -1086,6 +1101,39 @@ mod tests {
             assert_eq!(overlaps(p, name), matches(p, name, false), "{p} {name}");
             assert_eq!(overlaps(name, p), matches(p, name, false), "{name} {p}");
         }
+    }
+
+    #[test]
+    fn a_pattern_longer_than_iams_bound_is_refused_at_its_place() {
+        let at_bound = "a".repeat(MAX_PATTERN);
+        let ok = format!(
+            r#"{{"Statement":[{{"Effect":"Deny","Action":"s3:*","Resource":"{at_bound}"}}]}}"#
+        );
+        assert_eq!(
+            parse_policy(&ok).unwrap()[0].resources[0].len(),
+            MAX_PATTERN
+        );
+        for (field, other) in [
+            ("Resource", "\"Action\":\"s3:*\""),
+            ("NotResource", "\"Action\":\"s3:*\""),
+            ("Action", "\"Resource\":\"*\""),
+            ("NotAction", "\"Resource\":\"*\""),
+        ] {
+            let long = format!(
+                "{{\n\"Statement\":[{{\"Effect\":\"Deny\",{other},\n\"{field}\":[\"x\", \"{}\"]}}]}}",
+                "a".repeat(MAX_PATTERN + 1)
+            );
+            let e = parse_policy(&long).unwrap_err();
+            assert!(e.message.contains(field), "{e:?}");
+            assert_eq!(
+                (e.at.line, e.at.col),
+                (3, 10 + field.len() as u32),
+                "{field}: {e:?}"
+            );
+        }
+        // At the bound, a pattern against a long name is answered.
+        let star = format!("{}*", "a*".repeat(MAX_PATTERN / 2 - 1));
+        assert!(overlaps(&star, &"a".repeat(MAX_PATTERN)));
     }
 
     #[test]

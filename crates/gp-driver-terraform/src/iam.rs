@@ -408,7 +408,8 @@ fn fill(template: &str, values: &serde_json::Value) -> Option<String> {
         rest = &rest[close + 1..];
     }
     out.push_str(rest);
-    Some(out)
+    // No ARN IAM takes is longer.
+    (out.chars().count() <= gp_core::iam::MAX_PATTERN).then_some(out)
 }
 
 /// The S3 backend's grants for a state key (and the key of a workspace)
@@ -817,6 +818,23 @@ mod tests {
                 &serde_json::json!({"name": "a*"})
             ),
             None
+        );
+        // A planned name longer than any ARN IAM takes is not scoped to.
+        let long = "n".repeat(gp_core::iam::MAX_PATTERN);
+        assert_eq!(
+            fill(
+                "arn:aws:iam::*:role/{name}",
+                &serde_json::json!({ "name": long })
+            ),
+            None
+        );
+        let fits = "n".repeat(gp_core::iam::MAX_PATTERN - "arn:aws:iam::*:role/".len());
+        assert!(
+            fill(
+                "arn:aws:iam::*:role/{name}",
+                &serde_json::json!({ "name": fits })
+            )
+            .is_some()
         );
         assert!(plan_grants(&serde_json::json!({}), &table(), Access::Read).is_err());
         let unknown = serde_json::json!({"resource_changes": [{"address": "aws_zz.a", "type": "aws_zz", "mode": "managed", "change": {"actions": ["create"]}}]});
