@@ -148,6 +148,52 @@ pub(crate) struct Declared {
 /// Every `resource "TYPE"` and `data "TYPE"` block of the root's `.tf`
 /// files (and `.tf.json`'s `resource`/`data` objects), comments skipped.
 pub(crate) fn declared(root: &Path) -> Vec<Declared> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut queue = vec![(String::new(), 0usize)];
+    while let Some((dir, depth)) = queue.pop() {
+        let here = root.join(&dir);
+        let key = here.canonicalize().unwrap_or_else(|_| here.clone());
+        if !seen.insert(key) {
+            continue;
+        }
+        for mut d in declared_in(&here) {
+            if !dir.is_empty() {
+                d.file = format!("{dir}/{}", d.file);
+            }
+            // A local module (`./x`, `../x`): its blocks are the root's.
+            if d.block == "module" && is_local_source(&d.tf_type) {
+                if depth < MODULE_DEPTH {
+                    let rel = d.tf_type.strip_prefix("./").unwrap_or(&d.tf_type);
+                    let rel = rel.trim_end_matches('/');
+                    let sub = if dir.is_empty() {
+                        rel.to_string()
+                    } else {
+                        format!("{dir}/{rel}")
+                    };
+                    queue.push((sub, depth + 1));
+                }
+                continue;
+            }
+            out.push(d);
+        }
+    }
+    out.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    out
+}
+
+/// How deep local modules are followed (a module calling itself stops
+/// at the directories already read).
+const MODULE_DEPTH: usize = 8;
+
+/// Terraform's local module sources start `./` or `../`.
+fn is_local_source(source: &str) -> bool {
+    source.starts_with("./") || source.starts_with("../")
+}
+
+/// The blocks of one directory's `.tf` and `.tf.json` files; a `module`
+/// block as `Declared { block: "module", tf_type: its source }`.
+fn declared_in(root: &Path) -> Vec<Declared> {
     let mut files: Vec<_> = std::fs::read_dir(root)
         .into_iter()
         .flatten()
@@ -172,6 +218,21 @@ pub(crate) fn declared(root: &Path) -> Vec<Declared> {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
                 continue;
             };
+            if let Some(modules) = v.get("module").and_then(|m| m.as_object()) {
+                let after = text.find("\"module\"").unwrap_or(0);
+                for m in modules.values() {
+                    if let Some(source) = m.get("source").and_then(|x| x.as_str()) {
+                        let (line, col) = position_of(&text, after, &format!("\"{source}\""));
+                        out.push(Declared {
+                            block: "module",
+                            tf_type: source.to_string(),
+                            file: file.clone(),
+                            line,
+                            col,
+                        });
+                    }
+                }
+            }
             for block in ["resource", "data"] {
                 let found = v.get(block).and_then(|b| b.as_object());
                 for t in found.into_iter().flat_map(|m| m.keys()) {
@@ -216,6 +277,8 @@ fn scan_hcl(text: &str, file: &str) -> Vec<Declared> {
     let mut out = Vec::new();
     let mut in_block_comment = false;
     let mut heredoc: Option<String> = None;
+    // Inside a `module` block whose `source` is not read yet.
+    let mut in_module = false;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_start();
         if let Some(end) = &heredoc {
@@ -244,10 +307,33 @@ fn scan_hcl(text: &str, file: &str) -> Vec<Declared> {
                 heredoc = Some(tag);
             }
         }
+        if line.starts_with("module") && line[6..].trim_start().starts_with('"') {
+            in_module = true;
+            continue;
+        }
+        if in_module
+            && let Some(rest) = line.strip_prefix("source")
+            && let Some(value) = rest.trim_start().strip_prefix('=')
+            && let Some(quoted) = value.trim_start().strip_prefix('"')
+            && let Some(end) = quoted.find('"')
+        {
+            in_module = false;
+            let indent = raw.len() - line.len();
+            let col = indent + line.len() - quoted.len() + 1;
+            out.push(Declared {
+                block: "module",
+                tf_type: quoted[..end].to_string(),
+                file: file.to_string(),
+                line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                col: u32::try_from(col).unwrap_or(u32::MAX),
+            });
+            continue;
+        }
         for block in ["resource", "data"] {
             let Some(rest) = line.strip_prefix(block) else {
                 continue;
             };
+            in_module = false;
             let rest_trim = rest.trim_start();
             if !rest.starts_with([' ', '\t']) || !rest_trim.starts_with('"') {
                 continue;
@@ -281,6 +367,29 @@ pub(crate) fn declared_grants(
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for d in declared(root) {
+        if d.block == "module" {
+            let file = Path::new(root_shown).join(&d.file);
+            let source = std::fs::read_to_string(root.join(&d.file)).unwrap_or_default();
+            problems.push(
+                Diagnostic::at(
+                    &file,
+                    &source,
+                    gp_core::yaml::Pos {
+                        line: d.line,
+                        col: d.col,
+                        offset: 0,
+                    },
+                    format!(
+                        "the module from `{}` is not in the repository, so goldenpath cannot read the types it declares",
+                        d.tf_type
+                    ),
+                )
+                .with_hint(
+                    "give a saved plan of the component, which holds the module's resources: goldenpath iam policy ... --plan COMPONENT=FILE (terraform show -json)",
+                ),
+            );
+            continue;
+        }
         // Only the AWS provider's types reach AWS.
         if !d.tf_type.starts_with("aws_") {
             continue;
@@ -762,6 +871,73 @@ mod tests {
                 .unwrap_or("")
                 .contains("terraformTypes")
         );
+    }
+
+    #[test]
+    fn local_modules_are_read_as_the_roots_and_a_remote_one_is_positioned() {
+        let dir = gp_test::tempdir();
+        let root = dir.path().join("infra/cluster");
+        let w = |rel: &str, text: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w(
+            "infra/cluster/main.tf",
+            "# module \"no\" { source = \"./nowhere\" }\nmodule \"vpc\" {\n  source = \"./modules/vpc\"\n  cidr   = \"10.0.0.0/16\"\n}\nresource \"aws_s3_bucket\" \"o\" {\n  source = \"./file.txt\"\n}\n",
+        );
+        w(
+            "infra/cluster/modules/vpc/main.tf",
+            "resource \"aws_vpc\" \"this\" {}\nmodule \"subnets\" {\n  source = \"../../../shared/subnets/\"\n}\n",
+        );
+        // One level deeper, outside the root, and calling back: read once.
+        w(
+            "infra/shared/subnets/main.tf.json",
+            "{\"resource\": {\"aws_subnet\": {\"a\": {}}},\n \"module\": {\"back\": {\"source\": \"../../cluster/modules/vpc\"}}}\n",
+        );
+        let got: Vec<(String, &str, String)> = declared(&root)
+            .into_iter()
+            .map(|d| (d.file, d.block, d.tf_type))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "main.tf".to_string(),
+                    "resource",
+                    "aws_s3_bucket".to_string()
+                ),
+                (
+                    "modules/vpc/../../../shared/subnets/main.tf.json".to_string(),
+                    "resource",
+                    "aws_subnet".to_string()
+                ),
+                (
+                    "modules/vpc/main.tf".to_string(),
+                    "resource",
+                    "aws_vpc".to_string()
+                ),
+            ]
+        );
+        let t = table();
+        let g = declared_grants(&root, "infra/cluster", &t, Access::Write).unwrap();
+        let all: BTreeSet<String> = g.iter().flat_map(|x| x.actions.iter().cloned()).collect();
+        assert!(
+            all.contains("ec2:CreateVpc") && all.contains("ec2:CreateSubnet"),
+            "{all:?}"
+        );
+        // A module from the registry: its line and column, and the way out.
+        w(
+            "infra/cluster/eks.tf",
+            "module \"eks\" {\n  source  = \"terraform-aws-modules/eks/aws\"\n  version = \"~> 20.0\"\n}\n",
+        );
+        let e = declared_grants(&root, "infra/cluster", &t, Access::Write).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].file, Path::new("infra/cluster/eks.tf"));
+        let pos = e[0].pos.unwrap();
+        assert_eq!((pos.line, pos.col), (2, 14));
+        assert!(e[0].message.contains("terraform-aws-modules/eks/aws"));
+        assert!(e[0].hint.as_deref().unwrap_or("").contains("--plan"));
     }
 
     #[test]
