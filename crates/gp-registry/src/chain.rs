@@ -282,6 +282,12 @@ fn head_key(table: &str, stream: &str) -> String {
     format!("{table}\u{1e}{stream}")
 }
 
+/// Whether `key` (of [`PendingHeads`]) is the head of a stream of `table`.
+pub(crate) fn is_head_of(key: &str, table: &str) -> bool {
+    key.strip_prefix(table)
+        .is_some_and(|rest| rest.starts_with('\u{1e}'))
+}
+
 /// Appends one row to `table`, chained to its stream. Runs inside the
 /// caller's transaction; on PostgreSQL it takes the stream's advisory lock
 /// first. `values` are the table's data columns in order; the sequence
@@ -390,6 +396,71 @@ pub(crate) fn insert_chained(
         ));
     }
     Ok((n, mac))
+}
+
+/// Rows a multi-row `INSERT` of [`insert_chained_many`] carries at most:
+/// far under SQLite's 32,766 bound parameters for any table here, and
+/// enough that a statement's own rollback journal copies each page it
+/// touches once for many rows rather than once per row.
+pub(crate) const ROWS_PER_INSERT: usize = 100;
+
+/// [`insert_chained`] of consecutive rows of one stream, `first` the
+/// position and HMAC the first chains to: each row's HMAC is the next
+/// link, as one by one, and the rows go in as multi-row `INSERT`s of up
+/// to [`ROWS_PER_INSERT`] (the schema's refusals apply to every row).
+/// Returns the last row's position and HMAC.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_chained_many(
+    db: &mut dyn Db,
+    key: &ChainKey,
+    table: &Table,
+    rows: Vec<Vec<Value>>,
+    stream: &str,
+    first: (i64, String),
+    pending: &mut PendingHeads,
+) -> Result<(i64, String), RegistryError> {
+    let (mut seq, mut prev) = (first.0 - 1, first.1);
+    let width = table.columns.len() + 3;
+    let mut chunk: Vec<Value> = Vec::with_capacity(width * ROWS_PER_INSERT.min(rows.len()));
+    let mut in_chunk = 0usize;
+    let total = rows.len();
+    for (i, mut values) in rows.into_iter().enumerate() {
+        seq += 1;
+        if let Some(s) = table.seq_index()
+            && let Some(slot) = values.get_mut(s)
+        {
+            *slot = Value::Int(Some(seq));
+        }
+        let mac = row_mac(key, table.name, stream, seq, &prev, &values);
+        chunk.extend(values);
+        chunk.push(stream.into());
+        chunk.push(seq.into());
+        chunk.push(mac.clone().into());
+        prev = mac;
+        in_chunk += 1;
+        if in_chunk == ROWS_PER_INSERT || i + 1 == total {
+            let row = format!("({})", vec!["?"; width].join(", "));
+            let sql = format!(
+                "INSERT INTO {} ({}, chain_stream, chain_seq, chain_mac) VALUES {}",
+                table.name,
+                table.select_list(),
+                vec![row.as_str(); in_chunk].join(", ")
+            );
+            db.exec(&sql, &chunk)?;
+            chunk.clear();
+            in_chunk = 0;
+        }
+    }
+    if total > 0 && table.name != PHASE_EVENTS.name {
+        pending.push((
+            head_key(table.name, stream),
+            Head {
+                seq,
+                mac: prev.clone(),
+            },
+        ));
+    }
+    Ok((seq, prev))
 }
 
 /// The head file of a SQLite registry.

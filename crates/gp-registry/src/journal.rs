@@ -279,6 +279,23 @@ mod tests {
         let after_own = reg.journal_shared("dev", "persistent").unwrap();
         assert!(!std::sync::Arc::ptr_eq(&first, &after_own));
         assert_eq!(*after_own, *first);
+        // This process wrote elsewhere than the journal (an override, as
+        // a lease or a phase would): the read stands.
+        reg.record_override(&crate::Override {
+            id: new_id(),
+            env: "dev".into(),
+            deployment: Some("persistent".into()),
+            kind: "guard".into(),
+            subject: "s".into(),
+            actor: "a".into(),
+            reason: "r".into(),
+            at_us: 1,
+        })
+        .unwrap();
+        assert!(std::sync::Arc::ptr_eq(
+            &after_own,
+            &reg.journal_shared("dev", "persistent").unwrap()
+        ));
         // A write of its own deployment is in the next read.
         reg.journal_append(&entry("persistent", "b")).unwrap();
         assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 2);
@@ -307,6 +324,67 @@ mod tests {
             reg.journal_shared("dev", &format!("d{i}")).unwrap();
             assert!(reg.journal_cache().len() <= JOURNALS_KEPT);
         }
+    }
+
+    #[test]
+    fn a_batch_goes_in_as_its_rows_would_one_by_one_across_statements_and_streams() {
+        use crate::chain::ROWS_PER_INSERT;
+        // Sizes on each side of a statement's bound, streams interleaved
+        // (a run of one stream, another, the first again).
+        for n in [
+            1,
+            ROWS_PER_INSERT - 1,
+            ROWS_PER_INSERT,
+            ROWS_PER_INSERT + 1,
+            2 * ROWS_PER_INSERT + 3,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+            reg.journal_append(&entry("persistent", "first")).unwrap();
+            let mut batch: Vec<JournalEntry> = (0..n)
+                .map(|i| entry("persistent", &format!("p{i}")))
+                .collect();
+            batch.extend((0..3).map(|i| entry("foundational", &format!("f{i}"))));
+            batch.extend((0..n).map(|i| entry("persistent", &format!("q{i}"))));
+            reg.journal_append_many(&batch).unwrap();
+            // Every row read back through the chain, in order, numbered
+            // without gaps after the row that was there.
+            let rows = reg.journal("dev", "persistent").unwrap();
+            let ids: Vec<&str> = rows.iter().map(|r| r.entry.action_id.as_str()).collect();
+            let want: Vec<String> = std::iter::once("first".to_string())
+                .chain((0..n).map(|i| format!("p{i}")))
+                .chain((0..n).map(|i| format!("q{i}")))
+                .collect();
+            assert_eq!(ids, want, "{n}");
+            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+            assert_eq!(seqs, (1..=(2 * n as i64 + 1)).collect::<Vec<_>>(), "{n}");
+            assert_eq!(reg.journal("dev", "foundational").unwrap().len(), 3);
+            // The next single append chains to the batch's last row.
+            reg.journal_append(&entry("persistent", "last")).unwrap();
+            assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 2 * n + 2);
+            // The same batch again is a retry: nothing is added.
+            reg.journal_append_many(&batch).unwrap();
+            assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 2 * n + 2);
+        }
+    }
+
+    #[test]
+    fn a_batch_one_of_whose_rows_collides_is_refused_whole() {
+        use crate::chain::ROWS_PER_INSERT;
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&Location::Sqlite(dir.path().join("registry.db"))).unwrap();
+        let there = entry("persistent", "there");
+        reg.journal_append(&there).unwrap();
+        // A fresh first row, then (in the second statement) a row whose id
+        // is already there: the schema refuses it and nothing of the batch
+        // stays.
+        let mut batch: Vec<JournalEntry> = (0..ROWS_PER_INSERT + 5)
+            .map(|i| entry("persistent", &format!("p{i}")))
+            .collect();
+        batch[ROWS_PER_INSERT + 2].id = there.id.clone();
+        let e = reg.journal_append_many(&batch).unwrap_err();
+        assert!(e.to_string().contains("cannot be replaced"), "{e}");
+        assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 1);
     }
 
     #[test]

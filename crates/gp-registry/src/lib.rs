@@ -281,6 +281,9 @@ pub struct Registry {
     /// Commits this process made (a cached read is fresh only while this
     /// and the database's own change counter stay put).
     writes: std::sync::atomic::AtomicI64,
+    /// This process's writes that may have added journal rows: a kept
+    /// journal read stands through the others (a lease, a phase).
+    journal_writes: std::sync::atomic::AtomicI64,
     /// Each environment's reservations as last read through the chain.
     reservation_cache: Mutex<reservations::ReservationCache>,
     /// Deployments' journals as last read through the chain.
@@ -343,6 +346,7 @@ impl Registry {
                             trust: Trust::default(),
                             phase_starts: Mutex::default(),
                             writes: Default::default(),
+                            journal_writes: Default::default(),
                             reservation_cache: Mutex::default(),
                             journal_cache: Mutex::default(),
                             watch: Mutex::default(),
@@ -418,6 +422,7 @@ impl Registry {
             heads,
             phase_starts: Mutex::default(),
             writes: Default::default(),
+            journal_writes: Default::default(),
             reservation_cache: Mutex::default(),
             journal_cache: Mutex::default(),
             watch: Mutex::default(),
@@ -498,6 +503,27 @@ impl Registry {
     pub(crate) fn wrote(&self) {
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.journal_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A committed write whose appended rows are `pending`: counted as a
+    /// journal write only when it appended to the journal.
+    pub(crate) fn wrote_rows(&self, pending: &chain::PendingHeads) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if pending
+            .iter()
+            .any(|(k, _)| chain::is_head_of(k, chain::JOURNAL.name))
+        {
+            self.journal_writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    pub(crate) fn own_journal_writes(&self) -> i64 {
+        self.journal_writes
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn phase_starts(
@@ -564,7 +590,7 @@ impl Registry {
             });
             match result {
                 Ok((v, pending)) => {
-                    self.wrote();
+                    self.wrote_rows(&pending);
                     if let Some(h) = &self.heads {
                         h.note(pending);
                     }

@@ -331,7 +331,13 @@ impl Registry {
         filter: &str,
         params: &[Value],
     ) -> Result<[i64; 3], RegistryError> {
-        let own = self.own_writes();
+        // A journal read stands through this process's writes elsewhere
+        // (its lease, its phases): only its own journal appends move it.
+        let own = if table == crate::chain::JOURNAL.name {
+            self.own_journal_writes()
+        } else {
+            self.own_writes()
+        };
         self.with(|db| match db.backend() {
             crate::Backend::Sqlite => {
                 Ok([db.scalar("PRAGMA data_version", &[])?.unwrap_or(0), own, 0])

@@ -74,6 +74,26 @@ impl Tx<'_> {
         Ok((seq, mac))
     }
 
+    /// [`Self::insert_at`] of consecutive rows of one stream, the first
+    /// at `at`. Returns the last row's position and HMAC.
+    pub(crate) fn insert_many_at(
+        &mut self,
+        table: &chain::Table,
+        rows: Vec<Vec<Value>>,
+        stream: &str,
+        at: (i64, String),
+    ) -> Result<(i64, String), RegistryError> {
+        let Some(key) = self.key else {
+            return Err(RegistryError::Key(
+                "this registry was opened without its chain key, so it cannot be written".into(),
+            ));
+        };
+        for values in &rows {
+            check_limits(table, values)?;
+        }
+        chain::insert_chained_many(self.db, key, table, rows, stream, at, &mut self.pending)
+    }
+
     /// Appends a chained row.
     pub fn append(
         &mut self,
@@ -153,16 +173,25 @@ impl Registry {
                 return Ok(());
             }
             // Each stream's position is read once; the rows after it chain
-            // to the one just written.
+            // to the one just written. Consecutive rows of one stream go
+            // in together ([`chain::insert_chained_many`]).
             let mut heads: std::collections::HashMap<String, (i64, String)> =
                 std::collections::HashMap::new();
-            for values in &rows {
-                let stream = table.stream_of(values);
+            let mut rows = rows.iter().cloned().peekable();
+            while let Some(values) = rows.next() {
+                let stream = table.stream_of(&values);
+                let mut run = vec![values];
+                while let Some(next) = rows.peek() {
+                    if table.stream_of(next) != stream {
+                        break;
+                    }
+                    run.extend(rows.next());
+                }
                 let at = match heads.get(&stream) {
                     Some((seq, mac)) => (seq + 1, mac.clone()),
-                    None => chain::next_position(tx.db, table, &stream, values)?,
+                    None => chain::next_position(tx.db, table, &stream, &run[0])?,
                 };
-                let written = tx.insert_at(table, values.clone(), &stream, at)?;
+                let written = tx.insert_many_at(table, run, &stream, at)?;
                 heads.insert(stream, written);
             }
             Ok(())
@@ -239,7 +268,7 @@ impl Registry {
                 )?;
                 Ok((n > 0).then_some((seq, mac)))
             });
-            self.wrote();
+            self.wrote_rows(&pending);
             match result {
                 Err(e) if e.retryable() && attempt < 1000 => std::thread::yield_now(),
                 other => return other,
