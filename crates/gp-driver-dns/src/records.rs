@@ -450,10 +450,10 @@ impl DnsDriver {
 }
 
 /// Sends `changes` in batches of `batch`, each journalled before it is
-/// sent and after the server took it: one journal write per batch before
-/// and one after. While a batch is on its way (the server applying it),
-/// the next batch's entries before and the previous batch's entries after
-/// are written, so the journal costs little more than the server's time.
+/// sent and after the server took it. While a batch is on its way (the
+/// server applying it), the previous batch's entries after and the next
+/// batch's entries before are written as one transaction, so the journal
+/// costs little more than the server's time and one write per batch.
 /// No change is sent before its entry is written; a batch the server
 /// refused is failed, with the batch journalled after it and never sent.
 pub(crate) fn send_journalled(
@@ -474,26 +474,29 @@ pub(crate) fn send_journalled(
     let mut current = recorder.before_many(&actions[s0..e0])?;
     let mut done: Vec<gp_driver::ActionId> = Vec::new();
     for (k, &(start, end)) in chunks.iter().enumerate() {
-        let (sent, next, after) = std::thread::scope(|scope| {
+        let (sent, journalled) = std::thread::scope(|scope| {
             let sending = scope.spawn(|| backend.apply(&changes[start..end]));
-            // Beside the exchange: the next batch before, the last after.
-            let next = chunks
-                .get(k + 1)
-                .map(|&(s, e)| recorder.before_many(&actions[s..e]));
-            let after = recorder.after_many(&done);
+            // Beside the exchange, one write: the last batch after and
+            // the next before.
+            let journalled = match chunks.get(k + 1) {
+                Some(&(s, e)) => recorder
+                    .after_and_before_many(&done, &actions[s..e])
+                    .map(Some),
+                None => recorder.after_many(&done).map(|()| None),
+            };
             let sent = sending.join().unwrap_or_else(|_| {
                 Err(DriverError::permanent(
                     "the DNS exchange stopped unexpectedly",
                 ))
             });
-            (sent, next, after)
+            (sent, journalled)
         });
-        done.clear();
+        let finished = std::mem::take(&mut done);
         if let Err(e) = sent {
             for id in &current {
                 recorder.failed(id, &e.message);
             }
-            if let Some(Ok(ids)) = &next {
+            if let Ok(Some(ids)) = &journalled {
                 for id in ids {
                     recorder.failed(
                         id,
@@ -501,20 +504,18 @@ pub(crate) fn send_journalled(
                     );
                 }
             }
-            after?;
+            journalled?;
             return Err(e);
         }
-        after?;
-        match next {
-            Some(Ok(ids)) => {
-                done = std::mem::replace(&mut current, ids);
-            }
-            Some(Err(e)) => {
-                recorder.after_many(&current)?;
+        match journalled {
+            Ok(Some(ids)) => done = std::mem::replace(&mut current, ids),
+            Ok(None) => done = std::mem::take(&mut current),
+            Err(e) => {
+                // Nothing of that write is there: the batches the server
+                // took are journalled after, and nothing more is sent.
+                let taken: Vec<gp_driver::ActionId> = finished.into_iter().chain(current).collect();
+                recorder.after_many(&taken)?;
                 return Err(e);
-            }
-            None => {
-                done = std::mem::take(&mut current);
             }
         }
     }

@@ -69,6 +69,21 @@ pub trait Recorder: Send + Sync {
     fn after_many(&self, ids: &[ActionId]) -> Result<(), DriverError> {
         ids.iter().try_for_each(|id| self.after(id, None))
     }
+
+    /// [`Recorder::after_many`] of `done`, then [`Recorder::before_many`]
+    /// of `next`: the registry writes both as one transaction (a DNS
+    /// publish journals the batch it sent and the batch it sends next in
+    /// one write). An error means none of `next` may run; `done` may or
+    /// may not be journalled (the default writes it first, the registry
+    /// neither), so a caller journals it after again (the same fact twice).
+    fn after_and_before_many(
+        &self,
+        done: &[ActionId],
+        next: &[(Action, &ResourceRef)],
+    ) -> Result<Vec<ActionId>, DriverError> {
+        self.after_many(done)?;
+        self.before_many(next)
+    }
     /// Starts a timed sub-phase (e.g. `terraform-plan`).
     fn phase_start(&self, name: &str) -> PhaseId;
     /// Ends it with the exit code of the process that ran, the counts, and

@@ -251,6 +251,14 @@ impl Recorder for RunRecorder<'_> {
         &self,
         actions: &[(Action, &ResourceRef)],
     ) -> Result<Vec<ActionId>, DriverError> {
+        self.after_and_before_many(&[], actions)
+    }
+
+    fn after_and_before_many(
+        &self,
+        done: &[ActionId],
+        actions: &[(Action, &ResourceRef)],
+    ) -> Result<Vec<ActionId>, DriverError> {
         if !self.writes() {
             return Err(DriverError::permanent("a plan changes nothing"));
         }
@@ -262,10 +270,11 @@ impl Recorder for RunRecorder<'_> {
                 resource: resource.to_string(),
             })
             .collect();
-        let entries: Vec<JournalEntry> = ids
+        // The finished ones first, then the next: one transaction.
+        let entries: Vec<JournalEntry> = done
             .iter()
-            .zip(actions)
-            .map(|(id, (_, resource))| {
+            .map(|id| self.entry(id, Stage::After, None, None))
+            .chain(ids.iter().zip(actions).map(|(id, (_, resource))| {
                 let r = serde_json::to_value(resource).unwrap_or_default();
                 self.entry(
                     id,
@@ -273,7 +282,7 @@ impl Recorder for RunRecorder<'_> {
                     Some(serde_json::json!({ "resource": r })),
                     None,
                 )
-            })
+            }))
             .collect();
         self.append_entries(&entries)?;
         Ok(ids)
@@ -400,5 +409,67 @@ impl Recorder for RunRecorder<'_> {
                 .get(component)
                 .is_some_and(|c| c.state == crate::state::ComponentState::Applied),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Quiet;
+    impl crate::EventSink for Quiet {
+        fn emit(&self, _: &crate::Event) {}
+    }
+
+    #[test]
+    fn the_last_batch_after_and_the_next_before_are_one_write_in_that_order() {
+        let p = gp_core::Platform::from_source(
+            std::path::Path::new("goldenpath.yaml"),
+            "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: t\nprefix: gp\ndomain: example.test\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - name: web\n    plane: disposable\n    tier: 0\n    driver: exec\n    settings: { apply: 'true', destroy: 'true' }\n",
+        )
+        .unwrap();
+        let drivers =
+            gp_driver::DriverSet::new().with(std::sync::Arc::new(gp_driver::exec::ExecDriver));
+        let dir = tempfile::tempdir().unwrap();
+        let registry =
+            Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db"))).unwrap();
+        let cancel = AtomicBool::new(false);
+        let engine =
+            crate::Engine::new(&p, &registry, &drivers, dir.path().into(), &Quiet, &cancel);
+        let never = AtomicBool::new(false);
+        let base = engine.recorder("dev", "persistent", gp_driver::RunMode::Write, "run");
+        let rec = base.scoped("web", "exec", &never);
+        let refs: Vec<ResourceRef> = (0..5)
+            .map(|i| ResourceRef::new("record", format!("h{i}")))
+            .collect();
+        let first: Vec<(Action, &ResourceRef)> =
+            refs[..2].iter().map(|r| (Action::Create, r)).collect();
+        let next: Vec<(Action, &ResourceRef)> =
+            refs[2..].iter().map(|r| (Action::Create, r)).collect();
+        let done = rec.before_many(&first).unwrap();
+        assert_eq!(registry.journal("dev", "persistent").unwrap().len(), 2);
+        let ids = rec.after_and_before_many(&done, &next).unwrap();
+        assert_eq!(ids.len(), 3);
+        let rows = registry.journal("dev", "persistent").unwrap();
+        let got: Vec<(Stage, &str)> = rows
+            .iter()
+            .map(|r| (r.entry.stage, r.entry.action_id.as_str()))
+            .collect();
+        let want: Vec<(Stage, &str)> = done
+            .iter()
+            .map(|d| (Stage::Before, d.id.as_str()))
+            .chain(done.iter().map(|d| (Stage::After, d.id.as_str())))
+            .chain(ids.iter().map(|d| (Stage::Before, d.id.as_str())))
+            .collect();
+        assert_eq!(got, want);
+        // The next batch's entries carry their resources; the finished
+        // ones name theirs.
+        assert!(rows[4..].iter().all(|r| r.entry.outputs.is_some()));
+        assert!(rows[2..4].iter().all(|r| r.entry.resource.contains("h")));
+        // A plan writes nothing, either part.
+        let plan = engine.recorder("dev", "persistent", gp_driver::RunMode::Plan, "run2");
+        let plan = plan.scoped("web", "exec", &never);
+        assert!(plan.after_and_before_many(&ids, &next).is_err());
+        assert_eq!(registry.journal("dev", "persistent").unwrap().len(), 7);
     }
 }
