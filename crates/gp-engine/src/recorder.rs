@@ -75,6 +75,19 @@ impl<'a> RunRecorder<'a> {
     }
 }
 
+/// The resource an action's entry before names. A destroy names its
+/// target by kind and id only: what the resource is (its data) is in the
+/// entry of its create, and the replay finds it by kind and id. A teardown
+/// of a thousand DNS records writes a third of the bytes.
+fn journalled_resource(action: Action, resource: &ResourceRef) -> serde_json::Value {
+    if action == Action::Destroy {
+        serde_json::to_value(ResourceRef::new(resource.kind.clone(), resource.id.clone()))
+    } else {
+        serde_json::to_value(resource)
+    }
+    .unwrap_or_default()
+}
+
 impl crate::Engine<'_> {
     /// The one way a run's recorder is made: what the run may do (`mode`),
     /// its id, and the engine's actor, source commit, CI run, events and
@@ -274,8 +287,8 @@ impl Recorder for RunRecorder<'_> {
         let entries: Vec<JournalEntry> = done
             .iter()
             .map(|id| self.entry(id, Stage::After, None, None))
-            .chain(ids.iter().zip(actions).map(|(id, (_, resource))| {
-                let r = serde_json::to_value(resource).unwrap_or_default();
+            .chain(ids.iter().zip(actions).map(|(id, (action, resource))| {
+                let r = journalled_resource(*action, resource);
                 self.entry(
                     id,
                     Stage::Before,
@@ -321,7 +334,7 @@ impl Recorder for RunRecorder<'_> {
 
     fn before(&self, action: Action, resource: &ResourceRef) -> Result<ActionId, DriverError> {
         let id = new_id();
-        let r = serde_json::to_value(resource).unwrap_or_default();
+        let r = journalled_resource(action, resource);
         self.journal(
             &id,
             Stage::Before,
@@ -466,10 +479,45 @@ mod tests {
         // ones name theirs.
         assert!(rows[4..].iter().all(|r| r.entry.outputs.is_some()));
         assert!(rows[2..4].iter().all(|r| r.entry.resource.contains("h")));
+        // A destroy names its target by kind and id; the replay finds
+        // the create by them and marks it destroyed.
+        let with_data = ResourceRef {
+            kind: "record".into(),
+            id: "h0".into(),
+            data: serde_json::json!({ "fqdn": "h0.example.test" }),
+        };
+        let created = rec.before(Action::Create, &with_data).unwrap();
+        rec.after(&created, None).unwrap();
+        let destroy = rec.before_many(&[(Action::Destroy, &with_data)]).unwrap();
+        let rows = registry.journal("dev", "persistent").unwrap();
+        let named = |action: &str| {
+            rows.iter()
+                .rev()
+                .filter(|r| r.entry.action == action && r.entry.stage == Stage::Before)
+                .find_map(|r| r.entry.outputs.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            named("create")["resource"]["data"]["fqdn"],
+            "h0.example.test"
+        );
+        assert_eq!(
+            named("destroy"),
+            serde_json::json!({ "resource": { "kind": "record", "id": "h0" } })
+        );
+        let alive = |rows: &[gp_registry::JournalRow]| {
+            crate::state::DeploymentState::replay(rows)
+                .resources
+                .iter()
+                .any(|r| r.resource.id == "h0" && !r.destroyed)
+        };
+        assert!(alive(&rows));
+        rec.after_many(&destroy).unwrap();
+        assert!(!alive(&registry.journal("dev", "persistent").unwrap()));
         // A plan writes nothing, either part.
         let plan = engine.recorder("dev", "persistent", gp_driver::RunMode::Plan, "run2");
         let plan = plan.scoped("web", "exec", &never);
         assert!(plan.after_and_before_many(&ids, &next).is_err());
-        assert_eq!(registry.journal("dev", "persistent").unwrap().len(), 7);
+        assert_eq!(registry.journal("dev", "persistent").unwrap().len(), 11);
     }
 }
