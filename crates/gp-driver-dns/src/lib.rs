@@ -530,6 +530,21 @@ impl Driver for DnsDriver {
         results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
     }
 
+    /// One zone's records go by the batches the server takes, each
+    /// journalled beside the exchange before it; anything else as every
+    /// driver does.
+    fn destroy_many_journalled(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[ResourceRef],
+        journal: &dyn gp_driver::DestroyJournal,
+    ) -> Vec<Result<(), DriverError>> {
+        if resources.iter().all(|r| r.kind == "record") && by_zone(resources).len() == 1 {
+            return self.destroy_records_journalled(ctx, resources, journal);
+        }
+        gp_driver::destroy_journalled_whole(self, ctx, resources, journal)
+    }
+
     fn exists_many(
         &self,
         ctx: &ComponentCtx<'_>,

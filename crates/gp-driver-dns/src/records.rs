@@ -522,6 +522,86 @@ pub(crate) fn send_journalled(
     recorder.after_many(&done)
 }
 
+/// Sends `batches` (the indexes of the resources each destroys, and its
+/// changes) in order, journalled through `journal`: the first batch's
+/// destroys before anything is sent, and while batch k is on its way,
+/// batch k-1's after and batch k+1's before as one write. Nothing is sent
+/// for a destroy not journalled before. One result per resource of
+/// `count`: `Ok` for the batches the server took; a refused batch fails
+/// with the next one; once the journal refuses, nothing more is sent.
+pub(crate) fn send_batches_journalled(
+    backend: &dyn Backend,
+    batches: &[(Vec<usize>, Vec<Change>)],
+    journal: &dyn gp_driver::DestroyJournal,
+    count: usize,
+) -> Vec<Result<(), DriverError>> {
+    let mut results: Vec<Result<(), DriverError>> = vec![Ok(()); count];
+    let fail_from = |results: &mut Vec<Result<(), DriverError>>, k: usize, e: &DriverError| {
+        for (n, (idx, _)) in batches.iter().enumerate().skip(k) {
+            let error = if n == k {
+                e.clone()
+            } else {
+                DriverError::permanent(format!("not sent: an earlier batch failed: {}", e.message))
+            };
+            for &i in idx {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Err(error.clone());
+                }
+            }
+        }
+    };
+    let Some((first, _)) = batches.first() else {
+        return results;
+    };
+    if let Err(e) = journal.after_and_before(&[], first) {
+        fail_from(&mut results, 0, &e);
+        return results;
+    }
+    let mut done: &[usize] = &[];
+    for (k, (idx, changes)) in batches.iter().enumerate() {
+        let next: &[usize] = batches.get(k + 1).map_or(&[], |(n, _)| n.as_slice());
+        let (sent, journalled) = std::thread::scope(|scope| {
+            let sending = scope.spawn(|| {
+                if changes.is_empty() {
+                    Ok(())
+                } else {
+                    backend.apply(changes)
+                }
+            });
+            // Beside the exchange, one write: the last batch after and the
+            // next before.
+            let journalled = if done.is_empty() && next.is_empty() {
+                Ok(())
+            } else {
+                journal.after_and_before(done, next)
+            };
+            let sent = sending.join().unwrap_or_else(|_| {
+                Err(DriverError::permanent(
+                    "the DNS exchange stopped unexpectedly",
+                ))
+            });
+            (sent, journalled)
+        });
+        match (sent, journalled) {
+            (Err(e), _) => {
+                fail_from(&mut results, k, &e);
+                return results;
+            }
+            (Ok(()), Err(e)) => {
+                // Nothing of that write is there: the batches the server
+                // took are journalled after, and nothing more is sent.
+                let taken: Vec<usize> = done.iter().chain(idx).copied().collect();
+                let _ = journal.after_and_before(&taken, &[]);
+                fail_from(&mut results, k + 1, &e);
+                return results;
+            }
+            (Ok(()), Ok(())) => done = idx,
+        }
+    }
+    let _ = journal.after_and_before(done, &[]);
+    results
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,5 +744,194 @@ mod tests {
         let journal = rec.actions.lock().unwrap();
         assert_eq!(journal.len(), 3);
         assert!(journal.iter().all(|a| a.finished));
+    }
+
+    /// A journal of destroys by index: every write, what is journalled
+    /// before and after, and the `refuse`-th write refused.
+    #[derive(Default)]
+    struct Entries {
+        writes: Mutex<Vec<(Vec<usize>, Vec<usize>)>>,
+        before: Mutex<Vec<usize>>,
+        after: Mutex<Vec<usize>>,
+        refuse: Option<usize>,
+    }
+
+    impl gp_driver::DestroyJournal for Entries {
+        fn after_and_before(&self, done: &[usize], next: &[usize]) -> Result<(), DriverError> {
+            let mut writes = self.writes.lock().unwrap();
+            writes.push((done.to_vec(), next.to_vec()));
+            if self.refuse == Some(writes.len()) {
+                return Err(DriverError::interrupted("interrupted"));
+            }
+            self.after.lock().unwrap().extend(done);
+            self.before.lock().unwrap().extend(next);
+            Ok(())
+        }
+    }
+
+    /// A backend that notes, for each batch, whether each of its records
+    /// (`hN.example.test` is resource N) was journalled before it was sent.
+    struct Deleting<'a> {
+        entries: &'a Entries,
+        refuse: Option<usize>,
+        calls: Mutex<Vec<(Vec<usize>, bool)>>,
+    }
+
+    impl Backend for Deleting<'_> {
+        fn list(&self) -> Result<Vec<Rr>, DriverError> {
+            Ok(Vec::new())
+        }
+        fn apply(&self, changes: &[Change]) -> Result<(), DriverError> {
+            let idx: Vec<usize> = changes
+                .iter()
+                .map(|c| match c {
+                    Change::Delete { txt, .. } => txt.name["a-h".len()..]
+                        .split('.')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                    _ => usize::MAX,
+                })
+                .collect();
+            let before = self.entries.before.lock().unwrap();
+            let all_before = idx.iter().all(|i| before.contains(i));
+            let mut calls = self.calls.lock().unwrap();
+            calls.push((idx, all_before));
+            if self.refuse == Some(calls.len()) {
+                return Err(DriverError::refused("prerequisite failed"));
+            }
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            "a test backend".into()
+        }
+    }
+
+    fn deletes(n: usize, size: usize) -> Vec<(Vec<usize>, Vec<Change>)> {
+        let rr = |name: String| Rr {
+            name,
+            rtype: "TXT".into(),
+            ttl: 300,
+            value: "owner".into(),
+        };
+        let all: Vec<usize> = (0..n).collect();
+        all.chunks(size)
+            .map(|c| {
+                (
+                    c.to_vec(),
+                    c.iter()
+                        .map(|i| Change::Delete {
+                            records: Vec::new(),
+                            txt: rr(format!("a-h{i}.example.test")),
+                            legacy: None,
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_destroy_is_journalled_before_its_batch_is_sent_and_after_it_was_taken() {
+        for (n, size) in [(1, 3), (3, 3), (7, 3), (7, 1), (7, 100)] {
+            let entries = Entries::default();
+            let backend = Deleting {
+                entries: &entries,
+                refuse: None,
+                calls: Mutex::default(),
+            };
+            let results = send_batches_journalled(&backend, &deletes(n, size), &entries, n);
+            assert!(results.iter().all(Result::is_ok), "{n} by {size}");
+            let calls = backend.calls.lock().unwrap();
+            assert_eq!(calls.len(), n.div_ceil(size));
+            assert!(calls.iter().all(|(_, before)| *before), "{calls:?}");
+            let sent: Vec<usize> = calls.iter().flat_map(|(i, _)| i.clone()).collect();
+            assert_eq!(sent, (0..n).collect::<Vec<_>>(), "in order, each once");
+            let mut after = entries.after.lock().unwrap().clone();
+            after.sort_unstable();
+            assert_eq!(after, (0..n).collect::<Vec<_>>());
+            // One write per batch beside its exchange, one before the
+            // first and one after the last.
+            let batches = n.div_ceil(size);
+            let writes = entries.writes.lock().unwrap().len();
+            assert_eq!(
+                writes,
+                if batches == 1 { 2 } else { batches + 2 },
+                "{n} by {size}"
+            );
+        }
+        // A batch with nothing to send (records already gone) is journalled
+        // and never sent.
+        let entries = Entries::default();
+        let backend = Deleting {
+            entries: &entries,
+            refuse: None,
+            calls: Mutex::default(),
+        };
+        let results = send_batches_journalled(&backend, &[(vec![0, 1], Vec::new())], &entries, 2);
+        assert!(results.iter().all(Result::is_ok));
+        assert!(backend.calls.lock().unwrap().is_empty());
+        assert_eq!(*entries.after.lock().unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn a_refused_destroy_batch_fails_with_the_rest_and_what_was_taken_is_journalled_after() {
+        let entries = Entries::default();
+        let backend = Deleting {
+            entries: &entries,
+            refuse: Some(2),
+            calls: Mutex::default(),
+        };
+        let results = send_batches_journalled(&backend, &deletes(11, 3), &entries, 11);
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [vec![true; 3], vec![false; 8]].concat());
+        assert_eq!(
+            results[3].as_ref().unwrap_err().kind,
+            gp_driver::ErrorKind::Refused
+        );
+        assert!(
+            results[6]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .starts_with("not sent")
+        );
+        assert_eq!(backend.calls.lock().unwrap().len(), 2);
+        assert_eq!(*entries.after.lock().unwrap(), vec![0, 1, 2]);
+        // The batch journalled beside the refused exchange was never sent;
+        // the last was never journalled.
+        assert_eq!(*entries.before.lock().unwrap(), (0..9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_refused_destroy_journal_sends_nothing_more_and_journals_what_was_taken() {
+        for refuse in [1, 2, 3] {
+            let entries = Entries {
+                refuse: Some(refuse),
+                ..Entries::default()
+            };
+            let backend = Deleting {
+                entries: &entries,
+                refuse: None,
+                calls: Mutex::default(),
+            };
+            let results = send_batches_journalled(&backend, &deletes(9, 3), &entries, 9);
+            let calls = backend.calls.lock().unwrap();
+            // Sent: nothing when the first write is refused; else the
+            // batches journalled before the refusal.
+            assert_eq!(calls.len(), refuse - 1, "refused at write {refuse}");
+            assert!(calls.iter().all(|(_, before)| *before));
+            let taken = 3 * (refuse - 1);
+            let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+            assert_eq!(ok, [vec![true; taken], vec![false; 9 - taken]].concat());
+            let mut after = entries.after.lock().unwrap().clone();
+            after.sort_unstable();
+            assert_eq!(
+                after,
+                (0..taken).collect::<Vec<_>>(),
+                "refused at write {refuse}"
+            );
+        }
     }
 }

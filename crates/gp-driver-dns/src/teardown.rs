@@ -48,56 +48,132 @@ impl DnsDriver {
             Err(e) => return Err(e),
         };
         let index = model::Zone::new(&current);
-        let mut changes = Vec::new();
-        for r in resources {
-            if r.data.get("policy").and_then(|p| p.as_str()) == Some("upsert-only") {
-                continue;
-            }
-            let s = |k: &str| {
-                r.data
-                    .get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let (fqdn, rtype, txt_name, txt_value) =
-                (s("fqdn"), s("type"), s("txtName"), s("txtValue"));
-            let owner = model::parse_ownership(&txt_value)
-                .map(|o| o.owner)
-                .unwrap_or_default();
-            if !model::is_ours(&fqdn, &rtype, &txt_name, &index, &owner) {
-                continue;
-            }
-            let records: Vec<Rr> = index
-                .at(&fqdn)
-                .filter(|x| x.rtype == rtype)
-                .cloned()
-                .collect();
-            let ttl = records.first().map(|x| x.ttl).unwrap_or(300);
-            let txt = index
-                .at(&txt_name)
-                .find(|x| x.rtype == "TXT" && x.value == txt_value)
-                .cloned()
-                .unwrap_or(Rr {
-                    name: txt_name,
-                    rtype: "TXT".into(),
-                    ttl,
-                    value: txt_value,
-                });
-            // The legacy name from the contract, never from the row.
-            let legacy = model::legacy_to_delete(
-                &ctx.contract.legacy_txt_owner_name(&fqdn),
-                &txt.name,
-                &index,
-                &txt.value,
-            );
-            changes.push(Change::Delete {
-                records,
-                txt,
-                legacy,
-            });
-        }
+        let changes: Vec<Change> = resources
+            .iter()
+            .filter_map(|r| self.delete_change(ctx, r, &index))
+            .collect();
         backend.apply(&changes)
+    }
+
+    /// The change that deletes a journalled record from the zone as read:
+    /// `None` when there is nothing of ours to delete (gone, another
+    /// owner's now, or upsert-only).
+    pub(crate) fn delete_change(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+        index: &model::Zone<'_>,
+    ) -> Option<Change> {
+        if r.data.get("policy").and_then(|p| p.as_str()) == Some("upsert-only") {
+            return None;
+        }
+        let s = |k: &str| {
+            r.data
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (fqdn, rtype, txt_name, txt_value) =
+            (s("fqdn"), s("type"), s("txtName"), s("txtValue"));
+        let owner = model::parse_ownership(&txt_value)
+            .map(|o| o.owner)
+            .unwrap_or_default();
+        if !model::is_ours(&fqdn, &rtype, &txt_name, index, &owner) {
+            return None;
+        }
+        let records: Vec<Rr> = index
+            .at(&fqdn)
+            .filter(|x| x.rtype == rtype)
+            .cloned()
+            .collect();
+        let ttl = records.first().map(|x| x.ttl).unwrap_or(300);
+        let txt = index
+            .at(&txt_name)
+            .find(|x| x.rtype == "TXT" && x.value == txt_value)
+            .cloned()
+            .unwrap_or(Rr {
+                name: txt_name,
+                rtype: "TXT".into(),
+                ttl,
+                value: txt_value,
+            });
+        // The legacy name from the contract, never from the row.
+        let legacy = model::legacy_to_delete(
+            &ctx.contract.legacy_txt_owner_name(&fqdn),
+            &txt.name,
+            index,
+            &txt.value,
+        );
+        Some(Change::Delete {
+            records,
+            txt,
+            legacy,
+        })
+    }
+
+    /// [`Self::destroy_records`] of one zone's records, each journalled
+    /// through `journal` by the batches the backend takes: a batch's
+    /// destroys before it is sent and, while it is on its way, the last
+    /// batch's after and the next one's before as one write
+    /// ([`crate::records::send_batches_journalled`]). Every record is
+    /// checked and the zone read before anything is journalled; a record
+    /// with nothing of ours left to delete is journalled with the first
+    /// batch.
+    pub(crate) fn destroy_records_journalled(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[ResourceRef],
+        journal: &dyn gp_driver::DestroyJournal,
+    ) -> Vec<Result<(), DriverError>> {
+        let all = |e: DriverError| vec![Err(e); resources.len()];
+        let Some(first) = resources.first() else {
+            return Vec::new();
+        };
+        for r in resources {
+            if let Err(e) = self.checked_record(ctx, r) {
+                return all(e);
+            }
+        }
+        let backend = match self.record_parts(ctx, first) {
+            Ok((b, ..)) => b,
+            Err(e) => return all(e),
+        };
+        let current = match backend.list() {
+            Ok(c) => c,
+            // The zone is gone, and every record with it.
+            Err(e) if e.kind == gp_driver::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return all(e),
+        };
+        let index = model::Zone::new(&current);
+        let mut nothing = Vec::new();
+        let mut deletes: Vec<(usize, Change)> = Vec::new();
+        for (i, r) in resources.iter().enumerate() {
+            match self.delete_change(ctx, r, &index) {
+                Some(c) => deletes.push((i, c)),
+                None => nothing.push(i),
+            }
+        }
+        let size = backend.batch().unwrap_or(deletes.len()).max(1);
+        let mut batches: Vec<(Vec<usize>, Vec<Change>)> = deletes
+            .chunks(size)
+            .map(|chunk| {
+                (
+                    chunk.iter().map(|(i, _)| *i).collect(),
+                    chunk.iter().map(|(_, c)| c.clone()).collect(),
+                )
+            })
+            .collect();
+        match batches.first_mut() {
+            Some((first, _)) => first.extend(nothing),
+            None => batches.push((nothing, Vec::new())),
+        }
+        crate::records::send_batches_journalled(
+            backend.as_ref(),
+            &batches,
+            journal,
+            resources.len(),
+        )
     }
 
     /// The zone and record a journalled record stands for. The zone — which

@@ -116,6 +116,23 @@ pub trait Driver: Send + Sync {
         resources.iter().map(|r| self.destroy(ctx, r)).collect()
     }
 
+    /// [`Driver::destroy_many`], each destroy journalled through `journal`
+    /// before any change for it is sent and after the system took it: a
+    /// driver whose system takes batches (DNS updates) journals the next
+    /// batch while one is on its way. The default journals them all,
+    /// destroys them, then journals those that went
+    /// ([`destroy_journalled_whole`]). A result is `Ok` only when the
+    /// resource is gone; whether it was journalled finished, the journal
+    /// knows.
+    fn destroy_many_journalled(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        resources: &[ResourceRef],
+        journal: &dyn DestroyJournal,
+    ) -> Vec<Result<(), DriverError>> {
+        destroy_journalled_whole(self, ctx, resources, journal)
+    }
+
     /// [`Driver::exists`] for several resources at once.
     fn exists_many(
         &self,
@@ -252,4 +269,43 @@ impl DriverSet {
     pub fn deliverer(&self) -> Option<&dyn deliver::Deliverer> {
         self.drivers.values().find_map(|d| d.deliverer())
     }
+}
+
+/// The journal a driver's own batched destroy writes through
+/// ([`Driver::destroy_many_journalled`]): the destroys of the resources it
+/// was handed, named by their indexes.
+pub trait DestroyJournal {
+    /// Journals the destroys of `done` as finished and those of `next`
+    /// before anything is sent for them, as one write. An error: none of
+    /// `next` may be sent, and `done` is not journalled finished (asking
+    /// again with it is how a driver retries).
+    fn after_and_before(&self, done: &[usize], next: &[usize]) -> Result<(), DriverError>;
+}
+
+/// The default of [`Driver::destroy_many_journalled`]: every destroy
+/// journalled before, [`Driver::destroy_many`], then those that went
+/// journalled after.
+pub fn destroy_journalled_whole<D: Driver + ?Sized>(
+    driver: &D,
+    ctx: &ComponentCtx<'_>,
+    resources: &[ResourceRef],
+    journal: &dyn DestroyJournal,
+) -> Vec<Result<(), DriverError>> {
+    let all: Vec<usize> = (0..resources.len()).collect();
+    if let Err(e) = journal.after_and_before(&[], &all) {
+        return vec![Err(e); resources.len()];
+    }
+    let results = driver.destroy_many(ctx, resources);
+    let done: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    if !done.is_empty() {
+        // A refusal is the journal's to report: it knows what it could not
+        // write.
+        let _ = journal.after_and_before(&done, &[]);
+    }
+    results
 }

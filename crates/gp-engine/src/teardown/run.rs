@@ -302,49 +302,18 @@ impl Run<'_> {
             }
             accepted.push(*r);
         }
-        // The batch is journalled as one write before and one after.
-        let actions: Vec<(Action, &gp_driver::ResourceRef)> = accepted
-            .iter()
-            .map(|r| (Action::Destroy, &r.resource))
-            .collect();
-        let mut ids = Vec::new();
-        let mut batch = Vec::new();
-        match recorder.before_many(&actions) {
-            Ok(journalled) => {
-                for (id, r) in journalled.into_iter().zip(&accepted) {
-                    ids.push((id, *r));
-                    batch.push(r.resource.clone());
-                }
-            }
-            Err(e) => {
-                for r in &accepted {
-                    self.outcome.failed.push(ResourceOutcome::new(
-                        &r.component,
-                        r.resource.to_string(),
-                        Some(e.message.clone()),
-                    ));
-                }
-            }
-        }
-        let results = driver.destroy_many(&ctx, &batch);
-        let done: Vec<gp_driver::ActionId> = ids
-            .iter()
-            .zip(&results)
-            .filter(|(_, res)| res.is_ok())
-            .map(|((id, _), _)| id.clone())
-            .collect();
-        let journal_error = recorder.after_many(&done).err();
+        // Each destroy is journalled before anything is sent for it and
+        // after it went: by the driver's batches, through the journal
+        // below (`Driver::destroy_many_journalled`).
+        let batch: Vec<gp_driver::ResourceRef> =
+            accepted.iter().map(|r| r.resource.clone()).collect();
+        let journal = DestroyEntries::new(&recorder, &batch);
+        let results = driver.destroy_many_journalled(&ctx, &batch, &journal);
+        let (ids, finished, journal_error) = journal.into_parts();
         let mut destroyed = 0;
-        for ((id, r), result) in ids.into_iter().zip(results) {
+        for (i, (r, result)) in accepted.iter().zip(results).enumerate() {
             match result {
-                Ok(()) => {
-                    if let Some(e) = &journal_error {
-                        self.fail_all(
-                            &[r],
-                            &format!("destroyed, but the journal could not record it: {e}"),
-                        );
-                        continue;
-                    }
+                Ok(()) if finished.get(i) == Some(&true) => {
                     destroyed += 1;
                     engine.events.emit(&Event::ResourceDestroyed {
                         component: r.component.clone(),
@@ -357,14 +326,25 @@ impl Run<'_> {
                     ));
                     self.touched.entry(r.component.clone()).or_insert(true);
                 }
+                Ok(()) => {
+                    let why = journal_error
+                        .clone()
+                        .unwrap_or_else(|| "the driver did not journal it".into());
+                    self.fail_all(
+                        &[*r],
+                        &format!("destroyed, but the journal could not record it: {why}"),
+                    );
+                }
                 Err(e) => {
-                    recorder.failed(&id, &e.message);
+                    if let Some(Some(id)) = ids.get(i) {
+                        recorder.failed(id, &e.message);
+                    }
                     engine.events.emit(&Event::ResourceDestroyFailed {
                         component: r.component.clone(),
                         resource: r.resource.to_string(),
                         error: e.message.clone(),
                     });
-                    self.fail_all(&[r], &e.message);
+                    self.fail_all(&[*r], &e.message);
                 }
             }
         }
@@ -573,4 +553,167 @@ pub(super) fn misfiled(
         }
     }
     None
+}
+
+/// The journal of one group's destroys, for the driver
+/// ([`gp_driver::DestroyJournal`]): what it was told to write goes to the
+/// registry as one transaction each time, and it keeps which destroys are
+/// journalled before (their action ids) and after.
+pub(crate) struct DestroyEntries<'a> {
+    recorder: &'a crate::recorder::RunRecorder<'a>,
+    resources: &'a [gp_driver::ResourceRef],
+    ids: std::cell::RefCell<Vec<Option<gp_driver::ActionId>>>,
+    finished: std::cell::RefCell<Vec<bool>>,
+    error: std::cell::RefCell<Option<String>>,
+}
+
+impl<'a> DestroyEntries<'a> {
+    pub(crate) fn new(
+        recorder: &'a crate::recorder::RunRecorder<'a>,
+        resources: &'a [gp_driver::ResourceRef],
+    ) -> Self {
+        DestroyEntries {
+            recorder,
+            resources,
+            ids: std::cell::RefCell::new(vec![None; resources.len()]),
+            finished: std::cell::RefCell::new(vec![false; resources.len()]),
+            error: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// The action ids journalled before, which are journalled after, and
+    /// the last refusal of an after.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_parts(
+        self,
+    ) -> (Vec<Option<gp_driver::ActionId>>, Vec<bool>, Option<String>) {
+        (
+            self.ids.into_inner(),
+            self.finished.into_inner(),
+            self.error.into_inner(),
+        )
+    }
+}
+
+impl gp_driver::DestroyJournal for DestroyEntries<'_> {
+    fn after_and_before(
+        &self,
+        done: &[usize],
+        next: &[usize],
+    ) -> Result<(), gp_driver::DriverError> {
+        use gp_driver::Recorder;
+        let mut ids = self.ids.borrow_mut();
+        let mut finished = self.finished.borrow_mut();
+        // Only a destroy journalled before and not yet after is finished;
+        // one is journalled before once.
+        let done: Vec<usize> = done
+            .iter()
+            .copied()
+            .filter(|&i| ids.get(i).is_some_and(Option::is_some) && !finished[i])
+            .collect();
+        if let Some(&i) = next
+            .iter()
+            .find(|&&i| ids.get(i).is_none_or(Option::is_some))
+        {
+            return Err(gp_driver::DriverError::permanent(format!(
+                "the driver asked to journal resource {i} of {} before twice, or one it was not given",
+                self.resources.len()
+            )));
+        }
+        let done_ids: Vec<gp_driver::ActionId> =
+            done.iter().filter_map(|&i| ids[i].clone()).collect();
+        let actions: Vec<(Action, &gp_driver::ResourceRef)> = next
+            .iter()
+            .map(|&i| (Action::Destroy, &self.resources[i]))
+            .collect();
+        match self.recorder.after_and_before_many(&done_ids, &actions) {
+            Ok(new) => {
+                for (&i, id) in next.iter().zip(new) {
+                    ids[i] = Some(id);
+                }
+                for i in done {
+                    finished[i] = true;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if !done_ids.is_empty() {
+                    *self.error.borrow_mut() = Some(e.message.clone());
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gp_driver::DestroyJournal;
+
+    struct Quiet;
+    impl crate::EventSink for Quiet {
+        fn emit(&self, _: &Event) {}
+    }
+
+    #[test]
+    fn destroys_are_journalled_before_once_and_after_only_once_journalled_before() {
+        let p = gp_core::Platform::from_source(
+            std::path::Path::new("goldenpath.yaml"),
+            "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: t\nprefix: gp\ndomain: example.test\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - name: web\n    plane: disposable\n    tier: 0\n    driver: exec\n    settings: { apply: 'true', destroy: 'true' }\n",
+        )
+        .unwrap();
+        let drivers =
+            gp_driver::DriverSet::new().with(std::sync::Arc::new(gp_driver::exec::ExecDriver));
+        let dir = tempfile::tempdir().unwrap();
+        let registry =
+            gp_registry::Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db")))
+                .unwrap();
+        let cancel = AtomicBool::new(false);
+        let engine = Engine::new(&p, &registry, &drivers, dir.path().into(), &Quiet, &cancel);
+        let base = engine.recorder("dev", "persistent", gp_driver::RunMode::Write, "run");
+        let rec = base.scoped("web", "exec", &NO_CANCEL);
+        let resources: Vec<gp_driver::ResourceRef> = (0..4)
+            .map(|i| gp_driver::ResourceRef::new("record", format!("h{i}")))
+            .collect();
+        let journal = DestroyEntries::new(&rec, &resources);
+        // A destroy never journalled before is not finished by asking.
+        journal.after_and_before(&[0], &[0, 1]).unwrap();
+        // Before twice, or an index it was not given: refused, nothing
+        // written.
+        assert!(journal.after_and_before(&[], &[1]).is_err());
+        assert!(journal.after_and_before(&[0], &[9]).is_err());
+        journal.after_and_before(&[0, 1, 3], &[2]).unwrap();
+        // Finished once, however often asked.
+        journal.after_and_before(&[0], &[]).unwrap();
+        let (ids, finished, error) = journal.into_parts();
+        assert_eq!(
+            ids.iter().map(Option::is_some).collect::<Vec<_>>(),
+            [true, true, true, false]
+        );
+        assert_eq!(finished, [true, true, false, false]);
+        assert_eq!(error, None);
+        let rows = registry.journal("dev", "persistent").unwrap();
+        let stages: Vec<(Stage, String)> = rows
+            .iter()
+            .map(|r| (r.entry.stage, r.entry.resource.clone()))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (Stage::Before, "record h0".to_string()),
+                (Stage::Before, "record h1".to_string()),
+                (Stage::After, "record h0".to_string()),
+                (Stage::After, "record h1".to_string()),
+                (Stage::Before, "record h2".to_string()),
+            ]
+        );
+        assert!(rows.iter().all(|r| r.entry.action == "destroy"));
+        // A refused write is remembered when it held destroys to finish.
+        let plan = engine.recorder("dev", "persistent", gp_driver::RunMode::Plan, "plan");
+        let plan = plan.scoped("web", "exec", &NO_CANCEL);
+        let refused = DestroyEntries::new(&plan, &resources);
+        assert!(refused.after_and_before(&[], &[0]).is_err());
+        assert_eq!(refused.into_parts().2, None);
+    }
 }
