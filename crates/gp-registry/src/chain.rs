@@ -278,7 +278,7 @@ pub(crate) struct Head {
 /// What one transaction appended, applied to the head file after commit.
 pub(crate) type PendingHeads = Vec<(String, Head)>;
 
-fn head_key(table: &str, stream: &str) -> String {
+pub(crate) fn head_key(table: &str, stream: &str) -> String {
     format!("{table}\u{1e}{stream}")
 }
 

@@ -150,7 +150,16 @@ impl Registry {
 
     fn journal_read(&self, env: &str, deployment: &str) -> Result<Vec<JournalRow>, RegistryError> {
         let stream = format!("{env}\u{1f}{deployment}");
-        let mut out = Vec::new();
+        // As many rows as the head file said the stream had when the
+        // registry was opened (bounded: the file is checked, but a hint
+        // never decides an allocation's size): read into one allocation,
+        // not grown and copied a dozen times.
+        let hint = self
+            .trust
+            .known_heads
+            .get(&crate::chain::head_key(JOURNAL.name, &stream))
+            .map_or(0, |h| usize::try_from(h.seq).unwrap_or(0).min(JOURNAL_ROWS_HINTED));
+        let mut out = Vec::with_capacity(hint);
         let mut problem: Option<RegistryError> = None;
         self.streams_trusted(
             &JOURNAL,
@@ -232,6 +241,9 @@ fn journal_values(e: &JournalEntry) -> Vec<Value> {
 const JOURNALS_KEPT: usize = 8;
 
 /// Each deployment's journal as last read through the chain, and when.
+/// The most rows a journal read reserves from the head file's hint.
+const JOURNAL_ROWS_HINTED: usize = 16_384;
+
 pub(crate) type JournalCache =
     std::collections::HashMap<String, ([i64; 3], std::sync::Arc<Vec<JournalRow>>)>;
 
