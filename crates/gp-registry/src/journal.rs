@@ -158,7 +158,9 @@ impl Registry {
             .trust
             .known_heads
             .get(&crate::chain::head_key(JOURNAL.name, &stream))
-            .map_or(0, |h| usize::try_from(h.seq).unwrap_or(0).min(JOURNAL_ROWS_HINTED));
+            .map_or(0, |h| {
+                usize::try_from(h.seq).unwrap_or(0).min(JOURNAL_ROWS_HINTED)
+            });
         let mut out = Vec::with_capacity(hint);
         let mut problem: Option<RegistryError> = None;
         self.streams_trusted(
