@@ -385,8 +385,7 @@ pub(crate) fn insert_chained(
     values.push(seq.into());
     values.push(mac.clone().into());
     let n = db.exec(&sql, &values)?;
-    // Phase runs are too many and too short to keep a head each.
-    if n > 0 && table.name != PHASE_EVENTS.name {
+    if n > 0 && keeps_head(table) {
         pending.push((
             head_key(table.name, stream),
             Head {
@@ -396,6 +395,12 @@ pub(crate) fn insert_chained(
         ));
     }
     Ok((n, mac))
+}
+
+/// Whether the head file keeps `table`'s streams' heads: phase runs are
+/// too many and too short to keep a head each.
+fn keeps_head(table: &Table) -> bool {
+    table.name != PHASE_EVENTS.name
 }
 
 /// Rows a multi-row `INSERT` of [`insert_chained_many`] carries at most:
@@ -420,6 +425,9 @@ pub(crate) fn insert_chained_many(
     pending: &mut PendingHeads,
 ) -> Result<(i64, String), RegistryError> {
     let (mut seq, mut prev) = (first.0 - 1, first.1);
+    if rows.is_empty() {
+        return Ok((seq, prev));
+    }
     let width = table.columns.len() + 3;
     let mut chunk: Vec<Value> = Vec::with_capacity(width * ROWS_PER_INSERT.min(rows.len()));
     let mut in_chunk = 0usize;
@@ -451,7 +459,7 @@ pub(crate) fn insert_chained_many(
             in_chunk = 0;
         }
     }
-    if total > 0 && table.name != PHASE_EVENTS.name {
+    if keeps_head(table) {
         pending.push((
             head_key(table.name, stream),
             Head {

@@ -383,6 +383,35 @@ mod tests {
     }
 
     #[test]
+    fn a_batchs_last_row_is_its_streams_head_so_cutting_it_shows() {
+        use crate::chain::ROWS_PER_INSERT;
+        let (reg, dir) = crate::checked::tests::sqlite();
+        let batch: Vec<JournalEntry> = (0..ROWS_PER_INSERT + 2)
+            .map(|i| entry("persistent", &format!("p{i}")))
+            .collect();
+        reg.journal_append_many(&batch).unwrap();
+        drop(reg);
+        let reg = crate::checked::tests::reopen(&dir);
+        assert_eq!(
+            reg.journal("dev", "persistent").unwrap().len(),
+            ROWS_PER_INSERT + 2
+        );
+        crate::checked::tests::sql(
+            &reg,
+            &format!(
+                "DROP TRIGGER journal_no_delete; DELETE FROM journal WHERE chain_seq = {}",
+                ROWS_PER_INSERT + 2
+            ),
+        );
+        match reg.journal("dev", "persistent") {
+            Err(RegistryError::Tampered { why, .. }) => {
+                assert!(why.contains("deleted from its end"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_batch_one_of_whose_rows_collides_is_refused_whole() {
         use crate::chain::ROWS_PER_INSERT;
         let dir = tempfile::tempdir().unwrap();
