@@ -572,13 +572,7 @@ impl Driver for DnsDriver {
                     (Err(e), _) => Err(e.clone()),
                     (Ok(_), None) => Ok(Existence::Unknown),
                     (Ok(_), Some(zone)) => Ok({
-                        let s = |k: &str| {
-                            r.data
-                                .get(k)
-                                .and_then(|v| v.as_str())
-                                .unwrap_or_default()
-                                .to_string()
-                        };
+                        let s = |k: &str| teardown::field(r, k);
                         let owner = model::parse_ownership(&s("txtValue"))
                             .map(|o| o.owner)
                             .unwrap_or_default();

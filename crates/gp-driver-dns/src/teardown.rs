@@ -5,6 +5,16 @@ use super::*;
 
 pub(crate) type RecordParts = (Box<dyn Backend>, String, String, String, String);
 
+/// A text field of a journalled record's data (`fqdn`, `type`, `txtName`,
+/// `txtValue`, ...), empty when it has none.
+pub(crate) fn field(r: &ResourceRef, key: &str) -> String {
+    r.data
+        .get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Records grouped by the zone they live in, so one transfer and one
 /// batch of updates serve them all.
 pub(crate) fn by_zone(resources: &[ResourceRef]) -> Vec<(String, Vec<usize>)> {
@@ -67,13 +77,7 @@ impl DnsDriver {
         if r.data.get("policy").and_then(|p| p.as_str()) == Some("upsert-only") {
             return None;
         }
-        let s = |k: &str| {
-            r.data
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |k: &str| field(r, k);
         let (fqdn, rtype, txt_name, txt_value) =
             (s("fqdn"), s("type"), s("txtName"), s("txtValue"));
         let owner = model::parse_ownership(&txt_value)
@@ -207,13 +211,7 @@ impl DnsDriver {
         if r.kind != "record" {
             return Err(refuse("is not a record"));
         }
-        let s = |k: &str| {
-            r.data
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |k: &str| field(r, k);
         let apex = r
             .data
             .get("zone")
