@@ -654,16 +654,76 @@ fn resource_suggestion(component: &str, res: &str, resources: &[String]) -> Opti
         .map(|r| format!("did you mean `{component}/{r}`?"))
 }
 
+/// What a unit test needs to make an [`Engine`]: a platform of one `exec`
+/// component (or the spec given), the exec driver, a SQLite registry in a
+/// temporary directory.
+#[cfg(test)]
+pub(crate) struct TestEngine {
+    pub platform: Platform,
+    pub registry: gp_registry::Registry,
+    pub drivers: gp_driver::DriverSet,
+    pub dir: tempfile::TempDir,
+    pub cancel: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(test)]
+impl TestEngine {
+    pub(crate) fn new() -> Self {
+        Self::with_spec(
+            "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: t\nprefix: gp\ndomain: example.test\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - name: web\n    plane: disposable\n    tier: 0\n    driver: exec\n    settings: { apply: 'true', destroy: 'true' }\n",
+        )
+    }
+
+    pub(crate) fn with_spec(spec: &str) -> Self {
+        let platform =
+            Platform::from_source(std::path::Path::new("goldenpath.yaml"), spec).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let registry =
+            gp_registry::Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db")))
+                .unwrap();
+        TestEngine {
+            platform,
+            registry,
+            drivers: gp_driver::DriverSet::new()
+                .with(std::sync::Arc::new(gp_driver::exec::ExecDriver)),
+            dir,
+            cancel: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> Engine<'_> {
+        Engine::new(
+            &self.platform,
+            &self.registry,
+            &self.drivers,
+            self.dir.path().into(),
+            &QuietEvents,
+            &self.cancel,
+        )
+    }
+}
+
+/// An event sink that drops every event (unit tests).
+#[cfg(test)]
+pub(crate) struct QuietEvents;
+
+#[cfg(test)]
+impl EventSink for QuietEvents {
+    fn emit(&self, _: &Event) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn platform() -> Platform {
-        Platform::from_source(
-            std::path::Path::new("goldenpath.yaml"),
+        Platform::from_source(std::path::Path::new("goldenpath.yaml"), &platform_source()).unwrap()
+    }
+
+    fn platform_source() -> String {
+        String::from(
             "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: p\nprefix: p\ndomain: example.io\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - { name: db, plane: foundational, tier: 2, driver: exec, settings: { apply: [\"true\"] } }\n  - { name: zone, plane: foundational, tier: 0, driver: exec, settings: { apply: [\"true\"] } }\n  - { name: web, plane: disposable, tier: 1, driver: exec, settings: { apply: [\"true\"] } }\n",
         )
-        .unwrap()
     }
 
     #[test]
@@ -774,20 +834,10 @@ mod tests {
 
     #[test]
     fn validation_handed_over_is_used_and_not_made_again() {
-        let p = platform();
-        let drivers =
-            gp_driver::DriverSet::new().with(std::sync::Arc::new(gp_driver::exec::ExecDriver));
-        let dir = tempfile::tempdir().unwrap();
-        let registry =
-            gp_registry::Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db")))
-                .unwrap();
-        struct Quiet;
-        impl EventSink for Quiet {
-            fn emit(&self, _: &Event) {}
-        }
-        let cancel = std::sync::atomic::AtomicBool::new(false);
-        let mut e = Engine::new(&p, &registry, &drivers, dir.path().into(), &Quiet, &cancel);
-        let made = validate(&p, &drivers).unwrap();
+        let t = TestEngine::with_spec(&platform_source());
+        let (p, drivers) = (&t.platform, &t.drivers);
+        let mut e = t.engine();
+        let made = validate(p, drivers).unwrap();
         assert!(made.contains_key("web"));
         // A validation that says something else wins: it is not redone.
         let handed: BTreeMap<String, Validated> = BTreeMap::new();

@@ -429,26 +429,10 @@ impl Recorder for RunRecorder<'_> {
 mod tests {
     use super::*;
 
-    struct Quiet;
-    impl crate::EventSink for Quiet {
-        fn emit(&self, _: &crate::Event) {}
-    }
-
     #[test]
     fn the_last_batch_after_and_the_next_before_are_one_write_in_that_order() {
-        let p = gp_core::Platform::from_source(
-            std::path::Path::new("goldenpath.yaml"),
-            "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: t\nprefix: gp\ndomain: example.test\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - name: web\n    plane: disposable\n    tier: 0\n    driver: exec\n    settings: { apply: 'true', destroy: 'true' }\n",
-        )
-        .unwrap();
-        let drivers =
-            gp_driver::DriverSet::new().with(std::sync::Arc::new(gp_driver::exec::ExecDriver));
-        let dir = tempfile::tempdir().unwrap();
-        let registry =
-            Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db"))).unwrap();
-        let cancel = AtomicBool::new(false);
-        let engine =
-            crate::Engine::new(&p, &registry, &drivers, dir.path().into(), &Quiet, &cancel);
+        let t = crate::TestEngine::new();
+        let (registry, engine) = (&t.registry, t.engine());
         let never = AtomicBool::new(false);
         let base = engine.recorder("dev", "persistent", gp_driver::RunMode::Write, "run");
         let rec = base.scoped("web", "exec", &never);

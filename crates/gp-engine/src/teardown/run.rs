@@ -651,26 +651,10 @@ mod tests {
     use super::*;
     use gp_driver::DestroyJournal;
 
-    struct Quiet;
-    impl crate::EventSink for Quiet {
-        fn emit(&self, _: &Event) {}
-    }
-
     #[test]
     fn destroys_are_journalled_before_once_and_after_only_once_journalled_before() {
-        let p = gp_core::Platform::from_source(
-            std::path::Path::new("goldenpath.yaml"),
-            "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: t\nprefix: gp\ndomain: example.test\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - name: web\n    plane: disposable\n    tier: 0\n    driver: exec\n    settings: { apply: 'true', destroy: 'true' }\n",
-        )
-        .unwrap();
-        let drivers =
-            gp_driver::DriverSet::new().with(std::sync::Arc::new(gp_driver::exec::ExecDriver));
-        let dir = tempfile::tempdir().unwrap();
-        let registry =
-            gp_registry::Registry::open(&gp_registry::Location::Sqlite(dir.path().join("r.db")))
-                .unwrap();
-        let cancel = AtomicBool::new(false);
-        let engine = Engine::new(&p, &registry, &drivers, dir.path().into(), &Quiet, &cancel);
+        let t = crate::TestEngine::new();
+        let (registry, engine) = (&t.registry, t.engine());
         let base = engine.recorder("dev", "persistent", gp_driver::RunMode::Write, "run");
         let rec = base.scoped("web", "exec", &NO_CANCEL);
         let resources: Vec<gp_driver::ResourceRef> = (0..4)
