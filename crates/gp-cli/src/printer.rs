@@ -208,8 +208,22 @@ impl Printer {
 
     /// A status line on stderr (e.g. "created goldenpath.yaml").
     pub fn status(&self, text: &str) {
-        let text = self.message(text);
-        let _ = writeln!(io::stderr().lock(), "{text}");
+        let mut line = self.message(text);
+        line.push('\n');
+        // One write per line (stderr has no buffer: `writeln!` would make
+        // the text and its newline two system calls).
+        let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    /// Status lines on stderr in one write, each as [`Printer::status`]
+    /// would print it.
+    pub fn status_lines(&self, lines: &[String]) {
+        let mut text = String::new();
+        for l in lines {
+            text.push_str(&self.message(l));
+            text.push('\n');
+        }
+        let _ = io::stderr().lock().write_all(text.as_bytes());
     }
 
     /// A warning on stderr.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gp_engine::{Event, EventSink};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -19,6 +19,40 @@ pub struct Progress {
     /// them (a command whose output is one document).
     stream: bool,
     bars: Option<Mutex<(MultiProgress, HashMap<String, ProgressBar>)>>,
+    /// Per-resource lines not yet written (plain text, not a terminal).
+    held: Mutex<Held>,
+}
+
+/// A run's per-resource lines (a teardown's "destroyed" of each record)
+/// written together: a teardown of 2,000 DNS records made 2,000 writes to
+/// stderr. A line waits at most [`Held::WAIT`] or until
+/// [`Held::BYTES`] are held, and any other event writes what is held
+/// before itself, so the order of lines is the order of events.
+#[derive(Default)]
+struct Held {
+    lines: Vec<String>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+impl Held {
+    const WAIT: Duration = Duration::from_millis(100);
+    const BYTES: usize = 16 * 1024;
+
+    /// Holds `line`; returns every held line when they are due.
+    fn push(&mut self, line: String, now: Instant) -> Option<Vec<String>> {
+        self.bytes += line.len() + 1;
+        self.lines.push(line);
+        let since = *self.since.get_or_insert(now);
+        (self.bytes >= Self::BYTES || now.duration_since(since) >= Self::WAIT).then(|| self.take())
+    }
+
+    /// Every held line, in order, and nothing held after.
+    fn take(&mut self) -> Vec<String> {
+        self.bytes = 0;
+        self.since = None;
+        std::mem::take(&mut self.lines)
+    }
 }
 
 impl Progress {
@@ -33,15 +67,39 @@ impl Progress {
             verbose,
             stream: true,
             bars,
+            held: Mutex::new(Held::default()),
         }
     }
 
     /// For a command that prints one document: lines on stderr in text
     /// mode (with `-v`, the steps' output), nothing in JSON.
     pub fn for_command(printer: &Printer, verbose: bool) -> Self {
-        Self {
-            stream: false,
-            ..Self::new(printer, verbose)
+        let mut p = Self::new(printer, verbose);
+        p.stream = false;
+        p
+    }
+
+    /// Writes the held lines.
+    fn flush(&self) {
+        let lines = match self.held.lock() {
+            Ok(mut h) if !h.lines.is_empty() => h.take(),
+            _ => return,
+        };
+        self.printer.status_lines(&lines);
+    }
+
+    /// A per-resource line: held with others when it goes to plain
+    /// stderr, written at once to a terminal's bars.
+    fn held_line(&self, text: String) {
+        if self.bars.is_some() {
+            return self.line(&text);
+        }
+        let due = match self.held.lock() {
+            Ok(mut h) => h.push(text, Instant::now()),
+            Err(_) => return self.printer.status(&text),
+        };
+        if let Some(lines) = due {
+            self.printer.status_lines(&lines);
         }
     }
 
@@ -67,6 +125,14 @@ impl EventSink for Progress {
             }
             return;
         }
+        if let Event::ResourceDestroyed {
+            component,
+            resource,
+        } = event
+        {
+            return self.held_line(format!("  destroyed {component}: {resource}"));
+        }
+        self.flush();
         match event {
             Event::RunStarted {
                 env,
@@ -168,12 +234,7 @@ impl EventSink for Progress {
                     "  retrying  {component} (attempt {attempt}): {error}"
                 ));
             }
-            Event::ResourceDestroyed {
-                component,
-                resource,
-            } => {
-                self.line(&format!("  destroyed {component}: {resource}"));
-            }
+            Event::ResourceDestroyed { .. } => {}
             Event::ResourceDestroyFailed {
                 component,
                 resource,
@@ -228,6 +289,12 @@ impl EventSink for Progress {
     }
 }
 
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// `create` -> `created`, ...
 pub(crate) fn past(action: &str) -> String {
     match action {
@@ -236,5 +303,61 @@ pub(crate) fn past(action: &str) -> String {
         "update" => "updated".into(),
         "destroy" => "destroyed".into(),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("  destroyed web: record h{i}"))
+            .collect()
+    }
+
+    #[test]
+    fn held_lines_wait_until_the_wait_is_over() {
+        let t0 = Instant::now();
+        let mut h = Held::default();
+        assert_eq!(h.push("a".into(), t0), None);
+        assert_eq!(h.push("b".into(), t0 + Held::WAIT / 2), None);
+        // Just short of the wait from the first line: still held.
+        assert_eq!(
+            h.push("c".into(), t0 + Held::WAIT - Duration::from_micros(1)),
+            None
+        );
+        assert_eq!(
+            h.push("d".into(), t0 + Held::WAIT),
+            Some(vec!["a".into(), "b".into(), "c".into(), "d".into()])
+        );
+        // The wait counts again from the next line.
+        assert_eq!(h.push("e".into(), t0 + Held::WAIT * 3), None);
+        assert_eq!(h.take(), vec!["e".to_string()]);
+    }
+
+    #[test]
+    fn held_lines_are_written_when_they_reach_the_size() {
+        let t0 = Instant::now();
+        let mut h = Held::default();
+        let line = "x".repeat(1023);
+        // 15 lines of 1 KiB with their newlines: under the size.
+        for _ in 0..15 {
+            assert_eq!(h.push(line.clone(), t0), None);
+        }
+        let due = h.push(line.clone(), t0).expect("16 KiB are due");
+        assert_eq!(due.len(), 16);
+        assert!(h.lines.is_empty() && h.bytes == 0 && h.since.is_none());
+    }
+
+    #[test]
+    fn take_gives_every_held_line_in_order_and_holds_nothing_after() {
+        let t0 = Instant::now();
+        let mut h = Held::default();
+        for l in lines(5) {
+            assert_eq!(h.push(l, t0), None);
+        }
+        assert_eq!(h.take(), lines(5));
+        assert_eq!(h.take(), Vec::<String>::new());
     }
 }

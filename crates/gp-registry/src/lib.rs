@@ -38,6 +38,7 @@ mod csv_io;
 mod db;
 mod deployments;
 mod governance;
+mod id;
 mod journal;
 mod leases;
 mod metrics;
@@ -62,6 +63,7 @@ pub use deployments::{
     is_lifecycle_event, status_from_event,
 };
 pub use governance::{Override, RequestEvent};
+pub use id::new_id;
 pub use journal::{JournalEntry, JournalRow, Stage};
 pub use leases::{Lease, LeaseState};
 pub use metrics::{DeliveryMetrics, delivery_metrics};
@@ -241,18 +243,6 @@ pub fn redact_url(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_string(),
     }
-}
-
-/// A fresh event id: 128 random bits in hex.
-pub fn new_id() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        // The OS RNG failing is near impossible; fall back to time and pid,
-        // which is still unique enough for an event id.
-        let t = now_us() as u128;
-        b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
-    }
-    chain::hex(&b)
 }
 
 /// How to open the registry.
