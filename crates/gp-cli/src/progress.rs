@@ -350,6 +350,60 @@ mod tests {
         assert!(h.lines.is_empty() && h.bytes == 0 && h.since.is_none());
     }
 
+    fn plain(output: crate::printer::Output) -> Progress {
+        let mut p = Progress::new(&Printer::new(output), false);
+        p.bars = None;
+        p
+    }
+
+    fn destroyed(i: usize) -> Event {
+        Event::ResourceDestroyed {
+            component: "web".into(),
+            resource: format!("record h{i}"),
+        }
+    }
+
+    fn held(p: &Progress) -> Vec<String> {
+        p.held.lock().unwrap().lines.clone()
+    }
+
+    #[test]
+    fn a_runs_destroyed_lines_are_held_and_the_next_other_event_writes_them_first() {
+        let p = plain(crate::printer::Output::Text);
+        p.emit(&destroyed(0));
+        p.emit(&destroyed(1));
+        assert_eq!(
+            held(&p),
+            vec![
+                "  destroyed web: record h0".to_string(),
+                "  destroyed web: record h1".to_string()
+            ]
+        );
+        p.emit(&Event::ComponentUnchanged {
+            component: "db".into(),
+        });
+        assert!(held(&p).is_empty(), "another event writes what is held");
+        // With nothing held, another event holds nothing either.
+        p.emit(&Event::ComponentUnchanged {
+            component: "db".into(),
+        });
+        assert!(held(&p).is_empty());
+    }
+
+    #[test]
+    fn nothing_is_held_on_a_terminal_or_in_json() {
+        let p = plain(crate::printer::Output::Json);
+        p.emit(&destroyed(0));
+        assert!(held(&p).is_empty(), "JSON streams each event");
+        let mut p = plain(crate::printer::Output::Text);
+        p.bars = Some(Mutex::new((
+            MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden()),
+            HashMap::new(),
+        )));
+        p.emit(&destroyed(0));
+        assert!(held(&p).is_empty(), "a terminal's bars print at once");
+    }
+
     #[test]
     fn take_gives_every_held_line_in_order_and_holds_nothing_after() {
         let t0 = Instant::now();

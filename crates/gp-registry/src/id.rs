@@ -138,10 +138,20 @@ mod tests {
 
     #[test]
     fn the_random_parts_of_one_draw_are_consecutive_slices_of_it() {
-        // Each id takes the next 10 bytes; none is handed out twice.
-        let parts: Vec<[u8; RANDOM_BYTES]> = (0..IDS_PER_DRAW).map(|_| random_part()).collect();
-        let distinct: std::collections::HashSet<_> = parts.iter().collect();
-        assert_eq!(distinct.len(), parts.len());
+        // A thread of its own: its pool is fresh, so the first part starts
+        // a draw. Each id takes the next 10 bytes of it; none is handed out
+        // twice and no two overlap.
+        std::thread::spawn(|| {
+            let parts: Vec<[u8; RANDOM_BYTES]> = (0..IDS_PER_DRAW).map(|_| random_part()).collect();
+            let drawn = POOL.with(|p| p.borrow().bytes);
+            assert_eq!(parts.concat(), drawn.to_vec());
+            // The next part is a new draw.
+            let next = random_part();
+            assert_ne!(POOL.with(|p| p.borrow().bytes), drawn);
+            assert_eq!(next[..], POOL.with(|p| p.borrow().bytes)[..RANDOM_BYTES]);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
