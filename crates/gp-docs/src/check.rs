@@ -535,12 +535,24 @@ fn located(pos: Pos, origin: &Origin) -> (Pos, Option<String>) {
 
 /// Folders each of whose direct subfolders must hold a metadata.yaml.
 pub(crate) fn sidecars(ctx: &Context<'_>, dirs: &BTreeSet<String>, out: &mut Vec<Finding>) {
+    if ctx.config.sidecars.is_empty() {
+        return;
+    }
+    // Each folder's direct subfolders, in order, found once (not every
+    // folder scanned for each matching one); each pattern compiled once
+    // (a glob is a regular expression to build, not a string compare).
+    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for sub in dirs {
+        if let Some((parent, name)) = sub.rsplit_once('/')
+            && !name.is_empty()
+        {
+            children.entry(parent).or_default().push(sub);
+        }
+    }
     for pattern in &ctx.config.sidecars {
-        for dir in dirs.iter().filter(|d| crate::glob::matches(pattern, d)) {
-            for sub in dirs.iter().filter(|s| {
-                s.strip_prefix(&format!("{dir}/"))
-                    .is_some_and(|rest| !rest.contains('/'))
-            }) {
+        let set = crate::glob::Set::new(std::slice::from_ref(pattern));
+        for dir in dirs.iter().filter(|d| set.matches(d)) {
+            for sub in children.get(dir.as_str()).into_iter().flatten() {
                 if !ctx.folders.contains_key(&format!("{sub}/metadata.yaml")) {
                     out.extend(ctx.finding(
                         rules::SIDECAR,
@@ -660,4 +672,79 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
     tree.markdown.sort();
     tree.metadata.sort();
     Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sidecar findings (folder, message) for `patterns` over `dirs`,
+    /// `with_meta` the folders that hold a metadata.yaml.
+    fn sidecar_findings(patterns: &[&str], dirs: &[&str], with_meta: &[&str]) -> Vec<String> {
+        let mut config = Config::default();
+        config.sidecars = patterns.iter().map(|s| s.to_string()).collect();
+        let node = gp_core::yaml::parse("owner: x\n").unwrap().unwrap();
+        let folders: HashMap<String, Node> = with_meta
+            .iter()
+            .map(|d| (format!("{d}/metadata.yaml"), node.clone()))
+            .collect();
+        let schemas = Schemas::default();
+        let ctx = Context {
+            config: &config,
+            folders: &folders,
+            schemas: &schemas,
+        };
+        let dirs: BTreeSet<String> = dirs.iter().map(|s| s.to_string()).collect();
+        let mut out = Vec::new();
+        sidecars(&ctx, &dirs, &mut out);
+        assert!(out.iter().all(|f| f.rule == rules::SIDECAR));
+        out.into_iter().map(|f| f.file).collect()
+    }
+
+    #[test]
+    fn every_direct_subfolder_of_a_matching_folder_needs_a_metadata_file() {
+        let dirs = [
+            "modules",
+            "modules/eks",
+            "modules/eks/inner",
+            "modules/rds",
+            "modules/vpc",
+            "modules-old",
+            "modules-old/x",
+            "other",
+            "other/y",
+        ];
+        // A subfolder without one is named; one with it is not; a
+        // grandchild, the folder itself, a folder whose name only begins
+        // like it and an unmatched folder's subfolders are not asked.
+        assert_eq!(
+            sidecar_findings(&["modules"], &dirs, &["modules/rds"]),
+            vec!["modules/eks", "modules/vpc"]
+        );
+        assert_eq!(
+            sidecar_findings(
+                &["modules"],
+                &dirs,
+                &["modules/eks", "modules/rds", "modules/vpc"]
+            ),
+            Vec::<String>::new()
+        );
+        // A glob: each folder it matches, in order.
+        assert_eq!(
+            sidecar_findings(&["modules*"], &dirs, &["modules/rds"]),
+            vec!["modules/eks", "modules/vpc", "modules-old/x"]
+        );
+        assert_eq!(
+            sidecar_findings(&["*/eks"], &dirs, &[]),
+            vec!["modules/eks/inner"]
+        );
+        // Two patterns: each folder's findings under each.
+        assert_eq!(
+            sidecar_findings(&["other", "modules/eks"], &dirs, &[]),
+            vec!["other/y", "modules/eks/inner"]
+        );
+        // No pattern, or one matching nothing: nothing asked.
+        assert!(sidecar_findings(&[], &dirs, &[]).is_empty());
+        assert!(sidecar_findings(&["nowhere"], &dirs, &[]).is_empty());
+    }
 }

@@ -92,18 +92,16 @@ pub(crate) fn session_gate(
         }
     }
     let cfg = &ctx.config.session_log;
+    // Each list of globs compiled once, not once per changed path.
+    let watch = crate::glob::Set::new(&cfg.watch);
+    let logs = crate::glob::Set::new(std::slice::from_ref(&cfg.logs));
+    let append_only = crate::glob::Set::new(&cfg.append_only);
     let watched: Vec<&str> = changed
         .iter()
         .map(|(_, p)| p.as_str())
-        .filter(|p| {
-            cfg.watch
-                .iter()
-                .any(|g| crate::glob::matches(g, p) || crate::glob::under(g, p))
-        })
+        .filter(|p| watch.under(p))
         .collect();
-    let logged = changed
-        .iter()
-        .any(|(_, p)| crate::glob::matches(&cfg.logs, p));
+    let logged = changed.iter().any(|(_, p)| logs.matches(p));
     if !watched.is_empty() && !logged && ctx.config.level(rules::SESSION_LOG) != Level::Off {
         let list: Vec<&str> = watched.iter().take(5).copied().collect();
         out.push(Finding {
@@ -128,11 +126,7 @@ pub(crate) fn session_gate(
         return Ok(());
     }
     for (status, path) in &changed {
-        if !cfg
-            .append_only
-            .iter()
-            .any(|g| crate::glob::matches(g, path))
-        {
+        if !append_only.matches(path) {
             continue;
         }
         let level = ctx.config.level(rules::APPEND_ONLY);

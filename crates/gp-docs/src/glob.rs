@@ -13,6 +13,7 @@ pub fn compile(pattern: &str) -> Result<globset::Glob, globset::Error> {
 }
 
 /// Whether `path` matches `pattern` (an invalid pattern matches nothing).
+/// Compiles the pattern on each call: a loop compiles a [`Set`] once.
 pub fn matches(pattern: &str, path: &str) -> bool {
     compile(pattern)
         .map(|g| g.compile_matcher())
