@@ -3,7 +3,7 @@
 #![allow(clippy::print_stderr)]
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use gp_engine::{Event, EventSink};
@@ -20,19 +20,49 @@ pub struct Progress {
     stream: bool,
     bars: Option<Mutex<(MultiProgress, HashMap<String, ProgressBar>)>>,
     /// Per-resource lines not yet written (plain text, not a terminal).
+    holder: Arc<Holder>,
+    /// The thread that writes held lines when their wait is over, started
+    /// with the first held line; stopped and joined when the run's
+    /// renderer is dropped.
+    flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The held lines and what wakes the thread that writes them. Lines are
+/// written to stderr with the lock held, so no held line can be written
+/// after a later event's own line.
+#[derive(Default)]
+struct Holder {
     held: Mutex<Held>,
+    wake: Condvar,
 }
 
 /// A run's per-resource lines (a teardown's "destroyed" of each record)
 /// written together: a teardown of 2,000 DNS records made 2,000 writes to
-/// stderr. A line waits at most [`Held::WAIT`] or until
-/// [`Held::BYTES`] are held, and any other event writes what is held
-/// before itself, so the order of lines is the order of events.
-#[derive(Default)]
+/// stderr. A line waits at most [`Held::WAIT`] (the flusher thread) or
+/// until [`Held::BYTES`] are held, and any other event writes what is
+/// held before itself, so the order of lines is the order of events.
 struct Held {
     lines: Vec<String>,
     bytes: usize,
     since: Option<Instant>,
+    /// The renderer is being dropped: the flusher writes what is left and
+    /// ends.
+    closed: bool,
+    /// How long a line may wait: [`Held::WAIT`] (tests of order make it
+    /// long, so that no wait runs out while they look).
+    wait: Duration,
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Held {
+            lines: Vec::new(),
+            bytes: 0,
+            since: None,
+            closed: false,
+            wait: Held::WAIT,
+        }
+    }
 }
 
 impl Held {
@@ -44,7 +74,7 @@ impl Held {
         self.bytes += line.len() + 1;
         self.lines.push(line);
         let since = *self.since.get_or_insert(now);
-        (self.bytes >= Self::BYTES || now.duration_since(since) >= Self::WAIT).then(|| self.take())
+        (self.bytes >= Self::BYTES || now.duration_since(since) >= self.wait).then(|| self.take())
     }
 
     /// Every held line, in order, and nothing held after.
@@ -67,7 +97,8 @@ impl Progress {
             verbose,
             stream: true,
             bars,
-            held: Mutex::new(Held::default()),
+            holder: Arc::default(),
+            flusher: Mutex::new(None),
         }
     }
 
@@ -81,11 +112,12 @@ impl Progress {
 
     /// Writes the held lines.
     fn flush(&self) {
-        let lines = match self.held.lock() {
-            Ok(mut h) if !h.lines.is_empty() => h.take(),
-            _ => return,
-        };
-        self.printer.status_lines(&lines);
+        if let Ok(mut h) = self.holder.held.lock()
+            && !h.lines.is_empty()
+        {
+            let lines = h.take();
+            self.printer.status_lines(&lines);
+        }
     }
 
     /// A per-resource line: held with others when it goes to plain
@@ -94,12 +126,31 @@ impl Progress {
         if self.bars.is_some() {
             return self.line(&text);
         }
-        let due = match self.held.lock() {
-            Ok(mut h) => h.push(text, Instant::now()),
-            Err(_) => return self.printer.status(&text),
+        let Ok(mut h) = self.holder.held.lock() else {
+            return self.printer.status(&text);
         };
-        if let Some(lines) = due {
-            self.printer.status_lines(&lines);
+        match h.push(text, Instant::now()) {
+            Some(lines) => self.printer.status_lines(&lines),
+            None => {
+                drop(h);
+                self.start_flusher();
+                self.holder.wake.notify_one();
+            }
+        }
+    }
+
+    /// Starts the thread that writes held lines once their wait is over
+    /// (a run can go quiet for minutes after a burst of lines).
+    fn start_flusher(&self) {
+        let Ok(mut f) = self.flusher.lock() else {
+            return;
+        };
+        if f.is_none() {
+            let (holder, printer) = (Arc::clone(&self.holder), self.printer.clone());
+            *f = std::thread::Builder::new()
+                .name("progress-flusher".into())
+                .spawn(move || flusher(&holder, &printer))
+                .ok();
         }
     }
 
@@ -292,6 +343,46 @@ impl EventSink for Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.flush();
+        if let Ok(mut h) = self.holder.held.lock() {
+            h.closed = true;
+        }
+        self.holder.wake.notify_all();
+        if let Some(t) = self.flusher.lock().ok().and_then(|mut f| f.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The flusher: waits for a held line, then until its wait is over, and
+/// writes every held line (unless an event or a full buffer wrote them
+/// first); ends when the renderer is dropped, writing what is left.
+fn flusher(holder: &Holder, printer: &Printer) {
+    let Ok(mut h) = holder.held.lock() else {
+        return;
+    };
+    loop {
+        match h.since {
+            Some(since) => {
+                let now = Instant::now();
+                let due = since + h.wait;
+                if h.closed || now >= due {
+                    let lines = h.take();
+                    printer.status_lines(&lines);
+                    continue;
+                }
+                h = match holder.wake.wait_timeout(h, due - now) {
+                    Ok((g, _)) => g,
+                    Err(_) => return,
+                };
+            }
+            None if h.closed => return,
+            None => {
+                h = match holder.wake.wait(h) {
+                    Ok(g) => g,
+                    Err(_) => return,
+                };
+            }
+        }
     }
 }
 
@@ -356,6 +447,14 @@ mod tests {
         p
     }
 
+    /// A renderer whose held lines wait an hour: only events, the size or
+    /// its drop write them, whatever the machine's pauses.
+    fn patient() -> Progress {
+        let p = plain(crate::printer::Output::Text);
+        p.holder.held.lock().unwrap().wait = Duration::from_secs(3600);
+        p
+    }
+
     fn destroyed(i: usize) -> Event {
         Event::ResourceDestroyed {
             component: "web".into(),
@@ -364,12 +463,57 @@ mod tests {
     }
 
     fn held(p: &Progress) -> Vec<String> {
-        p.held.lock().unwrap().lines.clone()
+        p.holder.held.lock().unwrap().lines.clone()
+    }
+
+    #[test]
+    fn a_held_line_is_written_when_its_wait_is_over_without_another_event() {
+        let p = plain(crate::printer::Output::Text);
+        let t0 = Instant::now();
+        p.emit(&destroyed(0));
+        // A deadline, polled: the flusher writes it once WAIT has passed
+        // since it was held, never before.
+        let deadline = t0 + Duration::from_secs(10);
+        while !held(&p).is_empty() {
+            assert!(Instant::now() < deadline, "the held line was never written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            t0.elapsed() >= Held::WAIT,
+            "written before its wait was over"
+        );
+        // The flusher waits for the next line and writes it the same way.
+        p.emit(&destroyed(1));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !held(&p).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the second held line was never written"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn dropping_the_renderer_writes_what_is_held_and_stops_the_flusher() {
+        let p = patient();
+        p.emit(&destroyed(0));
+        let holder = Arc::clone(&p.holder);
+        assert!(
+            p.flusher.lock().unwrap().is_some(),
+            "a held line starts the flusher"
+        );
+        drop(p);
+        let h = holder.held.lock().unwrap();
+        assert!(h.lines.is_empty() && h.closed);
+        // Only this test's handle is left: the flusher thread has ended.
+        drop(h);
+        assert_eq!(Arc::strong_count(&holder), 1);
     }
 
     #[test]
     fn a_runs_destroyed_lines_are_held_and_the_next_other_event_writes_them_first() {
-        let p = plain(crate::printer::Output::Text);
+        let p = patient();
         p.emit(&destroyed(0));
         p.emit(&destroyed(1));
         assert_eq!(
