@@ -174,7 +174,7 @@ fn main() {
         let created = rec.created();
         assert_eq!(created.len(), N);
         let t = Instant::now();
-        let results = driver.destroy_many(&ctx, &created);
+        let results = driver.destroy_many(&ctx, &created.iter().collect::<Vec<_>>());
         g_del.push(t.elapsed().as_secs_f64());
         assert!(results.iter().all(Result::is_ok));
         assert_eq!(bind.dig("h999.b-23-01-26-01.dev.example.test", "A"), "");

@@ -511,17 +511,17 @@ impl Driver for DnsDriver {
     fn destroy_many(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
     ) -> Vec<Result<(), DriverError>> {
         let mut results: Vec<Option<Result<(), DriverError>>> = vec![None; resources.len()];
         for (_, idx) in by_zone(resources) {
             if resources[idx[0]].kind != "record" {
                 for i in idx {
-                    results[i] = Some(self.destroy(ctx, &resources[i]));
+                    results[i] = Some(self.destroy(ctx, resources[i]));
                 }
                 continue;
             }
-            let group: Vec<&ResourceRef> = idx.iter().map(|&i| &resources[i]).collect();
+            let group: Vec<&ResourceRef> = idx.iter().map(|&i| resources[i]).collect();
             let r = self.destroy_records(ctx, &group);
             for i in idx {
                 results[i] = Some(r.clone());
@@ -536,7 +536,7 @@ impl Driver for DnsDriver {
     fn destroy_many_journalled(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
         journal: &dyn gp_driver::DestroyJournal,
     ) -> Vec<Result<(), DriverError>> {
         if resources.iter().all(|r| r.kind == "record") && by_zone(resources).len() == 1 {
@@ -548,18 +548,18 @@ impl Driver for DnsDriver {
     fn exists_many(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
     ) -> Vec<Result<Existence, DriverError>> {
         let mut results: Vec<Option<Result<Existence, DriverError>>> = vec![None; resources.len()];
         for (_, idx) in by_zone(resources) {
             if resources[idx[0]].kind != "record" {
                 for i in idx {
-                    results[i] = Some(self.exists(ctx, &resources[i]));
+                    results[i] = Some(self.exists(ctx, resources[i]));
                 }
                 continue;
             }
             let current = self
-                .record_parts(ctx, &resources[idx[0]])
+                .record_parts(ctx, resources[idx[0]])
                 .and_then(|(b, ..)| match b.list() {
                     Err(e) if e.kind == gp_driver::ErrorKind::NotFound => Ok(Vec::new()),
                     other => other,

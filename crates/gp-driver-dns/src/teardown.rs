@@ -17,7 +17,7 @@ pub(crate) fn field(r: &ResourceRef, key: &str) -> String {
 
 /// Records grouped by the zone they live in, so one transfer and one
 /// batch of updates serve them all.
-pub(crate) fn by_zone(resources: &[ResourceRef]) -> Vec<(String, Vec<usize>)> {
+pub(crate) fn by_zone(resources: &[&ResourceRef]) -> Vec<(String, Vec<usize>)> {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, r) in resources.iter().enumerate() {
         let key = if r.kind == "record" {
@@ -127,7 +127,7 @@ impl DnsDriver {
     pub(crate) fn destroy_records_journalled(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
         journal: &dyn gp_driver::DestroyJournal,
     ) -> Vec<Result<(), DriverError>> {
         let all = |e: DriverError| vec![Err(e); resources.len()];
@@ -192,16 +192,16 @@ impl DnsDriver {
         r: &ResourceRef,
     ) -> Result<RecordParts, DriverError> {
         let (zone, fqdn, rtype, txt_name, txt_value) = self.checked_record(ctx, r)?;
-        Ok((self.backend(&zone)?, fqdn, rtype, txt_name, txt_value))
+        Ok((self.backend(zone)?, fqdn, rtype, txt_name, txt_value))
     }
 
     /// [`Self::record_parts`] without making the backend: the zone's
     /// outputs and the record's parts, once every check passed.
-    pub(crate) fn checked_record(
+    pub(crate) fn checked_record<'c>(
         &self,
-        ctx: &ComponentCtx<'_>,
+        ctx: &ComponentCtx<'c>,
         r: &ResourceRef,
-    ) -> Result<(Outputs, String, String, String, String), DriverError> {
+    ) -> Result<(&'c Outputs, String, String, String, String), DriverError> {
         let refuse = |why: &str| {
             DriverError::refused(format!(
                 "the journal names {r} under `{}`, which {why}; nothing was sent",
@@ -226,7 +226,6 @@ impl DnsDriver {
             .find(|v| {
                 v.get("backend").is_some() && v.get("zone").and_then(|z| z.as_str()) == Some(&apex)
             })
-            .cloned()
             .ok_or_else(|| {
                 DriverError::permanent(format!(
                     "the zone {apex} of {r} is not among the deployed inputs of `{}`",

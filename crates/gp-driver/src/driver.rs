@@ -111,7 +111,7 @@ pub trait Driver: Send + Sync {
     fn destroy_many(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
     ) -> Vec<Result<(), DriverError>> {
         resources.iter().map(|r| self.destroy(ctx, r)).collect()
     }
@@ -127,7 +127,7 @@ pub trait Driver: Send + Sync {
     fn destroy_many_journalled(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
         journal: &dyn DestroyJournal,
     ) -> Vec<Result<(), DriverError>> {
         destroy_journalled_whole(self, ctx, resources, journal)
@@ -137,7 +137,7 @@ pub trait Driver: Send + Sync {
     fn exists_many(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
     ) -> Vec<Result<Existence, DriverError>> {
         resources.iter().map(|r| self.exists(ctx, r)).collect()
     }
@@ -288,7 +288,7 @@ pub trait DestroyJournal {
 pub fn destroy_journalled_whole<D: Driver + ?Sized>(
     driver: &D,
     ctx: &ComponentCtx<'_>,
-    resources: &[ResourceRef],
+    resources: &[&ResourceRef],
     journal: &dyn DestroyJournal,
 ) -> Vec<Result<(), DriverError>> {
     let all: Vec<usize> = (0..resources.len()).collect();

@@ -131,7 +131,7 @@ impl Driver for PublishHosts<'_> {
     fn destroy_many(
         &self,
         ctx: &ComponentCtx<'_>,
-        resources: &[ResourceRef],
+        resources: &[&ResourceRef],
     ) -> Vec<Result<(), DriverError>> {
         self.driver.destroy_many(ctx, resources)
     }

@@ -419,47 +419,60 @@ pub(crate) fn insert_chained_many(
     db: &mut dyn Db,
     key: &ChainKey,
     table: &Table,
-    rows: Vec<Vec<Value>>,
+    rows: &[Vec<Value>],
     stream: &str,
     first: (i64, String),
     pending: &mut PendingHeads,
 ) -> Result<(i64, String), RegistryError> {
     let (mut seq, mut prev) = (first.0 - 1, first.1);
-    if rows.is_empty() {
-        return Ok((seq, prev));
-    }
     let width = table.columns.len() + 3;
-    let mut chunk: Vec<Value> = Vec::with_capacity(width * ROWS_PER_INSERT.min(rows.len()));
-    let mut in_chunk = 0usize;
-    let total = rows.len();
-    for (i, mut values) in rows.into_iter().enumerate() {
-        seq += 1;
-        if let Some(s) = table.seq_index()
-            && let Some(slot) = values.get_mut(s)
-        {
-            *slot = Value::Int(Some(seq));
-        }
-        let mac = row_mac(key, table.name, stream, seq, &prev, &values);
-        chunk.extend(values);
-        chunk.push(stream.into());
-        chunk.push(seq.into());
-        chunk.push(mac.clone().into());
-        prev = mac;
-        in_chunk += 1;
-        if in_chunk == ROWS_PER_INSERT || i + 1 == total {
-            let row = format!("({})", vec!["?"; width].join(", "));
-            let sql = format!(
-                "INSERT INTO {} ({}, chain_stream, chain_seq, chain_mac) VALUES {}",
+    let seq_slot = table.seq_index();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        // What each row adds to its values, owned here; the values
+        // themselves are lent to the statement, not copied.
+        // [the row's own seq column, chain_stream, chain_seq, chain_mac]
+        let mut added: Vec<[Value; 4]> = Vec::with_capacity(chunk.len());
+        for values in chunk {
+            seq += 1;
+            let own_seq = Value::Int(Some(seq));
+            let mac = row_mac_refs(
+                key,
                 table.name,
-                table.select_list(),
-                vec![row.as_str(); in_chunk].join(", ")
+                stream,
+                seq,
+                &prev,
+                values.iter().enumerate().map(|(j, v)| {
+                    if Some(j) == seq_slot {
+                        own_seq.as_ref()
+                    } else {
+                        v.as_ref()
+                    }
+                }),
+                values.len(),
             );
-            db.exec(&sql, &chunk)?;
-            chunk.clear();
-            in_chunk = 0;
+            prev.clone_from(&mac);
+            added.push([own_seq, stream.into(), seq.into(), mac.into()]);
         }
+        let mut params: Vec<&Value> = Vec::with_capacity(width * chunk.len());
+        for (values, [own_seq, chain @ ..]) in chunk.iter().zip(&added) {
+            params.extend(
+                values
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| if Some(j) == seq_slot { own_seq } else { v }),
+            );
+            params.extend(chain.iter());
+        }
+        let row = format!("({})", vec!["?"; width].join(", "));
+        let sql = format!(
+            "INSERT INTO {} ({}, chain_stream, chain_seq, chain_mac) VALUES {}",
+            table.name,
+            table.select_list(),
+            vec![row.as_str(); chunk.len()].join(", ")
+        );
+        db.exec_refs(&sql, &params)?;
     }
-    if keeps_head(table) {
+    if !rows.is_empty() && keeps_head(table) {
         pending.push((
             head_key(table.name, stream),
             Head {

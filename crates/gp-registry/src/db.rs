@@ -139,6 +139,13 @@ pub trait Db: Send {
     fn backend(&self) -> Backend;
     /// Runs a statement; returns the rows affected.
     fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64, RegistryError>;
+    /// [`Db::exec`] with the parameters lent, for a batch built from rows
+    /// the caller keeps: SQLite binds them as they are; the default makes
+    /// the owned list `exec` takes.
+    fn exec_refs(&mut self, sql: &str, params: &[&Value]) -> Result<u64, RegistryError> {
+        let owned: Vec<Value> = params.iter().map(|v| (*v).clone()).collect();
+        self.exec(sql, &owned)
+    }
     /// Runs a query, calling `f` for each row.
     fn query(
         &mut self,

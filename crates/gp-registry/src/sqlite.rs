@@ -124,11 +124,21 @@ impl Row for SqliteRow<'_, '_> {
     }
 }
 
-fn to_sql(v: &Value) -> rusqlite::types::Value {
-    match v {
-        Value::Int(Some(i)) => rusqlite::types::Value::Integer(*i),
-        Value::Text(Some(s)) => rusqlite::types::Value::Text(s.clone()),
-        Value::Int(None) | Value::Text(None) => rusqlite::types::Value::Null,
+/// A parameter bound as it is: text is lent to SQLite (which copies it
+/// while binding), not copied into a value of rusqlite's first — a
+/// journal batch binds some 25,000 parameters.
+struct Param<'a>(&'a Value);
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ToSqlOutput;
+        Ok(match self.0 {
+            Value::Int(Some(i)) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*i)),
+            Value::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Int(None) | Value::Text(None) => {
+                ToSqlOutput::Owned(rusqlite::types::Value::Null)
+            }
+        })
     }
 }
 
@@ -140,7 +150,15 @@ impl Db for Sqlite {
     fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64, RegistryError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
         let n = stmt
-            .execute(params_from_iter(params.iter().map(to_sql)))
+            .execute(params_from_iter(params.iter().map(Param)))
+            .map_err(err)?;
+        Ok(n as u64)
+    }
+
+    fn exec_refs(&mut self, sql: &str, params: &[&Value]) -> Result<u64, RegistryError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let n = stmt
+            .execute(params_from_iter(params.iter().map(|v| Param(v))))
             .map_err(err)?;
         Ok(n as u64)
     }
@@ -154,7 +172,7 @@ impl Db for Sqlite {
         let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
         let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
         let mut rows = stmt
-            .query(params_from_iter(params.iter().map(to_sql)))
+            .query(params_from_iter(params.iter().map(Param)))
             .map_err(err)?;
         while let Some(row) = rows.next().map_err(err)? {
             f(&SqliteRow(row, &names))?;
@@ -180,5 +198,75 @@ impl Db for Sqlite {
 
     fn batch(&mut self, sql: &str) -> Result<(), RegistryError> {
         self.conn.execute_batch(sql).map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_parameter_is_bound_as_it_is() {
+        let mut db = Sqlite::memory().unwrap();
+        db.batch("CREATE TABLE t (n INTEGER, s TEXT)").unwrap();
+        let cases = [
+            (Value::Int(Some(-7)), Value::Text(Some("plain".into()))),
+            (Value::Int(None), Value::Text(None)),
+            (Value::Int(Some(i64::MAX)), Value::Text(Some(String::new()))),
+            (
+                Value::Int(Some(0)),
+                Value::Text(Some("ünï\u{1f}code; DROP TABLE t; --'\"".into())),
+            ),
+        ];
+        // Each case twice: owned (`exec`) and lent (`exec_refs`).
+        for (n, s) in &cases {
+            db.exec(
+                "INSERT INTO t (n, s) VALUES (?, ?)",
+                &[n.clone(), s.clone()],
+            )
+            .unwrap();
+            db.exec_refs("INSERT INTO t (n, s) VALUES (?, ?)", &[n, s])
+                .unwrap();
+        }
+        // Read back by an independent path: SQLite's own typeof() and
+        // the values, not goldenpath's row reader.
+        let rows: Vec<(String, Option<i64>, String, Option<String>)> = {
+            let mut stmt = db
+                .conn
+                .prepare("SELECT typeof(n), n, typeof(s), s FROM t ORDER BY rowid")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let want: Vec<(String, Option<i64>, String, Option<String>)> = cases
+            .iter()
+            .flat_map(|c| [c, c])
+            .map(|(n, s)| {
+                let (Value::Int(n), Value::Text(s)) = (n, s) else {
+                    unreachable!()
+                };
+                (
+                    if n.is_some() { "integer" } else { "null" }.to_string(),
+                    *n,
+                    if s.is_some() { "text" } else { "null" }.to_string(),
+                    s.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(rows, want);
+        // A parameter used in a query selects as it would in a write.
+        let mut n = 0;
+        db.query(
+            "SELECT n FROM t WHERE s = ?",
+            &[Value::Text(Some("plain".into()))],
+            &mut |r| {
+                n = r.int(0).unwrap_or_default();
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(n, -7);
     }
 }

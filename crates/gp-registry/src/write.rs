@@ -79,7 +79,7 @@ impl Tx<'_> {
     pub(crate) fn insert_many_at(
         &mut self,
         table: &chain::Table,
-        rows: Vec<Vec<Value>>,
+        rows: &[Vec<Value>],
         stream: &str,
         at: (i64, String),
     ) -> Result<(i64, String), RegistryError> {
@@ -88,7 +88,7 @@ impl Tx<'_> {
                 "this registry was opened without its chain key, so it cannot be written".into(),
             ));
         };
-        for values in &rows {
+        for values in rows {
             check_limits(table, values)?;
         }
         chain::insert_chained_many(self.db, key, table, rows, stream, at, &mut self.pending)
@@ -177,22 +177,25 @@ impl Registry {
             // in together ([`chain::insert_chained_many`]).
             let mut heads: std::collections::HashMap<String, (i64, String)> =
                 std::collections::HashMap::new();
-            let mut rows = rows.iter().cloned().peekable();
-            while let Some(values) = rows.next() {
-                let stream = table.stream_of(&values);
-                let mut run = vec![values];
-                while let Some(next) = rows.peek() {
-                    if table.stream_of(next) != stream {
-                        break;
-                    }
-                    run.extend(rows.next());
-                }
+            // The rows are lent, not copied: a retried transaction
+            // starts from them again.
+            let mut start = 0;
+            while let Some(values) = rows.get(start) {
+                let stream = table.stream_of(values);
+                let end = start
+                    + 1
+                    + rows[start + 1..]
+                        .iter()
+                        .take_while(|next| table.stream_of(next) == stream)
+                        .count();
+                let run = &rows[start..end];
                 let at = match heads.get(&stream) {
                     Some((seq, mac)) => (seq + 1, mac.clone()),
-                    None => chain::next_position(tx.db, table, &stream, &run[0])?,
+                    None => chain::next_position(tx.db, table, &stream, values)?,
                 };
                 let written = tx.insert_many_at(table, run, &stream, at)?;
                 heads.insert(stream, written);
+                start = end;
             }
             Ok(())
         })

@@ -305,8 +305,7 @@ impl Run<'_> {
         // Each destroy is journalled before anything is sent for it and
         // after it went: by the driver's batches, through the journal
         // below (`Driver::destroy_many_journalled`).
-        let batch: Vec<gp_driver::ResourceRef> =
-            accepted.iter().map(|r| r.resource.clone()).collect();
+        let batch: Vec<&gp_driver::ResourceRef> = accepted.iter().map(|r| &r.resource).collect();
         let journal = DestroyEntries::new(&recorder, &batch);
         let results = driver.destroy_many_journalled(&ctx, &batch, &journal);
         let (ids, finished, journal_error) = journal.into_parts();
@@ -457,8 +456,8 @@ impl Run<'_> {
                 .into_iter()
                 .filter(|r| misfiled(engine.platform, driver.as_ref(), r).is_none())
                 .collect();
-            let resources: Vec<gp_driver::ResourceRef> =
-                group.iter().map(|r| r.resource.clone()).collect();
+            let resources: Vec<&gp_driver::ResourceRef> =
+                group.iter().map(|r| &r.resource).collect();
             for (r, result) in group.iter().zip(driver.exists_many(&ctx, &resources)) {
                 let leftover = |state: &str| Leftover {
                     component: r.component.clone(),
@@ -561,7 +560,7 @@ pub(super) fn misfiled(
 /// journalled before (their action ids) and after.
 pub(crate) struct DestroyEntries<'a> {
     recorder: &'a crate::recorder::RunRecorder<'a>,
-    resources: &'a [gp_driver::ResourceRef],
+    resources: &'a [&'a gp_driver::ResourceRef],
     ids: std::cell::RefCell<Vec<Option<gp_driver::ActionId>>>,
     finished: std::cell::RefCell<Vec<bool>>,
     error: std::cell::RefCell<Option<String>>,
@@ -570,7 +569,7 @@ pub(crate) struct DestroyEntries<'a> {
 impl<'a> DestroyEntries<'a> {
     pub(crate) fn new(
         recorder: &'a crate::recorder::RunRecorder<'a>,
-        resources: &'a [gp_driver::ResourceRef],
+        resources: &'a [&'a gp_driver::ResourceRef],
     ) -> Self {
         DestroyEntries {
             recorder,
@@ -624,7 +623,7 @@ impl gp_driver::DestroyJournal for DestroyEntries<'_> {
             done.iter().filter_map(|&i| ids[i].clone()).collect();
         let actions: Vec<(Action, &gp_driver::ResourceRef)> = next
             .iter()
-            .map(|&i| (Action::Destroy, &self.resources[i]))
+            .map(|&i| (Action::Destroy, self.resources[i]))
             .collect();
         match self.recorder.after_and_before_many(&done_ids, &actions) {
             Ok(new) => {
@@ -660,6 +659,7 @@ mod tests {
         let resources: Vec<gp_driver::ResourceRef> = (0..4)
             .map(|i| gp_driver::ResourceRef::new("record", format!("h{i}")))
             .collect();
+        let resources: Vec<&gp_driver::ResourceRef> = resources.iter().collect();
         let journal = DestroyEntries::new(&rec, &resources);
         // A destroy never journalled before is not finished by asking.
         journal.after_and_before(&[0], &[0, 1]).unwrap();
