@@ -25,6 +25,11 @@ const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
         "history-indexes",
         include_str!("migrations/sqlite/0005_history_indexes.sql"),
     ),
+    (
+        6,
+        "journal-action-unindexed",
+        include_str!("migrations/sqlite/0006_journal_action_unindexed.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -51,6 +56,11 @@ const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "history-indexes",
         include_str!("migrations/postgres/0005_history_indexes.sql"),
+    ),
+    (
+        6,
+        "journal-action-unindexed",
+        include_str!("migrations/postgres/0006_journal_action_unindexed.sql"),
     ),
 ];
 
@@ -240,4 +250,70 @@ pub(crate) fn grant_runner(registry: &Registry, role: &str) -> Result<(), Regist
         }
         db.batch(&sql)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{Db, DbExt};
+    use crate::{Location, Registry};
+
+    /// The indexes of the journal, as SQLite lists them.
+    fn journal_indexes(path: &std::path::Path) -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn the_journal_keeps_only_the_indexes_its_reads_and_refusals_use() {
+        let wanted = [
+            "journal_chain",
+            "journal_unchained",
+            "sqlite_autoindex_journal_1",
+            "sqlite_autoindex_journal_2",
+        ];
+        // A new registry: every migration applied in one go.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        drop(Registry::open(&Location::Sqlite(path.clone())).unwrap());
+        assert_eq!(journal_indexes(&path), wanted);
+        // A registry migrated up to 0005 (it has `journal_action`) loses
+        // the index when it is opened next, its rows still there.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        {
+            let mut db = crate::sqlite::Sqlite::open(&path).unwrap();
+            let (older, _) = super::MIGRATIONS_SQLITE.split_at(5);
+            db.batch("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, at_us BIGINT NOT NULL)")
+                .unwrap();
+            for (version, name, sql) in older {
+                db.batch(sql).unwrap();
+                db.exec(
+                    "INSERT INTO schema_migrations (version, name, at_us) VALUES (?, ?, 0)",
+                    &[(*version).into(), (*name).into()],
+                )
+                .unwrap();
+            }
+            assert!(journal_indexes(&path).contains(&"journal_action".to_string()));
+            assert_eq!(
+                db.scalar("SELECT MAX(version) FROM schema_migrations", &[])
+                    .unwrap(),
+                Some(5)
+            );
+        }
+        drop(Registry::open(&Location::Sqlite(path.clone())).unwrap());
+        assert_eq!(journal_indexes(&path), wanted);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let latest: i64 = conn
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(latest, 6);
+    }
 }
