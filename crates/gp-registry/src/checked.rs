@@ -439,6 +439,18 @@ fn no_key(db: &mut dyn Db, sql: &str, params: &[Value]) -> Result<(), RegistryEr
     Ok(())
 }
 
+/// The query of [`read_streams`]: the rows `filter` selects, in chain
+/// order.
+pub(crate) fn streams_sql(table: &Table, filter: &str) -> String {
+    format!(
+        "SELECT {}, chain_stream, chain_seq, chain_mac FROM {}{}{} ORDER BY chain_stream NULLS FIRST, chain_seq",
+        table.select_list(),
+        table.name,
+        if filter.is_empty() { "" } else { " WHERE " },
+        filter
+    )
+}
+
 /// Reads whole streams of `table` — the rows `filter` selects (a `WHERE`
 /// clause over its stream columns) — in chain order, each checked before
 /// `f` sees it with its verdict. Returns what does not check out.
@@ -456,13 +468,7 @@ pub(crate) fn read_streams(
     if let Some(e) = trust.head_error() {
         return Err(e);
     }
-    let sql = format!(
-        "SELECT {}, chain_stream, chain_seq, chain_mac FROM {}{}{} ORDER BY chain_stream NULLS FIRST, chain_seq",
-        table.select_list(),
-        table.name,
-        if filter.is_empty() { "" } else { " WHERE " },
-        filter
-    );
+    let sql = streams_sql(table, filter);
     let Some(key) = key else {
         no_key(db, &sql, params)?;
         return Ok(Vec::new());

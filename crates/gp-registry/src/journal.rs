@@ -131,7 +131,7 @@ impl Registry {
         let stream = format!("{env}\u{1f}{deployment}");
         let fresh = self.freshness_of(
             "journal",
-            "env = ? AND deployment = ?",
+            DEPLOYMENT_JOURNAL,
             &[env.into(), deployment.into()],
         )?;
         if let Some((at, rows)) = self.journal_cache().get(&stream)
@@ -165,7 +165,7 @@ impl Registry {
         let mut problem: Option<RegistryError> = None;
         self.streams_trusted(
             &JOURNAL,
-            "env = ? AND deployment = ?",
+            DEPLOYMENT_JOURNAL,
             &[env.into(), deployment.into()],
             Heads::Stream(&stream),
             &mut |r| {
@@ -237,6 +237,10 @@ fn journal_values(e: &JournalEntry) -> Vec<Value> {
         now_us().into(),
     ]
 }
+
+/// The rows of one deployment's journal (`env`, `deployment`), as every
+/// read of a whole journal selects them.
+pub(crate) const DEPLOYMENT_JOURNAL: &str = "env = ? AND deployment = ?";
 
 /// How many deployments' journals a process keeps read (a server reads
 /// many; a run, its own and the foundational plane's).

@@ -27,8 +27,8 @@ const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
     ),
     (
         6,
-        "journal-action-unindexed",
-        include_str!("migrations/sqlite/0006_journal_action_unindexed.sql"),
+        "journal-indexes",
+        include_str!("migrations/sqlite/0006_journal_indexes.sql"),
     ),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
@@ -59,8 +59,8 @@ const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     ),
     (
         6,
-        "journal-action-unindexed",
-        include_str!("migrations/postgres/0006_journal_action_unindexed.sql"),
+        "journal-indexes",
+        include_str!("migrations/postgres/0006_journal_indexes.sql"),
     ),
 ];
 
@@ -270,9 +270,31 @@ mod tests {
     }
 
     #[test]
+    fn a_deployments_journal_is_read_in_chain_order_without_a_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        drop(Registry::open(&Location::Sqlite(path.clone())).unwrap());
+        let sql =
+            crate::checked::streams_sql(&crate::chain::JOURNAL, crate::journal::DEPLOYMENT_JOURNAL);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(["dev", "persistent"], |r| r.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            plan,
+            ["SEARCH journal USING INDEX journal_stream_order (env=? AND deployment=?)"],
+            "{sql}"
+        );
+    }
+
+    #[test]
     fn the_journal_keeps_only_the_indexes_its_reads_and_refusals_use() {
         let wanted = [
             "journal_chain",
+            "journal_stream_order",
             "journal_unchained",
             "sqlite_autoindex_journal_1",
             "sqlite_autoindex_journal_2",
