@@ -724,6 +724,93 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_notes_its_streams_head_only_when_it_wrote_rows_of_a_table_that_keeps_heads() {
+        let k = ChainKey::parse(&"k".repeat(32)).unwrap();
+        let mut db = crate::sqlite::Sqlite::memory().unwrap();
+        crate::migrate::migrate(&mut db, Some(&k)).unwrap();
+        let row = |id: &str| -> Vec<Value> {
+            // The journal's columns, in order: a `before` of one action.
+            vec![
+                id.into(),
+                "dev".into(),
+                "persistent".into(),
+                Value::Int(Some(0)),
+                Value::Text(None),
+                "a".into(),
+                "before".into(),
+                "web".into(),
+                "exec".into(),
+                "create".into(),
+                "exec web".into(),
+                Value::Text(None),
+                Value::Text(None),
+                Value::Int(Some(1)),
+            ]
+        };
+        let stream = "dev\u{1f}persistent";
+        // Nothing to write: nothing written, no head noted, the position
+        // handed back as it was.
+        let mut pending = PendingHeads::new();
+        let at = insert_chained_many(
+            &mut db,
+            &k,
+            &JOURNAL,
+            &[],
+            stream,
+            (4, "m".into()),
+            &mut pending,
+        )
+        .unwrap();
+        assert_eq!(at, (3, "m".to_string()));
+        assert!(pending.is_empty());
+        // Rows of the journal (a table that keeps heads): the last row's
+        // position and HMAC noted, each row's seq its chain position.
+        let rows = [row("r1"), row("r2")];
+        let at = insert_chained_many(
+            &mut db,
+            &k,
+            &JOURNAL,
+            &rows,
+            stream,
+            (1, String::new()),
+            &mut pending,
+        )
+        .unwrap();
+        assert_eq!(at.0, 2);
+        assert_eq!(
+            pending,
+            [(
+                head_key(JOURNAL.name, stream),
+                Head {
+                    seq: 2,
+                    mac: at.1.clone()
+                }
+            )]
+        );
+        let seqs = db
+            .rows(
+                "SELECT seq, chain_seq FROM journal ORDER BY chain_seq",
+                &[],
+                |r| (r.int(0), r.int(1)),
+            )
+            .unwrap();
+        assert_eq!(seqs, [(Some(1), Some(1)), (Some(2), Some(2))]);
+        // The second row chains to the first: its HMAC is over its values
+        // with its seq, after the first's HMAC.
+        let first = row_mac(&k, JOURNAL.name, stream, 1, "", &{
+            let mut v = row("r1");
+            v[3] = Value::Int(Some(1));
+            v
+        });
+        let second = row_mac(&k, JOURNAL.name, stream, 2, &first, &{
+            let mut v = row("r2");
+            v[3] = Value::Int(Some(2));
+            v
+        });
+        assert_eq!(at.1, second);
+    }
+
+    #[test]
     fn short_keys_are_refused_and_keys_never_print() {
         assert!(ChainKey::parse("short").is_err());
         let k = ChainKey::parse(&"s".repeat(40)).unwrap();
