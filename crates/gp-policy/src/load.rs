@@ -338,17 +338,11 @@ impl PolicySet {
             }
         }
         // The whole set together (two files defining one rule differently,
-        // an import of a package nobody declares).
-        if problems.is_empty() {
-            let mut engine = regorus::Engine::new();
-            for m in &set.modules {
-                if let Err(e) = engine.add_policy(m.path.clone(), m.source.clone()) {
-                    problems.push(Diagnostic::file(
-                        Path::new(&m.path),
-                        format!("the policies do not load together: {e}"),
-                    ));
-                }
-            }
+        // an import of a package nobody declares). goldenpath's own rules
+        // alone are the same in every run and load together (unit test
+        // `builtin_rules_load_together`): checked only with a user's file.
+        if problems.is_empty() && !set.only_builtin() {
+            problems.extend(load_together(&set.modules));
         }
         if problems.is_empty() {
             Ok(set)
@@ -479,4 +473,51 @@ pub fn split_documents(text: &str) -> Vec<(usize, String)> {
         out.push((start, current));
     }
     out
+}
+
+/// What does not load when `modules` are loaded into one engine.
+fn load_together(modules: &[Module]) -> Vec<Diagnostic> {
+    let mut engine = regorus::Engine::new();
+    let mut problems = Vec::new();
+    for m in modules {
+        if let Err(e) = engine.add_policy(m.path.clone(), m.source.clone()) {
+            problems.push(Diagnostic::file(
+                Path::new(&m.path),
+                format!("the policies do not load together: {e}"),
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_load_together() {
+        let set = PolicySet::builtin();
+        assert!(set.only_builtin());
+        assert!(!set.modules.is_empty());
+        let problems: Vec<String> = load_together(&set.modules)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert!(problems.is_empty(), "{problems:?}");
+        // The check itself: a module that does not load is reported, by
+        // its path.
+        let mut clash = set.modules.clone();
+        let mut bad = clash[0].clone();
+        bad.path = "broken.rego".into();
+        bad.source = "package broken\n\ndeny contains msg if {\n".into();
+        bad.builtin = false;
+        clash.push(bad);
+        let problems = load_together(&clash);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].to_string().contains("broken.rego"),
+            "{}",
+            problems[0]
+        );
+    }
 }
