@@ -64,6 +64,21 @@ pub trait Backend: Send + Sync {
     fn batch(&self) -> Option<usize> {
         None
     }
+    /// Whether [`Backend::apply_unread`] deletes without the zone being
+    /// read first: the server itself checks what the read would have.
+    fn deletes_unread(&self) -> bool {
+        false
+    }
+    /// Applies deletes atomically (all or none) under prerequisites the
+    /// server checks ([`model::UnreadDelete`]); a refusal changes nothing.
+    /// Only for a backend whose [`Backend::deletes_unread`] says so.
+    fn apply_unread(&self, deletes: &[model::UnreadDelete]) -> Result<(), DriverError> {
+        let _ = deletes;
+        Err(DriverError::permanent(format!(
+            "{} does not delete without reading the zone",
+            self.describe()
+        )))
+    }
     /// For messages.
     fn describe(&self) -> String;
 }

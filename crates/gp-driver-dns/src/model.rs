@@ -59,6 +59,24 @@ pub enum Change {
     },
 }
 
+/// The delete of a record we own, sent without the zone having been read
+/// ([`crate::Backend::apply_unread`]): applied only while the record's
+/// RRset exists, our ownership TXT is exactly there and the legacy name
+/// holds no TXT — what a read of the zone would have found before deleting
+/// the same RRsets. Anything else, and the server refuses the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnreadDelete {
+    /// The record's name.
+    pub fqdn: String,
+    /// Its type (`A`, `AAAA`, `CNAME`).
+    pub rtype: String,
+    /// Our ownership TXT, exactly.
+    pub txt: Rr,
+    /// The legacy-format TXT name, when the contract has one apart from
+    /// the TXT's: it must hold no TXT.
+    pub legacy: Option<String>,
+}
+
 /// The value ExternalDNS writes in an ownership TXT, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ownership {

@@ -523,34 +523,55 @@ pub(crate) fn send_journalled(
 }
 
 /// Sends `batches` (the indexes of the resources each destroys, and its
-/// changes) in order, journalled through `journal`: the first batch's
-/// destroys before anything is sent, and while batch k is on its way,
-/// batch k-1's after and batch k+1's before as one write. Nothing is sent
-/// for a destroy not journalled before. One result per resource of
-/// `count`: `Ok` for the batches the server took; a refused batch fails
-/// with the next one; once the journal refuses, nothing more is sent.
+/// changes) in order through `backend`, journalled through `journal`
+/// ([`send_journalled_with`]).
 pub(crate) fn send_batches_journalled(
     backend: &dyn Backend,
     batches: &[(Vec<usize>, Vec<Change>)],
     journal: &dyn gp_driver::DestroyJournal,
     count: usize,
 ) -> Vec<Result<(), DriverError>> {
+    let indexes: Vec<&[usize]> = batches.iter().map(|(i, _)| i.as_slice()).collect();
+    let send = |k: usize| match batches.get(k) {
+        Some((_, changes)) if !changes.is_empty() => backend.apply(changes),
+        _ => Ok(()),
+    };
+    send_journalled_with(&indexes, &send, None, journal, count)
+}
+
+/// Sends batches in order, journalled through `journal`: the first
+/// batch's destroys before anything is sent, and while batch k is on its
+/// way (`send(k)`, on a thread of its own), batch k-1's after and batch
+/// k+1's before as one write. When `send(k)` fails and `again` is given,
+/// `again(k)` is the batch's second try, on this thread once that write
+/// is done, and its result is the batch's. Nothing is sent for a destroy
+/// not journalled before. One result per resource of `count` (`batches`
+/// holds their indexes): `Ok` for the batches the server took; a refused
+/// batch fails with the next one; once the journal refuses, nothing more
+/// is sent.
+pub(crate) fn send_journalled_with(
+    batches: &[&[usize]],
+    send: &(dyn Fn(usize) -> Result<(), DriverError> + Sync),
+    again: Option<&dyn Fn(usize) -> Result<(), DriverError>>,
+    journal: &dyn gp_driver::DestroyJournal,
+    count: usize,
+) -> Vec<Result<(), DriverError>> {
     let mut results: Vec<Result<(), DriverError>> = vec![Ok(()); count];
     let fail_from = |results: &mut Vec<Result<(), DriverError>>, k: usize, e: &DriverError| {
-        for (n, (idx, _)) in batches.iter().enumerate().skip(k) {
+        for (n, idx) in batches.iter().enumerate().skip(k) {
             let error = if n == k {
                 e.clone()
             } else {
                 DriverError::permanent(format!("not sent: an earlier batch failed: {}", e.message))
             };
-            for &i in idx {
+            for &i in *idx {
                 if let Some(slot) = results.get_mut(i) {
                     *slot = Err(error.clone());
                 }
             }
         }
     };
-    let Some((first, _)) = batches.first() else {
+    let Some(first) = batches.first() else {
         return results;
     };
     if let Err(e) = journal.after_and_before(&[], first) {
@@ -558,16 +579,10 @@ pub(crate) fn send_batches_journalled(
         return results;
     }
     let mut done: &[usize] = &[];
-    for (k, (idx, changes)) in batches.iter().enumerate() {
-        let next: &[usize] = batches.get(k + 1).map_or(&[], |(n, _)| n.as_slice());
+    for (k, idx) in batches.iter().enumerate() {
+        let next: &[usize] = batches.get(k + 1).copied().unwrap_or(&[]);
         let (sent, journalled) = std::thread::scope(|scope| {
-            let sending = scope.spawn(|| {
-                if changes.is_empty() {
-                    Ok(())
-                } else {
-                    backend.apply(changes)
-                }
-            });
+            let sending = scope.spawn(|| send(k));
             // Beside the exchange, one write: the last batch after and the
             // next before.
             let journalled = if done.is_empty() && next.is_empty() {
@@ -582,6 +597,10 @@ pub(crate) fn send_batches_journalled(
             });
             (sent, journalled)
         });
+        let sent = match (sent, again) {
+            (Err(_), Some(again)) => again(k),
+            (sent, _) => sent,
+        };
         match (sent, journalled) {
             (Err(e), _) => {
                 fail_from(&mut results, k, &e);
@@ -590,7 +609,7 @@ pub(crate) fn send_batches_journalled(
             (Ok(()), Err(e)) => {
                 // Nothing of that write is there: the batches the server
                 // took are journalled after, and nothing more is sent.
-                let taken: Vec<usize> = done.iter().chain(idx).copied().collect();
+                let taken: Vec<usize> = done.iter().chain(idx.iter()).copied().collect();
                 let _ = journal.after_and_before(&taken, &[]);
                 fail_from(&mut results, k + 1, &e);
                 return results;
@@ -933,5 +952,81 @@ mod tests {
                 "refused at write {refuse}"
             );
         }
+    }
+
+    #[test]
+    fn a_refused_batch_is_tried_again_after_its_journal_write_and_that_try_is_its_result() {
+        // Batch 1 of 3 (records 3..6) is refused by its first way; its
+        // second way either takes it or fails.
+        for second_takes in [true, false] {
+            let entries = Entries::default();
+            let sent: Mutex<Vec<usize>> = Mutex::default();
+            let again_calls: Mutex<Vec<(usize, usize)>> = Mutex::default();
+            let send = |k: usize| {
+                sent.lock().unwrap().push(k);
+                if k == 1 {
+                    Err(DriverError::refused("prerequisite failed"))
+                } else {
+                    Ok(())
+                }
+            };
+            let again = |k: usize| {
+                // The journal write beside the refused exchange is done:
+                // batch 0 after and batch 2 before.
+                again_calls
+                    .lock()
+                    .unwrap()
+                    .push((k, entries.writes.lock().unwrap().len()));
+                if second_takes {
+                    Ok(())
+                } else {
+                    Err(DriverError::permanent("the zone read failed"))
+                }
+            };
+            let order: Vec<usize> = (0..9).collect();
+            let batches: Vec<&[usize]> = order.chunks(3).collect();
+            let results = send_journalled_with(&batches, &send, Some(&again), &entries, 9);
+            assert_eq!(*again_calls.lock().unwrap(), vec![(1, 3)]);
+            let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+            let mut after = entries.after.lock().unwrap().clone();
+            after.sort_unstable();
+            if second_takes {
+                assert!(ok.iter().all(|&o| o), "{results:?}");
+                assert_eq!(*sent.lock().unwrap(), vec![0, 1, 2]);
+                assert_eq!(after, (0..9).collect::<Vec<_>>());
+            } else {
+                assert_eq!(ok, [vec![true; 3], vec![false; 6]].concat());
+                assert_eq!(
+                    results[4].as_ref().unwrap_err().message,
+                    "the zone read failed"
+                );
+                assert!(
+                    results[7]
+                        .as_ref()
+                        .unwrap_err()
+                        .message
+                        .starts_with("not sent")
+                );
+                assert_eq!(*sent.lock().unwrap(), vec![0, 1]);
+                assert_eq!(after, vec![0, 1, 2]);
+            }
+        }
+        // Without a second way, a refusal is the batch's result.
+        let entries = Entries::default();
+        let send = |k: usize| {
+            if k == 1 {
+                Err(DriverError::refused("prerequisite failed"))
+            } else {
+                Ok(())
+            }
+        };
+        let order: Vec<usize> = (0..9).collect();
+        let batches: Vec<&[usize]> = order.chunks(3).collect();
+        let results = send_journalled_with(&batches, &send, None, &entries, 9);
+        assert_eq!(
+            results[3].as_ref().unwrap_err().kind,
+            gp_driver::ErrorKind::Refused
+        );
+        assert!(results[..3].iter().all(Result::is_ok));
     }
 }

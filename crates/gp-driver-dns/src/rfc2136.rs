@@ -16,7 +16,7 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 
 use crate::Backend;
-use crate::model::{Change, Rr};
+use crate::model::{Change, Rr, UnreadDelete};
 
 /// Changes per UPDATE message (each a record and its TXT).
 const BATCH: usize = 200;
@@ -155,6 +155,17 @@ impl Rfc2136 {
         }
     }
 
+    /// An empty UPDATE message for the zone.
+    fn update_message(&self) -> Result<Message, DriverError> {
+        let mut m = Message::new(random_id(), MessageType::Query, OpCode::Update);
+        let mut zone = Query::new();
+        zone.set_name(self.zone_name()?)
+            .set_query_class(DNSClass::IN)
+            .set_query_type(RecordType::SOA);
+        m.add_zone(zone);
+        Ok(m)
+    }
+
     fn exchange(&self, mut message: Message, what: &str) -> Result<Message, DriverError> {
         let signer = self.signer()?;
         message.metadata.id = random_id();
@@ -230,12 +241,7 @@ impl Backend for Rfc2136 {
 
     fn apply(&self, changes: &[Change]) -> Result<(), DriverError> {
         for batch in changes.chunks(BATCH) {
-            let mut m = Message::new(random_id(), MessageType::Query, OpCode::Update);
-            let mut zone = Query::new();
-            zone.set_name(self.zone_name()?)
-                .set_query_class(DNSClass::IN)
-                .set_query_type(RecordType::SOA);
-            m.add_zone(zone);
+            let mut m = self.update_message()?;
             for c in batch {
                 match c {
                     Change::Create {
@@ -288,6 +294,41 @@ impl Backend for Rfc2136 {
 
     fn batch(&self) -> Option<usize> {
         Some(BATCH)
+    }
+
+    fn deletes_unread(&self) -> bool {
+        true
+    }
+
+    /// Each delete's prerequisites: the record's RRset exists, our TXT is
+    /// exactly its RRset, the legacy name holds no TXT; then both RRsets
+    /// are deleted. The server applies the message whole or refuses it.
+    fn apply_unread(&self, deletes: &[UnreadDelete]) -> Result<(), DriverError> {
+        for batch in deletes.chunks(BATCH) {
+            let mut m = self.update_message()?;
+            for d in batch {
+                let record = Rr {
+                    name: d.fqdn.clone(),
+                    rtype: d.rtype.clone(),
+                    ttl: 0,
+                    value: String::new(),
+                };
+                m.add_pre_requisite(present(&record)?);
+                m.add_pre_requisite(exact(&d.txt)?);
+                if let Some(l) = &d.legacy {
+                    m.add_pre_requisite(absent(&Rr {
+                        name: l.clone(),
+                        rtype: "TXT".into(),
+                        ttl: 0,
+                        value: String::new(),
+                    })?);
+                }
+                m.add_update(delete_rrset(&record)?);
+                m.add_update(delete_rrset(&d.txt)?);
+            }
+            self.exchange(m, "the update")?;
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -351,6 +392,14 @@ fn to_record(r: &Rr) -> Result<Record, DriverError> {
 fn absent(r: &Rr) -> Result<Record, DriverError> {
     let mut p = Record::update0(fqdn(&r.name)?, 0, rtype(&r.rtype)?);
     p.dns_class = DNSClass::NONE;
+    Ok(p.into_record_of_rdata())
+}
+
+/// Prerequisite "RRset exists (value independent)" (class ANY, type, no
+/// data).
+fn present(r: &Rr) -> Result<Record, DriverError> {
+    let mut p = Record::update0(fqdn(&r.name)?, 0, rtype(&r.rtype)?);
+    p.dns_class = DNSClass::ANY;
     Ok(p.into_record_of_rdata())
 }
 

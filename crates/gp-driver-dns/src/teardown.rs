@@ -68,6 +68,64 @@ impl DnsDriver {
     /// The change that deletes a journalled record from the zone as read:
     /// `None` when there is nothing of ours to delete (gone, another
     /// owner's now, or upsert-only).
+    /// The delete of `r` sent without reading the zone: what
+    /// [`Self::delete_change`] would send once the zone showed `r` ours,
+    /// with that as the server's prerequisites. `None` for a record
+    /// published `upsert-only`, which is never deleted.
+    pub(crate) fn unread_delete(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        r: &ResourceRef,
+    ) -> Option<model::UnreadDelete> {
+        if r.data.get("policy").and_then(|p| p.as_str()) == Some("upsert-only") {
+            return None;
+        }
+        let s = |k: &str| field(r, k);
+        let fqdn = s("fqdn");
+        let txt_name = s("txtName");
+        // The legacy name from the contract, never from the row.
+        let legacy = ctx.contract.legacy_txt_owner_name(&fqdn);
+        let legacy = (!legacy.is_empty() && legacy != txt_name).then_some(legacy);
+        Some(model::UnreadDelete {
+            rtype: s("type"),
+            txt: Rr {
+                name: txt_name,
+                rtype: "TXT".into(),
+                ttl: 0,
+                value: s("txtValue"),
+            },
+            legacy,
+            fqdn,
+        })
+    }
+
+    /// The deletes of `idx`'s records as the zone holds them now: the zone
+    /// read, then what [`Self::delete_change`] finds of ours, sent. A zone
+    /// that is gone has nothing left to delete.
+    fn delete_as_read(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        backend: &dyn Backend,
+        idx: &[usize],
+        resources: &[&ResourceRef],
+    ) -> Result<(), DriverError> {
+        let current = match backend.list() {
+            Ok(c) => c,
+            Err(e) if e.kind == gp_driver::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let index = model::Zone::new(&current);
+        let changes: Vec<Change> = idx
+            .iter()
+            .filter_map(|&i| self.delete_change(ctx, resources[i], &index))
+            .collect();
+        if changes.is_empty() {
+            Ok(())
+        } else {
+            backend.apply(&changes)
+        }
+    }
+
     pub(crate) fn delete_change(
         &self,
         ctx: &ComponentCtx<'_>,
@@ -120,10 +178,17 @@ impl DnsDriver {
     /// through `journal` by the batches the backend takes: a batch's
     /// destroys before it is sent and, while it is on its way, the last
     /// batch's after and the next one's before as one write
-    /// ([`crate::records::send_batches_journalled`]). Every record is
-    /// checked and the zone read before anything is journalled; a record
-    /// with nothing of ours left to delete is journalled with the first
-    /// batch.
+    /// ([`crate::records::send_journalled_with`]). Every record is checked
+    /// before anything is journalled.
+    ///
+    /// A backend whose server checks prerequisites
+    /// ([`crate::Backend::deletes_unread`]) gets the records' deletes
+    /// without the zone being read: each applied only while the zone holds
+    /// what the read would have had to find ([`model::UnreadDelete`]). A
+    /// batch the server refuses is tried again on this thread the way it
+    /// always was: the zone read, and the deletes of what it holds of ours.
+    /// Any other backend: the zone read first, and a record with nothing of
+    /// ours left to delete journalled with the first batch.
     pub(crate) fn destroy_records_journalled(
         &self,
         ctx: &ComponentCtx<'_>,
@@ -143,6 +208,34 @@ impl DnsDriver {
             Ok((b, ..)) => b,
             Err(e) => return all(e),
         };
+        if backend.deletes_unread() {
+            let size = backend.batch().unwrap_or(resources.len()).max(1);
+            let order: Vec<usize> = (0..resources.len()).collect();
+            let batches: Vec<&[usize]> = order.chunks(size).collect();
+            let deletes: Vec<Vec<model::UnreadDelete>> = batches
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .filter_map(|&i| self.unread_delete(ctx, resources[i]))
+                        .collect()
+                })
+                .collect();
+            let send = |k: usize| match deletes.get(k) {
+                Some(d) if !d.is_empty() => backend.apply_unread(d),
+                _ => Ok(()),
+            };
+            let again = |k: usize| {
+                let idx = batches.get(k).copied().unwrap_or_default();
+                self.delete_as_read(ctx, backend.as_ref(), idx, resources)
+            };
+            return crate::records::send_journalled_with(
+                &batches,
+                &send,
+                Some(&again),
+                journal,
+                resources.len(),
+            );
+        }
         let current = match backend.list() {
             Ok(c) => c,
             // The zone is gone, and every record with it.
@@ -236,6 +329,11 @@ impl DnsDriver {
         let fqdn = s("fqdn");
         if !gp_core::names::is_under(&fqdn, &apex) {
             return Err(refuse("lies outside its zone"));
+        }
+        // Only what goldenpath publishes: a row naming another type (the
+        // zone's NS, say) is no record of ours to delete.
+        if !matches!(s("type").as_str(), "A" | "AAAA" | "CNAME") {
+            return Err(refuse("is not a type goldenpath publishes"));
         }
         if ctx.contract.build_id().is_some()
             && ctx

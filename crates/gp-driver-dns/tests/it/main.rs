@@ -185,6 +185,71 @@ impl World {
     }
 }
 
+impl World {
+    /// Tears `deployment`'s records down as a teardown does: all of them
+    /// handed to the driver at once, journalled through it.
+    fn teardown_journalled(
+        &self,
+        deployment: Deployment,
+        rec: &MemoryRecorder,
+        zone: &ComponentOutputs,
+    ) -> Vec<Result<(), gp_driver::DriverError>> {
+        let created = rec.created();
+        let (results, before) = self.destroy_journalled(deployment, &created, zone);
+        // Every destroy was journalled before, each once.
+        assert_eq!(before, (0..created.len()).collect::<Vec<_>>());
+        results
+    }
+
+    /// The driver's journalled destroy of `resources`, and which of them
+    /// were journalled before (sorted).
+    fn destroy_journalled(
+        &self,
+        deployment: Deployment,
+        resources: &[gp_driver::ResourceRef],
+        zone: &ComponentOutputs,
+    ) -> (Vec<Result<(), gp_driver::DriverError>>, Vec<usize>) {
+        let contract = Contract::new(&self.platform, "dev", deployment).unwrap();
+        let settings = gp_core::yaml::Node::empty_map(Default::default());
+        let inputs = BTreeMap::from([("dns-zone".to_string(), zone.clone())]);
+        let r2 = MemoryRecorder::default();
+        let ctx = ComponentCtx {
+            platform: &self.platform,
+            contract: &contract,
+            component: self.platform.component("web").unwrap(),
+            settings: &settings,
+            inputs: &inputs,
+            last: None,
+            intent: Intent::Update,
+            state_dir: self.dir.path(),
+            recorder: &r2,
+        };
+        let refs: Vec<&gp_driver::ResourceRef> = resources.iter().collect();
+        let journal = Journal::default();
+        let results = self.driver.destroy_many_journalled(&ctx, &refs, &journal);
+        let mut before = journal.before.lock().unwrap().clone();
+        before.sort_unstable();
+        (results, before)
+    }
+}
+
+/// A journal that takes every write and keeps what was journalled before.
+#[derive(Default)]
+struct Journal {
+    before: std::sync::Mutex<Vec<usize>>,
+}
+
+impl gp_driver::DestroyJournal for Journal {
+    fn after_and_before(
+        &self,
+        _done: &[usize],
+        next: &[usize],
+    ) -> Result<(), gp_driver::DriverError> {
+        self.before.lock().unwrap().extend(next);
+        Ok(())
+    }
+}
+
 fn build(id: &str) -> Deployment {
     Deployment::Ephemeral(id.parse().unwrap())
 }
@@ -257,6 +322,132 @@ fn builds_and_the_persistent_deployment_share_a_zone_without_touching_each_other
         .publish(build("23-01-26-02"), &[("backstage", "10.2.0.1")], &zone)
         .unwrap();
     assert!(again.actions.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_teardown_deletes_what_the_zone_holds_of_ours_whether_or_not_the_server_refuses_its_first_try()
+{
+    let bind = TestBind::start(ZONE);
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "",
+        Some((&bind.key_name, &bind.key_b64)),
+    );
+    let zone = w.zone_outputs();
+    let hosts = [
+        ("h0", "10.1.0.1"),
+        ("h1", "10.1.0.2"),
+        ("h2", "lb.example.com"),
+    ];
+    let (b1, _) = w.publish(build("23-01-26-01"), &hosts, &zone).unwrap();
+    let (b2, _) = w.publish(build("23-01-26-02"), &hosts, &zone).unwrap();
+    let (_p, _) = w
+        .publish(Deployment::Persistent, &[("h0", "10.0.0.1")], &zone)
+        .unwrap();
+    let gone = |before: &str, build: &str| -> Vec<String> {
+        before
+            .lines()
+            .filter(|l| !l.contains(build))
+            .map(str::to_string)
+            .collect()
+    };
+    let lines = |axfr: String| -> Vec<String> { axfr.lines().map(str::to_string).collect() };
+
+    // As published: every record and TXT of build 2 goes, nothing else.
+    let before = bind.axfr();
+    let results = w.teardown_journalled(build("23-01-26-02"), &b2, &zone);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(lines(bind.axfr()), gone(&before, "b-23-01-26-02"));
+
+    // Build 1's zone changed behind goldenpath's back: h0 also carries
+    // our ownership in the legacy format, h1's ownership TXT is now
+    // another owner's. The server refuses the batch as sent; the zone is
+    // read and what it holds of ours goes: h0 with its legacy TXT, h2;
+    // h1 (no longer ours) stays.
+    let ours = |h: &str| bind.dig(&format!("a-{h}.b-23-01-26-01.dev.example.test"), "TXT");
+    let legacy = ours("h0");
+    let tamper = format!(
+        "update add h0.b-23-01-26-01.dev.example.test 300 TXT {legacy}\n\
+         update delete a-h1.b-23-01-26-01.dev.example.test TXT\n\
+         update add a-h1.b-23-01-26-01.dev.example.test 300 TXT \"heritage=external-dns,external-dns/owner=other-cluster\""
+    );
+    let out = bind.nsupdate(&tamper, None);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert_eq!(bind.dig("h0.b-23-01-26-01.dev.example.test", "TXT"), legacy);
+    let before = bind.axfr();
+    let results = w.teardown_journalled(build("23-01-26-01"), &b1, &zone);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let left: Vec<String> = before
+        .lines()
+        .filter(|l| !l.contains("b-23-01-26-01") || l.starts_with("h1.") || l.starts_with("a-h1."))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines(bind.axfr()), left);
+    assert_eq!(
+        bind.dig("h1.b-23-01-26-01.dev.example.test", "A"),
+        "10.1.0.2"
+    );
+    assert_eq!(bind.dig("h0.b-23-01-26-01.dev.example.test", "TXT"), "");
+    assert_eq!(bind.dig("h0.dev.example.test", "A"), "10.0.0.1");
+}
+
+/// Every rule a journalled record must pass before anything is journalled
+/// or sent, each broken in one row of an otherwise good batch: the whole
+/// batch is refused, nothing journalled, the zone untouched.
+#[test]
+fn a_journalled_record_that_breaks_any_rule_refuses_its_teardown_before_anything_is_sent() {
+    let bind = TestBind::start(ZONE);
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "",
+        Some((&bind.key_name, &bind.key_b64)),
+    );
+    let zone = w.zone_outputs();
+    let hosts = [("h0", "10.1.0.1"), ("h1", "10.1.0.2")];
+    let (b1, _) = w.publish(build("23-01-26-01"), &hosts, &zone).unwrap();
+    w.publish(build("23-01-26-02"), &hosts, &zone).unwrap();
+    let created = b1.created();
+    assert_eq!(created.len(), 2);
+    let other_owner = "heritage=external-dns,external-dns/owner=gp-dev-23-01-26-02,external-dns/resource=goldenpath/web";
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("type", "NS".into(), "is not a type goldenpath publishes"),
+        ("type", "TXT".into(), "is not a type goldenpath publishes"),
+        ("type", "SOA".into(), "is not a type goldenpath publishes"),
+        ("fqdn", "h0.example.org".into(), "lies outside its zone"),
+        (
+            "fqdn",
+            "example.test".into(),
+            "outside the build's own suffix",
+        ),
+        (
+            "fqdn",
+            "h0.b-23-01-26-02.dev.example.test".into(),
+            "outside the build's own suffix",
+        ),
+        (
+            "txtValue",
+            other_owner.into(),
+            "is not owned by this deployment",
+        ),
+        ("txtValue", "".into(), "is not owned by this deployment"),
+    ];
+    let before = bind.axfr();
+    for (field, value, why) in cases {
+        let mut forged = created.clone();
+        forged[1].data[field] = value.clone();
+        let (results, journalled) = w.destroy_journalled(build("23-01-26-01"), &forged, &zone);
+        assert!(journalled.is_empty(), "{field}={value}: {journalled:?}");
+        for r in &results {
+            let e = r.as_ref().expect_err(field);
+            assert_eq!(e.kind, ErrorKind::Refused, "{field}={value}: {e}");
+            assert!(e.message.contains(why), "{field}={value}: {e}");
+        }
+        assert_eq!(bind.axfr(), before, "{field}={value}");
+    }
+    // The rows as they were: both go.
+    let results = w.teardown_journalled(build("23-01-26-01"), &b1, &zone);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(bind.dig("h0.b-23-01-26-01.dev.example.test", "A"), "");
 }
 
 #[test]
