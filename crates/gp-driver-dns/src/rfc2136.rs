@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::ops::Range;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +14,7 @@ use gp_driver::DriverError;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage};
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigVerifier, TSigner};
 
 use crate::Backend;
 use crate::model::{Change, Rr, UnreadDelete};
@@ -166,18 +167,37 @@ impl Rfc2136 {
         Ok(m)
     }
 
-    fn exchange(&self, mut message: Message, what: &str) -> Result<Message, DriverError> {
+    /// `message` signed and encoded, with what verifies its answer; `None`
+    /// when it is more than the 65,535 bytes one DNS message carries.
+    fn signed(&self, mut message: Message) -> Result<Option<(Vec<u8>, TSigVerifier)>, DriverError> {
         let signer = self.signer()?;
         message.metadata.id = random_id();
-        let mut verifier = message
-            .finalize(&signer, now())
-            .map_err(|e| DriverError::permanent(format!("cannot sign the DNS message: {e}")))?
-            .ok_or_else(|| DriverError::permanent("no TSIG verifier"))?;
+        let verifier = match message.finalize(&signer, now()) {
+            Ok(v) => v.ok_or_else(|| DriverError::permanent("no TSIG verifier"))?,
+            Err(hickory_proto::ProtoError::MaxBufferSizeExceeded(_)) => return Ok(None),
+            Err(e) => {
+                return Err(DriverError::permanent(format!(
+                    "cannot sign the DNS message: {e}"
+                )));
+            }
+        };
         let bytes = message
             .to_vec()
             .map_err(|e| DriverError::permanent(format!("cannot encode: {e}")))?;
+        if bytes.len() > usize::from(u16::MAX) {
+            return Ok(None);
+        }
+        Ok(Some((bytes, verifier)))
+    }
+
+    fn exchange_signed(
+        &self,
+        bytes: &[u8],
+        mut verifier: TSigVerifier,
+        what: &str,
+    ) -> Result<Message, DriverError> {
         let mut stream = self.connect()?;
-        self.send(&mut stream, &bytes)?;
+        self.send(&mut stream, bytes)?;
         let resp = self.receive(&mut stream)?;
         self.check_rcode(&resp, what)?;
         verifier.verify(&resp).map_err(|e| {
@@ -187,6 +207,44 @@ impl Rfc2136 {
         })?;
         Message::from_vec(&resp)
             .map_err(|e| DriverError::permanent(format!("unreadable DNS response: {e}")))
+    }
+
+    /// Sends `count` changes as UPDATE messages of at most [`BATCH`] each,
+    /// `build` making a message of a range of them. A message over the
+    /// 65,535 bytes DNS carries goes as two of half as many instead: long
+    /// enough names and values make 200 changes too many for one.
+    fn update(
+        &self,
+        count: usize,
+        build: &dyn Fn(Range<usize>) -> Result<Message, DriverError>,
+    ) -> Result<(), DriverError> {
+        let mut start = 0;
+        while start < count {
+            let end = (start + BATCH).min(count);
+            self.update_range(start..end, build)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn update_range(
+        &self,
+        range: Range<usize>,
+        build: &dyn Fn(Range<usize>) -> Result<Message, DriverError>,
+    ) -> Result<(), DriverError> {
+        match self.signed(build(range.clone())?)? {
+            Some((bytes, verifier)) => self
+                .exchange_signed(&bytes, verifier, "the update")
+                .map(drop),
+            None if range.len() > 1 => {
+                let middle = range.start + range.len() / 2;
+                self.update_range(range.start..middle, build)?;
+                self.update_range(middle..range.end, build)
+            }
+            None => Err(DriverError::permanent(
+                "one change is more than the 65,535 bytes a DNS message carries",
+            )),
+        }
     }
 }
 
@@ -240,56 +298,13 @@ impl Backend for Rfc2136 {
     }
 
     fn apply(&self, changes: &[Change]) -> Result<(), DriverError> {
-        for batch in changes.chunks(BATCH) {
+        self.update(changes.len(), &|range| {
             let mut m = self.update_message()?;
-            for c in batch {
-                match c {
-                    Change::Create {
-                        record,
-                        txt,
-                        legacy,
-                    } => {
-                        m.add_pre_requisite(absent(record)?);
-                        m.add_pre_requisite(absent(txt)?);
-                        if let Some(l) = legacy {
-                            m.add_pre_requisite(absent(l)?);
-                        }
-                        m.add_update(to_record(record)?);
-                        m.add_update(to_record(txt)?);
-                        if let Some(l) = legacy {
-                            m.add_update(to_record(l)?);
-                        }
-                    }
-                    Change::Update { old, new, txt } => {
-                        m.add_pre_requisite(exact(txt)?);
-                        for o in old {
-                            m.add_pre_requisite(exact(o)?);
-                        }
-                        m.add_update(delete_rrset(new)?);
-                        m.add_update(to_record(new)?);
-                    }
-                    Change::Delete {
-                        records,
-                        txt,
-                        legacy,
-                    } => {
-                        m.add_pre_requisite(exact(txt)?);
-                        if let Some(l) = legacy {
-                            m.add_pre_requisite(exact(l)?);
-                        }
-                        for r in records {
-                            m.add_update(delete_rrset(r)?);
-                        }
-                        m.add_update(delete_rrset(txt)?);
-                        if let Some(l) = legacy {
-                            m.add_update(delete_rrset(l)?);
-                        }
-                    }
-                }
+            for c in &changes[range] {
+                add_change(&mut m, c)?;
             }
-            self.exchange(m, "the update")?;
-        }
-        Ok(())
+            Ok(m)
+        })
     }
 
     fn batch(&self) -> Option<usize> {
@@ -304,31 +319,13 @@ impl Backend for Rfc2136 {
     /// exactly its RRset, the legacy name holds no TXT; then both RRsets
     /// are deleted. The server applies the message whole or refuses it.
     fn apply_unread(&self, deletes: &[UnreadDelete]) -> Result<(), DriverError> {
-        for batch in deletes.chunks(BATCH) {
+        self.update(deletes.len(), &|range| {
             let mut m = self.update_message()?;
-            for d in batch {
-                let record = Rr {
-                    name: d.fqdn.clone(),
-                    rtype: d.rtype.clone(),
-                    ttl: 0,
-                    value: String::new(),
-                };
-                m.add_pre_requisite(present(&record)?);
-                m.add_pre_requisite(exact(&d.txt)?);
-                if let Some(l) = &d.legacy {
-                    m.add_pre_requisite(absent(&Rr {
-                        name: l.clone(),
-                        rtype: "TXT".into(),
-                        ttl: 0,
-                        value: String::new(),
-                    })?);
-                }
-                m.add_update(delete_rrset(&record)?);
-                m.add_update(delete_rrset(&d.txt)?);
+            for d in &deletes[range] {
+                add_unread_delete(&mut m, d)?;
             }
-            self.exchange(m, "the update")?;
-        }
-        Ok(())
+            Ok(m)
+        })
     }
 
     fn describe(&self) -> String {
@@ -337,6 +334,79 @@ impl Backend for Rfc2136 {
             self.server, self.zone, self.key_name
         )
     }
+}
+
+/// A change's prerequisites and updates, added to an UPDATE message.
+fn add_change(m: &mut Message, c: &Change) -> Result<(), DriverError> {
+    match c {
+        Change::Create {
+            record,
+            txt,
+            legacy,
+        } => {
+            m.add_pre_requisite(absent(record)?);
+            m.add_pre_requisite(absent(txt)?);
+            if let Some(l) = legacy {
+                m.add_pre_requisite(absent(l)?);
+            }
+            m.add_update(to_record(record)?);
+            m.add_update(to_record(txt)?);
+            if let Some(l) = legacy {
+                m.add_update(to_record(l)?);
+            }
+        }
+        Change::Update { old, new, txt } => {
+            m.add_pre_requisite(exact(txt)?);
+            for o in old {
+                m.add_pre_requisite(exact(o)?);
+            }
+            m.add_update(delete_rrset(new)?);
+            m.add_update(to_record(new)?);
+        }
+        Change::Delete {
+            records,
+            txt,
+            legacy,
+        } => {
+            m.add_pre_requisite(exact(txt)?);
+            if let Some(l) = legacy {
+                m.add_pre_requisite(exact(l)?);
+            }
+            for r in records {
+                m.add_update(delete_rrset(r)?);
+            }
+            m.add_update(delete_rrset(txt)?);
+            if let Some(l) = legacy {
+                m.add_update(delete_rrset(l)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A delete sent without a zone read ([`UnreadDelete`]): the record's
+/// RRset exists, our TXT is exactly its RRset, the legacy name holds no
+/// TXT; then both RRsets are deleted.
+fn add_unread_delete(m: &mut Message, d: &UnreadDelete) -> Result<(), DriverError> {
+    let record = Rr {
+        name: d.fqdn.clone(),
+        rtype: d.rtype.clone(),
+        ttl: 0,
+        value: String::new(),
+    };
+    m.add_pre_requisite(present(&record)?);
+    m.add_pre_requisite(exact(&d.txt)?);
+    if let Some(l) = &d.legacy {
+        m.add_pre_requisite(absent(&Rr {
+            name: l.clone(),
+            rtype: "TXT".into(),
+            ttl: 0,
+            value: String::new(),
+        })?);
+    }
+    m.add_update(delete_rrset(&record)?);
+    m.add_update(delete_rrset(&d.txt)?);
+    Ok(())
 }
 
 fn now() -> u64 {

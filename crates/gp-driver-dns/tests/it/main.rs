@@ -450,6 +450,51 @@ fn a_journalled_record_that_breaks_any_rule_refuses_its_teardown_before_anything
     assert_eq!(bind.dig("h0.b-23-01-26-01.dev.example.test", "A"), "");
 }
 
+/// Names long enough make a batch of 200 changes more than the 65,535
+/// bytes one DNS message carries: such a batch goes as smaller messages,
+/// for a publish and for a teardown.
+#[test]
+fn a_batch_too_large_for_one_message_goes_as_several() {
+    let bind = TestBind::start(ZONE);
+    let w = World::new(
+        &rfc2136_settings(&bind, "sync"),
+        "",
+        Some((&bind.key_name, &bind.key_b64)),
+    );
+    let zone = w.zone_outputs();
+    let pad = "x".repeat(52);
+    let names: Vec<String> = (0..250).map(|i| format!("h{i:03}-{pad}")).collect();
+    let target = format!("{}.{}.example.com", "t".repeat(60), "u".repeat(60));
+    let hosts: Vec<(&str, &str)> = names
+        .iter()
+        .map(|n| (n.as_str(), target.as_str()))
+        .collect();
+    let before = bind.axfr();
+    let (b1, _) = w.publish(build("23-01-26-01"), &hosts, &zone).unwrap();
+    let published = bind.axfr();
+    assert_eq!(
+        published
+            .lines()
+            .filter(|l| l.contains("b-23-01-26-01"))
+            .count(),
+        2 * names.len()
+    );
+    assert_eq!(
+        bind.dig(
+            &format!("{}.b-23-01-26-01.dev.example.test", names[249]),
+            "CNAME"
+        ),
+        format!("{target}.")
+    );
+    let results = w.teardown_journalled(build("23-01-26-01"), &b1, &zone);
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    assert_eq!(bind.axfr(), before);
+}
+
 #[test]
 fn another_owners_record_is_a_conflict_under_both_policies() {
     let bind = TestBind::start(ZONE);
