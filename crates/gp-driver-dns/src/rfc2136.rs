@@ -169,6 +169,10 @@ impl Rfc2136 {
 
     /// `message` signed and encoded, with what verifies its answer; `None`
     /// when it is more than the 65,535 bytes one DNS message carries.
+    /// hickory drops the records that do not fit (and sets the header's
+    /// truncation bit) rather than failing, so a message it encoded
+    /// truncated — its signature included — is one that did not fit: never
+    /// sent, or the server would apply only part of it.
     fn signed(&self, mut message: Message) -> Result<Option<(Vec<u8>, TSigVerifier)>, DriverError> {
         let signer = self.signer()?;
         message.metadata.id = random_id();
@@ -184,7 +188,7 @@ impl Rfc2136 {
         let bytes = message
             .to_vec()
             .map_err(|e| DriverError::permanent(format!("cannot encode: {e}")))?;
-        if bytes.len() > usize::from(u16::MAX) {
+        if truncated(&bytes) {
             return Ok(None);
         }
         Ok(Some((bytes, verifier)))
@@ -409,6 +413,11 @@ fn add_unread_delete(m: &mut Message, d: &UnreadDelete) -> Result<(), DriverErro
     Ok(())
 }
 
+/// Whether an encoded message's header says records were left out (TC).
+fn truncated(bytes: &[u8]) -> bool {
+    bytes.get(2).is_none_or(|flags| flags & 0x02 != 0)
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -506,5 +515,95 @@ fn to_rr(r: &Record) -> Rr {
         rtype: r.record_type().to_string(),
         ttl: r.ttl,
         value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An UPDATE of one TXT record holding `n` bytes of text.
+    fn message_of(backend: &Rfc2136, n: usize) -> Message {
+        let mut m = backend.update_message().unwrap();
+        m.add_update(
+            to_record(&Rr {
+                name: "t.example.test".into(),
+                rtype: "TXT".into(),
+                ttl: 300,
+                value: "x".repeat(n),
+            })
+            .unwrap(),
+        );
+        m
+    }
+
+    /// Across the limit, in steps smaller than the signature adds: a
+    /// message is signed whole, its one update and its signature in it,
+    /// or not at all — hickory would leave out what does not fit.
+    #[test]
+    fn a_message_is_signed_whole_or_not_at_all() {
+        let backend = Rfc2136::new(
+            "127.0.0.1:53",
+            "example.test",
+            "gp-key",
+            &Secret::new("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"),
+        )
+        .unwrap();
+        let (mut signed, mut refused) = (Vec::new(), Vec::new());
+        for n in (64_700..65_600).step_by(5) {
+            match backend.signed(message_of(&backend, n)).unwrap() {
+                Some((bytes, _)) => {
+                    let m = Message::from_vec(&bytes).unwrap();
+                    assert!(!m.metadata.truncation, "{n}");
+                    assert_eq!(m.updates().len(), 1, "{n}");
+                    assert!(m.signature().is_some(), "{n}");
+                    signed.push(n);
+                }
+                None => refused.push(n),
+            }
+        }
+        // Every size up to some point signed, every size after refused.
+        let last = *signed.last().unwrap();
+        assert!(refused.iter().all(|&n| n > last), "{signed:?} {refused:?}");
+        assert!(!refused.is_empty());
+    }
+
+    /// One change more than any message carries is refused before anything
+    /// is sent (nothing listens at the server's address here).
+    #[test]
+    fn a_change_too_large_for_any_message_is_refused_before_anything_is_sent() {
+        let backend = Rfc2136::new(
+            "127.0.0.1:9",
+            "example.test",
+            "gp-key",
+            &Secret::new("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"),
+        )
+        .unwrap();
+        let txt = |name: &str, n: usize| Rr {
+            name: name.into(),
+            rtype: "TXT".into(),
+            ttl: 300,
+            value: "x".repeat(n),
+        };
+        let record = Rr {
+            name: "h.example.test".into(),
+            rtype: "A".into(),
+            ttl: 300,
+            value: "10.0.0.1".into(),
+        };
+        let huge = Change::Create {
+            record,
+            txt: txt("a-h.example.test", 66_000),
+            legacy: None,
+        };
+        let err = backend.apply(&[huge]).unwrap_err();
+        assert!(err.message.contains("more than the 65,535 bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_truncation_bit_is_read_from_the_header() {
+        assert!(!truncated(&[0, 1, 0x28, 0]));
+        assert!(truncated(&[0, 1, 0x2a, 0]));
+        assert!(truncated(&[0, 1]));
     }
 }

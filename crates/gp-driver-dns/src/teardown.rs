@@ -100,8 +100,7 @@ impl DnsDriver {
     }
 
     /// The deletes of `idx`'s records as the zone holds them now: the zone
-    /// read, then what [`Self::delete_change`] finds of ours, sent. A zone
-    /// that is gone has nothing left to delete.
+    /// read, then what [`Self::delete_change`] finds of ours, sent.
     fn delete_as_read(
         &self,
         ctx: &ComponentCtx<'_>,
@@ -109,11 +108,7 @@ impl DnsDriver {
         idx: &[usize],
         resources: &[&ResourceRef],
     ) -> Result<(), DriverError> {
-        let current = match backend.list() {
-            Ok(c) => c,
-            Err(e) if e.kind == gp_driver::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
+        let current = backend.list()?;
         let index = model::Zone::new(&current);
         let changes: Vec<Change> = idx
             .iter()

@@ -341,6 +341,7 @@ fn a_teardown_deletes_what_the_zone_holds_of_ours_whether_or_not_the_server_refu
     ];
     let (b1, _) = w.publish(build("23-01-26-01"), &hosts, &zone).unwrap();
     let (b2, _) = w.publish(build("23-01-26-02"), &hosts, &zone).unwrap();
+    let (b3, _) = w.publish(build("23-01-26-03"), &hosts, &zone).unwrap();
     let (_p, _) = w
         .publish(Deployment::Persistent, &[("h0", "10.0.0.1")], &zone)
         .unwrap();
@@ -359,35 +360,43 @@ fn a_teardown_deletes_what_the_zone_holds_of_ours_whether_or_not_the_server_refu
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(lines(bind.axfr()), gone(&before, "b-23-01-26-02"));
 
-    // Build 1's zone changed behind goldenpath's back: h0 also carries
-    // our ownership in the legacy format, h1's ownership TXT is now
-    // another owner's. The server refuses the batch as sent; the zone is
-    // read and what it holds of ours goes: h0 with its legacy TXT, h2;
-    // h1 (no longer ours) stays.
-    let ours = |h: &str| bind.dig(&format!("a-{h}.b-23-01-26-01.dev.example.test"), "TXT");
-    let legacy = ours("h0");
-    let tamper = format!(
-        "update add h0.b-23-01-26-01.dev.example.test 300 TXT {legacy}\n\
-         update delete a-h1.b-23-01-26-01.dev.example.test TXT\n\
-         update add a-h1.b-23-01-26-01.dev.example.test 300 TXT \"heritage=external-dns,external-dns/owner=other-cluster\""
+    // Build 1's h0 also carries our ownership in the legacy format, added
+    // behind goldenpath's back: the server refuses the batch as sent, the
+    // zone is read, and every record of build 1 goes with that TXT.
+    let legacy = bind.dig("a-h0.b-23-01-26-01.dev.example.test", "TXT");
+    let out = bind.nsupdate(
+        &format!("update add h0.b-23-01-26-01.dev.example.test 300 TXT {legacy}"),
+        None,
     );
-    let out = bind.nsupdate(&tamper, None);
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert_eq!(bind.dig("h0.b-23-01-26-01.dev.example.test", "TXT"), legacy);
     let before = bind.axfr();
     let results = w.teardown_journalled(build("23-01-26-01"), &b1, &zone);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(lines(bind.axfr()), gone(&before, "b-23-01-26-01"));
+
+    // Build 3's h1 now carries another owner's TXT: the server refuses the
+    // batch as sent, the zone is read, and what it holds of ours goes;
+    // h1, no longer ours, stays.
+    let out = bind.nsupdate(
+        "update delete a-h1.b-23-01-26-03.dev.example.test TXT\n\
+         update add a-h1.b-23-01-26-03.dev.example.test 300 TXT \"heritage=external-dns,external-dns/owner=other-cluster\"",
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let before = bind.axfr();
+    let results = w.teardown_journalled(build("23-01-26-03"), &b3, &zone);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
     let left: Vec<String> = before
         .lines()
-        .filter(|l| !l.contains("b-23-01-26-01") || l.starts_with("h1.") || l.starts_with("a-h1."))
+        .filter(|l| !l.contains("b-23-01-26-03") || l.starts_with("h1.") || l.starts_with("a-h1."))
         .map(str::to_string)
         .collect();
     assert_eq!(lines(bind.axfr()), left);
     assert_eq!(
-        bind.dig("h1.b-23-01-26-01.dev.example.test", "A"),
+        bind.dig("h1.b-23-01-26-03.dev.example.test", "A"),
         "10.1.0.2"
     );
-    assert_eq!(bind.dig("h0.b-23-01-26-01.dev.example.test", "TXT"), "");
     assert_eq!(bind.dig("h0.dev.example.test", "A"), "10.0.0.1");
 }
 
@@ -672,6 +681,15 @@ fn the_zone_file_backend_writes_what_named_checkzone_accepts() {
     );
     assert!(!text2.contains("b-23-01-26-01"));
     assert_eq!(gp_test::bind::checkzone(ZONE, &file).code, 0);
+    // A zone file that is gone holds nothing left to delete: a teardown
+    // of its records ends clean.
+    let (b2, _) = w
+        .publish(build("23-01-26-02"), &[("backstage", "2001:db8::2")], &zone)
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let results = w.teardown_journalled(build("23-01-26-02"), &b2, &zone);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(!file.exists());
 }
 
 fn conformance(w: &World, zone: &ComponentOutputs) {
