@@ -453,6 +453,25 @@ fn a_journalled_record_that_breaks_any_rule_refuses_its_teardown_before_anything
         }
         assert_eq!(bind.axfr(), before, "{field}={value}");
     }
+    // A zone that is not among the component's inputs: no backend is
+    // made for it, whatever the row says of its server.
+    let mut forged = created.clone();
+    for (i, r) in forged.iter_mut().enumerate() {
+        r.data["zone"]["zone"] = "other.test".into();
+        r.data["fqdn"] = format!("h{i}.b-23-01-26-01.dev.other.test").into();
+    }
+    let (results, journalled) = w.destroy_journalled(build("23-01-26-01"), &forged, &zone);
+    assert!(journalled.is_empty(), "{journalled:?}");
+    for r in &results {
+        let e = r.as_ref().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Permanent, "{e}");
+        assert!(
+            e.message.contains("zone other.test of")
+                && e.message.contains("is not among the deployed inputs"),
+            "{e}"
+        );
+    }
+    assert_eq!(bind.axfr(), before);
     // The rows as they were: both go.
     let results = w.teardown_journalled(build("23-01-26-01"), &b1, &zone);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -681,6 +700,23 @@ fn the_zone_file_backend_writes_what_named_checkzone_accepts() {
     );
     assert!(!text2.contains("b-23-01-26-01"));
     assert_eq!(gp_test::bind::checkzone(ZONE, &file).code, 0);
+    // A zone file that cannot be read is an error, never an empty zone.
+    let (b3, _) = w
+        .publish(build("23-01-26-03"), &[("backstage", "2001:db8::3")], &zone)
+        .unwrap();
+    let kept = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, "this is not a zone file\n").unwrap();
+    let (results, journalled) = w.destroy_journalled(build("23-01-26-03"), &b3.created(), &zone);
+    assert!(results.iter().all(Result::is_err), "{results:?}");
+    assert!(journalled.is_empty(), "{journalled:?}");
+    std::fs::write(&file, &kept).unwrap();
+    let results = w.teardown_journalled(build("23-01-26-03"), &b3, &zone);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(
+        !std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("b-23-01-26-03")
+    );
     // A zone file that is gone holds nothing left to delete: a teardown
     // of its records ends clean.
     let (b2, _) = w
