@@ -522,6 +522,18 @@ fn to_rr(r: &Record) -> Rr {
 mod tests {
     use super::*;
 
+    /// A backend for `server` with a test key; nothing is sent to build or
+    /// sign a message.
+    fn backend(server: &str) -> Rfc2136 {
+        Rfc2136::new(
+            server,
+            "example.test",
+            "gp-key",
+            &Secret::new("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"),
+        )
+        .unwrap()
+    }
+
     /// An UPDATE of one TXT record holding `n` bytes of text.
     fn message_of(backend: &Rfc2136, n: usize) -> Message {
         let mut m = backend.update_message().unwrap();
@@ -542,13 +554,7 @@ mod tests {
     /// or not at all — hickory would leave out what does not fit.
     #[test]
     fn a_message_is_signed_whole_or_not_at_all() {
-        let backend = Rfc2136::new(
-            "127.0.0.1:53",
-            "example.test",
-            "gp-key",
-            &Secret::new("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"),
-        )
-        .unwrap();
+        let backend = backend("127.0.0.1:53");
         let (mut signed, mut refused) = (Vec::new(), Vec::new());
         for n in (64_700..65_600).step_by(5) {
             match backend.signed(message_of(&backend, n)).unwrap() {
@@ -572,13 +578,7 @@ mod tests {
     /// is sent (nothing listens at the server's address here).
     #[test]
     fn a_change_too_large_for_any_message_is_refused_before_anything_is_sent() {
-        let backend = Rfc2136::new(
-            "127.0.0.1:9",
-            "example.test",
-            "gp-key",
-            &Secret::new("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"),
-        )
-        .unwrap();
+        let backend = backend("127.0.0.1:9");
         let txt = |name: &str, n: usize| Rr {
             name: name.into(),
             rtype: "TXT".into(),

@@ -58,6 +58,15 @@ struct World {
 }
 
 impl World {
+    /// The world over `bind`'s zone, `sync` policy, with the zone's key.
+    fn rfc2136(bind: &TestBind) -> World {
+        World::new(
+            &rfc2136_settings(bind, "sync"),
+            "",
+            Some((&bind.key_name, &bind.key_b64)),
+        )
+    }
+
     fn new(zone_settings: &str, txt_prefix: &str, key: Option<(&str, &str)>) -> World {
         let dir = gp_test::tempdir();
         let store = Arc::new(LocalStore::new(dir.path()));
@@ -257,11 +266,7 @@ fn build(id: &str) -> Deployment {
 #[test]
 fn builds_and_the_persistent_deployment_share_a_zone_without_touching_each_other() {
     let bind = TestBind::start(ZONE);
-    let w = World::new(
-        &rfc2136_settings(&bind, "sync"),
-        "",
-        Some((&bind.key_name, &bind.key_b64)),
-    );
+    let w = World::rfc2136(&bind);
     let zone = w.zone_outputs();
     let (p_rec, _) = w
         .publish(
@@ -328,11 +333,7 @@ fn builds_and_the_persistent_deployment_share_a_zone_without_touching_each_other
 fn a_teardown_deletes_what_the_zone_holds_of_ours_whether_or_not_the_server_refuses_its_first_try()
 {
     let bind = TestBind::start(ZONE);
-    let w = World::new(
-        &rfc2136_settings(&bind, "sync"),
-        "",
-        Some((&bind.key_name, &bind.key_b64)),
-    );
+    let w = World::rfc2136(&bind);
     let zone = w.zone_outputs();
     let hosts = [
         ("h0", "10.1.0.1"),
@@ -406,11 +407,7 @@ fn a_teardown_deletes_what_the_zone_holds_of_ours_whether_or_not_the_server_refu
 #[test]
 fn a_journalled_record_that_breaks_any_rule_refuses_its_teardown_before_anything_is_sent() {
     let bind = TestBind::start(ZONE);
-    let w = World::new(
-        &rfc2136_settings(&bind, "sync"),
-        "",
-        Some((&bind.key_name, &bind.key_b64)),
-    );
+    let w = World::rfc2136(&bind);
     let zone = w.zone_outputs();
     let hosts = [("h0", "10.1.0.1"), ("h1", "10.1.0.2")];
     let (b1, _) = w.publish(build("23-01-26-01"), &hosts, &zone).unwrap();
@@ -484,11 +481,7 @@ fn a_journalled_record_that_breaks_any_rule_refuses_its_teardown_before_anything
 #[test]
 fn a_batch_too_large_for_one_message_goes_as_several() {
     let bind = TestBind::start(ZONE);
-    let w = World::new(
-        &rfc2136_settings(&bind, "sync"),
-        "",
-        Some((&bind.key_name, &bind.key_b64)),
-    );
+    let w = World::rfc2136(&bind);
     let zone = w.zone_outputs();
     let pad = "x".repeat(52);
     let names: Vec<String> = (0..250).map(|i| format!("h{i:03}-{pad}")).collect();
@@ -558,11 +551,7 @@ fn another_owners_record_is_a_conflict_under_both_policies() {
         "update add api.b-23-01-26-01.dev.example.test 300 A 192.0.2.8",
         None,
     );
-    let w = World::new(
-        &rfc2136_settings(&bind, "sync"),
-        "",
-        Some((&bind.key_name, &bind.key_b64)),
-    );
+    let w = World::rfc2136(&bind);
     let zone = w.zone_outputs();
     let err = w
         .publish(build("23-01-26-01"), &[("api", "10.1.0.9")], &zone)
@@ -753,11 +742,7 @@ fn conformance(w: &World, zone: &ComponentOutputs) {
 #[test]
 fn conformance_over_rfc2136() {
     let bind = TestBind::start(ZONE);
-    let w = World::new(
-        &rfc2136_settings(&bind, "sync"),
-        "",
-        Some((&bind.key_name, &bind.key_b64)),
-    );
+    let w = World::rfc2136(&bind);
     let zone = w.zone_outputs();
     conformance(&w, &zone);
 }
