@@ -223,8 +223,34 @@ enum Command {
     StateDir,
 }
 
+/// How long a command's process lives, for what the binary tunes before
+/// it runs (its allocator: [`run_with`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Exits when its work is done (every command but `serve`): memory
+    /// freed on the way goes back to the system at exit.
+    Command,
+    /// Runs until stopped (`serve`): memory it no longer uses should go
+    /// back to the system while it runs.
+    Server,
+}
+
+/// The lifetime of a command's process.
+fn lifetime(command: &Command) -> Lifetime {
+    match command {
+        Command::Serve(_) => Lifetime::Server,
+        _ => Lifetime::Command,
+    }
+}
+
 /// Runs the command line and returns the exit status.
 pub fn run() -> ExitCode {
+    run_with(|_| {})
+}
+
+/// [`run`], calling `before` with the command's [`Lifetime`] once the
+/// command line is parsed and before the command runs.
+pub fn run_with(before: impl FnOnce(Lifetime)) -> ExitCode {
     let parsed = command()
         .try_get_matches()
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
@@ -270,6 +296,7 @@ pub fn run() -> ExitCode {
     init_logging(cli.global.verbose);
     let mut ctx = Context::new(cli.global.clone(), printer.clone());
     ctx.read_only = reads_only(&cli.command);
+    before(lifetime(&cli.command));
     match dispatch(&ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&printer, &e),
@@ -460,6 +487,31 @@ mod tests {
         let cmd = super::command();
         for (sub, _) in super::UNUSED_GLOBALS {
             assert!(cmd.find_subcommand(sub).is_some(), "{sub}");
+        }
+    }
+
+    fn parsed(args: &[&str]) -> super::Command {
+        let m = super::command()
+            .try_get_matches_from(std::iter::once("goldenpath").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        <super::Cli as clap::FromArgMatches>::from_arg_matches(&m)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .command
+    }
+
+    #[test]
+    fn only_serve_runs_as_a_server() {
+        use super::{Lifetime, lifetime};
+        assert_eq!(lifetime(&parsed(&["serve"])), Lifetime::Server);
+        for args in [
+            &["teardown", "--env", "dev", "--build-id", "01-01-26-01"][..],
+            &["deploy", "--env", "dev", "--persistent"],
+            &["drift", "--env", "dev"],
+            &["docs", "check"],
+            &["validate"],
+            &["reap", "--env", "dev"],
+        ] {
+            assert_eq!(lifetime(&parsed(args)), Lifetime::Command, "{args:?}");
         }
     }
 }

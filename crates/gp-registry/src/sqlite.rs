@@ -35,6 +35,12 @@ fn err(e: rusqlite::Error) -> RegistryError {
     }
 }
 
+/// How much of a registry file SQLite reads through a memory mapping.
+const MMAP_BYTES: i64 = 256 * 1024 * 1024;
+
+/// The WAL's size, in pages, past which a commit checkpoints it.
+const WAL_PAGES: i64 = 100;
+
 impl Sqlite {
     pub(crate) fn open(path: &Path) -> Result<Self, RegistryError> {
         if let Some(parent) = path.parent()
@@ -60,6 +66,26 @@ impl Sqlite {
         // triggers) stay in memory instead of a temporary file per
         // statement; the WAL is still the durable copy.
         conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(err)?;
+        // Pages are read from a read-only mapping of the file rather than
+        // copied in by a system call each: a teardown reads its
+        // deployment's whole journal (thousands of rows) before it takes
+        // the lease; 2.7 ms of an 85 ms teardown of 1,000 DNS records
+        // (BENCHMARKS.md, issue 40). Writes still go through the WAL.
+        // SQLite maps at most this much (the rest is read as before).
+        // The cost: a file cut short behind SQLite's back while a command
+        // reads it stops that command (SIGBUS) instead of failing a read;
+        // the registry only grows, and the next command reports such a
+        // file as malformed.
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)
+            .map_err(err)?;
+        // The WAL is copied into the file (a checkpoint) by the commit
+        // that takes it past 100 pages, not by the close after 1,000: a
+        // teardown's or a deploy's batches commit while the DNS server
+        // works on the last batch, so the copying (and its two fsyncs)
+        // happens then, and the close has little left to copy. 40 pages
+        // and 250 measured slower than 100 (BENCHMARKS.md, issue 40).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)
             .map_err(err)?;
         Ok(Self { conn })
     }
@@ -268,5 +294,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n, -7);
+    }
+
+    #[test]
+    fn a_registry_file_is_read_through_a_mapping_and_written_through_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        let mut db = Sqlite::open(&path).unwrap();
+        let pragma = |name: &str| -> String {
+            db.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| format!("{v:?}"))
+                .unwrap()
+        };
+        assert_eq!(pragma("mmap_size"), format!("Integer({MMAP_BYTES})"));
+        assert_eq!(
+            pragma("wal_autocheckpoint"),
+            format!("Integer({WAL_PAGES})")
+        );
+        assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
+        // NORMAL
+        assert_eq!(pragma("synchronous"), "Integer(1)");
+        // A row written and read back through the mapping, by a second
+        // connection that maps nothing.
+        db.batch("CREATE TABLE t (s TEXT); INSERT INTO t VALUES ('kept')")
+            .unwrap();
+        drop(db);
+        let plain = rusqlite::Connection::open(&path).unwrap();
+        let s: String = plain
+            .query_row("SELECT s FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(s, "kept");
     }
 }
