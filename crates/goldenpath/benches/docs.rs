@@ -3,7 +3,8 @@
 //! ADRs, 200 changelog entries), timed end to end (process start to exit).
 //! Median of 11 runs after one warm-up, alternating with the same checks
 //! in Python (`docs_validator.py`: PyYAML, one process), the shape of the
-//! validator a platform writes before it has goldenpath.
+//! validator a platform writes before it has goldenpath. Then the floor:
+//! the same files only read, in this process.
 //!
 //! `cargo bench -p goldenpath --bench docs`
 #![allow(clippy::print_stdout, missing_docs)]
@@ -100,6 +101,73 @@ fn main() {
         python_samples[0] * 1000.0,
         python_samples[RUNS - 1] * 1000.0
     );
+    // The floor under any check of this tree: every file it reads, only
+    // read (no parsing), in this process (no process start), on as many
+    // threads as the check uses — measured after the runs above, so the
+    // files are as cached as they were for each run.
+    {
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.path().to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("read the fixture") {
+                let e = e.expect("a fixture entry");
+                if e.file_type().expect("a file type").is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    files.push(e.path());
+                }
+            }
+        }
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let chunk = files.len().div_ceil(threads).max(1);
+        let mut floors: Vec<f64> = (0..RUNS)
+            .map(|_| {
+                let t = Instant::now();
+                let bytes: usize = std::thread::scope(|s| {
+                    let handles: Vec<_> = files
+                        .chunks(chunk)
+                        .map(|c| {
+                            s.spawn(move || {
+                                c.iter()
+                                    .map(|p| std::fs::read(p).map_or(0, |b| b.len()))
+                                    .sum::<usize>()
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+                });
+                assert!(bytes > 0);
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        floors.sort_by(f64::total_cmp);
+        // And a goldenpath process that does nothing: start to exit.
+        let mut starts: Vec<f64> = (0..RUNS)
+            .map(|_| {
+                let t = Instant::now();
+                let out = Command::new(BIN)
+                    .arg("--version")
+                    .output()
+                    .expect("run goldenpath --version");
+                assert!(out.status.success());
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        starts.sort_by(f64::total_cmp);
+        println!(
+            "floor: goldenpath --version, process start to exit: median {:.1} ms",
+            starts[RUNS / 2]
+        );
+        println!(
+            "floor: reading the tree's {} files, nothing parsed, in this process on {threads} threads: median {:.1} ms; 50x the baseline needs the whole check, process start to exit, in {:.1} ms",
+            files.len(),
+            floors[RUNS / 2],
+            py / 50.0
+        );
+    }
     println!(
         "ratio: {:.1}x (goal >= 50x: {})",
         py / ms,
