@@ -57,6 +57,12 @@ pub trait Backend: Send + Sync {
     fn list(&self) -> Result<Vec<Rr>, DriverError>;
     /// Applies changes atomically (all or none), checking prerequisites.
     fn apply(&self, changes: &[Change]) -> Result<(), DriverError>;
+    /// [`Backend::apply`] made ready ahead, as [`Backend::prepare_unread`]
+    /// for deletes: what can be done before anything is sent is done here;
+    /// the [`Ready`] sends. An error here is one nothing was sent for.
+    fn prepare<'a>(&'a self, changes: &'a [Change]) -> Result<Ready<'a>, DriverError> {
+        Ok(Box::new(move || self.apply(changes)))
+    }
     /// How many changes one call of [`Backend::apply`] sends as one
     /// message (a batch): a publish journals the next batch while this
     /// one is on its way. `None`: every change in one call (a zone file is
@@ -79,9 +85,23 @@ pub trait Backend: Send + Sync {
             self.describe()
         )))
     }
+    /// [`Backend::apply_unread`] made ready ahead: what can be done before
+    /// anything is sent (an RFC 2136 backend builds and signs its
+    /// messages) is done here, while the batch before is at the server;
+    /// the [`Ready`] sends. An error here is one nothing was sent for.
+    fn prepare_unread<'a>(
+        &'a self,
+        deletes: &'a [model::UnreadDelete],
+    ) -> Result<Ready<'a>, DriverError> {
+        Ok(Box::new(move || self.apply_unread(deletes)))
+    }
     /// For messages.
     fn describe(&self) -> String;
 }
+
+/// A batch made ready to send ([`Backend::prepare_unread`]): called, it
+/// sends, and its result is the batch's.
+pub type Ready<'a> = Box<dyn FnOnce() -> Result<(), DriverError> + Send + 'a>;
 
 /// Makes the Route 53 backend from a zone component's outputs (`zone`,
 /// `hostedZoneId`, `region`, `requestsPerSecond`, `syncTimeout`, `ttl`).

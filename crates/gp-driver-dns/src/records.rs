@@ -471,26 +471,43 @@ pub(crate) fn send_journalled(
     let Some(&(s0, e0)) = chunks.first() else {
         return Ok(());
     };
-    let mut current = recorder.before_many(&actions[s0..e0])?;
+    // The first batch is made ready (built and signed) beside its
+    // before's write; nothing is sent until that write is done.
+    let (current, first_ready) = std::thread::scope(|scope| {
+        let preparing = scope.spawn(|| backend.prepare(&changes[s0..e0]));
+        let written = recorder.before_many(&actions[s0..e0]);
+        (written, preparing.join().ok())
+    });
+    let mut current = current?;
+    let mut ready = first_ready;
     let mut done: Vec<gp_driver::ActionId> = Vec::new();
     for (k, &(start, end)) in chunks.iter().enumerate() {
-        let (sent, journalled) = std::thread::scope(|scope| {
-            let sending = scope.spawn(|| backend.apply(&changes[start..end]));
+        let this = ready
+            .take()
+            .unwrap_or_else(|| backend.prepare(&changes[start..end]));
+        let (sent, journalled, prepared) = std::thread::scope(|scope| {
+            let sending = scope.spawn(move || this.and_then(|send| send()));
             // Beside the exchange, one write: the last batch after and
-            // the next before.
+            // the next before; then the next batch made ready, once its
+            // before is written.
             let journalled = match chunks.get(k + 1) {
                 Some(&(s, e)) => recorder
                     .after_and_before_many(&done, &actions[s..e])
                     .map(Some),
                 None => recorder.after_many(&done).map(|()| None),
             };
+            let prepared = match (&journalled, chunks.get(k + 1)) {
+                (Ok(Some(_)), Some(&(s, e))) => Some(backend.prepare(&changes[s..e])),
+                _ => None,
+            };
             let sent = sending.join().unwrap_or_else(|_| {
                 Err(DriverError::permanent(
                     "the DNS exchange stopped unexpectedly",
                 ))
             });
-            (sent, journalled)
+            (sent, journalled, prepared)
         });
+        ready = prepared;
         let finished = std::mem::take(&mut done);
         if let Err(e) = sent {
             for id in &current {
@@ -536,7 +553,15 @@ pub(crate) fn send_batches_journalled(
         Some((_, changes)) if !changes.is_empty() => backend.apply(changes),
         _ => Ok(()),
     };
-    send_journalled_with(&indexes, &send, None, journal, count)
+    send_journalled_with(&indexes, &when_sent(&send), None, journal, count)
+}
+
+/// A batch's sending as a [`crate::Ready`] that does all of it when
+/// called: nothing made ready ahead.
+pub(crate) fn when_sent<'a>(
+    send: &'a (dyn Fn(usize) -> Result<(), DriverError> + Sync),
+) -> impl Fn(usize) -> Result<crate::Ready<'a>, DriverError> + Sync + 'a {
+    move |k| Ok(Box::new(move || send(k)))
 }
 
 /// Sends batches in order, journalled through `journal`: the first
@@ -549,9 +574,9 @@ pub(crate) fn send_batches_journalled(
 /// holds their indexes): `Ok` for the batches the server took; a refused
 /// batch fails with the next one; once the journal refuses, nothing more
 /// is sent.
-pub(crate) fn send_journalled_with(
+pub(crate) fn send_journalled_with<'a>(
     batches: &[&[usize]],
-    send: &(dyn Fn(usize) -> Result<(), DriverError> + Sync),
+    prepare: &(dyn Fn(usize) -> Result<crate::Ready<'a>, DriverError> + Sync),
     again: Option<&dyn Fn(usize) -> Result<(), DriverError>>,
     journal: &dyn gp_driver::DestroyJournal,
     count: usize,
@@ -574,29 +599,41 @@ pub(crate) fn send_journalled_with(
     let Some(first) = batches.first() else {
         return results;
     };
-    if let Err(e) = journal.after_and_before(&[], first) {
+    // The first batch is made ready beside its before's write; nothing
+    // is sent until that write is done.
+    let (written, first_ready) = std::thread::scope(|scope| {
+        let preparing = scope.spawn(|| prepare(0));
+        let written = journal.after_and_before(&[], first);
+        (written, preparing.join().ok())
+    });
+    if let Err(e) = written {
         fail_from(&mut results, 0, &e);
         return results;
     }
     let mut done: &[usize] = &[];
+    let mut ready = first_ready;
     for (k, idx) in batches.iter().enumerate() {
         let next: &[usize] = batches.get(k + 1).copied().unwrap_or(&[]);
-        let (sent, journalled) = std::thread::scope(|scope| {
-            let sending = scope.spawn(|| send(k));
+        let this = ready.take().unwrap_or_else(|| prepare(k));
+        let (sent, journalled, prepared) = std::thread::scope(|scope| {
+            let sending = scope.spawn(move || this.and_then(|send| send()));
             // Beside the exchange, one write: the last batch after and the
-            // next before.
+            // next before; then the next batch made ready to send (built
+            // and signed), once its before is written.
             let journalled = if done.is_empty() && next.is_empty() {
                 Ok(())
             } else {
                 journal.after_and_before(done, next)
             };
+            let prepared = (journalled.is_ok() && k + 1 < batches.len()).then(|| prepare(k + 1));
             let sent = sending.join().unwrap_or_else(|_| {
                 Err(DriverError::permanent(
                     "the DNS exchange stopped unexpectedly",
                 ))
             });
-            (sent, journalled)
+            (sent, journalled, prepared)
         });
+        ready = prepared;
         let sent = match (sent, again) {
             (Err(_), Some(again)) => again(k),
             (sent, _) => sent,
@@ -985,7 +1022,8 @@ mod tests {
             };
             let order: Vec<usize> = (0..9).collect();
             let batches: Vec<&[usize]> = order.chunks(3).collect();
-            let results = send_journalled_with(&batches, &send, Some(&again), &entries, 9);
+            let results =
+                send_journalled_with(&batches, &when_sent(&send), Some(&again), &entries, 9);
             assert_eq!(*again_calls.lock().unwrap(), vec![(1, 3)]);
             let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
             let mut after = entries.after.lock().unwrap().clone();
@@ -1022,11 +1060,77 @@ mod tests {
         };
         let order: Vec<usize> = (0..9).collect();
         let batches: Vec<&[usize]> = order.chunks(3).collect();
-        let results = send_journalled_with(&batches, &send, None, &entries, 9);
+        let results = send_journalled_with(&batches, &when_sent(&send), None, &entries, 9);
         assert_eq!(
             results[3].as_ref().unwrap_err().kind,
             gp_driver::ErrorKind::Refused
         );
         assert!(results[..3].iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn the_next_batch_is_made_ready_while_one_is_sent_and_one_not_made_ready_is_never_sent() {
+        use std::time::Duration;
+        // Each batch's send waits long enough for the main thread to write
+        // the journal and make the next batch ready beside it.
+        for unready in [None, Some(0), Some(1), Some(2)] {
+            let entries = Entries::default();
+            let events: Mutex<Vec<String>> = Mutex::default();
+            let order: Vec<usize> = (0..9).collect();
+            let batches: Vec<&[usize]> = order.chunks(3).collect();
+            let prepare = |k: usize| -> Result<crate::Ready<'_>, DriverError> {
+                events.lock().unwrap().push(format!("ready {k}"));
+                if unready == Some(k) {
+                    return Err(DriverError::permanent("cannot sign"));
+                }
+                let (events, entries, idx) = (&events, &entries, batches[k]);
+                Ok(Box::new(move || {
+                    // Sent only once every destroy of the batch is
+                    // journalled before.
+                    let before = entries.before.lock().unwrap().clone();
+                    assert!(idx.iter().all(|i| before.contains(i)), "{k}: {before:?}");
+                    events.lock().unwrap().push(format!("send {k}"));
+                    std::thread::sleep(Duration::from_millis(50));
+                    events.lock().unwrap().push(format!("sent {k}"));
+                    Ok(())
+                }))
+            };
+            let results = send_journalled_with(&batches, &prepare, None, &entries, 9);
+            let events = events.into_inner().unwrap();
+            let at = |e: &str| events.iter().position(|x| x == e);
+            let last = unready.unwrap_or(3);
+            for k in 0..last {
+                // Batch k+1 made ready while batch k was at the server,
+                // not after it came back.
+                if k + 1 < 3 {
+                    let ready = at(&format!("ready {}", k + 1)).unwrap();
+                    assert!(ready < at(&format!("sent {k}")).unwrap(), "{events:?}");
+                }
+            }
+            for k in last..3 {
+                assert_eq!(at(&format!("send {k}")), None, "{events:?}");
+            }
+            let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+            assert_eq!(
+                ok,
+                [vec![true; 3 * last], vec![false; 9 - 3 * last]].concat()
+            );
+            if let Some(k) = unready {
+                assert_eq!(results[3 * k].as_ref().unwrap_err().message, "cannot sign");
+                if k < 2 {
+                    assert!(
+                        results[8]
+                            .as_ref()
+                            .unwrap_err()
+                            .message
+                            .starts_with("not sent")
+                    );
+                }
+            }
+            // What the server took is journalled after, and only that.
+            let mut after = entries.after.lock().unwrap().clone();
+            after.sort_unstable();
+            assert_eq!(after, (0..3 * last).collect::<Vec<_>>());
+        }
     }
 }

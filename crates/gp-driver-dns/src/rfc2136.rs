@@ -213,42 +213,56 @@ impl Rfc2136 {
             .map_err(|e| DriverError::permanent(format!("unreadable DNS response: {e}")))
     }
 
-    /// Sends `count` changes as UPDATE messages of at most [`BATCH`] each,
-    /// `build` making a message of a range of them. A message over the
-    /// 65,535 bytes DNS carries goes as two of half as many instead: long
-    /// enough names and values make 200 changes too many for one.
-    fn update(
-        &self,
+    /// `count` changes as UPDATE messages of at most [`BATCH`] each,
+    /// `build` making a message of a range of them, every message built
+    /// and signed before any is sent; the [`crate::Ready`] exchanges them
+    /// in order. A message over the 65,535 bytes DNS carries goes as two of
+    /// half as many instead (long enough names and values make 200 changes
+    /// too many for one); one change too large for any message is an error
+    /// here, with nothing sent. A message is signed at most one exchange
+    /// before it goes, well inside TSIG's fudge of 300 seconds.
+    fn prepared<'a>(
+        &'a self,
         count: usize,
         build: &dyn Fn(Range<usize>) -> Result<Message, DriverError>,
-    ) -> Result<(), DriverError> {
+    ) -> Result<crate::Ready<'a>, DriverError> {
+        let mut messages = Vec::new();
         let mut start = 0;
         while start < count {
             let end = (start + BATCH).min(count);
-            self.update_range(start..end, build)?;
+            self.signed_range(start..end, build, &mut messages)?;
             start = end;
         }
-        Ok(())
+        Ok(Box::new(move || {
+            for (bytes, verifier) in messages {
+                self.exchange_signed(&bytes, verifier, "the update")?;
+            }
+            Ok(())
+        }))
     }
 
-    fn update_range(
+    fn too_large() -> DriverError {
+        DriverError::permanent("one change is more than the 65,535 bytes a DNS message carries")
+    }
+
+    /// The messages of a range of changes, each signed, in the order they
+    /// go: a range too large for one message is two of half as many.
+    fn signed_range(
         &self,
         range: Range<usize>,
         build: &dyn Fn(Range<usize>) -> Result<Message, DriverError>,
+        out: &mut Vec<(Vec<u8>, TSigVerifier)>,
     ) -> Result<(), DriverError> {
         match self.signed(build(range.clone())?)? {
-            Some((bytes, verifier)) => self
-                .exchange_signed(&bytes, verifier, "the update")
-                .map(drop),
+            Some(signed) => out.push(signed),
             None if range.len() > 1 => {
                 let middle = range.start + range.len() / 2;
-                self.update_range(range.start..middle, build)?;
-                self.update_range(middle..range.end, build)
+                self.signed_range(range.start..middle, build, out)?;
+                self.signed_range(middle..range.end, build, out)?;
             }
-            None => Err(DriverError::permanent(
-                "one change is more than the 65,535 bytes a DNS message carries",
-            )),
+            None => return Err(Self::too_large()),
         }
+        Ok(())
     }
 }
 
@@ -302,7 +316,14 @@ impl Backend for Rfc2136 {
     }
 
     fn apply(&self, changes: &[Change]) -> Result<(), DriverError> {
-        self.update(changes.len(), &|range| {
+        self.prepare(changes)?()
+    }
+
+    /// Every message of the batch built and signed here (200 changes with
+    /// their prerequisites are a millisecond or two of CPU), while the
+    /// batch before is at the server.
+    fn prepare<'a>(&'a self, changes: &'a [Change]) -> Result<crate::Ready<'a>, DriverError> {
+        self.prepared(changes.len(), &|range| {
             let mut m = self.update_message()?;
             for c in &changes[range] {
                 add_change(&mut m, c)?;
@@ -323,7 +344,14 @@ impl Backend for Rfc2136 {
     /// exactly its RRset, the legacy name holds no TXT; then both RRsets
     /// are deleted. The server applies the message whole or refuses it.
     fn apply_unread(&self, deletes: &[UnreadDelete]) -> Result<(), DriverError> {
-        self.update(deletes.len(), &|range| {
+        self.prepare_unread(deletes)?()
+    }
+
+    fn prepare_unread<'a>(
+        &'a self,
+        deletes: &'a [UnreadDelete],
+    ) -> Result<crate::Ready<'a>, DriverError> {
+        self.prepared(deletes.len(), &|range| {
             let mut m = self.update_message()?;
             for d in &deletes[range] {
                 add_unread_delete(&mut m, d)?;
@@ -596,8 +624,28 @@ mod tests {
             txt: txt("a-h.example.test", 66_000),
             legacy: None,
         };
-        let err = backend.apply(&[huge]).unwrap_err();
+        let err = backend.apply(std::slice::from_ref(&huge)).unwrap_err();
         assert!(err.message.contains("more than the 65,535 bytes"), "{err}");
+        // Behind a change that fits, in one batch: the batch is refused
+        // whole before anything goes. Had the first half been sent, the
+        // error would be the connection's (nothing listens on port 9).
+        let small = Change::Create {
+            record: Rr {
+                name: "g.example.test".into(),
+                rtype: "A".into(),
+                ttl: 300,
+                value: "10.0.0.2".into(),
+            },
+            txt: txt("a-g.example.test", 10),
+            legacy: None,
+        };
+        let batch = [small, huge];
+        for err in [
+            backend.apply(&batch).unwrap_err(),
+            backend.prepare(&batch).err().unwrap(),
+        ] {
+            assert!(err.message.contains("more than the 65,535 bytes"), "{err}");
+        }
     }
 
     #[test]

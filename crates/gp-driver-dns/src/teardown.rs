@@ -215,9 +215,9 @@ impl DnsDriver {
                         .collect()
                 })
                 .collect();
-            let send = |k: usize| match deletes.get(k) {
-                Some(d) if !d.is_empty() => backend.apply_unread(d),
-                _ => Ok(()),
+            let prepare = |k: usize| match deletes.get(k) {
+                Some(d) if !d.is_empty() => backend.prepare_unread(d),
+                _ => Ok(Box::new(|| Ok(())) as crate::Ready<'_>),
             };
             let again = |k: usize| {
                 let idx = batches.get(k).copied().unwrap_or_default();
@@ -225,7 +225,7 @@ impl DnsDriver {
             };
             return crate::records::send_journalled_with(
                 &batches,
-                &send,
+                &prepare,
                 Some(&again),
                 journal,
                 resources.len(),
