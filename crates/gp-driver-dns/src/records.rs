@@ -750,6 +750,87 @@ mod tests {
         }
     }
 
+    /// A backend whose batches are made ready ahead ([`Backend::prepare`])
+    /// and take 50 ms at the "server", noting the order of both; the batch
+    /// whose first record is `hN` with N == `unready` cannot be made ready.
+    struct Pipelined {
+        events: Mutex<Vec<String>>,
+        unready: Option<usize>,
+    }
+
+    impl Backend for Pipelined {
+        fn list(&self) -> Result<Vec<Rr>, DriverError> {
+            Ok(Vec::new())
+        }
+        fn apply(&self, _: &[Change]) -> Result<(), DriverError> {
+            unreachable!("every batch goes through prepare")
+        }
+        fn prepare<'a>(&'a self, changes: &'a [Change]) -> Result<crate::Ready<'a>, DriverError> {
+            let first = match &changes[0] {
+                Change::Create { record, .. } => record.name.clone(),
+                _ => String::new(),
+            };
+            self.events.lock().unwrap().push(format!("ready {first}"));
+            if self
+                .unready
+                .is_some_and(|n| first == format!("h{n}.example.test"))
+            {
+                return Err(DriverError::permanent("cannot sign"));
+            }
+            Ok(Box::new(move || {
+                self.events.lock().unwrap().push(format!("send {first}"));
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                self.events.lock().unwrap().push(format!("sent {first}"));
+                Ok(())
+            }))
+        }
+        fn describe(&self) -> String {
+            "a test backend".into()
+        }
+    }
+
+    #[test]
+    fn a_publish_makes_the_next_batch_ready_while_one_is_sent_and_never_sends_one_not_made_ready() {
+        for unready in [None, Some(3)] {
+            let rec = MemoryRecorder::default();
+            let backend = Pipelined {
+                events: Mutex::default(),
+                unready,
+            };
+            let parts: Vec<(ResourceRef, Change)> = (0..9).map(record).collect();
+            let actions: Vec<(Action, &ResourceRef)> =
+                parts.iter().map(|(r, _)| (Action::Create, r)).collect();
+            let changes: Vec<Change> = parts.iter().map(|(_, c)| c.clone()).collect();
+            let result = send_journalled(&rec, &backend, &actions, &changes, 3);
+            let events = backend.events.into_inner().unwrap();
+            let at = |e: &str| events.iter().position(|x| x == e);
+            // Batch h3.. made ready before batch h0.. came back.
+            let ready = at("ready h3.example.test").unwrap();
+            assert!(ready < at("sent h0.example.test").unwrap(), "{events:?}");
+            let journal = rec.actions.lock().unwrap();
+            let state: Vec<(bool, bool)> = journal.iter().map(|a| (a.finished, a.failed)).collect();
+            match unready {
+                None => {
+                    result.unwrap();
+                    let ready = at("ready h6.example.test").unwrap();
+                    assert!(ready < at("sent h3.example.test").unwrap(), "{events:?}");
+                    assert_eq!(state, vec![(true, false); 9]);
+                }
+                Some(_) => {
+                    assert_eq!(result.unwrap_err().message, "cannot sign");
+                    assert_eq!(at("send h3.example.test"), None, "{events:?}");
+                    assert_eq!(at("send h6.example.test"), None, "{events:?}");
+                    // The first batch finished; the one not made ready, and
+                    // the one journalled beside its turn, failed.
+                    assert_eq!(
+                        state,
+                        [vec![(true, false); 3], vec![(false, true); 6]].concat()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_refused_batch_fails_with_the_next_and_what_was_taken_before_is_finished() {
         let rec = MemoryRecorder::default();
