@@ -750,8 +750,22 @@ mod tests {
         }
     }
 
+    /// Waits until `what` is among `events`, polling, for at most five
+    /// seconds: an exchange that ends only once the next batch is made
+    /// ready, or at the deadline when nothing makes it ready meanwhile.
+    fn wait_for(events: &Mutex<Vec<String>>, what: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if events.lock().unwrap().iter().any(|e| e == what) {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// A backend whose batches are made ready ahead ([`Backend::prepare`])
-    /// and take 50 ms at the "server", noting the order of both; the batch
+    /// and stay at the "server" until the next is ready, noting the order
+    /// of both; the batch
     /// whose first record is `hN` with N == `unready` cannot be made ready.
     struct Pipelined {
         events: Mutex<Vec<String>>,
@@ -777,9 +791,18 @@ mod tests {
             {
                 return Err(DriverError::permanent("cannot sign"));
             }
+            // At the "server" until the next batch (three records on, of
+            // nine) is made ready, or five seconds.
+            let n: usize = first
+                .trim_start_matches('h')
+                .trim_end_matches(".example.test")
+                .parse()
+                .unwrap();
             Ok(Box::new(move || {
                 self.events.lock().unwrap().push(format!("send {first}"));
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                if n + 3 < 9 {
+                    wait_for(&self.events, &format!("ready h{}.example.test", n + 3));
+                }
                 self.events.lock().unwrap().push(format!("sent {first}"));
                 Ok(())
             }))
@@ -1151,9 +1174,8 @@ mod tests {
 
     #[test]
     fn the_next_batch_is_made_ready_while_one_is_sent_and_one_not_made_ready_is_never_sent() {
-        use std::time::Duration;
-        // Each batch's send waits long enough for the main thread to write
-        // the journal and make the next batch ready beside it.
+        // Each batch's exchange ends once the next batch is made ready (or
+        // at a deadline): made ready beside it, that comes first.
         for unready in [None, Some(0), Some(1), Some(2)] {
             let entries = Entries::default();
             let events: Mutex<Vec<String>> = Mutex::default();
@@ -1171,7 +1193,9 @@ mod tests {
                     let before = entries.before.lock().unwrap().clone();
                     assert!(idx.iter().all(|i| before.contains(i)), "{k}: {before:?}");
                     events.lock().unwrap().push(format!("send {k}"));
-                    std::thread::sleep(Duration::from_millis(50));
+                    if k + 1 < 3 {
+                        wait_for(events, &format!("ready {}", k + 1));
+                    }
                     events.lock().unwrap().push(format!("sent {k}"));
                     Ok(())
                 }))
