@@ -574,6 +574,24 @@ pub(crate) fn rel(root: &Path, path: &Path) -> String {
         .replace('\\', "/")
 }
 
+/// The order of [`Path`]'s `Ord` (folder by folder) for the walk's paths,
+/// as one comparison of bytes: a separator sorts before any other byte, as
+/// the end of a component does.
+fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    let byte = |&c: &u8| {
+        if std::path::is_separator(c as char) {
+            0
+        } else {
+            c
+        }
+    };
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    a.iter().map(byte).cmp(b.iter().map(byte))
+}
+
 /// Everything under `root` the check reads.
 pub(crate) struct Tree {
     pub markdown: Vec<PathBuf>,
@@ -582,15 +600,10 @@ pub(crate) struct Tree {
 }
 
 pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
-    use std::sync::Mutex;
     let real_root = root.canonicalize()?;
     let globs = config.globs().clone();
     let filter_globs = globs.clone();
     let filter_root = root.to_path_buf();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
     // ripgrep's walker: `.gitignore` files (also outside a git checkout)
     // and `.git/info/exclude` are honoured; the user's global excludes are
     // not, so every machine sees the same files.
@@ -602,75 +615,54 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
         .git_exclude(true)
         .require_git(false)
         .follow_links(false)
-        .threads(threads)
+        // A folder the filter refuses is not entered, so every entry it
+        // sees has passed it with each of its folders: only the entry's own
+        // path is matched (`Set::under` would match each of its folders
+        // again).
         .filter_entry(move |e| {
-            e.file_name() != ".git" && !filter_globs.exclude.under(&rel(&filter_root, e.path()))
+            e.file_name() != ".git" && !filter_globs.exclude.matches(&rel(&filter_root, e.path()))
         })
-        .build_parallel();
-    let found: Mutex<(Tree, Option<std::io::Error>)> = Mutex::new((
-        Tree {
-            markdown: Vec::new(),
-            metadata: Vec::new(),
-            dirs: BTreeSet::new(),
-        },
-        None,
-    ));
-    walker.run(|| {
-        let found = &found;
-        let globs = &globs;
-        let real_root = &real_root;
-        Box::new(move |entry| {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
-                    if f.1.is_none() {
-                        f.1 =
-                            Some(e.into_io_error().unwrap_or_else(|| {
-                                std::io::Error::other("the folder walk failed")
-                            }));
+        .build();
+    let mut tree = Tree {
+        markdown: Vec::new(),
+        metadata: Vec::new(),
+        dirs: BTreeSet::new(),
+    };
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            e.into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("the folder walk failed"))
+        })?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let path = entry.path();
+        let Some(mut ft) = entry.file_type() else {
+            continue;
+        };
+        if ft.is_symlink() {
+            // A link is followed only to a file inside the root: never
+            // out of it, and never into a folder (no loops).
+            match path.canonicalize() {
+                Ok(target) if target.starts_with(&real_root) && target.is_file() => {
+                    match std::fs::metadata(&target) {
+                        Ok(m) => ft = m.file_type(),
+                        Err(_) => continue,
                     }
-                    return ignore::WalkState::Quit;
                 }
-            };
-            if entry.depth() == 0 {
-                return ignore::WalkState::Continue;
+                _ => continue,
             }
-            let path = entry.path();
-            let r = rel(root, path);
-            let Some(mut ft) = entry.file_type() else {
-                return ignore::WalkState::Continue;
-            };
-            if ft.is_symlink() {
-                // A link is followed only to a file inside the root: never
-                // out of it, and never into a folder (no loops).
-                match path.canonicalize() {
-                    Ok(target) if target.starts_with(real_root) && target.is_file() => {
-                        match std::fs::metadata(&target) {
-                            Ok(m) => ft = m.file_type(),
-                            Err(_) => return ignore::WalkState::Continue,
-                        }
-                    }
-                    _ => return ignore::WalkState::Continue,
-                }
-            }
-            let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
-            if ft.is_dir() {
-                f.0.dirs.insert(r);
-            } else if entry.file_name() == "metadata.yaml" {
-                f.0.metadata.push(path.to_path_buf());
-            } else if globs.include.matches(&r) {
-                f.0.markdown.push(path.to_path_buf());
-            }
-            ignore::WalkState::Continue
-        })
-    });
-    let (mut tree, error) = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    if let Some(e) = error {
-        return Err(e);
+        }
+        if ft.is_dir() {
+            tree.dirs.insert(rel(root, path));
+        } else if entry.file_name() == "metadata.yaml" {
+            tree.metadata.push(path.to_path_buf());
+        } else if globs.include.matches(&rel(root, path)) {
+            tree.markdown.push(path.to_path_buf());
+        }
     }
-    tree.markdown.sort();
-    tree.metadata.sort();
+    tree.markdown.sort_by(|a, b| path_order(a, b));
+    tree.metadata.sort_by(|a, b| path_order(a, b));
     Ok(tree)
 }
 
@@ -746,5 +738,79 @@ mod tests {
         // No pattern, or one matching nothing: nothing asked.
         assert!(sidecar_findings(&[], &dirs, &[]).is_empty());
         assert!(sidecar_findings(&["nowhere"], &dirs, &[]).is_empty());
+    }
+
+    #[test]
+    fn paths_sort_as_paths_do_across_every_pair_of_names() {
+        // Names around the separator's byte: ones that sort before `/`
+        // as bytes (`-`, `.`, ` `, `!`) and after it, prefixes, deeper
+        // paths, and text beyond ASCII.
+        let parts = [
+            "a", "a-b", "a.b", "a b", "a!", "ab", "a0", "b", "é", "a/b", "a/b/c", "a-b/c",
+        ];
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for x in parts {
+            paths.push(PathBuf::from(x));
+            for y in parts {
+                paths.push(Path::new(x).join(y));
+            }
+        }
+        for a in &paths {
+            for b in &paths {
+                assert_eq!(
+                    path_order(a, b),
+                    a.cmp(b),
+                    "{} against {}",
+                    a.display(),
+                    b.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_walk_leaves_out_an_excluded_folder_file_and_ignored_path_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "docs/a.md",
+            "docs/drafts/b.md",
+            "docs/drafts/deep/c.md",
+            "docs/keep/d.md",
+            "docs/keep/skip.md",
+            "docs/keep/metadata.yaml",
+            "docs/gen/e.md",
+            "other/f.md",
+            "other/ignored.md",
+        ] {
+            std::fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+            std::fs::write(root.join(f), "x").unwrap();
+        }
+        std::fs::write(root.join(".gitignore"), "ignored.md\n/docs/gen/\n").unwrap();
+        let mut config = Config::default();
+        config.exclude = vec!["docs/drafts".into(), "**/skip.md".into()];
+        let tree = walk(root, &config).unwrap();
+        let rels = |v: &[PathBuf]| v.iter().map(|p| rel(root, p)).collect::<Vec<_>>();
+        assert_eq!(
+            rels(&tree.markdown),
+            ["docs/a.md", "docs/keep/d.md", "other/f.md"]
+        );
+        assert_eq!(rels(&tree.metadata), ["docs/keep/metadata.yaml"]);
+        assert_eq!(
+            tree.dirs.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["docs", "docs/keep", "other"]
+        );
+        // Each path the walk keeps is one the configuration does not
+        // exclude, and each it leaves out (but the ignored ones) is.
+        for p in tree.markdown.iter().chain(&tree.metadata) {
+            assert!(!config.excluded(&rel(root, p)));
+        }
+        for gone in [
+            "docs/drafts/b.md",
+            "docs/drafts/deep/c.md",
+            "docs/keep/skip.md",
+        ] {
+            assert!(config.excluded(gone), "{gone}");
+        }
     }
 }
