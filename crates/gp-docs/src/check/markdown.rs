@@ -6,14 +6,52 @@
 /// spans, fenced and indented code, autolinks, links (text and destination)
 /// and HTML are what the parser says they are. Linear in the body's length.
 pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32, &str)> {
-    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-    if !body.contains("://") {
-        return Vec::new();
+    match body.rfind("://") {
+        None => Vec::new(),
+        Some(last) => urls_in(body, deciding_part(body, last)),
     }
+}
+
+/// The part of `body` that decides what the text up to byte `last` is:
+/// the body up to the first blank line after `last`'s line, unless a link
+/// reference definition may follow it (the rest holds `]:`), else the
+/// whole body.
+///
+/// What the text before a blank line is never depends on the lines after
+/// it, but for a reference definition (which makes `[text][label]` and
+/// `[label]` before it links): code spans, emphasis, links, inline HTML
+/// and paragraphs end at a blank line; a fenced code block or an HTML
+/// block open at the cut runs to the end of the part as it would run past
+/// the cut, and one closed before it is closed in both; a container's
+/// later lines do not change its earlier ones. A `\r`-only line ending is
+/// not split on, so such a body is read whole.
+fn deciding_part(body: &str, last: usize) -> &str {
+    let Some(eol) = body[last..].find('\n') else {
+        return body;
+    };
+    let mut at = last + eol + 1;
+    while at < body.len() {
+        let end = body[at..].find('\n').map_or(body.len(), |i| at + i + 1);
+        let line = body[at..end].trim_end_matches(['\n', '\r']);
+        if line.bytes().all(|b| b == b' ' || b == b'\t') {
+            return if body[end..].contains("]:") {
+                body
+            } else {
+                &body[..end]
+            };
+        }
+        at = end;
+    }
+    body
+}
+
+/// The bare URLs of `body` found by parsing `part`, a prefix of it.
+fn urls_in<'a>(body: &'a str, part: &str) -> Vec<(u32, u32, &'a str)> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     let mut offsets = Vec::new();
     let mut in_link = 0usize;
     let mut in_code = 0usize;
-    for (event, range) in Parser::new_ext(body, Options::empty()).into_offset_iter() {
+    for (event, range) in Parser::new_ext(part, Options::empty()).into_offset_iter() {
         match event {
             Event::Start(Tag::Link { .. } | Tag::Image { .. }) => in_link += 1,
             Event::End(TagEnd::Link | TagEnd::Image) => in_link = in_link.saturating_sub(1),
@@ -22,7 +60,7 @@ pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32, &str)> {
             Event::Text(text) if in_link == 0 && in_code == 0 => {
                 // Text events map to their source range unless escapes
                 // were resolved; only a verbatim range is searched.
-                let source = &body[range.clone()];
+                let source = &part[range.clone()];
                 if source != text.as_ref() {
                     continue;
                 }
@@ -177,5 +215,132 @@ mod emoji_tests {
         assert!(find_emoji("only ascii\nhere\n").is_empty());
         assert!(find_emoji("").is_empty());
         assert!(find_emoji("é ü ß\n").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod bare_url_tests {
+    use super::{bare_urls, deciding_part, urls_in};
+
+    /// Lines that change how the lines around them are read: fences, HTML
+    /// blocks across blank lines, containers, code spans left open, link
+    /// reference definitions and the references they resolve, autolinks,
+    /// indented code, setext underlines, escapes, `\r\n` and `\r`-only
+    /// endings, blank lines of spaces and tabs.
+    const PIECES: &[&str] = &[
+        "",
+        "   \t",
+        "plain text",
+        "a bare https://a.example/x here",
+        "http://b.example, ftp://c.example.",
+        "```",
+        "~~~sh",
+        "    indented https://code.example",
+        "<!-- a comment https://comment.example",
+        "-->",
+        "<pre>",
+        "</pre>",
+        "<div>",
+        "- a list item https://item.example",
+        "  continued https://continued.example",
+        "> quoted https://quote.example",
+        "1. numbered",
+        "`open code span https://span.example",
+        "closing` after",
+        "[see https://ref.example][r]",
+        "[r]",
+        "[r]: https://dest.example",
+        "[r]: /dest",
+        "[R]: <dest> \"title\"",
+        "   [see https://r2.example]:\n/two",
+        "[see https://r2.example]",
+        "[s]:\n  https://dest2.example",
+        "[text](https://link.example) and <https://auto.example>",
+        "===",
+        "\\https://escaped.example",
+        "line with crlf https://crlf.example\r",
+        "cr only\r\rhttps://cr.example",
+        "[unclosed https://bracket.example",
+        "]",
+    ];
+
+    /// A small deterministic generator (no dependency): bodies of 1 to 14
+    /// pieces.
+    fn bodies(n: usize) -> impl Iterator<Item = String> {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n).map(move |_| {
+            // Any pieces, then as often as not a tail without URLs (where
+            // the part can end early): blank lines, text, fences, HTML,
+            // containers and now and then a definition.
+            let len = 1 + (next() % 8) as usize;
+            let tail = if next() % 2 == 0 {
+                (next() % 7) as usize
+            } else {
+                0
+            };
+            let mut body = String::new();
+            for _ in 0..len {
+                body.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+                body.push('\n');
+            }
+            for _ in 0..tail {
+                let piece = loop {
+                    let p = PIECES[(next() % PIECES.len() as u64) as usize];
+                    if !p.contains("://") {
+                        break p;
+                    }
+                };
+                body.push_str(piece);
+                body.push('\n');
+            }
+            body
+        })
+    }
+
+    #[test]
+    fn reading_the_deciding_part_finds_what_reading_the_whole_body_finds() {
+        let (mut cut, mut whole) = (0, 0);
+        for body in bodies(40_000) {
+            let got = bare_urls(&body);
+            let want = match body.rfind("://") {
+                Some(_) => urls_in(&body, &body),
+                None => Vec::new(),
+            };
+            assert_eq!(got, want, "{body:?}");
+            if let Some(last) = body.rfind("://") {
+                if deciding_part(&body, last).len() < body.len() {
+                    cut += 1;
+                } else {
+                    whole += 1;
+                }
+            }
+        }
+        // Both sides of the rule ran many times.
+        assert!(cut > 3_000 && whole > 3_000, "cut {cut}, whole {whole}");
+    }
+
+    #[test]
+    fn the_part_ends_at_the_first_blank_line_after_the_last_url_unless_a_definition_may_follow() {
+        let body = "a https://x.example\nmore\n \t\nlater\n\nend\n";
+        assert_eq!(deciding_part(body, 2), "a https://x.example\nmore\n \t\n");
+        // A definition after the cut: the whole body.
+        let body = "[see https://x.example][r]\n\n[r]: /dest\n";
+        assert_eq!(deciding_part(body, 7), body);
+        assert!(bare_urls(body).is_empty());
+        // No blank line after it, or none at all: the whole body.
+        assert_eq!(deciding_part("a https://x\nb\n", 2), "a https://x\nb\n");
+        assert_eq!(deciding_part("a https://x", 2), "a https://x");
+        // A line of \r-separated blank lines is not taken for one.
+        let body = "a https://x\nb\r\rc\n";
+        assert_eq!(deciding_part(body, 2), body);
+        // A fence opened after the URL and left open at the cut.
+        let body = "see https://x.example\n```\n\n```\nhttps://y.example\n";
+        assert_eq!(bare_urls(body).len(), 2);
     }
 }
