@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 mod deserializer;
+mod fast;
 mod spanned;
 pub use deserializer::*;
 pub use spanned::*;
@@ -98,6 +99,16 @@ pub struct SyntaxError {
 /// Parses one YAML document into a node tree. `Ok(None)` for an empty
 /// document. A stream of more than one document is an error.
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
+    // The plainest documents (most front matter) are read directly, to
+    // the same tree; everything else by the full parser.
+    if let Some(node) = fast::parse(text) {
+        return Ok(Some(node));
+    }
+    parse_events(text)
+}
+
+/// [`parse`] by the full parser's events.
+fn parse_events(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
