@@ -7,7 +7,8 @@
 //! (then the full parser reads the document). `tests::*` compare the two
 //! over generated documents.
 
-use super::{MAX_DEPTH, Node, NodeKind, Pos, Style};
+use super::{INDEXED, MAX_DEPTH, Node, NodeKind, Pos, Style};
+use std::collections::HashSet;
 
 /// Longer documents go to the full parser.
 const LIMIT: usize = 64 * 1024;
@@ -94,6 +95,10 @@ fn mapping(
     }
     let start = lines[i].pos(0);
     let mut entries: Vec<(Node, Node)> = Vec::new();
+    // The keys, once there are enough of them that comparing each new one
+    // with every one before would cost more.
+    let mut names: Vec<&str> = Vec::new();
+    let mut keys: Option<HashSet<&str>> = None;
     while let Some(line) = lines.get(i) {
         if line.indent < indent {
             break;
@@ -102,9 +107,21 @@ fn mapping(
             return None;
         }
         let (key, colon) = key(line)?;
-        if entries.iter().any(|(k, _)| k.kind == key.kind) {
+        let name = &line.text[..colon];
+        let repeated = match &mut keys {
+            Some(keys) => !keys.insert(name),
+            None if names.len() < INDEXED => names.contains(&name),
+            None => {
+                let mut all: HashSet<&str> = names.iter().copied().collect();
+                let repeated = !all.insert(name);
+                keys = Some(all);
+                repeated
+            }
+        };
+        if repeated {
             return None;
         }
+        names.push(name);
         let deeper = lines.get(i + 1).filter(|l| l.indent > indent);
         let value_at = line.text.len() - line.text[colon + 1..].trim_start_matches(' ').len();
         let value_text = &line.text[value_at..];
