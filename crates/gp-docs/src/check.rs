@@ -15,34 +15,35 @@ mod markdown;
 pub(crate) use markdown::*;
 
 /// Where an effective value came from.
-#[derive(Clone, Debug)]
-pub(crate) enum Origin {
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Origin<'a> {
     /// The document's own front matter.
     Own,
     /// A folder's `metadata.yaml` (relative path).
-    Folder(String),
+    Folder(&'a str),
 }
 
-/// A document's effective metadata: folder defaults under its own.
+/// A document's effective metadata: folder defaults under its own, each
+/// field the key and value where they were written.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Effective {
-    pub fields: Vec<(String, Node, Origin)>,
+pub(crate) struct Effective<'a> {
+    pub fields: Vec<(&'a str, &'a Node, Origin<'a>)>,
 }
 
-impl Effective {
-    pub fn get(&self, key: &str) -> Option<&(String, Node, Origin)> {
-        self.fields.iter().find(|(k, _, _)| k == key)
+impl<'a> Effective<'a> {
+    pub fn get(&self, key: &str) -> Option<&(&'a str, &'a Node, Origin<'a>)> {
+        self.fields.iter().find(|(k, _, _)| *k == key)
     }
-    pub fn text(&self, key: &str) -> Option<&str> {
+    pub fn text(&self, key: &str) -> Option<&'a str> {
         self.get(key).and_then(|(_, n, _)| n.as_str())
     }
-    fn set(&mut self, key: &str, value: Node, origin: Origin) {
-        match self.fields.iter_mut().find(|(k, _, _)| k == key) {
+    fn set(&mut self, key: &'a str, value: &'a Node, origin: Origin<'a>) {
+        match self.fields.iter_mut().find(|(k, _, _)| *k == key) {
             Some(slot) => {
                 slot.1 = value;
                 slot.2 = origin;
             }
-            None => self.fields.push((key.to_string(), value, origin)),
+            None => self.fields.push((key, value, origin)),
         }
     }
 }
@@ -58,7 +59,10 @@ fn is_empty(n: &Node) -> bool {
 }
 
 /// Merges folder defaults (root first) and the document's own fields.
-pub(crate) fn effective(folders: &[(&str, &Node)], own: Option<&Node>) -> Effective {
+pub(crate) fn effective<'a>(
+    folders: &[(&'a str, &'a Node)],
+    own: Option<&'a Node>,
+) -> Effective<'a> {
     let mut e = Effective::default();
     for (rel, node) in folders {
         if let NodeKind::Map(entries) = &node.kind {
@@ -67,7 +71,7 @@ pub(crate) fn effective(folders: &[(&str, &Node)], own: Option<&Node>) -> Effect
                 if key == "id" || key == "title" || is_empty(v) {
                     continue;
                 }
-                e.set(key, v.clone(), Origin::Folder(rel.to_string()));
+                e.set(key, v, Origin::Folder(rel));
             }
         }
     }
@@ -77,7 +81,7 @@ pub(crate) fn effective(folders: &[(&str, &Node)], own: Option<&Node>) -> Effect
             if is_empty(v) && e.get(key).is_some() {
                 continue;
             }
-            e.set(key, v.clone(), Origin::Own);
+            e.set(key, v, Origin::Own);
         }
     }
     e
@@ -96,7 +100,8 @@ pub(crate) struct DocFacts {
     /// (field, target, position as reported in this file)
     pub relations: Vec<(String, String, Pos, Option<String>)>,
     pub has_front_matter: bool,
-    /// Every scalar field of its effective metadata (own or inherited).
+    /// The scalar fields of its effective metadata (own or inherited) that
+    /// a new ADR index takes: [`Context::index_fields`].
     pub scalars: BTreeMap<String, String>,
 }
 
@@ -113,6 +118,17 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The fields a document of type `index` must carry (its schema's, else
+    /// the configured defaults): what a new ADR index's front matter is
+    /// made of.
+    pub fn index_fields(&self) -> &[String] {
+        self.schemas
+            .get("index")
+            .map_or(self.config.default_required.as_slice(), |s| {
+                s.required.as_slice()
+            })
+    }
+
     fn finding(
         &self,
         rule: &'static str,
@@ -134,14 +150,15 @@ impl Context<'_> {
     /// The folder `metadata.yaml`s above `rel`, root first.
     fn ancestors<'x>(&'x self, rel: &str) -> Vec<(&'x str, &'x Node)> {
         let mut out = Vec::new();
-        let parts: Vec<&str> = rel.split('/').collect();
-        for n in 0..parts.len() {
-            let dir = parts[..n].join("/");
-            let key = if dir.is_empty() {
-                "metadata.yaml".to_string()
-            } else {
-                format!("{dir}/metadata.yaml")
-            };
+        // The root, then the folder before each `/`, into one key.
+        let mut key = String::with_capacity(rel.len() + "/metadata.yaml".len());
+        for dir in std::iter::once("").chain(rel.match_indices('/').map(|(i, _)| &rel[..i])) {
+            key.clear();
+            if !dir.is_empty() {
+                key.push_str(dir);
+                key.push('/');
+            }
+            key.push_str("metadata.yaml");
             if let Some((k, node)) = self.folders.get_key_value(&key) {
                 out.push((k.as_str(), node));
             }
@@ -215,9 +232,12 @@ impl Context<'_> {
             facts.status = eff.text("status").map(str::to_string);
             facts.date = eff.text("date").map(str::to_string);
             facts.domain = eff.text("domain").map(str::to_string);
+            let index_fields = self.index_fields();
             for (k, n, _) in &eff.fields {
-                if let Some(v) = n.as_str() {
-                    facts.scalars.insert(k.clone(), v.to_string());
+                if let Some(v) = n.as_str()
+                    && index_fields.iter().any(|f| f == k)
+                {
+                    facts.scalars.insert(k.to_string(), v.to_string());
                 }
             }
             for field in ["relates_to", "supersedes", "superseded_by"] {
@@ -270,7 +290,7 @@ impl Context<'_> {
             .fields
             .iter()
             .map(|(k, v, _)| Node {
-                kind: NodeKind::Scalar(k.clone(), Style::Plain),
+                kind: NodeKind::Scalar(k.to_string(), Style::Plain),
                 start: v.start,
                 end: v.start,
             })
@@ -278,7 +298,7 @@ impl Context<'_> {
         let mut issues: Vec<Issue> = Vec::new();
         schema.check_map(
             &at,
-            keys.iter().zip(eff.fields.iter().map(|(_, v, _)| v)),
+            keys.iter().zip(eff.fields.iter().map(|(_, v, _)| *v)),
             "",
             &mut issues,
         );
@@ -289,7 +309,7 @@ impl Context<'_> {
                 .fields
                 .iter()
                 .find(|(_, v, _)| contains(v, issue.pos))
-                .map(|(_, _, o)| o.clone())
+                .map(|(_, _, o)| *o)
                 .unwrap_or(Origin::Own);
             let (pos, note) = located(issue.pos, &origin);
             let mut message = issue.message;

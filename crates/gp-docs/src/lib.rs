@@ -356,10 +356,7 @@ fn pass(root: &Path, config: &Config, strict: bool) -> Result<Pass, DocsError> {
         },
         facts,
         docs,
-        index_required: schemas
-            .get("index")
-            .map(|s| s.required.clone())
-            .unwrap_or_else(|| config.default_required.clone()),
+        index_required: ctx.index_fields().to_vec(),
     })
 }
 

@@ -6,7 +6,9 @@
 /// spans, fenced and indented code, autolinks, links (text and destination)
 /// and HTML are what the parser says they are. Linear in the body's length.
 pub(crate) fn bare_urls(body: &str) -> Vec<(u32, u32, &str)> {
-    match body.rfind("://") {
+    // The last URL is searched from the end with memchr's substring
+    // search (the standard library's searches a reversed pattern slowly).
+    match memchr::memmem::rfind(body.as_bytes(), b"://") {
         None => Vec::new(),
         Some(last) => urls_in(body, deciding_part(body, last)),
     }
@@ -128,6 +130,9 @@ pub(crate) fn is_emoji(c: char) -> bool {
 
 pub(crate) fn find_emoji(text: &str) -> Vec<Emoji> {
     let mut out = Vec::new();
+    if text.is_ascii() {
+        return out;
+    }
     // Emoji are never ASCII: lines of ASCII only (most of any document)
     // are stepped over whole.
     let mut at = 0;
