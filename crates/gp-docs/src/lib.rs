@@ -249,12 +249,17 @@ fn shown(root: &Path, p: &Path) -> PathBuf {
 struct Pass {
     report: Report,
     facts: Vec<check::DocFacts>,
+    /// The documents, each with its text only when `pass` was asked to keep
+    /// them.
     docs: Vec<check::Doc>,
     /// The fields a document of type `index` must carry.
     index_required: Vec<String>,
 }
 
-fn pass(root: &Path, config: &Config, strict: bool) -> Result<Pass, DocsError> {
+/// Reads and checks the repository. `texts`: keep each document's text in
+/// [`Pass::docs`] (only `fix` needs them; dropped as soon as a document is
+/// checked, a check's memory stays that of a few documents, not of all).
+fn pass(root: &Path, config: &Config, strict: bool, texts: bool) -> Result<Pass, DocsError> {
     if !root.is_dir() {
         return Err(DocsError::Usage(format!(
             "{} is not a folder",
@@ -319,11 +324,14 @@ fn pass(root: &Path, config: &Config, strict: bool) -> Result<Pass, DocsError> {
                     paths
                         .iter()
                         .map(|p| {
-                            let doc = check::Doc {
+                            let mut doc = check::Doc {
                                 rel: check::rel(root, p),
                                 text: std::fs::read_to_string(p).unwrap_or_default(),
                             };
                             let (f, facts) = ctx.check_doc(&doc);
+                            if !texts {
+                                doc.text = String::new();
+                            }
                             (doc, f, facts)
                         })
                         .collect::<Vec<_>>()
@@ -362,7 +370,7 @@ fn pass(root: &Path, config: &Config, strict: bool) -> Result<Pass, DocsError> {
 
 /// Checks the repository at `root`. Never writes.
 pub fn check(root: &Path, config: &Config, options: &Options) -> Result<Report, DocsError> {
-    let mut p = pass(root, config, options.strict)?;
+    let mut p = pass(root, config, options.strict, false)?;
     if let Some(index) = &config.adr.index
         && config.level(rules::INDEX_STALE) != Level::Off
     {
@@ -427,7 +435,7 @@ pub fn index(root: &Path, config: &Config, write: bool) -> Result<IndexOutcome, 
             "no ADR index is configured (adr.index in goldenpath-docs.yaml)".into(),
         ));
     };
-    let p = pass(root, config, false)?;
+    let p = pass(root, config, false, false)?;
     let table = index::table(&config.adr, &p.facts);
     let adrs = table.lines().count().saturating_sub(2);
     let path = root.join(&file);
@@ -499,7 +507,7 @@ pub struct Fixed {
 /// Applies the safe fixes: removes emoji the policy disallows, and
 /// regenerates the ADR index. Returns each file changed.
 pub fn fix(root: &Path, config: &Config) -> Result<Vec<Fixed>, DocsError> {
-    let p = pass(root, config, false)?;
+    let p = pass(root, config, false, true)?;
     let mut changed = Vec::new();
     if config.level(rules::EMOJI) != Level::Off {
         let globs = config.globs();
