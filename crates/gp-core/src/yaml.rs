@@ -229,9 +229,8 @@ fn pos(m: &serde_saphyr::granit_parser::Marker) -> Pos {
 
 enum Open {
     Seq(Node, usize),
-    /// A mapping, its anchor, the key waiting for its value, and its keys
-    /// once it has [`INDEXED`] of them.
-    Map(Node, usize, Option<Node>, Option<HashMap<String, u32>>),
+    /// A mapping, its anchor, the key waiting for its value, and its keys.
+    Map(Node, usize, Option<Node>, Keys),
 }
 
 /// A mapping with this many keys finds a repeated key through an index, not
@@ -239,29 +238,44 @@ enum Open {
 /// cost n² comparisons: 40,000 keys took 2 s).
 const INDEXED: usize = 16;
 
-/// The line where `key` was first written among `entries`, through `index`
-/// (built once the mapping has [`INDEXED`] keys, and kept as keys are
-/// added).
-fn first_key(
-    entries: &[(Node, Node)],
-    index: &mut Option<HashMap<String, u32>>,
-    key: &str,
-) -> Option<u32> {
-    if entries.len() < INDEXED {
-        return entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(k, _)| k.start.line);
-    }
-    let index = index.get_or_insert_with(|| {
-        let mut keys = HashMap::with_capacity(entries.len() * 2);
-        for (k, _) in entries {
-            keys.entry(k.as_str().unwrap_or_default().to_string())
-                .or_insert(k.start.line);
+/// The keys of one mapping, for finding a repeated key: compared with each
+/// key before while there are few, looked up in an index once there are
+/// [`INDEXED`]. The one home of that lookup, for the full parser's events
+/// and the direct reading alike.
+#[derive(Default)]
+struct Keys {
+    index: Option<HashMap<String, u32>>,
+}
+
+impl Keys {
+    /// The line where `key` was first written among `entries` (the
+    /// mapping's entries so far, each added through [`Keys::added`]).
+    fn first(&mut self, entries: &[(Node, Node)], key: &str) -> Option<u32> {
+        if entries.len() < INDEXED {
+            return entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(k, _)| k.start.line);
         }
-        keys
-    });
-    index.get(key).copied()
+        let index = self.index.get_or_insert_with(|| {
+            let mut keys = HashMap::with_capacity(entries.len() * 2);
+            for (k, _) in entries {
+                keys.entry(k.as_str().unwrap_or_default().to_string())
+                    .or_insert(k.start.line);
+            }
+            keys
+        });
+        index.get(key).copied()
+    }
+
+    /// `key` was added to the mapping's entries.
+    fn added(&mut self, key: &Node) {
+        if let Some(index) = &mut self.index {
+            index
+                .entry(key.as_str().unwrap_or_default().to_string())
+                .or_insert(key.start.line);
+        }
+    }
 }
 
 /// The most nodes a document may hold once its aliases are expanded. A
@@ -365,7 +379,8 @@ impl Builder {
                     start,
                     end,
                 };
-                self.stack.push(Open::Map(node, anchor, None, None));
+                self.stack
+                    .push(Open::Map(node, anchor, None, Keys::default()));
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (mut node, anchor) = match self.stack.pop() {
@@ -436,7 +451,7 @@ impl Builder {
                     items.push(node);
                 }
             }
-            Some(Open::Map(map, _, pending, index)) => match pending.take() {
+            Some(Open::Map(map, _, pending, keys)) => match pending.take() {
                 None => {
                     if !matches!(node.kind, NodeKind::Scalar(..)) {
                         return Err(SyntaxError {
@@ -446,7 +461,7 @@ impl Builder {
                     }
                     if let NodeKind::Map(entries) = &map.kind {
                         let key = node.as_str().unwrap_or_default();
-                        if let Some(line) = first_key(entries, index, key) {
+                        if let Some(line) = keys.first(entries, key) {
                             return Err(SyntaxError {
                                 message: format!(
                                     "duplicate key `{key}` (first written at line {line})"
@@ -459,11 +474,7 @@ impl Builder {
                 }
                 Some(key) => {
                     if let NodeKind::Map(entries) = &mut map.kind {
-                        if let Some(index) = index {
-                            index
-                                .entry(key.as_str().unwrap_or_default().to_string())
-                                .or_insert(key.start.line);
-                        }
+                        keys.added(&key);
                         entries.push((key, node));
                     }
                 }
@@ -789,6 +800,35 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(from_node_with_placeholders::<S>(&node).is_err());
+    }
+
+    #[test]
+    fn keys_are_compared_one_by_one_below_the_threshold_and_indexed_from_it() {
+        let mut keys = Keys::default();
+        let mut entries: Vec<(Node, Node)> = Vec::new();
+        for n in 0..3 * INDEXED {
+            let name = format!("k{n}");
+            // A new key is not found; the first key is, at its line.
+            assert_eq!(keys.first(&entries, &name), None);
+            if n > 0 {
+                assert_eq!(keys.first(&entries, "k0"), Some(1));
+                assert_eq!(keys.first(&entries, &format!("k{}", n - 1)), Some(n as u32));
+            }
+            // The index exists exactly once the mapping has INDEXED keys.
+            assert_eq!(keys.index.is_some(), n >= INDEXED, "{n} keys");
+            let at = Pos {
+                line: n as u32 + 1,
+                col: 1,
+                offset: 0,
+            };
+            let key = Node {
+                kind: NodeKind::Scalar(name, Style::Plain),
+                start: at,
+                end: at,
+            };
+            keys.added(&key);
+            entries.push((key.clone(), key));
+        }
     }
 
     #[test]

@@ -7,8 +7,7 @@
 //! (then the full parser reads the document). `tests::*` compare the two
 //! over generated documents.
 
-use super::{INDEXED, MAX_DEPTH, Node, NodeKind, Pos, Style};
-use std::collections::HashSet;
+use super::{Keys, MAX_DEPTH, Node, NodeKind, Pos, Style};
 
 /// Longer documents go to the full parser.
 const LIMIT: usize = 64 * 1024;
@@ -95,10 +94,7 @@ fn mapping(
     }
     let start = lines[i].pos(0);
     let mut entries: Vec<(Node, Node)> = Vec::new();
-    // The keys, once there are enough of them that comparing each new one
-    // with every one before would cost more.
-    let mut names: Vec<&str> = Vec::new();
-    let mut keys: Option<HashSet<&str>> = None;
+    let mut keys = Keys::default();
     while let Some(line) = lines.get(i) {
         if line.indent < indent {
             break;
@@ -107,21 +103,9 @@ fn mapping(
             return None;
         }
         let (key, colon) = key(line)?;
-        let name = &line.text[..colon];
-        let repeated = match &mut keys {
-            Some(keys) => !keys.insert(name),
-            None if names.len() < INDEXED => names.contains(&name),
-            None => {
-                let mut all: HashSet<&str> = names.iter().copied().collect();
-                let repeated = !all.insert(name);
-                keys = Some(all);
-                repeated
-            }
-        };
-        if repeated {
+        if keys.first(&entries, &line.text[..colon]).is_some() {
             return None;
         }
-        names.push(name);
         let deeper = lines.get(i + 1).filter(|l| l.indent > indent);
         let value_at = line.text.len() - line.text[colon + 1..].trim_start_matches(' ').len();
         let value_text = &line.text[value_at..];
@@ -148,6 +132,7 @@ fn mapping(
             i += 1;
             value(line, value_at)?
         };
+        keys.added(&key);
         entries.push((key, value));
     }
     let end = lines.get(i).map_or(end, |l| l.pos(0));
@@ -284,7 +269,7 @@ fn value(line: &Line<'_>, at: usize) -> Option<Node> {
 #[cfg(test)]
 mod tests {
     use super::super::parse_events;
-    use super::parse;
+    use super::{LIMIT, parse};
 
     /// Lines of every shape this reads and of shapes it leaves to the full
     /// parser: indented keys, every kind of value, comments where they may
@@ -349,6 +334,18 @@ mod tests {
         "...",
         "apostrophe: Platform's path",
         "brackets: a [b] c",
+        "glued: \"x\"#c",
+        "glued_single: 'x'#c",
+        "glued_seq: [a, b]#c",
+        "after_quote: \"x\" y",
+        "after_seq: [a] b",
+        "tagged: !1 x",
+        "anchored: &1 x",
+        "aliased: *1",
+        "question: ?1",
+        "flow_map1: {1: a}",
+        "negative: -1.5",
+        "dash_word: -x",
         "ends: colon:",
         "path/key: v",
         "dotted.key: v",
@@ -396,9 +393,77 @@ mod tests {
         }
         // Both sides ran many times.
         assert!(
-            direct > 10_000 && full > 10_000,
+            direct > 5_000 && full > 5_000,
             "direct {direct}, full {full}"
         );
+    }
+
+    #[test]
+    fn each_shape_it_reads_is_read_directly() {
+        for doc in [
+            "a: b\n",
+            "_private: x\n9lives: y\nkebab-key: z\ndotted.key: w\npath/key: v\n",
+            "  indented: root\n  second: key\n",
+            "plain: words and (parens) ~ x#y\n",
+            "neg: -1\ntilde: ~\nslash: /path\ndot: .hidden\n",
+            "quoted: \"Q q\"  # c\nsingle: 'S s'\n",
+            "seq: [a, b c ,d]\nempty: []\nspaced: [ ]\n",
+            "null:\nnull_comment: # c\n",
+            "nested:\n  inner: 1\n  deeper:\n    most: 2\nback: 3\n",
+            "# a comment\n\n   \na: b # c\n  # indented comment\nc: d\n",
+            "no_newline: at the end",
+        ] {
+            let node = parse(doc).unwrap_or_else(|| panic!("not read directly: {doc:?}"));
+            assert_eq!(parse_events(doc), Ok(Some(node)), "{doc:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_or_deep_document_goes_to_the_full_parser_which_bounds_it() {
+        // Up to the limit, read directly; past it, by the full parser.
+        let line = "key: value\n";
+        let under: String = (0..)
+            .map(|i| format!("k{i}: value\n"))
+            .take_while({
+                let mut len = 0;
+                move |l: &String| {
+                    len += l.len();
+                    len <= LIMIT
+                }
+            })
+            .collect();
+        assert!(under.len() <= LIMIT && under.len() + line.len() > LIMIT);
+        assert!(parse(&under).is_some());
+        let over = format!("{under}last: {}\n", "x".repeat(LIMIT));
+        assert!(parse(&over).is_none());
+        // A value longer than the full parser allows is its error.
+        let huge = format!("a: {}\n", "x".repeat(super::super::MAX_SCALAR + 1));
+        assert!(parse(&huge).is_none());
+        assert!(
+            super::super::parse(&huge)
+                .unwrap_err()
+                .message
+                .contains("longer than")
+        );
+        // Nested deeper than the full parser allows: its error, not a tree.
+        let deep: String = (0..super::super::MAX_DEPTH + 1)
+            .map(|d| format!("{}k{d}:\n", "  ".repeat(d)))
+            .collect::<String>()
+            + &format!("{}leaf: x\n", "  ".repeat(super::super::MAX_DEPTH + 1));
+        assert!(parse(&deep).is_none());
+        assert!(
+            super::super::parse(&deep)
+                .unwrap_err()
+                .message
+                .contains("deeper than")
+        );
+        // Just within it, read directly.
+        let within: String = (0..super::super::MAX_DEPTH - 2)
+            .map(|d| format!("{}k{d}:\n", "  ".repeat(d)))
+            .collect::<String>()
+            + &format!("{}leaf: x\n", "  ".repeat(super::super::MAX_DEPTH - 2));
+        let node = parse(&within).expect("read directly");
+        assert_eq!(parse_events(&within), Ok(Some(node)));
     }
 
     #[test]

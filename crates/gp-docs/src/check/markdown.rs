@@ -331,6 +331,33 @@ mod bare_url_tests {
     }
 
     #[test]
+    fn bare_urls_are_found_outside_code_links_and_html_at_their_line_and_column() {
+        let body = concat!(
+            "Intro https://a.example/x, then [link https://b.example](https://c.example) and https://d.example.\n",
+            "```\n",
+            "https://in.fence\n",
+            "```\n",
+            "caf\u{e9} ftp://e.example\"quoted\" and <https://auto.example> then http://f.example<b> x\n",
+            "`https://span.example` x\thttp://g.example\ty\n",
+            "http://h.example\u{1}z\n",
+        );
+        assert_eq!(
+            bare_urls(body),
+            vec![
+                // Trailing punctuation is not part of it; a link's text and
+                // destination, a fence, an autolink and a code span hold
+                // none; the column counts characters.
+                (1, 7, "https://a.example/x"),
+                (1, 81, "https://d.example"),
+                (5, 6, "ftp://e.example"),
+                (5, 62, "http://f.example"),
+                (6, 26, "http://g.example"),
+                (7, 1, "http://h.example"),
+            ]
+        );
+    }
+
+    #[test]
     fn the_part_ends_at_the_first_blank_line_after_the_last_url_unless_a_definition_may_follow() {
         let body = "a https://x.example\nmore\n \t\nlater\n\nend\n";
         assert_eq!(deciding_part(body, 2), "a https://x.example\nmore\n \t\n");
