@@ -346,6 +346,9 @@ mod tests {
         "flow_map1: {1: a}",
         "negative: -1.5",
         "dash_word: -x",
+        "spaced_key : x",
+        "&anchored_key: x",
+        "!tagged_key: x",
         "ends: colon:",
         "path/key: v",
         "dotted.key: v",
@@ -420,22 +423,17 @@ mod tests {
 
     #[test]
     fn a_long_or_deep_document_goes_to_the_full_parser_which_bounds_it() {
-        // Up to the limit, read directly; past it, by the full parser.
-        let line = "key: value\n";
-        let under: String = (0..)
-            .map(|i| format!("k{i}: value\n"))
-            .take_while({
-                let mut len = 0;
-                move |l: &String| {
-                    len += l.len();
-                    len <= LIMIT
-                }
-            })
-            .collect();
-        assert!(under.len() <= LIMIT && under.len() + line.len() > LIMIT);
-        assert!(parse(&under).is_some());
-        let over = format!("{under}last: {}\n", "x".repeat(LIMIT));
+        // Up to the limit (a document of exactly LIMIT bytes), read
+        // directly; one byte past it, by the full parser.
+        let keys: String = (0..LIMIT / 16).map(|i| format!("k{i}: value\n")).collect();
+        let pad = LIMIT - keys.len() - "last: \n".len();
+        let exact = format!("{keys}last: {}\n", "x".repeat(pad));
+        assert_eq!(exact.len(), LIMIT);
+        let node = parse(&exact).expect("read directly");
+        assert_eq!(parse_events(&exact), Ok(Some(node)));
+        let over = format!("{keys}last: {}\n", "x".repeat(pad + 1));
         assert!(parse(&over).is_none());
+        assert!(super::super::parse(&over).is_ok());
         // A value longer than the full parser allows is its error.
         let huge = format!("a: {}\n", "x".repeat(super::super::MAX_SCALAR + 1));
         assert!(parse(&huge).is_none());
