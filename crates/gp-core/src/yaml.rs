@@ -2,7 +2,9 @@
 //!
 //! goldenpath parses YAML once, with serde-saphyr's parser (granit), into a
 //! tree of [`Node`]s carrying their start and end positions and, for scalars,
-//! the text exactly as written. Typed structures are then read from the tree
+//! the text exactly as written. The plainest documents (most front matter)
+//! are read directly to the very same tree (`fast.rs`); anything else goes to
+//! the full parser. Typed structures are then read from the tree
 //! through a serde [`Deserializer`](serde::Deserializer) that attaches the
 //! position of the offending node to every error. That gives:
 //!
