@@ -356,25 +356,19 @@ mod tests {
     ];
 
     fn documents(n: usize) -> impl Iterator<Item = String> {
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = gp_test::Rng(0x2545_F491_4F6C_DD1D);
         (0..n).map(move |_| {
-            let len = 1 + (next() % 10) as usize;
+            let len = 1 + rng.below(10);
             let mut doc = String::new();
             for i in 0..len {
                 // Mostly the shapes read here, so that many documents are.
-                let piece = if next() % 3 == 0 {
-                    PIECES[(next() % PIECES.len() as u64) as usize]
+                let piece = if rng.below(3) == 0 {
+                    rng.pick(PIECES)
                 } else {
-                    PIECES[(next() % 20) as usize]
+                    rng.pick(&PIECES[..20])
                 };
                 doc.push_str(piece);
-                if i + 1 < len || next() % 2 == 0 {
+                if i + 1 < len || rng.below(2) == 0 {
                     doc.push('\n');
                 }
             }
@@ -444,10 +438,14 @@ mod tests {
                 .contains("longer than")
         );
         // Nested deeper than the full parser allows: its error, not a tree.
-        let deep: String = (0..super::super::MAX_DEPTH + 1)
-            .map(|d| format!("{}k{d}:\n", "  ".repeat(d)))
-            .collect::<String>()
-            + &format!("{}leaf: x\n", "  ".repeat(super::super::MAX_DEPTH + 1));
+        // A mapping `levels` deep, each level a key of the one above.
+        let nested = |levels: usize| {
+            (0..levels)
+                .map(|d| format!("{}k{d}:\n", "  ".repeat(d)))
+                .collect::<String>()
+                + &format!("{}leaf: x\n", "  ".repeat(levels))
+        };
+        let deep = nested(super::super::MAX_DEPTH + 1);
         assert!(parse(&deep).is_none());
         assert!(
             super::super::parse(&deep)
@@ -456,10 +454,7 @@ mod tests {
                 .contains("deeper than")
         );
         // Just within it, read directly.
-        let within: String = (0..super::super::MAX_DEPTH - 2)
-            .map(|d| format!("{}k{d}:\n", "  ".repeat(d)))
-            .collect::<String>()
-            + &format!("{}leaf: x\n", "  ".repeat(super::super::MAX_DEPTH - 2));
+        let within = nested(super::super::MAX_DEPTH - 2);
         let node = parse(&within).expect("read directly");
         assert_eq!(parse_events(&within), Ok(Some(node)));
     }

@@ -6,21 +6,7 @@ use std::path::Path;
 
 use gp_core::Platform;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use gp_test::Rng;
 
 const SIGNIFICANT: &[&[u8]] = &[
     b":",
@@ -85,7 +71,7 @@ fn random_bytes_never_panic() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for _ in 0..300 {
         let len = rng.below(400);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         check(&bytes);
     }
 }
@@ -107,7 +93,7 @@ fn mutated_specs_never_panic() {
                     let piece = SIGNIFICANT[rng.below(SIGNIFICANT.len())];
                     doc.splice(at..at, piece.iter().copied());
                 }
-                2 => doc[at] = rng.next() as u8,
+                2 => doc[at] = rng.next_u64() as u8,
                 _ => {
                     // Duplicate a slice elsewhere: duplicate keys, components.
                     let end = (at + rng.below(200)).min(doc.len());

@@ -269,34 +269,24 @@ mod bare_url_tests {
         "]",
     ];
 
-    /// A small deterministic generator (no dependency): bodies of 1 to 14
-    /// pieces.
+    /// Bodies of 1 to 14 pieces, the same on every run.
     fn bodies(n: usize) -> impl Iterator<Item = String> {
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = gp_test::Rng(0x9E37_79B9_7F4A_7C15);
         (0..n).map(move |_| {
             // Any pieces, then as often as not a tail without URLs (where
             // the part can end early): blank lines, text, fences, HTML,
             // containers and now and then a definition.
-            let len = 1 + (next() % 8) as usize;
-            let tail = if next() % 2 == 0 {
-                (next() % 7) as usize
-            } else {
-                0
-            };
+            let len = 1 + rng.below(8);
+            let tail = if rng.below(2) == 0 { rng.below(7) } else { 0 };
             let mut body = String::new();
             for _ in 0..len {
-                body.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+                let piece: &&str = rng.pick(PIECES);
+                body.push_str(piece);
                 body.push('\n');
             }
             for _ in 0..tail {
                 let piece = loop {
-                    let p = PIECES[(next() % PIECES.len() as u64) as usize];
+                    let p = *rng.pick(PIECES);
                     if !p.contains("://") {
                         break p;
                     }
