@@ -612,6 +612,37 @@ fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
     a.iter().map(byte).cmp(b.iter().map(byte))
 }
 
+/// `each` of `items`, in `threads` chunks: the first on this thread, each
+/// other on a thread of its own; the results in the items' order. A chunk
+/// whose thread panicked panics here, so its items are never left out of a
+/// pass that goes on as if they had been checked.
+pub(crate) fn in_chunks<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    each: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let size = items.len().div_ceil(threads.max(1)).max(1);
+    let all = |chunk: &[T]| chunk.iter().map(&each).collect::<Vec<R>>();
+    std::thread::scope(|s| {
+        let mut chunks = items.chunks(size);
+        let first = chunks.next().unwrap_or_default();
+        let handles: Vec<_> = chunks
+            .map(|chunk| {
+                let all = &all;
+                s.spawn(move || all(chunk))
+            })
+            .collect();
+        let mut out = all(first);
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// Everything under `root` the check reads.
 pub(crate) struct Tree {
     pub markdown: Vec<PathBuf>,
@@ -689,6 +720,34 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_chunks_gives_each_result_in_order_for_every_length_and_thread_count() {
+        for threads in 0..=9 {
+            for len in 0..=40usize {
+                let items: Vec<usize> = (0..len).collect();
+                let out = in_chunks(&items, threads, |i| i * 3 + 1);
+                let want: Vec<usize> = items.iter().map(|i| i * 3 + 1).collect();
+                assert_eq!(out, want, "{len} items on {threads} threads");
+            }
+        }
+    }
+
+    #[test]
+    fn in_chunks_panics_when_any_chunk_panics_never_leaving_it_out() {
+        // The item that panics in the first chunk (this thread), in a
+        // middle one and in the last (threads of their own).
+        for bad in [0usize, 7, 19] {
+            let items: Vec<usize> = (0..20).collect();
+            let caught = std::panic::catch_unwind(|| {
+                in_chunks(&items, 4, |&i| {
+                    assert_ne!(i, bad, "a document this check cannot read");
+                    i
+                })
+            });
+            assert!(caught.is_err(), "item {bad}'s panic was swallowed");
+        }
+    }
 
     /// The sidecar findings (folder, message) for `patterns` over `dirs`,
     /// `with_meta` the folders that hold a metadata.yaml.

@@ -313,35 +313,16 @@ fn pass(root: &Path, config: &Config, strict: bool, texts: bool) -> Result<Pass,
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 8);
-    let chunk = tree.markdown.len().div_ceil(threads).max(1);
-    let results: Vec<(check::Doc, Vec<Finding>, check::DocFacts)> = std::thread::scope(|s| {
-        let handles: Vec<_> = tree
-            .markdown
-            .chunks(chunk)
-            .map(|paths| {
-                let ctx = &ctx;
-                s.spawn(move || {
-                    paths
-                        .iter()
-                        .map(|p| {
-                            let mut doc = check::Doc {
-                                rel: check::rel(root, p),
-                                text: std::fs::read_to_string(p).unwrap_or_default(),
-                            };
-                            let (f, facts) = ctx.check_doc(&doc);
-                            if !texts {
-                                doc.text = String::new();
-                            }
-                            (doc, f, facts)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let results = check::in_chunks(&tree.markdown, threads, |p| {
+        let mut doc = check::Doc {
+            rel: check::rel(root, p),
+            text: std::fs::read_to_string(p).unwrap_or_default(),
+        };
+        let (f, facts) = ctx.check_doc(&doc);
+        if !texts {
+            doc.text = String::new();
+        }
+        (doc, f, facts)
     });
     let mut facts = Vec::with_capacity(results.len());
     let mut docs = Vec::with_capacity(results.len());
