@@ -643,6 +643,38 @@ pub(crate) fn in_chunks<T: Sync, R: Send>(
     })
 }
 
+/// A file's text; empty when it cannot be read or is not UTF-8 (a
+/// Markdown file then has no front matter, which is reported). Read into a
+/// buffer this thread keeps, without asking the file's size first: of the
+/// five system calls `std::fs::read_to_string` makes per file, the size
+/// (`statx`) was one, on a check that reads every document.
+pub(crate) fn read_text(path: &Path) -> String {
+    use std::io::Read;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    BUF.with_borrow_mut(|buf| {
+        let mut n = 0;
+        loop {
+            if n == buf.len() {
+                buf.resize((buf.len() * 2).max(64 * 1024), 0);
+            }
+            match file.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return String::new(),
+            }
+        }
+        std::str::from_utf8(&buf[..n])
+            .map(str::to_string)
+            .unwrap_or_default()
+    })
+}
+
 /// Everything under `root` the check reads.
 pub(crate) struct Tree {
     pub markdown: Vec<PathBuf>,
@@ -666,12 +698,15 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
         .git_exclude(true)
         .require_git(false)
         .follow_links(false)
-        // A folder the filter refuses is not entered, so every entry it
-        // sees has passed it with each of its folders: only the entry's own
-        // path is matched (`Set::under` would match each of its folders
-        // again).
+        // A folder the filter refuses is not entered, so every entry seen
+        // has passed it with each of its folders: only the entry's own path
+        // is matched (`Set::under` would match each of its folders again).
+        // Files are matched below, where their path is made once for both
+        // globs.
         .filter_entry(move |e| {
-            e.file_name() != ".git" && !filter_globs.exclude.matches(&rel(&filter_root, e.path()))
+            e.file_name() != ".git"
+                && (e.file_type().is_some_and(|t| !t.is_dir())
+                    || !filter_globs.exclude.matches(&rel(&filter_root, e.path())))
         })
         .build();
     let mut tree = Tree {
@@ -704,12 +739,15 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
                 _ => continue,
             }
         }
+        let r = rel(root, path);
         if ft.is_dir() {
-            tree.dirs.insert(rel(root, path));
+            tree.dirs.insert(r);
+        } else if globs.exclude.matches(&r) {
+            continue;
         } else if entry.file_name() == "metadata.yaml" {
-            tree.metadata.push(path.to_path_buf());
-        } else if globs.include.matches(&rel(root, path)) {
-            tree.markdown.push(path.to_path_buf());
+            tree.metadata.push(entry.into_path());
+        } else if globs.include.matches(&r) {
+            tree.markdown.push(entry.into_path());
         }
     }
     tree.markdown.sort_by(|a, b| path_order(a, b));
@@ -861,18 +899,28 @@ mod tests {
             "docs/gen/e.md",
             "other/f.md",
             "other/ignored.md",
+            "other/metadata.yaml",
         ] {
             std::fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
             std::fs::write(root.join(f), "x").unwrap();
         }
+        // Links to a file inside the root: one kept, one whose own path is
+        // excluded (files are matched in the walk's loop, folders by its
+        // filter: both sides are here).
+        std::os::unix::fs::symlink(root.join("docs/a.md"), root.join("docs/link.md")).unwrap();
+        std::os::unix::fs::symlink(root.join("docs/a.md"), root.join("docs/skip.md")).unwrap();
         std::fs::write(root.join(".gitignore"), "ignored.md\n/docs/gen/\n").unwrap();
         let mut config = Config::default();
-        config.exclude = vec!["docs/drafts".into(), "**/skip.md".into()];
+        config.exclude = vec![
+            "docs/drafts".into(),
+            "**/skip.md".into(),
+            "other/metadata.yaml".into(),
+        ];
         let tree = walk(root, &config).unwrap();
         let rels = |v: &[PathBuf]| v.iter().map(|p| rel(root, p)).collect::<Vec<_>>();
         assert_eq!(
             rels(&tree.markdown),
-            ["docs/a.md", "docs/keep/d.md", "other/f.md"]
+            ["docs/a.md", "docs/keep/d.md", "docs/link.md", "other/f.md"]
         );
         assert_eq!(rels(&tree.metadata), ["docs/keep/metadata.yaml"]);
         assert_eq!(
@@ -888,8 +936,44 @@ mod tests {
             "docs/drafts/b.md",
             "docs/drafts/deep/c.md",
             "docs/keep/skip.md",
+            "docs/skip.md",
+            "other/metadata.yaml",
         ] {
             assert!(config.excluded(gone), "{gone}");
         }
+    }
+
+    #[test]
+    fn read_text_gives_each_file_its_own_whole_text_whatever_was_read_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: String = (0..30_000).map(|i| format!("{i:06}\n")).collect();
+        assert!(
+            big.len() > 2 * 64 * 1024,
+            "larger than the first buffer twice"
+        );
+        std::fs::write(dir.path().join("big.md"), &big).unwrap();
+        std::fs::write(dir.path().join("small.md"), "---\nid: a\n---\n").unwrap();
+        std::fs::write(dir.path().join("empty.md"), "").unwrap();
+        // In this order on one thread: each after a longer one, so a byte
+        // left in the thread's buffer would show.
+        assert_eq!(read_text(&dir.path().join("big.md")), big);
+        assert_eq!(read_text(&dir.path().join("small.md")), "---\nid: a\n---\n");
+        assert_eq!(read_text(&dir.path().join("empty.md")), "");
+        assert_eq!(read_text(&dir.path().join("big.md")), big);
+    }
+
+    #[test]
+    fn read_text_is_empty_for_a_missing_file_a_folder_and_bytes_that_are_not_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ok.md"), "text").unwrap();
+        std::fs::write(dir.path().join("latin1.md"), b"caf\xe9\n").unwrap();
+        assert_eq!(read_text(&dir.path().join("ok.md")), "text");
+        // Opening fails.
+        assert_eq!(read_text(&dir.path().join("missing.md")), "");
+        // Opening succeeds, reading fails.
+        assert_eq!(read_text(dir.path()), "");
+        // Read, but not text.
+        assert_eq!(read_text(&dir.path().join("latin1.md")), "");
+        assert_eq!(read_text(&dir.path().join("ok.md")), "text");
     }
 }

@@ -273,7 +273,7 @@ fn pass(root: &Path, config: &Config, strict: bool, texts: bool) -> Result<Pass,
     let mut folders: HashMap<String, gp_core::yaml::Node> = HashMap::new();
     for path in &tree.metadata {
         let r = check::rel(root, path);
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = check::read_text(path);
         match frontmatter::parse_metadata(&text) {
             Ok(Some(n)) => {
                 folders.insert(r, n);
@@ -316,7 +316,7 @@ fn pass(root: &Path, config: &Config, strict: bool, texts: bool) -> Result<Pass,
     let results = check::in_chunks(&tree.markdown, threads, |p| {
         let mut doc = check::Doc {
             rel: check::rel(root, p),
-            text: std::fs::read_to_string(p).unwrap_or_default(),
+            text: check::read_text(p),
         };
         let (f, facts) = ctx.check_doc(&doc);
         if !texts {
