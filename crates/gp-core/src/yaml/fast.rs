@@ -190,7 +190,12 @@ fn plain(text: &str, flow: bool) -> bool {
     let starts = first.is_ascii_alphanumeric()
         || matches!(first, b'_' | b'.' | b'/' | b'(' | b'~')
         || (first == b'-' && b.get(1).is_some_and(u8::is_ascii_digit));
-    if !starts || text.contains(": ") || text.ends_with(':') || text.contains(" #") {
+    // `: ` (a mapping) or ` #` (a comment) anywhere, in one pass over the
+    // bytes (two substring searches were the check's largest `memcmp`).
+    let indicator = b
+        .windows(2)
+        .any(|w| (w[0] == b':' && w[1] == b' ') || (w[0] == b' ' && w[1] == b'#'));
+    if !starts || indicator || text.ends_with(':') {
         return false;
     }
     // In a flow sequence, also none of the flow indicators, quotes or a
@@ -393,6 +398,29 @@ mod tests {
             direct > 5_000 && full > 5_000,
             "direct {direct}, full {full}"
         );
+    }
+
+    #[test]
+    fn a_plain_scalar_is_one_without_a_mapping_or_comment_indicator() {
+        for (text, flow, expected) in [
+            ("words and (parens)", false, true),
+            ("x#y", false, true),
+            ("a:b", false, true),
+            ("a: b", false, false),
+            (": b", false, false),
+            ("a :", false, false),
+            ("a:", false, false),
+            ("a #b", false, false),
+            ("a b #", false, false),
+            ("#a", false, false),
+            ("a:b", true, false),
+            ("a b", true, true),
+            ("-1", false, true),
+            ("-a", false, false),
+            ("", false, false),
+        ] {
+            assert_eq!(super::plain(text, flow), expected, "{text:?} (flow {flow})");
+        }
     }
 
     #[test]
