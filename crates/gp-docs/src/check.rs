@@ -742,6 +742,10 @@ pub(crate) fn walk(root: &Path, config: &Config) -> std::io::Result<Tree> {
         let r = rel(root, path);
         if ft.is_dir() {
             tree.dirs.insert(r);
+        } else if !ft.is_file() {
+            // A named pipe, socket or device is no document, whatever its
+            // name: opening a pipe would wait for a writer, for ever.
+            continue;
         } else if globs.exclude.matches(&r) {
             continue;
         } else if entry.file_name() == "metadata.yaml" {
@@ -909,6 +913,14 @@ mod tests {
         // filter: both sides are here).
         std::os::unix::fs::symlink(root.join("docs/a.md"), root.join("docs/link.md")).unwrap();
         std::os::unix::fs::symlink(root.join("docs/a.md"), root.join("docs/skip.md")).unwrap();
+        // A named pipe with a document's name: never listed (the check
+        // would wait on it for ever).
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join("docs/pipe.md"))
+            .arg(root.join("docs/metadata.yaml"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
         std::fs::write(root.join(".gitignore"), "ignored.md\n/docs/gen/\n").unwrap();
         let mut config = Config::default();
         config.exclude = vec![
