@@ -257,7 +257,7 @@ fn commit_import(dir: &Path, paths: &[&str], message: &str) -> Result<Option<boo
     let out = child
         .wait_with_output()
         .map_err(|e| DriverError::permanent(format!("git fast-import: {e}")))?;
-    let written = writer.join().unwrap_or(Ok(()));
+    let written = joined(writer);
     ok(out, "fast-import")?;
     written.map_err(|e| DriverError::permanent(format!("git fast-import: {e}")))?;
     let tree = |rev: &str| -> Result<String, DriverError> {
@@ -470,8 +470,30 @@ fn stale_git_locks(git_dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// What a writer thread returned; a thread that panicked wrote an unknown
+/// part of its stream, an error (never taken as written).
+fn joined(writer: std::thread::JoinHandle<std::io::Result<()>>) -> std::io::Result<()> {
+    writer
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the writer thread panicked")))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_writer_is_joined_as_it_ended_and_a_panic_is_an_error() {
+        assert!(super::joined(std::thread::spawn(|| Ok(()))).is_ok());
+        let failed = super::joined(std::thread::spawn(|| Err(std::io::Error::other("pipe"))));
+        assert_eq!(failed.map_err(|e| e.to_string()), Err("pipe".to_string()));
+        let panicked = super::joined(std::thread::spawn(|| -> std::io::Result<()> {
+            panic!("a writer that panics")
+        }));
+        assert_eq!(
+            panicked.map_err(|e| e.to_string()),
+            Err("the writer thread panicked".to_string())
+        );
+    }
+
     use super::*;
 
     fn status(dir: &Path) -> String {
