@@ -675,6 +675,22 @@ pub(crate) fn read_text(path: &Path) -> String {
     })
 }
 
+/// A file the check finds by its name in the repository (the enums, the
+/// ADR index): its text, or `None` when nothing has that name. Anything
+/// but a regular file (or a link to one) of that name is an error, never
+/// opened: opening a named pipe waits for a writer, for ever.
+pub(crate) fn read_named(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+        Ok(m) if !m.is_file() => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )),
+        Ok(_) => std::fs::read_to_string(path).map(Some),
+    }
+}
+
 /// Everything under `root` the check reads.
 pub(crate) struct Tree {
     pub markdown: Vec<PathBuf>,
@@ -972,6 +988,31 @@ mod tests {
         assert_eq!(read_text(&dir.path().join("small.md")), "---\nid: a\n---\n");
         assert_eq!(read_text(&dir.path().join("empty.md")), "");
         assert_eq!(read_text(&dir.path().join("big.md")), big);
+    }
+
+    #[test]
+    fn read_named_reads_a_file_or_a_link_to_one_is_none_for_nothing_and_refuses_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let at = |n: &str| d.path().join(n);
+        std::fs::write(at("enums.yaml"), "a: [b]\n").unwrap();
+        std::os::unix::fs::symlink(at("enums.yaml"), at("link.yaml")).unwrap();
+        std::fs::create_dir(at("folder.yaml")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(at("pipe.yaml"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        for (name, want) in [
+            ("enums.yaml", Ok(Some("a: [b]\n".to_string()))),
+            ("link.yaml", Ok(Some("a: [b]\n".to_string()))),
+            ("missing.yaml", Ok(None)),
+            ("folder.yaml", Err("not a regular file".to_string())),
+            // Returns at once: a pipe opened for reading would wait here.
+            ("pipe.yaml", Err("not a regular file".to_string())),
+        ] {
+            let got = read_named(&at(name)).map_err(|e| e.to_string());
+            assert_eq!(got, want, "{name}");
+        }
     }
 
     #[test]

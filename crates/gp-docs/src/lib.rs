@@ -355,8 +355,8 @@ pub fn check(root: &Path, config: &Config, options: &Options) -> Result<Report, 
     if let Some(index) = &config.adr.index
         && config.level(rules::INDEX_STALE) != Level::Off
     {
-        let path = root.join(index);
-        let existing = std::fs::read_to_string(&path).ok();
+        let existing = check::read_named(&root.join(index))
+            .map_err(|e| DocsError::Usage(format!("cannot read {index}: {e}")))?;
         let table = index::table(&config.adr, &p.facts);
         let has_adrs = table.lines().count() > 2;
         let stale = has_adrs
@@ -420,7 +420,8 @@ pub fn index(root: &Path, config: &Config, write: bool) -> Result<IndexOutcome, 
     let table = index::table(&config.adr, &p.facts);
     let adrs = table.lines().count().saturating_sub(2);
     let path = root.join(&file);
-    let existing = std::fs::read_to_string(&path).ok();
+    let existing = check::read_named(&path)
+        .map_err(|e| DocsError::Usage(format!("cannot read {file}: {e}")))?;
     if existing.is_none() && adrs == 0 {
         // Nothing to index: no file is created (an empty index would be a
         // document to maintain, and to check).

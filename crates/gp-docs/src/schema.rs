@@ -133,10 +133,18 @@ fn is_unchecked_json_schema(key: &str) -> bool {
     )
 }
 
-/// Reads `enums.yaml`.
+/// Reads `enums.yaml`: none when there is no such file; an error when it
+/// cannot be read or is not a regular file.
 pub fn load_enums(path: &Path, shown: &Path) -> Result<Option<Node>, Diagnostic> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(None);
+    let text = match crate::check::read_named(path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            return Err(Diagnostic::file(
+                shown,
+                format!("cannot read the enums: {e}"),
+            ));
+        }
     };
     gp_core::yaml::parse(&text)
         .map_err(|e| Diagnostic::at(shown, &text, e.pos, format!("invalid YAML: {}", e.message)))

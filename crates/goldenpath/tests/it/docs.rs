@@ -438,6 +438,61 @@ fn bad_configuration_exits_2_with_its_position() {
     );
 }
 
+/// A file the check finds by name (the enums, the ADR index) that is a
+/// named pipe: exit 2 at once, naming it; opened, it would wait for a
+/// writer for ever (each run is killed after 60 s and fails).
+#[test]
+fn a_pipe_named_like_the_enums_or_the_adr_index_exits_2_naming_it() {
+    for (config, pipe) in [
+        ("", "schemas/metadata/enums.yaml"),
+        (
+            "adr: { dir: docs/adrs, prefix: ADR, index: docs/adrs/README.md }\n",
+            "docs/adrs/README.md",
+        ),
+    ] {
+        let dir = gp_test::tempdir();
+        let root = dir.path();
+        write(root, "goldenpath-docs.yaml", config);
+        write(
+            root,
+            "schemas/metadata/documentation.schema.yaml",
+            "required: [id, title]\n",
+        );
+        write(
+            root,
+            "docs/adrs/ADR-0001-first.md",
+            "---\nid: ADR-0001\ntitle: First\ntype: adr\n---\n",
+        );
+        let made = std::process::Command::new("mkfifo")
+            .arg(root.join(pipe))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut child = gp()
+            .args(["docs", "check", "--root"])
+            .arg(root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("docs check waited on the pipe {pipe}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{pipe}: {stderr}");
+        assert!(
+            stderr.contains(pipe) && stderr.contains("not a regular file"),
+            "{pipe}: {stderr}"
+        );
+    }
+}
+
 fn git(root: &Path, args: &[&str]) {
     let out = std::process::Command::new("git")
         .arg("-C")
