@@ -468,22 +468,25 @@ fn a_pipe_named_like_the_enums_or_the_adr_index_exits_2_naming_it() {
             .status()
             .unwrap();
         assert!(made.success());
-        let mut child = gp()
+        let child = gp()
             .args(["docs", "check", "--root"])
             .arg(root)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let started = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > std::time::Duration::from_secs(60) {
-                child.kill().unwrap();
+        let pid = child.id().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        let out = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid])
+                    .status();
                 panic!("docs check waited on the pipe {pipe}");
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        };
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{pipe}: {stderr}");
         assert!(
