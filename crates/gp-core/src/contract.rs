@@ -83,6 +83,9 @@ pub struct Contract<'p> {
     platform: &'p Platform,
     env: String,
     deployment: Deployment,
+    /// The host suffix, worked out once: every host name of the
+    /// deployment is made and checked against it.
+    suffix: String,
 }
 
 impl<'p> Contract<'p> {
@@ -98,12 +101,17 @@ impl<'p> Contract<'p> {
                 declared: platform.environment_names().collect::<Vec<_>>().join(", "),
             });
         }
-        let c = Self {
+        let mut c = Self {
             platform,
             env: env.into(),
             deployment,
+            suffix: String::new(),
         };
-        names::check_name(&c.host_suffix())?;
+        c.suffix = match c.build_id() {
+            Some(b) => format!("b-{b}.{}.{}", c.env, platform.spec.domain.value),
+            None => c.persistent_host_suffix(),
+        };
+        names::check_name(&c.suffix)?;
         Ok(c)
     }
 

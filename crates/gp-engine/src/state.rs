@@ -112,14 +112,13 @@ impl DeploymentState {
         // action id -> index into `resources` (for create/adopt), or the
         // destroy's target key.
         let mut resource_by_action: HashMap<&str, usize> = HashMap::new();
-        let mut destroy_target: HashMap<&str, ResourceRef> = HashMap::new();
+        let mut destroy_target: HashMap<&str, (&str, &str)> = HashMap::new();
         // Every resource's indexes into `resources` by component, kind and
         // id, oldest first: a journal of thousands of records replays in
         // one pass, not a scan of every resource per row.
-        let mut by_key: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
-        let key_of = |component: &str, r: &ResourceRef| {
-            (component.to_string(), r.kind.clone(), r.id.clone())
-        };
+        // Keyed by text borrowed from the rows themselves: nothing is copied
+        // to find a resource again.
+        let mut by_key: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
         for row in rows {
             let e = &row.entry;
             match e.action.as_str() {
@@ -167,13 +166,11 @@ impl DeploymentState {
                     };
                     match e.stage {
                         Stage::Before => {
-                            let Some(resource) = e
+                            let Some((resource, kind, id)) = e
                                 .outputs
                                 .as_ref()
                                 .and_then(|o| o.get("resource"))
-                                .and_then(|r| {
-                                    <ResourceRef as serde::Deserialize>::deserialize(r).ok()
-                                })
+                                .and_then(resource_of)
                             else {
                                 continue;
                             };
@@ -182,7 +179,7 @@ impl DeploymentState {
                                     // A create of something already alive
                                     // (re-created after drift) is the same
                                     // resource.
-                                    let k = key_of(&e.component, &resource);
+                                    let k = (e.component.as_str(), kind, id);
                                     let existing = by_key.get(&k).and_then(|v| {
                                         v.iter().copied().find(|&i| !state.resources[i].destroyed)
                                     });
@@ -216,7 +213,7 @@ impl DeploymentState {
                                     resource_by_action.insert(&e.action_id, idx);
                                 }
                                 Action::Destroy => {
-                                    destroy_target.insert(&e.action_id, resource);
+                                    destroy_target.insert(&e.action_id, (kind, id));
                                 }
                                 Action::Update => {}
                             }
@@ -225,8 +222,8 @@ impl DeploymentState {
                             if let Some(&i) = resource_by_action.get(e.action_id.as_str()) {
                                 state.resources[i].finished = true;
                             }
-                            if let Some(target) = destroy_target.get(e.action_id.as_str())
-                                && let Some(v) = by_key.get(&key_of(&e.component, target))
+                            if let Some(&(kind, id)) = destroy_target.get(e.action_id.as_str())
+                                && let Some(v) = by_key.get(&(e.component.as_str(), kind, id))
                             {
                                 for &i in v {
                                     state.resources[i].destroyed = true;
@@ -268,6 +265,40 @@ impl DeploymentState {
             .filter(|c| c.state != ComponentState::TornDown)
             .and_then(|c| c.outputs.as_ref())
     }
+}
+
+/// The resource a `before` row names, with its kind and id borrowed from
+/// the row: the same [`ResourceRef`] serde reads from the value (an object
+/// of `kind`, `id` and optional `data`, nothing else), built field by field
+/// for that common shape; any other shape goes through serde, which
+/// decides as it always has.
+fn resource_of(v: &serde_json::Value) -> Option<(ResourceRef, &str, &str)> {
+    if let Some(o) = v.as_object()
+        && let (Some(kind), Some(id)) = (
+            o.get("kind").and_then(serde_json::Value::as_str),
+            o.get("id").and_then(serde_json::Value::as_str),
+        )
+        && o.len() == 2 + usize::from(o.contains_key("data"))
+    {
+        let data = o.get("data").cloned().unwrap_or_default();
+        return Some((
+            ResourceRef {
+                kind: kind.to_string(),
+                id: id.to_string(),
+                data,
+            },
+            kind,
+            id,
+        ));
+    }
+    let r = <ResourceRef as serde::Deserialize>::deserialize(v).ok()?;
+    // Shapes serde also reads (a sequence of the fields) name the kind and
+    // id only in the value it built.
+    let (kind, id) = match v {
+        serde_json::Value::Array(a) => (a.first()?.as_str()?, a.get(1)?.as_str()?),
+        _ => return None,
+    };
+    Some((r, kind, id))
 }
 
 #[cfg(test)]
@@ -616,6 +647,40 @@ mod tests {
                 })
                 .collect();
             assert_eq!(got, scan(&j.0));
+        }
+    }
+
+    /// The resource a row names is what serde reads from it, for every
+    /// shape a row may hold (hostile ones too): the same resource, or
+    /// none, and the kind and id it is found by are the resource's own.
+    #[test]
+    fn a_rows_resource_is_what_serde_reads_for_every_shape() {
+        let shapes = [
+            json!({"kind": "record", "id": "a.example.io A"}),
+            json!({"kind": "record", "id": "a", "data": {"fqdn": "a", "zone": {"zone": "z"}}}),
+            json!({"kind": "record", "id": "a", "data": null}),
+            json!({"id": "a", "kind": "record", "data": [1, 2]}),
+            json!({"kind": "record", "id": "a", "extra": 1}),
+            json!({"kind": "record", "data": {}, "extra": 1}),
+            json!({"kind": "record"}),
+            json!({"kind": 1, "id": "a"}),
+            json!({"kind": "record", "id": ["a"]}),
+            json!({}),
+            json!(["record", "a"]),
+            json!(["record", "a", {"x": 1}]),
+            json!(["record"]),
+            json!([1, "a"]),
+            json!("record a"),
+            json!(null),
+            json!(7),
+        ];
+        for v in shapes {
+            let serde = <ResourceRef as serde::Deserialize>::deserialize(&v).ok();
+            let ours = resource_of(&v);
+            assert_eq!(ours.as_ref().map(|o| &o.0), serde.as_ref(), "{v}");
+            if let Some((r, kind, id)) = ours {
+                assert_eq!((kind, id), (r.kind.as_str(), r.id.as_str()), "{v}");
+            }
         }
     }
 }

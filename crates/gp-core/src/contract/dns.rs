@@ -16,17 +16,17 @@ impl Contract<'_> {
 
     /// `{env}.{domain}` (or the override) or `b-{B}.{env}.{domain}`.
     pub fn host_suffix(&self) -> String {
-        match self.build_id() {
-            Some(b) => format!("b-{b}.{}.{}", self.env, self.platform.spec.domain.value),
-            None => self.persistent_host_suffix(),
-        }
+        self.suffix.clone()
     }
 
     /// The full name of a host of this deployment, checked: every label
     /// 1-63 bytes of `[a-z0-9-]`, at most 253 bytes, the ownership TXT name
     /// fits, and an ephemeral host lies under the build's own suffix.
     pub fn hostname(&self, relative: &str, record: RecordType) -> Result<String, ContractError> {
-        let fqdn = format!("{relative}.{}", self.host_suffix());
+        let mut fqdn = String::with_capacity(relative.len() + 1 + self.suffix.len());
+        fqdn.push_str(relative);
+        fqdn.push('.');
+        fqdn.push_str(&self.suffix);
         self.check_host(&fqdn, record)?;
         Ok(fqdn)
     }
@@ -43,12 +43,12 @@ impl Contract<'_> {
     pub fn check_host(&self, fqdn: &str, record: RecordType) -> Result<(), ContractError> {
         names::check_host_name(fqdn)?;
         if let Some(b) = self.build_id() {
-            let suffix = self.host_suffix();
-            if !names::is_under(fqdn, &suffix) || fqdn == suffix {
+            let suffix = &self.suffix;
+            if !names::is_under(fqdn, suffix) || fqdn == suffix {
                 return Err(ContractError::OutsideSuffix {
                     host: fqdn.into(),
                     build: b,
-                    suffix,
+                    suffix: suffix.clone(),
                 });
             }
         }
@@ -80,28 +80,41 @@ impl Contract<'_> {
     /// `%{record_type}` in the prefix or the suffix, the type goes there
     /// instead; a leading `*` becomes `txtWildcardReplacement` when set.
     pub fn txt_owner_name(&self, fqdn: &str, record: RecordType) -> String {
+        const TYPE: &str = "%{record_type}";
         let dns = &self.platform.spec.dns;
         let rtype = record.lower();
-        let templated =
-            dns.txt_prefix.contains("%{record_type}") || dns.txt_suffix.contains("%{record_type}");
-        let prefix = dns.txt_prefix.replace("%{record_type}", rtype);
-        let suffix = dns.txt_suffix.replace("%{record_type}", rtype);
+        // The affixes are copied only when they carry the type.
+        fn affix<'a>(a: &'a str, rtype: &str) -> std::borrow::Cow<'a, str> {
+            if a.contains(TYPE) {
+                a.replace(TYPE, rtype).into()
+            } else {
+                a.into()
+            }
+        }
+        let (prefix, suffix) = (affix(&dns.txt_prefix, rtype), affix(&dns.txt_suffix, rtype));
+        let templated = dns.txt_prefix.contains(TYPE) || dns.txt_suffix.contains(TYPE);
         let (leftmost, rest) = match fqdn.split_once('.') {
             Some((l, r)) => (l, Some(r)),
             None => (fqdn, None),
         };
-        let mut first = if leftmost == "*" && !dns.txt_wildcard_replacement.is_empty() {
-            dns.txt_wildcard_replacement.clone()
+        let first = if leftmost == "*" && !dns.txt_wildcard_replacement.is_empty() {
+            dns.txt_wildcard_replacement.as_str()
         } else {
-            leftmost.to_string()
+            leftmost
         };
+        let mut name = String::with_capacity(prefix.len() + suffix.len() + fqdn.len() + 8);
+        name.push_str(&prefix);
         if !templated {
-            first = format!("{rtype}-{first}");
+            name.push_str(rtype);
+            name.push('-');
         }
-        match rest {
-            Some(r) => format!("{prefix}{first}{suffix}.{r}"),
-            None => format!("{prefix}{first}{suffix}"),
+        name.push_str(first);
+        name.push_str(&suffix);
+        if let Some(r) = rest {
+            name.push('.');
+            name.push_str(r);
         }
+        name
     }
 
     /// The TXT name ExternalDNS before 0.12 wrote (and 0.14 still writes
