@@ -34,7 +34,7 @@ use gp_driver::secrets::SecretStore;
 use gp_driver::{
     Action, Applied, ComponentCtx, ComponentOutputs, Counts, Driver, DriverError, Existence,
     HostPublisher, HostRecords, Observation, Outputs, Presence, RecordAction, RecordPlan,
-    ResourceRef, ValidateCtx, Validated, typed_settings,
+    ResourceRef, ValidateCtx, Validated, ZoneRead, typed_settings,
 };
 use serde::{Deserialize, Serialize};
 
@@ -157,30 +157,20 @@ impl HostPublisher for DnsDriver {
         ctx: &ComponentCtx<'_>,
         records: &HostRecords,
     ) -> Result<Observation, DriverError> {
-        let plan = self.plan_records(ctx, records)?;
-        let mut drift = Vec::new();
-        let mut present = 0;
-        for (d, decision) in &plan {
-            match decision {
-                Decision::Unchanged => present += 1,
-                Decision::Create => {}
-                Decision::Update(_) => {
-                    present += 1;
-                    drift.push(format!("{} {} points elsewhere", d.fqdn, d.rtype));
-                }
-                Decision::Conflict(why) => drift.push(format!("conflict: {why}")),
-            }
-        }
-        Ok(Observation {
-            presence: match present {
-                0 if drift.is_empty() => Presence::Absent,
-                n if n == plan.len() => Presence::Present,
-                _ => Presence::Partial,
-            },
-            drift,
-            outputs: None,
-            counts: None,
-        })
+        self.observe_read(ctx, records, None)
+    }
+
+    fn read_ahead(&self, zone: &Outputs) -> Option<ZoneRead> {
+        Some(self.read_zone_ahead(zone))
+    }
+
+    fn observe_hosts_with(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+        read: ZoneRead,
+    ) -> Result<Observation, DriverError> {
+        self.observe_read(ctx, records, Some(read))
     }
 
     fn publish_hosts(
@@ -224,6 +214,42 @@ impl HostPublisher for DnsDriver {
                 }
             })
             .collect())
+    }
+}
+
+impl DnsDriver {
+    /// What exists of `records`, the zone read from `read` when given
+    /// ([`HostPublisher::observe_hosts_with`]).
+    fn observe_read(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+        read: Option<ZoneRead>,
+    ) -> Result<Observation, DriverError> {
+        let plan = self.plan_records_read(ctx, records, read)?;
+        let mut drift = Vec::new();
+        let mut present = 0;
+        for (d, decision) in &plan {
+            match decision {
+                Decision::Unchanged => present += 1,
+                Decision::Create => {}
+                Decision::Update(_) => {
+                    present += 1;
+                    drift.push(format!("{} {} points elsewhere", d.fqdn, d.rtype));
+                }
+                Decision::Conflict(why) => drift.push(format!("conflict: {why}")),
+            }
+        }
+        Ok(Observation {
+            presence: match present {
+                0 if drift.is_empty() => Presence::Absent,
+                n if n == plan.len() => Presence::Present,
+                _ => Presence::Partial,
+            },
+            drift,
+            outputs: None,
+            counts: None,
+        })
     }
 }
 

@@ -162,9 +162,23 @@ impl DnsDriver {
         ctx: &ComponentCtx<'_>,
         s: &RecordsSettings,
     ) -> Result<Vec<(Desired, Decision)>, DriverError> {
+        self.plan_records_read(ctx, s, None)
+    }
+
+    /// [`Self::plan_records`], with what the zone holds taken from `read`
+    /// when it was started for this zone ([`Self::read_zone_ahead`]); the
+    /// zone is read here otherwise.
+    pub(crate) fn plan_records_read(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        s: &RecordsSettings,
+        read: Option<ZoneRead>,
+    ) -> Result<Vec<(Desired, Decision)>, DriverError> {
         let zone = self.records_zone(ctx, s)?;
-        let backend = self.backend(&zone)?;
-        let current = backend.list()?;
+        let current = match read.and_then(ZoneRead::take::<ReadAhead>) {
+            Some(ahead) if ahead.zone == zone => ahead.records()?,
+            _ => self.backend(&zone)?.list()?,
+        };
         let owner = ctx.contract.dns_owner_id();
         let desired = desired(ctx, s, &zone)?;
         let index = model::Zone::new(&current);
@@ -175,6 +189,23 @@ impl DnsDriver {
                 (d, decision)
             })
             .collect())
+    }
+
+    /// Starts listing the zone whose component published `zone` on a
+    /// thread of its own ([`gp_driver::HostPublisher::read_ahead`]). The
+    /// backend is made here (its key read from the store); an error making
+    /// it is the read's, given to the observation that takes it.
+    pub(crate) fn read_zone_ahead(&self, zone: &Outputs) -> ZoneRead {
+        let read = self.backend(zone).and_then(|backend| {
+            std::thread::Builder::new()
+                .name("zone-read".into())
+                .spawn(move || backend.list())
+                .map_err(|e| DriverError::retryable(format!("cannot start reading the zone: {e}")))
+        });
+        ZoneRead::new(ReadAhead {
+            zone: zone.clone(),
+            read,
+        })
     }
 
     /// The outputs of the zone the records go to (a component the
@@ -658,6 +689,24 @@ pub(crate) fn send_journalled_with<'a>(
     results
 }
 
+/// A zone being listed on its own thread ([`DnsDriver::read_zone_ahead`]).
+pub(crate) struct ReadAhead {
+    /// The outputs of the zone component it was started for: an
+    /// observation of another zone reads that zone itself.
+    zone: Outputs,
+    /// The listing thread, or why it could not start.
+    read: Result<std::thread::JoinHandle<Result<Vec<Rr>, DriverError>>, DriverError>,
+}
+
+impl ReadAhead {
+    /// What the zone held, or the read's error.
+    fn records(self) -> Result<Vec<Rr>, DriverError> {
+        self.read?
+            .join()
+            .unwrap_or_else(|_| Err(DriverError::permanent("reading the zone panicked")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,6 +797,183 @@ mod tests {
             assert_eq!(journal.len(), records);
             assert!(journal.iter().all(|a| a.finished && !a.failed));
         }
+    }
+
+    /// A platform whose `web` publishes hosts in `dns-zone`, a zone file
+    /// in `dir`; the zone's outputs, as its apply publishes them.
+    fn zone_world(dir: &std::path::Path) -> (gp_core::Platform, Outputs) {
+        let text = "apiVersion: goldenpath.dev/v1alpha1
+kind: Platform
+project: demo
+prefix: gp
+domain: example.test
+owner: team
+environments:
+  dev: {}
+components:
+  - name: dns-zone
+    plane: foundational
+    tier: 0
+    driver: dns
+    settings: { backend: zonefile }
+  - name: web
+    plane: disposable
+    tier: 1
+    driver: exec
+    needs: [dns-zone]
+    settings: { apply: 'true' }
+";
+        let platform =
+            gp_core::Platform::from_source(std::path::Path::new("goldenpath.yaml"), text).unwrap();
+        let file = dir.join("example.test.zone");
+        let zone = Outputs::from([
+            ("backend".to_string(), serde_json::json!("zonefile")),
+            (
+                "file".to_string(),
+                serde_json::json!(file.to_str().unwrap()),
+            ),
+            ("zone".to_string(), serde_json::json!("example.test")),
+            ("nameserver".to_string(), serde_json::json!("127.0.0.1")),
+        ]);
+        (platform, zone)
+    }
+
+    /// An `A` record of `fqdn` that no ownership record claims.
+    fn unowned(fqdn: &str) -> Rr {
+        Rr {
+            name: fqdn.into(),
+            rtype: "A".into(),
+            ttl: 300,
+            value: "10.9.9.9".into(),
+        }
+    }
+
+    /// A read of `zone` whose thread gives `listed`.
+    fn read_giving(zone: &Outputs, listed: Result<Vec<Rr>, DriverError>) -> ZoneRead {
+        ZoneRead::new(ReadAhead {
+            zone: zone.clone(),
+            read: Ok(std::thread::spawn(move || listed)),
+        })
+    }
+
+    #[test]
+    fn an_observation_takes_a_read_ahead_only_of_its_own_zone() {
+        use gp_driver::HostPublisher;
+        let dir = tempfile::tempdir().unwrap();
+        let (platform, zone) = zone_world(dir.path());
+        let store: Arc<dyn SecretStore> =
+            Arc::new(gp_driver::secrets::UnavailableStore::new("none"));
+        let driver = DnsDriver::new(store);
+        let build = gp_core::Deployment::Ephemeral("23-01-26-01".parse().unwrap());
+        let contract = gp_core::Contract::new(&platform, "dev", build).unwrap();
+        let fqdn = contract.hostname("backstage", RecordType::A).unwrap();
+        let records = RecordsSettings {
+            zone: "dns-zone".into(),
+            records: vec![gp_driver::HostRecord {
+                name: "backstage".into(),
+                fqdn: fqdn.clone(),
+                rtype: RecordType::A,
+                target: "10.1.0.1".into(),
+            }],
+        };
+        let settings = gp_core::yaml::Node::empty_map(Default::default());
+        let inputs = BTreeMap::from([(
+            "dns-zone".to_string(),
+            ComponentOutputs {
+                values: zone.clone(),
+                ..Default::default()
+            },
+        )]);
+        let rec = MemoryRecorder::default();
+        let ctx = ComponentCtx {
+            platform: &platform,
+            contract: &contract,
+            component: platform.component("web").unwrap(),
+            settings: &settings,
+            inputs: &inputs,
+            last: None,
+            intent: gp_driver::Intent::Update,
+            state_dir: dir.path(),
+            recorder: &rec,
+        };
+        let conflicted = |o: &Observation| o.drift.iter().any(|d| d.starts_with("conflict: "));
+        let file = zonefile::ZoneFile::new(
+            std::path::Path::new(zone["file"].as_str().unwrap()),
+            "example.test",
+            "127.0.0.1",
+            300,
+        );
+        file.create().unwrap();
+        // The zone holds none of them.
+        let fresh = driver.observe_hosts(&ctx, &records).unwrap();
+        assert_eq!(fresh.presence, Presence::Absent);
+        assert!(!conflicted(&fresh), "{fresh:?}");
+        // A read of this zone is what the observation sees.
+        let taken = driver
+            .observe_hosts_with(&ctx, &records, read_giving(&zone, Ok(vec![unowned(&fqdn)])))
+            .unwrap();
+        assert!(conflicted(&taken), "{taken:?}");
+        // A read of another zone (other outputs) is not: it reads its own.
+        let mut other = zone.clone();
+        other.insert("file".into(), serde_json::json!("/elsewhere.zone"));
+        let ignored = driver
+            .observe_hosts_with(
+                &ctx,
+                &records,
+                read_giving(&other, Ok(vec![unowned(&fqdn)])),
+            )
+            .unwrap();
+        assert_eq!(ignored, fresh);
+        // Nor is another publisher's read.
+        let foreign = driver
+            .observe_hosts_with(&ctx, &records, ZoneRead::new(vec![unowned(&fqdn)]))
+            .unwrap();
+        assert_eq!(foreign, fresh);
+        // A read that failed is the observation's error, whether the zone
+        // could not be listed or its backend not made.
+        let failed = driver
+            .observe_hosts_with(
+                &ctx,
+                &records,
+                read_giving(&zone, Err(DriverError::retryable("the zone went away"))),
+            )
+            .unwrap_err();
+        assert_eq!(failed.message, "the zone went away");
+        let unmade = ZoneRead::new(ReadAhead {
+            zone: zone.clone(),
+            read: Err(DriverError::configuration("no key")),
+        });
+        let failed = driver
+            .observe_hosts_with(&ctx, &records, unmade)
+            .unwrap_err();
+        assert_eq!(failed.message, "no key");
+        // The driver's own read ahead lists the zone on its thread: the
+        // same observation as a fresh one, over a zone holding the record.
+        let mut text = std::fs::read_to_string(file.path()).unwrap();
+        text.push_str(&format!("{fqdn}. 300 IN A 10.9.9.9\n"));
+        std::fs::write(file.path(), text).unwrap();
+        let fresh = driver.observe_hosts(&ctx, &records).unwrap();
+        assert!(conflicted(&fresh), "{fresh:?}");
+        let ahead = driver.read_ahead(&zone).unwrap();
+        assert_eq!(
+            driver.observe_hosts_with(&ctx, &records, ahead).unwrap(),
+            fresh
+        );
+        // And a zone whose backend cannot be made fails as a fresh read does.
+        let mut broken = zone.clone();
+        broken.insert("backend".into(), serde_json::json!("carrier-pigeon"));
+        let ahead = driver.read_ahead(&broken).unwrap();
+        let mut broken_inputs = inputs.clone();
+        broken_inputs.get_mut("dns-zone").unwrap().values = broken;
+        let broken_ctx = ComponentCtx {
+            inputs: &broken_inputs,
+            ..ctx
+        };
+        let want = driver.observe_hosts(&broken_ctx, &records).unwrap_err();
+        let got = driver
+            .observe_hosts_with(&broken_ctx, &records, ahead)
+            .unwrap_err();
+        assert_eq!(got.message, want.message);
     }
 
     /// Waits until `what` is among `events`, polling, for at most five

@@ -59,6 +59,32 @@ pub struct RecordPlan {
     pub detail: String,
 }
 
+/// A read of a zone started ahead of the observation that takes it
+/// ([`HostPublisher::read_ahead`]): a plan starts it as soon as the zone's
+/// outputs are known, so that the zone is transferred while the
+/// deployment's journal is read. It is handed to one observation
+/// ([`HostPublisher::observe_hosts_with`]), never kept: a publish reads the
+/// zone afresh.
+pub struct ZoneRead(Box<dyn std::any::Any + Send>);
+
+impl ZoneRead {
+    /// Wraps the publisher's own read.
+    pub fn new<T: std::any::Any + Send>(read: T) -> Self {
+        Self(Box::new(read))
+    }
+
+    /// The publisher's own read, if it is of type `T`.
+    pub fn take<T: std::any::Any>(self) -> Option<T> {
+        self.0.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl std::fmt::Debug for ZoneRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ZoneRead")
+    }
+}
+
 /// A driver that holds a zone and publishes components' host records in
 /// it, with ownership records so that it and ExternalDNS never delete each
 /// other's records. The engine finds this capability, never a driver name.
@@ -69,6 +95,25 @@ pub trait HostPublisher: Send + Sync {
         ctx: &ComponentCtx<'_>,
         records: &HostRecords,
     ) -> Result<Observation, DriverError>;
+    /// Starts reading the zone whose component published `zone` (its
+    /// outputs), for [`HostPublisher::observe_hosts_with`]; `None` when
+    /// this publisher reads nothing ahead (the default).
+    fn read_ahead(&self, zone: &Outputs) -> Option<ZoneRead> {
+        let _ = zone;
+        None
+    }
+    /// [`HostPublisher::observe_hosts`], taking what the zone holds from
+    /// `read` when it was started for the zone the records go to, and
+    /// reading the zone as `observe_hosts` does otherwise (the default).
+    fn observe_hosts_with(
+        &self,
+        ctx: &ComponentCtx<'_>,
+        records: &HostRecords,
+        read: ZoneRead,
+    ) -> Result<Observation, DriverError> {
+        let _ = read;
+        self.observe_hosts(ctx, records)
+    }
     /// Publishes them (journalled under the component); a name another
     /// owner holds is refused ([`ErrorKind::Refused`]).
     fn publish_hosts(

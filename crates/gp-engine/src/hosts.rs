@@ -38,6 +38,52 @@ impl Engine<'_> {
         self.drivers.get(driver).and_then(|d| d.host_publisher())
     }
 
+    /// The zone a component's host records go to: the first component it
+    /// needs whose driver publishes host records, and that driver.
+    fn zone_of(&self, graph: &Graph, node: &GraphNode) -> Option<(String, String)> {
+        node.needs.iter().find_map(|(_, d)| {
+            let dep = &graph.nodes[*d];
+            let driver = &graph.spec(self.platform, dep).driver.value;
+            self.publisher(driver)
+                .is_some()
+                .then(|| (dep.name.clone(), driver.clone()))
+        })
+    }
+
+    /// Starts reading each zone the graph's components publish host
+    /// records in, where the foundational plane has published the zone
+    /// ([`gp_driver::HostPublisher::read_ahead`]): one read per zone, by
+    /// zone component, for the plan's observation of the first component
+    /// whose records go there ([`Engine::observe_records`]).
+    pub(crate) fn read_zones_ahead(
+        &self,
+        graph: &Graph,
+        foundational: &DeploymentState,
+    ) -> BTreeMap<String, gp_driver::ZoneRead> {
+        let mut reads = BTreeMap::new();
+        for node in &graph.nodes {
+            let spec = graph.spec(self.platform, node);
+            if !spec.hosts.iter().any(|h| h.target.is_some()) {
+                continue;
+            }
+            let Some((zone, driver)) = self.zone_of(graph, node) else {
+                continue;
+            };
+            if reads.contains_key(&zone) {
+                continue;
+            }
+            let (Some(outputs), Some(publisher)) =
+                (foundational.outputs(&zone), self.publisher(&driver))
+            else {
+                continue;
+            };
+            if let Some(read) = publisher.read_ahead(&outputs.values) {
+                reads.insert(zone, read);
+            }
+        }
+        reads
+    }
+
     /// The records a component should have, or `None` when it publishes
     /// none (no host with a target, or no zone among its needs).
     pub(crate) fn host_records(
@@ -66,14 +112,7 @@ impl Engine<'_> {
         state: &DeploymentState,
         names_only: bool,
     ) -> Result<Option<HostRecords>, DriverError> {
-        let zone = node.needs.iter().find_map(|(_, d)| {
-            let dep = &graph.nodes[*d];
-            let driver = &graph.spec(self.platform, dep).driver.value;
-            self.publisher(driver)
-                .is_some()
-                .then(|| (dep.name.clone(), driver.clone()))
-        });
-        let Some((zone, zone_driver)) = zone else {
+        let Some((zone, zone_driver)) = self.zone_of(graph, node) else {
             return Ok(None);
         };
         let mut records = Vec::new();
@@ -146,7 +185,8 @@ impl Engine<'_> {
         }))
     }
 
-    /// Observes a component's records.
+    /// Observes a component's records; what the zone holds is taken from
+    /// `read` when one was started ([`Engine::read_zones_ahead`]).
     pub(crate) fn observe_records(
         &self,
         spec: &ComponentSpec,
@@ -154,6 +194,7 @@ impl Engine<'_> {
         records: &HostRecords,
         inputs: &BTreeMap<String, ComponentOutputs>,
         recorder: &dyn gp_driver::Recorder,
+        read: Option<gp_driver::ZoneRead>,
     ) -> Result<Observation, DriverError> {
         let Some(publisher) = self.publisher(&records.zone_driver) else {
             return Err(DriverError::configuration(format!(
@@ -161,10 +202,11 @@ impl Engine<'_> {
                 records.zone_driver
             )));
         };
-        publisher.observe_hosts(
-            &self.records_ctx(spec, contract, records, inputs, recorder),
-            &records.records,
-        )
+        let ctx = self.records_ctx(spec, contract, records, inputs, recorder);
+        match read {
+            Some(read) => publisher.observe_hosts_with(&ctx, &records.records, read),
+            None => publisher.observe_hosts(&ctx, &records.records),
+        }
     }
 
     /// Publishes a component's records if they are not as wanted.
@@ -537,5 +579,170 @@ impl Engine<'_> {
             message: e.message,
             hint: e.hint,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use gp_core::{Deployment, Diagnostic};
+    use gp_driver::{
+        Applied, Driver, DriverError, Existence, HostPublisher, RecordPlan, ResourceRef,
+        ValidateCtx, Validated, ZoneRead,
+    };
+
+    use super::*;
+    use crate::state::{ComponentRecord, ComponentState};
+
+    /// A zone driver that notes the outputs of each zone it is asked to
+    /// read ahead, and hands them back as the read; with `ahead: false` it
+    /// reads nothing ahead (the trait's default).
+    struct Zoned {
+        name: &'static str,
+        ahead: bool,
+        asked: Mutex<Vec<gp_driver::Outputs>>,
+    }
+
+    impl Driver for Zoned {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn validate(&self, _: &ValidateCtx<'_>) -> Result<Validated, Vec<Diagnostic>> {
+            Ok(Validated {
+                outputs: None,
+                resources: Vec::new(),
+                resource_outputs: None,
+                owned: Vec::new(),
+            })
+        }
+        fn observe(&self, _: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
+            Ok(Observation::absent())
+        }
+        fn apply(&self, _: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
+            Err(DriverError::permanent("never applied here"))
+        }
+        fn destroy(&self, _: &ComponentCtx<'_>, _: &ResourceRef) -> Result<(), DriverError> {
+            Ok(())
+        }
+        fn resource_kinds(&self) -> &'static [&'static str] {
+            &["zone"]
+        }
+        fn exists(&self, _: &ComponentCtx<'_>, _: &ResourceRef) -> Result<Existence, DriverError> {
+            Ok(Existence::Gone)
+        }
+        fn host_publisher(&self) -> Option<&dyn HostPublisher> {
+            Some(self)
+        }
+    }
+
+    impl HostPublisher for Zoned {
+        fn observe_hosts(
+            &self,
+            _: &ComponentCtx<'_>,
+            _: &gp_driver::HostRecords,
+        ) -> Result<Observation, DriverError> {
+            Ok(Observation::absent())
+        }
+        fn read_ahead(&self, zone: &gp_driver::Outputs) -> Option<ZoneRead> {
+            if !self.ahead {
+                return None;
+            }
+            self.asked.lock().unwrap().push(zone.clone());
+            Some(ZoneRead::new(zone.clone()))
+        }
+        fn publish_hosts(
+            &self,
+            _: &ComponentCtx<'_>,
+            _: &gp_driver::HostRecords,
+        ) -> Result<Applied, DriverError> {
+            Err(DriverError::permanent("not here"))
+        }
+        fn plan_hosts(
+            &self,
+            _: &ComponentCtx<'_>,
+            _: &gp_driver::HostRecords,
+        ) -> Result<Vec<RecordPlan>, DriverError> {
+            Err(DriverError::permanent("not here"))
+        }
+    }
+
+    /// Two components with hosts in `zone`, one with hosts in `other`, one
+    /// with a host but no target in `third`, one in `lazy` (whose driver
+    /// reads nothing ahead), one needing no zone.
+    const SPEC: &str = "apiVersion: goldenpath.dev/v1alpha1\nkind: Platform\nproject: t\nprefix: gp\ndomain: example.test\nowner: t\nenvironments:\n  dev: {}\ncomponents:\n  - { name: zone, plane: foundational, tier: 0, driver: zoned, settings: {} }\n  - { name: other, plane: foundational, tier: 0, driver: zoned, settings: {} }\n  - { name: third, plane: foundational, tier: 0, driver: zoned, settings: {} }\n  - { name: lazy, plane: foundational, tier: 0, driver: lazy, settings: {} }\n  - { name: web, plane: disposable, tier: 1, driver: exec, needs: [zone], hosts: [{ name: www, target: 10.0.0.1 }], settings: { apply: 'true' } }\n  - { name: api, plane: disposable, tier: 1, driver: exec, needs: [zone], hosts: [{ name: api, target: 10.0.0.2 }], settings: { apply: 'true' } }\n  - { name: docs, plane: disposable, tier: 1, driver: exec, needs: [other], hosts: [{ name: docs, target: 10.0.0.3 }], settings: { apply: 'true' } }\n  - { name: bare, plane: disposable, tier: 1, driver: exec, needs: [third], hosts: [{ name: bare }], settings: { apply: 'true' } }\n  - { name: slow, plane: disposable, tier: 1, driver: exec, needs: [lazy], hosts: [{ name: slow, target: 10.0.0.4 }], settings: { apply: 'true' } }\n  - { name: job, plane: disposable, tier: 1, driver: exec, settings: { apply: 'true' } }\n";
+
+    fn published(zone: &str) -> gp_driver::Outputs {
+        gp_driver::Outputs::from([("zone".to_string(), serde_json::json!(zone))])
+    }
+
+    /// The foundational plane with each of `zones` applied (its outputs
+    /// published) and each of `torn` torn down.
+    fn plane(zones: &[&str], torn: &[&str]) -> DeploymentState {
+        let mut state = DeploymentState::default();
+        for (zone, state_of) in zones
+            .iter()
+            .map(|z| (z, ComponentState::Applied))
+            .chain(torn.iter().map(|z| (z, ComponentState::TornDown)))
+        {
+            state.components.insert(
+                zone.to_string(),
+                ComponentRecord {
+                    state: state_of,
+                    outputs: Some(ComponentOutputs {
+                        values: published(zone),
+                        ..Default::default()
+                    }),
+                    settings_hash: None,
+                    at_us: 0,
+                },
+            );
+        }
+        state
+    }
+
+    #[test]
+    fn each_published_zone_of_a_host_with_a_target_is_read_ahead_once() {
+        let mut t = crate::TestEngine::with_spec(SPEC);
+        let zoned = Arc::new(Zoned {
+            name: "zoned",
+            ahead: true,
+            asked: Mutex::default(),
+        });
+        t.drivers = gp_driver::DriverSet::new()
+            .with(Arc::new(gp_driver::exec::ExecDriver))
+            .with(zoned.clone())
+            .with(Arc::new(Zoned {
+                name: "lazy",
+                ahead: false,
+                asked: Mutex::default(),
+            }));
+        let engine = t.engine();
+        let build = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
+        let graph = Graph::build(&t.platform, "dev", build, &[]).unwrap();
+        let cases: [(&[&str], &[&str], &[&str]); 4] = [
+            // `zone` once for `web` and `api`, `other` for `docs`; never
+            // `third` (a host without a target publishes no record) nor
+            // `lazy` (its driver reads nothing ahead).
+            (&["zone", "other", "third", "lazy"], &[], &["other", "zone"]),
+            // A zone the plane has not published, or has torn down, is
+            // not read.
+            (&["other"], &["zone"], &["other"]),
+            (&[], &["zone", "other"], &[]),
+            (&[], &[], &[]),
+        ];
+        for (applied, torn, read) in cases {
+            zoned.asked.lock().unwrap().clear();
+            let reads = engine.read_zones_ahead(&graph, &plane(applied, torn));
+            let zones: Vec<&str> = reads.keys().map(String::as_str).collect();
+            assert_eq!(zones, read, "{applied:?} {torn:?}");
+            for (zone, r) in reads {
+                assert_eq!(r.take::<gp_driver::Outputs>(), Some(published(&zone)));
+            }
+            let mut asked: Vec<gp_driver::Outputs> = zoned.asked.lock().unwrap().clone();
+            asked.sort_by_key(|o| o["zone"].to_string());
+            let want: Vec<gp_driver::Outputs> = read.iter().map(|z| published(z)).collect();
+            assert_eq!(asked, want, "each zone asked once");
+        }
     }
 }

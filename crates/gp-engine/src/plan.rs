@@ -212,8 +212,12 @@ impl Engine<'_> {
         let contract = Contract::new(self.platform, env, deployment)?;
         let graph = Graph::build(self.platform, env, deployment, targets)?;
         let key = deployment.key();
-        let (state, fstate) =
-            DeploymentState::load_with_foundational(self.registry, env, deployment)?;
+        // The zones the components' records go to are read while the
+        // deployment's journal is.
+        let (state, fstate, mut zone_reads) =
+            DeploymentState::load_foundational_first(self.registry, env, deployment, |f| {
+                self.read_zones_ahead(&graph, f)
+            })?;
         // The deploy's policy gate, asked now: a `deny` shows in the plan
         // as the refusal the deploy would meet (nothing is recorded).
         let gate = if !for_drift {
@@ -359,7 +363,9 @@ impl Engine<'_> {
                 self.host_records_with(&graph, node, spec, &contract, &zone_inputs, &state, true)
                 && zone_inputs.contains_key(&records.zone)
             {
-                match self.observe_records(spec, &contract, &records, &zone_inputs, &recorder) {
+                let read = zone_reads.remove(&records.zone);
+                match self.observe_records(spec, &contract, &records, &zone_inputs, &recorder, read)
+                {
                     Ok(obs) => {
                         let conflicts: Vec<&String> = obs
                             .drift

@@ -106,6 +106,26 @@ impl DeploymentState {
         Ok((own, foundational))
     }
 
+    /// [`Self::load_with_foundational`], the foundational plane's journal
+    /// read first and its state handed to `ahead` before the deployment's
+    /// own journal is read: what `ahead` starts from the plane's outputs
+    /// (a zone's transfer) runs while that journal is read.
+    pub fn load_foundational_first<T>(
+        registry: &Registry,
+        env: &str,
+        deployment: gp_core::Deployment,
+        ahead: impl FnOnce(&DeploymentState) -> T,
+    ) -> Result<(DeploymentState, DeploymentState, T), RegistryError> {
+        let foundational = Self::load(registry, env, &gp_core::Deployment::Foundational.key())?;
+        let started = ahead(&foundational);
+        let own = if deployment == gp_core::Deployment::Foundational {
+            foundational.clone()
+        } else {
+            Self::load(registry, env, &deployment.key())?
+        };
+        Ok((own, foundational, started))
+    }
+
     /// Replays journal rows.
     pub fn replay(rows: &[JournalRow]) -> DeploymentState {
         let mut state = DeploymentState::default();
