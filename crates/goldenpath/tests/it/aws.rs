@@ -481,6 +481,30 @@ fn route53_records_are_written_as_external_dns_writes_them_and_others_are_never_
     for r in &before {
         assert!(now.contains(r), "ExternalDNS's {r} is untouched");
     }
+    // Drift reads the hosted zone (on its own thread, while the build's
+    // journal is read): in sync, a record changed behind goldenpath's back
+    // is drift, and in sync again once it is as published.
+    let drift = a.run(&["drift", "--env", "dev", "--build-id", B1]);
+    assert_eq!(drift.code, 0, "{}", drift.transcript());
+    let set_api = |address: &str| {
+        a.moto.py(&format!(
+            "boto3.client('route53', endpoint_url=e).change_resource_record_sets(HostedZoneId='{zone}', ChangeBatch={{'Changes': [{{'Action': 'UPSERT', 'ResourceRecordSet': {{'Name': 'api.b-{B1}.dev.r53.example.io', 'Type': 'A', 'TTL': 300, 'ResourceRecords': [{{'Value': '{address}'}}]}}}}]}})"
+        ))
+    };
+    set_api("10.0.0.8");
+    let drift = a.run(&["drift", "--env", "dev", "--build-id", B1]);
+    assert_eq!(drift.code, 4, "{}", drift.transcript());
+    assert!(
+        drift
+            .stdout
+            .contains(&format!("api.b-{B1}.dev.r53.example.io A points elsewhere")),
+        "{}",
+        drift.transcript()
+    );
+    set_api("10.0.0.7");
+    assert_eq!(records(&a, &zone), now);
+    let drift = a.run(&["drift", "--env", "dev", "--build-id", B1]);
+    assert_eq!(drift.code, 0, "{}", drift.transcript());
     // The same name as ExternalDNS's record, in the persistent deployment:
     // refused before anything changes (exit 3).
     a.spec(&dns_spec(Some(&zone), &[("grafana", "lb.example.net")]));
