@@ -586,86 +586,11 @@ impl Engine<'_> {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use gp_core::{Deployment, Diagnostic};
-    use gp_driver::{
-        Applied, Driver, DriverError, Existence, HostPublisher, RecordPlan, ResourceRef,
-        ValidateCtx, Validated, ZoneRead,
-    };
+    use gp_core::Deployment;
 
     use super::*;
+    use crate::iam::tests::Probe;
     use crate::state::{ComponentRecord, ComponentState};
-
-    /// A zone driver that notes the outputs of each zone it is asked to
-    /// read ahead, and hands them back as the read; with `ahead: false` it
-    /// reads nothing ahead (the trait's default).
-    struct Zoned {
-        name: &'static str,
-        ahead: bool,
-        asked: Mutex<Vec<gp_driver::Outputs>>,
-    }
-
-    impl Driver for Zoned {
-        fn name(&self) -> &'static str {
-            self.name
-        }
-        fn validate(&self, _: &ValidateCtx<'_>) -> Result<Validated, Vec<Diagnostic>> {
-            Ok(Validated {
-                outputs: None,
-                resources: Vec::new(),
-                resource_outputs: None,
-                owned: Vec::new(),
-            })
-        }
-        fn observe(&self, _: &ComponentCtx<'_>) -> Result<Observation, DriverError> {
-            Ok(Observation::absent())
-        }
-        fn apply(&self, _: &ComponentCtx<'_>) -> Result<Applied, DriverError> {
-            Err(DriverError::permanent("never applied here"))
-        }
-        fn destroy(&self, _: &ComponentCtx<'_>, _: &ResourceRef) -> Result<(), DriverError> {
-            Ok(())
-        }
-        fn resource_kinds(&self) -> &'static [&'static str] {
-            &["zone"]
-        }
-        fn exists(&self, _: &ComponentCtx<'_>, _: &ResourceRef) -> Result<Existence, DriverError> {
-            Ok(Existence::Gone)
-        }
-        fn host_publisher(&self) -> Option<&dyn HostPublisher> {
-            Some(self)
-        }
-    }
-
-    impl HostPublisher for Zoned {
-        fn observe_hosts(
-            &self,
-            _: &ComponentCtx<'_>,
-            _: &gp_driver::HostRecords,
-        ) -> Result<Observation, DriverError> {
-            Ok(Observation::absent())
-        }
-        fn read_ahead(&self, zone: &gp_driver::Outputs) -> Option<ZoneRead> {
-            if !self.ahead {
-                return None;
-            }
-            self.asked.lock().unwrap().push(zone.clone());
-            Some(ZoneRead::new(zone.clone()))
-        }
-        fn publish_hosts(
-            &self,
-            _: &ComponentCtx<'_>,
-            _: &gp_driver::HostRecords,
-        ) -> Result<Applied, DriverError> {
-            Err(DriverError::permanent("not here"))
-        }
-        fn plan_hosts(
-            &self,
-            _: &ComponentCtx<'_>,
-            _: &gp_driver::HostRecords,
-        ) -> Result<Vec<RecordPlan>, DriverError> {
-            Err(DriverError::permanent("not here"))
-        }
-    }
 
     /// Two components with hosts in `zone`, one with hosts in `other`, one
     /// with a host but no target in `third`, one in `lazy` (whose driver
@@ -704,19 +629,16 @@ mod tests {
     #[test]
     fn each_published_zone_of_a_host_with_a_target_is_read_ahead_once() {
         let mut t = crate::TestEngine::with_spec(SPEC);
-        let zoned = Arc::new(Zoned {
+        let zoned = Arc::new(Probe {
             name: "zoned",
+            zone: true,
             ahead: true,
             asked: Mutex::default(),
         });
         t.drivers = gp_driver::DriverSet::new()
             .with(Arc::new(gp_driver::exec::ExecDriver))
             .with(zoned.clone())
-            .with(Arc::new(Zoned {
-                name: "lazy",
-                ahead: false,
-                asked: Mutex::default(),
-            }));
+            .with(Arc::new(Probe::new("lazy", true)));
         let engine = t.engine();
         let build = Deployment::Ephemeral("23-01-26-01".parse().unwrap());
         let graph = Graph::build(&t.platform, "dev", build, &[]).unwrap();

@@ -185,7 +185,7 @@ fn request_permissions(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use gp_core::iam::Access;
     use gp_driver::secrets::{SecretMeta, SecretsError, StoredSecret};
@@ -199,9 +199,26 @@ mod tests {
     /// Declares, for each component, one action per access on a name in
     /// its deployment's secret scope, with the deployment's build id in a
     /// condition too; `fail: true` in its settings makes it refuse.
-    struct Probe {
-        name: &'static str,
-        zone: bool,
+    /// As a zone (`zone`), with `ahead` it notes the outputs of each zone
+    /// it is asked to read ahead (`asked`) and hands them back as the read
+    /// (the engine's read-ahead tests); without, it reads nothing ahead.
+    pub(crate) struct Probe {
+        pub(crate) name: &'static str,
+        pub(crate) zone: bool,
+        pub(crate) ahead: bool,
+        pub(crate) asked: std::sync::Mutex<Vec<gp_driver::Outputs>>,
+    }
+
+    impl Probe {
+        /// A probe that reads nothing ahead.
+        pub(crate) fn new(name: &'static str, zone: bool) -> Self {
+            Self {
+                name,
+                zone,
+                ahead: false,
+                asked: Default::default(),
+            }
+        }
     }
 
     impl Driver for Probe {
@@ -268,6 +285,13 @@ mod tests {
             _: &HostRecords,
         ) -> Result<Observation, DriverError> {
             Err(DriverError::permanent("not here"))
+        }
+        fn read_ahead(&self, zone: &gp_driver::Outputs) -> Option<gp_driver::ZoneRead> {
+            if !self.ahead {
+                return None;
+            }
+            self.asked.lock().ok()?.push(zone.clone());
+            Some(gp_driver::ZoneRead::new(zone.clone()))
         }
         fn publish_hosts(
             &self,
@@ -379,14 +403,8 @@ mod tests {
 
     fn drivers() -> DriverSet {
         DriverSet::new()
-            .with(Arc::new(Probe {
-                name: "probe",
-                zone: false,
-            }))
-            .with(Arc::new(Probe {
-                name: "zoned",
-                zone: true,
-            }))
+            .with(Arc::new(Probe::new("probe", false)))
+            .with(Arc::new(Probe::new("zoned", true)))
             .with_tag_sweep(Arc::new(Sweep))
     }
 
@@ -468,10 +486,7 @@ mod tests {
         // Without AWS in the build, no cloud; without a sweep, none.
         let (requests, _) = of(&p, &d, false, Role::Requests);
         assert!(!requests.iter().any(|r| r.starts_with("cloud:")));
-        let bare = DriverSet::new().with(Arc::new(Probe {
-            name: "probe",
-            zone: false,
-        }));
+        let bare = DriverSet::new().with(Arc::new(Probe::new("probe", false)));
         let (teardown, _) = of(&p, &bare, true, Role::Teardown);
         assert_eq!(teardown, set(&["probe:Delete p/dev/builds/*/web"]));
     }
