@@ -36,6 +36,18 @@ impl Context {
         }
     }
 
+    /// Ends a command's run just before its process exits: the registry
+    /// is closed ([`Registry::close_at_exit`]: its head file written, its
+    /// connection closed), and what was only read into memory (the spec,
+    /// the journals) is left for the system to take back whole at exit
+    /// rather than freed value by value.
+    pub fn finish_at_exit(mut self) {
+        if let Some(registry) = self.registry.take() {
+            registry.close_at_exit();
+        }
+        std::mem::forget(self.platform.take());
+    }
+
     /// The platform spec's path: `--spec` / `GOLDENPATH_SPEC` (a file, or a
     /// directory holding `goldenpath.yaml`), else `goldenpath.yaml` in the
     /// current directory or the nearest parent that has one, as cargo

@@ -296,11 +296,16 @@ pub fn run_with(before: impl FnOnce(Lifetime)) -> ExitCode {
     init_logging(cli.global.verbose);
     let mut ctx = Context::new(cli.global.clone(), printer.clone());
     ctx.read_only = reads_only(&cli.command);
-    before(lifetime(&cli.command));
-    match dispatch(&ctx, cli.command) {
+    let lifetime = lifetime(&cli.command);
+    before(lifetime);
+    let code = match dispatch(&ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&printer, &e),
+    };
+    if lifetime == Lifetime::Command {
+        ctx.finish_at_exit();
     }
+    code
 }
 
 /// Whether the command line (or `GOLDENPATH_OUTPUT`) asks for JSON, read

@@ -387,6 +387,26 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_closed_at_exit_is_closed_as_a_dropped_one_is() {
+        let (reg, dir) = crate::checked::tests::sqlite();
+        reg.journal_append_many(&[entry("persistent", "a"), entry("persistent", "b")])
+            .unwrap();
+        // Kept in memory: what closing at exit leaves to the system.
+        assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 2);
+        reg.close_at_exit();
+        // Closed: SQLite's last connection checkpointed and removed its
+        // write-ahead log, and the head file names the journal's last row.
+        assert!(!dir.path().join("registry.db-wal").exists());
+        let text = std::fs::read_to_string(dir.path().join("registry.head")).unwrap();
+        let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let key = crate::chain::head_key(JOURNAL.name, "dev\u{1f}persistent");
+        assert_eq!(file["heads"][key.as_str()]["seq"], 2, "{file}");
+        let reg = crate::checked::tests::reopen(&dir);
+        assert_eq!(reg.journal("dev", "persistent").unwrap().len(), 2);
+        assert!(reg.verify().unwrap().is_empty());
+    }
+
+    #[test]
     fn a_batchs_last_row_is_its_streams_head_so_cutting_it_shows() {
         use crate::chain::ROWS_PER_INSERT;
         let (reg, dir) = crate::checked::tests::sqlite();
